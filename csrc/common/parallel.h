@@ -1,0 +1,34 @@
+// Threads. All kernels run on OpenMP with `num_threads()` threads and split their work into
+// chunks whose size does not depend on the thread count, so every result is bitwise the same
+// for any number of threads.
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+
+int num_threads();           // FASTDL_NUM_THREADS, else the machine's cores
+void set_num_threads(int n); // n >= 1 (checked by the binding)
+
+// Run fn(begin, end) over [0, n) in chunks of `grain` items, in parallel when there is more
+// than one chunk and more than one thread. Chunk boundaries depend only on n and grain.
+template <class F>
+inline void parallel_for(int64_t n, int64_t grain, F&& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  const int64_t chunks = (n + grain - 1) / grain;
+  const int nt = num_threads();
+  if (chunks == 1 || nt == 1) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t b = c * grain, e = b + grain < n ? b + grain : n;
+      fn(b, e);
+    }
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b = c * grain, e = b + grain < n ? b + grain : n;
+    fn(b, e);
+  }
+}
+
+}  // namespace fastdl

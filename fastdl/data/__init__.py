@@ -1,0 +1,1 @@
+"""fastdl.data: Dataset, DataLoader and bundled data sets."""

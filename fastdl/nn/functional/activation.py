@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: activation ops."""
+__all__ = []

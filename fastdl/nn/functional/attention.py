@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: attention ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: conv ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: dropout ops."""
+__all__ = []

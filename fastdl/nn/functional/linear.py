@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: linear ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: loss ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: normalization ops."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""fastdl.nn.functional: pooling ops."""
+__all__ = []

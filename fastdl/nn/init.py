@@ -1,0 +1,1 @@
+"""fastdl.nn.init: parameter initialisation as PyTorch does it."""

@@ -1,0 +1,2 @@
+"""activation layers."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""attention layers."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""flatten layers."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""fastdl.nn.utils: gradient clipping and friends."""

@@ -1,0 +1,1 @@
+"""fastdl.optim: optimizers and learning-rate schedules."""

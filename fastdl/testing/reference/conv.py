@@ -1,0 +1,2 @@
+"""NumPy references: conv."""
+__all__ = []

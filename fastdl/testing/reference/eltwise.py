@@ -1,0 +1,2 @@
+"""NumPy references: eltwise."""
+__all__ = []

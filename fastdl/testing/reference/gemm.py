@@ -1,0 +1,2 @@
+"""NumPy references: gemm."""
+__all__ = []

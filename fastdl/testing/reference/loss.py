@@ -1,0 +1,2 @@
+"""NumPy references: loss."""
+__all__ = []

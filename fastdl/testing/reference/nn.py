@@ -1,0 +1,2 @@
+"""NumPy references: nn."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""NumPy references: norm."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""NumPy references: optim."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""NumPy references: pool."""
+__all__ = []
