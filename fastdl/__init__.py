@@ -10,6 +10,7 @@ Example::
 """
 from __future__ import annotations
 
+import builtins as _builtins
 import os as _os
 
 from . import _C
@@ -30,7 +31,7 @@ get_num_threads = _C.get_num_threads
 def set_num_threads(n: int) -> None:
     """Number of threads every kernel uses (default: the machine's cores, or
     FASTDL_NUM_THREADS). ``n < 1`` is a ValueError. Example: ``fastdl.set_num_threads(1)``"""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, _builtins.bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)
 

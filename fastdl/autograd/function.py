@@ -183,6 +183,8 @@ class _Op:
                     t._out_idx = i
                     nout = i + 1
             ctx._nout = nout
+            if not raw:  # PyTorch materialises the gradient of an unused output as zeros
+                ctx._out_meta = [(t.data.shape, t.data.dtype) for t in wrapped]
             saved = ctx._saved
             if saved:
                 _record_versions(ctx, saved, args, wrapped, raw)
@@ -253,7 +255,8 @@ def _call_backward(node, grads):
         res = type(node).backward(node, *grads)
     else:
         T = _Tensor
-        tg = [None if g is None else T._make(g) for g in grads]
+        meta = node._out_meta
+        tg = [T._make(np.zeros(*meta[i]) if g is None else g) for i, g in enumerate(grads)]
         with no_grad():
             res = type(node).backward(node, *tg)
         if isinstance(res, tuple):
