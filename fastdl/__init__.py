@@ -17,6 +17,7 @@ from . import _C
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import bmm, matmul, mm
 from .random import manual_seed
+from .io import load, save
 from .tensor import (Tensor, arange, as_tensor, bool, cat, concatenate, double, empty,
                      empty_like, eye, float, float32, float64, from_numpy, full, full_like,
                      int64, linspace, long, ones, ones_like, rand, rand_like, randint, randn,
