@@ -145,39 +145,50 @@ class _Op:
     @classmethod
     def apply(cls, *args):
         T = _Tensor
-        state = _state
-        need = False
-        if state["grad"]:
+        if _state["grad"]:
             for a in args:
-                if a.__class__ is T or isinstance(a, T):
-                    if a.requires_grad:
-                        need = True
-                        break
+                if isinstance(a, T) and a.requires_grad:
+                    return cls._apply_recording(args)
+        ctx = cls.__new__(cls)
+        ctx._saved = ()
+        ctx._versions = None
+        if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
+            out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+        else:
+            prev = _state["grad"]
+            _state["grad"] = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                _state["grad"] = prev
+        if out.__class__ is not tuple:
+            return out if isinstance(out, T) else T._make(out)
+        return tuple(o if isinstance(o, T) else T._make(o) for o in out)
+
+    @classmethod
+    def _apply_recording(cls, args):
+        T = _Tensor
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._versions = None
         raw = cls._raw
-        if need:
-            ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
-            ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
-                                for a in args)
-        prev = state["grad"]
-        state["grad"] = False
+        ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
+        ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
+                            for a in args)
+        _state["grad"] = False
         try:
             if raw:
                 out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
             else:
                 out = cls.forward(ctx, *args)
         finally:
-            state["grad"] = prev
+            _state["grad"] = True
         if out.__class__ is not tuple:
             t = out if isinstance(out, T) else T._make(out)
-            if need:
-                _link(ctx, (t,), args, raw)
+            _link(ctx, (t,), args, raw)
             return t
         wrapped = tuple(o if isinstance(o, T) else T._make(o) for o in out)
-        if need:
-            _link(ctx, wrapped, args, raw)
+        _link(ctx, wrapped, args, raw)
         return wrapped
 
 
