@@ -149,7 +149,11 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                 int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t KC = K.kc, MC = K.mc, NC = K.nc;
+  const int64_t MC = K.mc, NC = K.nc;
+  // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
+  // so every element sees the same blocking of its sum.
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
+  const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   const int64_t kcmax = k < KC ? k : KC;
   T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, 0);
   T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, 1);

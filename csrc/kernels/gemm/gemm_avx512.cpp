@@ -37,17 +37,46 @@ struct VD {
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
 };
 
-// MR rows × (NV vectors of W) columns.
-template <class S, int MR, int NV, bool kPacked>
-void ukr(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa, const typename S::T* b,
-         int64_t rsb, typename S::T* c, int64_t ldc, int64_t mr, int64_t nr, typename S::T alpha,
-         typename S::T beta) {
+// C tile := alpha * acc + beta * C (beta == 0: C not read), acc an MR×NR row-major buffer.
+template <class S, int MR, int NV>
+__attribute__((noinline)) void finish(const typename S::T* acc, typename S::T* c, int64_t ldc,
+                                      int64_t mr, int64_t nr, typename S::T alpha,
+                                      typename S::T beta) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int NR = NV * S::W;
+  const V va = S::set1(alpha), vb = S::set1(beta);
+  write_tile<T, MR, NR>(c, ldc, mr, nr, beta, [&](T* cc, int64_t ld) {
+    if (beta == T(0)) {
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+          S::store(cc + i * ld + v * S::W, S::mul(va, S::load(acc + i * NR + v * S::W)));
+    } else {
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+          T* p = cc + i * ld + v * S::W;
+          S::store(p, S::fmadd(vb, S::load(p), S::mul(va, S::load(acc + i * NR + v * S::W))));
+        }
+    }
+  });
+}
+
+// MR rows × (NV vectors of W) columns; the A panel's layout has PMR values per k step when
+// packed (a smaller MR than PMR serves the edge tiles of a PMR-row panel).
+template <class S, int MR, int NV, int PMR, bool kPacked>
+__attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa,
+              const typename S::T* b, int64_t rsb, typename S::T* c, int64_t ldc, int64_t mr,
+              int64_t nr, typename S::T alpha, typename S::T beta) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int NR = NV * S::W;
   if (kPacked) {
     rsa = 1;
-    csa = MR;
+    csa = PMR;
     rsb = NR;
   }
   V acc[MR][NV];
@@ -73,23 +102,39 @@ void ukr(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa, const type
     a += csa;
     b += rsb;
   }
-  const V va = S::set1(alpha), vb = S::set1(beta);
-  write_tile<T, MR, NR>(c, ldc, mr, nr, beta, [&](T* cc, int64_t ld) {
-    if (beta == T(0)) {
+  // The tile leaves registers here; the epilogue is a separate function so the register
+  // allocation of the loop above is not disturbed by it.
+  alignas(64) T buf[MR * NR];
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) S::store(cc + i * ld + v * S::W, S::mul(va, acc[i][v]));
-    } else {
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) {
-          T* p = cc + i * ld + v * S::W;
-          S::store(p, S::fmadd(vb, S::load(p), S::mul(va, acc[i][v])));
-        }
-    }
-  });
+    for (int v = 0; v < NV; ++v) S::store(buf + i * NR + v * S::W, acc[i][v]);
+  finish<S, MR, NV>(buf, c, ldc, mr, nr, alpha, beta);
+}
+
+// Full MR×(NV·W) tiles, and edge tiles on the smallest instantiation that covers them (rows
+// in steps of 4, one or two vectors): every element gets the same sequence of FMAs whichever
+// instantiation computes it.
+template <class S, int MR, int NV, bool kPacked>
+void ukr(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa, const typename S::T* b,
+         int64_t rsb, typename S::T* c, int64_t ldc, int64_t mr, int64_t nr, typename S::T alpha,
+         typename S::T beta) {
+  static_assert(MR == 12 && NV == 2, "edge dispatch below assumes 12 x 2 vectors");
+  constexpr int W = S::W;
+  if (mr == MR && nr == NV * W)
+    return ukr_tile<S, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+  if (nr <= W) {
+    if (mr <= 4)
+      return ukr_tile<S, 4, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    if (mr <= 8)
+      return ukr_tile<S, 8, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    return ukr_tile<S, 12, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+  }
+  if (mr <= 4)
+    return ukr_tile<S, 4, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+  if (mr <= 8)
+    return ukr_tile<S, 8, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+  return ukr_tile<S, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
 }
 
 // ---- float32 packing with in-register 16×16 transposes (the two "transposing" packs: op(A)
