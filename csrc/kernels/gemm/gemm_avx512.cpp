@@ -76,8 +76,7 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64
   constexpr int NR = NV * S::W;
   if (kPacked) {
     rsa = 1;
-    csa = PMR;
-    rsb = NR;
+    csa = PMR;  // rsb: the caller's panel width (an edge instantiation is narrower)
   }
   V acc[MR][NV];
 #pragma GCC unroll 16
