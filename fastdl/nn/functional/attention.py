@@ -178,7 +178,7 @@ class _Attention(_Op):
             dp = dpd * ctx.dmask if ctx.dmask is not None else dpd
             ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
             if n[3]:
-                gm = ds
+                gm = ds.copy() if (n[0] or n[1]) else ds
             ds *= ctx.scale
             if n[0]:
                 gq = np.matmul(ds, k)
