@@ -1,8 +1,7 @@
-"""``fastdl.nn.functional``: embedding, bilinear and attention ops.
+"""``fastdl.nn.functional``: embedding and attention ops.
 
 ``embedding`` and ``scaled_dot_product_attention`` are single ops (one forward, one analytic
-backward on NumPy arrays); ``bilinear`` and ``multi_head_attention_forward`` are composed of
-them and of ``F.linear``. The matrix products run through NumPy's BLAS.
+backward on arrays); ``multi_head_attention_forward`` is composed of them and ``F.linear``.
 """
 from __future__ import annotations
 
@@ -14,8 +13,7 @@ from ...autograd.function import _Op
 from ...random import default_generator
 from ...tensor import Tensor, as_tensor
 
-__all__ = ["embedding", "bilinear", "scaled_dot_product_attention",
-           "multi_head_attention_forward"]
+__all__ = ["embedding", "scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
 def _t(x):
@@ -92,34 +90,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
             weight.data[rows[over]] = w[over] * scale[:, None]
             weight._vc[0] += 1
     return _Embedding.apply(weight, idx, padding_idx)
-
-
-# ---------------------------------------------------------------------------------------
-# bilinear
-
-
-def bilinear(input1, input2, weight, bias=None):
-    """``y[..., o] = Σ_ij x1[..., i] · W[o, i, j] · x2[..., j] + b[o]``.
-
-    ``input1`` (..., in1), ``input2`` (..., in2) with equal leading dims, ``weight``
-    (out, in1, in2), ``bias`` (out,). Computed as one GEMM (x1 against W laid out
-    (in1, out·in2)) and a batched contraction with x2.
-
-    Example: ``F.bilinear(fastdl.randn(4, 3), fastdl.randn(4, 5), fastdl.randn(2, 3, 5))``
-    """
-    x1, x2, w = _t(input1), _t(input2), _t(weight)
-    if w.ndim != 3:
-        raise ValueError(f"bilinear: weight must be 3-D (out, in1, in2), got {tuple(w.shape)}")
-    o, i1, i2 = w.shape
-    if x1.shape[-1] != i1 or x2.shape[-1] != i2 or x1.shape[:-1] != x2.shape[:-1]:
-        raise ValueError(f"bilinear: input1 {tuple(x1.shape)} and input2 {tuple(x2.shape)} "
-                         f"do not fit weight {tuple(w.shape)}")
-    lead = x1.shape[:-1]
-    a = x1.reshape(-1, i1) @ w.permute(1, 0, 2).reshape(i1, o * i2)   # (N, o*i2)
-    y = (a.reshape(-1, o, i2) @ x2.reshape(-1, i2, 1)).reshape(*lead, o)
-    if bias is not None:
-        y = y + _t(bias)
-    return y
 
 
 # ---------------------------------------------------------------------------------------
