@@ -19,6 +19,15 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+def _require_tensor_ops():
+    """The cells and the fused=False path are built from F.sigmoid/tanh/relu (the activation
+    family); skip until those are on main."""
+    import fastdl.nn.functional as F
+    missing = [n for n in ("sigmoid", "tanh", "relu") if not callable(getattr(F, n, None))]
+    if missing:
+        pytest.skip(f"F.{', F.'.join(missing)} not available yet")
+
+
 def _np_state(m):
     return {k: v.detach().numpy() for k, v in m.state_dict().items()}
 
@@ -72,6 +81,8 @@ def test_layer_matches_torch_forward_and_backward(kind, kw, bidirectional, fused
     lstm = kind == "LSTM"
     tm, fm = _twins(kind, kw, torch, input_size=5, hidden_size=7, num_layers=2,
                     bidirectional=bidirectional)
+    if not fused:
+        _require_tensor_ops()
     fm._fused = fused
     assert list(fm.state_dict()) == list(tm.state_dict())
     D = 2 if bidirectional else 1
@@ -143,6 +154,7 @@ def test_long_sequence_backward_matches_torch(kind, kw, rng):
     fo = _compare_with_torch(tm, fm, x, lstm, rtol=1e-7, atol=1e-9)
     assert np.isfinite(fo[0].detach().numpy()).all()
     grads = {n: p.grad.numpy().copy() for n, p in fm.named_parameters()}
+    _require_tensor_ops()
     fm._fused = False
     fm.zero_grad()
     fx = fastdl.tensor(x, requires_grad=True)
@@ -186,6 +198,7 @@ def test_repr_matches_torch():
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_cells_match_torch_and_reference(kind, rng):
     torch = _torch()
+    _require_tensor_ops()
     lstm = kind == "LSTMCell"
     tm = getattr(torch.nn, kind)(3, 4).double()
     fm = getattr(nn, kind)(3, 4).double()
@@ -240,6 +253,9 @@ def test_init_bounds_dtype_and_to_float64():
 
 
 def test_dropout_between_layers_only_in_training():
+    import fastdl.nn.functional as F
+    if not callable(getattr(F, "dropout", None)):
+        pytest.skip("F.dropout not available yet")
     m = nn.LSTM(3, 4, num_layers=3, dropout=0.5)
     x = fastdl.randn(5, 2, 3)
     m.eval()
@@ -301,6 +317,7 @@ def test_errors():
        B=st.integers(1, 3), H=st.integers(1, 5), layers=st.integers(1, 2),
        bidir=st.booleans())
 def test_fused_equals_tensor_ops_property(kind, T, B, H, layers, bidir):
+    _require_tensor_ops()
     rng = np.random.default_rng(T * 100 + B * 10 + H)
     cls = {"RNN_TANH": nn.RNN, "RNN_RELU": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[kind]
     kw = {"nonlinearity": "relu"} if kind == "RNN_RELU" else {}

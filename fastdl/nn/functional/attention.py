@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ... import _C
 from ...autograd.function import _Op
 from ...random import default_generator
 from ...tensor import Tensor, as_tensor
@@ -115,7 +116,8 @@ class _Attention(_Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p, want_probs):
-        s = np.matmul(q, np.swapaxes(k, -1, -2))
+        q, k, v = np.ascontiguousarray(q), np.ascontiguousarray(k), np.ascontiguousarray(v)
+        s = _C.matmul(q, k, trans_b=True)
         s *= scale
         if mask is not None:
             s += mask
@@ -127,7 +129,7 @@ class _Attention(_Op):
             pd = p * dmask
         else:
             pd = p
-        out = np.matmul(pd, v)
+        out = _C.matmul(pd, v)
         ctx.scale, ctx.dmask, ctx.mshape = scale, dmask, None if mask is None else mask.shape
         ctx.save_for_backward(q, k, v, p, pd)
         return out, (pd if want_probs else np.empty((0,), p.dtype))
@@ -139,10 +141,11 @@ class _Attention(_Op):
         gq = gk = gv = gm = None
         if g is None:
             g = np.zeros(q.shape[:-1] + (v.shape[-1],), q.dtype)
+        g = np.ascontiguousarray(g)
         if n[2]:
-            gv = np.matmul(np.swapaxes(pd, -1, -2), g)
+            gv = _C.matmul(pd, g, trans_a=True)
         if n[0] or n[1] or n[3]:
-            dpd = np.matmul(g, np.swapaxes(v, -1, -2))
+            dpd = _C.matmul(g, v, trans_b=True)
             if gp is not None and gp.size:
                 dpd += gp
             dp = dpd * ctx.dmask if ctx.dmask is not None else dpd
@@ -151,9 +154,9 @@ class _Attention(_Op):
                 gm = ds.copy() if (n[0] or n[1]) else ds
             ds *= ctx.scale
             if n[0]:
-                gq = np.matmul(ds, k)
+                gq = _C.matmul(ds, k)
             if n[1]:
-                gk = np.matmul(np.swapaxes(ds, -1, -2), q)
+                gk = _C.matmul(ds, q, trans_a=True)
         return gq, gk, gv, gm, None, None, None
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import init
+from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor, cat, stack, zeros
 from .linear import _factory_dtype
@@ -48,6 +49,12 @@ def _sigmoid_(a):
     return a
 
 
+def _seq_out(hs, reverse):
+    """The output sequence (a copy, so in-place edits of it cannot touch the saved states)."""
+    out = hs[1:]
+    return (out[::-1] if reverse else out).copy()
+
+
 class _Recurrence(_Op):
     """The time loop of one layer and direction.
 
@@ -62,7 +69,7 @@ class _Recurrence(_Op):
         dt = xp.dtype
         if reverse:
             xp = xp[::-1]
-        whT = w_hh.T
+        w_hh = np.ascontiguousarray(w_hh)
         hs = np.empty((T + 1, B, H), dt)
         hs[0] = h0
         ctx.mode, ctx.reverse = mode, reverse
@@ -73,10 +80,11 @@ class _Recurrence(_Op):
             tcs = np.empty((T, B, H), dt)
             for t in range(T):
                 a = acts[t]
-                np.matmul(hs[t], whT, out=a)
-                a += xp[t]
                 if b_hh is not None:
-                    a += b_hh
+                    np.add(xp[t], b_hh, out=a)
+                else:
+                    a[...] = xp[t]
+                _C.gemm(hs[t], w_hh, a, trans_b=True, beta=1.0)
                 _sigmoid_(a[:, :2 * H])
                 np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
                 _sigmoid_(a[:, 3 * H:])
@@ -86,19 +94,16 @@ class _Recurrence(_Op):
                 np.tanh(c, out=tcs[t])
                 np.multiply(a[:, 3 * H:], tcs[t], out=hs[t + 1])
             ctx.save_for_backward(w_hh, hs, cs, acts, tcs)
-            out = hs[1:]
-            if reverse:
-                out = out[::-1]
-            return np.ascontiguousarray(out), hs[T].copy(), cs[T].copy()
+            return _seq_out(hs, reverse), hs[T].copy(), cs[T].copy()
         if mode == "GRU":
             rz = np.empty((T, B, 2 * H), dt)
             ns = np.empty((T, B, H), dt)
             hn = np.empty((T, B, H), dt)
             hp = np.empty((B, GH), dt)
             for t in range(T):
-                np.matmul(hs[t], whT, out=hp)
                 if b_hh is not None:
-                    hp += b_hh
+                    hp[...] = b_hh
+                _C.gemm(hs[t], w_hh, hp, trans_b=True, beta=0.0 if b_hh is None else 1.0)
                 x = xp[t]
                 r = rz[t]
                 np.add(x[:, :2 * H], hp[:, :2 * H], out=r)
@@ -113,32 +118,28 @@ class _Recurrence(_Op):
                 h *= r[:, H:]
                 h += n
             ctx.save_for_backward(w_hh, hs, rz, ns, hn)
-            out = hs[1:]
-            if reverse:
-                out = out[::-1]
-            return np.ascontiguousarray(out), hs[T].copy()
+            return _seq_out(hs, reverse), hs[T].copy()
         # plain RNN (tanh or relu)
         for t in range(T):
             h = hs[t + 1]
-            np.matmul(hs[t], whT, out=h)
-            h += xp[t]
             if b_hh is not None:
-                h += b_hh
+                np.add(xp[t], b_hh, out=h)
+            else:
+                h[...] = xp[t]
+            _C.gemm(hs[t], w_hh, h, trans_b=True, beta=1.0)
             if mode == "RNN_TANH":
                 np.tanh(h, out=h)
             else:
                 np.maximum(h, 0, out=h)
         ctx.save_for_backward(w_hh, hs)
-        out = hs[1:]
-        if reverse:
-            out = out[::-1]
-        return np.ascontiguousarray(out), hs[T].copy()
+        return _seq_out(hs, reverse), hs[T].copy()
 
     @staticmethod
     def backward(ctx, gout, ghT, gcT=None):
         mode, reverse = ctx.mode, ctx.reverse
         saved = ctx.saved_tensors
         w_hh, hs = saved[0], saved[1]
+        w_hh = np.ascontiguousarray(w_hh)
         T1, B, H = hs.shape
         T = T1 - 1
         dt = hs.dtype
@@ -187,14 +188,13 @@ class _Recurrence(_Op):
                 tmp *= i
                 np.multiply(dc, tmp, out=dg)
                 dc *= f
-                np.matmul(d, w_hh, out=dh)
+                _C.gemm(d, w_hh, dh)
             dX = dH = dG
         elif mode == "GRU":
             _, _, rz, ns, hn = saved
             dX = np.empty((T, B, 3 * H), dt)
             dH = np.empty((T, B, 3 * H), dt)
             tmp = np.empty((B, H), dt)
-            tmp2 = np.empty((B, H), dt)
             for t in range(T - 1, -1, -1):
                 if gout is not None:
                     dh += gout[t]
@@ -222,9 +222,8 @@ class _Recurrence(_Op):
                 dhh[:, :2 * H] = dx[:, :2 * H]
                 np.multiply(dn, r, out=dhh[:, 2 * H:])
                 # dh_prev = dh·z + dH[t] W_hh
-                np.multiply(dh, z, out=tmp2)
-                np.matmul(dhh, w_hh, out=dh)
-                dh += tmp2
+                dh *= z
+                _C.gemm(dhh, w_hh, dh, beta=1.0)
         else:
             dA = np.empty((T, B, H), dt)
             for t in range(T - 1, -1, -1):
@@ -238,13 +237,13 @@ class _Recurrence(_Op):
                     d *= dh
                 else:
                     np.multiply(dh, h > 0, out=d)
-                np.matmul(d, w_hh, out=dh)
+                _C.gemm(d, w_hh, dh)
             dX = dH = dA
         gxp = gw = gb = None
         if n_need[0]:
             gxp = dX[::-1] if reverse else dX
         if n_need[1]:
-            gw = dH.reshape(T * B, -1).T @ hs[:-1].reshape(T * B, H)
+            gw = _C.matmul(dH.reshape(T * B, -1), hs[:-1].reshape(T * B, H), trans_a=True)
         if n_need[2]:
             gb = dH.sum(axis=(0, 1))
         gh0 = dh if n_need[3] else None
