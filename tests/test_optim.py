@@ -438,3 +438,41 @@ def test_repr_and_defaults():
     assert optim.SGD([Parameter(np.ones(1))]).defaults["lr"] == 1e-3
     assert optim.NAdam([Parameter(np.ones(1))]).defaults["lr"] == 2e-3
     assert optim.Adamax([Parameter(np.ones(1))]).defaults["lr"] == 2e-3
+
+
+class _Tiny(fastdl.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = Parameter(np.zeros((1, 2), np.float32))
+
+
+def test_early_stopping_restores_best_weights():
+    model = _Tiny()
+    stopper = optim.EarlyStopping(patience=2, min_delta=0.1)
+    losses = [1.0, 0.5, 0.45, 0.6, 0.3]
+    snapshots = []
+    stopped_at = None
+    for epoch, loss in enumerate(losses):
+        with fastdl.no_grad():
+            model.weight.data += 1.0  # "training" changes the weights every epoch
+        snapshots.append(model.weight.data.copy())
+        if stopper.step(loss, model):
+            stopped_at = epoch
+            break
+    assert stopped_at == 3  # 0.45 and 0.6 do not improve on 0.5 by more than 0.1
+    assert stopper.best == 0.5 and stopper.best_epoch == 1
+    assert np.array_equal(model.weight.data, snapshots[1])
+
+
+def test_early_stopping_max_mode_and_errors():
+    s = optim.EarlyStopping(patience=1, mode="max", restore_best_weights=False)
+    assert not s.step(0.5)
+    assert not s.step(0.7)
+    assert s.step(float("nan"))
+    s2 = optim.EarlyStopping(patience=3)
+    s2.load_state_dict(s.state_dict())
+    assert s2.best == 0.7 and s2.should_stop
+    with pytest.raises(ValueError, match="mode"):
+        optim.EarlyStopping(mode="up")
+    with pytest.raises(ValueError, match="patience"):
+        optim.EarlyStopping(patience=0)
