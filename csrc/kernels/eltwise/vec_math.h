@@ -637,8 +637,8 @@ inline Vf normcdf(Vf x) {
   using namespace detail;
   const Vf ch(0.707106769f), cl(1.21016175e-08f);  // 1/sqrt(2) = ch + cl
   Vf zh = -(x * ch);
-  Vf zl = -(fma(x, ch, -(-zh)) + x * cl);
   Vf az = abs(zh);
+  Vf zl = select(az < Vf(16.0f), -(fma(x, ch, zh) + x * cl), Vf(0.0f));  // 0 at +-inf
   Mf neg = zh < Vf(0.0f);
   Mf sm = az < Vf(1.0f);
   // |z| < 1: erfc(zh + zl) = erfc(zh) - zl 2/sqrt(pi) exp(-zh^2), exp by its Taylor series.

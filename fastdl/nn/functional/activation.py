@@ -24,6 +24,12 @@ __all__ = [
     "log_softmax",
 ]
 
+def _c(a, dtype=None):
+    """C-contiguous array of `a` (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 _CODES = dict(_C.eltwise_acts)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -41,7 +47,7 @@ class _Act(_Op):
 
     @staticmethod
     def forward(ctx, x, code, params, from_output):
-        x = np.ascontiguousarray(x)
+        x = _c(x)
         y = _C.eltwise_forward(code, x, params)
         ctx.code = code
         ctx.params = params
@@ -52,7 +58,7 @@ class _Act(_Op):
     @staticmethod
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
-        g = np.ascontiguousarray(g, dtype=s.dtype)
+        g = _c(g, dtype=s.dtype)
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
 
@@ -68,7 +74,7 @@ def _act(x, name, code, params=(), from_output=False, inplace=False):
     if d.flags.c_contiguous and d.flags.writeable:
         _C.eltwise_forward(_CODES[code], d, params, out=d)
     else:
-        d[...] = _C.eltwise_forward(_CODES[code], np.ascontiguousarray(d), params)
+        d[...] = _C.eltwise_forward(_CODES[code], _c(d), params)
     t._vc[0] += 1
     return t
 
@@ -254,15 +260,15 @@ def logsigmoid(input):
 class _PReLU(_Op):
     @staticmethod
     def forward(ctx, x, w):
-        x = np.ascontiguousarray(x)
-        w = np.ascontiguousarray(w, dtype=x.dtype)
+        x = _c(x)
+        w = _c(w, dtype=x.dtype)
         ctx.save_for_backward(x, w)
         return _C.prelu_forward(x, w)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        g = np.ascontiguousarray(g, dtype=x.dtype)
+        g = _c(g, dtype=x.dtype)
         n = ctx.needs_input_grad
         gx, gw = _C.prelu_backward(x, w, g, bool(n[0]), bool(n[1]))
         return gx, gw
@@ -285,7 +291,7 @@ def prelu(input, weight):
 class _Softmax(_Op):
     @staticmethod
     def forward(ctx, x, dim, log):
-        x = np.ascontiguousarray(x)
+        x = _c(x)
         y = _C.softmax_forward(x, dim, log)
         ctx.dim = dim
         ctx.log = log
@@ -295,7 +301,7 @@ class _Softmax(_Op):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        g = np.ascontiguousarray(g, dtype=y.dtype)
+        g = _c(g, dtype=y.dtype)
         return _C.softmax_backward(y, g, ctx.dim, ctx.log), None, None
 
 

@@ -18,16 +18,22 @@ from ...tensor import Tensor, _inplace, as_tensor
 
 __all__ = ["dropout", "dropout2d"]
 
+def _c(a, dtype=None):
+    """C-contiguous array of `a` (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 
 class _Dropout(_Op):
     @staticmethod
     def forward(ctx, x, p, seed, group):
         ctx.p, ctx.seed, ctx.group = p, seed, group
-        return _C.dropout(np.ascontiguousarray(x), p, seed, group)
+        return _C.dropout(_c(x), p, seed, group)
 
     @staticmethod
     def backward(ctx, g):
-        g = np.ascontiguousarray(g)
+        g = _c(g)
         return _C.dropout(g, ctx.p, ctx.seed, ctx.group), None, None, None
 
 
@@ -51,7 +57,7 @@ def _run(input, p, group, inplace, name):
     if d.flags.c_contiguous and d.flags.writeable:
         _C.dropout(d, p, seed, group, out=d)
     else:
-        d[...] = _C.dropout(np.ascontiguousarray(d), p, seed, group)
+        d[...] = _C.dropout(_c(d), p, seed, group)
     t._vc[0] += 1
     return t
 
