@@ -330,3 +330,22 @@ def test_conv2d_layer_parameters_init_and_torch_state_dict(rng):
     assert_close(m(x), tm(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
     c1 = fastdl.nn.Conv1d(4, 2, 3, padding="same", bias=False)
     assert c1.weight.shape == (2, 4, 3) and c1(np.zeros((1, 4, 7), np.float32)).shape == (1, 2, 7)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=1, padding=1, groups=1),
+                                dict(stride=2, padding=(1, 0), groups=2)])
+def test_many_im2col_tiles(isa, kw, rng):
+    # C/g·R·S = 576 (or 288): the im2col tile holds only a few output rows, so the output,
+    # the input gradient (col2im per tile) and the weight gradient (accumulated over tiles)
+    # cross many tile boundaries, with an uneven last tile.
+    x = rng.standard_normal((2, 64, 23, 21))
+    w = rng.standard_normal((8, 64 // kw["groups"], 3, 3))
+    b = rng.standard_normal(8)
+    yref = R.conv2d_ref(x, w, b, **kw)
+    gy = rng.standard_normal(yref.shape)
+    y, gx, gw, gb = _run(x, w, b, gy, **kw)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x, w, gy, **kw)
+    assert_close(y, yref, rtol=1e-9, atol=1e-9)
+    assert_close(gx, gx_r, rtol=1e-9, atol=1e-9)
+    assert_close(gw, gw_r, rtol=1e-9, atol=1e-9)
+    assert_close(gb, gb_r, rtol=1e-9, atol=1e-9)
