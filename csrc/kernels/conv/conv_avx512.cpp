@@ -31,6 +31,10 @@ bool direct_backward_input(const Conv2dParams& p, const float* w, const float* d
 bool direct_backward_input(const Conv2dParams&, const double*, const double*, double*) {
   return false;
 }
+bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw);
+bool direct_backward_weight(const Conv2dParams&, const double*, const double*, double*) {
+  return false;
+}
 #include "kernels/conv/conv_impl.inc"
 
 constexpr int kPadSlot = 5;  // thread_scratch slot of the padded input (gemm: 0-2, im2col: 6-7)
@@ -242,6 +246,134 @@ bool direct_backward_input(const Conv2dParams& p, const float* w, const float* d
   float* wpk = static_cast<float*>(wbuf.p);
   pack_weights(w, p.K, Cg, p.R, p.S, p.groups, ch.mr, true, wpk);
   direct_run(q, p.R - 1 - p.pt, p.S - 1 - p.pl, dy, wpk, nullptr, dx, ch);
+  return true;
+}
+
+// Weight gradient on one image, vectorised over output channels: with dyT the image's output
+// gradient transposed to [pixel][k] (k padded to a multiple of 16 with zeros), for a block of
+// NKV·16 channels and NT taps t = (c, r, s) (offsets off[t] = c·plane + r·Wp + s in the padded
+// input), acc[kv][t] = Σ_pixels dyT[pix][k0 + 16·kv + lane] · xp[off[t] + oh·Wp + ow].
+// Every FMA takes a broadcast input value; no horizontal sums. dw rows past mr are dropped.
+template <int NKV, int NT>
+void wgrad_tile(const float* dyT, int64_t ldk, int64_t OH, int64_t OW, const float* xp,
+                int64_t Wp, const int64_t* off, int nt, float* dw, int64_t ldw, int64_t mr) {
+  __m512 acc[NKV][NT];
+#pragma GCC unroll 4
+  for (int kv = 0; kv < NKV; ++kv)
+#pragma GCC unroll 24
+    for (int t = 0; t < NT; ++t) acc[kv][t] = _mm512_setzero_ps();
+  const float* xt[NT];
+  for (int t = 0; t < NT; ++t) xt[t] = xp + off[t < nt ? t : nt - 1];
+  const float* d = dyT;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const int64_t rb = oh * Wp;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      __m512 dv[NKV];
+#pragma GCC unroll 4
+      for (int kv = 0; kv < NKV; ++kv) dv[kv] = _mm512_loadu_ps(d + 16 * kv);
+#pragma GCC unroll 24
+      for (int t = 0; t < NT; ++t) {
+        const __m512 xv = _mm512_set1_ps(xt[t][rb + ow]);
+#pragma GCC unroll 4
+        for (int kv = 0; kv < NKV; ++kv) acc[kv][t] = _mm512_fmadd_ps(dv[kv], xv, acc[kv][t]);
+      }
+      d += ldk;
+    }
+  }
+  alignas(64) float lanes[16];
+  for (int kv = 0; kv < NKV; ++kv)
+    for (int t = 0; t < NT && t < nt; ++t) {
+      _mm512_store_ps(lanes, acc[kv][t]);
+      for (int l = 0; l < 16; ++l) {
+        const int64_t k = 16 * kv + l;
+        if (k < mr) dw[k * ldw + t] += lanes[l];
+      }
+    }
+}
+
+template <int NKV>
+void wgrad_block(const float* dyT, int64_t ldk, int64_t OH, int64_t OW, const float* xp,
+                 int64_t Wp, const int64_t* off, int64_t ntaps, float* dw, int64_t ldw,
+                 int64_t mr) {
+  constexpr int NT = 24 / NKV;
+  for (int64_t t0 = 0; t0 < ntaps; t0 += NT) {
+    const int nt = static_cast<int>(imin(NT, ntaps - t0));
+    wgrad_tile<NKV, NT>(dyT, ldk, OH, OW, xp, Wp, off + t0, nt, dw + t0, ldw, mr);
+  }
+}
+
+constexpr int kDyTSlot = 4;  // thread_scratch slot of the transposed output gradient
+
+// Weight gradient, stride 1: per fixed chunk of images (a function of N only) a partial dW
+// accumulated image by image, then the partials summed in chunk order (bitwise identical for
+// any thread count).
+bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw) {
+  if (!direct_ok(p)) return false;
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, RS = p.R * p.S, KK = Cg * RS;
+  const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1, plane = Hp * Wp;
+  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, wsize = p.K * KK;
+  const int64_t ldk = (Kg + 15) / 16 * 16;  // dyT row: one group's channels, padded
+  const int64_t chunk = (p.N + kMaxWeightChunks - 1) / kMaxWeightChunks;
+  const int64_t nchunks = (p.N + chunk - 1) / chunk;
+  PoolBuf part(nchunks > 1 ? sizeof(float) * nchunks * wsize : 0);
+  PoolBuf offs(sizeof(int64_t) * KK);
+  int64_t* off = static_cast<int64_t*>(offs.p);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s) off[(c * p.R + r) * p.S + s] = c * plane + r * Wp + s;
+  float* parts = nchunks > 1 ? static_cast<float*>(part.p) : dw;
+  const size_t pad_bytes = sizeof(float) * static_cast<size_t>(p.C * plane) + 64;
+  const size_t dyt_bytes = sizeof(float) * static_cast<size_t>(OHW * ldk) + 64;
+  parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
+    float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
+    float* dyT = static_cast<float*>(thread_scratch(dyt_bytes, kDyTSlot));
+    for (int64_t ck = c0; ck < c1; ++ck) {
+      float* dwc = parts + ck * wsize;
+      fill(dwc, wsize, 0.0f);
+      const int64_t n_end = imin(p.N, (ck + 1) * chunk);
+      for (int64_t n = ck * chunk; n < n_end; ++n) {
+        pad_copy(x + n * p.C * HW, p.C, p.H, p.W, p.pt, p.pl, Hp, Wp, xp);
+        for (int64_t g = 0; g < p.groups; ++g) {
+          const float* dyg = dy + (n * p.K + g * Kg) * OHW;
+          // transpose the group's dy (Kg × OHW) to dyT (OHW × ldk), zero-padded channels
+          for (int64_t i0 = 0; i0 < OHW; i0 += 64) {
+            const int64_t i1 = imin(OHW, i0 + 64);
+            for (int64_t k = 0; k < ldk; ++k) {
+              if (k < Kg) {
+                const float* src = dyg + k * OHW;
+                for (int64_t i = i0; i < i1; ++i) dyT[i * ldk + k] = src[i];
+              } else {
+                for (int64_t i = i0; i < i1; ++i) dyT[i * ldk + k] = 0.0f;
+              }
+            }
+          }
+          const float* xg = xp + g * Cg * plane;
+          for (int64_t k0 = 0; k0 < Kg; k0 += 64) {
+            const int64_t nkv = imin(4, (Kg - k0 + 15) / 16), mr = imin(64, Kg - k0);
+            float* dwk = dwc + (g * Kg + k0) * KK;
+            const float* d0 = dyT + k0;
+            if (nkv == 4)
+              wgrad_block<4>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+            else if (nkv == 3)
+              wgrad_block<3>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+            else if (nkv == 2)
+              wgrad_block<2>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+            else
+              wgrad_block<1>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+          }
+        }
+      }
+    }
+  });
+  if (nchunks > 1) {
+    parallel_for(wsize, 4096, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float acc = parts[i];
+        for (int64_t c = 1; c < nchunks; ++c) acc += parts[c * wsize + i];
+        dw[i] = acc;
+      }
+    });
+  }
   return true;
 }
 
