@@ -33,7 +33,7 @@ def _last_line(out):
     return float(lines[-1].split(":")[1])
 
 
-@pytest.mark.parametrize("dataset,limit", [("mnist", 3000), ("digits", None)])
+@pytest.mark.parametrize("dataset,limit", [("mnist", 1600), ("digits", None)])
 def test_train_lenet_learns_and_saves(tmp_path, capsys, dataset, limit):
     _dataset_or_skip(dataset)
     from fastdl.examples import train_lenet
@@ -49,7 +49,8 @@ def test_train_lenet_learns_and_saves(tmp_path, capsys, dataset, limit):
     # the weights file reloads into a fresh model that scores exactly the same
     assert os.path.exists(res["weights"])
     if res["plot"] is not None:
-        assert open(res["plot"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        with open(res["plot"], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     _, _, test = train_lenet.load_data(dataset, limit, 0)
     fresh = train_lenet.LeNet5(in_size=test[0][0].shape[-1])
     fresh.load_state_dict(fastdl.load(res["weights"]))
@@ -85,7 +86,7 @@ def test_train_lenet_bad_option():
         train_lenet.parse_args(["--epochs", "0"])
 
 
-@pytest.mark.parametrize("dataset,limit", [("mnist", 2000), ("digits", None)])
+@pytest.mark.parametrize("dataset,limit", [("mnist", 1600), ("digits", None)])
 def test_train_mlp_learns(capsys, dataset, limit):
     _dataset_or_skip(dataset)
     from fastdl.examples import train_mlp
@@ -98,7 +99,7 @@ def test_train_mlp_learns(capsys, dataset, limit):
     assert res["test_accuracy"] > 0.5
 
 
-@pytest.mark.parametrize("dataset,limit,cell", [("mnist", 1500, "gru"),
+@pytest.mark.parametrize("dataset,limit,cell", [("mnist", 1200, "gru"),
                                                 ("digits", None, "lstm")])
 def test_train_rnn_learns(capsys, dataset, limit, cell):
     _dataset_or_skip(dataset)
