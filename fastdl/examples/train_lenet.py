@@ -253,7 +253,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size", "threads", "limit", "patience"):
         v = getattr(args, name)
-        if v is not None and v < (0 if name == "patience" else 1):
+        if v is not None and v < 1:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.lr <= 0:
         p.error("--lr must be positive")
