@@ -11,11 +11,17 @@ import fastdl
 from fastdl.testing import use_isa, use_threads
 
 
-def _run(code, **env):
-    e = dict(os.environ)
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
+
+
+def _run(code, drop=(), **env):
+    """Run `code` in a fresh interpreter that imports the same fastdl as this process
+    (not a source tree that happens to be the working directory)."""
+    e = {k: v for k, v in os.environ.items() if k not in drop}
     e.update(env)
+    e["PYTHONPATH"] = _PKG_PARENT
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e,
-                          timeout=120)
+                          timeout=120, cwd=os.path.dirname(_PKG_PARENT))
 
 
 def test_threads_api():
@@ -34,9 +40,7 @@ def test_threads_api():
 def test_threads_env_and_default():
     r = _run("import fastdl; print(fastdl.get_num_threads())", FASTDL_NUM_THREADS="3")
     assert r.stdout.strip() == "3", r.stderr
-    env = {k: v for k, v in os.environ.items() if k != "FASTDL_NUM_THREADS"}
-    r = subprocess.run([sys.executable, "-c", "import fastdl; print(fastdl.get_num_threads())"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = _run("import fastdl; print(fastdl.get_num_threads())", drop=("FASTDL_NUM_THREADS",))
     assert int(r.stdout.strip()) == os.cpu_count(), r.stderr
 
 
