@@ -10,12 +10,14 @@ Example::
 """
 from __future__ import annotations
 
+import builtins as _builtins
 import os as _os
 
 from . import _C
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import bmm, matmul, mm
 from .random import manual_seed
+from .io import load, save
 from .tensor import (Tensor, arange, as_tensor, bool, cat, concatenate, double, empty,
                      empty_like, eye, float, float32, float64, from_numpy, full, full_like,
                      int64, linspace, long, ones, ones_like, rand, rand_like, randint, randn,
@@ -29,7 +31,7 @@ get_num_threads = _C.get_num_threads
 def set_num_threads(n: int) -> None:
     """Number of threads every kernel uses (default: the machine's cores, or
     FASTDL_NUM_THREADS). ``n < 1`` is a ValueError. Example: ``fastdl.set_num_threads(1)``"""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, _builtins.bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)
 

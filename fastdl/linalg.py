@@ -1,65 +1,79 @@
-"""Matrix products: ``fastdl.matmul`` with ``np.matmul`` semantics (broadcast batch dims,
-1-D operands promoted and squeezed back)."""
+"""Matrix products on fastdl's GEMM kernel (``csrc/kernels/gemm``): ``fastdl.matmul`` with
+``np.matmul`` semantics (batch dimensions broadcast, 1-D operands promoted and squeezed back),
+``mm`` and ``bmm``. Forward and backward are one ``_C.matmul`` call each; backward passes the
+saved operands with ``trans_a``/``trans_b`` flags instead of materialising transposes."""
 from __future__ import annotations
 
 import numpy as np
 
+from . import _C
 from .autograd.function import _Op
 from .tensor import Tensor, _as_array
 
+__all__ = ["matmul", "mm", "bmm"]
 
-def _check(a, b):
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
-                         f"{a.shape} and {b.shape}")
-    if a.dtype.kind != "f" or b.dtype.kind != "f":
-        raise TypeError(f"matmul: operands must be float32 or float64, got {a.dtype} and "
-                        f"{b.dtype}")
-    if a.dtype != b.dtype:
-        raise TypeError(f"matmul: dtypes differ: {a.dtype} (shape {a.shape}) and {b.dtype} "
-                        f"(shape {b.shape})")
-    ka = a.shape[-1]
-    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if ka != kb:
-        raise ValueError(f"matmul: inner dimensions disagree: {a.shape} @ {b.shape} "
-                         f"({ka} != {kb})")
+
+
+def _contig(x, dtype=None):
+    """x as a C-contiguous array of `dtype`, copied only when needed (keeps 0-d arrays 0-d,
+    which np.ascontiguousarray would make 1-d)."""
+    if dtype is not None and x.dtype != dtype:
+        x = x.astype(dtype)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _sum_to(g, shape):
+    """Sum the broadcast batch axes of ``g`` so it has ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and g.shape[i + lead] != 1)
+    out = g.sum(axis=axes, keepdims=True) if axes else g
+    return out.reshape(shape)
 
 
 class _MatMul(_Op):
     @staticmethod
     def forward(ctx, a, b):
-        _check(a, b)
+        a = _contig(a)
+        b = _contig(b)
+        out = _C.matmul(a, b)
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return out
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        n = ctx.needs_input_grad
+        need_a, need_b = ctx.needs_input_grad
+        g = _contig(g, dtype=a.dtype)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
         if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
+            g = np.expand_dims(g, -2 if b.ndim > 1 else 0)
         if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+            g = np.expand_dims(g, -1)
         ga = gb = None
-        if n[0]:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0) if ga.ndim > 2 else ga[0]
-        if n[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
-            if b.ndim == 1:
-                gb = gb[..., 0]
-                gb = gb.reshape(-1, b.shape[0]).sum(0) if gb.ndim > 1 else gb
+        if need_a:
+            # dA = dC · Bᵀ (trans_b: B is read in place)
+            ga = _sum_to(_C.matmul(g, b2, trans_b=True), a2.shape).reshape(a.shape)
+        if need_b:
+            k, n = b2.shape[-2], b2.shape[-1]
+            if b2.ndim == 2 and a2.ndim > 2:
+                # B shared by every batch: dB = Σ_batch Aᵀ·dC is one product over stacked rows.
+                gb = _C.matmul(a2.reshape(-1, k), g.reshape(-1, n), trans_a=True)
+            else:
+                gb = _sum_to(_C.matmul(a2, g, trans_a=True), b2.shape)
+            gb = gb.reshape(b.shape)
         return ga, gb
 
 
 def matmul(a, b):
-    """Matrix product with NumPy's ``matmul`` rules: (..., m, k) @ (..., k, n) with the
-    batch dimensions broadcast; a 1-D operand is a vector (prepended/appended 1, removed
-    after). Differentiable.
+    """Matrix product with NumPy's ``matmul`` rules: (..., m, k) @ (..., k, n) -> (..., m, n),
+    batch dimensions broadcast; a 1-D first operand is a row vector (1, k) and a 1-D second
+    operand a column (k, 1), the added dimension removed from the result. float32/float64,
+    both the same dtype; 0-d operands, disagreeing inner dimensions or non-broadcastable batch
+    dimensions are a ValueError, other dtypes a TypeError. Differentiable.
 
     Example: ``fastdl.matmul(fastdl.randn(2, 3), fastdl.randn(3, 4)).shape == (2, 4)``
     """
@@ -70,15 +84,30 @@ def matmul(a, b):
     return _MatMul.apply(a, b)
 
 
+def _ndim(x):
+    return np.ndim(x.data if isinstance(x, Tensor) else x)
+
+
 def mm(a, b):
-    """2-D matrix product. Example: ``fastdl.mm(a, b)``"""
-    if np.ndim(getattr(a, "data", a)) != 2 or np.ndim(getattr(b, "data", b)) != 2:
-        raise ValueError("mm: both operands must be 2-D")
+    """2-D matrix product ``a @ b``: (m, k) @ (k, n) -> (m, n); other ranks are a ValueError.
+
+    Example: ``fastdl.mm(fastdl.ones(2, 3), fastdl.ones(3, 4))`` (every entry 3)
+    """
+    if _ndim(a) != 2 or _ndim(b) != 2:
+        raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, 'data', a))} "
+                         f"and {np.shape(getattr(b, 'data', b))}")
     return matmul(a, b)
 
 
 def bmm(a, b):
-    """Batched 3-D matrix product. Example: ``fastdl.bmm(a, b)``"""
-    if np.ndim(getattr(a, "data", a)) != 3 or np.ndim(getattr(b, "data", b)) != 3:
-        raise ValueError("bmm: both operands must be 3-D")
+    """Batched product of 3-D tensors: (b, m, k) @ (b, k, n) -> (b, m, n), same batch size
+    (no broadcasting, as in PyTorch); other ranks are a ValueError.
+
+    Example: ``fastdl.bmm(fastdl.randn(5, 2, 3), fastdl.randn(5, 3, 4)).shape == (5, 2, 4)``
+    """
+    sa, sb = np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))
+    if len(sa) != 3 or len(sb) != 3:
+        raise ValueError(f"bmm: both operands must be 3-D, got {sa} and {sb}")
+    if sa[0] != sb[0]:
+        raise ValueError(f"bmm: batch sizes differ: {sa} and {sb}")
     return matmul(a, b)

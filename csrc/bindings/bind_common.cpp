@@ -16,6 +16,11 @@ namespace fastdl {
 
 void bind_common(py::module_& m) {
   py::register_exception<std::overflow_error>(m, "SizeOverflowError", PyExc_ValueError);
+  try {
+    (void)current_isa();  // decide the ISA at import: a bad FASTDL_ISA fails here, clearly
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
 
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", [](int n) {

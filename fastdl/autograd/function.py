@@ -145,50 +145,68 @@ class _Op:
     @classmethod
     def apply(cls, *args):
         T = _Tensor
-        need = False
         if _state["grad"]:
             for a in args:
                 if isinstance(a, T) and a.requires_grad:
-                    need = True
-                    break
+                    return cls._apply_recording(args)
+        ctx = cls.__new__(cls)
+        ctx._saved = ()
+        ctx._versions = None
+        if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
+            out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+        else:
+            prev = _state["grad"]
+            _state["grad"] = False
+            try:
+                out = cls.forward(ctx, *args)
+            finally:
+                _state["grad"] = prev
+        if out.__class__ is not tuple:
+            return out if isinstance(out, T) else T._make(out)
+        return tuple(o if isinstance(o, T) else T._make(o) for o in out)
+
+    @classmethod
+    def _apply_recording(cls, args):
+        T = _Tensor
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._versions = None
         raw = cls._raw
-        if need:
-            ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
-            ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
-                                for a in args)
-        if raw:
-            fargs = [a.data if isinstance(a, T) else a for a in args]
-            with no_grad():
-                out = cls.forward(ctx, *fargs)
-        else:
-            with no_grad():
-                out = cls.forward(ctx, *args)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        wrapped = []
-        for o in outs:
-            if isinstance(o, T):
-                wrapped.append(o)
+        ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
+        ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
+                            for a in args)
+        _state["grad"] = False
+        try:
+            if raw:
+                out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
             else:
-                wrapped.append(T._make(o))
-        if need:
-            nout = 0
-            for i, t in enumerate(wrapped):
-                if t.data.dtype.kind == "f":
-                    t.requires_grad = True
-                    t._node = ctx
-                    t._out_idx = i
-                    nout = i + 1
-            ctx._nout = nout
-            saved = ctx._saved
-            if saved:
-                _record_versions(ctx, saved, args, wrapped, raw)
-        else:
-            ctx._saved = ()
-        return tuple(wrapped) if multi else wrapped[0]
+                out = cls.forward(ctx, *args)
+        finally:
+            _state["grad"] = True
+        if out.__class__ is not tuple:
+            t = out if isinstance(out, T) else T._make(out)
+            _link(ctx, (t,), args, raw)
+            return t
+        wrapped = tuple(o if isinstance(o, T) else T._make(o) for o in out)
+        _link(ctx, wrapped, args, raw)
+        return wrapped
+
+
+def _link(ctx, outs, args, raw):
+    """Make `ctx` the grad_fn of the floating outputs and pin saved tensors' versions."""
+    nout = 0
+    for i, t in enumerate(outs):
+        if t.data.dtype.kind == "f":
+            t.requires_grad = True
+            t._node = ctx
+            t._out_idx = i
+            nout = i + 1
+    ctx._nout = nout
+    if not raw:  # PyTorch materialises the gradient of an unused output as zeros
+        ctx._out_meta = [(t.data.shape, t.data.dtype) for t in outs]
+    saved = ctx._saved
+    if saved:
+        _record_versions(ctx, saved, args, outs, raw)
 
 
 def _record_versions(ctx, saved, args, outs, raw):
@@ -253,7 +271,8 @@ def _call_backward(node, grads):
         res = type(node).backward(node, *grads)
     else:
         T = _Tensor
-        tg = [None if g is None else T._make(g) for g in grads]
+        meta = node._out_meta
+        tg = [T._make(np.zeros(*meta[i]) if g is None else g) for i, g in enumerate(grads)]
         with no_grad():
             res = type(node).backward(node, *tg)
         if isinstance(res, tuple):

@@ -1,30 +1,318 @@
-// Placeholder-free plain GEMM (correct, not fast); the packed BLIS-style kernel replaces it.
+// GEMM driver (BLIS loops, threads, the small-problem path), the generic micro-kernel and the
+// dispatch table. The per-ISA micro-kernels live in gemm_avx2.cpp / gemm_avx512.cpp.
 #include "kernels/gemm/gemm.h"
+
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "common/allocator.h"
+#include "common/dispatch.h"
+#include "common/parallel.h"
+#include "kernels/gemm/gemm_internal.h"
 
 namespace fastdl {
 namespace gemm {
+
+// ---------------------------------------------------------------------------------------------
+// Generic path: plain C++ the compiler vectorises (fixed MR×NR accumulator array, inner loop
+// over NR contiguous values).
+namespace generic {
 namespace {
+#include "kernels/gemm/gemm_pack.inc"
+
+template <class T, int MR, int NR, bool kPacked>
+void ukr(int64_t k, const T* a, int64_t rsa, int64_t csa, const T* b, int64_t rsb, T* c,
+         int64_t ldc, int64_t mr, int64_t nr, T alpha, T beta) {
+  if (kPacked) {
+    rsa = 1;
+    csa = MR;
+    rsb = NR;
+  }
+  T acc[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = T(0);
+  for (int64_t p = 0; p < k; ++p) {
+    for (int i = 0; i < MR; ++i) {
+      const T ai = a[i * rsa];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+    }
+    a += csa;
+    b += rsb;
+  }
+  write_tile<T, MR, NR>(c, ldc, mr, nr, beta, [&](T* cc, int64_t ld) {
+    for (int i = 0; i < MR; ++i) {
+      T* row = cc + i * ld;
+      if (beta == T(0)) {
+        for (int j = 0; j < NR; ++j) row[j] = alpha * acc[i][j];
+      } else {
+        for (int j = 0; j < NR; ++j) row[j] = beta * row[j] + alpha * acc[i][j];
+      }
+    }
+  });
+}
+
+constexpr int kSMR = 6, kSNR = 8, kDMR = 6, kDNR = 4;
+const Kernel<float> kS = {kSMR, kSNR, 256, 120, 512, ukr<float, kSMR, kSNR, true>,
+                          ukr<float, kSMR, kSNR, false>, pack_a_t<float, kSMR>,
+                          pack_b_t<float, kSNR>};
+const Kernel<double> kD = {kDMR, kDNR, 256, 96, 256, ukr<double, kDMR, kDNR, true>,
+                           ukr<double, kDMR, kDNR, false>, pack_a_t<double, kDMR>,
+                           pack_b_t<double, kDNR>};
+}  // namespace
+
+const Kernel<float>* skernel() { return &kS; }
+const Kernel<double>* dkernel() { return &kD; }
+
+double fma_probe(int64_t iters) {
+  // 8 independent chains of 4-wide multiply-adds; the compiler keeps them in registers.
+  float x[8][4], y[4] = {1.0f, 1.0f, 1.0f, 1.0f}, z[4] = {1e-8f, 1e-8f, 1e-8f, 1e-8f};
+  for (int r = 0; r < 8; ++r)
+    for (int j = 0; j < 4; ++j) x[r][j] = float(r + j);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int r = 0; r < 8; ++r)
+      for (int j = 0; j < 4; ++j) x[r][j] = x[r][j] * y[j] + z[j];
+  float s = 0;
+  for (int r = 0; r < 8; ++r)
+    for (int j = 0; j < 4; ++j) s += x[r][j];
+  volatile float sink = s;
+  (void)sink;
+  return 2.0 * 8 * 4 * static_cast<double>(iters);
+}
+}  // namespace generic
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+namespace {
+using SGet = const Kernel<float>* (*)();
+using DGet = const Kernel<double>* (*)();
+const SGet kSTable[kNumIsa] = {
+    generic::skernel,
+#ifdef FASTDL_X86
+    avx2::skernel, avx512::skernel,
+#else
+    nullptr, nullptr,
+#endif
+};
+const DGet kDTable[kNumIsa] = {
+    generic::dkernel,
+#ifdef FASTDL_X86
+    avx2::dkernel, avx512::dkernel,
+#else
+    nullptr, nullptr,
+#endif
+};
+const FmaProbe kProbeTable[kNumIsa] = {
+    generic::fma_probe,
+#ifdef FASTDL_X86
+    avx2::fma_probe, avx512::fma_probe,
+#else
+    nullptr, nullptr,
+#endif
+};
+
 template <class T>
-void gemm_plain(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* A,
-                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+const Kernel<T>* active_kernel();
+template <>
+const Kernel<float>* active_kernel<float>() { return pick(kSTable)(); }
+template <>
+const Kernel<double>* active_kernel<double>() { return pick(kDTable)(); }
+
+// Below this many multiply-adds (m*n*k) a product runs single-threaded; below kDirectMacs it
+// skips packing (the micro-kernel reads A and B in place; only edge panels are copied).
+constexpr double kParallelMacs = 48.0 * 48 * 48;
+constexpr double kDirectMacs = 64.0 * 64 * 64;
+
+inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
+
+template <class T>
+T* scratch(int64_t elems, int slot) {
+  return static_cast<T*>(thread_scratch(static_cast<size_t>(elems) * sizeof(T) + 64, slot));
+}
+
+// C := beta*C (beta == 0: zeros), the k == 0 / alpha == 0 case.
+template <class T>
+void scale_c(int64_t m, int64_t n, T beta, T* C, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
     T* c = C + i * ldc;
-    for (int64_t j = 0; j < n; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
-    for (int64_t p = 0; p < k; ++p) {
-      T a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
-      for (int64_t j = 0; j < n; ++j) c[j] += a * (tb ? B[j * ldb + p] : B[p * ldb + j]);
+    if (beta == T(0))
+      std::memset(c, 0, sizeof(T) * n);
+    else if (beta != T(1))
+      for (int64_t j = 0; j < n; ++j) c[j] *= beta;
+  }
+}
+
+// One thread's share, packed BLIS loops.
+template <class T>
+void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                int64_t ldc) {
+  const int64_t MR = K.mr, NR = K.nr;
+  const int64_t KC = K.kc, MC = K.mc, NC = K.nc;
+  const int64_t kcmax = k < KC ? k : KC;
+  T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, 0);
+  T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, 1);
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = n - jc < NC ? n - jc : NC;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = k - pc < KC ? k - pc : KC;
+      const T beta_k = pc == 0 ? beta : T(1);
+      K.pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, bp);
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = m - ic < MC ? m - ic : MC;
+        K.pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ap);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int64_t mr = mc - ir < MR ? mc - ir : MR;
+          const T* a = ap + ir * kc;
+          T* c = C + (ic + ir) * ldc + jc;
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t nr = nc - jr < NR ? nc - jr : NR;
+            K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + jr, ldc, mr, nr, alpha, beta_k);
+          }
+        }
+      }
     }
+  }
+}
+
+// One thread's share of a small product: no packing except zero-padded copies of the edge
+// panels (and of B when it is transposed, which the micro-kernel cannot read in place).
+template <class T>
+void run_direct(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                int64_t ldc) {
+  const int64_t MR = K.mr, NR = K.nr;
+  const int64_t mfull = m / MR * MR, nfull = n / NR * NR;
+  // A edge panel (rows mfull..m), packed.
+  T* aedge = nullptr;
+  if (mfull < m) {
+    aedge = scratch<T>(MR * k, 0);
+    K.pack_a(ta, m - mfull, k, ta ? A + mfull : A + mfull * lda, lda, aedge);
+  }
+  // B: packed whole when transposed, else only its edge panel.
+  T* bpk = nullptr;
+  if (tb) {
+    bpk = scratch<T>(round_up(n, NR) * k, 1);
+    K.pack_b(true, k, n, B, ldb, bpk);
+  } else if (nfull < n) {
+    bpk = scratch<T>(NR * k, 1);
+    K.pack_b(false, k, n - nfull, B + nfull, ldb, bpk);
+  }
+  const int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
+  for (int64_t jr = 0; jr < n; jr += NR) {
+    const int64_t nr = n - jr < NR ? n - jr : NR;
+    const T* b;
+    int64_t rsb;
+    if (tb) {
+      b = bpk + jr * k;
+      rsb = NR;
+    } else if (jr < nfull) {
+      b = B + jr;
+      rsb = ldb;
+    } else {
+      b = bpk;
+      rsb = NR;
+    }
+    for (int64_t ir = 0; ir < m; ir += MR) {
+      T* c = C + ir * ldc + jr;
+      if (ir < mfull)
+        K.strided(k, ta ? A + ir : A + ir * lda, rsa, csa, b, rsb, c, ldc, MR, nr, alpha, beta);
+      else
+        K.strided(k, aedge, 1, MR, b, rsb, c, ldc, m - ir, nr, alpha, beta);
+    }
+  }
+}
+
+template <class T>
+void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == T(0)) {
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  const Kernel<T>& K = *active_kernel<T>();
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  // The path depends on the sizes only (never on threads): bitwise-stable results.
+  const bool direct = macs <= kDirectMacs;
+  auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (i0 >= i1 || j0 >= j1) return;
+    const T* a = ta ? A + i0 : A + i0 * lda;
+    const T* b = tb ? B + j0 * ldb : B + j0;
+    T* c = C + i0 * ldc + j0;
+    if (direct)
+      run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else
+      run_packed(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  };
+  int nt = 1;
+  if (parallel && macs >= kParallelMacs && omp_get_level() == 0) nt = num_threads();
+  const int64_t pm = (m + K.mr - 1) / K.mr, pn = (n + K.nr - 1) / K.nr;  // panels
+  if (nt > pm * pn) nt = static_cast<int>(pm * pn);
+  if (nt <= 1) {
+    run(0, m, 0, n);
+    return;
+  }
+  // 2-D grid tm × tn = nt minimising the largest block (in tiles of MR×NR, weighting the
+  // duplicated packing lightly); boundaries on panel multiples.
+  int tm = 1, tn = nt;
+  double best = 1e300;
+  for (int d = 1; d <= nt; ++d) {
+    if (nt % d) continue;
+    const int64_t bm = (pm + d - 1) / d, bn = (pn + nt / d - 1) / (nt / d);
+    const double cost = static_cast<double>(bm * K.mr) * static_cast<double>(bn * K.nr) *
+                            static_cast<double>(k) +
+                        (static_cast<double>(m) * k * (nt / d) + static_cast<double>(n) * k * d);
+    if (cost < best - 1e-9) {
+      best = cost;
+      tm = d;
+      tn = nt / d;
+    }
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    const int tr = t / tn, tc = t % tn;
+    const int64_t bm = (pm + tm - 1) / tm, bn = (pn + tn - 1) / tn;
+    int64_t i0 = tr * bm * K.mr, i1 = (tr + 1) * bm * K.mr;
+    int64_t j0 = tc * bn * K.nr, j1 = (tc + 1) * bn * K.nr;
+    if (i1 > m) i1 = m;
+    if (j1 > n) j1 = n;
+    if (i0 < m && j0 < n) run(i0, i1, j0, j1);
   }
 }
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_plain(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl(true, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* A,
            int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  gemm_plain(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl(true, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                  float* C, int64_t ldc) {
+  gemm_impl(false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void dgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                  const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
+                  double* C, int64_t ldc) {
+  gemm_impl(false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+Blocking blocking(int dtype_size) {
+  if (dtype_size == 8) {
+    const Kernel<double>& K = *active_kernel<double>();
+    return {K.mr, K.nr, K.kc, K.mc, K.nc};
+  }
+  const Kernel<float>& K = *active_kernel<float>();
+  return {K.mr, K.nr, K.kc, K.mc, K.nc};
+}
+
+double fma_probe(int64_t iters) { return pick(kProbeTable)(iters); }
+
 }  // namespace gemm
 }  // namespace fastdl

@@ -2,8 +2,15 @@
 //
 // A is m×k (or k×m when trans_a) with row stride lda; B is k×n (or n×k when trans_b) with row
 // stride ldb; C is m×n with row stride ldc. beta == 0 means C is only written (NaN in C is
-// not propagated), as in BLAS. Safe to call from inside a parallel region (it then runs on
-// the calling thread).
+// not propagated), and alpha == 0 (or k == 0) means C := beta * C without reading A or B, as
+// in BLAS. Otherwise NaN/Inf in A or B propagate as in a plain triple loop (NumPy).
+//
+// Implementation (gemm.cpp): BLIS-style packed panels and one MR×NR register-blocked
+// micro-kernel per ISA (gemm_avx512.cpp, gemm_avx2.cpp, generic in gemm.cpp); block sizes in
+// one table per ISA (gemm_internal.h documents them). Threads split C into 2-D blocks over
+// M and N (never over k), so the result is bitwise identical for any thread count.
+// Safe to call from inside an OpenMP parallel region: it then runs single-threaded on the
+// calling thread. Scratch: thread_scratch slots 0, 1 and 2 of the calling thread(s).
 #pragma once
 #include <cstdint>
 
@@ -17,6 +24,27 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
            const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
            int64_t ldc);
+
+// The same, always single-threaded on the calling thread (for callers that parallelise
+// over many small products themselves).
+void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                  float* C, int64_t ldc);
+void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                  const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
+                  double* C, int64_t ldc);
+
+// The active path's register blocking {MR, NR} and cache blocking {KC, MC, NC} (elements),
+// for tests that probe tile and block boundaries. dtype_size: 4 (float) or 8 (double).
+struct Blocking {
+  int64_t mr, nr, kc, mc, nc;
+};
+Blocking blocking(int dtype_size);
+
+// FMA-throughput probe for the peak micro-benchmark: runs `iters` iterations of a loop of
+// independent vector FMAs on the active ISA (float32) and returns the FLOPs it performed.
+// Run on the calling thread only.
+double fma_probe(int64_t iters);
 
 }  // namespace gemm
 }  // namespace fastdl

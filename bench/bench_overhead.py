@@ -1,0 +1,74 @@
+"""The thin Python layer's per-op cost: a tiny-tensor graph (adds, muls, an 8x8 matmul and a
+sum, forward and backward) in fastdl vs PyTorch, same process, one thread.
+
+Run: ``pytest bench/bench_overhead.py --benchmark-only``. Per-op overhead = time of the graph
+divided by its number of ops; target: at most 1.5x PyTorch's.
+"""
+import numpy as np
+import pytest
+
+import fastdl
+from conftest import HAVE_TORCH
+
+N_OPS = 8  # forward ops in the graph below (the backward is timed with it)
+
+
+def _graph(lib, x, w, b):
+    h = x @ w          # 1
+    h = h + b          # 2
+    h = h * 0.5        # 3
+    h = h + x          # 4
+    h = h * h          # 5
+    h = h - b          # 6
+    h = h * w          # 7
+    return h.sum()     # 8
+
+
+def _inputs_fastdl():
+    rng = np.random.default_rng(0)
+    mk = lambda *s: fastdl.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+    return mk(8, 8), mk(8, 8), mk(8)
+
+
+@pytest.mark.benchmark(group="overhead: tiny graph fwd+bwd")
+def test_overhead_fastdl(benchmark):
+    fastdl.set_num_threads(1)
+    x, w, b = _inputs_fastdl()
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        _graph(fastdl, x, w, b).backward()
+
+    benchmark(step)
+    benchmark.extra_info["us_per_op"] = benchmark.stats.stats.median * 1e6 / N_OPS
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.benchmark(group="overhead: tiny graph fwd+bwd")
+def test_overhead_torch(benchmark):
+    import torch
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    mk = lambda *s: torch.randn(*s, generator=g, requires_grad=True)
+    x, w, b = mk(8, 8), mk(8, 8), mk(8)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        _graph(torch, x, w, b).backward()
+
+    benchmark(step)
+    benchmark.extra_info["us_per_op"] = benchmark.stats.stats.median * 1e6 / N_OPS
+
+
+@pytest.mark.benchmark(group="overhead: tiny graph forward only, no grad")
+def test_overhead_fastdl_nograd(benchmark):
+    x, w, b = (t.detach() for t in _inputs_fastdl())
+    benchmark(lambda: _graph(fastdl, x, w, b))
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.benchmark(group="overhead: tiny graph forward only, no grad")
+def test_overhead_torch_nograd(benchmark):
+    import torch
+    x, w, b = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8)
+    benchmark(lambda: _graph(torch, x, w, b))

@@ -1,0 +1,689 @@
+// Vectorised math for the kernels: SIMD wrapper types and exp/expm1/log/log1p/tanh/erf/erfc/
+// sigmoid/softplus/log_sigmoid on them, one copy per instruction set.
+//
+// Include it from any kernel file. What you get depends on the flags the file is compiled
+// with (the file name decides them, see CMakeLists.txt):
+//   *_avx512.cpp  ->  fastdl::vm::avx512   Vf = 16 x float (__m512),  Vd = 8 x double
+//   *_avx2.cpp    ->  fastdl::vm::avx2     Vf = 8 x float (__m256),   Vd = 4 x double
+//   anything else ->  fastdl::vm::generic  Vf = 1 x float,            Vd = 1 x double
+// The ISA namespace is an inline namespace, so code writes `fastdl::vm::Vf`, `vm::exp(v)`
+// and gets the flavour of its own translation unit. Every function and type has the ISA in
+// its mangled name, so the AVX-512 copy of an inline function can never be merged by the
+// linker into generic code (no ODR clash). Rule for includers: put your own inline functions
+// and templates that use vm:: inside your per-ISA namespace too (fastdl::<fam>::avx512 ...).
+//
+// Interface of V in {Vf, Vd} (T = float or double, N lanes, M = V::Mask):
+//   V(T s) broadcast;  V::load(p), V::load(p, n) (first n < N lanes, rest 0), V::load(p, n,
+//   fill) (rest = fill), v.store(p),
+//   v.store(p, n);  + - * / unary-;  fma(a, b, c) = a*b + c;  min(a, b), max(a, b) (return b
+//   when either is NaN, like x86 minps/maxps: max(V(0), x) propagates a NaN x);  abs, sqrt,
+//   copysign(mag, sgn), round (to nearest even);  comparisons -> M;  M & | ~;  any(m), all(m);
+//   select(m, a, b) = m ? a : b;  isnan(v);  hsum(v), hmax(v) (fixed order: deterministic).
+//
+// Float accuracy (measured over every float32 by tests/test_eltwise.py sweeps and the
+// exhaustive check in bench/): exp, expm1, log, log1p, tanh, erf, sigmoid within 2e-7
+// relative of the exact value (about 1 ulp) over their whole domain; erfc within ~5e-7
+// relative down to 1e-37 (denormal results are only as precise as denormals allow).
+// Special values as IEEE/libm: exp(-inf)=0, exp(inf)=inf, log(0)=-inf, log(x<0)=NaN,
+// tanh(+-inf)=+-1, erf(+-inf)=+-1, erfc(inf)=0, erfc(-inf)=2; NaN in -> NaN out; no overflow
+// or NaN for large finite inputs (exp(1e4)=inf, tanh(1e4)=1, erf(-1e4)=-1, ...).
+// Double: arithmetic is vectorised; the transcendental functions call libm per lane
+// (float64 is the gradcheck path, not the fast path).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && \
+    defined(__AVX512VL__) && defined(__FMA__)
+#define FASTDL_VM_ISA avx512
+#define FASTDL_VM_LEVEL 2
+#include <immintrin.h>
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FASTDL_VM_ISA avx2
+#define FASTDL_VM_LEVEL 1
+#include <immintrin.h>
+#else
+#define FASTDL_VM_ISA generic
+#define FASTDL_VM_LEVEL 0
+#endif
+
+namespace fastdl {
+namespace vm {
+inline namespace FASTDL_VM_ISA {
+
+// ======================================================================================
+// Wrapper types
+// ======================================================================================
+#if FASTDL_VM_LEVEL == 2
+
+struct Mf {
+  __mmask16 m;
+};
+struct Md {
+  __mmask8 m;
+};
+inline __mmask16 tail16(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+inline __mmask8 tail8(int64_t n) { return static_cast<__mmask8>((1u << n) - 1u); }
+
+struct Vf {
+  using T = float;
+  using Mask = Mf;
+  static constexpr int N = 16;
+  __m512 v;
+  Vf() = default;
+  Vf(__m512 x) : v(x) {}
+  Vf(float s) : v(_mm512_set1_ps(s)) {}
+  static Vf load(const float* p) { return _mm512_loadu_ps(p); }
+  static Vf load(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(tail16(n), p); }
+  static Vf load(const float* p, int64_t n, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail16(n), p);
+  }
+  void store(float* p) const { _mm512_storeu_ps(p, v); }
+  void store(float* p, int64_t n) const { _mm512_mask_storeu_ps(p, tail16(n), v); }
+};
+struct Vd {
+  using T = double;
+  using Mask = Md;
+  static constexpr int N = 8;
+  __m512d v;
+  Vd() = default;
+  Vd(__m512d x) : v(x) {}
+  Vd(double s) : v(_mm512_set1_pd(s)) {}
+  static Vd load(const double* p) { return _mm512_loadu_pd(p); }
+  static Vd load(const double* p, int64_t n) { return _mm512_maskz_loadu_pd(tail8(n), p); }
+  static Vd load(const double* p, int64_t n, double fill) {
+    return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), tail8(n), p);
+  }
+  void store(double* p) const { _mm512_storeu_pd(p, v); }
+  void store(double* p, int64_t n) const { _mm512_mask_storeu_pd(p, tail8(n), v); }
+};
+
+inline Vf operator+(Vf a, Vf b) { return _mm512_add_ps(a.v, b.v); }
+inline Vf operator-(Vf a, Vf b) { return _mm512_sub_ps(a.v, b.v); }
+inline Vf operator*(Vf a, Vf b) { return _mm512_mul_ps(a.v, b.v); }
+inline Vf operator/(Vf a, Vf b) { return _mm512_div_ps(a.v, b.v); }
+inline Vf operator-(Vf a) { return _mm512_xor_ps(a.v, _mm512_set1_ps(-0.0f)); }
+inline Vf fma(Vf a, Vf b, Vf c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
+inline Vf min(Vf a, Vf b) { return _mm512_min_ps(a.v, b.v); }
+inline Vf max(Vf a, Vf b) { return _mm512_max_ps(a.v, b.v); }
+inline Vf abs(Vf a) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), a.v); }
+inline Vf sqrt(Vf a) { return _mm512_sqrt_ps(a.v); }
+inline Vf copysign(Vf mag, Vf sgn) {
+  const __m512 s = _mm512_set1_ps(-0.0f);
+  return _mm512_or_ps(_mm512_andnot_ps(s, mag.v), _mm512_and_ps(s, sgn.v));
+}
+inline Vf round(Vf a) { return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline Mf operator<(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+inline Mf operator<=(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
+inline Mf operator>(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline Mf operator>=(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
+inline Mf operator==(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+inline Mf operator!=(Vf a, Vf b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline Mf isnan(Vf a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+inline Mf operator&(Mf a, Mf b) { return {static_cast<__mmask16>(a.m & b.m)}; }
+inline Mf operator|(Mf a, Mf b) { return {static_cast<__mmask16>(a.m | b.m)}; }
+inline Mf operator~(Mf a) { return {static_cast<__mmask16>(~a.m)}; }
+inline bool any(Mf a) { return a.m != 0; }
+inline bool all(Mf a) { return a.m == 0xFFFF; }
+inline Vf select(Mf m, Vf a, Vf b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+inline float hsum(Vf a) { return _mm512_reduce_add_ps(a.v); }
+inline float hmax(Vf a) { return _mm512_reduce_max_ps(a.v); }
+
+inline Vd operator+(Vd a, Vd b) { return _mm512_add_pd(a.v, b.v); }
+inline Vd operator-(Vd a, Vd b) { return _mm512_sub_pd(a.v, b.v); }
+inline Vd operator*(Vd a, Vd b) { return _mm512_mul_pd(a.v, b.v); }
+inline Vd operator/(Vd a, Vd b) { return _mm512_div_pd(a.v, b.v); }
+inline Vd operator-(Vd a) { return _mm512_xor_pd(a.v, _mm512_set1_pd(-0.0)); }
+inline Vd fma(Vd a, Vd b, Vd c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
+inline Vd min(Vd a, Vd b) { return _mm512_min_pd(a.v, b.v); }
+inline Vd max(Vd a, Vd b) { return _mm512_max_pd(a.v, b.v); }
+inline Vd abs(Vd a) { return _mm512_andnot_pd(_mm512_set1_pd(-0.0), a.v); }
+inline Vd sqrt(Vd a) { return _mm512_sqrt_pd(a.v); }
+inline Vd copysign(Vd mag, Vd sgn) {
+  const __m512d s = _mm512_set1_pd(-0.0);
+  return _mm512_or_pd(_mm512_andnot_pd(s, mag.v), _mm512_and_pd(s, sgn.v));
+}
+inline Vd round(Vd a) { return _mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline Md operator<(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+inline Md operator<=(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
+inline Md operator>(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline Md operator>=(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)}; }
+inline Md operator==(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+inline Md operator!=(Vd a, Vd b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline Md isnan(Vd a) { return {_mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+inline Md operator&(Md a, Md b) { return {static_cast<__mmask8>(a.m & b.m)}; }
+inline Md operator|(Md a, Md b) { return {static_cast<__mmask8>(a.m | b.m)}; }
+inline Md operator~(Md a) { return {static_cast<__mmask8>(~a.m)}; }
+inline bool any(Md a) { return a.m != 0; }
+inline bool all(Md a) { return a.m == 0xFF; }
+inline Vd select(Md m, Vd a, Vd b) { return _mm512_mask_blend_pd(m.m, b.v, a.v); }
+inline double hsum(Vd a) { return _mm512_reduce_add_pd(a.v); }
+inline double hmax(Vd a) { return _mm512_reduce_max_pd(a.v); }
+
+namespace detail {
+// p * 2^n for integral n in [-152, 128], rounding once (over/underflow as IEEE).
+inline Vf scale(Vf p, Vf n) { return _mm512_scalef_ps(p.v, n.v); }
+// 2^n for integral n in [-126, 127].
+inline Vf pow2i(Vf n) {
+  __m512i i = _mm512_cvtps_epi32(n.v);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(i, _mm512_set1_epi32(127)), 23));
+}
+// x = m * 2^e with m in [sqrt(1/2), sqrt(2)), for finite x > 0 (denormals included).
+inline void frexp(Vf x, Vf& m, Vf& e) {
+  __m512 mm = _mm512_getmant_ps(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+  __m512 ee = _mm512_getexp_ps(x.v);
+  __mmask16 big = _mm512_cmp_ps_mask(mm, _mm512_set1_ps(1.41421356f), _CMP_GE_OQ);
+  m = _mm512_mask_mul_ps(mm, big, mm, _mm512_set1_ps(0.5f));
+  e = _mm512_mask_add_ps(ee, big, ee, _mm512_set1_ps(1.0f));
+}
+}  // namespace detail
+
+#elif FASTDL_VM_LEVEL == 1
+
+struct Mf {
+  __m256 m;
+};
+struct Md {
+  __m256d m;
+};
+inline __m256i tail_i32(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline __m256i tail_i64(int64_t n) {
+  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+struct Vf {
+  using T = float;
+  using Mask = Mf;
+  static constexpr int N = 8;
+  __m256 v;
+  Vf() = default;
+  Vf(__m256 x) : v(x) {}
+  Vf(float s) : v(_mm256_set1_ps(s)) {}
+  static Vf load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vf load(const float* p, int64_t n) { return _mm256_maskload_ps(p, tail_i32(n)); }
+  static Vf load(const float* p, int64_t n, float fill) {
+    __m256i m = tail_i32(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  void store(float* p) const { _mm256_storeu_ps(p, v); }
+  void store(float* p, int64_t n) const { _mm256_maskstore_ps(p, tail_i32(n), v); }
+};
+struct Vd {
+  using T = double;
+  using Mask = Md;
+  static constexpr int N = 4;
+  __m256d v;
+  Vd() = default;
+  Vd(__m256d x) : v(x) {}
+  Vd(double s) : v(_mm256_set1_pd(s)) {}
+  static Vd load(const double* p) { return _mm256_loadu_pd(p); }
+  static Vd load(const double* p, int64_t n) { return _mm256_maskload_pd(p, tail_i64(n)); }
+  static Vd load(const double* p, int64_t n, double fill) {
+    __m256i m = tail_i64(n);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+  }
+  void store(double* p) const { _mm256_storeu_pd(p, v); }
+  void store(double* p, int64_t n) const { _mm256_maskstore_pd(p, tail_i64(n), v); }
+};
+
+inline Vf operator+(Vf a, Vf b) { return _mm256_add_ps(a.v, b.v); }
+inline Vf operator-(Vf a, Vf b) { return _mm256_sub_ps(a.v, b.v); }
+inline Vf operator*(Vf a, Vf b) { return _mm256_mul_ps(a.v, b.v); }
+inline Vf operator/(Vf a, Vf b) { return _mm256_div_ps(a.v, b.v); }
+inline Vf operator-(Vf a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
+inline Vf fma(Vf a, Vf b, Vf c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+inline Vf min(Vf a, Vf b) { return _mm256_min_ps(a.v, b.v); }
+inline Vf max(Vf a, Vf b) { return _mm256_max_ps(a.v, b.v); }
+inline Vf abs(Vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
+inline Vf sqrt(Vf a) { return _mm256_sqrt_ps(a.v); }
+inline Vf copysign(Vf mag, Vf sgn) {
+  const __m256 s = _mm256_set1_ps(-0.0f);
+  return _mm256_or_ps(_mm256_andnot_ps(s, mag.v), _mm256_and_ps(s, sgn.v));
+}
+inline Vf round(Vf a) { return _mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline Mf operator<(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline Mf operator<=(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
+inline Mf operator>(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+inline Mf operator>=(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)}; }
+inline Mf operator==(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
+inline Mf operator!=(Vf a, Vf b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline Mf isnan(Vf a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
+inline Mf operator&(Mf a, Mf b) { return {_mm256_and_ps(a.m, b.m)}; }
+inline Mf operator|(Mf a, Mf b) { return {_mm256_or_ps(a.m, b.m)}; }
+inline Mf operator~(Mf a) {
+  return {_mm256_xor_ps(a.m, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))};
+}
+inline bool any(Mf a) { return _mm256_movemask_ps(a.m) != 0; }
+inline bool all(Mf a) { return _mm256_movemask_ps(a.m) == 0xFF; }
+inline Vf select(Mf m, Vf a, Vf b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+inline float hsum(Vf a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float hmax(Vf a) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline Vd operator+(Vd a, Vd b) { return _mm256_add_pd(a.v, b.v); }
+inline Vd operator-(Vd a, Vd b) { return _mm256_sub_pd(a.v, b.v); }
+inline Vd operator*(Vd a, Vd b) { return _mm256_mul_pd(a.v, b.v); }
+inline Vd operator/(Vd a, Vd b) { return _mm256_div_pd(a.v, b.v); }
+inline Vd operator-(Vd a) { return _mm256_xor_pd(a.v, _mm256_set1_pd(-0.0)); }
+inline Vd fma(Vd a, Vd b, Vd c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
+inline Vd min(Vd a, Vd b) { return _mm256_min_pd(a.v, b.v); }
+inline Vd max(Vd a, Vd b) { return _mm256_max_pd(a.v, b.v); }
+inline Vd abs(Vd a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
+inline Vd sqrt(Vd a) { return _mm256_sqrt_pd(a.v); }
+inline Vd copysign(Vd mag, Vd sgn) {
+  const __m256d s = _mm256_set1_pd(-0.0);
+  return _mm256_or_pd(_mm256_andnot_pd(s, mag.v), _mm256_and_pd(s, sgn.v));
+}
+inline Vd round(Vd a) { return _mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline Md operator<(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline Md operator<=(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
+inline Md operator>(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
+inline Md operator>=(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GE_OQ)}; }
+inline Md operator==(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
+inline Md operator!=(Vd a, Vd b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline Md isnan(Vd a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
+inline Md operator&(Md a, Md b) { return {_mm256_and_pd(a.m, b.m)}; }
+inline Md operator|(Md a, Md b) { return {_mm256_or_pd(a.m, b.m)}; }
+inline Md operator~(Md a) {
+  return {_mm256_xor_pd(a.m, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)))};
+}
+inline bool any(Md a) { return _mm256_movemask_pd(a.m) != 0; }
+inline bool all(Md a) { return _mm256_movemask_pd(a.m) == 0xF; }
+inline Vd select(Md m, Vd a, Vd b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
+inline double hsum(Vd a) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+inline double hmax(Vd a) {
+  __m128d s = _mm_max_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+  return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+namespace detail {
+inline Vf pow2i(Vf n) {
+  __m256i i = _mm256_cvtps_epi32(n.v);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(i, _mm256_set1_epi32(127)), 23));
+}
+inline Vf scale(Vf p, Vf n) {
+  Vf n1 = _mm256_floor_ps(_mm256_mul_ps(n.v, _mm256_set1_ps(0.5f)));
+  return (p * pow2i(n1)) * pow2i(n - n1);
+}
+inline void frexp(Vf x, Vf& m, Vf& e) {
+  Mf tiny = x < Vf(1.17549435e-38f);
+  x = select(tiny, x * Vf(8388608.0f), x);
+  __m256i xi = _mm256_castps_si256(x.v);
+  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(127));
+  Vf mm = _mm256_castsi256_ps(_mm256_or_si256(
+      _mm256_and_si256(xi, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+  Vf ee = _mm256_cvtepi32_ps(ei);
+  ee = select(tiny, ee - Vf(23.0f), ee);
+  Mf big = mm >= Vf(1.41421356f);
+  m = select(big, mm * Vf(0.5f), mm);
+  e = select(big, ee + Vf(1.0f), ee);
+}
+}  // namespace detail
+
+#else  // generic: one lane, plain C++
+
+struct Mf {
+  bool m;
+};
+struct Md {
+  bool m;
+};
+struct Vf {
+  using T = float;
+  using Mask = Mf;
+  static constexpr int N = 1;
+  float v;
+  Vf() = default;
+  Vf(float s) : v(s) {}
+  static Vf load(const float* p) { return *p; }
+  static Vf load(const float* p, int64_t n) { return n > 0 ? *p : 0.0f; }
+  static Vf load(const float* p, int64_t n, float fill) { return n > 0 ? *p : fill; }
+  void store(float* p) const { *p = v; }
+  void store(float* p, int64_t n) const {
+    if (n > 0) *p = v;
+  }
+};
+struct Vd {
+  using T = double;
+  using Mask = Md;
+  static constexpr int N = 1;
+  double v;
+  Vd() = default;
+  Vd(double s) : v(s) {}
+  static Vd load(const double* p) { return *p; }
+  static Vd load(const double* p, int64_t n) { return n > 0 ? *p : 0.0; }
+  static Vd load(const double* p, int64_t n, double fill) { return n > 0 ? *p : fill; }
+  void store(double* p) const { *p = v; }
+  void store(double* p, int64_t n) const {
+    if (n > 0) *p = v;
+  }
+};
+
+// round: |a| < 2^22 (float) / 2^51 (double) via the 1.5 * 2^(mantissa bits) trick (no libm
+// call on baseline x86-64); larger values are already integers.
+#define FASTDL_VM_SCALAR_OPS(V, M, T, MAGIC)                                            \
+  inline V operator+(V a, V b) { return a.v + b.v; }                                    \
+  inline V operator-(V a, V b) { return a.v - b.v; }                                    \
+  inline V operator*(V a, V b) { return a.v * b.v; }                                    \
+  inline V operator/(V a, V b) { return a.v / b.v; }                                    \
+  inline V operator-(V a) { return -a.v; }                                              \
+  inline V fma(V a, V b, V c) { return std::fma(a.v, b.v, c.v); }                       \
+  inline V min(V a, V b) { return a.v < b.v ? a.v : b.v; }                              \
+  inline V max(V a, V b) { return a.v > b.v ? a.v : b.v; }                              \
+  inline V abs(V a) { return std::fabs(a.v); }                                          \
+  inline V sqrt(V a) { return std::sqrt(a.v); }                                         \
+  inline V copysign(V a, V b) { return std::copysign(a.v, b.v); }                       \
+  inline V round(V a) {                                                                 \
+    return std::fabs(a.v) < T(MAGIC / 3) ? (a.v + T(MAGIC)) - T(MAGIC) : a.v;           \
+  }                                                                                     \
+  inline M operator<(V a, V b) { return {a.v < b.v}; }                                  \
+  inline M operator<=(V a, V b) { return {a.v <= b.v}; }                                \
+  inline M operator>(V a, V b) { return {a.v > b.v}; }                                  \
+  inline M operator>=(V a, V b) { return {a.v >= b.v}; }                                \
+  inline M operator==(V a, V b) { return {a.v == b.v}; }                                \
+  inline M operator!=(V a, V b) { return {!(a.v == b.v)}; }                             \
+  inline M isnan(V a) { return {a.v != a.v}; }                                          \
+  inline M operator&(M a, M b) { return {a.m && b.m}; }                                 \
+  inline M operator|(M a, M b) { return {a.m || b.m}; }                                 \
+  inline M operator~(M a) { return {!a.m}; }                                            \
+  inline bool any(M a) { return a.m; }                                                  \
+  inline bool all(M a) { return a.m; }                                                  \
+  inline V select(M m, V a, V b) { return m.m ? a : b; }                                \
+  inline T hsum(V a) { return a.v; }                                                    \
+  inline T hmax(V a) { return a.v; }
+FASTDL_VM_SCALAR_OPS(Vf, Mf, float, 12582912.0f)
+FASTDL_VM_SCALAR_OPS(Vd, Md, double, 6755399441055744.0)
+#undef FASTDL_VM_SCALAR_OPS
+
+namespace detail {
+inline Vf pow2i(Vf n) {
+  uint32_t b = static_cast<uint32_t>(static_cast<int32_t>(n.v) + 127) << 23;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+inline Vf scale(Vf p, Vf n) {
+  int32_t ni = static_cast<int32_t>(n.v), n1 = ni >> 1;  // arithmetic shift: floor(n / 2)
+  return (p * pow2i(static_cast<float>(n1))) * pow2i(static_cast<float>(ni - n1));
+}
+inline void frexp(Vf x, Vf& m, Vf& e) {
+  bool tiny = x.v < 1.17549435e-38f;
+  float xv = tiny ? x.v * 8388608.0f : x.v;
+  uint32_t b;
+  std::memcpy(&b, &xv, 4);
+  int32_t ei = static_cast<int32_t>(b >> 23) - 127 - (tiny ? 23 : 0);
+  b = (b & 0x007FFFFFu) | 0x3F800000u;
+  float mm;
+  std::memcpy(&mm, &b, 4);
+  if (mm >= 1.41421356f) {
+    mm *= 0.5f;
+    ++ei;
+  }
+  m = mm;
+  e = static_cast<float>(ei);
+}
+}  // namespace detail
+
+#endif
+
+// ======================================================================================
+// float: exp / expm1 / log / log1p / tanh / erf / erfc / sigmoid / softplus / log_sigmoid
+// ======================================================================================
+namespace detail {
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;       // 9 significant bits: n * kLn2Hi is exact
+constexpr float kLn2Lo = -2.12194440e-4f;    // ln2 - kLn2Hi
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// e^r - 1 for |r| <= ln2/2 + a bit: r + r^2 q(r) (minimax, abs error 7e-11).
+inline Vf expm1_poly(Vf r) {
+  Vf q = fma(Vf(1.978716900e-04f), r, Vf(1.394786173e-03f));
+  q = fma(q, r, Vf(8.333517238e-03f));
+  q = fma(q, r, Vf(4.166625068e-02f));
+  q = fma(q, r, Vf(1.666666567e-01f));
+  q = fma(q, r, Vf(5.000000000e-01f));
+  return fma(q, r * r, r);
+}
+
+// e^(a + b) for finite-or-inf a and |b| << 1 (b carries the low part of an argument given
+// as a sum, as in exp(-x^2) = exp(-hi - lo)). NaN a is not handled here.
+inline Vf exp_ab(Vf a, Vf b) {
+  Vf ac = min(max(a, Vf(-104.0f)), Vf(89.0f));
+  Vf n = round((ac + b) * Vf(kLog2e));
+  Vf r = fma(n, Vf(-kLn2Hi), ac);
+  r = fma(n, Vf(-kLn2Lo), r) + b;
+  Vf p = expm1_poly(r) + Vf(1.0f);
+  return scale(p, n);
+}
+
+// log(1 + f) - f + f^2/2 = f^3 P(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (rel. error 8e-10).
+inline Vf log_tail(Vf f) {
+  Vf p = fma(Vf(6.757573038e-02f), f, Vf(-1.169433966e-01f));
+  p = fma(p, f, Vf(1.189351380e-01f));
+  p = fma(p, f, Vf(-1.240308285e-01f));
+  p = fma(p, f, Vf(1.421855390e-01f));
+  p = fma(p, f, Vf(-1.666809022e-01f));
+  p = fma(p, f, Vf(2.000216693e-01f));
+  p = fma(p, f, Vf(-2.500000894e-01f));
+  p = fma(p, f, Vf(3.333331048e-01f));
+  Vf f2 = f * f;
+  return fma(p, f2 * f, Vf(-0.5f) * f2);
+}
+
+// e*ln2 + log(1 + f) + c, for f in [sqrt(1/2) - 1, sqrt(2) - 1] and a small correction c.
+inline Vf log_core(Vf f, Vf e, Vf c) {
+  Vf y = log_tail(f) + c;
+  y = fma(e, Vf(kLn2Lo), y);
+  return fma(e, Vf(kLn2Hi), f + y);
+}
+
+// erfc(x) for x >= 1 (any x >= 1, inf included): exp(-x^2) * t * K(t - 0.55), t = 1/x,
+// with K(t) = x erfcx(x) fitted on t in [1/10.1, 1] (rel. error 1e-8); exp(-x^2) is taken
+// as exp(-hi - lo) with hi + lo = x^2 exactly.
+inline Vf erfc_big(Vf x) {
+  x = min(x, Vf(12.0f));  // erfc(12) underflows; keeps x*x finite (inf*inf - inf = NaN)
+  Vf t = Vf(1.0f) / x;
+  Vf u = t - Vf(0.55f);
+  Vf k = fma(Vf(1.214447543e-01f), u, Vf(-4.858473688e-02f));
+  k = fma(k, u, Vf(-9.723328054e-02f));
+  k = fma(k, u, Vf(1.059112325e-01f));
+  k = fma(k, u, Vf(-6.015139073e-02f));
+  k = fma(k, u, Vf(9.613070637e-03f));
+  k = fma(k, u, Vf(4.982431978e-02f));
+  k = fma(k, u, Vf(-9.691192955e-02f));
+  k = fma(k, u, Vf(9.835904837e-02f));
+  k = fma(k, u, Vf(-2.036567777e-02f));
+  k = fma(k, u, Vf(-1.700351387e-01f));
+  k = fma(k, u, Vf(5.023534298e-01f));
+  Vf hi = x * x;
+  Vf lo = fma(x, x, -hi);
+  return exp_ab(-hi, -lo) * (t * k);
+}
+
+// erf(x) = x c0 + x (c0_lo + z Q(z)), z = x^2, for |x| <= 1 (c0 = 2/sqrt(pi) split in two
+// floats; Q minimax, rel. error 4e-11). erf_tail returns the second term, so erf and
+// 1 - erf are both formed with one final rounding.
+constexpr float kErfC0Hi = 1.128379226e+00f, kErfC0Lo = -5.863538277e-08f;
+inline Vf erf_tail(Vf x) {
+  Vf z = x * x;
+  Vf q = fma(Vf(-9.684212273e-06f), z, Vf(1.127302021e-04f));
+  q = fma(q, z, Vf(-8.485249127e-04f));
+  q = fma(q, z, Vf(5.221130792e-03f));
+  q = fma(q, z, Vf(-2.686547674e-02f));
+  q = fma(q, z, Vf(1.128378361e-01f));
+  q = fma(q, z, Vf(-3.761263788e-01f));
+  return x * fma(q, z, Vf(kErfC0Lo));
+}
+inline Vf erf_small(Vf x) { return fma(x, Vf(kErfC0Hi), erf_tail(x)); }
+inline Vf erfc_small(Vf x) { return fma(-x, Vf(kErfC0Hi), Vf(1.0f)) - erf_tail(x); }
+}  // namespace detail
+
+// e^x. Overflows to inf above 88.72, underflows (through the denormals) to 0.
+inline Vf exp(Vf x) {
+  Vf r = detail::exp_ab(x, Vf(0.0f));
+  return select(isnan(x), x, r);
+}
+
+// e^x - 1, accurate near 0.
+inline Vf expm1(Vf x) {
+  using namespace detail;
+  Vf xc = min(max(x, Vf(-87.0f)), Vf(89.0f));
+  Vf n = round(xc * Vf(kLog2e));
+  Vf r = fma(n, Vf(-kLn2Hi), xc);
+  r = fma(n, Vf(-kLn2Lo), r);
+  Vf pm = expm1_poly(r);
+  Mf top = n > Vf(127.0f);
+  Vf s = pow2i(min(n, Vf(127.0f)));
+  Vf y = fma(pm, s, s - Vf(1.0f));
+  y = select(top, y * Vf(2.0f), y);
+  return select(isnan(x), x, y);
+}
+
+// Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
+inline Vf log(Vf x) {
+  using namespace detail;
+  Vf m, e;
+  frexp(max(x, Vf(1e-45f)), m, e);
+  Vf y = log_core(m - Vf(1.0f), e, Vf(0.0f));
+  y = select(x == Vf(kInf), x, y);
+  y = select(x == Vf(0.0f), Vf(-kInf), y);
+  return select(x < Vf(0.0f) | isnan(x), Vf(std::numeric_limits<float>::quiet_NaN()), y);
+}
+
+// log(1 + x), accurate near 0: log1p(-1) = -inf, log1p(x < -1) = NaN.
+inline Vf log1p(Vf x) {
+  using namespace detail;
+  Vf one(1.0f);
+  Vf u = one + x;
+  Vf bb = u - x;  // TwoSum: c = exact rounding error of 1 + x
+  Vf c = (one - bb) + (x - (u - bb));
+  Vf m, e;
+  frexp(max(u, Vf(1e-45f)), m, e);
+  Vf y = log_core(m - one, e, c / max(u, Vf(1e-30f)));
+  y = select(x == Vf(kInf), x, y);
+  y = select(u == Vf(0.0f), Vf(-kInf), y);
+  return select(u < Vf(0.0f) | isnan(x), Vf(std::numeric_limits<float>::quiet_NaN()), y);
+}
+
+// tanh(x): odd polynomial below |x| = 0.9, 1 - 2e/(1 + e) with e = exp(-2|x|) above.
+inline Vf tanh(Vf x) {
+  Vf ax = abs(x);
+  Vf z = x * x;
+  Vf p = fma(Vf(1.591492910e-04f), z, Vf(-9.674630710e-04f));
+  p = fma(p, z, Vf(3.250085050e-03f));
+  p = fma(p, z, Vf(-8.715663105e-03f));
+  p = fma(p, z, Vf(2.183122747e-02f));
+  p = fma(p, z, Vf(-5.396266654e-02f));
+  p = fma(p, z, Vf(1.333329380e-01f));
+  p = fma(p, z, Vf(-3.333333135e-01f));
+  Vf small = fma(p, z * ax, ax);
+  Vf e = detail::exp_ab(Vf(-2.0f) * ax, Vf(0.0f));
+  Vf big = Vf(1.0f) - (e + e) / (Vf(1.0f) + e);
+  Vf y = select(ax < Vf(0.9f), small, big);
+  return select(isnan(x), x, copysign(y, x));
+}
+
+// erf(x): x P(x^2) below |x| = 1, 1 - erfc(|x|) above.
+inline Vf erf(Vf x) {
+  Vf ax = abs(x);
+  Mf sm = ax < Vf(1.0f);
+  Vf y;
+  if (all(sm)) {
+    y = detail::erf_small(ax);
+  } else {
+    Vf big = Vf(1.0f) - detail::erfc_big(max(ax, Vf(1.0f)));
+    y = select(sm, detail::erf_small(ax), big);
+  }
+  return select(isnan(x), x, copysign(y, x));
+}
+
+// erfc(x) = 1 - erf(x), accurate (relative) for large positive x too.
+inline Vf erfc(Vf x) {
+  Vf ax = abs(x);
+  Mf sm = ax < Vf(1.0f);
+  Vf y;
+  if (all(sm)) {
+    y = detail::erfc_small(x);
+  } else {
+    Vf b = detail::erfc_big(max(ax, Vf(1.0f)));
+    b = select(x < Vf(0.0f), Vf(2.0f) - b, b);
+    y = select(sm, detail::erfc_small(x), b);
+  }
+  return select(isnan(x), x, y);
+}
+
+// 1 / (1 + e^-x), relative accuracy also for very negative x (down into the denormals).
+inline Vf sigmoid(Vf x) {
+  Vf e = detail::exp_ab(-abs(x), Vf(0.0f));
+  Vf y = select(x >= Vf(0.0f), Vf(1.0f), e) / (Vf(1.0f) + e);
+  return select(isnan(x), x, y);
+}
+
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact-ish for very negative x.
+inline Vf softplus(Vf x) {
+  Vf e = detail::exp_ab(-abs(x), Vf(0.0f));
+  Vf y = max(x, Vf(0.0f)) + log1p(e);
+  return select(isnan(x), x, y);
+}
+
+// log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|).
+inline Vf log_sigmoid(Vf x) {
+  Vf e = detail::exp_ab(-abs(x), Vf(0.0f));
+  Vf y = min(x, Vf(0.0f)) - log1p(e);
+  return select(isnan(x), x, y);
+}
+
+// ======================================================================================
+// double: libm per lane
+// ======================================================================================
+namespace detail {
+template <class F>
+inline Vd per_lane(Vd x, F f) {
+  alignas(64) double buf[Vd::N];
+  x.store(buf);
+  for (int i = 0; i < Vd::N; ++i) buf[i] = f(buf[i]);
+  return Vd::load(buf);
+}
+inline double sigmoid_d(double x) {
+  double e = std::exp(-std::fabs(x));
+  double r = 1.0 / (1.0 + e);
+  return x >= 0 ? r : (x < 0 ? e * r : x);
+}
+inline double softplus_d(double x) {
+  return x != x ? x : (x > 0 ? x : 0.0) + std::log1p(std::exp(-std::fabs(x)));
+}
+inline double log_sigmoid_d(double x) {
+  return x != x ? x : (x < 0 ? x : 0.0) - std::log1p(std::exp(-std::fabs(x)));
+}
+}  // namespace detail
+inline Vd exp(Vd x) { return detail::per_lane(x, [](double v) { return std::exp(v); }); }
+inline Vd expm1(Vd x) { return detail::per_lane(x, [](double v) { return std::expm1(v); }); }
+inline Vd log(Vd x) { return detail::per_lane(x, [](double v) { return std::log(v); }); }
+inline Vd log1p(Vd x) { return detail::per_lane(x, [](double v) { return std::log1p(v); }); }
+inline Vd tanh(Vd x) { return detail::per_lane(x, [](double v) { return std::tanh(v); }); }
+inline Vd erf(Vd x) { return detail::per_lane(x, [](double v) { return std::erf(v); }); }
+inline Vd erfc(Vd x) { return detail::per_lane(x, [](double v) { return std::erfc(v); }); }
+inline Vd sigmoid(Vd x) { return detail::per_lane(x, detail::sigmoid_d); }
+inline Vd softplus(Vd x) { return detail::per_lane(x, detail::softplus_d); }
+inline Vd log_sigmoid(Vd x) { return detail::per_lane(x, detail::log_sigmoid_d); }
+
+}  // namespace FASTDL_VM_ISA
+}  // namespace vm
+}  // namespace fastdl

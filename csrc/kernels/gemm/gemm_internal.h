@@ -1,0 +1,77 @@
+// Internals of the gemm family shared by gemm.cpp and the per-ISA files: the kernel
+// descriptor each ISA fills in (its micro-kernel, its packing routines, its block sizes).
+//
+// Terms (BLIS): C (m×n, row-major) is computed in MR×NR tiles by a micro-kernel that keeps
+// the tile in registers and walks k: per step it loads NR contiguous values of a packed B
+// row (vectors) and broadcasts MR values of a packed A column. Packed A: MR-row panels,
+// element (i, p) of a panel at a[p*MR + i]; packed B: NR-column panels, (p, j) at b[p*NR + j];
+// both zero-padded to full panels. Loops (gemm.cpp): JC over n by NC, PC over k by KC
+// (pack a KC×NC block of B: L2), IC over m by MC (pack an MC×KC block of A), then IR by MR
+// (an MR×KC A micro-panel stays in L1) and JR by NR (B micro-panels stream from L2).
+//
+// Block sizes for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, 32 MiB L3), in elements:
+//
+//   path / dtype      MR  NR   KC   MC   NC    A micro-panel   B block
+//   avx512 float32    12  32  256  144  512    12 KiB (L1)     512 KiB (L2)
+//   avx512 float64    12  16  192   96  256    18 KiB (L1)     384 KiB (L2)
+//   avx2   float32     6  16  256  144  512     6 KiB (L1)     512 KiB (L2)
+//   avx2   float64     6   8  256   96  256    12 KiB (L1)     512 KiB (L2)
+//   generic float32    6   8  256  120  512     6 KiB (L1)     512 KiB (L2)
+//   generic float64    6   4  256   96  256    12 KiB (L1)     256 KiB (L2)
+//
+// (the authoritative values are the descriptors in each file; tests read them back through
+// fastdl::gemm::blocking).
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace gemm {
+
+// Micro-kernel: c[i*ldc + j] (i < mr <= MR, j < nr <= NR) :=
+//   alpha * sum_p a(i, p) * b(p, j) + (beta == 0 ? 0 : beta * c[i*ldc + j])
+// with a(i, p) = a[i*rsa + p*csa] and b(p, j) = b[p*rsb + j]; a and b are read for the full
+// MR×NR tile (callers pad edges), C only inside mr×nr. The per-element arithmetic does not
+// depend on mr, nr, the strides or the tile's position.
+template <class T>
+using MicroKernel = void (*)(int64_t k, const T* a, int64_t rsa, int64_t csa, const T* b,
+                             int64_t rsb, T* c, int64_t ldc, int64_t mr, int64_t nr, T alpha,
+                             T beta);
+// Pack rows [0, mc) × cols [0, kc) of op(A) (A(i,p) = trans ? A[p*lda+i] : A[i*lda+p]) into
+// MR-row panels at ap (zero-padded to a multiple of MR rows).
+template <class T>
+using PackA = void (*)(bool trans, int64_t mc, int64_t kc, const T* A, int64_t lda, T* ap);
+// Pack rows [0, kc) × cols [0, nc) of op(B) (B(p,j) = trans ? B[j*ldb+p] : B[p*ldb+j]) into
+// NR-column panels at bp (zero-padded to a multiple of NR columns).
+template <class T>
+using PackB = void (*)(bool trans, int64_t kc, int64_t nc, const T* B, int64_t ldb, T* bp);
+
+template <class T>
+struct Kernel {
+  int64_t mr, nr, kc, mc, nc;
+  MicroKernel<T> packed;   // rsa == 1, csa == MR, rsb == NR (the strides are ignored)
+  MicroKernel<T> strided;  // any strides
+  PackA<T> pack_a;
+  PackB<T> pack_b;
+};
+
+// Peak probe: `iters` rounds of independent FMAs, returns FLOPs done.
+using FmaProbe = double (*)(int64_t iters);
+
+namespace generic {
+const Kernel<float>* skernel();
+const Kernel<double>* dkernel();
+double fma_probe(int64_t iters);
+}  // namespace generic
+namespace avx2 {
+const Kernel<float>* skernel();
+const Kernel<double>* dkernel();
+double fma_probe(int64_t iters);
+}  // namespace avx2
+namespace avx512 {
+const Kernel<float>* skernel();
+const Kernel<double>* dkernel();
+double fma_probe(int64_t iters);
+}  // namespace avx512
+
+}  // namespace gemm
+}  // namespace fastdl
