@@ -275,9 +275,10 @@ struct Vec<double> {
 #endif  // FASTDL_VEC_ISA == 2
 
 // ---------------------------------------------------------------------------------------
-// Transcendentals of the vector paths. Until the shared vec_math lands these go lane by lane
-// through the scalar builtins (correct, not fast); see FASTDL_VEC_MATH below.
-#if FASTDL_VEC_ISA != 0 && !defined(FASTDL_VEC_MATH)
+// Transcendentals of the vector paths: float from the shared vectorised math
+// (kernels/eltwise/vec_math.h, <= 2e-7 relative, IEEE special values); double lane by lane
+// through libm (float64 is the gradcheck path, as in vec_math).
+#if FASTDL_VEC_ISA != 0
 template <class V, class F>
 inline typename V::R lanewise(typename V::R a, F f) {
   alignas(64) typename V::T buf[V::W];
@@ -285,9 +286,9 @@ inline typename V::R lanewise(typename V::R a, F f) {
   for (int i = 0; i < V::W; ++i) buf[i] = f(buf[i]);
   return V::load(buf);
 }
-inline Vec<float>::R Vec<float>::exp(R a) { return lanewise<Vec<float>>(a, [](float v) { return sexp(v); }); }
-inline Vec<float>::R Vec<float>::log(R a) { return lanewise<Vec<float>>(a, [](float v) { return slog(v); }); }
-inline Vec<float>::R Vec<float>::log1p(R a) { return lanewise<Vec<float>>(a, [](float v) { return slog1p(v); }); }
+inline Vec<float>::R Vec<float>::exp(R a) { return fastdl::vm::exp(fastdl::vm::Vf(a)).v; }
+inline Vec<float>::R Vec<float>::log(R a) { return fastdl::vm::log(fastdl::vm::Vf(a)).v; }
+inline Vec<float>::R Vec<float>::log1p(R a) { return fastdl::vm::log1p(fastdl::vm::Vf(a)).v; }
 inline Vec<double>::R Vec<double>::exp(R a) { return lanewise<Vec<double>>(a, [](double v) { return sexp(v); }); }
 inline Vec<double>::R Vec<double>::log(R a) { return lanewise<Vec<double>>(a, [](double v) { return slog(v); }); }
 inline Vec<double>::R Vec<double>::log1p(R a) { return lanewise<Vec<double>>(a, [](double v) { return slog1p(v); }); }
