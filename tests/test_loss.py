@@ -10,7 +10,7 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl import nn
 from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa, use_threads
-from fastdl.testing import reference as R
+from fastdl.testing.reference import loss as R
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 

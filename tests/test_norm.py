@@ -10,7 +10,7 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl import nn
 from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa, use_threads
-from fastdl.testing import reference as R
+from fastdl.testing.reference import norm as RN
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
@@ -46,8 +46,8 @@ def test_batch_norm_train_matches_reference(isa, rng, dtype, shape, affine):
     def fn(xt, wt, bt):
         return F.batch_norm(xt, rm, rv, wt, bt, training=True, momentum=0.3, eps=1e-5)
     y, gx, *pg = _fwd_bwd(fn, x, [w, b], g)
-    ye, rme, rve = R.batch_norm_ref(x, np.zeros(C), np.ones(C), w, b, True, 0.3, 1e-5)
-    gxe, gwe, gbe = R.batch_norm_backward_ref(g, x, w, True)
+    ye, rme, rve = RN.batch_norm_ref(x, np.zeros(C), np.ones(C), w, b, True, 0.3, 1e-5)
+    gxe, gwe, gbe = RN.batch_norm_backward_ref(g, x, w, True)
     tol = TOL[dtype]
     assert y.dtype == dtype
     assert_close(y, ye.astype(dtype), **tol)
@@ -72,8 +72,8 @@ def test_batch_norm_eval_matches_reference(isa, rng, dtype, shape):
     def fn(xt, wt, bt):
         return F.batch_norm(xt, _tensor(rm), _tensor(rv), wt, bt, training=False)
     y, gx, gw, gb = _fwd_bwd(fn, x, [w, b], g)
-    ye, _, _ = R.batch_norm_ref(x, rm, rv, w, b, False)
-    gxe, gwe, gbe = R.batch_norm_backward_ref(g, x, w, False, rm, rv)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, w, b, False)
+    gxe, gwe, gbe = RN.batch_norm_backward_ref(g, x, w, False, rm, rv)
     tol = TOL[dtype]
     assert_close(y, ye.astype(dtype), **tol)
     assert_close(gx, gxe.astype(dtype), **tol)
@@ -92,7 +92,7 @@ def test_batch_norm_property_shapes(N, C, S, training):
     rm, rv = rng.standard_normal(C), rng.random(C) + 0.5
     y = F.batch_norm(_tensor(x), _tensor(rm.copy()), _tensor(rv.copy()), _tensor(w), _tensor(b),
                      training=training)
-    ye, _, _ = R.batch_norm_ref(x, rm, rv, w, b, training)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, w, b, training)
     assert_close(y.numpy(), ye, rtol=1e-10, atol=1e-10)
 
 
@@ -100,7 +100,7 @@ def test_batch_norm_large_offset_is_accurate(isa, rng):
     # variance of data far from zero: a one-pass E[x²] − E[x]² would lose it in float32
     x = (1e4 + rng.standard_normal((16, 4, 300))).astype(np.float32)
     y = F.batch_norm(_tensor(x), None, None, training=True)
-    ye, _, _ = R.batch_norm_ref(x, training=True)
+    ye, _, _ = RN.batch_norm_ref(x, training=True)
     assert_close(y.numpy(), ye.astype(np.float32), rtol=1e-3, atol=2e-3)
 
 
@@ -125,13 +125,13 @@ def test_batchnorm_module_running_stats_and_state_dict(rng):
     for step in range(3):
         x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32) * (step + 1)
         bn(_tensor(x))
-        _, rm, rv = R.batch_norm_ref(x, rm, rv, training=True, momentum=0.2)
+        _, rm, rv = RN.batch_norm_ref(x, rm, rv, training=True, momentum=0.2)
     assert int(bn.num_batches_tracked.numpy()) == 3
     assert_close(bn.running_mean.numpy(), rm.astype(np.float32), rtol=1e-5, atol=1e-6)
     assert_close(bn.running_var.numpy(), rv.astype(np.float32), rtol=1e-5, atol=1e-6)
     bn.eval()
     x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
-    ye, _, _ = R.batch_norm_ref(x, rm, rv, np.ones(3), np.zeros(3), False)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, np.ones(3), np.zeros(3), False)
     assert_close(bn(_tensor(x)).detach().numpy(), ye.astype(np.float32), rtol=1e-5, atol=1e-5)
     assert int(bn.num_batches_tracked.numpy()) == 3
 
@@ -152,7 +152,7 @@ def test_batchnorm_no_running_stats_and_no_affine(rng):
     assert list(bn.state_dict()) == [] and bn.weight is None and bn.running_mean is None
     bn.eval()  # no running statistics: batch statistics in eval too
     x = rng.standard_normal((5, 4, 3)).astype(np.float32)
-    ye, _, _ = R.batch_norm_ref(x, training=True)
+    ye, _, _ = RN.batch_norm_ref(x, training=True)
     assert_close(bn(_tensor(x)).detach().numpy(), ye.astype(np.float32), rtol=1e-5, atol=1e-5)
 
 
@@ -168,8 +168,8 @@ def test_layer_norm_matches_reference(isa, rng, dtype, shape, ns, affine):
     w = rng.standard_normal(ns).astype(dtype) if affine != "none" else None
     b = rng.standard_normal(ns).astype(dtype) if affine == "both" else None
     y, gx, *pg = _fwd_bwd(lambda a, c, d: F.layer_norm(a, ns, c, d), x, [w, b], g)
-    ye = R.layer_norm_ref(x, ns, w, b)
-    gxe, gwe, gbe = R.layer_norm_backward_ref(g, x, ns, w)
+    ye = RN.layer_norm_nd_ref(x, ns, w, b)
+    gxe, gwe, gbe = RN.layer_norm_backward_ref(g, x, ns, w)
     tol = TOL[dtype]
     assert_close(y, ye.astype(dtype), **tol)
     assert_close(gx, gxe.astype(dtype), rtol=tol["rtol"] * 5, atol=tol["atol"] * 5)
@@ -190,7 +190,7 @@ def test_layernorm_module(rng):
     ln = nn.LayerNorm((4, 6), eps=1e-6, bias=False)
     assert [n for n, _ in ln.named_parameters()] == ["weight"] and ln.weight.shape == (4, 6)
     x = rng.standard_normal((2, 4, 6)).astype(np.float32)
-    assert_close(ln(_tensor(x)).detach().numpy(), R.layer_norm_ref(x, (4, 6), eps=1e-6).astype(np.float32),
+    assert_close(ln(_tensor(x)).detach().numpy(), RN.layer_norm_nd_ref(x, (4, 6), eps=1e-6).astype(np.float32),
                  rtol=1e-5, atol=1e-5)
 
 
@@ -205,8 +205,8 @@ def test_group_norm_matches_reference(isa, rng, dtype, shape, G):
     g = rng.standard_normal(shape).astype(dtype)
     w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
     y, gx, gw, gb = _fwd_bwd(lambda a, c, d: F.group_norm(a, G, c, d), x, [w, b], g)
-    ye = R.group_norm_ref(x, G, w, b)
-    gxe, gwe, gbe = R.group_norm_backward_ref(g, x, G, w)
+    ye = RN.group_norm_ref(x, G, w, b)
+    gxe, gwe, gbe = RN.group_norm_backward_ref(g, x, G, w)
     tol = TOL[dtype]
     assert_close(y, ye.astype(dtype), **tol)
     assert_close(gx, gxe.astype(dtype), rtol=tol["rtol"] * 5, atol=tol["atol"] * 5)
@@ -224,7 +224,7 @@ def test_groupnorm_module(rng):
     gn = nn.GroupNorm(2, 6)
     assert gn.weight.shape == (6,) and list(gn.state_dict()) == ["weight", "bias"]
     x = rng.standard_normal((3, 6, 4)).astype(np.float32)
-    assert_close(gn(_tensor(x)).detach().numpy(), R.group_norm_ref(x, 2).astype(np.float32),
+    assert_close(gn(_tensor(x)).detach().numpy(), RN.group_norm_ref(x, 2).astype(np.float32),
                  rtol=1e-5, atol=1e-5)
 
 

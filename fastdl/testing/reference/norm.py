@@ -4,7 +4,7 @@ Held against csrc/kernels/norm/ by tests/test_norm.py and timed by bench/bench_n
 """
 import numpy as np
 
-__all__ = ["batch_norm_ref", "batch_norm_backward_ref", "layer_norm_ref", "layer_norm_backward_ref",
+__all__ = ["batch_norm_ref", "batch_norm_backward_ref", "layer_norm_nd_ref", "layer_norm_backward_ref",
            "group_norm_ref", "group_norm_backward_ref"]
 
 
@@ -66,7 +66,7 @@ def batch_norm_backward_ref(g, x, weight=None, training=True, running_mean=None,
     return gx, gw, gb
 
 
-def layer_norm_ref(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm_nd_ref(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     x = np.asarray(x, np.float64)
     ax = tuple(range(x.ndim - len(tuple(normalized_shape)), x.ndim))
     mean = x.mean(axis=ax, keepdims=True)
