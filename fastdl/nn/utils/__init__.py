@@ -1,1 +1,10 @@
-"""fastdl.nn.utils: gradient clipping and friends."""
+"""fastdl.nn.utils: gradient clipping (one fused kernel over all gradients), parameter
+vectors and L1/L2 penalties.
+
+Example::
+
+    fastdl.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+"""
+from .clip_grad import *  # noqa: F401,F403
+from .convert_parameters import *  # noqa: F401,F403
+from .penalty import *  # noqa: F401,F403

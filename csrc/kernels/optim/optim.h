@@ -1,0 +1,117 @@
+// Fused multi-tensor optimizer updates, gradient-norm clipping and list clamps.
+//
+// One call updates every tensor of a parameter group: the tensors are cut into fixed-size
+// chunks (kChunk elements; a tensor smaller than that is one chunk), the chunks are spread
+// over the threads, and each chunk is one pass over memory that reads param, grad and state
+// and writes param and state once. Chunk boundaries depend only on the tensor sizes, and
+// every element's update depends only on that element, so results are bitwise the same for
+// any thread count. The update formulas follow torch.optim's single-tensor implementations
+// (see fastdl/testing/reference/optim.py for the same formulas in NumPy).
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace optim {
+
+constexpr int64_t kChunk = 1 << 14;  // elements per work item
+constexpr int kMaxState = 3;         // state tensors per parameter, at most
+
+enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam };
+
+// Group-level hyperparameters; each algorithm reads the ones it has.
+struct Hyper {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;  // Adam family; RMSprop: beta2 = alpha; Adadelta: rho
+  double eps = 1e-8;
+  double weight_decay = 0;
+  double momentum = 0, dampening = 0;  // SGD, RMSprop (momentum)
+  double lr_decay = 0;                 // Adagrad
+  double momentum_decay = 4e-3;        // NAdam
+  bool maximize = false, nesterov = false, amsgrad = false, centered = false;
+  bool decoupled = false;              // decoupled weight decay (AdamW, NAdam/RAdam option)
+};
+
+// Per-tensor scalars derived from the tensor's step count (after the increment).
+//   SGD:     a = 1 on the momentum buffer's first step (buffer := grad)
+//   Adam:    a = lr / (1 - beta1^t), b = sqrt(1 - beta2^t)
+//   Adagrad: a = lr / (1 + (t - 1) lr_decay)
+//   Adamax:  a = lr / (1 - beta1^t)
+//   NAdam:   a = 1 - beta2^t, b = -lr (1 - mu_t) / (1 - prod mu), c = -lr mu_{t+1} / (1 - prod mu · mu_{t+1})
+//   RAdam:   a = 1 - beta1^t, b = sqrt(1 - beta2^t), c = rectification r_t, d = 1 if rho_t > 5
+struct Coef {
+  double a = 0, b = 0, c = 0, d = 0;
+};
+
+// The scalars of one tensor at step `step` (already incremented). NAdam reads and updates
+// *mu_product (the running product of mu_t); `first` is SGD's first-momentum-step flag.
+Coef coefficients(Algo algo, const Hyper& h, double step, double* mu_product, bool first);
+
+// Updates `n` tensors in place. numel[i] elements each; state[s][i] is state tensor s of
+// tensor i (state[s] may be nullptr when the algorithm/options do not use slot s):
+//   SGD [momentum_buffer], Adam [exp_avg, exp_avg_sq, max_exp_avg_sq], Adagrad [sum],
+//   RMSprop [square_avg, momentum_buffer, grad_avg], Adadelta [square_avg, acc_delta],
+//   Adamax [exp_avg, exp_inf], NAdam [exp_avg, exp_avg_sq], RAdam [exp_avg, exp_avg_sq].
+void multi_tensor_step(Algo algo, const Hyper& h, int64_t n, const int64_t* numel,
+                       float* const* param, const float* const* grad,
+                       float* const* const* state, const Coef* coef);
+void multi_tensor_step(Algo algo, const Hyper& h, int64_t n, const int64_t* numel,
+                       double* const* param, const double* const* grad,
+                       double* const* const* state, const Coef* coef);
+
+// Norm of all n tensors together, as if concatenated: (sum |x|^p)^(1/p), p = inf gives max|x|
+// (NaN if any element is NaN). Accumulated in double per chunk, chunks summed in order.
+double multi_tensor_norm(int64_t n, const int64_t* numel, const float* const* x, double p);
+double multi_tensor_norm(int64_t n, const int64_t* numel, const double* const* x, double p);
+
+// x *= c for all n tensors.
+void multi_tensor_scale(int64_t n, const int64_t* numel, float* const* x, double c);
+void multi_tensor_scale(int64_t n, const int64_t* numel, double* const* x, double c);
+
+// x = min(max(x, lo), hi) for all n tensors (NaN stays NaN).
+void multi_tensor_clamp(int64_t n, const int64_t* numel, float* const* x, double lo, double hi);
+void multi_tensor_clamp(int64_t n, const int64_t* numel, double* const* x, double lo, double hi);
+
+// ---- per-ISA chunk kernels (used by optim.cpp's dispatch tables) -----------------------------
+template <class T>
+struct ChunkArgs {
+  T* p;
+  const T* g;
+  T* s0;
+  T* s1;
+  T* s2;
+  int64_t n;
+};
+template <class T>
+using StepFn = void (*)(Algo, const Hyper&, const Coef&, const ChunkArgs<T>&);
+template <class T>
+using NormFn = double (*)(const T* x, int64_t n, int kind);  // kind 1: sum|x|, 2: sum x^2, 3: max|x|
+template <class T>
+using MapFn = void (*)(T* x, int64_t n, int kind, double a, double b);  // kind 0: x*=a, 1: clamp
+
+namespace generic {
+void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
+void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
+double norm_f32(const float*, int64_t, int);
+double norm_f64(const double*, int64_t, int);
+void map_f32(float*, int64_t, int, double, double);
+void map_f64(double*, int64_t, int, double, double);
+}  // namespace generic
+namespace avx2 {
+void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
+void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
+double norm_f32(const float*, int64_t, int);
+double norm_f64(const double*, int64_t, int);
+void map_f32(float*, int64_t, int, double, double);
+void map_f64(double*, int64_t, int, double, double);
+}  // namespace avx2
+namespace avx512 {
+void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
+void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
+double norm_f32(const float*, int64_t, int);
+double norm_f64(const double*, int64_t, int);
+void map_f32(float*, int64_t, int, double, double);
+void map_f64(double*, int64_t, int, double, double);
+}  // namespace avx512
+
+}  // namespace optim
+}  // namespace fastdl
