@@ -1,6 +1,156 @@
-// Bindings of the conv kernel family (csrc/kernels/conv/).
+// Bindings of the conv kernel family (csrc/kernels/conv/): argument validation, output
+// arrays, GIL release. The Python layer (fastdl/nn/functional/conv.py) normalises arguments
+// and computes output sizes with conv_output_size; this layer re-checks everything a kernel
+// relies on, so no call can read or write out of bounds.
+#include <string>
+
 #include "bindings/util.h"
+#include "common/checks.h"
+#include "kernels/conv/conv.h"
 
 namespace fastdl {
-void bind_conv(py::module_& m) { (void)m; }
+namespace {
+
+using conv::Conv2dParams;
+
+std::string S(int64_t v) { return std::to_string(v); }
+
+[[noreturn]] void bad(const std::string& msg) { throw py::value_error("conv2d: " + msg); }
+
+// Validates x (N,C,H,W), w (K,C/g,R,S) and the geometry; fills p (output size included).
+Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int64_t sw,
+                         int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
+                         int64_t dw, int64_t groups) {
+  require_float(x, "conv2d", "input");
+  require_float(w, "conv2d", "weight");
+  require_same_dtype(x, w, "conv2d", "input", "weight");
+  if (x.ndim() != 4) bad("input must be 4-D (N, C, H, W), got shape " + shape_str(x));
+  if (w.ndim() != 4) bad("weight must be 4-D (out, in/groups, kh, kw), got shape " + shape_str(w));
+  if (sh < 1 || sw < 1) bad("stride must be >= 1, got (" + S(sh) + ", " + S(sw) + ")");
+  if (dh < 1 || dw < 1) bad("dilation must be >= 1, got (" + S(dh) + ", " + S(dw) + ")");
+  if (pt < 0 || pb < 0 || pl < 0 || pr < 0)
+    bad("padding must be >= 0, got (" + S(pt) + ", " + S(pb) + ", " + S(pl) + ", " + S(pr) + ")");
+  if (groups < 1) bad("groups must be >= 1, got " + S(groups));
+  Conv2dParams p{};
+  p.N = x.shape(0); p.C = x.shape(1); p.H = x.shape(2); p.W = x.shape(3);
+  p.K = w.shape(0); p.R = w.shape(2); p.S = w.shape(3);
+  if (p.C % groups) bad("input channels " + S(p.C) + " not divisible by groups " + S(groups));
+  if (p.K % groups) bad("weight out channels " + S(p.K) + " not divisible by groups " + S(groups));
+  if (w.shape(1) * groups != p.C)
+    bad("weight " + shape_str(w) + " has " + S(w.shape(1)) + " input channels per group (x " +
+        S(groups) + " groups), input " + shape_str(x) + " has " + S(p.C));
+  if (p.R < 1 || p.S < 1) bad("weight kernel size must be >= 1, got weight " + shape_str(w));
+  const int64_t eh = dh * (p.R - 1) + 1, ew = dw * (p.S - 1) + 1;
+  if (p.H + pt + pb < eh || p.W + pl + pr < ew)
+    bad("kernel (" + S(eh) + ", " + S(ew) + ") (dilated) is larger than the padded input (" +
+        S(p.H + pt + pb) + ", " + S(p.W + pl + pr) + ")");
+  p.OH = (p.H + pt + pb - eh) / sh + 1;
+  p.OW = (p.W + pl + pr - ew) / sw + 1;
+  p.sh = sh; p.sw = sw; p.pt = pt; p.pl = pl; p.dh = dh; p.dw = dw; p.groups = groups;
+  try {  // scratch sizes must not overflow
+    checked_numel({p.C / groups, p.R, p.S, p.OH, p.OW, 8}, "conv2d: im2col buffer");
+    checked_numel({p.N, p.K, p.OH, p.OW, 8}, "conv2d: output");
+  } catch (const std::exception& e) {
+    bad(e.what());
+  }
+  return p;
+}
+
+template <class T>
+py::object forward_t(const py::array& x, const py::array& w, const py::object& b,
+                     const Conv2dParams& p) {
+  const T* bp = nullptr;
+  py::array ba;
+  if (!b.is_none()) {
+    ba = py::reinterpret_borrow<py::array>(b);
+    bp = cptr<T>(ba);
+  }
+  py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
+  const T* xp = cptr<T>(x);
+  const T* wp = cptr<T>(w);
+  T* yp = ptr<T>(y);
+  {
+    py::gil_scoped_release nogil;
+    conv::conv2d_forward(p, xp, wp, bp, yp);
+  }
+  return std::move(y);
+}
+
+py::object conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
+                          int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                          int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
+  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+  if (!b.is_none()) {
+    if (!py::isinstance<py::array>(b)) throw py::type_error("conv2d: bias must be an array or None");
+    py::array ba = py::reinterpret_borrow<py::array>(b);
+    require_float(ba, "conv2d", "bias");
+    require_same_dtype(x, ba, "conv2d", "input", "bias");
+    if (ba.ndim() != 1 || ba.shape(0) != p.K)
+      bad("bias must have shape (" + S(p.K) + ",), got " + shape_str(ba));
+  }
+  if (is_f32(x)) return forward_t<float>(x, w, b, p);
+  return forward_t<double>(x, w, b, p);
+}
+
+template <class T>
+py::tuple backward_t(const py::array& x, const py::array& w, const py::array& dy,
+                     const Conv2dParams& p, bool need_dx, bool need_dw, bool need_db) {
+  py::object dxo = py::none(), dwo = py::none(), dbo = py::none();
+  T *dxp = nullptr, *dwp = nullptr, *dbp = nullptr;
+  if (need_dx) {
+    py::array a = pool_array(shape_of(x), x.dtype());
+    dxp = ptr<T>(a);
+    dxo = a;
+  }
+  if (need_dw) {
+    py::array a = pool_array(shape_of(w), x.dtype());
+    dwp = ptr<T>(a);
+    dwo = a;
+  }
+  if (need_db) {
+    py::array a = pool_array({p.K}, x.dtype());
+    dbp = ptr<T>(a);
+    dbo = a;
+  }
+  const T* xp = cptr<T>(x);
+  const T* wp = cptr<T>(w);
+  const T* gp = cptr<T>(dy);
+  {
+    py::gil_scoped_release nogil;
+    conv::conv2d_backward(p, xp, wp, gp, dxp, dwp, dbp);
+  }
+  return py::make_tuple(dxo, dwo, dbo);
+}
+
+py::tuple conv2d_backward(const py::array& x, const py::array& w, const py::array& dy,
+                          int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                          int64_t pr, int64_t dh, int64_t dw, int64_t groups, bool need_dx,
+                          bool need_dw, bool need_db) {
+  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+  require_float(dy, "conv2d_backward", "grad_output");
+  require_same_dtype(x, dy, "conv2d_backward", "input", "grad_output");
+  if (dy.ndim() != 4 || dy.shape(0) != p.N || dy.shape(1) != p.K || dy.shape(2) != p.OH ||
+      dy.shape(3) != p.OW)
+    throw py::value_error("conv2d_backward: grad_output has shape " + shape_str(dy) +
+                          ", expected " + shape_str(Shape{p.N, p.K, p.OH, p.OW}));
+  if (is_f32(x)) return backward_t<float>(x, w, dy, p, need_dx, need_dw, need_db);
+  return backward_t<double>(x, w, dy, p, need_dx, need_dw, need_db);
+}
+
+}  // namespace
+
+void bind_conv(py::module_& m) {
+  m.def("conv2d_forward", &conv2d_forward, py::arg("input"), py::arg("weight"),
+        py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),
+        py::arg("dil_w"), py::arg("groups"),
+        "y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.");
+  m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
+        py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),
+        py::arg("dil_w"), py::arg("groups"), py::arg("need_input"), py::arg("need_weight"),
+        py::arg("need_bias"),
+        "(grad_input | None, grad_weight | None, grad_bias | None) of conv2d.");
+}
+
 }  // namespace fastdl

@@ -1,2 +1,219 @@
-"""fastdl.nn.functional: conv ops."""
-__all__ = []
+"""fastdl.nn.functional: convolution (``conv2d``, ``conv1d``) and its output-size rule.
+
+Python entry of ``csrc/bindings/bind_conv.cpp`` → ``csrc/kernels/conv/``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _C
+from ...autograd.function import _Op
+from ...tensor import Tensor, as_tensor
+
+__all__ = ["conv_output_size", "conv2d", "conv1d"]
+
+
+def _tuple(v, n, fn, name):
+    """An int or a length-n sequence of ints -> tuple of n ints (ValueError otherwise)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    try:
+        t = tuple(v)
+    except TypeError:
+        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}") \
+            from None
+    if len(t) != n or not all(isinstance(e, (int, np.integer)) and
+                              not isinstance(e, (bool, np.bool_)) for e in t):
+        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    return tuple(int(e) for e in t)
+
+
+def _conv_out_1(size, k, s, p, d):
+    if s < 1:
+        raise ValueError(f"conv_output_size: stride must be >= 1, got {s}")
+    if d < 1:
+        raise ValueError(f"conv_output_size: dilation must be >= 1, got {d}")
+    if p < 0:
+        raise ValueError(f"conv_output_size: padding must be >= 0, got {p}")
+    if k < 1:
+        raise ValueError(f"conv_output_size: kernel_size must be >= 1, got {k}")
+    num = size + 2 * p - d * (k - 1) - 1
+    out = num // s + 1
+    if out < 1:
+        raise ValueError(
+            f"conv_output_size: output size would be {out} < 1: floor((size + 2·padding − "
+            f"dilation·(kernel_size − 1) − 1) / stride) + 1 = floor(({size} + 2·{p} − "
+            f"{d}·({k} − 1) − 1) / {s}) + 1 = {out} (the kernel is larger than the padded "
+            f"input)")
+    return out
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    """Output length of a convolution along each spatial dimension:
+
+        out = floor((size + 2·padding − dilation·(kernel_size − 1) − 1) / stride) + 1
+
+    Every argument is an int or a tuple (one entry per spatial dimension); ints broadcast.
+    Returns an int when every argument is an int, else a tuple. An output smaller than 1 is a
+    ValueError that shows the formula with the numbers filled in.
+
+    Example: ``conv_output_size(28, 5) == 24``; ``conv_output_size((56, 56), 3, stride=2,
+    padding=1) == (28, 28)``
+    """
+    args = (size, kernel_size, stride, padding, dilation)
+    n = max((len(a) for a in args if not isinstance(a, (int, np.integer))), default=0)
+    if n == 0:
+        return _conv_out_1(*(int(_tuple(a, 1, "conv_output_size", nm)[0]) for a, nm in
+                             zip(args, ("size", "kernel_size", "stride", "padding",
+                                        "dilation"))))
+    names = ("size", "kernel_size", "stride", "padding", "dilation")
+    cols = [_tuple(a, n, "conv_output_size", nm) for a, nm in zip(args, names)]
+    return tuple(_conv_out_1(*(c[i] for c in cols)) for i in range(n))
+
+
+class _ConvOp(_Op):
+    """Conv on 4-D arrays; 3-D (1-D conv / unbatched) inputs are viewed as 4-D in place."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, cfg):
+        # cfg: (x_view_shape, w_view_shape, out_squeeze, stride_h, stride_w, pt, pb, pl, pr,
+        #       dil_h, dil_w, groups)
+        x4 = np.ascontiguousarray(x).reshape(cfg[0])
+        w4 = np.ascontiguousarray(w).reshape(cfg[1])
+        if b is not None:
+            b = np.ascontiguousarray(b)
+        y = _C.conv2d_forward(x4, w4, b, *cfg[3:])
+        ctx.save_for_backward(x4, w4)
+        ctx.cfg = cfg
+        ctx.shapes = (x.shape, w.shape)
+        ctx.has_bias = b is not None
+        ctx.y4 = y.shape
+        return y.reshape(cfg[2])
+
+    @staticmethod
+    def backward(ctx, g):
+        x4, w4 = ctx.saved_tensors
+        cfg = ctx.cfg
+        n = ctx.needs_input_grad
+        g4 = np.ascontiguousarray(g).reshape(ctx.y4)
+        gx, gw, gb = _C.conv2d_backward(x4, w4, g4, *cfg[3:], bool(n[0]), bool(n[1]),
+                                        bool(n[2]) and ctx.has_bias)
+        if gx is not None:
+            gx = gx.reshape(ctx.shapes[0])
+        if gw is not None:
+            gw = gw.reshape(ctx.shapes[1])
+        return gx, gw, gb, None
+
+
+def _check_tensor(t, fn, name):
+    t = as_tensor(t)
+    if t.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.dtype}")
+    return t
+
+
+def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+    x = _check_tensor(input, fn, "input")
+    w = _check_tensor(weight, fn, "weight")
+    b = None if bias is None else _check_tensor(bias, fn, "bias")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{fn}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, got shape {tuple(x.shape)}")
+    if w.ndim != nd + 2:
+        raise ValueError(f"{fn}: weight must be {nd + 2}-D, got shape {tuple(w.shape)}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    stride = _tuple(stride, nd, fn, "stride")
+    dilation = _tuple(dilation, nd, fn, "dilation")
+    if min(stride) < 1:
+        raise ValueError(f"{fn}: stride must be >= 1, got {stride}")
+    if min(dilation) < 1:
+        raise ValueError(f"{fn}: dilation must be >= 1, got {dilation}")
+    unbatched = x.ndim == nd + 1
+    xs = (1,) + tuple(x.shape) if unbatched else tuple(x.shape)
+    N, C = xs[0], xs[1]
+    ks = tuple(w.shape[2:])
+    if C % groups:
+        raise ValueError(f"{fn}: input channels {C} (input shape {tuple(x.shape)}) are not "
+                         f"divisible by groups={groups}")
+    if w.shape[0] % groups:
+        raise ValueError(f"{fn}: out channels {w.shape[0]} (weight shape {tuple(w.shape)}) "
+                         f"are not divisible by groups={groups}")
+    if w.shape[1] * groups != C:
+        raise ValueError(f"{fn}: weight {tuple(w.shape)} expects {w.shape[1] * groups} input "
+                         f"channels ({w.shape[1]} per group x {groups} groups), input "
+                         f"{tuple(x.shape)} has {C}")
+    if b is not None and tuple(b.shape) != (w.shape[0],):
+        raise ValueError(f"{fn}: bias must have shape ({w.shape[0]},), got {tuple(b.shape)}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            before = after = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{fn}: padding='same' is not supported for strided "
+                                 f"convolutions (stride={stride})")
+            tot = tuple(d * (k - 1) for d, k in zip(dilation, ks))
+            before = tuple(t // 2 for t in tot)
+            after = tuple(t - t // 2 for t in tot)
+        else:
+            raise ValueError(f"{fn}: padding must be 'valid', 'same', an int or a tuple, "
+                             f"got {padding!r}")
+    else:
+        before = after = _tuple(padding, nd, fn, "padding")
+        if min(before) < 0:
+            raise ValueError(f"{fn}: padding must be >= 0, got {before}")
+    spatial = xs[2:]
+    try:  # sizes the output (and checks it is >= 1) through the one rule
+        out = tuple(conv_output_size(sz + a - b_, k, s, b_, d) for sz, k, s, b_, a, d in
+                    zip(spatial, ks, stride, before, after, dilation))
+    except ValueError as e:
+        raise ValueError(f"{fn}: input {tuple(x.shape)}, weight {tuple(w.shape)}: {e}") \
+            from None
+    if nd == 1:
+        x4s = (N, C, 1, spatial[0])
+        w4s = (w.shape[0], w.shape[1], 1, ks[0])
+        geo = (1, stride[0], 0, 0, before[0], after[0], 1, dilation[0])
+    else:
+        x4s = (N, C) + spatial
+        w4s = tuple(w.shape)
+        geo = (stride[0], stride[1], before[0], after[0], before[1], after[1],
+               dilation[0], dilation[1])
+    yshape = ((w.shape[0],) if unbatched else (N, w.shape[0])) + out
+    cfg = (x4s, w4s, yshape) + geo + (groups,)
+    return _ConvOp.apply(x, w, b, cfg)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as in PyTorch) over an NCHW input:
+
+        y[n, k, i, j] = bias[k] + Σ_{c ∈ group(k), r, s} weight[k, c, r, s] ·
+                        x[n, g·C/groups + c, i·sh − ph + r·dh, j·sw − pw + s·dw]
+
+    with zero padding. ``input``: (N, C, H, W) or unbatched (C, H, W); ``weight``:
+    (out_channels, C/groups, kH, kW); ``bias``: (out_channels,) or None. ``stride``,
+    ``dilation``: int or pair; ``padding``: int, pair, ``'valid'`` (0) or ``'same'``
+    (output size = input size, stride 1 only; an odd total padding puts the extra row/column
+    at the bottom/right, as PyTorch does). Output size: ``conv_output_size``. float32/float64;
+    differentiable in input, weight and bias.
+
+    Example: ``F.conv2d(fastdl.randn(8, 3, 32, 32), fastdl.randn(16, 3, 3, 3), padding=1)``
+    has shape (8, 16, 32, 32).
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over an NCL input (``conv2d`` with height 1):
+
+        y[n, k, i] = bias[k] + Σ_{c ∈ group(k), s} weight[k, c, s] · x[n, c', i·stride −
+        padding + s·dilation]
+
+    ``input``: (N, C, L) or unbatched (C, L); ``weight``: (out_channels, C/groups, kL);
+    ``padding``: int, ``'valid'`` or ``'same'``.
+
+    Example: ``F.conv1d(fastdl.randn(4, 2, 50), fastdl.randn(8, 2, 5)).shape == (4, 8, 46)``
+    """
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)

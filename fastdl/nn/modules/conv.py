@@ -1,2 +1,134 @@
-"""conv layers."""
-__all__ = []
+"""Convolution layers: ``Conv1d``, ``Conv2d`` (PyTorch's arguments, parameters and init)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...tensor import _canon_dtype
+from .. import functional as F
+from .. import init
+from .module import Module, Parameter
+
+__all__ = ["Conv1d", "Conv2d"]
+
+
+class _ConvNd(Module):
+    _nd = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        nd = self._nd
+        for v, nm in ((in_channels, "in_channels"), (out_channels, "out_channels"),
+                      (groups, "groups")):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: {nm} must be a positive int, got {v!r}")
+        if in_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups "
+                             f"({groups})")
+        if out_channels % groups:
+            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by "
+                             f"groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
+                             f"{padding_mode!r}")
+        if device not in (None, "cpu"):
+            raise ValueError(f"{name}: only device='cpu' is supported, got {device!r}")
+        ks = F.conv._tuple(kernel_size, nd, name, "kernel_size")
+        st = F.conv._tuple(stride, nd, name, "stride")
+        dl = F.conv._tuple(dilation, nd, name, "dilation")
+        if min(ks) < 1 or min(st) < 1 or min(dl) < 1:
+            raise ValueError(f"{name}: kernel_size, stride and dilation must be >= 1, got "
+                             f"{ks}, {st}, {dl}")
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a "
+                                 f"tuple, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in st):
+                raise ValueError(f"{name}: padding='same' is not supported for strided "
+                                 f"convolutions")
+            pd = padding
+        else:
+            pd = F.conv._tuple(padding, nd, name, "padding")
+            if min(pd) < 0:
+                raise ValueError(f"{name}: padding must be >= 0, got {pd}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size, self.stride, self.padding, self.dilation = ks, st, pd, dl
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dt = _canon_dtype(dtype) or np.float32
+        if np.dtype(dt).kind != "f":
+            raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype!r}")
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + ks, dt))
+        if bias:
+            self.bias = Parameter(np.empty((out_channels,), dt))
+        else:
+            self.bias = None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: weight ~ kaiming_uniform_(a=√5), i.e. U(±1/√fan_in); bias ~
+        U(±1/√fan_in), fan_in = in_channels/groups · prod(kernel_size)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
+                else f", padding={self.padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution layer: ``y = F.conv2d(x, weight, bias, stride, padding, dilation,
+    groups)`` on (N, C_in, H, W) or (C_in, H, W).
+
+    Parameters as PyTorch: ``weight`` (out_channels, in_channels/groups, kH, kW) and ``bias``
+    (out_channels,), both ~ U(−1/√fan_in, 1/√fan_in) (kaiming_uniform_ with a=√5),
+    fan_in = in_channels/groups·kH·kW. Only ``padding_mode='zeros'``. State dicts move between
+    fastdl and PyTorch unchanged.
+
+    Example::
+
+        conv = fastdl.nn.Conv2d(3, 16, 3, padding=1)
+        y = conv(fastdl.randn(8, 3, 32, 32))        # (8, 16, 32, 32)
+    """
+
+    _nd = 2
+
+    def forward(self, input):
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution layer on (N, C_in, L) or (C_in, L): ``F.conv1d``; ``weight``
+    (out_channels, in_channels/groups, k), ``bias`` (out_channels,), initialised as PyTorch.
+
+    Example::
+
+        conv = fastdl.nn.Conv1d(4, 8, 5, padding="same")
+        y = conv(fastdl.randn(2, 4, 100))           # (2, 8, 100)
+    """
+
+    _nd = 1
+
+    def forward(self, input):
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
+                        self.dilation, self.groups)

@@ -1,0 +1,47 @@
+// Convolution: the generic path and the dispatch table (see conv.h).
+#include "kernels/conv/conv.h"
+
+#include "common/allocator.h"
+#include "common/dispatch.h"
+#include "common/parallel.h"
+#include "kernels/gemm/gemm.h"
+
+namespace fastdl {
+namespace conv {
+namespace generic {
+namespace {
+#include "kernels/conv/conv_impl.inc"
+}  // namespace
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+}  // namespace generic
+
+namespace {
+const ConvOps* const table[kNumIsa] = {
+    &generic::ops,
+#ifdef FASTDL_X86
+    &avx2::ops, &avx512::ops,
+#else
+    nullptr, nullptr,
+#endif
+};
+}  // namespace
+
+void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                    float* y) {
+  pick(table)->fwd_f(p, x, w, b, y);
+}
+void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
+                    double* y) {
+  pick(table)->fwd_d(p, x, w, b, y);
+}
+void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db) {
+  pick(table)->bwd_f(p, x, w, dy, dx, dw, db);
+}
+void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, const double* dy,
+                     double* dx, double* dw, double* db) {
+  pick(table)->bwd_d(p, x, w, dy, dx, dw, db);
+}
+
+}  // namespace conv
+}  // namespace fastdl

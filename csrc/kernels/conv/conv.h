@@ -1,0 +1,61 @@
+// Convolution kernels (NCHW), forward and backward, float32 and float64.
+//
+// A 2-D convolution with groups: x (N, C, H, W), w (K, C/groups, R, S), y (N, K, OH, OW),
+//   y[n,k,oh,ow] = b[k] + sum_{c in group(k), r, s} w[k,c,r,s] ·
+//                  x[n, c, oh·sh − pad_t + r·dh, ow·sw − pad_l + s·dw]   (zero outside x).
+// The caller fixes OH and OW (so asymmetric 'same' padding is just pad_t/pad_l plus the
+// output size); every access is bounds-checked against H and W, so any OH, OW is safe.
+//
+// Scheme (see notes/issue4.md for the measurements behind it):
+//  * generic: per image, per group, im2col into a per-thread scratch (C/g·R·S × OH·OW) and one
+//    GEMM W_g · col; threads over the batch (the GEMM then runs on the calling thread). With a
+//    single image the GEMM itself is threaded.
+//  * 1×1, stride 1, no padding: the input plane is already the col matrix: GEMM only.
+//  * depthwise (C/groups == 1): a direct kernel, threads over (n, k) planes.
+//  * backward input: colᵀ = W_gᵀ · dY_g, then col2im adds it into dx (per image, so no races).
+//  * backward weight: partial dW per fixed chunk of images (chunk size from N only), then the
+//    partials are summed in chunk order: bitwise identical for any thread count.
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace conv {
+
+struct Conv2dParams {
+  int64_t N, C, H, W;      // input
+  int64_t K, R, S;         // output channels, kernel height, width
+  int64_t OH, OW;          // output size (caller-computed)
+  int64_t sh, sw;          // stride
+  int64_t pt, pl;          // padding before (top, left); after is implied by OH, OW
+  int64_t dh, dw;          // dilation
+  int64_t groups;
+};
+
+// y = conv(x, w) + b (b may be nullptr).
+void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                    float* y);
+void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
+                    double* y);
+
+// Gradients; each output pointer may be nullptr (not wanted). dx, dw, db are overwritten.
+void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db);
+void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, const double* dy,
+                     double* dx, double* dw, double* db);
+
+// The per-ISA implementation table (one entry per ISA file).
+struct ConvOps {
+  void (*fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*);
+  void (*fwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*);
+  void (*bwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*, float*,
+                float*);
+  void (*bwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*,
+                double*, double*);
+};
+
+namespace generic { extern const ConvOps ops; }
+namespace avx2 { extern const ConvOps ops; }
+namespace avx512 { extern const ConvOps ops; }
+
+}  // namespace conv
+}  // namespace fastdl

@@ -1,0 +1,2 @@
+// AVX-512 build of the eltwise kernels (see eltwise_impl.h).
+#include "kernels/eltwise/eltwise_impl.h"

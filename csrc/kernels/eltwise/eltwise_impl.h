@@ -1,0 +1,782 @@
+// The eltwise kernels, written once on the vm:: wrapper types and compiled once per ISA:
+// eltwise.cpp (generic), eltwise_avx2.cpp and eltwise_avx512.cpp each include this file,
+// and vec_math.h gives each its own vector types. Everything lands in
+// fastdl::eltwise::<isa> (templates in an anonymous namespace inside it), so no inline copy
+// compiled for one ISA can be merged into another's code. The exported entry points are
+// declared in eltwise_isa.h and dispatched in eltwise.cpp.
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "common/parallel.h"
+#include "kernels/eltwise/eltwise.h"
+#include "kernels/eltwise/eltwise_isa.h"
+#include "kernels/eltwise/vec_math.h"
+
+namespace fastdl {
+namespace eltwise {
+namespace FASTDL_VM_ISA {
+namespace {
+
+namespace vm = ::fastdl::vm;
+using vm::Vd;
+using vm::Vf;
+
+constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk (a multiple of 64)
+
+template <class V>
+using Elem = typename V::T;
+
+// y[i] = f(x[i]) over [b, e), four vectors per step, masked tail.
+template <class V, class F>
+inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, const F& f) {
+  constexpr int N = V::N;
+  int64_t i = b;
+  for (; i + 4 * N <= e; i += 4 * N) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + N), a2 = V::load(x + i + 2 * N),
+      a3 = V::load(x + i + 3 * N);
+    f(a0).store(y + i);
+    f(a1).store(y + i + N);
+    f(a2).store(y + i + 2 * N);
+    f(a3).store(y + i + 3 * N);
+  }
+  for (; i + N <= e; i += N) f(V::load(x + i)).store(y + i);
+  if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
+}
+
+// z[i] = f(x[i], y[i]) over [b, e).
+template <class V, class F>
+inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b, int64_t e,
+                 const F& f) {
+  constexpr int N = V::N;
+  int64_t i = b;
+  for (; i + 2 * N <= e; i += 2 * N) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + N);
+    V b0 = V::load(y + i), b1 = V::load(y + i + N);
+    f(a0, b0).store(z + i);
+    f(a1, b1).store(z + i + N);
+  }
+  for (; i + N <= e; i += N) f(V::load(x + i), V::load(y + i)).store(z + i);
+  if (i < e) f(V::load(x + i, e - i), V::load(y + i, e - i)).store(z + i, e - i);
+}
+
+// --------------------------------------------------------------------------------------
+// Activations: fwd(x) and bwd(saved, g).
+// --------------------------------------------------------------------------------------
+template <class V>
+struct Relu {
+  explicit Relu(const double*) {}
+  V fwd(V x) const { return vm::max(V(0), x); }
+  V bwd(V s, V g) const { return vm::select(s > V(0), g, V(0)); }
+};
+template <class V>
+struct LeakyRelu {
+  V a;
+  explicit LeakyRelu(const double* p) : a(Elem<V>(p[0])) {}
+  V fwd(V x) const { return vm::select(x > V(0), x, x * a); }
+  V bwd(V s, V g) const { return vm::select(s > V(0), g, g * a); }
+};
+template <class V>
+struct Hardtanh {
+  V lo, hi;
+  explicit Hardtanh(const double* p) : lo(Elem<V>(p[0])), hi(Elem<V>(p[1])) {}
+  V fwd(V x) const { return vm::min(hi, vm::max(lo, x)); }
+  V bwd(V s, V g) const { return vm::select((s > lo) & (s < hi), g, V(0)); }
+};
+template <class V, bool kFromOutput>
+struct Elu {
+  V neg, pos, is;  // alpha * scale, scale, input_scale
+  explicit Elu(const double* p)
+      : neg(Elem<V>(p[0] * p[1])), pos(Elem<V>(p[1])), is(Elem<V>(p[2])) {}
+  V fwd(V x) const { return vm::select(x > V(0), x * pos, neg * vm::expm1(x * is)); }
+  V bwd(V s, V g) const {
+    V d = kFromOutput ? is * (s + neg) : is * neg * vm::exp(s * is);
+    return vm::select(s > V(0), g * pos, g * d);
+  }
+};
+template <class V>
+struct Gelu {
+  explicit Gelu(const double*) {}
+  V fwd(V x) const { return x * vm::normcdf(x); }
+  V bwd(V x, V g) const {
+    V hi = x * x, lo = vm::fma(x, x, -hi);
+    V pdf = vm::detail::exp_ab(V(-0.5) * hi, V(-0.5) * lo) * V(0.39894228040143268);
+    return g * vm::fma(x, pdf, vm::normcdf(x));
+  }
+};
+template <class V>
+struct GeluTanh {  // x (1 + tanh u) / 2 = x sigmoid(2u), 2u = x (2k + 2k c x^2)
+  explicit GeluTanh(const double*) {}
+  static V two_u(V x) {
+    return x * vm::fma(V(2 * 0.7978845608028654 * 0.044715) * x, x, V(2 * 0.7978845608028654));
+  }
+  V fwd(V x) const { return x * vm::sigmoid(two_u(x)); }
+  V bwd(V x, V g) const {
+    V s = vm::sigmoid(two_u(x));
+    V du = vm::fma(V(2 * 0.7978845608028654 * 3 * 0.044715) * x, x, V(2 * 0.7978845608028654));
+    return g * vm::fma(x * s * (V(1) - s), du, s);
+  }
+};
+template <class V>
+struct Silu {
+  explicit Silu(const double*) {}
+  V fwd(V x) const { return x * vm::sigmoid(x); }
+  V bwd(V x, V g) const {
+    V s = vm::sigmoid(x);
+    return g * (s * vm::fma(x, V(1) - s, V(1)));
+  }
+};
+template <class V>
+struct Mish {  // tanh(softplus(x)) from e = exp(-|x|), no overflow
+  explicit Mish(const double*) {}
+  static V t_of(V x, V e, typename V::Mask pos) {
+    V num = vm::select(pos, vm::fma(V(2), e, V(1)), e * (e + V(2)));
+    V den = vm::select(pos, vm::fma(V(2) * e, e, num), num + V(2));
+    return num / den;
+  }
+  V fwd(V x) const {
+    V e = vm::exp(-vm::abs(x));
+    return x * t_of(x, e, x > V(0));
+  }
+  V bwd(V x, V g) const {
+    auto pos = x > V(0);
+    V e = vm::exp(-vm::abs(x));
+    V t = t_of(x, e, pos);
+    V sg = vm::select(pos, V(1), e) / (V(1) + e);
+    return g * vm::fma(x * vm::fma(-t, t, V(1)), sg, t);
+  }
+};
+template <class V>
+struct Sigmoid {  // backward from the output
+  explicit Sigmoid(const double*) {}
+  V fwd(V x) const { return vm::sigmoid(x); }
+  V bwd(V y, V g) const { return g * (y * (V(1) - y)); }
+};
+template <class V>
+struct Tanh {  // backward from the output
+  explicit Tanh(const double*) {}
+  V fwd(V x) const { return vm::tanh(x); }
+  V bwd(V y, V g) const { return g * vm::fma(-y, y, V(1)); }
+};
+template <class V>
+struct Softplus {
+  V beta, th;
+  explicit Softplus(const double* p) : beta(Elem<V>(p[0])), th(Elem<V>(p[1])) {}
+  V fwd(V x) const {
+    V z = x * beta;
+    return vm::select(z > th, x, vm::softplus(z) / beta);
+  }
+  V bwd(V x, V g) const {
+    V z = x * beta;
+    return vm::select(z > th, g, g * vm::sigmoid(z));
+  }
+};
+template <class V>
+struct Softsign {
+  explicit Softsign(const double*) {}
+  V fwd(V x) const { return x / (V(1) + vm::abs(x)); }
+  V bwd(V x, V g) const {
+    V d = V(1) + vm::abs(x);
+    return g / (d * d);
+  }
+};
+template <class V>
+struct Hardsigmoid {
+  explicit Hardsigmoid(const double*) {}
+  V fwd(V x) const { return vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
+  V bwd(V x, V g) const {
+    return vm::select((x > V(-3)) & (x < V(3)), g * V(Elem<V>(1) / Elem<V>(6)), V(0));
+  }
+};
+template <class V>
+struct Hardswish {
+  explicit Hardswish(const double*) {}
+  V fwd(V x) const { return x * vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
+  V bwd(V x, V g) const {
+    V mid = g * vm::fma(x, V(Elem<V>(1) / Elem<V>(3)), V(0.5));
+    return vm::select(x < V(-3), V(0), vm::select(x <= V(3), mid, g));
+  }
+};
+template <class V>
+struct LogSigmoid {
+  explicit LogSigmoid(const double*) {}
+  V fwd(V x) const { return vm::log_sigmoid(x); }
+  V bwd(V x, V g) const { return g * vm::sigmoid(-x); }
+};
+
+template <class V, class Op>
+void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
+  const Op op(p);
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    map1<V>(x, y, b, e, [&](V v) { return op.fwd(v); });
+  });
+}
+template <class V, class Op>
+void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const double* p) {
+  const Op op(p);
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    map2<V>(s, g, gx, b, e, [&](V a, V c) { return op.bwd(a, c); });
+  });
+}
+
+template <class V>
+void act_fwd(int act, const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
+  switch (act) {
+    case kRelu: return run_fwd<V, Relu<V>>(x, y, n, p);
+    case kLeakyRelu: return run_fwd<V, LeakyRelu<V>>(x, y, n, p);
+    case kHardtanh: return run_fwd<V, Hardtanh<V>>(x, y, n, p);
+    case kElu: return run_fwd<V, Elu<V, false>>(x, y, n, p);
+    case kGelu: return run_fwd<V, Gelu<V>>(x, y, n, p);
+    case kGeluTanh: return run_fwd<V, GeluTanh<V>>(x, y, n, p);
+    case kSilu: return run_fwd<V, Silu<V>>(x, y, n, p);
+    case kMish: return run_fwd<V, Mish<V>>(x, y, n, p);
+    case kSigmoid: return run_fwd<V, Sigmoid<V>>(x, y, n, p);
+    case kTanh: return run_fwd<V, Tanh<V>>(x, y, n, p);
+    case kSoftplus: return run_fwd<V, Softplus<V>>(x, y, n, p);
+    case kSoftsign: return run_fwd<V, Softsign<V>>(x, y, n, p);
+    case kHardsigmoid: return run_fwd<V, Hardsigmoid<V>>(x, y, n, p);
+    case kHardswish: return run_fwd<V, Hardswish<V>>(x, y, n, p);
+    case kLogSigmoid: return run_fwd<V, LogSigmoid<V>>(x, y, n, p);
+    default: return;
+  }
+}
+
+template <class V>
+void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
+             const double* p) {
+  switch (act) {
+    case kRelu: return run_bwd<V, Relu<V>>(s, g, gx, n, p);
+    case kLeakyRelu: return run_bwd<V, LeakyRelu<V>>(s, g, gx, n, p);
+    case kHardtanh: return run_bwd<V, Hardtanh<V>>(s, g, gx, n, p);
+    case kElu:
+      return out ? run_bwd<V, Elu<V, true>>(s, g, gx, n, p)
+                 : run_bwd<V, Elu<V, false>>(s, g, gx, n, p);
+    case kGelu: return run_bwd<V, Gelu<V>>(s, g, gx, n, p);
+    case kGeluTanh: return run_bwd<V, GeluTanh<V>>(s, g, gx, n, p);
+    case kSilu: return run_bwd<V, Silu<V>>(s, g, gx, n, p);
+    case kMish: return run_bwd<V, Mish<V>>(s, g, gx, n, p);
+    case kSigmoid: return run_bwd<V, Sigmoid<V>>(s, g, gx, n, p);
+    case kTanh: return run_bwd<V, Tanh<V>>(s, g, gx, n, p);
+    case kSoftplus: return run_bwd<V, Softplus<V>>(s, g, gx, n, p);
+    case kSoftsign: return run_bwd<V, Softsign<V>>(s, g, gx, n, p);
+    case kHardsigmoid: return run_bwd<V, Hardsigmoid<V>>(s, g, gx, n, p);
+    case kHardswish: return run_bwd<V, Hardswish<V>>(s, g, gx, n, p);
+    case kLogSigmoid: return run_bwd<V, LogSigmoid<V>>(s, g, gx, n, p);
+    default: return;
+  }
+}
+
+// --------------------------------------------------------------------------------------
+// Softmax / log_softmax
+// --------------------------------------------------------------------------------------
+template <class V>
+void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
+  using T = Elem<V>;
+  constexpr int N = V::N;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  V m0(ninf), m1(ninf);
+  int64_t i = 0;
+  for (; i + 2 * N <= d; i += 2 * N) {
+    m0 = vm::max(V::load(x + i), m0);
+    m1 = vm::max(V::load(x + i + N), m1);
+  }
+  for (; i + N <= d; i += N) m0 = vm::max(V::load(x + i), m0);
+  if (i < d) m1 = vm::max(V::load(x + i, d - i, ninf), m1);
+  const V m(vm::hmax(vm::max(m0, m1)));
+  V s0(T(0)), s1(T(0));
+  i = 0;
+  if (lg) {
+    for (; i + 2 * N <= d; i += 2 * N) {
+      s0 = s0 + vm::exp(V::load(x + i) - m);
+      s1 = s1 + vm::exp(V::load(x + i + N) - m);
+    }
+    for (; i + N <= d; i += N) s0 = s0 + vm::exp(V::load(x + i) - m);
+    if (i < d) s1 = s1 + vm::exp(V::load(x + i, d - i, ninf) - m);
+    const V ls = vm::log(V(vm::hsum(s0 + s1)));
+    map1<V>(x, y, 0, d, [&](V v) { return (v - m) - ls; });
+  } else {
+    for (; i + 2 * N <= d; i += 2 * N) {
+      V e0 = vm::exp(V::load(x + i) - m), e1 = vm::exp(V::load(x + i + N) - m);
+      e0.store(y + i);
+      e1.store(y + i + N);
+      s0 = s0 + e0;
+      s1 = s1 + e1;
+    }
+    for (; i + N <= d; i += N) {
+      V e0 = vm::exp(V::load(x + i) - m);
+      e0.store(y + i);
+      s0 = s0 + e0;
+    }
+    if (i < d) {
+      V e1 = vm::exp(V::load(x + i, d - i, ninf) - m);
+      e1.store(y + i, d - i);
+      s1 = s1 + e1;
+    }
+    const V inv = V(T(1)) / V(vm::hsum(s0 + s1));
+    map1<V>(y, y, 0, d, [&](V v) { return v * inv; });
+  }
+}
+
+template <class V>
+void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d) {
+  using T = Elem<V>;
+  constexpr int N = V::N;
+  V s0(T(0)), s1(T(0));
+  int64_t i = 0;
+  if (lg) {
+    for (; i + 2 * N <= d; i += 2 * N) {
+      s0 = s0 + V::load(g + i);
+      s1 = s1 + V::load(g + i + N);
+    }
+    for (; i + N <= d; i += N) s0 = s0 + V::load(g + i);
+    if (i < d) s1 = s1 + V::load(g + i, d - i);
+    const V sg(vm::hsum(s0 + s1));
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp(yv) * sg; });
+  } else {
+    for (; i + 2 * N <= d; i += 2 * N) {
+      s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
+      s1 = vm::fma(V::load(g + i + N), V::load(y + i + N), s1);
+    }
+    for (; i + N <= d; i += N) s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
+    if (i < d) s1 = vm::fma(V::load(g + i, d - i), V::load(y + i, d - i), s1);
+    const V dot(vm::hsum(s0 + s1));
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return yv * (gv - dot); });
+  }
+}
+
+// A block of w <= kCols columns of a (dim, inner) slab, vectorised across the columns.
+template <class V>
+struct ColBlock {
+  static constexpr int kVecs = 4;
+  static constexpr int kCols = kVecs * V::N;
+};
+
+template <class V>
+void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inner, int64_t w) {
+  using T = Elem<V>;
+  constexpr int N = V::N, K = ColBlock<V>::kVecs;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  const int nv = static_cast<int>((w + N - 1) / N);
+  const int64_t last = w - static_cast<int64_t>(nv - 1) * N;
+  auto ld = [&](const T* p, int k, T fill) {
+    return k < nv - 1 ? V::load(p + k * N) : V::load(p + k * N, last, fill);
+  };
+  auto st = [&](V v, T* p, int k) {
+    if (k < nv - 1) v.store(p + k * N); else v.store(p + k * N, last);
+  };
+  V m[K], s[K];
+  for (int k = 0; k < K; ++k) {
+    m[k] = V(ninf);
+    s[k] = V(T(0));
+  }
+  for (int64_t j = 0; j < d; ++j)
+    for (int k = 0; k < nv; ++k) m[k] = vm::max(ld(x + j * inner, k, ninf), m[k]);
+  for (int64_t j = 0; j < d; ++j)
+    for (int k = 0; k < nv; ++k) {
+      V e = vm::exp(ld(x + j * inner, k, ninf) - m[k]);
+      if (!lg) st(e, y + j * inner, k);
+      s[k] = s[k] + e;
+    }
+  if (lg) {
+    for (int k = 0; k < nv; ++k) s[k] = vm::log(s[k]);
+    for (int64_t j = 0; j < d; ++j)
+      for (int k = 0; k < nv; ++k) st((ld(x + j * inner, k, T(0)) - m[k]) - s[k], y + j * inner, k);
+  } else {
+    for (int k = 0; k < nv; ++k) s[k] = V(T(1)) / s[k];
+    for (int64_t j = 0; j < d; ++j)
+      for (int k = 0; k < nv; ++k) st(ld(y + j * inner, k, T(0)) * s[k], y + j * inner, k);
+  }
+}
+
+template <class V>
+void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d,
+                      int64_t inner, int64_t w) {
+  using T = Elem<V>;
+  constexpr int N = V::N, K = ColBlock<V>::kVecs;
+  const int nv = static_cast<int>((w + N - 1) / N);
+  const int64_t last = w - static_cast<int64_t>(nv - 1) * N;
+  auto ld = [&](const T* p, int k) {
+    return k < nv - 1 ? V::load(p + k * N) : V::load(p + k * N, last);
+  };
+  auto st = [&](V v, T* p, int k) {
+    if (k < nv - 1) v.store(p + k * N); else v.store(p + k * N, last);
+  };
+  V s[K];
+  for (int k = 0; k < K; ++k) s[k] = V(T(0));
+  for (int64_t j = 0; j < d; ++j)
+    for (int k = 0; k < nv; ++k)
+      s[k] = lg ? s[k] + ld(g + j * inner, k) : vm::fma(ld(g + j * inner, k), ld(y + j * inner, k), s[k]);
+  for (int64_t j = 0; j < d; ++j)
+    for (int k = 0; k < nv; ++k) {
+      V yv = ld(y + j * inner, k), gv = ld(g + j * inner, k);
+      st(lg ? gv - vm::exp(yv) * s[k] : yv * (gv - s[k]), gx + j * inner, k);
+    }
+}
+
+template <class V>
+void smax_fwd(bool lg, const Elem<V>* x, Elem<V>* y, int64_t outer, int64_t d, int64_t inner) {
+  if (outer <= 0 || d <= 0 || inner <= 0) return;
+  if (inner == 1) {
+    const int64_t grain = d >= kGrain ? 1 : kGrain / d;
+    parallel_for(outer, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) softmax_row<V>(lg, x + r * d, y + r * d, d);
+    });
+    return;
+  }
+  constexpr int64_t W = ColBlock<V>::kCols;
+  const int64_t nb = (inner + W - 1) / W;
+  const int64_t per = d * W, grain = per >= kGrain ? 1 : kGrain / per;
+  parallel_for(outer * nb, grain, [&](int64_t b, int64_t e) {
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t r = it / nb, c = (it % nb) * W;
+      const int64_t off = r * d * inner + c;
+      softmax_cols<V>(lg, x + off, y + off, d, inner, inner - c < W ? inner - c : W);
+    }
+  });
+}
+
+template <class V>
+void smax_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t outer, int64_t d,
+              int64_t inner) {
+  if (outer <= 0 || d <= 0 || inner <= 0) return;
+  if (inner == 1) {
+    const int64_t grain = d >= kGrain ? 1 : kGrain / d;
+    parallel_for(outer, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) softmax_row_bwd<V>(lg, y + r * d, g + r * d, gx + r * d, d);
+    });
+    return;
+  }
+  constexpr int64_t W = ColBlock<V>::kCols;
+  const int64_t nb = (inner + W - 1) / W;
+  const int64_t per = d * W, grain = per >= kGrain ? 1 : kGrain / per;
+  parallel_for(outer * nb, grain, [&](int64_t b, int64_t e) {
+    for (int64_t it = b; it < e; ++it) {
+      const int64_t r = it / nb, c = (it % nb) * W;
+      const int64_t off = r * d * inner + c;
+      softmax_cols_bwd<V>(lg, y + off, g + off, gx + off, d, inner, inner - c < W ? inner - c : W);
+    }
+  });
+}
+
+// --------------------------------------------------------------------------------------
+// PReLU
+// --------------------------------------------------------------------------------------
+// Calls f(begin, end, channel) for the channel segments of the flat range [b, e).
+template <class F>
+inline void segments(int64_t b, int64_t e, int64_t C, int64_t inner, const F& f) {
+  int64_t i = b;
+  while (i < e) {
+    const int64_t row = i / inner;
+    const int64_t end = (row + 1) * inner < e ? (row + 1) * inner : e;
+    f(i, end, row % C);
+    i = end;
+  }
+}
+
+template <class V>
+void prelu_fwd(const Elem<V>* x, const Elem<V>* w, Elem<V>* y, int64_t outer, int64_t C,
+               int64_t inner) {
+  const int64_t n = outer * C * inner;
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    segments(b, e, C, inner, [&](int64_t sb, int64_t se, int64_t c) {
+      const V wc(w[c]);
+      map1<V>(x, y, sb, se, [&](V v) { return vm::select(v > V(0), v, v * wc); });
+    });
+  });
+}
+
+// Work items for the weight gradient: chunks of the flat range for large inner (one partial
+// per (row, channel, piece)), row blocks x channels for small inner.
+inline bool prelu_by_rows(int64_t inner) { return inner < 1024; }
+inline int64_t prelu_rows_per_block(int64_t C, int64_t inner) {
+  const int64_t per = C * inner;
+  return per >= kGrain ? 1 : kGrain / per;
+}
+
+template <class V>
+void prelu_bwd(const Elem<V>* x, const Elem<V>* w, const Elem<V>* g, Elem<V>* gx, Elem<V>* gw,
+               double* work, int64_t outer, int64_t C, int64_t inner) {
+  using T = Elem<V>;
+  const int64_t n = outer * C * inner;
+  if (gx) {
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+      segments(b, e, C, inner, [&](int64_t sb, int64_t se, int64_t c) {
+        const V wc(w[c]);
+        map2<V>(x, g, gx, sb, se, [&](V xv, V gv) { return vm::select(xv > V(0), gv, gv * wc); });
+      });
+    });
+  }
+  if (!gw) return;
+  auto seg_sum = [&](int64_t sb, int64_t se) {
+    constexpr int N = V::N;
+    V acc(T(0));
+    int64_t i = sb;
+    for (; i + N <= se; i += N) {
+      V xv = V::load(x + i);
+      acc = acc + vm::select(xv > V(0), V(0), xv * V::load(g + i));
+    }
+    if (i < se) {
+      V xv = V::load(x + i, se - i);
+      acc = acc + vm::select(xv > V(0), V(0), xv * V::load(g + i, se - i));
+    }
+    return static_cast<double>(vm::hsum(acc));
+  };
+  if (prelu_by_rows(inner)) {
+    const int64_t rpb = prelu_rows_per_block(C, inner);
+    const int64_t nblk = (outer + rpb - 1) / rpb;
+    parallel_for(nblk, 1, [&](int64_t b, int64_t e) {
+      for (int64_t blk = b; blk < e; ++blk) {
+        double* part = work + blk * C;
+        for (int64_t c = 0; c < C; ++c) part[c] = 0.0;
+        const int64_t r1 = (blk + 1) * rpb < outer ? (blk + 1) * rpb : outer;
+        for (int64_t r = blk * rpb; r < r1; ++r)
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t off = (r * C + c) * inner;
+            part[c] += seg_sum(off, off + inner);
+          }
+      }
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0.0;
+      for (int64_t blk = 0; blk < nblk; ++blk) s += work[blk * C + c];
+      gw[c] = static_cast<T>(s);
+    }
+  } else {
+    const int64_t np = (inner + kGrain - 1) / kGrain;
+    parallel_for(outer * C * np, 1, [&](int64_t b, int64_t e) {
+      for (int64_t it = b; it < e; ++it) {
+        const int64_t rc = it / np, pc = it % np;
+        const int64_t sb = rc * inner + pc * kGrain;
+        const int64_t se = sb + kGrain < (rc + 1) * inner ? sb + kGrain : (rc + 1) * inner;
+        work[it] = seg_sum(sb, se);
+      }
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0.0;
+      for (int64_t r = 0; r < outer; ++r)
+        for (int64_t pc = 0; pc < np; ++pc) s += work[(r * C + c) * np + pc];
+      gw[c] = static_cast<T>(s);
+    }
+  }
+}
+
+// --------------------------------------------------------------------------------------
+// Philox4x32-10 and dropout
+// --------------------------------------------------------------------------------------
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
+
+inline void philox_scalar(uint32_t c[4], uint32_t k0, uint32_t k1) {
+  for (int r = 0; r < 10; ++r) {
+    const uint64_t p0 = static_cast<uint64_t>(kPhiloxM0) * c[0];
+    const uint64_t p1 = static_cast<uint64_t>(kPhiloxM1) * c[2];
+    const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c[1] ^ k0;
+    const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c[3] ^ k1;
+    c[1] = static_cast<uint32_t>(p1);
+    c[3] = static_cast<uint32_t>(p0);
+    c[0] = n0;
+    c[2] = n2;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
+  }
+}
+
+// The 64 words of group grp: out[16 w + l] = word w of counter 16 grp + l.
+inline void philox_group(uint64_t seed, uint64_t grp, uint32_t* out) {
+  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  const uint64_t base = grp * 16;
+#if FASTDL_VM_LEVEL == 2
+  const __m512i M0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0));
+  const __m512i M1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
+  __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base))),
+                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512i c1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32)));
+  __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
+  uint32_t kk0 = k0, kk1 = k1;
+  for (int r = 0; r < 10; ++r) {
+    __m512i e0 = _mm512_mul_epu32(c0, M0), o0 = _mm512_mul_epu32(_mm512_srli_epi64(c0, 32), M0);
+    __m512i e1 = _mm512_mul_epu32(c2, M1), o1 = _mm512_mul_epu32(_mm512_srli_epi64(c2, 32), M1);
+    __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, e0, _mm512_slli_epi64(o0, 32));
+    __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e0, 32), o0);
+    __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, e1, _mm512_slli_epi64(o1, 32));
+    __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e1, 32), o1);
+    __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(static_cast<int>(kk0)));
+    __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(static_cast<int>(kk1)));
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+    kk0 += kPhiloxW0;
+    kk1 += kPhiloxW1;
+  }
+  _mm512_storeu_si512(out, c0);
+  _mm512_storeu_si512(out + 16, c1);
+  _mm512_storeu_si512(out + 32, c2);
+  _mm512_storeu_si512(out + 48, c3);
+#elif FASTDL_VM_LEVEL == 1
+  const __m256i M0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
+  const __m256i M1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
+  for (int h = 0; h < 2; ++h) {
+    const uint64_t bh = base + 8 * h;
+    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(bh))),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i c1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(bh >> 32)));
+    __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+    uint32_t kk0 = k0, kk1 = k1;
+    for (int r = 0; r < 10; ++r) {
+      __m256i e0 = _mm256_mul_epu32(c0, M0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), M0);
+      __m256i e1 = _mm256_mul_epu32(c2, M1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), M1);
+      __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+      __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+      __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+      __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+      __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(kk0)));
+      __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(kk1)));
+      c0 = n0;
+      c1 = lo1;
+      c2 = n2;
+      c3 = lo0;
+      kk0 += kPhiloxW0;
+      kk1 += kPhiloxW1;
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h), c0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 + 8 * h), c1);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 + 8 * h), c2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 48 + 8 * h), c3);
+  }
+#else
+  for (int l = 0; l < 16; ++l) {
+    const uint64_t c = base + l;
+    uint32_t w[4] = {static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), 0u, 0u};
+    philox_scalar(w, k0, k1);
+    for (int j = 0; j < 4; ++j) out[16 * j + l] = w[j];
+  }
+#endif
+}
+
+inline uint32_t philox_one(uint64_t seed, uint64_t k) {
+  const uint64_t c = (k / 64) * 16 + k % 16;
+  uint32_t w[4] = {static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), 0u, 0u};
+  philox_scalar(w, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return w[(k % 64) / 16];
+}
+
+inline uint32_t keep_threshold(double p) {
+  double t = (1.0 - p) * 16777216.0 + 0.5;
+  if (t < 0) t = 0;
+  if (t > 16777216.0) t = 16777216.0;
+  return static_cast<uint32_t>(t);
+}
+
+template <class T>
+void dropout_impl(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, double p) {
+  const uint32_t th = keep_threshold(p);
+  const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
+  if (group == 1) {
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+      alignas(64) uint32_t words[64];
+      alignas(64) T mul[64];
+      for (int64_t g0 = b; g0 < e; g0 += 64) {
+        philox_group(seed, static_cast<uint64_t>(g0) / 64, words);
+        for (int j = 0; j < 64; ++j) mul[j] = (words[j] >> 8) < th ? scale : T(0);
+        const int64_t m = e - g0 < 64 ? e - g0 : 64;
+        const T* xs = x + g0;
+        T* ys = y + g0;
+        if (m == 64) {
+          for (int j = 0; j < 64; ++j) ys[j] = xs[j] * mul[j];
+        } else {
+          for (int64_t j = 0; j < m; ++j) ys[j] = xs[j] * mul[j];
+        }
+      }
+    });
+  } else {
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+      segments(b, e, std::numeric_limits<int64_t>::max(), group,
+               [&](int64_t sb, int64_t se, int64_t k) {
+                 const T f = (philox_one(seed, static_cast<uint64_t>(k)) >> 8) < th ? scale : T(0);
+                 using V = typename std::conditional<sizeof(T) == 4, Vf, Vd>::type;
+                 const V fv(f);
+                 map1<V>(x, y, sb, se, [&](V v) { return v * fv; });
+               });
+    });
+  }
+}
+
+// --------------------------------------------------------------------------------------
+// vec_math on arrays, bandwidth probes
+// --------------------------------------------------------------------------------------
+template <class V>
+void vm_eval_impl(int fn, const Elem<V>* x, Elem<V>* y, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    map1<V>(x, y, b, e, [&](V v) {
+      switch (fn) {
+        case 0: return vm::exp(v);
+        case 1: return vm::expm1(v);
+        case 2: return vm::log(v);
+        case 3: return vm::log1p(v);
+        case 4: return vm::tanh(v);
+        case 5: return vm::erf(v);
+        case 6: return vm::erfc(v);
+        case 7: return vm::sigmoid(v);
+        case 8: return vm::softplus(v);
+        default: return vm::log_sigmoid(v);
+      }
+    });
+  });
+}
+
+}  // namespace
+
+// ---- exported entry points (declared in eltwise_isa.h) ----
+void act_fwd_f(int act, const float* x, float* y, int64_t n, const double* p) { act_fwd<Vf>(act, x, y, n, p); }
+void act_fwd_d(int act, const double* x, double* y, int64_t n, const double* p) { act_fwd<Vd>(act, x, y, n, p); }
+void act_bwd_f(int act, bool out, const float* s, const float* g, float* gx, int64_t n, const double* p) {
+  act_bwd<Vf>(act, out, s, g, gx, n, p);
+}
+void act_bwd_d(int act, bool out, const double* s, const double* g, double* gx, int64_t n, const double* p) {
+  act_bwd<Vd>(act, out, s, g, gx, n, p);
+}
+void smax_fwd_f(bool lg, const float* x, float* y, int64_t o, int64_t d, int64_t i) { smax_fwd<Vf>(lg, x, y, o, d, i); }
+void smax_fwd_d(bool lg, const double* x, double* y, int64_t o, int64_t d, int64_t i) { smax_fwd<Vd>(lg, x, y, o, d, i); }
+void smax_bwd_f(bool lg, const float* y, const float* g, float* gx, int64_t o, int64_t d, int64_t i) {
+  smax_bwd<Vf>(lg, y, g, gx, o, d, i);
+}
+void smax_bwd_d(bool lg, const double* y, const double* g, double* gx, int64_t o, int64_t d, int64_t i) {
+  smax_bwd<Vd>(lg, y, g, gx, o, d, i);
+}
+void prelu_fwd_f(const float* x, const float* w, float* y, int64_t o, int64_t c, int64_t i) { prelu_fwd<Vf>(x, w, y, o, c, i); }
+void prelu_fwd_d(const double* x, const double* w, double* y, int64_t o, int64_t c, int64_t i) { prelu_fwd<Vd>(x, w, y, o, c, i); }
+void prelu_bwd_f(const float* x, const float* w, const float* g, float* gx, float* gw, double* work, int64_t o, int64_t c, int64_t i) {
+  prelu_bwd<Vf>(x, w, g, gx, gw, work, o, c, i);
+}
+void prelu_bwd_d(const double* x, const double* w, const double* g, double* gx, double* gw, double* work, int64_t o, int64_t c, int64_t i) {
+  prelu_bwd<Vd>(x, w, g, gx, gw, work, o, c, i);
+}
+void dropout_f(const float* x, float* y, int64_t n, int64_t group, uint64_t seed, double p) { dropout_impl<float>(x, y, n, group, seed, p); }
+void dropout_d(const double* x, double* y, int64_t n, int64_t group, uint64_t seed, double p) { dropout_impl<double>(x, y, n, group, seed, p); }
+void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    alignas(64) uint32_t words[64];
+    for (int64_t g0 = b; g0 < e; g0 += 64) {
+      philox_group(seed, static_cast<uint64_t>(g0) / 64, words);
+      const int64_t m = e - g0 < 64 ? e - g0 : 64;
+      for (int64_t j = 0; j < m; ++j) out[g0 + j] = words[j];
+    }
+  });
+}
+void vm_eval_f(int fn, const float* x, float* y, int64_t n) { vm_eval_impl<Vf>(fn, x, y, n); }
+void vm_eval_d(int fn, const double* x, double* y, int64_t n) { vm_eval_impl<Vd>(fn, x, y, n); }
+void bw_copy_f(const float* src, float* dst, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, [](Vf v) { return v; }); });
+}
+void bw_triad_f(float* a, const float* b, const float* c, float s, int64_t n) {
+  const Vf sv(s);
+  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+    map2<Vf>(b, c, a, lo, hi, [&](Vf bv, Vf cv) { return vm::fma(sv, cv, bv); });
+  });
+}
+
+}  // namespace FASTDL_VM_ISA
+}  // namespace eltwise
+}  // namespace fastdl

@@ -1,0 +1,449 @@
+"""Activations, softmax/log_softmax, PReLU and the vectorised math behind them."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastdl
+import fastdl.nn as nn
+import fastdl.nn.functional as F
+from fastdl import _C
+from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa, use_threads
+from fastdl.testing.reference import eltwise as R
+
+VM = ["exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sigmoid", "softplus",
+      "log_sigmoid"]
+
+
+def _vm_ref(name, x):
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        return {
+            "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
+            "tanh": np.tanh, "erf": R._erf, "erfc": R._erfc,
+            "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+            "softplus": lambda v: np.logaddexp(0.0, v),
+            "log_sigmoid": lambda v: -np.logaddexp(0.0, -v),
+        }[name](x)
+
+
+def _sweep():
+    """Dense float32 sample of the whole range: every exponent, both signs, plus specials."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**31 - 2**23, 400_000, dtype=np.int64).astype(np.uint32)  # finite
+    pos = bits.view(np.float32)
+    lin = np.linspace(-30, 30, 200_001, dtype=np.float32)
+    near = np.linspace(-1.2, 1.2, 100_001, dtype=np.float32)
+    spec = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-40, 1.17549435e-38, 1e4, -1e4, 88.72, 88.73,
+                     -87.3, -103.9, -104.0, 3.4e38, -3.4e38, np.inf, -np.inf, np.nan, 1.0, -1.0,
+                     0.5, 0.9, 3.92, 10.05, 12.0, -0.99999994], dtype=np.float32)
+    return np.concatenate([pos, -pos, lin, near, spec])
+
+
+X_SWEEP = _sweep()
+
+
+@pytest.mark.parametrize("name", VM)
+def test_vec_math_accuracy(isa, name):
+    """2e-7 relative over the whole float32 range (5e-7 for erfc), libm's special values."""
+    fn = VM.index(name)
+    x = X_SWEEP
+    y = _C._vm_eval(fn, x).astype(np.float64)
+    r = _vm_ref(name, x)
+    with np.errstate(over="ignore"):
+        rf = r.astype(np.float32).astype(np.float64)  # what float32 can hold (inf on overflow)
+    assert np.array_equal(np.isnan(y), np.isnan(r)), "NaN positions differ"
+    inf = np.isinf(rf) | np.isinf(y)
+    assert np.array_equal(y[inf], rf[inf]), "inf positions/signs differ"
+    ok = ~np.isnan(r) & ~inf
+    normal = ok & (np.abs(r) >= np.finfo(np.float32).tiny)
+    rel = np.abs(y[normal] - r[normal]) / np.abs(r[normal])
+    lim = 5e-7 if name == "erfc" else 2e-7
+    i = np.argmax(rel)
+    assert rel[i] <= lim, f"{name}: rel err {rel[i]:.3g} at x={x[normal][i]!r}"
+    sub = ok & ~normal  # denormal results: within 2 denormal steps
+    assert np.all(np.abs(y[sub] - r[sub]) <= 2 * 2.0 ** -149 + 2e-7 * np.abs(r[sub]))
+
+
+def test_vec_math_saturation(isa):
+    """|x| up to 1e4: no NaN, the limits PyTorch gives."""
+    x = np.array([1e4, -1e4, 1e3, -1e3, 200, -200], dtype=np.float32)
+    want = {
+        "exp": [np.inf, 0, np.inf, 0, np.inf, 0], "tanh": [1, -1, 1, -1, 1, -1],
+        "erf": [1, -1, 1, -1, 1, -1], "erfc": [0, 2, 0, 2, 0, 2],
+        "sigmoid": [1, 0, 1, 0, 1, 0], "expm1": [np.inf, -1, np.inf, -1, np.inf, -1],
+    }
+    for name, w in want.items():
+        assert_close(_C._vm_eval(VM.index(name), x), np.array(w, np.float32), rtol=0, atol=0,
+                     msg=name + ": ")
+
+
+def test_vec_math_float64(isa):
+    x = np.linspace(-20, 20, 1001)
+    for k, name in enumerate(VM):
+        xx = np.abs(x) + 1e-3 if name in ("log",) else x
+        assert_close(_C._vm_eval(k, xx), _vm_ref(name, xx), rtol=1e-13, atol=1e-300, msg=name)
+
+
+# ---------------------------------------------------------------------------------------
+# activations
+# ---------------------------------------------------------------------------------------
+# name -> (F call, reference name, reference params)
+ACTS = {
+    "relu": (lambda x: F.relu(x), "relu", ()),
+    "relu6": (lambda x: F.relu6(x), "relu6", ()),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), "leaky_relu", (0.2,)),
+    "leaky_relu_neg": (lambda x: F.leaky_relu(x, -0.5), "leaky_relu", (-0.5,)),
+    "elu": (lambda x: F.elu(x, 1.3), "elu", (1.3,)),
+    "selu": (lambda x: F.selu(x), "selu", ()),
+    "celu": (lambda x: F.celu(x, 0.7), "celu", (0.7,)),
+    "gelu": (lambda x: F.gelu(x), "gelu", ()),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), "gelu_tanh", ()),
+    "silu": (lambda x: F.silu(x), "silu", ()),
+    "mish": (lambda x: F.mish(x), "mish", ()),
+    "sigmoid": (lambda x: F.sigmoid(x), "sigmoid", ()),
+    "tanh": (lambda x: F.tanh(x), "tanh", ()),
+    "softplus": (lambda x: F.softplus(x, 2.0, 15.0), "softplus", (2.0, 15.0)),
+    "softplus_default": (lambda x: F.softplus(x), "softplus", ()),
+    "softsign": (lambda x: F.softsign(x), "softsign", ()),
+    "hardtanh": (lambda x: F.hardtanh(x, -2.0, 0.5), "hardtanh", (-2.0, 0.5)),
+    "hardsigmoid": (lambda x: F.hardsigmoid(x), "hardsigmoid", ()),
+    "hardswish": (lambda x: F.hardswish(x), "hardswish", ()),
+    "logsigmoid": (lambda x: F.logsigmoid(x), "logsigmoid", ()),
+}
+SPECIAL = np.array([0.0, -0.0, 1e-40, -1e-40, 1e-45, 1e4, -1e4, 3.0, -3.0, 6.0, 20.0, 7.5,
+                    -87.0, 88.0, np.inf, -np.inf, np.nan], dtype=np.float64)
+
+
+def _inputs(dtype, n=50_003):
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(n) * 4, rng.uniform(-30, 30, 999), SPECIAL])
+    return x.astype(dtype)
+
+
+def _torch_f64(name, x):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    t = torch.from_numpy(x.astype(np.float64))
+    return {
+        "relu": tf.relu, "relu6": tf.relu6, "leaky_relu": lambda v: tf.leaky_relu(v, 0.2),
+        "leaky_relu_neg": lambda v: tf.leaky_relu(v, -0.5), "elu": lambda v: tf.elu(v, 1.3),
+        "selu": tf.selu, "celu": lambda v: tf.celu(v, 0.7), "gelu": tf.gelu,
+        "gelu_tanh": lambda v: tf.gelu(v, approximate="tanh"), "silu": tf.silu, "mish": tf.mish,
+        "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+        "softplus": lambda v: tf.softplus(v, 2.0, 15.0), "softplus_default": tf.softplus,
+        "softsign": tf.softsign, "hardtanh": lambda v: tf.hardtanh(v, -2.0, 0.5),
+        "hardsigmoid": tf.hardsigmoid, "hardswish": tf.hardswish, "logsigmoid": tf.logsigmoid,
+    }[name](t).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_forward(isa, name, dtype):
+    fn, ref, prm = ACTS[name]
+    x = _inputs(dtype)
+    y = fn(fastdl.tensor(x)).numpy()
+    assert y.dtype == dtype and y.shape == x.shape
+    r = R.ACTIVATIONS[ref][0](x, *prm)
+    tol = dict(rtol=2e-6, atol=1e-30) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-300)
+    if name in ("gelu_tanh", "hardswish", "hardsigmoid"):
+        # fastdl's x sigmoid(2u) keeps gelu_tanh's far tail that 1 + tanh(u) cancels away
+        tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    fin = np.abs(x) < 1e30
+    assert_close(y[fin], r[fin].astype(dtype), **tol, msg=f"{name}: ")
+    # at +-inf / NaN: the values PyTorch computes in float64
+    sp = ~fin | np.isnan(x)
+    assert_close(y[sp], _torch_f64(name, x[sp]).astype(dtype), rtol=0, atol=0, msg=f"{name} inf: ")
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_activation_backward(isa, name):
+    fn, ref, prm = ACTS[name]
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float64):
+        x = np.concatenate([rng.standard_normal(4001) * 4, [1e4, -1e4, 50.0, -50.0]]).astype(dtype)
+        g = rng.standard_normal(x.size).astype(dtype)
+        t = fastdl.tensor(x, requires_grad=True)
+        fn(t).backward(fastdl.tensor(g))
+        r = R.ACTIVATIONS[ref][1](x, g, *prm)
+        tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+        assert_close(t.grad.numpy(), r.astype(dtype), **tol, msg=f"{name} {dtype.__name__}: ")
+        assert np.isfinite(t.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_activation_gradcheck(isa, name):
+    fn = ACTS[name][0]
+    x = fastdl.tensor(np.random.default_rng(11).standard_normal((3, 7)) * 2.5,
+                      dtype=fastdl.float64, requires_grad=True)
+    assert gradcheck(fn, [x])
+
+
+def test_activation_threads_bitwise():
+    x = fastdl.tensor(_inputs(np.float32, 300_000))
+    g = fastdl.tensor(np.random.default_rng(1).standard_normal(x.shape[0]).astype(np.float32))
+    for name in ("gelu", "mish", "silu", "elu", "tanh"):
+        outs = []
+        for n in (1, 2):
+            with use_threads(n):
+                t = x.detach().requires_grad_()
+                y = ACTS[name][0](t)
+                y.backward(g)
+                outs.append((y.detach().numpy().copy(), t.grad.numpy().copy()))
+        assert np.array_equal(outs[0][0], outs[1][0], equal_nan=True), name
+        assert np.array_equal(outs[0][1], outs[1][1], equal_nan=True), name
+
+
+def test_isa_paths_agree():
+    """Every ISA within 1 ulp-ish of the others (same algorithm, FMA contraction aside)."""
+    x = _inputs(np.float32, 20_000)
+    res = {}
+    for p in isa_paths():
+        with use_isa(p):
+            res[p] = F.gelu(fastdl.tensor(x)).numpy()
+    for p in res:
+        assert_close(res[p], res["generic"], rtol=5e-7, atol=1e-35, msg=p)
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=st.lists(st.integers(0, 9), min_size=0, max_size=4),
+       name=st.sampled_from(sorted(ACTS)))
+def test_activation_shapes(shape, name):
+    fn, ref, prm = ACTS[name]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    y = fn(fastdl.tensor(x))
+    assert y.shape == x.shape
+    assert_close(y.numpy(), R.ACTIVATIONS[ref][0](x, *prm).astype(np.float32), rtol=2e-6,
+                 atol=1e-6)
+
+
+def test_noncontiguous_and_arraylike():
+    x = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
+    t = fastdl.tensor(x).transpose(0, 1)
+    assert_close(F.relu(t), np.maximum(x.T, 0))
+    assert_close(F.gelu(x.T), R.gelu_ref(x.T).astype(np.float32))
+    assert_close(F.softmax(x.T, dim=0), R.softmax_ref(x.T, 0).astype(np.float32), rtol=5e-6)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "silu",
+                                  "mish", "hardtanh", "hardsigmoid", "hardswish"])
+def test_inplace(name):
+    fn = getattr(F, name)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 64)).astype(np.float32)
+    want = fn(fastdl.tensor(x)).numpy()
+    t = fastdl.tensor(x)
+    v = t._version
+    out = fn(t, inplace=True)
+    assert out is t and t._version == v + 1
+    assert_close(t, want, rtol=0, atol=0)
+    # recorded in place on a non-leaf: gradients as the out-of-place op
+    a = fastdl.tensor(x, requires_grad=True)
+    h = a * 1.0
+    fn(h, inplace=True).sum().backward()
+    b = fastdl.tensor(x, requires_grad=True)
+    fn(b).sum().backward()
+    assert_close(a.grad, b.grad)
+    with pytest.raises(RuntimeError, match="leaf"):
+        fn(fastdl.tensor(x, requires_grad=True), inplace=True)
+
+
+def test_inplace_noncontiguous():
+    x = np.random.default_rng(2).standard_normal((4, 6)).astype(np.float32)
+    t = fastdl.tensor(x.copy())
+    v = t[:, ::2]
+    F.relu_(v)
+    want = x.copy()
+    want[:, ::2] = np.maximum(want[:, ::2], 0)
+    assert_close(t, want, rtol=0, atol=0)
+
+
+def test_tensor_methods():
+    x = fastdl.randn(4, 5)
+    assert_close(x.relu(), F.relu(x), rtol=0, atol=0)
+    assert_close(x.sigmoid(), F.sigmoid(x), rtol=0, atol=0)
+    assert_close(x.tanh(), F.tanh(x), rtol=0, atol=0)
+    assert_close(x.gelu(), F.gelu(x), rtol=0, atol=0)
+    assert_close(x.silu(), F.silu(x), rtol=0, atol=0)
+    assert_close(x.softmax(1), F.softmax(x, 1), rtol=0, atol=0)
+    assert_close(x.log_softmax(0), F.log_softmax(x, 0), rtol=0, atol=0)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="relu"):
+        F.relu(fastdl.tensor([1, 2]))
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(fastdl.randn(3), approximate="fast")
+    with pytest.raises(ValueError, match="alpha"):
+        F.celu(fastdl.randn(3), alpha=0.0)
+    with pytest.raises(ValueError, match="min_val"):
+        F.hardtanh(fastdl.randn(3), 1.0, -1.0)
+    with pytest.raises(ValueError, match="beta"):
+        F.softplus(fastdl.randn(3), beta=0)
+    with pytest.raises(IndexError, match="dim 2 is out of range"):
+        F.softmax(fastdl.randn(3, 4), dim=2)
+    with pytest.raises(IndexError, match="out of range"):
+        F.log_softmax(fastdl.randn(3, 4), dim=-3)
+    with pytest.raises(TypeError, match="softmax"):
+        F.softmax(fastdl.tensor([1, 2]), dim=0)
+    with pytest.raises(ValueError, match="weight has 3 elements"):
+        F.prelu(fastdl.randn(2, 4), fastdl.randn(3))
+    with pytest.raises(TypeError, match="float"):
+        _C.eltwise_forward(0, np.arange(3), [])
+    with pytest.raises(ValueError, match="unknown activation"):
+        _C.eltwise_forward(99, np.zeros(3, np.float32), [])
+    with pytest.raises(ValueError, match="shape"):
+        _C.eltwise_backward(0, True, np.zeros(3, np.float32), np.zeros(4, np.float32), [])
+    with pytest.raises(TypeError, match="float64"):
+        _C.eltwise_backward(0, True, np.zeros(3, np.float32), np.zeros(3), [])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.eltwise_forward(0, np.zeros((4, 4), np.float32)[:, ::2], [])
+    with pytest.raises(ValueError, match="read-only"):
+        ro = np.zeros(4, np.float32)
+        ro.flags.writeable = False
+        _C.eltwise_forward(0, np.zeros(4, np.float32), [], out=ro)
+    with pytest.raises(ValueError, match="not available"):
+        _C.eltwise_backward(_C.eltwise_acts["gelu"], True, np.zeros(3, np.float32),
+                            np.zeros(3, np.float32), [])
+
+
+# ---------------------------------------------------------------------------------------
+# softmax / log_softmax
+# ---------------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=4), data=st.data(),
+       log=st.booleans(), f64=st.booleans())
+def test_softmax_any_dim(shape, data, log, f64):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    dt = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(len(shape) * 7 + dim)
+    x = (rng.standard_normal(shape) * 5).astype(dt)
+    g = rng.standard_normal(shape).astype(dt)
+    t = fastdl.tensor(x, requires_grad=True)
+    y = (F.log_softmax if log else F.softmax)(t, dim=dim)
+    y.backward(fastdl.tensor(g))
+    ref = (R.log_softmax_ref if log else R.softmax_ref)(x, dim)
+    gref = (R.log_softmax_grad_ref if log else R.softmax_grad_ref)(ref, g, dim)
+    tol = dict(rtol=5e-6, atol=1e-6) if dt == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    assert_close(y, ref.astype(dt), **tol)
+    if dt == np.float32:  # y (g - sum(g y)) cancels to ~ulp(|g|)
+        tol = dict(rtol=5e-6, atol=1e-5)
+    assert_close(t.grad, gref.astype(dt), **tol)
+
+
+@pytest.mark.parametrize("shape,dim", [((64, 1000), 1), ((64, 1000), 0), ((7, 33, 5), 1),
+                                       ((3, 70, 129), 1), ((2, 3, 4, 5), -1), ((1000,), 0)])
+def test_softmax_paths(isa, shape, dim):
+    x = (np.random.default_rng(0).standard_normal(shape) * 3).astype(np.float32)
+    for log in (False, True):
+        fn = F.log_softmax if log else F.softmax
+        y = fn(fastdl.tensor(x), dim=dim)
+        ref = (R.log_softmax_ref if log else R.softmax_ref)(x, dim)
+        # log_softmax: (x - max) - log(sum) is exact only to ~ulp(|x - max|)
+        assert_close(y, ref.astype(np.float32), rtol=5e-6, atol=1e-6 if log else 1e-7)
+
+
+def test_softmax_stable_and_special():
+    x = np.array([[1e4, 0.0, -1e4], [1e4, 1e4, 1e4], [-np.inf, 0.0, 1.0], [88.0, 89.0, 90.0]],
+                 dtype=np.float32)
+    y = F.softmax(fastdl.tensor(x), dim=1).numpy()
+    assert np.isfinite(y).all()
+    assert_close(y, R.softmax_ref(x, 1).astype(np.float32))
+    ly = F.log_softmax(fastdl.tensor(x), dim=1).numpy()
+    assert_close(ly, R.log_softmax_ref(x, 1).astype(np.float32))
+    nan = F.softmax(fastdl.tensor([[np.nan, 1.0, 2.0]]), dim=1).numpy()
+    assert np.isnan(nan).all()  # as PyTorch: a NaN poisons its row
+    allinf = F.softmax(fastdl.tensor([[-np.inf, -np.inf]]), dim=1).numpy()
+    assert np.isnan(allinf).all()
+    assert F.softmax(fastdl.randn(0, 5), dim=1).shape == (0, 5)
+
+
+def test_softmax_gradcheck():
+    for dim in (0, 1, 2):
+        x = fastdl.tensor(np.random.default_rng(dim).standard_normal((3, 4, 5)),
+                          dtype=fastdl.float64, requires_grad=True)
+        assert gradcheck(lambda t: F.softmax(t, dim=dim), [x])
+        assert gradcheck(lambda t: F.log_softmax(t, dim=dim), [x])
+
+
+def test_softmax_threads_bitwise():
+    x = fastdl.tensor((np.random.default_rng(4).standard_normal((300, 1000)) * 3).astype(np.float32))
+    for dim in (1, 0):
+        outs = []
+        for n in (1, 2):
+            with use_threads(n):
+                outs.append(F.softmax(x, dim=dim).numpy().copy())
+        assert np.array_equal(outs[0], outs[1])
+
+
+def test_softmax_dtype_and_implicit_dim():
+    x = fastdl.randn(3, 4)
+    y = F.softmax(x, dim=1, dtype=fastdl.float64)
+    assert y.dtype == np.float64
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = F.softmax(x)
+    assert_close(y, R.softmax_ref(x.numpy(), 1).astype(np.float32))
+
+
+# ---------------------------------------------------------------------------------------
+# PReLU and layers
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape,nw", [((4, 3, 5, 5), 3), ((4, 3, 5, 5), 1), ((8, 6), 6),
+                                      ((10,), 1), ((2, 5, 3000), 5), ((1, 2, 70000), 2)])
+def test_prelu(isa, shape, nw):
+    rng = np.random.default_rng(1)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(shape).astype(dt)
+        w = rng.uniform(0.1, 0.5, nw).astype(dt)
+        g = rng.standard_normal(shape).astype(dt)
+        xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
+        y = F.prelu(xt, wt)
+        y.backward(fastdl.tensor(g))
+        assert_close(y, R.prelu_ref(x, w).astype(dt))
+        gx, gw = R.prelu_grad_ref(x, w, g)
+        assert_close(xt.grad, gx.astype(dt))
+        assert_close(wt.grad, gw.astype(dt), rtol=1e-4 if dt == np.float32 else 1e-10, atol=1e-4)
+
+
+def test_prelu_gradcheck_and_threads():
+    x = fastdl.tensor(np.random.default_rng(0).standard_normal((3, 4, 5)), dtype=fastdl.float64,
+                      requires_grad=True)
+    w = fastdl.tensor([0.1, 0.2, 0.3, 0.4], dtype=fastdl.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: F.prelu(a, b), [x, w])
+    xs = fastdl.tensor(np.random.default_rng(1).standard_normal((64, 8, 1000)).astype(np.float32))
+    res = []
+    for n in (1, 2):
+        with use_threads(n):
+            ws = fastdl.tensor(np.full(8, 0.25, np.float32), requires_grad=True)
+            F.prelu(xs, ws).sum().backward()
+            res.append(ws.grad.numpy().copy())
+    assert np.array_equal(res[0], res[1])
+
+
+def test_layers():
+    x = fastdl.randn(2, 3, 4, 4)
+    pairs = [(nn.ReLU(), F.relu), (nn.ReLU6(), F.relu6), (nn.SELU(), F.selu),
+             (nn.SiLU(), F.silu), (nn.Mish(), F.mish), (nn.Hardsigmoid(), F.hardsigmoid),
+             (nn.Hardswish(), F.hardswish), (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh),
+             (nn.Softsign(), F.softsign), (nn.LogSigmoid(), F.logsigmoid),
+             (nn.LeakyReLU(0.1), lambda t: F.leaky_relu(t, 0.1)),
+             (nn.ELU(0.5), lambda t: F.elu(t, 0.5)), (nn.CELU(0.5), lambda t: F.celu(t, 0.5)),
+             (nn.GELU("tanh"), lambda t: F.gelu(t, approximate="tanh")),
+             (nn.Softplus(2.0, 10.0), lambda t: F.softplus(t, 2.0, 10.0)),
+             (nn.Hardtanh(-0.5, 0.5), lambda t: F.hardtanh(t, -0.5, 0.5)),
+             (nn.Softmax(dim=1), lambda t: F.softmax(t, 1)),
+             (nn.LogSoftmax(dim=-1), lambda t: F.log_softmax(t, -1))]
+    for m, f in pairs:
+        assert_close(m(x), f(x), rtol=0, atol=0, msg=type(m).__name__)
+    p = nn.PReLU(3, init=0.1)
+    assert p.weight.shape == (3,) and np.all(p.weight.detach().numpy() == np.float32(0.1))
+    assert [n for n, _ in p.named_parameters()] == ["weight"]
+    assert "num_parameters=3" in repr(p)
+    assert_close(p(x), R.prelu_ref(x.numpy(), p.weight.detach().numpy()).astype(np.float32))
+    r = nn.ReLU(inplace=True)
+    y = fastdl.randn(5)
+    assert r(y) is y
+    assert "approximate='tanh'" in repr(nn.GELU("tanh"))
+    with pytest.raises(ValueError):
+        nn.GELU("bad")
