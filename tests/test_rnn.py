@@ -15,6 +15,21 @@ KIND_IDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    """PyTorch on one thread while these (tiny) comparisons run: its idle worker threads
+    only compete with fastdl's for the cores. Restored after the module."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
 def _torch():
     return pytest.importorskip("torch")
 
