@@ -229,3 +229,39 @@ def test_dropout(benchmark, nthreads, data, side):
     settle()
     benchmark.pedantic(fn, rounds=3 if side == "numpy" else 15, iterations=1, warmup_rounds=1)
     _record(benchmark, 8 * N, side, "dropout", "fwd", nthreads)
+
+
+def table(json_path, threads=2):
+    """Markdown table of a ``--benchmark-json`` run of this file and bench_bandwidth.py:
+    ``python bench/bench_eltwise.py run.json``."""
+    import json
+    runs = json.load(open(json_path))["benchmarks"]
+    copy = [b for b in runs if b["name"].startswith("test_copy_fastdl") and
+            b["extra_info"].get("threads") == threads]
+    copy_gbs = copy[0]["extra_info"]["GB/s"] if copy else float("nan")
+    rows = {}
+    for b in runs:
+        e = b["extra_info"]
+        if "op" not in e or e.get("threads") != threads:
+            continue
+        rows.setdefault((e["op"], e["mode"]), {})[e["side"]] = (e["GB/s"], b["stats"]["median"])
+    out = [f"copy bandwidth ({threads} threads): {copy_gbs:.1f} GB/s", "",
+           "| op | mode | fastdl GB/s | ms | % of copy | NumPy ref GB/s | torch GB/s | "
+           "x NumPy | x torch |", "|---|---|---|---|---|---|---|---|---|"]
+    for (op, mode), sides in rows.items():
+        f = sides.get("fastdl")
+        if f is None:
+            continue
+        n = sides.get("numpy")
+        t = sides.get("torch")
+        out.append(f"| {op} | {mode} | {f[0]:.1f} | {f[1] * 1e3:.2f} | {100 * f[0] / copy_gbs:.0f}% | "
+                   f"{n[0]:.2f} | " if n else f"| {op} | {mode} | {f[0]:.1f} | {f[1] * 1e3:.2f} | "
+                   f"{100 * f[0] / copy_gbs:.0f}% | - | ")
+        out[-1] += (f"{t[0]:.1f} | " if t else "- | ") + \
+            (f"{n[1] / f[1]:.1f} | " if n else "- | ") + (f"{t[1] / f[1]:.2f} |" if t else "- |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+    print(table(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2))

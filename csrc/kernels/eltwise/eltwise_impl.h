@@ -723,18 +723,19 @@ void dropout_impl(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, dou
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
   if (group == 1) {
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+      const uint32_t thl = th;  // locals: the compiler may not assume the captures are unaliased
+      const T sc = scale;
+      const uint64_t sd = seed;
+      const T* __restrict xs = x;
+      T* __restrict ys = y;
       alignas(64) uint32_t words[64];
-      alignas(64) T mul[64];
       for (int64_t g0 = b; g0 < e; g0 += 64) {
-        philox_group(seed, static_cast<uint64_t>(g0) / 64, words);
-        for (int j = 0; j < 64; ++j) mul[j] = (words[j] >> 8) < th ? scale : T(0);
+        philox_group(sd, static_cast<uint64_t>(g0) / 64, words);
         const int64_t m = e - g0 < 64 ? e - g0 : 64;
-        const T* xs = x + g0;
-        T* ys = y + g0;
         if (m == 64) {
-          for (int j = 0; j < 64; ++j) ys[j] = xs[j] * mul[j];
+          for (int j = 0; j < 64; ++j) ys[g0 + j] = xs[g0 + j] * ((words[j] >> 8) < thl ? sc : T(0));
         } else {
-          for (int64_t j = 0; j < m; ++j) ys[j] = xs[j] * mul[j];
+          for (int64_t j = 0; j < m; ++j) ys[g0 + j] = xs[g0 + j] * ((words[j] >> 8) < thl ? sc : T(0));
         }
       }
     });
