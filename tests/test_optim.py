@@ -5,6 +5,8 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastdl
 import fastdl.optim as optim
@@ -476,3 +478,31 @@ def test_early_stopping_max_mode_and_errors():
         optim.EarlyStopping(mode="up")
     with pytest.raises(ValueError, match="patience"):
         optim.EarlyStopping(patience=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=5),
+       name=st.sampled_from(NAMES),
+       lr=st.floats(1e-4, 0.1), wd=st.sampled_from([0.0, 0.01]),
+       maximize=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_property_against_reference(sizes, name, lr, wd, maximize, dtype):
+    shapes = [(s,) for s in sizes]
+    init = _params(shapes, dtype, seed=len(sizes))
+    grads = _grads(shapes, dtype, 4, seed=sum(sizes))
+    kw = dict(lr=lr, weight_decay=wd, maximize=maximize)
+    got, opt = _run(name, kw, init, grads)
+    exp = _run_ref(name, kw, init, grads)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, e in zip(got, exp):
+        assert_close(a, e, **tol)
+    if name != "SGD":
+        assert all(float(s["step"]) == 4 for s in opt.state.values())
+
+
+def test_empty_lists_and_zero_size():
+    _C.optim_step("adam", [], [], [None, None, None])
+    z = np.zeros(0, np.float32)
+    steps = [np.zeros((), np.float64)]
+    _C.optim_step("adam", [z], [z], [[z.copy()], [z.copy()], None], steps)
+    assert float(steps[0]) == 1.0
+    assert _C.multi_tensor_norm([], 2.0) == 0.0

@@ -15,6 +15,21 @@ KIND_IDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    """PyTorch on one thread while these (tiny) comparisons run: its idle worker threads
+    only compete with fastdl's for the cores. Restored after the module."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
 def _torch():
     return pytest.importorskip("torch")
 
@@ -273,17 +288,32 @@ def test_dropout_between_layers_only_in_training():
     assert np.array_equal(c, d)            # and the seed makes it reproducible
 
 
-def test_bitwise_equal_for_1_and_2_threads(rng):
-    m = nn.LSTM(16, 32, bidirectional=True)
-    x = fastdl.tensor(rng.standard_normal((20, 8, 16)).astype(np.float32))
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("B", [8, 70])   # one chunk of rows; three chunks (32, 32, 6)
+def test_bitwise_equal_for_1_and_2_threads_and_chunks_correct(kind, B, rng):
+    m = getattr(nn, kind)(16, 24, bidirectional=True)
+    x = fastdl.tensor(rng.standard_normal((9, B, 16)).astype(np.float32))
     res = []
     for n in (1, 2):
         with use_threads(n):
             m.zero_grad()
-            out = m(x)[0]
-            (out * out).sum().backward()
-            res.append((out.detach().numpy().copy(), m.weight_hh_l0.grad.numpy().copy()))
-    assert np.array_equal(res[0][0], res[1][0]) and np.array_equal(res[0][1], res[1][1])
+            out, h = m(x)
+            h = h[0] if kind == "LSTM" else h
+            ((out * out).sum() + h.sum()).backward()
+            res.append([out.detach().numpy().copy()] +
+                       [p.grad.numpy().copy() for p in m.parameters()])
+    for a, b in zip(*res):
+        assert np.array_equal(a, b)
+    # every chunk of rows computes what the whole batch does row by row (the Tensor-op path)
+    _require_tensor_ops()
+    m._fused = False
+    m.zero_grad()
+    out, h = m(x)
+    h = h[0] if kind == "LSTM" else h
+    ((out * out).sum() + h.sum()).backward()
+    assert_close(out, res[0][0], rtol=1e-5, atol=1e-6)
+    for p, g in zip(m.parameters(), res[0][1:]):
+        assert_close(p.grad, g, rtol=1e-4, atol=1e-4)
 
 
 def test_errors():
@@ -334,3 +364,63 @@ def test_fused_equals_tensor_ops_property(kind, T, B, H, layers, bidir):
                      [p.grad.numpy() for p in m.parameters()])
     for a, b in zip(*grads):
         assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,kw", KINDS, ids=KIND_IDS)
+@pytest.mark.parametrize("use", ["output_only", "state_only"])
+def test_fused_kernel_float32_every_isa(kind, kw, use, isa, rng):
+    """The C++ recurrence on every ISA path, float32, H with full vectors and a tail, and
+    losses that leave the output or the final state without a gradient."""
+    torch = _torch()
+    lstm = kind == "LSTM"
+    fm = getattr(nn, kind)(5, 37, bidirectional=True, **kw)
+    tm = getattr(torch.nn, kind)(5, 37, bidirectional=True, **kw).double()
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().astype(np.float64))
+                        for k, v in fm.state_dict().items()})
+    x = rng.standard_normal((6, 4, 5)).astype(np.float32)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    fx = fastdl.tensor(x, requires_grad=True)
+    to, fo = tm(tx), fm(fx)
+
+    def loss(o):
+        if use == "output_only":
+            return (o[0] * o[0]).sum()
+        return (o[1][1] * 2).sum() if lstm else (o[1] * 2).sum()
+
+    loss(to).backward()
+    loss(fo).backward()
+    assert_close(fo[0], to[0].detach().numpy().astype(np.float32), rtol=1e-4, atol=1e-5)
+    assert_close(fx.grad, tx.grad.numpy().astype(np.float32), rtol=1e-4, atol=1e-5)
+    fp = dict(fm.named_parameters())
+    for n, p in tm.named_parameters():
+        assert_close(fp[n].grad, p.grad.numpy().astype(np.float32), rtol=1e-4, atol=1e-5,
+                     msg=n)
+
+
+def test_rnn_binding_validates_arguments():
+    from fastdl import _C
+    f32 = np.float32
+    xp = np.zeros((3, 2, 8), f32)
+    w = np.zeros((8, 2), f32)
+    h0 = np.zeros((2, 2), f32)
+    with pytest.raises(ValueError, match="mode"):
+        _C.rnn_forward(7, xp, w, None, h0, None, False)
+    with pytest.raises(ValueError, match="LSTM needs c0"):
+        _C.rnn_forward(2, xp, w, None, h0, None, False)
+    with pytest.raises(ValueError, match=r"h0 has shape \(3, 2\)"):
+        _C.rnn_forward(2, xp, w, None, np.zeros((3, 2), f32), h0, False)
+    with pytest.raises(ValueError, match="xp has shape"):
+        _C.rnn_forward(3, xp, np.zeros((6, 2), f32), None, h0, None, False)
+    with pytest.raises(ValueError, match="T >= 1"):
+        _C.rnn_forward(2, np.zeros((0, 2, 8), f32), w, None, h0, h0, False)
+    with pytest.raises(TypeError, match="b_hh is float64"):
+        _C.rnn_forward(2, xp, w, np.zeros(8), h0, h0, False)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.rnn_forward(2, xp, w, None, np.zeros((2, 4), f32)[:, ::2], h0, False)
+    hs, cs, acts, aux, aux2 = _C.rnn_forward(2, xp, w, None, h0, h0, False)
+    assert hs.shape == (4, 2, 2) and aux2 is None
+    with pytest.raises(ValueError, match="acts is required"):
+        _C.rnn_backward(2, w, hs, cs, None, aux, None, None, None, None, False)
+    with pytest.raises(ValueError, match="gout has shape"):
+        _C.rnn_backward(2, w, hs, cs, acts, aux, None, np.zeros((2, 2, 2), f32), None, None,
+                        False)

@@ -1,6 +1,370 @@
-// Bindings of the norm kernel family (csrc/kernels/norm/).
+// Bindings of the norm kernel family (csrc/kernels/norm/): batch, layer and group norm,
+// forward and fused backward. Everything is validated here; the kernels trust their inputs.
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "bindings/util.h"
+#include "common/checks.h"
+#include "kernels/norm/norm.h"
 
 namespace fastdl {
-void bind_norm(py::module_& m) { (void)m; }
+namespace {
+
+std::string S(const char* fn) { return std::string(fn) + ": "; }
+
+// A float array of the same dtype as `like`, C-contiguous, with exactly `n` elements and
+// (when ndim_1) 1-D: a parameter vector.
+void require_vec(const py::array& a, const py::array& like, int64_t n, const char* fn,
+                 const char* name) {
+  require_float(a, fn, name);
+  require_same_dtype(like, a, fn, "input", name);
+  if (a.ndim() != 1 || a.shape(0) != n)
+    throw py::value_error(S(fn) + name + " must have shape (" + std::to_string(n) + ",), got " +
+                          shape_str(a));
+}
+
+void require_same_shape(const py::array& a, const py::array& b, const char* fn, const char* na,
+                        const char* nb) {
+  if (shape_of(a) != shape_of(b))
+    throw py::value_error(S(fn) + na + " has shape " + shape_str(a) + " but " + nb +
+                          " has shape " + shape_str(b));
+}
+
+// N, C, S of an (N, C, *) input
+void ncs(const py::array& x, const char* fn, int64_t& N, int64_t& C, int64_t& Sp) {
+  if (x.ndim() < 2)
+    throw py::value_error(S(fn) + "input must have at least 2 dimensions (N, C, ...), got " +
+                          shape_str(x));
+  N = x.shape(0);
+  C = x.shape(1);
+  Sp = 1;
+  for (py::ssize_t i = 2; i < x.ndim(); ++i) Sp = checked_mul(Sp, x.shape(i), fn);
+}
+
+template <class T>
+std::vector<T> vec_or(const py::object& o, int64_t n, T fill) {
+  if (o.is_none()) return std::vector<T>(static_cast<size_t>(n), fill);
+  const T* p = cptr<T>(o.cast<py::array>());
+  return std::vector<T>(p, p + n);
+}
+
+void check_opt_vec(const py::object& o, const py::array& like, int64_t n, const char* fn,
+                   const char* name) {
+  if (!o.is_none()) require_vec(o.cast<py::array>(), like, n, fn, name);
+}
+
+py::object none() { return py::none(); }
+
+// ---------------------------------------------------------------------------------------
+// batch norm
+
+template <class T>
+py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& b, double eps) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm", N, C, Sp);
+  py::array y = pool_array(shape_of(x), x.dtype());
+  py::array mean = pool_array({C}, x.dtype()), var = pool_array({C}, x.dtype());
+  py::array invstd = pool_array({C}, x.dtype());
+  std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
+  {
+    py::gil_scoped_release nogil;
+    norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, ptr<T>(y),
+                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd));
+  }
+  return py::make_tuple(y, mean, var, invstd);
+}
+
+py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b, double eps) {
+  const char* fn = "batch_norm";
+  require_float(x, fn, "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  if (checked_mul(N, Sp, fn) <= 1)
+    throw py::value_error(S(fn) + "expected more than 1 value per channel when training, got "
+                          "input of shape " + shape_str(x));
+  check_opt_vec(w, x, C, fn, "weight");
+  check_opt_vec(b, x, C, fn, "bias");
+  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  return is_f32(x) ? bn_train_t<float>(x, w, b, eps) : bn_train_t<double>(x, w, b, eps);
+}
+
+template <class T>
+py::tuple bn_eval_t(const py::array& x, const py::array& rm, const py::array& rv,
+                    const py::object& w, const py::object& b, double eps) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm", N, C, Sp);
+  py::array y = pool_array(shape_of(x), x.dtype());
+  py::array invstd = pool_array({C}, x.dtype());
+  std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
+  std::vector<T> scale(C), shift(C);
+  const T* m = cptr<T>(rm);
+  const T* v = cptr<T>(rv);
+  {
+    py::gil_scoped_release nogil;
+    T* is = ptr<T>(invstd);
+    for (int64_t c = 0; c < C; ++c) {
+      const double r = 1.0 / std::sqrt(static_cast<double>(v[c]) + eps);
+      is[c] = static_cast<T>(r);
+      scale[c] = static_cast<T>(static_cast<double>(wv[c]) * r);
+      shift[c] = static_cast<T>(static_cast<double>(bv[c]) -
+                                static_cast<double>(m[c]) * static_cast<double>(wv[c]) * r);
+    }
+    norm::bn_affine<T>(cptr<T>(x), N, C, Sp, scale.data(), shift.data(), ptr<T>(y));
+  }
+  return py::make_tuple(y, invstd);
+}
+
+py::tuple bn_eval(const py::array& x, const py::array& rm, const py::array& rv,
+                  const py::object& w, const py::object& b, double eps) {
+  const char* fn = "batch_norm";
+  require_float(x, fn, "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  require_vec(rm, x, C, fn, "running_mean");
+  require_vec(rv, x, C, fn, "running_var");
+  check_opt_vec(w, x, C, fn, "weight");
+  check_opt_vec(b, x, C, fn, "bias");
+  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  return is_f32(x) ? bn_eval_t<float>(x, rm, rv, w, b, eps) : bn_eval_t<double>(x, rm, rv, w, b, eps);
+}
+
+// Backward of y = (x − mean)·invstd·w + b. training: mean/invstd are the batch statistics
+// (they depend on x); eval: the running ones (constants).
+template <class T>
+py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array& mean,
+                        const py::array& invstd, const py::object& w, bool training, bool need_gx,
+                        bool need_gw, bool need_gb) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm_backward", N, C, Sp);
+  std::vector<T> wv = vec_or<T>(w, C, T(1));
+  py::object gx = none(), gw = none(), gb = none();
+  py::array gxa, gwa, gba;
+  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
+  if (need_gw) gw = gwa = pool_array({C}, x.dtype());
+  if (need_gb) gb = gba = pool_array({C}, x.dtype());
+  const T* m = cptr<T>(mean);
+  const T* is = cptr<T>(invstd);
+  {
+    py::gil_scoped_release nogil;
+    std::vector<double> sg(C, 0.0), sgx(C, 0.0);
+    if (training) {
+      if (need_gx || need_gw || need_gb)
+        norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, is, wv.data(),
+                                   need_gx ? ptr<T>(gxa) : nullptr, sg.data(), sgx.data());
+    } else {
+      if (need_gw || need_gb)
+        norm::bn_backward_reduce<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, sg.data(), sgx.data());
+      if (need_gx) {  // running statistics are constants: gx = g·w·invstd
+        std::vector<T> k1(C), zero(C, T(0));
+        for (int64_t c = 0; c < C; ++c)
+          k1[c] = static_cast<T>(static_cast<double>(wv[c]) * static_cast<double>(is[c]));
+        norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), zero.data(), ptr<T>(gxa));
+      }
+    }
+    if (need_gw)
+      for (int64_t c = 0; c < C; ++c) ptr<T>(gwa)[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
+    if (need_gb)
+      for (int64_t c = 0; c < C; ++c) ptr<T>(gba)[c] = static_cast<T>(sg[c]);
+  }
+  return py::make_tuple(gx, gw, gb);
+}
+
+py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& mean,
+                      const py::array& invstd, const py::object& w, bool training, bool need_gx,
+                      bool need_gw, bool need_gb) {
+  const char* fn = "batch_norm_backward";
+  require_float(x, fn, "input");
+  require_float(g, fn, "grad_output");
+  require_same_dtype(x, g, fn, "input", "grad_output");
+  require_same_shape(g, x, fn, "grad_output", "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  require_vec(mean, x, C, fn, "mean");
+  require_vec(invstd, x, C, fn, "invstd");
+  check_opt_vec(w, x, C, fn, "weight");
+  return is_f32(x) ? bn_backward_t<float>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb)
+                   : bn_backward_t<double>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb);
+}
+
+// ---------------------------------------------------------------------------------------
+// layer norm: x is (M, K) (the caller flattens)
+
+void mk(const py::array& x, const char* fn, int64_t& M, int64_t& K) {
+  if (x.ndim() != 2)
+    throw py::value_error(S(fn) + "input must be 2-D (rows, normalized size), got " + shape_str(x));
+  M = x.shape(0);
+  K = x.shape(1);
+}
+
+template <class T>
+py::tuple ln_fwd_t(const py::array& x, const py::object& w, const py::object& b, double eps) {
+  int64_t M, K;
+  mk(x, "layer_norm", M, K);
+  py::array y = pool_array(shape_of(x), x.dtype());
+  py::array mean = pool_array({M}, x.dtype()), rstd = pool_array({M}, x.dtype());
+  std::vector<T> wv = vec_or<T>(w, K, T(1)), bv = vec_or<T>(b, K, T(0));
+  {
+    py::gil_scoped_release nogil;
+    norm::ln_forward<T>(cptr<T>(x), M, K, wv.data(), bv.data(), eps, ptr<T>(y), ptr<T>(mean),
+                        ptr<T>(rstd));
+  }
+  return py::make_tuple(y, mean, rstd);
+}
+
+py::tuple ln_fwd(const py::array& x, const py::object& w, const py::object& b, double eps) {
+  const char* fn = "layer_norm";
+  require_float(x, fn, "input");
+  int64_t M, K;
+  mk(x, fn, M, K);
+  if (K == 0) throw py::value_error(S(fn) + "normalized size must be > 0");
+  check_opt_vec(w, x, K, fn, "weight");
+  check_opt_vec(b, x, K, fn, "bias");
+  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  return is_f32(x) ? ln_fwd_t<float>(x, w, b, eps) : ln_fwd_t<double>(x, w, b, eps);
+}
+
+template <class T>
+py::tuple ln_bwd_t(const py::array& g, const py::array& x, const py::object& w,
+                   const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
+                   bool need_gb) {
+  int64_t M, K;
+  mk(x, "layer_norm_backward", M, K);
+  std::vector<T> wv = vec_or<T>(w, K, T(1));
+  py::object gx = none(), gw = none(), gb = none();
+  py::array gxa, gwa, gba;
+  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
+  if (need_gw) gw = gwa = pool_array({K}, x.dtype());
+  if (need_gb) gb = gba = pool_array({K}, x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    norm::ln_backward<T>(cptr<T>(g), cptr<T>(x), M, K, wv.data(), cptr<T>(mean), cptr<T>(rstd),
+                         need_gx ? ptr<T>(gxa) : nullptr, need_gw ? ptr<T>(gwa) : nullptr,
+                         need_gb ? ptr<T>(gba) : nullptr);
+  }
+  return py::make_tuple(gx, gw, gb);
+}
+
+py::tuple ln_bwd(const py::array& g, const py::array& x, const py::object& w,
+                 const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
+                 bool need_gb) {
+  const char* fn = "layer_norm_backward";
+  require_float(x, fn, "input");
+  require_float(g, fn, "grad_output");
+  require_same_dtype(x, g, fn, "input", "grad_output");
+  require_same_shape(g, x, fn, "grad_output", "input");
+  int64_t M, K;
+  mk(x, fn, M, K);
+  check_opt_vec(w, x, K, fn, "weight");
+  require_vec(mean, x, M, fn, "mean");
+  require_vec(rstd, x, M, fn, "rstd");
+  return is_f32(x) ? ln_bwd_t<float>(g, x, w, mean, rstd, need_gx, need_gw, need_gb)
+                   : ln_bwd_t<double>(g, x, w, mean, rstd, need_gx, need_gw, need_gb);
+}
+
+// ---------------------------------------------------------------------------------------
+// group norm
+
+void check_groups(const py::array& x, int64_t G, const char* fn, int64_t C) {
+  if (G <= 0) throw py::value_error(S(fn) + "num_groups must be > 0, got " + std::to_string(G));
+  if (C % G != 0)
+    throw py::value_error(S(fn) + "num_channels " + std::to_string(C) +
+                          " must be divisible by num_groups " + std::to_string(G) +
+                          " (input shape " + shape_str(x) + ")");
+}
+
+template <class T>
+py::tuple gn_fwd_t(const py::array& x, int64_t G, const py::object& w, const py::object& b,
+                   double eps) {
+  int64_t N, C, Sp;
+  ncs(x, "group_norm", N, C, Sp);
+  py::array y = pool_array(shape_of(x), x.dtype());
+  py::array mean = pool_array({N * G}, x.dtype()), rstd = pool_array({N * G}, x.dtype());
+  std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
+  {
+    py::gil_scoped_release nogil;
+    norm::gn_forward<T>(cptr<T>(x), N, C, Sp, G, wv.data(), bv.data(), eps, ptr<T>(y),
+                        ptr<T>(mean), ptr<T>(rstd));
+  }
+  return py::make_tuple(y, mean, rstd);
+}
+
+py::tuple gn_fwd(const py::array& x, int64_t G, const py::object& w, const py::object& b,
+                 double eps) {
+  const char* fn = "group_norm";
+  require_float(x, fn, "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  check_groups(x, G, fn, C);
+  if (Sp * (C / G) == 0 && N > 0)
+    throw py::value_error(S(fn) + "each group must hold at least one value, input shape " +
+                          shape_str(x));
+  check_opt_vec(w, x, C, fn, "weight");
+  check_opt_vec(b, x, C, fn, "bias");
+  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  return is_f32(x) ? gn_fwd_t<float>(x, G, w, b, eps) : gn_fwd_t<double>(x, G, w, b, eps);
+}
+
+template <class T>
+py::tuple gn_bwd_t(const py::array& g, const py::array& x, int64_t G, const py::object& w,
+                   const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
+                   bool need_gb) {
+  int64_t N, C, Sp;
+  ncs(x, "group_norm_backward", N, C, Sp);
+  std::vector<T> wv = vec_or<T>(w, C, T(1));
+  py::object gx = none(), gw = none(), gb = none();
+  py::array gxa, gwa, gba;
+  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
+  if (need_gw) gw = gwa = pool_array({C}, x.dtype());
+  if (need_gb) gb = gba = pool_array({C}, x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    norm::gn_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, G, wv.data(), cptr<T>(mean),
+                         cptr<T>(rstd), need_gx ? ptr<T>(gxa) : nullptr,
+                         need_gw ? ptr<T>(gwa) : nullptr, need_gb ? ptr<T>(gba) : nullptr);
+  }
+  return py::make_tuple(gx, gw, gb);
+}
+
+py::tuple gn_bwd(const py::array& g, const py::array& x, int64_t G, const py::object& w,
+                 const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
+                 bool need_gb) {
+  const char* fn = "group_norm_backward";
+  require_float(x, fn, "input");
+  require_float(g, fn, "grad_output");
+  require_same_dtype(x, g, fn, "input", "grad_output");
+  require_same_shape(g, x, fn, "grad_output", "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  check_groups(x, G, fn, C);
+  check_opt_vec(w, x, C, fn, "weight");
+  require_vec(mean, x, N * G, fn, "mean");
+  require_vec(rstd, x, N * G, fn, "rstd");
+  return is_f32(x) ? gn_bwd_t<float>(g, x, G, w, mean, rstd, need_gx, need_gw, need_gb)
+                   : gn_bwd_t<double>(g, x, G, w, mean, rstd, need_gx, need_gw, need_gb);
+}
+
+}  // namespace
+
+void bind_norm(py::module_& m) {
+  using py::arg;
+  m.def("batch_norm_train", &bn_train, arg("input"), arg("weight"), arg("bias"), arg("eps"),
+        "Batch norm with batch statistics: returns (y, mean, biased var, invstd).");
+  m.def("batch_norm_eval", &bn_eval, arg("input"), arg("running_mean"), arg("running_var"),
+        arg("weight"), arg("bias"), arg("eps"),
+        "Batch norm with given statistics: returns (y, invstd).");
+  m.def("batch_norm_backward", &bn_backward, arg("grad_output"), arg("input"), arg("mean"),
+        arg("invstd"), arg("weight"), arg("training"), arg("need_input"), arg("need_weight"),
+        arg("need_bias"), "Fused batch-norm backward: (grad_input, grad_weight, grad_bias).");
+  m.def("layer_norm_forward", &ln_fwd, arg("input"), arg("weight"), arg("bias"), arg("eps"),
+        "Layer norm of a 2-D (rows, K) input: (y, mean, rstd).");
+  m.def("layer_norm_backward", &ln_bwd, arg("grad_output"), arg("input"), arg("weight"),
+        arg("mean"), arg("rstd"), arg("need_input"), arg("need_weight"), arg("need_bias"));
+  m.def("group_norm_forward", &gn_fwd, arg("input"), arg("num_groups"), arg("weight"),
+        arg("bias"), arg("eps"), "Group norm: (y, mean, rstd) with mean/rstd of shape (N·G,).");
+  m.def("group_norm_backward", &gn_bwd, arg("grad_output"), arg("input"), arg("num_groups"),
+        arg("weight"), arg("mean"), arg("rstd"), arg("need_input"), arg("need_weight"),
+        arg("need_bias"));
+}
+
 }  // namespace fastdl

@@ -12,6 +12,7 @@ void bind_eltwise(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_norm(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_rnn(py::module_& m);
 }  // namespace fastdl
 
 PYBIND11_MODULE(_C, m) {
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_loss(m);
   fastdl::bind_norm(m);
   fastdl::bind_optim(m);
+  fastdl::bind_rnn(m);
 }

@@ -116,16 +116,19 @@ std::vector<Chunk> make_chunks(int64_t n, const int64_t* numel, int64_t* total) 
 // Below this many elements in all, one thread does the work (same chunks, same results).
 constexpr int64_t kSerialBelow = 1 << 15;
 
+// Chunks are handed out dynamically (a few at a time): a thread that is descheduled on a
+// busy machine does not hold the others up at the barrier. Which thread runs a chunk never
+// changes its result, so this stays bitwise deterministic.
 template <class F>
 void run_chunks(const std::vector<Chunk>& chunks, int64_t total, F&& fn) {
   const int64_t nc = static_cast<int64_t>(chunks.size());
-  if (total < kSerialBelow) {
+  const int nt = num_threads();
+  if (total < kSerialBelow || nt == 1 || nc == 1) {
     for (int64_t c = 0; c < nc; ++c) fn(chunks[c]);
     return;
   }
-  parallel_for(nc, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) fn(chunks[c]);
-  });
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+  for (int64_t c = 0; c < nc; ++c) fn(chunks[c]);
 }
 
 template <class T>

@@ -1,2 +1,212 @@
-"""fastdl.nn.functional: normalization ops."""
-__all__ = []
+"""fastdl.nn.functional: normalisation ops (batch, layer and group norm).
+
+Each op is one ``fastdl._C`` call forward (``csrc/bindings/bind_norm.cpp``) and one fused
+backward call; statistics are computed blockwise in a fixed order, so results are bitwise the
+same for any thread count.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ... import _C
+from ...autograd.function import _Op
+from ...tensor import Tensor, as_tensor
+
+__all__ = ["batch_norm", "layer_norm", "group_norm"]
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) or x is None else as_tensor(x)
+
+
+def _c(a):
+    return None if a is None else np.ascontiguousarray(a)
+
+
+def _check_float(x, fn):
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be float32 or float64, got {x.dtype} "
+                        f"(shape {tuple(x.shape)})")
+
+
+class _BatchNorm(_Op):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats):
+        x = np.ascontiguousarray(x)
+        weight, bias = _c(weight), _c(bias)
+        if training:
+            y, mean, var, invstd = _C.batch_norm_train(x, weight, bias, eps)
+            stats["mean"], stats["var"] = mean, var
+        else:
+            mean = np.array(running_mean, dtype=x.dtype, copy=True)
+            y, invstd = _C.batch_norm_eval(x, mean, np.ascontiguousarray(running_var, x.dtype),
+                                           weight, bias, eps)
+        ctx.training = training
+        ctx.save_for_backward(x, weight, mean, invstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, invstd = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        gx, gw, gb = _C.batch_norm_backward(np.ascontiguousarray(g, x.dtype), x, mean, invstd,
+                                            weight, ctx.training, n[0], n[1] and weight is not None,
+                                            n[2])
+        return gx, gw, gb, None, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
+               training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over the channel dimension 1 of an (N, C, ...) input:
+    ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias``, statistics per channel over N and
+    the spatial dimensions.
+
+    With ``training=True`` the batch statistics are used (biased variance) and, when given,
+    ``running_mean``/``running_var`` are updated in place:
+    ``running = (1 − momentum)·running + momentum·batch_stat`` with the *unbiased* batch
+    variance, as PyTorch does. With ``training=False`` the running statistics are used.
+
+    Example::
+
+        x = fastdl.randn(8, 3, 4, 4)
+        rm, rv = fastdl.zeros(3), fastdl.ones(3)
+        y = F.batch_norm(x, rm, rv, training=True)   # rm, rv updated
+    """
+    fn = "batch_norm"
+    x = _t(input)
+    _check_float(x, fn)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: input must have at least 2 dimensions (N, C, ...), got shape "
+                         f"{tuple(x.shape)}")
+    rm, rv = _t(running_mean), _t(running_var)
+    if not training and (rm is None or rv is None):
+        raise ValueError(f"{fn}: running_mean and running_var are required when "
+                         f"training=False")
+    C = x.shape[1]
+    for name, t in (("running_mean", rm), ("running_var", rv)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape "
+                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+    if training and momentum is not None and not isinstance(momentum, numbers.Real):
+        raise TypeError(f"{fn}: momentum must be a number, got {type(momentum).__name__}")
+    stats = {}
+    y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm.data,
+                         None if rv is None else rv.data, bool(training), momentum, float(eps),
+                         stats)
+    if training and (rm is not None or rv is not None):
+        m = 0.0 if momentum is None else float(momentum)
+        count = x.data.size // C if C else 0
+        if rm is not None:
+            rm.data *= (1.0 - m)
+            rm.data += (m * stats["mean"]).astype(rm.dtype, copy=False)
+            rm._vc[0] += 1
+        if rv is not None:
+            unbiased = stats["var"].astype(np.float64) * (count / max(count - 1, 1))
+            rv.data *= (1.0 - m)
+            rv.data += (m * unbiased).astype(rv.dtype, copy=False)
+            rv._vc[0] += 1
+    return y
+
+
+class _LayerNorm(_Op):
+    @staticmethod
+    def forward(ctx, x, weight, bias, K, eps):
+        shape = x.shape
+        x2 = np.ascontiguousarray(x).reshape(-1, K)
+        w = None if weight is None else np.ascontiguousarray(weight).reshape(K)
+        b = None if bias is None else np.ascontiguousarray(bias).reshape(K)
+        y, mean, rstd = _C.layer_norm_forward(x2, w, b, eps)
+        ctx.save_for_backward(x2, w, mean, rstd)
+        ctx.shapes = (shape, None if weight is None else weight.shape,
+                      None if bias is None else bias.shape)
+        return y.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w, mean, rstd = ctx.saved_tensors
+        shape, wshape, bshape = ctx.shapes
+        n = ctx.needs_input_grad
+        g2 = np.ascontiguousarray(g, x2.dtype).reshape(x2.shape)
+        gx, gw, gb = _C.layer_norm_backward(g2, x2, w, mean, rstd, n[0],
+                                            n[1] and w is not None, n[2] and bshape is not None)
+        return (None if gx is None else gx.reshape(shape),
+                None if gw is None else gw.reshape(wshape),
+                None if gb is None else gb.reshape(bshape), None, None)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Layer normalisation over the trailing ``normalized_shape`` dimensions:
+    ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias`` (biased variance), with
+    ``weight``/``bias`` of shape ``normalized_shape`` (or None).
+
+    Example::
+
+        y = F.layer_norm(fastdl.randn(4, 10, 32), (32,))
+    """
+    fn = "layer_norm"
+    x = _t(input)
+    _check_float(x, fn)
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    ns = tuple(int(s) for s in normalized_shape)
+    if len(ns) == 0 or len(ns) > x.ndim or tuple(x.shape[x.ndim - len(ns):]) != ns:
+        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} does not end with "
+                         f"normalized_shape {ns}")
+    w, b = _t(weight), _t(bias)
+    for name, t in (("weight", w), ("bias", b)):
+        if t is not None and tuple(t.shape) != ns:
+            raise ValueError(f"{fn}: {name} must have shape {ns}, got {tuple(t.shape)}")
+    K = int(np.prod(ns))
+    return _LayerNorm.apply(x, w, b, K, float(eps))
+
+
+class _GroupNorm(_Op):
+    @staticmethod
+    def forward(ctx, x, weight, bias, G, eps):
+        x = np.ascontiguousarray(x)
+        weight, bias = _c(weight), _c(bias)
+        y, mean, rstd = _C.group_norm_forward(x, G, weight, bias, eps)
+        ctx.G = G
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, weight, mean, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, mean, rstd = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        gx, gw, gb = _C.group_norm_backward(np.ascontiguousarray(g, x.dtype), x, ctx.G, w, mean,
+                                            rstd, n[0], n[1] and w is not None,
+                                            n[2] and ctx.has_bias)
+        return gx, gw, gb, None, None
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Group normalisation: the C channels of an (N, C, ...) input split into ``num_groups``
+    groups; each (sample, group) is normalised with its own mean and biased variance, then
+    scaled and shifted per channel: ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight[c] + bias[c]``.
+
+    Example::
+
+        y = F.group_norm(fastdl.randn(2, 6, 5, 5), 3)
+    """
+    fn = "group_norm"
+    x = _t(input)
+    _check_float(x, fn)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: input must have at least 2 dimensions (N, C, ...), got shape "
+                         f"{tuple(x.shape)}")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral):
+        raise TypeError(f"{fn}: num_groups must be an int, got {type(num_groups).__name__}")
+    G = int(num_groups)
+    C = x.shape[1]
+    if G <= 0 or C % G:
+        raise ValueError(f"{fn}: num_channels {C} must be divisible by num_groups {G} "
+                         f"(input shape {tuple(x.shape)})")
+    w, b = _t(weight), _t(bias)
+    for name, t in (("weight", w), ("bias", b)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},), got {tuple(t.shape)}")
+    return _GroupNorm.apply(x, w, b, G, float(eps))

@@ -1,2 +1,222 @@
-"""normalization layers."""
-__all__ = []
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (PyTorch's names,
+arguments, parameters and buffers)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ...tensor import Tensor, _canon_dtype
+from .. import functional as F
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+def _float_dtype(dtype, what):
+    dt = _canon_dtype(dtype, what) if dtype is not None else np.dtype(np.float32)
+    if dt.kind != "f":
+        raise TypeError(f"{what}: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+class _BatchNorm(Module):
+    _expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) \
+                or num_features <= 0:
+            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
+        dt = _float_dtype(dtype, name)
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        if self.affine:
+            self.weight = Parameter(np.ones(num_features, dt))
+            self.bias = Parameter(np.zeros(num_features, dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", Tensor._make(np.zeros(num_features, dt)))
+            self.register_buffer("running_var", Tensor._make(np.ones(num_features, dt)))
+            self.register_buffer("num_batches_tracked",
+                                 Tensor._make(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        """Running mean 0, running variance 1, no batches tracked."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self):
+        """Reset running statistics, weight to 1 and bias to 0."""
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def _check_input_dim(self, x):
+        if x.ndim not in self._expected_dims:
+            want = " or ".join(f"{d}D" for d in self._expected_dims)
+            raise ValueError(f"{type(self).__name__}: expected {want} input (got {x.ndim}D "
+                             f"input of shape {tuple(x.shape)})")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
+                             f"in dimension 1, got input of shape {tuple(x.shape)}")
+
+    def forward(self, input):  # noqa: A002
+        x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
+        self._check_input_dim(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._vc[0] += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.data)
+            else:
+                factor = self.momentum
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        use_running = not self.training or self.track_running_stats
+        return F.batch_norm(x, self.running_mean if use_running else None,
+                            self.running_var if use_running else None, self.weight, self.bias,
+                            bn_training, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of a (N, C) or (N, C, L) input over N (and L), per channel:
+    ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias``.
+
+    Training uses the batch statistics and updates ``running_mean``/``running_var`` with
+    ``momentum`` (``None``: cumulative average) using the unbiased batch variance, counting
+    ``num_batches_tracked`` (an int64 buffer in the state dict); eval uses the running
+    statistics. ``affine=False``: no weight/bias; ``track_running_stats=False``: batch
+    statistics in both modes and no buffers.
+
+    Example::
+
+        bn = fastdl.nn.BatchNorm1d(16)
+        y = bn(fastdl.randn(32, 16))
+    """
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of an (N, C, H, W) input over N, H, W per channel; see
+    ``BatchNorm1d`` for the semantics of training, eval and the running statistics.
+
+    Example::
+
+        bn = fastdl.nn.BatchNorm2d(8)
+        y = bn(fastdl.randn(4, 8, 16, 16))
+    """
+
+    _expected_dims = (4,)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` dimensions:
+    ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias`` with ``weight`` (ones) and ``bias``
+    (zeros) of shape ``normalized_shape`` when ``elementwise_affine`` (``bias=False`` drops
+    the bias).
+
+    Example::
+
+        ln = fastdl.nn.LayerNorm(64)
+        y = ln(fastdl.randn(8, 10, 64))
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if not self.normalized_shape or any(s <= 0 for s in self.normalized_shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got "
+                             f"{normalized_shape!r}")
+        dt = _float_dtype(dtype, "LayerNorm")
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def forward(self, input):  # noqa: A002
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Group normalisation: the ``num_channels`` channels split into ``num_groups`` groups,
+    each (sample, group) normalised by its own mean and biased variance, then scaled and
+    shifted per channel by ``weight`` (ones) and ``bias`` (zeros) when ``affine``.
+
+    Example::
+
+        gn = fastdl.nn.GroupNorm(4, 16)
+        y = gn(fastdl.randn(2, 16, 8, 8))
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        dt = _float_dtype(dtype, "GroupNorm")
+        self.num_groups = int(num_groups)
+        self.num_channels = int(num_channels)
+        self.eps = float(eps)
+        self.affine = bool(affine)
+        if self.affine:
+            self.weight = Parameter(np.ones(num_channels, dt))
+            self.bias = Parameter(np.zeros(num_channels, dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def forward(self, input):  # noqa: A002
+        x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input with {self.num_channels} channels in "
+                             f"dimension 1, got shape {tuple(x.shape)}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -11,9 +11,10 @@ Gate math (W·x means ``x Wᵀ``; ⊙ elementwise):
 
 A layer computes the input projection of all time steps with one GEMM per layer and
 direction (``F.linear``), then runs the recurrence as one op per layer and direction
-(``_Recurrence``): its forward loops over time (one (B, H)×(H, G·H) product and one pass of
-gate math per step), its backward is backpropagation through time in one loop (no graph of
-T·k nodes, no recursion), with the weight gradient as one GEMM over all steps. The cells,
+(``_Recurrence``, the C++ kernel family csrc/kernels/rnn): its forward loops over time in
+C++ (one (B, H)×(H, G·H) GEMM and one fused, vectorised pass of gate math per step), its
+backward is backpropagation through time in one loop (no graph of T·k nodes, no recursion),
+with the weight gradient as one GEMM over all steps. The cells,
 and the layers with ``fused=False`` (``_fused`` attribute), use plain Tensor ops instead;
 tests hold the two paths to each other and to PyTorch.
 """
@@ -40,215 +41,62 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 # the fused recurrence: one op per layer and direction
 
 
-def _sigmoid_(a):
-    """σ in place, as 0.5·tanh(0.5·a) + 0.5 (no overflow for any input)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+_MODE_ID = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 
 
 def _seq_out(hs, reverse):
-    """The output sequence (a copy, so in-place edits of it cannot touch the saved states)."""
+    """The output sequence in time order from the step-ordered states (a copy, so in-place
+    edits of the output cannot touch the saved states)."""
     out = hs[1:]
     return (out[::-1] if reverse else out).copy()
 
 
+def _c(a, dt=None):
+    if a is None:
+        return None
+    return np.ascontiguousarray(a, dtype=dt)
+
+
 class _Recurrence(_Op):
-    """The time loop of one layer and direction.
+    """The time loop of one layer and direction: ``_C.rnn_forward`` / ``_C.rnn_backward``
+    (csrc/kernels/rnn: one GEMM and one fused gate pass per step, the whole loop in C++).
 
     forward(xp (T, B, G·H) = input projection incl. b_ih, w_hh (G·H, H), b_hh (G·H,) or None,
     h0 (B, H), c0 (B, H) or None, mode, reverse) → (out (T, B, H), h_T[, c_T]).
+    backward: dxp = the gate-pre-activation gradients, dW_hh = Σ_t dGᵀ h_{t−1} as one GEMM over
+    all steps, db_hh = Σ dG.
     """
 
     @staticmethod
     def forward(ctx, xp, w_hh, b_hh, h0, c0, mode, reverse):
-        T, B, GH = xp.shape
-        H = w_hh.shape[1]
-        dt = xp.dtype
-        if reverse:
-            xp = xp[::-1]
-        w_hh = np.ascontiguousarray(w_hh)
-        hs = np.empty((T + 1, B, H), dt)
-        hs[0] = h0
-        ctx.mode, ctx.reverse = mode, reverse
-        if mode == "LSTM":
-            cs = np.empty((T + 1, B, H), dt)
-            cs[0] = c0
-            acts = np.empty((T, B, GH), dt)
-            tcs = np.empty((T, B, H), dt)
-            for t in range(T):
-                a = acts[t]
-                if b_hh is not None:
-                    np.add(xp[t], b_hh, out=a)
-                else:
-                    a[...] = xp[t]
-                _C.gemm(hs[t], w_hh, a, trans_b=True, beta=1.0)
-                _sigmoid_(a[:, :2 * H])
-                np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-                _sigmoid_(a[:, 3 * H:])
-                c = cs[t + 1]
-                np.multiply(a[:, H:2 * H], cs[t], out=c)
-                c += a[:, :H] * a[:, 2 * H:3 * H]
-                np.tanh(c, out=tcs[t])
-                np.multiply(a[:, 3 * H:], tcs[t], out=hs[t + 1])
-            ctx.save_for_backward(w_hh, hs, cs, acts, tcs)
+        m = _MODE_ID[mode]
+        dt = w_hh.dtype
+        hs, cs, acts, aux, aux2 = _C.rnn_forward(m, _c(xp, dt), _c(w_hh), _c(b_hh, dt),
+                                                 _c(h0, dt), _c(c0, dt), bool(reverse))
+        ctx.mode, ctx.reverse = m, bool(reverse)
+        ctx.save_for_backward(w_hh, hs, cs, acts, aux, aux2)
+        T = hs.shape[0] - 1
+        if m == 2:
             return _seq_out(hs, reverse), hs[T].copy(), cs[T].copy()
-        if mode == "GRU":
-            rz = np.empty((T, B, 2 * H), dt)
-            ns = np.empty((T, B, H), dt)
-            hn = np.empty((T, B, H), dt)
-            hp = np.empty((B, GH), dt)
-            for t in range(T):
-                if b_hh is not None:
-                    hp[...] = b_hh
-                _C.gemm(hs[t], w_hh, hp, trans_b=True, beta=0.0 if b_hh is None else 1.0)
-                x = xp[t]
-                r = rz[t]
-                np.add(x[:, :2 * H], hp[:, :2 * H], out=r)
-                _sigmoid_(r)
-                hn[t] = hp[:, 2 * H:]
-                n = ns[t]
-                np.multiply(r[:, :H], hp[:, 2 * H:], out=n)
-                n += x[:, 2 * H:]
-                np.tanh(n, out=n)
-                h = hs[t + 1]
-                np.subtract(hs[t], n, out=h)
-                h *= r[:, H:]
-                h += n
-            ctx.save_for_backward(w_hh, hs, rz, ns, hn)
-            return _seq_out(hs, reverse), hs[T].copy()
-        # plain RNN (tanh or relu)
-        for t in range(T):
-            h = hs[t + 1]
-            if b_hh is not None:
-                np.add(xp[t], b_hh, out=h)
-            else:
-                h[...] = xp[t]
-            _C.gemm(hs[t], w_hh, h, trans_b=True, beta=1.0)
-            if mode == "RNN_TANH":
-                np.tanh(h, out=h)
-            else:
-                np.maximum(h, 0, out=h)
-        ctx.save_for_backward(w_hh, hs)
         return _seq_out(hs, reverse), hs[T].copy()
 
     @staticmethod
     def backward(ctx, gout, ghT, gcT=None):
-        mode, reverse = ctx.mode, ctx.reverse
-        saved = ctx.saved_tensors
-        w_hh, hs = saved[0], saved[1]
-        w_hh = np.ascontiguousarray(w_hh)
+        w_hh, hs, cs, acts, aux, aux2 = ctx.saved_tensors
+        m, reverse = ctx.mode, ctx.reverse
+        dt = hs.dtype
+        dX, dHh, dh0, dc0 = _C.rnn_backward(m, _c(w_hh), hs, cs, acts, aux, aux2,
+                                            _c(gout, dt), _c(ghT, dt),
+                                            _c(gcT, dt) if m == 2 else None, reverse)
         T1, B, H = hs.shape
         T = T1 - 1
-        dt = hs.dtype
-        if gout is not None and reverse:
-            gout = gout[::-1]
-        dh = np.zeros((B, H), dt) if ghT is None else np.array(ghT, dt)
-        n_need = ctx.needs_input_grad
-        dc = None
-        if mode == "LSTM":
-            _, _, cs, acts, tcs = saved
-            dc = np.zeros((B, H), dt) if gcT is None else np.array(gcT, dt)
-            dG = np.empty((T, B, 4 * H), dt)
-            tmp = np.empty((B, H), dt)
-            for t in range(T - 1, -1, -1):
-                if gout is not None:
-                    dh += gout[t]
-                a = acts[t]
-                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-                tc = tcs[t]
-                d = dG[t]
-                di, df, dg, do = d[:, :H], d[:, H:2 * H], d[:, 2 * H:3 * H], d[:, 3 * H:]
-                # dc += dh·o·(1 − tanh²c)
-                np.multiply(tc, tc, out=tmp)
-                np.subtract(1, tmp, out=tmp)
-                tmp *= o
-                tmp *= dh
-                dc += tmp
-                # do = dh·tanh(c)·o(1−o)
-                np.multiply(dh, tc, out=do)
-                np.subtract(1, o, out=tmp)
-                tmp *= o
-                do *= tmp
-                # di = dc·g·i(1−i)
-                np.subtract(1, i, out=tmp)
-                tmp *= i
-                np.multiply(dc, g, out=di)
-                di *= tmp
-                # df = dc·c_prev·f(1−f)
-                np.subtract(1, f, out=tmp)
-                tmp *= f
-                np.multiply(dc, cs[t], out=df)
-                df *= tmp
-                # dg = dc·i·(1−g²)
-                np.multiply(g, g, out=tmp)
-                np.subtract(1, tmp, out=tmp)
-                tmp *= i
-                np.multiply(dc, tmp, out=dg)
-                dc *= f
-                _C.gemm(d, w_hh, dh)
-            dX = dH = dG
-        elif mode == "GRU":
-            _, _, rz, ns, hn = saved
-            dX = np.empty((T, B, 3 * H), dt)
-            dH = np.empty((T, B, 3 * H), dt)
-            tmp = np.empty((B, H), dt)
-            for t in range(T - 1, -1, -1):
-                if gout is not None:
-                    dh += gout[t]
-                r, z = rz[t, :, :H], rz[t, :, H:]
-                n = ns[t]
-                dx, dhh = dX[t], dH[t]
-                dr, dz, dn = dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:]
-                # dn_pre = dh·(1−z)·(1−n²)
-                np.subtract(1, z, out=tmp)
-                np.multiply(dh, tmp, out=dn)
-                np.multiply(n, n, out=tmp)
-                np.subtract(1, tmp, out=tmp)
-                dn *= tmp
-                # dz_pre = dh·(h_prev − n)·z(1−z)
-                np.subtract(hs[t], n, out=dz)
-                dz *= dh
-                np.subtract(1, z, out=tmp)
-                tmp *= z
-                dz *= tmp
-                # dr_pre = dn_pre·hn·r(1−r)
-                np.multiply(dn, hn[t], out=dr)
-                np.subtract(1, r, out=tmp)
-                tmp *= r
-                dr *= tmp
-                dhh[:, :2 * H] = dx[:, :2 * H]
-                np.multiply(dn, r, out=dhh[:, 2 * H:])
-                # dh_prev = dh·z + dH[t] W_hh
-                dh *= z
-                _C.gemm(dhh, w_hh, dh, beta=1.0)
-        else:
-            dA = np.empty((T, B, H), dt)
-            for t in range(T - 1, -1, -1):
-                if gout is not None:
-                    dh += gout[t]
-                h = hs[t + 1]
-                d = dA[t]
-                if mode == "RNN_TANH":
-                    np.multiply(h, h, out=d)
-                    np.subtract(1, d, out=d)
-                    d *= dh
-                else:
-                    np.multiply(dh, h > 0, out=d)
-                _C.gemm(d, w_hh, dh)
-            dX = dH = dA
-        gxp = gw = gb = None
-        if n_need[0]:
-            gxp = dX[::-1] if reverse else dX
-        if n_need[1]:
-            gw = _C.matmul(dH.reshape(T * B, -1), hs[:-1].reshape(T * B, H), trans_a=True)
-        if n_need[2]:
-            gb = dH.sum(axis=(0, 1))
-        gh0 = dh if n_need[3] else None
-        gc0 = dc if (mode == "LSTM" and n_need[4]) else None
-        return gxp, gw, gb, gh0, gc0, None, None
+        n = ctx.needs_input_grad
+        dH = dHh if m == 3 else dX
+        gxp = (dX[::-1] if reverse else dX) if n[0] else None
+        gw = _C.matmul(dH.reshape(T * B, -1), hs[:-1].reshape(T * B, H), trans_a=True) \
+            if n[1] else None
+        gb = dH.sum(axis=(0, 1)) if n[2] else None
+        return gxp, gw, gb, (dh0 if n[3] else None), (dc0 if n[4] else None), None, None
 
 
 # ---------------------------------------------------------------------------------------

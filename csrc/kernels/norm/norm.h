@@ -1,0 +1,67 @@
+// Normalisation kernels: batch norm, layer norm, group norm, forward and backward.
+//
+// Layouts are C-contiguous. Batch and group norm see the input as (N, C, S) with S the product
+// of the spatial sizes; layer norm as (M, K) with K the normalised size. Statistics are
+// computed blockwise (exact two-pass per cache-resident block, blocks merged in double with
+// Chan's formula) in a fixed order, so results do not depend on the thread count. Absent
+// affine parameters are passed as arrays of ones / zeros by the caller. All functions are
+// defined for T = float and T = double.
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace norm {
+
+// Per-channel batch mean and biased variance of x (N, C, S) over N·S values (N·S > 0).
+template <class T>
+void bn_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var);
+
+// y[n, c, s] = x[n, c, s]·scale[c] + shift[c]   (batch-norm forward, and eval backward)
+template <class T>
+void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
+               T* y);
+
+// Per-channel sums for the backward: sum_g[c] = Σ g, sum_gxc[c] = Σ g·(x − mean[c]).
+template <class T>
+void bn_backward_reduce(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                        double* sum_g, double* sum_gxc);
+
+// gx = k1[c]·g + k2[c]·x + k3[c]
+template <class T>
+void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* k1,
+                       const T* k2, const T* k3, T* gx);
+
+// Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
+// y = (x − mean)·invstd·w + b. Channels that fit in L2 are done whole (x read once).
+template <class T>
+void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
+                      double eps, T* y, T* mean, T* var, T* invstd);
+
+// Training backward in one call: sum_g, sum_gxc as bn_backward_reduce and, when gx != nullptr,
+// gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M), M = N·S.
+template <class T>
+void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc);
+
+// Layer norm over rows of x (M, K): y = (x − mean)·rstd·w + b; mean, rstd (M) saved.
+template <class T>
+void ln_forward(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
+                T* mean, T* rstd);
+
+// Layer-norm backward; gx, gw, gb may each be nullptr (not wanted). gw/gb have K entries.
+template <class T>
+void ln_backward(const T* g, const T* x, int64_t M, int64_t K, const T* w, const T* mean,
+                 const T* rstd, T* gx, T* gw, T* gb);
+
+// Group norm of x (N, C, S) with G groups (C % G == 0): mean, rstd (N·G) saved.
+template <class T>
+void gn_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const T* w, const T* b,
+                double eps, T* y, T* mean, T* rstd);
+
+// Group-norm backward; gx, gw, gb may each be nullptr. gw/gb have C entries.
+template <class T>
+void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_t G,
+                 const T* w, const T* mean, const T* rstd, T* gx, T* gw, T* gb);
+
+}  // namespace norm
+}  // namespace fastdl

@@ -1,0 +1,561 @@
+// The norm kernels, written once against Vec<T> (simd_vec.h) and compiled once per ISA:
+// included inside `fastdl::norm::<isa>` after simd_vec.h by norm.cpp / norm_avx2.cpp /
+// norm_avx512.cpp. Internal linkage throughout (anonymous namespace).
+//
+// Threading: every parallel_for below splits work into chunks whose size depends only on the
+// problem shape (kGrain elements of work per chunk), and every floating-point reduction is
+// done per fixed piece (a plane, a row, a block of rows) and then combined in index order, so
+// the results are bitwise identical for any thread count.
+
+namespace {
+
+constexpr int64_t kGrain = 32768;  // elements of work per parallel chunk
+constexpr int64_t kBlock = 4096;   // elements summed in T before going to double
+
+inline int64_t grain_for(int64_t unit) {
+  const int64_t g = kGrain / (unit > 0 ? unit : 1);
+  return g < 1 ? 1 : g;
+}
+
+struct PoolBuf {
+  void* p;
+  explicit PoolBuf(size_t bytes) : p(fastdl::pool_alloc(bytes ? bytes : 1)) {}
+  ~PoolBuf() { fastdl::pool_free(p); }
+  PoolBuf(const PoolBuf&) = delete;
+  PoolBuf& operator=(const PoolBuf&) = delete;
+  template <class U>
+  U* as() { return static_cast<U*>(p); }
+};
+
+// sg = Σ g, sgx = Σ g·(x − m), in double across blocks of kBlock.
+template <class T>
+inline void plane_sums(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const typename V::R vm = V::set1(m);
+  double tg = 0, tgx = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = n - b < kBlock ? n : b + kBlock;
+    typename V::R a0 = V::zero(), a1 = V::zero(), c0 = V::zero(), c1 = V::zero();
+    int64_t i = b;
+    for (; i + 2 * W <= e; i += 2 * W) {
+      typename V::R g0 = V::load(g + i), g1 = V::load(g + i + W);
+      a0 = V::add(a0, g0);
+      a1 = V::add(a1, g1);
+      c0 = V::fma(g0, V::sub(V::load(x + i), vm), c0);
+      c1 = V::fma(g1, V::sub(V::load(x + i + W), vm), c1);
+    }
+    for (; i + W <= e; i += W) {
+      typename V::R g0 = V::load(g + i);
+      a0 = V::add(a0, g0);
+      c0 = V::fma(g0, V::sub(V::load(x + i), vm), c0);
+    }
+    if (i < e) {
+      typename V::R g0 = V::loadn(g + i, e - i, T(0));
+      a1 = V::add(a1, g0);
+      c1 = V::fma(g0, V::sub(V::loadn(x + i, e - i, m), vm), c1);
+    }
+    tg += static_cast<double>(V::hsum(V::add(a0, a1)));
+    tgx += static_cast<double>(V::hsum(V::add(c0, c1)));
+  }
+  sg = tg;
+  sgx = tgx;
+}
+
+// y = a·g + b·x + c over n values
+template <class T>
+inline void vaffine2(const T* g, const T* x, int64_t n, T a, T b, T c, T* y) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  const typename V::R va = V::set1(a), vb = V::set1(b), vc = V::set1(c);
+  int64_t i = 0;
+  for (; i + W <= n; i += W)
+    V::store(y + i, V::fma(va, V::load(g + i), V::fma(vb, V::load(x + i), vc)));
+  if (i < n)
+    V::storen(y + i,
+              V::fma(va, V::loadn(g + i, n - i, T(0)), V::fma(vb, V::loadn(x + i, n - i, T(0)), vc)),
+              n - i);
+}
+
+// y[j] = x[j]·s[j] + t[j]
+template <class T>
+inline void vaffine_rows(const T* x, int64_t n, const T* s, const T* t, T* y) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) V::store(y + i, V::fma(V::load(x + i), V::load(s + i), V::load(t + i)));
+  if (i < n)
+    V::storen(y + i,
+              V::fma(V::loadn(x + i, n - i, T(0)), V::loadn(s + i, n - i, T(0)),
+                     V::loadn(t + i, n - i, T(0))),
+              n - i);
+}
+
+// y[j] = a[j]·g[j] + b[j]·x[j] + c[j]
+template <class T>
+inline void vaffine2_rows(const T* g, const T* x, int64_t n, const T* a, const T* b, const T* c,
+                          T* y) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  int64_t i = 0;
+  for (; i + W <= n; i += W)
+    V::store(y + i, V::fma(V::load(a + i), V::load(g + i),
+                           V::fma(V::load(b + i), V::load(x + i), V::load(c + i))));
+  for (; i < n; ++i) y[i] = a[i] * g[i] + (b[i] * x[i] + c[i]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Batch norm
+
+template <class T>
+void bn_stats_k(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
+  if (S == 1) {
+    // (N, C): columns in blocks of CB, rows in blocks of RB (two-pass each, merged in order).
+    constexpr int64_t CB = 64, RB = 256;
+    const int64_t nb = (C + CB - 1) / CB;
+    fastdl::parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t c0 = blk * CB, cn = C - c0 < CB ? C - c0 : CB;
+        Moments mo[CB];
+        T sm[CB], mt[CB];
+        double q[CB];
+        for (int64_t j = 0; j < cn; ++j) mo[j] = Moments{0, 0, 0};
+        for (int64_t r0 = 0; r0 < N; r0 += RB) {
+          const int64_t rn = N - r0 < RB ? N - r0 : RB;
+          for (int64_t j = 0; j < cn; ++j) sm[j] = 0;
+          for (int64_t r = r0; r < r0 + rn; ++r) {
+            const T* row = x + r * C + c0;
+            for (int64_t j = 0; j < cn; ++j) sm[j] += row[j];
+          }
+          for (int64_t j = 0; j < cn; ++j) {
+            mt[j] = static_cast<T>(static_cast<double>(sm[j]) / static_cast<double>(rn));
+            q[j] = 0;
+          }
+          for (int64_t r = r0; r < r0 + rn; ++r) {
+            const T* row = x + r * C + c0;
+            for (int64_t j = 0; j < cn; ++j) {
+              const double d = static_cast<double>(row[j] - mt[j]);
+              q[j] += d * d;
+            }
+          }
+          for (int64_t j = 0; j < cn; ++j)
+            moments_merge(mo[j], static_cast<double>(rn), static_cast<double>(mt[j]), q[j]);
+        }
+        for (int64_t j = 0; j < cn; ++j) {
+          mean[c0 + j] = static_cast<T>(mo[j].mean);
+          var[c0 + j] = static_cast<T>(mo[j].m2 / mo[j].count);
+        }
+      }
+    });
+    return;
+  }
+  const int64_t P = N * C;
+  PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(P));
+  double* pm = buf.as<double>();
+  double* pq = pm + P;
+  fastdl::parallel_for(P, grain_for(S), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const Moments m = span_moments(x + p * S, S);
+      pm[p] = m.mean;
+      pq[p] = m.m2;
+    }
+  });
+  fastdl::parallel_for(C, grain_for(N), [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      Moments r{0, 0, 0};
+      for (int64_t n = 0; n < N; ++n)
+        moments_merge(r, static_cast<double>(S), pm[n * C + c], pq[n * C + c]);
+      mean[c] = static_cast<T>(r.mean);
+      var[c] = static_cast<T>(r.m2 / r.count);
+    }
+  });
+}
+
+template <class T>
+void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
+                 T* y) {
+  if (S == 1) {
+    fastdl::parallel_for(N, grain_for(C), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) vaffine_rows(x + r * C, C, scale, shift, y + r * C);
+    });
+    return;
+  }
+  fastdl::parallel_for(N * C, grain_for(S), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t c = p % C;
+      vaffine(x + p * S, S, scale[c], shift[c], y + p * S);
+    }
+  });
+}
+
+template <class T>
+void bn_backward_reduce_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                          double* sum_g, double* sum_gxc) {
+  if (S == 1) {
+    constexpr int64_t CB = 64;
+    const int64_t nb = (C + CB - 1) / CB;
+    fastdl::parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t c0 = blk * CB, cn = C - c0 < CB ? C - c0 : CB;
+        double ag[CB], agx[CB];
+        for (int64_t j = 0; j < cn; ++j) ag[j] = agx[j] = 0;
+        for (int64_t r = 0; r < N; ++r) {
+          const T* gr = g + r * C + c0;
+          const T* xr = x + r * C + c0;
+          for (int64_t j = 0; j < cn; ++j) {
+            ag[j] += static_cast<double>(gr[j]);
+            agx[j] += static_cast<double>(gr[j]) * static_cast<double>(xr[j] - mean[c0 + j]);
+          }
+        }
+        for (int64_t j = 0; j < cn; ++j) {
+          sum_g[c0 + j] = ag[j];
+          sum_gxc[c0 + j] = agx[j];
+        }
+      }
+    });
+    return;
+  }
+  const int64_t P = N * C;
+  PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(P));
+  double* pg = buf.as<double>();
+  double* pgx = pg + P;
+  fastdl::parallel_for(P, grain_for(2 * S), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) plane_sums(g + p * S, x + p * S, S, mean[p % C], pg[p], pgx[p]);
+  });
+  fastdl::parallel_for(C, grain_for(N), [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      double a = 0, q = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        a += pg[n * C + c];
+        q += pgx[n * C + c];
+      }
+      sum_g[c] = a;
+      sum_gxc[c] = q;
+    }
+  });
+}
+
+template <class T>
+void bn_backward_apply_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* k1,
+                         const T* k2, const T* k3, T* gx) {
+  if (S == 1) {
+    fastdl::parallel_for(N, grain_for(2 * C), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) vaffine2_rows(g + r * C, x + r * C, C, k1, k2, k3, gx + r * C);
+    });
+    return;
+  }
+  fastdl::parallel_for(N * C, grain_for(2 * S), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t c = p % C;
+      vaffine2(g + p * S, x + p * S, S, k1[c], k2[c], k3[c], gx + p * S);
+    }
+  });
+}
+
+// Training forward and backward in one call each. When one channel's values (N·S of them)
+// fit in L2, each channel is processed whole — statistics, then the elementwise pass while it
+// is still cache resident — so x is read from memory once instead of twice. Otherwise the
+// statistics and the elementwise pass run as separate sweeps over planes. Both paths merge the
+// per-plane partial results in the same order, with the same arithmetic.
+constexpr size_t kChannelCache = 256 * 1024;  // bytes of one operand per channel
+
+template <class T>
+inline void bn_coef_fwd(T mean, T var, T w, T b, double eps, T& invstd, T& scale, T& shift) {
+  const double r = 1.0 / ssqrt(static_cast<double>(var) + eps);
+  invstd = static_cast<T>(r);
+  scale = static_cast<T>(static_cast<double>(w) * r);
+  shift = static_cast<T>(static_cast<double>(b) - static_cast<double>(mean) * static_cast<double>(w) * r);
+}
+
+template <class T>
+void bn_train_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
+                        double eps, T* y, T* mean, T* var, T* invstd) {
+  const bool fused = S > 1 && static_cast<size_t>(N * S) * sizeof(T) <= kChannelCache;
+  if (!fused) {
+    bn_stats_k(x, N, C, S, mean, var);
+    PoolBuf buf(sizeof(T) * 2 * static_cast<size_t>(C));
+    T* scale = buf.as<T>();
+    T* shift = scale + C;
+    for (int64_t c = 0; c < C; ++c) bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], scale[c], shift[c]);
+    bn_affine_k(x, N, C, S, scale, shift, y);
+    return;
+  }
+  fastdl::parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      Moments r{0, 0, 0};
+      for (int64_t n = 0; n < N; ++n) {
+        const Moments m = span_moments(x + (n * C + c) * S, S);
+        moments_merge(r, static_cast<double>(S), m.mean, m.m2);
+      }
+      mean[c] = static_cast<T>(r.mean);
+      var[c] = static_cast<T>(r.m2 / r.count);
+      T sc, sh;
+      bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], sc, sh);
+      for (int64_t n = 0; n < N; ++n) vaffine(x + (n * C + c) * S, S, sc, sh, y + (n * C + c) * S);
+    }
+  });
+}
+
+// gx = k1·g + k2·x + k3 with the batch-statistics coefficients of channel c
+template <class T>
+inline void bn_coef_bwd(double sg, double sgx, T mean, T invstd, T w, double M, T& k1, T& k2,
+                        T& k3) {
+  const double r = static_cast<double>(invstd), a = static_cast<double>(w) * r;
+  const double b2 = -a * r * r * sgx / M;
+  k1 = static_cast<T>(a);
+  k2 = static_cast<T>(b2);
+  k3 = static_cast<T>(-a * sg / M - b2 * static_cast<double>(mean));
+}
+
+template <class T>
+void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                         const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc) {
+  const double M = static_cast<double>(N) * static_cast<double>(S);
+  const bool fused = gx && S > 1 && static_cast<size_t>(N * S) * sizeof(T) <= kChannelCache;
+  if (!fused) {
+    bn_backward_reduce_k(g, x, N, C, S, mean, sum_g, sum_gxc);
+    if (!gx) return;
+    PoolBuf buf(sizeof(T) * 3 * static_cast<size_t>(C));
+    T* k1 = buf.as<T>();
+    T* k2 = k1 + C;
+    T* k3 = k2 + C;
+    for (int64_t c = 0; c < C; ++c) bn_coef_bwd(sum_g[c], sum_gxc[c], mean[c], invstd[c], w[c], M, k1[c], k2[c], k3[c]);
+    bn_backward_apply_k(g, x, N, C, S, k1, k2, k3, gx);
+    return;
+  }
+  fastdl::parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double a = 0, q = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        double pg, pgx;
+        const int64_t off = (n * C + c) * S;
+        plane_sums(g + off, x + off, S, mean[c], pg, pgx);
+        a += pg;
+        q += pgx;
+      }
+      sum_g[c] = a;
+      sum_gxc[c] = q;
+      T k1, k2, k3;
+      bn_coef_bwd(a, q, mean[c], invstd[c], w[c], M, k1, k2, k3);
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t off = (n * C + c) * S;
+        vaffine2(g + off, x + off, S, k1, k2, k3, gx + off);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Layer norm
+
+template <class T>
+void ln_forward_k(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
+                  T* mean, T* rstd) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  fastdl::parallel_for(M, grain_for(K), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * K;
+      T* yr = y + r * K;
+      const Moments m = span_moments(xr, K);
+      const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(K) + eps);
+      mean[r] = static_cast<T>(m.mean);
+      rstd[r] = static_cast<T>(rs);
+      const typename V::R vs = V::set1(static_cast<T>(rs));
+      const typename V::R vt = V::set1(static_cast<T>(-m.mean * rs));
+      int64_t i = 0;
+      for (; i + W <= K; i += W) {
+        typename V::R xh = V::fma(V::load(xr + i), vs, vt);
+        V::store(yr + i, V::fma(xh, V::load(w + i), V::load(b + i)));
+      }
+      if (i < K) {
+        const int64_t t = K - i;
+        typename V::R xh = V::fma(V::loadn(xr + i, t, T(0)), vs, vt);
+        V::storen(yr + i, V::fma(xh, V::loadn(w + i, t, T(0)), V::loadn(b + i, t, T(0))), t);
+      }
+    }
+  });
+}
+
+template <class T>
+void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, const T* mean,
+                   const T* rstd, T* gx, T* gw, T* gb) {
+  using V = Vec<T>;
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const bool want_params = gw != nullptr || gb != nullptr;
+  // Rows in blocks of RB (a function of M and K only); each block accumulates its parameter-
+  // gradient partials (Σ g·x̂, Σ g over its rows) in T, and the blocks are summed in double,
+  // in order.
+  int64_t RB = (kGrain + K - 1) / K;
+  const int64_t rb2 = (M + 63) / 64;
+  if (rb2 > RB) RB = rb2;
+  if (RB < 1) RB = 1;
+  const int64_t nblk = (M + RB - 1) / RB;
+  PoolBuf buf(want_params ? sizeof(T) * 2 * static_cast<size_t>(nblk * K) : 1);
+  T* part = buf.as<T>();
+  fastdl::parallel_for(nblk, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      T* pw = part + blk * 2 * K;
+      T* pb = pw + K;
+      if (want_params)
+        for (int64_t k = 0; k < K; ++k) pw[k] = pb[k] = T(0);
+      const int64_t re = (blk + 1) * RB < M ? (blk + 1) * RB : M;
+      for (int64_t r = blk * RB; r < re; ++r) {
+        const T* gr = g + r * K;
+        const T* xr = x + r * K;
+        const T mu = mean[r], rs = rstd[r];
+        const R vrs = V::set1(rs), vnm = V::set1(-mu * rs);
+        R vka = V::zero(), vkc = V::zero();
+        if (gx) {
+          // a = Σ g·w, c = Σ g·w·x̂
+          double sa = 0, sc = 0;
+          for (int64_t b = 0; b < K; b += kBlock) {
+            const int64_t e = K - b < kBlock ? K : b + kBlock;
+            R a0 = V::zero(), c0 = V::zero();
+            int64_t i = b;
+            for (; i + W <= e; i += W) {
+              R gwv = V::mul(V::load(gr + i), V::load(w + i));
+              a0 = V::add(a0, gwv);
+              c0 = V::fma(gwv, V::fma(V::load(xr + i), vrs, vnm), c0);
+            }
+            if (i < e) {
+              R gwv = V::mul(V::loadn(gr + i, e - i, T(0)), V::loadn(w + i, e - i, T(0)));
+              a0 = V::add(a0, gwv);
+              c0 = V::fma(gwv, V::fma(V::loadn(xr + i, e - i, T(0)), vrs, vnm), c0);
+            }
+            sa += static_cast<double>(V::hsum(a0));
+            sc += static_cast<double>(V::hsum(c0));
+          }
+          // gx = rs·(g·w − a/K − x̂·c/K) = rs·g·w − x̂·(rs·c/K) − rs·a/K
+          vka = V::set1(static_cast<T>(-static_cast<double>(rs) * sa / static_cast<double>(K)));
+          vkc = V::set1(static_cast<T>(-static_cast<double>(rs) * sc / static_cast<double>(K)));
+        }
+        T* gxr = gx ? gx + r * K : nullptr;
+        int64_t i = 0;
+        for (; i + W <= K; i += W) {
+          R gv = V::load(gr + i);
+          R xh = V::fma(V::load(xr + i), vrs, vnm);
+          if (gxr) V::store(gxr + i, V::fma(V::mul(gv, V::load(w + i)), vrs, V::fma(xh, vkc, vka)));
+          if (want_params) {
+            V::store(pw + i, V::fma(gv, xh, V::load(pw + i)));
+            V::store(pb + i, V::add(gv, V::load(pb + i)));
+          }
+        }
+        for (; i < K; ++i) {
+          const T gv = gr[i], xh = xr[i] * rs + (-mu * rs);
+          if (gxr) {
+            T ka, kc;
+            V::storen(&ka, vka, 1);
+            V::storen(&kc, vkc, 1);
+            gxr[i] = gv * w[i] * rs + (xh * kc + ka);
+          }
+          if (want_params) {
+            pw[i] += gv * xh;
+            pb[i] += gv;
+          }
+        }
+      }
+    }
+  });
+  if (want_params) {
+    fastdl::parallel_for(K, grain_for(nblk), [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        double sw = 0, sb = 0;
+        for (int64_t blk = 0; blk < nblk; ++blk) {
+          sw += static_cast<double>(part[blk * 2 * K + k]);
+          sb += static_cast<double>(part[blk * 2 * K + K + k]);
+        }
+        if (gw) gw[k] = static_cast<T>(sw);
+        if (gb) gb[k] = static_cast<T>(sb);
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Group norm
+
+template <class T>
+void gn_forward_k(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const T* w, const T* b,
+                  double eps, T* y, T* mean, T* rstd) {
+  const int64_t D = C / G, span = D * S;
+  fastdl::parallel_for(N * G, grain_for(span), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / G, grp = q % G;
+      const T* xs = x + q * span;
+      const Moments m = span_moments(xs, span);
+      const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(span) + eps);
+      mean[q] = static_cast<T>(m.mean);
+      rstd[q] = static_cast<T>(rs);
+      for (int64_t d = 0; d < D; ++d) {
+        const int64_t c = grp * D + d;
+        const double s = rs * static_cast<double>(w[c]);
+        const double t = static_cast<double>(b[c]) - m.mean * s;
+        const int64_t off = (n * C + c) * S;
+        vaffine(x + off, S, static_cast<T>(s), static_cast<T>(t), y + off);
+      }
+    }
+  });
+}
+
+template <class T>
+void gn_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_t G,
+                   const T* w, const T* mean, const T* rstd, T* gx, T* gw, T* gb) {
+  const int64_t D = C / G, span = D * S;
+  const int64_t P = N * C;
+  PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(P));
+  double* pdb = buf.as<double>();  // Σ_s g           per (n, c)
+  double* pds = pdb + P;           // Σ_s g·(x − μ)   per (n, c)
+  fastdl::parallel_for(N * G, grain_for(2 * span), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n = q / G, grp = q % G;
+      const T mu = mean[q];
+      const double rs = static_cast<double>(rstd[q]);
+      double sg = 0, sgx = 0;
+      for (int64_t d = 0; d < D; ++d) {
+        const int64_t c = grp * D + d, p = n * C + c;
+        plane_sums(g + p * S, x + p * S, S, mu, pdb[p], pds[p]);
+        sg += static_cast<double>(w[c]) * pdb[p];
+        sgx += static_cast<double>(w[c]) * pds[p];
+      }
+      if (gx) {
+        const double K = static_cast<double>(span);
+        // gx = rs·w·g − rs³·sgx/K·(x − μ) − rs·sg/K
+        const double B = -rs * rs * rs * sgx / K;
+        const double Cc = -rs * sg / K - B * static_cast<double>(mu);
+        for (int64_t d = 0; d < D; ++d) {
+          const int64_t c = grp * D + d, off = (n * C + c) * S;
+          vaffine2(g + off, x + off, S, static_cast<T>(rs * static_cast<double>(w[c])),
+                   static_cast<T>(B), static_cast<T>(Cc), gx + off);
+        }
+      }
+    }
+  });
+  if (gw || gb) {
+    for (int64_t c = 0; c < C; ++c) {
+      double sw = 0, sb = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        sw += static_cast<double>(rstd[n * G + c / D]) * pds[n * C + c];
+        sb += pdb[n * C + c];
+      }
+      if (gw) gw[c] = static_cast<T>(sw);
+      if (gb) gb[c] = static_cast<T>(sb);
+    }
+  }
+}
+
+template <class T>
+const NormKernels<T>* make_table() {
+  static const NormKernels<T> t = {
+      &bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
+      &ln_forward_k<T>,  &ln_backward_k<T>,  &gn_forward_k<T>,         &gn_backward_k<T>,
+      &bn_train_forward_k<T>, &bn_train_backward_k<T>,
+  };
+  return &t;
+}
+
+}  // namespace
+
+const NormKernels<float>* kernels_f32() { return make_table<float>(); }
+const NormKernels<double>* kernels_f64() { return make_table<double>(); }

@@ -1,0 +1,319 @@
+"""Batch, layer and group normalisation: kernels vs the NumPy reference (every ISA path,
+float32 and float64), gradcheck, thread-count independence, layers, running statistics,
+errors, and PyTorch where installed."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastdl
+import fastdl.nn.functional as F
+from fastdl import nn
+from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa, use_threads
+from fastdl.testing.reference import norm as RN
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+
+# the last two have channels larger than the kernels' per-channel cache block (256 KB)
+SHAPES = [(8, 3), (5, 4, 7), (3, 5, 6, 4), (2, 3, 33, 17), (1, 2, 4097), (2, 2, 40000),
+          (3, 2, 100, 250)]
+
+
+def _tensor(a, grad=False):
+    return fastdl.tensor(a, requires_grad=grad)
+
+
+def _fwd_bwd(fn, x, params, g):
+    xt = _tensor(x, True)
+    pt = [None if p is None else _tensor(p, True) for p in params]
+    y = fn(xt, *pt)
+    y.backward(_tensor(g))
+    return (y.detach().numpy(), xt.grad.numpy(),
+            *[None if p is None else p.grad.numpy() for p in pt])
+
+
+# ---- batch norm ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_train_matches_reference(isa, rng, dtype, shape, affine):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(C).astype(dtype) if affine else None
+    b = rng.standard_normal(C).astype(dtype) if affine else None
+    rm, rv = _tensor(np.zeros(C, dtype)), _tensor(np.ones(C, dtype))
+
+    def fn(xt, wt, bt):
+        return F.batch_norm(xt, rm, rv, wt, bt, training=True, momentum=0.3, eps=1e-5)
+    y, gx, *pg = _fwd_bwd(fn, x, [w, b], g)
+    ye, rme, rve = RN.batch_norm_ref(x, np.zeros(C), np.ones(C), w, b, True, 0.3, 1e-5)
+    gxe, gwe, gbe = RN.batch_norm_backward_ref(g, x, w, True)
+    tol = TOL[dtype]
+    assert y.dtype == dtype
+    assert_close(y, ye.astype(dtype), **tol)
+    assert_close(gx, gxe.astype(dtype), **tol)
+    assert_close(rm.numpy(), rme.astype(dtype), **tol)
+    assert_close(rv.numpy(), rve.astype(dtype), **tol)
+    if affine:
+        assert_close(pg[0], gwe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+        assert_close(pg[1], gbe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(8, 3), (3, 5, 6, 4)])
+def test_batch_norm_eval_matches_reference(isa, rng, dtype, shape):
+    C = shape[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    rm = rng.standard_normal(C).astype(dtype)
+    rv = (rng.random(C) + 0.5).astype(dtype)
+
+    def fn(xt, wt, bt):
+        return F.batch_norm(xt, _tensor(rm), _tensor(rv), wt, bt, training=False)
+    y, gx, gw, gb = _fwd_bwd(fn, x, [w, b], g)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, w, b, False)
+    gxe, gwe, gbe = RN.batch_norm_backward_ref(g, x, w, False, rm, rv)
+    tol = TOL[dtype]
+    assert_close(y, ye.astype(dtype), **tol)
+    assert_close(gx, gxe.astype(dtype), **tol)
+    assert_close(gw, gwe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+    assert_close(gb, gbe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(2, 6), C=st.integers(1, 5), S=st.lists(st.integers(1, 9), max_size=2),
+       training=st.booleans())
+def test_batch_norm_property_shapes(N, C, S, training):
+    rng = np.random.default_rng(N * 100 + C)
+    shape = (N, C, *S)
+    x = rng.standard_normal(shape)
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    rm, rv = rng.standard_normal(C), rng.random(C) + 0.5
+    y = F.batch_norm(_tensor(x), _tensor(rm.copy()), _tensor(rv.copy()), _tensor(w), _tensor(b),
+                     training=training)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, w, b, training)
+    assert_close(y.numpy(), ye, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_norm_large_offset_is_accurate(isa, rng):
+    # variance of data far from zero: a one-pass E[x²] − E[x]² would lose it in float32
+    x = (1e4 + rng.standard_normal((16, 4, 300))).astype(np.float32)
+    y = F.batch_norm(_tensor(x), None, None, training=True)
+    ye, _, _ = RN.batch_norm_ref(x, training=True)
+    assert_close(y.numpy(), ye.astype(np.float32), rtol=1e-3, atol=2e-3)
+
+
+def test_batch_norm_gradcheck(rng):
+    for shape in [(4, 3), (3, 2, 5)]:
+        x = _tensor(rng.standard_normal(shape), True)
+        w = _tensor(rng.standard_normal(shape[1]), True)
+        b = _tensor(rng.standard_normal(shape[1]), True)
+        assert gradcheck(lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True),
+                         [x, w, b])
+        rm, rv = _tensor(rng.standard_normal(shape[1])), _tensor(rng.random(shape[1]) + 0.5)
+        assert gradcheck(lambda a, c, d: F.batch_norm(a, rm, rv, c, d, training=False), [x, w, b])
+
+
+def test_batchnorm_module_running_stats_and_state_dict(rng):
+    bn = nn.BatchNorm2d(3, momentum=0.2)
+    assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
+    sd = bn.state_dict()
+    assert list(sd) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert sd["num_batches_tracked"].dtype == np.int64 and sd["num_batches_tracked"].shape == ()
+    rm, rv = np.zeros(3), np.ones(3)
+    for step in range(3):
+        x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32) * (step + 1)
+        bn(_tensor(x))
+        _, rm, rv = RN.batch_norm_ref(x, rm, rv, training=True, momentum=0.2)
+    assert int(bn.num_batches_tracked.numpy()) == 3
+    assert_close(bn.running_mean.numpy(), rm.astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert_close(bn.running_var.numpy(), rv.astype(np.float32), rtol=1e-5, atol=1e-6)
+    bn.eval()
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    ye, _, _ = RN.batch_norm_ref(x, rm, rv, np.ones(3), np.zeros(3), False)
+    assert_close(bn(_tensor(x)).detach().numpy(), ye.astype(np.float32), rtol=1e-5, atol=1e-5)
+    assert int(bn.num_batches_tracked.numpy()) == 3
+
+
+def test_batchnorm_momentum_none_is_cumulative_average(rng):
+    bn = nn.BatchNorm1d(2, momentum=None)
+    xs = [rng.standard_normal((6, 2)) * (i + 1) for i in range(4)]
+    for x in xs:
+        bn(_tensor(x.astype(np.float32)))
+    means = np.mean([x.mean(0) for x in xs], axis=0)
+    vars_ = np.mean([x.var(0, ddof=1) for x in xs], axis=0)
+    assert_close(bn.running_mean.numpy(), means.astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert_close(bn.running_var.numpy(), vars_.astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_no_running_stats_and_no_affine(rng):
+    bn = nn.BatchNorm1d(4, affine=False, track_running_stats=False)
+    assert list(bn.state_dict()) == [] and bn.weight is None and bn.running_mean is None
+    bn.eval()  # no running statistics: batch statistics in eval too
+    x = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    ye, _, _ = RN.batch_norm_ref(x, training=True)
+    assert_close(bn(_tensor(x)).detach().numpy(), ye.astype(np.float32), rtol=1e-5, atol=1e-5)
+
+
+# ---- layer norm ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,ns", [((6, 10), (10,)), ((3, 4, 33), (33,)), ((2, 3, 4, 5), (4, 5)),
+                                      ((3, 5000), (5000,))])
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+def test_layer_norm_matches_reference(isa, rng, dtype, shape, ns, affine):
+    x = (rng.standard_normal(shape) * 3 - 1).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal(ns).astype(dtype) if affine != "none" else None
+    b = rng.standard_normal(ns).astype(dtype) if affine == "both" else None
+    y, gx, *pg = _fwd_bwd(lambda a, c, d: F.layer_norm(a, ns, c, d), x, [w, b], g)
+    ye = RN.layer_norm_nd_ref(x, ns, w, b)
+    gxe, gwe, gbe = RN.layer_norm_backward_ref(g, x, ns, w)
+    tol = TOL[dtype]
+    assert_close(y, ye.astype(dtype), **tol)
+    assert_close(gx, gxe.astype(dtype), rtol=tol["rtol"] * 5, atol=tol["atol"] * 5)
+    if w is not None:
+        assert_close(pg[0], gwe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+    if b is not None:
+        assert_close(pg[1], gbe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+def test_layer_norm_gradcheck(rng):
+    x = _tensor(rng.standard_normal((3, 2, 5)), True)
+    w = _tensor(rng.standard_normal((2, 5)), True)
+    b = _tensor(rng.standard_normal((2, 5)), True)
+    assert gradcheck(lambda a, c, d: F.layer_norm(a, (2, 5), c, d), [x, w, b])
+
+
+def test_layernorm_module(rng):
+    ln = nn.LayerNorm((4, 6), eps=1e-6, bias=False)
+    assert [n for n, _ in ln.named_parameters()] == ["weight"] and ln.weight.shape == (4, 6)
+    x = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    assert_close(ln(_tensor(x)).detach().numpy(), RN.layer_norm_nd_ref(x, (4, 6), eps=1e-6).astype(np.float32),
+                 rtol=1e-5, atol=1e-5)
+
+
+# ---- group norm ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,G", [((2, 6, 5), 3), ((3, 4, 7, 5), 2), ((2, 8, 3, 3), 8),
+                                     ((2, 4, 1), 1)])
+def test_group_norm_matches_reference(isa, rng, dtype, shape, G):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    y, gx, gw, gb = _fwd_bwd(lambda a, c, d: F.group_norm(a, G, c, d), x, [w, b], g)
+    ye = RN.group_norm_ref(x, G, w, b)
+    gxe, gwe, gbe = RN.group_norm_backward_ref(g, x, G, w)
+    tol = TOL[dtype]
+    assert_close(y, ye.astype(dtype), **tol)
+    assert_close(gx, gxe.astype(dtype), rtol=tol["rtol"] * 5, atol=tol["atol"] * 5)
+    assert_close(gw, gwe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+    assert_close(gb, gbe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
+def test_group_norm_gradcheck(rng):
+    x = _tensor(rng.standard_normal((2, 4, 3)), True)
+    w, b = _tensor(rng.standard_normal(4), True), _tensor(rng.standard_normal(4), True)
+    assert gradcheck(lambda a, c, d: F.group_norm(a, 2, c, d), [x, w, b])
+
+
+def test_groupnorm_module(rng):
+    gn = nn.GroupNorm(2, 6)
+    assert gn.weight.shape == (6,) and list(gn.state_dict()) == ["weight", "bias"]
+    x = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    assert_close(gn(_tensor(x)).detach().numpy(), RN.group_norm_ref(x, 2).astype(np.float32),
+                 rtol=1e-5, atol=1e-5)
+
+
+# ---- threads, errors, torch ----------------------------------------------------------------
+
+@pytest.mark.parametrize("isa_name", isa_paths())
+def test_bitwise_same_for_1_and_2_threads(rng, isa_name):
+    x = rng.standard_normal((16, 8, 40, 40)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32)
+    xb = rng.standard_normal((4, 2, 20000)).astype(np.float32)  # channels beyond 256 KB
+    gb_ = rng.standard_normal(xb.shape).astype(np.float32)
+    x2 = x.reshape(256, -1)[:, :800].copy()
+    g2 = g.reshape(256, -1)[:, :800].copy()
+
+    def run():
+        out = []
+        for fn, xx, gg, ps in [
+            (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), x, g, [w, b]),
+            (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), xb, gb_,
+             [w[:2], b[:2]]),
+            (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), x2, g2,
+             [np.ones(800, np.float32), np.zeros(800, np.float32)]),
+            (lambda a, c, d: F.layer_norm(a, (800,), c, d), x2, g2,
+             [np.ones(800, np.float32), np.zeros(800, np.float32)]),
+            (lambda a, c, d: F.group_norm(a, 4, c, d), x, g, [w, b]),
+        ]:
+            out.extend(_fwd_bwd(fn, xx, ps, gg))
+        return out
+
+    with use_isa(isa_name):
+        with use_threads(1):
+            one = run()
+        with use_threads(2):
+            two = run()
+    for a, b_ in zip(one, two):
+        assert np.array_equal(a, b_)
+
+
+def test_errors(rng):
+    x = _tensor(rng.standard_normal((4, 3, 5)).astype(np.float32))
+    with pytest.raises(ValueError, match="weight"):
+        F.batch_norm(x, None, None, fastdl.ones(4), training=True)
+    with pytest.raises(ValueError, match="running_mean"):
+        F.batch_norm(x, fastdl.zeros(2), fastdl.ones(3), training=False)
+    with pytest.raises(ValueError, match="running_mean and running_var are required"):
+        F.batch_norm(x, None, None, training=False)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(_tensor(np.ones((1, 3), np.float32)), None, None, training=True)
+    with pytest.raises(TypeError, match="float32"):
+        F.batch_norm(x, None, None, fastdl.ones(3, dtype=fastdl.float64), training=True)
+    with pytest.raises(TypeError, match="input must be float"):
+        F.layer_norm(fastdl.ones(3, 4, dtype=fastdl.int64), (4,))
+    with pytest.raises(ValueError, match="normalized_shape"):
+        F.layer_norm(x, (3,))
+    with pytest.raises(ValueError, match="divisible"):
+        F.group_norm(x, 2)
+    with pytest.raises(ValueError, match="divisible"):
+        nn.GroupNorm(2, 5)
+    with pytest.raises(ValueError, match="expected 4D input"):
+        nn.BatchNorm2d(3)(x)
+    with pytest.raises(ValueError, match="channels"):
+        nn.BatchNorm1d(4)(x)
+
+
+def test_against_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((6, 4, 5, 3)).astype(np.float32)
+    bn_f, bn_t = nn.BatchNorm2d(4, momentum=0.3), torch.nn.BatchNorm2d(4, momentum=0.3)
+    for _ in range(2):
+        xf, xt = _tensor(x, True), torch.tensor(x, requires_grad=True)
+        bn_f(xf).sum().backward()
+        bn_t(xt).sum().backward()
+        assert_close(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    assert list(bn_f.state_dict()) == list(bn_t.state_dict())
+    for k, v in bn_t.state_dict().items():
+        assert_close(bn_f.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+    assert_close(bn_f.weight.grad.numpy(), bn_t.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    bn_f.eval()
+    bn_t.eval()
+    assert_close(bn_f(_tensor(x)).detach().numpy(), bn_t(torch.tensor(x)).detach().numpy(),
+                 rtol=1e-5, atol=1e-5)
+    ln_t = torch.nn.LayerNorm((5, 3))
+    ln_f = nn.LayerNorm((5, 3))
+    assert list(ln_f.state_dict()) == list(ln_t.state_dict())
+    assert_close(ln_f(_tensor(x)).detach().numpy(), ln_t(torch.tensor(x)).detach().numpy(),
+                 rtol=1e-5, atol=1e-5)
+    gn_t, gn_f = torch.nn.GroupNorm(2, 4), nn.GroupNorm(2, 4)
+    assert_close(gn_f(_tensor(x)).detach().numpy(), gn_t(torch.tensor(x)).detach().numpy(),
+                 rtol=1e-5, atol=1e-5)
