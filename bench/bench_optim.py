@@ -104,7 +104,7 @@ def test_adam_step(benchmark, nthreads, case, side):
     benchmark.extra_info["GB/s"] = _bytes(side, ntensors, size) / med / 1e9
 
 
-def main(threads=2, rounds=15):
+def main(threads=2, rounds=25):
     """Interleaved timing of every side; prints a markdown table of medians."""
     fastdl.set_num_threads(threads)
     if HAVE_TORCH:
