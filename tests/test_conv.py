@@ -330,3 +330,90 @@ def test_conv2d_layer_parameters_init_and_torch_state_dict(rng):
     assert_close(m(x), tm(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
     c1 = fastdl.nn.Conv1d(4, 2, 3, padding="same", bias=False)
     assert c1.weight.shape == (2, 4, 3) and c1(np.zeros((1, 4, 7), np.float32)).shape == (1, 2, 7)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=1, padding=1, groups=1),
+                                dict(stride=2, padding=(1, 0), groups=2)])
+def test_many_im2col_tiles(isa, kw, rng):
+    # C/g·R·S = 576 (or 288): the im2col tile holds only a few output rows, so the output,
+    # the input gradient (col2im per tile) and the weight gradient (accumulated over tiles)
+    # cross many tile boundaries, with an uneven last tile.
+    x = rng.standard_normal((2, 64, 23, 21))
+    w = rng.standard_normal((8, 64 // kw["groups"], 3, 3))
+    b = rng.standard_normal(8)
+    yref = R.conv2d_ref(x, w, b, **kw)
+    gy = rng.standard_normal(yref.shape)
+    y, gx, gw, gb = _run(x, w, b, gy, **kw)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x, w, gy, **kw)
+    assert_close(y, yref, rtol=1e-9, atol=1e-9)
+    assert_close(gx, gx_r, rtol=1e-9, atol=1e-9)
+    assert_close(gw, gw_r, rtol=1e-9, atol=1e-9)
+    assert_close(gb, gb_r, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(C=5, K=13, H=6, W=70, r=3, s=3, padding=1, groups=1),      # two row segments, K tail
+    dict(C=4, K=6, H=5, W=40, r=2, s=5, padding=(1, 2), groups=2),  # 3-vector rows, groups
+    dict(C=3, K=7, H=4, W=20, r=2, s=2, padding=(2, 2), groups=1),  # padding > kernel − 1
+    dict(C=2, K=30, H=9, W=3, r=3, s=1, padding="same", groups=1),  # narrow rows, many K
+    dict(C=26, K=3, H=7, W=17, r=4, s=4, padding="same", groups=1), # asymmetric 'same'
+])
+def test_direct_kernel_shapes(isa, cfg, rng):
+    # stride-1 float32 convolutions take the direct kernel on AVX-512: row segments, masked
+    # tails, channel-block remainders, and the flipped-weight input gradient
+    x = rng.standard_normal((2, cfg["C"], cfg["H"], cfg["W"])).astype(np.float32)
+    w = rng.standard_normal((cfg["K"], cfg["C"] // cfg["groups"], cfg["r"], cfg["s"])) \
+        .astype(np.float32)
+    b = rng.standard_normal(cfg["K"]).astype(np.float32)
+    kw = dict(padding=cfg["padding"], groups=cfg["groups"])
+    xt = fastdl.tensor(x, requires_grad=True)
+    wt = fastdl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, b, **kw)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(fastdl.tensor(gy))
+    if cfg["padding"] == "same":
+        tot_h, tot_w = cfg["r"] - 1, cfg["s"] - 1
+        pad = (tot_h // 2, tot_h - tot_h // 2, tot_w // 2, tot_w - tot_w // 2)
+    else:
+        pad = cfg["padding"]
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, gy))
+    yr = R.conv2d_ref(x64, w64, b.astype(np.float64), padding=pad, groups=cfg["groups"])
+    gx_r, gw_r, _ = R.conv2d_backward_ref(x64, w64, g64, padding=pad, groups=cfg["groups"])
+    assert_close(y, yr, rtol=1e-4, atol=1e-4)
+    assert_close(xt.grad, gx_r, rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, gw_r, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(C=6, mult=1, r=3, s=3, padding=1, W=70),
+    dict(C=4, mult=2, r=5, s=5, padding=2, W=21),
+    dict(C=3, mult=3, r=2, s=3, padding=(1, 0), W=17),
+    dict(C=5, mult=1, r=1, s=1, padding=0, W=9),
+    dict(C=4, mult=1, r=3, s=3, padding=(2, 0), W=33),
+])
+def test_depthwise_direct_float32(isa, cfg, rng):
+    C, K = cfg["C"], cfg["C"] * cfg["mult"]
+    x = rng.standard_normal((3, C, 11, cfg["W"])).astype(np.float32)
+    w = rng.standard_normal((K, 1, cfg["r"], cfg["s"])).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    kw = dict(padding=cfg["padding"], groups=C)
+    xt = fastdl.tensor(x, requires_grad=True)
+    wt = fastdl.tensor(w, requires_grad=True)
+    bt = fastdl.tensor(b, requires_grad=True)
+    y = F.conv2d(xt, wt, bt, **kw)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(fastdl.tensor(gy))
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, gy))
+    assert_close(y, R.conv2d_ref(x64, w64, b.astype(np.float64), **kw), rtol=1e-4, atol=1e-4)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x64, w64, g64, **kw)
+    assert_close(xt.grad, gx_r, rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, gw_r, rtol=1e-4, atol=1e-3)
+    assert_close(bt.grad, gb_r, rtol=1e-4, atol=1e-3)
+    with use_threads(1):
+        xt1 = fastdl.tensor(x, requires_grad=True)
+        wt1 = fastdl.tensor(w, requires_grad=True)
+        y1 = F.conv2d(xt1, wt1, b, **kw)
+        y1.backward(fastdl.tensor(gy))
+    assert np.array_equal(y1.detach().numpy(), y.detach().numpy())
+    assert np.array_equal(wt1.grad.numpy(), wt.grad.numpy())
+    assert np.array_equal(xt1.grad.numpy(), xt.grad.numpy())

@@ -41,6 +41,8 @@ def _shapes_for(isa, itemsize):
         (13, 31, 37), (64, 64, 64), (65, 63, 67),
         (mr * 3 + 1, kc + 1, nr * 2 + 3), (mc + 1, kc - 1, nr + 5), (mc - 1, 2 * kc + 3, 2 * nr),
         (mr + 2, 70, nc + 1), (mc + mr + 1, kc + 1, nc - 1), (97, 101, 103),
+        # matrix-vector products (their own path)
+        (1, 300, 517), (531, 300, 1), (1, 1, 1100), (1030, 1, 1), (1, 2000, 1),
     ]
 
 
@@ -64,7 +66,7 @@ def test_matmul_all_transposes_and_boundaries(isa, dtype, rng):
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 0.75),
                                         (0.0, 2.0), (0.0, 0.0)])
 def test_gemm_strided_alpha_beta(isa, dtype, alpha, beta, rng):
-    for (m, k, n) in [(5, 3, 7), (40, 50, 70), (130, 300, 90)]:
+    for (m, k, n) in [(5, 3, 7), (40, 50, 70), (130, 300, 90), (1, 40, 600), (700, 30, 1)]:
         for ta in (False, True):
             for tb in (False, True):
                 ra, ca = (k, m) if ta else (m, k)
@@ -196,7 +198,9 @@ def test_bitwise_equal_one_and_two_threads(isa, dtype, rng):
     cases = [((300, 520), (520, 700), False, False), ((70, 64), (70, 90), True, False),
              ((100, 257), (130, 257), False, True), ((65, 66), (66, 67), False, False),
              ((64, 300, 40), (40, 20), False, False), ((48, 5, 17), (48, 17, 9), False, False),
-             ((2, 200, 300), (2, 300, 150), False, False)]
+             ((2, 200, 300), (2, 300, 150), False, False),
+             ((1, 3000), (3000, 700), False, False), ((3000, 1), (700, 3000), True, True),
+             ((900, 2000), (2000, 1), False, False), ((2000, 900), (1, 2000), True, True)]
     for sa, sb, ta, tb in cases:
         a, b = _rand(rng, sa, dtype), _rand(rng, sb, dtype)
         with use_threads(1):

@@ -10,6 +10,19 @@ namespace fastdl {
 namespace conv {
 namespace generic {
 namespace {
+// This ISA has no direct convolution: everything runs on im2col + GEMM.
+template <class T>
+bool direct_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_backward_input(const Conv2dParams&, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_backward_weight(const Conv2dParams&, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T*) {
+  return false;
+}
 #include "kernels/conv/conv_impl.inc"
 }  // namespace
 const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};

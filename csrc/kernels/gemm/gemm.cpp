@@ -149,7 +149,11 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                 int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t KC = K.kc, MC = K.mc, NC = K.nc;
+  const int64_t MC = K.mc, NC = K.nc;
+  // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
+  // so every element sees the same blocking of its sum.
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
+  const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   const int64_t kcmax = k < KC ? k : KC;
   T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, 0);
   T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, 1);
@@ -224,12 +228,102 @@ void run_direct(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
   }
 }
 
+// ---- Matrix-vector products (m == 1 or n == 1): memory-bound, so plain code with fixed
+// 8-wide partial sums (vectorisable without reassociation). Each output is computed by one
+// thread in a fixed order: thread-count independent.
+
+// y[r*incy] = alpha * Σ_p M[r*ldm + p] x[p] + beta*y  (rows contiguous in p; x contiguous)
+template <class T>
+void gemv_dot(bool parallel, int64_t rows, int64_t k, T alpha, const T* M, int64_t ldm,
+              const T* x, T beta, T* y, int64_t incy) {
+  auto body = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* mr = M + r * ldm;
+      T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t p = 0;
+      for (; p + 8 <= k; p += 8)
+        for (int q = 0; q < 8; ++q) acc[q] += mr[p + q] * x[p + q];
+      for (int q = 0; p < k; ++p, ++q) acc[q] += mr[p] * x[p];
+      const T s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+      T* yr = y + r * incy;
+      *yr = beta == T(0) ? alpha * s : beta * *yr + alpha * s;
+    }
+  };
+  const int64_t grain = 64;
+  if (parallel && static_cast<double>(rows) * k >= 65536.0 && omp_get_level() == 0)
+    parallel_for(rows, grain, body);
+  else
+    body(0, rows);
+}
+
+// y[r*incy] = alpha * Σ_p x[p] M[p*ldm + r] + beta*y  (rows of M contiguous in r)
+template <class T>
+void gemv_axpy(bool parallel, int64_t cols, int64_t k, T alpha, const T* M, int64_t ldm,
+               const T* x, T beta, T* y, int64_t incy) {
+  constexpr int64_t kBlock = 512;
+  auto body = [&](int64_t c0, int64_t c1) {
+    for (int64_t b0 = c0; b0 < c1; b0 += kBlock) {
+      const int64_t w = c1 - b0 < kBlock ? c1 - b0 : kBlock;
+      T acc[kBlock];
+      for (int64_t j = 0; j < w; ++j) acc[j] = T(0);
+      for (int64_t p = 0; p < k; ++p) {
+        const T xp = x[p];
+        const T* mp = M + p * ldm + b0;
+        for (int64_t j = 0; j < w; ++j) acc[j] += xp * mp[j];
+      }
+      for (int64_t j = 0; j < w; ++j) {
+        T* yj = y + (b0 + j) * incy;
+        *yj = beta == T(0) ? alpha * acc[j] : beta * *yj + alpha * acc[j];
+      }
+    }
+  };
+  if (parallel && static_cast<double>(cols) * k >= 65536.0 && omp_get_level() == 0)
+    parallel_for(cols, kBlock, body);
+  else
+    body(0, cols);
+}
+
+// m == 1 or n == 1.
+template <class T>
+void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (n == 1) {
+    // c[i] = Σ_p op(A)(i, p) x[p], x[p] = op(B)(p, 0) = tb ? B[p] : B[p*ldb]
+    const T* x = B;
+    if (!tb && k > 1 && ldb != 1) {
+      T* xs = scratch<T>(k, 2);
+      for (int64_t p = 0; p < k; ++p) xs[p] = B[p * ldb];
+      x = xs;
+    }
+    if (!ta)
+      gemv_dot(parallel, m, k, alpha, A, lda, x, beta, C, ldc);
+    else
+      gemv_axpy(parallel, m, k, alpha, A, lda, x, beta, C, ldc);
+  } else {
+    // c[j] = Σ_p a[p] op(B)(p, j), a[p] = op(A)(0, p) = ta ? A[p*lda] : A[p]
+    const T* x = A;
+    if (ta && k > 1 && lda != 1) {
+      T* xs = scratch<T>(k, 2);
+      for (int64_t p = 0; p < k; ++p) xs[p] = A[p * lda];
+      x = xs;
+    }
+    if (tb)
+      gemv_dot(parallel, n, k, alpha, B, ldb, x, beta, C, 1);
+    else
+      gemv_axpy(parallel, n, k, alpha, B, ldb, x, beta, C, 1);
+  }
+}
+
 template <class T>
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
                const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == T(0)) {
     scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  if (m == 1 || n == 1) {
+    gemv_impl(parallel, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const Kernel<T>& K = *active_kernel<T>();

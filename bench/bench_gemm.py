@@ -1,0 +1,130 @@
+"""GEMM float32: fastdl (``_C.matmul``, the call ``Tensor @`` and the backward make) vs NumPy
+(OpenBLAS) vs PyTorch, 1 and 2 threads, on square sizes and on the training shapes with their
+two backward products (dA = dC·Bᵀ, dB = Aᵀ·dC, transposed operands read in place).
+
+GFLOP/s and % of the FMA peak (bench_peak.py, measured in the same process) go to
+``extra_info``. Run:
+
+    flock /tmp/fastdl-bench.lock python -m pytest bench/bench_gemm.py --benchmark-only -p no:randomly
+
+or ``python bench/bench_gemm.py`` for the table of medians with sides interleaved and the
+ratio fastdl/NumPy (what the closing note reports).
+"""
+import statistics
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _C
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from bench_peak import cached_peak  # noqa: E402
+from conftest import HAVE_TORCH, blas_threads, settle  # noqa: E402
+
+SQUARE = [32, 64, 128, 256, 512, 1024, 2048]
+TRAINING = [(64, 784, 128), (128, 512, 512), (64, 4096, 4096)]
+
+
+def cases():
+    """(name, m, k, n, trans_a, trans_b): C (m×n) = op(A)·op(B) with k the inner size."""
+    out = [(f"sq{n}", n, n, n, False, False) for n in SQUARE]
+    for (m, k, n) in TRAINING:
+        tag = f"{m}x{k}x{n}"
+        out.append((f"{tag} fwd", m, k, n, False, False))      # Y = X·W     (m×k)(k×n)
+        out.append((f"{tag} dA", m, n, k, False, True))        # dX = dY·Wᵀ  (m×n)(k×n)ᵀ
+        out.append((f"{tag} dB", k, m, n, True, False))        # dW = Xᵀ·dY  (m×k)ᵀ(m×n)
+    return out
+
+
+CASES = cases()
+
+
+def operands(m, k, n, ta, tb, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    return a, b
+
+
+def runner(side, a, b, ta, tb):
+    """A no-argument callable computing op(a)·op(b) on `side`."""
+    if side == "fastdl":
+        return lambda: _C.matmul(a, b, ta, tb)
+    if side == "numpy":
+        oa, ob = (a.T if ta else a), (b.T if tb else b)
+        return lambda: np.matmul(oa, ob)
+    import torch
+    ta_, tb_ = torch.from_numpy(a), torch.from_numpy(b)
+    oa, ob = (ta_.T if ta else ta_), (tb_.T if tb else tb_)
+    return lambda: torch.matmul(oa, ob)
+
+
+SIDES = ["fastdl", "numpy"] + (["torch"] if HAVE_TORCH else [])
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_gemm(benchmark, nthreads, case, side):
+    name, m, k, n, ta, tb = case
+    benchmark.group = f"gemm {name} t{nthreads}"
+    a, b = operands(m, k, n, ta, tb)
+    fn = runner(side, a, b, ta, tb)
+    fn()
+    settle()
+    flops = 2.0 * m * n * k
+    rounds = max(5, min(200, int(2e9 / flops)))
+    benchmark.pedantic(fn, rounds=rounds, warmup_rounds=2)
+    med = benchmark.stats.stats.median
+    peak = cached_peak(nthreads)
+    benchmark.extra_info.update(gflops=flops / med / 1e9, peak_gflops=peak,
+                                pct_peak=100 * flops / med / 1e9 / peak, threads=nthreads)
+    settle()
+
+
+def _median_time(fn, flops, budget=0.4):
+    fn()
+    reps = max(3, min(400, int(budget / max(flops / 60e9, 2e-6))))
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def table(threads_list=(1, 2), rounds=3, sides=None):
+    """Median GFLOP/s per shape and side, sides interleaved `rounds` times (median of the
+    per-round medians), and the fastdl/NumPy ratio."""
+    sides = sides or SIDES
+    rows = []
+    for t in threads_list:
+        fastdl.set_num_threads(t)
+        if HAVE_TORCH:
+            import torch
+            torch.set_num_threads(t)
+        peak = cached_peak(t)
+        print(f"\n{t} thread(s): FMA peak {peak:.1f} GFLOP/s ({_C.get_isa()})")
+        print(f"{'shape':22s}" + "".join(f"{s:>10s}" for s in sides) + f"{'%peak':>8s}"
+              f"{'vs numpy':>10s}")
+        for (name, m, k, n, ta, tb) in CASES:
+            a, b = operands(m, k, n, ta, tb)
+            flops = 2.0 * m * n * k
+            res = {s: [] for s in sides}
+            for _ in range(rounds):
+                for s in sides:
+                    with blas_threads(t):
+                        res[s].append(_median_time(runner(s, a, b, ta, tb), flops))
+                    settle(0.02)
+            g = {s: flops / statistics.median(res[s]) / 1e9 for s in sides}
+            ratio = g["fastdl"] / g["numpy"]
+            print(f"{name:22s}" + "".join(f"{g[s]:10.1f}" for s in sides) +
+                  f"{100 * g['fastdl'] / peak:7.0f}%{ratio:10.2f}", flush=True)
+            rows.append((t, name, g, 100 * g["fastdl"] / peak, ratio))
+    return rows
+
+
+if __name__ == "__main__":
+    table()
