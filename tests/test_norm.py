@@ -14,7 +14,9 @@ from fastdl.testing.reference import norm as RN
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
-SHAPES = [(8, 3), (5, 4, 7), (3, 5, 6, 4), (2, 3, 33, 17), (1, 2, 4097)]
+# the last two have channels larger than the kernels' per-channel cache block (256 KB)
+SHAPES = [(8, 3), (5, 4, 7), (3, 5, 6, 4), (2, 3, 33, 17), (1, 2, 4097), (2, 2, 40000),
+          (3, 2, 100, 250)]
 
 
 def _tensor(a, grad=False):
@@ -235,6 +237,8 @@ def test_bitwise_same_for_1_and_2_threads(rng, isa_name):
     x = rng.standard_normal((16, 8, 40, 40)).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
     w, b = rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32)
+    xb = rng.standard_normal((4, 2, 20000)).astype(np.float32)  # channels beyond 256 KB
+    gb_ = rng.standard_normal(xb.shape).astype(np.float32)
     x2 = x.reshape(256, -1)[:, :800].copy()
     g2 = g.reshape(256, -1)[:, :800].copy()
 
@@ -242,6 +246,8 @@ def test_bitwise_same_for_1_and_2_threads(rng, isa_name):
         out = []
         for fn, xx, gg, ps in [
             (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), x, g, [w, b]),
+            (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), xb, gb_,
+             [w[:2], b[:2]]),
             (lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), x2, g2,
              [np.ones(800, np.float32), np.zeros(800, np.float32)]),
             (lambda a, c, d: F.layer_norm(a, (800,), c, d), x2, g2,

@@ -67,21 +67,10 @@ py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& 
   py::array mean = pool_array({C}, x.dtype()), var = pool_array({C}, x.dtype());
   py::array invstd = pool_array({C}, x.dtype());
   std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
-  std::vector<T> scale(C), shift(C);
   {
     py::gil_scoped_release nogil;
-    T* m = ptr<T>(mean);
-    T* v = ptr<T>(var);
-    T* is = ptr<T>(invstd);
-    norm::bn_stats<T>(cptr<T>(x), N, C, Sp, m, v);
-    for (int64_t c = 0; c < C; ++c) {
-      const double r = 1.0 / std::sqrt(static_cast<double>(v[c]) + eps);
-      is[c] = static_cast<T>(r);
-      scale[c] = static_cast<T>(static_cast<double>(wv[c]) * r);
-      shift[c] = static_cast<T>(static_cast<double>(bv[c]) -
-                                static_cast<double>(m[c]) * static_cast<double>(wv[c]) * r);
-    }
-    norm::bn_affine<T>(cptr<T>(x), N, C, Sp, scale.data(), shift.data(), ptr<T>(y));
+    norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, ptr<T>(y),
+                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd));
   }
   return py::make_tuple(y, mean, var, invstd);
 }
@@ -158,31 +147,25 @@ py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array&
   const T* is = cptr<T>(invstd);
   {
     py::gil_scoped_release nogil;
-    const bool reduce = need_gw || need_gb || (need_gx && training);
     std::vector<double> sg(C, 0.0), sgx(C, 0.0);
-    if (reduce) norm::bn_backward_reduce<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, sg.data(), sgx.data());
+    if (training) {
+      if (need_gx || need_gw || need_gb)
+        norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, is, wv.data(),
+                                   need_gx ? ptr<T>(gxa) : nullptr, sg.data(), sgx.data());
+    } else {
+      if (need_gw || need_gb)
+        norm::bn_backward_reduce<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, sg.data(), sgx.data());
+      if (need_gx) {  // running statistics are constants: gx = g·w·invstd
+        std::vector<T> k1(C), zero(C, T(0));
+        for (int64_t c = 0; c < C; ++c)
+          k1[c] = static_cast<T>(static_cast<double>(wv[c]) * static_cast<double>(is[c]));
+        norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), zero.data(), ptr<T>(gxa));
+      }
+    }
     if (need_gw)
       for (int64_t c = 0; c < C; ++c) ptr<T>(gwa)[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
     if (need_gb)
       for (int64_t c = 0; c < C; ++c) ptr<T>(gba)[c] = static_cast<T>(sg[c]);
-    if (need_gx) {
-      std::vector<T> k1(C), k2(C, T(0)), k3(C, T(0));
-      const double M = static_cast<double>(N) * static_cast<double>(Sp);
-      for (int64_t c = 0; c < C; ++c) {
-        const double r = static_cast<double>(is[c]), a = static_cast<double>(wv[c]) * r;
-        k1[c] = static_cast<T>(a);
-        if (training) {
-          const double b2 = -a * r * r * sgx[c] / M;
-          k2[c] = static_cast<T>(b2);
-          k3[c] = static_cast<T>(-a * sg[c] / M - b2 * static_cast<double>(m[c]));
-        }
-      }
-      if (training)
-        norm::bn_backward_apply<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, k1.data(), k2.data(),
-                                   k3.data(), ptr<T>(gxa));
-      else
-        norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), k2.data(), ptr<T>(gxa));
-    }
   }
   return py::make_tuple(gx, gw, gb);
 }

@@ -91,6 +91,17 @@ void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_
   Table<T>::get()->gn_backward(g, x, N, C, S, G, w, mean, rstd, gx, gw, gb);
 }
 
+template <class T>
+void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
+                      double eps, T* y, T* mean, T* var, T* invstd) {
+  Table<T>::get()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd);
+}
+template <class T>
+void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc) {
+  Table<T>::get()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+}
+
 #define FASTDL_NORM_INST(T)                                                                   \
   template void bn_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);                      \
   template void bn_affine<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*);     \
@@ -105,7 +116,11 @@ void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_
   template void gn_forward<T>(const T*, int64_t, int64_t, int64_t, int64_t, const T*,          \
                               const T*, double, T*, T*, T*);                                   \
   template void gn_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t,         \
-                               const T*, const T*, const T*, T*, T*, T*);
+                               const T*, const T*, const T*, T*, T*, T*);                     \
+  template void bn_train_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,   \
+                                    double, T*, T*, T*, T*);                                   \
+  template void bn_train_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \
+                                     const T*, const T*, T*, double*, double*);
 FASTDL_NORM_INST(float)
 FASTDL_NORM_INST(double)
 #undef FASTDL_NORM_INST

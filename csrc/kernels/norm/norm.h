@@ -31,6 +31,18 @@ template <class T>
 void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* k1,
                        const T* k2, const T* k3, T* gx);
 
+// Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
+// y = (x − mean)·invstd·w + b. Channels that fit in L2 are done whole (x read once).
+template <class T>
+void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
+                      double eps, T* y, T* mean, T* var, T* invstd);
+
+// Training backward in one call: sum_g, sum_gxc as bn_backward_reduce and, when gx != nullptr,
+// gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M), M = N·S.
+template <class T>
+void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc);
+
 // Layer norm over rows of x (M, K): y = (x − mean)·rstd·w + b; mean, rstd (M) saved.
 template <class T>
 void ln_forward(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
@@ -51,6 +63,5 @@ template <class T>
 void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_t G,
                  const T* w, const T* mean, const T* rstd, T* gx, T* gw, T* gb);
 
-// The per-ISA kernel tables (norm_kernels.h) fill these; exposed for tests of the dispatch.
 }  // namespace norm
 }  // namespace fastdl

@@ -252,6 +252,99 @@ void bn_backward_apply_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S
   });
 }
 
+// Training forward and backward in one call each. When one channel's values (N·S of them)
+// fit in L2, each channel is processed whole — statistics, then the elementwise pass while it
+// is still cache resident — so x is read from memory once instead of twice. Otherwise the
+// statistics and the elementwise pass run as separate sweeps over planes. Both paths merge the
+// per-plane partial results in the same order, with the same arithmetic.
+constexpr size_t kChannelCache = 256 * 1024;  // bytes of one operand per channel
+
+template <class T>
+inline void bn_coef_fwd(T mean, T var, T w, T b, double eps, T& invstd, T& scale, T& shift) {
+  const double r = 1.0 / ssqrt(static_cast<double>(var) + eps);
+  invstd = static_cast<T>(r);
+  scale = static_cast<T>(static_cast<double>(w) * r);
+  shift = static_cast<T>(static_cast<double>(b) - static_cast<double>(mean) * static_cast<double>(w) * r);
+}
+
+template <class T>
+void bn_train_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
+                        double eps, T* y, T* mean, T* var, T* invstd) {
+  const bool fused = S > 1 && static_cast<size_t>(N * S) * sizeof(T) <= kChannelCache;
+  if (!fused) {
+    bn_stats_k(x, N, C, S, mean, var);
+    PoolBuf buf(sizeof(T) * 2 * static_cast<size_t>(C));
+    T* scale = buf.as<T>();
+    T* shift = scale + C;
+    for (int64_t c = 0; c < C; ++c) bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], scale[c], shift[c]);
+    bn_affine_k(x, N, C, S, scale, shift, y);
+    return;
+  }
+  fastdl::parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      Moments r{0, 0, 0};
+      for (int64_t n = 0; n < N; ++n) {
+        const Moments m = span_moments(x + (n * C + c) * S, S);
+        moments_merge(r, static_cast<double>(S), m.mean, m.m2);
+      }
+      mean[c] = static_cast<T>(r.mean);
+      var[c] = static_cast<T>(r.m2 / r.count);
+      T sc, sh;
+      bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], sc, sh);
+      for (int64_t n = 0; n < N; ++n) vaffine(x + (n * C + c) * S, S, sc, sh, y + (n * C + c) * S);
+    }
+  });
+}
+
+// gx = k1·g + k2·x + k3 with the batch-statistics coefficients of channel c
+template <class T>
+inline void bn_coef_bwd(double sg, double sgx, T mean, T invstd, T w, double M, T& k1, T& k2,
+                        T& k3) {
+  const double r = static_cast<double>(invstd), a = static_cast<double>(w) * r;
+  const double b2 = -a * r * r * sgx / M;
+  k1 = static_cast<T>(a);
+  k2 = static_cast<T>(b2);
+  k3 = static_cast<T>(-a * sg / M - b2 * static_cast<double>(mean));
+}
+
+template <class T>
+void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
+                         const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc) {
+  const double M = static_cast<double>(N) * static_cast<double>(S);
+  const bool fused = gx && S > 1 && static_cast<size_t>(N * S) * sizeof(T) <= kChannelCache;
+  if (!fused) {
+    bn_backward_reduce_k(g, x, N, C, S, mean, sum_g, sum_gxc);
+    if (!gx) return;
+    PoolBuf buf(sizeof(T) * 3 * static_cast<size_t>(C));
+    T* k1 = buf.as<T>();
+    T* k2 = k1 + C;
+    T* k3 = k2 + C;
+    for (int64_t c = 0; c < C; ++c) bn_coef_bwd(sum_g[c], sum_gxc[c], mean[c], invstd[c], w[c], M, k1[c], k2[c], k3[c]);
+    bn_backward_apply_k(g, x, N, C, S, k1, k2, k3, gx);
+    return;
+  }
+  fastdl::parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double a = 0, q = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        double pg, pgx;
+        const int64_t off = (n * C + c) * S;
+        plane_sums(g + off, x + off, S, mean[c], pg, pgx);
+        a += pg;
+        q += pgx;
+      }
+      sum_g[c] = a;
+      sum_gxc[c] = q;
+      T k1, k2, k3;
+      bn_coef_bwd(a, q, mean[c], invstd[c], w[c], M, k1, k2, k3);
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t off = (n * C + c) * S;
+        vaffine2(g + off, x + off, S, k1, k2, k3, gx + off);
+      }
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Layer norm
 
@@ -288,43 +381,46 @@ template <class T>
 void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, const T* mean,
                    const T* rstd, T* gx, T* gw, T* gb) {
   using V = Vec<T>;
+  using R = typename V::R;
   constexpr int W = V::W;
   const bool want_params = gw != nullptr || gb != nullptr;
-  // Rows in blocks of RB (a function of M and K only), each block's parameter-gradient
-  // partials in double, summed over blocks in order.
+  // Rows in blocks of RB (a function of M and K only); each block accumulates its parameter-
+  // gradient partials (Σ g·x̂, Σ g over its rows) in T, and the blocks are summed in double,
+  // in order.
   int64_t RB = (kGrain + K - 1) / K;
   const int64_t rb2 = (M + 63) / 64;
   if (rb2 > RB) RB = rb2;
   if (RB < 1) RB = 1;
   const int64_t nblk = (M + RB - 1) / RB;
-  PoolBuf buf(want_params ? sizeof(double) * 2 * static_cast<size_t>(nblk * K) : 1);
-  double* part = buf.as<double>();
+  PoolBuf buf(want_params ? sizeof(T) * 2 * static_cast<size_t>(nblk * K) : 1);
+  T* part = buf.as<T>();
   fastdl::parallel_for(nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
-      double* pw = part + blk * 2 * K;
-      double* pb = pw + K;
+      T* pw = part + blk * 2 * K;
+      T* pb = pw + K;
       if (want_params)
-        for (int64_t k = 0; k < K; ++k) pw[k] = pb[k] = 0;
+        for (int64_t k = 0; k < K; ++k) pw[k] = pb[k] = T(0);
       const int64_t re = (blk + 1) * RB < M ? (blk + 1) * RB : M;
       for (int64_t r = blk * RB; r < re; ++r) {
         const T* gr = g + r * K;
         const T* xr = x + r * K;
         const T mu = mean[r], rs = rstd[r];
+        const R vrs = V::set1(rs), vnm = V::set1(-mu * rs);
+        R vka = V::zero(), vkc = V::zero();
         if (gx) {
           // a = Σ g·w, c = Σ g·w·x̂
           double sa = 0, sc = 0;
-          const typename V::R vrs = V::set1(rs), vnm = V::set1(-mu * rs);
           for (int64_t b = 0; b < K; b += kBlock) {
             const int64_t e = K - b < kBlock ? K : b + kBlock;
-            typename V::R a0 = V::zero(), c0 = V::zero();
+            R a0 = V::zero(), c0 = V::zero();
             int64_t i = b;
             for (; i + W <= e; i += W) {
-              typename V::R gwv = V::mul(V::load(gr + i), V::load(w + i));
+              R gwv = V::mul(V::load(gr + i), V::load(w + i));
               a0 = V::add(a0, gwv);
               c0 = V::fma(gwv, V::fma(V::load(xr + i), vrs, vnm), c0);
             }
             if (i < e) {
-              typename V::R gwv = V::mul(V::loadn(gr + i, e - i, T(0)), V::loadn(w + i, e - i, T(0)));
+              R gwv = V::mul(V::loadn(gr + i, e - i, T(0)), V::loadn(w + i, e - i, T(0)));
               a0 = V::add(a0, gwv);
               c0 = V::fma(gwv, V::fma(V::loadn(xr + i, e - i, T(0)), vrs, vnm), c0);
             }
@@ -332,28 +428,31 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
             sc += static_cast<double>(V::hsum(c0));
           }
           // gx = rs·(g·w − a/K − x̂·c/K) = rs·g·w − x̂·(rs·c/K) − rs·a/K
-          const T ka = static_cast<T>(-static_cast<double>(rs) * sa / static_cast<double>(K));
-          const T kc = static_cast<T>(-static_cast<double>(rs) * sc / static_cast<double>(K));
-          const typename V::R vka = V::set1(ka), vkc = V::set1(kc);
-          T* gxr = gx + r * K;
-          int64_t i = 0;
-          for (; i + W <= K; i += W) {
-            typename V::R xh = V::fma(V::load(xr + i), vrs, vnm);
-            typename V::R gwv = V::mul(V::load(gr + i), V::load(w + i));
-            V::store(gxr + i, V::fma(gwv, vrs, V::fma(xh, vkc, vka)));
-          }
-          if (i < K) {
-            const int64_t t = K - i;
-            typename V::R xh = V::fma(V::loadn(xr + i, t, T(0)), vrs, vnm);
-            typename V::R gwv = V::mul(V::loadn(gr + i, t, T(0)), V::loadn(w + i, t, T(0)));
-            V::storen(gxr + i, V::fma(gwv, vrs, V::fma(xh, vkc, vka)), t);
+          vka = V::set1(static_cast<T>(-static_cast<double>(rs) * sa / static_cast<double>(K)));
+          vkc = V::set1(static_cast<T>(-static_cast<double>(rs) * sc / static_cast<double>(K)));
+        }
+        T* gxr = gx ? gx + r * K : nullptr;
+        int64_t i = 0;
+        for (; i + W <= K; i += W) {
+          R gv = V::load(gr + i);
+          R xh = V::fma(V::load(xr + i), vrs, vnm);
+          if (gxr) V::store(gxr + i, V::fma(V::mul(gv, V::load(w + i)), vrs, V::fma(xh, vkc, vka)));
+          if (want_params) {
+            V::store(pw + i, V::fma(gv, xh, V::load(pw + i)));
+            V::store(pb + i, V::add(gv, V::load(pb + i)));
           }
         }
-        if (want_params) {
-          for (int64_t k = 0; k < K; ++k) {
-            const double gv = static_cast<double>(gr[k]);
-            pw[k] += gv * static_cast<double>((xr[k] - mu) * rs);
-            pb[k] += gv;
+        for (; i < K; ++i) {
+          const T gv = gr[i], xh = xr[i] * rs + (-mu * rs);
+          if (gxr) {
+            T ka, kc;
+            V::storen(&ka, vka, 1);
+            V::storen(&kc, vkc, 1);
+            gxr[i] = gv * w[i] * rs + (xh * kc + ka);
+          }
+          if (want_params) {
+            pw[i] += gv * xh;
+            pb[i] += gv;
           }
         }
       }
@@ -364,8 +463,8 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
       for (int64_t k = k0; k < k1; ++k) {
         double sw = 0, sb = 0;
         for (int64_t blk = 0; blk < nblk; ++blk) {
-          sw += part[blk * 2 * K + k];
-          sb += part[blk * 2 * K + K + k];
+          sw += static_cast<double>(part[blk * 2 * K + k]);
+          sb += static_cast<double>(part[blk * 2 * K + K + k]);
         }
         if (gw) gw[k] = static_cast<T>(sw);
         if (gb) gb[k] = static_cast<T>(sb);
@@ -451,6 +550,7 @@ const NormKernels<T>* make_table() {
   static const NormKernels<T> t = {
       &bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
       &ln_forward_k<T>,  &ln_backward_k<T>,  &gn_forward_k<T>,         &gn_backward_k<T>,
+      &bn_train_forward_k<T>, &bn_train_backward_k<T>,
   };
   return &t;
 }

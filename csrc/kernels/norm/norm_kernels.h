@@ -20,6 +20,10 @@ struct NormKernels {
                      T*, T*, T*);
   void (*gn_backward)(const T*, const T*, int64_t, int64_t, int64_t, int64_t, const T*,
                       const T*, const T*, T*, T*, T*);
+  void (*bn_train_forward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double, T*,
+                           T*, T*, T*);
+  void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
+                            const T*, T*, double*, double*);
 };
 
 #define FASTDL_NORM_DECLARE_ISA(ns)                \
