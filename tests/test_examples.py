@@ -10,11 +10,6 @@ import pytest
 
 import fastdl
 
-_MISSING = [n for n in ("Conv2d", "MaxPool2d", "Flatten", "Linear", "ReLU", "CrossEntropyLoss",
-                        "GRU", "LSTM") if not hasattr(fastdl.nn, n)]
-# TEMPORARY, until the activation and loss modules land on main (issue 5): remove then.
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"fastdl.nn lacks {_MISSING} (not landed)")
-
 LAST_LINE = re.compile(r"^test accuracy: (0\.\d{4}|1\.0000)$")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
 

@@ -298,3 +298,23 @@ def test_layers_and_flatten(rng):
     assert out.shape == (3, 64)
     out.sum().backward()
     assert net[0].weight.grad.shape == (4, 1, 5, 5)
+
+
+@pytest.mark.parametrize("k,s,p,d,cm", [(2, 2, 0, 1, False), (3, 2, 1, 1, True),
+                                        (3, 1, 1, 1, False), (2, 3, 1, 2, True),
+                                        ((2, 3), (1, 2), (1, 1), (1, 2), False)])
+def test_wide_rows_vector_paths(isa, k, s, p, d, cm, rng):
+    # rows wide enough for full 16-lane vectors plus tails (stride 1: loads, stride 2:
+    # permutes, stride 3: gathers), with ties, NaN and -inf among the values
+    x = np.round(rng.standard_normal((2, 3, 9, 75)) * 2).astype(np.float32)
+    x[0, 0, 3, 10:14] = np.nan
+    x[1, 2, :, 40:60] = -np.inf
+    yr, ir = R.max_pool2d_ref(x, k, s, p, d, cm)
+    y, i = F.max_pool2d(x, k, s, p, d, cm, True)
+    assert_close(y, yr, rtol=0, atol=0)
+    assert np.array_equal(i.numpy(), ir)
+    if d == 1:
+        x2 = rng.standard_normal((2, 3, 9, 75)).astype(np.float32)
+        for cip in (True, False):
+            assert_close(F.avg_pool2d(x2, k, s, p, cm, cip),
+                         R.avg_pool2d_ref(x2, k, s, p, cm, cip), rtol=1e-6, atol=1e-6)

@@ -15,6 +15,21 @@ KIND_IDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    """PyTorch on one thread while these (tiny) comparisons run: its idle worker threads
+    only compete with fastdl's for the cores. Restored after the module."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
 def _torch():
     return pytest.importorskip("torch")
 
@@ -273,17 +288,32 @@ def test_dropout_between_layers_only_in_training():
     assert np.array_equal(c, d)            # and the seed makes it reproducible
 
 
-def test_bitwise_equal_for_1_and_2_threads(rng):
-    m = nn.LSTM(16, 32, bidirectional=True)
-    x = fastdl.tensor(rng.standard_normal((20, 8, 16)).astype(np.float32))
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("B", [8, 70])   # one chunk of rows; three chunks (32, 32, 6)
+def test_bitwise_equal_for_1_and_2_threads_and_chunks_correct(kind, B, rng):
+    m = getattr(nn, kind)(16, 24, bidirectional=True)
+    x = fastdl.tensor(rng.standard_normal((9, B, 16)).astype(np.float32))
     res = []
     for n in (1, 2):
         with use_threads(n):
             m.zero_grad()
-            out = m(x)[0]
-            (out * out).sum().backward()
-            res.append((out.detach().numpy().copy(), m.weight_hh_l0.grad.numpy().copy()))
-    assert np.array_equal(res[0][0], res[1][0]) and np.array_equal(res[0][1], res[1][1])
+            out, h = m(x)
+            h = h[0] if kind == "LSTM" else h
+            ((out * out).sum() + h.sum()).backward()
+            res.append([out.detach().numpy().copy()] +
+                       [p.grad.numpy().copy() for p in m.parameters()])
+    for a, b in zip(*res):
+        assert np.array_equal(a, b)
+    # every chunk of rows computes what the whole batch does row by row (the Tensor-op path)
+    _require_tensor_ops()
+    m._fused = False
+    m.zero_grad()
+    out, h = m(x)
+    h = h[0] if kind == "LSTM" else h
+    ((out * out).sum() + h.sum()).backward()
+    assert_close(out, res[0][0], rtol=1e-5, atol=1e-6)
+    for p, g in zip(m.parameters(), res[0][1:]):
+        assert_close(p.grad, g, rtol=1e-4, atol=1e-4)
 
 
 def test_errors():
@@ -394,3 +424,14 @@ def test_rnn_binding_validates_arguments():
     with pytest.raises(ValueError, match="gout has shape"):
         _C.rnn_backward(2, w, hs, cs, acts, aux, None, np.zeros((2, 2, 2), f32), None, None,
                         False)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_empty_batch(kind):
+    m = getattr(nn, kind)(3, 2, bidirectional=True)
+    x = fastdl.randn(4, 0, 3, requires_grad=True)
+    out = m(x)[0]
+    assert out.shape == (4, 0, 4)
+    out.sum().backward()
+    assert x.grad.shape == (4, 0, 3)
+    assert np.all(m.weight_hh_l0.grad.numpy() == 0)

@@ -6,15 +6,22 @@
 // The caller fixes OH and OW (so asymmetric 'same' padding is just pad_t/pad_l plus the
 // output size); every access is bounds-checked against H and W, so any OH, OW is safe.
 //
-// Scheme (see notes/issue4.md for the measurements behind it):
-//  * generic: per image, per group, im2col into a per-thread scratch (C/g·R·S × OH·OW) and one
-//    GEMM W_g · col; threads over the batch (the GEMM then runs on the calling thread). With a
-//    single image the GEMM itself is threaded.
+// Scheme (measurements in notes/issue4.md):
+//  * AVX-512, float32, stride 1, dilation 1 (the ResNet/LeNet shapes): a direct kernel on a
+//    zero-padded copy of each image (conv_avx512.cpp): MR output channels × up to 64 pixels of
+//    one output row in zmm accumulators, broadcast weights; no im2col. The input gradient is
+//    the same kernel on the padded output gradient with flipped, transposed weights; the
+//    weight gradient is a direct kernel vectorised over output channels (dy transposed to
+//    [pixel][channel] per image, broadcast input values).
+//  * otherwise: per image, per group, im2col into a per-thread scratch tile of output rows
+//    (sized to stay in L2) and one GEMM W_g · col per tile; threads over the batch (the GEMM
+//    then runs on the calling thread); with a single image the GEMM itself is threaded.
 //  * 1×1, stride 1, no padding: the input plane is already the col matrix: GEMM only.
-//  * depthwise (C/groups == 1): a direct kernel, threads over (n, k) planes.
-//  * backward input: colᵀ = W_gᵀ · dY_g, then col2im adds it into dx (per image, so no races).
-//  * backward weight: partial dW per fixed chunk of images (chunk size from N only), then the
-//    partials are summed in chunk order: bitwise identical for any thread count.
+//  * depthwise (groups = C > 1): a direct kernel, threads over (n, k) planes.
+//  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
+//  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
+//    summed in chunk order: bitwise identical for any thread count.
+// Scratch: thread_scratch slots 4-7 (gemm uses 0-2).
 #pragma once
 #include <cstdint>
 

@@ -19,7 +19,8 @@
 //     GRU dHh (T, B, 3H) step order = d(loss)/d(h·W_hhᵀ + b_hh); dh0, dc0 (B, H).
 //   The caller forms dW_hh = Σ_s dHᵀ·hs[s] (one GEMM) and db_hh = Σ dH, where dH = dX for
 //   RNN/LSTM and dHh for GRU.
-// Results do not depend on the thread count (rows are independent; GEMM is deterministic).
+// Threads split the batch into fixed chunks of rows, each running the whole time loop (one
+// fork/join per call); results do not depend on the thread count.
 #pragma once
 #include <cstdint>
 
