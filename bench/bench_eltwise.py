@@ -267,7 +267,103 @@ def table(json_path, threads=2, stat="min"):
     return "\n".join(out)
 
 
+def interleaved(threads=2, reps=30, np_reps=3):
+    """Best-of-``reps`` timings with fastdl and torch interleaved round by round (robust on a
+    machine shared with other jobs), NumPy reference best of ``np_reps``; prints the table.
+    ``PYTHONPATH=.:bench python bench/bench_eltwise.py --interleaved``"""
+    import time
+    fastdl.set_num_threads(threads)
+    if HAVE_TORCH:
+        torch.set_num_threads(threads)
+    from conftest import blas_threads
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(N) * 3).astype(np.float32)
+    g = rng.standard_normal(N).astype(np.float32)
+    dst = _C.empty((N,), np.dtype(np.float32))
+    dst[...] = 0
+
+    def best(fns, k):
+        b = [float("inf")] * len(fns)
+        for _ in range(k):
+            for i, f in enumerate(fns):
+                if f is None:
+                    continue
+                t0 = time.perf_counter()
+                f()
+                b[i] = min(b[i], time.perf_counter() - t0)
+        return b
+
+    copy = min(best([lambda: _C._bw_copy(x, dst)], 50))
+    copy_gbs = 8 * N / copy / 1e9
+    lines = [f"copy bandwidth ({threads} threads, best of 50): {copy_gbs:.1f} GB/s", "",
+             "| op | mode | fastdl GB/s | ms | % of copy | NumPy ref GB/s | torch GB/s | "
+             "x NumPy | x torch |", "|---|---|---|---|---|---|---|---|---|"]
+
+    def row(op, mode, nbytes, tf, tt, tn):
+        gb = lambda t: nbytes / t / 1e9  # noqa: E731
+        lines.append(f"| {op} | {mode} | {gb(tf):.1f} | {tf * 1e3:.2f} | "
+                     f"{100 * gb(tf) / copy_gbs:.0f}% | "
+                     + (f"{gb(tn):.2f} | " if tn < float("inf") else "- | ")
+                     + (f"{gb(tt):.1f} | " if tt < float("inf") else "- | ")
+                     + (f"{tn / tf:.1f} | " if tn < float("inf") else "- | ")
+                     + (f"{tt / tf:.2f} |" if tt < float("inf") else "- |"))
+        print(lines[-1], flush=True)
+
+    print("\n".join(lines), flush=True)
+    xt, gt = (torch.from_numpy(x), torch.from_numpy(g)) if HAVE_TORCH else (None, None)
+    with blas_threads(threads):
+        for op, (fwd, code, prm, fo, rname, rprm, tfwd, tinp, tbwd, _) in OPS.items():
+            t = fastdl.tensor(x)
+            tf, tt = best([lambda: fwd(t, False), lambda: tfwd(xt)], reps)
+            (tn,) = best([lambda: R.ACTIVATIONS[rname][0](x, *rprm)], np_reps)
+            row(op, "fwd", 8 * N, tf, tt, tn)
+            if tinp is not None:
+                bf, bt = fastdl.tensor(x.copy()), torch.from_numpy(x.copy())
+                tf, tt = best([lambda: fwd(bf, True), lambda: tinp(bt)], reps)
+                row(op, "inplace", 8 * N, tf, tt, float("inf"))
+            s_ = _C.eltwise_forward(_C.eltwise_acts[code], x, list(prm)) if fo else x
+            yt = tfwd(xt)
+            tf, tt = best([lambda: _C.eltwise_backward(_C.eltwise_acts[code], fo, s_, g, list(prm)),
+                           (lambda: tbwd(gt, xt, yt)) if tbwd else None], reps)
+            (tn,) = best([lambda: R.ACTIVATIONS[rname][1](x, g, *rprm)], np_reps)
+            row(op, "bwd", 12 * N, tf, tt, tn)
+        xs = (rng.standard_normal(SOFTMAX_SHAPE) * 3).astype(np.float32)
+        gs = rng.standard_normal(SOFTMAX_SHAPE).astype(np.float32)
+        xst, gst = torch.from_numpy(xs), torch.from_numpy(gs)
+        for log in (False, True):
+            name = "log_softmax" if log else "softmax"
+            ts = fastdl.tensor(xs)
+            f = F.log_softmax if log else F.softmax
+            tfn = torch.log_softmax if log else torch.softmax
+            tf, tt = best([lambda: f(ts, 1), lambda: tfn(xst, 1)], reps)
+            ref = R.log_softmax_ref if log else R.softmax_ref
+            (tn,) = best([lambda: ref(xs, 1)], np_reps)
+            row(name, "fwd", 8 * xs.size, tf, tt, tn)
+            y = _C.softmax_forward(xs, 1, log)
+            yt = tfn(xst, 1)
+            tb = torch.ops.aten._log_softmax_backward_data if log else \
+                torch.ops.aten._softmax_backward_data
+            tf, tt = best([lambda: _C.softmax_backward(y, gs, 1, log),
+                           lambda: tb(gst, yt, 1, torch.float32)], reps)
+            yr = ref(xs, 1)
+            gref = R.log_softmax_grad_ref if log else R.softmax_grad_ref
+            (tn,) = best([lambda: gref(yr, gs, 1)], np_reps)
+            row(name, "bwd", 12 * xs.size, tf, tt, tn)
+        t = fastdl.tensor(x)
+        tf, tt = best([lambda: F.dropout(t, 0.5), lambda: TF.dropout(xt, 0.5)], reps)
+        (tn,) = best([lambda: R.dropout_ref(x, 0.5, 1234)], 1)
+        row("dropout", "fwd", 8 * N, tf, tt, tn)
+        tf, tt = best([lambda: F.dropout(t, 0.5, inplace=True),
+                       lambda: TF.dropout(xt, 0.5, inplace=True)], reps)
+        row("dropout", "inplace", 8 * N, tf, tt, float("inf"))
+    copy2 = min(best([lambda: _C._bw_copy(x, dst)], 50))
+    print(f"copy bandwidth again at the end: {8 * N / copy2 / 1e9:.1f} GB/s")
+
+
 if __name__ == "__main__":
     import sys
+    if sys.argv[1:2] == ["--interleaved"]:
+        interleaved(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+        sys.exit(0)
     print(table(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2,
                 sys.argv[3] if len(sys.argv) > 3 else "min"))
