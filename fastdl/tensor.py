@@ -371,12 +371,10 @@ class Tensor:
         return _Abs.apply(self)
 
     def __matmul__(self, o):
-        from .linalg import matmul
-        return matmul(self, o)
+        return _linalg.matmul(self, o)
 
     def __rmatmul__(self, o):
-        from .linalg import matmul
-        return matmul(o, self)
+        return _linalg.matmul(o, self)
 
     def add(self, o, alpha=1):
         return self + (o if alpha == 1 else o * alpha)
@@ -1157,7 +1155,7 @@ class _Sum(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
-        return np.asarray(np.sum(a, axis=dims, keepdims=keepdim))
+        return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
 
     @staticmethod
     def backward(ctx, g):
@@ -1636,3 +1634,4 @@ for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu
     setattr(Tensor, _name, _delegate(_name))
 
 _fn._Tensor = Tensor
+from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)

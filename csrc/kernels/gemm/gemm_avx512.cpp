@@ -208,6 +208,27 @@ void pack_a_s(bool trans, int64_t mc, int64_t kc, const float* A, int64_t lda, f
 
 void pack_b_s(bool trans, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* bp) {
   constexpr int NR = kSNV * 16;
+  if (!trans) {
+    // Row by row (each row of the block read once, contiguously: DRAM-friendly), scattering
+    // NR-wide pieces into the panels; the ragged last panel zero-padded.
+    const int64_t full = nc / NR;
+    const int rem = static_cast<int>(nc - full * NR);
+    const __mmask16 m0 = static_cast<__mmask16>(rem >= 16 ? 0xFFFFu : (1u << rem) - 1u);
+    const __mmask16 m1 = static_cast<__mmask16>(rem <= 16 ? 0u : (1u << (rem - 16)) - 1u);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = B + p * ldb;
+      float* d = bp + p * NR;
+      for (int64_t jp = 0; jp < full; ++jp, s += NR, d += NR * kc) {
+        _mm512_storeu_ps(d, _mm512_loadu_ps(s));
+        _mm512_storeu_ps(d + 16, _mm512_loadu_ps(s + 16));
+      }
+      if (rem) {
+        _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(m0, s));
+        _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+      }
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += NR, bp += NR * kc) {
     const int c = static_cast<int>(nc - j0 < NR ? nc - j0 : NR);
     if (!trans) {  // rows contiguous in j

@@ -17,10 +17,14 @@
 //   avx2   float32     6  16  256  144  512     6 KiB (L1)     512 KiB (L2)
 //   avx2   float64     6   8  256   96  256    12 KiB (L1)     512 KiB (L2)
 //   generic float32    6   8  256  120  512     6 KiB (L1)     512 KiB (L2)
-//   generic float64    6   4  256   96  256    12 KiB (L1)     256 KiB (L2)
+//   generic float64    6   4  256   96  256    12 KiB (L1)     512 KiB (L2)
 //
-// (the authoritative values are the descriptors in each file; tests read them back through
-// fastdl::gemm::blocking).
+// The k blocks are balanced: ceil(k / KC) blocks of equal depth (rounded up to 8), a function
+// of k alone. AVX-512 edge tiles run on 4-, 8- or 12-row and 1- or 2-vector instantiations of
+// the same micro-kernel (same per-element arithmetic). Products with m*n*k <= 64^3 skip packing
+// (direct path); m == 1 or n == 1 take a matrix-vector path; below 48^3 no threads.
+// (The authoritative values are the descriptors in each file; tests read them back through
+// fastdl::gemm::blocking.)
 #pragma once
 #include <cstdint>
 
