@@ -1630,8 +1630,23 @@ def _delegate(name):
     return method
 
 
-for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu"):
+for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "softplus"):
     setattr(Tensor, _name, _delegate(_name))
+
+
+
+def _delegate_inplace(name):
+    def method(self, *args, **kwargs):
+        from .nn import functional as F
+        return getattr(F, name)(self, *args, inplace=True, **kwargs)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In place: ``fastdl.nn.functional.{name}(self, inplace=True)``."
+    return method
+
+
+for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
+    setattr(Tensor, _name + "_", _delegate_inplace(_name))
 
 _fn._Tensor = Tensor
 from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)
