@@ -95,8 +95,9 @@ def _as_array(data, dtype=None, copy=True):
             dt = bool
         else:
             raise TypeError(f"cannot make a tensor of dtype {a.dtype}")
+    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
     return np.array(a, dtype=dt, copy=True, order="C") if copy else \
-        np.ascontiguousarray(a, dtype=dt)
+        np.asarray(a, dtype=dt, order="C")
 
 
 def _arr(x):
