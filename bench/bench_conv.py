@@ -117,6 +117,8 @@ def test_conv(benchmark, nthreads, name, mode, side):
     flops = flops_fwd(shape) * (3 if mode == "fwdbwd" else 1)
     rounds = 3 if side == "numpy" else max(5, min(100, int(4e9 / flops)))
     benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1)
+    if benchmark.stats is None:  # --benchmark-disable: ran once, nothing to record
+        return
     med = benchmark.stats.stats.median
     benchmark.extra_info.update(gflops=flops / med / 1e9, threads=nthreads)
     if side == "fastdl":

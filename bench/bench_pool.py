@@ -102,6 +102,8 @@ def test_pool(benchmark, nthreads, name, mode, side):
     fn()
     settle()
     benchmark.pedantic(fn, rounds=2 if side == "numpy" else 15, warmup_rounds=1)
+    if benchmark.stats is None:  # --benchmark-disable: ran once, nothing to record
+        return
     benchmark.extra_info.update(gbps=nbytes(name, mode) / benchmark.stats.stats.median / 1e9,
                                 threads=nthreads)
     settle()

@@ -95,8 +95,9 @@ def _as_array(data, dtype=None, copy=True):
             dt = bool
         else:
             raise TypeError(f"cannot make a tensor of dtype {a.dtype}")
+    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
     return np.array(a, dtype=dt, copy=True, order="C") if copy else \
-        np.ascontiguousarray(a, dtype=dt)
+        np.asarray(a, dtype=dt, order="C")
 
 
 def _arr(x):
@@ -371,12 +372,10 @@ class Tensor:
         return _Abs.apply(self)
 
     def __matmul__(self, o):
-        from .linalg import matmul
-        return matmul(self, o)
+        return _linalg.matmul(self, o)
 
     def __rmatmul__(self, o):
-        from .linalg import matmul
-        return matmul(o, self)
+        return _linalg.matmul(o, self)
 
     def add(self, o, alpha=1):
         return self + (o if alpha == 1 else o * alpha)
@@ -1157,7 +1156,7 @@ class _Sum(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
-        return np.asarray(np.sum(a, axis=dims, keepdims=keepdim))
+        return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
 
     @staticmethod
     def backward(ctx, g):
@@ -1632,7 +1631,23 @@ def _delegate(name):
     return method
 
 
-for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu"):
+for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "softplus"):
     setattr(Tensor, _name, _delegate(_name))
 
+
+
+def _delegate_inplace(name):
+    def method(self, *args, **kwargs):
+        from .nn import functional as F
+        return getattr(F, name)(self, *args, inplace=True, **kwargs)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In place: ``fastdl.nn.functional.{name}(self, inplace=True)``."
+    return method
+
+
+for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
+    setattr(Tensor, _name + "_", _delegate_inplace(_name))
+
 _fn._Tensor = Tensor
+from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)

@@ -382,3 +382,38 @@ def test_direct_kernel_shapes(isa, cfg, rng):
     assert_close(y, yr, rtol=1e-4, atol=1e-4)
     assert_close(xt.grad, gx_r, rtol=1e-4, atol=1e-4)
     assert_close(wt.grad, gw_r, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(C=6, mult=1, r=3, s=3, padding=1, W=70),
+    dict(C=4, mult=2, r=5, s=5, padding=2, W=21),
+    dict(C=3, mult=3, r=2, s=3, padding=(1, 0), W=17),
+    dict(C=5, mult=1, r=1, s=1, padding=0, W=9),
+    dict(C=4, mult=1, r=3, s=3, padding=(2, 0), W=33),
+])
+def test_depthwise_direct_float32(isa, cfg, rng):
+    C, K = cfg["C"], cfg["C"] * cfg["mult"]
+    x = rng.standard_normal((3, C, 11, cfg["W"])).astype(np.float32)
+    w = rng.standard_normal((K, 1, cfg["r"], cfg["s"])).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    kw = dict(padding=cfg["padding"], groups=C)
+    xt = fastdl.tensor(x, requires_grad=True)
+    wt = fastdl.tensor(w, requires_grad=True)
+    bt = fastdl.tensor(b, requires_grad=True)
+    y = F.conv2d(xt, wt, bt, **kw)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(fastdl.tensor(gy))
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, gy))
+    assert_close(y, R.conv2d_ref(x64, w64, b.astype(np.float64), **kw), rtol=1e-4, atol=1e-4)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x64, w64, g64, **kw)
+    assert_close(xt.grad, gx_r, rtol=1e-4, atol=1e-4)
+    assert_close(wt.grad, gw_r, rtol=1e-4, atol=1e-3)
+    assert_close(bt.grad, gb_r, rtol=1e-4, atol=1e-3)
+    with use_threads(1):
+        xt1 = fastdl.tensor(x, requires_grad=True)
+        wt1 = fastdl.tensor(w, requires_grad=True)
+        y1 = F.conv2d(xt1, wt1, b, **kw)
+        y1.backward(fastdl.tensor(gy))
+    assert np.array_equal(y1.detach().numpy(), y.detach().numpy())
+    assert np.array_equal(wt1.grad.numpy(), wt.grad.numpy())
+    assert np.array_equal(xt1.grad.numpy(), xt.grad.numpy())

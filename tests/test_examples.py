@@ -11,7 +11,8 @@ import pytest
 import fastdl
 
 LAST_LINE = re.compile(r"^test accuracy: (0\.\d{4}|1\.0000)$")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))  # fastdl's parent
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # holds examples/
 
 
 def _dataset_or_skip(name):
@@ -78,7 +79,7 @@ def test_train_lenet_cli_last_line(tmp_path):
     in a fresh process: its last line is the test accuracy."""
     _dataset_or_skip("digits")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "train_lenet.py"),
+    r = subprocess.run([sys.executable, os.path.join(CHECKOUT, "examples", "train_lenet.py"),
                         "--dataset", "digits", "--epochs", "1", "--limit", "600",
                         "--out", str(tmp_path), "--threads", "1"],
                        capture_output=True, text=True, env=env, timeout=120)

@@ -424,3 +424,14 @@ def test_rnn_binding_validates_arguments():
     with pytest.raises(ValueError, match="gout has shape"):
         _C.rnn_backward(2, w, hs, cs, acts, aux, None, np.zeros((2, 2, 2), f32), None, None,
                         False)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_empty_batch(kind):
+    m = getattr(nn, kind)(3, 2, bidirectional=True)
+    x = fastdl.randn(4, 0, 3, requires_grad=True)
+    out = m(x)[0]
+    assert out.shape == (4, 0, 4)
+    out.sum().backward()
+    assert x.grad.shape == (4, 0, 3)
+    assert np.all(m.weight_hh_l0.grad.numpy() == 0)

@@ -340,3 +340,18 @@ def test_broadcast_grad_property(sa, drop, data):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(sa), rng.standard_normal(sb) + 2
     assert gradcheck(lambda x, y: x * y + x / y - y, [t64(a), t64(b)])
+
+
+def test_delegated_activation_methods():
+    x = fastdl.tensor([-1.0, 0.5, 2.0])
+    assert_close(x.relu(), np.maximum(x.numpy(), 0))
+    assert_close(x.softplus(), np.log1p(np.exp(x.numpy())), rtol=1e-6)
+    y = fastdl.tensor([-1.0, 0.5, 2.0])
+    assert y.relu_() is y and (y.numpy() >= 0).all() and y._version == 1
+
+
+def test_as_tensor_keeps_zero_d():
+    t = fastdl.as_tensor(np.array(3.0))
+    assert t.shape == () and t.dtype == np.float64 and t.item() == 3.0
+    a = np.arange(3, dtype=np.float32)
+    assert np.shares_memory(fastdl.as_tensor(a).numpy(), a)

@@ -254,7 +254,7 @@ void bind_eltwise(py::module_& m) {
 
   m.def("_vm_eval", [](int fn, const py::array& x) {
     require_float(x, "_vm_eval", "x");
-    if (fn < 0 || fn > 9) throw py::value_error("_vm_eval: fn must be in [0, 9]");
+    if (fn < 0 || fn > 10) throw py::value_error("_vm_eval: fn must be in [0, 10]");
     py::array y = pool_array(shape_of(x), x.dtype());
     {
       py::gil_scoped_release nogil;
@@ -263,7 +263,7 @@ void bind_eltwise(py::module_& m) {
     }
     return y;
   }, py::arg("fn"), py::arg("x"), "vec_math function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, "
-     "5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid) on an array (tests).");
+     "5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).");
 
   auto f32 = [](const py::array& a, const char* fn, const char* name) {
     require_float(a, fn, name);

@@ -17,6 +17,12 @@ template <class T>
 bool direct_backward_input(const Conv2dParams&, const T*, const T*, T*) { return false; }
 template <class T>
 bool direct_backward_weight(const Conv2dParams&, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T*) {
+  return false;
+}
 #include "kernels/conv/conv_impl.inc"
 }  // namespace
 const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};

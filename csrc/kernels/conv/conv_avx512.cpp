@@ -35,6 +35,18 @@ bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* 
 bool direct_backward_weight(const Conv2dParams&, const double*, const double*, double*) {
   return false;
 }
+bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                       float* y);
+bool direct_dw_forward(const Conv2dParams&, const double*, const double*, const double*,
+                       double*) {
+  return false;
+}
+bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                        float* dx, float* dw);
+bool direct_dw_backward(const Conv2dParams&, const double*, const double*, const double*,
+                        double*, double*) {
+  return false;
+}
 #include "kernels/conv/conv_impl.inc"
 
 constexpr int kPadSlot = 5;  // thread_scratch slot of the padded input (gemm: 0-2, im2col: 6-7)
@@ -387,6 +399,128 @@ bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* 
         float acc = parts[i];
         for (int64_t c = 1; c < nchunks; ++c) acc += parts[c * wsize + i];
         dw[i] = acc;
+      }
+    });
+  }
+  return true;
+}
+
+// ---- depthwise, stride 1: direct vector kernels on zero-padded planes ----------------------
+// y[oh][ow] = bias + Σ_{j<J, r, s} wt[(j·R + r)·S + s] · xp[j·plane + (oh + r)·Wp + ow + s]:
+// up to 64 pixels of a row in 4 accumulators, every tap a masked load and an FMA.
+void dw_plane_fwd(const float* xp, int64_t plane, int64_t J, int64_t Wp, int64_t R, int64_t S,
+                  const float* wt, float bias, float* y, int64_t OH, int64_t OW) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += 64) {
+      __mmask16 mk[4];
+      for (int v = 0; v < 4; ++v) mk[v] = lane_mask(OW - ow0 - 16 * v);
+      __m512 acc[4];
+      for (int v = 0; v < 4; ++v) acc[v] = _mm512_set1_ps(bias);
+      const float* wq = wt;
+      for (int64_t j = 0; j < J; ++j)
+        for (int64_t r = 0; r < R; ++r) {
+          const float* row = xp + j * plane + (oh + r) * Wp + ow0;
+          for (int64_t s = 0; s < S; ++s) {
+            const __m512 wv = _mm512_set1_ps(*wq++);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; ++v)
+              acc[v] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk[v], row + s + 16 * v),
+                                       acc[v]);
+          }
+        }
+      for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(y + oh * OW + ow0 + 16 * v, mk[v], acc[v]);
+    }
+  }
+}
+
+bool dw_direct_ok(const Conv2dParams& p) {
+  return direct_ok(p) && p.H > 0 && p.W > 0;
+}
+
+bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                       float* y) {
+  if (!dw_direct_ok(p)) return false;
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1;
+  const size_t pad_bytes = sizeof(float) * static_cast<size_t>(Hp * Wp) + 64;
+  parallel_for(p.N * p.C, 4, [&](int64_t i0, int64_t i1) {
+    float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
+    for (int64_t i = i0; i < i1; ++i) {  // plane (n, c): its m output channels
+      const int64_t n = i / p.C, c = i % p.C;
+      pad_copy(x + i * HW, 1, p.H, p.W, p.pt, p.pl, Hp, Wp, xp);
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t k = c * m + j;
+        dw_plane_fwd(xp, Hp * Wp, 1, Wp, p.R, p.S, w + k * RS, b ? b[k] : 0.0f,
+                     y + (n * p.K + k) * OHW, p.OH, p.OW);
+      }
+    }
+  });
+  return true;
+}
+
+// dw[k][t] += Σ_pixels dy[oh][ow] · xp[(oh + r_t)·Wp + ow + s_t], RS_ taps (compile-time).
+template <int RS_>
+void dw_plane_wgrad(const float* dyk, int64_t OH, int64_t OW, const float* xp, int64_t Wp,
+                    int64_t S, float* dwk) {
+  __m512 acc[RS_];
+#pragma GCC unroll 32
+  for (int t = 0; t < RS_; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ow += 16) {
+      const __mmask16 mk = lane_mask(OW - ow);
+      const __m512 d = _mm512_maskz_loadu_ps(mk, dyk + oh * OW + ow);
+#pragma GCC unroll 32
+      for (int t = 0; t < RS_; ++t) {
+        const float* q = xp + (oh + t / S) * Wp + ow + t % S;
+        acc[t] = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(mk, q), acc[t]);
+      }
+    }
+  for (int t = 0; t < RS_; ++t) dwk[t] += _mm512_reduce_add_ps(acc[t]);
+}
+
+bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                        float* dx, float* dw) {
+  if (!dw_direct_ok(p)) return false;
+  const int64_t RS = p.R * p.S;
+  if (dw && RS != 9 && RS != 1 && RS != 25) return false;  // wgrad taps are compile-time
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW;
+  if (dx) {
+    // dx plane (n, c) = Σ_j conv(dy plane (n, c·m + j) padded by (R−1−pt, S−1−pl), flipped w)
+    const int64_t Hp = p.H + p.R - 1, Wp = p.W + p.S - 1;
+    const size_t pad_bytes = sizeof(float) * static_cast<size_t>(m * Hp * Wp) + 64;
+    const size_t wt_bytes = sizeof(float) * static_cast<size_t>(m * RS) + 64;
+    parallel_for(p.N * p.C, 4, [&](int64_t i0, int64_t i1) {
+      float* dyp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
+      float* wt = static_cast<float*>(thread_scratch(wt_bytes, kColSlot));
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t n = i / p.C, c = i % p.C;
+        pad_copy(dy + (n * p.K + c * m) * OHW, m, p.OH, p.OW, p.R - 1 - p.pt, p.S - 1 - p.pl,
+                 Hp, Wp, dyp);
+        for (int64_t j = 0; j < m; ++j)
+          for (int64_t t = 0; t < RS; ++t) wt[j * RS + t] = w[(c * m + j) * RS + (RS - 1 - t)];
+        dw_plane_fwd(dyp, Hp * Wp, m, Wp, p.R, p.S, wt, 0.0f, dx + i * HW, p.H, p.W);
+      }
+    });
+  }
+  if (dw) {
+    const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1;
+    const size_t pad_bytes = sizeof(float) * static_cast<size_t>(Hp * Wp) + 64;
+    parallel_for(p.K, 1, [&](int64_t k0, int64_t k1) {
+      float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
+      for (int64_t k = k0; k < k1; ++k) {
+        float* dwk = dw + k * RS;
+        fill(dwk, RS, 0.0f);
+        const int64_t c = k / m;
+        for (int64_t n = 0; n < p.N; ++n) {  // images in order: a fixed summation order
+          pad_copy(x + (n * p.C + c) * HW, 1, p.H, p.W, p.pt, p.pl, Hp, Wp, xp);
+          const float* dyk = dy + (n * p.K + k) * OHW;
+          if (RS == 9)
+            dw_plane_wgrad<9>(dyk, p.OH, p.OW, xp, Wp, p.S, dwk);
+          else if (RS == 25)
+            dw_plane_wgrad<25>(dyk, p.OH, p.OW, xp, Wp, p.S, dwk);
+          else
+            dw_plane_wgrad<1>(dyk, p.OH, p.OW, xp, Wp, p.S, dwk);
+        }
       }
     });
   }

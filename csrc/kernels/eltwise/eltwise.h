@@ -89,7 +89,7 @@ void dropout_mask(uint8_t* keep, int64_t n, uint64_t seed, double p);
 void dropout_words(uint32_t* out, int64_t n, uint64_t seed);
 
 // Vectorised math on arrays (tests of vec_math.h): fn 0 exp, 1 expm1, 2 log, 3 log1p,
-// 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid.
+// 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf.
 void vm_eval(int fn, const float* x, float* y, int64_t n);
 void vm_eval(int fn, const double* x, double* y, int64_t n);
 

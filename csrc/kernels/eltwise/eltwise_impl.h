@@ -45,6 +45,50 @@ inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, const F& f)
   if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
 }
 
+// Non-temporal output stores pay off for outputs far larger than the caches that do not
+// alias an input (no read-for-ownership of the output lines).
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
+template <class T>
+inline bool use_stream(const T* y, int64_t n, const void* a, const void* b = nullptr) {
+  return FASTDL_VM_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
+         static_cast<const void*>(y) != a && static_cast<const void*>(y) != b &&
+         (reinterpret_cast<uintptr_t>(y) % 64) == 0;
+}
+
+// y[i] = f(x[i]) over [b, e) with streaming stores ([b, e) starts 64-byte aligned in y).
+template <class V, class F>
+inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, const F& f) {
+  constexpr int N = V::N;
+  int64_t i = b;
+  for (; i + 4 * N <= e; i += 4 * N) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + N), a2 = V::load(x + i + 2 * N),
+      a3 = V::load(x + i + 3 * N);
+    f(a0).stream(y + i);
+    f(a1).stream(y + i + N);
+    f(a2).stream(y + i + 2 * N);
+    f(a3).stream(y + i + 3 * N);
+  }
+  for (; i + N <= e; i += N) f(V::load(x + i)).stream(y + i);
+  if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
+  vm::stream_fence();
+}
+
+template <class V, class F>
+inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b, int64_t e,
+                        const F& f) {
+  constexpr int N = V::N;
+  int64_t i = b;
+  for (; i + 2 * N <= e; i += 2 * N) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + N);
+    V b0 = V::load(y + i), b1 = V::load(y + i + N);
+    f(a0, b0).stream(z + i);
+    f(a1, b1).stream(z + i + N);
+  }
+  for (; i + N <= e; i += N) f(V::load(x + i), V::load(y + i)).stream(z + i);
+  if (i < e) f(V::load(x + i, e - i), V::load(y + i, e - i)).store(z + i, e - i);
+  vm::stream_fence();
+}
+
 // z[i] = f(x[i], y[i]) over [b, e).
 template <class V, class F>
 inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b, int64_t e,
@@ -208,16 +252,20 @@ struct LogSigmoid {
 template <class V, class Op>
 void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   const Op op(p);
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    map1<V>(x, y, b, e, [&](V v) { return op.fwd(v); });
-  });
+  auto f = [&](V v) { return op.fwd(v); };
+  if (use_stream(y, n, x))
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<V>(x, y, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<V>(x, y, b, e, f); });
 }
 template <class V, class Op>
 void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const double* p) {
   const Op op(p);
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    map2<V>(s, g, gx, b, e, [&](V a, V c) { return op.bwd(a, c); });
-  });
+  auto f = [&](V a, V c) { return op.bwd(a, c); };
+  if (use_stream(gx, n, s, g))
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2_stream<V>(s, g, gx, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(s, g, gx, b, e, f); });
 }
 
 template <class V>
@@ -675,18 +723,19 @@ void dropout_impl(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, dou
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
   if (group == 1) {
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+      const uint32_t thl = th;  // locals: the compiler may not assume the captures are unaliased
+      const T sc = scale;
+      const uint64_t sd = seed;
+      const T* __restrict xs = x;
+      T* __restrict ys = y;
       alignas(64) uint32_t words[64];
-      alignas(64) T mul[64];
       for (int64_t g0 = b; g0 < e; g0 += 64) {
-        philox_group(seed, static_cast<uint64_t>(g0) / 64, words);
-        for (int j = 0; j < 64; ++j) mul[j] = (words[j] >> 8) < th ? scale : T(0);
+        philox_group(sd, static_cast<uint64_t>(g0) / 64, words);
         const int64_t m = e - g0 < 64 ? e - g0 : 64;
-        const T* xs = x + g0;
-        T* ys = y + g0;
         if (m == 64) {
-          for (int j = 0; j < 64; ++j) ys[j] = xs[j] * mul[j];
+          for (int j = 0; j < 64; ++j) ys[g0 + j] = xs[g0 + j] * ((words[j] >> 8) < thl ? sc : T(0));
         } else {
-          for (int64_t j = 0; j < m; ++j) ys[j] = xs[j] * mul[j];
+          for (int64_t j = 0; j < m; ++j) ys[g0 + j] = xs[g0 + j] * ((words[j] >> 8) < thl ? sc : T(0));
         }
       }
     });
@@ -720,7 +769,8 @@ void vm_eval_impl(int fn, const Elem<V>* x, Elem<V>* y, int64_t n) {
         case 6: return vm::erfc(v);
         case 7: return vm::sigmoid(v);
         case 8: return vm::softplus(v);
-        default: return vm::log_sigmoid(v);
+        case 9: return vm::log_sigmoid(v);
+        default: return vm::normcdf(v);
       }
     });
   });
@@ -767,14 +817,21 @@ void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
 }
 void vm_eval_f(int fn, const float* x, float* y, int64_t n) { vm_eval_impl<Vf>(fn, x, y, n); }
 void vm_eval_d(int fn, const double* x, double* y, int64_t n) { vm_eval_impl<Vd>(fn, x, y, n); }
+// Same store policy as the kernels (streaming for large non-aliasing outputs).
 void bw_copy_f(const float* src, float* dst, int64_t n) {
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, [](Vf v) { return v; }); });
+  auto f = [](Vf v) { return v; };
+  if (use_stream(dst, n, src))
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<Vf>(src, dst, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, f); });
 }
 void bw_triad_f(float* a, const float* b, const float* c, float s, int64_t n) {
   const Vf sv(s);
-  parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
-    map2<Vf>(b, c, a, lo, hi, [&](Vf bv, Vf cv) { return vm::fma(sv, cv, bv); });
-  });
+  auto f = [&](Vf bv, Vf cv) { return vm::fma(sv, cv, bv); };
+  if (use_stream(a, n, b, c))
+    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2_stream<Vf>(b, c, a, lo, hi, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2<Vf>(b, c, a, lo, hi, f); });
 }
 
 }  // namespace FASTDL_VM_ISA

@@ -15,16 +15,18 @@
 //
 // Interface of V in {Vf, Vd} (T = float or double, N lanes, M = V::Mask):
 //   V(T s) broadcast;  V::load(p), V::load(p, n) (first n < N lanes, rest 0), V::load(p, n,
-//   fill) (rest = fill), v.store(p),
+//   fill) (rest = fill), v.store(p), v.stream(p) (non-temporal, p aligned to the vector size;
+//   follow a run of streams with stream_fence()),
 //   v.store(p, n);  + - * / unary-;  fma(a, b, c) = a*b + c;  min(a, b), max(a, b) (return b
 //   when either is NaN, like x86 minps/maxps: max(V(0), x) propagates a NaN x);  abs, sqrt,
 //   copysign(mag, sgn), round (to nearest even);  comparisons -> M;  M & | ~;  any(m), all(m);
 //   select(m, a, b) = m ? a : b;  isnan(v);  hsum(v), hmax(v) (fixed order: deterministic).
 //
 // Float accuracy (measured over every float32 by tests/test_eltwise.py sweeps and the
-// exhaustive check in bench/): exp, expm1, log, log1p, tanh, erf, sigmoid within 2e-7
-// relative of the exact value (about 1 ulp) over their whole domain; erfc within ~5e-7
-// relative down to 1e-37 (denormal results are only as precise as denormals allow).
+// exhaustive run over a third of all floats, see notes/issue5-eltwise.md): exp, expm1, log,
+// log1p, tanh, erf, sigmoid within 2e-7 relative of the exact value (about 1 ulp) over their
+// whole domain; softplus, log_sigmoid within 3e-7; erfc and normcdf within 5e-7 relative
+// down to 1e-37 (denormal results are only as precise as denormals allow).
 // Special values as IEEE/libm: exp(-inf)=0, exp(inf)=inf, log(0)=-inf, log(x<0)=NaN,
 // tanh(+-inf)=+-1, erf(+-inf)=+-1, erfc(inf)=0, erfc(-inf)=2; NaN in -> NaN out; no overflow
 // or NaN for large finite inputs (exp(1e4)=inf, tanh(1e4)=1, erf(-1e4)=-1, ...).
@@ -83,6 +85,7 @@ struct Vf {
   }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
   void store(float* p, int64_t n) const { _mm512_mask_storeu_ps(p, tail16(n), v); }
+  void stream(float* p) const { _mm512_stream_ps(p, v); }  // p 64-byte aligned
 };
 struct Vd {
   using T = double;
@@ -99,6 +102,7 @@ struct Vd {
   }
   void store(double* p) const { _mm512_storeu_pd(p, v); }
   void store(double* p, int64_t n) const { _mm512_mask_storeu_pd(p, tail8(n), v); }
+  void stream(double* p) const { _mm512_stream_pd(p, v); }
 };
 
 inline Vf operator+(Vf a, Vf b) { return _mm512_add_ps(a.v, b.v); }
@@ -213,6 +217,7 @@ struct Vf {
   }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
   void store(float* p, int64_t n) const { _mm256_maskstore_ps(p, tail_i32(n), v); }
+  void stream(float* p) const { _mm256_stream_ps(p, v); }  // p 32-byte aligned
 };
 struct Vd {
   using T = double;
@@ -230,6 +235,7 @@ struct Vd {
   }
   void store(double* p) const { _mm256_storeu_pd(p, v); }
   void store(double* p, int64_t n) const { _mm256_maskstore_pd(p, tail_i64(n), v); }
+  void stream(double* p) const { _mm256_stream_pd(p, v); }
 };
 
 inline Vf operator+(Vf a, Vf b) { return _mm256_add_ps(a.v, b.v); }
@@ -360,6 +366,7 @@ struct Vf {
   void store(float* p, int64_t n) const {
     if (n > 0) *p = v;
   }
+  void stream(float* p) const { *p = v; }
 };
 struct Vd {
   using T = double;
@@ -375,6 +382,7 @@ struct Vd {
   void store(double* p, int64_t n) const {
     if (n > 0) *p = v;
   }
+  void stream(double* p) const { *p = v; }
 };
 
 // round: |a| < 2^22 (float) / 2^51 (double) via the 1.5 * 2^(mantissa bits) trick (no libm
@@ -443,6 +451,26 @@ inline void frexp(Vf x, Vf& m, Vf& e) {
 }  // namespace detail
 
 #endif
+
+namespace detail {
+// 1/x to >= 11 bits (for small correction terms only).
+inline Vf rcp_approx(Vf x) {
+#if FASTDL_VM_LEVEL == 2
+  return _mm512_rcp14_ps(x.v);
+#elif FASTDL_VM_LEVEL == 1
+  return _mm256_rcp_ps(x.v);
+#else
+  return 1.0f / x.v;
+#endif
+}
+}  // namespace detail
+
+// Orders this thread's non-temporal stores before later stores (call after a stream run).
+inline void stream_fence() {
+#if FASTDL_VM_LEVEL > 0
+  _mm_sfence();
+#endif
+}
 
 // ======================================================================================
 // float: exp / expm1 / log / log1p / tanh / erf / erfc / sigmoid / softplus / log_sigmoid
@@ -577,7 +605,9 @@ inline Vf log1p(Vf x) {
   Vf c = (one - bb) + (x - (u - bb));
   Vf m, e;
   frexp(max(u, Vf(1e-45f)), m, e);
-  Vf y = log_core(m - one, e, c / max(u, Vf(1e-30f)));
+  Vf r = rcp_approx(u);
+  r = r * fma(-u, r, Vf(2.0f));  // one Newton step: 1/u to ~2^-24 (c/u may be the whole answer)
+  Vf y = log_core(m - one, e, c * r);
   y = select(x == Vf(kInf), x, y);
   y = select(u == Vf(0.0f), Vf(-kInf), y);
   return select((u < Vf(0.0f)) | isnan(x), Vf(std::numeric_limits<float>::quiet_NaN()), y);
@@ -630,9 +660,11 @@ inline Vf erfc(Vf x) {
   return select(isnan(x), x, y);
 }
 
-// Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF. The argument -x/sqrt(2) is carried
-// as a float pair, so the far-left tail keeps its relative accuracy (a single rounding of
-// x/sqrt(2) would cost 2 z^2 ulp there): about 3e-7 relative down to 1e-37.
+// Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF, in one branch: erfc(|z|) =
+// t exp(-z^2 + H(t)), t = 2 / (2 + |z|), H fitted on all of [0, 10.1] (abs. error 7e-9).
+// z = -x/sqrt(2) is carried as a float pair, so the far-left tail keeps its relative
+// accuracy (a single rounding of x/sqrt(2) would cost 2 z^2 ulp there): about 4e-7
+// relative down to 1e-37.
 inline Vf normcdf(Vf x) {
   using namespace detail;
   const Vf ch(0.707106769f), cl(1.21016175e-08f);  // 1/sqrt(2) = ch + cl
@@ -640,35 +672,24 @@ inline Vf normcdf(Vf x) {
   Vf az = abs(zh);
   Vf zl = select(az < Vf(16.0f), -(fma(x, ch, zh) + x * cl), Vf(0.0f));  // 0 at +-inf
   Mf neg = zh < Vf(0.0f);
-  Mf sm = az < Vf(1.0f);
-  // |z| < 1: erfc(zh + zl) = erfc(zh) - zl 2/sqrt(pi) exp(-zh^2), exp by its Taylor series.
-  Vf z2 = zh * zh;
-  Vf ez = fma(fma(fma(fma(Vf(1.0f / 24), z2, Vf(-1.0f / 6)), z2, Vf(0.5f)), z2, Vf(-1.0f)), z2,
-              Vf(1.0f));
-  Vf ys = fma(-zl * Vf(1.12837917f), ez, erfc_small(zh));
-  Vf y = ys;
-  if (!all(sm)) {
-    Vf a = min(max(az, Vf(1.0f)), Vf(12.0f));
-    Vf al = select(neg, -zl, zl);
-    Vf t = Vf(1.0f) / a;
-    Vf u = t - Vf(0.55f);
-    Vf k = fma(Vf(1.214447543e-01f), u, Vf(-4.858473688e-02f));
-    k = fma(k, u, Vf(-9.723328054e-02f));
-    k = fma(k, u, Vf(1.059112325e-01f));
-    k = fma(k, u, Vf(-6.015139073e-02f));
-    k = fma(k, u, Vf(9.613070637e-03f));
-    k = fma(k, u, Vf(4.982431978e-02f));
-    k = fma(k, u, Vf(-9.691192955e-02f));
-    k = fma(k, u, Vf(9.835904837e-02f));
-    k = fma(k, u, Vf(-2.036567777e-02f));
-    k = fma(k, u, Vf(-1.700351387e-01f));
-    k = fma(k, u, Vf(5.023534298e-01f));
-    Vf hi = a * a;
-    Vf lo = fma(a, a, -hi) + Vf(2.0f) * a * al;
-    Vf e = exp_ab(-hi, -lo) * (t * k);
-    e = select(neg, Vf(2.0f) - e, e);
-    y = select(sm, ys, e);
-  }
+  Vf al = select(neg, -zl, zl);  // |z| = az + al
+  Vf a = min(az, Vf(12.0f));
+  Vf t = Vf(2.0f) / (Vf(2.0f) + a);
+  Vf u = t - Vf(0.6f);
+  Vf h = fma(Vf(-1.337020397e-01f), u, Vf(1.226680800e-01f));
+  h = fma(h, u, Vf(1.583299786e-01f));
+  h = fma(h, u, Vf(-2.252860069e-01f));
+  h = fma(h, u, Vf(-7.951723784e-02f));
+  h = fma(h, u, Vf(2.886216938e-01f));
+  h = fma(h, u, Vf(-1.038361248e-02f));
+  h = fma(h, u, Vf(-4.088991284e-01f));
+  h = fma(h, u, Vf(7.027825713e-02f));
+  h = fma(h, u, Vf(1.371420145e+00f));
+  h = fma(h, u, Vf(-5.357597470e-01f));
+  Vf hi = a * a;
+  Vf lo = fma(a, a, -hi) + Vf(2.0f) * a * al;
+  Vf e = t * exp_ab(-hi, h - lo);  // erfc(|z|)
+  Vf y = select(neg, Vf(2.0f) - e, e);
   return select(isnan(x), x, Vf(0.5f) * y);
 }
 
@@ -679,17 +700,31 @@ inline Vf sigmoid(Vf x) {
   return select(isnan(x), x, y);
 }
 
+namespace detail {
+// log(1 + e) for e in [0, 1] (NaN passes): 2 atanh(s) = 2s + s^3 P(s^2), s = e / (2 + e) in
+// [0, 1/3] (P minimax, rel. error 1e-10).
+inline Vf log1p_unit(Vf e) {
+  Vf s = e / (Vf(2.0f) + e);
+  Vf z = s * s;
+  Vf p = fma(Vf(2.428956330e-01f), z, Vf(2.143073976e-01f));
+  p = fma(p, z, Vf(2.861659825e-01f));
+  p = fma(p, z, Vf(3.999888897e-01f));
+  p = fma(p, z, Vf(6.666667461e-01f));
+  return fma(s * z, p, s + s);
+}
+}  // namespace detail
+
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact-ish for very negative x.
 inline Vf softplus(Vf x) {
   Vf e = detail::exp_ab(-abs(x), Vf(0.0f));
-  Vf y = max(x, Vf(0.0f)) + log1p(e);
+  Vf y = max(x, Vf(0.0f)) + detail::log1p_unit(e);
   return select(isnan(x), x, y);
 }
 
 // log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|).
 inline Vf log_sigmoid(Vf x) {
   Vf e = detail::exp_ab(-abs(x), Vf(0.0f));
-  Vf y = min(x, Vf(0.0f)) - log1p(e);
+  Vf y = min(x, Vf(0.0f)) - detail::log1p_unit(e);
   return select(isnan(x), x, y);
 }
 

@@ -32,7 +32,7 @@ void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                        const T* k2, const T* k3, T* gx);
 
 // Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
-// y = (x − mean)·invstd·w + b. Channels that fit in L2 are done whole (x read once).
+// y = (x − mean)·invstd·w + b.
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
                       double eps, T* y, T* mean, T* var, T* invstd);

@@ -160,6 +160,27 @@ class _Attention(_Op):
         return gq, gk, gv, gm, None, None, None
 
 
+class _Split3(_Op):
+    """Three equal parts along ``axis`` (0 or -1) in one op (backward concatenates; a slice
+    per part would scatter-add each gradient into a full-size zero array)."""
+
+    @staticmethod
+    def forward(ctx, a, axis):
+        ctx.shape, ctx.axis = a.shape, axis
+        E = a.shape[axis] // 3
+        if axis == 0:
+            return a[:E], a[E:2 * E], a[2 * E:]
+        return a[..., :E], a[..., E:2 * E], a[..., 2 * E:]
+
+    @staticmethod
+    def backward(ctx, *gs):
+        sh = list(ctx.shape)
+        sh[ctx.axis] //= 3
+        dt = next(g.dtype for g in gs if g is not None)
+        parts = [np.zeros(sh, dt) if g is None else g for g in gs]
+        return np.concatenate(parts, axis=ctx.axis), None
+
+
 def _mask_to_additive(mask, dtype, attend_when_true, what):
     """A bool or float mask as an additive float array (bool: -inf where not attended)."""
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
@@ -290,19 +311,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if is_causal and attn_mask is None:
         raise ValueError("multi_head_attention_forward: is_causal is a hint and needs "
                          "attn_mask (e.g. a causal mask); pass attn_mask")
-    bq = bk = bv = None
-    if in_proj_bias is not None:
-        b = _t(in_proj_bias)
-        bq, bk, bv = b[:E], b[E:2 * E], b[2 * E:]
-    if use_separate_proj_weight:
-        wq, wk, wv = _t(q_proj_weight), _t(k_proj_weight), _t(v_proj_weight)
-    else:
-        w = _t(in_proj_weight)
-        wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
+    b = None if in_proj_bias is None else _t(in_proj_bias)
     if query is key and key is value and not use_separate_proj_weight:
-        qkv = F.linear(query, w, None if in_proj_bias is None else _t(in_proj_bias))
-        q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+        # self-attention: one GEMM for the three projections
+        q, k, v = _Split3.apply(F.linear(query, _t(in_proj_weight), b), -1)
     else:
+        bq = bk = bv = None
+        if b is not None:
+            bq, bk, bv = _Split3.apply(b, 0)
+        if use_separate_proj_weight:
+            wq, wk, wv = _t(q_proj_weight), _t(k_proj_weight), _t(v_proj_weight)
+        else:
+            wq, wk, wv = _Split3.apply(_t(in_proj_weight), 0)
         q = F.linear(query, wq, bq)
         k = F.linear(key, wk, bk)
         v = F.linear(value, wv, bv)

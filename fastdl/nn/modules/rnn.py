@@ -93,8 +93,10 @@ class _Recurrence(_Op):
         n = ctx.needs_input_grad
         dH = dHh if m == 3 else dX
         gxp = (dX[::-1] if reverse else dX) if n[0] else None
-        gw = _C.matmul(dH.reshape(T * B, -1), hs[:-1].reshape(T * B, H), trans_a=True) \
-            if n[1] else None
+        gw = None
+        if n[1]:
+            gw = _C.matmul(dH.reshape(T * B, dH.shape[2]), hs[:-1].reshape(T * B, H),
+                           trans_a=True)
         gb = dH.sum(axis=(0, 1)) if n[2] else None
         return gxp, gw, gb, (dh0 if n[3] else None), (dc0 if n[4] else None), None, None
 
@@ -288,7 +290,8 @@ class RNNBase(Module):
                 b_ih = getattr(self, names[2]) if self.bias else None
                 b_hh = getattr(self, names[3]) if self.bias else None
                 k = layer * D + d
-                xp = F.linear(layer_in.reshape(T * B, -1), w_ih, b_ih).reshape(T, B, -1)
+                xp = F.linear(layer_in.reshape(T * B, layer_in.shape[-1]), w_ih, b_ih)
+                xp = xp.reshape(T, B, w_ih.shape[0])
                 hk = h0[k]
                 ck = c0[k] if lstm else None
                 if self._fused:
