@@ -16,6 +16,8 @@ import functools
 
 import numpy as np
 
+from .. import _C
+
 _state = {"grad": True}
 _Tensor = None  # fastdl.tensor.Tensor, set by fastdl.tensor at import (breaks the cycle)
 
@@ -389,14 +391,22 @@ def _reduce_to(g, shape, name):
 
 
 def _accumulate(leaf, g):
+    """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
+    to several inputs) into a buffer from the caching allocator when large; later ones are
+    added in place, as PyTorch does."""
     dt = leaf.data.dtype
-    if g.dtype != dt:
-        g = g.astype(dt)
-    if leaf.grad is None:
-        # the engine may hand the same array to several inputs: own a copy
-        leaf.grad = _Tensor._make(np.array(g, dtype=dt, copy=True, order="C"))
+    old = leaf.grad
+    if old is None:
+        if g.size >= (1 << 15):
+            buf = _C.empty(g.shape, dt)
+            np.copyto(buf, g, casting="unsafe")
+        else:
+            buf = np.array(g, dtype=dt, copy=True, order="C")
+        leaf.grad = _Tensor._make(buf)
+    elif old.data.shape == g.shape and old.data.flags.writeable and old.data.dtype == dt:
+        np.add(old.data, g, out=old.data, casting="unsafe")
     else:
-        leaf.grad = _Tensor._make(leaf.grad.data + g)
+        leaf.grad = _Tensor._make((old.data + g).astype(dt, copy=False))
 
 
 def _seed_grads(tensors, grad_tensors, what):

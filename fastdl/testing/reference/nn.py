@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["linear_ref", "bilinear_ref", "embedding_ref", "rnn_cell_ref", "lstm_cell_ref",
+__all__ = ["embedding_ref", "rnn_cell_ref", "lstm_cell_ref",
            "gru_cell_ref", "rnn_ref", "sdpa_ref", "mha_ref", "layer_norm_ref",
            "transformer_encoder_layer_ref"]
 
@@ -20,18 +20,10 @@ def _sig(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def linear_ref(x, w, b=None):
-    """y = x Wᵀ + b."""
+def _linear(x, w, b=None):
+    """y = x Wᵀ + b in the inputs' dtype (the exported, float64 ``linear_ref`` is gemm's)."""
     y = x @ w.T
     return y if b is None else y + b
-
-
-def bilinear_ref(x1, x2, w, b=None):
-    """y[n, o] = Σ_ij x1[n, i] W[o, i, j] x2[n, j] + b[o] (loop over o)."""
-    out = np.empty(x1.shape[:-1] + (w.shape[0],), np.result_type(x1, w))
-    for o in range(w.shape[0]):
-        out[..., o] = ((x1 @ w[o]) * x2).sum(-1)
-    return out if b is None else out + b
 
 
 def embedding_ref(idx, w):
@@ -41,13 +33,13 @@ def embedding_ref(idx, w):
 
 def rnn_cell_ref(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)."""
-    a = linear_ref(x, w_ih, b_ih) + linear_ref(h, w_hh, b_hh)
+    a = _linear(x, w_ih, b_ih) + _linear(h, w_hh, b_hh)
     return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
 
 
 def lstm_cell_ref(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     """Gates i, f, g, o; c' = f c + i g; h' = o tanh(c'). Returns (h', c')."""
-    a = linear_ref(x, w_ih, b_ih) + linear_ref(h, w_hh, b_hh)
+    a = _linear(x, w_ih, b_ih) + _linear(h, w_hh, b_hh)
     i, f, g, o = np.split(a, 4, axis=-1)
     c2 = _sig(f) * c + _sig(i) * np.tanh(g)
     return _sig(o) * np.tanh(c2), c2
@@ -55,8 +47,8 @@ def lstm_cell_ref(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
 
 def gru_cell_ref(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     """r, z = σ(·); n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1 − z) n + z h."""
-    xr, xz, xn = np.split(linear_ref(x, w_ih, b_ih), 3, axis=-1)
-    hr, hz, hn = np.split(linear_ref(h, w_hh, b_hh), 3, axis=-1)
+    xr, xz, xn = np.split(_linear(x, w_ih, b_ih), 3, axis=-1)
+    hr, hz, hn = np.split(_linear(h, w_hh, b_hh), 3, axis=-1)
     r, z = _sig(xr + hr), _sig(xz + hz)
     n = np.tanh(xn + r * hn)
     return (1 - z) * n + z * h
@@ -135,9 +127,9 @@ def mha_ref(params, query, key, value, num_heads, key_padding_mask=None, attn_ma
         wq, wk, wv = params["q_proj_weight"], params["k_proj_weight"], params["v_proj_weight"]
     b = params.get("in_proj_bias")
     bq, bk, bv = np.split(b, 3) if b is not None else (None, None, None)
-    q = linear_ref(query, wq, bq).reshape(L, N, h, d).transpose(1, 2, 0, 3)
-    k = linear_ref(key, wk, bk).reshape(S, N, h, d).transpose(1, 2, 0, 3)
-    v = linear_ref(value, wv, bv).reshape(S, N, h, d).transpose(1, 2, 0, 3)
+    q = _linear(query, wq, bq).reshape(L, N, h, d).transpose(1, 2, 0, 3)
+    k = _linear(key, wk, bk).reshape(S, N, h, d).transpose(1, 2, 0, 3)
+    v = _linear(value, wv, bv).reshape(S, N, h, d).transpose(1, 2, 0, 3)
     mask = np.zeros((N, h, L, S), query.dtype)
     if attn_mask is not None:
         am = np.where(attn_mask, -np.inf, 0.0) if attn_mask.dtype == bool else attn_mask
@@ -148,7 +140,7 @@ def mha_ref(params, query, key, value, num_heads, key_padding_mask=None, attn_ma
         mask = mask + kp[:, None, None, :]
     out, p = sdpa_ref(q, k, v, mask)
     out = out.transpose(2, 0, 1, 3).reshape(L, N, E)
-    return linear_ref(out, params["out_proj.weight"], params.get("out_proj.bias")), p
+    return _linear(out, params["out_proj.weight"], params.get("out_proj.bias")), p
 
 
 def layer_norm_ref(x, w, b, eps=1e-5):
@@ -174,7 +166,7 @@ def transformer_encoder_layer_ref(params, x, nhead, norm_first=False, activation
         return 0.5 * y * (1 + np.vectorize(erf)(y / math.sqrt(2)))
 
     def ff(y):
-        return linear_ref(act(linear_ref(y, params["linear1.weight"], params["linear1.bias"])),
+        return _linear(act(_linear(y, params["linear1.weight"], params["linear1.bias"])),
                           params["linear2.weight"], params["linear2.bias"])
 
     def n1(y):
