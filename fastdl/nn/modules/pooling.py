@@ -9,12 +9,8 @@ __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "
            "AvgPool1d"]
 
 
-class MaxPool2d(Module):
-    """2-D max pooling: ``F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode,
-    return_indices)``; ``stride`` defaults to ``kernel_size``.
-
-    Example: ``fastdl.nn.MaxPool2d(2)(fastdl.randn(1, 3, 8, 8)).shape == (1, 3, 4, 4)``
-    """
+class _MaxPoolNd(Module):
+    """Shared arguments of MaxPool1d/2d (``stride`` defaults to ``kernel_size``)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
@@ -26,13 +22,21 @@ class MaxPool2d(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
-    def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode, self.return_indices)
-
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling: ``F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode,
+    return_indices)``; ``stride`` defaults to ``kernel_size``.
+
+    Example: ``fastdl.nn.MaxPool2d(2)(fastdl.randn(1, 3, 8, 8)).shape == (1, 3, 4, 4)``
+    """
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
 
 class AvgPool2d(Module):
@@ -98,18 +102,8 @@ class AdaptiveMaxPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """1-D max pooling: ``F.max_pool1d``. Example: ``fastdl.nn.MaxPool1d(2)(x)``"""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
 
     def forward(self, input):
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
