@@ -70,14 +70,11 @@ Pool2dParams make_params(const char* fn, int64_t N, int64_t C, int64_t H, int64_
   return p;
 }
 
-
-py::tuple max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                     int64_t ph, int64_t pw, int64_t dh, int64_t dw, bool ceil_mode,
-                     bool return_indices) {
-  require_input(x, "max_pool2d");
-  Pool2dParams p = make_params("max_pool2d", x.shape(0), x.shape(1), x.shape(2), x.shape(3),
-                               kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode);
-  Shape osh{x.shape(0), x.shape(1), p.OH, p.OW};
+// The shared tail of the max-pooling forwards: output (and optional int64 indices) from the
+// pool, then the float32 or float64 kernel with the GIL released.
+template <class Kernel>
+py::tuple max_forward(const Pool2dParams& p, const py::array& x, const Shape& osh,
+                      bool return_indices, Kernel kernel) {
   py::array y = pool_array(osh, x.dtype());
   py::object io = py::none();
   int64_t* ip = nullptr;
@@ -90,14 +87,25 @@ py::tuple max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int
     const float* xp = cptr<float>(x);
     float* yp = ptr<float>(y);
     py::gil_scoped_release nogil;
-    pool::max_pool2d_forward(p, xp, yp, ip);
+    kernel(p, xp, yp, ip);
   } else {
     const double* xp = cptr<double>(x);
     double* yp = ptr<double>(y);
     py::gil_scoped_release nogil;
-    pool::max_pool2d_forward(p, xp, yp, ip);
+    kernel(p, xp, yp, ip);
   }
   return py::make_tuple(y, io);
+}
+
+py::tuple max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                     int64_t ph, int64_t pw, int64_t dh, int64_t dw, bool ceil_mode,
+                     bool return_indices) {
+  require_input(x, "max_pool2d");
+  Pool2dParams p = make_params("max_pool2d", x.shape(0), x.shape(1), x.shape(2), x.shape(3),
+                               kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode);
+  Shape osh{x.shape(0), x.shape(1), p.OH, p.OW};
+  return max_forward(p, x, osh, return_indices,
+                     [](const auto&... a) { pool::max_pool2d_forward(a...); });
 }
 
 py::tuple adaptive_max_pool2d(const py::array& x, int64_t oh, int64_t ow, bool return_indices) {
@@ -110,26 +118,8 @@ py::tuple adaptive_max_pool2d(const py::array& x, int64_t oh, int64_t ow, bool r
   p.H = x.shape(2); p.W = x.shape(3); p.OH = oh; p.OW = ow;
   checked_numel({p.NC, oh, ow, 8}, "adaptive_max_pool2d");
   Shape osh{x.shape(0), x.shape(1), oh, ow};
-  py::array y = pool_array(osh, x.dtype());
-  py::object io = py::none();
-  int64_t* ip = nullptr;
-  if (return_indices) {
-    py::array ia = pool_array(osh, py::dtype::of<int64_t>());
-    ip = ptr<int64_t>(ia);
-    io = ia;
-  }
-  if (is_f32(x)) {
-    const float* xp = cptr<float>(x);
-    float* yp = ptr<float>(y);
-    py::gil_scoped_release nogil;
-    pool::adaptive_max_pool2d_forward(p, xp, yp, ip);
-  } else {
-    const double* xp = cptr<double>(x);
-    double* yp = ptr<double>(y);
-    py::gil_scoped_release nogil;
-    pool::adaptive_max_pool2d_forward(p, xp, yp, ip);
-  }
-  return py::make_tuple(y, io);
+  return max_forward(p, x, osh, return_indices,
+                     [](const auto&... a) { pool::adaptive_max_pool2d_forward(a...); });
 }
 
 // Scatter-add backward of max pooling (plain and adaptive): dx of shape (N, C, H, W).
