@@ -97,11 +97,14 @@ def _median_time(fn, flops, budget=0.4):
     return statistics.median(ts)
 
 
-def table(threads_list=(1, 2), rounds=3, sides=None):
+def table(threads_list=(1, 2), rounds=5, sides=None, only=None):
     """Median GFLOP/s per shape and side, sides interleaved `rounds` times (median of the
-    per-round medians), and the fastdl/NumPy ratio."""
+    per-round medians), and the fastdl/NumPy ratio. `only`: a list of case names to run."""
     sides = sides or SIDES
+    cases = [c for c in CASES if only is None or c[0] in only]
     rows = []
+    for t in threads_list:  # peaks first, before any BLAS/torch thread pool has spun up
+        cached_peak(t)
     for t in threads_list:
         fastdl.set_num_threads(t)
         if HAVE_TORCH:
@@ -111,7 +114,7 @@ def table(threads_list=(1, 2), rounds=3, sides=None):
         print(f"\n{t} thread(s): FMA peak {peak:.1f} GFLOP/s ({_C.get_isa()})")
         print(f"{'shape':22s}" + "".join(f"{s:>10s}" for s in sides) + f"{'%peak':>8s}"
               f"{'vs numpy':>10s}")
-        for (name, m, k, n, ta, tb) in CASES:
+        for (name, m, k, n, ta, tb) in cases:
             a, b = operands(m, k, n, ta, tb)
             flops = 2.0 * m * n * k
             res = {s: [] for s in sides}

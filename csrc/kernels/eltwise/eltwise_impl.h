@@ -25,12 +25,22 @@ using vm::Vf;
 
 constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk (a multiple of 64)
 
+// The loops below are flattened: everything they call (the op, the vm:: math) is inlined, so
+// the four independent vectors of a step overlap (GCC otherwise calls Gelu::fwd out of line
+// and spills every live vector around the call).
+#if defined(__GNUC__)
+#define FASTDL_FLATTEN __attribute__((flatten))
+#else
+#define FASTDL_FLATTEN
+#endif
+
 template <class V>
 using Elem = typename V::T;
 
 // y[i] = f(x[i]) over [b, e), four vectors per step, masked tail.
 template <class V, class F>
-inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, const F& f) {
+FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e,
+                                const F& f) {
   constexpr int N = V::N;
   int64_t i = b;
   for (; i + 4 * N <= e; i += 4 * N) {
@@ -57,7 +67,8 @@ inline bool use_stream(const T* y, int64_t n, const void* a, const void* b = nul
 
 // y[i] = f(x[i]) over [b, e) with streaming stores ([b, e) starts 64-byte aligned in y).
 template <class V, class F>
-inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, const F& f) {
+FASTDL_FLATTEN inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e,
+                                       const F& f) {
   constexpr int N = V::N;
   int64_t i = b;
   for (; i + 4 * N <= e; i += 4 * N) {
@@ -74,8 +85,8 @@ inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e, cons
 }
 
 template <class V, class F>
-inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b, int64_t e,
-                        const F& f) {
+FASTDL_FLATTEN inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b,
+                                       int64_t e, const F& f) {
   constexpr int N = V::N;
   int64_t i = b;
   for (; i + 2 * N <= e; i += 2 * N) {
@@ -91,8 +102,8 @@ inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t 
 
 // z[i] = f(x[i], y[i]) over [b, e).
 template <class V, class F>
-inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b, int64_t e,
-                 const F& f) {
+FASTDL_FLATTEN inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b,
+                                int64_t e, const F& f) {
   constexpr int N = V::N;
   int64_t i = b;
   for (; i + 2 * N <= e; i += 2 * N) {
@@ -143,10 +154,11 @@ template <class V>
 struct Gelu {
   explicit Gelu(const double*) {}
   V fwd(V x) const { return x * vm::normcdf(x); }
-  V bwd(V x, V g) const {
-    V hi = x * x, lo = vm::fma(x, x, -hi);
-    V pdf = vm::detail::exp_ab(V(-0.5) * hi, V(-0.5) * lo) * V(0.39894228040143268);
-    return g * vm::fma(x, pdf, vm::normcdf(x));
+  V bwd(V x, V g) const {  // Phi(x) + x phi(x), both from one exp
+    V e;
+    V q = vm::detail::normal_tail(x, e);
+    V cdf = vm::select(x > V(0), V(1) - q, q);
+    return g * vm::fma(x * V(0.39894228040143268), e, cdf);
   }
 };
 template <class V>
@@ -180,12 +192,12 @@ struct Mish {  // tanh(softplus(x)) from e = exp(-|x|), no overflow
     return num / den;
   }
   V fwd(V x) const {
-    V e = vm::exp(-vm::abs(x));
+    V e = vm::detail::exp_nabs(x);
     return x * t_of(x, e, x > V(0));
   }
   V bwd(V x, V g) const {
     auto pos = x > V(0);
-    V e = vm::exp(-vm::abs(x));
+    V e = vm::detail::exp_nabs(x);
     V t = t_of(x, e, pos);
     V sg = vm::select(pos, V(1), e) / (V(1) + e);
     return g * vm::fma(x * vm::fma(-t, t, V(1)), sg, t);
@@ -203,16 +215,17 @@ struct Tanh {  // backward from the output
   V fwd(V x) const { return vm::tanh(x); }
   V bwd(V y, V g) const { return g * vm::fma(-y, y, V(1)); }
 };
-template <class V>
+template <class V, bool kUnitBeta>  // kUnitBeta: beta == 1 (the default), no scaling
 struct Softplus {
   V beta, th;
   explicit Softplus(const double* p) : beta(Elem<V>(p[0])), th(Elem<V>(p[1])) {}
   V fwd(V x) const {
+    if (kUnitBeta) return vm::select(x > th, x, vm::softplus(x));
     V z = x * beta;
     return vm::select(z > th, x, vm::softplus(z) / beta);
   }
   V bwd(V x, V g) const {
-    V z = x * beta;
+    V z = kUnitBeta ? x : x * beta;
     return vm::select(z > th, g, g * vm::sigmoid(z));
   }
 };
@@ -281,7 +294,9 @@ void act_fwd(int act, const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) 
     case kMish: return run_fwd<V, Mish<V>>(x, y, n, p);
     case kSigmoid: return run_fwd<V, Sigmoid<V>>(x, y, n, p);
     case kTanh: return run_fwd<V, Tanh<V>>(x, y, n, p);
-    case kSoftplus: return run_fwd<V, Softplus<V>>(x, y, n, p);
+    case kSoftplus:
+      return p[0] == 1.0 ? run_fwd<V, Softplus<V, true>>(x, y, n, p)
+                         : run_fwd<V, Softplus<V, false>>(x, y, n, p);
     case kSoftsign: return run_fwd<V, Softsign<V>>(x, y, n, p);
     case kHardsigmoid: return run_fwd<V, Hardsigmoid<V>>(x, y, n, p);
     case kHardswish: return run_fwd<V, Hardswish<V>>(x, y, n, p);
@@ -306,7 +321,9 @@ void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx,
     case kMish: return run_bwd<V, Mish<V>>(s, g, gx, n, p);
     case kSigmoid: return run_bwd<V, Sigmoid<V>>(s, g, gx, n, p);
     case kTanh: return run_bwd<V, Tanh<V>>(s, g, gx, n, p);
-    case kSoftplus: return run_bwd<V, Softplus<V>>(s, g, gx, n, p);
+    case kSoftplus:
+      return p[0] == 1.0 ? run_bwd<V, Softplus<V, true>>(s, g, gx, n, p)
+                         : run_bwd<V, Softplus<V, false>>(s, g, gx, n, p);
     case kSoftsign: return run_bwd<V, Softsign<V>>(s, g, gx, n, p);
     case kHardsigmoid: return run_bwd<V, Hardsigmoid<V>>(s, g, gx, n, p);
     case kHardswish: return run_bwd<V, Hardswish<V>>(s, g, gx, n, p);
@@ -319,7 +336,7 @@ void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx,
 // Softmax / log_softmax
 // --------------------------------------------------------------------------------------
 template <class V>
-void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
+FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
   using T = Elem<V>;
   constexpr int N = V::N;
   const T ninf = -std::numeric_limits<T>::infinity();
@@ -336,28 +353,28 @@ void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
   i = 0;
   if (lg) {
     for (; i + 2 * N <= d; i += 2 * N) {
-      s0 = s0 + vm::exp(V::load(x + i) - m);
-      s1 = s1 + vm::exp(V::load(x + i + N) - m);
+      s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
+      s1 = s1 + vm::exp_nonpos(V::load(x + i + N) - m);
     }
-    for (; i + N <= d; i += N) s0 = s0 + vm::exp(V::load(x + i) - m);
-    if (i < d) s1 = s1 + vm::exp(V::load(x + i, d - i, ninf) - m);
+    for (; i + N <= d; i += N) s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
+    if (i < d) s1 = s1 + vm::exp_nonpos(V::load(x + i, d - i, ninf) - m);
     const V ls = vm::log(V(vm::hsum(s0 + s1)));
     map1<V>(x, y, 0, d, [&](V v) { return (v - m) - ls; });
   } else {
     for (; i + 2 * N <= d; i += 2 * N) {
-      V e0 = vm::exp(V::load(x + i) - m), e1 = vm::exp(V::load(x + i + N) - m);
+      V e0 = vm::exp_nonpos(V::load(x + i) - m), e1 = vm::exp_nonpos(V::load(x + i + N) - m);
       e0.store(y + i);
       e1.store(y + i + N);
       s0 = s0 + e0;
       s1 = s1 + e1;
     }
     for (; i + N <= d; i += N) {
-      V e0 = vm::exp(V::load(x + i) - m);
+      V e0 = vm::exp_nonpos(V::load(x + i) - m);
       e0.store(y + i);
       s0 = s0 + e0;
     }
     if (i < d) {
-      V e1 = vm::exp(V::load(x + i, d - i, ninf) - m);
+      V e1 = vm::exp_nonpos(V::load(x + i, d - i, ninf) - m);
       e1.store(y + i, d - i);
       s1 = s1 + e1;
     }
@@ -367,7 +384,7 @@ void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
 }
 
 template <class V>
-void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d) {
+FASTDL_FLATTEN void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d) {
   using T = Elem<V>;
   constexpr int N = V::N;
   V s0(T(0)), s1(T(0));
@@ -380,7 +397,7 @@ void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, i
     for (; i + N <= d; i += N) s0 = s0 + V::load(g + i);
     if (i < d) s1 = s1 + V::load(g + i, d - i);
     const V sg(vm::hsum(s0 + s1));
-    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp(yv) * sg; });
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp_nonpos(yv) * sg; });
   } else {
     for (; i + 2 * N <= d; i += 2 * N) {
       s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
@@ -401,7 +418,7 @@ struct ColBlock {
 };
 
 template <class V>
-void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inner, int64_t w) {
+FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inner, int64_t w) {
   using T = Elem<V>;
   constexpr int N = V::N, K = ColBlock<V>::kVecs;
   const T ninf = -std::numeric_limits<T>::infinity();
@@ -422,7 +439,7 @@ void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inne
     for (int k = 0; k < nv; ++k) m[k] = vm::max(ld(x + j * inner, k, ninf), m[k]);
   for (int64_t j = 0; j < d; ++j)
     for (int k = 0; k < nv; ++k) {
-      V e = vm::exp(ld(x + j * inner, k, ninf) - m[k]);
+      V e = vm::exp_nonpos(ld(x + j * inner, k, ninf) - m[k]);
       if (!lg) st(e, y + j * inner, k);
       s[k] = s[k] + e;
     }
@@ -438,7 +455,7 @@ void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inne
 }
 
 template <class V>
-void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d,
+FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d,
                       int64_t inner, int64_t w) {
   using T = Elem<V>;
   constexpr int N = V::N, K = ColBlock<V>::kVecs;
@@ -458,7 +475,7 @@ void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, 
   for (int64_t j = 0; j < d; ++j)
     for (int k = 0; k < nv; ++k) {
       V yv = ld(y + j * inner, k), gv = ld(g + j * inner, k);
-      st(lg ? gv - vm::exp(yv) * s[k] : yv * (gv - s[k]), gx + j * inner, k);
+      st(lg ? gv - vm::exp_nonpos(yv) * s[k] : yv * (gv - s[k]), gx + j * inner, k);
     }
 }
 
