@@ -385,7 +385,8 @@ FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d
 }
 
 template <class V>
-FASTDL_FLATTEN void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d) {
+FASTDL_FLATTEN void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx,
+                                    int64_t d) {
   using T = Elem<V>;
   constexpr int N = V::N;
   V s0(T(0)), s1(T(0));
@@ -419,7 +420,8 @@ struct ColBlock {
 };
 
 template <class V>
-FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inner, int64_t w) {
+FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d, int64_t inner,
+                                 int64_t w) {
   using T = Elem<V>;
   constexpr int N = V::N, K = ColBlock<V>::kVecs;
   const T ninf = -std::numeric_limits<T>::infinity();
@@ -456,8 +458,8 @@ FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t 
 }
 
 template <class V>
-FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t d,
-                      int64_t inner, int64_t w) {
+FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx,
+                                     int64_t d, int64_t inner, int64_t w) {
   using T = Elem<V>;
   constexpr int N = V::N, K = ColBlock<V>::kVecs;
   const int nv = static_cast<int>((w + N - 1) / N);
