@@ -56,8 +56,8 @@
 #endif
 
 // The float math functions are always inlined: GCC left tanh, sigmoid, softplus and the
-// normal tail out of line, and each call then cost the spill of every live vector and the
-// overlap of the independent vectors of a loop (gelu ran 1.5x slower).
+// normal tail out of line, and each call inside a vector loop spilled every live vector and
+// kept the loop's independent vectors from overlapping.
 #if defined(__GNUC__)
 #define FASTDL_VM_INLINE inline __attribute__((always_inline))
 #else
