@@ -251,6 +251,28 @@ def test_inplace(name):
         fn(fastdl.tensor(x, requires_grad=True), inplace=True)
 
 
+@pytest.mark.parametrize("name", ["relu", "hardtanh", "gelu", "softplus"])
+def test_large_outputs_stream(isa, name):
+    """Outputs of 16 MB or more take the non-temporal-store loops, including in place (y is
+    x) and a backward written over its grad_output; the results are those of the small-array
+    loops, bitwise, up to the last (masked) element."""
+    code = _C.eltwise_acts[name]
+    prm = {"hardtanh": [-1.0, 1.0], "softplus": [1.0, 20.0]}.get(name, [])
+    n = (4 << 20) + 13  # 16 MB + a tail
+    x = (np.random.default_rng(3).standard_normal(n) * 3).astype(np.float32)
+    g = np.random.default_rng(4).standard_normal(n).astype(np.float32)
+    small = np.concatenate([_C.eltwise_forward(code, c, prm) for c in np.array_split(x, 64)])
+    small_g = np.concatenate([_C.eltwise_backward(code, False, c, d, prm)
+                              for c, d in zip(np.array_split(x, 64), np.array_split(g, 64))])
+    assert_close(_C.eltwise_forward(code, x, prm), small, rtol=0, atol=0)
+    y = x.copy()
+    assert _C.eltwise_forward(code, y, prm, y) is not None
+    assert_close(y, small, rtol=0, atol=0, msg="in place: ")
+    gg = g.copy()
+    _C.eltwise_backward(code, False, x, gg, prm, gg)
+    assert_close(gg, small_g, rtol=0, atol=0, msg="backward over grad_output: ")
+
+
 def test_inplace_noncontiguous():
     x = np.random.default_rng(2).standard_normal((4, 6)).astype(np.float32)
     t = fastdl.tensor(x.copy())
