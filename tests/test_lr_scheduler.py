@@ -46,6 +46,18 @@ CASES = [
                                   anneal_strategy="linear", three_phase=True), "Adam", 20),
     ("OneCycleLR", lambda m: dict(max_lr=0.3, total_steps=10, cycle_momentum=False,
                                   pct_start=0.5), "SGD", 10),
+    ("PolynomialLR", lambda m: dict(total_iters=6), "SGD", 10),
+    ("PolynomialLR", lambda m: dict(total_iters=8, power=2.5), "Adam", 12),
+    ("CosineAnnealingWarmRestarts", lambda m: dict(T_0=4), "SGD", 14),
+    ("CosineAnnealingWarmRestarts", lambda m: dict(T_0=3, T_mult=2, eta_min=0.01), "SGD", 25),
+    ("CyclicLR", lambda m: dict(base_lr=0.01, max_lr=0.1, step_size_up=4), "SGD", 20),
+    ("CyclicLR", lambda m: dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.4], step_size_up=3,
+                                step_size_down=5, mode="triangular2"), "SGD", 30),
+    ("CyclicLR", lambda m: dict(base_lr=0.001, max_lr=0.1, step_size_up=2, mode="exp_range",
+                                gamma=0.9), "Adam", 15),
+    ("CyclicLR", lambda m: dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                scale_fn=lambda x: 0.5 ** x, scale_mode="iterations",
+                                cycle_momentum=False), "SGD", 12),
 ]
 
 
@@ -129,6 +141,9 @@ def test_reduce_on_plateau_semantics():
     lambda o: S.SequentialLR(o, [S.ConstantLR(o, factor=0.5, total_iters=2),
                                  S.ExponentialLR(o, gamma=0.9)], milestones=[3]),
     lambda o: S.ReduceLROnPlateau(o, patience=1),
+    lambda o: S.PolynomialLR(o, total_iters=8, power=2.0),
+    lambda o: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+    lambda o: S.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular2"),
 ])
 def test_state_dict_round_trip(make):
     opt = _fastdl_opt()
@@ -150,6 +165,66 @@ def test_state_dict_round_trip(make):
             s.step()
             s2.step()
         assert s.get_last_lr() == s2.get_last_lr()
+
+
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_warm_restarts_step_epoch_against_torch(T_mult):
+    """step(epoch) with fractional epochs (per-batch use) lands on torch's schedule."""
+    torch = pytest.importorskip("torch")
+    opt, topt = _fastdl_opt(), _torch_opt(torch)
+    s = S.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=T_mult, eta_min=0.001)
+    ts = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0=3, T_mult=T_mult,
+                                                              eta_min=0.001)
+    for epoch in [0.5, 1.25, 2.9, 3.0, 4.5, 8.75, 10.0, 21.3, 2.0]:
+        s.step(epoch)
+        ts.step(epoch)
+        assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-14)
+        assert s.T_i == ts.T_i and s.last_epoch == ts.last_epoch
+
+
+def test_new_schedules_values():
+    """Spot values from the formulas (no torch needed)."""
+    s = S.PolynomialLR(_fastdl_opt(), total_iters=4, power=2.0)
+    lrs = []
+    for _ in range(6):
+        lrs.append(s.get_last_lr()[0])
+        s.step()
+    assert lrs == pytest.approx([0.1, 0.1 * 0.75 ** 2, 0.1 * 0.5 ** 2, 0.1 * 0.25 ** 2, 0, 0])
+    opt = _fastdl_opt()
+    s = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    lrs = []
+    for _ in range(7):
+        lrs.append(s.get_last_lr()[0])
+        s.step()
+    assert lrs == pytest.approx([0.1, 0.05, 0.1, 0.1 * (1 + 2 ** -0.5) / 2, 0.05,
+                                 0.1 * (1 - 2 ** -0.5) / 2, 0.1])
+    opt = _fastdl_opt()
+    s = S.CyclicLR(opt, base_lr=0.0, max_lr=1.0, step_size_up=2, mode="triangular2")
+    lrs, moms = [], []
+    for _ in range(9):
+        lrs.append(s.get_last_lr()[0])
+        moms.append(opt.param_groups[0]["momentum"])
+        s.step()
+    assert lrs == pytest.approx([0, 0.5, 1, 0.5, 0, 0.25, 0.5, 0.25, 0])
+    assert moms == pytest.approx([0.9, 0.85, 0.8, 0.85, 0.9, 0.875, 0.85, 0.875, 0.9])
+
+
+def test_new_schedules_errors():
+    opt = _fastdl_opt()
+    with pytest.raises(ValueError, match="T_0"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="T_mult"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1)
+    with pytest.raises(ValueError, match="mode is invalid"):
+        S.CyclicLR(opt, 0.01, 0.1, mode="square")
+    with pytest.raises(ValueError, match="expected 2 values for max_lr"):
+        S.CyclicLR(opt, 0.01, [0.1])
+    with pytest.raises(ValueError, match="momentum"):
+        S.CyclicLR(optim.Adagrad([Parameter(np.ones(1))], lr=0.1), 0.01, 0.1)
+    with pytest.raises(ValueError, match="positive"):
+        S.CyclicLR(opt, 0.01, 0.1, step_size_up=0)
 
 
 def test_closed_form_step_epoch():
