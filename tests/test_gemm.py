@@ -41,6 +41,9 @@ def _shapes_for(isa, itemsize):
         (13, 31, 37), (64, 64, 64), (65, 63, 67),
         (mr * 3 + 1, kc + 1, nr * 2 + 3), (mc + 1, kc - 1, nr + 5), (mc - 1, 2 * kc + 3, 2 * nr),
         (mr + 2, 70, nc + 1), (mc + mr + 1, kc + 1, nc - 1), (97, 101, 103),
+        # thin products: in place up to m = 128, k = 800 (B not transposed), packed beyond
+        (128, 800, 2 * nr + 7), (129, 800, nr + 3), (128, 801, nr + 3),
+        (mr * 2 + 5, 5 * kc + 3, 3 * nr + 1),
         # matrix-vector products (their own path)
         (1, 300, 517), (531, 300, 1), (1, 1, 1100), (1030, 1, 1), (1, 2000, 1),
     ]
@@ -200,7 +203,8 @@ def test_bitwise_equal_one_and_two_threads(isa, dtype, rng):
              ((64, 300, 40), (40, 20), False, False), ((48, 5, 17), (48, 17, 9), False, False),
              ((2, 200, 300), (2, 300, 150), False, False),
              ((1, 3000), (3000, 700), False, False), ((3000, 1), (700, 3000), True, True),
-             ((900, 2000), (2000, 1), False, False), ((2000, 900), (1, 2000), True, True)]
+             ((900, 2000), (2000, 1), False, False), ((2000, 900), (1, 2000), True, True),
+             ((128, 784), (784, 512), False, False), ((784, 64), (784, 300), True, False)]
     for sa, sb, ta, tb in cases:
         a, b = _rand(rng, sa, dtype), _rand(rng, sb, dtype)
         with use_threads(1):
