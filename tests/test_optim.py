@@ -43,6 +43,8 @@ CASES = [
     ("RAdam", dict()),
     ("RAdam", dict(lr=1e-2, betas=(0.9, 0.9), weight_decay=0.1)),
     ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
 NAMES = sorted({n for n, _ in CASES})
@@ -151,7 +153,8 @@ def test_threads_bitwise(name, kw, isa):
 # Learning rates that solve the regression below in 300 full-batch steps.
 SOLVE = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.05), "AdamW": dict(lr=0.05),
          "Adagrad": dict(lr=0.5), "RMSprop": dict(lr=0.01), "Adadelta": dict(lr=1.0, rho=0.5),
-         "Adamax": dict(lr=0.1), "NAdam": dict(lr=0.05), "RAdam": dict(lr=0.05)}
+         "Adamax": dict(lr=0.1), "NAdam": dict(lr=0.05), "RAdam": dict(lr=0.05),
+         "Rprop": dict(lr=0.01)}
 
 
 @pytest.mark.parametrize("name", sorted(SOLVE))
@@ -296,6 +299,8 @@ def test_duplicate_parameters_rejected():
     ("Adamax", dict(betas=(0.9, 1.0)), "beta"),
     ("NAdam", dict(momentum_decay=-1), "momentum_decay"),
     ("RAdam", dict(eps=-1), "epsilon"),
+    ("Rprop", dict(etas=(1.2, 0.5)), "eta values"),
+    ("Rprop", dict(step_sizes=(1.0, 0.1)), "step_sizes"),
     ("Adam", dict(lr=float("nan")), "learning rate"),
 ])
 def test_hyperparameter_validation(name, kw, match):
@@ -490,6 +495,8 @@ def test_property_against_reference(sizes, name, lr, wd, maximize, dtype):
     init = _params(shapes, dtype, seed=len(sizes))
     grads = _grads(shapes, dtype, 4, seed=sum(sizes))
     kw = dict(lr=lr, weight_decay=wd, maximize=maximize)
+    if name == "Rprop":  # no weight decay in Rprop
+        del kw["weight_decay"]
     got, opt = _run(name, kw, init, grads)
     exp = _run_ref(name, kw, init, grads)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)

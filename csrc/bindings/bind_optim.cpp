@@ -130,8 +130,9 @@ std::vector<double*> check_scalars(py::handle obj, const char* fn, const char* n
 }
 
 Algo algo_from(const std::string& s) {
-  static const char* names[] = {"sgd", "adam", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam"};
-  for (int i = 0; i < 8; ++i)
+  static const char* names[] = {"sgd",    "adam",  "adagrad", "rmsprop", "adadelta",
+                                "adamax", "nadam", "radam",   "rprop"};
+  for (int i = 0; i < 9; ++i)
     if (s == names[i]) return static_cast<Algo>(i);
   throw py::value_error("optim_step: unknown algorithm '" + s + "'");
 }
@@ -147,7 +148,8 @@ void needed_slots(Algo a, const Hyper& h, bool need[optim::kMaxState]) {
     case Algo::adadelta:
     case Algo::adamax:
     case Algo::nadam:
-    case Algo::radam: need[0] = need[1] = true; break;
+    case Algo::radam:
+    case Algo::rprop: need[0] = need[1] = true; break;
   }
 }
 
@@ -155,7 +157,8 @@ void optim_step(const std::string& algo_name, py::handle params, py::handle grad
                 py::handle states, py::handle steps, py::handle mu_products, py::handle first,
                 double lr, double beta1, double beta2, double eps, double weight_decay,
                 double momentum, double dampening, double lr_decay, double momentum_decay,
-                bool maximize, bool nesterov, bool amsgrad, bool centered, bool decoupled) {
+                bool maximize, bool nesterov, bool amsgrad, bool centered, bool decoupled,
+                double eta_minus, double eta_plus, double step_min, double step_max) {
   const char* fn = "optim_step";
   const Algo algo = algo_from(algo_name);
   Hyper h;
@@ -163,7 +166,9 @@ void optim_step(const std::string& algo_name, py::handle params, py::handle grad
   h.momentum = momentum; h.dampening = dampening; h.lr_decay = lr_decay;
   h.momentum_decay = momentum_decay; h.maximize = maximize; h.nesterov = nesterov;
   h.amsgrad = amsgrad; h.centered = centered; h.decoupled = decoupled;
-  for (double v : {lr, beta1, beta2, eps, weight_decay, momentum, dampening, lr_decay, momentum_decay})
+  h.eta_minus = eta_minus; h.eta_plus = eta_plus; h.step_min = step_min; h.step_max = step_max;
+  for (double v : {lr, beta1, beta2, eps, weight_decay, momentum, dampening, lr_decay,
+                   momentum_decay, eta_minus, eta_plus, step_min, step_max})
     if (!std::isfinite(v)) throw py::value_error("optim_step: hyperparameters must be finite");
 
   if (!py::isinstance<py::list>(params)) throw py::type_error("optim_step: params must be a list of arrays");
@@ -259,9 +264,10 @@ void bind_optim(py::module_& m) {
         py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("lr_decay") = 0.0,
         py::arg("momentum_decay") = 4e-3, py::arg("maximize") = false,
         py::arg("nesterov") = false, py::arg("amsgrad") = false, py::arg("centered") = false,
-        py::arg("decoupled") = false,
+        py::arg("decoupled") = false, py::arg("eta_minus") = 0.5, py::arg("eta_plus") = 1.2,
+        py::arg("step_min") = 1e-6, py::arg("step_max") = 50.0,
         "One fused update of every parameter in `params` (a list of arrays, one dtype) by "
-        "algorithm `algo` (sgd, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam), "
+        "algorithm `algo` (sgd, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop), "
         "using `grads` and the state lists `states` (3 entries, list or None; see "
         "kernels/optim/optim.h). `steps` (and NAdam's `mu_products`) are lists of float64 "
         "one-element arrays, incremented/updated in place; SGD's `first` flags a momentum "

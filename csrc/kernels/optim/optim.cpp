@@ -31,6 +31,10 @@ struct Vec {
   static R max(R a, R b) { return a > b ? a : b; }  // b when unordered, as x86 maxps
   static R min(R a, R b) { return a < b ? a : b; }
   static R abs(R a) { return std::fabs(a); }
+  static R sign3(R s, R pos, R neg, R zero) {
+    return s > 0 ? pos : s < 0 ? neg : s == 0 ? zero : s;
+  }
+  static R where_eq(R a, R b, R x, R y) { return a == b ? x : y; }
 };
 
 template <class T>
@@ -238,6 +242,7 @@ Coef coefficients(Algo algo, const Hyper& h, double step, double* mu_product, bo
     }
     case Algo::rmsprop:
     case Algo::adadelta:
+    case Algo::rprop:
       break;
   }
   return c;

@@ -16,7 +16,7 @@ namespace optim {
 constexpr int64_t kChunk = 1 << 14;  // elements per work item
 constexpr int kMaxState = 3;         // state tensors per parameter, at most
 
-enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam };
+enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop };
 
 // Group-level hyperparameters; each algorithm reads the ones it has.
 struct Hyper {
@@ -29,6 +29,8 @@ struct Hyper {
   double momentum_decay = 4e-3;        // NAdam
   bool maximize = false, nesterov = false, amsgrad = false, centered = false;
   bool decoupled = false;              // decoupled weight decay (AdamW, NAdam/RAdam option)
+  double eta_minus = 0.5, eta_plus = 1.2;  // Rprop: step-size factors
+  double step_min = 1e-6, step_max = 50;   // Rprop: step-size bounds
 };
 
 // Per-tensor scalars derived from the tensor's step count (after the increment).
@@ -50,7 +52,8 @@ Coef coefficients(Algo algo, const Hyper& h, double step, double* mu_product, bo
 // tensor i (state[s] may be nullptr when the algorithm/options do not use slot s):
 //   SGD [momentum_buffer], Adam [exp_avg, exp_avg_sq, max_exp_avg_sq], Adagrad [sum],
 //   RMSprop [square_avg, momentum_buffer, grad_avg], Adadelta [square_avg, acc_delta],
-//   Adamax [exp_avg, exp_inf], NAdam [exp_avg, exp_avg_sq], RAdam [exp_avg, exp_avg_sq].
+//   Adamax [exp_avg, exp_inf], NAdam [exp_avg, exp_avg_sq], RAdam [exp_avg, exp_avg_sq],
+//   Rprop [prev, step_size].
 void multi_tensor_step(Algo algo, const Hyper& h, int64_t n, const int64_t* numel,
                        float* const* param, const float* const* grad,
                        float* const* const* state, const Coef* coef);

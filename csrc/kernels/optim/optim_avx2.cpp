@@ -29,6 +29,15 @@ struct Vec<float> {
   static R sqrt(R a) { return _mm256_sqrt_ps(a); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
   static R min(R a, R b) { return _mm256_min_ps(a, b); }
+  static R sign3(R s, R pos, R neg, R zero) {
+    const R z = _mm256_setzero_ps();
+    R r = _mm256_blendv_ps(s, pos, _mm256_cmp_ps(s, z, _CMP_GT_OQ));
+    r = _mm256_blendv_ps(r, neg, _mm256_cmp_ps(s, z, _CMP_LT_OQ));
+    return _mm256_blendv_ps(r, zero, _mm256_cmp_ps(s, z, _CMP_EQ_OQ));
+  }
+  static R where_eq(R a, R b, R x, R y) {
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_EQ_OQ));
+  }
   static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static bool any_nan(R a) { return _mm256_movemask_ps(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)) != 0; }
 };
@@ -48,6 +57,15 @@ struct Vec<double> {
   static R sqrt(R a) { return _mm256_sqrt_pd(a); }
   static R max(R a, R b) { return _mm256_max_pd(a, b); }
   static R min(R a, R b) { return _mm256_min_pd(a, b); }
+  static R sign3(R s, R pos, R neg, R zero) {
+    const R z = _mm256_setzero_pd();
+    R r = _mm256_blendv_pd(s, pos, _mm256_cmp_pd(s, z, _CMP_GT_OQ));
+    r = _mm256_blendv_pd(r, neg, _mm256_cmp_pd(s, z, _CMP_LT_OQ));
+    return _mm256_blendv_pd(r, zero, _mm256_cmp_pd(s, z, _CMP_EQ_OQ));
+  }
+  static R where_eq(R a, R b, R x, R y) {
+    return _mm256_blendv_pd(y, x, _mm256_cmp_pd(a, b, _CMP_EQ_OQ));
+  }
   static R abs(R a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
   static bool any_nan(R a) { return _mm256_movemask_pd(_mm256_cmp_pd(a, a, _CMP_UNORD_Q)) != 0; }
 };

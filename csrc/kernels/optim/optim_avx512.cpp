@@ -26,6 +26,15 @@ struct Vec<float> {
   static R sqrt(R a) { return _mm512_sqrt_ps(a); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
   static R min(R a, R b) { return _mm512_min_ps(a, b); }
+  static R sign3(R s, R pos, R neg, R zero) {
+    const R z = _mm512_setzero_ps();
+    R r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(s, z, _CMP_GT_OQ), s, pos);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(s, z, _CMP_LT_OQ), r, neg);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(s, z, _CMP_EQ_OQ), r, zero);
+  }
+  static R where_eq(R a, R b, R x, R y) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), y, x);
+  }
   static R abs(R a) { return _mm512_abs_ps(a); }
   static bool any_nan(R a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q) != 0; }
 };
@@ -43,6 +52,15 @@ struct Vec<double> {
   static R sqrt(R a) { return _mm512_sqrt_pd(a); }
   static R max(R a, R b) { return _mm512_max_pd(a, b); }
   static R min(R a, R b) { return _mm512_min_pd(a, b); }
+  static R sign3(R s, R pos, R neg, R zero) {
+    const R z = _mm512_setzero_pd();
+    R r = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(s, z, _CMP_GT_OQ), s, pos);
+    r = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(s, z, _CMP_LT_OQ), r, neg);
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(s, z, _CMP_EQ_OQ), r, zero);
+  }
+  static R where_eq(R a, R b, R x, R y) {
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ), y, x);
+  }
   static R abs(R a) { return _mm512_abs_pd(a); }
   static bool any_nan(R a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q) != 0; }
 };

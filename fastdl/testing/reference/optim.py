@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "adagrad_step", "rmsprop_step",
-           "adadelta_step", "adamax_step", "nadam_step", "radam_step", "REFERENCE_STEPS",
+           "adadelta_step", "adamax_step", "nadam_step", "radam_step", "rprop_step",
+           "REFERENCE_STEPS",
            "clip_grad_norm_ref", "clip_grad_value_ref"]
 
 
@@ -204,11 +205,26 @@ def radam_step(p, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=
     p -= upd
 
 
+def rprop_step(p, g, state, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+    em, ep = etas
+    if not state:
+        state.update(step=0, prev=np.zeros_like(p), step_size=np.full_like(p, lr))
+    state["step"] += 1
+    g = -g if maximize else g.copy()
+    prev, step = state["prev"], state["step_size"]
+    s = g * prev
+    f = np.where(s > 0, _c(p, ep), np.where(s < 0, _c(p, em), np.where(s == 0, _c(p, 1), s)))
+    step[...] = np.clip(step * f, _c(p, step_sizes[0]), _c(p, step_sizes[1]))
+    g[f == _c(p, em)] = 0
+    p -= np.sign(g) * step
+    prev[...] = g
+
+
 # Optimizer class name -> reference step function.
 REFERENCE_STEPS = {"SGD": sgd_step, "Adam": adam_step, "AdamW": adamw_step,
                    "Adagrad": adagrad_step, "RMSprop": rmsprop_step,
                    "Adadelta": adadelta_step, "Adamax": adamax_step, "NAdam": nadam_step,
-                   "RAdam": radam_step}
+                   "RAdam": radam_step, "Rprop": rprop_step}
 
 
 def clip_grad_norm_ref(grads, max_norm, norm_type=2.0):
