@@ -45,6 +45,8 @@ CASES = [
     ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
     ("Rprop", dict()),
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=10, weight_decay=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
 NAMES = sorted({n for n, _ in CASES})
@@ -137,6 +139,23 @@ def test_against_torch(name, kw, torch1):
         assert_close(a, t.detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kw", [dict(t0=5, lambd=0.01), dict(t0=0, alpha=0.5, maximize=True)])
+def test_asgd_average_against_torch(kw, torch1):
+    """ASGD's running average ``ax`` (its point: the averaged iterate) follows torch's."""
+    torch = torch1
+    init, grads = _INIT32, _GRADS32
+    _, opt = _run("ASGD", kw, init, grads)
+    tp = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    topt = torch.optim.ASGD(tp, **kw)
+    for gs in grads:
+        for t, g in zip(tp, gs):
+            t.grad = torch.from_numpy(g.copy())
+        topt.step()
+    for p, t in zip(opt.param_groups[0]["params"], tp):
+        assert_close(opt.state[p]["ax"], topt.state[t]["ax"].numpy(), rtol=1e-5, atol=1e-6)
+        assert float(opt.state[p]["step"]) == float(topt.state[t]["step"])
+
+
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
 def test_threads_bitwise(name, kw, isa):
     shapes = [(50000,), (3, 1001), (17,)]
@@ -154,7 +173,7 @@ def test_threads_bitwise(name, kw, isa):
 SOLVE = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.05), "AdamW": dict(lr=0.05),
          "Adagrad": dict(lr=0.5), "RMSprop": dict(lr=0.01), "Adadelta": dict(lr=1.0, rho=0.5),
          "Adamax": dict(lr=0.1), "NAdam": dict(lr=0.05), "RAdam": dict(lr=0.05),
-         "Rprop": dict(lr=0.01)}
+         "Rprop": dict(lr=0.01), "ASGD": dict(lr=0.05, t0=100)}
 
 
 @pytest.mark.parametrize("name", sorted(SOLVE))
@@ -301,6 +320,7 @@ def test_duplicate_parameters_rejected():
     ("RAdam", dict(eps=-1), "epsilon"),
     ("Rprop", dict(etas=(1.2, 0.5)), "eta values"),
     ("Rprop", dict(step_sizes=(1.0, 0.1)), "step_sizes"),
+    ("ASGD", dict(weight_decay=-1), "weight_decay"),
     ("Adam", dict(lr=float("nan")), "learning rate"),
 ])
 def test_hyperparameter_validation(name, kw, match):

@@ -131,8 +131,8 @@ std::vector<double*> check_scalars(py::handle obj, const char* fn, const char* n
 
 Algo algo_from(const std::string& s) {
   static const char* names[] = {"sgd",    "adam",  "adagrad", "rmsprop", "adadelta",
-                                "adamax", "nadam", "radam",   "rprop"};
-  for (int i = 0; i < 9; ++i)
+                                "adamax", "nadam", "radam",   "rprop",   "asgd"};
+  for (int i = 0; i < 10; ++i)
     if (s == names[i]) return static_cast<Algo>(i);
   throw py::value_error("optim_step: unknown algorithm '" + s + "'");
 }
@@ -143,7 +143,8 @@ void needed_slots(Algo a, const Hyper& h, bool need[optim::kMaxState]) {
   switch (a) {
     case Algo::sgd: need[0] = h.momentum != 0; break;
     case Algo::adam: need[0] = need[1] = true; need[2] = h.amsgrad; break;
-    case Algo::adagrad: need[0] = true; break;
+    case Algo::adagrad:
+    case Algo::asgd: need[0] = true; break;
     case Algo::rmsprop: need[0] = true; need[1] = h.momentum > 0; need[2] = h.centered; break;
     case Algo::adadelta:
     case Algo::adamax:
@@ -158,7 +159,8 @@ void optim_step(const std::string& algo_name, py::handle params, py::handle grad
                 double lr, double beta1, double beta2, double eps, double weight_decay,
                 double momentum, double dampening, double lr_decay, double momentum_decay,
                 bool maximize, bool nesterov, bool amsgrad, bool centered, bool decoupled,
-                double eta_minus, double eta_plus, double step_min, double step_max) {
+                double eta_minus, double eta_plus, double step_min, double step_max,
+                double lambd, double asgd_alpha, double t0) {
   const char* fn = "optim_step";
   const Algo algo = algo_from(algo_name);
   Hyper h;
@@ -167,8 +169,10 @@ void optim_step(const std::string& algo_name, py::handle params, py::handle grad
   h.momentum_decay = momentum_decay; h.maximize = maximize; h.nesterov = nesterov;
   h.amsgrad = amsgrad; h.centered = centered; h.decoupled = decoupled;
   h.eta_minus = eta_minus; h.eta_plus = eta_plus; h.step_min = step_min; h.step_max = step_max;
+  h.lambd = lambd; h.asgd_alpha = asgd_alpha; h.t0 = t0;
   for (double v : {lr, beta1, beta2, eps, weight_decay, momentum, dampening, lr_decay,
-                   momentum_decay, eta_minus, eta_plus, step_min, step_max})
+                   momentum_decay, eta_minus, eta_plus, step_min, step_max, lambd, asgd_alpha,
+                   t0})
     if (!std::isfinite(v)) throw py::value_error("optim_step: hyperparameters must be finite");
 
   if (!py::isinstance<py::list>(params)) throw py::type_error("optim_step: params must be a list of arrays");
@@ -265,9 +269,11 @@ void bind_optim(py::module_& m) {
         py::arg("momentum_decay") = 4e-3, py::arg("maximize") = false,
         py::arg("nesterov") = false, py::arg("amsgrad") = false, py::arg("centered") = false,
         py::arg("decoupled") = false, py::arg("eta_minus") = 0.5, py::arg("eta_plus") = 1.2,
-        py::arg("step_min") = 1e-6, py::arg("step_max") = 50.0,
+        py::arg("step_min") = 1e-6, py::arg("step_max") = 50.0, py::arg("lambd") = 1e-4,
+        py::arg("asgd_alpha") = 0.75, py::arg("t0") = 1e6,
         "One fused update of every parameter in `params` (a list of arrays, one dtype) by "
-        "algorithm `algo` (sgd, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop), "
+        "algorithm `algo` (sgd, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop, "
+        "asgd), "
         "using `grads` and the state lists `states` (3 entries, list or None; see "
         "kernels/optim/optim.h). `steps` (and NAdam's `mu_products`) are lists of float64 "
         "one-element arrays, incremented/updated in place; SGD's `first` flags a momentum "

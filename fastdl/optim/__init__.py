@@ -16,5 +16,6 @@ from .adamax import *  # noqa: F401,F403
 from .nadam import *  # noqa: F401,F403
 from .radam import *  # noqa: F401,F403
 from .rprop import *  # noqa: F401,F403
+from .asgd import *  # noqa: F401,F403
 from .early_stopping import *  # noqa: F401,F403
 from . import lr_scheduler  # noqa: F401

@@ -240,6 +240,13 @@ Coef coefficients(Algo algo, const Hyper& h, double step, double* mu_product, bo
       }
       break;
     }
+    case Algo::asgd: {
+      const double eta = h.lr / std::pow(1.0 + h.lambd * h.lr * (step - 1.0), h.asgd_alpha);
+      const double d = step - 1.0 - h.t0;
+      c.a = static_cast<double>(static_cast<float>(eta));
+      c.b = static_cast<double>(static_cast<float>(1.0 / (d > 1.0 ? d : 1.0)));
+      break;
+    }
     case Algo::rmsprop:
     case Algo::adadelta:
     case Algo::rprop:

@@ -16,7 +16,7 @@ namespace optim {
 constexpr int64_t kChunk = 1 << 14;  // elements per work item
 constexpr int kMaxState = 3;         // state tensors per parameter, at most
 
-enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop };
+enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop, asgd };
 
 // Group-level hyperparameters; each algorithm reads the ones it has.
 struct Hyper {
@@ -31,6 +31,7 @@ struct Hyper {
   bool decoupled = false;              // decoupled weight decay (AdamW, NAdam/RAdam option)
   double eta_minus = 0.5, eta_plus = 1.2;  // Rprop: step-size factors
   double step_min = 1e-6, step_max = 50;   // Rprop: step-size bounds
+  double lambd = 1e-4, asgd_alpha = 0.75, t0 = 1e6;  // ASGD
 };
 
 // Per-tensor scalars derived from the tensor's step count (after the increment).
@@ -40,6 +41,8 @@ struct Hyper {
 //   Adamax:  a = lr / (1 - beta1^t)
 //   NAdam:   a = 1 - beta2^t, b = -lr (1 - mu_t) / (1 - prod mu), c = -lr mu_{t+1} / (1 - prod mu · mu_{t+1})
 //   RAdam:   a = 1 - beta1^t, b = sqrt(1 - beta2^t), c = rectification r_t, d = 1 if rho_t > 5
+//   ASGD:    a = eta_t = lr / (1 + lambd lr (t - 1))^alpha, b = mu_t = 1 / max(1, t - 1 - t0),
+//            both rounded to float32 as torch keeps them (float32 scalar tensors)
 struct Coef {
   double a = 0, b = 0, c = 0, d = 0;
 };
@@ -53,7 +56,7 @@ Coef coefficients(Algo algo, const Hyper& h, double step, double* mu_product, bo
 //   SGD [momentum_buffer], Adam [exp_avg, exp_avg_sq, max_exp_avg_sq], Adagrad [sum],
 //   RMSprop [square_avg, momentum_buffer, grad_avg], Adadelta [square_avg, acc_delta],
 //   Adamax [exp_avg, exp_inf], NAdam [exp_avg, exp_avg_sq], RAdam [exp_avg, exp_avg_sq],
-//   Rprop [prev, step_size].
+//   Rprop [prev, step_size], ASGD [ax].
 void multi_tensor_step(Algo algo, const Hyper& h, int64_t n, const int64_t* numel,
                        float* const* param, const float* const* grad,
                        float* const* const* state, const Coef* coef);

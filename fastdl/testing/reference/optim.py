@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 __all__ = ["sgd_step", "adam_step", "adamw_step", "adagrad_step", "rmsprop_step",
-           "adadelta_step", "adamax_step", "nadam_step", "radam_step", "rprop_step",
+           "adadelta_step", "adamax_step", "nadam_step", "radam_step", "rprop_step", "asgd_step",
            "REFERENCE_STEPS",
            "clip_grad_norm_ref", "clip_grad_value_ref"]
 
@@ -220,11 +220,29 @@ def rprop_step(p, g, state, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), max
     prev[...] = g
 
 
+def asgd_step(p, g, state, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+              maximize=False):
+    if not state:
+        state.update(step=0, ax=np.zeros_like(p))
+    state["step"] += 1
+    t = state["step"]
+    g = _grad(p, g, weight_decay, maximize)
+    eta = float(np.float32(lr / (1 + lambd * lr * (t - 1)) ** alpha))
+    mu = float(np.float32(1 / max(1.0, t - 1 - t0)))
+    p *= _c(p, 1 - lambd * eta)
+    p += _c(p, -eta) * g
+    ax = state["ax"]
+    if mu == 1:
+        ax[...] = p
+    else:
+        ax += (p - ax) * _c(p, mu)
+
+
 # Optimizer class name -> reference step function.
 REFERENCE_STEPS = {"SGD": sgd_step, "Adam": adam_step, "AdamW": adamw_step,
                    "Adagrad": adagrad_step, "RMSprop": rmsprop_step,
                    "Adadelta": adadelta_step, "Adamax": adamax_step, "NAdam": nadam_step,
-                   "RAdam": radam_step, "Rprop": rprop_step}
+                   "RAdam": radam_step, "Rprop": rprop_step, "ASGD": asgd_step}
 
 
 def clip_grad_norm_ref(grads, max_norm, norm_type=2.0):
