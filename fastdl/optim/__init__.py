@@ -17,5 +17,6 @@ from .nadam import *  # noqa: F401,F403
 from .radam import *  # noqa: F401,F403
 from .rprop import *  # noqa: F401,F403
 from .asgd import *  # noqa: F401,F403
+from .lbfgs import *  # noqa: F401,F403
 from .early_stopping import *  # noqa: F401,F403
 from . import lr_scheduler  # noqa: F401
