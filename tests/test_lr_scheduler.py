@@ -102,6 +102,42 @@ def test_sequential_against_torch():
         assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-14)
 
 
+def test_chained_against_torch():
+    torch = pytest.importorskip("torch")
+    opt, topt = _fastdl_opt(), _torch_opt(torch)
+    s = S.ChainedScheduler([S.ConstantLR(opt, factor=0.1, total_iters=3),
+                            S.ExponentialLR(opt, gamma=0.9),
+                            S.CosineAnnealingLR(opt, T_max=7)])
+    tl = torch.optim.lr_scheduler
+    ts = tl.ChainedScheduler([tl.ConstantLR(topt, factor=0.1, total_iters=3),
+                              tl.ExponentialLR(topt, gamma=0.9),
+                              tl.CosineAnnealingLR(topt, T_max=7)])
+    assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-15)
+    for _ in range(15):
+        opt.step()
+        topt.step()
+        s.step()
+        ts.step()
+        assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-14)
+
+
+def test_chained_values_and_errors():
+    opt = _fastdl_opt()
+    s = S.ChainedScheduler([S.ConstantLR(opt, factor=0.5, total_iters=2),
+                            S.ExponentialLR(opt, gamma=0.5)])
+    lrs = []
+    for _ in range(4):
+        lrs.append(s.get_last_lr()[0])
+        s.step()
+    assert lrs == pytest.approx([0.05, 0.025, 0.025, 0.0125])
+    with pytest.raises(ValueError, match="at least one"):
+        S.ChainedScheduler([])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        S.ChainedScheduler([S.ReduceLROnPlateau(_fastdl_opt())])
+    with pytest.raises(ValueError, match="same optimizer"):
+        S.ChainedScheduler([S.StepLR(_fastdl_opt(), 1), S.StepLR(_fastdl_opt(), 1)])
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(mode="max", threshold_mode="abs", patience=1,
                                             cooldown=2, factor=0.5, min_lr=[0.01, 0.2]),
                                 dict(patience=0, factor=0.1, min_lr=1e-3, eps=1e-3)])
