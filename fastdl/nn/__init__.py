@@ -9,6 +9,7 @@ from .modules.flatten import *  # noqa: F401,F403
 from .modules.linear import *  # noqa: F401,F403
 from .modules.loss import *  # noqa: F401,F403
 from .modules.normalization import *  # noqa: F401,F403
+from .modules.padding import *  # noqa: F401,F403
 from .modules.pooling import *  # noqa: F401,F403
 from .modules.rnn import *  # noqa: F401,F403
 from .modules.sparse import *  # noqa: F401,F403

@@ -1,0 +1,172 @@
+"""Padding layers (``F.pad`` as modules, PyTorch's names) and ``CosineSimilarity``."""
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+__all__ = ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d",
+           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
+           "CircularPad2d", "CosineSimilarity"]
+
+
+class _PadNd(Module):
+    _mode = "constant"
+    _dims = 2
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        if isinstance(padding, int):
+            padding = (padding,) * (2 * self._dims)
+        padding = tuple(int(p) for p in padding)
+        if len(padding) != 2 * self._dims:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a "
+                             f"{2 * self._dims}-tuple, got {padding}")
+        self.padding = padding
+        self.value = float(value)
+
+    def forward(self, input):
+        if self._mode == "constant":
+            return F.pad(input, self.padding, "constant", self.value)
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self):
+        return f"{self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")
+
+
+class ConstantPad1d(_PadNd):
+    """Pad the last dim with ``value``: padding (left, right) or an int.
+
+    Example: ``fastdl.nn.ConstantPad1d(2, 3.5)(fastdl.randn(1, 2, 3)).shape == (1, 2, 7)``
+    """
+
+    _mode, _dims = "constant", 1
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ConstantPad2d(_PadNd):
+    """Pad the last two dims with ``value``: padding (left, right, top, bottom) or an int.
+
+    Example: ``fastdl.nn.ConstantPad2d((1, 1, 2, 0), 0.5)(fastdl.randn(1, 2, 3, 3)).shape ==
+    (1, 2, 5, 5)``
+    """
+
+    _mode, _dims = "constant", 2
+
+    def __init__(self, padding, value):
+        super().__init__(padding, value)
+
+
+class ZeroPad1d(_PadNd):
+    """Pad the last dim with zeros.
+
+    Example: ``fastdl.nn.ZeroPad1d(2)(fastdl.randn(1, 2, 3)).shape == (1, 2, 7)``
+    """
+
+    _mode, _dims = "constant", 1
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ZeroPad2d(_PadNd):
+    """Pad the last two dims with zeros.
+
+    Example: ``fastdl.nn.ZeroPad2d(1)(fastdl.randn(1, 2, 3, 3)).shape == (1, 2, 5, 5)``
+    """
+
+    _mode, _dims = "constant", 2
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReflectionPad1d(_PadNd):
+    """Mirror-pad the last dim (the edge is not repeated).
+
+    Example: ``fastdl.nn.ReflectionPad1d(1)(fastdl.randn(1, 2, 3)).shape == (1, 2, 5)``
+    """
+
+    _mode, _dims = "reflect", 1
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReflectionPad2d(_PadNd):
+    """Mirror-pad the last two dims (the edge is not repeated).
+
+    Example: ``fastdl.nn.ReflectionPad2d(1)(fastdl.randn(1, 2, 3, 3)).shape == (1, 2, 5, 5)``
+    """
+
+    _mode, _dims = "reflect", 2
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad1d(_PadNd):
+    """Pad the last dim by repeating its edge values.
+
+    Example: ``fastdl.nn.ReplicationPad1d(2)(fastdl.randn(1, 2, 3)).shape == (1, 2, 7)``
+    """
+
+    _mode, _dims = "replicate", 1
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad2d(_PadNd):
+    """Pad the last two dims by repeating their edge values.
+
+    Example: ``fastdl.nn.ReplicationPad2d(1)(fastdl.randn(1, 2, 3, 3)).shape == (1, 2, 5, 5)``
+    """
+
+    _mode, _dims = "replicate", 2
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CircularPad1d(_PadNd):
+    """Pad the last dim by wrapping around.
+
+    Example: ``fastdl.nn.CircularPad1d(1)(fastdl.randn(1, 2, 3)).shape == (1, 2, 5)``
+    """
+
+    _mode, _dims = "circular", 1
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CircularPad2d(_PadNd):
+    """Pad the last two dims by wrapping around.
+
+    Example: ``fastdl.nn.CircularPad2d(1)(fastdl.randn(1, 2, 3, 3)).shape == (1, 2, 5, 5)``
+    """
+
+    _mode, _dims = "circular", 2
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CosineSimilarity(Module):
+    """``F.cosine_similarity(x1, x2, dim, eps)`` as a layer.
+
+    Example: ``fastdl.nn.CosineSimilarity(dim=1)(a, b)``
+    """
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, eps={self.eps}"
