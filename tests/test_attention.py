@@ -321,3 +321,31 @@ def test_encoder_layer_eval_float32_and_module_features(rng):
     assert "(self_attn): MultiheadAttention" in repr(fm) and "(norm2): LayerNorm" in repr(fm)
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+def test_transformer_encoder_stack():
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    enc = nn.TransformerEncoder(layer, 3, norm=nn.LayerNorm(16))
+    assert len(enc.layers) == 3
+    # deep copies: independent weights
+    w0 = enc.layers[0].linear1.weight
+    assert w0 is not enc.layers[1].linear1.weight and w0 is not layer.linear1.weight
+    x = fastdl.randn(2, 5, 16)
+    y = x
+    for m in enc.layers:
+        y = m(y)
+    assert np.allclose(enc(x).detach().numpy(), enc.norm(y).detach().numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="num_layers"):
+        nn.TransformerEncoder(layer, 0)
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    te = torch.nn.TransformerEncoder(tl, 2, norm=torch.nn.LayerNorm(16),
+                                     enable_nested_tensor=False)
+    fe = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(16))
+    fe.load_state_dict({k: v.detach().numpy() for k, v in te.state_dict().items()})
+    xs = np.random.default_rng(0).standard_normal((2, 5, 16)).astype(np.float32)
+    mask = np.triu(np.ones((5, 5), bool), 1)
+    got = fe(fastdl.tensor(xs), mask=fastdl.tensor(mask)).detach().numpy()
+    want = te(torch.from_numpy(xs), mask=torch.from_numpy(mask)).detach().numpy()
+    assert np.allclose(got, want, atol=2e-5)

@@ -10,7 +10,7 @@ from ...tensor import as_tensor
 from .linear import Linear, _factory_dtype
 from .module import Module, Parameter
 
-__all__ = ["MultiheadAttention", "TransformerEncoderLayer"]
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
 
 
 class MultiheadAttention(Module):
@@ -199,3 +199,39 @@ class TransformerEncoderLayer(Module):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
         return x
+
+
+class TransformerEncoder(Module):
+    """``num_layers`` copies of ``encoder_layer`` (deep copies: independent weights, as
+    PyTorch's) applied in turn, then ``norm`` if given. Submodules ``layers.0`` … and
+    ``norm``, as in PyTorch, so its state dicts load.
+
+    Example::
+
+        layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, batch_first=True)
+        enc = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(32))
+        enc(fastdl.randn(2, 10, 32)).shape             # (2, 10, 32)
+    """
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
+                 mask_check=True):
+        super().__init__()
+        import copy
+
+        from .module import ModuleList
+        if not isinstance(encoder_layer, Module):
+            raise TypeError(f"TransformerEncoder: encoder_layer must be a Module, got "
+                            f"{type(encoder_layer).__name__}")
+        if int(num_layers) < 1:
+            raise ValueError(f"TransformerEncoder: num_layers must be >= 1, got {num_layers}")
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(int(num_layers))])
+        self.num_layers = int(num_layers)
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        """src as for ``TransformerEncoderLayer``; the masks go to every layer."""
+        x = as_tensor(src)
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                      is_causal=bool(is_causal))
+        return self.norm(x) if self.norm is not None else x
