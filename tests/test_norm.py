@@ -317,3 +317,59 @@ def test_against_torch(rng):
     gn_t, gn_f = torch.nn.GroupNorm(2, 4), nn.GroupNorm(2, 4)
     assert_close(gn_f(_tensor(x)).detach().numpy(), gn_t(torch.tensor(x)).detach().numpy(),
                  rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (4, 3, 10)),
+                                       ("InstanceNorm2d", (4, 3, 5, 6)),
+                                       ("InstanceNorm2d", (3, 5, 6))])
+@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True),
+                                          (False, True)])
+def test_instance_norm_against_torch(cls, shape, affine, track):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    m = getattr(nn, cls)(3, affine=affine, track_running_stats=track, momentum=0.3)
+    tm = getattr(torch.nn, cls)(3, affine=affine, track_running_stats=track, momentum=0.3)
+    if affine:
+        w, b = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+        m.weight.data[...] = w
+        m.bias.data[...] = b
+        with torch.no_grad():
+            tm.weight.copy_(torch.from_numpy(w))
+            tm.bias.copy_(torch.from_numpy(b))
+    for step in range(3):
+        x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+        g = rng.standard_normal(shape).astype(np.float32)
+        xt = fastdl.tensor(x, requires_grad=True)
+        y = m(xt)
+        (y * fastdl.tensor(g)).sum().backward()
+        xtt = torch.from_numpy(x).requires_grad_(True)
+        yt = tm(xtt)
+        (yt * torch.from_numpy(g)).sum().backward()
+        assert_close(y.detach().numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+        assert_close(xt.grad.numpy(), xtt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        if track:
+            assert_close(m.running_mean.numpy(), tm.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+            assert_close(m.running_var.numpy(), tm.running_var.numpy(), rtol=1e-5, atol=1e-6)
+    m.eval()
+    tm.eval()
+    x = rng.standard_normal(shape).astype(np.float32)
+    assert_close(m(fastdl.tensor(x)).detach().numpy(), tm(torch.from_numpy(x)).detach().numpy(),
+                 rtol=1e-4, atol=1e-5)
+    assert sorted(m.state_dict()) == sorted(tm.state_dict())
+
+
+def test_instance_norm_functional_and_errors():
+    x = np.random.default_rng(6).standard_normal((2, 3, 4, 4))
+    y = F.instance_norm(fastdl.tensor(x)).numpy()
+    mu = x.mean(axis=(2, 3), keepdims=True)
+    var = x.var(axis=(2, 3), keepdims=True)
+    assert_close(y, (x - mu) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-12)
+    gradcheck(lambda t: F.instance_norm(t), [fastdl.tensor(x[:1, :2], requires_grad=True)])
+    with pytest.raises(ValueError, match="3 dimensions"):
+        F.instance_norm(fastdl.tensor(x[0, 0]))
+    with pytest.raises(ValueError, match="running_mean and running_var"):
+        F.instance_norm(fastdl.tensor(x), use_input_stats=False)
+    with pytest.raises(ValueError, match="num_features"):
+        nn.InstanceNorm2d(5, affine=True)(fastdl.tensor(x))
+    with pytest.raises(ValueError, match="4D"):
+        nn.InstanceNorm2d(3)(fastdl.tensor(x[0, 0]))

@@ -1,4 +1,4 @@
-"""fastdl.nn.functional: normalisation ops (batch, layer and group norm).
+"""fastdl.nn.functional: normalisation ops (batch, layer, group and instance norm).
 
 Each op is one ``fastdl._C`` call forward (``csrc/bindings/bind_norm.cpp``) and one fused
 backward call; statistics are computed blockwise in a fixed order, so results are bitwise the
@@ -14,7 +14,7 @@ from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
-__all__ = ["batch_norm", "layer_norm", "group_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 def _t(x):
@@ -210,3 +210,51 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
         if t is not None and tuple(t.shape) != (C,):
             raise ValueError(f"{fn}: {name} must have shape ({C},), got {tuple(t.shape)}")
     return _GroupNorm.apply(x, w, b, G, float(eps))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalisation of an (N, C, ...) input: each (sample, channel) plane is
+    normalised with its own mean and biased variance, then scaled and shifted per channel,
+    ``y = (x − E[x]) / sqrt(Var[x] + eps) · weight[c] + bias[c]`` (the group norm with one
+    channel per group, and its kernel). When ``running_mean``/``running_var`` are given and
+    ``use_input_stats``, they are updated in place with the batch average of the per-instance
+    mean and unbiased variance (``running = (1 − momentum)·running + momentum·stat``), as
+    PyTorch does; ``use_input_stats=False`` normalises with the running statistics instead.
+
+    Example::
+
+        y = F.instance_norm(fastdl.randn(4, 3, 8, 8))
+    """
+    fn = "instance_norm"
+    x = _t(input)
+    _check_float(x, fn)
+    if x.ndim < 3:
+        raise ValueError(f"{fn}: input must have at least 3 dimensions (N, C, ...), got shape "
+                         f"{tuple(x.shape)}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{fn}: running_mean and running_var are required when "
+                             "use_input_stats=False")
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    N, C = x.shape[0], x.shape[1]
+    rm, rv = _t(running_mean), _t(running_var)
+    for name, t in (("running_mean", rm), ("running_var", rv)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape "
+                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+    y = group_norm(x, C, weight, bias, eps)
+    if (rm is not None or rv is not None) and N > 0:
+        m = float(momentum)
+        planes = np.asarray(x.data, dtype=np.float64).reshape(N, C, -1)
+        cnt = planes.shape[2]
+        if rm is not None:
+            rm.data *= (1.0 - m)
+            rm.data += (m * planes.mean(axis=2).mean(axis=0)).astype(rm.dtype, copy=False)
+            rm._vc[0] += 1
+        if rv is not None:
+            unbiased = planes.var(axis=2) * (cnt / max(cnt - 1, 1))
+            rv.data *= (1.0 - m)
+            rv.data += (m * unbiased.mean(axis=0)).astype(rv.dtype, copy=False)
+            rv._vc[0] += 1
+    return y

@@ -10,7 +10,8 @@ from ...tensor import Tensor, _canon_dtype
 from .. import functional as F
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
+           "InstanceNorm2d"]
 
 
 def _float_dtype(dtype, what):
@@ -127,6 +128,55 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _expected_dims = (4,)
+
+
+class _InstanceNorm(_BatchNorm):
+    _no_batch_dim = 2
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+
+    def forward(self, input):  # noqa: A002
+        x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
+        name, nb = type(self).__name__, self._no_batch_dim
+        if x.ndim not in (nb, nb + 1):
+            raise ValueError(f"{name}: expected {nb}D (unbatched) or {nb + 1}D (batched) input "
+                             f"(got {x.ndim}D input of shape {tuple(x.shape)})")
+        cdim = x.ndim - nb
+        if x.shape[cdim] != self.num_features and self.affine:
+            raise ValueError(f"{name}: expected input's size at dim={cdim} to match "
+                             f"num_features ({self.num_features}), but got: {x.shape[cdim]}.")
+        unbatched = x.ndim == nb
+        if unbatched:
+            x = x.unsqueeze(0)
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of an (N, C, L) or unbatched (C, L) input: each (sample,
+    channel) row normalised over L (``F.instance_norm``). PyTorch's defaults: no affine
+    weight/bias (``affine=True`` adds them), no running statistics
+    (``track_running_stats=True`` keeps them, updated in training and used in eval).
+
+    Example: ``fastdl.nn.InstanceNorm1d(4)(fastdl.randn(2, 4, 10)).shape == (2, 4, 10)``
+    """
+
+    _no_batch_dim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of an (N, C, H, W) or unbatched (C, H, W) input over H, W per
+    (sample, channel); options as ``InstanceNorm1d``.
+
+    Example: ``fastdl.nn.InstanceNorm2d(3, affine=True)(fastdl.randn(2, 3, 8, 8))``
+    """
+
+    _no_batch_dim = 3
 
 
 class LayerNorm(Module):
