@@ -131,3 +131,51 @@ def test_padding_layer_errors():
     import fastdl.nn as nn
     with pytest.raises(ValueError, match="4-tuple"):
         nn.ZeroPad2d((1, 2))
+
+
+INTERP = [((2, 3, 7), "nearest", None), ((2, 3, 7), "linear", False),
+          ((2, 3, 7), "linear", True), ((1, 2, 5, 6), "nearest-exact", None),
+          ((1, 2, 5, 6), "bilinear", False), ((1, 2, 5, 6), "bilinear", True),
+          ((1, 2, 3, 4, 5), "trilinear", False), ((1, 2, 3, 4, 5), "nearest", None)]
+
+
+@pytest.mark.parametrize("shape,mode,ac", INTERP)
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(scale_factor=1.7),
+                                dict(scale_factor=0.6), "grow", "shrink"])
+def test_interpolate_against_torch_and_gradcheck(shape, mode, ac, kw):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape)
+    if kw == "grow":
+        kw = dict(size=tuple(2 * s - 1 for s in shape[2:]))
+    elif kw == "shrink":
+        kw = dict(size=tuple(max(1, s // 2) for s in shape[2:]))
+    xs = fastdl.tensor(x[:1, :1], requires_grad=True)
+    gradcheck(lambda t: F.interpolate(t, mode=mode, align_corners=ac, **kw), [xs])
+    torch = pytest.importorskip("torch")
+    xt = torch.from_numpy(x).requires_grad_(True)
+    want = torch.nn.functional.interpolate(xt, mode=mode, align_corners=ac, **kw)
+    g = rng.standard_normal(tuple(want.shape))
+    want.backward(torch.from_numpy(g))
+    t = fastdl.tensor(x, requires_grad=True)
+    got = F.interpolate(t, mode=mode, align_corners=ac, **kw)
+    (got * fastdl.tensor(g)).sum().backward()
+    assert_close(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-13)
+    assert_close(t.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_upsample_layers_and_errors():
+    import fastdl.nn as nn
+    x = fastdl.randn(1, 2, 3, 4)
+    assert nn.Upsample(scale_factor=2, mode="bilinear")(x).shape == (1, 2, 6, 8)
+    assert nn.UpsamplingNearest2d(size=(5, 5))(x).shape == (1, 2, 5, 5)
+    y = nn.UpsamplingBilinear2d(size=(5, 7))(x).detach().numpy()
+    assert_close(y, F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=True),
+                 rtol=0, atol=0)
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(x, size=4, scale_factor=2)
+    with pytest.raises(ValueError, match="4-D input"):
+        F.interpolate(fastdl.randn(1, 2, 3), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True)
+    with pytest.raises(ValueError, match="mode"):
+        F.interpolate(x, scale_factor=2, mode="bicubic")

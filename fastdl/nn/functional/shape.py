@@ -1,4 +1,4 @@
-"""fastdl.nn.functional: padding, one-hot encoding and p-norm normalisation.
+"""fastdl.nn.functional: padding, interpolation, one-hot encoding and p-norm normalisation.
 
 Data-movement ops without a kernel family of their own: NumPy does the copies (one pass),
 and the backward of every padding mode is its exact adjoint (a slice for constant padding, a
@@ -11,7 +11,7 @@ import numpy as np
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
-__all__ = ["pad", "one_hot", "normalize", "cosine_similarity"]
+__all__ = ["pad", "one_hot", "normalize", "cosine_similarity", "interpolate"]
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -209,3 +209,115 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     a = a.expand(*shape) if tuple(a.shape) != shape else a
     b = b.expand(*shape) if tuple(b.shape) != shape else b
     return (normalize(a, 2.0, dim, eps) * normalize(b, 2.0, dim, eps)).sum(dim)
+
+
+# ---- interpolation ----------------------------------------------------------------------------
+def _axis_map(n_in, n_out, mode, align_corners, scale):
+    """For one axis: (i0, i1, w1) with out[j] = in[i0[j]]·(1 − w1[j]) + in[i1[j]]·w1[j]
+    (nearest modes: w1 = 0). ``scale`` is the input/output ratio torch uses (1/scale_factor
+    when a scale factor was given, else n_in/n_out)."""
+    j = np.arange(n_out, dtype=np.float64)
+    if mode in ("nearest", "nearest-exact"):
+        src = np.floor((j + 0.5) * scale) if mode == "nearest-exact" else np.floor(j * scale)
+        i0 = np.minimum(src.astype(np.int64), n_in - 1)
+        return i0, i0, np.zeros(n_out)
+    if align_corners:
+        src = j * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        src = np.maximum((j + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, src - i0
+
+
+class _Interp(_Op):
+    @staticmethod
+    def forward(ctx, x, maps):
+        ctx.maps, ctx.shape = maps, x.shape
+        y = x
+        for k, (i0, i1, w1) in enumerate(maps):
+            ax = 2 + k
+            if not w1.any():
+                y = np.take(y, i0, axis=ax)
+            else:
+                shp = [1] * y.ndim
+                shp[ax] = -1
+                w = w1.reshape(shp).astype(x.dtype)
+                y = np.take(y, i0, axis=ax) * (1 - w) + np.take(y, i1, axis=ax) * w
+        return np.ascontiguousarray(y, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = g
+        for k in range(len(ctx.maps) - 1, -1, -1):
+            i0, i1, w1 = ctx.maps[k]
+            ax = 2 + k
+            n = ctx.shape[ax]
+            moved = np.moveaxis(gx, ax, 0)
+            acc = np.zeros((n,) + moved.shape[1:], dtype=g.dtype)
+            wshape = (-1,) + (1,) * (moved.ndim - 1)
+            w = w1.reshape(wshape).astype(g.dtype)
+            np.add.at(acc, i0, moved * (1 - w))
+            if w1.any():
+                np.add.at(acc, i1, moved * w)
+            gx = np.moveaxis(acc, 0, ax)
+        return np.ascontiguousarray(gx), None
+
+
+_INTERP_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,),
+                 "bilinear": (2,), "trilinear": (3,)}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dimensions of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input
+    to ``size`` or by ``scale_factor``, PyTorch's rules: ``'nearest'`` takes
+    ``in[floor(j·scale)]``, ``'nearest-exact'`` ``in[floor((j + 0.5)·scale)]``; ``'linear'``
+    / ``'bilinear'`` / ``'trilinear'`` interpolate separably along each axis from
+    ``(j + 0.5)·scale − 0.5`` (clamped at 0), or ``j·(in − 1)/(out − 1)`` with
+    ``align_corners=True``. ``scale`` is ``1/scale_factor`` when a factor is given (unless
+    ``recompute_scale_factor``), else ``in/out``. Differentiable (the backward scatters each
+    output gradient onto the inputs it was weighted from).
+
+    Example: ``F.interpolate(x, scale_factor=2, mode='bilinear')`` doubles H and W of x.
+    """
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    if mode not in _INTERP_MODES:
+        raise ValueError(f"interpolate: mode must be one of {sorted(_INTERP_MODES)}, got "
+                         f"{mode!r}")
+    nsp = t.ndim - 2
+    if nsp not in _INTERP_MODES[mode]:
+        raise ValueError(f"interpolate: mode {mode!r} needs a "
+                         f"{' or '.join(str(d + 2) for d in _INTERP_MODES[mode])}-D input, got "
+                         f"shape {tuple(t.shape)}")
+    if t.data.dtype.kind != "f":
+        raise TypeError(f"interpolate: input must be floating point, got {t.data.dtype}")
+    if mode.startswith("nearest") and align_corners is not None:
+        raise ValueError("interpolate: align_corners option can only be set with the "
+                         "interpolating modes: linear | bilinear | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    spatial = tuple(t.shape[2:])
+    if size is not None:
+        sizes = (size,) * nsp if np.isscalar(size) else tuple(size)
+        if len(sizes) != nsp:
+            raise ValueError(f"interpolate: size {size} does not match the {nsp} spatial "
+                             f"dimensions of input of shape {tuple(t.shape)}")
+        sizes = tuple(int(s) for s in sizes)
+        scales = [i / o if o > 0 else 0.0 for i, o in zip(spatial, sizes)]
+    else:
+        factors = (scale_factor,) * nsp if np.isscalar(scale_factor) else tuple(scale_factor)
+        if len(factors) != nsp:
+            raise ValueError(f"interpolate: scale_factor {scale_factor} does not match the "
+                             f"{nsp} spatial dimensions of input of shape {tuple(t.shape)}")
+        sizes = tuple(int(np.floor(i * float(f))) for i, f in zip(spatial, factors))
+        scales = ([i / o if o > 0 else 0.0 for i, o in zip(spatial, sizes)]
+                  if recompute_scale_factor else [1.0 / float(f) for f in factors])
+    if any(s <= 0 for s in sizes) or any(i <= 0 for i in spatial):
+        raise ValueError(f"interpolate: input {tuple(t.shape)} and output {sizes} sizes must "
+                         "be positive")
+    maps = tuple(_axis_map(i, o, mode, bool(align_corners), s)
+                 for i, o, s in zip(spatial, sizes, scales))
+    return _Interp.apply(t, maps)

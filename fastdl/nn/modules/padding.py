@@ -1,4 +1,5 @@
-"""Padding layers (``F.pad`` as modules, PyTorch's names) and ``CosineSimilarity``."""
+"""Padding and resizing layers (``F.pad``/``F.interpolate`` as modules, PyTorch's names) and
+``CosineSimilarity``."""
 from __future__ import annotations
 
 from .. import functional as F
@@ -6,7 +7,8 @@ from .module import Module
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
-           "CircularPad2d", "CosineSimilarity"]
+           "CircularPad2d", "CosineSimilarity", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d"]
 
 
 class _PadNd(Module):
@@ -170,3 +172,49 @@ class CosineSimilarity(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, eps={self.eps}"
+
+
+class Upsample(Module):
+    """``F.interpolate(x, size, scale_factor, mode, align_corners)`` as a layer.
+
+    Example: ``fastdl.nn.Upsample(scale_factor=2, mode='bilinear')(fastdl.randn(1, 3, 4, 4))``
+    gives shape (1, 3, 8, 8).
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size = size
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode,
+                             self.align_corners, self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else \
+            f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Nearest-neighbour 2-D upsampling (``Upsample(mode='nearest')``).
+
+    Example: ``fastdl.nn.UpsamplingNearest2d(scale_factor=2)(fastdl.randn(1, 1, 2, 2))``
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear 2-D upsampling with ``align_corners=True`` (as PyTorch's layer).
+
+    Example: ``fastdl.nn.UpsamplingBilinear2d(size=(5, 5))(fastdl.randn(1, 1, 2, 2))``
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "bilinear", True)
