@@ -417,3 +417,56 @@ def test_depthwise_direct_float32(isa, cfg, rng):
     assert np.array_equal(y1.detach().numpy(), y.detach().numpy())
     assert np.array_equal(wt1.grad.numpy(), wt.grad.numpy())
     assert np.array_equal(xt1.grad.numpy(), xt.grad.numpy())
+
+
+CT_CASES = [(2, 4, 5, 6, 6, 3, 1, 0, 0, 1, 1), (2, 4, 5, 6, 6, 3, 2, 1, 1, 2, 1),
+            (1, 8, 7, 7, 4, 4, 2, 1, 0, 1, 1), (2, 3, 4, 5, 3, 2, 3, 0, 2, 1, 1),
+            (1, 4, 5, 5, 8, 3, 1, 2, 0, 4, 2), (2, 6, 3, 4, 4, 5, 2, 3, 1, 2, 2)]
+
+
+@pytest.mark.parametrize("case", CT_CASES)
+def test_conv_transpose2d_against_torch_and_gradcheck(case, isa):
+    N, C, H, W, K, k, s, p, op, g, d = case
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((C, K // g, k, k))
+    b = rng.standard_normal(K)
+    gradcheck(lambda a, ww, bb: F.conv_transpose2d(a, ww, bb, s, p, op, g, d),
+              [fastdl.tensor(x[:1], requires_grad=True), fastdl.tensor(w, requires_grad=True),
+               fastdl.tensor(b, requires_grad=True)])
+    torch = pytest.importorskip("torch")
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    yt = torch.nn.functional.conv_transpose2d(xt, wt, bt, s, p, op, g, d)
+    gy = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.from_numpy(gy))
+    xf, wf, bf = (fastdl.tensor(a, requires_grad=True) for a in (x, w, b))
+    yf = F.conv_transpose2d(xf, wf, bf, s, p, op, g, d)
+    (yf * fastdl.tensor(gy)).sum().backward()
+    assert_close(yf.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for a, t in ((xf, xt), (wf, wt), (bf, bt)):
+        assert_close(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_transpose_layers():
+    nn = fastdl.nn
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    m = nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, groups=2)
+    tm = torch.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, groups=2)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((2, 6, 5, 5)).astype(np.float32)
+    for size in (None, (10, 10), (9, 10)):
+        got = m(fastdl.tensor(x), output_size=size).detach().numpy()
+        want = tm(torch.from_numpy(x), output_size=size).detach().numpy()
+        assert_close(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="valid sizes"):
+        m(fastdl.tensor(x), output_size=(12, 12))
+    m1 = nn.ConvTranspose1d(4, 2, 3, stride=2)
+    t1 = torch.nn.ConvTranspose1d(4, 2, 3, stride=2)
+    m1.load_state_dict({k: v.detach().numpy() for k, v in t1.state_dict().items()})
+    x1 = rng.standard_normal((4, 10)).astype(np.float32)  # unbatched
+    assert_close(m1(fastdl.tensor(x1)).detach().numpy(), t1(torch.from_numpy(x1)).detach().numpy(),
+                 rtol=1e-5, atol=1e-5)
+    assert m.weight.shape == (6, 2, 3, 3)
+    with pytest.raises(ValueError, match="output padding must be smaller"):
+        F.conv_transpose2d(fastdl.randn(1, 2, 3, 3), fastdl.randn(2, 2, 3, 3), stride=1,
+                           output_padding=1)

@@ -10,7 +10,7 @@ from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
-__all__ = ["conv_output_size", "conv2d", "conv1d"]
+__all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
 
 
 def _tuple(v, n, fn, name):
@@ -217,3 +217,118 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Example: ``F.conv1d(fastdl.randn(4, 2, 50), fastdl.randn(8, 2, 5)).shape == (4, 8, 46)``
     """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---- transposed convolution: the adjoint of conv2d in its input, on the same kernels ------------
+class _ConvTransposeOp(_Op):
+    """y = conv2d's input gradient for "grad_output" x (one conv2d_backward call); its own
+    backward is a conv2d forward (input) and a conv2d weight gradient (weight)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, cfg):
+        # cfg: (x4 shape, w4 shape, y4 shape, y shape, geometry..., groups)
+        x4 = np.ascontiguousarray(x).reshape(cfg[0])
+        w4 = np.ascontiguousarray(w).reshape(cfg[1])
+        shell = _C.empty(cfg[2], x4.dtype)  # only its shape is read (no weight gradient)
+        y, _, _ = _C.conv2d_backward(shell, w4, x4, *cfg[4:], True, False, False)
+        if b is not None:
+            y += np.asarray(b, y.dtype).reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x4, w4)
+        ctx.cfg, ctx.shapes, ctx.has_bias = cfg, (x.shape, w.shape), b is not None
+        return y.reshape(cfg[3])
+
+    @staticmethod
+    def backward(ctx, g):
+        x4, w4 = ctx.saved_tensors
+        cfg = ctx.cfg
+        n = ctx.needs_input_grad
+        g4 = np.ascontiguousarray(g).reshape(cfg[2])
+        gx = gw = gb = None
+        if n[0]:
+            gx = _C.conv2d_forward(g4, w4, None, *cfg[4:]).reshape(ctx.shapes[0])
+        if n[1]:
+            _, gw, _ = _C.conv2d_backward(g4, w4, x4, *cfg[4:], False, True, False)
+            gw = gw.reshape(ctx.shapes[1])
+        if n[2] and ctx.has_bias:
+            gb = g4.sum(axis=(0, 2, 3))
+        return gx, gw, gb, None
+
+
+def _conv_transpose(fn, nd, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    x = _check_tensor(input, fn, "input")
+    w = _check_tensor(weight, fn, "weight")
+    b = None if bias is None else _check_tensor(bias, fn, "bias")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{fn}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, got shape {tuple(x.shape)}")
+    if w.ndim != nd + 2:
+        raise ValueError(f"{fn}: weight must be {nd + 2}-D (in_channels, out_channels/groups, "
+                         f"kernel...), got shape {tuple(w.shape)}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    stride = _tuple(stride, nd, fn, "stride")
+    dilation = _tuple(dilation, nd, fn, "dilation")
+    pad = _tuple(padding, nd, fn, "padding")
+    opad = _tuple(output_padding, nd, fn, "output_padding")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{fn}: stride and dilation must be >= 1, got {stride}, {dilation}")
+    if min(pad) < 0 or min(opad) < 0:
+        raise ValueError(f"{fn}: padding and output_padding must be >= 0, got {pad}, {opad}")
+    for o, s, d in zip(opad, stride, dilation):
+        if o >= max(s, d):
+            raise ValueError(f"{fn}: output padding must be smaller than either stride or "
+                             f"dilation, got output_padding={opad}, stride={stride}, "
+                             f"dilation={dilation}")
+    unbatched = x.ndim == nd + 1
+    xs = (1,) + tuple(x.shape) if unbatched else tuple(x.shape)
+    N, C = xs[0], xs[1]
+    if w.shape[0] != C:
+        raise ValueError(f"{fn}: weight {tuple(w.shape)} expects {w.shape[0]} input channels, "
+                         f"input {tuple(x.shape)} has {C}")
+    if C % groups:
+        raise ValueError(f"{fn}: input channels {C} are not divisible by groups={groups}")
+    K = w.shape[1] * groups
+    if b is not None and tuple(b.shape) != (K,):
+        raise ValueError(f"{fn}: bias must have shape ({K},), got {tuple(b.shape)}")
+    ks = tuple(w.shape[2:])
+    out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
+                zip(xs[2:], stride, pad, dilation, ks, opad))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: input {tuple(x.shape)} and weight {tuple(w.shape)} give an "
+                         f"output of size {out}")
+    if nd == 1:
+        x4s, w4s, y4s = (N, C, 1, xs[2]), (C, w.shape[1], 1, ks[0]), (N, K, 1, out[0])
+        geo = (1, stride[0], 0, 0, pad[0], pad[0], 1, dilation[0])
+    else:
+        x4s, w4s, y4s = xs, tuple(w.shape), (N, K) + out
+        geo = (stride[0], stride[1], pad[0], pad[0], pad[1], pad[1], dilation[0], dilation[1])
+    yshape = ((K,) if unbatched else (N, K)) + out
+    return _ConvTransposeOp.apply(x, w, b, (x4s, w4s, y4s, yshape) + geo + (groups,))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution (the adjoint of ``conv2d`` in its input, "deconvolution"),
+    PyTorch's argument order and semantics. ``weight``: (in_channels, out_channels/groups, kH,
+    kW); output size per dim ``(in − 1)·stride − 2·padding + dilation·(k − 1) +
+    output_padding + 1``. Runs on the convolution kernels (forward = conv2d's input
+    gradient); differentiable in input, weight and bias.
+
+    Example: ``F.conv_transpose2d(fastdl.randn(1, 8, 7, 7), fastdl.randn(8, 4, 4, 4),
+    stride=2, padding=1).shape == (1, 4, 14, 14)``
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution (``conv_transpose2d`` with height 1).
+
+    Example: ``F.conv_transpose1d(fastdl.randn(2, 4, 10), fastdl.randn(4, 3, 3),
+    stride=2).shape == (2, 3, 21)``
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)

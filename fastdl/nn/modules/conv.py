@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d`` (PyTorch's arguments, parameters and init)."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``
+(PyTorch's arguments, parameters and init)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ from .. import functional as F
 from .. import init
 from .module import Module, Parameter
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
@@ -132,3 +133,122 @@ class Conv1d(_ConvNd):
     def forward(self, input):
         return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
                         self.dilation, self.groups)
+
+
+class _ConvTransposeNd(Module):
+    _nd = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        nd = self._nd
+        for v, nm in ((in_channels, "in_channels"), (out_channels, "out_channels"),
+                      (groups, "groups")):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: {nm} must be a positive int, got {v!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
+                             f"{padding_mode!r}")
+        if device not in (None, "cpu"):
+            raise ValueError(f"{name}: only device='cpu' is supported, got {device!r}")
+        ks = F.conv._tuple(kernel_size, nd, name, "kernel_size")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = ks
+        self.stride = F.conv._tuple(stride, nd, name, "stride")
+        self.padding = F.conv._tuple(padding, nd, name, "padding")
+        self.output_padding = F.conv._tuple(output_padding, nd, name, "output_padding")
+        self.dilation = F.conv._tuple(dilation, nd, name, "dilation")
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dt = _canon_dtype(dtype) or np.float32
+        if np.dtype(dt).kind != "f":
+            raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype!r}")
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups) + ks, dt))
+        self.bias = Parameter(np.empty((out_channels,), dt)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default (its fan_in is weight.shape[1]·prod(kernel_size) here too)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _output_padding(self, input, output_size):
+        """output_padding, or the one that gives ``output_size`` (PyTorch's rule)."""
+        if output_size is None:
+            return self.output_padding
+        nd = self._nd
+        size = tuple(int(v) for v in output_size)[-nd:]
+        spatial = tuple(input.shape[-nd:])
+        out = []
+        for i in range(nd):
+            base = ((spatial[i] - 1) * self.stride[i] - 2 * self.padding[i] +
+                    self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            extra = size[i] - base
+            if not 0 <= extra < max(self.stride[i], self.dilation[i]):
+                raise ValueError(f"{type(self).__name__}: requested an output size of {size}, "
+                                 f"but valid sizes range from {base} to "
+                                 f"{base + max(self.stride[i], self.dilation[i]) - 1} "
+                                 f"(for an input of {spatial})")
+            out.append(extra)
+        return tuple(out)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution layer: ``F.conv_transpose2d(x, weight, bias, stride,
+    padding, output_padding, groups, dilation)``; ``forward(x, output_size)`` picks the
+    output_padding that gives ``output_size``. ``weight`` (in_channels,
+    out_channels/groups, kH, kW), ``bias`` (out_channels,), initialised as PyTorch; state
+    dicts move between fastdl and PyTorch unchanged.
+
+    Example::
+
+        up = fastdl.nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        y = up(fastdl.randn(2, 16, 7, 7))           # (2, 8, 14, 14)
+    """
+
+    _nd = 2
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution layer on (N, C_in, L) or (C_in, L):
+    ``F.conv_transpose1d``; parameters and init as PyTorch.
+
+    Example: ``fastdl.nn.ConvTranspose1d(4, 2, 3, stride=2)(fastdl.randn(1, 4, 10)).shape ==
+    (1, 2, 21)``
+    """
+
+    _nd = 1
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
