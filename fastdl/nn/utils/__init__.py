@@ -1,5 +1,5 @@
 """fastdl.nn.utils: gradient clipping (one fused kernel over all gradients), parameter
-vectors and L1/L2 penalties.
+vectors, L1/L2 penalties, and ``nn.utils.rnn`` (padding variable-length sequences).
 
 Example::
 
@@ -8,3 +8,4 @@ Example::
 from .clip_grad import *  # noqa: F401,F403
 from .convert_parameters import *  # noqa: F401,F403
 from .penalty import *  # noqa: F401,F403
+from . import rnn  # noqa: F401
