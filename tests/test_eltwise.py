@@ -471,3 +471,35 @@ def test_layers():
     assert "approximate='tanh'" in repr(nn.GELU("tanh"))
     with pytest.raises(ValueError):
         nn.GELU("bad")
+
+
+@pytest.mark.parametrize("name,args", [("Softmin", dict(dim=1)), ("Hardshrink", dict()),
+                                       ("Hardshrink", dict(lambd=1.2)),
+                                       ("Softshrink", dict(lambd=0.3)), ("Tanhshrink", dict()),
+                                       ("Threshold", dict(threshold=0.4, value=-3.0))])
+def test_shrink_threshold_softmin_against_torch(name, args):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 7)) * 2
+    x[0, 0], x[0, 1], x[0, 2] = np.nan, np.inf, -np.inf
+    torch = pytest.importorskip("torch")
+    m, tm = getattr(nn, name)(**args), getattr(torch.nn, name)(**args)
+    assert_close(m(fastdl.tensor(x)).numpy(), tm(torch.from_numpy(x)).numpy(), rtol=1e-12,
+                 atol=1e-14)
+    xs = x[1:] + 0.01  # off the kinks
+    t, tt = fastdl.tensor(xs, requires_grad=True), torch.from_numpy(xs).requires_grad_()
+    g = rng.standard_normal(xs.shape)
+    (m(t) * fastdl.tensor(g)).sum().backward()
+    (tm(tt) * torch.from_numpy(g)).sum().backward()
+    assert_close(t.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    gradcheck(lambda a: getattr(nn, name)(**args)(a),
+              [fastdl.tensor(xs[:, :3], requires_grad=True)])
+
+
+def test_threshold_inplace_and_softshrink_error():
+    x = fastdl.tensor(np.array([0.5, 2.0]))
+    assert F.threshold(x, 1.0, -1.0, inplace=True) is x
+    assert_close(x, np.array([-1.0, 2.0]), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        F.threshold(fastdl.tensor(np.ones(2), requires_grad=True), 0.0, 0.0, inplace=True)
+    with pytest.raises(ValueError, match="lambda"):
+        F.softshrink(x, -1.0)

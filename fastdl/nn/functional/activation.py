@@ -15,13 +15,13 @@ import numpy as np
 from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
-from ...tensor import Tensor, _inplace, as_tensor
+from ...tensor import Tensor, _inplace, as_tensor, where
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
     "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus",
     "softsign", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "logsigmoid", "softmax",
-    "log_softmax",
+    "log_softmax", "softmin", "hardshrink", "softshrink", "tanhshrink", "threshold",
 ]
 
 def _c(a, dtype=None):
@@ -338,3 +338,71 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     ``[[-0.6931, -0.6931]]``.
     """
     return _softmax(input, dim, dtype, "log_softmax", True)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(−x) along ``dim``.
+
+    Example: ``F.softmin(fastdl.tensor([[1.0, 2.0]]), dim=1)`` gives ``[[0.7311, 0.2689]]``.
+    """
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    return _softmax(-t, dim, dtype, "softmin", False)
+
+
+# The shrink/threshold activations are compositions of differentiable Tensor ops (a
+# mask product, a clamp): one or two elementwise passes, no kernel of their own.
+def _float_input(input, name):
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    if t.data.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    return t
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0 (NaN propagates).
+
+    Example: ``F.hardshrink(fastdl.tensor([-1.0, 0.2, 0.7]))`` gives ``[-1., 0., 0.7]``.
+    """
+    t = _float_input(input, "hardshrink")
+    keep = ~((t.data >= -lambd) & (t.data <= lambd))
+    return t * Tensor._make(keep.astype(t.data.dtype))
+
+
+def softshrink(input, lambd=0.5):
+    """x − lambd where x > lambd, x + lambd where x < −lambd, else 0 (lambd ≥ 0).
+
+    Example: ``F.softshrink(fastdl.tensor([-1.0, 0.2, 0.7]))`` gives ``[-0.5, 0., 0.2]``.
+    """
+    if not lambd >= 0:
+        raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be "
+                         f"{lambd}.")
+    t = _float_input(input, "softshrink")
+    return t - t.clamp(-lambd, lambd)
+
+
+def tanhshrink(input):
+    """x − tanh(x).
+
+    Example: ``F.tanhshrink(fastdl.tensor([0.0, 1.0]))`` gives ``[0., 0.2384]``.
+    """
+    t = _float_input(input, "tanhshrink")
+    return t - tanh(t)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``. ``inplace`` writes the result into the input
+    (not allowed on a tensor that requires grad).
+
+    Example: ``F.threshold(fastdl.tensor([0.5, 2.0]), 1.0, -1.0)`` gives ``[-1., 2.]``.
+    """
+    t = _float_input(input, "threshold")
+    # torch's rule x <= threshold ? value : x, so a NaN input stays NaN
+    out = where(Tensor._make(~(t.data <= threshold)), t, float(value))
+    if not inplace:
+        return out
+    if t.requires_grad and _fn._state["grad"]:
+        raise RuntimeError("threshold: in-place on a tensor that requires grad is not "
+                           "supported; use inplace=False")
+    t.data[...] = out.data
+    t._vc[0] += 1
+    return t

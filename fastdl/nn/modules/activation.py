@@ -10,7 +10,8 @@ from .module import Module, Parameter
 __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
     "Sigmoid", "Tanh", "Softplus", "Softsign", "Hardtanh", "Hardsigmoid", "Hardswish",
-    "LogSigmoid", "Softmax", "LogSoftmax",
+    "LogSigmoid", "Softmax", "LogSoftmax", "Softmin", "Hardshrink", "Softshrink", "Tanhshrink",
+    "Threshold",
 ]
 
 
@@ -222,3 +223,51 @@ class LogSoftmax(Softmax):
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+
+class Softmin(Softmax):
+    """softmin (softmax of −x) along ``dim``. Example: ``nn.Softmin(dim=1)(x)``"""
+
+    def forward(self, input):
+        return F.softmin(input, self.dim)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0. Example: ``nn.Hardshrink(0.5)(x)``"""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x ∓ lambd outside [−lambd, lambd], else 0. Example: ``nn.Softshrink(0.5)(x)``"""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Tanhshrink(_Plain):
+    """x − tanh(x). Example: ``nn.Tanhshrink()(x)``"""
+    _fn = staticmethod(F.tanhshrink)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value. Example: ``nn.Threshold(0.1, 20.0)(x)``"""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + \
+            (", inplace=True" if self.inplace else "")
