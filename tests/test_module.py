@@ -173,3 +173,35 @@ def test_constant_orthogonal_seed():
     assert np.array_equal(first, w.detach().numpy())
     with pytest.raises(TypeError, match="floating"):
         init.normal_(fastdl.zeros(3, dtype=fastdl.int64))
+
+
+def test_parameter_list_and_dict():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pl = nn.ParameterList([nn.Parameter(np.ones(2)), np.zeros(3)])
+            self.pd = nn.ParameterDict({"a": np.ones(1)})
+            self.pl.append(fastdl.tensor(np.full(4, 2.0)))
+            self.pd["b"] = nn.Parameter(np.zeros((2, 2)))
+
+    m = M()
+    assert sorted(m.state_dict()) == ["pd.a", "pd.b", "pl.0", "pl.1", "pl.2"]
+    assert len(list(m.parameters())) == 5 and len(m.pl) == 3 and "b" in m.pd
+    assert all(isinstance(p, nn.Parameter) for p in m.pl)
+    assert m.pl[2].shape == (4,) and len(m.pl[1:]) == 2
+    # gradients flow and an optimizer updates them
+    loss = (m.pl[0] * 3).sum() + (m.pd["a"] * m.pl[2].sum()).sum()
+    loss.backward()
+    assert np.allclose(m.pl[0].grad.numpy(), 3) and np.allclose(m.pd["a"].grad.numpy(), 8)
+    fastdl.optim.SGD(m.parameters(), lr=0.5).step()
+    assert np.allclose(m.pl[0].data, -0.5)
+    del m.pd["b"]
+    assert list(m.pd.keys()) == ["a"]
+    with pytest.raises(TypeError, match="expected a Parameter"):
+        nn.ParameterList(["nope"])
+    torch = pytest.importorskip("torch")
+    tl = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2)),
+                                 torch.nn.Parameter(torch.zeros(3))])
+    fl = nn.ParameterList([np.zeros(2), np.ones(3)])
+    fl.load_state_dict({k: v.detach().numpy() for k, v in tl.state_dict().items()})
+    assert np.array_equal(fl[0].data, np.ones(2))

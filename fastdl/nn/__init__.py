@@ -1,6 +1,7 @@
 """Layers and models with PyTorch's names, arguments and defaults (``fastdl.nn``)."""
 from . import functional, init, utils  # noqa: F401
-from .modules.module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
+from .modules.module import (Module, ModuleDict, ModuleList, Parameter,  # noqa: F401
+                             ParameterDict, ParameterList, Sequential)
 from .modules.activation import *  # noqa: F401,F403
 from .modules.attention import *  # noqa: F401,F403
 from .modules.conv import *  # noqa: F401,F403

@@ -7,7 +7,8 @@ import numpy as np
 
 from ...tensor import Tensor, _as_array, _canon_dtype
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+           "ParameterDict"]
 
 
 class Parameter(Tensor):
@@ -415,3 +416,97 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+def _as_parameter(p, where):
+    if isinstance(p, Parameter):
+        return p
+    if isinstance(p, Tensor) or isinstance(p, np.ndarray):
+        return Parameter(p.data if isinstance(p, Tensor) else p)
+    raise TypeError(f"{where}: expected a Parameter, Tensor or array, got {type(p).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters, registered under "0", "1", … (tensors and arrays are wrapped
+    as Parameters), as PyTorch's. Example: ``nn.ParameterList([nn.Parameter(w) for w in ws])``
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        for v in values or []:
+            self.append(v)
+
+    def append(self, value):
+        self.register_parameter(str(len(self._parameters)),
+                                _as_parameter(value, "ParameterList.append"))
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, i):
+        ps = list(self._parameters.values())
+        if isinstance(i, slice):
+            return ParameterList(ps[i])
+        return ps[i]
+
+    def __setitem__(self, i, value):
+        key = list(self._parameters)[i]
+        self._parameters[key] = _as_parameter(value, "ParameterList.__setitem__")
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)}"
+                         for k, p in self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict of parameters, registered under their keys (tensors and arrays are wrapped as
+    Parameters). Example: ``nn.ParameterDict({'scale': nn.Parameter(np.ones(3))})``"""
+
+    def __init__(self, values=None):
+        super().__init__()
+        for k, v in (values or {}).items():
+            self[k] = v
+
+    def __getitem__(self, k):
+        return self._parameters[k]
+
+    def __setitem__(self, k, value):
+        self.register_parameter(str(k), _as_parameter(value, "ParameterDict.__setitem__"))
+
+    def __delitem__(self, k):
+        del self._parameters[k]
+
+    def __contains__(self, k):
+        return k in self._parameters
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def update(self, values):
+        for k, v in dict(values).items():
+            self[k] = v
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)}"
+                         for k, p in self._parameters.items())
