@@ -179,3 +179,35 @@ def test_upsample_layers_and_errors():
         F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True)
     with pytest.raises(ValueError, match="mode"):
         F.interpolate(x, scale_factor=2, mode="bicubic")
+
+
+UF = [((2, 3, 6, 7), 3, 1, 0, 1), ((2, 3, 6, 7), (2, 3), (2, 1), (1, 2), (2, 1)),
+      ((3, 5, 5), 2, 1, 1, 2)]
+
+
+@pytest.mark.parametrize("shape,k,d,p,s", UF)
+def test_unfold_fold_against_torch_and_gradcheck(shape, k, d, p, s):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape)
+    cols = F.unfold(fastdl.tensor(x), k, d, p, s)
+    gradcheck(lambda t: F.unfold(t, k, d, p, s), [fastdl.tensor(x[:1], requires_grad=True)])
+    c = rng.standard_normal(tuple(cols.shape))
+    gradcheck(lambda t: F.fold(t, shape[-2:], k, d, p, s),
+              [fastdl.tensor(c[:1] if c.ndim == 3 else c, requires_grad=True)])
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    assert_close(cols, tf.unfold(torch.from_numpy(x), k, d, p, s).numpy(), rtol=0, atol=0)
+    assert_close(F.fold(c, shape[-2:], k, d, p, s),
+                 tf.fold(torch.from_numpy(c), shape[-2:], k, d, p, s).numpy(), rtol=1e-12,
+                 atol=1e-13)
+    import fastdl.nn as nn
+    assert_close(nn.Unfold(k, d, p, s)(x), cols.numpy(), rtol=0, atol=0)
+
+
+def test_unfold_fold_errors():
+    with pytest.raises(ValueError, match="no sliding block"):
+        F.unfold(fastdl.randn(1, 1, 2, 2), 3)
+    with pytest.raises(ValueError, match="divisible"):
+        F.fold(fastdl.randn(1, 5, 4), (4, 4), 2, stride=2)
+    with pytest.raises(ValueError, match="number of sliding blocks"):
+        F.fold(fastdl.randn(1, 4, 5), (4, 4), 2, stride=2)

@@ -11,7 +11,8 @@ import numpy as np
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
-__all__ = ["pad", "one_hot", "normalize", "cosine_similarity", "interpolate"]
+__all__ = ["pad", "one_hot", "normalize", "cosine_similarity", "interpolate", "unfold",
+           "fold"]
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -321,3 +322,129 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     maps = tuple(_axis_map(i, o, mode, bool(align_corners), s)
                  for i, o, s in zip(spatial, sizes, scales))
     return _Interp.apply(t, maps)
+
+
+# ---- unfold / fold (im2col and its adjoint) ---------------------------------------------------
+def _pair(v, fn, name):
+    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) for a in t):
+        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
+    return int(t[0]), int(t[1])
+
+
+def _blocks(H, W, k, d, p, s, fn):
+    oh = (H + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (W + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{fn}: no sliding block fits: input spatial size ({H}, {W}), "
+                         f"kernel_size {k}, dilation {d}, padding {p}, stride {s}")
+    return oh, ow
+
+
+def _im2col(x, k, d, p, s, oh, ow):
+    N, C = x.shape[:2]
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    cols = np.empty((N, C, k[0], k[1], oh, ow), x.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            r, c = i * d[0], j * d[1]
+            cols[:, :, i, j] = xp[:, :, r:r + s[0] * (oh - 1) + 1:s[0],
+                                  c:c + s[1] * (ow - 1) + 1:s[1]]
+    return cols.reshape(N, C * k[0] * k[1], oh * ow)
+
+
+def _col2im(cols, C, H, W, k, d, p, s, oh, ow):
+    N = cols.shape[0]
+    c6 = cols.reshape(N, C, k[0], k[1], oh, ow)
+    xp = np.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), cols.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            r, c = i * d[0], j * d[1]
+            xp[:, :, r:r + s[0] * (oh - 1) + 1:s[0], c:c + s[1] * (ow - 1) + 1:s[1]] += \
+                c6[:, :, i, j]
+    return np.ascontiguousarray(xp[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
+
+
+class _Unfold(_Op):
+    @staticmethod
+    def forward(ctx, x, geo):
+        k, d, p, s, oh, ow = geo
+        ctx.geo, ctx.shape = geo, x.shape
+        return _im2col(x, k, d, p, s, oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        k, d, p, s, oh, ow = ctx.geo
+        _, C, H, W = ctx.shape
+        return _col2im(np.ascontiguousarray(g), C, H, W, k, d, p, s, oh, ow), None
+
+
+class _Fold(_Op):
+    @staticmethod
+    def forward(ctx, cols, geo):
+        C, H, W, k, d, p, s, oh, ow = geo
+        ctx.geo = geo
+        return _col2im(np.ascontiguousarray(cols), C, H, W, k, d, p, s, oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        C, H, W, k, d, p, s, oh, ow = ctx.geo
+        return _im2col(np.ascontiguousarray(g), k, d, p, s, oh, ow), None
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks of an (N, C, H, W) input as columns (im2col): output
+    (N, C·kH·kW, L), L the number of block positions, channel-major then kernel row/column,
+    as PyTorch's. Differentiable (the backward is ``fold``).
+
+    Example: ``F.unfold(fastdl.randn(1, 3, 5, 5), 3).shape == (1, 27, 9)``
+    """
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    unbatched = t.ndim == 3
+    if t.ndim not in (3, 4):
+        raise ValueError(f"unfold: expected a 3-D or 4-D input, got shape {tuple(t.shape)}")
+    if unbatched:
+        t = t.unsqueeze(0)
+    k, d = _pair(kernel_size, "unfold", "kernel_size"), _pair(dilation, "unfold", "dilation")
+    p, s = _pair(padding, "unfold", "padding"), _pair(stride, "unfold", "stride")
+    if min(k + d + s) < 1 or min(p) < 0:
+        raise ValueError(f"unfold: kernel_size, dilation and stride must be >= 1 and padding "
+                         f">= 0, got {k}, {d}, {s}, {p}")
+    oh, ow = _blocks(t.shape[2], t.shape[3], k, d, p, s, "unfold")
+    out = _Unfold.apply(t, (k, d, p, s, oh, ow))
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding local blocks (columns as ``unfold`` makes them, (N, C·kH·kW, L)) back into
+    an (N, C, H, W) tensor of ``output_size`` (col2im; overlapping blocks add up).
+    Differentiable (the backward is ``unfold``).
+
+    Example: ``F.fold(F.unfold(x, 2, stride=2), (4, 4), 2, stride=2)`` gives back x for
+    (N, C, 4, 4) x.
+    """
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    unbatched = t.ndim == 2
+    if t.ndim not in (2, 3):
+        raise ValueError(f"fold: expected a 2-D or 3-D input, got shape {tuple(t.shape)}")
+    if unbatched:
+        t = t.unsqueeze(0)
+    H, W = _pair(output_size, "fold", "output_size")
+    k, d = _pair(kernel_size, "fold", "kernel_size"), _pair(dilation, "fold", "dilation")
+    p, s = _pair(padding, "fold", "padding"), _pair(stride, "fold", "stride")
+    if min(k + d + s) < 1 or min(p) < 0:
+        raise ValueError(f"fold: kernel_size, dilation and stride must be >= 1 and padding "
+                         f">= 0, got {k}, {d}, {s}, {p}")
+    if t.shape[1] % (k[0] * k[1]):
+        raise ValueError(f"fold: expected size of input's dimension 1 to be divisible by the "
+                         f"product of kernel_size {k}, but got input of shape "
+                         f"{tuple(t.shape)}")
+    oh, ow = _blocks(H, W, k, d, p, s, "fold")
+    if t.shape[2] != oh * ow:
+        raise ValueError(f"fold: given output_size {(H, W)}, kernel_size {k}, dilation {d}, "
+                         f"padding {p}, stride {s}, expected size of input's dimension 2 to "
+                         f"match the number of sliding blocks {oh * ow}, but got "
+                         f"{t.shape[2]}")
+    C = t.shape[1] // (k[0] * k[1])
+    out = _Fold.apply(t, (C, H, W, k, d, p, s, oh, ow))
+    return out.squeeze(0) if unbatched else out

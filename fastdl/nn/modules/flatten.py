@@ -1,10 +1,11 @@
-"""Shape layers: ``Flatten`` and ``Unflatten`` (PyTorch's defaults)."""
+"""Shape layers: ``Flatten``, ``Unflatten``, ``Unfold`` and ``Fold`` (PyTorch's defaults)."""
 from __future__ import annotations
 
 from ...tensor import as_tensor
+from .. import functional as F
 from .module import Module
 
-__all__ = ["Flatten", "Unflatten"]
+__all__ = ["Flatten", "Unflatten", "Unfold", "Fold"]
 
 
 class Flatten(Module):
@@ -54,3 +55,43 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Unfold(Module):
+    """``F.unfold`` (im2col) as a layer: (N, C, H, W) -> (N, C·kH·kW, L).
+
+    Example: ``fastdl.nn.Unfold(3, padding=1)(fastdl.randn(1, 2, 4, 4)).shape == (1, 18, 16)``
+    """
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """``F.fold`` (col2im) as a layer: (N, C·kH·kW, L) -> (N, C, *output_size).
+
+    Example: ``fastdl.nn.Fold((4, 4), 2, stride=2)(fastdl.randn(1, 12, 4)).shape ==
+    (1, 3, 4, 4)``
+    """
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
