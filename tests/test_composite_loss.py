@@ -57,7 +57,7 @@ def test_gradcheck(case):
 
 def test_pairwise_distance_and_layers():
     torch = pytest.importorskip("torch")
-    for p in (1.0, 2.0, 3.0):
+    for p in (1.0, 2.0, 3.0, float("inf")):
         assert_close(F.pairwise_distance(A, B, p), torch.nn.functional.pairwise_distance(
             torch.from_numpy(A), torch.from_numpy(B), p).numpy(), rtol=1e-12, atol=1e-14)
     for cls, args, kw in [("MarginRankingLoss", (S1, S2, Y), dict(margin=0.2)),

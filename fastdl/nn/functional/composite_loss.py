@@ -49,7 +49,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     a, b = _f(x1, "pairwise_distance", "x1"), _f(x2, "pairwise_distance", "x2")
     d = (a - b + eps).abs()
     if p == math.inf:
-        return d.max(-1, keepdim=keepdim)
+        return d.max(-1, keepdim=keepdim)[0]  # (values, indices), as torch
     return (d ** p).sum(-1, keepdim=keepdim) ** (1.0 / p)
 
 

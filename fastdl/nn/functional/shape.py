@@ -1,8 +1,10 @@
-"""fastdl.nn.functional: padding, interpolation, one-hot encoding and p-norm normalisation.
+"""fastdl.nn.functional: padding, interpolation, unfold/fold, one-hot encoding, p-norm
+normalisation and cosine similarity.
 
-Data-movement ops without a kernel family of their own: NumPy does the copies (one pass),
-and the backward of every padding mode is its exact adjoint (a slice for constant padding, a
-scatter-add of the padded positions onto their sources for reflect/replicate/circular).
+Data-movement ops without a kernel family of their own: NumPy does the copies (a pass or a
+few), and each backward is the exact adjoint of its forward (a slice for constant padding, a
+scatter-add of every copied position onto its source for reflect/replicate/circular padding
+and interpolation, col2im for unfold and im2col for fold).
 """
 from __future__ import annotations
 
