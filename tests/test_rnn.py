@@ -336,8 +336,8 @@ def test_errors():
         nn.GRU(3, 0)
     with pytest.raises(ValueError, match="dropout"):
         nn.GRU(3, 4, dropout=1.5)
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size"):
+        nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="input_size"):
         nn.GRUCell(3, 4)(fastdl.randn(2, 5))
 
@@ -435,3 +435,46 @@ def test_empty_batch(kind):
     out.sum().backward()
     assert x.grad.shape == (4, 0, 3)
     assert np.all(m.weight_hh_l0.grad.numpy() == 0)
+
+
+@pytest.mark.parametrize("bidirectional,layers,batch_first", [(False, 1, False),
+                                                              (True, 2, True)])
+def test_lstm_proj_size_against_torch(bidirectional, layers, batch_first):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    t = torch.nn.LSTM(5, 8, layers, batch_first=batch_first, bidirectional=bidirectional,
+                      proj_size=3).double()
+    f = fastdl.nn.LSTM(5, 8, layers, batch_first=batch_first, bidirectional=bidirectional,
+                       proj_size=3, dtype=np.float64)
+    sd = {k: v.detach().numpy() for k, v in t.state_dict().items()}
+    assert sorted(sd) == sorted(f.state_dict())
+    f.load_state_dict(sd)
+    rng = np.random.default_rng(0)
+    D, B = (2 if bidirectional else 1), 4 if batch_first else 6
+    x = rng.standard_normal((4, 6, 5))
+    h0 = rng.standard_normal((layers * D, B, 3))
+    c0 = rng.standard_normal((layers * D, B, 8))
+    xt = torch.from_numpy(x).requires_grad_()
+    ot, (ht, ct) = t(xt, (torch.from_numpy(h0), torch.from_numpy(c0)))
+    xf = fastdl.tensor(x, requires_grad=True)
+    of, (hf, cf) = f(xf, (fastdl.tensor(h0), fastdl.tensor(c0)))
+    assert of.shape == tuple(ot.shape) and hf.shape == tuple(ht.shape)
+    (ot.sum() + 2 * ht.sum() + ct.sum()).backward()
+    (of.sum() + 2 * hf.sum() + cf.sum()).backward()
+    for a, b in ((of, ot), (hf, ht), (cf, ct)):
+        assert_close(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-13)
+    assert_close(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    for n in sd:
+        assert_close(getattr(f, n).grad.numpy(), getattr(t, n).grad.numpy(), rtol=1e-11,
+                     atol=1e-12, msg=n)
+
+
+def test_proj_size_errors():
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        fastdl.nn.RNNBase("GRU", 4, 8, proj_size=2)
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        fastdl.nn.LSTM(4, 8, proj_size=8)
+    m = fastdl.nn.LSTM(4, 8, proj_size=2)
+    with pytest.raises(ValueError, match="h0"):
+        m(fastdl.randn(3, 2, 4), (fastdl.zeros(1, 2, 8), fastdl.zeros(1, 2, 8)))
+    assert m(fastdl.randn(3, 2, 4))[0].shape == (3, 2, 2)

@@ -124,7 +124,7 @@ class _Unstack(_Op):
 
 def _cell_step(mode, xp, h, c, w_hh, b_hh):
     """One step from the input projection ``xp`` (incl. b_ih) with Tensor ops."""
-    H = w_hh.shape[1]
+    H = w_hh.shape[0] // _GATES[mode]  # (w_hh.shape[1] is the size of h: P with a projection)
     hp = F.linear(h, w_hh, b_hh)
     if mode == "LSTM":
         a = xp + hp
@@ -143,7 +143,7 @@ def _cell_step(mode, xp, h, c, w_hh, b_hh):
     return (a.tanh() if mode == "RNN_TANH" else F.relu(a)), None
 
 
-def _recurrence_tensor_ops(xp, w_hh, b_hh, h0, c0, mode, reverse):
+def _recurrence_tensor_ops(xp, w_hh, b_hh, h0, c0, mode, reverse, w_hr=None):
     steps = _Unstack.apply(xp)
     if not isinstance(steps, tuple):
         steps = (steps,)
@@ -153,6 +153,8 @@ def _recurrence_tensor_ops(xp, w_hh, b_hh, h0, c0, mode, reverse):
     outs = [None] * T
     for t in order:
         h, c = _cell_step(mode, steps[t], h, c, w_hh, b_hh)
+        if w_hr is not None:  # LSTM with projection: h_t = W_hr (o ⊙ tanh c_t)
+            h = F.linear(h, w_hr)
         outs[t] = h
     out = stack(outs, 0)
     return (out, h, c) if mode == "LSTM" else (out, h)
@@ -178,8 +180,15 @@ class RNNBase(Module):
         name = type(self).__name__
         if mode not in _GATES:
             raise ValueError(f"{name}: unknown mode {mode!r}")
-        if proj_size:
-            raise NotImplementedError(f"{name}: proj_size is not supported")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a non-negative int, got "
+                             f"{proj_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
+                             "or GRU")
+        if proj_size and isinstance(hidden_size, int) and proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size ({proj_size}) has to be smaller than "
+                             f"hidden_size ({hidden_size})")
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError(f"{name}: hidden_size must be a positive int, got {hidden_size!r}")
         if not isinstance(input_size, int) or input_size < 0:
@@ -197,21 +206,25 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         self._fused = True
         G = _GATES[mode]
         D = 2 if bidirectional else 1
+        R = self.proj_size or hidden_size  # the size of h (the projection's, if any)
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
-            in_k = input_size if layer == 0 else hidden_size * D
+            in_k = input_size if layer == 0 else R * D
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                shapes = [(G * hidden_size, in_k), (G * hidden_size, hidden_size)]
+                shapes = [(G * hidden_size, in_k), (G * hidden_size, R)]
                 if bias:
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
                     shapes += [(G * hidden_size,), (G * hidden_size,)]
+                if self.proj_size:
+                    names.append(f"weight_hr{sfx}")
+                    shapes.append((self.proj_size, hidden_size))
                 for n, s in zip(names, shapes):
                     setattr(self, n, Parameter(np.zeros(s, dt)))
                 self._flat_weights_names.extend(names)
@@ -262,9 +275,10 @@ class RNNBase(Module):
             raise ValueError(f"{name}: expected a sequence length > 0, got input of shape "
                              f"{tuple(as_tensor(input).shape)}")
         L, D, H = self.num_layers, 2 if self.bidirectional else 1, self.hidden_size
+        P = self.proj_size or H  # size of h
         lstm = self.mode == "LSTM"
         if hx is None:
-            h0 = zeros(L * D, B, H, dtype=pdt)
+            h0 = zeros(L * D, B, P, dtype=pdt)
             c0 = zeros(L * D, B, H, dtype=pdt) if lstm else None
         else:
             if lstm:
@@ -274,7 +288,8 @@ class RNNBase(Module):
             else:
                 h0, c0 = hx, None
             shape = (L * D, B, H) if batched else (L * D, H)
-            h0 = self._check_hidden(h0, shape, "h0" if lstm else "hx", pdt)
+            hshape = shape[:-1] + (P,)
+            h0 = self._check_hidden(h0, hshape, "h0" if lstm else "hx", pdt)
             if lstm:
                 c0 = self._check_hidden(c0, shape, "c0", pdt)
             if not batched:
@@ -294,7 +309,10 @@ class RNNBase(Module):
                 xp = xp.reshape(T, B, w_ih.shape[0])
                 hk = h0[k]
                 ck = c0[k] if lstm else None
-                if self._fused:
+                if self.proj_size:  # the C++ time loop has no projection: Tensor ops
+                    res = _recurrence_tensor_ops(xp, w_hh, b_hh, hk, ck, self.mode, d == 1,
+                                                 getattr(self, names[-1]))
+                elif self._fused:
                     res = _Recurrence.apply(xp, w_hh, b_hh, hk, ck, self.mode, d == 1)
                 else:
                     res = _recurrence_tensor_ops(xp, w_hh, b_hh, hk, ck, self.mode, d == 1)
@@ -328,6 +346,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -358,8 +378,10 @@ class LSTM(RNNBase):
     """Long short-term memory; gates i, f, g, o (PyTorch's order) — see the module docstring.
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False)``; ``forward(input, (h0, c0))`` returns ``(output, (h_n, c_n))``.
-    ``proj_size`` is not supported.
+    bidirectional=False, proj_size=0)``; ``forward(input, (h0, c0))`` returns ``(output,
+    (h_n, c_n))``. With ``proj_size`` P > 0, h is projected, ``h_t = W_hr (o_t ⊙ tanh c_t)``
+    (``weight_hr_l{k}`` (P, H)), so h0/h_n/output have P features (c keeps H); that case runs
+    the time loop in Tensor ops rather than the C++ kernel.
 
     Example::
 
