@@ -172,3 +172,23 @@ def test_layers_train_eval():
     d2.eval()
     x4 = fastdl.randn(2, 3, 4, 4)
     assert d2(x4) is x4
+
+
+def test_dropout1d_and_softmax2d():
+    x = fastdl.tensor(np.ones((4, 6, 9), np.float32))
+    y = fastdl.nn.Dropout1d(0.5)(x).numpy()
+    rows = y.reshape(24, 9)
+    assert set(np.unique(rows)) <= {0.0, 2.0}
+    assert all(len(np.unique(r)) == 1 for r in rows)  # whole rows kept or dropped
+    assert 0 < (rows[:, 0] == 0).sum() < 24
+    y2 = F.dropout1d(fastdl.tensor(np.ones((6, 9), np.float32)), 0.5).numpy()
+    assert all(len(np.unique(r)) == 1 for r in y2)
+    m = fastdl.nn.Dropout1d(0.5)
+    m.eval()
+    assert np.array_equal(m(x).numpy(), x.numpy())
+    with pytest.raises(ValueError, match="2-D"):
+        F.dropout1d(fastdl.tensor(np.ones(5, np.float32)))
+    z = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    s = fastdl.nn.Softmax2d()(fastdl.tensor(z)).numpy()
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    assert_close(s, e / e.sum(axis=1, keepdims=True), rtol=1e-12, atol=1e-14)

@@ -16,7 +16,7 @@ from ...autograd.function import _Op
 from ...random import next_kernel_seed
 from ...tensor import Tensor, _inplace, as_tensor
 
-__all__ = ["dropout", "dropout2d"]
+__all__ = ["dropout", "dropout1d", "dropout2d"]
 
 def _c(a, dtype=None):
     """C-contiguous array of `a` (0-d stays 0-d, unlike np.ascontiguousarray)."""
@@ -95,3 +95,21 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     if group == 0 or t.data.size == 0:
         return _Dropout.apply(t, p, next_kernel_seed(), 1)
     return _run(t, p, group, inplace, "dropout2d")
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of an (N, C, L) — or unbatched (C, L) — input with probability
+    ``p``, scaling the rest by 1 / (1 − p) (the channel dropout of ``dropout2d``, one plane
+    per (n, c) row).
+
+    Example: ``F.dropout1d(fastdl.ones(2, 3, 5), 0.5)``: each of the 6 rows is all 0 or all 2.
+    """
+    t = input if isinstance(input, Tensor) else as_tensor(input)
+    if t.data.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{tuple(t.data.shape)}")
+    if t.data.ndim == 2:
+        if inplace:
+            raise ValueError("dropout1d: inplace is not supported for unbatched (C, L) input")
+        return dropout2d(t.unsqueeze(0), p, training).squeeze(0)
+    return dropout2d(t, p, training, inplace)

@@ -11,7 +11,7 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
     "Sigmoid", "Tanh", "Softplus", "Softsign", "Hardtanh", "Hardsigmoid", "Hardswish",
     "LogSigmoid", "Softmax", "LogSoftmax", "Softmin", "Hardshrink", "Softshrink", "Tanhshrink",
-    "Threshold",
+    "Threshold", "Softmax2d",
 ]
 
 
@@ -271,3 +271,17 @@ class Threshold(Module):
     def extra_repr(self):
         return f"threshold={self.threshold}, value={self.value}" + \
             (", inplace=True" if self.inplace else "")
+
+
+class Softmax2d(Module):
+    """softmax over the channels of an (N, C, H, W) or (C, H, W) input (dim −3).
+
+    Example: ``nn.Softmax2d()(fastdl.randn(2, 3, 4, 4)).shape == (2, 3, 4, 4)``
+    """
+
+    def forward(self, input):
+        x = input if hasattr(input, "ndim") else np.asarray(input)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D or 4-D input, got shape "
+                             f"{tuple(x.shape)}")
+        return F.softmax(input, -3)
