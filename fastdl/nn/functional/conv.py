@@ -114,7 +114,9 @@ def _check_tensor(t, fn, name):
     return t
 
 
-def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+def _operands(fn, nd, input, weight, bias, groups, weight_layout):
+    """(x, w, b, groups) checked: float tensors, x (N, C, ...) or unbatched, w of rank nd+2,
+    groups a positive int. Shared by the convolutions and the transposed ones."""
     x = _check_tensor(input, fn, "input")
     w = _check_tensor(weight, fn, "weight")
     b = None if bias is None else _check_tensor(bias, fn, "bias")
@@ -122,10 +124,15 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
         raise ValueError(f"{fn}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
                          f"input, got shape {tuple(x.shape)}")
     if w.ndim != nd + 2:
-        raise ValueError(f"{fn}: weight must be {nd + 2}-D, got shape {tuple(w.shape)}")
+        raise ValueError(f"{fn}: weight must be {nd + 2}-D{weight_layout}, got shape "
+                         f"{tuple(w.shape)}")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
-    groups = int(groups)
+    return x, w, b, int(groups)
+
+
+def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+    x, w, b, groups = _operands(fn, nd, input, weight, bias, groups, "")
     stride = _tuple(stride, nd, fn, "stride")
     dilation = _tuple(dilation, nd, fn, "dilation")
     if min(stride) < 1:
@@ -256,18 +263,8 @@ class _ConvTransposeOp(_Op):
 
 def _conv_transpose(fn, nd, input, weight, bias, stride, padding, output_padding, groups,
                     dilation):
-    x = _check_tensor(input, fn, "input")
-    w = _check_tensor(weight, fn, "weight")
-    b = None if bias is None else _check_tensor(bias, fn, "bias")
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{fn}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
-                         f"input, got shape {tuple(x.shape)}")
-    if w.ndim != nd + 2:
-        raise ValueError(f"{fn}: weight must be {nd + 2}-D (in_channels, out_channels/groups, "
-                         f"kernel...), got shape {tuple(w.shape)}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
-    groups = int(groups)
+    x, w, b, groups = _operands(fn, nd, input, weight, bias, groups,
+                                " (in_channels, out_channels/groups, kernel...)")
     stride = _tuple(stride, nd, fn, "stride")
     dilation = _tuple(dilation, nd, fn, "dilation")
     pad = _tuple(padding, nd, fn, "padding")

@@ -15,11 +15,15 @@ __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
+    """Arguments, parameters and init of every convolution layer; ``_transposed`` layers keep
+    their weight as (in_channels, out_channels/groups, kernel...) and an ``output_padding``."""
+
     _nd = 2
+    _transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
-                 dtype=None):
+                 dtype=None, *, output_padding=0):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
@@ -59,12 +63,15 @@ class _ConvNd(Module):
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size, self.stride, self.padding, self.dilation = ks, st, pd, dl
+        self.output_padding = F.conv._tuple(output_padding, nd, name, "output_padding")
         self.groups = int(groups)
         self.padding_mode = padding_mode
         dt = _canon_dtype(dtype) or np.float32
         if np.dtype(dt).kind != "f":
             raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype!r}")
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + ks, dt))
+        wshape = ((in_channels, out_channels // groups) if self._transposed else
+                  (out_channels, in_channels // groups))
+        self.weight = Parameter(np.empty(wshape + ks, dt))
         if bias:
             self.bias = Parameter(np.empty((out_channels,), dt))
         else:
@@ -73,7 +80,8 @@ class _ConvNd(Module):
 
     def reset_parameters(self):
         """PyTorch's default: weight ~ kaiming_uniform_(a=√5), i.e. U(±1/√fan_in); bias ~
-        U(±1/√fan_in), fan_in = in_channels/groups · prod(kernel_size)."""
+        U(±1/√fan_in), fan_in = weight.shape[1] · prod(kernel_size) (in_channels/groups, or
+        out_channels/groups for a transposed layer)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
@@ -87,6 +95,8 @@ class _ConvNd(Module):
         if self.padding != (0,) * self._nd:
             s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
                 else f", padding={self.padding}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
         if self.dilation != (1,) * self._nd:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -135,51 +145,17 @@ class Conv1d(_ConvNd):
                         self.dilation, self.groups)
 
 
-class _ConvTransposeNd(Module):
-    _nd = 2
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
                  device=None, dtype=None):
-        super().__init__()
-        name = type(self).__name__
-        nd = self._nd
-        for v, nm in ((in_channels, "in_channels"), (out_channels, "out_channels"),
-                      (groups, "groups")):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name}: {nm} must be a positive int, got {v!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
-                             f"{padding_mode!r}")
-        if device not in (None, "cpu"):
-            raise ValueError(f"{name}: only device='cpu' is supported, got {device!r}")
-        ks = F.conv._tuple(kernel_size, nd, name, "kernel_size")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = ks
-        self.stride = F.conv._tuple(stride, nd, name, "stride")
-        self.padding = F.conv._tuple(padding, nd, name, "padding")
-        self.output_padding = F.conv._tuple(output_padding, nd, name, "output_padding")
-        self.dilation = F.conv._tuple(dilation, nd, name, "dilation")
-        self.groups = int(groups)
-        self.padding_mode = padding_mode
-        dt = _canon_dtype(dtype) or np.float32
-        if np.dtype(dt).kind != "f":
-            raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype!r}")
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups) + ks, dt))
-        self.bias = Parameter(np.empty((out_channels,), dt)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        """PyTorch's default (its fan_in is weight.shape[1]·prod(kernel_size) here too)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        # (PyTorch's argument order for the transposed layers; no string padding)
+        padding = F.conv._tuple(padding, self._nd, type(self).__name__, "padding")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype,
+                         output_padding=output_padding)
 
     def _output_padding(self, input, output_size):
         """output_padding, or the one that gives ``output_size`` (PyTorch's rule)."""
@@ -200,21 +176,6 @@ class _ConvTransposeNd(Module):
                                  f"(for an input of {spatial})")
             out.append(extra)
         return tuple(out)
-
-    def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * self._nd:
-            s += f", padding={self.padding}"
-        if self.output_padding != (0,) * self._nd:
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1,) * self._nd:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 class ConvTranspose2d(_ConvTransposeNd):
