@@ -33,6 +33,39 @@ def _check_optimizer(optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
+def _per_group(optimizer, name, value):
+    """``value`` for each param group: a list/tuple of one per group, or one for all."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"expected {n} values for {name}, got {len(value)}")
+        return list(value)
+    return [value] * n
+
+
+# Momentum cycling (CyclicLR, OneCycleLR): the momentum is SGD's/RMSprop's ``momentum`` or
+# Adam's beta1.
+def _cycled_momentum_is_beta1(optimizer):
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                         "option enabled")
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group, value, use_beta1):
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+def _start_momentum_cycle(optimizer, max_momentums, base_momentums, use_beta1):
+    for mm, bm, g in zip(max_momentums, base_momentums, optimizer.param_groups):
+        _set_momentum(g, mm, use_beta1)
+        g["max_momentum"] = mm
+        g["base_momentum"] = bm
+
+
 class LRScheduler:
     """Base class: keeps ``base_lrs`` (each group's ``initial_lr``), ``last_epoch`` and
     ``get_last_lr()``; subclasses define ``get_lr()`` (the recursive form, from the current
@@ -420,11 +453,11 @@ class CyclicLR(LRScheduler):
                  cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        base_lrs = self._format_param("base_lr", base_lr)
+        base_lrs = _per_group(optimizer, "base_lr", base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 group["lr"] = lr
-        self.max_lrs = self._format_param("max_lr", max_lr)
+        self.max_lrs = _per_group(optimizer, "max_lr", max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         if up <= 0 or down <= 0:
@@ -446,32 +479,15 @@ class CyclicLR(LRScheduler):
             self.scale_mode = scale_mode
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            basem = self._format_param("base_momentum", base_momentum)
-            maxm = self._format_param("max_momentum", max_momentum)
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
+            basem = _per_group(optimizer, "base_momentum", base_momentum)
+            maxm = _per_group(optimizer, "max_momentum", max_momentum)
             if last_epoch == -1:
-                for mm, bm, g in zip(maxm, basem, optimizer.param_groups):
-                    if self.use_beta1:
-                        g["betas"] = (mm, *g["betas"][1:])
-                    else:
-                        g["momentum"] = mm
-                    g["max_momentum"] = mm
-                    g["base_momentum"] = bm
+                _start_momentum_cycle(optimizer, maxm, basem, self.use_beta1)
             self.base_momentums = [g["base_momentum"] for g in optimizer.param_groups]
             self.max_momentums = [g["max_momentum"] for g in optimizer.param_groups]
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
-
-    def _format_param(self, name, value):
-        n = len(self.optimizer.param_groups)
-        if isinstance(value, (list, tuple)):
-            if len(value) != n:
-                raise ValueError(f"expected {n} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * n
 
     def scale_fn(self, x):
         """The amplitude factor at cycle (or step) ``x``."""
@@ -496,15 +512,42 @@ class CyclicLR(LRScheduler):
         if self.cycle_momentum:
             for g, bm, mm in zip(self.optimizer.param_groups, self.base_momentums,
                                  self.max_momentums):
-                mom = mm - (mm - bm) * factor * scale
-                if self.use_beta1:
-                    g["betas"] = (mom, *g["betas"][1:])
-                else:
-                    g["momentum"] = mom
+                _set_momentum(g, mm - (mm - bm) * factor * scale, self.use_beta1)
         return lrs
 
 
-class SequentialLR(LRScheduler):
+class _SchedulerChain(LRScheduler):
+    """Base of the schedulers made of other schedulers (SequentialLR, ChainedScheduler): the
+    members' checks and a state dict holding theirs."""
+
+    def _check_members(self, schedulers, optimizer):
+        name = type(self).__name__
+        for i, s in enumerate(schedulers):
+            if not hasattr(s, "optimizer"):
+                raise TypeError(f"{name} at index {i} should have `optimizer` as its "
+                                "attribute.")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler "
+                                 f"(got one at index {i}).")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same "
+                                 f"optimizer, but got scheduler {type(s).__name__} at index "
+                                 f"{i} with a different one.")
+
+    def state_dict(self):
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        scheds = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, d in zip(self._schedulers, scheds):
+            s.load_state_dict(d)
+
+
+class SequentialLR(_SchedulerChain):
     """Runs ``schedulers`` one after another, switching at the epochs in ``milestones``
     (the next scheduler restarts from its epoch 0 there).
 
@@ -519,17 +562,7 @@ class SequentialLR(LRScheduler):
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got no "
                              "scheduler.")
-        for i, s in enumerate(schedulers):
-            if not hasattr(s, "optimizer"):
-                raise TypeError(f"SequentialLR at index {i} should have `optimizer` as its "
-                                "attribute.")
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError("SequentialLR does not support `ReduceLROnPlateau` scheduler "
-                                 f"(got one at index {i}).")
-            if s.optimizer is not optimizer:
-                raise ValueError("SequentialLR expects all schedulers to belong to the same "
-                                 f"optimizer, but got scheduler {type(s).__name__} at index "
-                                 f"{i} with a different one.")
+        self._check_members(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError("Sequential Schedulers expects number of schedulers provided to "
                              "be one more than the number of milestone points, but got number "
@@ -565,20 +598,8 @@ class SequentialLR(LRScheduler):
             sched.step()
         self._last_lr = sched.get_last_lr()
 
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
 
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        scheds = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, d in zip(self._schedulers, scheds):
-            s.load_state_dict(d)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_SchedulerChain):
     """Steps all ``schedulers`` together at every ``step()``, so their recursive (chainable)
     updates compose: e.g. a constant warm-up factor times an exponential decay.
 
@@ -594,37 +615,15 @@ class ChainedScheduler(LRScheduler):
                              "but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
         _check_optimizer(optimizer)
-        for i, s in enumerate(schedulers):
-            if not hasattr(s, "optimizer"):
-                raise TypeError(f"ChainedScheduler at index {i} should have `optimizer` as its "
-                                "attribute.")
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError("ChainedScheduler does not support `ReduceLROnPlateau` "
-                                 f"scheduler (got one at index {i}).")
-            if s.optimizer is not optimizer:
-                raise ValueError("ChainedScheduler expects all schedulers to belong to the same "
-                                 f"optimizer, but got scheduler {type(s).__name__} at index "
-                                 f"{i} with a different one.")
+        self._check_members(schedulers, optimizer)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
-        self._last_lr = [g["lr"] for g in self._schedulers[-1].optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     def step(self):
         for s in self._schedulers:
             s.step()
-        self._last_lr = [g["lr"] for g in self._schedulers[-1].optimizer.param_groups]
-
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        scheds = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, d in zip(self._schedulers, scheds):
-            s.load_state_dict(d)
+        self._last_lr = self._group_lrs()
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -781,7 +780,7 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         self._anneal_func_type = anneal_strategy
-        max_lrs = self._format_param("max_lr", max_lr)
+        max_lrs = _per_group(optimizer, "max_lr", max_lr)
         if last_epoch == -1:
             for m, g in zip(max_lrs, optimizer.param_groups):
                 g["initial_lr"] = m / div_factor
@@ -789,29 +788,12 @@ class OneCycleLR(LRScheduler):
                 g["min_lr"] = g["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            maxm = self._format_param("max_momentum", max_momentum)
-            basem = self._format_param("base_momentum", base_momentum)
+            self.use_beta1 = _cycled_momentum_is_beta1(optimizer)
+            maxm = _per_group(optimizer, "max_momentum", max_momentum)
+            basem = _per_group(optimizer, "base_momentum", base_momentum)
             if last_epoch == -1:
-                for mm, bm, g in zip(maxm, basem, optimizer.param_groups):
-                    if self.use_beta1:
-                        g["betas"] = (mm, *g["betas"][1:])
-                    else:
-                        g["momentum"] = mm
-                    g["max_momentum"] = mm
-                    g["base_momentum"] = bm
+                _start_momentum_cycle(optimizer, maxm, basem, self.use_beta1)
         super().__init__(optimizer, last_epoch)
-
-    def _format_param(self, name, value):
-        n = len(self.optimizer.param_groups)
-        if isinstance(value, (list, tuple)):
-            if len(value) != n:
-                raise ValueError(f"expected {n} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * n
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -837,8 +819,5 @@ class OneCycleLR(LRScheduler):
                 start = ph["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    g["betas"] = (mom, *g["betas"][1:])
-                else:
-                    g["momentum"] = mom
+                _set_momentum(g, mom, self.use_beta1)
         return lrs
