@@ -57,6 +57,22 @@ class _BatchNorm(_Op):
         return gx, gw, gb, None, None, None, None, None, None
 
 
+def _check_running(fn, x, rm, rv):
+    """running_mean / running_var (None or Tensors) must be (C,) for x (N, C, ...)."""
+    C = x.shape[1]
+    for name, t in (("running_mean", rm), ("running_var", rv)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape "
+                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+
+
+def _update_running(buf, momentum, stat):
+    """In place: buf = (1 − momentum)·buf + momentum·stat (a running statistic)."""
+    buf.data *= (1.0 - momentum)
+    buf.data += (momentum * stat).astype(buf.dtype, copy=False)
+    buf._vc[0] += 1
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa: A002
                training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation over the channel dimension 1 of an (N, C, ...) input:
@@ -85,10 +101,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         raise ValueError(f"{fn}: running_mean and running_var are required when "
                          f"training=False")
     C = x.shape[1]
-    for name, t in (("running_mean", rm), ("running_var", rv)):
-        if t is not None and tuple(t.shape) != (C,):
-            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape "
-                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+    _check_running(fn, x, rm, rv)
     if training and momentum is not None and not isinstance(momentum, numbers.Real):
         raise TypeError(f"{fn}: momentum must be a number, got {type(momentum).__name__}")
     stats = {}
@@ -99,14 +112,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         m = 0.0 if momentum is None else float(momentum)
         count = x.data.size // C if C else 0
         if rm is not None:
-            rm.data *= (1.0 - m)
-            rm.data += (m * stats["mean"]).astype(rm.dtype, copy=False)
-            rm._vc[0] += 1
+            _update_running(rm, m, stats["mean"])
         if rv is not None:
-            unbiased = stats["var"].astype(np.float64) * (count / max(count - 1, 1))
-            rv.data *= (1.0 - m)
-            rv.data += (m * unbiased).astype(rv.dtype, copy=False)
-            rv._vc[0] += 1
+            _update_running(rv, m, stats["var"].astype(np.float64) * (count / max(count - 1, 1)))
     return y
 
 
@@ -239,22 +247,14 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
     N, C = x.shape[0], x.shape[1]
     rm, rv = _t(running_mean), _t(running_var)
-    for name, t in (("running_mean", rm), ("running_var", rv)):
-        if t is not None and tuple(t.shape) != (C,):
-            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape "
-                             f"{tuple(x.shape)}, got {tuple(t.shape)}")
+    _check_running(fn, x, rm, rv)
     y = group_norm(x, C, weight, bias, eps)
     if (rm is not None or rv is not None) and N > 0:
         m = float(momentum)
         planes = np.asarray(x.data, dtype=np.float64).reshape(N, C, -1)
         cnt = planes.shape[2]
         if rm is not None:
-            rm.data *= (1.0 - m)
-            rm.data += (m * planes.mean(axis=2).mean(axis=0)).astype(rm.dtype, copy=False)
-            rm._vc[0] += 1
+            _update_running(rm, m, planes.mean(axis=2).mean(axis=0))
         if rv is not None:
-            unbiased = planes.var(axis=2) * (cnt / max(cnt - 1, 1))
-            rv.data *= (1.0 - m)
-            rv.data += (m * unbiased.mean(axis=0)).astype(rv.dtype, copy=False)
-            rv._vc[0] += 1
+            _update_running(rv, m, (planes.var(axis=2) * (cnt / max(cnt - 1, 1))).mean(axis=0))
     return y
