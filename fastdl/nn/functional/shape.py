@@ -334,6 +334,16 @@ def _pair(v, fn, name):
     return int(t[0]), int(t[1])
 
 
+def _window(fn, kernel_size, dilation, padding, stride):
+    """The (kernel, dilation, padding, stride) pairs of unfold/fold, checked."""
+    k, d = _pair(kernel_size, fn, "kernel_size"), _pair(dilation, fn, "dilation")
+    p, s = _pair(padding, fn, "padding"), _pair(stride, fn, "stride")
+    if min(k + d + s) < 1 or min(p) < 0:
+        raise ValueError(f"{fn}: kernel_size, dilation and stride must be >= 1 and padding "
+                         f">= 0, got {k}, {d}, {s}, {p}")
+    return k, d, p, s
+
+
 def _blocks(H, W, k, d, p, s, fn):
     oh = (H + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     ow = (W + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
@@ -407,11 +417,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         raise ValueError(f"unfold: expected a 3-D or 4-D input, got shape {tuple(t.shape)}")
     if unbatched:
         t = t.unsqueeze(0)
-    k, d = _pair(kernel_size, "unfold", "kernel_size"), _pair(dilation, "unfold", "dilation")
-    p, s = _pair(padding, "unfold", "padding"), _pair(stride, "unfold", "stride")
-    if min(k + d + s) < 1 or min(p) < 0:
-        raise ValueError(f"unfold: kernel_size, dilation and stride must be >= 1 and padding "
-                         f">= 0, got {k}, {d}, {s}, {p}")
+    k, d, p, s = _window("unfold", kernel_size, dilation, padding, stride)
     oh, ow = _blocks(t.shape[2], t.shape[3], k, d, p, s, "unfold")
     out = _Unfold.apply(t, (k, d, p, s, oh, ow))
     return out.squeeze(0) if unbatched else out
@@ -432,11 +438,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if unbatched:
         t = t.unsqueeze(0)
     H, W = _pair(output_size, "fold", "output_size")
-    k, d = _pair(kernel_size, "fold", "kernel_size"), _pair(dilation, "fold", "dilation")
-    p, s = _pair(padding, "fold", "padding"), _pair(stride, "fold", "stride")
-    if min(k + d + s) < 1 or min(p) < 0:
-        raise ValueError(f"fold: kernel_size, dilation and stride must be >= 1 and padding "
-                         f">= 0, got {k}, {d}, {s}, {p}")
+    k, d, p, s = _window("fold", kernel_size, dilation, padding, stride)
     if t.shape[1] % (k[0] * k[1]):
         raise ValueError(f"fold: expected size of input's dimension 1 to be divisible by the "
                          f"product of kernel_size {k}, but got input of shape "
