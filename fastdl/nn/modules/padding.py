@@ -12,10 +12,13 @@ __all__ = ["ConstantPad1d", "ConstantPad2d", "ZeroPad1d", "ZeroPad2d", "Reflecti
 
 
 class _PadNd(Module):
-    _mode = "constant"
+    """``F.pad`` of the last ``_dims`` dimensions in ``_mode``; padding an int or a
+    2·_dims-tuple (left, right, top, bottom)."""
+
+    _mode = "reflect"
     _dims = 2
 
-    def __init__(self, padding, value=0.0):
+    def __init__(self, padding):
         super().__init__()
         if isinstance(padding, int):
             padding = (padding,) * (2 * self._dims)
@@ -24,64 +27,68 @@ class _PadNd(Module):
             raise ValueError(f"{type(self).__name__}: padding must be an int or a "
                              f"{2 * self._dims}-tuple, got {padding}")
         self.padding = padding
-        self.value = float(value)
 
     def forward(self, input):
-        if self._mode == "constant":
-            return F.pad(input, self.padding, "constant", self.value)
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):
-        return f"{self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")
+        return f"{self.padding}"
 
 
-class ConstantPad1d(_PadNd):
+class _ConstantPadNd(_PadNd):
+    _mode = "constant"
+
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = float(value)
+
+    def forward(self, input):
+        return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self):
+        return f"{self.padding}, value={self.value}"
+
+
+class _ZeroPadNd(_ConstantPadNd):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad1d(_ConstantPadNd):
     """Pad the last dim with ``value``: padding (left, right) or an int.
 
     Example: ``fastdl.nn.ConstantPad1d(2, 3.5)(fastdl.randn(1, 2, 3)).shape == (1, 2, 7)``
     """
 
-    _mode, _dims = "constant", 1
-
-    def __init__(self, padding, value):
-        super().__init__(padding, value)
+    _dims = 1
 
 
-class ConstantPad2d(_PadNd):
+class ConstantPad2d(_ConstantPadNd):
     """Pad the last two dims with ``value``: padding (left, right, top, bottom) or an int.
 
     Example: ``fastdl.nn.ConstantPad2d((1, 1, 2, 0), 0.5)(fastdl.randn(1, 2, 3, 3)).shape ==
     (1, 2, 5, 5)``
     """
 
-    _mode, _dims = "constant", 2
-
-    def __init__(self, padding, value):
-        super().__init__(padding, value)
+    _dims = 2
 
 
-class ZeroPad1d(_PadNd):
+class ZeroPad1d(_ZeroPadNd):
     """Pad the last dim with zeros.
 
     Example: ``fastdl.nn.ZeroPad1d(2)(fastdl.randn(1, 2, 3)).shape == (1, 2, 7)``
     """
 
-    _mode, _dims = "constant", 1
-
-    def __init__(self, padding):
-        super().__init__(padding)
+    _dims = 1
 
 
-class ZeroPad2d(_PadNd):
+class ZeroPad2d(_ZeroPadNd):
     """Pad the last two dims with zeros.
 
     Example: ``fastdl.nn.ZeroPad2d(1)(fastdl.randn(1, 2, 3, 3)).shape == (1, 2, 5, 5)``
     """
 
-    _mode, _dims = "constant", 2
-
-    def __init__(self, padding):
-        super().__init__(padding)
+    _dims = 2
 
 
 class ReflectionPad1d(_PadNd):
@@ -92,9 +99,6 @@ class ReflectionPad1d(_PadNd):
 
     _mode, _dims = "reflect", 1
 
-    def __init__(self, padding):
-        super().__init__(padding)
-
 
 class ReflectionPad2d(_PadNd):
     """Mirror-pad the last two dims (the edge is not repeated).
@@ -103,9 +107,6 @@ class ReflectionPad2d(_PadNd):
     """
 
     _mode, _dims = "reflect", 2
-
-    def __init__(self, padding):
-        super().__init__(padding)
 
 
 class ReplicationPad1d(_PadNd):
@@ -116,9 +117,6 @@ class ReplicationPad1d(_PadNd):
 
     _mode, _dims = "replicate", 1
 
-    def __init__(self, padding):
-        super().__init__(padding)
-
 
 class ReplicationPad2d(_PadNd):
     """Pad the last two dims by repeating their edge values.
@@ -127,9 +125,6 @@ class ReplicationPad2d(_PadNd):
     """
 
     _mode, _dims = "replicate", 2
-
-    def __init__(self, padding):
-        super().__init__(padding)
 
 
 class CircularPad1d(_PadNd):
@@ -140,9 +135,6 @@ class CircularPad1d(_PadNd):
 
     _mode, _dims = "circular", 1
 
-    def __init__(self, padding):
-        super().__init__(padding)
-
 
 class CircularPad2d(_PadNd):
     """Pad the last two dims by wrapping around.
@@ -151,9 +143,6 @@ class CircularPad2d(_PadNd):
     """
 
     _mode, _dims = "circular", 2
-
-    def __init__(self, padding):
-        super().__init__(padding)
 
 
 class CosineSimilarity(Module):
