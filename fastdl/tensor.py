@@ -701,7 +701,7 @@ class Tensor:
     def __setitem__(self, idx, value):
         idx = _index_arg(idx)
         v = value.data if isinstance(value, Tensor) else value
-        track = _fn._state["grad"] and (self.requires_grad or
+        track = _fn._state.grad and (self.requires_grad or
                                         (isinstance(value, Tensor) and value.requires_grad))
         if track:
             _inplace(self, _IndexPut, idx, _wrap_operand(value, self))
@@ -760,7 +760,7 @@ class Tensor:
         """Copy ``src`` (broadcast to this shape) into this tensor in place."""
         src = _wrap_operand(src, self)
         if _needs_track(self) or (isinstance(src, Tensor) and src.requires_grad and
-                                  _fn._state["grad"]):
+                                  _fn._state.grad):
             return _inplace(self, _CopyFrom, src)
         np.copyto(self.data, _arr(src), casting="unsafe")
         self._vc[0] += 1
@@ -787,14 +787,14 @@ class Tensor:
 
 
 def _needs_track(t):
-    return _fn._state["grad"] and t.requires_grad
+    return _fn._state.grad and t.requires_grad
 
 
 def _inplace(self, op, *args, ufunc=None):
     """Run ``op(self, *args)`` in place. Without grad tracking a plain ufunc writes into
     self; with it, the result is computed out of place from a snapshot of self, written back,
     and self takes over the new node (PyTorch's history rebase)."""
-    track = _fn._state["grad"] and (self.requires_grad or builtins.any(
+    track = _fn._state.grad and (self.requires_grad or builtins.any(
         isinstance(a, Tensor) and a.requires_grad for a in args))
     if not track:
         if ufunc is None:

@@ -13,18 +13,27 @@ Gradients flow as NumPy arrays; they are not themselves differentiable (no doubl
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
 from .. import _C
 
-_state = {"grad": True}
+
+class _GradState(threading.local):
+    """Grad mode of the calling thread. Every thread starts with grad enabled (as in
+    PyTorch); a ``no_grad`` in one thread never changes what another thread records."""
+
+    grad = True
+
+
+_state = _GradState()
 _Tensor = None  # fastdl.tensor.Tensor, set by fastdl.tensor at import (breaks the cycle)
 
 
 def is_grad_enabled() -> bool:
     """True when ops record the graph (the default; see ``no_grad``)."""
-    return _state["grad"]
+    return _state.grad
 
 
 class set_grad_enabled:
@@ -35,19 +44,19 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self.prev = _state["grad"]
-        _state["grad"] = self.mode
+        self.prev = _state.grad
+        _state.grad = self.mode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _state["grad"] = self.prev
+        _state.grad = self.prev
         return False
 
     def __call__(self, fn):
         mode = self.mode
-        _state["grad"] = self.prev  # used as a decorator: do not change the mode now
+        _state.grad = self.prev  # used as a decorator: do not change the mode now
 
         @functools.wraps(fn)
         def wrapper(*a, **k):
@@ -67,12 +76,12 @@ class no_grad:
     """
 
     def __enter__(self):
-        self.prev = _state["grad"]
-        _state["grad"] = False
+        self.prev = _state.grad
+        _state.grad = False
         return self
 
     def __exit__(self, *exc):
-        _state["grad"] = self.prev
+        _state.grad = self.prev
         return False
 
     def __call__(self, fn):
@@ -88,8 +97,8 @@ class enable_grad(no_grad):
     """Context manager / decorator turning grad mode back on inside ``no_grad``."""
 
     def __enter__(self):
-        self.prev = _state["grad"]
-        _state["grad"] = True
+        self.prev = _state.grad
+        _state.grad = True
         return self
 
     def __call__(self, fn):
@@ -147,7 +156,7 @@ class _Op:
     @classmethod
     def apply(cls, *args):
         T = _Tensor
-        if _state["grad"]:
+        if _state.grad:
             for a in args:
                 if isinstance(a, T) and a.requires_grad:
                     return cls._apply_recording(args)
@@ -157,12 +166,12 @@ class _Op:
         if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
             out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
         else:
-            prev = _state["grad"]
-            _state["grad"] = False
+            prev = _state.grad
+            _state.grad = False
             try:
                 out = cls.forward(ctx, *args)
             finally:
-                _state["grad"] = prev
+                _state.grad = prev
         if out.__class__ is not tuple:
             return out if isinstance(out, T) else T._make(out)
         return tuple(o if isinstance(o, T) else T._make(o) for o in out)
@@ -177,14 +186,14 @@ class _Op:
         ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
         ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
                             for a in args)
-        _state["grad"] = False
+        _state.grad = False
         try:
             if raw:
                 out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
             else:
                 out = cls.forward(ctx, *args)
         finally:
-            _state["grad"] = True
+            _state.grad = True
         if out.__class__ is not tuple:
             t = out if isinstance(out, T) else T._make(out)
             _link(ctx, (t,), args, raw)

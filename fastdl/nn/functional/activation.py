@@ -67,7 +67,7 @@ def _act(x, name, code, params=(), from_output=False, inplace=False):
     params = [float(p) for p in params]
     if not inplace:
         return _Act.apply(t, _CODES[code], params, from_output)
-    if _fn._state["grad"] and t.requires_grad:
+    if _fn._state.grad and t.requires_grad:
         # recorded in-place op: computed from a snapshot and written back (history rebase)
         return _inplace(t, _Act, _CODES[code], params, from_output)
     d = t.data
@@ -400,7 +400,7 @@ def threshold(input, threshold, value, inplace=False):
     out = where(Tensor._make(~(t.data <= threshold)), t, float(value))
     if not inplace:
         return out
-    if t.requires_grad and _fn._state["grad"]:
+    if t.requires_grad and _fn._state.grad:
         raise RuntimeError("threshold: in-place on a tensor that requires grad is not "
                            "supported; use inplace=False")
     t.data[...] = out.data

@@ -51,7 +51,7 @@ def _run(input, p, group, inplace, name):
     seed = next_kernel_seed()
     if not inplace:
         return _Dropout.apply(t, p, seed, group)
-    if _fn._state["grad"] and t.requires_grad:
+    if _fn._state.grad and t.requires_grad:
         return _inplace(t, _Dropout, p, seed, group)
     d = t.data
     if d.flags.c_contiguous and d.flags.writeable:
