@@ -84,6 +84,9 @@ def show_config() -> str:
     return text
 
 
-from . import autograd, nn, optim, data, testing  # noqa: E402,F401
+from . import autograd, nn, optim, data, testing, utils  # noqa: E402,F401
+from . import ops as _ops  # noqa: E402
+
+_ops.table.install(Tensor, globals())
 
 del _os

@@ -1,0 +1,7 @@
+"""fastdl's ops, grouped by kind, each registered once in the op table (``table.py``),
+which generates ``fastdl.<name>`` and ``Tensor.<name>``.
+
+Each module below registers its ops when imported; ``fastdl/__init__.py`` imports this
+package and then calls ``table.install``.
+"""
+from . import table  # noqa: F401

@@ -1,0 +1,2 @@
+"""fastdl.utils: ``data`` (datasets, samplers, DataLoader), ``checkpoint`` (activation
+checkpointing), ``hooks``, and image helpers (``make_grid``, ``save_image``)."""
