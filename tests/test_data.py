@@ -43,7 +43,7 @@ def test_tensor_dataset_items_and_errors():
     xb, yb = ds.get_batch(np.array([3, 0, 3]))
     np.testing.assert_array_equal(xb.numpy(), x.numpy()[[3, 0, 3]])
     assert yb.dtype == fastdl.int64
-    with pytest.raises(ValueError, match="size mismatch"):
+    with pytest.raises(ValueError, match="(?i)size mismatch"):
         TensorDataset(fastdl.randn(3, 2), fastdl.randn(4))
     with pytest.raises(IndexError, match="out of range"):
         ds[7]
@@ -195,12 +195,12 @@ def test_collate():
     t = default_collate([fastdl.ones(2, 2), fastdl.zeros(2, 2)])
     assert isinstance(t, fastdl.Tensor) and t.shape == (2, 2, 2)
     d = default_collate([{"a": 1.5, "b": True}, {"a": 2.0, "b": False}])
-    assert d["a"].dtype == fastdl.float32 and d["b"].dtype == fastdl.bool
+    assert d["a"].dtype == fastdl.float64 and d["b"].dtype == fastdl.bool  # as torch
     u8 = default_collate([np.zeros(2, np.uint8)] * 3)
     assert u8.dtype == fastdl.int64 and u8.shape == (3, 2)
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(RuntimeError, match="equal size"):
         default_collate([np.zeros(3), np.zeros(4)])
-    with pytest.raises(TypeError, match="collate_fn"):
+    with pytest.raises(TypeError, match="default_collate: batch must contain"):
         default_collate([object(), object()])
     custom = DataLoader(Plain(5), batch_size=2, collate_fn=lambda s: len(s))
     assert list(custom) == [2, 2, 1]
@@ -211,7 +211,7 @@ def test_dataloader_bad_arguments():
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(ds, batch_size=0)
     with pytest.raises(ValueError, match="num_workers"):
-        DataLoader(ds, num_workers=2)
+        DataLoader(ds, num_workers=-1)
     with pytest.raises(ValueError, match="prefetch"):
         DataLoader(ds, prefetch=-1)
     with pytest.raises(TypeError, match="collate_fn"):

@@ -22,9 +22,9 @@ import os
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 from .dataset import Dataset, _check_index, _check_indices
-from .dataloader import default_collate
+from ._collate import default_collate
 
 __all__ = ["MNIST", "Digits", "read_idx"]
 
