@@ -386,7 +386,7 @@ class _MultiProcessIter(_BaseIter):
                 if self._workers_status[i] and not w.is_alive()]
         if dead:
             desc = ", ".join(f"pid {w.pid}, exit code {w.exitcode}" for w in dead)
-            self._shutdown_workers()
+            self._shutdown_workers(grace=0.5)
             raise RuntimeError(f"DataLoader worker ({desc}) exited unexpectedly. A worker "
                                f"that is killed (e.g. by the out-of-memory killer, or a "
                                f"crash in native code) cannot report an exception.")
@@ -400,7 +400,7 @@ class _MultiProcessIter(_BaseIter):
             except queue.Empty:
                 self._check_workers()
                 if deadline is not None and time.monotonic() >= deadline:
-                    self._shutdown_workers()
+                    self._shutdown_workers(grace=0.2)
                     raise RuntimeError(f"DataLoader timed out after {self._timeout:g} "
                                        f"seconds") from None
                 continue
@@ -451,7 +451,7 @@ class _MultiProcessIter(_BaseIter):
             data.reraise()
         return data
 
-    def _shutdown_workers(self):
+    def _shutdown_workers(self, grace=5.0):
         if self._shutdown:
             return
         self._shutdown = True
@@ -462,7 +462,7 @@ class _MultiProcessIter(_BaseIter):
                     q.put(None)
                 except Exception:  # pragma: no cover
                     pass
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + grace
             for w in self._workers:
                 while w.is_alive() and time.monotonic() < deadline:
                     self._drain()  # a worker blocked on a full pipe needs a reader
