@@ -42,6 +42,7 @@ import pickle
 import re
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -65,6 +66,12 @@ MAX_DEPTH = 200                  # nesting of a saved structure
 NPZ_MIN_BUDGET = 1 << 28         # an npz may inflate to max(this, NPZ_RATIO * file size)
 NPZ_RATIO = 64
 _STRUCT_KEY = "fastdl.structure"
+
+
+# What the standard library's zipfile raises on a damaged archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+               KeyError, ValueError, NotImplementedError, RuntimeError, UnicodeDecodeError,
+               struct.error, OverflowError, IndexError, TypeError, AttributeError)
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
@@ -497,9 +504,7 @@ def _decode_npz(data, where):
                 arr = np.frombuffer(raw, dtype=dtype, count=count)
                 arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
                 out[name[:-4]] = np.array(arr, dtype=dtype.newbyteorder("="), order="C")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError,
-            UnicodeDecodeError, ValueError, NotImplementedError, RuntimeError,
-            SyntaxError, TypeError, struct.error, OverflowError, MemoryError) as e:
+    except _ZIP_ERRORS + (SyntaxError, MemoryError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         msg = str(e)
@@ -781,11 +786,11 @@ def _is_torch_zip(names):
     return any(n.endswith("/data.pkl") or n == "data.pkl" for n in names)
 
 
-def _load_torch_zip(data, where, as_numpy, locate):
+def _load_torch_zip_unchecked(data, where, as_numpy, locate):
     try:
         z = zipfile.ZipFile(_io.BytesIO(data))
         infos = {i.filename: i for i in z.infolist()}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(f"load: {where}: corrupt zip file ({e})") from None
     pkl = [n for n in infos if n.endswith("/data.pkl") or n == "data.pkl"][0]
     prefix = pkl[:-len("data.pkl")]
@@ -834,11 +839,24 @@ def _load_torch_zip(data, where, as_numpy, locate):
         raise UnsafeCheckpointError(str(e).replace("load:", f"load: {where}:", 1)) from None
     except RecursionError:
         raise ValueError(f"load: {where}: the pickle is nested too deeply") from None
-    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError,
-            KeyError, struct.error, OverflowError, zipfile.BadZipFile) as e:
+    except _ZIP_ERRORS + (pickle.UnpicklingError,) as e:
+        if isinstance(e, ValueError) and str(e).startswith("load: "):
+            raise
         raise ValueError(f"load: {where}: corrupt PyTorch checkpoint ({type(e).__name__}: "
                          f"{str(e)[:200]})") from None
     return _map_tensors(obj, as_numpy, locate, 0)
+
+
+def _load_torch_zip(data, where, as_numpy, locate):
+    try:
+        return _load_torch_zip_unchecked(data, where, as_numpy, locate)
+    except UnsafeCheckpointError:
+        raise
+    except _ZIP_ERRORS as e:
+        if isinstance(e, ValueError) and str(e).startswith("load: "):
+            raise
+        raise ValueError(f"load: {where}: corrupt PyTorch checkpoint ({type(e).__name__}: "
+                         f"{str(e)[:200]})") from None
 
 
 def _map_tensors(obj, as_numpy, locate, depth):
@@ -879,7 +897,9 @@ def _load_any(f, as_numpy, map_location):
     if data[:4] == b"PK\x03\x04" or (data[:4] == b"PK\x05\x06"):
         try:
             names = zipfile.ZipFile(_io.BytesIO(data)).namelist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        except _ZIP_ERRORS as e:
+            if isinstance(e, FileNotFoundError):
+                raise
             raise ValueError(f"load: {where}: corrupt or truncated .npz/zip file ({e})") \
                 from None
         if _is_torch_zip(names):
