@@ -181,3 +181,21 @@ def test_random_erasing_and_resized_crop_params(rng):
         T.RandomCrop(3)([1, 2, 3])
     with pytest.raises(ValueError, match="larger than input"):
         T.RandomCrop(40)(x)
+
+
+def test_per_sample_batch_forms(rng):
+    batch = rng.random((64, 2, 10, 10)).astype(np.float32)
+    out = T.RandomCrop(8, padding=1, per_sample=True, generator=np.random.default_rng(0))(batch)
+    assert out.shape == (64, 2, 8, 8)
+    padded = np.pad(batch, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    offsets = set()
+    for k in range(64):  # each image is some 8x8 window of its own padded image
+        hits = [(i, j) for i in range(5) for j in range(5)
+                if np.array_equal(out[k], padded[k, :, i:i + 8, j:j + 8])]
+        assert hits
+        offsets.add(hits[0])
+    assert len(offsets) > 5  # not one crop for the whole batch
+    fl = T.RandomHorizontalFlip(per_sample=True, generator=np.random.default_rng(1))(batch)
+    flipped = [np.array_equal(fl[k], batch[k, :, :, ::-1]) for k in range(64)]
+    kept = [np.array_equal(fl[k], batch[k]) for k in range(64)]
+    assert all(a or b for a, b in zip(flipped, kept)) and 10 < sum(flipped) < 54

@@ -212,13 +212,16 @@ class Grayscale(Transform):
 class RandomCrop(_Random):
     """A random ``size`` box, after optional ``padding`` (int, 2 or 4 values;
     ``padding_mode`` constant/edge/reflect/symmetric) and ``pad_if_needed``.
+    fastdl extension: ``per_sample=True`` on a batch (N, C, H, W) draws one crop per image
+    (one vectorised gather), instead of one crop for the whole batch.
     Example: ``RandomCrop(32, padding=4, padding_mode='reflect')``"""
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0,
-                 padding_mode="constant", *, generator=None):
+                 padding_mode="constant", *, per_sample=False, generator=None):
         self.size = F._pair(size, "RandomCrop", "size")
         self.padding, self.pad_if_needed = padding, pad_if_needed
         self.fill, self.padding_mode, self.generator = fill, padding_mode, generator
+        self.per_sample = bool(per_sample)
         if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
             raise ValueError(f"RandomCrop: padding_mode must be constant, edge, reflect or "
                              f"symmetric, got {padding_mode!r}")
@@ -236,6 +239,14 @@ class RandomCrop(_Random):
             raise ValueError(f"Required crop size {(th, tw)} is larger than input image size "
                              f"{(h, w)}")
         rng = self._rng()
+        if self.per_sample and a.ndim == 4:
+            n = a.shape[0]
+            i = rng.integers(0, h - th + 1, n)
+            j = rng.integers(0, w - tw + 1, n)
+            rows = (i[:, None] + np.arange(th))[:, None, :, None]
+            cols = (j[:, None] + np.arange(tw))[:, None, None, :]
+            return a[np.arange(n)[:, None, None, None], np.arange(a.shape[1])[None, :, None, None],
+                     rows, cols]
         i = int(rng.integers(0, h - th + 1))
         j = int(rng.integers(0, w - tw + 1))
         return F.crop(a, i, j, th, tw)
@@ -280,23 +291,33 @@ class RandomResizedCrop(_Random):
 
 
 class RandomHorizontalFlip(_Random):
-    """Mirror left-right with probability ``p``. Example: ``RandomHorizontalFlip(0.5)``"""
+    """Mirror left-right with probability ``p`` (fastdl extension ``per_sample=True``: an
+    independent draw per image of a batch). Example: ``RandomHorizontalFlip(0.5)``"""
 
-    def __init__(self, p=0.5, *, generator=None):
-        self.p, self.generator = p, generator
+    def __init__(self, p=0.5, *, per_sample=False, generator=None):
+        self.p, self.generator, self.per_sample = p, generator, bool(per_sample)
 
     def transform(self, a):
-        return F.hflip(a) if self._rng().random() < self.p else a
+        return _flip(self, a, F.hflip)
 
 
 class RandomVerticalFlip(_Random):
-    """Mirror top-bottom with probability ``p``. Example: ``RandomVerticalFlip(0.5)``"""
+    """Mirror top-bottom with probability ``p`` (``per_sample`` as RandomHorizontalFlip).
+    Example: ``RandomVerticalFlip(0.5)``"""
 
-    def __init__(self, p=0.5, *, generator=None):
-        self.p, self.generator = p, generator
+    def __init__(self, p=0.5, *, per_sample=False, generator=None):
+        self.p, self.generator, self.per_sample = p, generator, bool(per_sample)
 
     def transform(self, a):
-        return F.vflip(a) if self._rng().random() < self.p else a
+        return _flip(self, a, F.vflip)
+
+
+def _flip(t, a, flip):
+    rng = t._rng()
+    if t.per_sample and a.ndim == 4:
+        mask = rng.random(a.shape[0]) < t.p
+        return np.where(mask[:, None, None, None], flip(a), a)
+    return flip(a) if rng.random() < t.p else a
 
 
 def _range(x, who, name, center=0.0, bound=None):
