@@ -232,3 +232,24 @@ def test_tensor_dataset_get_batch_path_with_workers_and_spawn():
     sp = list(DataLoader(Images(6), batch_size=3, num_workers=1,
                          multiprocessing_context="spawn"))
     assert [b[1].tolist() for b in sp] == [[0, 1, 2], [3, 4, 5]]
+
+
+def _collate_sum(samples):
+    from fastdl.utils.data import default_collate
+    xb, yb = default_collate(samples)  # stacked into shared memory, then dropped
+    return float(xb.numpy().sum()), yb
+
+
+def test_no_shared_memory_left_behind_by_custom_collate_or_failed_start():
+    dl = DataLoader(Images(64), batch_size=16, num_workers=2, collate_fn=_collate_sum,
+                    persistent_workers=True)
+    for _ in range(2):
+        assert len([b for b in dl]) == 4
+        assert _segments() == []  # nothing leaks while the workers live on
+    dl._iterator._shutdown_workers()
+    bad = DataLoader(Images(8), batch_size=2, num_workers=2, collate_fn=lambda s: s,
+                     multiprocessing_context="spawn")
+    with pytest.raises(Exception, match="(?i)pickl"):
+        iter(bad)
+    gc.collect()
+    assert _segments() == []

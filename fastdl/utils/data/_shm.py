@@ -37,6 +37,7 @@ class SegmentAllocator:
         self.prefix = prefix
         self.count = 0
         self.owned = {}  # id(mmap) -> (name, mmap)
+        self.exported = set()
 
     def alloc(self, shape, dtype):
         dtype = np.dtype(dtype)
@@ -93,7 +94,20 @@ class SegmentAllocator:
             np.frombuffer(mm, dtype=a.dtype, count=a.size)[:] = a.reshape(-1)
             h = (name, 0)
         name, offset = h
+        self.exported.add(name)
         return (name, offset, arr.dtype.str, tuple(arr.shape))
+
+    def settle(self):
+        """After a batch is pickled: unlink the segments that were not handed over (a
+        custom collate_fn may have dropped them) and forget all."""
+        for name, _ in self.owned.values():
+            if name not in self.exported:
+                try:
+                    os.unlink(os.path.join(_DIR, name))
+                except OSError:
+                    pass
+        self.owned.clear()
+        self.exported.clear()
 
 
 def _open_array(name, offset, dtype, shape):
@@ -141,8 +155,10 @@ def dumps(obj, allocator):
     if _DIR is None or allocator is None:
         return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     buf = io.BytesIO()
-    _Pickler(buf, allocator).dump(obj)
-    allocator.owned.clear()  # handed over: the main process unlinks them
+    try:
+        _Pickler(buf, allocator).dump(obj)
+    finally:
+        allocator.settle()  # handed over: the main process unlinks them
     return buf.getvalue()
 
 

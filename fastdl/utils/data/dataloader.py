@@ -324,6 +324,17 @@ class _MultiProcessIter(_BaseIter):
         self._result_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._index_queues, self._workers = [], []
+        try:
+            self._start_workers(ctx, loader, n)
+        except BaseException:
+            self._shutdown = False
+            self._shutdown_workers(grace=0.5)
+            raise
+        self._shutdown = False
+        self._generation = 0
+        self._reset(first=True)
+
+    def _start_workers(self, ctx, loader, n):
         for wid in range(n):
             iq = ctx.Queue()
             iq.cancel_join_thread()
@@ -337,9 +348,6 @@ class _MultiProcessIter(_BaseIter):
             w.start()
             self._index_queues.append(iq)
             self._workers.append(w)
-        self._shutdown = False
-        self._generation = 0
-        self._reset(first=True)
 
     def _reset(self, first):
         self._sampler_iter = iter(self._index_sampler)
