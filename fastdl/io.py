@@ -914,7 +914,7 @@ def _load_any(f, as_numpy, map_location):
         return _assemble(arrays, meta, where, as_numpy, locate), _user_meta(meta)
     if _is_npz(where):
         raise ValueError(f"load: {where}: corrupt or truncated .npz file (no zip signature)")
-    if data[:2] == b"\x80\x02" or data[:1] == b"\x80":
+    if data[8:9] != b"{" and data[:1] == b"\x80" and len(data) > 1 and 2 <= data[1] <= 5:
         raise ValueError(f"load: {where}: a pickle (PyTorch's legacy format, or torch.save with "
                          f"_use_new_zipfile_serialization=False) is not read; re-save it with "
                          f"torch.save's default zip format")
