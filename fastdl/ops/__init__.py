@@ -5,3 +5,4 @@ Each module below registers its ops when imported; ``fastdl/__init__.py`` import
 package and then calls ``table.install``.
 """
 from . import table  # noqa: F401
+from . import math  # noqa: F401
