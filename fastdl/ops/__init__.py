@@ -6,3 +6,6 @@ package and then calls ``table.install``.
 """
 from . import table  # noqa: F401
 from . import math  # noqa: F401
+from . import select  # noqa: F401
+from . import scan  # noqa: F401
+from . import stats  # noqa: F401
