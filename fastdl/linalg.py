@@ -85,7 +85,7 @@ def matmul(a, b):
 
 
 def _ndim(x):
-    return np.ndim(x.data if isinstance(x, Tensor) else x)
+    return np.ndim(x._array if isinstance(x, Tensor) else x)
 
 
 def mm(a, b):
@@ -94,8 +94,8 @@ def mm(a, b):
     Example: ``fastdl.mm(fastdl.ones(2, 3), fastdl.ones(3, 4))`` (every entry 3)
     """
     if _ndim(a) != 2 or _ndim(b) != 2:
-        raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, 'data', a))} "
-                         f"and {np.shape(getattr(b, 'data', b))}")
+        raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, '_array', a))} "
+                         f"and {np.shape(getattr(b, '_array', b))}")
     return matmul(a, b)
 
 
@@ -105,7 +105,7 @@ def bmm(a, b):
 
     Example: ``fastdl.bmm(fastdl.randn(5, 2, 3), fastdl.randn(5, 3, 4)).shape == (5, 2, 4)``
     """
-    sa, sb = np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))
+    sa, sb = np.shape(getattr(a, "_array", a)), np.shape(getattr(b, "_array", b))
     if len(sa) != 3 or len(sb) != 3:
         raise ValueError(f"bmm: both operands must be 3-D, got {sa} and {sb}")
     if sa[0] != sb[0]:

@@ -103,11 +103,8 @@ def result_type(*operands) -> np.dtype:
             arr = x
         elif isinstance(x, np.generic) or isinstance(x, numbers.Number):
             arr = None
-        else:  # a fastdl Tensor: its private array (``_array``), or ``data`` today
+        else:  # a fastdl Tensor: its private array
             arr = getattr(x, "_array", None)
-            if arr is None:
-                arr = getattr(x, "data", None)
-                arr = arr if isinstance(arr, np.ndarray) else getattr(arr, "_array", None)
             if arr is None:
                 raise TypeError(f"result_type: unsupported operand type {type(x).__name__}")
         if arr is not None:
