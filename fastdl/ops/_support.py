@@ -22,18 +22,12 @@ _tensor_mod = sys.modules[Tensor.__module__]
 def arr(x):
     """The NumPy array behind a Tensor (or ``np.asarray(x)`` for anything else)."""
     if isinstance(x, Tensor):
-        a = getattr(x, "_array", None)
-        if a is None:
-            a = x.data
-        return a
+        return x._array
     return np.asarray(x)
 
 
 def _set_arr(t, a):
-    if "_array" in getattr(type(t), "__slots__", ()) or hasattr(type(t), "_array"):
-        t._array = a
-    else:
-        t.data = a
+    t._array = a
 
 
 def wrap(a):
