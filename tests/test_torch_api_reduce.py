@@ -393,3 +393,100 @@ def test_nonzero_where_take_narrow_select():
         fastdl.gather(T(X), 1, T(np.zeros((3, 1))))
     with pytest.raises(IndexError, match="out of range"):
         fastdl.take(T(X), T([15]))
+
+
+# ---- sorting and selection ----------------------------------------------------------------
+
+
+def test_sort_argsort_topk_match_numpy_and_torch():
+    x = np.array([[3.0, 1.0, 1.0, 2.0, np.nan], [0.5, 0.5, -1.0, 4.0, 2.0]])
+    s = fastdl.sort(T(x), 1)
+    assert isinstance(s, fastdl.return_types.sort)
+    assert_close(s.values.numpy(), np.sort(x, 1))
+    assert np.array_equal(s.indices.numpy(), np.argsort(x, 1, kind="stable"))
+    assert np.array_equal(fastdl.argsort(T(x), 1).numpy(), np.argsort(x, 1, kind="stable"))
+    assert_close(fastdl.msort(T(X)).numpy(), np.sort(X, 0))
+    big = RNG.standard_normal((4, 300)).astype(np.float32)
+    for k in (1, 5, 300):
+        for largest in (True, False):
+            r = fastdl.topk(T(big), k, largest=largest)
+            want = np.sort(big, 1)[:, ::-1][:, :k] if largest else np.sort(big, 1)[:, :k]
+            assert_close(r.values.numpy(), want)
+            assert np.array_equal(np.take_along_axis(big, r.indices.numpy(), 1), want)
+    torch = _torch()
+    tx = torch.from_numpy(x)
+    for desc in (False, True):
+        w = torch.sort(tx, dim=1, descending=desc, stable=True)
+        g = fastdl.sort(T(x), 1, descending=desc)
+        assert_close(g.values.numpy(), w.values.numpy())
+        assert np.array_equal(g.indices.numpy(), w.indices.numpy())
+    xi = np.array([[3, 1, 1, 2], [5, 5, 0, 5]])
+    w = torch.topk(torch.from_numpy(xi), 2, dim=1)
+    g = fastdl.topk(T(xi), 2, dim=1)
+    assert np.array_equal(g.values.numpy(), w.values.numpy())
+    # torch leaves the order of tied indices unspecified: check they point at the values
+    assert np.array_equal(np.take_along_axis(xi, g.indices.numpy(), 1), w.values.numpy())
+    assert T(xi).topk(0).values.shape == (2, 0)
+
+
+def test_sort_topk_gradients_and_errors():
+    x = T(X, True)
+    gradcheck(lambda t: fastdl.sort(t, 1, descending=True).values, [x])
+    gradcheck(lambda t: fastdl.topk(t, 2, dim=0).values, [x])
+    with pytest.raises(RuntimeError, match="k out of range"):
+        fastdl.topk(T(X), 6)
+    with pytest.raises(IndexError, match="out of range"):
+        fastdl.sort(T(X), 2)
+
+
+def test_unique_family_matches_numpy_and_torch():
+    a = np.array([[2, 1, 2], [3, 1, 2], [2, 1, 2]])
+    u, inv, cnt = fastdl.unique(T(a), return_inverse=True, return_counts=True)
+    wu, winv, wcnt = np.unique(a, return_inverse=True, return_counts=True)
+    assert np.array_equal(u.numpy(), wu) and np.array_equal(cnt.numpy(), wcnt)
+    assert np.array_equal(inv.numpy(), winv.reshape(a.shape))
+    u, inv = fastdl.unique(T(a), dim=0, return_inverse=True)
+    assert np.array_equal(u.numpy(), np.unique(a, axis=0))
+    assert np.array_equal(u.numpy()[inv.numpy()], a)
+    c = np.array([1, 1, 2, 2, 3, 1, 1, 2])
+    uc, ic, cc = fastdl.unique_consecutive(T(c), return_inverse=True, return_counts=True)
+    torch = _torch()
+    wc = torch.unique_consecutive(torch.from_numpy(c), return_inverse=True, return_counts=True)
+    for g, w in zip((uc, ic, cc), wc):
+        assert np.array_equal(g.numpy(), w.numpy())
+    w = torch.unique_consecutive(torch.from_numpy(a), dim=1)
+    assert np.array_equal(fastdl.unique_consecutive(T(a), dim=1).numpy(), w.numpy())
+    assert fastdl.unique(fastdl.zeros(0)).shape == (0,)
+
+
+def test_searchsorted_bucketize_bincount_histc():
+    torch = _torch()
+    seq = np.array([1, 3, 5, 7, 9])
+    v = np.array([[3, 6, 9], [0, 10, 5]])
+    for right in (False, True):
+        assert np.array_equal(fastdl.searchsorted(T(seq), T(v), right=right).numpy(),
+                              np.searchsorted(seq, v, side="right" if right else "left"))
+        assert np.array_equal(fastdl.bucketize(T(v), T(seq), right=right).numpy(),
+                              torch.bucketize(torch.from_numpy(v), torch.from_numpy(seq),
+                                              right=right).numpy())
+    seq2 = np.sort(RNG.standard_normal((2, 6)), 1)
+    v2 = RNG.standard_normal((2, 4))
+    assert np.array_equal(fastdl.searchsorted(T(seq2), T(v2)).numpy(),
+                          torch.searchsorted(torch.from_numpy(seq2),
+                                             torch.from_numpy(v2)).numpy())
+    assert fastdl.searchsorted(T(seq), T(v), out_int32=True).numpy().dtype == np.int32
+    b = np.array([0, 1, 1, 3, 7])
+    assert np.array_equal(fastdl.bincount(T(b)).numpy(), np.bincount(b))
+    w = np.array([0.5, 1.0, 1.0, 2.0, 0.25], np.float32)
+    got = fastdl.bincount(T(b), T(w), minlength=10)
+    assert got.numpy().dtype == np.float32
+    assert_close(got.numpy(), np.bincount(b, w, 10).astype(np.float32))
+    h = RNG.standard_normal(100).astype(np.float32)
+    assert_close(fastdl.histc(T(h), bins=7, min=-1, max=1).numpy(),
+                 torch.histc(torch.from_numpy(h), bins=7, min=-1, max=1).numpy())
+    assert_close(fastdl.histc(T(h), bins=5).numpy(),
+                 torch.histc(torch.from_numpy(h), bins=5).numpy())
+    with pytest.raises(RuntimeError, match="non-negative"):
+        fastdl.bincount(T([-1, 2]))
+    with pytest.raises(RuntimeError, match="first N-1 dimensions"):
+        fastdl.searchsorted(T(seq2), T(np.zeros((3, 3))))

@@ -9,3 +9,4 @@ from . import math  # noqa: F401
 from . import select  # noqa: F401
 from . import scan  # noqa: F401
 from . import stats  # noqa: F401
+from . import sort  # noqa: F401
