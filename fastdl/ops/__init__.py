@@ -10,3 +10,4 @@ from . import select  # noqa: F401
 from . import scan  # noqa: F401
 from . import stats  # noqa: F401
 from . import sort  # noqa: F401
+from . import shape_ext  # noqa: F401
