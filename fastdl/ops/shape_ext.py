@@ -650,7 +650,6 @@ def meshgrid(*tensors, indexing=None):
         out.append(t.reshape(*view).expand(*shape))
     if swap:
         out[0], out[1] = out[1], out[0]
-        out = [o.transpose(0, 1) for o in out]
     return tuple(out)
 
 
