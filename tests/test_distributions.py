@@ -224,3 +224,20 @@ def test_no_validation_and_unknown_kl():
         D.kl_divergence(D.Normal(0.0, 1.0), D.Bernoulli(probs=fastdl.tensor(0.5)))
     with pytest.raises(NotImplementedError, match="rsample"):
         D.Categorical(logits=fastdl.zeros(3)).rsample()
+
+
+def test_cdf_icdf_against_torch():
+    torch = pytest.importorskip("torch")
+    import torch.distributions as TD
+    dt = TD.Normal(torch.tensor(LOC), torch.tensor(SCALE))
+    df = D.Normal(fastdl.tensor(LOC), fastdl.tensor(SCALE))
+    np.testing.assert_allclose(df.cdf(fastdl.tensor(X3)).numpy(),
+                               dt.cdf(torch.tensor(X3)).numpy(), rtol=1e-10)
+    u = np.array([0.05, 0.5, 0.9])
+    np.testing.assert_allclose(df.icdf(fastdl.tensor(u)).numpy(),
+                               dt.icdf(torch.tensor(u)).numpy(), rtol=1e-8)
+    ut, uf = TD.Uniform(torch.tensor(LOW), torch.tensor(HIGH)), D.Uniform(
+        fastdl.tensor(LOW), fastdl.tensor(HIGH))
+    v = np.array([0.3, 1.0])
+    np.testing.assert_allclose(uf.cdf(fastdl.tensor(v)).numpy(),
+                               ut.cdf(torch.tensor(v)).numpy())
