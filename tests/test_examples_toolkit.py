@@ -123,3 +123,18 @@ def test_discounted_returns():
     from fastdl.examples.reinforce_cartpole import discounted_returns
     np.testing.assert_allclose(discounted_returns([1.0, 2.0, 3.0], 0.5),
                                [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3])
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("search", ["random", "tpe"])
+def test_tune_mlp(tmp_path, capsys, search):
+    pytest.importorskip("sklearn")
+    if search == "tpe":
+        pytest.importorskip("optuna_integration")
+    from fastdl.examples import tune_mlp
+    r = tune_mlp.main(["--search", search, "--folds", "2", "--epochs", "1", "--trials", "2",
+                       "--out", str(tmp_path)])
+    res = r["searches"][search]
+    assert len(res["params"]) == 2 and np.all(res["mean_test_score"] > 0)
+    assert 0 < r["test_accuracy"] <= 1
+    assert "held-out test accuracy" in capsys.readouterr().out.strip().splitlines()[-1]
