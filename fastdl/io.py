@@ -100,7 +100,7 @@ def _to_tensor(a, where="", name=""):
 
 
 def _array_of(v, who, where):
-    a = v.data if isinstance(v, Tensor) else np.asarray(v)
+    a = v._array if isinstance(v, Tensor) else np.asarray(v)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{who}: '{where}' has dtype {a.dtype}, which cannot be saved")
     dt = a.dtype.newbyteorder("=") if a.dtype.itemsize > 1 else a.dtype
@@ -863,7 +863,7 @@ def _map_tensors(obj, as_numpy, locate, depth):
     if depth > MAX_DEPTH:
         raise ValueError(f"load: structure nested deeper than {MAX_DEPTH} levels")
     if isinstance(obj, Tensor):
-        return obj.data if as_numpy else locate(obj)
+        return obj._array if as_numpy else locate(obj)
     if isinstance(obj, dict):
         out = type(obj)()
         for k, v in obj.items():

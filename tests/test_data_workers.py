@@ -88,13 +88,13 @@ def test_same_batches_in_order_as_single_process(workers):
 def test_batches_come_through_shared_memory_and_feed_kernels():
     dl = DataLoader(Images(8), batch_size=8, num_workers=1)  # 24 KiB: above MIN_BYTES
     xb, yb = next(iter(dl))
-    base = xb.data
+    base = xb.numpy()
     while isinstance(base, np.ndarray) and base.base is not None:
         base = base.base
     if isinstance(base, memoryview):
         base = base.obj
     assert isinstance(base, mmap.mmap)  # mapped, not unpickled into a fresh buffer
-    assert xb.data.flags.writeable and xb.data.flags.c_contiguous
+    assert xb.numpy().flags.writeable and xb.numpy().flags.c_contiguous
     out = fastdl.nn.functional.relu(xb - 1.0)
     np.testing.assert_array_equal(out.numpy(), np.maximum(xb.numpy() - 1.0, 0))
     del dl, xb, yb, out

@@ -57,7 +57,7 @@ def test_share_memory_in_place():
 
 
 def _writer(t, value, q, done):
-    t.data[:] = value
+    t.numpy()[:] = value
     q.put(t)  # travels as a descriptor of the same memory
     done.wait(20)
 
@@ -73,7 +73,7 @@ def test_tensor_shared_with_a_child(method):
     done.set()
     p.join(30)
     assert t.tolist() == [7.0] * 4  # the child's write is seen here
-    back.data[0] = -1  # and the received tensor is the same memory
+    back.numpy()[0] = -1  # and the received tensor is the same memory
     assert t.tolist()[0] == -1.0
     assert p.exitcode == 0
 

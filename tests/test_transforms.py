@@ -132,7 +132,7 @@ def test_normalize_and_dtypes(img):
         T.Normalize([0.5], [0.5])(np.zeros((1, 2, 2), np.uint8))
     hwc = (np.arange(2 * 3 * 3) % 256).astype(np.uint8).reshape(2, 3, 3)
     img8 = T.ToImage()(hwc)
-    assert img8.shape == (3, 2, 3) and img8.data.dtype == np.uint8
+    assert img8.shape == (3, 2, 3) and img8.numpy().dtype == np.uint8
     f = T.ToDtype(fastdl.float32, scale=True)(img8)
     np.testing.assert_allclose(f.numpy(), hwc.transpose(2, 0, 1) / 255.0, rtol=1e-6)
     np.testing.assert_allclose(T.ToTensor()(hwc).numpy(), f.numpy())

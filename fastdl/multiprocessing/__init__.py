@@ -28,14 +28,20 @@ from multiprocessing import get_context, get_start_method, set_start_method  # n
 from multiprocessing.reduction import ForkingPickler as _ForkingPickler
 
 from ..tensor import Tensor as _Tensor
-from ._sharing import reduce_tensor_shared as _reduce_shared, register_pickling as _reg
+from ._sharing import reduce_tensor_shared as _reduce_shared
 
 
 def _init_reductions():
-    from ..nn import Parameter
-    _reg(Parameter)
-    for cls in (_Tensor, Parameter):
-        _ForkingPickler.register(cls, _reduce_shared)
+    """Register the shared-memory reducer for Tensor and every subclass defined so far
+    (ForkingPickler looks reducers up by exact type). Runs at import and again whenever a
+    tensor is shared, so classes defined later (``nn.Parameter``) are covered before a model
+    is sent to another process."""
+    todo = [_Tensor]
+    while todo:
+        cls = todo.pop()
+        if cls not in _ForkingPickler._extra_reducers:
+            _ForkingPickler.register(cls, _reduce_shared)
+        todo.extend(cls.__subclasses__())
 
 
 _init_reductions()

@@ -8,13 +8,13 @@ other process the tensor travels as a duplicated file descriptor
 pipes or process arguments, and the receiver maps the same pages: writes on either side are
 seen by the other (Hogwild-style training).
 
-Plain pickling (``pickle.dumps``, ``copy.deepcopy``) copies the data: a Tensor pickles as
+Plain pickling (``pickle.dumps``, ``copy.deepcopy``) copies the data: a Tensor (any subclass;
+``Tensor.__reduce_ex__`` is registered in the op table) pickles as
 its array's bytes, dtype string, shape and ``requires_grad`` and is rebuilt with NumPy's
 canonical dtype objects, so the kernels accept it.
 """
 from __future__ import annotations
 
-import copyreg
 import mmap
 import os
 import tempfile
@@ -84,14 +84,16 @@ def share_memory_(self):
 
     Example: ``w = fastdl.zeros(10).share_memory_()``
     """
-    if shared_fd(self.data) is not None:
+    from . import _init_reductions
+    _init_reductions()  # subclasses defined after import (nn.Parameter) travel shared too
+    if shared_fd(self._array) is not None:
         return self
-    a = self.data
+    a = self._array
     mm = _new_shared(a.nbytes)
     new = np.frombuffer(mm, dtype=a.dtype, count=a.size).reshape(a.shape)
     new[...] = a
-    self.data = new
-    if self.grad is not None and shared_fd(self.grad.data) is None:
+    self._array = new
+    if self.grad is not None and shared_fd(self.grad._array) is None:
         self.grad.share_memory_()
     return self
 
@@ -100,7 +102,7 @@ def share_memory_(self):
 def is_shared(self):
     """Whether this tensor's data lives in shared memory (``share_memory_``).
     Example: ``fastdl.zeros(2).share_memory_().is_shared()  # True``"""
-    return shared_fd(self.data) is not None
+    return shared_fd(self._array) is not None
 
 
 # ---- plain pickling (copies) -------------------------------------------------------------
@@ -113,24 +115,18 @@ def _make(cls, arr, requires_grad):
     if cls is Tensor:
         return Tensor._make(arr, requires_grad=requires_grad)
     t = cls.__new__(cls)
-    t.data, t.grad, t._node, t._out_idx, t._vc = arr, None, None, 0, [0]
+    t._array, t.grad, t._node, t._out_idx, t._vc = arr, None, None, 0, [0]
     t.requires_grad = requires_grad
     return t
 
 
-def _reduce_tensor(t):
-    a = np.ascontiguousarray(t.data)
-    return _rebuild_tensor, (type(t), a.tobytes(), a.dtype.str, a.shape,
-                             bool(t.requires_grad))
-
-
-def register_pickling(*classes):
-    """Make ``classes`` (Tensor and its subclasses) pickle through ``_reduce_tensor``."""
-    for cls in classes:
-        copyreg.pickle(cls, _reduce_tensor)
-
-
-register_pickling(Tensor)
+@register(name="__reduce_ex__", function=False)
+def _reduce_ex(self, protocol=2):
+    """Pickle support (any Tensor subclass): the array's bytes, dtype string, shape and
+    requires_grad; rebuilt with NumPy's canonical dtype objects."""
+    a = np.ascontiguousarray(self._array)
+    return _rebuild_tensor, (type(self), a.tobytes(), a.dtype.str, a.shape,
+                             bool(self.requires_grad))
 
 
 # ---- pickling across processes (shared) ---------------------------------------------------
@@ -153,10 +149,10 @@ def _rebuild_shared(cls, dupfd, nbytes, offset, dtype, shape, requires_grad):
 def reduce_tensor_shared(t):
     """ForkingPickler reducer: share the tensor's memory, send a duplicated descriptor."""
     from multiprocessing.reduction import DupFd
-    if not t.data.flags.c_contiguous:
-        t.data = np.ascontiguousarray(t.data)
+    if not t._array.flags.c_contiguous:
+        t._array = np.ascontiguousarray(t._array)
     t.share_memory_()
-    fd, offset = shared_fd(t.data)
-    base = _root(t.data)
-    return _rebuild_shared, (type(t), DupFd(fd), len(base), offset, t.data.dtype.str,
-                             t.data.shape, bool(t.requires_grad))
+    fd, offset = shared_fd(t._array)
+    base = _root(t._array)
+    return _rebuild_shared, (type(t), DupFd(fd), len(base), offset, t._array.dtype.str,
+                             t._array.shape, bool(t.requires_grad))

@@ -47,7 +47,7 @@ class InterpolationMode:
 def _split(x):
     """(array, rewrap): a Tensor's array (rewrapped as a Tensor afterwards) or an array."""
     if isinstance(x, Tensor):
-        return x.data, lambda a: Tensor._make(np.ascontiguousarray(a))
+        return x._array, lambda a: Tensor._make(np.ascontiguousarray(a))
     if isinstance(x, np.ndarray):
         return x, lambda a: a
     if hasattr(x, "size") and hasattr(x, "mode") and hasattr(x, "getdata"):
@@ -106,7 +106,7 @@ class Lambda(Transform):
 
 def _image_array(pic):
     if isinstance(pic, Tensor):
-        return pic.data, True
+        return pic._array, True
     if isinstance(pic, np.ndarray):
         a = pic
         if a.ndim == 2:

@@ -84,7 +84,7 @@ def _is_namedtuple(x):
 def _collate(batch):
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return Tensor._make(_stack([t.data if isinstance(t, Tensor) else np.asarray(t)
+        return Tensor._make(_stack([t._array if isinstance(t, Tensor) else np.asarray(t)
                                     for t in batch]))
     if isinstance(elem, np.ndarray) or (isinstance(elem, np.generic) and
                                         type(elem).__module__ == "numpy"):

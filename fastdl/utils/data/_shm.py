@@ -145,8 +145,8 @@ class _Pickler(pickle.Pickler):
         self.allocator = allocator
 
     def reducer_override(self, obj):
-        if type(obj) is Tensor and obj.data.nbytes >= MIN_BYTES:
-            return _rebuild_tensor, (self.allocator.export(obj.data), bool(obj.requires_grad))
+        if type(obj) is Tensor and obj._array.nbytes >= MIN_BYTES:
+            return _rebuild_tensor, (self.allocator.export(obj._array), bool(obj.requires_grad))
         if type(obj) is np.ndarray and obj.nbytes >= MIN_BYTES and obj.dtype.kind in "biuf":
             return _rebuild_array, (self.allocator.export(obj),)
         return NotImplemented
