@@ -96,7 +96,14 @@ def _to_tensor(a, where="", name=""):
     dt = _tensor_dtype(a.dtype)
     if dt != a.dtype:
         a = a.astype(dt)
-    return Tensor._make(a)
+    return Tensor._make(_canonical(a))
+
+
+def _canonical(a):
+    """``a`` viewed with NumPy's canonical dtype object (the one ``np.dtype(name)`` returns),
+    so code that compares dtypes by identity accepts it."""
+    dt = np.dtype(a.dtype.str)
+    return a if a.dtype is dt else a.view(dt)
 
 
 def _array_of(v, who, where):
@@ -445,7 +452,7 @@ def _decode_safetensors(data, where):
             arr = np.frombuffer(data, dtype=_ST_TO_NP[st], count=count,
                                 offset=base + offs[0]).reshape(shape)
             arr = arr.astype(arr.dtype.newbyteorder("="), copy=True)  # aligned, writable
-        out[k] = arr
+        out[k] = _canonical(arr)
     return out, (meta or {})
 
 
@@ -503,7 +510,8 @@ def _decode_npz(data, where):
                         raise ValueError(f"member {name!r} is truncated")
                 arr = np.frombuffer(raw, dtype=dtype, count=count)
                 arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
-                out[name[:-4]] = np.array(arr, dtype=dtype.newbyteorder("="), order="C")
+                out[name[:-4]] = _canonical(np.array(arr, dtype=dtype.newbyteorder("="),
+                                                     order="C"))
     except _ZIP_ERRORS + (SyntaxError, MemoryError) as e:
         if isinstance(e, FileNotFoundError):
             raise

@@ -13,6 +13,7 @@ import pytest
 import fastdl
 from fastdl import io as fio
 from fastdl import nn
+import fastdl.nn.functional as F
 
 
 def _same(a, b):
@@ -199,6 +200,8 @@ def test_reads_torch_checkpoints(tmp_path):
         np.testing.assert_array_equal(back["model"][k].numpy(), v.numpy())
     np.testing.assert_array_equal(back["view"].numpy(), base[1:, ::2].numpy())
     np.testing.assert_array_equal(back["t"].numpy(), base.t().numpy())
+    np.testing.assert_array_equal(F.relu(back["view"] - 10.0).numpy(),
+                                  np.maximum(base[1:, ::2].numpy() - 10, 0))
     np.testing.assert_array_equal(back["half"].numpy(), obj["half"].float().numpy())
     assert back["half"].dtype == fastdl.float32 and back["bf16"].tolist() == [1.0] * 3
     assert back["i8"].tolist() == [-3, 4] and back["b"].tolist() == [True, False]
@@ -292,3 +295,16 @@ def test_corrupt_torch_checkpoints_are_value_errors(tmp_path):
         p.write_bytes(_torch_zip(bad, storages))
         with pytest.raises(ValueError, match=match):
             fastdl.load(p)
+
+
+@pytest.mark.parametrize("ext", [".safetensors", ".npz"])
+def test_loaded_tensors_feed_the_kernels(tmp_path, ext):
+    path = tmp_path / f"w{ext}"
+    fastdl.save({"w": fastdl.tensor([-1.0, 2.0]), "d": fastdl.tensor([-1.0, 3.0],
+                                                                     dtype=fastdl.float64),
+                 "nested": [fastdl.ones(2)]}, path)
+    back = fastdl.load(path)
+    for t in (back["w"], back["d"], back["nested"][0]):
+        np.testing.assert_array_equal(F.relu(t).numpy(), np.maximum(t.numpy(), 0))
+    big = fastdl.io.load_bytes(__import__("test_io_fuzz").npz_of(b=np.array([1.5, -2], ">f8")))
+    assert F.relu(big["b"]).tolist() == [1.5, 0.0]
