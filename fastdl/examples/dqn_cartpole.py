@@ -5,7 +5,8 @@
     python -m fastdl.examples.dqn_cartpole --max-steps 2000
 
 Q-network 4 → 128 → 128 → 2 (ReLU); experience replay (50,000 transitions, batches of 128);
-a target network that follows the online one softly (θ′ ← 0.005·θ + 0.995·θ′ every step); ε-greedy exploration decaying linearly from 1 to
+a target network copied every 500 steps (``--tau`` < 1 with ``--target-every 1`` gives
+soft updates instead); ε-greedy exploration decaying linearly from 1 to
 0.05 over the first 10,000 steps; the Huber loss (``SmoothL1Loss``) on the TD error
 r + γ·max Q_target(s′) (γ = 0.99, no bootstrap at termination); gradients clipped to norm
 10; Adam. "Solved" means a mean return ≥ 475 over the last 100 episodes. Prints progress
@@ -74,10 +75,10 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--eps-decay-steps", type=int, default=10000)
-    p.add_argument("--target-every", type=int, default=1,
-                   help="steps between target updates (with --tau: soft updates)")
-    p.add_argument("--tau", type=float, default=0.005,
-                   help="target ← tau·online + (1 − tau)·target at each update (1: copy)")
+    p.add_argument("--target-every", type=int, default=500,
+                   help="steps between target-network updates")
+    p.add_argument("--tau", type=float, default=1.0,
+                   help="target ← tau·online + (1 − tau)·target at each update (1: a copy)")
     p.add_argument("--learn-start", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
