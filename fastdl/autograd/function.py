@@ -37,6 +37,7 @@ _slow_link = False   # anomaly mode on, or a checkpoint frame open in some threa
 _anomaly = [False, True]   # [enabled, check_nan]
 _frames_open = [0]
 _hooks_used = False  # a tensor hook / retain_grad was registered at some point
+_inf_seen = False    # an inference tensor was made at some point (set by grad_mode)
 _leaf_hooks = {}     # id(leaf) -> _LeafHooks
 _SECOND_TIME = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -143,7 +144,7 @@ class _Op:
             return _apply_function(cls, ctx, args, True)
         # A raw op's forward sees arrays only, so it cannot record: grad mode is left alone.
         out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
-        if _gm._seen[0]:
+        if _inf_seen:
             _check_inference(ctx, args)
         if out.__class__ is not tuple:
             t = out if isinstance(out, T) else T._make(out)
@@ -237,7 +238,7 @@ def _apply_function(cls, ctx, args, recording):
     if not recording:
         res = tuple(o if isinstance(o, T) or o is None else T._make(o) for o in outs)
         return res[0] if single else res
-    if _gm._seen[0]:
+    if _inf_seen:
         _check_inference(ctx, args)
     wrapped = []
     parents = list(ctx.parents)

@@ -170,7 +170,6 @@ class _InferenceVersion(list):
         list.__setitem__(self, i, v)
 
 
-_seen = [False]      # has any inference tensor been made (enables the cheap checks)
 _active = [0]        # threads currently inside inference_mode(True)
 _lock = threading.Lock()
 _orig = {}
@@ -242,7 +241,8 @@ class inference_mode:
                 _active[0] += 1
                 if _active[0] == 1:
                     _install()
-            _seen[0] = True
+            from . import function
+            function._inf_seen = True  # from now on recorded ops check for inference tensors
         st.grad = not self.mode
         st.inference = self.mode
         return self
