@@ -116,3 +116,23 @@ def test_checkpoint_matches_torch():
     (y ** 2).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+
+
+def test_parameter_hooks_run_once_through_a_checkpoint():
+    def run(use_ckpt):
+        fastdl.manual_seed(0)
+        lin = nn.Linear(3, 3)
+        lin.double()
+        with fastdl.no_grad():
+            lin.weight.copy_(fastdl.tensor(np.eye(3)))
+        seen = []
+        lin.weight.register_hook(lambda g: seen.append(1) or g * 2)
+        lin.weight.register_post_accumulate_grad_hook(lambda p: seen.append("post"))
+        x = fastdl.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        y = checkpoint(lin, x) if use_ckpt else lin(x)
+        (y * y).sum().backward()
+        return lin.weight.grad.numpy(), seen
+
+    (g1, s1), (g2, s2) = run(True), run(False)
+    np.testing.assert_array_equal(g1, g2)
+    assert s1 == s2 == [1, "post"]

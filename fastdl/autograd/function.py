@@ -513,7 +513,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
             for k, t in enumerate(inputs):
                 if t._node is not None:
                     want_nodes.setdefault(id(t._node), []).append((t._out_idx, k))
-    hooked = _leaf_hooks if _leaf_hooks else None
+    # leaf hooks run in the outer backward only (not in a checkpoint's inner one)
+    hooked = _leaf_hooks if (_leaf_hooks and not terminal) else None
     pending = {}
     leaf_seed = []
     for t, g in zip(roots, root_grads):
