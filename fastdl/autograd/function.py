@@ -124,7 +124,7 @@ class _Op:
         ctx._saved = ()
         ctx._versions = None
         if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
-            out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+            out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
         else:
             return _apply_function(cls, ctx, args, False)
         if out.__class__ is not tuple:
@@ -143,7 +143,7 @@ class _Op:
         if not cls._raw:
             return _apply_function(cls, ctx, args, True)
         # A raw op's forward sees arrays only, so it cannot record: grad mode is left alone.
-        out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+        out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
         if _inf_seen:
             _check_inference(ctx, args)
         if out.__class__ is not tuple:
@@ -164,7 +164,7 @@ def _check_inference(ctx, args):
             if a.requires_grad:
                 raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                    "InferenceMode is not allowed.")
-            arr = a.data
+            arr = a._array
             if any(s is arr or s is a for s in saved) or any(s is arr or s is a
                                                               for s in extra):
                 raise RuntimeError(_INFERENCE_SAVED)
@@ -174,7 +174,7 @@ def _link(ctx, outs, args, raw):
     """Make `ctx` the grad_fn of the floating outputs and pin saved tensors' versions."""
     nout = 0
     for i, t in enumerate(outs):
-        if t.data.dtype.kind == "f":
+        if t._array.dtype.kind == "f":
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
@@ -203,12 +203,12 @@ def _record_versions(ctx, saved, args, outs, raw):
         if s is None:
             continue
         for t in args:
-            if isinstance(t, T) and (s is t or (raw and s is t.data)):
+            if isinstance(t, T) and (s is t or (raw and s is t._array)):
                 vers.append((t._vc, t._vc[0], i))
                 break
         else:
             for t in outs:
-                if s is t or (raw and s is t.data):
+                if s is t or (raw and s is t._array):
                     vers.append((t._vc, t._vc[0], i))
                     break
     ctx._versions = vers
@@ -256,11 +256,11 @@ def _apply_function(cls, ctx, args, recording):
                                        "in-place operation.")
                 for k in hit:  # the parent is the tensor as it was before the update
                     if parents[k] is not None:
-                        old = T._make(o.data, True)
+                        old = T._make(o._array, True)
                         old._node, old._out_idx, old._vc = o._node, o._out_idx, o._vc
                         parents[k] = old
             elif hit:  # an input returned as is: a new tensor viewing it, as PyTorch does
-                v = T._make(o.data)
+                v = T._make(o._array)
                 v._vc = o._vc
                 o = v
         wrapped.append(o)
@@ -272,8 +272,8 @@ def _apply_function(cls, ctx, args, recording):
         if not isinstance(t, T):
             meta.append(None)
             continue
-        meta.append((t.data.shape, t.data.dtype))
-        if t.data.dtype.kind == "f" and (nondiff is None or id(t) not in nondiff):
+        meta.append((t._array.shape, t._array.dtype))
+        if t._array.dtype.kind == "f" and (nondiff is None or id(t) not in nondiff):
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
@@ -363,7 +363,7 @@ def _unwrap_grad(g):
     if g is None:
         return None
     if isinstance(g, T):
-        return g.data
+        return g._array
     return np.asarray(g)
 
 
@@ -465,9 +465,9 @@ def _node_hooks(node, gs):
                 continue
             g = gs[i]
             if t.grad is None:
-                t.grad = T._make(np.array(g, dtype=t.data.dtype, copy=True))
+                t.grad = T._make(np.array(g, dtype=t._array.dtype, copy=True))
             else:
-                t.grad = T._make(t.grad.data + g)
+                t.grad = T._make(t.grad._array + g)
     return gs
 
 
@@ -594,8 +594,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
                     for p, g in zip(parents, res):
                         if p is None or g is None:
                             continue
-                        if g.shape != p.data.shape:
-                            g = _reduce_to(g, p.data.shape, type(node).__name__)
+                        if g.shape != p._array.shape:
+                            g = _reduce_to(g, p._array.shape, type(node).__name__)
                         pn = p._node
                         if want is not None:
                             k = want.get(id(p))
@@ -693,7 +693,7 @@ def _accumulate(leaf, g):
     """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
     to several inputs) into a buffer from the caching allocator when large; later ones are
     added in place, as PyTorch does."""
-    dt = leaf.data.dtype
+    dt = leaf._array.dtype
     old = leaf.grad
     if old is None:
         if g.size >= (1 << 15):
@@ -702,10 +702,10 @@ def _accumulate(leaf, g):
         else:
             buf = np.array(g, dtype=dt, copy=True, order="C")
         leaf.grad = _Tensor._make(buf)
-    elif old.data.shape == g.shape and old.data.flags.writeable and old.data.dtype == dt:
-        np.add(old.data, g, out=old.data, casting="unsafe")
+    elif old._array.shape == g.shape and old._array.flags.writeable and old._array.dtype == dt:
+        np.add(old._array, g, out=old._array, casting="unsafe")
     else:
-        leaf.grad = _Tensor._make((old.data + g).astype(dt, copy=False))
+        leaf.grad = _Tensor._make((old._array + g).astype(dt, copy=False))
 
 
 def _seed_grads(tensors, grad_tensors, what):
@@ -723,17 +723,17 @@ def _seed_grads(tensors, grad_tensors, what):
                 f"grad_fn. Create the leaf with requires_grad=True (or call "
                 f".requires_grad_()), and do not compute it under fastdl.no_grad().")
         if g is None:
-            if t.data.size != 1:
+            if t._array.size != 1:
                 raise RuntimeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; this "
-                    f"tensor has shape {t.data.shape}: pass gradient= of the same shape")
-            g = np.ones_like(t.data)
+                    f"tensor has shape {t._array.shape}: pass gradient= of the same shape")
+            g = np.ones_like(t._array)
         else:
             g = _unwrap_grad(g)
-            if g.shape != t.data.shape:
+            if g.shape != t._array.shape:
                 raise ValueError(f"{what}: gradient has shape {g.shape} but the tensor has "
-                                 f"shape {t.data.shape}")
-            g = g.astype(t.data.dtype, copy=False)
+                                 f"shape {t._array.shape}")
+            g = g.astype(t._array.dtype, copy=False)
         roots.append(t)
         gs.append(g)
     return roots, gs
@@ -838,9 +838,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError("grad: One of the differentiated Tensors appears to not "
                                    "have been used in the graph. Set allow_unused=True if "
                                    "this is the desired behavior.")
-            res.append(T._make(np.zeros_like(t.data)) if materialize_grads else None)
+            res.append(T._make(np.zeros_like(t._array)) if materialize_grads else None)
         else:
-            res.append(T._make(np.array(g, dtype=t.data.dtype)))
+            res.append(T._make(np.array(g, dtype=t._array.dtype)))
     return tuple(res)
 
 

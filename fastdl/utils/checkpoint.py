@@ -109,7 +109,7 @@ class _State:
         dargs = []
         for a in self.args:
             if isinstance(a, Tensor):
-                d = Tensor._make(a.data, a.requires_grad)
+                d = Tensor._make(a._array, a.requires_grad)
                 d._vc = a._vc
                 arg_copy[id(a)] = d
                 dargs.append(d)
@@ -126,10 +126,10 @@ class _State:
         for k, pos in enumerate(self.out_pos):
             o = items[pos] if pos < len(items) else None
             if self.check and (not isinstance(o, Tensor) or
-                               (o.data.shape, o.data.dtype) != self.out_meta[k]):
+                               (o._array.shape, o._array.dtype) != self.out_meta[k]):
                 raise RuntimeError(
                     f"checkpoint: the recomputed output {pos} differs from the one of the "
-                    f"forward pass ({None if not isinstance(o, Tensor) else o.data.shape} vs "
+                    f"forward pass ({None if not isinstance(o, Tensor) else o._array.shape} vs "
                     f"{self.out_meta[k][0]}); the checkpointed function must be deterministic "
                     f"in shapes")
             g = grads[k] if k < len(grads) else None
@@ -188,10 +188,10 @@ def checkpoint(function, *args, use_reentrant=False, preserve_rng_state=True,
     del nodes, created
     if not boundary or not pos:
         return out
-    meta = [(items[i].data.shape, items[i].data.dtype) for i in pos]
+    meta = [(items[i]._array.shape, items[i]._array.dtype) for i in pos]
     state = _State(function, args, kwargs, rng, boundary, pos, meta,
                    determinism_check == "default")
-    state.out_arrays = [items[i].data for i in pos]
+    state.out_arrays = [items[i]._array for i in pos]
     new = _Checkpoint.apply(state, *boundary)
     for i, t in zip(pos, new):
         items[i] = t  # the block's own output tensors (and their graph) are dropped here

@@ -171,7 +171,7 @@ def _check_grads(new, old, what, module):
         if n is None:
             out.append(None)
             continue
-        arr = n.data if isinstance(n, Tensor) else np.asarray(n)
+        arr = n._array if isinstance(n, Tensor) else np.asarray(n)
         if o is not None and arr.shape != o.shape:
             raise RuntimeError(f"Backward hook of {type(module).__name__} returned a {what} "
                                f"of shape {arr.shape}, expected {o.shape}")
