@@ -1,11 +1,12 @@
 """Deep Q-network on Gymnasium's CartPole-v1, written as a PyTorch program (needs
 ``pip install "fastdl[rl]"``).
 
-    python -m fastdl.examples.dqn_cartpole                 # until solved, ≤ 60,000 steps
+    python -m fastdl.examples.dqn_cartpole                 # until solved, ≤ 150,000 steps
     python -m fastdl.examples.dqn_cartpole --max-steps 2000
 
 Q-network 4 → 128 → 128 → 2 (ReLU); experience replay (50,000 transitions, batches of 128);
-a target network copied every 500 steps; ε-greedy exploration decaying linearly from 1 to
+a target network copied every 500 steps (``--tau`` < 1 with ``--target-every 1`` gives
+soft updates instead); ε-greedy exploration decaying linearly from 1 to
 0.05 over the first 10,000 steps; the Huber loss (``SmoothL1Loss``) on the TD error
 r + γ·max Q_target(s′) (γ = 0.99, no bootstrap at termination); gradients clipped to norm
 10; Adam. "Solved" means a mean return ≥ 475 over the last 100 episodes. Prints progress
@@ -69,12 +70,15 @@ class ReplayBuffer:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="DQN on CartPole-v1")
-    p.add_argument("--max-steps", type=int, default=60000)
+    p.add_argument("--max-steps", type=int, default=150000)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--eps-decay-steps", type=int, default=10000)
-    p.add_argument("--target-every", type=int, default=500)
+    p.add_argument("--target-every", type=int, default=500,
+                   help="steps between target-network updates")
+    p.add_argument("--tau", type=float, default=1.0,
+                   help="target ← tau·online + (1 − tau)·target at each update (1: a copy)")
     p.add_argument("--learn-start", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
@@ -130,7 +134,9 @@ def main(argv=None):
             nn.utils.clip_grad_norm_(q.parameters(), 10.0)
             opt.step()
         if step % args.target_every == 0:
-            target.load_state_dict(q.state_dict())
+            with fastdl.no_grad():
+                for pt, po in zip(target.parameters(), q.parameters()):
+                    pt.mul_(1 - args.tau).add_(po, alpha=args.tau)
     env.close()
     mean100 = float(np.mean(returns[-100:])) if returns else 0.0
     if args.out:

@@ -50,7 +50,7 @@ def discounted_returns(rewards, gamma):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="REINFORCE on CartPole-v1")
     p.add_argument("--episodes", type=int, default=1000)
-    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--gamma", type=float, default=0.99)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
