@@ -1,6 +1,12 @@
 // Convolution: the generic path and the dispatch table (see conv.h).
 #include "kernels/conv/conv.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
 #include "common/allocator.h"
 #include "common/dispatch.h"
 #include "common/parallel.h"
@@ -27,6 +33,61 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
 }  // namespace
 const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
 }  // namespace generic
+
+// ---- algorithm choice ----------------------------------------------------------------------
+namespace {
+std::atomic<int>& forced() {
+  static std::atomic<int> a{[] {
+    const char* env = std::getenv("FASTDL_CONV_ALGO");
+    return static_cast<int>(env && *env ? algorithm_from_name(env) : Algo::automatic);
+  }()};
+  return a;
+}
+
+bool depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
+
+bool winograd_ok(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
+         p.groups == 1;
+}
+}  // namespace
+
+Algo forced_algorithm() { return static_cast<Algo>(forced().load(std::memory_order_relaxed)); }
+void set_forced_algorithm(Algo a) { forced().store(static_cast<int>(a), std::memory_order_relaxed); }
+
+Algo algorithm_from_name(const char* name) {
+  if (!std::strcmp(name, "auto")) return Algo::automatic;
+  if (!std::strcmp(name, "direct")) return Algo::direct;
+  if (!std::strcmp(name, "gemm")) return Algo::gemm;
+  if (!std::strcmp(name, "winograd")) return Algo::winograd;
+  throw std::invalid_argument(std::string("unknown convolution algorithm '") + name +
+                              "': expected auto, direct, gemm or winograd");
+}
+
+const char* algorithm_name(Algo a) {
+  switch (a) {
+    case Algo::direct: return "direct";
+    case Algo::gemm: return "gemm";
+    case Algo::winograd: return "winograd";
+    default: return "auto";
+  }
+}
+
+// The rule (measured on this machine's ResNet-18 layers, bench/bench_models.py): the direct
+// AVX-512 kernels win on wide maps with few channels; batched im2col + GEMM wins on small
+// maps and on strided layers (where the direct kernels do not apply).
+Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
+  if (depthwise(p)) return Algo::direct;
+  const Algo f = forced_algorithm();
+  if (f == Algo::direct || f == Algo::gemm) return f;
+  if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
+  const int64_t ohw = p.OH * p.OW;
+  const bool has_direct = elem == 4 && current_isa() == Isa::avx512 && p.sh == 1 &&
+                          p.sw == 1 && p.dh == 1 && p.dw == 1;
+  if (!has_direct) return ohw < 2048 ? Algo::gemm : Algo::direct;
+  (void)pass;
+  return ohw <= 256 ? Algo::gemm : Algo::direct;
+}
 
 namespace {
 const ConvOps* const table[kNumIsa] = {
