@@ -3,7 +3,8 @@ layer shape of those models on its own.
 
 * ResNet-18, CIFAR variant (3×3 stem, no max-pool, 32×32 input, 10 classes):
   a train step at batch 32 (forward, cross-entropy, backward, SGD with momentum 0.9) and
-  inference (``eval()``, no grad) at batch 32 and batch 1.
+  inference (``eval()``, no grad) at batch 32 and batch 1, also with conv + batch norm folded
+  (``fastdl.optimize_for_inference`` against ``torch.fx.experimental.optimization.fuse``).
 * Per conv layer (each distinct shape of the model at its batch): forward, and forward +
   backward (gradients of input, weight and bias), fastdl vs torch, with the algorithm fastdl
   chose for the shape (``fastdl.nn.functional.conv.conv2d_algorithm``).
@@ -391,6 +392,22 @@ def table(threads=(2,), rounds=5, models=True, layers=True, names=None):
                             fns["torch"] = infer_fn("torch", tm, xb)
                         res = interleaved(fns, rounds, 3 if bs > 1 else 20)
                         print(_fmt_row(f"inference batch {bs}", res), flush=True)
+                    if hasattr(fastdl, "optimize_for_inference"):
+                        # conv + batch norm (+ ReLU) folded on both sides
+                        fused = fastdl.optimize_for_inference(
+                            fm, (fastdl.from_numpy(batch(name, 1)[0]),))
+                        tfused = None
+                        if tm is not None:
+                            from torch.fx.experimental.optimization import fuse
+                            tfused = fuse(tm.eval())
+                        for bs in ninfer:
+                            xb = batch(name, bs)[0]
+                            fns = {"fastdl": infer_fn("fastdl", fused, xb)}
+                            if tfused is not None:
+                                fns["torch"] = infer_fn("torch", tfused, xb)
+                            res = interleaved(fns, rounds, 3 if bs > 1 else 20)
+                            print(_fmt_row(f"inference batch {bs}, conv+bn fused", res),
+                                  flush=True)
                 if layers:
                     n = MODELS[name][2]
                     print(f"\n{name} conv layers, batch {n}\n| {'layer / mode':28s} | "

@@ -13,16 +13,14 @@ __all__ = ["optimize_for_inference"]
 
 class _ConvReLU(nn.Module):
     """A convolution followed by ReLU applied in place on the convolution's fresh output
-    (no second activation buffer). Inference only: gradients are not defined through it."""
+    (no second activation buffer)."""
 
     def __init__(self, conv):
         super().__init__()
         self.conv = conv
 
     def forward(self, x):
-        y = self.conv(x)
-        np.maximum(y.data, 0, out=y.data)
-        return y
+        return nn.functional.relu(self.conv(x), inplace=True)
 
 
 def _fuse_sequential(seq):
