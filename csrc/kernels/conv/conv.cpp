@@ -80,10 +80,11 @@ const char* algorithm_name(Algo a) {
 //   64→128 32² s2    18 / 52    24 / 54       —         → direct (per-image im2col + GEMM)
 //   256→256 8²       47 / 133   38 / 125    28 / 98     → winograd (forward, input grad)
 //   256→512 8² s2    25 / 96    17 / 55       —         → gemm
+//   128→256 16² s2   16 / 49    18 / 54       —         → direct
 //   512→512 4²      124 / 347   36 / 94     63 / 139    → gemm
 //   3→64 32²          2 / 14     5 / 11     10 / 62     → direct forward, gemm backward
-// i.e. batched GEMM once the output map is 8×8 or smaller and the reduction C·R·S is at
-// least 512 (the per-image GEMMs get too narrow; LeNet's 6→16 5×5 on 8×8 stays direct),
+// i.e. batched GEMM once the output map is 8×8 or smaller (4×4 for strided layers) and the
+// reduction C·R·S is at least 512 (the per-image GEMMs get too narrow; LeNet's 6→16 5×5 on 8×8 stays direct),
 // Winograd for 3×3 stride-1 layers with 8×8 outputs and >= 64 channels (at 4×4 the
 // 2×2 tiles cover half the map's padding and the GEMMs are 128 rows), and the gradients of a
 // layer with a tiny reduction and many outputs (C·R·S <= 32, K >= 32: an RGB stem) on GEMM.
@@ -97,7 +98,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (winograd_ok(p) && pass != Pass::weight_grad && ohw > 16 && ohw <= 64 && p.C >= 64 &&
       p.K >= 64)
     return Algo::winograd;
-  if (ohw <= 64 && red >= 512) return Algo::gemm;
+  if (ohw <= 64 && red >= 512 && (p.sh == 1 || ohw <= 16)) return Algo::gemm;
   if (pass != Pass::forward && red <= 32 && p.K >= 32) return Algo::gemm;
   return Algo::direct;
 }
