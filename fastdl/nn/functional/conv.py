@@ -28,7 +28,9 @@ def set_conv_algorithm(name):
     * ``"gemm"``: batched im2col + GEMM — the im2col matrices of a chunk of images side by
       side, one GEMM per chunk (any stride, dilation, groups);
     * ``"winograd"``: Winograd F(2×2, 3×3) for 3×3, stride 1, dilation 1, groups 1 (forward
-      and input gradient; other shapes and the weight gradient take the automatic choice);
+      and input gradient; other shapes and the weight gradient take the automatic choice).
+      Measured float32 accuracy against float64 (unit-normal data, 8×8 maps, max |error| /
+      max |y|): 2.7e-7 at 64 input channels, 9.0e-7 at 512 (direct kernel: 7.1e-7, 2.0e-6);
     * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it).
 
     Depthwise convolutions always run their own kernels. Results of different algorithms
