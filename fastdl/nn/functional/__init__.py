@@ -13,3 +13,8 @@ from .normalization import *  # noqa: F401,F403
 from .composite_loss import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .activation_ext import *  # noqa: F401,F403
+from .dropout_ext import *  # noqa: F401,F403
+from .embedding_bag import *  # noqa: F401,F403
+from .normalization_ext import *  # noqa: F401,F403
+from .shape_ext import *  # noqa: F401,F403

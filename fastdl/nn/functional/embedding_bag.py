@@ -1,0 +1,208 @@
+"""``fastdl.nn.functional.embedding_bag``: sums, means or maxima of bags of embeddings,
+without materialising the (entries, dim) lookup as a separate op.
+
+A bag is a run of consecutive indices (the rows of a 2-D input, or the runs of a 1-D input
+that ``offsets`` starts). One op (``_EmbeddingBag``) does the forward as a segmented
+reduction (``np.add.reduceat`` / ``np.maximum.reduceat`` over the non-empty bags) and the
+backward as one sorted segmented sum into the rows of ``weight`` (deterministic).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd.function import _Op
+from ...tensor import Tensor, as_tensor
+
+__all__ = ["embedding_bag"]
+
+_MODES = {"sum": 0, "mean": 1, "max": 2}
+
+
+def _scatter_rows(n, idx, rows):
+    """Σ of rows[e] into row idx[e] of an (n, D) zero array (sorted segmented sum)."""
+    out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
+    if idx.size:
+        order = np.argsort(idx, kind="stable")
+        s = idx[order]
+        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+        out[s[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
+
+
+class _EmbeddingBag(_Op):
+    """weight (n, D), psw (E,) or None -> (B, D); idx/seg/starts/counts describe the kept
+    entries (padding removed): entry e belongs to bag seg[e]; the bags' kept entries are
+    contiguous, bag b starting at starts[b] with counts[b] entries."""
+
+    @staticmethod
+    def forward(ctx, weight, psw, idx, seg, starts, counts, mode):
+        B, D = counts.shape[0], weight.shape[1]
+        out = np.zeros((B, D), dtype=weight.dtype)
+        vals = weight[idx]
+        if psw is not None:
+            vals *= psw[:, None]
+        ne = counts > 0
+        ctx.idx, ctx.seg, ctx.mode, ctx.n = idx, seg, mode, weight.shape[0]
+        ctx.counts = counts
+        if not idx.size:
+            ctx.save_for_backward(weight, psw)
+            ctx.arg = None
+            return out
+        s = starts[ne]
+        if mode == 2:
+            out[ne] = np.maximum.reduceat(vals, s, axis=0)
+            # the first entry of each bag that attains the max, per column
+            pos = np.broadcast_to(np.arange(idx.size)[:, None], vals.shape)
+            hit = np.where(vals == out[seg], pos, idx.size)
+            arg = np.full((B, D), -1, dtype=np.int64)
+            arg[ne] = np.minimum.reduceat(hit, s, axis=0)
+            ctx.arg = arg
+        else:
+            out[ne] = np.add.reduceat(vals, s, axis=0)
+            if mode == 1:
+                out[ne] /= counts[ne, None].astype(weight.dtype)
+            ctx.arg = None
+        ctx.save_for_backward(weight, psw)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        weight, psw = ctx.saved_tensors
+        idx, seg, mode, n = ctx.idx, ctx.seg, ctx.mode, ctx.n
+        gw = gp = None
+        if mode == 2:
+            if ctx.needs_input_grad[0]:
+                gw = np.zeros((n, g.shape[1]), dtype=g.dtype)
+                b, d = np.nonzero(ctx.arg >= 0)
+                np.add.at(gw, (idx[ctx.arg[b, d]], d), g[b, d])
+            return gw, None, None, None, None, None, None
+        ge = g[seg]                                   # (E, D): the bag's gradient per entry
+        if mode == 1:
+            ge = ge / ctx.counts[seg, None].astype(g.dtype)
+        if psw is not None and ctx.needs_input_grad[1]:
+            gp = (ge * weight[idx]).sum(axis=1)
+        if ctx.needs_input_grad[0]:
+            if psw is not None:
+                ge = ge * psw[:, None]
+            gw = _scatter_rows(n, idx, ge)
+        return gw, gp, None, None, None, None, None
+
+
+def _int_array(x, name):
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"embedding_bag: {name} must hold integers (int64), got {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # noqa: A002
+                  scale_grad_by_freq=False, mode="mean", sparse=False,
+                  per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Reduce bags of embedding rows: ``out[b] = reduce_{e in bag b} w_e · weight[input[e]]``
+    with reduce = sum, mean or max (``mode``), ``w_e`` = ``per_sample_weights[e]`` (sum
+    mode only) or 1.
+
+    ``input`` is (B, L) — each row one bag, ``offsets`` None — or 1-D with ``offsets`` (B,)
+    of bag starts (the first must be 0; with ``include_last_offset`` there are B + 1, and — as in
+    PyTorch — the last bag runs to the end of the input whatever the last offset says). Entries equal to ``padding_idx`` are left out of their bag (and of a
+    mean's count); an empty bag gives zeros. ``max_norm`` renormalises the looked-up rows in
+    place first, as ``embedding``. ``scale_grad_by_freq`` and ``sparse`` are not supported.
+    Returns (B, embedding_dim).
+
+    Example::
+
+        w = fastdl.randn(10, 3)
+        F.embedding_bag(fastdl.tensor([1, 2, 4, 5, 4]), w, fastdl.tensor([0, 2]),
+                        mode="sum")                  # (2, 3): w[1]+w[2], w[4]+w[5]+w[4]
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding_bag: scale_grad_by_freq and sparse are not "
+                                  "supported")
+    if mode not in _MODES:
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
+    weight = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding_bag: weight has to be a 2D Tensor, but got Tensor of "
+                         f"dimension {weight.ndim} (shape {tuple(weight.shape)})")
+    if weight.data.dtype.kind != "f":
+        raise TypeError(f"embedding_bag: weight must be float32 or float64, got "
+                        f"{weight.data.dtype}")
+    idx = _int_array(input, "input")
+    n = weight.shape[0]
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
+                             f"is a mini-batch of fixed length sequences. However, found "
+                             f"offsets of type {type(offsets).__name__}")
+        B, L = idx.shape
+        offs = np.arange(B, dtype=np.int64) * L
+        idx = idx.reshape(-1)
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        offs = _int_array(offsets, "offsets")
+        if offs.ndim != 1:
+            raise ValueError(f"offsets has to be a 1D Tensor, got shape {offs.shape}")
+        if include_last_offset:
+            # B + 1 offsets; as PyTorch, the last bag runs to the end of the input
+            if offs.size < 1:
+                raise ValueError("embedding_bag: include_last_offset needs at least one offset")
+            offs = offs[:-1]
+        if offs.size and offs[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                               f"mini-batch has to start from position 0. However, got "
+                               f"{int(offs[0])}")
+        if offs.size and (np.any(np.diff(offs) < 0) or offs[-1] > idx.size):
+            raise RuntimeError(f"embedding_bag: offsets must be non-decreasing and at most the "
+                               f"input length {idx.size}, got {offs.tolist()}")
+        B = offs.size
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{idx.ndim}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min() if idx.min() < 0 else idx.max())
+        raise IndexError(f"embedding_bag: index {bad} is out of range for {n} embeddings")
+    psw = None
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                      f"per_sample_weights is only supported for mode='sum' "
+                                      f"(got mode='{mode}'). Please open a feature request "
+                                      f"on GitHub.")
+        psw = per_sample_weights if isinstance(per_sample_weights, Tensor) else \
+            as_tensor(per_sample_weights)
+        want = tuple(np.shape(input.data if isinstance(input, Tensor) else input))
+        if tuple(psw.shape) != want:
+            raise ValueError(f"embedding_bag: per_sample_weights has shape {tuple(psw.shape)}, "
+                             f"input {want}: they must be the same")
+        if psw.data.dtype != weight.data.dtype:
+            raise TypeError(f"embedding_bag: per_sample_weights is {psw.data.dtype} but weight "
+                            f"is {weight.data.dtype}")
+        psw = psw.reshape(-1)
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding_bag: padding_idx {padding_idx} must be within "
+                             f"[-{n}, {n - 1}]")
+        padding_idx = int(padding_idx) % n
+    # bag of every entry, then drop the padding entries
+    E = idx.size
+    ends = np.append(offs[1:], E) if B else offs
+    counts_all = (ends - offs).astype(np.int64)
+    seg = np.repeat(np.arange(B, dtype=np.int64), counts_all)
+    if padding_idx is not None and E:
+        keep = idx != padding_idx
+        idx, seg = idx[keep], seg[keep]
+        if psw is not None:
+            psw = psw[keep] if not keep.all() else psw
+    counts = np.bincount(seg, minlength=B).astype(np.int64) if B else np.zeros(0, np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if B else counts
+    if max_norm is not None and idx.size:
+        rows = np.unique(idx)
+        w = weight.data[rows]
+        norms = np.linalg.norm(w, ord=norm_type, axis=1)
+        over = norms > max_norm
+        if over.any():
+            scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
+            weight.data[rows[over]] = w[over] * scale[:, None]
+            weight._vc[0] += 1
+    return _EmbeddingBag.apply(weight, psw, idx, seg, starts, counts, _MODES[mode])
