@@ -20,3 +20,6 @@ from .modules.normalization_ext import *  # noqa: F401,F403
 from .modules.pixelshuffle import *  # noqa: F401,F403
 from .modules.sparse_ext import *  # noqa: F401,F403
 from .modules.transformer import *  # noqa: F401,F403
+from .modules.adaptive import *  # noqa: F401,F403
+from .modules.loss_ext import *  # noqa: F401,F403
+from .modules.pooling_ext import *  # noqa: F401,F403

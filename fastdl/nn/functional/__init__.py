@@ -18,3 +18,5 @@ from .dropout_ext import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .normalization_ext import *  # noqa: F401,F403
 from .shape_ext import *  # noqa: F401,F403
+from .loss_ext import *  # noqa: F401,F403
+from .pooling_ext import *  # noqa: F401,F403
