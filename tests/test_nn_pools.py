@@ -28,8 +28,8 @@ def test_adaptive_1d_3d_match_torch(rng):
         f, t = twin(lambda x: F.adaptive_max_pool1d(x, o, True),
                     lambda x: tF.adaptive_max_pool1d(x, o, True), [x1])
         _idx_equal(f, t)
-    x3 = _r(rng, 2, 2, 5, 6, 7)
-    for o in (1, (2, 3, 4), (None, 2, 7)):
+    x3 = _r(rng, 1, 2, 4, 5, 6)
+    for o in (1, (2, 3, 4), (None, 2, 6)):
         twin(lambda x: F.adaptive_avg_pool3d(x, o), lambda x: tF.adaptive_avg_pool3d(x, o), [x3])
         f, t = twin(lambda x: F.adaptive_max_pool3d(x, o, True),
                     lambda x: tF.adaptive_max_pool3d(x, o, True), [x3])
@@ -123,12 +123,12 @@ def _Const(a):
 
 
 def test_pools_gradcheck_and_errors(rng):
-    x = fastdl.tensor(_r(rng, 1, 2, 3, 4, 4), requires_grad=True)
+    x = fastdl.tensor(_r(rng, 1, 1, 3, 3, 4), requires_grad=True)
     gradcheck(lambda a: F.max_pool3d(a, 2, 1), [x])
     gradcheck(lambda a: F.avg_pool3d(a, 2, 1, padding=1, count_include_pad=False), [x])
     gradcheck(lambda a: F.adaptive_max_pool3d(a, (2, 3, 3)), [x])
     gradcheck(lambda a: F.fractional_max_pool3d(a, 2, output_size=2,
-                                                _random_samples=np.full((1, 2, 3), 0.3)), [x])
+                                                _random_samples=np.full((1, 1, 3), 0.3)), [x])
     y = fastdl.tensor(np.abs(_r(rng, 1, 2, 6)) + 0.5, requires_grad=True)
     gradcheck(lambda a: F.lp_pool1d(a, 2, 2), [y])
     with pytest.raises(ValueError, match="5-D"):

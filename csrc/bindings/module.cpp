@@ -14,6 +14,8 @@ void bind_norm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_rnn(py::module_& m);
 void bind_ctc(py::module_& m);
+void bind_sample(py::module_& m);
+void bind_embag(py::module_& m);
 }  // namespace fastdl
 
 PYBIND11_MODULE(_C, m) {
@@ -28,4 +30,6 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_optim(m);
   fastdl::bind_rnn(m);
   fastdl::bind_ctc(m);
+  fastdl::bind_sample(m);
+  fastdl::bind_embag(m);
 }

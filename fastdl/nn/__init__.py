@@ -23,3 +23,6 @@ from .modules.transformer import *  # noqa: F401,F403
 from .modules.adaptive import *  # noqa: F401,F403
 from .modules.loss_ext import *  # noqa: F401,F403
 from .modules.pooling_ext import *  # noqa: F401,F403
+from .modules.conv3d import *  # noqa: F401,F403
+from .modules.padding3d import *  # noqa: F401,F403
+from .modules.lazy import *  # noqa: F401,F403

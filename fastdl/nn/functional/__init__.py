@@ -20,3 +20,5 @@ from .normalization_ext import *  # noqa: F401,F403
 from .shape_ext import *  # noqa: F401,F403
 from .loss_ext import *  # noqa: F401,F403
 from .pooling_ext import *  # noqa: F401,F403
+from .sample import *  # noqa: F401,F403
+from .conv3d import *  # noqa: F401,F403
