@@ -18,6 +18,7 @@ def _r(rng, *shape):
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=(2, 1, 1),
                                 padding=(2, 0, 1)), dict(groups=2, bias=False),
                                 dict(padding="same")])
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_conv3d_matches_torch(kw, rng):
     torch = torch_or_skip()
     torch.manual_seed(0)

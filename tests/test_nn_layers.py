@@ -287,3 +287,52 @@ def test_batchnorm3d_instancenorm3d_syncbn_match_torch(rng):
     assert isinstance(conv[1], nn.SyncBatchNorm) and conv[1].weight is net[1].weight
     with pytest.raises(ValueError, match="5D"):
         nn.BatchNorm3d(3)(fastdl.randn(2, 3, 4))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_kernel_matches_numpy_reference(mode, rng):
+    from fastdl.testing.reference.embag import embedding_bag_ref
+    from fastdl.testing import use_threads
+    w = rng.standard_normal((40, 37)).astype(np.float32)
+    idx = rng.integers(0, 40, 300)
+    offs = np.sort(rng.choice(np.arange(1, 300), 30, replace=False))
+    offs = np.concatenate(([0], offs))
+    psw = rng.standard_normal(300).astype(np.float32) if mode == "sum" else None
+    ref = embedding_bag_ref(w, idx, offs, mode, psw, padding_idx=3)
+    outs = []
+    for n in (1, 2):
+        with use_threads(n):
+            W = fastdl.tensor(w, requires_grad=True)
+            out = F.embedding_bag(fastdl.tensor(idx), W, fastdl.tensor(offs), mode=mode,
+                                  per_sample_weights=None if psw is None else fastdl.tensor(psw),
+                                  padding_idx=3)
+            out.sum().backward()
+            outs.append((out.detach().numpy(), W.grad.numpy()))
+    assert_close(outs[0][0], ref, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(outs[0][0], outs[1][0]) and np.array_equal(outs[0][1], outs[1][1])
+
+
+def test_misc_functions_match_torch(rng):
+    torch = torch_or_skip()
+    tF = torch.nn.functional
+    for p in (1, 2, 3.5, float("inf")):
+        twin(lambda x: F.pdist(x, p), lambda x: tF.pdist(x, p), [_r(rng, 5, 3)])
+    twin(lambda x, w, b: F.conv_tbc(x, w, b, 1), lambda x, w, b: torch.conv_tbc(x, w, b, 1),
+         [_r(rng, 7, 2, 3), _r(rng, 3, 3, 4), _r(rng, 4)])
+    y = rng.integers(0, 5, 6)
+    twin(lambda x, w, b, t: F.linear_cross_entropy(x, w, t, linear_bias=b, label_smoothing=0.1),
+         lambda x, w, b, t: tF.linear_cross_entropy(x, w, t, linear_bias=b, label_smoothing=0.1),
+         [_r(rng, 6, 4), _r(rng, 5, 4), _r(rng, 5), y])
+    tm = torch.nn.LinearCrossEntropyLoss(4, 5, bias=True, dtype=torch.float64)
+    fm = nn.LinearCrossEntropyLoss(4, 5, bias=True, dtype=fastdl.float64)
+    twin_module(fm, tm, [_r(rng, 6, 4), y])
+    x = _r(rng, 1, 2, 3, 3)
+    with pytest.warns(UserWarning, match="deprecated"):
+        up = F.upsample_bilinear(fastdl.tensor(x), scale_factor=2)
+    assert_close(up.numpy(), tF.interpolate(torch.tensor(x), scale_factor=2, mode="bilinear",
+                                            align_corners=True).numpy())
+    dp = nn.DataParallel(nn.Linear(3, 2))
+    assert list(dp.state_dict()) == ["module.weight", "module.bias"]
+    assert dp(fastdl.randn(4, 3)).shape == (4, 2)
+    with pytest.raises(ValueError, match="CPU"):
+        nn.DataParallel(nn.Linear(3, 2), device_ids=[0, 1])

@@ -50,8 +50,8 @@ def _super_res(torch):
             self.shuffle = nn.PixelShuffle(r)
 
         def forward(self, x):
-            x = torch.tanh(self.conv1(x))
-            x = torch.tanh(self.conv2(x))
+            x = self.conv1(x).tanh()
+            x = self.conv2(x).tanh()
             return self.shuffle(self.conv3(x))
 
     def loss(model, data):
@@ -91,7 +91,7 @@ def _ctc(torch):
             self.fc = nn.Linear(2 * hidden, classes)
 
         def forward(self, x):                      # x (N, feats, T)
-            h = torch.relu(self.conv(x)).transpose(1, 2)
+            h = self.conv(x).relu().transpose(1, 2)
             h, _ = self.rnn(h)
             return self.fc(h).log_softmax(2).transpose(0, 1)   # (T, N, C)
 
@@ -137,7 +137,7 @@ def _cnn3d(torch):
             self.fc = nn.Linear(8, 3)
 
         def forward(self, x):
-            return self.fc(torch.flatten(self.features(x), 1))
+            return self.fc(self.features(x).flatten(1))
 
     def loss(model, data):
         x, y = data

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastdl
+import fastdl.func  # noqa: F401
 import fastdl.nn as nn
 from fastdl.nn.utils import parametrize
 from fastdl.testing import assert_close
@@ -19,7 +20,7 @@ def test_dirac_and_sparse_init(rng):
         nn.init.dirac_(f, groups)
         torch.nn.init.dirac_(t, groups)
         assert np.array_equal(f.numpy(), t.numpy())
-    x = fastdl.tensor(rng.standard_normal((1, 3, 5, 5)))
+    x = fastdl.tensor(rng.standard_normal((1, 3, 5, 5)).astype(np.float32))
     conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
     nn.init.dirac_(conv.weight)
     assert_close(conv(x).detach().numpy(), x.numpy())               # identity convolution
@@ -72,7 +73,10 @@ def test_parametrizations_weight_norm_matches_torch(rng):
          f_params=list(fm.named_parameters()), t_params=list(tm.named_parameters()))
     tm.load_state_dict({k: torch.tensor(v) for k, v in np_state(fm).items()})
     # legacy
-    tl = torch.nn.utils.weight_norm(torch.nn.Linear(3, 4).double(), dim=None)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)        # torch deprecates the legacy one
+        tl = torch.nn.utils.weight_norm(torch.nn.Linear(3, 4).double(), dim=None)
     fl = nn.utils.weight_norm(nn.Linear(3, 4, dtype=fastdl.float64), dim=None)
     assert sorted(fl.state_dict()) == sorted(tl.state_dict())
     load_torch_weights(fl, tl)

@@ -26,3 +26,4 @@ from .modules.pooling_ext import *  # noqa: F401,F403
 from .modules.conv3d import *  # noqa: F401,F403
 from .modules.padding3d import *  # noqa: F401,F403
 from .modules.lazy import *  # noqa: F401,F403
+from .modules.misc_ext import *  # noqa: F401,F403

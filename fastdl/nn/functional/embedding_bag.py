@@ -1,15 +1,17 @@
 """``fastdl.nn.functional.embedding_bag``: sums, means or maxima of bags of embeddings,
-without materialising the (entries, dim) lookup as a separate op.
+without materialising the (entries, dim) lookup.
 
 A bag is a run of consecutive indices (the rows of a 2-D input, or the runs of a 1-D input
-that ``offsets`` starts). One op (``_EmbeddingBag``) does the forward as a segmented
-reduction (``np.add.reduceat`` / ``np.maximum.reduceat`` over the non-empty bags) and the
-backward as one sorted segmented sum into the rows of ``weight`` (deterministic).
+that ``offsets`` starts). The Python layer checks the arguments and drops padding entries;
+one C++ op (``csrc/bindings/bind_embag.cpp`` → ``csrc/kernels/embag/``; NumPy twin in
+``fastdl.testing.reference.embag``) reduces the bags and scatters the gradient back into
+the table, deterministically.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
@@ -18,74 +20,28 @@ __all__ = ["embedding_bag"]
 _MODES = {"sum": 0, "mean": 1, "max": 2}
 
 
-def _scatter_rows(n, idx, rows):
-    """Σ of rows[e] into row idx[e] of an (n, D) zero array (sorted segmented sum)."""
-    out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
-    if idx.size:
-        order = np.argsort(idx, kind="stable")
-        s = idx[order]
-        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-        out[s[starts]] = np.add.reduceat(rows[order], starts, axis=0)
-    return out
-
-
 class _EmbeddingBag(_Op):
-    """weight (n, D), psw (E,) or None -> (B, D); idx/seg/starts/counts describe the kept
-    entries (padding removed): entry e belongs to bag seg[e]; the bags' kept entries are
-    contiguous, bag b starting at starts[b] with counts[b] entries."""
+    """weight (n, D), psw (E,) or None -> (B, D); bag b is entries [starts[b], starts[b] +
+    counts[b]) of idx (padding removed)."""
 
     @staticmethod
-    def forward(ctx, weight, psw, idx, seg, starts, counts, mode):
-        B, D = counts.shape[0], weight.shape[1]
-        out = np.zeros((B, D), dtype=weight.dtype)
-        vals = weight[idx]
-        if psw is not None:
-            vals *= psw[:, None]
-        ne = counts > 0
-        ctx.idx, ctx.seg, ctx.mode, ctx.n = idx, seg, mode, weight.shape[0]
-        ctx.counts = counts
-        if not idx.size:
-            ctx.save_for_backward(weight, psw)
-            ctx.arg = None
-            return out
-        s = starts[ne]
-        if mode == 2:
-            out[ne] = np.maximum.reduceat(vals, s, axis=0)
-            # the first entry of each bag that attains the max, per column
-            pos = np.broadcast_to(np.arange(idx.size)[:, None], vals.shape)
-            hit = np.where(vals == out[seg], pos, idx.size)
-            arg = np.full((B, D), -1, dtype=np.int64)
-            arg[ne] = np.minimum.reduceat(hit, s, axis=0)
-            ctx.arg = arg
-        else:
-            out[ne] = np.add.reduceat(vals, s, axis=0)
-            if mode == 1:
-                out[ne] /= counts[ne, None].astype(weight.dtype)
-            ctx.arg = None
+    def forward(ctx, weight, psw, idx, starts, counts, mode):
+        weight = np.ascontiguousarray(weight)
+        psw = None if psw is None else np.ascontiguousarray(psw)
+        out, arg = _C.embedding_bag(weight, idx, starts, counts, psw, mode)
+        ctx.args = (idx, starts, counts, mode, arg)
         ctx.save_for_backward(weight, psw)
         return out
 
     @staticmethod
     def backward(ctx, g):
         weight, psw = ctx.saved_tensors
-        idx, seg, mode, n = ctx.idx, ctx.seg, ctx.mode, ctx.n
-        gw = gp = None
-        if mode == 2:
-            if ctx.needs_input_grad[0]:
-                gw = np.zeros((n, g.shape[1]), dtype=g.dtype)
-                b, d = np.nonzero(ctx.arg >= 0)
-                np.add.at(gw, (idx[ctx.arg[b, d]], d), g[b, d])
-            return gw, None, None, None, None, None, None
-        ge = g[seg]                                   # (E, D): the bag's gradient per entry
-        if mode == 1:
-            ge = ge / ctx.counts[seg, None].astype(g.dtype)
-        if psw is not None and ctx.needs_input_grad[1]:
-            gp = (ge * weight[idx]).sum(axis=1)
-        if ctx.needs_input_grad[0]:
-            if psw is not None:
-                ge = ge * psw[:, None]
-            gw = _scatter_rows(n, idx, ge)
-        return gw, gp, None, None, None, None, None
+        idx, starts, counts, mode, arg = ctx.args
+        need = ctx.needs_input_grad
+        gw, gp = _C.embedding_bag_backward(np.ascontiguousarray(g), weight, idx, starts,
+                                           counts, psw, mode, arg, bool(need[0]),
+                                           bool(need[1]) and psw is not None)
+        return gw, gp, None, None, None, None
 
 
 def _int_array(x, name):
@@ -205,4 +161,5 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
             weight.data[rows[over]] = w[over] * scale[:, None]
             weight._vc[0] += 1
-    return _EmbeddingBag.apply(weight, psw, idx, seg, starts, counts, _MODES[mode])
+    return _EmbeddingBag.apply(weight, psw, np.ascontiguousarray(idx), starts, counts,
+                               _MODES[mode])

@@ -177,8 +177,8 @@ def _lazy_norm(name, base, instance):
         cls_to_become = base
         _shape_key = "running_mean"
 
-        def __init__(self, eps=1e-5, momentum=0.1, affine=not instance,
-                     track_running_stats=not instance, device=None, dtype=None):
+        def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                     device=None, dtype=None):  # (PyTorch's defaults, instance norms too)
             base.__init__(self, 1, eps, momentum, affine, track_running_stats, device, dtype)
             params = ["weight", "bias"] if affine else []
             bufs = ["running_mean", "running_var"] if track_running_stats else []

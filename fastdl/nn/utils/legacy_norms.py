@@ -129,9 +129,9 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         ub, vb = getattr(m, name + "_u"), getattr(m, name + "_v")
         if m.training:
             wmat = _matrix(weight.detach(), dim).data
-            for _ in range(n_power_iterations):
-                ub.data[...] = _normalize(wmat @ vb.data, eps)
+            for _ in range(n_power_iterations):   # v first, as PyTorch's legacy hook
                 vb.data[...] = _normalize(wmat.T @ ub.data, eps)
+                ub.data[...] = _normalize(wmat @ vb.data, eps)
             ub._vc[0] += 1
             vb._vc[0] += 1
         uu, vv = Tensor._make(ub.data.copy()), Tensor._make(vb.data.copy())
