@@ -61,7 +61,7 @@ def _items(state_dict, who):
         if k == "__metadata__":
             raise ValueError(f"{who}: '__metadata__' is a reserved name; pass metadata=")
         if isinstance(v, Tensor):
-            a = v.data
+            a = v._array
         elif isinstance(v, (np.ndarray, np.generic)):
             a = np.asarray(v)
         else:

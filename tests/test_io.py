@@ -100,7 +100,7 @@ def test_module_state_dict_round_trip(tmp_path):
             self.register_buffer("running", fastdl.zeros(4))
 
     a, b = Net(), Net()
-    a.running.data[:] = 3
+    a.running._array[:] = 3
     fastdl.save(a.state_dict(), tmp_path / "net.safetensors")
     b.load_state_dict(fastdl.load(tmp_path / "net.safetensors"))
     np.testing.assert_array_equal(a.w.detach().numpy(), b.w.detach().numpy())

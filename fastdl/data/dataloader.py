@@ -30,7 +30,7 @@ def _stack_arrays(arrs, who):
 def _collate_field(items, who):
     x0 = items[0]
     if isinstance(x0, Tensor):
-        arrs = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in items]
+        arrs = [t._array if isinstance(t, Tensor) else np.asarray(t) for t in items]
         return Tensor._make(_stack_arrays(arrs, who))
     if isinstance(x0, (np.ndarray, np.generic)):
         arrs = [np.asarray(a) for a in items]

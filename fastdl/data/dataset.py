@@ -97,7 +97,7 @@ class TensorDataset(Dataset):
                                  f"{n} samples (shape {tuple(ts[0].shape)}), tensor {k} has "
                                  f"{t.shape[0]} (shape {tuple(t.shape)})")
         self.tensors = tuple(ts)
-        self._arrays = tuple(t.data for t in ts)
+        self._arrays = tuple(t._array for t in ts)
 
     def __len__(self):
         return self._arrays[0].shape[0]
