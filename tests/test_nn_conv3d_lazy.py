@@ -40,9 +40,9 @@ def test_conv_transpose3d_matches_torch(kw, rng):
 
 
 def test_conv3d_gradcheck_and_errors(rng):
-    x = fastdl.tensor(_r(rng, 1, 2, 3, 3, 3), requires_grad=True)
-    w = fastdl.tensor(_r(rng, 2, 2, 2, 2, 2), requires_grad=True)
-    b = fastdl.tensor(_r(rng, 2), requires_grad=True)
+    x = fastdl.tensor(_r(rng, 1, 2, 3, 2, 3), requires_grad=True)
+    w = fastdl.tensor(_r(rng, 1, 2, 2, 2, 2), requires_grad=True)
+    b = fastdl.tensor(_r(rng, 1), requires_grad=True)
     gradcheck(lambda a, c, e: F.conv3d(a, c, e, padding=1, stride=(2, 1, 1)), [x, w, b])
     gradcheck(lambda a, c: F.conv_transpose3d(a, c, stride=2), [x, w])
     with pytest.raises(ValueError, match="channels"):

@@ -107,9 +107,10 @@ def test_spectral_norm_matches_torch(legacy, rng):
         fm.eval()
         tm.eval()
         twin(fm, tm, [x], grad=False, rtol=1e-6)
-    w = fm.weight.detach().numpy()
-    mat = np.moveaxis(w, 1, 0).reshape(w.shape[1], -1)
-    assert abs(np.linalg.svd(mat, compute_uv=False)[0] - 1) < 0.2       # σ ≈ 1 after normalising
+    if not legacy:                          # 15 power steps at registration: σ(W / σ) ≈ 1
+        w = fm.weight.detach().numpy()
+        mat = np.moveaxis(w, 1, 0).reshape(w.shape[1], -1)
+        assert abs(np.linalg.svd(mat, compute_uv=False)[0] - 1) < 0.2
 
 
 def test_functional_call_and_parameter_vectors(rng):

@@ -205,7 +205,7 @@ def dirac_(tensor, groups=1):
         raise ValueError(f"dirac_: dim 0 ({out}) must be divisible by groups ({groups})")
     per = out // groups
     m = min(per, tensor.shape[1])
-    w = np.zeros(tensor.shape, dtype=tensor.data.dtype)
+    w = np.zeros(tensor.shape, dtype=tensor._array.dtype)
     centre = tuple(k // 2 for k in tensor.shape[2:])
     for g in range(groups):
         for d in range(m):

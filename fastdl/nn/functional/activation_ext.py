@@ -18,8 +18,8 @@ __all__ = ["glu", "rrelu", "rrelu_", "gumbel_softmax", "threshold_"]
 
 def _float(input, name):
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -57,7 +57,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     lower, upper = float(lower), float(upper)
     if lower > upper:
         raise ValueError(f"rrelu: lower bound {lower} must be <= upper bound {upper}")
-    x = t.data
+    x = t._array
     if training:
         a = default_generator().uniform(lower, upper, size=x.shape).astype(x.dtype)
     else:
@@ -69,7 +69,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     if t.requires_grad and _fn._state.grad:
         raise RuntimeError("rrelu: in-place on a tensor that requires grad is not supported; "
                            "use inplace=False")
-    t.data[...] = out.data
+    t._array[...] = out._array
     t._vc[0] += 1
     return t
 
@@ -97,12 +97,12 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not tau > 0:
         raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")
     e = default_generator().exponential(1.0, size=t.shape)
-    g = Tensor._make((-np.log(e)).astype(t.data.dtype))
+    g = Tensor._make((-np.log(e)).astype(t._array.dtype))
     y = softmax((t + g) / float(tau), dim=dim)
     if not hard:
         return y
     d = dim + t.ndim if dim < 0 else dim
-    idx = np.argmax(y.data, axis=d)
-    onehot = np.zeros_like(y.data)
+    idx = np.argmax(y._array, axis=d)
+    onehot = np.zeros_like(y._array)
     np.put_along_axis(onehot, np.expand_dims(idx, d), 1, axis=d)
     return Tensor._make(onehot) - y.detach() + y

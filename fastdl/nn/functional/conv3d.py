@@ -23,8 +23,8 @@ __all__ = ["conv3d", "conv_transpose3d"]
 
 def _f(x, fn, name):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -140,7 +140,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
         if not ok.any():
             continue
         src[pos[ok]] = np.arange(D)[ok]
-        z = cat([y, Tensor._make(np.zeros((N, 1, co, oh, ow), y.data.dtype))], 1)[:, src]
+        z = cat([y, Tensor._make(np.zeros((N, 1, co, oh, ow), y._array.dtype))], 1)[:, src]
         total = z if total is None else total + z
     if total is None:
         raise ValueError(f"{fn}: no kernel tap reaches the output")

@@ -34,14 +34,14 @@ def _check_p(p, name):
 def _alpha(input, p, training, inplace, feature, name):
     p = _check_p(p, name)
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     if feature and t.ndim < 2:
         raise RuntimeError(f"{name}: feature dropout requires at least 2 dimensions in the "
                            f"input, got shape {tuple(t.shape)}")
     if not training or p == 0.0 or t.numel() == 0:
         return t
-    dt = t.data.dtype
+    dt = t._array.dtype
     if p == 1.0:
         out = t * 0.0
     else:
@@ -56,7 +56,7 @@ def _alpha(input, p, training, inplace, feature, name):
     if t.requires_grad and _fn._state.grad:
         raise RuntimeError(f"{name}: in-place on a tensor that requires grad is not supported; "
                            f"use inplace=False")
-    t.data[...] = out.data
+    t._array[...] = out._array
     t._vc[0] += 1
     return t
 
@@ -95,6 +95,6 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if t.requires_grad and _fn._state.grad:
         raise RuntimeError("dropout3d: in-place on a tensor that requires grad is not "
                            "supported; use inplace=False")
-    t.data[...] = y.data
+    t._array[...] = y._array
     t._vc[0] += 1
     return t

@@ -45,7 +45,7 @@ class _EmbeddingBag(_Op):
 
 
 def _int_array(x, name):
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x._array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"embedding_bag: {name} must hold integers (int64), got {a.dtype}")
     return a.astype(np.int64, copy=False)
@@ -80,9 +80,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     if weight.ndim != 2:
         raise ValueError(f"embedding_bag: weight has to be a 2D Tensor, but got Tensor of "
                          f"dimension {weight.ndim} (shape {tuple(weight.shape)})")
-    if weight.data.dtype.kind != "f":
+    if weight._array.dtype.kind != "f":
         raise TypeError(f"embedding_bag: weight must be float32 or float64, got "
-                        f"{weight.data.dtype}")
+                        f"{weight._array.dtype}")
     idx = _int_array(input, "input")
     n = weight.shape[0]
     if idx.ndim == 2:
@@ -127,13 +127,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
                                       f"on GitHub.")
         psw = per_sample_weights if isinstance(per_sample_weights, Tensor) else \
             as_tensor(per_sample_weights)
-        want = tuple(np.shape(input.data if isinstance(input, Tensor) else input))
+        want = tuple(np.shape(input._array if isinstance(input, Tensor) else input))
         if tuple(psw.shape) != want:
             raise ValueError(f"embedding_bag: per_sample_weights has shape {tuple(psw.shape)}, "
                              f"input {want}: they must be the same")
-        if psw.data.dtype != weight.data.dtype:
-            raise TypeError(f"embedding_bag: per_sample_weights is {psw.data.dtype} but weight "
-                            f"is {weight.data.dtype}")
+        if psw._array.dtype != weight._array.dtype:
+            raise TypeError(f"embedding_bag: per_sample_weights is {psw._array.dtype} but weight "
+                            f"is {weight._array.dtype}")
         psw = psw.reshape(-1)
     if padding_idx is not None:
         if not -n <= padding_idx < n:
@@ -154,12 +154,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if B else counts
     if max_norm is not None and idx.size:
         rows = np.unique(idx)
-        w = weight.data[rows]
+        w = weight._array[rows]
         norms = np.linalg.norm(w, ord=norm_type, axis=1)
         over = norms > max_norm
         if over.any():
             scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
-            weight.data[rows[over]] = w[over] * scale[:, None]
+            weight._array[rows[over]] = w[over] * scale[:, None]
             weight._vc[0] += 1
     return _EmbeddingBag.apply(weight, psw, np.ascontiguousarray(idx), starts, counts,
                                _MODES[mode])

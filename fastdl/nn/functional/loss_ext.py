@@ -25,13 +25,13 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _f(x, fn, name="input"):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
     return t
 
 
 def _ints(x, fn, name):
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x._array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{fn}: {name} must hold integers (int64), got {a.dtype}")
     return a.astype(np.int64)
@@ -48,7 +48,7 @@ def _reduce(loss, reduction, fn):
 
 
 def _const(a, like):
-    return Tensor._make(np.asarray(a, dtype=like.data.dtype))
+    return Tensor._make(np.asarray(a, dtype=like._array.dtype))
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None,  # noqa: A002
@@ -83,7 +83,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None,  # noqa: A002
     z = (float(margin) - xy + x).clamp(min=0.0)
     if p == 2:
         z = z * z
-    other = np.ones((N, C), dtype=x.data.dtype)
+    other = np.ones((N, C), dtype=x._array.dtype)
     other[np.arange(N), y] = 0
     z = z * Tensor._make(other)
     if weight is not None:
@@ -127,7 +127,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None,  # noq
     is_t[rows, ycl[valid]] = True
     xj = x.gather(1, ycl)                                  # (N, C): the score of slot k
     d = (1.0 - xj.reshape(N, C, 1) + x.reshape(N, 1, C)).clamp(min=0.0)
-    mask = (valid[:, :, None] & ~is_t[:, None, :]).astype(x.data.dtype)
+    mask = (valid[:, :, None] & ~is_t[:, None, :]).astype(x._array.dtype)
     loss = (d * Tensor._make(mask)).sum((1, 2)) / C
     if unbatched:
         loss = loss.reshape(())
@@ -144,12 +144,12 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None,  
     fn = "multilabel_soft_margin_loss"
     reduction = _legacy(size_average, reduce, reduction)
     x = _f(input, fn)
-    y = target if isinstance(target, Tensor) else as_tensor(np.asarray(target, x.data.dtype))
+    y = target if isinstance(target, Tensor) else as_tensor(np.asarray(target, x._array.dtype))
     if tuple(y.shape) != tuple(x.shape):
         raise ValueError(f"{fn}: target has shape {tuple(y.shape)}, input {tuple(x.shape)}: "
                          f"they must be the same")
-    if y.data.dtype != x.data.dtype:
-        y = y.to(x.data.dtype)
+    if y._array.dtype != x._array.dtype:
+        y = y.to(x._array.dtype)
     loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
     if weight is not None:
         loss = loss * _f(weight, fn, "weight")
@@ -183,7 +183,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     d_neg = dist(a, n)
     if swap:
         d_swap = dist(p, n)
-        d_neg = where(Tensor._make(d_swap.data < d_neg.data), d_swap, d_neg)
+        d_neg = where(Tensor._make(d_swap._array < d_neg._array), d_swap, d_neg)
     loss = (d_pos - d_neg + float(margin)).clamp(min=0.0)
     return _reduce(loss, reduction, fn)
 
@@ -272,7 +272,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
     nll = _CTC.apply(lp, flat, offs, np.ascontiguousarray(il), np.ascontiguousarray(tl),
                      int(blank), bool(zero_infinity))
     if reduction == "mean":
-        div = np.maximum(tl, 1).astype(lp.data.dtype)
+        div = np.maximum(tl, 1).astype(lp._array.dtype)
         return (nll / Tensor._make(div)).mean()
     if reduction == "sum":
         return nll.sum()

@@ -63,7 +63,7 @@ def pdist(input, p=2):  # noqa: A002
     if p == float("inf"):
         return d.amax(1)
     if p == 0:
-        return Tensor._make((d.data != 0).sum(1).astype(x.data.dtype))
+        return Tensor._make((d._array != 0).sum(1).astype(x._array.dtype))
     if p == 1:
         return d.sum(1)
     return (d ** float(p)).sum(1) ** (1.0 / p)

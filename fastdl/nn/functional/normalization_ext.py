@@ -16,8 +16,8 @@ __all__ = ["rms_norm", "local_response_norm"]
 
 def _float(input, name):
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -40,7 +40,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         if tuple(w.shape) != ns:
             raise RuntimeError(f"rms_norm: weight has shape {tuple(w.shape)}, expected {ns}")
     if eps is None:
-        eps = float(np.finfo(t.data.dtype).eps)
+        eps = float(np.finfo(t._array.dtype).eps)
     dims = tuple(range(t.ndim - k, t.ndim))
     ms = (t * t).mean(dim=dims, keepdim=True)
     y = t * (ms + eps).rsqrt()
@@ -71,10 +71,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     R = sq.shape[2]
     parts = []
     if lo:
-        parts.append(Tensor._make(np.zeros((N, lo, R), t.data.dtype)))
+        parts.append(Tensor._make(np.zeros((N, lo, R), t._array.dtype)))
     parts.append(sq)
     if hi:
-        parts.append(Tensor._make(np.zeros((N, hi, R), t.data.dtype)))
+        parts.append(Tensor._make(np.zeros((N, hi, R), t._array.dtype)))
     padded = cat(parts, 1) if len(parts) > 1 else sq
     acc = padded[:, 0:C]
     for i in range(1, size):

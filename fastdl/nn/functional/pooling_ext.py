@@ -30,8 +30,8 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_wi
 
 def _t(x, fn):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{fn}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -191,7 +191,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):  # noqa: A002
     y = y.reshape(N, C, oD, oH, oW)
     if not return_indices:
         return y.squeeze(0) if unb else y
-    idx = Tensor._make(_combine_indices(i2.data, iD.data, N, C, oD, oH, oW, H, W))
+    idx = Tensor._make(_combine_indices(i2._array, iD._array, N, C, oD, oH, oW, H, W))
     return (y.squeeze(0), idx.squeeze(0)) if unb else (y, idx)
 
 
@@ -229,7 +229,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     y = y.reshape(N, C, oD, oH, oW)
     if not return_indices:
         return y.squeeze(0) if unb else y
-    idx = Tensor._make(_combine_indices(i2.data, iD.data, N, C, oD, oH, oW, H, W))
+    idx = Tensor._make(_combine_indices(i2._array, iD._array, N, C, oD, oH, oW, H, W))
     return (y.squeeze(0), idx.squeeze(0)) if unb else (y, idx)
 
 
@@ -340,7 +340,7 @@ class _Unpool(_Op):
 
 def _unpool(input, indices, kernel_size, stride, padding, output_size, nd, fn):
     x = _t(input, fn)
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices._array if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{fn}: indices must be int64, got {idx.dtype}")
     if tuple(idx.shape) != tuple(x.shape):
@@ -481,9 +481,9 @@ def _fractional(input, kernel_size, output_size, output_ratio, return_indices,
                              f"input size {S} (and all must be >= 1)")
     if _random_samples is None:
         from ...random import default_generator
-        samples = default_generator().random((N, C, nd)).astype(x.data.dtype)
+        samples = default_generator().random((N, C, nd)).astype(x._array.dtype)
     else:
-        samples = _random_samples.data if isinstance(_random_samples, Tensor) else \
+        samples = _random_samples._array if isinstance(_random_samples, Tensor) else \
             np.asarray(_random_samples)
         if samples.shape != (N, C, nd):
             raise ValueError(f"{fn}: _random_samples must have shape {(N, C, nd)}, got "

@@ -18,8 +18,8 @@ _PADDING = {"zeros": 0, "border": 1, "reflection": 2}
 
 def _f(x, fn, name):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -80,8 +80,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros",  # noqa: A00
     if g.shape[0] != x.shape[0]:
         raise ValueError(f"grid_sample: grid and input must have the same batch size, got "
                          f"grid {tuple(g.shape)} and input {tuple(x.shape)}")
-    if g.data.dtype != x.data.dtype:
-        raise TypeError(f"grid_sample: grid is {g.data.dtype} but input is {x.data.dtype}")
+    if g._array.dtype != x._array.dtype:
+        raise TypeError(f"grid_sample: grid is {g._array.dtype} but input is {x._array.dtype}")
     return _GridSample.apply(x, g, _MODES[mode], _PADDING[padding_mode], bool(align_corners))
 
 
@@ -111,7 +111,7 @@ def affine_grid(theta, size, align_corners=None):
             raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
                              f"{size}. Got {tuple(th.shape)}.")
         N, _, H, W = size
-        xs, ys = _base(W, ac, th.data.dtype), _base(H, ac, th.data.dtype)
+        xs, ys = _base(W, ac, th._array.dtype), _base(H, ac, th._array.dtype)
         gx, gy = np.meshgrid(xs, ys)                              # (H, W)
         base = np.stack([gx, gy, np.ones_like(gx)], -1).reshape(H * W, 3)
         out_shape = (N, H, W, 2)
@@ -120,8 +120,8 @@ def affine_grid(theta, size, align_corners=None):
             raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size "
                              f"{size}. Got {tuple(th.shape)}.")
         N, _, D, H, W = size
-        xs, ys, zs = (_base(W, ac, th.data.dtype), _base(H, ac, th.data.dtype),
-                      _base(D, ac, th.data.dtype))
+        xs, ys, zs = (_base(W, ac, th._array.dtype), _base(H, ac, th._array.dtype),
+                      _base(D, ac, th._array.dtype))
         gz, gy, gx = np.meshgrid(zs, ys, xs, indexing="ij")       # (D, H, W)
         base = np.stack([gx, gy, gz, np.ones_like(gx)], -1).reshape(D * H * W, 4)
         out_shape = (N, D, H, W, 3)
@@ -167,7 +167,7 @@ def _bicubic(t, sizes, scales, align_corners):
     """Bicubic resize of (N, C, H, W) to ``sizes``: ``M_h · x · M_wᵀ`` (differentiable
     through the two matmuls)."""
     H, W = t.shape[2:]
-    mh = _cubic_matrix(H, sizes[0], align_corners, scales[0], t.data.dtype)
-    mw = _cubic_matrix(W, sizes[1], align_corners, scales[1], t.data.dtype)
+    mh = _cubic_matrix(H, sizes[0], align_corners, scales[0], t._array.dtype)
+    mw = _cubic_matrix(W, sizes[1], align_corners, scales[1], t._array.dtype)
     y = t @ Tensor._make(np.ascontiguousarray(mw.T))           # (N, C, H, oW)
     return Tensor._make(mh) @ y                                # (N, C, oH, oW)

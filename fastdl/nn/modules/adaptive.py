@@ -69,7 +69,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     def forward(self, input, target):  # noqa: A002
         x = input if isinstance(input, Tensor) else as_tensor(input)
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        t = target._array if isinstance(target, Tensor) else np.asarray(target)
         t = t.astype(np.int64)
         unbatched = x.ndim == 1
         if unbatched:
@@ -114,7 +114,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             # scatter the tail terms back to their rows: pad with the shortlist rows (0) and
             # reorder by the inverse permutation
             rest = np.setdiff1d(np.arange(N), rows)
-            zeros = Tensor._make(np.zeros(rest.size, dtype=x.data.dtype))
+            zeros = Tensor._make(np.zeros(rest.size, dtype=x._array.dtype))
             allv = cat([tail_lp, zeros]) if rest.size else tail_lp
             inv = np.empty(N, dtype=np.int64)
             inv[np.concatenate([rows, rest])] = np.arange(N)
@@ -145,7 +145,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
     def predict(self, input):  # noqa: A002
         """The most likely class of each row (int64). Example: ``asm.predict(x)``"""
         lp = self.log_prob(input)
-        return Tensor._make(np.argmax(lp.data, axis=-1).astype(np.int64))
+        return Tensor._make(np.argmax(lp._array, axis=-1).astype(np.int64))
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, n_classes={self.n_classes}, "

@@ -51,7 +51,7 @@ class EmbeddingBag(Module):
             self.weight = Parameter(np.zeros((num_embeddings, embedding_dim), dt))
             self.reset_parameters()
         else:
-            w = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            w = _weight._array if isinstance(_weight, Tensor) else np.asarray(_weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"EmbeddingBag: _weight has shape {w.shape}, expected "
                                  f"{(num_embeddings, embedding_dim)}")
@@ -61,7 +61,7 @@ class EmbeddingBag(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight._array[self.padding_idx] = 0
 
     def forward(self, input, offsets=None, per_sample_weights=None):  # noqa: A002
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
@@ -74,7 +74,7 @@ class EmbeddingBag(Module):
                         include_last_offset=False, padding_idx=None):
         """An EmbeddingBag whose weight is (a copy of) the 2-D ``embeddings``, frozen by
         default. Example: ``nn.EmbeddingBag.from_pretrained(fastdl.randn(5, 3))``"""
-        w = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        w = embeddings._array if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if w.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got shape "
                              f"{w.shape}")

@@ -60,8 +60,8 @@ def weight_norm(module, name="weight", dim=0):
     del module._parameters[name]
     with no_grad():
         g = _norm_except_dim(w.detach(), d)
-    module.register_parameter(name + "_g", Parameter(g.data.copy()))
-    module.register_parameter(name + "_v", Parameter(w.data.copy()))
+    module.register_parameter(name + "_g", Parameter(g._array.copy()))
+    module.register_parameter(name + "_v", Parameter(w._array.copy()))
     _hooked(module)
 
     def compute(m):
@@ -83,7 +83,7 @@ def remove_weight_norm(module, name="weight"):
         w = module.__dict__.pop(name)
     del module._parameters[name + "_g"]
     del module._parameters[name + "_v"]
-    module.register_parameter(name, Parameter(w.data.copy()))
+    module.register_parameter(name, Parameter(w._array.copy()))
     _unhook(module, key)
     return module
 
@@ -113,11 +113,11 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d)) or \
             type(module).__name__ == "ConvTranspose3d" else 0
     w = getattr(module, name)
-    wm = _matrix(w.detach(), dim).data
+    wm = _matrix(w.detach(), dim)._array
     h, wd = wm.shape
     gen = default_generator()
-    u = _normalize(gen.standard_normal(h), eps).astype(w.data.dtype)
-    v = _normalize(gen.standard_normal(wd), eps).astype(w.data.dtype)
+    u = _normalize(gen.standard_normal(h), eps).astype(w._array.dtype)
+    v = _normalize(gen.standard_normal(wd), eps).astype(w._array.dtype)
     del module._parameters[name]
     module.register_parameter(name + "_orig", w)
     module.register_buffer(name + "_u", Tensor._make(u))
@@ -128,19 +128,19 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         weight = getattr(m, name + "_orig")
         ub, vb = getattr(m, name + "_u"), getattr(m, name + "_v")
         if m.training:
-            wmat = _matrix(weight.detach(), dim).data
+            wmat = _matrix(weight.detach(), dim)._array
             for _ in range(n_power_iterations):   # v first, as PyTorch's legacy hook
-                vb.data[...] = _normalize(wmat.T @ ub.data, eps)
-                ub.data[...] = _normalize(wmat @ vb.data, eps)
+                vb._array[...] = _normalize(wmat.T @ ub._array, eps)
+                ub._array[...] = _normalize(wmat @ vb._array, eps)
             ub._vc[0] += 1
             vb._vc[0] += 1
-        uu, vv = Tensor._make(ub.data.copy()), Tensor._make(vb.data.copy())
+        uu, vv = Tensor._make(ub._array.copy()), Tensor._make(vb._array.copy())
         sigma = (uu * (_matrix(weight, dim) @ vv)).sum()
         _set_plain(m, name, weight / sigma)
 
     module._norm_hooks[key] = compute
     with no_grad():
-        _set_plain(module, name, Tensor._make(w.data.copy()))
+        _set_plain(module, name, Tensor._make(w._array.copy()))
     return module
 
 
@@ -159,7 +159,7 @@ def remove_spectral_norm(module, name="weight"):
     orig = module._parameters.pop(name + "_orig")
     del module._buffers[name + "_u"]
     del module._buffers[name + "_v"]
-    orig.data = np.array(w.data)
+    orig._array = np.array(w._array)
     orig._vc[0] += 1
     module.register_parameter(name, orig)
     _unhook(module, key)

@@ -74,11 +74,11 @@ class _SpectralNorm(Module):
         self.eps = eps
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
-            wm = self._matrix(weight.data)
+            wm = self._matrix(weight._array)
             h, w = wm.shape
             gen = default_generator()
-            u = _normalize(gen.standard_normal(h), eps).astype(weight.data.dtype)
-            v = _normalize(gen.standard_normal(w), eps).astype(weight.data.dtype)
+            u = _normalize(gen.standard_normal(h), eps).astype(weight._array.dtype)
+            v = _normalize(gen.standard_normal(w), eps).astype(weight._array.dtype)
             self.register_buffer("_u", Tensor._make(u))
             self.register_buffer("_v", Tensor._make(v))
             self._power_method(wm, 15)
@@ -90,7 +90,7 @@ class _SpectralNorm(Module):
         return w.reshape(w.shape[0], -1)
 
     def _power_method(self, wm, n):
-        u, v = self._u.data, self._v.data
+        u, v = self._u._array, self._v._array
         for _ in range(n):
             u[...] = _normalize(wm @ v, self.eps)
             v[...] = _normalize(wm.T @ u, self.eps)
@@ -103,9 +103,9 @@ class _SpectralNorm(Module):
             return F.normalize(weight, dim=0, eps=self.eps)
         if self.training:
             with no_grad():
-                self._power_method(self._matrix(weight.data), self.n_power_iterations)
-        u = Tensor._make(self._u.data.copy())
-        v = Tensor._make(self._v.data.copy())
+                self._power_method(self._matrix(weight._array), self.n_power_iterations)
+        u = Tensor._make(self._u._array.copy())
+        v = Tensor._make(self._v._array.copy())
         wm = weight
         if self.dim != 0:
             perm = [self.dim] + [i for i in range(weight.ndim) if i != self.dim]

@@ -50,8 +50,8 @@ def cached():
 def _set_data(param, value):
     """Give ``param`` the values (and shape, dtype) of ``value`` in place, keeping the object
     (optimizers hold it)."""
-    arr = value.data if isinstance(value, Tensor) else value
-    param.data = arr.copy()
+    arr = value._array if isinstance(value, Tensor) else value
+    param._array = arr.copy()
     param._vc[0] += 1
 
 
@@ -81,12 +81,12 @@ class ParametrizationList(ModuleList):
                     _set_data(original, new)
                 self.original = original
             else:
-                self.original = Parameter(new.detach().data.copy(), requires_grad=False)
+                self.original = Parameter(new.detach()._array.copy(), requires_grad=False)
         else:
             self.is_tensor = False
             self.ntensors = len(new)
             for i, t in enumerate(new):
-                p = Parameter(t.detach().data.copy(),
+                p = Parameter(t.detach()._array.copy(),
                               requires_grad=bool(getattr(original, "requires_grad", True)))
                 setattr(self, f"original{i}", p)
 
@@ -233,11 +233,11 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
                              "that is parametrized in terms of a sequence of tensors.")
         with no_grad():
             t = getattr(module, tensor_name)
-        original = Parameter(t.detach().data.copy())
+        original = Parameter(t.detach()._array.copy())
     del module.parametrizations._modules[tensor_name]
     delattr(type(module), tensor_name)
     module._parameters[tensor_name] = original if isinstance(original, Parameter) else \
-        Parameter(original.data)
+        Parameter(original._array)
     if not is_parametrized(module):
         del module._modules["parametrizations"]
         object.__setattr__(module, "__class__", type(module)._original_class)

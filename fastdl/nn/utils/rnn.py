@@ -69,7 +69,7 @@ def invert_permutation(permutation):
     Example: ``invert_permutation(fastdl.tensor([2, 0, 1]))`` gives ``[1, 2, 0]``."""
     if permutation is None:
         return None
-    p = permutation.data if isinstance(permutation, Tensor) else np.asarray(permutation)
+    p = permutation._array if isinstance(permutation, Tensor) else np.asarray(permutation)
     out = np.empty_like(p)
     out[p] = np.arange(p.size, dtype=p.dtype)
     return Tensor._make(out.astype(np.int64))
@@ -111,7 +111,7 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths(lengths, fn):
-    a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    a = lengths._array if isinstance(lengths, Tensor) else np.asarray(lengths)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{fn}: lengths must be integers (int64), got {a.dtype}")
     return a.astype(np.int64).reshape(-1)
@@ -174,7 +174,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
 
     Example: ``out, lengths = pad_packed_sequence(packed)``
     """
-    data, bs = sequence.data, sequence.batch_sizes.data.astype(np.int64)
+    data, bs = sequence.data, sequence.batch_sizes._array.astype(np.int64)
     T = bs.size
     B = int(bs[0]) if T else 0
     if total_length is not None:
@@ -186,14 +186,14 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     else:
         Tout = T
     ls = np.array([(bs > j).sum() for j in range(B)], dtype=np.int64)   # sorted lengths
-    order = sequence.sorted_indices.data if sequence.sorted_indices is not None else \
+    order = sequence.sorted_indices._array if sequence.sorted_indices is not None else \
         np.arange(B)
     _, idx = _pack_index(ls, B)
     # padded row t·B + order[j] takes packed entry (t, j); the rest take the padding row
     src = np.full(Tout * B, data.shape[0], dtype=np.int64)
     src[(idx // B) * B + order[idx % B]] = np.arange(idx.size)
     pad = Tensor._make(np.full((1,) + tuple(data.shape[1:]), padding_value,
-                               dtype=data.data.dtype))
+                               dtype=data._array.dtype))
     full = cat([data, pad], 0)[src].reshape(Tout, B, *data.shape[1:])
     lengths = np.empty(B, dtype=np.int64)
     lengths[order] = ls
@@ -214,7 +214,7 @@ def unpack_sequence(packed_sequences):
     """The list of sequences in a ``PackedSequence`` (original order).
     Example: ``unpack_sequence(pack_sequence([a, b]))`` gives ``[a, b]``."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
-    return [padded[i, :int(n)] for i, n in enumerate(lengths.data)]
+    return [padded[i, :int(n)] for i, n in enumerate(lengths._array)]
 
 
 def _rnn_packed(rnn, packed, hx):
@@ -222,7 +222,7 @@ def _rnn_packed(rnn, packed, hx):
     padded batch of exactly that length (so every sequence stops at its own last step, in
     both directions), and the outputs are packed like the input."""
     padded, lengths = pad_packed_sequence(packed)            # (T, B, in), original order
-    lens = lengths.data
+    lens = lengths._array
     B = lens.size
     lstm = rnn.mode == "LSTM"
     if hx is not None:
@@ -250,16 +250,16 @@ def _rnn_packed(rnn, packed, hx):
         pos += Lk * len(rows)
         order.append(rows)
     big = cat(pieces, 0) if len(pieces) > 1 else pieces[0]
-    sorted_order = packed.sorted_indices.data if packed.sorted_indices is not None else \
+    sorted_order = packed.sorted_indices._array if packed.sorted_indices is not None else \
         np.arange(B)
-    bs = packed.batch_sizes.data
+    bs = packed.batch_sizes._array
     take = []
     for t in range(bs.size):
         for j in range(int(bs[t])):
             off, r, n = offsets[int(sorted_order[j])]
             take.append(off + t * n + r)
     data = big[np.array(take, dtype=np.int64)]
-    inv = invert_permutation(np.concatenate(order)).data
+    inv = invert_permutation(np.concatenate(order))._array
     h_n = (cat(hs, 1) if len(hs) > 1 else hs[0])[:, inv]
     out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
                          packed.unsorted_indices)
