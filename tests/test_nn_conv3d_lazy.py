@@ -44,7 +44,9 @@ def test_conv3d_gradcheck_and_errors(rng):
     w = fastdl.tensor(_r(rng, 1, 2, 2, 2, 2), requires_grad=True)
     b = fastdl.tensor(_r(rng, 1), requires_grad=True)
     gradcheck(lambda a, c, e: F.conv3d(a, c, e, padding=1, stride=(2, 1, 1)), [x, w, b])
-    gradcheck(lambda a, c: F.conv_transpose3d(a, c, stride=2), [x, w])
+    xt = fastdl.tensor(_r(rng, 1, 1, 2, 2, 2), requires_grad=True)
+    wt = fastdl.tensor(_r(rng, 1, 2, 2, 1, 2), requires_grad=True)
+    gradcheck(lambda a, c: F.conv_transpose3d(a, c, stride=2, padding=(1, 0, 0)), [xt, wt])
     with pytest.raises(ValueError, match="channels"):
         F.conv3d(fastdl.randn(1, 3, 4, 4, 4), fastdl.randn(2, 2, 2, 2, 2))
     with pytest.raises(ValueError, match="depth"):
