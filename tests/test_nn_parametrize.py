@@ -140,3 +140,10 @@ def test_functional_call_and_parameter_vectors(rng):
     v = nn.utils.parameters_to_vector(fm.parameters())
     tv = torch.nn.utils.parameters_to_vector(tm.parameters())
     assert_close(v.detach().numpy(), tv.detach().numpy())
+
+
+def test_deprecated_init_spellings_warn():
+    with pytest.warns(FutureWarning, match="dirac_"):
+        nn.init.dirac(fastdl.empty(2, 2, 3))
+    with pytest.warns(FutureWarning, match="normal_"):
+        nn.init.normal(fastdl.empty(3))

@@ -17,7 +17,7 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
            "orthogonal_", "trunc_normal_", "_calculate_fan_in_and_fan_out", "dirac_", "sparse_",
            "uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
-           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse", "dirac", "eye"]
 
 
 def _check(t, what):
@@ -250,3 +250,5 @@ kaiming_uniform = _deprecated(kaiming_uniform_, "kaiming_uniform")
 kaiming_normal = _deprecated(kaiming_normal_, "kaiming_normal")
 orthogonal = _deprecated(orthogonal_, "orthogonal")
 sparse = _deprecated(sparse_, "sparse")
+dirac = _deprecated(dirac_, "dirac")
+eye = _deprecated(eye_, "eye")
