@@ -147,3 +147,26 @@ def test_deprecated_init_spellings_warn():
         nn.init.dirac(fastdl.empty(2, 2, 3))
     with pytest.warns(FutureWarning, match="normal_"):
         nn.init.normal(fastdl.empty(3))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_orthogonal_matches_torch(shape, rng):
+    torch = torch_or_skip()
+    tm = torch.nn.utils.parametrizations.orthogonal(torch.nn.Linear(shape[1], shape[0]).double())
+    fm = nn.utils.parametrizations.orthogonal(nn.Linear(shape[1], shape[0], dtype=fastdl.float64))
+    assert sorted(fm.state_dict()) == sorted(tm.state_dict())
+    w = fm.weight.detach().numpy()
+    small = min(shape)
+    gram = w.T @ w if shape[0] >= shape[1] else w @ w.T
+    assert_close(gram, np.eye(small), atol=1e-10)                 # orthonormal at registration
+    # move the unconstrained original away from -I (same values on both sides)
+    sd = np_state(tm)
+    sd["parametrizations.weight.original"] = sd["parametrizations.weight.original"] + \
+        0.3 * rng.standard_normal(shape)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+    fm.load_state_dict(sd)
+    twin(fm, tm, [rng.standard_normal((2, shape[1]))], f_params=list(fm.named_parameters()),
+         t_params=list(tm.named_parameters()), rtol=1e-6, atol=1e-9)
+    if shape[0] == shape[1]:     # (householder truncates X's diagonal to ints, as PyTorch)
+        w = fm.weight.detach().numpy()
+        assert_close(w.T @ w, np.eye(small), atol=1e-10)
