@@ -336,3 +336,20 @@ def test_misc_functions_match_torch(rng):
     assert dp(fastdl.randn(4, 3)).shape == (4, 2)
     with pytest.raises(ValueError, match="CPU"):
         nn.DataParallel(nn.Linear(3, 2), device_ids=[0, 1])
+
+
+def test_buffer_assignment_registers_like_torch():
+    torch = torch_or_skip()
+
+    def build(lib):
+        class M(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = lib.nn.Linear(2, 2)
+                self.stat = lib.nn.Buffer(lib.ones(3))
+                self.tmp = lib.nn.Buffer(lib.zeros(1), persistent=False)
+        return M()
+    f, t = build(fastdl), build(torch)
+    assert list(f.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in f.named_buffers()] == [n for n, _ in t.named_buffers()]
+    assert [n for n, _ in f.named_parameters()] == [n for n, _ in t.named_parameters()]

@@ -3,11 +3,14 @@ already multithreaded) and ``LinearCrossEntropyLoss`` (PyTorch's names and state
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import functional as F
+from ...tensor import Tensor, _as_array
 from .linear import Linear
 from .module import Module
 
-__all__ = ["DataParallel", "LinearCrossEntropyLoss", "Container", "factory_kwargs"]
+__all__ = ["DataParallel", "LinearCrossEntropyLoss", "Container", "factory_kwargs", "Buffer"]
 
 
 class DataParallel(Module):
@@ -96,3 +99,25 @@ def factory_kwargs(kwargs):
                 raise TypeError(f"{k} specified twice, in **kwargs and in factory_kwargs")
             r[k] = kwargs[k]
     return r
+
+
+class Buffer(Tensor):
+    """A Tensor that, assigned as a module attribute, registers itself as a buffer of the
+    module (``persistent=False``: left out of the state dict), as PyTorch's ``nn.Buffer``.
+
+    Example::
+
+        self.running = nn.Buffer(fastdl.zeros(3))            # same as register_buffer
+    """
+
+    __slots__ = ("persistent",)
+    _is_nn_buffer = True
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = np.empty((0,), np.float32)
+        arr = data._array if isinstance(data, Tensor) else _as_array(data)
+        Tensor.__init__(self, arr)
+        if isinstance(data, Tensor):
+            self._array = data._array          # share the storage
+        self.persistent = bool(persistent)
