@@ -115,7 +115,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{idx.ndim}")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
+    if max_norm is not None and idx.size and (idx.min() < 0 or idx.max() >= n):
+        # (otherwise the binding checks the indices, before the kernel reads any)
         bad = int(idx.min() if idx.min() < 0 else idx.max())
         raise IndexError(f"embedding_bag: index {bad} is out of range for {n} embeddings")
     psw = None
@@ -140,18 +141,18 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             raise ValueError(f"embedding_bag: padding_idx {padding_idx} must be within "
                              f"[-{n}, {n - 1}]")
         padding_idx = int(padding_idx) % n
-    # bag of every entry, then drop the padding entries
+    # bag b is entries [offs[b], ends[b]); dropping padding entries shifts them
     E = idx.size
-    ends = np.append(offs[1:], E) if B else offs
-    counts_all = (ends - offs).astype(np.int64)
-    seg = np.repeat(np.arange(B, dtype=np.int64), counts_all)
+    ends = np.append(offs[1:], E).astype(np.int64) if B else offs
+    starts, counts = offs.astype(np.int64), (ends - offs).astype(np.int64)
     if padding_idx is not None and E:
         keep = idx != padding_idx
-        idx, seg = idx[keep], seg[keep]
-        if psw is not None:
-            psw = psw[keep] if not keep.all() else psw
-    counts = np.bincount(seg, minlength=B).astype(np.int64) if B else np.zeros(0, np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64) if B else counts
+        if not keep.all():
+            kept_before = np.concatenate(([0], np.cumsum(keep)))
+            starts, counts = kept_before[offs], kept_before[ends] - kept_before[offs]
+            idx = idx[keep]
+            if psw is not None:
+                psw = psw[keep]
     if max_norm is not None and idx.size:
         rows = np.unique(idx)
         w = weight._array[rows]
