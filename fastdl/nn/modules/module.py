@@ -199,6 +199,15 @@ class Module:
                 if t is not None:
                     yield (p + "." if p else "") + n, t
 
+    def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``), so
+        processes that receive the module (``fastdl.multiprocessing``) or are forked after
+        this call update the same weights. Returns the module. Example:
+        ``model.share_memory()``"""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
     def buffers(self, recurse=True):
         for _, t in self.named_buffers(recurse=recurse):
             yield t
