@@ -158,7 +158,13 @@ def adaptive_avg_pool3d(input, output_size):  # noqa: A002
     N, C, D, H, W = x.shape
     oD, oH, oW = _osize3(output_size, x.shape, fn)
     y = adaptive_avg_pool2d(x.reshape(N, C * D, H, W), (oH, oW))
-    y = adaptive_avg_pool2d(y.reshape(N, C, D, oH * oW), (oD, oH * oW))
+    # depth windows: one (oD, D) averaging matrix, applied as a batched matmul
+    i = np.arange(oD)
+    lo, hi = (i * D) // oD, -((-(i + 1) * D) // oD)
+    m = np.zeros((oD, D), dtype=x._array.dtype)
+    for r in range(oD):
+        m[r, lo[r]:hi[r]] = 1.0 / (hi[r] - lo[r])
+    y = Tensor._make(m) @ y.reshape(N, C, D, oH * oW)
     y = y.reshape(N, C, oD, oH, oW)
     return y.squeeze(0) if unb else y
 
