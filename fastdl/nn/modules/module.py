@@ -74,6 +74,12 @@ class Module:
         if "_parameters" not in d:
             raise AttributeError("cannot assign attributes before Module.__init__() call")
         params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
+        if getattr(value, "_is_nn_buffer", False):  # nn.Buffer (misc_ext.py): register it
+            params.pop(name, None)
+            mods.pop(name, None)
+            d.pop(name, None)
+            self.register_buffer(name, value, persistent=value.persistent)
+            return
         if isinstance(value, Parameter):
             mods.pop(name, None)
             bufs.pop(name, None)
