@@ -5,3 +5,4 @@ Each module below registers its ops when imported; ``fastdl/__init__.py`` import
 package and then calls ``table.install``.
 """
 from . import table  # noqa: F401
+from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
