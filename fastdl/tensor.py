@@ -107,6 +107,16 @@ def _as_array(data, dtype=None, copy=True):
         np.asarray(a, dtype=dt, order="C")
 
 
+_SIZES = {}  # shape tuple -> its fastdl.Size (building a tuple subclass costs ~1 us)
+
+
+def _new_size(shape):
+    r = Size(shape)
+    if len(_SIZES) < 4096:
+        _SIZES[shape] = r
+    return r
+
+
 def _arr(x):
     """Array of a Tensor or array-like operand (scalars stay Python scalars)."""
     if isinstance(x, Tensor):
@@ -211,7 +221,9 @@ class Tensor:
     @property
     def shape(self):
         """The sizes of the dimensions, a ``fastdl.Size``."""
-        return Size(self._array.shape)
+        s = self._array.shape
+        r = _SIZES.get(s)
+        return r if r is not None else _new_size(s)
 
     @property
     def ndim(self):
@@ -246,7 +258,7 @@ class Tensor:
         """The shape (a ``fastdl.Size``), or the size of dimension ``dim``.
         Example: ``x.size(-1)``"""
         if dim is None:
-            return Size(self._array.shape)
+            return self.shape
         return self._array.shape[_norm_dim(dim, self._array.ndim, "size")] \
             if self._array.ndim else _norm_dim(dim, 0, "size") and 1
 

@@ -21,6 +21,7 @@ _FROM_NP = _dt.FROM_NP
 _FLOATS = frozenset(d._np for d in _dt.ALL if d.is_floating_point)  # differentiable storage
 _LOWP = _dt.LOW_PRECISION  # float16, bfloat16: computed in float32, rounded once
 _F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
 _BOOL = np.dtype(np.bool_)
 _POOL_MIN = 1 << 15  # outputs with at least this many elements come from the caching pool
@@ -116,6 +117,18 @@ def _binary(uf, a, b, dt=None):
     """``uf(a, b)`` in torch's result dtype ``dt`` (default: ``_result_dtype``): operands of
     another dtype are cast first; float16/bfloat16 compute in float32 and round once."""
     if dt is None:
+        # fast path: a float32/float64 array with an array of its dtype or a Python number
+        # (NumPy's own result is then torch's): no promotion work, no casts
+        if a.__class__ is np.ndarray:
+            da = a.dtype
+            if da is _F32 or da is _F64:
+                tb = b.__class__
+                if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
+                        tb is builtins.int:
+                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
+                        return uf(a, b)
+                    return uf(a, b, out=_C.empty(np.broadcast_shapes(a.shape, np.shape(b)),
+                                                 da))
         dt = _result_dtype(a, b)
     cdt = _F32 if dt in _LOWP else dt
     if a.__class__ is np.ndarray and a.dtype != cdt:

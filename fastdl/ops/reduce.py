@@ -18,6 +18,7 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
+from ._util import _F64
 from .index import _TakeAlong
 
 
@@ -26,6 +27,8 @@ class _Sum(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
+        if a.dtype is _F32 or a.dtype is _F64:
+            return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
         if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
             return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
@@ -114,6 +117,8 @@ def _cast(input, dtype):
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     """Sum over ``dim`` (int, tuple or None for all); integers and bools sum to int64.
     Example: ``x.sum(dim=1)``"""
+    if dim is None and dtype is None and out is None:  # the common case, kept short
+        return _Sum.apply(input, None, keepdim)
     t = _cast(input, dtype)
     return _out(_Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim), out, "sum")
 
