@@ -1,4 +1,4 @@
-"""Matrix products on fastdl's GEMM kernel (``csrc/kernels/gemm``): ``fastdl.matmul`` with
+"""``fastdl.linalg``: matrix products on fastdl's GEMM kernel (``csrc/kernels/gemm``): ``fastdl.matmul`` with
 ``np.matmul`` semantics (batch dimensions broadcast, 1-D operands promoted and squeezed back),
 ``mm`` and ``bmm``. Forward and backward are one ``_C.matmul`` call each; backward passes the
 saved operands with ``trans_a``/``trans_b`` flags instead of materialising transposes."""
@@ -10,7 +10,24 @@ from . import _C
 from .autograd.function import _Op
 from .tensor import Tensor, _as_array
 
-__all__ = ["matmul", "mm", "bmm"]
+__all__ = ["matmul", "mm", "bmm", "norm", "vector_norm", "matrix_norm", "inv", "solve", "det",
+           "slogdet", "svd", "svdvals", "qr", "eigh", "eigvalsh", "cholesky", "lstsq", "pinv",
+           "matrix_power", "matrix_rank", "multi_dot", "cross", "vecdot"]
+
+
+def __getattr__(name):
+    """``fastdl.linalg.inv`` and the other decompositions and norms live in
+    ``fastdl/ops/linalg_ops.py`` (loaded after the Tensor class); looked up on first use."""
+    from .ops import linalg_ops
+    fn = linalg_ops.LINALG.get(name)
+    if fn is None:
+        raise AttributeError(f"module 'fastdl.linalg' has no attribute {name!r}")
+    globals()[name] = fn
+    return fn
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 
