@@ -337,10 +337,13 @@ class Tensor:
         if self._array.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted to a "
                              f"Python scalar, this one has shape {self._array.shape}")
-        return self._array.reshape(()).item()
+        a = self._array.reshape(())
+        return builtins.float(a) if a.dtype.kind == "V" else a.item()
 
     def tolist(self):
-        return self._array.tolist()
+        """Nested Python lists of Python numbers (bfloat16 elements as floats)."""
+        a = self._array
+        return (a.astype(np.float32) if a.dtype.kind == "V" else a).tolist()
 
     def numpy(self, *, force=False):
         """The underlying NumPy array (shared memory). Refuses tensors that require grad,
