@@ -47,7 +47,7 @@ def test_round_trip_exact(tmp_path, ext):
     assert fio.load_metadata(path) == {"epochs": "3", "note": "lenet ✓"}
     t = fastdl.load(path)
     assert all(isinstance(v, fastdl.Tensor) for v in t.values())
-    assert t["half"].dtype == fastdl.float32 and t["u8"].dtype == fastdl.int64
+    assert t["half"].dtype == fastdl.float16 and t["u8"].dtype == fastdl.uint8  # as saved
     assert t["scalar"].shape == () and float(t["scalar"]) == 2.5
     assert t["steps"].tolist() == [7, -2, 2**40]
 
@@ -88,7 +88,7 @@ def test_read_by_safetensors_and_torch(tmp_path):
     back = fastdl.load(tpath)
     np.testing.assert_array_equal(back["w"].numpy(), w.numpy())
     np.testing.assert_array_equal(back["b"].numpy(), w[0].to(torch.bfloat16).float().numpy())
-    assert back["n"].dtype == fastdl.int64 and back["n"].tolist() == [0, 1, 2]
+    assert back["n"].dtype == fastdl.int16 and back["n"].tolist() == [0, 1, 2]
     assert fio.load_metadata(tpath) == {"from": "torch"}
 
 

@@ -203,7 +203,7 @@ def test_reads_torch_checkpoints(tmp_path):
     np.testing.assert_array_equal(F.relu(back["view"] - 10.0).numpy(),
                                   np.maximum(base[1:, ::2].numpy() - 10, 0))
     np.testing.assert_array_equal(back["half"].numpy(), obj["half"].float().numpy())
-    assert back["half"].dtype == fastdl.float32 and back["bf16"].tolist() == [1.0] * 3
+    assert back["half"].dtype == fastdl.float16 and back["bf16"].tolist() == [1.0] * 3
     assert back["i8"].tolist() == [-3, 4] and back["b"].tolist() == [True, False]
     assert isinstance(back["param"], nn.Parameter) and back["param"].requires_grad
     assert back["empty"].shape == (0, 3)

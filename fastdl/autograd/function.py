@@ -30,6 +30,9 @@ from . import grad_mode as _gm
 from .grad_mode import (_state, enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 
+# the differentiable storage dtypes (bfloat16 from ml_dtypes has NumPy kind 'V')
+_FLOATS = frozenset(np.dtype(d) for d in ("float16", "float32", "float64")) | frozenset(
+    [np.dtype(__import__("ml_dtypes").bfloat16)])
 _Tensor = None  # fastdl.tensor.Tensor, set by fastdl.tensor at import (breaks the cycle)
 
 # Process-wide switches of the slow paths; each is one global read on the hot path.
@@ -174,7 +177,7 @@ def _link(ctx, outs, args, raw):
     """Make `ctx` the grad_fn of the floating outputs and pin saved tensors' versions."""
     nout = 0
     for i, t in enumerate(outs):
-        if t._array.dtype.kind == "f":
+        if t._array.dtype in _FLOATS:
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
@@ -273,7 +276,7 @@ def _apply_function(cls, ctx, args, recording):
             meta.append(None)
             continue
         meta.append((t._array.shape, t._array.dtype))
-        if t._array.dtype.kind == "f" and (nondiff is None or id(t) not in nondiff):
+        if t._array.dtype in _FLOATS and (nondiff is None or id(t) not in nondiff):
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
@@ -596,6 +599,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
                             continue
                         if g.shape != p._array.shape:
                             g = _reduce_to(g, p._array.shape, type(node).__name__)
+                        if g.dtype != p._array.dtype:  # a promoted op: the input's dtype
+                            g = g.astype(p._array.dtype)
                         pn = p._node
                         if want is not None:
                             k = want.get(id(p))

@@ -12,4 +12,5 @@ from . import stats  # noqa: F401
 from . import sort  # noqa: F401
 from . import shape_ext  # noqa: F401
 from . import linalg_ops  # noqa: F401
+from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
 from ..multiprocessing import _sharing  # noqa: F401,E402  (Tensor.share_memory_, is_shared)

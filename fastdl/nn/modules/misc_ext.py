@@ -10,7 +10,9 @@ from ...tensor import Tensor, _as_array
 from .linear import Linear
 from .module import Module
 
-__all__ = ["DataParallel", "LinearCrossEntropyLoss", "Container", "factory_kwargs", "Buffer"]
+__all__ = ["DataParallel", "LinearCrossEntropyLoss", "Container", "factory_kwargs"]
+
+# nn.Buffer lives in module.py (one implementation).
 
 
 class DataParallel(Module):
@@ -101,23 +103,3 @@ def factory_kwargs(kwargs):
     return r
 
 
-class Buffer(Tensor):
-    """A Tensor that, assigned as a module attribute, registers itself as a buffer of the
-    module (``persistent=False``: left out of the state dict), as PyTorch's ``nn.Buffer``.
-
-    Example::
-
-        self.running = nn.Buffer(fastdl.zeros(3))            # same as register_buffer
-    """
-
-    __slots__ = ("persistent",)
-    _is_nn_buffer = True
-
-    def __init__(self, data=None, *, persistent=True):
-        if data is None:
-            data = np.empty((0,), np.float32)
-        arr = data._array if isinstance(data, Tensor) else _as_array(data)
-        Tensor.__init__(self, arr)
-        if isinstance(data, Tensor):
-            self._array = data._array          # share the storage
-        self.persistent = bool(persistent)
