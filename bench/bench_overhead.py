@@ -1,14 +1,14 @@
 """The thin Python layer's per-op cost: a tiny-tensor graph (adds, muls, an 8x8 matmul and a
 sum, forward and backward) in fastdl vs PyTorch, same process, one thread.
 
-Run: ``pytest bench/bench_overhead.py --benchmark-only``. Per-op overhead = time of the graph
+Run: ``pytest bench/bench_overhead.py``. Per-op overhead = time of the graph
 divided by its number of ops; target: at most 1.5x PyTorch's.
 """
 import numpy as np
 import pytest
 
 import fastdl
-from conftest import HAVE_TORCH
+from fastdl.bench import HAVE_TORCH, record
 
 N_OPS = 8  # forward ops in the graph below (the backward is timed with it)
 
@@ -22,6 +22,13 @@ def _graph(lib, x, w, b):
     h = h - b          # 6
     h = h * w          # 7
     return h.sum()     # 8
+
+
+def _finish(benchmark, side, mode):
+    record(benchmark, side=side, op=f"tiny graph {mode}", shape="8x8")
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["us_per_op"] = stats.stats.min * 1e6 / N_OPS
 
 
 def _inputs_fastdl():
@@ -40,7 +47,7 @@ def test_overhead_fastdl(benchmark):
         _graph(fastdl, x, w, b).backward()
 
     benchmark(step)
-    benchmark.extra_info["us_per_op"] = benchmark.stats.stats.median * 1e6 / N_OPS
+    _finish(benchmark, "fastdl", "fwd+bwd")
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
@@ -57,13 +64,14 @@ def test_overhead_torch(benchmark):
         _graph(torch, x, w, b).backward()
 
     benchmark(step)
-    benchmark.extra_info["us_per_op"] = benchmark.stats.stats.median * 1e6 / N_OPS
+    _finish(benchmark, "torch", "fwd+bwd")
 
 
 @pytest.mark.benchmark(group="overhead: tiny graph forward only, no grad")
 def test_overhead_fastdl_nograd(benchmark):
     x, w, b = (t.detach() for t in _inputs_fastdl())
     benchmark(lambda: _graph(fastdl, x, w, b))
+    _finish(benchmark, "fastdl", "forward")
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
@@ -72,3 +80,4 @@ def test_overhead_torch_nograd(benchmark):
     import torch
     x, w, b = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8)
     benchmark(lambda: _graph(torch, x, w, b))
+    _finish(benchmark, "torch", "forward")
