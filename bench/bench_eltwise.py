@@ -119,7 +119,7 @@ def test_act_fwd(benchmark, nthreads, data, op, side):
         xt = torch.from_numpy(x)
         fn = lambda: tfwd(xt)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=rounds(5 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
     _record(benchmark, 8 * N, side, op, "fwd", nthreads)
 
 
@@ -163,7 +163,7 @@ def test_act_bwd(benchmark, nthreads, data, op, side):
         yt = tfwd(xt)
         fn = lambda: tbwd(gt, xt, yt)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=rounds(5 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
     _record(benchmark, 12 * N, side, op, "bwd", nthreads)
 
 
@@ -207,7 +207,7 @@ def test_softmax(benchmark, nthreads, op, mode, side):
             else:
                 fn = lambda: torch.ops.aten._softmax_backward_data(gt, yt, 1, torch.float32)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=rounds(5 if side == "numpy" else 20), iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 20), iterations=1, warmup_rounds=1)
     _record(benchmark, (8 if mode == "fwd" else 12) * n, side, op, mode, nthreads,
             SOFTMAX_SHAPE)
 

@@ -149,3 +149,11 @@ def test_not_a_benchmark_file(tmp_path):
     p.write_text("[]")
     with pytest.raises(ValueError, match="not a pytest-benchmark JSON"):
         report.load(str(p))
+
+
+def test_select_rows_by_op_shape_and_threads():
+    rows = report.table_rows(gemm_run())
+    assert [r["op"] for r in report.select(rows, only=r"^gemm 512")] == ["gemm"]
+    assert [r["op"] for r in report.select(rows, threads=1)] == ["relu fwd"]
+    assert report.select(rows, only="relu", threads=2) == []
+    assert len(report.select(rows)) == 2

@@ -24,9 +24,10 @@ other statistics measure the other jobs.
 import argparse
 import json
 import math
+import re
 import sys
 
-__all__ = ["load", "table_rows", "to_markdown", "machine_markdown", "chart", "compare",
+__all__ = ["load", "select", "table_rows", "to_markdown", "machine_markdown", "chart", "compare",
            "compare_markdown", "main"]
 
 SIDES = ("fastdl", "numpy", "torch")
@@ -55,6 +56,14 @@ def _side(b):
 def _column(side):
     """The report column of a side: ``torch_fused`` counts as ``torch``; others as is."""
     return "torch" if side.startswith("torch") else side
+
+
+def select(rows, only=None, threads=None):
+    """The rows whose ``"op shape"`` text matches the regular expression ``only`` (searched)
+    and whose thread count is ``threads`` (either filter ``None``: no filter)."""
+    pat = re.compile(only) if only else None
+    return [r for r in rows if (pat is None or pat.search(f"{r['op']} {r['shape']}"))
+            and (threads is None or r["threads"] == threads)]
 
 
 def table_rows(data):
@@ -249,6 +258,9 @@ def main(argv=None):
                    help="list the benchmarks of NEW slower than in OLD")
     p.add_argument("--threshold", type=float, default=5.0,
                    help="percent a benchmark must slow down to be listed (default 5)")
+    p.add_argument("--only", metavar="REGEX", help="rows whose 'op shape' matches REGEX")
+    p.add_argument("--threads", type=int, help="rows of this thread count only")
+    p.add_argument("--no-machine", action="store_true", help="the table without the machine")
     p.add_argument("-o", "--output", help="write the markdown here instead of stdout")
     p.add_argument("--chart", default="speedups.png",
                    help="PNG of the speed-ups (default speedups.png; 'none' for no chart)")
@@ -263,8 +275,8 @@ def main(argv=None):
         if len(a.json) != 1:
             p.error("give one results.json (or --compare OLD NEW)")
         data = load(a.json[0])
-        rows = table_rows(data)
-        text = machine_markdown(data) + "\n\n" + to_markdown(rows)
+        rows = select(table_rows(data), a.only, a.threads)
+        text = ("" if a.no_machine else machine_markdown(data) + "\n\n") + to_markdown(rows)
         if a.chart and a.chart.lower() != "none":
             if chart(rows, a.chart):
                 print(f"report: chart written to {a.chart}", file=sys.stderr)
