@@ -157,3 +157,13 @@ def test_select_rows_by_op_shape_and_threads():
     assert [r["op"] for r in report.select(rows, threads=1)] == ["relu fwd"]
     assert report.select(rows, only="relu", threads=2) == []
     assert len(report.select(rows)) == 2
+
+
+def test_merge_runs_of_several_files():
+    a = gemm_run()
+    b = run(bench("x[fastdl]", "x", "fastdl", 1.0), command="pytest bench/bench_x.py")
+    m = report.merge([a, b])
+    assert len(m["benchmarks"]) == len(a["benchmarks"]) + 1
+    assert m["machine_info"]["fastdl"]["cpu"] == "Test CPU"
+    assert m["machine_info"]["fastdl"]["command"] == "pytest bench/; pytest bench/bench_x.py"
+    assert report.merge([a]) is a

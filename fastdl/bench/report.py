@@ -27,7 +27,7 @@ import math
 import re
 import sys
 
-__all__ = ["load", "select", "table_rows", "to_markdown", "machine_markdown", "chart", "compare",
+__all__ = ["load", "merge", "select", "table_rows", "to_markdown", "machine_markdown", "chart", "compare",
            "compare_markdown", "main"]
 
 SIDES = ("fastdl", "numpy", "torch")
@@ -40,6 +40,24 @@ def load(path):
     if not isinstance(data, dict) or "benchmarks" not in data:
         raise ValueError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' key)")
     return data
+
+
+def merge(datas):
+    """One run from several ``--benchmark-json`` files (e.g. one per suite): the benchmarks of
+    all, the machine and date of the first, the command lines of all."""
+    datas = list(datas)
+    if len(datas) == 1:
+        return datas[0]
+    out = dict(datas[0])
+    out["benchmarks"] = [b for d in datas for b in d["benchmarks"]]
+    mi = dict(out.get("machine_info") or {})
+    f = dict(mi.get("fastdl") or {})
+    cmds = [((d.get("machine_info") or {}).get("fastdl") or {}).get("command") for d in datas]
+    if any(cmds):
+        f["command"] = "; ".join(c for c in cmds if c)
+    mi["fastdl"] = f
+    out["machine_info"] = mi
+    return out
 
 
 def _side(b):
@@ -253,7 +271,7 @@ def compare_markdown(slower, threshold, n_common):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m fastdl.bench.report",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("json", nargs="*", help="a --benchmark-json file (two with --compare)")
+    p.add_argument("json", nargs="*", help="--benchmark-json files (merged into one run)")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                    help="list the benchmarks of NEW slower than in OLD")
     p.add_argument("--threshold", type=float, default=5.0,
@@ -272,9 +290,9 @@ def main(argv=None):
         text = compare_markdown(slower, a.threshold, common)
         status = 1 if slower else 0
     else:
-        if len(a.json) != 1:
-            p.error("give one results.json (or --compare OLD NEW)")
-        data = load(a.json[0])
+        if not a.json:
+            p.error("give a results.json (or --compare OLD NEW)")
+        data = merge(load(x) for x in a.json)
         rows = select(table_rows(data), a.only, a.threads)
         text = ("" if a.no_machine else machine_markdown(data) + "\n\n") + to_markdown(rows)
         if a.chart and a.chart.lower() != "none":
