@@ -24,6 +24,21 @@ def _graph(lib, x, w, b):
     return h.sum()     # 8
 
 
+@pytest.fixture
+def one_thread():
+    """Every side on one thread for the test; the previous counts come back afterwards."""
+    prev = fastdl.get_num_threads()
+    fastdl.set_num_threads(1)
+    if HAVE_TORCH:
+        import torch
+        prev_t = torch.get_num_threads()
+        torch.set_num_threads(1)
+    yield 1
+    fastdl.set_num_threads(prev)
+    if HAVE_TORCH:
+        torch.set_num_threads(prev_t)
+
+
 def _finish(benchmark, side, mode):
     record(benchmark, side=side, op=f"tiny graph {mode}", shape="8x8")
     stats = getattr(benchmark, "stats", None)
@@ -38,8 +53,7 @@ def _inputs_fastdl():
 
 
 @pytest.mark.benchmark(group="overhead: tiny graph fwd+bwd")
-def test_overhead_fastdl(benchmark):
-    fastdl.set_num_threads(1)
+def test_overhead_fastdl(benchmark, one_thread):
     x, w, b = _inputs_fastdl()
 
     def step():
@@ -52,9 +66,8 @@ def test_overhead_fastdl(benchmark):
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 @pytest.mark.benchmark(group="overhead: tiny graph fwd+bwd")
-def test_overhead_torch(benchmark):
+def test_overhead_torch(benchmark, one_thread):
     import torch
-    torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     mk = lambda *s: torch.randn(*s, generator=g, requires_grad=True)
     x, w, b = mk(8, 8), mk(8, 8), mk(8)
@@ -68,7 +81,7 @@ def test_overhead_torch(benchmark):
 
 
 @pytest.mark.benchmark(group="overhead: tiny graph forward only, no grad")
-def test_overhead_fastdl_nograd(benchmark):
+def test_overhead_fastdl_nograd(benchmark, one_thread):
     x, w, b = (t.detach() for t in _inputs_fastdl())
     benchmark(lambda: _graph(fastdl, x, w, b))
     _finish(benchmark, "fastdl", "forward")
@@ -76,7 +89,7 @@ def test_overhead_fastdl_nograd(benchmark):
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 @pytest.mark.benchmark(group="overhead: tiny graph forward only, no grad")
-def test_overhead_torch_nograd(benchmark):
+def test_overhead_torch_nograd(benchmark, one_thread):
     import torch
     x, w, b = torch.randn(8, 8), torch.randn(8, 8), torch.randn(8)
     benchmark(lambda: _graph(torch, x, w, b))
