@@ -93,12 +93,19 @@ def _machine_ready():
         _MEASURED.append(True)
 
 
+def _is_side(value):
+    return value in SIDES or value.startswith("torch_")
+
+
 def _side(request, info):
     if info.get("side"):
         return info["side"]
     params = getattr(getattr(request.node, "callspec", None), "params", {})
     if isinstance(params.get("side"), str):
         return params["side"]
+    for v in params.values():  # a parameter under another name (lib="torch")
+        if isinstance(v, str) and _is_side(v):
+            return v
     name = request.node.name.lower()
     for s in SIDES:
         if s in name:
@@ -132,9 +139,9 @@ def _wrap_timing(bm, seen):
     bm._raw, bm._raw_pedantic = timed_raw, timed_pedantic
 
 
-# legacy extra_info rates (per median) that the suites wrote before fastdl.bench.record
-_LEGACY_FLOPS = ("gflops", "GFLOP/s", "GFLOPS")
-_LEGACY_BYTES = ("gbps", "GB/s", "GBps")
+# rates a suite computed itself (from whichever statistic it chose) instead of recording the
+# work per call with fastdl.bench.record: kept as they are, under one name
+_RATE_NAMES = {"GFLOP/s": "gflops", "GFLOPS": "gflops", "GB/s": "gbps", "GBps": "gbps"}
 
 
 def _finish(bm, request, seen):
@@ -143,14 +150,9 @@ def _finish(bm, request, seen):
         return  # skipped, failed, or --benchmark-disable
     info = bm.extra_info
     st = stats.stats
-    for keys, work in ((_LEGACY_FLOPS, "flops"), (_LEGACY_BYTES, "bytes")):
-        for k in keys:
-            if k in info and work not in info and isinstance(info[k], (int, float)):
-                info[work] = float(info[k]) * 1e9 * st.median
-        for k in keys:
-            info.pop(k, None)
-    for k in ("pct_peak", "peak_gflops", "pct_bandwidth"):
-        info.pop(k, None)
+    for old, new in _RATE_NAMES.items():
+        if old in info:
+            info.setdefault(new, info.pop(old))
     threads = int(info.get("threads") or seen.get("threads") or fastdl.get_num_threads())
     info["threads"] = threads
     info["side"] = _side(request, info)
@@ -159,13 +161,16 @@ def _finish(bm, request, seen):
     best = st.min
     if best > 0 and info.get("flops"):
         info["gflops"] = info["flops"] / best / 1e9
-        info["pct_peak"] = 100 * info["gflops"] / machine.peak_for(threads)
     if best > 0 and info.get("bytes"):
         info["gbps"] = info["bytes"] / best / 1e9
+    if isinstance(info.get("gflops"), (int, float)):
+        info["pct_peak"] = 100 * info["gflops"] / machine.peak_for(threads)
+    if isinstance(info.get("gbps"), (int, float)):
         info["pct_bandwidth"] = 100 * info["gbps"] / machine.bandwidth_for(threads, "copy")
     if bm.group is None:  # group by the test and its parameters other than the side
         params = getattr(getattr(request.node, "callspec", None), "params", {})
-        rest = [f"{v}" for k, v in params.items() if k != "side"]
+        rest = [f"{v}" for k, v in params.items()
+                if k != "side" and not (isinstance(v, str) and _is_side(v))]
         group = " ".join([request.node.originalname.removeprefix("test_")] + rest)
         bm.group = stats.group = group
 
