@@ -15,6 +15,7 @@ import os as _os
 
 from . import _C
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import inference_mode, is_inference_mode_enabled
 from .linalg import bmm, matmul, mm
 from .random import manual_seed
 from .io import load, save
@@ -85,7 +86,9 @@ def show_config() -> str:
 
 
 from . import autograd, nn, optim, data, testing, utils  # noqa: E402,F401
+from . import func  # noqa: E402,F401
 from . import ops as _ops  # noqa: E402
+from .optimize import optimize_for_inference  # noqa: E402,F401
 
 _ops.table.install(Tensor, globals())
 

@@ -13,6 +13,9 @@ void bind_loss(py::module_& m);
 void bind_norm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_rnn(py::module_& m);
+void bind_ctc(py::module_& m);
+void bind_sample(py::module_& m);
+void bind_embag(py::module_& m);
 }  // namespace fastdl
 
 PYBIND11_MODULE(_C, m) {
@@ -26,4 +29,7 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_norm(m);
   fastdl::bind_optim(m);
   fastdl::bind_rnn(m);
+  fastdl::bind_ctc(m);
+  fastdl::bind_sample(m);
+  fastdl::bind_embag(m);
 }

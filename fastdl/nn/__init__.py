@@ -14,3 +14,16 @@ from .modules.padding import *  # noqa: F401,F403
 from .modules.pooling import *  # noqa: F401,F403
 from .modules.rnn import *  # noqa: F401,F403
 from .modules.sparse import *  # noqa: F401,F403
+from .modules.activation_ext import *  # noqa: F401,F403
+from .modules.dropout_ext import *  # noqa: F401,F403
+from .modules.normalization_ext import *  # noqa: F401,F403
+from .modules.pixelshuffle import *  # noqa: F401,F403
+from .modules.sparse_ext import *  # noqa: F401,F403
+from .modules.transformer import *  # noqa: F401,F403
+from .modules.adaptive import *  # noqa: F401,F403
+from .modules.loss_ext import *  # noqa: F401,F403
+from .modules.pooling_ext import *  # noqa: F401,F403
+from .modules.conv3d import *  # noqa: F401,F403
+from .modules.padding3d import *  # noqa: F401,F403
+from .modules.lazy import *  # noqa: F401,F403
+from .modules.misc_ext import *  # noqa: F401,F403

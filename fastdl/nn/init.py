@@ -15,7 +15,9 @@ from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "orthogonal_", "trunc_normal_", "_calculate_fan_in_and_fan_out"]
+           "orthogonal_", "trunc_normal_", "_calculate_fan_in_and_fan_out", "dirac_", "sparse_",
+           "uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse", "dirac", "eye"]
 
 
 def _check(t, what):
@@ -187,3 +189,66 @@ def orthogonal_(tensor, gain=1.0):
     if rows < cols:
         q = q.T
     return _write(tensor, (gain * q).reshape(tensor.shape))
+
+
+def dirac_(tensor, groups=1):
+    """Fill a 3-, 4- or 5-D convolution weight (out, in, *k) with the Dirac delta: each of
+    the ``groups`` groups of output channels copies its input channels through the kernel's
+    centre (identity convolution); everything else 0. Example: ``nn.init.dirac_(conv.weight)``
+    """
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got "
+                         f"shape {tuple(tensor.shape)}")
+    out = tensor.shape[0]
+    if groups < 1 or out % groups:
+        raise ValueError(f"dirac_: dim 0 ({out}) must be divisible by groups ({groups})")
+    per = out // groups
+    m = min(per, tensor.shape[1])
+    w = np.zeros(tensor.shape, dtype=tensor._array.dtype)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(m):
+            w[(g * per + d, d) + centre] = 1
+    return _write(tensor, w)
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fill a 2-D tensor as a sparse matrix: N(0, std²) entries, then in every column
+    ``ceil(sparsity · rows)`` randomly chosen rows set to 0 (Martens, 2010).
+    Example: ``nn.init.sparse_(w, sparsity=0.1)``"""
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    rows, cols = tensor.shape
+    nz = int(math.ceil(sparsity * rows))
+    gen = default_generator()
+    w = gen.normal(0.0, std, (rows, cols))
+    for c in range(cols):
+        w[gen.permutation(rows)[:nz], c] = 0
+    return _write(tensor, w)
+
+
+def _deprecated(fn, name):
+    def old(*args, **kwargs):
+        import warnings
+        warnings.warn(f"nn.init.{name} is now deprecated in favor of nn.init.{name}_.",
+                      FutureWarning, stacklevel=2)
+        return fn(*args, **kwargs)
+    old.__name__ = name
+    old.__doc__ = f"Deprecated spelling of ``{name}_`` (warns)."
+    return old
+
+
+uniform = _deprecated(uniform_, "uniform")
+normal = _deprecated(normal_, "normal")
+constant = _deprecated(constant_, "constant")
+xavier_uniform = _deprecated(xavier_uniform_, "xavier_uniform")
+xavier_normal = _deprecated(xavier_normal_, "xavier_normal")
+kaiming_uniform = _deprecated(kaiming_uniform_, "kaiming_uniform")
+kaiming_normal = _deprecated(kaiming_normal_, "kaiming_normal")
+orthogonal = _deprecated(orthogonal_, "orthogonal")
+sparse = _deprecated(sparse_, "sparse")
+dirac = _deprecated(dirac_, "dirac")
+eye = _deprecated(eye_, "eye")

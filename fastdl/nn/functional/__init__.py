@@ -13,3 +13,13 @@ from .normalization import *  # noqa: F401,F403
 from .composite_loss import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
+from .activation_ext import *  # noqa: F401,F403
+from .dropout_ext import *  # noqa: F401,F403
+from .embedding_bag import *  # noqa: F401,F403
+from .normalization_ext import *  # noqa: F401,F403
+from .shape_ext import *  # noqa: F401,F403
+from .loss_ext import *  # noqa: F401,F403
+from .pooling_ext import *  # noqa: F401,F403
+from .sample import *  # noqa: F401,F403
+from .conv3d import *  # noqa: F401,F403
+from .misc_ext import *  # noqa: F401,F403

@@ -268,7 +268,7 @@ class _Interp(_Op):
 
 
 _INTERP_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,),
-                 "bilinear": (2,), "trilinear": (3,)}
+                 "bilinear": (2,), "trilinear": (3,), "bicubic": (2,)}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -297,7 +297,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise TypeError(f"interpolate: input must be floating point, got {t._array.dtype}")
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
-                         "interpolating modes: linear | bilinear | trilinear")
+                         "interpolating modes: linear | bilinear | bicubic | trilinear")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
@@ -321,6 +321,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(s <= 0 for s in sizes) or any(i <= 0 for i in spatial):
         raise ValueError(f"interpolate: input {tuple(t.shape)} and output {sizes} sizes must "
                          "be positive")
+    if mode == "bicubic":  # Keys' cubic convolution, in sample.py
+        from .sample import _bicubic
+        return _bicubic(t, sizes, scales, bool(align_corners))
     maps = tuple(_axis_map(i, o, mode, bool(align_corners), s)
                  for i, o, s in zip(spatial, sizes, scales))
     return _Interp.apply(t, maps)

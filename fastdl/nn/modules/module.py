@@ -1,11 +1,15 @@
 """``Module`` and ``Parameter``: the base of every layer, with PyTorch's API."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ...tensor import Tensor, _as_array, _canon_dtype
+from ...utils import hooks as _hooks
+from ...utils.hooks import (register_module_forward_hook,  # noqa: F401  (torch's place)
+                            register_module_forward_pre_hook, register_module_full_backward_hook,
+                            register_module_full_backward_pre_hook)
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict"]
@@ -31,6 +35,12 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns (PyTorch's named tuple)."""
+
+    __slots__ = ()
 
 
 class Module:
@@ -64,6 +74,12 @@ class Module:
         if "_parameters" not in d:
             raise AttributeError("cannot assign attributes before Module.__init__() call")
         params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
+        if getattr(value, "_is_nn_buffer", False):  # nn.Buffer (misc_ext.py): register it
+            params.pop(name, None)
+            mods.pop(name, None)
+            d.pop(name, None)
+            self.register_buffer(name, value, persistent=value.persistent)
+            return
         if isinstance(value, Parameter):
             mods.pop(name, None)
             bufs.pop(name, None)
@@ -141,8 +157,75 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
+    _has_hooks = False  # set on the instance once a forward/backward hook is registered
+
     def __call__(self, *args, **kwargs):
+        if self._has_hooks or _hooks._any_global[0]:
+            return _hooks.call_module(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- hooks (each returns a fastdl.utils.hooks.RemovableHandle) --------------------------
+    def _hooks_for(self, name):
+        object.__setattr__(self, "_has_hooks", True)
+        return _hooks._hook_dict(self, name)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Run ``hook(module, args) -> None or new args`` before every ``forward`` (with
+        ``with_kwargs``: ``hook(module, args, kwargs) -> None or (new_args, new_kwargs)``);
+        a non-tuple return is wrapped into a 1-tuple. ``prepend`` puts it before the hooks
+        already registered. Example: ``m.register_forward_pre_hook(lambda m, a: (a[0] * 2,))``
+        """
+        hooks = self._hooks_for("_forward_pre_hooks")
+        kw = self._hooks_for("_forward_pre_hooks_with_kwargs")
+        h = _hooks._add(hooks, hook, prepend, extra=(kw,))
+        if with_kwargs:
+            kw[h.id] = True
+        return h
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Run ``hook(module, args, output) -> None or new output`` after every ``forward``
+        (with ``with_kwargs``: ``hook(module, args, kwargs, output)``); ``always_call`` runs it
+        even if forward raised. Global hooks (``register_module_forward_hook``) run first.
+        Example: ``m.register_forward_hook(lambda m, args, out: out.relu())``"""
+        hooks = self._hooks_for("_forward_hooks")
+        kw = self._hooks_for("_forward_hooks_with_kwargs")
+        always = self._hooks_for("_forward_hooks_always_called")
+        h = _hooks._add(hooks, hook, prepend, extra=(kw, always))
+        if with_kwargs:
+            kw[h.id] = True
+        if always_call:
+            always[h.id] = True
+        return h
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Run ``hook(module, grad_output) -> None or new grad_output`` when the gradients of
+        the module's outputs are ready (before those of its inputs are computed); a returned
+        tuple replaces grad_output. Example:
+        ``m.register_full_backward_pre_hook(lambda m, go: (go[0] * 0.5,))``"""
+        return _hooks._add(self._hooks_for("_backward_pre_hooks"), hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Run ``hook(module, grad_input, grad_output) -> None or new grad_input`` once the
+        gradients of the module's positional inputs are computed (one entry per positional
+        argument, None for those that are not Tensors requiring grad); a returned tuple
+        replaces grad_input. If no input requires grad it runs with grad_input all None when
+        grad_output is ready (and warns, as PyTorch does).
+        Example: ``m.register_full_backward_hook(lambda m, gi, go: print(go[0].shape))``"""
+        return _hooks._add(self._hooks_for("_backward_hooks"), hook, prepend)
+
+    def register_state_dict_pre_hook(self, hook):
+        """Run ``hook(module, prefix, keep_vars)`` before ``state_dict`` reads this module.
+        Example: ``m.register_state_dict_pre_hook(lambda m, prefix, keep: sync(m))``"""
+        return _hooks._add(_hooks._hook_dict(self, "_state_dict_pre_hooks"), hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """Run ``hook(module, incompatible_keys)`` after ``load_state_dict`` (on this module and
+        each submodule that registered one); ``incompatible_keys`` has ``missing_keys`` and
+        ``unexpected_keys`` lists the hook may edit in place before the strict check.
+        Example: ``m.register_load_state_dict_post_hook(lambda m, k: k.missing_keys.clear())``
+        """
+        return _hooks._add(_hooks._hook_dict(self, "_load_state_dict_post_hooks"), hook)
 
     # ---- traversal ------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix=""):
@@ -269,6 +352,8 @@ class Module:
         out = OrderedDict() if destination is None else destination
         for p, m in self.named_modules(prefix=prefix.rstrip(".")):
             pre = p + "." if p else ""
+            for hook in tuple(m.__dict__.get("_state_dict_pre_hooks", {}).values()):
+                hook(m, pre, keep_vars)
             for n, t in m._parameters.items():
                 if t is not None:
                     out[pre + n] = t if keep_vars else t.detach()
@@ -284,7 +369,9 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
+        post = [(m, h) for m in self.modules()
+                for h in m.__dict__.get("_load_state_dict_post_hooks", {}).values()]
+        if strict and (missing or unexpected) and not post:
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected}")
         for k, t in own.items():
@@ -297,7 +384,13 @@ class Module:
                                  f"state dict but {tuple(t._array.shape)} in the module")
             np.copyto(t._array, arr, casting="unsafe")
             t._vc[0] += 1
-        return missing, unexpected
+        keys = _IncompatibleKeys(missing, unexpected)
+        for m, hook in post:  # may edit keys.missing_keys / unexpected_keys in place
+            hook(m, keys)
+        if strict and post and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        return keys
 
     # ---- printing -------------------------------------------------------------------------
     def extra_repr(self):

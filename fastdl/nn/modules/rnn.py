@@ -247,10 +247,21 @@ class RNNBase(Module):
                              f"{tuple(hx.shape)}")
         return hx.to(dt) if hx.dtype != dt else hx
 
+    def flatten_parameters(self):
+        """A no-op kept for PyTorch programs (the weights are already used in place)."""
+
     def forward(self, input, hx=None):  # noqa: A002
-        """input (T, B, in) — (B, T, in) with batch_first — or unbatched (T, in);
-        hx (L·D, B, H) (LSTM: a tuple (h0, c0)), zeros when None.
-        Returns (output (T, B, D·H), h_n (L·D, B, H)) (LSTM: (output, (h_n, c_n)))."""
+        """input (T, B, in) — (B, T, in) with batch_first — or unbatched (T, in), or a
+        ``PackedSequence``; hx (L·D, B, H) (LSTM: a tuple (h0, c0)), zeros when None.
+        Returns (output (T, B, D·H), h_n (L·D, B, H)) (LSTM: (output, (h_n, c_n))); for a
+        packed input the output is packed like it and h_n holds each sequence's state at its
+        own last step."""
+        from ..utils.rnn import PackedSequence, _rnn_packed
+        if isinstance(input, PackedSequence):
+            return _rnn_packed(self, input, hx)
+        return self._forward_tensor(input, hx)
+
+    def _forward_tensor(self, input, hx=None, force_batch_first=None):  # noqa: A002
         name = type(self).__name__
         x = as_tensor(input)
         if x.ndim not in (2, 3):
@@ -263,9 +274,10 @@ class RNNBase(Module):
             raise TypeError(f"{name}: input is {x.dtype} but the parameters are {pdt} "
                             f"(convert one with .to())")
         batched = x.ndim == 3
+        batch_first = self.batch_first if force_batch_first is None else force_batch_first
         if not batched:
             x = x.unsqueeze(1)
-        elif self.batch_first:
+        elif batch_first:
             x = x.transpose(0, 1)
         T, B, I = x.shape
         if I != self.input_size:
@@ -330,7 +342,7 @@ class RNNBase(Module):
             out = out.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if lstm else None
-        elif self.batch_first:
+        elif batch_first:
             out = out.transpose(0, 1)
         return (out, (h_n, c_n)) if lstm else (out, h_n)
 
