@@ -1,19 +1,21 @@
-"""Memory bandwidth of this machine: copy (dst = src) and triad (a = b + s c) on 16M
-float32 (64 MB per array), run by fastdl's OpenMP threads (C++ loops in
-csrc/kernels/eltwise, private ``_C._bw_copy`` / ``_C._bw_triad``), with NumPy's single-threaded
-``np.copyto`` / ``np.add(b, s*c)``-free triad for comparison.
+"""Memory bandwidth of this machine: copy (dst = src) and triad (a = b + s c) on 16M float32
+(64 MB per array), run by fastdl's OpenMP threads (C++ loops in csrc/kernels/eltwise, private
+``_C._bw_copy`` / ``_C._bw_triad``), against NumPy's ``np.copyto`` and a two-pass NumPy triad
+(``np.multiply(c, s, out=a); a += b``; NumPy is single-threaded here).
 
 GB/s counts bytes read plus bytes written (copy 8 B/element, triad 12 B/element, no
-write-allocate traffic). The eltwise benchmarks quote their GB/s as a fraction of ``copy``.
+write-allocate traffic). The other suites quote their GB/s as a percentage of ``copy``
+(``fastdl.bench.machine``).
 
-Run: PYTHONPATH=. python -m pytest bench/bench_bandwidth.py --benchmark-only -p no:randomly
+Run: ``pytest bench/bench_bandwidth.py``
 """
 import numpy as np
 import pytest
 
 from fastdl import _C
+from fastdl.bench import record, rounds, smoke
 
-N = 16 * 1024 * 1024
+N = smoke(16 * 1024 * 1024, 64 * 1024)
 
 
 @pytest.fixture(scope="module")
@@ -26,26 +28,25 @@ def arrays():
     return a, b, c
 
 
-@pytest.mark.benchmark(group="bandwidth-copy")
-def test_copy_fastdl(benchmark, nthreads, arrays):
+def _triad_numpy(a, b, c, s):
+    np.multiply(c, s, out=a)
+    a += b
+
+
+@pytest.mark.parametrize("side", ["fastdl", "numpy"])
+def test_copy(benchmark, nthreads, arrays, side):
     a, b, _ = arrays
-    benchmark.pedantic(_C._bw_copy, args=(b, a), rounds=30, iterations=1, warmup_rounds=2)
-    benchmark.extra_info["GB/s"] = 8 * N / benchmark.stats["median"] / 1e9
-    benchmark.extra_info["threads"] = nthreads
+    benchmark.group = f"bandwidth copy {N} t{nthreads}"
+    fn, args = (_C._bw_copy, (b, a)) if side == "fastdl" else (np.copyto, (a, b))
+    benchmark.pedantic(fn, args=args, rounds=rounds(30), iterations=1, warmup_rounds=2)
+    record(benchmark, nbytes=8 * N, side=side, op="copy", shape=(N,))
 
 
-@pytest.mark.benchmark(group="bandwidth-copy")
-def test_copy_numpy(benchmark, nthreads, arrays):
-    a, b, _ = arrays
-    benchmark.pedantic(np.copyto, args=(a, b), rounds=30, iterations=1, warmup_rounds=2)
-    benchmark.extra_info["GB/s"] = 8 * N / benchmark.stats["median"] / 1e9
-    benchmark.extra_info["threads"] = 1
-
-
-@pytest.mark.benchmark(group="bandwidth-triad")
-def test_triad_fastdl(benchmark, nthreads, arrays):
+@pytest.mark.parametrize("side", ["fastdl", "numpy"])
+def test_triad(benchmark, nthreads, arrays, side):
     a, b, c = arrays
-    benchmark.pedantic(_C._bw_triad, args=(a, b, c, 3.0), rounds=30, iterations=1,
+    benchmark.group = f"bandwidth triad {N} t{nthreads}"
+    fn = _C._bw_triad if side == "fastdl" else _triad_numpy
+    benchmark.pedantic(fn, args=(a, b, c, 3.0), rounds=rounds(30), iterations=1,
                        warmup_rounds=2)
-    benchmark.extra_info["GB/s"] = 12 * N / benchmark.stats["median"] / 1e9
-    benchmark.extra_info["threads"] = nthreads
+    record(benchmark, nbytes=12 * N, side=side, op="triad", shape=(N,))

@@ -1,10 +1,10 @@
 """Convolution float32: fastdl vs the NumPy reference vs PyTorch (CPU), forward and
 forward+backward (grads of input, weight and bias), 1 and 2 threads, on the issue's shapes.
 
-GFLOP/s (forward 2·N·K·OH·OW·C/g·R·S; forward+backward 3× that) and, for fastdl, % of the
-measured FMA peak (``_C._fma_peak``) go to ``extra_info``. Run:
+The work per call (forward 2·N·K·OH·OW·C/g·R·S flops; forward+backward 3× that) goes to
+``extra_info``; bench/conftest.py adds GFLOP/s and % of the measured FMA peak. Run:
 
-    flock /tmp/fastdl-bench.lock python -m pytest bench/bench_conv.py --benchmark-only -p no:randomly
+    pytest bench/bench_conv.py
 
 or ``python bench/bench_conv.py [threads...]`` for the table the closing note reports (sides
 interleaved, medians, fastdl/torch ratio).
@@ -21,8 +21,8 @@ import fastdl.nn.functional as F
 from fastdl import _C
 from fastdl.testing import reference as R
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from conftest import HAVE_TORCH, blas_threads, settle  # noqa: E402
+from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, record, rounds, settle
+from fastdl.bench.machine import peak_for
 
 # name: (N, C, H, W, K, R, stride, padding, groups)
 SHAPES = {
@@ -34,6 +34,9 @@ SHAPES = {
     "pointwise_14": (16, 256, 14, 14, 256, 1, 1, 0, 1),
     "depthwise_56": (16, 128, 56, 56, 128, 3, 1, 1, 128),
 }
+if SMOKE:  # the same kinds of layer at toy sizes
+    SHAPES = {"lenet1": (2, 1, 12, 12, 3, 5, 1, 0, 1), "strided": (2, 4, 9, 9, 6, 3, 2, 1, 1),
+              "depthwise": (2, 4, 8, 8, 4, 3, 1, 1, 4)}
 
 
 def flops_fwd(shape):
@@ -98,11 +101,8 @@ MODES = ["fwd", "fwdbwd"]
 
 
 def fma_peak(threads):
-    best = 0.0
-    for _ in range(3):
-        fl, secs = _C._fma_peak(10_000_000, threads)
-        best = max(best, fl / secs / 1e9)
-    return best
+    """The FMA peak on ``threads`` threads (GFLOP/s), measured once per process."""
+    return peak_for(threads)
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -115,15 +115,12 @@ def test_conv(benchmark, nthreads, name, mode, side):
     fn()
     settle()
     flops = flops_fwd(shape) * (3 if mode == "fwdbwd" else 1)
-    rounds = 3 if side == "numpy" else max(5, min(100, int(4e9 / flops)))
-    benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1)
-    if benchmark.stats is None:  # --benchmark-disable: ran once, nothing to record
-        return
-    med = benchmark.stats.stats.median
-    benchmark.extra_info.update(gflops=flops / med / 1e9, threads=nthreads)
-    if side == "fastdl":
-        benchmark.extra_info["pct_peak"] = 100 * flops / med / 1e9 / fma_peak(nthreads)
-    settle()
+    n = 3 if side == "numpy" else max(5, min(100, int(4e9 / flops)))
+    benchmark.pedantic(fn, rounds=rounds(n), warmup_rounds=1)
+    N, C, H, W, K, Rk, st, p, g = shape
+    record(benchmark, flops=flops, side=side, op=f"conv2d {name} {mode}",
+           shape=f"{N}x{C}x{H}x{W} k{K} {Rk}x{Rk} s{st} p{p} g{g}")
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 def _median_time(fn, budget=0.5, max_reps=50):

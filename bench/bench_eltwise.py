@@ -9,7 +9,7 @@ each operand and one write of the result (fwd 8 B/element, bwd 12 B/element); co
 ``bench_bandwidth.py``'s copy. Same thread count on every side (``nthreads``). The NumPy
 reference computes in float64 (it is the plain reference of the tests, not a tuned NumPy).
 
-Run: PYTHONPATH=. python -m pytest bench/bench_eltwise.py --benchmark-only -p no:randomly
+Run: ``pytest bench/bench_eltwise.py``
 """
 import numpy as np
 import pytest
@@ -19,14 +19,14 @@ import fastdl.nn.functional as F
 from fastdl import _C
 from fastdl.testing.reference import eltwise as R
 
-from conftest import HAVE_TORCH, settle
+from fastdl.bench import HAVE_TORCH, blas_threads, record, rounds, settle, smoke
 
 if HAVE_TORCH:
     import torch
     import torch.nn.functional as TF
 
-N = 16 * 1024 * 1024
-SOFTMAX_SHAPE = (4096, 1000)
+N = smoke(16 * 1024 * 1024, 4096)
+SOFTMAX_SHAPE = smoke((4096, 1000), (16, 10))
 
 # name -> (fastdl fwd(t, inplace), code, params, from_output, reference name, ref params,
 #          torch fwd(x), torch inplace (or None), torch bwd(g, x, y), cheap?)
@@ -93,10 +93,9 @@ def data():
     return x, g
 
 
-def _record(benchmark, nbytes, side, op, mode, nthreads):
-    med = benchmark.stats["median"]
-    benchmark.extra_info.update({"GB/s": nbytes / med / 1e9, "side": side, "op": op,
-                                 "mode": mode, "threads": nthreads})
+def _record(benchmark, nbytes, side, op, mode, nthreads, shape=(N,)):
+    settle(0.3 if side != "fastdl" else 0.05)  # let BLAS / torch worker threads sleep
+    record(benchmark, nbytes=nbytes, side=side, op=f"{op} {mode}", shape=shape, mode=mode)
 
 
 SIDES = ["fastdl", "numpy", "torch"]
@@ -107,7 +106,7 @@ SIDES = ["fastdl", "numpy", "torch"]
 def test_act_fwd(benchmark, nthreads, data, op, side):
     fwd, code, prm, fo, rname, rprm, tfwd, tinp, tbwd, _ = OPS[op]
     x, _ = data
-    benchmark.group = f"{op}-fwd"
+    benchmark.group = f"{op} fwd {N} t{nthreads}"
     if side == "fastdl":
         t = fastdl.tensor(x)
         fn = lambda: fwd(t, False)  # noqa: E731
@@ -120,7 +119,7 @@ def test_act_fwd(benchmark, nthreads, data, op, side):
         xt = torch.from_numpy(x)
         fn = lambda: tfwd(xt)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=5 if side == "numpy" else 15, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
     _record(benchmark, 8 * N, side, op, "fwd", nthreads)
 
 
@@ -129,7 +128,7 @@ def test_act_fwd(benchmark, nthreads, data, op, side):
 def test_act_inplace(benchmark, nthreads, data, op, side):
     fwd, code, prm, fo, rname, rprm, tfwd, tinp, tbwd, _ = OPS[op]
     x, _ = data
-    benchmark.group = f"{op}-inplace"
+    benchmark.group = f"{op} inplace {N} t{nthreads}"
     # idempotent-ish ops keep the data finite when applied repeatedly
     buf = x.copy()
     if side == "fastdl":
@@ -141,7 +140,7 @@ def test_act_inplace(benchmark, nthreads, data, op, side):
         xt = torch.from_numpy(buf)
         fn = lambda: tinp(xt)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=15, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(15), iterations=1, warmup_rounds=1)
     _record(benchmark, 8 * N, side, op, "inplace", nthreads)
 
 
@@ -150,7 +149,7 @@ def test_act_inplace(benchmark, nthreads, data, op, side):
 def test_act_bwd(benchmark, nthreads, data, op, side):
     fwd, code, prm, fo, rname, rprm, tfwd, tinp, tbwd, _ = OPS[op]
     x, g = data
-    benchmark.group = f"{op}-bwd"
+    benchmark.group = f"{op} bwd {N} t{nthreads}"
     if side == "fastdl":
         s = _C.eltwise_forward(_C.eltwise_acts[code], x, list(prm)) if fo else x
         fn = lambda: _C.eltwise_backward(_C.eltwise_acts[code], fo, s, g, list(prm))  # noqa: E731
@@ -164,7 +163,7 @@ def test_act_bwd(benchmark, nthreads, data, op, side):
         yt = tfwd(xt)
         fn = lambda: tbwd(gt, xt, yt)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=5 if side == "numpy" else 15, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
     _record(benchmark, 12 * N, side, op, "bwd", nthreads)
 
 
@@ -177,7 +176,7 @@ def test_softmax(benchmark, nthreads, op, mode, side):
     g = rng.standard_normal(SOFTMAX_SHAPE).astype(np.float32)
     log = op == "log_softmax"
     n = x.size
-    benchmark.group = f"{op}-{mode}"
+    benchmark.group = f"{op} {mode} {SOFTMAX_SHAPE[0]}x{SOFTMAX_SHAPE[1]} t{nthreads}"
     if side == "fastdl":
         if mode == "fwd":
             t = fastdl.tensor(x)
@@ -208,14 +207,15 @@ def test_softmax(benchmark, nthreads, op, mode, side):
             else:
                 fn = lambda: torch.ops.aten._softmax_backward_data(gt, yt, 1, torch.float32)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=5 if side == "numpy" else 20, iterations=1, warmup_rounds=1)
-    _record(benchmark, (8 if mode == "fwd" else 12) * n, side, op, mode, nthreads)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 20), iterations=1, warmup_rounds=1)
+    _record(benchmark, (8 if mode == "fwd" else 12) * n, side, op, mode, nthreads,
+            SOFTMAX_SHAPE)
 
 
 @pytest.mark.parametrize("side", ["fastdl", "numpy", "torch"])
 def test_dropout(benchmark, nthreads, data, side):
     x, _ = data
-    benchmark.group = "dropout-fwd"
+    benchmark.group = f"dropout fwd {N} t{nthreads}"
     if side == "fastdl":
         t = fastdl.tensor(x)
         fn = lambda: F.dropout(t, 0.5)  # noqa: E731
@@ -227,44 +227,8 @@ def test_dropout(benchmark, nthreads, data, side):
         xt = torch.from_numpy(x)
         fn = lambda: TF.dropout(xt, 0.5)  # noqa: E731
     settle()
-    benchmark.pedantic(fn, rounds=3 if side == "numpy" else 15, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1, warmup_rounds=1)
     _record(benchmark, 8 * N, side, "dropout", "fwd", nthreads)
-
-
-def table(json_path, threads=2, stat="min"):
-    """Markdown table of a ``--benchmark-json`` run of this file and bench_bandwidth.py:
-    ``PYTHONPATH=.:bench python bench/bench_eltwise.py run.json [threads] [min|median]``.
-    ``min`` (best round) is the robust figure on a machine shared with other jobs."""
-    import json
-    runs = json.load(open(json_path))["benchmarks"]
-
-    def gbs(b):
-        return b["extra_info"]["GB/s"] * b["stats"]["median"] / b["stats"][stat]
-
-    copy = [b for b in runs if b["name"].startswith("test_copy_fastdl") and
-            b["extra_info"].get("threads") == threads]
-    copy_gbs = gbs(copy[0]) if copy else float("nan")
-    rows = {}
-    for b in runs:
-        e = b["extra_info"]
-        if "op" not in e or e.get("threads") != threads:
-            continue
-        rows.setdefault((e["op"], e["mode"]), {})[e["side"]] = (gbs(b), b["stats"][stat])
-    out = [f"copy bandwidth ({threads} threads, {stat} of rounds): {copy_gbs:.1f} GB/s", "",
-           "| op | mode | fastdl GB/s | ms | % of copy | NumPy ref GB/s | torch GB/s | "
-           "x NumPy | x torch |", "|---|---|---|---|---|---|---|---|---|"]
-    for (op, mode), sides in rows.items():
-        f = sides.get("fastdl")
-        if f is None:
-            continue
-        n = sides.get("numpy")
-        t = sides.get("torch")
-        out.append(f"| {op} | {mode} | {f[0]:.1f} | {f[1] * 1e3:.2f} | {100 * f[0] / copy_gbs:.0f}% | "
-                   f"{n[0]:.2f} | " if n else f"| {op} | {mode} | {f[0]:.1f} | {f[1] * 1e3:.2f} | "
-                   f"{100 * f[0] / copy_gbs:.0f}% | - | ")
-        out[-1] += (f"{t[0]:.1f} | " if t else "- | ") + \
-            (f"{n[1] / f[1]:.1f} | " if n else "- | ") + (f"{t[1] / f[1]:.2f} |" if t else "- |")
-    return "\n".join(out)
 
 
 def interleaved(threads=2, reps=30, np_reps=3):
@@ -275,7 +239,6 @@ def interleaved(threads=2, reps=30, np_reps=3):
     fastdl.set_num_threads(threads)
     if HAVE_TORCH:
         torch.set_num_threads(threads)
-    from conftest import blas_threads
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(N) * 3).astype(np.float32)
     g = rng.standard_normal(N).astype(np.float32)
@@ -365,5 +328,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--interleaved"]:
         interleaved(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
         sys.exit(0)
-    print(table(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2,
-                sys.argv[3] if len(sys.argv) > 3 else "min"))
+    print("usage: python bench/bench_eltwise.py --interleaved [threads]; for the table of a "
+          "pytest run: python -m fastdl.bench.report results.json")

@@ -2,16 +2,15 @@
 (OpenBLAS) vs PyTorch, 1 and 2 threads, on square sizes and on the training shapes with their
 two backward products (dA = dC·Bᵀ, dB = Aᵀ·dC, transposed operands read in place).
 
-GFLOP/s and % of the FMA peak (bench_peak.py, measured in the same process) go to
-``extra_info``. Run:
+The work per call (2·m·n·k flops) goes to ``extra_info``; bench/conftest.py turns it into
+GFLOP/s and % of the FMA peak measured in the same process. Run:
 
-    flock /tmp/fastdl-bench.lock python -m pytest bench/bench_gemm.py --benchmark-only -p no:randomly
+    pytest bench/bench_gemm.py
 
 or ``python bench/bench_gemm.py`` for the table of medians with sides interleaved and the
 ratio fastdl/NumPy (what the closing note reports).
 """
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -19,13 +18,11 @@ import pytest
 
 import fastdl
 from fastdl import _C
+from fastdl.bench import HAVE_TORCH, blas_threads, record, rounds, settle, smoke
+from fastdl.bench.machine import peak_for as cached_peak
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from bench_peak import cached_peak  # noqa: E402
-from conftest import HAVE_TORCH, blas_threads, settle  # noqa: E402
-
-SQUARE = [32, 64, 128, 256, 512, 1024, 2048]
-TRAINING = [(64, 784, 128), (128, 512, 512), (64, 4096, 4096)]
+SQUARE = smoke([32, 64, 128, 256, 512, 1024, 2048], [32, 64])
+TRAINING = smoke([(64, 784, 128), (128, 512, 512), (64, 4096, 4096)], [(8, 24, 16)])
 
 
 def cases():
@@ -75,12 +72,9 @@ def test_gemm(benchmark, nthreads, case, side):
     fn()
     settle()
     flops = 2.0 * m * n * k
-    rounds = max(5, min(200, int(2e9 / flops)))
-    benchmark.pedantic(fn, rounds=rounds, warmup_rounds=2)
-    med = benchmark.stats.stats.median
-    peak = cached_peak(nthreads)
-    benchmark.extra_info.update(gflops=flops / med / 1e9, peak_gflops=peak,
-                                pct_peak=100 * flops / med / 1e9 / peak, threads=nthreads)
+    benchmark.pedantic(fn, rounds=rounds(max(5, min(200, int(2e9 / flops)))), warmup_rounds=2)
+    record(benchmark, flops=flops, side=side, op="gemm" + name[len(name.split()[0]):],
+           shape=(m, k, n))
     # OpenBLAS / torch worker threads spin for ~0.1 s after their last call and would steal
     # the second core from the next (OpenMP) side: let them go to sleep.
     settle(0.3 if side != "fastdl" else 0.05)

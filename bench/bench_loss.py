@@ -1,8 +1,7 @@
 """Losses: fastdl vs the NumPy reference vs PyTorch, forward and forward+backward, the way
 users call them (a new output per call), GB/s of compulsory traffic in ``extra_info``.
 
-    flock /tmp/fastdl-bench.lock env PYTHONPATH=. python -m pytest bench/bench_loss.py \
-        --benchmark-only -p no:randomly
+    pytest bench/bench_loss.py
 
 Shapes: cross entropy (4096, 1000) float32 logits; pointwise losses on 16M float32 elements.
 The NumPy side is ``fastdl.testing.reference.loss`` (computes in float64, being the oracle).
@@ -14,10 +13,10 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl.testing.reference import loss as R
 
-from conftest import HAVE_TORCH, settle
+from fastdl.bench import HAVE_TORCH, record, rounds, settle, smoke
 
-N_PW = 16 * 1024 * 1024
-CE_SHAPE = (4096, 1000)
+N_PW = smoke(16 * 1024 * 1024, 4096)
+CE_SHAPE = smoke((4096, 1000), (16, 10))
 
 
 def _data():
@@ -61,13 +60,11 @@ PW = {
 }
 
 
-def _run(benchmark, fn, nbytes, side, rounds):
-    benchmark.extra_info["side"] = side
+def _run(benchmark, fn, nbytes, side, n, op, shape):
     settle()
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
-    med = benchmark.stats.stats.median
-    benchmark.extra_info["GB/s"] = round(nbytes / med / 1e9, 2)
-    benchmark.extra_info["median_ms"] = round(med * 1e3, 3)
+    benchmark.pedantic(fn, rounds=rounds(n), iterations=1, warmup_rounds=1)
+    record(benchmark, nbytes=nbytes, side=side, op=op, shape=shape)
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 SIDES = ["fastdl", "numpy", "torch"]
@@ -99,7 +96,7 @@ def test_cross_entropy(benchmark, nthreads, side, mode):
             def fn():
                 xt.grad = None
                 F.cross_entropy(xt, tt).backward()
-        _run(benchmark, fn, nb, side, 20)
+        _run(benchmark, fn, nb, side, 20, f"cross_entropy {mode}", CE_SHAPE)
     elif side == "torch":
         import torch
         tt = torch.from_numpy(t)
@@ -111,14 +108,14 @@ def test_cross_entropy(benchmark, nthreads, side, mode):
                     return torch.nn.functional.cross_entropy(xt, tt)
             xt.grad = None
             torch.nn.functional.cross_entropy(xt, tt).backward()
-        _run(benchmark, fn, nb, side, 20)
+        _run(benchmark, fn, nb, side, 20, f"cross_entropy {mode}", CE_SHAPE)
     else:
         def fn():
             r = R.cross_entropy_ref(x, t)
             if mode != "fwd":
                 r = R.cross_entropy_backward_ref(x, t, 1.0)
             return r
-        _run(benchmark, fn, nb, side, 3)
+        _run(benchmark, fn, nb, side, 3, f"cross_entropy {mode}", CE_SHAPE)
 
 
 @pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
@@ -126,7 +123,7 @@ def test_cross_entropy(benchmark, nthreads, side, mode):
 @pytest.mark.parametrize("op", list(PW))
 def test_pointwise(benchmark, nthreads, op, side, mode):
     _skip(side)
-    benchmark.group = f"{op} 16M {mode} t{nthreads}"
+    benchmark.group = f"{op} {N_PW} {mode} t{nthreads}"
     fdl, tname, ref, bref, kx, ky, kw = PW[op]
     d = data()
     x, y = d[kx], d[ky]
@@ -143,7 +140,7 @@ def test_pointwise(benchmark, nthreads, op, side, mode):
                     return fdl(xt, yt, **kw)
             xt.grad = None
             fdl(xt, yt, **kw).backward()
-        _run(benchmark, fn, nb, side, 10)
+        _run(benchmark, fn, nb, side, 10, f"{op} {mode}", (N_PW,))
     elif side == "torch":
         import torch
         tfn = getattr(torch.nn.functional, tname)
@@ -156,11 +153,11 @@ def test_pointwise(benchmark, nthreads, op, side, mode):
                     return tfn(xt, yt, **kw)
             xt.grad = None
             tfn(xt, yt, **kw).backward()
-        _run(benchmark, fn, nb, side, 10)
+        _run(benchmark, fn, nb, side, 10, f"{op} {mode}", (N_PW,))
     else:
         def fn():
             r = ref(x, y, reduction=red)
             if mode != "fwd":
                 r = bref(x, y, 1.0, reduction=red)
             return r
-        _run(benchmark, fn, nb, side, 2)
+        _run(benchmark, fn, nb, side, 2, f"{op} {mode}", (N_PW,))

@@ -1,8 +1,7 @@
 """Normalisation: fastdl vs the NumPy reference vs PyTorch, forward and forward+backward,
 GB/s of compulsory traffic in ``extra_info``.
 
-    flock /tmp/fastdl-bench.lock env PYTHONPATH=. python -m pytest bench/bench_norm.py \
-        --benchmark-only -p no:randomly
+    pytest bench/bench_norm.py
 
 Shapes: batch norm and group norm (64, 256, 28, 28) float32 (G = 32), layer norm
 (8192, 1024) float32. The NumPy side is ``fastdl.testing.reference.norm`` (float64 oracle).
@@ -14,10 +13,10 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl.testing.reference import norm as R
 
-from conftest import HAVE_TORCH, settle
+from fastdl.bench import HAVE_TORCH, record, rounds, settle, smoke
 
-BN_SHAPE = (64, 256, 28, 28)
-LN_SHAPE = (8192, 1024)
+BN_SHAPE = smoke((64, 256, 28, 28), (2, 64, 3, 3))
+LN_SHAPE = smoke((8192, 1024), (16, 32))
 _DATA = {}
 
 
@@ -31,13 +30,11 @@ def data():
     return _DATA
 
 
-def _run(benchmark, fn, nbytes, side, rounds):
-    benchmark.extra_info["side"] = side
+def _run(benchmark, fn, nbytes, side, n, op, shape):
     settle()
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
-    med = benchmark.stats.stats.median
-    benchmark.extra_info["GB/s"] = round(nbytes / med / 1e9, 2)
-    benchmark.extra_info["median_ms"] = round(med * 1e3, 3)
+    benchmark.pedantic(fn, rounds=rounds(n), iterations=1, warmup_rounds=1)
+    record(benchmark, nbytes=nbytes, side=side, op=op, shape=shape)
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 def _fdl_op(op, x, w, b, training):
@@ -59,7 +56,7 @@ def _torch_op(torch, op, x, w, b, training, rs):
     return TF.layer_norm(x, (LN_SHAPE[1],), w, b)
 
 
-_RS = (fastdl.zeros(256), fastdl.ones(256))
+_RS = (fastdl.zeros(BN_SHAPE[1]), fastdl.ones(BN_SHAPE[1]))
 
 CASES = [("batch_norm", "train"), ("batch_norm", "eval"), ("group_norm", "train"),
          ("layer_norm", "train")]
@@ -95,14 +92,14 @@ def test_norm(benchmark, nthreads, op, phase, side, mode):
                     return _fdl_op(op, xt, w, b, training)
             xt.grad = w.grad = b.grad = None
             _fdl_op(op, xt, w, b, training).backward(gt)
-        _run(benchmark, fn, nb, side, 10)
+        _run(benchmark, fn, nb, side, 10, f"{op} {phase} {mode}", shape)
     elif side == "torch":
         import torch
         xt = torch.from_numpy(x).requires_grad_(mode != "fwd")
         w = torch.from_numpy(wn).requires_grad_(mode != "fwd")
         b = torch.from_numpy(bn_).requires_grad_(mode != "fwd")
         gt = torch.from_numpy(g)
-        rs = (torch.zeros(256), torch.ones(256))
+        rs = (torch.zeros(BN_SHAPE[1]), torch.ones(BN_SHAPE[1]))
 
         def fn():
             if mode == "fwd":
@@ -110,7 +107,7 @@ def test_norm(benchmark, nthreads, op, phase, side, mode):
                     return _torch_op(torch, op, xt, w, b, training, rs)
             xt.grad = w.grad = b.grad = None
             _torch_op(torch, op, xt, w, b, training, rs).backward(gt)
-        _run(benchmark, fn, nb, side, 10)
+        _run(benchmark, fn, nb, side, 10, f"{op} {phase} {mode}", shape)
     else:
         def fn():
             if op == "batch_norm":
@@ -129,4 +126,4 @@ def test_norm(benchmark, nthreads, op, phase, side, mode):
                 if mode != "fwd":
                     r = R.layer_norm_backward_ref(g, x, (LN_SHAPE[1],), wn)
             return r
-        _run(benchmark, fn, nb, side, 2)
+        _run(benchmark, fn, nb, side, 2, f"{op} {phase} {mode}", shape)

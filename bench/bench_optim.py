@@ -8,8 +8,7 @@ GB/s counts what Adam must move: read p, g, m, v and write p, m, v = 28 B per pa
 (copy: 8 B per element, read + write). Targets (2 threads): >= 80% of copy bandwidth on the
 10M case, >= 5x the NumPy reference, >= 1.0x torch's fastest variant.
 
-Run: ``flock /tmp/fastdl-bench.lock env PYTHONPATH=. python -m pytest bench/bench_optim.py
---benchmark-only -p no:randomly`` or, for an interleaved side-by-side table (sides
+Run: ``pytest bench/bench_optim.py`` or, for an interleaved side-by-side table (sides
 alternate within each round, which is fairer on a busy machine):
 ``PYTHONPATH=. python bench/bench_optim.py [threads]``.
 """
@@ -27,6 +26,7 @@ import fastdl.optim as optim  # noqa: E402
 from fastdl.nn import Parameter  # noqa: E402
 from fastdl.tensor import Tensor  # noqa: E402
 from fastdl.testing.reference import adam_step  # noqa: E402
+from fastdl.bench import record, rounds, settle, smoke  # noqa: E402
 
 try:
     import torch
@@ -34,7 +34,8 @@ try:
 except Exception:  # pragma: no cover
     HAVE_TORCH = False
 
-CASES = {"10M_in_20": (20, 500_000), "2000x1000": (2000, 1000)}
+CASES = smoke({"10M_in_20": (20, 500_000), "2000x1000": (2000, 1000)},
+              {"10M_in_20": (4, 1000), "2000x1000": (20, 100)})
 BYTES_PER_PARAM = 28
 
 
@@ -114,11 +115,13 @@ def test_adam_step(benchmark, nthreads, case, side):
     ntensors, size = CASES[case]
     benchmark.group = f"adam step {case} t{nthreads}"
     fn = make_side(side, ntensors, size)
-    rounds = 3 if side == "numpy" else 15
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
-    med = benchmark.stats.stats.median
-    benchmark.extra_info["ms_per_step"] = med * 1e3
-    benchmark.extra_info["GB/s"] = _bytes(side, ntensors, size) / med / 1e9
+    settle()
+    benchmark.pedantic(fn, rounds=rounds(3 if side == "numpy" else 15), iterations=1,
+                       warmup_rounds=1)
+    record(benchmark, nbytes=_bytes(side, ntensors, size), side=side,
+           op="copy" if side.startswith("copy") else "adam step",
+           shape=f"{ntensors}x{size}")
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 def main(threads=2, rounds=25):

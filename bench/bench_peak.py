@@ -1,52 +1,32 @@
-"""FMA-throughput peak of this CPU (float32, active ISA path), 1 and 2 threads.
+"""FMA-throughput peak of this CPU (float32, active ISA path) on 1 thread and all cores.
 
 A tiny C++ loop of independent vector FMAs (``fastdl._C._fma_peak``, csrc/kernels/gemm/) is the
-ceiling every GEMM figure is a percentage of; the nominal clock understates it (boost).
+ceiling every GFLOP/s figure is a percentage of (``fastdl.bench.machine``); the nominal clock
+understates it (boost).
 
-Run: ``flock /tmp/fastdl-bench.lock python -m pytest bench/bench_peak.py --benchmark-only -p no:randomly``
-or ``python bench/bench_peak.py`` for a plain table.
+Run: ``pytest bench/bench_peak.py`` or ``python -m fastdl.bench.machine`` for a plain table.
 """
-import functools
-import time
-
 import pytest
 
 from fastdl import _C
+from fastdl.bench import SMOKE, record, rounds
+from fastdl.bench.machine import fma_peak as fma_peak_gflops  # noqa: F401 (older name)
+from fastdl.bench.machine import peak_for as cached_peak  # noqa: F401 (older name)
 
-ITERS = 20_000_000  # ~0.1-0.2 s per thread at peak
-
-
-def fma_peak_gflops(threads, iters=ITERS, repeats=5):
-    """Best-of-`repeats` FMA throughput in GFLOP/s on `threads` threads (active ISA)."""
-    best = 0.0
-    for _ in range(repeats):
-        flops, secs = _C._fma_peak(iters, threads)
-        best = max(best, flops / secs / 1e9)
-    return best
-
-
-@functools.lru_cache(maxsize=None)
-def cached_peak(threads):
-    """The peak, measured once per process (bench_gemm.py divides by it)."""
-    time.sleep(0.05)
-    return fma_peak_gflops(threads)
+ITERS = 200_000 if SMOKE else 5_000_000  # ~0.05 s per round at peak
 
 
 @pytest.mark.benchmark(group="peak: FMA throughput float32")
 def test_fma_peak(benchmark, nthreads):
-    iters = ITERS // 4
     result = {}
 
     def run():
-        result["r"] = _C._fma_peak(iters, nthreads)
+        result["r"] = _C._fma_peak(ITERS, nthreads)
 
-    benchmark.pedantic(run, rounds=7, warmup_rounds=1)
-    flops = result["r"][0]
-    benchmark.extra_info["threads"] = nthreads
-    benchmark.extra_info["isa"] = _C.get_isa()
-    benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.min / 1e9
+    benchmark.pedantic(run, rounds=rounds(7), warmup_rounds=1)
+    record(benchmark, flops=result["r"][0], side="fastdl", op="fma peak", shape=(ITERS,))
 
 
 if __name__ == "__main__":
-    for t in (1, 2):
-        print(f"{_C.get_isa()} FMA peak, {t} thread(s): {fma_peak_gflops(t):.1f} GFLOP/s")
+    from fastdl.bench.machine import main
+    main()

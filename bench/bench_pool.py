@@ -5,7 +5,7 @@ pad 1 ceil_mode on N=16, 64×112×112.
 GB/s = (input bytes + output bytes) / time for the forward; forward+backward counts input,
 output, grad_output and grad_input. Run:
 
-    flock /tmp/fastdl-bench.lock python -m pytest bench/bench_pool.py --benchmark-only -p no:randomly
+    pytest bench/bench_pool.py
 
 or ``python bench/bench_pool.py [threads...]`` for the table of the closing note (sides
 interleaved, medians, fastdl/torch ratio).
@@ -21,10 +21,9 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl.testing import reference as R
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from conftest import HAVE_TORCH, blas_threads, settle  # noqa: E402
+from fastdl.bench import HAVE_TORCH, blas_threads, record, rounds, settle, smoke
 
-SHAPE = (16, 64, 112, 112)
+SHAPE = smoke((16, 64, 112, 112), (2, 3, 12, 12))
 # name: (kind, kwargs)
 CASES = {
     "maxpool2x2s2": ("max", dict(kernel_size=2, stride=2)),
@@ -101,12 +100,9 @@ def test_pool(benchmark, nthreads, name, mode, side):
     fn = runner(side, name, mode)
     fn()
     settle()
-    benchmark.pedantic(fn, rounds=2 if side == "numpy" else 15, warmup_rounds=1)
-    if benchmark.stats is None:  # --benchmark-disable: ran once, nothing to record
-        return
-    benchmark.extra_info.update(gbps=nbytes(name, mode) / benchmark.stats.stats.median / 1e9,
-                                threads=nthreads)
-    settle()
+    benchmark.pedantic(fn, rounds=rounds(2 if side == "numpy" else 15), warmup_rounds=1)
+    record(benchmark, nbytes=nbytes(name, mode), side=side, op=f"{name} {mode}", shape=SHAPE)
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 def _median_time(fn, reps):

@@ -1,7 +1,7 @@
 """RNN layers: LSTM / GRU forward (inference) and forward+backward (training step), fastdl vs
 PyTorch CPU vs the NumPy reference (forward only), same thread count.
 
-Run: PYTHONPATH=. python -m pytest bench/bench_rnn.py --benchmark-only -p no:randomly
+Run: ``pytest bench/bench_rnn.py``
 """
 import numpy as np
 import pytest
@@ -10,9 +10,10 @@ import fastdl
 import fastdl.nn as nn
 from fastdl.testing.reference import rnn_ref
 
-from conftest import HAVE_TORCH, settle
+from fastdl.bench import HAVE_TORCH, record, settle, smoke
 
-SHAPES = {"mnist_rows": (28, 64, 28, 128), "long": (100, 32, 64, 256)}  # T, B, I, H
+SHAPES = smoke({"mnist_rows": (28, 64, 28, 128), "long": (100, 32, 64, 256)},  # T, B, I, H
+               {"mnist_rows": (4, 2, 5, 6), "long": (7, 2, 3, 4)})
 GATES = {"LSTM": 4, "GRU": 3}
 
 
@@ -63,8 +64,9 @@ def test_forward(benchmark, nthreads, kind, shape, side):
             return rnn_ref(mode, params, x)
     settle()
     benchmark(run)
-    benchmark.extra_info["GFLOP/s"] = _flops(kind, *SHAPES[shape], False) / \
-        benchmark.stats.stats.median / 1e9
+    record(benchmark, flops=_flops(kind, *SHAPES[shape], False), side=side,
+           op=f"{kind} forward", shape="TxBxIxH " + "x".join(map(str, SHAPES[shape])))
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 @pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
@@ -91,5 +93,6 @@ def test_forward_backward(benchmark, nthreads, kind, shape, side):
             out.sum().backward()
     settle()
     benchmark(run)
-    benchmark.extra_info["GFLOP/s"] = _flops(kind, *SHAPES[shape], True) / \
-        benchmark.stats.stats.median / 1e9
+    record(benchmark, flops=_flops(kind, *SHAPES[shape], True), side=side,
+           op=f"{kind} train", shape="TxBxIxH " + "x".join(map(str, SHAPES[shape])))
+    settle(0.3 if side != "fastdl" else 0.05)

@@ -8,16 +8,16 @@ NumPy's BLAS matmul, the reference formulas of the other ops, Adam in NumPy) vs 
 same thread count (1 and 2: the ``nthreads`` fixture limits fastdl, torch and NumPy's BLAS).
 Target: fastdl faster than PyTorch on both models at 2 threads.
 
-Run: ``flock /tmp/fastdl-bench.lock python -m pytest bench/bench_train.py --benchmark-only
--p no:randomly``; ``extra_info`` holds samples/s.
+Run: ``pytest bench/bench_train.py``; ``extra_info`` holds samples/s and the step's flops
+(matrix products and convolutions: forward + 2× for the backward).
 """
 import numpy as np
 import pytest
 
 import fastdl
-from conftest import HAVE_TORCH, settle
+from fastdl.bench import HAVE_TORCH, record, rounds, settle, smoke
 
-LENET_BATCH, MLP_BATCH = 64, 128
+LENET_BATCH, MLP_BATCH = smoke((64, 128), (4, 4))
 MLP_SIZES = (784, 512, 512, 10)
 
 
@@ -204,10 +204,23 @@ def _torch_model(kind):
 CASES = {"lenet": (LENET_BATCH, (1, 28, 28)), "mlp": (MLP_BATCH, (784,))}
 
 
-def _finish(benchmark, batch):
-    med = benchmark.stats.stats.median
-    benchmark.extra_info["ms_per_step"] = round(med * 1e3, 3)
-    benchmark.extra_info["samples_per_s"] = round(batch / med)
+def train_flops(kind, batch):
+    """Flops of one training step: every convolution and matrix product of the forward
+    (2 per multiply-add), times 3 (the backward computes two products per forward one)."""
+    if kind == "lenet":  # conv 1->6 5x5 pad 2 on 28x28, conv 6->16 5x5 on 14x14 -> 10x10
+        f = 2 * 6 * 28 * 28 * 25 + 2 * 16 * 10 * 10 * 150 + 2 * (400 * 120 + 120 * 84 + 84 * 10)
+    else:
+        f = 2 * sum(a * b for a, b in zip(MLP_SIZES[:-1], MLP_SIZES[1:]))
+    return 3.0 * f * batch
+
+
+def _finish(benchmark, batch, kind, side):
+    record(benchmark, flops=train_flops(kind, batch), side=side, op=f"train step {kind}",
+           shape=f"batch {batch}")
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["samples_per_s"] = round(batch / stats.stats.min)
+    settle(0.3 if side != "fastdl" else 0.05)
 
 
 @pytest.mark.parametrize("kind", ["lenet", "mlp"])
@@ -230,8 +243,8 @@ def test_train_step_fastdl(benchmark, nthreads, kind):
     for _ in range(3):
         step()
     settle()
-    benchmark.pedantic(step, rounds=60 if kind == "lenet" else 40, warmup_rounds=2)
-    _finish(benchmark, batch)
+    benchmark.pedantic(step, rounds=rounds(60 if kind == "lenet" else 40), warmup_rounds=2)
+    _finish(benchmark, batch, kind, "fastdl")
 
 
 @pytest.mark.parametrize("kind", ["lenet", "mlp"])
@@ -243,8 +256,8 @@ def test_train_step_numpy(benchmark, nthreads, kind):
     for _ in range(2):
         model.step(x, y)
     settle()
-    benchmark.pedantic(model.step, args=(x, y), rounds=20, warmup_rounds=1)
-    _finish(benchmark, batch)
+    benchmark.pedantic(model.step, args=(x, y), rounds=rounds(20), warmup_rounds=1)
+    _finish(benchmark, batch, kind, "numpy")
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
@@ -269,8 +282,8 @@ def test_train_step_torch(benchmark, nthreads, kind):
     for _ in range(3):
         step()
     settle()
-    benchmark.pedantic(step, rounds=60 if kind == "lenet" else 40, warmup_rounds=2)
-    _finish(benchmark, batch)
+    benchmark.pedantic(step, rounds=rounds(60 if kind == "lenet" else 40), warmup_rounds=2)
+    _finish(benchmark, batch, kind, "torch")
 
 
 def test_numpy_models_learn():

@@ -1,0 +1,204 @@
+"""
+fastdl's C++ kernels. Use the public API in fastdl; this module is private.
+"""
+from __future__ import annotations
+import collections.abc
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
+class SizeOverflowError(ValueError):
+    pass
+def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
+    """
+    dst = src on all threads (bandwidth probe).
+    """
+def _bw_triad(a: numpy.ndarray, b: numpy.ndarray, c: numpy.ndarray, s: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    a = b + s c on all threads.
+    """
+def _fma_peak(iters: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex) -> tuple[float, float]:
+    """
+    FMA-throughput probe (active ISA, float32) on `threads` threads: (flops, seconds).
+    """
+def _gemm_blocking(itemsize: typing.SupportsInt | typing.SupportsIndex) -> dict:
+    ...
+def _vm_eval(fn: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray) -> numpy.ndarray:
+    """
+    vec_math function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).
+    """
+def adaptive_avg_pool2d(input: numpy.ndarray, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    Adaptive 2-D average pooling on (N, C, H, W).
+    """
+def adaptive_avg_pool2d_backward(grad_output: numpy.ndarray, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    grad_input of adaptive_avg_pool2d.
+    """
+def adaptive_max_pool2d(input: numpy.ndarray, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex, return_indices: bool) -> tuple:
+    """
+    (output, indices | None) of adaptive 2-D max pooling on (N, C, H, W).
+    """
+def avg_pool2d(input: numpy.ndarray, kh: typing.SupportsInt | typing.SupportsIndex, kw: typing.SupportsInt | typing.SupportsIndex, sh: typing.SupportsInt | typing.SupportsIndex, sw: typing.SupportsInt | typing.SupportsIndex, ph: typing.SupportsInt | typing.SupportsIndex, pw: typing.SupportsInt | typing.SupportsIndex, ceil_mode: bool, count_include_pad: bool, divisor_override: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    2-D average pooling on (N, C, H, W); divisor_override 0 means none.
+    """
+def avg_pool2d_backward(grad_output: numpy.ndarray, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex, kh: typing.SupportsInt | typing.SupportsIndex, kw: typing.SupportsInt | typing.SupportsIndex, sh: typing.SupportsInt | typing.SupportsIndex, sw: typing.SupportsInt | typing.SupportsIndex, ph: typing.SupportsInt | typing.SupportsIndex, pw: typing.SupportsInt | typing.SupportsIndex, ceil_mode: bool, count_include_pad: bool, divisor_override: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    grad_input of avg_pool2d.
+    """
+def batch_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, mean: numpy.ndarray, invstd: numpy.ndarray, weight: typing.Any, training: bool, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    """
+    Fused batch-norm backward: (grad_input, grad_weight, grad_bias).
+    """
+def batch_norm_eval(input: numpy.ndarray, running_mean: numpy.ndarray, running_var: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+    """
+    Batch norm with given statistics: returns (y, invstd).
+    """
+def batch_norm_train(input: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+    """
+    Batch norm with batch statistics: returns (y, mean, biased var, invstd).
+    """
+def clip_grad_norm_(grads: typing.Any, max_norm: typing.SupportsFloat | typing.SupportsIndex, norm_type: typing.SupportsFloat | typing.SupportsIndex = 2.0, error_if_nonfinite: bool = False) -> float:
+    """
+    Scale all `grads` in place by min(1, max_norm / (norm + 1e-6)) where norm is their total p-norm; returns the norm.
+    """
+def conv2d_backward(input: numpy.ndarray, weight: numpy.ndarray, grad_output: numpy.ndarray, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    """
+    (grad_input | None, grad_weight | None, grad_bias | None) of conv2d.
+    """
+def conv2d_forward(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+    """
+    y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.
+    """
+def cross_entropy_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, lse: numpy.ndarray, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    ...
+def cross_entropy_forward(input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    Fused log-softmax + NLL with class-index targets: (loss, lse, mean divisor).
+    """
+def cross_entropy_prob_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, lse: numpy.ndarray) -> numpy.ndarray:
+    ...
+def cross_entropy_prob_forward(input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    Cross entropy with class-probability targets: (loss, lse, mean divisor).
+    """
+def detect_isa() -> str:
+    ...
+def dropout(x: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, group: typing.SupportsInt | typing.SupportsIndex = 1, out: numpy.ndarray | None = None) -> numpy.ndarray:
+    """
+    y = x * keep / (1 - p) with Philox4x32-10 keep bits; backward is the same call on the grad.
+    """
+def dropout_words(n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint32]:
+    ...
+def eltwise_backward(act: typing.SupportsInt | typing.SupportsIndex, from_output: bool, saved: numpy.ndarray, grad: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
+    ...
+def eltwise_forward(act: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
+    """
+    y = act(x) (codes in eltwise_acts); out may be x for in place.
+    """
+def empty(shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: numpy.dtype[typing.Any]) -> numpy.ndarray:
+    ...
+def empty_cache() -> None:
+    ...
+def gemm(a: numpy.ndarray, b: numpy.ndarray, c: numpy.ndarray, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    """
+    In place: c := alpha·op(a)·op(b) + beta·c on 2-D views with unit column stride (any row strides).
+    """
+def get_isa() -> str:
+    ...
+def get_num_threads() -> int:
+    ...
+def group_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: typing.Any, mean: numpy.ndarray, rstd: numpy.ndarray, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    ...
+def group_norm_forward(input: numpy.ndarray, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+    """
+    Group norm: (y, mean, rstd) with mean/rstd of shape (N·G,).
+    """
+def layer_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, weight: typing.Any, mean: numpy.ndarray, rstd: numpy.ndarray, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    ...
+def layer_norm_forward(input: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+    """
+    Layer norm of a 2-D (rows, K) input: (y, mean, rstd).
+    """
+def linear(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any = None) -> numpy.ndarray:
+    """
+    input (m, in) @ weight(out, in).T + bias(out,)
+    """
+def matmul(a: numpy.ndarray, b: numpy.ndarray, trans_a: bool = False, trans_b: bool = False) -> numpy.ndarray:
+    """
+    np.matmul(op(a), op(b)) with op = swap of the last two axes when trans_*; batch dimensions broadcast; 1-D operands as in NumPy. C-contiguous float32/float64.
+    """
+def max_pool2d(input: numpy.ndarray, kh: typing.SupportsInt | typing.SupportsIndex, kw: typing.SupportsInt | typing.SupportsIndex, sh: typing.SupportsInt | typing.SupportsIndex, sw: typing.SupportsInt | typing.SupportsIndex, ph: typing.SupportsInt | typing.SupportsIndex, pw: typing.SupportsInt | typing.SupportsIndex, dh: typing.SupportsInt | typing.SupportsIndex, dw: typing.SupportsInt | typing.SupportsIndex, ceil_mode: bool, return_indices: bool) -> tuple:
+    """
+    (output, indices | None) of 2-D max pooling on (N, C, H, W).
+    """
+def max_pool2d_backward(grad_output: numpy.ndarray, indices: numpy.ndarray, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    grad_input of (adaptive) max pooling: scatter-add at the indices.
+    """
+def memory_stats() -> dict:
+    ...
+def multi_tensor_clamp_(tensors: typing.Any, lo: typing.SupportsFloat | typing.SupportsIndex, hi: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    x = min(max(x, lo), hi) for every array of the list, in place (NaN stays NaN).
+    """
+def multi_tensor_norm(tensors: typing.Any, norm_type: typing.SupportsFloat | typing.SupportsIndex = 2.0) -> float:
+    """
+    The p-norm of all arrays together, as if concatenated (inf: max |x|), in double.
+    """
+def multi_tensor_scale_(tensors: typing.Any, c: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    x *= c for every array of the list, in place.
+    """
+def nll_loss_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    ...
+def nll_loss_forward(input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    NLL on log-probabilities: (loss, mean divisor).
+    """
+def optim_step(algo: str, params: typing.Any, grads: typing.Any, states: typing.Any, steps: typing.Any = None, mu_products: typing.Any = None, first: typing.Any = None, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, lr_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, momentum_decay: typing.SupportsFloat | typing.SupportsIndex = 0.004, maximize: bool = False, nesterov: bool = False, amsgrad: bool = False, centered: bool = False, decoupled: bool = False, eta_minus: typing.SupportsFloat | typing.SupportsIndex = 0.5, eta_plus: typing.SupportsFloat | typing.SupportsIndex = 1.2, step_min: typing.SupportsFloat | typing.SupportsIndex = 1e-06, step_max: typing.SupportsFloat | typing.SupportsIndex = 50.0, lambd: typing.SupportsFloat | typing.SupportsIndex = 0.0001, asgd_alpha: typing.SupportsFloat | typing.SupportsIndex = 0.75, t0: typing.SupportsFloat | typing.SupportsIndex = 1000000.0) -> None:
+    """
+    One fused update of every parameter in `params` (a list of arrays, one dtype) by algorithm `algo` (sgd, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop, asgd), using `grads` and the state lists `states` (3 entries, list or None; see kernels/optim/optim.h). `steps` (and NAdam's `mu_products`) are lists of float64 one-element arrays, incremented/updated in place; SGD's `first` flags a momentum buffer's first step. RMSprop's alpha and Adadelta's rho go in beta2.
+    """
+def philox_word(seed: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex) -> int:
+    ...
+def pointwise_loss_backward(kind: typing.SupportsInt | typing.SupportsIndex, grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, pos_weight: typing.Any, param: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    ...
+def pointwise_loss_forward(kind: typing.SupportsInt | typing.SupportsIndex, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, pos_weight: typing.Any, param: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    ...
+def pool_output_size(size: typing.SupportsInt | typing.SupportsIndex, kernel_size: typing.SupportsInt | typing.SupportsIndex, stride: typing.SupportsInt | typing.SupportsIndex, padding: typing.SupportsInt | typing.SupportsIndex, dilation: typing.SupportsInt | typing.SupportsIndex, ceil_mode: bool) -> int:
+    """
+    The kernels' pooling output size (PyTorch's rule); may be < 1.
+    """
+def prelu_backward(x: numpy.ndarray, weight: numpy.ndarray, grad: numpy.ndarray, need_input: bool, need_weight: bool) -> tuple[typing.Any, typing.Any]:
+    ...
+def prelu_forward(x: numpy.ndarray, weight: numpy.ndarray) -> numpy.ndarray:
+    ...
+def reset_peak_memory_stats() -> None:
+    ...
+def rnn_backward(mode: typing.SupportsInt | typing.SupportsIndex, w_hh: numpy.ndarray, hs: numpy.ndarray, cs: typing.Any, acts: typing.Any, aux: typing.Any, aux2: typing.Any, gout: typing.Any, ghT: typing.Any, gcT: typing.Any, reverse: bool) -> tuple:
+    """
+    Backpropagation through time of rnn_forward: returns (dX, dHh, dh0, dc0) in step order; see csrc/kernels/rnn/rnn.h.
+    """
+def rnn_forward(mode: typing.SupportsInt | typing.SupportsIndex, xp: numpy.ndarray, w_hh: numpy.ndarray, b_hh: typing.Any, h0: numpy.ndarray, c0: typing.Any, reverse: bool) -> tuple:
+    """
+    Time loop of one RNN/LSTM/GRU layer and direction: returns the saved states (hs, cs, acts, aux, aux2); see csrc/kernels/rnn/rnn.h.
+    """
+def set_cache_limit(bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    ...
+def set_isa(name: str) -> None:
+    ...
+def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+    ...
+def size_class(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
+    ...
+def softmax_backward(y: numpy.ndarray, grad: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, log: bool, out: numpy.ndarray | None = None) -> numpy.ndarray:
+    ...
+def softmax_forward(x: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, log: bool, out: numpy.ndarray | None = None) -> numpy.ndarray:
+    ...
+def supported_isas() -> list:
+    ...
+build_version: str
+compiler: str
+eltwise_acts: dict = {'relu': 0, 'leaky_relu': 1, 'hardtanh': 2, 'elu': 3, 'gelu': 4, 'gelu_tanh': 5, 'silu': 6, 'mish': 7, 'sigmoid': 8, 'tanh': 9, 'softplus': 10, 'softsign': 11, 'hardsigmoid': 12, 'hardswish': 13, 'logsigmoid': 14}

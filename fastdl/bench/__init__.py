@@ -1,0 +1,112 @@
+"""Helpers shared by the benchmark suites in ``bench/`` (pytest-benchmark), the machine probe
+(``python -m fastdl.bench.machine``) and the report (``python -m fastdl.bench.report``).
+
+A suite times one call per benchmark and says what that call does; the rest is filled in by
+``bench/conftest.py`` after the test::
+
+    from fastdl.bench import record, rounds, settle, smoke
+
+    N = smoke(16 * 1024 * 1024, 4096)          # full size, or a tiny one under FASTDL_BENCH_SMOKE=1
+
+    def test_relu(benchmark, nthreads, side):
+        benchmark.group = f"relu fwd {N} t{nthreads}"
+        ...
+        settle()
+        benchmark.pedantic(fn, rounds=rounds(15), warmup_rounds=1)
+        record(benchmark, nbytes=8 * N, side=side, op="relu fwd", shape=(N,))
+
+``extra_info`` of every benchmark then holds ``side``, ``op``, ``shape``, ``threads``, ``isa``,
+``versions``, and from the work per call (``flops`` or ``bytes``) and the fastest round:
+``gflops`` and ``pct_peak`` (of the FMA peak on that many threads) or ``gbps`` and
+``pct_bandwidth`` (of the copy bandwidth on that many threads).
+"""
+import contextlib
+import functools
+import os
+import time
+
+__all__ = ["SMOKE", "HAVE_TORCH", "smoke", "rounds", "settle", "blas_threads", "versions",
+           "record"]
+
+#: ``FASTDL_BENCH_SMOKE=1``: tiny sizes, one round, no pauses — the suites run in seconds so
+#: CI keeps them working; nothing is timed meaningfully and nothing about time is asserted.
+SMOKE = os.environ.get("FASTDL_BENCH_SMOKE", "").strip() not in ("", "0")
+
+try:  # pragma: no cover - depends on the environment
+    import torch as _torch  # noqa: F401
+    HAVE_TORCH = True
+except Exception:  # torch is optional: its sides are skipped
+    HAVE_TORCH = False
+
+
+def smoke(full, tiny):
+    """``full`` normally, ``tiny`` under ``FASTDL_BENCH_SMOKE=1``.
+
+    >>> N = smoke(16 * 1024 * 1024, 1024)
+    """
+    return tiny if SMOKE else full
+
+
+def rounds(n):
+    """``n`` rounds normally, 1 under ``FASTDL_BENCH_SMOKE=1`` (``benchmark.pedantic(fn,
+    rounds=rounds(15))``)."""
+    return 1 if SMOKE else n
+
+
+def settle(seconds=0.05):
+    """Pause so the spinning worker threads of the previous side (OpenBLAS, torch, OpenMP)
+    go to sleep before the next side is timed; 0.3 s after NumPy/torch, 0.05 s after fastdl.
+    No pause under ``FASTDL_BENCH_SMOKE=1``."""
+    if not SMOKE:
+        time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Limit NumPy's BLAS (and OpenMP) pools to ``n`` threads for the block (threadpoolctl),
+    so NumPy and fastdl run on the same thread count. Without threadpoolctl: no limit."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=n):
+        yield
+
+
+@functools.lru_cache(maxsize=None)
+def versions():
+    """``{"fastdl": ..., "numpy": ..., "torch": ... (when installed), "python": ...}``."""
+    import platform
+
+    import numpy
+
+    import fastdl
+    out = {"fastdl": fastdl.__version__, "numpy": numpy.__version__,
+           "python": platform.python_version()}
+    if HAVE_TORCH:
+        import torch
+        out["torch"] = torch.__version__.split("+")[0]
+    return out
+
+
+def record(benchmark, *, flops=None, nbytes=None, side=None, op=None, shape=None, **extra):
+    """Say what one timed call did: ``flops`` (floating-point operations) or ``nbytes``
+    (compulsory bytes read + written), which ``side`` ran it (``fastdl``, ``numpy``,
+    ``torch``, ...), the ``op`` and its ``shape``; any other keyword goes to ``extra_info``
+    as is. Rates and percentages are derived after the test by ``bench/conftest.py``.
+
+    >>> record(benchmark, flops=2.0 * m * n * k, side="fastdl", op="gemm", shape=(m, k, n))
+    """
+    info = benchmark.extra_info
+    if flops is not None:
+        info["flops"] = float(flops)
+    if nbytes is not None:
+        info["bytes"] = float(nbytes)
+    if side is not None:
+        info["side"] = side
+    if op is not None:
+        info["op"] = op
+    if shape is not None:
+        info["shape"] = shape if isinstance(shape, str) else "x".join(str(s) for s in shape)
+    info.update(extra)
