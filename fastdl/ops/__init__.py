@@ -12,3 +12,4 @@ from . import stats  # noqa: F401
 from . import sort  # noqa: F401
 from . import shape_ext  # noqa: F401
 from . import linalg_ops  # noqa: F401
+from . import sampling  # noqa: F401

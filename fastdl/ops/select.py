@@ -72,8 +72,8 @@ def _check_index(a_shape, idx, d, what, src_shape=None):
     n = a_shape[d] if nd else 1
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx.max() if idx.max() >= n else idx.min()
-        raise IndexError(f"{what}(): index {int(bad)} is out of bounds for dimension {d} with "
-                         f"size {n}")
+        raise IndexError(f"{what}(): index {int(bad)} is out of range (out of bounds for "
+                         f"dimension {d} with size {n})")
 
 
 class _TakeAlong(_Op):
