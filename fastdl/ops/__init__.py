@@ -13,3 +13,4 @@ from . import sort  # noqa: F401
 from . import shape_ext  # noqa: F401
 from . import linalg_ops  # noqa: F401
 from . import sampling  # noqa: F401
+from .. import sparse  # noqa: F401,E402  (registers sparse_coo_tensor, spmm, to_sparse)
