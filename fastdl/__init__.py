@@ -18,10 +18,19 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .linalg import bmm, matmul, mm
 from .random import manual_seed
 from .io import load, save
-from .tensor import (Tensor, arange, as_tensor, bool, cat, concatenate, double, empty,
-                     empty_like, eye, float, float32, float64, from_numpy, full, full_like,
-                     int64, linspace, long, ones, ones_like, rand, rand_like, randint, randn,
-                     randn_like, randperm, stack, tensor, where, zeros, zeros_like)
+from ._device import device
+from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
+                      FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
+from ._print import set_printoptions
+from ._size import Size
+from ._dtype import (bfloat16, bool, can_cast, double, dtype, finfo, float, float16, float32,
+                     float64, get_default_dtype, half, iinfo, int, int8, int16, int32, int64,
+                     long, promote_types, result_type, set_default_dtype, short, uint8)
+from .tensor import (Tensor, cat, channels_last, channels_last_3d, concatenate,
+                     contiguous_format, memory_format, preserve_format, stack, where)
+from .ops.factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                            full_like, linspace, logspace, ones, ones_like, rand, rand_like,
+                            randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 
 __version__ = "0.1.0"
 
@@ -31,7 +40,7 @@ get_num_threads = _C.get_num_threads
 def set_num_threads(n: int) -> None:
     """Number of threads every kernel uses (default: the machine's cores, or
     FASTDL_NUM_THREADS). ``n < 1`` is a ValueError. Example: ``fastdl.set_num_threads(1)``"""
-    if isinstance(n, _builtins.bool) or not isinstance(n, int):
+    if isinstance(n, _builtins.bool) or not isinstance(n, _builtins.int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)
 
@@ -50,7 +59,7 @@ def empty_cache() -> None:
 
 def set_cache_limit(nbytes: int) -> None:
     """Bound the bytes the allocator keeps cached (also env FASTDL_CACHE_LIMIT)."""
-    _C.set_cache_limit(int(nbytes))
+    _C.set_cache_limit(_builtins.int(nbytes))
 
 
 def get_isa() -> str:
@@ -84,6 +93,7 @@ def show_config() -> str:
     return text
 
 
+from . import accelerator, backends, cuda, return_types  # noqa: E402,F401
 from . import autograd, nn, optim, data, testing, utils  # noqa: E402,F401
 from . import ops as _ops  # noqa: E402
 

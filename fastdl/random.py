@@ -48,6 +48,10 @@ class Generator:
     def __call__(self) -> np.random.Generator:
         return self._np
 
+    @property
+    def _rng(self) -> np.random.Generator:
+        return self._np
+
     def manual_seed(self, seed):
         """Reseed with the integer ``seed`` (0 ≤ seed < 2⁶⁴; negative values wrap as in
         torch) and return the generator. Example: ``g.manual_seed(0)``"""

@@ -18,19 +18,25 @@ import numbers
 import numpy as np
 
 from . import _C
+from . import _dtype as _dt
+from ._dtype import (bfloat16, bool, double, float, float16, float32, float64, half,  # noqa
+                     int8, int16, int32, int64, long, uint8)
 from .autograd import function as _fn
 from .autograd.function import _Op, no_grad
 from .random import default_generator
 
-float32 = np.dtype(np.float32)
-float64 = np.dtype(np.float64)
-int64 = np.dtype(np.int64)
-bool = np.dtype(np.bool_)  # noqa: A001  (fastdl.bool, as torch.bool)
-long = int64
-float = float32  # noqa: A001
-double = float64
+from . import _device as _devmod
+from . import return_types as _rt
+from ._size import Size
+from .ops import promotion as _promo
 
-_SUPPORTED = (float32, float64, int64, bool)
+_SUPPORTED = _dt.SUPPORTED_NP
+_FROM_NP = _dt.FROM_NP
+_FLOATS = frozenset(d._np for d in _dt.ALL if d.is_floating_point)  # differentiable storage
+_LOWP = _dt.LOW_PRECISION
+_F32 = np.dtype(np.float32)
+_I64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
 _POOL_MIN = 1 << 15  # outputs with at least this many elements come from the caching pool
 
 
@@ -45,29 +51,55 @@ def _empty(shape, dtype):
 
 
 def _canon_dtype(dtype, what="dtype"):
+    """The NumPy storage dtype for a dtype argument (None stays None)."""
     if dtype is None:
         return None
-    if isinstance(dtype, str):
-        dtype = {"float": "float32", "long": "int64", "double": "float64"}.get(dtype, dtype)
-    if dtype is builtins.float:
-        return float32
-    if dtype is builtins.int:
-        return int64
-    if dtype is builtins.bool:
-        return bool
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{what}: {dtype!r} is not a dtype") from None
-    if dt not in _SUPPORTED:
-        raise TypeError(f"{what}: {dt} is not supported; use float32, float64, int64 or bool")
-    return dt
+    return _dt.to_np(dtype, what)
+
+
+def _default_float():
+    return _promo.default_float[0]
+
+
+class memory_format:
+    """A memory-format tag (``fastdl.contiguous_format``, ``preserve_format``,
+    ``channels_last``, ``channels_last_3d``). fastdl stores every tensor C-contiguous; the tags
+    are accepted where torch takes them and change no value (kernels pick their own layout).
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"fastdl.{self._name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+
+def _check_memory_format(mf, where):
+    if mf is not None and not isinstance(mf, memory_format):
+        raise TypeError(f"{where}: memory_format must be a fastdl.memory_format, got {mf!r}")
+
+
+# legacy tensor-type names (torch.FloatTensor ...) and their dtypes
+_LEGACY_DTYPE = {"FloatTensor": float32, "DoubleTensor": float64, "HalfTensor": float16,
+                 "BFloat16Tensor": bfloat16, "ByteTensor": uint8, "CharTensor": int8,
+                 "ShortTensor": int16, "IntTensor": int32, "LongTensor": int64,
+                 "BoolTensor": bool}
+_LEGACY_NAME = {d: n for n, d in _LEGACY_DTYPE.items()}
 
 
 def _as_array(data, dtype=None, copy=True):
-    """Convert array-likes the way ``torch.tensor`` does: Python floats -> float32, ints ->
-    int64; NumPy arrays keep float32/float64/int64/bool; other NumPy dtypes map to the
-    nearest supported one."""
+    """Convert array-likes the way ``torch.tensor`` does: Python floats -> the default float
+    dtype, ints -> int64, bools -> bool; NumPy arrays keep a supported dtype (float16,
+    bfloat16, float32, float64, int8/16/32/64, uint8, bool); other NumPy dtypes map to the
+    nearest supported one (other unsigned ints -> int64)."""
     dt = _canon_dtype(dtype)
     if isinstance(data, Tensor):
         a = data._array
@@ -78,7 +110,7 @@ def _as_array(data, dtype=None, copy=True):
     else:
         a = np.array(data)
         if a.dtype == np.float64 and dt is None:
-            a = a.astype(np.float32)  # Python floats are float32, as in PyTorch
+            a = a.astype(_default_float())  # Python floats take the default dtype
     if a.dtype == object:
         raise TypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
     if dt is None:
@@ -88,11 +120,11 @@ def _as_array(data, dtype=None, copy=True):
         elif k == "f" or k == "c":
             if k == "c":
                 raise TypeError("complex tensors are not supported")
-            dt = float32
+            dt = _F32
         elif k in "iu":
-            dt = int64
+            dt = _I64
         elif k == "b":
-            dt = bool
+            dt = _BOOL
         else:
             raise TypeError(f"cannot make a tensor of dtype {a.dtype}")
     # (np.ascontiguousarray would turn a 0-d array into shape (1,))
@@ -131,8 +163,30 @@ class Tensor:
     __slots__ = ("_array", "requires_grad", "grad", "_node", "_out_idx", "_vc", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        self._array = _as_array(data, dtype)
+    def __init__(self, *args, dtype=None, requires_grad=False, device=None):
+        """``Tensor(data)`` copies ``data`` (as ``fastdl.tensor``, but lists and numbers take
+        the default float dtype, as the legacy ``torch.Tensor`` constructor);
+        ``Tensor(*sizes)`` is an uninitialised float tensor; ``Tensor()`` is empty."""
+        if device is not None:
+            _devmod.check(device, "Tensor")
+        if not args:
+            arr = np.empty((0,), _canon_dtype(dtype) or _default_float())
+        elif builtins.all(isinstance(a, numbers.Integral) and not isinstance(a, builtins.bool)
+                          and not isinstance(a, np.generic) for a in args) and \
+                (len(args) > 1 or type(self) is Tensor and dtype is None):
+            arr = np.empty(tuple(builtins.int(a) for a in args),
+                           _canon_dtype(dtype) or _default_float())
+        elif len(args) == 1 and isinstance(args[0], Size):
+            arr = np.empty(tuple(args[0]), _canon_dtype(dtype) or _default_float())
+        else:
+            if len(args) != 1:
+                raise TypeError(f"Tensor: expected one data argument or integer sizes, got "
+                                f"{args!r}")
+            data = args[0]
+            if dtype is None and type(self) is Tensor and isinstance(data, (list, tuple)):
+                dtype = _default_float()
+            arr = _as_array(data, dtype)
+        self._array = arr
         self.grad = None
         self._node = None
         self._out_idx = 0
@@ -174,14 +228,15 @@ class Tensor:
             arr = value
         else:
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
-        if self.requires_grad and arr.dtype.kind != "f" and arr.dtype != self._array.dtype:
+        if self.requires_grad and arr.dtype not in _FLOATS:
             raise RuntimeError(f"data: a tensor that requires grad cannot take {arr.dtype} "
                                f"storage")
         self._array = arr
 
     @property
     def shape(self):
-        return self._array.shape
+        """The sizes of the dimensions, a ``fastdl.Size``."""
+        return Size(self._array.shape)
 
     @property
     def ndim(self):
@@ -189,7 +244,8 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self._array.dtype
+        """The element type, a ``fastdl.dtype`` (equal to the NumPy dtype of the storage)."""
+        return _FROM_NP[self._array.dtype]
 
     @property
     def is_leaf(self):
@@ -212,16 +268,90 @@ class Tensor:
         return self._vc[0]
 
     def size(self, dim=None):
-        return self._array.shape if dim is None else self._array.shape[dim]
+        """The shape (a ``fastdl.Size``), or the size of dimension ``dim``.
+        Example: ``x.size(-1)``"""
+        if dim is None:
+            return Size(self._array.shape)
+        return self._array.shape[_norm_dim(dim, self._array.ndim, "size")] \
+            if self._array.ndim else _norm_dim(dim, 0, "size") and 1
 
     def dim(self):
         return self._array.ndim
 
+    ndimension = dim
+
     def numel(self):
         return int(self._array.size)
 
+    nelement = numel
+
     def element_size(self):
+        """Bytes per element. Example: ``fastdl.ones(2).half().element_size() == 2``"""
         return self._array.itemsize
+
+    def stride(self, dim=None):
+        """Steps in elements between neighbours along each dimension (a tuple), or along
+        ``dim``; 0 along an expanded dimension. Example: ``fastdl.zeros(2, 3).stride()``"""
+        st = tuple(s // self._array.itemsize for s in self._array.strides)
+        if dim is None:
+            return st
+        return st[_norm_dim(dim, self._array.ndim, "stride")]
+
+    def data_ptr(self):
+        """The address of the first element (shared by tensors sharing storage)."""
+        return self._array.__array_interface__["data"][0]
+
+    def storage_offset(self):
+        """The offset, in elements, of the first element from the start of the storage it
+        views (0 for a tensor that owns its memory). Example: ``x[1:].storage_offset()``"""
+        base = self._array
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        return (self.data_ptr() - base.__array_interface__["data"][0]) // self._array.itemsize
+
+    def is_floating_point(self):
+        """True for float16, bfloat16, float32 and float64 tensors."""
+        return self._array.dtype in _FLOATS
+
+    def is_complex(self):
+        return False
+
+    def is_signed(self):
+        return self._array.dtype.kind != "u" and self._array.dtype != _BOOL
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A new tensor copying ``data``, with this tensor's dtype unless ``dtype``."""
+        _devmod.check(device, "new_tensor")
+        t = Tensor._make(_as_array(data, dtype or self._array.dtype))
+        return t.requires_grad_(True) if requires_grad else t
+
+    def _new(self, size, fill, dtype, device, requires_grad, who):
+        from .ops.factories import _size as _fsize
+        _devmod.check(device, who)
+        a = _empty(_fsize(size, None, who), _canon_dtype(dtype, who) or self._array.dtype)
+        if fill is not None:
+            a.fill(fill)
+        t = Tensor._make(a)
+        return t.requires_grad_(True) if requires_grad else t
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new(size or (kw.pop("size"),), 0, dtype, device, requires_grad,
+                         "new_zeros")
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        """Ones of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new(size or (kw.pop("size"),), 1, dtype, device, requires_grad,
+                         "new_ones")
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        """An uninitialised tensor of ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new(size or (kw.pop("size"),), None, dtype, device, requires_grad,
+                         "new_empty")
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` in ``size`` with this tensor's dtype (unless ``dtype``)."""
+        return self._new((size,), fill_value, dtype, device, requires_grad, "new_full")
 
     def item(self):
         if self._array.size != 1:
@@ -277,20 +407,30 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __format__(self, spec):
+        if self._array.size == 1 and self._array.ndim == 0 or spec and self._array.size == 1:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
+
     def __repr__(self):
-        body = np.array2string(self._array, separator=", ", prefix="tensor(", precision=4)
+        from ._print import format_body
+        body = format_body(self._array)
         extra = ""
-        if self._array.dtype not in (float32, int64) or self._array.size == 0:
-            extra += f", dtype=fastdl.{self._array.dtype}"
+        if self._array.size == 0 and self._array.ndim != 1:
+            extra += f", size={tuple(self._array.shape)}"
+        if self._array.dtype not in (_default_float(), _I64, _BOOL):
+            extra += f", dtype={self.dtype!r}"
         if self._node is not None:
-            extra += f", grad_fn=<{type(self._node).__name__}Backward>"
+            extra += f", grad_fn=<{type(self._node).__name__.lstrip('_')}Backward0>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
     # ---- autograd ---------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self._array.dtype.kind != "f":
+        if requires_grad and self._array.dtype not in _FLOATS:
             raise RuntimeError(f"requires_grad_: only floating point tensors can require "
                                f"gradients, this one is {self._array.dtype}")
         if not requires_grad and self._node is not None:
@@ -329,28 +469,123 @@ class Tensor:
     def is_contiguous(self):
         return self._array.flags.c_contiguous
 
-    def to(self, dtype):
-        """Convert to ``dtype`` (float32/float64/int64/bool); differentiable between floats.
-        Example: ``t.to(fastdl.float64)``"""
+    def to(self, *args, **kwargs):
+        """This tensor with another dtype and/or device, as ``torch.Tensor.to``:
+        ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype),
+        keywords ``dtype=``, ``device=``, ``non_blocking=`` (ignored), ``copy=``,
+        ``memory_format=``. Returns ``self`` when nothing changes (unless ``copy=True``);
+        differentiable between floating dtypes. Any device but the CPU is a RuntimeError.
+        Example: ``t.to("cpu", fastdl.float64)``"""
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        _check_memory_format(kwargs.pop("memory_format", None), "to")
+        if kwargs:
+            raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        flags = []
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, builtins.bool):
+                flags.append(a)
+            elif _devmod.is_device_like(a) or isinstance(a, int):
+                dev = a
+            elif a is not None:
+                dtype = a
+        if len(flags) > 1:
+            copy = flags[1]
+        if dev is not None:
+            _devmod.check(dev, "to")
+        if dtype is None:
+            return self.clone() if copy else self
         dt = _canon_dtype(dtype, "to")
         if dt == self._array.dtype:
-            return self
+            return self.clone() if copy else self
         return _Cast.apply(self, dt)
 
+    def cpu(self, memory_format=None):
+        """This tensor (it is on the CPU already). Example: ``t.cpu().numpy()``"""
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """Always a RuntimeError: fastdl runs on the CPU only."""
+        _devmod._refuse("cuda", "cuda")
+
+    def pin_memory(self, device=None):
+        """This tensor (pinned memory only matters for accelerators)."""
+        return self
+
+    def is_pinned(self, device=None):
+        return False
+
+    @property
+    def device(self):
+        """Always ``device(type='cpu')``."""
+        return _devmod.CPU
+
+    is_cuda = is_xpu = is_mps = is_meta = is_sparse = is_quantized = False
+    is_mkldnn = is_nested = False
+
+    def get_device(self):
+        """-1, the index torch gives a CPU tensor."""
+        return -1
+
+    def half(self):
+        """Convert to float16 (storage; arithmetic runs in float32 and rounds)."""
+        return self.to(float16)
+
+    def bfloat16(self):
+        """Convert to bfloat16 (storage; arithmetic runs in float32 and rounds)."""
+        return self.to(bfloat16)
+
     def float(self):
+        """Convert to float32."""
         return self.to(float32)
 
     def double(self):
+        """Convert to float64."""
         return self.to(float64)
 
+    def int(self):
+        """Convert to int32 (floats truncate toward zero)."""
+        return self.to(int32)
+
     def long(self):
+        """Convert to int64 (floats truncate toward zero)."""
         return self.to(int64)
 
+    def short(self):
+        """Convert to int16."""
+        return self.to(int16)
+
+    def char(self):
+        """Convert to int8."""
+        return self.to(int8)
+
+    def byte(self):
+        """Convert to uint8."""
+        return self.to(uint8)
+
     def bool(self):
+        """Convert to bool (nonzero is True)."""
         return self.to(bool)
 
-    def type(self, dtype):
+    def type(self, dtype=None, non_blocking=False):
+        """Without an argument, the legacy type name (``'torch.FloatTensor'``, as torch
+        prints it, so string checks in existing scripts hold); with a dtype or such a name,
+        ``self.to(dtype)``. Example: ``t.type(fastdl.int64)``"""
+        if dtype is None:
+            return "torch." + _LEGACY_NAME[_FROM_NP[self._array.dtype]]
+        if isinstance(dtype, str) and dtype.split(".")[-1] in _LEGACY_DTYPE:
+            dtype = _LEGACY_DTYPE[dtype.split(".")[-1]]
+        elif getattr(dtype, "_legacy_dtype", None) is not None:  # fastdl.FloatTensor ...
+            dtype = dtype._legacy_dtype
         return self.to(dtype)
+
+    def type_as(self, other):
+        """``self.to(other.dtype)``. Example: ``idx.type_as(x)``"""
+        return self.to(other.dtype)
 
     # ---- arithmetic -------------------------------------------------------------------
     def __add__(self, o):
@@ -468,7 +703,9 @@ class Tensor:
 
     # ---- comparisons (not differentiable) ----------------------------------------------
     def _cmp(self, o, uf):
-        return Tensor._make(uf(self._array, _arr(o)))
+        """A comparison in torch's promoted dtype of the operands; the result is bool."""
+        o = _wrap_operand(o, self)
+        return Tensor._make(_compare(uf, self._array, _arr(o)))
 
     def __eq__(self, o):
         return self._cmp(o, np.equal)
@@ -494,13 +731,27 @@ class Tensor:
         return Tensor._make(~self._array)
 
     def __and__(self, o):
-        return Tensor._make(self._array & _arr(o))
+        return Tensor._make(_binary(np.bitwise_and, self._array, _arr(_wrap_operand(o, self))))
 
     def __or__(self, o):
-        return Tensor._make(self._array | _arr(o))
+        return Tensor._make(_binary(np.bitwise_or, self._array, _arr(_wrap_operand(o, self))))
 
     def __xor__(self, o):
-        return Tensor._make(self._array ^ _arr(o))
+        return Tensor._make(_binary(np.bitwise_xor, self._array, _arr(_wrap_operand(o, self))))
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __floordiv__(self, o):
+        return _FloorDiv.apply(self, _wrap_operand(o, self))
+
+    def __rfloordiv__(self, o):
+        return _FloorDiv.apply(_wrap_operand(o, self), self)
+
+    def __mod__(self, o):
+        return _Remainder.apply(self, _wrap_operand(o, self))
+
+    def __rmod__(self, o):
+        return _Remainder.apply(_wrap_operand(o, self), self)
 
     def logical_not(self):
         return Tensor._make(np.logical_not(self._array))
@@ -534,7 +785,7 @@ class Tensor:
 
     def mean(self, dim=None, keepdim=False):
         """Mean over ``dim``. Example: ``t.mean(0, keepdim=True)``"""
-        if self._array.dtype.kind != "f":
+        if self._array.dtype not in _FLOATS:
             raise TypeError(f"mean: input dtype should be floating point, got {self.dtype}")
         return _Mean.apply(self, _norm_dims(dim, self._array.ndim, "mean"), keepdim)
 
@@ -707,6 +958,12 @@ class Tensor:
         return tuple(out)
 
     def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces along ``dim``, each of ``ceil(n / chunks)`` elements
+        but the last. Example: ``a, b = x.chunk(2)``"""
+        if isinstance(chunks, builtins.bool) or not isinstance(chunks, (int, np.integer)):
+            raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self._array.shape[_norm_dim(dim, self._array.ndim, "chunk")]
         size = -(-n // chunks) if n else 1
         return self.split(builtins.max(size, 1), dim)
@@ -919,7 +1176,8 @@ def _minmax(t, dim, keepdim, is_max):
     if not keepdim:
         vals = vals.squeeze(d)
         idx = idx.squeeze(d)
-    return vals, Tensor._make(idx.astype(np.int64, copy=False))
+    ret = _rt.max if is_max else _rt.min
+    return ret(vals, Tensor._make(idx.astype(np.int64, copy=False)))
 
 
 def _argext(t, dim, keepdim, fn):
@@ -933,17 +1191,67 @@ def _argext(t, dim, keepdim, fn):
     return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
 
 
-def _binary(uf, a, b):
-    if (type(a) is np.ndarray and a.size >= _POOL_MIN) or \
-            (type(b) is np.ndarray and b.size >= _POOL_MIN):
-        out = _C.empty(np.broadcast_shapes(np.shape(a), np.shape(b)), np.result_type(a, b))
-        return uf(a, b, out=out)
-    return uf(a, b)
+def _result_dtype(a, b):
+    """torch's result dtype of a binary op on arrays / Python scalars (fast paths first:
+    two arrays of one dtype, an array with a Python number of its category or lower)."""
+    ta = a.__class__
+    if ta is np.ndarray:
+        da = a.dtype
+        tb = b.__class__
+        if tb is np.ndarray:
+            if b.dtype == da:
+                return da
+        elif tb is builtins.float:
+            if da in _FLOATS:
+                return da
+        elif tb is builtins.int:
+            if da is not _BOOL and da != _BOOL:
+                return da
+    return _promo.result_type(a, b)
+
+
+def _binary(uf, a, b, dt=None):
+    """``uf(a, b)`` in torch's result dtype ``dt`` (default: ``_result_dtype``): operands of
+    another dtype are cast first; float16/bfloat16 compute in float32 and round once."""
+    if dt is None:
+        dt = _result_dtype(a, b)
+    cdt = _F32 if dt in _LOWP else dt
+    if a.__class__ is np.ndarray and a.dtype != cdt:
+        a = a.astype(cdt)
+    if b.__class__ is np.ndarray and b.dtype != cdt:
+        b = b.astype(cdt)
+    if (a.__class__ is np.ndarray and a.size >= _POOL_MIN) or \
+            (b.__class__ is np.ndarray and b.size >= _POOL_MIN):
+        out = _C.empty(np.broadcast_shapes(np.shape(a), np.shape(b)), cdt)
+        out = uf(a, b, out=out)
+    else:
+        out = uf(a, b)
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        if out.dtype != cdt and out.dtype != _BOOL:
+            out = out.astype(cdt)
+    return out if cdt is dt else out.astype(dt)
+
+
+def _compare(uf, a, b):
+    """A comparison (or logical/bitwise op) in the operands' promoted dtype."""
+    dt = _result_dtype(a, b)
+    if dt in _LOWP:
+        dt = _F32
+    if a.__class__ is np.ndarray and a.dtype != dt:
+        a = a.astype(dt)
+    if b.__class__ is np.ndarray and b.dtype != dt:
+        b = b.astype(dt)
+    return np.asarray(uf(a, b))
 
 
 def _unary(uf, a):
+    """``uf(a)``; float16/bfloat16 compute in float32 and round once."""
+    dt = a.dtype
+    if dt in _LOWP:
+        return uf(a.astype(_F32)).astype(dt)
     if a.size >= _POOL_MIN:
-        return uf(a, out=_C.empty(a.shape, a.dtype))
+        return uf(a, out=_C.empty(a.shape, dt))
     return uf(a)
 
 
@@ -990,18 +1298,62 @@ class _Mul(_Op):
 
 
 class _Div(_Op):
+    """True division: integer operands give the default float dtype, as in torch."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary(np.true_divide, a, b)
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS:
+            dt = _default_float()
+        return _binary(np.true_divide, a, b, dt)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         n = ctx.needs_input_grad
-        ga = g / b if n[0] else None
-        gb = -g * a / (np.multiply(b, b)) if n[1] else None
+        ga = _binary(np.true_divide, g, b) if n[0] else None
+        gb = -_binary(np.true_divide, _binary(np.multiply, g, a), _binary(np.multiply, b, b)) \
+            if n[1] else None
         return ga, gb
+
+
+class _FloorDiv(_Op):
+    """``a // b`` (torch's floor_divide: rounds toward minus infinity; integers stay
+    integers); not differentiable (its gradient is zero almost everywhere)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS and b.__class__ is np.ndarray and b.size and not b.all() or \
+                (dt not in _FLOATS and b.__class__ is not np.ndarray and b == 0):
+            raise RuntimeError("ZeroDivisionError: integer division by zero")
+        return _binary(np.floor_divide, a, b, dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), None
+
+
+class _Remainder(_Op):
+    """``a % b`` with the sign of ``b`` (Python's and torch's ``remainder``); gradient
+    ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS and (b.__class__ is np.ndarray and b.size and not b.all() or
+                                  b.__class__ is not np.ndarray and b == 0):
+            raise RuntimeError("ZeroDivisionError: integer modulo by zero")
+        ctx.save_for_backward(a, b)
+        return _binary(np.remainder, a, b, dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        gb = -_binary(np.multiply, g, _binary(np.floor_divide, a, b)) if n[1] else None
+        return (g if n[0] else None), gb
 
 
 class _PowScalar(_Op):
@@ -1011,7 +1363,7 @@ class _PowScalar(_Op):
         ctx.e = e
         if e == 2:
             return _binary(np.multiply, a, a)
-        return _binary(np.power, a, np.asarray(e, dtype=a.dtype) if a.dtype.kind == "f" else e)
+        return _binary(np.power, a, e)
 
     @staticmethod
     def backward(ctx, g):
@@ -1179,6 +1531,10 @@ class _Sum(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
+        if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
+            return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
+        if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
+            return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_I64))
         return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
 
     @staticmethod
@@ -1195,6 +1551,8 @@ class _Mean(_Op):
         ctx.dims, ctx.keepdim = dims, keepdim
         n = a.size if dims is None else int(np.prod([a.shape[d] for d in dims]))
         ctx.n = n
+        if a.dtype in _LOWP:
+            return np.asarray(np.mean(a, axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         return np.asarray(np.mean(a, axis=dims, keepdims=keepdim))
 
     @staticmethod
@@ -1488,160 +1846,6 @@ def stack(tensors, dim=0):
     return _Stack.apply(d, *ts)
 
 
-def tensor(data, dtype=None, requires_grad=False):
-    """A new tensor copying ``data`` (lists, scalars, NumPy arrays of any layout, Tensors).
-    Python floats become float32 and ints int64, as in PyTorch; a NumPy array keeps its
-    float32/float64/int64/bool dtype.
-
-    Example: ``fastdl.tensor([[1, 2], [3, 4]], dtype=fastdl.float32, requires_grad=True)``
-    """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
-
-
-def from_numpy(a):
-    """A tensor sharing memory with the C-contiguous NumPy array ``a`` (float32, float64,
-    int64 or bool); any other dtype or layout is a TypeError.
-    Example: ``t = fastdl.from_numpy(np.zeros(3, np.float32))``"""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"from_numpy: expected np.ndarray, got {type(a).__name__}")
-    if a.dtype not in _SUPPORTED:
-        raise TypeError(f"from_numpy: dtype {a.dtype} is not supported; use float32, float64, "
-                        f"int64 or bool (or fastdl.tensor to convert)")
-    if not a.flags.c_contiguous:
-        raise TypeError(f"from_numpy: the array (shape {a.shape}) is not C-contiguous; pass "
-                        f"np.ascontiguousarray(a) or use fastdl.tensor to copy")
-    return Tensor._make(a)
-
-
-def as_tensor(data, dtype=None):
-    """Like ``tensor`` but without a copy when ``data`` already fits."""
-    if isinstance(data, Tensor) and (dtype is None or _canon_dtype(dtype) == data.dtype):
-        return data
-    if isinstance(data, np.ndarray) and data.dtype in _SUPPORTED and \
-            data.flags.c_contiguous and (dtype is None or _canon_dtype(dtype) == data.dtype):
-        return Tensor._make(data)
-    return Tensor(data, dtype=dtype)
-
-
-def _size(shape):
-    return _shape_arg(shape)
-
-
-def _factory(arr, requires_grad):
-    t = Tensor._make(arr)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def empty(*shape, dtype=None, requires_grad=False):
-    """Uninitialised tensor (memory from the caching allocator). ``fastdl.empty(2, 3)``"""
-    return _factory(_empty(_size(shape), _canon_dtype(dtype) or float32), requires_grad)
-
-
-def zeros(*shape, dtype=None, requires_grad=False):
-    """Tensor of zeros, float32 by default. Example: ``fastdl.zeros(2, 3)``"""
-    a = _empty(_size(shape), _canon_dtype(dtype) or float32)
-    a.fill(0)
-    return _factory(a, requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad=False):
-    """Tensor of ones. Example: ``fastdl.ones(2, 3, dtype=fastdl.float64)``"""
-    a = _empty(_size(shape), _canon_dtype(dtype) or float32)
-    a.fill(1)
-    return _factory(a, requires_grad)
-
-
-def full(shape, fill_value, dtype=None, requires_grad=False):
-    """Tensor filled with ``fill_value`` (dtype inferred from it as in PyTorch).
-    Example: ``fastdl.full((2, 2), 7.0)``"""
-    if dtype is None:
-        dtype = bool if isinstance(fill_value, builtins.bool) else \
-            int64 if isinstance(fill_value, (int, np.integer)) else float32
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    a = _empty(shape, _canon_dtype(dtype))
-    a.fill(fill_value)
-    return _factory(a, requires_grad)
-
-
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(*np.shape(_arr(t)), dtype=dtype or np.asarray(_arr(t)).dtype,
-                 requires_grad=requires_grad)
-
-
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(*np.shape(_arr(t)), dtype=dtype or np.asarray(_arr(t)).dtype,
-                requires_grad=requires_grad)
-
-
-def full_like(t, fill_value, dtype=None, requires_grad=False):
-    return full(np.shape(_arr(t)), fill_value, dtype=dtype or np.asarray(_arr(t)).dtype,
-                requires_grad=requires_grad)
-
-
-def empty_like(t, dtype=None, requires_grad=False):
-    return empty(*np.shape(_arr(t)), dtype=dtype or np.asarray(_arr(t)).dtype,
-                 requires_grad=requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
-    """Values from start (default 0) up to end, step apart; int64 when all are ints.
-    Example: ``fastdl.arange(5)``"""
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise ValueError("arange: step must be nonzero")
-    if dtype is None:
-        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = int64 if ints else float32
-    return _factory(np.arange(start, end, step, dtype=_canon_dtype(dtype)), requires_grad)
-
-
-def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return _factory(np.linspace(start, end, steps, dtype=_canon_dtype(dtype) or float32),
-                    requires_grad)
-
-
-def eye(n, m=None, dtype=None, requires_grad=False):
-    return _factory(np.eye(n, m, dtype=_canon_dtype(dtype) or float32), requires_grad)
-
-
-def randn(*shape, dtype=None, requires_grad=False):
-    """Standard normal samples from fastdl's seeded generator. ``fastdl.randn(2, 3)``"""
-    dt = _canon_dtype(dtype) or float32
-    a = default_generator().standard_normal(_size(shape), dtype=dt)
-    return _factory(a, requires_grad)
-
-
-def rand(*shape, dtype=None, requires_grad=False):
-    """Uniform samples in [0, 1) from fastdl's seeded generator. ``fastdl.rand(4)``"""
-    dt = _canon_dtype(dtype) or float32
-    a = default_generator().random(_size(shape), dtype=dt)
-    return _factory(a, requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None):
-    """Random integers in [low, high). Example: ``fastdl.randint(0, 10, (3,))``"""
-    if high is None:
-        low, high = 0, low
-    size = (size,) if isinstance(size, int) else tuple(size)
-    return Tensor._make(default_generator().integers(low, high, size, dtype=np.int64)
-                        .astype(_canon_dtype(dtype) or int64, copy=False))
-
-
-def randn_like(t, dtype=None):
-    return randn(*np.shape(_arr(t)), dtype=dtype or np.asarray(_arr(t)).dtype)
-
-
-def rand_like(t, dtype=None):
-    return rand(*np.shape(_arr(t)), dtype=dtype or np.asarray(_arr(t)).dtype)
-
-
-def randperm(n):
-    return Tensor._make(default_generator().permutation(n).astype(np.int64))
-
-
 # Tensor methods that live in fastdl.nn.functional (activations, softmax, ...), looked up
 # when called so this module does not depend on nn.
 def _delegate(name):
@@ -1674,3 +1878,5 @@ for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
 
 _fn._Tensor = Tensor
 from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)
+from .ops.factories import *  # noqa: E402,F401,F403  (the factories, importable from here)
+from .ops.factories import _size  # noqa: E402,F401

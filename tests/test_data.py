@@ -51,8 +51,8 @@ def test_tensor_dataset_items_and_errors():
         ds.get_batch([0, 9])
     with pytest.raises(TypeError, match="int"):
         ds[1.5]
-    ds2 = TensorDataset(np.arange(6, dtype=np.uint8))  # converted once, to int64
-    assert ds2[2][0].dtype == fastdl.int64
+    ds2 = TensorDataset(np.arange(6, dtype=np.uint8))  # uint8 is kept, as torch
+    assert ds2[2][0].dtype == fastdl.uint8
 
 
 def test_subset_concat_and_random_split():
@@ -197,7 +197,7 @@ def test_collate():
     d = default_collate([{"a": 1.5, "b": True}, {"a": 2.0, "b": False}])
     assert d["a"].dtype == fastdl.float32 and d["b"].dtype == fastdl.bool
     u8 = default_collate([np.zeros(2, np.uint8)] * 3)
-    assert u8.dtype == fastdl.int64 and u8.shape == (3, 2)
+    assert u8.dtype == fastdl.uint8 and u8.shape == (3, 2)
     with pytest.raises(ValueError, match="differ in shape"):
         default_collate([np.zeros(3), np.zeros(4)])
     with pytest.raises(TypeError, match="collate_fn"):

@@ -295,7 +295,7 @@ def test_errors(rng):
         F.binary_cross_entropy(_t(np.full(3, 0.5, np.float32)), _t(np.ones(4, np.float32)))
     with pytest.raises(ValueError, match="do not broadcast"):
         F.mse_loss(x, _t(np.ones(3, np.float32)))
-    with pytest.raises(TypeError, match="float64 but input is float32"):
+    with pytest.raises(TypeError, match="float64 but input is fastdl.float32"):
         F.mse_loss(x, _t(np.ones((3, 4))))
     with pytest.raises(ValueError, match="beta"):
         F.smooth_l1_loss(x, x, beta=-1.0)

@@ -79,13 +79,13 @@ def test_state_dict_round_trip_and_errors():
         assert_close(p.detach(), q.detach())
     sd = a.state_dict()
     sd.pop("a.w")
-    with pytest.raises(KeyError, match="a.w"):
+    with pytest.raises(RuntimeError, match='Missing key.*"a.w"'):  # as torch
         b.load_state_dict(sd)
     missing, unexpected = b.load_state_dict(sd, strict=False)
     assert missing == ["a.w"] and unexpected == []
     sd = a.state_dict()
     sd["a.b"] = fastdl.zeros(4)
-    with pytest.raises(ValueError, match=r"'a.b' has shape \(4,\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for a.b: .*\[4\]"):
         b.load_state_dict(sd)
 
 

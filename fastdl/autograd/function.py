@@ -28,6 +28,9 @@ class _GradState(threading.local):
 
 
 _state = _GradState()
+# the differentiable storage dtypes (bfloat16 from ml_dtypes has NumPy kind 'V')
+_FLOATS = frozenset(np.dtype(d) for d in ("float16", "float32", "float64")) | frozenset(
+    [np.dtype(__import__("ml_dtypes").bfloat16)])
 _Tensor = None  # fastdl.tensor.Tensor, set by fastdl.tensor at import (breaks the cycle)
 
 
@@ -207,7 +210,7 @@ def _link(ctx, outs, args, raw):
     """Make `ctx` the grad_fn of the floating outputs and pin saved tensors' versions."""
     nout = 0
     for i, t in enumerate(outs):
-        if t._array.dtype.kind == "f":
+        if t._array.dtype in _FLOATS:
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
@@ -360,6 +363,8 @@ def _run(roots, root_grads, retain_graph, inputs=None):
                 continue
             if g.shape != p._array.shape:
                 g = _reduce_to(g, p._array.shape, type(node).__name__)
+            if g.dtype != p._array.dtype:  # a promoted op: the gradient takes the input's dtype
+                g = g.astype(p._array.dtype)
             if want is not None:
                 k = want.get(id(p))
                 if k is not None:

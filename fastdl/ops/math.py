@@ -525,10 +525,6 @@ _BSPECS = {
                          lambda a, b, y: np.exp2(b - y), True),
     "fmod": _BSpec("fmod", np.fmod, lambda a, b, y: np.ones_like(y),
                    lambda a, b, y: -np.trunc(a / b), False, True),
-    "remainder": _BSpec("remainder", np.remainder, lambda a, b, y: np.ones_like(y),
-                        lambda a, b, y: -np.floor(a / b), False, True),
-    "floor_divide": _BSpec("floor_divide", np.floor_divide, lambda a, b, y: np.zeros_like(y),
-                           lambda a, b, y: np.zeros_like(y), False, True),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
                        lambda a, b, y: np.zeros_like(y), True),
@@ -560,11 +556,6 @@ _BDOC = {
     "fmod": ("C's fmod: input - trunc(input/other)·other, the sign of the dividend; "
              "integer division by zero is a RuntimeError; d/dother = -trunc(input/other)",
              "fastdl.fmod(fastdl.tensor([-3.0, 3.0]), 2)  # [-1., 1.]"),
-    "remainder": ("Python's modulus: input - floor(input/other)·other, the sign of the "
-                  "divisor (``%``); d/dother = -floor(input/other)",
-                  "fastdl.remainder(fastdl.tensor([-3.0, 3.0]), 2)  # [1., 1.]"),
-    "floor_divide": ("floor(input / other) (``//``), integers stay integers; gradient 0",
-                     "fastdl.floor_divide(fastdl.tensor([-3, 3]), 2)  # [-2, 1]"),
     "copysign": ("|input| with the sign of other; gradient to other is 0",
                  "fastdl.copysign(fastdl.tensor([1.0]), -2.0)  # [-1.]"),
 }
@@ -595,42 +586,43 @@ register("arctan2")(lambda input, other, *, out=None: _binary("atan2", input, ot
 _ROWS["arctan2"].fn.__doc__ = "Alias of ``fastdl.atan2``."
 
 
-@register(function=False)
-def __floordiv__(self, other):
-    return _binary("floor_divide", self, other)
+def _op_binary(name, sym):
+    """``remainder``/``floor_divide`` are the Tensor's ``%``/``//`` (one implementation, in
+    tensor.py, with torch's dtype and integer-division-by-zero rules)."""
+
+    def apply(a, b):
+        a, b = operand(a), operand(b)
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            a = as_tensor(a)
+        return a % b if sym == "%" else a // b
+
+    def fn(input, other, *, out=None):
+        return out_(out, apply(input, other), name)
+
+    def fn_(self, other):
+        return inplace(self, lambda t: apply(t, other), name + "_",
+                       *([other] if isinstance(other, Tensor) else []))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn_.__name__ = fn_.__qualname__ = name + "_"
+    return fn, fn_
 
 
-@register(function=False)
-def __rfloordiv__(self, other):
-    return _binary("floor_divide", other, self)
-
-
-@register(function=False)
-def __mod__(self, other):
-    return _binary("remainder", self, other)
-
-
-@register(function=False)
-def __rmod__(self, other):
-    return _binary("remainder", other, self)
-
-
-@register(function=False)
-def __ifloordiv__(self, other):
-    return inplace(self, lambda t: _binary("floor_divide", t, other), "__ifloordiv__",
-                   *([other] if isinstance(other, Tensor) else []))
-
-
-@register(function=False)
-def __imod__(self, other):
-    return inplace(self, lambda t: _binary("remainder", t, other), "__imod__",
-                   *([other] if isinstance(other, Tensor) else []))
-
-
-for _n in ("__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__ifloordiv__",
-           "__imod__"):
-    _ROWS[_n].fn.__doc__ = ("``//`` is floor_divide and ``%`` is remainder (Python's "
-                            "modulus, the sign of the divisor), as in torch.")
+remainder, remainder_ = _op_binary("remainder", "%")
+remainder.__doc__ = ("Python's modulus ``input - floor(input/other)·other`` (the sign of the "
+                     "divisor), the same as ``input % other``; d/dother = -floor(input/other)."
+                     "\n\nExample: ``fastdl.remainder(fastdl.tensor([-3.0, 3.0]), 2)`` gives "
+                     "``[1., 1.]``")
+remainder_.__doc__ = "In place ``remainder`` (``x %= y``). Example: ``x.remainder_(2)``"
+floor_divide, floor_divide_ = _op_binary("floor_divide", "//")
+floor_divide.__doc__ = ("``floor(input / other)``, the same as ``input // other`` (integers stay "
+                        "integers); gradient 0.\n\nExample: ``fastdl.floor_divide("
+                        "fastdl.tensor([-3, 3]), 2)`` gives ``[-2, 1]``")
+floor_divide_.__doc__ = "In place ``floor_divide`` (``x //= y``). Example: ``x.floor_divide_(2)``"
+for _f in (remainder, remainder_, floor_divide, floor_divide_):
+    register()(_f)
+register("__imod__", function=False)(remainder_)
+register("__ifloordiv__", function=False)(floor_divide_)
 
 
 # ------------------------------------------------------------------------------------------

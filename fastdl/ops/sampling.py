@@ -1,6 +1,6 @@
-"""Random sampling ops, each with ``generator=`` (see ``fastdl.random``): the factories
-rand/randn/randint/randperm and their ``_like`` forms, normal, bernoulli, poisson,
-multinomial, and the in-place initialisers uniform_, normal_, bernoulli_, exponential_,
+"""Random sampling ops, each with ``generator=`` (see ``fastdl.random``; the factories
+rand/randn/randint/randperm live in ``factories.py``): randint_like, normal, bernoulli,
+poisson, multinomial, and the in-place initialisers uniform_, normal_, bernoulli_, exponential_,
 random_, geometric_, cauchy_, log_normal_.
 
 Samples are not differentiable (as in torch). An in-place initialiser on a leaf that
@@ -68,91 +68,8 @@ def _check_device(device, what):
                            f"available")
 
 
-@register(method=False)
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-         requires_grad=False, pin_memory=False):
-    """Uniform samples in [0, 1) of shape ``size`` (ints or one tuple), default float dtype.
-    Example: ``fastdl.rand(2, 3, generator=g)``"""
-    _check_device(device, "rand")
-    dt = _float_dt(dtype, "rand")
-    a = _gen(generator).random(_size(size, "rand"), dtype=dt if dt.itemsize >= 4 else
-                               np.float32).astype(dt, copy=False)
-    return _finish(a, requires_grad, out, "rand")
-
-
-@register(method=False)
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-          requires_grad=False, pin_memory=False):
-    """Standard normal samples of shape ``size``, default float dtype.
-    Example: ``fastdl.randn(2, 3)``"""
-    _check_device(device, "randn")
-    dt = _float_dt(dtype, "randn")
-    a = _gen(generator).standard_normal(_size(size, "randn"),
-                                        dtype=dt if dt.itemsize >= 4 else np.float32)
-    return _finish(a.astype(dt, copy=False), requires_grad, out, "randn")
-
-
-@register(method=False)
-def randint(*args, size=None, generator=None, out=None, dtype=None, layout=None, device=None,
-            requires_grad=False, pin_memory=False, low=None, high=None):
-    """Random integers uniformly in [low, high): ``randint(high, size)`` or
-    ``randint(low, high, size)`` (torch's two forms; ``size`` a tuple), int64 by default.
-    Example: ``fastdl.randint(0, 10, (3,))``"""
-    _check_device(device, "randint")
-    pos = list(args)
-    if size is None and pos and isinstance(pos[-1], (tuple, list)):
-        size = pos.pop()
-    if low is not None:
-        pos.insert(0, low)
-    if high is not None:
-        pos.append(high)
-    if len(pos) == 1:
-        lo, hi = 0, pos[0]
-    elif len(pos) == 2:
-        lo, hi = pos
-    else:
-        raise TypeError("randint() expects (high, size) or (low, high, size)")
-    if size is None:
-        raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
-    lo, hi = int(lo), int(hi)
-    if lo >= hi:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= "
-                           f"to={hi}")
-    dt = np_dtype(dtype, "randint") if dtype is not None else np.dtype(np.int64)
-    a = _gen(generator).integers(lo, hi, _size((size,), "randint"), dtype=np.int64)
-    return _finish(a.astype(dt, copy=False), requires_grad, out, "randint")
-
-
-@register(method=False)
-def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False, pin_memory=False):
-    """A random permutation of 0 … n-1 (int64). Example: ``fastdl.randperm(5)``"""
-    _check_device(device, "randperm")
-    if n < 0:
-        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
-    dt = np_dtype(dtype, "randperm") if dtype is not None else np.dtype(np.int64)
-    return _finish(_gen(generator).permutation(int(n)).astype(dt), requires_grad, out,
-                   "randperm")
-
-
 def _like_dtype(input, dtype, what):
     return np_dtype(dtype, what) if dtype is not None else arr(as_tensor(input)).dtype
-
-
-@register(method=False)
-def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-              memory_format=None, generator=None):
-    """``rand`` with ``input``'s shape and dtype. Example: ``fastdl.rand_like(x)``"""
-    return rand(*arr(as_tensor(input)).shape, dtype=_like_dtype(input, dtype, "rand_like"),
-                requires_grad=requires_grad, generator=generator)
-
-
-@register(method=False)
-def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
-               memory_format=None, generator=None):
-    """``randn`` with ``input``'s shape and dtype. Example: ``fastdl.randn_like(x)``"""
-    return randn(*arr(as_tensor(input)).shape, dtype=_like_dtype(input, dtype, "randn_like"),
-                 requires_grad=requires_grad, generator=generator)
 
 
 @register(method=False)
@@ -160,6 +77,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
                  requires_grad=False, memory_format=None, generator=None):
     """``randint`` with ``input``'s shape and dtype: ``randint_like(x, high)`` or
     ``randint_like(x, low, high)``. Example: ``fastdl.randint_like(x, 10)``"""
+    from .factories import randint
     if high is None:
         low, high = 0, low
     return randint(low, high, arr(as_tensor(input)).shape,
@@ -389,5 +307,4 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     return _fill(self, _gen(generator).lognormal(mean, std, a.shape), "log_normal_")
 
 
-__all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like",
-           "normal", "bernoulli", "poisson", "multinomial"]
+__all__ = ["randint_like", "normal", "bernoulli", "poisson", "multinomial"]

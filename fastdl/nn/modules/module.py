@@ -1,14 +1,29 @@
 """``Module`` and ``Parameter``: the base of every layer, with PyTorch's API."""
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
+import inspect
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ...tensor import Tensor, _as_array, _canon_dtype
+from ... import _device as _devmod
+from ... import _dtype as _dt
+from ...tensor import Tensor, _as_array, _canon_dtype, _check_memory_format
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
-           "ParameterDict"]
+__all__ = ["Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict",
+           "ParameterList", "ParameterDict"]
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: ``missing_keys`` and ``unexpected_keys`` lists."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class Parameter(Tensor):
@@ -32,6 +47,38 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (self._array, self.requires_grad))
+
+
+def _rebuild_parameter(arr, requires_grad):
+    return Parameter(Tensor._make(arr), requires_grad)
+
+
+class Buffer(Tensor):
+    """A tensor that, assigned as a module attribute, registers itself as a buffer
+    (``persistent=False`` keeps it out of the state dict), as ``torch.nn.Buffer``.
+    Example: ``self.mean = fastdl.nn.Buffer(fastdl.zeros(3))``"""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = np.empty((0,), np.float32)
+        Tensor.__init__(self, data._array if isinstance(data, Tensor) else data)
+        if isinstance(data, Tensor):
+            self._array = data._array  # share the storage
+        self.persistent = bool(persistent)
+
+
+_FLOAT_NP = frozenset(d._np for d in _dt.ALL if d.is_floating_point)
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _check_device(dev, name):
+    _devmod.check(dev, name)
+    return None
+
 
 class Module:
     """Base class of layers and models.
@@ -51,6 +98,34 @@ class Module:
                 return self.fc(x).relu()
     """
 
+    def __init_subclass__(cls, **kwargs):
+        """Layers whose constructor takes ``device=`` (torch's factory kwargs) get it checked
+        here, once for all: the CPU passes (as None), anything else is the CPU-only
+        RuntimeError."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_fastdl_device_checked", False):
+            return
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):  # pragma: no cover
+            return
+        if "device" not in params:
+            return
+        pos = list(params).index("device")
+        name = cls.__name__
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            if "device" in kw:
+                kw["device"] = _check_device(kw["device"], name)
+            elif len(args) >= pos:  # passed positionally (self is not in args)
+                args = args[:pos - 1] + (_check_device(args[pos - 1], name),) + args[pos:]
+            init(self, *args, **kw)
+
+        __init__._fastdl_device_checked = True
+        cls.__init__ = __init__
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -64,7 +139,12 @@ class Module:
         if "_parameters" not in d:
             raise AttributeError("cannot assign attributes before Module.__init__() call")
         params, mods, bufs = d["_parameters"], d["_modules"], d["_buffers"]
-        if isinstance(value, Parameter):
+        if isinstance(value, Buffer):
+            params.pop(name, None)
+            mods.pop(name, None)
+            d.pop(name, None)
+            self.register_buffer(name, value, value.persistent)
+        elif isinstance(value, Parameter):
             mods.pop(name, None)
             bufs.pop(name, None)
             d.pop(name, None)
@@ -131,11 +211,51 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
+        """Register ``module`` (a Module or None) as the child ``name``, as
+        ``self.<name> = module`` does. Example: ``net.add_module('fc', nn.Linear(2, 2))``"""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f'module name can\'t contain ".", got: {name}' if name else
+                           "module name can't be empty string \"\"")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
 
-    register_module = add_module
+    def register_module(self, name, module):
+        """Alias of ``add_module``."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` ('' is self); an unknown name is an
+        AttributeError naming it. Example: ``net.get_submodule('encoder.0')``"""
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if not isinstance(mod, Module) or item not in mod._modules or \
+                    mod._modules[item] is None:
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = mod._modules[item]
+        return mod
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target``. ``net.get_parameter('fc.weight')``"""
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target``. ``net.get_buffer('bn.running_mean')``"""
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
+        return mod._buffers[name]
 
     # ---- calling --------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -145,7 +265,13 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ---- traversal ------------------------------------------------------------------------
-    def named_modules(self, memo=None, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """``(dotted name, module)`` for self (named ``prefix``) and every submodule, depth
+        first, each module once unless ``remove_duplicate=False``.
+        Example: ``dict(net.named_modules())``"""
+        if not remove_duplicate:
+            yield from self._named_modules_all(prefix)
+            return
         if memo is None:
             memo = set()
         stack = [(prefix, self)]
@@ -158,6 +284,12 @@ class Module:
             kids = [(p + ("." if p else "") + n, c) for n, c in m._modules.items()
                     if c is not None]
             stack.extend(reversed(kids))
+
+    def _named_modules_all(self, prefix):
+        yield prefix, self
+        for n, c in self._modules.items():
+            if c is not None:
+                yield from c._named_modules_all(prefix + ("." if prefix else "") + n)
 
     def modules(self):
         for _, m in self.named_modules():
@@ -228,30 +360,80 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype):
-        """Convert floating-point parameters and buffers to ``dtype`` (``fastdl.float64``,
-        ``np.float64`` or ``'float64'``), in place. Example: ``model.to('float64')``"""
+    def to(self, *args, **kwargs):
+        """Move and/or cast the parameters and buffers in place, as ``torch.nn.Module.to``:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, keywords
+        ``device=``, ``dtype=``, ``non_blocking=``, ``memory_format=``. Only floating
+        parameters and buffers take ``dtype`` (which must be floating); the device must be
+        the CPU (anything else is a RuntimeError). Example: ``model.to("cpu", fastdl.float64)``
+        """
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        _check_memory_format(kwargs.pop("memory_format", None), "Module.to")
+        if kwargs:
+            raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, bool):
+                continue  # non_blocking
+            elif _devmod.is_device_like(a) or isinstance(a, int):
+                dev = a
+            elif a is not None:
+                dtype = a
+        if dev is not None:
+            _devmod.check(dev, "Module.to")
+        if dtype is None:
+            return self
         dt = _canon_dtype(dtype, "Module.to")
-        if dt.kind != "f":
-            raise TypeError(f"Module.to: only floating dtypes are allowed, got {dt}")
+        if dt not in _FLOAT_NP:
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={_dt.FROM_NP[dt]!r}")
+        return self._cast_floating(dt)
+
+    def _cast_floating(self, dt):
         for m in self.modules():
             for n, p in m._parameters.items():
-                if p is not None and p._array.dtype.kind == "f":
+                if p is not None and p._array.dtype in _FLOAT_NP and p._array.dtype != dt:
                     p._array = p._array.astype(dt)
                     p._vc[0] += 1
                     if p.grad is not None:
                         p.grad = Tensor._make(p.grad._array.astype(dt))
             for n, b in m._buffers.items():
-                if b is not None and b._array.dtype.kind == "f":
+                if b is not None and b._array.dtype in _FLOAT_NP and b._array.dtype != dt:
                     b._array = b._array.astype(dt)
                     b._vc[0] += 1
         return self
 
+    def cpu(self):
+        """Self (fastdl runs on the CPU)."""
+        return self
+
+    def cuda(self, device=None):
+        """Always a RuntimeError: fastdl runs on the CPU only."""
+        _devmod._refuse("cuda", "Module.cuda")
+
+    def type(self, dst_type):
+        """Cast floating parameters and buffers to ``dst_type``."""
+        return self._cast_floating(_canon_dtype(dst_type, "Module.type"))
+
     def float(self):
-        return self.to("float32")
+        """Floating parameters and buffers to float32."""
+        return self._cast_floating(_FLOAT32)
 
     def double(self):
-        return self.to("float64")
+        """Floating parameters and buffers to float64."""
+        return self._cast_floating(np.dtype(np.float64))
+
+    def half(self):
+        """Floating parameters and buffers to float16 (storage; kernel-backed layers need
+        float32/float64 to run, see ``fastdl.dtype``)."""
+        return self._cast_floating(np.dtype(np.float16))
+
+    def bfloat16(self):
+        """Floating parameters and buffers to bfloat16 (storage, as ``half``)."""
+        return self._cast_floating(_dt.bfloat16._np)
 
     # ---- state ----------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
@@ -268,27 +450,46 @@ class Module:
                     out[pre + n] = t if keep_vars else t.detach()
         return out
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy values into parameters and buffers. With ``strict``, a missing or unexpected
-        key is a KeyError naming it; a shape mismatch is always a ValueError naming the key.
-        Returns ``(missing_keys, unexpected_keys)``."""
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy values into parameters and buffers, as torch: returns the named tuple
+        ``(missing_keys, unexpected_keys)``; with ``strict`` a missing or unexpected key is a
+        RuntimeError listing them, and a shape mismatch always is (naming the key and both
+        shapes), raised before anything is copied. ``assign=True`` takes the given tensors'
+        storage instead of copying. Example: ``model.load_state_dict(fastdl.load(path))``"""
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+        errors = []
+        if strict:
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in missing) + ". ")
+        arrays = {}
         for k, t in own.items():
             if k not in state_dict:
                 continue
             v = state_dict[k]
             arr = v._array if isinstance(v, Tensor) else np.asarray(v)
             if tuple(arr.shape) != tuple(t._array.shape):
-                raise ValueError(f"load_state_dict: '{k}' has shape {tuple(arr.shape)} in the "
-                                 f"state dict but {tuple(t._array.shape)} in the module")
-            np.copyto(t._array, arr, casting="unsafe")
+                errors.append(f"size mismatch for {k}: copying a param with shape "
+                              f"fastdl.Size({list(arr.shape)}) from checkpoint, the shape in "
+                              f"current model is fastdl.Size({list(t._array.shape)}).")
+            arrays[k] = arr
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
+                               f"\n\t" + "\n\t".join(errors))
+        for k, arr in arrays.items():
+            t = own[k]
+            if assign:
+                t._array = np.array(arr, dtype=t._array.dtype, copy=False, order="C") \
+                    if arr.dtype != t._array.dtype else arr
+            else:
+                np.copyto(t._array, arr, casting="unsafe")
             t._vc[0] += 1
-        return missing, unexpected
+        return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing -------------------------------------------------------------------------
     def extra_repr(self):
