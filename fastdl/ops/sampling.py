@@ -166,12 +166,22 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
                            f"without replacement ({num_samples} > {n})")
     g = _gen(generator)
     if replacement:
+        # rows' CDFs laid end to end (row r shifted by r) make one sorted array
+        r = rows.shape[0]
         cdf = np.cumsum(rows, 1)
         cdf /= cdf[:, -1:]
-        u = g.random((rows.shape[0], num_samples))
-        idx = np.stack([np.searchsorted(cdf[i], u[i], side="right")
-                        for i in range(rows.shape[0])])
-        idx = np.minimum(idx, n - 1)
+        cdf = np.minimum(cdf, 1.0)
+        cdf += np.arange(r)[:, None]
+        u = g.random((r, num_samples)) + np.arange(r)[:, None]
+        flat = np.searchsorted(cdf.ravel(), u.ravel(), side="right")
+        idx = flat.reshape(r, num_samples) - (np.arange(r) * n)[:, None]
+        idx = np.clip(idx, 0, n - 1)
+        # a zero-weight category is never drawn: step to the next one that has weight
+        bad = np.take_along_axis(rows, idx, 1) == 0
+        if bad.any():
+            for i, j in zip(*np.nonzero(bad)):
+                nz = np.flatnonzero(rows[i] > 0)
+                idx[i, j] = nz[np.searchsorted(nz, idx[i, j]) % nz.size]
     else:
         if ((rows > 0).sum(1) < num_samples).any():
             raise RuntimeError("multinomial(): invalid multinomial distribution (with "

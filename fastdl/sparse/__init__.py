@@ -9,9 +9,10 @@ shape ``(nnz, *dense_dims)``; the values Tensor is the differentiable part, so
 ``SparseTensor`` is its own class (``isinstance(s, fastdl.Tensor)`` is False) and supports
 the operations listed here only.
 
-The product runs on NumPy: the nonzeros are kept sorted by row (``coalesce``), the rows of
-the dense operand are gathered and scaled by the values, and ``np.add.reduceat`` sums each
-row's run — one pass over nnz × n, no Python loop.
+The product runs on NumPy: for the narrow dense operands of graph networks (≤ 64 columns)
+one weighted ``np.bincount`` over the nonzeros per column; for wider ones the rows of the
+dense operand are gathered, scaled by the values and summed per row with
+``np.add.reduceat``. No Python loop over nonzeros.
 
 Example::
 
@@ -296,14 +297,31 @@ def _row_sum(rows, contrib, m):
     return out
 
 
+def _scatter_rows(rows, cols, vals, x, m):
+    """out[r] = Σ_k vals[k]·x[cols[k]] over the k with rows[k] == r (duplicates add).
+
+    Narrow x (≤ 64 columns, the graph-network case): one weighted ``np.bincount`` per column
+    (no sort, no nnz × n temporary); wide x: rows sorted once, then ``np.add.reduceat``."""
+    n = x.shape[1]
+    if n <= 64:
+        out = np.empty((m, n), x.dtype)
+        xt = np.ascontiguousarray(x.T)
+        w = vals.astype(np.float64)
+        for j in range(n):
+            out[:, j] = np.bincount(rows, weights=w * xt[j][cols], minlength=m)
+        return out
+    order = np.argsort(rows, kind="stable")
+    contrib = x[cols[order]]
+    contrib *= vals[order][:, None].astype(contrib.dtype, copy=False)
+    return _row_sum(rows[order], contrib, m)
+
+
 class _SpMM(_Op):
     @staticmethod
     def forward(ctx, vals, x, rows, cols, m):
-        contrib = x[cols]
-        contrib *= vals[:, None].astype(contrib.dtype, copy=False)
         ctx.save_for_backward(vals, x)
         ctx.rows, ctx.cols, ctx.m = rows, cols, m
-        return _row_sum(rows, contrib, m)
+        return _scatter_rows(rows, cols, vals, x, m)
 
     @staticmethod
     def backward(ctx, g):
@@ -313,10 +331,7 @@ class _SpMM(_Op):
         if ctx.needs_input_grad[0]:
             gv = np.einsum("ij,ij->i", g[rows], x[cols])
         if ctx.needs_input_grad[1]:
-            order = np.argsort(cols, kind="stable")
-            c = g[rows[order]]
-            c *= vals[order][:, None]
-            gx = _row_sum(cols[order], c, x.shape[0])
+            gx = _scatter_rows(cols, rows, vals, g, x.shape[0])
         return gv, gx, None, None, None
 
 
@@ -346,12 +361,11 @@ def mm(mat1, mat2):
         raise RuntimeError(f"sparse.mm: mat1 and mat2 shapes cannot be multiplied "
                            f"({mat1.shape[0]}x{mat1.shape[1]} and "
                            f"{'x'.join(map(str, xa.shape))})")
-    s = mat1.coalesce()
-    vals = s._vals
+    vals = mat1._vals  # duplicates add up in the product, so no coalesce is needed
     if arr(vals).dtype != xa.dtype:
         raise RuntimeError(f"sparse.mm: expected mat1 and mat2 to have the same dtype, got "
                            f"{arr(vals).dtype} and {xa.dtype}")
-    out = _SpMM.apply(vals, x, s._idx[0], s._idx[1], s.shape[0])
+    out = _SpMM.apply(vals, x, mat1._idx[0], mat1._idx[1], mat1.shape[0])
     return out.squeeze(1) if vec else out
 
 
