@@ -23,7 +23,23 @@ import builtins
 import ml_dtypes as _mld
 import numpy as np
 
-from .ops import promotion as _promo
+
+def _category(nd):
+    """0 bool, 1 integer, 2 floating (bfloat16 included), 3 complex."""
+    k = nd.kind
+    return 0 if k == "b" else 1 if k in "iu" else 3 if k == "c" else 2
+
+
+class _Promotion:
+    """``fastdl.ops.promotion``, imported on first use: the ops package imports the Tensor
+    class, which needs this module first."""
+
+    def __getattr__(self, name):
+        from .ops import promotion
+        return getattr(promotion, name)
+
+
+_promo = _Promotion()
 
 
 class dtype:
@@ -36,7 +52,7 @@ class dtype:
     def __init__(self, name, np_dtype):
         self._name = name
         self._np = np.dtype(np_dtype)
-        cat = _promo.category(self._np)
+        cat = _category(self._np)
         self.is_floating_point = cat == 2
         self.is_complex = cat == 3
         self.is_signed = self._np.kind in "fci" or cat == 2

@@ -28,37 +28,12 @@ from .random import default_generator
 from . import _device as _devmod
 from . import return_types as _rt
 from ._size import Size
-from .ops import promotion as _promo
 
 _SUPPORTED = _dt.SUPPORTED_NP
 _FROM_NP = _dt.FROM_NP
 _FLOATS = frozenset(d._np for d in _dt.ALL if d.is_floating_point)  # differentiable storage
-_LOWP = _dt.LOW_PRECISION
-_F32 = np.dtype(np.float32)
 _I64 = np.dtype(np.int64)
 _BOOL = np.dtype(np.bool_)
-_POOL_MIN = 1 << 15  # outputs with at least this many elements come from the caching pool
-
-
-def _empty(shape, dtype):
-    """An uninitialised array: from the caching pool when large, NumPy's allocator when small."""
-    n = 1
-    for s in shape:
-        n *= s
-    if n >= _POOL_MIN:
-        return _C.empty(tuple(shape), np.dtype(dtype))
-    return np.empty(shape, dtype)
-
-
-def _canon_dtype(dtype, what="dtype"):
-    """The NumPy storage dtype for a dtype argument (None stays None)."""
-    if dtype is None:
-        return None
-    return _dt.to_np(dtype, what)
-
-
-def _default_float():
-    return _promo.default_float[0]
 
 
 class memory_format:
@@ -130,6 +105,16 @@ def _as_array(data, dtype=None, copy=True):
     # (np.ascontiguousarray would turn a 0-d array into shape (1,))
     return np.array(a, dtype=dt, copy=True, order="C") if copy else \
         np.asarray(a, dtype=dt, order="C")
+
+
+_SIZES = {}  # shape tuple -> its fastdl.Size (building a tuple subclass costs ~1 us)
+
+
+def _new_size(shape):
+    r = Size(shape)
+    if len(_SIZES) < 4096:
+        _SIZES[shape] = r
+    return r
 
 
 def _arr(x):
@@ -236,7 +221,9 @@ class Tensor:
     @property
     def shape(self):
         """The sizes of the dimensions, a ``fastdl.Size``."""
-        return Size(self._array.shape)
+        s = self._array.shape
+        r = _SIZES.get(s)
+        return r if r is not None else _new_size(s)
 
     @property
     def ndim(self):
@@ -271,7 +258,7 @@ class Tensor:
         """The shape (a ``fastdl.Size``), or the size of dimension ``dim``.
         Example: ``x.size(-1)``"""
         if dim is None:
-            return Size(self._array.shape)
+            return self.shape
         return self._array.shape[_norm_dim(dim, self._array.ndim, "size")] \
             if self._array.ndim else _norm_dim(dim, 0, "size") and 1
 
@@ -458,14 +445,6 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def clone(self):
-        return _Clone.apply(self)
-
-    def contiguous(self):
-        if self._array.flags.c_contiguous:
-            return self
-        return _Clone.apply(self)
-
     def is_contiguous(self):
         return self._array.flags.c_contiguous
 
@@ -635,97 +614,28 @@ class Tensor:
     def __rmatmul__(self, o):
         return _linalg.matmul(o, self)
 
-    def add(self, o, alpha=1):
-        return self + (o if alpha == 1 else o * alpha)
-
-    def sub(self, o, alpha=1):
-        return self - (o if alpha == 1 else o * alpha)
-
-    def mul(self, o):
-        return self * o
-
-    def div(self, o):
-        return self / o
-
-    def pow(self, e):
-        return self ** e
-
-    def neg(self):
-        return -self
-
-    def matmul(self, o):
-        return self @ o
-
-    def exp(self):
-        return _Exp.apply(self)
-
-    def log(self):
-        return _Log.apply(self)
-
-    def sqrt(self):
-        return _Sqrt.apply(self)
-
-    def rsqrt(self):
-        return 1.0 / _Sqrt.apply(self)
-
-    def abs(self):
-        return _Abs.apply(self)
-
-    def square(self):
-        return _Mul.apply(self, self)
-
-    def sign(self):
-        return Tensor._make(np.sign(self._array))
-
-    def reciprocal(self):
-        return 1.0 / self
-
-    def clamp(self, min=None, max=None):  # noqa: A002
-        """Limit every element to [min, max]; the gradient passes where the input is inside.
-        Example: ``t.clamp(min=0)``"""
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
-        return _Clamp.apply(self, min, max)
-
-    clip = clamp
-
-    def clamp_min(self, m):
-        return self.clamp(min=m)
-
-    def clamp_max(self, m):
-        return self.clamp(max=m)
-
-    def maximum(self, o):
-        return _Maximum.apply(self, _wrap_operand(o, self))
-
-    def minimum(self, o):
-        return _Minimum.apply(self, _wrap_operand(o, self))
+    def matmul(self, other):
+        """``fastdl.matmul(self, other)`` (the GEMM kernel; see ``fastdl.linalg``)."""
+        return _linalg.matmul(self, other)
 
     # ---- comparisons (not differentiable) ----------------------------------------------
-    def _cmp(self, o, uf):
-        """A comparison in torch's promoted dtype of the operands; the result is bool."""
-        o = _wrap_operand(o, self)
-        return Tensor._make(_compare(uf, self._array, _arr(o)))
-
     def __eq__(self, o):
-        return self._cmp(o, np.equal)
+        return eq(self, o)
 
     def __ne__(self, o):
-        return self._cmp(o, np.not_equal)
+        return ne(self, o)
 
     def __lt__(self, o):
-        return self._cmp(o, np.less)
+        return lt(self, o)
 
     def __le__(self, o):
-        return self._cmp(o, np.less_equal)
+        return le(self, o)
 
     def __gt__(self, o):
-        return self._cmp(o, np.greater)
+        return gt(self, o)
 
     def __ge__(self, o):
-        return self._cmp(o, np.greater_equal)
-
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+        return ge(self, o)
 
     def __invert__(self):
         return Tensor._make(~self._array)
@@ -753,225 +663,6 @@ class Tensor:
     def __rmod__(self, o):
         return _Remainder.apply(_wrap_operand(o, self), self)
 
-    def logical_not(self):
-        return Tensor._make(np.logical_not(self._array))
-
-    def isnan(self):
-        return Tensor._make(np.isnan(self._array))
-
-    def isinf(self):
-        return Tensor._make(np.isinf(self._array))
-
-    def isfinite(self):
-        return Tensor._make(np.isfinite(self._array))
-
-    def all(self):
-        return Tensor._make(np.asarray(self._array.all()))
-
-    def any(self):
-        return Tensor._make(np.asarray(self._array.any()))
-
-    def equal(self, o):
-        return builtins.bool(np.array_equal(self._array, _arr(o)))
-
-    def allclose(self, o, rtol=1e-5, atol=1e-8):
-        return builtins.bool(np.allclose(self._array, _arr(o), rtol=rtol, atol=atol))
-
-    # ---- reductions -------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        """Sum over ``dim`` (int, tuple or None for all). Example: ``t.sum(dim=1)``"""
-        t = self if dtype is None else self.to(dtype)
-        return _Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        """Mean over ``dim``. Example: ``t.mean(0, keepdim=True)``"""
-        if self._array.dtype not in _FLOATS:
-            raise TypeError(f"mean: input dtype should be floating point, got {self.dtype}")
-        return _Mean.apply(self, _norm_dims(dim, self._array.ndim, "mean"), keepdim)
-
-    def var(self, dim=None, keepdim=False, unbiased=True, correction=None):
-        """Variance; ``correction`` (default 1, i.e. unbiased) as in PyTorch. Composite."""
-        dims = _norm_dims(dim, self._array.ndim, "var")
-        n = 1
-        for d in (dims if dims is not None else range(self._array.ndim)):
-            n *= self._array.shape[d]
-        c = (1 if unbiased else 0) if correction is None else correction
-        d = self - self.mean(dims, keepdim=True)
-        return (d * d).sum(dims, keepdim=keepdim) / builtins.max(n - c, 0)
-
-    def std(self, dim=None, keepdim=False, unbiased=True, correction=None):
-        return self.var(dim, keepdim, unbiased, correction).sqrt()
-
-    def max(self, dim=None, keepdim=False):
-        """Largest element; with ``dim`` a pair ``(values, indices)`` as in PyTorch.
-        Example: ``values, idx = t.max(dim=1)``"""
-        return _minmax(self, dim, keepdim, True)
-
-    def min(self, dim=None, keepdim=False):
-        """Smallest element; with ``dim`` a pair ``(values, indices)``."""
-        return _minmax(self, dim, keepdim, False)
-
-    def amax(self, dim=None, keepdim=False):
-        return _AMax.apply(self, _norm_dims(dim, self._array.ndim, "amax"), keepdim, True)
-
-    def amin(self, dim=None, keepdim=False):
-        return _AMax.apply(self, _norm_dims(dim, self._array.ndim, "amin"), keepdim, False)
-
-    def argmax(self, dim=None, keepdim=False):
-        """Index of the largest element (of the flattened tensor when dim is None)."""
-        return _argext(self, dim, keepdim, np.argmax)
-
-    def argmin(self, dim=None, keepdim=False):
-        return _argext(self, dim, keepdim, np.argmin)
-
-    def prod(self, dim=None, keepdim=False):
-        """Product; composite of exp/log would lose zeros, so it is its own op."""
-        return _Prod.apply(self, _norm_dims(dim, self._array.ndim, "prod"), keepdim)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-
-    # ---- shape ------------------------------------------------------------------------
-    def reshape(self, *shape):
-        """A tensor with the same elements in ``shape`` (-1 infers one dimension).
-        Example: ``t.reshape(2, -1)``"""
-        shape = _shape_arg(shape)
-        return _Reshape.apply(self, _resolve_shape(shape, self._array.size, self._array.shape))
-
-    def view(self, *shape):
-        """As ``reshape``; a view needs a contiguous tensor, as in PyTorch."""
-        shape = _shape_arg(shape)
-        if not self._array.flags.c_contiguous:
-            raise RuntimeError("view: the tensor is not contiguous; use .reshape(...) or "
-                               ".contiguous().view(...)")
-        return _Reshape.apply(self, _resolve_shape(shape, self._array.size, self._array.shape))
-
-    def view_as(self, other):
-        return self.view(*other.shape)
-
-    def reshape_as(self, other):
-        return self.reshape(*other.shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        nd = self._array.ndim
-        if nd == 0:
-            return self.reshape(1)
-        s = _norm_dim(start_dim, nd, "flatten")
-        e = _norm_dim(end_dim, nd, "flatten")
-        if s > e:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        sh = self._array.shape
-        n = 1
-        for d in sh[s:e + 1]:
-            n *= d
-        return self.reshape(*sh[:s], n, *sh[e + 1:])
-
-    def unflatten(self, dim, sizes):
-        d = _norm_dim(dim, self._array.ndim, "unflatten")
-        sh = self._array.shape
-        return self.reshape(*sh[:d], *sizes, *sh[d + 1:])
-
-    def transpose(self, dim0, dim1):
-        """Swap two dimensions (a view). Example: ``t.transpose(0, 1)``"""
-        nd = self._array.ndim
-        if nd == 0:
-            return self
-        perm = list(range(nd))
-        a, b = _norm_dim(dim0, nd, "transpose"), _norm_dim(dim1, nd, "transpose")
-        perm[a], perm[b] = perm[b], perm[a]
-        return _Permute.apply(self, tuple(perm))
-
-    swapaxes = transpose
-
-    def t(self):
-        if self._array.ndim > 2:
-            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got {self._array.ndim}")
-        return self.transpose(0, 1) if self._array.ndim == 2 else self
-
-    def permute(self, *dims):
-        """Reorder the dimensions (a view). Example: ``t.permute(0, 2, 3, 1)``"""
-        dims = _shape_arg(dims)
-        nd = self._array.ndim
-        if len(dims) != nd:
-            raise ValueError(f"permute: got {len(dims)} dims for a tensor of {nd} dimensions")
-        perm = tuple(_norm_dim(d, nd, "permute") for d in dims)
-        if sorted(perm) != list(range(nd)):
-            raise ValueError(f"permute: {dims} is not a permutation of the dimensions")
-        return _Permute.apply(self, perm)
-
-    def unsqueeze(self, dim):
-        d = _norm_dim(dim, self._array.ndim + 1, "unsqueeze")
-        sh = self._array.shape
-        return _Reshape.apply(self, sh[:d] + (1,) + sh[d:])
-
-    def squeeze(self, dim=None):
-        sh = self._array.shape
-        if dim is None:
-            new = tuple(s for s in sh if s != 1)
-        else:
-            dims = (dim,) if isinstance(dim, int) else tuple(dim)
-            ds = {_norm_dim(d, self._array.ndim, "squeeze") for d in dims}
-            new = tuple(s for i, s in enumerate(sh) if not (i in ds and s == 1))
-        return _Reshape.apply(self, new)
-
-    def expand(self, *shape):
-        shape = _shape_arg(shape)
-        nd = len(shape)
-        if nd < self._array.ndim:
-            raise ValueError(f"expand: the number of sizes ({nd}) must be >= the tensor's "
-                             f"dimensions ({self._array.ndim})")
-        src = (1,) * (nd - self._array.ndim) + self._array.shape
-        tgt = tuple(s if n == -1 else n for s, n in zip(src, shape))
-        for s, n in zip(src, tgt):
-            if s != 1 and s != n:
-                raise ValueError(f"expand: cannot expand shape {self._array.shape} to {shape}")
-        return _Expand.apply(self, tgt)
-
-    def expand_as(self, other):
-        return self.expand(*other.shape)
-
-    def repeat(self, *reps):
-        reps = _shape_arg(reps)
-        return _Repeat.apply(self, tuple(reps))
-
-    def split(self, split_size, dim=0):
-        d = _norm_dim(dim, self._array.ndim, "split")
-        n = self._array.shape[d]
-        if isinstance(split_size, int):
-            if split_size <= 0:
-                raise ValueError(f"split: split_size must be positive, got {split_size}")
-            sizes = [split_size] * (n // split_size) + ([n % split_size] if n % split_size
-                                                         else [])
-        else:
-            sizes = list(split_size)
-            if builtins.sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
-        out, start = [], 0
-        for s in sizes:
-            idx = (slice(None),) * d + (slice(start, start + s),)
-            out.append(self[idx])
-            start += s
-        return tuple(out)
-
-    def chunk(self, chunks, dim=0):
-        """At most ``chunks`` pieces along ``dim``, each of ``ceil(n / chunks)`` elements
-        but the last. Example: ``a, b = x.chunk(2)``"""
-        if isinstance(chunks, builtins.bool) or not isinstance(chunks, (int, np.integer)):
-            raise TypeError(f"chunk: chunks must be an int, got {type(chunks).__name__}")
-        if chunks <= 0:
-            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-        n = self._array.shape[_norm_dim(dim, self._array.ndim, "chunk")]
-        size = -(-n // chunks) if n else 1
-        return self.split(builtins.max(size, 1), dim)
-
-    def unbind(self, dim=0):
-        d = _norm_dim(dim, self._array.ndim, "unbind")
-        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._array.shape[d]))
-
     def __getitem__(self, idx):
         """Indexing with ints, slices, None, Ellipsis, and integer/bool arrays (a copy for
         advanced indexing, a view otherwise). Gradients scatter-add back."""
@@ -989,63 +680,6 @@ class Tensor:
             self._array[idx] = v
             self._vc[0] += 1
 
-    def masked_fill(self, mask, value):
-        return where(mask, value, self)
-
-    def index_select(self, dim, index):
-        d = _norm_dim(dim, self._array.ndim, "index_select")
-        return self[(slice(None),) * d + (_arr(index),)]
-
-    def gather(self, dim, index):
-        return _Gather.apply(self, _norm_dim(dim, self._array.ndim, "gather"),
-                             np.asarray(_arr(index), dtype=np.int64))
-
-    # ---- in place ---------------------------------------------------------------------
-    def add_(self, o, alpha=1):
-        """In place ``self += alpha * o`` (bumps the version counter)."""
-        o = o if alpha == 1 else (o * alpha)
-        return _inplace(self, _Add, _wrap_operand(o, self), ufunc=np.add)
-
-    def sub_(self, o, alpha=1):
-        o = o if alpha == 1 else (o * alpha)
-        return _inplace(self, _Sub, _wrap_operand(o, self), ufunc=np.subtract)
-
-    def mul_(self, o):
-        """In place ``self *= o`` (bumps the version counter)."""
-        return _inplace(self, _Mul, _wrap_operand(o, self), ufunc=np.multiply)
-
-    def div_(self, o):
-        return _inplace(self, _Div, _wrap_operand(o, self), ufunc=np.divide)
-
-    def clamp_(self, min=None, max=None):  # noqa: A002
-        if _needs_track(self):
-            return _inplace(self, _Clamp, min, max)
-        np.clip(self._array, min, max, out=self._array)
-        self._vc[0] += 1
-        return self
-
-    def zero_(self):
-        """Set every element to 0 in place."""
-        return self.fill_(0)
-
-    def fill_(self, value):
-        """Set every element to ``value`` in place."""
-        if _needs_track(self):
-            return _inplace(self, _Fill, _arr(value))
-        self._array[...] = _arr(value)
-        self._vc[0] += 1
-        return self
-
-    def copy_(self, src):
-        """Copy ``src`` (broadcast to this shape) into this tensor in place."""
-        src = _wrap_operand(src, self)
-        if _needs_track(self) or (isinstance(src, Tensor) and src.requires_grad and
-                                  _fn._state.grad):
-            return _inplace(self, _CopyFrom, src)
-        np.copyto(self._array, _arr(src), casting="unsafe")
-        self._vc[0] += 1
-        return self
-
     def normal_(self, mean=0.0, std=1.0):
         with no_grad():
             self.copy_(default_generator().normal(mean, std, self._array.shape))
@@ -1056,794 +690,17 @@ class Tensor:
             self.copy_(default_generator().uniform(a, b, self._array.shape))
         return self
 
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
+    def __iadd__(self, o):
+        return add_(self, o)
 
+    def __isub__(self, o):
+        return sub_(self, o)
 
-# ----------------------------------------------------------------------------------------
-# helpers
+    def __imul__(self, o):
+        return mul_(self, o)
 
-
-def _needs_track(t):
-    return _fn._state.grad and t.requires_grad
-
-
-def _inplace(self, op, *args, ufunc=None):
-    """Run ``op(self, *args)`` in place. Without grad tracking a plain ufunc writes into
-    self; with it, the result is computed out of place from a snapshot of self, written back,
-    and self takes over the new node (PyTorch's history rebase)."""
-    track = _fn._state.grad and (self.requires_grad or builtins.any(
-        isinstance(a, Tensor) and a.requires_grad for a in args))
-    if not track:
-        if ufunc is None:
-            raise RuntimeError("internal: in-place op without a ufunc")
-        ufunc(self._array, _arr(args[0]), out=self._array, casting="same_kind")
-        self._vc[0] += 1
-        return self
-    if self.requires_grad and self._node is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation. Wrap the update in `with fastdl.no_grad():` or work on "
-                           "a clone.")
-    old = Tensor._make(self._array.copy(), self.requires_grad)
-    old._node, old._out_idx = self._node, self._out_idx
-    out = op.apply(old, *args)
-    if out._array.shape != self._array.shape:
-        raise ValueError(f"in-place op: result shape {out._array.shape} does not match the "
-                         f"tensor's shape {self._array.shape}")
-    np.copyto(self._array, out._array, casting="same_kind")
-    self._vc[0] += 1
-    self._node, self._out_idx = out._node, out._out_idx
-    if out._node is not None:
-        out._node._nout = builtins.max(out._node._nout, 1)
-        self.requires_grad = True
-        # the node saved `out`'s array as its output: point the version check at self
-        if out._node._versions:
-            out._node._versions = [(self._vc if vc is out._vc else vc,
-                                    self._vc[0] if vc is out._vc else v, i)
-                                   for vc, v, i in out._node._versions]
-    return self
-
-
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
-
-
-def _resolve_shape(shape, n, old):
-    neg = [i for i, s in enumerate(shape) if s == -1]
-    if len(neg) > 1:
-        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
-    known = 1
-    for s in shape:
-        if s != -1:
-            if s < 0:
-                raise ValueError(f"reshape: invalid shape {shape}")
-            known *= s
-    if neg:
-        if known == 0 or n % known:
-            raise ValueError(f"reshape: shape {shape} is invalid for input of size {n} "
-                             f"(shape {old})")
-        shape = tuple(n // known if s == -1 else s for s in shape)
-    elif known != n:
-        raise ValueError(f"reshape: shape {shape} is invalid for input of size {n} "
-                         f"(shape {old})")
-    return shape
-
-
-def _norm_dim(d, nd, what):
-    if not isinstance(d, (int, np.integer)):
-        raise TypeError(f"{what}: dim must be an int, got {type(d).__name__}")
-    lo = -builtins.max(nd, 1)
-    hi = builtins.max(nd, 1) - 1
-    if d < lo or d > hi:
-        raise IndexError(f"{what}: dimension {d} out of range for a tensor of {nd} "
-                         f"dimensions (expected [{lo}, {hi}])")
-    return int(d) % builtins.max(nd, 1)
-
-
-def _norm_dims(dim, nd, what):
-    if dim is None:
-        return None
-    if isinstance(dim, (tuple, list)):
-        return tuple(sorted({_norm_dim(d, nd, what) for d in dim}))
-    return (_norm_dim(dim, nd, what),)
-
-
-def _index_arg(idx):
-    if isinstance(idx, Tensor):
-        return idx._array
-    if isinstance(idx, tuple):
-        return tuple(i._array if isinstance(i, Tensor) else i for i in idx)
-    if isinstance(idx, list):
-        return np.asarray(idx)
-    return idx
-
-
-def _minmax(t, dim, keepdim, is_max):
-    if dim is None:
-        if t._array.size == 0:
-            raise ValueError(f"{'max' if is_max else 'min'}: empty tensor has no extremum; "
-                             f"pass dim")
-        return _AMax.apply(t, None, False, is_max)
-    d = _norm_dim(dim, t._array.ndim, "max" if is_max else "min")
-    # NaN wins, as in PyTorch: argmax/argmin return the first NaN
-    fn = np.argmax if is_max else np.argmin
-    idx = fn(t._array, axis=d, keepdims=True)
-    vals = _TakeAlong.apply(t, d, idx)
-    if not keepdim:
-        vals = vals.squeeze(d)
-        idx = idx.squeeze(d)
-    ret = _rt.max if is_max else _rt.min
-    return ret(vals, Tensor._make(idx.astype(np.int64, copy=False)))
-
-
-def _argext(t, dim, keepdim, fn):
-    if dim is None:
-        r = fn(t._array.reshape(-1))
-        out = np.asarray(r, dtype=np.int64)
-        if keepdim:
-            out = out.reshape((1,) * t._array.ndim)
-        return Tensor._make(out)
-    d = _norm_dim(dim, t._array.ndim, "argmax")
-    return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
-
-
-def _result_dtype(a, b):
-    """torch's result dtype of a binary op on arrays / Python scalars (fast paths first:
-    two arrays of one dtype, an array with a Python number of its category or lower)."""
-    ta = a.__class__
-    if ta is np.ndarray:
-        da = a.dtype
-        tb = b.__class__
-        if tb is np.ndarray:
-            if b.dtype == da:
-                return da
-        elif tb is builtins.float:
-            if da in _FLOATS:
-                return da
-        elif tb is builtins.int:
-            if da is not _BOOL and da != _BOOL:
-                return da
-    return _promo.result_type(a, b)
-
-
-def _binary(uf, a, b, dt=None):
-    """``uf(a, b)`` in torch's result dtype ``dt`` (default: ``_result_dtype``): operands of
-    another dtype are cast first; float16/bfloat16 compute in float32 and round once."""
-    if dt is None:
-        dt = _result_dtype(a, b)
-    cdt = _F32 if dt in _LOWP else dt
-    if a.__class__ is np.ndarray and a.dtype != cdt:
-        a = a.astype(cdt)
-    if b.__class__ is np.ndarray and b.dtype != cdt:
-        b = b.astype(cdt)
-    if (a.__class__ is np.ndarray and a.size >= _POOL_MIN) or \
-            (b.__class__ is np.ndarray and b.size >= _POOL_MIN):
-        out = _C.empty(np.broadcast_shapes(np.shape(a), np.shape(b)), cdt)
-        out = uf(a, b, out=out)
-    else:
-        out = uf(a, b)
-        if out.__class__ is not np.ndarray:
-            out = np.asarray(out)
-        if out.dtype != cdt and out.dtype != _BOOL:
-            out = out.astype(cdt)
-    return out if cdt is dt else out.astype(dt)
-
-
-def _compare(uf, a, b):
-    """A comparison (or logical/bitwise op) in the operands' promoted dtype."""
-    dt = _result_dtype(a, b)
-    if dt in _LOWP:
-        dt = _F32
-    if a.__class__ is np.ndarray and a.dtype != dt:
-        a = a.astype(dt)
-    if b.__class__ is np.ndarray and b.dtype != dt:
-        b = b.astype(dt)
-    return np.asarray(uf(a, b))
-
-
-def _unary(uf, a):
-    """``uf(a)``; float16/bfloat16 compute in float32 and round once."""
-    dt = a.dtype
-    if dt in _LOWP:
-        return uf(a.astype(_F32)).astype(dt)
-    if a.size >= _POOL_MIN:
-        return uf(a, out=_C.empty(a.shape, dt))
-    return uf(a)
-
-
-def _sum_to(g, shape):
-    return _fn._reduce_to(g, shape, "broadcast")
-
-
-# ----------------------------------------------------------------------------------------
-# primitive ops: forward and backward side by side
-
-
-class _Add(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary(np.add, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, g
-
-
-class _Sub(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary(np.subtract, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
-
-
-class _Mul(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(np.multiply, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        n = ctx.needs_input_grad
-        return (_binary(np.multiply, g, b) if n[0] else None,
-                _binary(np.multiply, g, a) if n[1] else None)
-
-
-class _Div(_Op):
-    """True division: integer operands give the default float dtype, as in torch."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        dt = _result_dtype(a, b)
-        if dt not in _FLOATS:
-            dt = _default_float()
-        return _binary(np.true_divide, a, b, dt)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        n = ctx.needs_input_grad
-        ga = _binary(np.true_divide, g, b) if n[0] else None
-        gb = -_binary(np.true_divide, _binary(np.multiply, g, a), _binary(np.multiply, b, b)) \
-            if n[1] else None
-        return ga, gb
-
-
-class _FloorDiv(_Op):
-    """``a // b`` (torch's floor_divide: rounds toward minus infinity; integers stay
-    integers); not differentiable (its gradient is zero almost everywhere)."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        dt = _result_dtype(a, b)
-        if dt not in _FLOATS and b.__class__ is np.ndarray and b.size and not b.all() or \
-                (dt not in _FLOATS and b.__class__ is not np.ndarray and b == 0):
-            raise RuntimeError("ZeroDivisionError: integer division by zero")
-        return _binary(np.floor_divide, a, b, dt)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.zeros_like(g), None
-
-
-class _Remainder(_Op):
-    """``a % b`` with the sign of ``b`` (Python's and torch's ``remainder``); gradient
-    ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        dt = _result_dtype(a, b)
-        if dt not in _FLOATS and (b.__class__ is np.ndarray and b.size and not b.all() or
-                                  b.__class__ is not np.ndarray and b == 0):
-            raise RuntimeError("ZeroDivisionError: integer modulo by zero")
-        ctx.save_for_backward(a, b)
-        return _binary(np.remainder, a, b, dt)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        n = ctx.needs_input_grad
-        gb = -_binary(np.multiply, g, _binary(np.floor_divide, a, b)) if n[1] else None
-        return (g if n[0] else None), gb
-
-
-class _PowScalar(_Op):
-    @staticmethod
-    def forward(ctx, a, e):
-        ctx.save_for_backward(a)
-        ctx.e = e
-        if e == 2:
-            return _binary(np.multiply, a, a)
-        return _binary(np.power, a, e)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        e = ctx.e
-        if e == 0:
-            return np.zeros_like(a), None
-        if e == 2:
-            return g * (2 * a), None
-        return g * (e * np.power(a, np.asarray(e - 1, dtype=a.dtype))), None
-
-
-class _Pow(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _binary(np.power, a, b)
-        ctx.save_for_backward(a, b, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        n = ctx.needs_input_grad
-        ga = g * b * np.power(a, b - 1) if n[0] else None
-        gb = None
-        if n[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            gb = g * out * la
-        return ga, gb
-
-
-class _Neg(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        return _unary(np.negative, a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return -g
-
-
-class _Exp(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        out = _unary(np.exp, a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out
-
-
-class _Log(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _unary(np.log, a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g / a
-
-
-class _Sqrt(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        out = _unary(np.sqrt, a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g / (2 * out)
-
-
-class _Abs(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _unary(np.abs, a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g * np.sign(a)
-
-
-class _Clamp(_Op):
-    @staticmethod
-    def forward(ctx, a, lo, hi):
-        ctx.save_for_backward(a)
-        ctx.lo, ctx.hi = lo, hi
-        return np.clip(a, lo, hi)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        m = np.ones(a.shape, dtype=np.bool_)
-        if ctx.lo is not None:
-            m &= a >= ctx.lo
-        if ctx.hi is not None:
-            m &= a <= ctx.hi
-        return np.where(m, g, 0).astype(g.dtype, copy=False), None, None
-
-
-class _Maximum(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        # ties split the gradient evenly, as PyTorch does
-        ga = g * ((a > b) + 0.5 * (a == b))
-        gb = g * ((b > a) + 0.5 * (a == b))
-        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
-
-
-class _Minimum(_Op):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        ga = g * ((a < b) + 0.5 * (a == b))
-        gb = g * ((b < a) + 0.5 * (a == b))
-        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
-
-
-class _Clone(_Op):
-    @staticmethod
-    def forward(ctx, a):
-        out = _empty(a.shape, a.dtype)
-        np.copyto(out, a)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class _Cast(_Op):
-    @staticmethod
-    def forward(ctx, a, dt):
-        ctx.src = a.dtype
-        return a.astype(dt)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.astype(ctx.src), None
-
-
-class _Sum(_Op):
-    @staticmethod
-    def forward(ctx, a, dims, keepdim):
-        ctx.shape = a.shape
-        ctx.dims, ctx.keepdim = dims, keepdim
-        if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
-            return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
-        if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
-            return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_I64))
-        return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
-
-    @staticmethod
-    def backward(ctx, g):
-        if ctx.dims is not None and not ctx.keepdim:
-            g = np.expand_dims(g, ctx.dims)
-        return np.broadcast_to(g, ctx.shape), None, None
-
-
-class _Mean(_Op):
-    @staticmethod
-    def forward(ctx, a, dims, keepdim):
-        ctx.shape = a.shape
-        ctx.dims, ctx.keepdim = dims, keepdim
-        n = a.size if dims is None else int(np.prod([a.shape[d] for d in dims]))
-        ctx.n = n
-        if a.dtype in _LOWP:
-            return np.asarray(np.mean(a, axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
-        return np.asarray(np.mean(a, axis=dims, keepdims=keepdim))
-
-    @staticmethod
-    def backward(ctx, g):
-        if ctx.dims is not None and not ctx.keepdim:
-            g = np.expand_dims(g, ctx.dims)
-        return np.broadcast_to(g / builtins.max(ctx.n, 1), ctx.shape), None, None
-
-
-class _AMax(_Op):
-    """max/min over dims; the gradient is shared evenly among tied extrema (PyTorch's amax)."""
-
-    @staticmethod
-    def forward(ctx, a, dims, keepdim, is_max):
-        fn = np.max if is_max else np.min
-        out = np.asarray(fn(a, axis=dims, keepdims=True))
-        ctx.save_for_backward(a, out)
-        ctx.dims, ctx.keepdim = dims, keepdim
-        if keepdim:
-            return out
-        return out.reshape(()) if dims is None else np.squeeze(out, axis=dims)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, out = ctx.saved_tensors
-        mask = (a == out) | (np.isnan(a) & np.isnan(out))
-        cnt = mask.sum(axis=ctx.dims, keepdims=True)
-        g = g.reshape(out.shape)
-        return (mask * (g / cnt)).astype(a.dtype, copy=False), None, None, None
-
-
-class _TakeAlong(_Op):
-    @staticmethod
-    def forward(ctx, a, d, idx):
-        ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
-        return np.take_along_axis(a, idx, axis=d)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        np.put_along_axis(out, ctx.idx, g, axis=ctx.d)
-        return out, None, None
-
-
-class _Gather(_Op):
-    @staticmethod
-    def forward(ctx, a, d, idx):
-        if idx.ndim != a.ndim:
-            raise ValueError(f"gather: index has {idx.ndim} dimensions, input has {a.ndim}")
-        n = a.shape[d]
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise IndexError(f"gather: index out of range for dimension {d} of size {n}")
-        ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
-        return np.take_along_axis(a, idx, axis=d)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        np.add.at(out, tuple(ctx.idx if i == ctx.d else np.arange(s).reshape(
-            [-1 if j == i else 1 for j in range(g.ndim)])
-            for i, s in enumerate(ctx.idx.shape)), g)
-        return out, None, None
-
-
-class _Prod(_Op):
-    @staticmethod
-    def forward(ctx, a, dims, keepdim):
-        out = np.asarray(np.prod(a, axis=dims, keepdims=True))
-        ctx.save_for_backward(a, out)
-        ctx.dims, ctx.keepdim = dims, keepdim
-        if keepdim:
-            return out
-        return out.reshape(()) if dims is None else np.squeeze(out, axis=dims)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, out = ctx.saved_tensors
-        g = g.reshape(out.shape)
-        # product of the others, exact also where a == 0
-        axes = ctx.dims if ctx.dims is not None else tuple(range(a.ndim))
-        moved = np.moveaxis(a, axes, tuple(range(-len(axes), 0)))
-        flat = moved.reshape(moved.shape[:moved.ndim - len(axes)] + (-1,))
-        ones = np.ones_like(flat[..., :1])
-        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
-        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
-        others = (left * right).reshape(moved.shape)
-        others = np.moveaxis(others, tuple(range(-len(axes), 0)), axes)
-        return g * others, None, None
-
-
-class _Reshape(_Op):
-    @staticmethod
-    def forward(ctx, a, shape):
-        ctx.shape = a.shape
-        return a.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.shape), None
-
-
-class _Permute(_Op):
-    @staticmethod
-    def forward(ctx, a, perm):
-        ctx.perm = perm
-        return a.transpose(perm)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.perm)), None
-
-
-class _Expand(_Op):
-    @staticmethod
-    def forward(ctx, a, shape):
-        ctx.shape = a.shape
-        return np.broadcast_to(a, shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        return _sum_to(g, ctx.shape), None
-
-
-class _Repeat(_Op):
-    @staticmethod
-    def forward(ctx, a, reps):
-        if len(reps) < a.ndim:
-            raise ValueError(f"repeat: {len(reps)} repeats for a tensor of {a.ndim} dimensions")
-        ctx.shape = (1,) * (len(reps) - a.ndim) + a.shape
-        ctx.reps = reps
-        ctx.orig = a.shape
-        return np.tile(a, reps)
-
-    @staticmethod
-    def backward(ctx, g):
-        sh = []
-        for r, s in zip(ctx.reps, ctx.shape):
-            sh += [r, s]
-        g = g.reshape(sh).sum(axis=tuple(range(0, len(sh), 2)))
-        return g.reshape(ctx.orig), None
-
-
-class _GetItem(_Op):
-    @staticmethod
-    def forward(ctx, a, idx):
-        ctx.shape, ctx.idx = a.shape, idx
-        try:
-            out = a[idx]
-        except IndexError as e:
-            raise IndexError(f"index {idx!r} is out of bounds for a tensor of shape "
-                             f"{a.shape}: {e}") from None
-        return np.asarray(out)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        np.add.at(out, ctx.idx, g)
-        return out, None
-
-
-class _IndexPut(_Op):
-    @staticmethod
-    def forward(ctx, a, idx, v):
-        ctx.idx = idx
-        ctx.vshape = np.shape(v)
-        out = a.copy()
-        out[idx] = v
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        ga = g.copy()
-        ga[ctx.idx] = 0
-        gv = None
-        if ctx.needs_input_grad[2]:
-            gv = _sum_to(np.asarray(g[ctx.idx]), ctx.vshape)
-        return ga, None, gv
-
-
-class _Fill(_Op):
-    @staticmethod
-    def forward(ctx, a, v):
-        return np.full_like(a, v)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.zeros_like(g), None
-
-
-class _CopyFrom(_Op):
-    @staticmethod
-    def forward(ctx, a, src):
-        ctx.sshape = np.shape(src)
-        out = np.empty_like(a)
-        np.copyto(out, src, casting="unsafe")
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.zeros_like(g), _sum_to(g, ctx.sshape) if ctx.needs_input_grad[1] else None
-
-
-class _Where(_Op):
-    @staticmethod
-    def forward(ctx, cond, a, b):
-        ctx.cond = cond
-        ctx.sa, ctx.sb = np.shape(a), np.shape(b)
-        return np.asarray(np.where(cond, a, b))
-
-    @staticmethod
-    def backward(ctx, g):
-        n = ctx.needs_input_grad
-        z = np.zeros((), dtype=g.dtype)
-        ga = _sum_to(np.where(ctx.cond, g, z), ctx.sa) if n[1] else None
-        gb = _sum_to(np.where(ctx.cond, z, g), ctx.sb) if n[2] else None
-        return None, ga, gb
-
-
-class _Cat(_Op):
-    @staticmethod
-    def forward(ctx, d, *arrays):
-        ctx.d = d
-        ctx.sizes = [x.shape[d] for x in arrays]
-        return np.concatenate(arrays, axis=d)
-
-    @staticmethod
-    def backward(ctx, g):
-        out, start = [None], 0
-        for s in ctx.sizes:
-            idx = (slice(None),) * ctx.d + (slice(start, start + s),)
-            out.append(g[idx])
-            start += s
-        return tuple(out)
-
-
-class _Stack(_Op):
-    @staticmethod
-    def forward(ctx, d, *arrays):
-        ctx.d = d
-        return np.stack(arrays, axis=d)
-
-    @staticmethod
-    def backward(ctx, g):
-        n = g.shape[ctx.d]
-        return (None,) + tuple(np.take(g, i, axis=ctx.d) for i in range(n))
-
-
-# ----------------------------------------------------------------------------------------
-# functions
-
-
-def where(condition, input, other):  # noqa: A002
-    """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast).
-    Example: ``fastdl.where(x > 0, x, 0.0)``"""
-    cond = np.asarray(_arr(condition))
-    if cond.dtype != np.bool_:
-        raise TypeError(f"where: condition must be bool, got {cond.dtype}")
-    a = _wrap_operand(input, None)
-    b = _wrap_operand(other, None)
-    return _Where.apply(cond, a, b)
-
-
-def cat(tensors, dim=0):
-    """Concatenate along an existing dimension. Example: ``fastdl.cat([a, b], dim=1)``"""
-    ts = [t if isinstance(t, Tensor) else Tensor._make(_as_array(t)) for t in tensors]
-    if not ts:
-        raise ValueError("cat: expected a non-empty list of tensors")
-    nd = ts[0]._array.ndim
-    d = _norm_dim(dim, nd, "cat")
-    for i, t in enumerate(ts):
-        if t._array.ndim != nd or t._array.shape[:d] + t._array.shape[d + 1:] != \
-                ts[0]._array.shape[:d] + ts[0]._array.shape[d + 1:]:
-            raise ValueError(f"cat: tensor {i} has shape {t._array.shape}, incompatible with "
-                             f"{ts[0]._array.shape} along dim {dim}")
-    return _Cat.apply(d, *ts)
-
-
-concatenate = cat
-
-
-def stack(tensors, dim=0):
-    """Join along a new dimension. Example: ``fastdl.stack([a, b])``"""
-    ts = [t if isinstance(t, Tensor) else Tensor._make(_as_array(t)) for t in tensors]
-    if not ts:
-        raise ValueError("stack: expected a non-empty list of tensors")
-    for i, t in enumerate(ts):
-        if t._array.shape != ts[0]._array.shape:
-            raise ValueError(f"stack: tensor {i} has shape {t._array.shape}, expected "
-                             f"{ts[0]._array.shape}")
-    d = _norm_dim(dim, ts[0]._array.ndim + 1, "stack")
-    return _Stack.apply(d, *ts)
+    def __itruediv__(self, o):
+        return div_(self, o)
 
 
 # Tensor methods that live in fastdl.nn.functional (activations, softmax, ...), looked up
@@ -1877,6 +734,19 @@ for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
     setattr(Tensor, _name + "_", _delegate_inplace(_name))
 
 _fn._Tensor = Tensor
-from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)
+
+# The ops package is imported only now that Tensor exists (its modules import it): the
+# dunder methods above call these primitives, and ``fastdl/__init__.py`` installs the
+# registered ops as Tensor methods. Names other modules import from here stay importable.
+from .ops import promotion as _promo  # noqa: E402
+from .ops._util import (_BOOL, _F32, _LOWP, _POOL_MIN, _binary, _canon_dtype,  # noqa: E402,F401
+                        _compare, _default_float, _empty, _norm_dim, _norm_dims,
+                        _resolve_shape, _shape_arg, _sum_to, _unary)
+from .ops.arith import (_Abs, _Add, _Div, _FloorDiv, _Mul, _Neg, _Pow,  # noqa: E402,F401
+                        _PowScalar, _Remainder, _Sub)
+from .ops.compare import eq, ge, gt, le, lt, ne  # noqa: E402
+from .ops.index import _GetItem, _IndexPut, _index_arg, where  # noqa: E402,F401
+from .ops.inplace import _inplace, add_, div_, mul_, sub_  # noqa: E402,F401
+from .ops.shape import _Cast, cat, concatenate, stack  # noqa: E402,F401
 from .ops.factories import *  # noqa: E402,F401,F403  (the factories, importable from here)
-from .ops.factories import _size  # noqa: E402,F401
+from . import linalg as _linalg  # noqa: E402  (linalg imports Tensor from here)

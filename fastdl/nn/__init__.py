@@ -1,6 +1,6 @@
 """Layers and models with PyTorch's names, arguments and defaults (``fastdl.nn``)."""
 from . import functional, init, utils  # noqa: F401
-from .modules.module import (Module, ModuleDict, ModuleList, Parameter,  # noqa: F401
+from .modules.module import (Buffer, Module, ModuleDict, ModuleList, Parameter,  # noqa: F401
                              ParameterDict, ParameterList, Sequential)
 from .modules.activation import *  # noqa: F401,F403
 from .modules.attention import *  # noqa: F401,F403

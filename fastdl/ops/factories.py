@@ -22,7 +22,8 @@ import numpy as np
 from .. import _device as _devmod
 from .. import _dtype as _dt
 from ..random import default_generator
-from ..tensor import Tensor, _as_array, _canon_dtype, _default_float, _empty, _SUPPORTED
+from ..tensor import Tensor, _as_array
+from ._util import _SUPPORTED, _canon_dtype, _default_float, _empty
 
 _I64 = np.dtype(np.int64)
 _BOOL = np.dtype(np.bool_)

@@ -62,8 +62,6 @@ def register(name: Optional[str] = None, *, method: bool = True, function: bool 
 
 def install(tensor_cls, namespace: dict) -> None:
     """Write every row onto ``tensor_cls`` (methods) and ``namespace`` (functions)."""
-    from . import load  # the op modules register their rows when imported
-    load()
     for n, row in ROWS.items():
         if row.method:
             setattr(tensor_cls, n, row.fn)

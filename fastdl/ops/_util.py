@@ -1,0 +1,192 @@
+"""Array-level helpers shared by the op modules: the caching-pool allocation, dtype
+arguments, dimension arguments, broadcasting-gradient reduction, and the one place binary
+ops get their result dtype (``_result_dtype`` → ``promotion.result_type``) and 16-bit floats
+are computed in float32 (``_binary``, ``_compare``, ``_unary``).
+
+Nothing here knows the Tensor class; ``fastdl/tensor.py`` and ``fastdl/ops/*`` import it.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .. import _C
+from .. import _dtype as _dt
+from ..autograd import function as _fn
+from . import promotion as _promo
+
+_SUPPORTED = _dt.SUPPORTED_NP
+_FROM_NP = _dt.FROM_NP
+_FLOATS = frozenset(d._np for d in _dt.ALL if d.is_floating_point)  # differentiable storage
+_LOWP = _dt.LOW_PRECISION  # float16, bfloat16: computed in float32, rounded once
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
+_POOL_MIN = 1 << 15  # outputs with at least this many elements come from the caching pool
+
+
+def _empty(shape, dtype):
+    """An uninitialised array: from the caching pool when large, NumPy's allocator when small."""
+    n = 1
+    for s in shape:
+        n *= s
+    if n >= _POOL_MIN:
+        return _C.empty(tuple(shape), np.dtype(dtype))
+    return np.empty(shape, dtype)
+
+
+def _canon_dtype(dtype, what="dtype"):
+    """The NumPy storage dtype for a dtype argument (None stays None)."""
+    if dtype is None:
+        return None
+    return _dt.to_np(dtype, what)
+
+
+def _default_float():
+    return _promo.default_float[0]
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _resolve_shape(shape, n, old):
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise ValueError(f"reshape: invalid shape {shape}")
+            known *= s
+    if neg:
+        if known == 0 or n % known:
+            raise ValueError(f"reshape: shape {shape} is invalid for input of size {n} "
+                             f"(shape {old})")
+        shape = tuple(n // known if s == -1 else s for s in shape)
+    elif known != n:
+        raise ValueError(f"reshape: shape {shape} is invalid for input of size {n} "
+                         f"(shape {old})")
+    return shape
+
+
+def _norm_dim(d, nd, what):
+    if not isinstance(d, (int, np.integer)):
+        raise TypeError(f"{what}: dim must be an int, got {type(d).__name__}")
+    lo = -builtins.max(nd, 1)
+    hi = builtins.max(nd, 1) - 1
+    if d < lo or d > hi:
+        raise IndexError(f"{what}: dimension {d} out of range for a tensor of {nd} "
+                         f"dimensions (expected [{lo}, {hi}])")
+    return int(d) % builtins.max(nd, 1)
+
+
+def _norm_dims(dim, nd, what):
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        return tuple(sorted({_norm_dim(d, nd, what) for d in dim}))
+    return (_norm_dim(dim, nd, what),)
+
+
+def _result_dtype(a, b):
+    """torch's result dtype of a binary op on arrays / Python scalars (fast paths first:
+    two arrays of one dtype, an array with a Python number of its category or lower)."""
+    ta = a.__class__
+    if ta is np.ndarray:
+        da = a.dtype
+        tb = b.__class__
+        if tb is np.ndarray:
+            if b.dtype == da:
+                return da
+        elif tb is builtins.float:
+            if da in _FLOATS:
+                return da
+        elif tb is builtins.int:
+            if da is not _BOOL and da != _BOOL:
+                return da
+    return _promo.result_type(a, b)
+
+
+def _binary(uf, a, b, dt=None):
+    """``uf(a, b)`` in torch's result dtype ``dt`` (default: ``_result_dtype``): operands of
+    another dtype are cast first; float16/bfloat16 compute in float32 and round once."""
+    if dt is None:
+        # fast path: a float32/float64 array with an array of its dtype or a Python number
+        # (NumPy's own result is then torch's): no promotion work, no casts
+        if a.__class__ is np.ndarray:
+            da = a.dtype
+            if da is _F32 or da is _F64:
+                tb = b.__class__
+                if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
+                        tb is builtins.int:
+                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
+                        return uf(a, b)
+                    return uf(a, b, out=_C.empty(np.broadcast_shapes(a.shape, np.shape(b)),
+                                                 da))
+        dt = _result_dtype(a, b)
+    cdt = _F32 if dt in _LOWP else dt
+    if a.__class__ is np.ndarray and a.dtype != cdt:
+        a = a.astype(cdt)
+    if b.__class__ is np.ndarray and b.dtype != cdt:
+        b = b.astype(cdt)
+    if (a.__class__ is np.ndarray and a.size >= _POOL_MIN) or \
+            (b.__class__ is np.ndarray and b.size >= _POOL_MIN):
+        out = _C.empty(np.broadcast_shapes(np.shape(a), np.shape(b)), cdt)
+        out = uf(a, b, out=out)
+    else:
+        out = uf(a, b)
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        if out.dtype != cdt and out.dtype != _BOOL:
+            out = out.astype(cdt)
+    return out if cdt is dt else out.astype(dt)
+
+
+def _compare(uf, a, b):
+    """A comparison (or logical/bitwise op) in the operands' promoted dtype."""
+    dt = _result_dtype(a, b)
+    if dt in _LOWP:
+        dt = _F32
+    if a.__class__ is np.ndarray and a.dtype != dt:
+        a = a.astype(dt)
+    if b.__class__ is np.ndarray and b.dtype != dt:
+        b = b.astype(dt)
+    return np.asarray(uf(a, b))
+
+
+def _unary(uf, a):
+    """``uf(a)``; float16/bfloat16 compute in float32 and round once."""
+    dt = a.dtype
+    if dt in _LOWP:
+        return uf(a.astype(_F32)).astype(dt)
+    if a.size >= _POOL_MIN:
+        return uf(a, out=_C.empty(a.shape, dt))
+    return uf(a)
+
+
+def _sum_to(g, shape):
+    return _fn._reduce_to(g, shape, "broadcast")
+
+
+def _out(result, out, who):
+    """Write ``result`` into the Tensor ``out`` (torch's ``out=``: resized when its shape
+    differs, cast to its dtype) and return ``out``; without ``out``, ``result``."""
+    if out is None:
+        return result
+    from ..tensor import Tensor
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{who}: out must be a Tensor, got {type(out).__name__}")
+    if _fn._state.grad and (out.requires_grad or result.requires_grad):
+        raise RuntimeError(f"{who}(): functions with out=... arguments don't support "
+                           f"automatic differentiation, but one of the arguments requires grad.")
+    if out._array.shape != result._array.shape:
+        out._array = np.empty(result._array.shape, out._array.dtype)
+    np.copyto(out._array, result._array, casting="unsafe")
+    out._vc[0] += 1
+    return out

@@ -1,0 +1,419 @@
+"""Elementwise arithmetic: each primitive with its backward (``_Add`` … ``_Minimum``), and
+the public ops generated from the op table as ``fastdl.<name>`` and ``Tensor.<name>``:
+add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, square, sign, reciprocal, clamp
+(clip), clamp_min, clamp_max, maximum, minimum.
+
+Every binary op takes its result dtype from ``promotion.result_type`` (through
+``_util._binary``): a Python number does not widen a tensor of its category, integer true
+division gives the default float dtype, float16/bfloat16 compute in float32 and round once.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from ..autograd.function import _Op
+from ..tensor import Tensor, _arr, _wrap_operand
+from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _default_float,
+                    _empty, _norm_dim, _norm_dims, _out, _result_dtype, _sum_to, _unary)
+from .table import register
+
+
+# ---- primitives: forward and backward side by side ---------------------------------------
+
+class _Add(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary(np.add, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class _Sub(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary(np.subtract, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class _Mul(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(np.multiply, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        return (_binary(np.multiply, g, b) if n[0] else None,
+                _binary(np.multiply, g, a) if n[1] else None)
+
+
+class _Div(_Op):
+    """True division: integer operands give the default float dtype, as in torch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS:
+            dt = _default_float()
+        return _binary(np.true_divide, a, b, dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        ga = _binary(np.true_divide, g, b) if n[0] else None
+        gb = -_binary(np.true_divide, _binary(np.multiply, g, a), _binary(np.multiply, b, b)) \
+            if n[1] else None
+        return ga, gb
+
+
+class _FloorDiv(_Op):
+    """``a // b`` (torch's floor_divide: rounds toward minus infinity; integers stay
+    integers); not differentiable (its gradient is zero almost everywhere)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS and b.__class__ is np.ndarray and b.size and not b.all() or \
+                (dt not in _FLOATS and b.__class__ is not np.ndarray and b == 0):
+            raise RuntimeError("ZeroDivisionError: integer division by zero")
+        return _binary(np.floor_divide, a, b, dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), None
+
+
+class _Remainder(_Op):
+    """``a % b`` with the sign of ``b`` (Python's and torch's ``remainder``); gradient
+    ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        dt = _result_dtype(a, b)
+        if dt not in _FLOATS and (b.__class__ is np.ndarray and b.size and not b.all() or
+                                  b.__class__ is not np.ndarray and b == 0):
+            raise RuntimeError("ZeroDivisionError: integer modulo by zero")
+        ctx.save_for_backward(a, b)
+        return _binary(np.remainder, a, b, dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        gb = -_binary(np.multiply, g, _binary(np.floor_divide, a, b)) if n[1] else None
+        return (g if n[0] else None), gb
+
+
+class _PowScalar(_Op):
+    @staticmethod
+    def forward(ctx, a, e):
+        ctx.save_for_backward(a)
+        ctx.e = e
+        if e == 2:
+            return _binary(np.multiply, a, a)
+        return _binary(np.power, a, e)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        e = ctx.e
+        if e == 0:
+            return np.zeros_like(a), None
+        if e == 2:
+            return g * (2 * a), None
+        return g * (e * np.power(a, np.asarray(e - 1, dtype=a.dtype))), None
+
+
+class _Pow(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary(np.power, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        ga = g * b * np.power(a, b - 1) if n[0] else None
+        gb = None
+        if n[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            gb = g * out * la
+        return ga, gb
+
+
+class _Neg(_Op):
+    @staticmethod
+    def forward(ctx, a):
+        return _unary(np.negative, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class _Exp(_Op):
+    @staticmethod
+    def forward(ctx, a):
+        out = _unary(np.exp, a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class _Log(_Op):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _unary(np.log, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class _Sqrt(_Op):
+    @staticmethod
+    def forward(ctx, a):
+        out = _unary(np.sqrt, a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class _Abs(_Op):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _unary(np.abs, a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * np.sign(a)
+
+
+class _Clamp(_Op):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        m = np.ones(a.shape, dtype=np.bool_)
+        if ctx.lo is not None:
+            m &= a >= ctx.lo
+        if ctx.hi is not None:
+            m &= a <= ctx.hi
+        return np.where(m, g, 0).astype(g.dtype, copy=False), None, None
+
+
+class _Maximum(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        ga = g * ((a > b) + 0.5 * (a == b))
+        gb = g * ((b > a) + 0.5 * (a == b))
+        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+
+
+class _Minimum(_Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = g * ((a < b) + 0.5 * (a == b))
+        gb = g * ((b < a) + 0.5 * (a == b))
+        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+
+
+
+# ---- the public ops ------------------------------------------------------------------------
+
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
+
+
+@register()
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` (broadcast; torch's result dtype).
+    Example: ``fastdl.add(x, y, alpha=2)``"""
+    return _out(_Add.apply(input, _wrap_operand(_scaled(other, alpha), input)), out, "add")
+
+
+@register(aliases=("subtract",))
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other``. Example: ``x.sub(1)``"""
+    return _out(_Sub.apply(input, _wrap_operand(_scaled(other, alpha), input)), out, "sub")
+
+
+@register(aliases=("multiply",))
+def mul(input, other, *, out=None):
+    """``input * other`` (broadcast). Example: ``fastdl.mul(x, 2)``"""
+    return _out(_Mul.apply(input, _wrap_operand(other, input)), out, "mul")
+
+
+@register(aliases=("divide",))
+def div(input, other, *, rounding_mode=None, out=None):
+    """``input / other``: true division (integers give the default float dtype), or with
+    ``rounding_mode='trunc'``/``'floor'`` rounded toward zero / down (integers stay integers;
+    not differentiable). Example: ``fastdl.div(a, b, rounding_mode='floor')``"""
+    if rounding_mode is None:
+        r = _Div.apply(input, _wrap_operand(other, input))
+    elif rounding_mode == "floor":
+        r = _FloorDiv.apply(input, _wrap_operand(other, input))
+    elif rounding_mode == "trunc":
+        q = _Div.apply(input, _wrap_operand(other, input)).detach()
+        a = np.trunc(q._array)
+        dt = _result_dtype(input._array, _arr(_wrap_operand(other, input)))
+        r = Tensor._make(a.astype(dt if dt not in _FLOATS else q._array.dtype, copy=False))
+    else:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{rounding_mode}'")
+    return _out(r, out, "div")
+
+
+@register(method=False)
+def true_divide(input, other, *, out=None):
+    """Same as ``div(input, other)``."""
+    return div(input, other, out=out)
+
+
+@register()
+def pow(input, exponent, *, out=None):  # noqa: A001
+    """``input ** exponent`` (either may be a number). Example: ``fastdl.pow(x, 2)``"""
+    if not isinstance(input, Tensor):
+        return _out(_Pow.apply(_wrap_operand(input, exponent), exponent), out, "pow")
+    if isinstance(exponent, numbers.Number) and not isinstance(exponent, np.generic):
+        return _out(_PowScalar.apply(input, exponent), out, "pow")
+    return _out(_Pow.apply(input, _wrap_operand(exponent, input)), out, "pow")
+
+
+@register(aliases=("negative",))
+def neg(input, *, out=None):
+    """``-input``. Example: ``x.neg()``"""
+    return _out(_Neg.apply(input), out, "neg")
+
+
+@register()
+def exp(input, *, out=None):
+    """``e ** input``; gradient ``exp(input)``. Example: ``fastdl.exp(x)``"""
+    return _out(_Exp.apply(input), out, "exp")
+
+
+@register()
+def log(input, *, out=None):
+    """Natural logarithm; gradient ``1 / input``. Example: ``x.log()``"""
+    return _out(_Log.apply(input), out, "log")
+
+
+@register()
+def sqrt(input, *, out=None):
+    """Square root; gradient ``1 / (2 sqrt(input))``. Example: ``x.sqrt()``"""
+    return _out(_Sqrt.apply(input), out, "sqrt")
+
+
+@register()
+def rsqrt(input, *, out=None):
+    """``1 / sqrt(input)``. Example: ``x.rsqrt()``"""
+    return _out(1.0 / _Sqrt.apply(input), out, "rsqrt")
+
+
+@register(aliases=("absolute",))
+def abs(input, *, out=None):  # noqa: A001
+    """``|input|``; gradient ``sign(input)``. Example: ``fastdl.abs(x)``"""
+    return _out(_Abs.apply(input), out, "abs")
+
+
+@register()
+def square(input, *, out=None):
+    """``input * input``. Example: ``x.square()``"""
+    return _out(_Mul.apply(input, input), out, "square")
+
+
+@register()
+def sign(input, *, out=None):
+    """-1, 0 or 1 by the sign of each element (gradient zero). Example: ``x.sign()``"""
+    return _out(Tensor._make(np.sign(input._array)), out, "sign")
+
+
+@register()
+def reciprocal(input, *, out=None):
+    """``1 / input`` (integers give the default float dtype). Example: ``x.reciprocal()``"""
+    return _out(1.0 / input, out, "reciprocal")
+
+
+@register(aliases=("clip",))
+def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
+    """Limit every element to [min, max]; the gradient passes where the input is inside.
+    Example: ``x.clamp(min=0)``"""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        r = input
+        if min is not None:
+            r = maximum(r, min)
+        if max is not None:
+            r = minimum(r, max)
+        return _out(r, out, "clamp")
+    return _out(_Clamp.apply(input, min, max), out, "clamp")
+
+
+@register()
+def clamp_min(input, min):  # noqa: A002
+    """``clamp(input, min=min)``."""
+    return clamp(input, min=min)
+
+
+@register()
+def clamp_max(input, max):  # noqa: A002
+    """``clamp(input, max=max)``."""
+    return clamp(input, max=max)
+
+
+@register()
+def maximum(input, other, *, out=None):
+    """Elementwise larger of the two (ties share the gradient). ``fastdl.maximum(a, b)``"""
+    return _out(_Maximum.apply(input, _wrap_operand(other, input)), out, "maximum")
+
+
+@register()
+def minimum(input, other, *, out=None):
+    """Elementwise smaller of the two (ties share the gradient). ``fastdl.minimum(a, b)``"""
+    return _out(_Minimum.apply(input, _wrap_operand(other, input)), out, "minimum")
