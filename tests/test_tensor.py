@@ -247,7 +247,7 @@ def test_shape_ops(rng):
         assert gradcheck(f, [t64(a)])
     with pytest.raises(ValueError, match="invalid for input of size 24"):
         x.reshape(5, 5)
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="out of (range|bounds)"):
         x.transpose(0, 3)
     with pytest.raises(RuntimeError, match="contiguous"):
         x.transpose(0, 1).view(-1)
@@ -295,7 +295,7 @@ def test_setitem_and_gather(rng):
     idx = np.array([[0, 1], [2, 3], [1, 1]])
     assert_close(t64(a).gather(1, idx), np.take_along_axis(a, idx, 1))
     assert gradcheck(lambda t: t.gather(1, idx), [t64(a)])
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="out of (range|bounds)"):
         t64(a).gather(1, np.array([[9], [0], [0]]))
 
 
