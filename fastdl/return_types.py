@@ -53,3 +53,8 @@ linalg_cholesky_ex = _make("linalg_cholesky_ex", ("L", "info"))
 linalg_inv_ex = _make("linalg_inv_ex", ("inverse", "info"))
 linalg_solve_ex = _make("linalg_solve_ex", ("result", "info"))
 lu_unpack = _make("lu_unpack", ("P", "L", "U"))
+
+__all__ = ["max", "min", "sort", "topk", "kthvalue", "median", "nanmedian", "mode", "cummax",
+           "cummin", "aminmax", "frexp", "histogram", "slogdet", "linalg_slogdet", "qr",
+           "linalg_qr", "svd", "linalg_svd", "linalg_eigh", "linalg_eig", "linalg_lstsq",
+           "linalg_cholesky_ex", "linalg_inv_ex", "linalg_solve_ex", "lu_unpack"]

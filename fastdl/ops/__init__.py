@@ -5,7 +5,6 @@ Each module below registers its ops when imported; ``fastdl/__init__.py`` import
 package and then calls ``table.install``.
 """
 from . import table  # noqa: F401
-from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
 from . import math  # noqa: F401
 from . import select  # noqa: F401
 from . import scan  # noqa: F401
@@ -14,4 +13,5 @@ from . import sort  # noqa: F401
 from . import shape_ext  # noqa: F401
 from . import linalg_ops  # noqa: F401
 from . import sampling  # noqa: F401
+from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
 from .. import sparse  # noqa: F401  (sparse_coo_tensor, spmm, to_sparse)

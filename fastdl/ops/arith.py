@@ -1,7 +1,8 @@
 """Elementwise arithmetic: each primitive with its backward (``_Add`` … ``_Minimum``), and
 the public ops generated from the op table as ``fastdl.<name>`` and ``Tensor.<name>``:
-add, sub, mul, div, pow, neg, exp, log, sqrt, rsqrt, abs, square, sign, reciprocal, clamp
-(clip), clamp_min, clamp_max, maximum, minimum.
+add, sub, mul, div, true_divide, pow, clamp_min, clamp_max, maximum, minimum; and the
+methods ``Tensor.neg/exp/log/sqrt/abs/clamp`` (their ``fastdl.<name>`` functions are
+``ops.math``'s wrappers of these; the other unary math lives in ``ops.math``).
 
 Every binary op takes its result dtype from ``promotion.result_type`` (through
 ``_util._binary``): a Python number does not widen a tensor of its category, integer true
@@ -325,61 +326,7 @@ def pow(input, exponent, *, out=None):  # noqa: A001
     return _out(_Pow.apply(input, _wrap_operand(exponent, input)), out, "pow")
 
 
-@register(aliases=("negative",))
-def neg(input, *, out=None):
-    """``-input``. Example: ``x.neg()``"""
-    return _out(_Neg.apply(input), out, "neg")
-
-
-@register()
-def exp(input, *, out=None):
-    """``e ** input``; gradient ``exp(input)``. Example: ``fastdl.exp(x)``"""
-    return _out(_Exp.apply(input), out, "exp")
-
-
-@register()
-def log(input, *, out=None):
-    """Natural logarithm; gradient ``1 / input``. Example: ``x.log()``"""
-    return _out(_Log.apply(input), out, "log")
-
-
-@register()
-def sqrt(input, *, out=None):
-    """Square root; gradient ``1 / (2 sqrt(input))``. Example: ``x.sqrt()``"""
-    return _out(_Sqrt.apply(input), out, "sqrt")
-
-
-@register()
-def rsqrt(input, *, out=None):
-    """``1 / sqrt(input)``. Example: ``x.rsqrt()``"""
-    return _out(1.0 / _Sqrt.apply(input), out, "rsqrt")
-
-
-@register(aliases=("absolute",))
-def abs(input, *, out=None):  # noqa: A001
-    """``|input|``; gradient ``sign(input)``. Example: ``fastdl.abs(x)``"""
-    return _out(_Abs.apply(input), out, "abs")
-
-
-@register()
-def square(input, *, out=None):
-    """``input * input``. Example: ``x.square()``"""
-    return _out(_Mul.apply(input, input), out, "square")
-
-
-@register()
-def sign(input, *, out=None):
-    """-1, 0 or 1 by the sign of each element (gradient zero). Example: ``x.sign()``"""
-    return _out(Tensor._make(np.sign(input._array)), out, "sign")
-
-
-@register()
-def reciprocal(input, *, out=None):
-    """``1 / input`` (integers give the default float dtype). Example: ``x.reciprocal()``"""
-    return _out(1.0 / input, out, "reciprocal")
-
-
-@register(aliases=("clip",))
+@register(function=False, aliases=("clip",))
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     """Limit every element to [min, max]; the gradient passes where the input is inside.
     Example: ``x.clamp(min=0)``"""
@@ -417,3 +364,35 @@ def maximum(input, other, *, out=None):
 def minimum(input, other, *, out=None):
     """Elementwise smaller of the two (ties share the gradient). ``fastdl.minimum(a, b)``"""
     return _out(_Minimum.apply(input, _wrap_operand(other, input)), out, "minimum")
+
+
+# The methods below are Tensor.<name> only; fastdl.<name> is ops.math's wrapper of them.
+
+@register(function=False)
+def neg(input, *, out=None):
+    """``-input``. Example: ``x.neg()``"""
+    return _out(_Neg.apply(input), out, "neg")
+
+
+@register(function=False)
+def exp(input, *, out=None):
+    """``e ** input``; gradient ``exp(input)``. Example: ``x.exp()``"""
+    return _out(_Exp.apply(input), out, "exp")
+
+
+@register(function=False)
+def log(input, *, out=None):
+    """Natural logarithm; gradient ``1 / input``. Example: ``x.log()``"""
+    return _out(_Log.apply(input), out, "log")
+
+
+@register(function=False)
+def sqrt(input, *, out=None):
+    """Square root; gradient ``1 / (2 sqrt(input))``. Example: ``x.sqrt()``"""
+    return _out(_Sqrt.apply(input), out, "sqrt")
+
+
+@register(function=False)
+def abs(input, *, out=None):  # noqa: A001
+    """``|input|``; gradient ``sign(input)``. Example: ``x.abs()``"""
+    return _out(_Abs.apply(input), out, "abs")

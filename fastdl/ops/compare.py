@@ -64,26 +64,6 @@ def isfinite(input):
     return Tensor._make(np.isfinite(input._array))
 
 
-def _bool_reduce(input, dim, keepdim, fn, who):
-    a = input._array
-    dims = _norm_dims(dim, a.ndim, who)
-    r = np.asarray(fn(a, axis=dims, keepdims=keepdim))
-    return Tensor._make(r if r.dtype == _BOOL or a.dtype != np.uint8 else r.astype(np.uint8))
-
-
-@register()
-def all(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    """True when every element (along ``dim``, an int or tuple) is nonzero.
-    Example: ``(x > 0).all(dim=1)``"""
-    return _out(_bool_reduce(input, dim, keepdim, np.all, "all"), out, "all")
-
-
-@register()
-def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    """True when some element (along ``dim``) is nonzero. Example: ``m.any()``"""
-    return _out(_bool_reduce(input, dim, keepdim, np.any, "any"), out, "any")
-
-
 @register()
 def equal(input, other):
     """True when both have the same shape and elements (a Python bool)."""

@@ -115,7 +115,6 @@ class _Where(_Op):
 
 
 
-@register(method=False)
 def where(condition, input, other):  # noqa: A002
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast).
     Example: ``fastdl.where(x > 0, x, 0.0)``"""
@@ -127,31 +126,3 @@ def where(condition, input, other):  # noqa: A002
     return _Where.apply(cond, a, b)
 
 
-@register()
-def masked_fill(input, mask, value):
-    """``input`` with ``value`` where the bool ``mask`` (broadcast) is True; differentiable
-    in ``input`` (and in ``value`` when it is a tensor). Example: ``x.masked_fill(m, 0.0)``"""
-    if isinstance(value, Tensor) and value._array.ndim:
-        raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got "
-                           f"tensor with {value._array.ndim} dimension(s).")
-    if not isinstance(value, Tensor):
-        value = Tensor._make(np.asarray(value, dtype=input._array.dtype))
-    elif value._array.dtype != input._array.dtype:
-        value = value.to(input._array.dtype)
-    return where(mask, value, input)
-
-
-@register()
-def index_select(input, dim, index, *, out=None):
-    """The slices of ``input`` along ``dim`` at the int ``index`` (1-D).
-    Example: ``x.index_select(0, fastdl.tensor([2, 0]))``"""
-    d = _norm_dim(dim, input._array.ndim, "index_select")
-    return _out(input[(slice(None),) * d + (_arr(index),)], out, "index_select")
-
-
-@register()
-def gather(input, dim, index, *, sparse_grad=False, out=None):
-    """``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and likewise for any ``dim``);
-    the gradient scatter-adds back. Example: ``x.gather(1, idx)``"""
-    return _out(_Gather.apply(input, _norm_dim(dim, input._array.ndim, "gather"),
-                              np.asarray(_arr(index), dtype=np.int64)), out, "gather")

@@ -274,14 +274,9 @@ def _make_unary(name):
     fn.__doc__ = (f"Elementwise {_DOC[name]}.\n\n"
                   f"Example: ``fastdl.{name}(fastdl.tensor([0.5, 1.0]))``")
     fn_.__doc__ = f"In place: ``self = {name}(self)``. Example: ``x.{name}_()``"
-    if name not in _CORE:  # the core ops (ops/arith.py) register these names
-        register()(fn)
+    register()(fn)
     register()(fn_)
     return fn
-
-
-# registered by ops/arith.py (the core primitives); only their in-place forms are here
-_CORE = {"reciprocal", "rsqrt", "square", "sign"}
 
 
 for _n in _DOC:
@@ -294,12 +289,14 @@ register("arcsinh")(lambda input, *, out=None: _unary("asinh", input, out))
 register("arccosh")(lambda input, *, out=None: _unary("acosh", input, out))
 register("arctanh")(lambda input, *, out=None: _unary("atanh", input, out))
 register("fix")(lambda input, *, out=None: _unary("trunc", input, out))
+register("negative")(lambda input, *, out=None: out_(out, -as_tensor(input), "negative"))
 for _f, _a in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
                ("arccosh", "acosh"), ("arctanh", "atanh"), ("fix", "trunc")):
     from .table import ROWS as _ROWS
 
     _ROWS[_f].fn.__doc__ = f"Alias of ``fastdl.{_a}``."
     _ROWS[_f].fn.__name__ = _f
+_ROWS["negative"].fn.__doc__ = "Alias of ``fastdl.neg``: -x."
 
 
 @register()
@@ -353,6 +350,28 @@ def _method(name, input, *args, **kw):
     return getattr(as_tensor(input), name)(*args, **kw)
 
 
+def _fn_of_method(name, doc):
+    floating = name in ("exp", "log", "sqrt")
+
+    def fn(input, *, out=None):
+        x = as_tensor(input)
+        if floating and arr(x).dtype.kind in "biu":
+            x = x.to(float_dtype(arr(x).dtype))  # torch: an integer input gives a float
+        return out_(out, getattr(x, name)(), name)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+for _n, _d in (("exp", "eˣ elementwise. Example: ``fastdl.exp(fastdl.zeros(2))``"),
+               ("log", "Natural log elementwise. Example: ``fastdl.log(fastdl.ones(2))``"),
+               ("sqrt", "√x elementwise. Example: ``fastdl.sqrt(fastdl.tensor([4.0]))``"),
+               ("abs", "|x| elementwise. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``"),
+               ("neg", "-x elementwise. Example: ``fastdl.neg(fastdl.tensor([1.0]))``")):
+    register(method=False)(_fn_of_method(_n, _d))
+
+
 def _inplace_of(name):
     def fn_(self):
         return inplace(self, lambda t: getattr(t, name)(), name + "_")
@@ -364,6 +383,8 @@ def _inplace_of(name):
 
 for _n in ("exp", "log", "sqrt", "abs", "neg", "sigmoid", "tanh"):
     register()(_inplace_of(_n))
+register("absolute")(lambda input, *, out=None: out_(out, _method("abs", input), "absolute"))
+_ROWS["absolute"].fn.__doc__ = "Alias of ``fastdl.abs``."
 
 
 @register()
@@ -427,6 +448,7 @@ def _float(input, what, dtype=None):
     return x
 
 
+@register(method=False)
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     """Limit every element to [min, max] (``min``/``max`` numbers); the gradient passes
     where the input is inside. At least one bound must be given.
@@ -436,6 +458,9 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     return out_(out, as_tensor(input).clamp(min, max), "clamp")
 
 
+register("clip", method=False)(lambda input, min=None, max=None, *, out=None:
+                               clamp(input, min, max, out=out))
+_ROWS["clip"].fn.__doc__ = "Alias of ``fastdl.clamp``."
 
 
 @register()

@@ -113,7 +113,7 @@ def _cast(input, dtype):
     return input if dtype is None else input.to(dtype)
 
 
-@register()
+@register(function=False)
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     """Sum over ``dim`` (int, tuple or None for all); integers and bools sum to int64.
     Example: ``x.sum(dim=1)``"""
@@ -123,7 +123,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     return _out(_Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim), out, "sum")
 
 
-@register()
+@register(function=False)
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Mean over ``dim``; the input (after ``dtype``) must be floating, as torch.
     Example: ``x.mean(0, keepdim=True)``"""
@@ -141,7 +141,7 @@ def _count(t, dims):
     return n
 
 
-@register()
+@register(function=False)
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None, out=None):
     """Variance over ``dim`` with ``correction`` (default 1: unbiased; ``unbiased=False`` is
     0), as torch. Composite. Example: ``x.var(dim=0, correction=0)``"""
@@ -152,7 +152,7 @@ def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None, out=N
                 out, "var")
 
 
-@register()
+@register(function=False)
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None, out=None):
     """Standard deviation, ``sqrt(var(...))``. Example: ``x.std(1)``"""
     return _out(var(input, dim, unbiased, keepdim, correction=correction).sqrt(), out, "std")
@@ -181,7 +181,7 @@ def _minmax(t, dim, keepdim, is_max):
     return ret(vals, Tensor._make(idx.astype(np.int64, copy=False)))
 
 
-@register()
+@register(function=False)
 def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The largest element; with ``dim`` the named tuple ``(values, indices)``; with a
     tensor as second argument, ``maximum``. Example: ``values, idx = x.max(dim=1)``"""
@@ -195,7 +195,7 @@ def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return r
 
 
-@register()
+@register(function=False)
 def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The smallest element; with ``dim`` the named tuple ``(values, indices)``; with a
     tensor as second argument, ``minimum``. Example: ``x.min(0).indices``"""
@@ -209,26 +209,18 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return r
 
 
-@register()
+@register(function=False)
 def amax(input, dim=(), keepdim=False, *, out=None):
     """Largest values over ``dim`` (all when empty or None); ties share the gradient."""
     dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amax")
     return _out(_AMax.apply(input, dims, keepdim, True), out, "amax")
 
 
-@register()
+@register(function=False)
 def amin(input, dim=(), keepdim=False, *, out=None):
     """Smallest values over ``dim`` (all when empty or None); ties share the gradient."""
     dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amin")
     return _out(_AMax.apply(input, dims, keepdim, False), out, "amin")
-
-
-@register()
-def aminmax(input, *, dim=None, keepdim=False):
-    """``(min, max)`` as the named tuple ``fastdl.return_types.aminmax``.
-    Example: ``lo, hi = fastdl.aminmax(x)``"""
-    return _rt.aminmax(amin(input, () if dim is None else dim, keepdim),
-                       amax(input, () if dim is None else dim, keepdim))
 
 
 def _argext(t, dim, keepdim, fn):
@@ -242,44 +234,24 @@ def _argext(t, dim, keepdim, fn):
     return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
 
 
-@register()
+@register(function=False)
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
     return _argext(input, dim, keepdim, np.argmax)
 
 
-@register()
+@register(function=False)
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
     return _argext(input, dim, keepdim, np.argmin)
 
 
-@register()
+@register(function=False)
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Product over ``dim`` (one int, or all); its own primitive so zeros keep an exact
     gradient. Example: ``x.prod(1)``"""
     t = _cast(input, dtype)
     return _out(_Prod.apply(t, _norm_dims(dim, t._array.ndim, "prod"), keepdim), out, "prod")
-
-
-@register()
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
-    """The ``p``-norm over ``dim`` (all elements when None): ``p`` 2 / "fro" (default), 1,
-    inf, -inf or any number. Composite. Example: ``x.norm(dim=1)``"""
-    t = _cast(input, dtype)
-    if p in ("fro", 2, 2.0):
-        r = (t * t).sum(dim, keepdim).sqrt()
-    elif p == 1:
-        r = t.abs().sum(dim, keepdim)
-    elif p == float("inf"):
-        r = t.abs().amax(() if dim is None else dim, keepdim)
-    elif p == float("-inf"):
-        r = t.abs().amin(() if dim is None else dim, keepdim)
-    elif isinstance(p, str):
-        raise ValueError(f"norm: p={p!r} is not supported (use a number or 'fro')")
-    else:
-        r = (t.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-    return _out(r, out, "norm")
 
 
 from .arith import maximum, minimum  # noqa: E402

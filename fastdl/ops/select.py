@@ -106,6 +106,7 @@ def take_along(x, d, idx):
     return _TakeAlong.apply(x, d, idx)
 
 
+@register()
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` for ``dim=1`` (likewise for every dim):
     index has input's rank and is no larger than input outside ``dim``. The gradient
@@ -589,6 +590,7 @@ def _mask(mask, what, shape=None):
     return m
 
 
+@register()
 def masked_fill(input, mask, value):
     """``input`` with ``value`` (a number or 0-d tensor, may require grad) where the bool
     ``mask`` (broadcast to input) is True.
@@ -686,6 +688,7 @@ def argwhere(input):
     return nonzero(input)
 
 
+@register(method=False)
 def where(condition, input=None, other=None, *, out=None):  # noqa: A002
     """``where(condition, input, other)``: elements of ``input`` where the bool ``condition``
     holds, else of ``other`` (all broadcast; numbers allowed; dtype by ``result_type``).
@@ -707,14 +710,6 @@ def where(condition, input=None, other=None, *, out=None):  # noqa: A002
     if not isinstance(y, Tensor):
         y = wrap(np.asarray(y, dt))
     return out_(out, _where3(c, x, y), "where")
-
-
-# ops/index.py registers a three-argument ``where``; this one (also ``where(condition)``, torch's
-# promotion of numbers) replaces that row until the two are merged into one.
-from .table import ROWS as _ROWS  # noqa: E402
-
-_ROWS.pop("where", None)
-register(method=False)(where)
 
 
 @register()
@@ -780,6 +775,7 @@ def select(input, dim, index):
     return x[(slice(None),) * d + (i % n,)]
 
 
+@register()
 def index_select(input, dim, index, *, out=None):
     """The slices of ``input`` at the 1-D ``index`` along ``dim`` (a copy).
 

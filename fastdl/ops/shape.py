@@ -163,7 +163,7 @@ def view_as(input, other):
 def reshape_as(input, other):
     return input.reshape(*other.shape)
 
-@register()
+@register(function=False)
 def flatten(input, start_dim=0, end_dim=-1):
     nd = input._array.ndim
     if nd == 0:
@@ -178,13 +178,13 @@ def flatten(input, start_dim=0, end_dim=-1):
         n *= d
     return input.reshape(*sh[:s], n, *sh[e + 1:])
 
-@register()
+@register(function=False)
 def unflatten(input, dim, sizes):
     d = _norm_dim(dim, input._array.ndim, "unflatten")
     sh = input._array.shape
     return input.reshape(*sh[:d], *sizes, *sh[d + 1:])
 
-@register(aliases=("swapaxes",))
+@register()
 def transpose(input, dim0, dim1):
     """Swap two dimensions (a view). Example: ``t.transpose(0, 1)``"""
     nd = input._array.ndim
@@ -254,7 +254,7 @@ def repeat(input, *reps):
     reps = _shape_arg(reps)
     return _Repeat.apply(input, tuple(reps))
 
-@register()
+@register(function=False)
 def split(input, split_size, dim=0):
     d = _norm_dim(dim, input._array.ndim, "split")
     n = input._array.shape[d]

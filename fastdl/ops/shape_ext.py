@@ -262,12 +262,13 @@ def movedim(input, source, destination):
     return x.permute(*perm)
 
 
-@register()
+@register(aliases=("swapaxes",))
 def swapdims(input, dim0, dim1):
     """Swap two dimensions (``transpose``). Example: ``fastdl.swapdims(x, 0, 1)``"""
     return as_tensor(input).transpose(dim0, dim1)
 
 
+@register(method=False)
 def unflatten(input, dim, sizes):
     """Expand dimension ``dim`` into ``sizes`` (one may be -1).
     Example: ``fastdl.unflatten(fastdl.zeros(2, 6), 1, (2, 3)).shape == (2, 2, 3)``"""
@@ -286,6 +287,7 @@ def unflatten(input, dim, sizes):
     return x.reshape(*a.shape[:d], *sizes, *a.shape[d + 1:])
 
 
+@register(method=False)
 def flatten(input, start_dim=0, end_dim=-1):
     """Flatten dimensions ``start_dim`` … ``end_dim`` into one (a 0-d input gives shape (1,)).
     Example: ``fastdl.flatten(fastdl.zeros(2, 3, 4), 1).shape == (2, 12)``"""
@@ -651,6 +653,7 @@ def _even_split(x, ios, d, what):
     return tensor_split(x, ios, d)
 
 
+@register(method=False)
 def split(tensor, split_size_or_sections, dim=0):
     """Split into chunks of ``split_size`` (the last may be smaller), or of the listed sizes
     (which must add up to the dimension) along ``dim``; views.

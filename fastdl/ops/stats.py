@@ -358,6 +358,7 @@ def _anyall(input, dim, keepdim, out, fn, what):
     return out_(out, res, what)
 
 
+@register()
 def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """True where any element (over ``dim``, an int or tuple, or all) is nonzero; bool.
 
@@ -365,6 +366,7 @@ def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return _anyall(input, dim, keepdim, out, np.any, "any")
 
 
+@register()
 def all(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """True where every element (over ``dim``, or all) is nonzero; bool.
 
@@ -404,6 +406,7 @@ def _var(x, dim, correction, keepdim):
         return s * wrap(np.asarray(np.inf if n else np.nan, a.dtype))
 
 
+@register(method=False)
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """Variance ``Σ(x - mean)² / (N - correction)`` over ``dim`` (default: all);
     ``correction`` defaults to 1 (``unbiased=False`` means 0). N ≤ correction gives inf.
@@ -415,6 +418,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return out_(out, _var(x, dim, _correction("var", unbiased, correction), keepdim), "var")
 
 
+@register(method=False)
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments.
 
@@ -459,6 +463,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
                 "std_mean")
 
 
+@register()
 def aminmax(input, *, dim=None, keepdim=False, out=None):
     """The minimum and maximum (over ``dim``, or all) as a named tuple ``(min, max)``.
 
@@ -543,7 +548,8 @@ def vector_norm_impl(x, ord, dim, keepdim, dtype, what):
     return _VectorNorm.apply(x, float(ord), dims, keepdim)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa: F811
+@register()
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """The ``p``-norm over ``dim`` (all elements when None): ``p`` a number (inf, -inf, 0 and
     negative included) or ``"fro"`` (the 2-norm of the selected elements); ``"nuc"`` with a
     2-tuple ``dim`` is the nuclear norm. The gradient of a zero vector's 2-norm is 0.
@@ -561,16 +567,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa
     return out_(out, vector_norm_impl(x, p, dim, keepdim, dtype, "norm"), "norm")
 
 
-# ops/reduce.py registers a ``norm`` too; this one (every p, the zero-vector subgradient, "nuc")
-# replaces that row until the two are merged into one.
-from .table import ROWS as _ROWS  # noqa: E402
-
-_ROWS.pop("norm", None)
-register()(norm)
-
-
-# ---- function forms of the Tensor reductions (ops/reduce.py registers these names; kept here
-# unregistered for this module's own use) -------------------------------------------------------
+# ---- function forms of the Tensor reductions -------------------------------------------------
 
 
 def _dimarg(dim):
@@ -579,6 +576,7 @@ def _dimarg(dim):
     return dim
 
 
+@register(method=False)
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     """Sum over ``dim`` (int, tuple, or all); integer and bool inputs sum in int64, as torch;
     ``dtype`` casts first.
@@ -590,6 +588,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     return out_(out, _sum(x, _dimarg(dim), keepdim, dtype), "sum")
 
 
+@register(method=False)
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Mean over ``dim`` (int, tuple, or all); ``dtype`` casts first; integer inputs are a
     RuntimeError as in torch.
@@ -604,6 +603,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return out_(out, x.mean(_dimarg(dim), keepdim=keepdim), "mean")
 
 
+@register(method=False)
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Product over ``dim`` (or all); integer inputs multiply in int64.
 
@@ -630,6 +630,7 @@ def _extremum(name, input, dim, keepdim, out):
     return out_(out, r if isinstance(r, rt) else rt(*r), name)
 
 
+@register(method=False)
 def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The largest element; with ``dim`` a named tuple ``(values, indices)``; with a tensor
     second argument the elementwise ``maximum``.
@@ -639,6 +640,7 @@ def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return _extremum("max", input, dim, keepdim, out)
 
 
+@register(method=False)
 def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The smallest element; with ``dim`` a named tuple ``(values, indices)``; with a tensor
     second argument the elementwise ``minimum``.
@@ -647,6 +649,7 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return _extremum("min", input, dim, keepdim, out)
 
 
+@register(method=False)
 def amax(input, dim=(), keepdim=False, *, out=None):
     """The largest values over ``dim`` (int, tuple, or all when empty); ties share the
     gradient. Example: ``fastdl.amax(fastdl.tensor([[1, 5], [7, 2]]), 0)`` gives ``[7, 5]``."""
@@ -654,6 +657,7 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     return out_(out, as_tensor(input).amax(d, keepdim), "amax")
 
 
+@register(method=False)
 def amin(input, dim=(), keepdim=False, *, out=None):
     """The smallest values over ``dim`` (int, tuple, or all when empty).
     Example: ``fastdl.amin(fastdl.tensor([[1, 5], [7, 2]]), 1)`` gives ``[1, 2]``."""
@@ -661,12 +665,14 @@ def amin(input, dim=(), keepdim=False, *, out=None):
     return out_(out, as_tensor(input).amin(d, keepdim), "amin")
 
 
+@register(method=False)
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest element (of the flattened input when ``dim`` is None).
     Example: ``fastdl.argmax(fastdl.tensor([1, 5, 2]))`` gives ``1``."""
     return as_tensor(input).argmax(dim, keepdim)
 
 
+@register(method=False)
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened input when ``dim`` is None).
     Example: ``fastdl.argmin(fastdl.tensor([1, 5, 0]))`` gives ``2``."""

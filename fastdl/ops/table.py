@@ -20,7 +20,8 @@ are)::
 
 ``install`` (called once, at the end of ``fastdl/__init__.py``) writes every row onto the
 Tensor class and the ``fastdl`` namespace. A name registered twice is an error at import
-time, so two ops can never silently shadow each other.
+time, so two ops can never silently shadow each other — except one ``method=False`` row and
+one ``function=False`` row under the same name (torch's function and method may differ).
 """
 from __future__ import annotations
 
@@ -47,14 +48,23 @@ def register(name: Optional[str] = None, *, method: bool = True, function: bool 
 
     def deco(fn):
         key = name or fn.__name__
+        slots = {}
         for n in (key,) + tuple(aliases):
-            if n in ROWS:
+            slots[n] = n
+            old = ROWS.get(n)
+            if old is None:
+                continue
+            # one function-only and one method-only row may share a name (torch's function
+            # and method sometimes differ); anything else is a clash
+            if (old.method and method) or (old.function and function) or \
+                    f"{n}#2" in ROWS:
                 raise RuntimeError(f"op table: {n!r} is registered twice "
-                                   f"({ROWS[n].fn.__module__} and {fn.__module__})")
+                                   f"({old.fn.__module__} and {fn.__module__})")
+            slots[n] = f"{n}#2"
         row = OpRow(key, fn, method, function, tuple(aliases))
-        ROWS[key] = row
+        ROWS[slots[key]] = row
         for a in aliases:
-            ROWS[a] = row._replace(name=a)
+            ROWS[slots[a]] = row._replace(name=a)
         return fn
 
     return deco
@@ -62,8 +72,8 @@ def register(name: Optional[str] = None, *, method: bool = True, function: bool 
 
 def install(tensor_cls, namespace: dict) -> None:
     """Write every row onto ``tensor_cls`` (methods) and ``namespace`` (functions)."""
-    for n, row in ROWS.items():
+    for row in ROWS.values():
         if row.method:
-            setattr(tensor_cls, n, row.fn)
+            setattr(tensor_cls, row.name, row.fn)
         if row.function:
-            namespace[n] = row.fn
+            namespace[row.name] = row.fn
