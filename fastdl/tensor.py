@@ -267,10 +267,6 @@ class Tensor:
 
     ndimension = dim
 
-    def numel(self):
-        return int(self._array.size)
-
-    nelement = numel
 
     def element_size(self):
         """Bytes per element. Example: ``fastdl.ones(2).half().element_size() == 2``"""
@@ -296,9 +292,6 @@ class Tensor:
             base = base.base
         return (self.data_ptr() - base.__array_interface__["data"][0]) // self._array.itemsize
 
-    def is_floating_point(self):
-        """True for float16, bfloat16, float32 and float64 tensors."""
-        return self._array.dtype in _FLOATS
 
     def is_complex(self):
         return False
@@ -344,10 +337,13 @@ class Tensor:
         if self._array.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted to a "
                              f"Python scalar, this one has shape {self._array.shape}")
-        return self._array.reshape(()).item()
+        a = self._array.reshape(())
+        return builtins.float(a) if a.dtype.kind == "V" else a.item()
 
     def tolist(self):
-        return self._array.tolist()
+        """Nested Python lists of Python numbers (bfloat16 elements as floats)."""
+        a = self._array
+        return (a.astype(np.float32) if a.dtype.kind == "V" else a).tolist()
 
     def numpy(self, *, force=False):
         """The underlying NumPy array (shared memory). Refuses tensors that require grad,
@@ -445,7 +441,18 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def is_contiguous(self):
+    def is_contiguous(self, memory_format=None):
+        """True when the elements are in C order without gaps (fastdl's only layout: a
+        ``channels_last`` query is answered for that layout, False unless trivially equal).
+        Example: ``x.t().is_contiguous()  # False``"""
+        _check_memory_format(memory_format, "is_contiguous")
+        if memory_format is channels_last or memory_format is channels_last_3d:
+            a = self._array
+            nd = 4 if memory_format is channels_last else 5
+            if a.ndim != nd:
+                return False
+            return a.flags.c_contiguous and a.shape[1] == 1 or \
+                a.flags.c_contiguous and builtins.all(s == 1 for s in a.shape[2:])
         return self._array.flags.c_contiguous
 
     def to(self, *args, **kwargs):

@@ -47,7 +47,7 @@ def test_round_trip_exact(tmp_path, ext):
     assert fio.load_metadata(path) == {"epochs": "3", "note": "lenet ✓"}
     t = fastdl.load(path)
     assert all(isinstance(v, fastdl.Tensor) for v in t.values())
-    assert t["half"].dtype == fastdl.float32 and t["u8"].dtype == fastdl.int64
+    assert t["half"].dtype == fastdl.float16 and t["u8"].dtype == fastdl.uint8  # as saved
     assert t["scalar"].shape == () and float(t["scalar"]) == 2.5
     assert t["steps"].tolist() == [7, -2, 2**40]
 
@@ -88,7 +88,7 @@ def test_read_by_safetensors_and_torch(tmp_path):
     back = fastdl.load(tpath)
     np.testing.assert_array_equal(back["w"].numpy(), w.numpy())
     np.testing.assert_array_equal(back["b"].numpy(), w[0].to(torch.bfloat16).float().numpy())
-    assert back["n"].dtype == fastdl.int64 and back["n"].tolist() == [0, 1, 2]
+    assert back["n"].dtype == fastdl.int16 and back["n"].tolist() == [0, 1, 2]
     assert fio.load_metadata(tpath) == {"from": "torch"}
 
 
@@ -121,9 +121,9 @@ def test_npz_is_plain_numpy(tmp_path):
 def test_bad_values_are_refused(tmp_path):
     p = tmp_path / "w.safetensors"
     with pytest.raises(TypeError, match="no pickling"):
-        fastdl.save({"a": [1, 2]}, p)
-    with pytest.raises(TypeError, match="keys must be str"):
-        fastdl.save({1: np.zeros(2)}, p)
+        fastdl.save({"a": [1, object()]}, p)
+    with pytest.raises(TypeError, match="keys must be str or int"):
+        fastdl.save({1.5: np.zeros(2)}, p)
     with pytest.raises(TypeError, match="cannot be saved"):
         fastdl.save({"o": np.array([object()])}, p)
     with pytest.raises(ValueError, match="reserved"):
@@ -193,3 +193,13 @@ def test_corrupt_npz_and_pickled_objects(tmp_path):
         fastdl.load(tmp_path / "o.npz")
     with pytest.raises(FileNotFoundError):
         fastdl.load(tmp_path / "missing.npz")
+
+
+def test_header_length_that_looks_like_a_pickle_opcode():
+    # a safetensors header of length 0x280 starts with the bytes 80 02, as a pickle does
+    for n in range(1, 1000):
+        blob = fio.save_bytes({"k" * n: np.zeros(1, np.float32)})
+        if blob[:2] == b"\x80\x02":
+            break
+    assert blob[:2] == b"\x80\x02"
+    assert fio.load_bytes(blob)["k" * n].tolist() == [0.0]

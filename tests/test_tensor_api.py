@@ -276,3 +276,14 @@ def test_extra_repr_used_in_repr():
             return "k=3"
 
     assert repr(M()) == "M(k=3)"
+
+
+def test_numel_is_tensor_is_floating_point_functions():
+    torch = pytest.importorskip("torch")
+    for lib in (fastdl, torch):
+        x = lib.zeros(2, 3)
+        assert lib.numel(x) == x.numel() == x.nelement() == 6
+        assert lib.is_tensor(x) and not lib.is_tensor([1])
+        assert lib.is_floating_point(x) and not lib.is_floating_point(x.long())
+        assert not x.is_contiguous(memory_format=lib.channels_last) if hasattr(
+            lib, "channels_last") else True

@@ -15,3 +15,4 @@ from . import linalg_ops  # noqa: F401
 from . import sampling  # noqa: F401
 from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
 from .. import sparse  # noqa: F401  (sparse_coo_tensor, spmm, to_sparse)
+from ..multiprocessing import _sharing  # noqa: F401,E402  (Tensor.share_memory_, is_shared)

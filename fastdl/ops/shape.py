@@ -345,3 +345,27 @@ def stack(tensors, dim=0, *, out=None):
 
 
 concatenate = concat = cat
+
+
+@register()
+def numel(input):
+    """The number of elements. Example: ``fastdl.numel(fastdl.zeros(2, 3)) == 6``"""
+    return int(input._array.size)
+
+
+@register(function=False)
+def nelement(input):
+    """Same as ``numel``."""
+    return int(input._array.size)
+
+
+@register()
+def is_floating_point(input):
+    """True for float16, bfloat16, float32 and float64 tensors."""
+    return input._array.dtype in _FLOATS
+
+
+@register(method=False)
+def is_tensor(obj):
+    """True when ``obj`` is a fastdl Tensor (or Parameter). ``fastdl.is_tensor(x)``"""
+    return isinstance(obj, Tensor)

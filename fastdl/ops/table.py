@@ -56,8 +56,9 @@ def register(name: Optional[str] = None, *, method: bool = True, function: bool 
                 continue
             # one function-only and one method-only row may share a name (torch's function
             # and method sometimes differ); anything else is a clash
-            if (old.method and method) or (old.function and function) or \
-                    f"{n}#2" in ROWS:
+            complementary = old.method != old.function and method != function and \
+                old.method != method
+            if not complementary or f"{n}#2" in ROWS:
                 raise RuntimeError(f"op table: {n!r} is registered twice "
                                    f"({old.fn.__module__} and {fn.__module__})")
             slots[n] = f"{n}#2"

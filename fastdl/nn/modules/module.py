@@ -47,12 +47,6 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
-    def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self._array, self.requires_grad))
-
-
-def _rebuild_parameter(arr, requires_grad):
-    return Parameter(Tensor._make(arr), requires_grad)
 
 
 class Buffer(Tensor):
@@ -324,6 +318,15 @@ class Module:
             for n, t in m._buffers.items():
                 if t is not None:
                     yield (p + "." if p else "") + n, t
+
+    def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``), so
+        processes that receive the module (``fastdl.multiprocessing``) or are forked after
+        this call update the same weights. Returns the module. Example:
+        ``model.share_memory()``"""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
 
     def buffers(self, recurse=True):
         for _, t in self.named_buffers(recurse=recurse):
