@@ -12,6 +12,12 @@ r + γ·max Q_target(s′) (γ = 0.99, no bootstrap at termination); gradients c
 10; Adam. "Solved" means a mean return ≥ 475 over the last 100 episodes. Prints progress
 every 20 episodes; last line ``mean return (last 100 episodes): XXX.X``; writes the return
 curve to ``<out>/returns.png``.
+
+Measured with the defaults (seed 1, one thread): the mean return over 100 episodes climbs to
+229 by step 60,000 but falls back (176 at 150,000) and does not reach 475; a configuration
+in the style of common CartPole tunings (``--hidden 256 --lr 2.3e-3 --batch-size 64
+--target-every 10 --train-every 256 --grad-steps 128 --eps-decay-steps 8000``) reached 124 at
+100,000 steps. ``reinforce_cartpole`` solves the task.
 """
 from __future__ import annotations
 
@@ -80,6 +86,10 @@ def parse_args(argv=None):
     p.add_argument("--tau", type=float, default=1.0,
                    help="target ← tau·online + (1 − tau)·target at each update (1: a copy)")
     p.add_argument("--learn-start", type=int, default=1000)
+    p.add_argument("--train-every", type=int, default=1, help="env steps between updates")
+    p.add_argument("--grad-steps", type=int, default=1, help="gradient steps per update")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--eps-end", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="runs/dqn")
@@ -92,7 +102,7 @@ def main(argv=None):
     setup(args)
     env = gym.make("CartPole-v1")
     rng = np.random.default_rng(args.seed)
-    q = QNet()
+    q = QNet(hidden=args.hidden)
     target = copy.deepcopy(q)
     opt = fastdl.optim.Adam(q.parameters(), lr=args.lr)
     loss_fn = nn.SmoothL1Loss()
@@ -101,7 +111,7 @@ def main(argv=None):
     s, _ = env.reset(seed=args.seed)
     ep_ret, t0 = 0.0, time.perf_counter()
     for step in range(1, args.max_steps + 1):
-        eps = max(0.05, 1.0 - 0.95 * step / args.eps_decay_steps)
+        eps = max(args.eps_end, 1.0 - (1.0 - args.eps_end) * step / args.eps_decay_steps)
         if rng.random() < eps:
             a = int(rng.integers(2))
         else:
@@ -122,7 +132,8 @@ def main(argv=None):
                 solved_at = step
                 print(f"solved at step {step} (episode {len(returns)})")
                 break
-        if len(buf) >= args.learn_start:
+        for _ in range(args.grad_steps if (len(buf) >= args.learn_start and
+                                           step % args.train_every == 0) else 0):
             bs, ba, br, bs2, bd = buf.sample(args.batch_size, rng)
             with fastdl.no_grad():
                 nxt = target(fastdl.tensor(bs2)).max(1)[0].numpy()
