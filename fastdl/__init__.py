@@ -15,6 +15,7 @@ import os as _os
 
 from . import _C
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import inference_mode, is_inference_mode_enabled
 from .linalg import bmm, matmul, mm
 from .random import manual_seed
 from .io import load, save

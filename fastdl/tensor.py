@@ -422,13 +422,14 @@ class Tensor:
         self.requires_grad = builtins.bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf.
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the ``.grad`` of every leaf (or only of
+        ``inputs``); see ``fastdl.autograd.backward``.
 
         ``gradient`` is d(loss)/d(self) (needed unless self has one element).
         Example: ``loss.backward()``
         """
-        _fn.backward([self], [gradient], retain_graph=retain_graph)
+        _fn.backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def detach(self):
         """A tensor sharing this one's data (and version counter) outside the graph."""

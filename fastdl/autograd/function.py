@@ -8,109 +8,60 @@ Two flavours share one engine:
   Tensor argument's array and ``backward`` gets and returns arrays. This keeps the per-op cost
   of the thin Python layer low.
 
-Gradients flow as NumPy arrays; they are not themselves differentiable (no double backward).
+Gradients flow as NumPy arrays; they are not themselves differentiable (no double backward
+yet: ``create_graph=True`` is refused with a clear error).
+
+The engine (``_run``) sorts the nodes reachable from the roots topologically, sums the
+gradients arriving at each node, calls its backward, and hands the results to its parents.
+Along the way it applies tensor hooks, fires a leaf's post-accumulate hooks as soon as the
+last node feeding that leaf has run, and (without ``retain_graph``) frees every node it ran:
+a freed node keeps no saved arrays and no parents, only the mark that raises PyTorch's
+"backward through the graph a second time" error.
 """
 from __future__ import annotations
 
-import functools
-import threading
+import traceback
+import warnings
 
 import numpy as np
 
 from .. import _C
+from . import grad_mode as _gm
+from .grad_mode import (_state, enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
 
-
-class _GradState(threading.local):
-    """Grad mode of the calling thread. Every thread starts with grad enabled (as in
-    PyTorch); a ``no_grad`` in one thread never changes what another thread records."""
-
-    grad = True
-
-
-_state = _GradState()
 # the differentiable storage dtypes (bfloat16 from ml_dtypes has NumPy kind 'V')
 _FLOATS = frozenset(np.dtype(d) for d in ("float16", "float32", "float64")) | frozenset(
     [np.dtype(__import__("ml_dtypes").bfloat16)])
 _Tensor = None  # fastdl.tensor.Tensor, set by fastdl.tensor at import (breaks the cycle)
 
-
-def is_grad_enabled() -> bool:
-    """True when ops record the graph (the default; see ``no_grad``)."""
-    return _state.grad
-
-
-class set_grad_enabled:
-    """Context manager / decorator setting grad mode on or off.
-
-    Example: ``with fastdl.set_grad_enabled(False): y = model(x)``
-    """
-
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
-        self.prev = _state.grad
-        _state.grad = self.mode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state.grad = self.prev
-        return False
-
-    def __call__(self, fn):
-        mode = self.mode
-        _state.grad = self.prev  # used as a decorator: do not change the mode now
-
-        @functools.wraps(fn)
-        def wrapper(*a, **k):
-            with set_grad_enabled(mode):
-                return fn(*a, **k)
-
-        return wrapper
+# Process-wide switches of the slow paths; each is one global read on the hot path.
+_slow_link = False   # anomaly mode on, or a checkpoint frame open in some thread
+_anomaly = [False, True]   # [enabled, check_nan]
+_frames_open = [0]
+_hooks_used = False  # a tensor hook / retain_grad was registered at some point
+_inf_seen = False    # an inference tensor was made at some point (set by grad_mode)
+_leaf_hooks = {}     # id(leaf) -> _LeafHooks
+_SECOND_TIME = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `fastdl.no_grad()` instead "
+    "of `fastdl.inference_mode()`.")
 
 
-class no_grad:
-    """Context manager / decorator: ops run inside it record no graph.
-
-    Example::
-
-        with fastdl.no_grad():
-            y = model(x)          # y.requires_grad is False
-    """
-
-    def __enter__(self):
-        self.prev = _state.grad
-        _state.grad = False
-        return self
-
-    def __exit__(self, *exc):
-        _state.grad = self.prev
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*a, **k):
-            with no_grad():
-                return fn(*a, **k)
-
-        return wrapper
+def _update_slow():
+    global _slow_link
+    _slow_link = _anomaly[0] or _frames_open[0] > 0
 
 
-class enable_grad(no_grad):
-    """Context manager / decorator turning grad mode back on inside ``no_grad``."""
-
-    def __enter__(self):
-        self.prev = _state.grad
-        _state.grad = True
-        return self
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*a, **k):
-            with enable_grad():
-                return fn(*a, **k)
-
-        return wrapper
+def _node_name(node):
+    return type(node).__name__.lstrip("_") + "Backward"
 
 
 class _Op:
@@ -131,11 +82,7 @@ class _Op:
     def saved_tensors(self):
         saved = self._saved
         if saved is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward(). Specify retain_graph=True if you "
-                "need to backward through the graph a second time.")
+            raise RuntimeError(_SECOND_TIME)
         vers = self._versions
         if vers:
             for vc, v, i in vers:
@@ -147,6 +94,19 @@ class _Op:
                         f"modify in place a tensor that a recorded op still needs, or clone it "
                         f"first.")
         return saved
+
+    @property
+    def next_functions(self):
+        """``((node, output index) or (None, 0), ...)`` per input, as PyTorch's (empty once
+        the graph has been freed by a backward)."""
+        return tuple((None, 0) if p is None else (p._node, p._out_idx)
+                     for p in (self.parents if self._saved is not None else ()))
+
+    def name(self):
+        return _node_name(self)
+
+    def __repr__(self):
+        return f"<{_node_name(self)} object at {id(self):#x}>"
 
     @staticmethod
     def forward(ctx, *args):
@@ -169,12 +129,7 @@ class _Op:
         if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
             out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
         else:
-            prev = _state.grad
-            _state.grad = False
-            try:
-                out = cls.forward(ctx, *args)
-            finally:
-                _state.grad = prev
+            return _apply_function(cls, ctx, args, False)
         if out.__class__ is not tuple:
             return out if isinstance(out, T) else T._make(out)
         return tuple(o if isinstance(o, T) else T._make(o) for o in out)
@@ -185,25 +140,37 @@ class _Op:
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._versions = None
-        raw = cls._raw
         ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
         ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
                             for a in args)
-        _state.grad = False
-        try:
-            if raw:
-                out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
-            else:
-                out = cls.forward(ctx, *args)
-        finally:
-            _state.grad = True
+        if not cls._raw:
+            return _apply_function(cls, ctx, args, True)
+        # A raw op's forward sees arrays only, so it cannot record: grad mode is left alone.
+        out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
+        if _inf_seen:
+            _check_inference(ctx, args)
         if out.__class__ is not tuple:
             t = out if isinstance(out, T) else T._make(out)
-            _link(ctx, (t,), args, raw)
+            _link(ctx, (t,), args, True)
             return t
         wrapped = tuple(o if isinstance(o, T) else T._make(o) for o in out)
-        _link(ctx, wrapped, args, raw)
+        _link(ctx, wrapped, args, True)
         return wrapped
+
+
+def _check_inference(ctx, args):
+    """Refuse an inference tensor that this recorded op saved for backward (PyTorch's rule)."""
+    saved = ctx._saved or ()
+    extra = tuple(ctx.__dict__.values())
+    for a in args:
+        if isinstance(a, _Tensor) and _gm._is_inference(a):
+            if a.requires_grad:
+                raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                                   "InferenceMode is not allowed.")
+            arr = a._array
+            if any(s is arr or s is a for s in saved) or any(s is arr or s is a
+                                                              for s in extra):
+                raise RuntimeError(_INFERENCE_SAVED)
 
 
 def _link(ctx, outs, args, raw):
@@ -216,11 +183,19 @@ def _link(ctx, outs, args, raw):
             t._out_idx = i
             nout = i + 1
     ctx._nout = nout
-    if not raw:  # PyTorch materialises the gradient of an unused output as zeros
-        ctx._out_meta = [(t._array.shape, t._array.dtype) for t in outs]
     saved = ctx._saved
     if saved:
         _record_versions(ctx, saved, args, outs, raw)
+    if _slow_link:
+        _link_slow(ctx)
+
+
+def _link_slow(ctx):
+    if _anomaly[0]:
+        ctx._trace = "".join(traceback.format_stack()[:-3])
+    frames = _state.frames
+    if frames:
+        frames[-1].append(ctx)
 
 
 def _record_versions(ctx, saved, args, outs, raw):
@@ -242,15 +217,95 @@ def _record_versions(ctx, saved, args, outs, raw):
     ctx._versions = vers
 
 
+# ---- Function (the public, Tensor-level protocol) -------------------------------------------
+def _apply_function(cls, ctx, args, recording):
+    """Run a ``Function``'s forward without recording and, when recording, link its outputs
+    (honouring mark_dirty / mark_non_differentiable)."""
+    T = _Tensor
+    if not recording:
+        ctx.needs_input_grad = (False,) * len(args)
+    prev = _state.grad
+    _state.grad = False
+    try:
+        if cls.setup_context is not Function.setup_context:
+            out = cls.forward(*args)
+            cls.setup_context(ctx, args, out)
+        else:
+            out = cls.forward(ctx, *args)
+    finally:
+        _state.grad = prev
+    single = out.__class__ is not tuple
+    outs = (out,) if single else out
+    d = ctx.__dict__
+    dirty = d.get("_dirty")
+    if not recording:
+        res = tuple(o if isinstance(o, T) or o is None else T._make(o) for o in outs)
+        return res[0] if single else res
+    if _inf_seen:
+        _check_inference(ctx, args)
+    wrapped = []
+    parents = list(ctx.parents)
+    for o in outs:
+        if o is None or not isinstance(o, (T, np.ndarray)):
+            wrapped.append(o)
+            continue
+        if not isinstance(o, T):
+            o = T._make(o)
+        else:
+            hit = [k for k, a in enumerate(args) if a is o]
+            if hit and dirty is not None and id(o) in dirty:
+                if o.requires_grad and o._node is None:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                       "in-place operation.")
+                for k in hit:  # the parent is the tensor as it was before the update
+                    if parents[k] is not None:
+                        old = T._make(o._array, True)
+                        old._node, old._out_idx, old._vc = o._node, o._out_idx, o._vc
+                        parents[k] = old
+            elif hit:  # an input returned as is: a new tensor viewing it, as PyTorch does
+                v = T._make(o._array)
+                v._vc = o._vc
+                o = v
+        wrapped.append(o)
+    ctx.parents = tuple(parents)
+    nondiff = d.get("_non_diff")
+    nout = 0
+    meta = []
+    for i, t in enumerate(wrapped):
+        if not isinstance(t, T):
+            meta.append(None)
+            continue
+        meta.append((t._array.shape, t._array.dtype))
+        if t._array.dtype in _FLOATS and (nondiff is None or id(t) not in nondiff):
+            t.requires_grad = True
+            t._node = ctx
+            t._out_idx = i
+            nout = i + 1
+        elif nondiff is not None and id(t) in nondiff:
+            t.requires_grad = False
+    ctx._nout = nout
+    ctx._out_meta = meta
+    if ctx._saved:
+        _record_versions(ctx, ctx._saved, args, wrapped, False)
+    if _slow_link:
+        _link_slow(ctx)
+    return wrapped[0] if single else tuple(wrapped)
+
+
 class Function(_Op):
     """Base class of a user-defined differentiable op, with PyTorch's protocol.
 
     Subclass it with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` and
-    call ``MyOp.apply(*args)``. ``forward`` receives Tensors (computed without recording a
-    graph) and returns a Tensor or a tuple of Tensors; ``backward`` receives one gradient
-    Tensor per output and returns one gradient (Tensor or None) per forward argument.
-    ``ctx.save_for_backward(*tensors)`` / ``ctx.saved_tensors`` keep tensors for backward and
-    refuse them if they were modified in place meanwhile.
+    call ``MyOp.apply(*args)`` (or define ``forward(*args)`` plus
+    ``setup_context(ctx, inputs, output)``). ``forward`` receives Tensors (computed without
+    recording a graph) and returns a Tensor or a tuple of Tensors; ``backward`` receives one
+    gradient Tensor per output and returns one gradient (Tensor or None) per forward argument.
+
+    On ``ctx``: ``save_for_backward(*tensors)`` / ``saved_tensors`` (refused if modified in
+    place meanwhile), ``needs_input_grad``, ``mark_non_differentiable(*outputs)``,
+    ``mark_dirty(*inputs)`` (inputs modified in place and returned),
+    ``set_materialize_grads(False)`` (gradients of unused outputs arrive as None instead of
+    zeros).
 
     Example::
 
@@ -270,6 +325,41 @@ class Function(_Op):
 
     _raw = False
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Override (with a ``forward`` that takes no ctx) to save state for backward."""
+        raise NotImplementedError("setup_context is not overridden")
+
+    def mark_non_differentiable(self, *outputs):
+        """Mark outputs that get no gradient (e.g. indices): they do not require grad and
+        their gradient in backward is zeros (or None without materialisation)."""
+        self.__dict__.setdefault("_non_diff", set()).update(id(o) for o in outputs)
+
+    def mark_dirty(self, *tensors):
+        """Declare inputs that forward modified in place (and returns): each becomes the
+        output, with this op as its grad_fn."""
+        self.__dict__.setdefault("_dirty", set()).update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value: bool):
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize = bool(value)
+
+
+def once_differentiable(fn):
+    """Decorator for a ``Function.backward`` that is not itself differentiable. fastdl runs
+    every backward without recording (no double backward), so this only documents intent.
+
+    Example: ``@staticmethod`` then ``@once_differentiable`` above ``def backward(ctx, g)``.
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad():
+            return fn(ctx, *args)
+
+    return wrapper
+
 
 def _unwrap_grad(g):
     T = _Tensor
@@ -286,7 +376,15 @@ def _call_backward(node, grads):
     else:
         T = _Tensor
         meta = node._out_meta
-        tg = [T._make(np.zeros(*meta[i]) if g is None else g) for i, g in enumerate(grads)]
+        mat = node.__dict__.get("_materialize", True)
+        tg = []
+        for i in range(len(meta)):
+            g = grads[i] if i < len(grads) else None
+            if g is None:
+                tg.append(T._make(np.zeros(*meta[i])) if mat and meta[i] is not None
+                          else None)
+            else:
+                tg.append(T._make(g))
         with no_grad():
             res = type(node).backward(node, *tg)
         if isinstance(res, tuple):
@@ -298,8 +396,9 @@ def _call_backward(node, grads):
     return res
 
 
-def _toposort(roots):
-    """Nodes reachable from `roots`, each after every node that consumes its output."""
+def _toposort(roots, stop=None):
+    """Nodes reachable from `roots`, each after every node that consumes its output (not
+    looking past a tensor whose id is in `stop`)."""
     order = []
     seen = set()
     for root in roots:
@@ -310,7 +409,7 @@ def _toposort(roots):
         while stack:
             node, it = stack[-1]
             for p in it:
-                if p is not None:
+                if p is not None and (stop is None or id(p) not in stop):
                     pn = p._node
                     if pn is not None and id(pn) not in seen:
                         seen.add(id(pn))
@@ -323,64 +422,255 @@ def _toposort(roots):
     return order
 
 
-def _run(roots, root_grads, retain_graph, inputs=None):
-    """The engine: propagate `root_grads` from `roots` back to the leaves.
+# ---- hooks the engine runs ------------------------------------------------------------------
+class _LeafHooks:
+    """Hooks of one leaf tensor: ``pre`` (may replace the gradient, run once per backward on
+    the leaf's summed gradient) and ``post`` (after it is accumulated into ``.grad``)."""
 
-    With `inputs` (autograd.grad) the gradients of those tensors are returned instead of being
-    accumulated into leaves' ``.grad``.
+    __slots__ = ("pre", "post", "__weakref__")
+
+    def __init__(self):
+        from collections import OrderedDict
+        self.pre = OrderedDict()
+        self.post = OrderedDict()
+
+
+def _apply_hooks(hooks, g, what):
+    T = _Tensor
+    for h in tuple(hooks.values()):
+        r = h(T._make(g))
+        if r is not None:
+            r = _unwrap_grad(r)
+            if r.shape != g.shape:
+                raise RuntimeError(f"hook '{getattr(h, '__name__', h)}' has changed the size "
+                                   f"of value: {what} gradient of shape {g.shape} became "
+                                   f"{r.shape}")
+            if r.dtype != g.dtype:
+                r = r.astype(g.dtype)
+            g = r
+    return g
+
+
+def _node_hooks(node, gs):
+    """Run the tensor hooks (then retain_grad) registered on the outputs of `node`."""
+    d = node.__dict__
+    hooks = d.get("_tensor_hooks")
+    if hooks:
+        for i, hs in hooks.items():
+            if i < len(gs) and gs[i] is not None and hs:
+                gs[i] = _apply_hooks(hs, gs[i], "non-leaf")
+    retain = d.get("_retain")
+    if retain:
+        T = _Tensor
+        for i, ref in retain.items():
+            t = ref()
+            if t is None or i >= len(gs) or gs[i] is None:
+                continue
+            g = gs[i]
+            if t.grad is None:
+                t.grad = T._make(np.array(g, dtype=t._array.dtype, copy=True))
+            else:
+                t.grad = T._make(t.grad._array + g)
+    return gs
+
+
+def _nan_check(node, res):
+    for i, g in enumerate(res):
+        if g is not None and g.dtype.kind == "f" and np.isnan(g).any():
+            trace = node.__dict__.get("_trace")
+            where = ("\nTraceback of the forward call that created it:\n" + trace) if trace \
+                else ("\n(the node was created before anomaly detection was enabled, so its "
+                      "forward call was not recorded)")
+            raise RuntimeError(f"Function '{_node_name(node)}' returned nan values in its "
+                               f"{i}th output.{where}")
+
+
+def _free(node):
+    node._saved = None
+    node.parents = ()
+    node._versions = None
+    d = node.__dict__
+    if d:
+        d.clear()
+
+
+# ---- the engine -----------------------------------------------------------------------------
+def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
+    """Propagate `root_grads` from `roots` back to the leaves.
+
+    * ``inputs=None``: accumulate into every leaf's ``.grad`` (running its hooks).
+    * ``inputs=[...]``: return the gradients of those tensors instead (``autograd.grad``);
+      only the nodes on a path to an input run. With ``terminal`` an input is a boundary:
+      nothing past it runs (activation checkpointing's inner backward).
     """
+    T = _Tensor
     grads = {}
+    want = captured = want_nodes = None
+    if inputs is not None:
+        want = {}
+        captured = [None] * len(inputs)
+        for k, t in enumerate(inputs):
+            want.setdefault(id(t), k)
+        if not terminal:
+            want_nodes = {}
+            for k, t in enumerate(inputs):
+                if t._node is not None:
+                    want_nodes.setdefault(id(t._node), []).append((t._out_idx, k))
+    # leaf hooks run in the outer backward only (not in a checkpoint's inner one)
+    hooked = _leaf_hooks if (_leaf_hooks and not terminal) else None
+    pending = {}
+    leaf_seed = []
     for t, g in zip(roots, root_grads):
         node = t._node
         if node is None:
+            leaf_seed.append((t, g))
             continue
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
         slot[i] = g if slot[i] is None else slot[i] + g
-    want = None
-    captured = None
-    if inputs is not None:
-        want = {id(t): k for k, t in enumerate(inputs)}
-        captured = [None] * len(inputs)
-        for t, g in zip(roots, root_grads):
-            k = want.get(id(t))
-            if k is not None:
-                captured[k] = g if captured[k] is None else captured[k] + g
-    order = _toposort([t._node for t in roots])
-    for node in order:
-        gs = grads.pop(id(node), None)
-        if gs is None:
-            continue
-        if node._saved is None:
-            node.saved_tensors  # raises the "backward a second time" error
-        res = _call_backward(node, gs)
-        parents = node.parents
-        if len(res) < len(parents):
-            raise RuntimeError(f"{type(node).__name__}.backward returned {len(res)} gradients "
-                               f"but forward took {len(parents)} arguments")
-        for p, g in zip(parents, res):
-            if p is None or g is None:
-                continue
-            if g.shape != p._array.shape:
-                g = _reduce_to(g, p._array.shape, type(node).__name__)
-            if g.dtype != p._array.dtype:  # a promoted op: the gradient takes the input's dtype
-                g = g.astype(p._array.dtype)
-            if want is not None:
-                k = want.get(id(p))
+    order = _toposort([t._node for t in roots], want if terminal else None)
+    run_set = None
+    if want is not None:
+        run_set = set()
+        for node in reversed(order):  # producers before consumers
+            for p in node.parents:
+                if p is None:
+                    continue
+                pn = p._node
+                if id(p) in want or (pn is not None and (id(pn) in run_set or
+                                                         (want_nodes and id(pn) in want_nodes))):
+                    run_set.add(id(node))
+                    break
+    fire_at = None
+    if hooked is not None:
+        last = {}
+        for i, node in enumerate(order):
+            for p in node.parents:
+                if p is not None and p._node is None and id(p) in hooked:
+                    last[id(p)] = (i, p)
+        fire_at = {}
+        for i, p in last.values():
+            fire_at.setdefault(i, []).append(p)
+    anomaly = _anomaly[0] and _anomaly[1]
+    tasks = _state.tasks
+    if tasks is None:
+        tasks = _state.tasks = []
+    callbacks = []
+    tasks.append(callbacks)
+    try:
+        for t, g in leaf_seed:
+            if hooked is not None and id(t) in hooked:
+                pending[id(t)] = g if id(t) not in pending else pending[id(t)] + g
+            elif want is not None:
+                k = want.get(id(t))
                 if k is not None:
                     captured[k] = g if captured[k] is None else captured[k] + g
-            pn = p._node
-            if pn is not None:
-                slot = grads.get(id(pn))
-                if slot is None:
-                    slot = grads[id(pn)] = [None] * pn._nout
-                i = p._out_idx
-                slot[i] = g if slot[i] is None else slot[i] + g
-            elif want is None:
-                _accumulate(p, g)
-        if not retain_graph:
-            node._saved = None
+            else:
+                _accumulate(t, g)
+        if pending:
+            waiting = {id(p) for ps in fire_at.values() for p in ps}
+            for t, _ in leaf_seed:
+                if id(t) in pending and id(t) not in waiting:
+                    _fire_leaf(t, pending.pop(id(t)), want, captured)
+        hooks_on = _hooks_used
+        for i, node in enumerate(order):
+            gs = grads.pop(id(node), None)
+            if gs is not None:
+                if hooks_on and node.__dict__:
+                    gs = _node_hooks(node, gs)
+                if want_nodes is not None:
+                    for idx, k in want_nodes.get(id(node), ()):
+                        g = gs[idx] if idx < len(gs) else None
+                        if g is not None:
+                            captured[k] = g if captured[k] is None else captured[k] + g
+                if run_set is None or id(node) in run_set:
+                    if node._saved is None:
+                        raise RuntimeError(_SECOND_TIME)
+                    res = _call_backward(node, gs)
+                    if anomaly:
+                        _nan_check(node, res)
+                    parents = node.parents
+                    if len(res) < len(parents):
+                        raise RuntimeError(f"{type(node).__name__}.backward returned {len(res)} "
+                                           f"gradients but forward took {len(parents)} "
+                                           f"arguments")
+                    for p, g in zip(parents, res):
+                        if p is None or g is None:
+                            continue
+                        if g.shape != p._array.shape:
+                            g = _reduce_to(g, p._array.shape, type(node).__name__)
+                        if g.dtype != p._array.dtype:  # a promoted op: the input's dtype
+                            g = g.astype(p._array.dtype)
+                        pn = p._node
+                        if want is not None:
+                            k = want.get(id(p))
+                            if k is not None and (terminal or pn is None):
+                                if hooked is not None and id(p) in hooked:
+                                    pending[id(p)] = g if id(p) not in pending \
+                                        else pending[id(p)] + g
+                                else:
+                                    captured[k] = g if captured[k] is None else captured[k] + g
+                                continue
+                        if pn is not None:
+                            slot = grads.get(id(pn))
+                            if slot is None:
+                                slot = grads[id(pn)] = [None] * pn._nout
+                            j = p._out_idx
+                            slot[j] = g if slot[j] is None else slot[j] + g
+                        elif want is None:
+                            if hooked is not None and id(p) in hooked:
+                                pending[id(p)] = g if id(p) not in pending \
+                                    else pending[id(p)] + g
+                            else:
+                                _accumulate(p, g)
+                    if not retain_graph:
+                        _free(node)
+            if fire_at:
+                ps = fire_at.pop(i, None)
+                if ps:
+                    for p in ps:
+                        g = pending.pop(id(p), None)
+                        if g is not None:
+                            _fire_leaf(p, g, want, captured)
+        while callbacks:
+            callbacks.pop(0)()
+    finally:
+        tasks.pop()
     return captured
+
+
+def _fire_leaf(p, g, want, captured):
+    """A leaf's summed gradient of this backward: pre hooks, then accumulate (or capture), then
+    post-accumulate hooks."""
+    rec = _leaf_hooks.get(id(p))
+    if rec is not None and rec.pre:
+        g = _apply_hooks(rec.pre, g, "leaf")
+    if want is not None:
+        k = want.get(id(p))
+        if k is not None:
+            captured[k] = g if captured[k] is None else captured[k] + g
+        return
+    _accumulate(p, g)
+    if rec is not None and rec.post:
+        for h in tuple(rec.post.values()):
+            h(p)
+
+
+def queue_callback(callback):
+    """Run ``callback()`` (no arguments) once the backward pass running in this thread has
+    finished with every node (after every gradient is accumulated and every hook has run).
+    Only valid during backward (e.g. from a hook); otherwise a RuntimeError. Also spelled
+    ``fastdl.autograd.Variable._execution_engine.queue_callback`` as in PyTorch.
+
+    Example: ``p.register_post_accumulate_grad_hook(lambda p: queue_callback(sync))``
+    """
+    tasks = _state.tasks
+    if not tasks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    if not callable(callback):
+        raise TypeError(f"queue_callback: callback must be callable, got "
+                        f"{type(callback).__name__}")
+    tasks[-1].append(callback)
 
 
 def _reduce_to(g, shape, name):
@@ -426,12 +716,15 @@ def _accumulate(leaf, g):
 def _seed_grads(tensors, grad_tensors, what):
     T = _Tensor
     roots, gs = [], []
-    for t, g in zip(tensors, grad_tensors):
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"{what}: got {len(grad_tensors)} gradients for {len(tensors)} "
+                           f"tensors; pass one gradient (or None) per tensor")
+    for n, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if not isinstance(t, T):
             raise TypeError(f"{what}: expected Tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(
-                f"{what}: element 0 of tensors does not require grad and does not have a "
+                f"{what}: element {n} of tensors does not require grad and does not have a "
                 f"grad_fn. Create the leaf with requires_grad=True (or call "
                 f".requires_grad_()), and do not compute it under fastdl.no_grad().")
         if g is None:
@@ -451,47 +744,187 @@ def _seed_grads(tensors, grad_tensors, what):
     return roots, gs
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False):
-    """Accumulate d(tensors)/d(leaf) · grad_tensors into every leaf's ``.grad``.
+def _no_create_graph(what):
+    raise NotImplementedError(
+        f"{what}: create_graph=True (differentiating a backward pass: double backward, "
+        f"gradient penalties, Hessian-vector products) is not supported yet; fastdl's "
+        f"backward computes plain arrays")
+
+
+def _as_list(x, what):
+    T = _Tensor
+    if isinstance(x, T):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise TypeError(f"{what}: expected a Tensor or a sequence of Tensors, got "
+                    f"{type(x).__name__}")
+
+
+def _grad_list(grads, n):
+    T = _Tensor
+    if grads is None:
+        return [None] * n
+    if isinstance(grads, (T, np.ndarray)):
+        return [grads]
+    return list(grads)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Accumulate d(tensors)/d(leaf) · grad_tensors into every leaf's ``.grad`` (or, with
+    ``inputs``, only into those tensors' ``.grad``, leaves or not). The graph is freed unless
+    ``retain_graph=True``.
 
     Example: ``fastdl.autograd.backward([loss])``
     """
-    T = _Tensor
-    if isinstance(tensors, T):
-        tensors = [tensors]
-    if grad_tensors is None or isinstance(grad_tensors, (T, np.ndarray)):
-        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
-    roots, gs = _seed_grads(tensors, grad_tensors, "backward")
-    leaves = [t for t in roots if t._node is None]
-    for t, g in zip(roots, gs):
+    if create_graph:
+        _no_create_graph("backward")
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    tensors = _as_list(tensors, "backward")
+    roots, gs = _seed_grads(tensors, _grad_list(grad_tensors, len(tensors)), "backward")
+    retain = bool(retain_graph)
+    if inputs is None:
+        _run(roots, gs, retain)
+        return
+    inputs = _as_list(inputs, "backward: inputs")
+    if not inputs:
+        raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
+    for t in inputs:
+        if not isinstance(t, _Tensor) or not t.requires_grad:
+            raise RuntimeError("backward: every tensor in inputs must require grad")
+    captured = _run(roots, gs, retain, inputs=inputs)
+    for t, g in zip(inputs, captured):
+        if g is None:
+            continue
         if t._node is None:
             _accumulate(t, g)
-    rest = [(t, g) for t, g in zip(roots, gs) if t._node is not None]
-    if rest:
-        _run([t for t, _ in rest], [g for _, g in rest], retain_graph)
-    del leaves
+            rec = _leaf_hooks.get(id(t))
+            if rec is not None and rec.post:
+                for h in tuple(rec.post.values()):
+                    h(t)
+        else:
+            _accumulate(t, g)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated into
+    ``.grad``). Only the part of the graph between them runs. An input the outputs do not
+    depend on is an error unless ``allow_unused=True`` (then its gradient is None, or zeros
+    with ``materialize_grads=True``).
 
     Example: ``(gx,) = fastdl.autograd.grad(y.sum(), [x])``
     """
     T = _Tensor
-    if isinstance(outputs, T):
-        outputs = [outputs]
-    single = isinstance(inputs, T)
-    if single:
-        inputs = [inputs]
-    if grad_outputs is None or isinstance(grad_outputs, (T, np.ndarray)):
-        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
-    roots, gs = _seed_grads(outputs, grad_outputs, "grad")
-    captured = _run(roots, gs, retain_graph, inputs=list(inputs))
+    if create_graph:
+        _no_create_graph("grad")
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True requires allow_unused to be True "
+                         "(or None)")
+    outputs = _as_list(outputs, "grad: outputs")
+    inputs = _as_list(inputs, "grad: inputs")
+    for t in inputs:
+        if not isinstance(t, T):
+            raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("grad: One of the differentiated Tensors does not require grad")
+    roots, gs = _seed_grads(outputs, _grad_list(grad_outputs, len(outputs)), "grad")
+    captured = _run(roots, gs, bool(retain_graph), inputs=inputs)
     res = []
     for t, g in zip(inputs, captured):
-        if g is None and not allow_unused:
-            raise RuntimeError("grad: one of the differentiated tensors appears to not have "
-                               "been used in the graph; set allow_unused=True if this is "
-                               "intended")
-        res.append(None if g is None else T._make(np.array(g, dtype=t._array.dtype)))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("grad: One of the differentiated Tensors appears to not "
+                                   "have been used in the graph. Set allow_unused=True if "
+                                   "this is the desired behavior.")
+            res.append(T._make(np.zeros_like(t._array)) if materialize_grads else None)
+        else:
+            res.append(T._make(np.array(g, dtype=t._array.dtype)))
     return tuple(res)
+
+
+# ---- anomaly mode -----------------------------------------------------------------------------
+def set_detect_anomaly(mode: bool, check_nan: bool = True):
+    """Turn anomaly detection on or off (process-wide, as in PyTorch). While on, every
+    recorded op remembers the traceback of its forward call, and a backward that produces NaN
+    raises a RuntimeError naming the op and showing where it was created. Costs time: a
+    debugging aid. Usable as a context manager. Example: ``fastdl.autograd.set_detect_anomaly(
+    True)``"""
+    return _AnomalyMode(mode, check_nan)
+
+
+class _AnomalyMode:
+    def __init__(self, mode, check_nan=True):
+        self.prev = tuple(_anomaly)
+        _anomaly[0], _anomaly[1] = bool(mode), bool(check_nan)
+        _update_slow()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _anomaly[0], _anomaly[1] = self.prev
+        _update_slow()
+        return False
+
+
+class detect_anomaly:
+    """Context manager / decorator enabling anomaly detection inside it (see
+    ``set_detect_anomaly``); warns, as PyTorch does, that it slows everything down.
+
+    Example::
+
+        with fastdl.autograd.detect_anomaly():
+            loss.backward()   # a NaN gradient raises, naming the forward op that made it
+    """
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = bool(check_nan)
+        self.prev = None
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the "
+                      "runtime and should only be enabled for debugging.", stacklevel=2)
+
+    def __enter__(self):
+        self.prev = tuple(_anomaly)
+        _anomaly[0], _anomaly[1] = True, self.check_nan
+        _update_slow()
+        return self
+
+    def __exit__(self, *exc):
+        _anomaly[0], _anomaly[1] = self.prev
+        _update_slow()
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        check = self.check_nan
+
+        @functools.wraps(fn)
+        def wrapper2(*a, **k):
+            prev = tuple(_anomaly)
+            _anomaly[0], _anomaly[1] = True, check
+            _update_slow()
+            try:
+                return fn(*a, **k)
+            finally:
+                _anomaly[0], _anomaly[1] = prev
+                _update_slow()
+
+        return wrapper2
+
+
+def is_anomaly_enabled() -> bool:
+    """True while anomaly detection is on (see ``set_detect_anomaly``)."""
+    return _anomaly[0]
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True while anomaly detection checks backward results for NaN."""
+    return _anomaly[0] and _anomaly[1]

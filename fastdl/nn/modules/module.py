@@ -10,6 +10,10 @@ import numpy as np
 from ... import _device as _devmod
 from ... import _dtype as _dt
 from ...tensor import Tensor, _as_array, _canon_dtype, _check_memory_format
+from ...utils import hooks as _hooks
+from ...utils.hooks import (register_module_forward_hook,  # noqa: F401  (torch's place)
+                            register_module_forward_pre_hook, register_module_full_backward_hook,
+                            register_module_full_backward_pre_hook)
 
 __all__ = ["Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict",
            "ParameterList", "ParameterDict"]
@@ -255,8 +259,75 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
+    _has_hooks = False  # set on the instance once a forward/backward hook is registered
+
     def __call__(self, *args, **kwargs):
+        if self._has_hooks or _hooks._any_global[0]:
+            return _hooks.call_module(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- hooks (each returns a fastdl.utils.hooks.RemovableHandle) --------------------------
+    def _hooks_for(self, name):
+        object.__setattr__(self, "_has_hooks", True)
+        return _hooks._hook_dict(self, name)
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Run ``hook(module, args) -> None or new args`` before every ``forward`` (with
+        ``with_kwargs``: ``hook(module, args, kwargs) -> None or (new_args, new_kwargs)``);
+        a non-tuple return is wrapped into a 1-tuple. ``prepend`` puts it before the hooks
+        already registered. Example: ``m.register_forward_pre_hook(lambda m, a: (a[0] * 2,))``
+        """
+        hooks = self._hooks_for("_forward_pre_hooks")
+        kw = self._hooks_for("_forward_pre_hooks_with_kwargs")
+        h = _hooks._add(hooks, hook, prepend, extra=(kw,))
+        if with_kwargs:
+            kw[h.id] = True
+        return h
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Run ``hook(module, args, output) -> None or new output`` after every ``forward``
+        (with ``with_kwargs``: ``hook(module, args, kwargs, output)``); ``always_call`` runs it
+        even if forward raised. Global hooks (``register_module_forward_hook``) run first.
+        Example: ``m.register_forward_hook(lambda m, args, out: out.relu())``"""
+        hooks = self._hooks_for("_forward_hooks")
+        kw = self._hooks_for("_forward_hooks_with_kwargs")
+        always = self._hooks_for("_forward_hooks_always_called")
+        h = _hooks._add(hooks, hook, prepend, extra=(kw, always))
+        if with_kwargs:
+            kw[h.id] = True
+        if always_call:
+            always[h.id] = True
+        return h
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Run ``hook(module, grad_output) -> None or new grad_output`` when the gradients of
+        the module's outputs are ready (before those of its inputs are computed); a returned
+        tuple replaces grad_output. Example:
+        ``m.register_full_backward_pre_hook(lambda m, go: (go[0] * 0.5,))``"""
+        return _hooks._add(self._hooks_for("_backward_pre_hooks"), hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Run ``hook(module, grad_input, grad_output) -> None or new grad_input`` once the
+        gradients of the module's positional inputs are computed (one entry per positional
+        argument, None for those that are not Tensors requiring grad); a returned tuple
+        replaces grad_input. If no input requires grad it runs with grad_input all None when
+        grad_output is ready (and warns, as PyTorch does).
+        Example: ``m.register_full_backward_hook(lambda m, gi, go: print(go[0].shape))``"""
+        return _hooks._add(self._hooks_for("_backward_hooks"), hook, prepend)
+
+    def register_state_dict_pre_hook(self, hook):
+        """Run ``hook(module, prefix, keep_vars)`` before ``state_dict`` reads this module.
+        Example: ``m.register_state_dict_pre_hook(lambda m, prefix, keep: sync(m))``"""
+        return _hooks._add(_hooks._hook_dict(self, "_state_dict_pre_hooks"), hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """Run ``hook(module, incompatible_keys)`` after ``load_state_dict`` (on this module and
+        each submodule that registered one); ``incompatible_keys`` has ``missing_keys`` and
+        ``unexpected_keys`` lists the hook may edit in place before the strict check.
+        Example: ``m.register_load_state_dict_post_hook(lambda m, k: k.missing_keys.clear())``
+        """
+        return _hooks._add(_hooks._hook_dict(self, "_load_state_dict_post_hooks"), hook)
 
     # ---- traversal ------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
@@ -445,6 +516,8 @@ class Module:
         out = OrderedDict() if destination is None else destination
         for p, m in self.named_modules(prefix=prefix.rstrip(".")):
             pre = p + "." if p else ""
+            for hook in tuple(m.__dict__.get("_state_dict_pre_hooks", {}).values()):
+                hook(m, pre, keep_vars)
             for n, t in m._parameters.items():
                 if t is not None:
                     out[pre + n] = t if keep_vars else t.detach()
@@ -462,14 +535,20 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict:
+        post = [(m, h) for m in self.modules()
+                for h in m.__dict__.get("_load_state_dict_post_hooks", {}).values()]
+
+        def key_errors(missing, unexpected):
+            errs = []
             if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " +
-                              ", ".join(f'"{k}"' for k in unexpected) + ". ")
+                errs.append("Unexpected key(s) in state_dict: " +
+                            ", ".join(f'"{k}"' for k in unexpected) + ". ")
             if missing:
-                errors.append("Missing key(s) in state_dict: " +
-                              ", ".join(f'"{k}"' for k in missing) + ". ")
+                errs.append("Missing key(s) in state_dict: " +
+                            ", ".join(f'"{k}"' for k in missing) + ". ")
+            return errs
+
+        errors = key_errors(missing, unexpected) if strict and not post else []
         arrays = {}
         for k, t in own.items():
             if k not in state_dict:
@@ -487,12 +566,19 @@ class Module:
         for k, arr in arrays.items():
             t = own[k]
             if assign:
-                t._array = np.array(arr, dtype=t._array.dtype, copy=False, order="C") \
-                    if arr.dtype != t._array.dtype else arr
+                same = arr.dtype == t._array.dtype and arr.flags.c_contiguous
+                t._array = arr if same else np.array(arr, dtype=t._array.dtype, order="C")
             else:
                 np.copyto(t._array, arr, casting="unsafe")
             t._vc[0] += 1
-        return _IncompatibleKeys(missing, unexpected)
+        keys = _IncompatibleKeys(missing, unexpected)
+        for m, hook in post:  # may edit keys.missing_keys / unexpected_keys in place
+            hook(m, keys)
+        if strict and post and (keys.missing_keys or keys.unexpected_keys):
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
+                               f"\n\t" + "\n\t".join(key_errors(keys.missing_keys,
+                                                                  keys.unexpected_keys)))
+        return keys
 
     # ---- printing -------------------------------------------------------------------------
     def extra_repr(self):
