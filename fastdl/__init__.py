@@ -97,6 +97,7 @@ def show_config() -> str:
 from . import accelerator, backends, cuda, return_types  # noqa: E402,F401
 from . import autograd, nn, optim, data, testing, utils  # noqa: E402,F401
 from . import ops as _ops  # noqa: E402
+from .optimize import optimize_for_inference  # noqa: E402,F401
 
 _ops.table.install(Tensor, globals())
 

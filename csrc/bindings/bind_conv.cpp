@@ -2,6 +2,7 @@
 // arrays, GIL release. The Python layer (fastdl/nn/functional/conv.py) normalises arguments
 // and computes output sizes with conv_output_size; this layer re-checks everything a kernel
 // relies on, so no call can read or write out of bounds.
+#include <stdexcept>
 #include <string>
 
 #include "bindings/util.h"
@@ -137,9 +138,51 @@ py::tuple conv2d_backward(const py::array& x, const py::array& w, const py::arra
   return backward_t<double>(x, w, dy, p, need_dx, need_dw, need_db);
 }
 
+// The algorithms the kernels would run for this geometry: (forward, input grad, weight grad).
+py::tuple conv2d_algorithm(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R,
+                           int64_t Sk, int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                           int64_t pr, int64_t dh, int64_t dw, int64_t groups, int itemsize) {
+  if (itemsize != 4 && itemsize != 8) bad("itemsize must be 4 or 8, got " + S(itemsize));
+  if (N < 0 || C < 1 || H < 1 || W < 1 || K < 1 || R < 1 || Sk < 1 || sh < 1 || sw < 1 ||
+      dh < 1 || dw < 1 || pt < 0 || pb < 0 || pl < 0 || pr < 0 || groups < 1 || C % groups ||
+      K % groups)
+    bad("invalid geometry for conv2d_algorithm");
+  Conv2dParams p{};
+  p.N = N; p.C = C; p.H = H; p.W = W; p.K = K; p.R = R; p.S = Sk;
+  p.sh = sh; p.sw = sw; p.pt = pt; p.pl = pl; p.dh = dh; p.dw = dw; p.groups = groups;
+  p.OH = (H + pt + pb - dh * (R - 1) - 1) / sh + 1;
+  p.OW = (W + pl + pr - dw * (Sk - 1) - 1) / sw + 1;
+  if (p.OH < 1 || p.OW < 1) bad("the kernel is larger than the padded input");
+  auto name = [&](conv::Pass pass) {
+    return std::string(conv::algorithm_name(conv::algorithm_for(p, itemsize, pass)));
+  };
+  return py::make_tuple(name(conv::Pass::forward), name(conv::Pass::input_grad),
+                        name(conv::Pass::weight_grad));
+}
+
+void set_algorithm(const std::string& name) {
+  try {
+    conv::set_forced_algorithm(conv::algorithm_from_name(name.c_str()));
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(std::string("conv2d: ") + e.what());
+  }
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
+  conv::forced_algorithm();  // an invalid FASTDL_CONV_ALGO fails the import, as FASTDL_ISA does
+  m.def("conv2d_set_algorithm", &set_algorithm, py::arg("name"),
+        "Force the convolution algorithm: auto, direct, gemm or winograd.");
+  m.def("conv2d_get_algorithm",
+        [] { return std::string(conv::algorithm_name(conv::forced_algorithm())); },
+        "The forced convolution algorithm ('auto': chosen per shape).");
+  m.def("conv2d_algorithm", &conv2d_algorithm, py::arg("N"), py::arg("C"), py::arg("H"),
+        py::arg("W"), py::arg("K"), py::arg("R"), py::arg("S"), py::arg("stride_h"),
+        py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"),
+        py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"),
+        py::arg("itemsize"),
+        "(forward, input-gradient, weight-gradient) algorithm names for this geometry.");
   m.def("conv2d_forward", &conv2d_forward, py::arg("input"), py::arg("weight"),
         py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),

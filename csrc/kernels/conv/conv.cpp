@@ -1,6 +1,12 @@
 // Convolution: the generic path and the dispatch table (see conv.h).
 #include "kernels/conv/conv.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
 #include "common/allocator.h"
 #include "common/dispatch.h"
 #include "common/parallel.h"
@@ -27,6 +33,75 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
 }  // namespace
 const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
 }  // namespace generic
+
+// ---- algorithm choice ----------------------------------------------------------------------
+namespace {
+std::atomic<int>& forced() {
+  static std::atomic<int> a{[] {
+    const char* env = std::getenv("FASTDL_CONV_ALGO");
+    return static_cast<int>(env && *env ? algorithm_from_name(env) : Algo::automatic);
+  }()};
+  return a;
+}
+
+bool depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
+
+bool winograd_ok(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
+         p.groups == 1;
+}
+}  // namespace
+
+Algo forced_algorithm() { return static_cast<Algo>(forced().load(std::memory_order_relaxed)); }
+void set_forced_algorithm(Algo a) { forced().store(static_cast<int>(a), std::memory_order_relaxed); }
+
+Algo algorithm_from_name(const char* name) {
+  if (!std::strcmp(name, "auto")) return Algo::automatic;
+  if (!std::strcmp(name, "direct")) return Algo::direct;
+  if (!std::strcmp(name, "gemm")) return Algo::gemm;
+  if (!std::strcmp(name, "winograd")) return Algo::winograd;
+  throw std::invalid_argument(std::string("unknown convolution algorithm '") + name +
+                              "': expected auto, direct, gemm or winograd");
+}
+
+const char* algorithm_name(Algo a) {
+  switch (a) {
+    case Algo::direct: return "direct";
+    case Algo::gemm: return "gemm";
+    case Algo::winograd: return "winograd";
+    default: return "auto";
+  }
+}
+
+// The rule, measured on this machine's ResNet-18 (CIFAR) layers at batch 32, one thread, CPU
+// time (bench/bench_models.py; ms forward / forward+backward, direct vs gemm vs winograd):
+//   64→64 32²        28 / 84    44 / 121    56 / 137    → direct
+//   128→128 16²      28 / 79    36 / 101    38 / 106    → direct
+//   64→128 32² s2    18 / 52    24 / 54       —         → direct (per-image im2col + GEMM)
+//   256→256 8²       47 / 133   38 / 125    28 / 98     → winograd (forward, input grad)
+//   256→512 8² s2    25 / 96    17 / 55       —         → gemm
+//   128→256 16² s2   16 / 49    18 / 54       —         → direct
+//   512→512 4²      124 / 347   36 / 94     63 / 139    → gemm
+//   3→64 32²          2 / 14     5 / 11     10 / 62     → direct forward, gemm backward
+// i.e. batched GEMM once the output map is 8×8 or smaller (4×4 for strided layers) and the
+// reduction C·R·S is at least 512 (the per-image GEMMs get too narrow; LeNet's 6→16 5×5 on 8×8 stays direct),
+// Winograd for 3×3 stride-1 layers with 8×8 outputs and >= 64 channels (at 4×4 the
+// 2×2 tiles cover half the map's padding and the GEMMs are 128 rows), and the gradients of a
+// layer with a tiny reduction and many outputs (C·R·S <= 32, K >= 32: an RGB stem) on GEMM.
+Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
+  (void)elem;
+  if (depthwise(p)) return Algo::direct;
+  const Algo f = forced_algorithm();
+  if (f == Algo::direct || f == Algo::gemm) return f;
+  if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
+  const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
+  if (winograd_ok(p) && pass != Pass::weight_grad && ohw > 16 && ohw <= 64 && p.C >= 64 &&
+      p.K >= 64)
+    return Algo::winograd;
+  if (ohw <= 64 && red >= 512 && (p.sh == 1 || ohw <= 16)) return Algo::gemm;
+  if (pass != Pass::forward && red <= 32 && p.K >= 32) return Algo::gemm;
+  return Algo::direct;
+}
 
 namespace {
 const ConvOps* const table[kNumIsa] = {

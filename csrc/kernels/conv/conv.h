@@ -21,6 +21,14 @@
 //  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
 //  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
 //    summed in chunk order: bitwise identical for any thread count.
+//  * batched im2col + GEMM ("gemm" algorithm, conv_impl.inc gemm_forward/gemm_backward): the
+//    im2col matrix of a chunk of images side by side (C/g·R·S × nb·OH·OW, nb·OH·OW ≈ 2048
+//    columns, nb a function of the shape only), so a deep layer's small maps still give the
+//    GEMM micro-kernel wide panels: forward W·col, input gradient Wᵀ·dY then col2im, weight
+//    gradient dY·colᵀ accumulated chunk after chunk (fixed order: thread-count independent).
+//    Any stride, dilation and group count.
+// Which algorithm runs is decided per pass by `algorithm_for` (a rule measured on ResNet-18's
+// layers, see conv.cpp), unless forced by FASTDL_CONV_ALGO / set_forced_algorithm.
 // Scratch: thread_scratch slots 4-7 (gemm uses 0-2).
 #pragma once
 #include <cstdint>
@@ -49,6 +57,24 @@ void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, cons
                      float* dx, float* dw, float* db);
 void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, const double* dy,
                      double* dx, double* dw, double* db);
+
+// Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
+// stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
+// `winograd`: Winograd F(2×2, 3×3) for 3×3, stride 1, dilation 1, groups 1 (falls back to
+// the automatic choice elsewhere). Depthwise convolutions always take their own kernels.
+enum class Algo : int { automatic = 0, direct = 1, gemm = 2, winograd = 3 };
+enum class Pass : int { forward = 0, input_grad = 1, weight_grad = 2 };
+
+// The algorithm the kernels run for pass `pass` of shape p with elements of `elem` bytes:
+// the forced one where it applies, else the rule. A pure function of its arguments and of the
+// forced setting (never of the thread count), so results stay bitwise reproducible.
+Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass);
+// The forced algorithm (automatic = none); initialised from FASTDL_CONV_ALGO
+// (auto|direct|gemm|winograd; another value throws std::invalid_argument on first use).
+Algo forced_algorithm();
+void set_forced_algorithm(Algo a);
+Algo algorithm_from_name(const char* name);  // throws std::invalid_argument
+const char* algorithm_name(Algo a);
 
 // The per-ISA implementation table (one entry per ISA file).
 struct ConvOps {

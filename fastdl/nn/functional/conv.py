@@ -11,6 +11,88 @@ from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
+# Not re-exported into ``F`` (torch has no such names); reach them as
+# ``fastdl.nn.functional.conv.<name>``: conv2d_algorithm, set_conv_algorithm,
+# get_conv_algorithm, conv_algorithm.
+
+import contextlib
+
+_ALGOS = ("auto", "direct", "gemm", "winograd")
+
+
+def set_conv_algorithm(name):
+    """Force the algorithm every convolution runs (process-wide), or ``"auto"`` (the default)
+    to let fastdl choose per shape. ``FASTDL_CONV_ALGO`` sets the initial value.
+
+    * ``"direct"``: direct kernels (AVX-512 float32, stride 1), else im2col + GEMM per image;
+    * ``"gemm"``: batched im2col + GEMM — the im2col matrices of a chunk of images side by
+      side, one GEMM per chunk (any stride, dilation, groups);
+    * ``"winograd"``: Winograd F(2×2, 3×3) for 3×3, stride 1, dilation 1, groups 1 (forward
+      and input gradient; other shapes and the weight gradient take the automatic choice).
+      Measured float32 accuracy against float64 (unit-normal data, 8×8 maps, max |error| /
+      max |y|): 2.7e-7 at 64 input channels, 9.0e-7 at 512 (direct kernel: 7.1e-7, 2.0e-6);
+    * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it).
+
+    Depthwise convolutions always run their own kernels. Results of different algorithms
+    agree to rounding (float32 within 1e-4 of the float64 reference on unit-scale data).
+
+    Example: ``from fastdl.nn.functional import conv``; ``conv.set_conv_algorithm("gemm")``;
+    ``conv.get_conv_algorithm() == "gemm"``
+    """
+    if name not in _ALGOS:
+        raise ValueError(f"set_conv_algorithm: name must be one of {', '.join(_ALGOS)}, "
+                         f"got {name!r}")
+    _C.conv2d_set_algorithm(name)
+
+
+def get_conv_algorithm():
+    """The forced convolution algorithm, ``"auto"`` when none is forced
+    (see ``set_conv_algorithm``).
+
+    Example: ``fastdl.nn.functional.conv.get_conv_algorithm()`` → ``'auto'``
+    """
+    return _C.conv2d_get_algorithm()
+
+
+@contextlib.contextmanager
+def conv_algorithm(name):
+    """Context manager: force convolution algorithm ``name`` inside the block (see
+    ``set_conv_algorithm``), restoring the previous setting after.
+
+    Example::
+
+        with fastdl.nn.functional.conv.conv_algorithm("winograd"):
+            y = F.conv2d(x, w, padding=1)
+    """
+    prev = get_conv_algorithm()
+    set_conv_algorithm(name)
+    try:
+        yield
+    finally:
+        _C.conv2d_set_algorithm(prev)
+
+
+def conv2d_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
+                     dtype=np.float32):
+    """The algorithms ``conv2d`` runs for this geometry under the current setting, as a tuple
+    ``(forward, input_gradient, weight_gradient)`` of names (``"direct"``, ``"gemm"``,
+    ``"winograd"``). ``input_shape`` (N, C, H, W), ``weight_shape`` (K, C/groups, kH, kW);
+    ``padding`` an int or pair (symmetric).
+
+    Example: ``conv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), padding=1)`` →
+    ``('gemm', 'gemm', 'gemm')`` with the automatic choice.
+    """
+    fn = "conv2d_algorithm"
+    N, C, H, W = (int(v) for v in input_shape)
+    K, cg, kh, kw = (int(v) for v in weight_shape)
+    if cg * groups != C:
+        raise ValueError(f"{fn}: weight {tuple(weight_shape)} does not match input "
+                         f"{tuple(input_shape)} with groups={groups}")
+    sh, sw = _tuple(stride, 2, fn, "stride")
+    ph, pw = _tuple(padding, 2, fn, "padding")
+    dh, dw = _tuple(dilation, 2, fn, "dilation")
+    return tuple(_C.conv2d_algorithm(N, C, H, W, K, kh, kw, sh, sw, ph, ph, pw, pw, dh, dw,
+                                     int(groups), np.dtype(dtype).itemsize))
 
 
 def _tuple(v, n, fn, name):

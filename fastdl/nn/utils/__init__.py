@@ -8,4 +8,5 @@ Example::
 from .clip_grad import *  # noqa: F401,F403
 from .convert_parameters import *  # noqa: F401,F403
 from .penalty import *  # noqa: F401,F403
+from .fusion import *  # noqa: F401,F403
 from . import rnn  # noqa: F401

@@ -1,0 +1,153 @@
+"""``fastdl.optimize_for_inference``: fold what can be folded in a model for inference."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import nn
+from .nn.utils.fusion import fuse_conv_bn_eval
+
+__all__ = ["optimize_for_inference"]
+
+
+class _ConvReLU(nn.Module):
+    """A convolution followed by ReLU applied in place on the convolution's fresh output
+    (no second activation buffer)."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x):
+        return nn.functional.relu(self.conv(x), inplace=True)
+
+
+def _fuse_sequential(seq):
+    """Fuse Conv2d → BatchNorm2d (→ ReLU) runs among the direct children of one Sequential;
+    returns the number of fusions."""
+    mods = list(seq._modules.items())
+    n = 0
+    i = 0
+    while i < len(mods) - 1:
+        name, m = mods[i]
+        nxt = mods[i + 1][1]
+        if isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d) and \
+                nxt.running_mean is not None and nxt.num_features == m.out_channels:
+            fused = fuse_conv_bn_eval(m, nxt)
+            seq._modules[mods[i + 1][0]] = nn.Identity()
+            n += 1
+            if i + 2 < len(mods) and type(mods[i + 2][1]) is nn.ReLU:
+                fused = _ConvReLU(fused)
+                seq._modules[mods[i + 2][0]] = nn.Identity()
+                i += 1
+            seq._modules[name] = fused
+            i += 1
+        i += 1
+    return n
+
+
+def optimize_for_inference(model, example_inputs=None):
+    """A copy of ``model`` in eval mode with every Conv2d → BatchNorm2d folded into one
+    convolution (``fastdl.nn.utils.fuse_conv_bn_eval``): the batch norm's running statistics
+    and affine parameters go into the conv's weight and bias and the BatchNorm becomes an
+    ``Identity``. What it fuses:
+
+    * inside an ``nn.Sequential``: a Conv2d directly followed by a BatchNorm2d, and a ReLU
+      right after that pair is applied in place on the convolution's output (no extra
+      buffer);
+    * anywhere else (e.g. a ResNet block calling ``self.bn1(self.conv1(x))`` in its
+      ``forward``) only when ``example_inputs`` (a tuple of inputs) is given: the model runs
+      once on them, each BatchNorm2d whose input is exactly a Conv2d's output is folded,
+      and the result is checked against the unfused model on the same inputs (a fold that
+      changes the output, e.g. because the conv's output is also used elsewhere, is undone).
+
+    BatchNorms without running statistics are left alone. The input model is not changed.
+    The result is for inference only (its parameters are plain copies; training it trains
+    the fused weights).
+
+    Example::
+
+        fast = fastdl.optimize_for_inference(model, (fastdl.randn(1, 3, 32, 32),))
+        with fastdl.no_grad():
+            y = fast(x)          # ≈ model.eval()(x)
+    """
+    m = copy.deepcopy(model)
+    m.eval()
+    for mod in list(m.modules()):
+        if isinstance(mod, nn.Sequential):
+            _fuse_sequential(mod)
+    if example_inputs is not None:
+        if not isinstance(example_inputs, (tuple, list)):
+            example_inputs = (example_inputs,)
+        from . import no_grad
+        with no_grad():
+            want = m(*example_inputs)
+        for (cown, cname), conv, (bown, bname), bn in _fuse_traced_safe(m, example_inputs):
+            fused = fuse_conv_bn_eval(conv, bn)
+            cown._modules[cname] = fused
+            bown._modules[bname] = nn.Identity()
+            with no_grad():
+                got = m(*example_inputs)
+            if not _close(got, want):
+                cown._modules[cname] = conv
+                bown._modules[bname] = bn
+    return m
+
+
+def _fuse_traced_safe(model, example_inputs):
+    from . import no_grad
+    with no_grad():
+        return _trace_pairs(model, example_inputs)
+
+
+def _trace_pairs(model, example_inputs):
+    owners = {}
+    for _, parent in model.named_modules():
+        for cname, child in parent._modules.items():
+            if child is not None:
+                owners.setdefault(id(child), (parent, cname))
+    produced = {}
+    pairs = []
+    wrapped = []
+
+    def wrap(mod, is_conv):
+        inner = mod.forward
+
+        def forward(*args, **kwargs):
+            out = inner(*args, **kwargs)
+            if is_conv:
+                produced[id(out)] = (mod, out)
+            elif args and id(args[0]) in produced and produced[id(args[0])][1] is args[0]:
+                pairs.append((produced[id(args[0])][0], mod))
+            return out
+        object.__setattr__(mod, "forward", forward)
+        wrapped.append(mod)
+
+    for mod in model.modules():
+        if type(mod) is nn.Conv2d:
+            wrap(mod, True)
+        elif type(mod) is nn.BatchNorm2d and mod.running_mean is not None:
+            wrap(mod, False)
+    try:
+        model(*example_inputs)
+    finally:
+        for mod in wrapped:
+            object.__delattr__(mod, "forward")
+    seen, out = set(), []
+    for c, b in pairs:
+        if id(c) in owners and id(b) in owners and (id(c), id(b)) not in seen:
+            seen.add((id(c), id(b)))
+            out.append((owners[id(c)], c, owners[id(b)], b))
+    return out
+
+
+def _close(a, b):
+    from .tensor import Tensor
+    if isinstance(a, Tensor):
+        x, y = a.numpy(), b.numpy()
+        scale = max(1.0, float(np.max(np.abs(y))) if y.size else 1.0)
+        return x.shape == y.shape and bool(np.allclose(x, y, rtol=1e-3, atol=1e-4 * scale))
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_close(p, q) for p, q in zip(a, b))
+    return True
