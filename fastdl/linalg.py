@@ -95,6 +95,9 @@ def matmul(a, b):
     Example: ``fastdl.matmul(fastdl.randn(2, 3), fastdl.randn(3, 4)).shape == (2, 4)``
     """
     if not isinstance(a, Tensor):
+        if getattr(a, "is_sparse", False):  # a fastdl.sparse.SparseTensor
+            from .sparse import mm as sparse_mm
+            return sparse_mm(a, b)
         a = Tensor._make(_as_array(a, copy=False))
     if not isinstance(b, Tensor):
         b = Tensor._make(_as_array(b, copy=False))
@@ -110,6 +113,9 @@ def mm(a, b):
 
     Example: ``fastdl.mm(fastdl.ones(2, 3), fastdl.ones(3, 4))`` (every entry 3)
     """
+    if getattr(a, "is_sparse", False):
+        from .sparse import mm as sparse_mm
+        return sparse_mm(a, b)
     if _ndim(a) != 2 or _ndim(b) != 2:
         raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, '_array', a))} "
                          f"and {np.shape(getattr(b, '_array', b))}")

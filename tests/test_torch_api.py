@@ -379,3 +379,13 @@ def test_inplace_dtype_errors_and_out_errors():
     assert out.shape == (3,) and np.array_equal(out.numpy(), np.ones(3, np.float32))
     with pytest.raises(RuntimeError, match="can't be cast"):
         fastdl.sin(fastdl.zeros(3), out=fastdl.zeros(3, dtype=fastdl.int64))
+
+
+def test_error_function_fallbacks_without_scipy():
+    from fastdl.ops import math as M
+    x = np.linspace(-3, 3, 41)
+    assert_close(M.erf_fallback(x), _verf(x))
+    assert_close(M.erfc_fallback(x), _verfc(x))
+    y = np.linspace(-0.999, 0.999, 41)
+    assert_close(M.erfinv_fallback(y), _np_erfinv(y), rtol=1e-9, atol=1e-9)
+    assert np.isinf(M.erfinv_fallback(np.array([1.0, -1.0]))).all()

@@ -71,6 +71,15 @@ def test_product_gradients():
     fastdl.cdist(a, T(x2)).sum().backward()
     assert np.isfinite(a.grad.numpy()).all()
     gradcheck(lambda a: fastdl.trace(a), [T(A, True)])
+    # more than 25 rows: the GEMM path (‖a‖² + ‖b‖² − 2abᵀ), a zero distance included
+    big1 = R(30, 3)
+    big2 = np.concatenate([big1[:2], R(27, 3)])
+    want = np.linalg.norm(big1[:, None] - big2[None], axis=-1)
+    assert_close(fastdl.cdist(T(big1), T(big2)).numpy(), want, atol=1e-6)
+    gradcheck(lambda a, b: fastdl.cdist(a, b), [T(big1 + 0.1, True), T(R(26, 3), True)])
+    a = T(big1, True)
+    fastdl.cdist(a, T(big2)).sum().backward()
+    assert np.isfinite(a.grad.numpy()).all()
 
 
 EINSUM = [

@@ -12,5 +12,7 @@ from . import stats  # noqa: F401
 from . import sort  # noqa: F401
 from . import shape_ext  # noqa: F401
 from . import linalg_ops  # noqa: F401
+from . import sampling  # noqa: F401
 from . import arith, compare, factories, index, inplace, reduce, shape  # noqa: F401
+from .. import sparse  # noqa: F401  (sparse_coo_tensor, spmm, to_sparse)
 from ..multiprocessing import _sharing  # noqa: F401,E402  (Tensor.share_memory_, is_shared)

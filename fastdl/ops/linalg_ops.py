@@ -277,9 +277,41 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                            f"{arr(a).shape[-1]} X2: {arr(b).shape[-1]}")
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    if p == 2 and compute_mode != "donot_use_mm_for_euclid_dist" and \
+            (compute_mode == "use_mm_for_euclid_dist" or arr(a).shape[-2] > 25 or
+             arr(b).shape[-2] > 25):
+        return _CdistMM.apply(a, b)
     from .stats import vector_norm_impl
     diff = a.unsqueeze(-2) - b.unsqueeze(-3)
     return vector_norm_impl(diff, p, -1, False, None, "cdist")
+
+
+class _CdistMM(_Op):
+    """Euclidean distances through one GEMM: ‖a‖² + ‖b‖² − 2 a·bᵀ (clamped at 0), as torch's
+    "use_mm_for_euclid_dist"; the gradient of a zero distance is 0."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        from .. import _C
+        a_c, b_c = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        ab = _C.matmul(a_c, b_c, trans_b=True)
+        d2 = (a_c * a_c).sum(-1)[..., :, None] + (b_c * b_c).sum(-1)[..., None, :] - 2 * ab
+        np.maximum(d2, 0, out=d2)
+        d = np.sqrt(d2)
+        ctx.save_for_backward(a_c, b_c, d)
+        return d
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, d = ctx.saved_tensors
+        with np.errstate(all="ignore"):
+            w = np.where(d == 0, 0, g / np.where(d == 0, 1, d)).astype(a.dtype)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = a * w.sum(-1)[..., None] - w @ b
+        if ctx.needs_input_grad[1]:
+            gb = b * w.sum(-2)[..., None] - np.swapaxes(w, -1, -2) @ a
+        return ga, gb
 
 
 @register(method=False)

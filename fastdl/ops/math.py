@@ -24,7 +24,7 @@ import numpy as np
 from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
-                       result_type, wrap)
+                       recording, result_type, wrap)
 from .promotion import default_float
 from .table import register
 
@@ -39,7 +39,7 @@ def _threads():
     return _C.get_num_threads()
 
 
-def par_ufunc(uf, *args, dtype=None):
+def par_ufunc(uf, *args, dtype=None, out=None):
     """``uf(*args)`` for NumPy ufunc ``uf``; when the (single, contiguous) array argument is
     large the work is split into one chunk per kernel thread. ``dtype`` is the output dtype
     (default: the first array's)."""
@@ -48,13 +48,16 @@ def par_ufunc(uf, *args, dtype=None):
     nt = _threads()
     if n < _PAR_MIN or nt < 2 or not a.flags.c_contiguous or \
             any(isinstance(x, np.ndarray) and x.shape != a.shape and x.ndim for x in args[1:]):
-        return uf(*args)
+        return uf(*args) if out is None else uf(*args, out=out)
     dt = np.dtype(dtype or a.dtype)
-    out = _C.empty(a.shape, dt)
+    if out is None:
+        out = _C.empty(a.shape, dt)
+    elif not out.flags.c_contiguous or out.shape != a.shape:
+        return uf(*args, out=out)
     fo = out.reshape(-1)
     flat = [x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in args]
     if any(isinstance(x, np.ndarray) and x.ndim and not x.flags.c_contiguous for x in args):
-        return uf(*args)
+        return uf(*args, out=out)
     if _pool[0] is None:
         _pool[0] = ThreadPoolExecutor(max_workers=max(nt - 1, 1),
                                       thread_name_prefix="fastdl-eltwise")
@@ -75,23 +78,25 @@ def par_ufunc(uf, *args, dtype=None):
 # ------------------------------------------------------------------------------------------
 # error functions: SciPy's when it is installed, else exact but slower Python fallbacks
 
-try:  # pragma: no cover - depends on the environment
-    from scipy import special as _sp
+_verf = np.frompyfunc(_math.erf, 1, 1)
+_verfc = np.frompyfunc(_math.erfc, 1, 1)
 
-    _erf, _erfc, _erfinv = _sp.erf, _sp.erfc, _sp.erfinv
-except ImportError:  # pragma: no cover
-    _verf = np.frompyfunc(_math.erf, 1, 1)
-    _verfc = np.frompyfunc(_math.erfc, 1, 1)
 
-    def _erf(x):
-        return _verf(x).astype(x.dtype)
+def erf_fallback(x):
+    """erf without SciPy (exact, via ``math.erf``; slower)."""
+    return _verf(x).astype(x.dtype)
 
-    def _erfc(x):
-        return _verfc(x).astype(x.dtype)
 
-    def _erfinv(y):
-        """Giles' approximation refined by Newton steps on erf (float64 accurate)."""
-        y64 = y.astype(np.float64)
+def erfc_fallback(x):
+    """erfc without SciPy (exact, via ``math.erfc``; slower)."""
+    return _verfc(x).astype(x.dtype)
+
+
+def erfinv_fallback(y):
+    """erfinv without SciPy: Giles' single-precision approximation refined by three Newton
+    steps on ``math.erf`` (float64 accurate)."""
+    y64 = np.asarray(y, np.float64)
+    with np.errstate(all="ignore"):
         w = -np.log((1.0 - y64) * (1.0 + y64))
         small = w < 5.0
         ws = w - 2.5
@@ -105,12 +110,21 @@ except ImportError:  # pragma: no cover
                   -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
             q = c + q * wl
         x = np.where(small, p, q) * y64
+        x = np.where(np.abs(y64) == 1, np.sign(y64) * np.inf, x)
         for _ in range(3):
             fin = np.isfinite(x)
             xf = np.where(fin, x, 0.0)
             err = _verf(xf).astype(np.float64) - y64
             x = np.where(fin, xf - err / (2.0 / np.sqrt(np.pi) * np.exp(-xf * xf)), x)
-        return x.astype(y.dtype)
+    return x.astype(np.asarray(y).dtype)
+
+
+try:  # SciPy's ufuncs when installed (fast, vectorised); else the exact fallbacks
+    from scipy import special as _sp
+
+    _erf, _erfc, _erfinv = _sp.erf, _sp.erfc, _sp.erfinv
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf, _erfc, _erfinv = erf_fallback, erfc_fallback, erfinv_fallback
 
 _LN2 = _math.log(2.0)
 _LN10 = _math.log(10.0)
@@ -185,9 +199,9 @@ _spec("log10", np.log10, lambda x, y: 1 / (x * _LN10))
 _spec("log1p", np.log1p, lambda x, y: 1 / (1 + x))
 _spec("expm1", np.expm1, lambda x, y: y + 1)
 _spec("exp2", np.exp2, lambda x, y: y * _LN2)
-_spec("erf", lambda x: _erf(x), lambda x, y: _2_SQRTPI * np.exp(-x * x))
-_spec("erfc", lambda x: _erfc(x), lambda x, y: -_2_SQRTPI * np.exp(-x * x))
-_spec("erfinv", lambda x: _erfinv(x), lambda x, y: _SQRTPI_2 * np.exp(y * y))
+_spec("erf", _erf, lambda x, y: _2_SQRTPI * np.exp(-x * x))
+_spec("erfc", _erfc, lambda x, y: -_2_SQRTPI * np.exp(-x * x))
+_spec("erfinv", _erfinv, lambda x, y: _SQRTPI_2 * np.exp(y * y))
 _spec("reciprocal", np.reciprocal, lambda x, y: -y * y)
 _spec("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda x, y: -0.5 * y * y * y)
 _spec("square", np.square, lambda x, y: 2 * x, keep_int=True)
@@ -243,7 +257,16 @@ def _make_unary(name):
     def fn(input, *, out=None):
         return _unary(name, input, out)
 
+    spec = _SPECS[name]
+
     def fn_(self):
+        a = arr(self) if isinstance(self, Tensor) else None
+        if spec.ufunc and a is not None and a.dtype.kind == "f" and not recording(self) \
+                and a.flags.writeable:
+            with np.errstate(all="ignore"):  # straight into self's storage
+                par_ufunc(spec.fwd, a, out=a)
+            self._vc[0] += 1
+            return self
         return inplace(self, lambda t: _unary(name, t), name + "_")
 
     fn.__name__, fn_.__name__ = name, name + "_"
@@ -496,7 +519,10 @@ class _Binary(_Op):
         if spec.int_zero_check and dt.kind in "biu" and (b == 0).any():
             raise RuntimeError(f"{spec.name}: ZeroDivisionError (integer division by zero)")
         with np.errstate(all="ignore"):
-            y = np.asarray(spec.fwd(a, b))
+            if a.shape == b.shape and isinstance(spec.fwd, np.ufunc):
+                y = par_ufunc(spec.fwd, a, b)
+            else:
+                y = np.asarray(spec.fwd(a, b))
         ctx.spec = spec
         ctx.save_for_backward(a, b, y)
         return y
@@ -525,10 +551,6 @@ _BSPECS = {
                          lambda a, b, y: np.exp2(b - y), True),
     "fmod": _BSpec("fmod", np.fmod, lambda a, b, y: np.ones_like(y),
                    lambda a, b, y: -np.trunc(a / b), False, True),
-    "remainder": _BSpec("remainder", np.remainder, lambda a, b, y: np.ones_like(y),
-                        lambda a, b, y: -np.floor(a / b), False, True),
-    "floor_divide": _BSpec("floor_divide", np.floor_divide, lambda a, b, y: np.zeros_like(y),
-                           lambda a, b, y: np.zeros_like(y), False, True),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
                        lambda a, b, y: np.zeros_like(y), True),
@@ -560,11 +582,6 @@ _BDOC = {
     "fmod": ("C's fmod: input - trunc(input/other)·other, the sign of the dividend; "
              "integer division by zero is a RuntimeError; d/dother = -trunc(input/other)",
              "fastdl.fmod(fastdl.tensor([-3.0, 3.0]), 2)  # [-1., 1.]"),
-    "remainder": ("Python's modulus: input - floor(input/other)·other, the sign of the "
-                  "divisor (``%``); d/dother = -floor(input/other)",
-                  "fastdl.remainder(fastdl.tensor([-3.0, 3.0]), 2)  # [1., 1.]"),
-    "floor_divide": ("floor(input / other) (``//``), integers stay integers; gradient 0",
-                     "fastdl.floor_divide(fastdl.tensor([-3, 3]), 2)  # [-2, 1]"),
     "copysign": ("|input| with the sign of other; gradient to other is 0",
                  "fastdl.copysign(fastdl.tensor([1.0]), -2.0)  # [-1.]"),
 }
@@ -595,42 +612,43 @@ register("arctan2")(lambda input, other, *, out=None: _binary("atan2", input, ot
 _ROWS["arctan2"].fn.__doc__ = "Alias of ``fastdl.atan2``."
 
 
-@register(function=False)
-def __floordiv__(self, other):
-    return _binary("floor_divide", self, other)
+def _op_binary(name, sym):
+    """``remainder``/``floor_divide`` are the Tensor's ``%``/``//`` (one implementation, in
+    tensor.py, with torch's dtype and integer-division-by-zero rules)."""
+
+    def apply(a, b):
+        a, b = operand(a), operand(b)
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+            a = as_tensor(a)
+        return a % b if sym == "%" else a // b
+
+    def fn(input, other, *, out=None):
+        return out_(out, apply(input, other), name)
+
+    def fn_(self, other):
+        return inplace(self, lambda t: apply(t, other), name + "_",
+                       *([other] if isinstance(other, Tensor) else []))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn_.__name__ = fn_.__qualname__ = name + "_"
+    return fn, fn_
 
 
-@register(function=False)
-def __rfloordiv__(self, other):
-    return _binary("floor_divide", other, self)
-
-
-@register(function=False)
-def __mod__(self, other):
-    return _binary("remainder", self, other)
-
-
-@register(function=False)
-def __rmod__(self, other):
-    return _binary("remainder", other, self)
-
-
-@register(function=False)
-def __ifloordiv__(self, other):
-    return inplace(self, lambda t: _binary("floor_divide", t, other), "__ifloordiv__",
-                   *([other] if isinstance(other, Tensor) else []))
-
-
-@register(function=False)
-def __imod__(self, other):
-    return inplace(self, lambda t: _binary("remainder", t, other), "__imod__",
-                   *([other] if isinstance(other, Tensor) else []))
-
-
-for _n in ("__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__ifloordiv__",
-           "__imod__"):
-    _ROWS[_n].fn.__doc__ = ("``//`` is floor_divide and ``%`` is remainder (Python's "
-                            "modulus, the sign of the divisor), as in torch.")
+remainder, remainder_ = _op_binary("remainder", "%")
+remainder.__doc__ = ("Python's modulus ``input - floor(input/other)·other`` (the sign of the "
+                     "divisor), the same as ``input % other``; d/dother = -floor(input/other)."
+                     "\n\nExample: ``fastdl.remainder(fastdl.tensor([-3.0, 3.0]), 2)`` gives "
+                     "``[1., 1.]``")
+remainder_.__doc__ = "In place ``remainder`` (``x %= y``). Example: ``x.remainder_(2)``"
+floor_divide, floor_divide_ = _op_binary("floor_divide", "//")
+floor_divide.__doc__ = ("``floor(input / other)``, the same as ``input // other`` (integers stay "
+                        "integers); gradient 0.\n\nExample: ``fastdl.floor_divide("
+                        "fastdl.tensor([-3, 3]), 2)`` gives ``[-2, 1]``")
+floor_divide_.__doc__ = "In place ``floor_divide`` (``x //= y``). Example: ``x.floor_divide_(2)``"
+for _f in (remainder, remainder_, floor_divide, floor_divide_):
+    register()(_f)
+register("__imod__", function=False)(remainder_)
+register("__ifloordiv__", function=False)(floor_divide_)
 
 
 # ------------------------------------------------------------------------------------------

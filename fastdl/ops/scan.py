@@ -127,14 +127,15 @@ class _CumExt(_Op):
         view = [1] * a.ndim
         view[d] = n
         pos = np.arange(n).reshape(view)
-        # a new running extremum (ties included: torch takes the latest index) or a NaN
-        hit = (a == vals)
+        # a new running extremum (ties included: torch takes the latest index)
+        hit = a == vals
         if a.dtype.kind == "f":
             nan = np.isnan(a)
-            # once NaN, stays NaN: the index stays at the first NaN
-            first_nan = np.logical_and(nan, np.cumsum(nan, axis=d) == 1)
-            hit = np.where(np.cumsum(nan, axis=d) > 0, first_nan, hit)
-        idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=d).astype(np.int64)
+            if nan.any():  # once NaN, the value stays NaN and the index at the first NaN
+                seen = np.cumsum(nan, axis=d)
+                hit = np.where(seen > 0, nan & (seen == 1), hit)
+        idx = np.where(hit, pos, 0)
+        np.maximum.accumulate(idx, axis=d, out=idx)
         ctx.idx, ctx.d, ctx.shape = idx, d, a.shape
         return vals, idx
 

@@ -42,8 +42,18 @@ def _full_index(idx, d):
 
 
 def _flat_index(shape, idx, d):
-    """Flat (C-order) positions in an array of ``shape`` addressed by (idx along d)."""
-    return np.ravel_multi_index(np.broadcast_arrays(*_full_index(idx, d)), shape)
+    """Flat (C-order) positions in an array of ``shape`` addressed by (idx along d), idx
+    already in range: ``idx·stride_d + Σ_{i≠d} i_i·stride_i``, one broadcast add per dim."""
+    nd = idx.ndim
+    strides = [1] * nd
+    for i in range(nd - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    lin = idx * strides[d] if strides[d] != 1 else idx.copy()
+    for i in range(nd):
+        if i != d and idx.shape[i] > 1:
+            lin = lin + (np.arange(idx.shape[i]) * strides[i]).reshape(
+                [-1 if j == i else 1 for j in range(nd)])
+    return np.broadcast_to(lin, idx.shape)
 
 
 def scatter_add_array(shape, idx, src, d, dtype):
@@ -72,8 +82,8 @@ def _check_index(a_shape, idx, d, what, src_shape=None):
     n = a_shape[d] if nd else 1
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx.max() if idx.max() >= n else idx.min()
-        raise IndexError(f"{what}(): index {int(bad)} is out of bounds for dimension {d} with "
-                         f"size {n}")
+        raise IndexError(f"{what}(): index {int(bad)} is out of range (out of bounds for "
+                         f"dimension {d} with size {n})")
 
 
 class _TakeAlong(_Op):
@@ -82,7 +92,8 @@ class _TakeAlong(_Op):
         ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
         if idx.size == 0:
             return np.zeros(idx.shape, a.dtype)
-        return a[_full_index(idx, d)]
+        src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        return np.take(src.reshape(-1), _flat_index(a.shape, idx, d))
 
     @staticmethod
     def backward(ctx, g):

@@ -162,8 +162,31 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                            f"= {n}")
     if r.size and r.min() < 0:
         raise RuntimeError("repeat_interleave(): repeats can not be negative")
-    idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
-    return x[(slice(None),) * d + (wrap(idx),)]
+    reps = r.reshape(-1).astype(np.int64) if r.ndim else np.full(n, int(r), np.int64)
+    return _RepeatInterleave.apply(x, reps, d)
+
+
+class _RepeatInterleave(_Op):
+    @staticmethod
+    def forward(ctx, a, reps, d):
+        ctx.reps, ctx.d = reps, d
+        return np.repeat(a, reps if reps.size != 1 or a.shape[d] == 1 else int(reps[0]), axis=d)
+
+    @staticmethod
+    def backward(ctx, g):
+        reps, d = ctx.reps, ctx.d
+        n = reps.size
+        out_shape = list(g.shape)
+        out_shape[d] = n
+        res = np.zeros(out_shape, g.dtype)
+        keep = reps > 0
+        if g.shape[d]:
+            starts = np.concatenate([[0], np.cumsum(reps)[:-1]])[keep]
+            sums = np.add.reduceat(g, starts, axis=d)
+            idx = [slice(None)] * g.ndim
+            idx[d] = np.flatnonzero(keep)
+            res[tuple(idx)] = sums
+        return res, None, None
 
 
 @register()
@@ -286,9 +309,35 @@ def _tri(input, diagonal, upper, what):
     a = arr(x)
     if a.ndim < 2:
         raise RuntimeError(f"{what}: input tensor must have at least 2 dimensions")
-    m = _tri_mask(a.shape, diagonal, upper)
-    from ..tensor import where
-    return where(wrap(m), x, wrap(np.zeros((), a.dtype)))
+    return _Tri.apply(x, int(diagonal), upper)
+
+
+def _tri_array(a, k, upper):
+    """``a`` with the other triangle zeroed: a copy, then row-wise slices set to 0 (no mask
+    pass over the whole matrix)."""
+    out = a.copy()
+    r, c = a.shape[-2], a.shape[-1]
+    for i in range(r):
+        if upper:
+            stop = builtins.min(builtins.max(i + k, 0), c)
+            if stop:
+                out[..., i, :stop] = 0
+        else:
+            start = builtins.max(i + k + 1, 0)
+            if start < c:
+                out[..., i, start:] = 0
+    return out
+
+
+class _Tri(_Op):
+    @staticmethod
+    def forward(ctx, a, k, upper):
+        ctx.k, ctx.upper = k, upper
+        return _tri_array(a, k, upper)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _tri_array(g, ctx.k, ctx.upper), None, None
 
 
 @register()

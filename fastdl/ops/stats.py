@@ -80,13 +80,18 @@ def _select_kth(x, d, k_of_n, keepdim, rt, what, nan_last=True):
         return rt(x.clone(), wrap(np.zeros((), np.int64)))
     if a.shape[d] == 0:
         raise IndexError(f"{what}(): Expected reduction dim {d} to have non-zero size.")
-    order = np.argsort(a, axis=d, kind="stable")  # NaN sorts last
     if a.dtype.kind == "f":
         nv = (~np.isnan(a)).sum(axis=d, keepdims=True)
     else:
         nv = np.full([1 if i == d else s for i, s in enumerate(a.shape)], a.shape[d])
     k = k_of_n(nv, a.shape[d])
-    idx = np.take_along_axis(order, k, axis=d)
+    if k.size and k.min() == k.max():
+        # one rank for every slice: a partial selection (O(n)); NaN sorts last as in sort
+        kk = int(k.flat[0])
+        idx = np.take(np.argpartition(a, kk, axis=d), [kk], axis=d)
+    else:
+        order = np.argsort(a, axis=d, kind="stable")  # NaN sorts last
+        idx = np.take_along_axis(order, k, axis=d)
     vals = take_along(x, d, idx)
     if not keepdim:
         vals = vals.squeeze(d)
