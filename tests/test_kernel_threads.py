@@ -55,7 +55,7 @@ def _linear():
         xt, wt = _t(x, True), _t(w, True)
         y = F.linear(xt, wt, _t(b))
         y.sum().backward()
-        return [y.numpy(), xt.grad.numpy(), wt.grad.numpy()]
+        return [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()]
 
     def ref(x, w, b):
         g = np.ones((64, 128), "f4")
@@ -73,7 +73,7 @@ def _conv():
         xt, wt = _t(x, True), _t(w, True)
         y = F.conv2d(xt, wt, padding=1)
         y.sum().backward()
-        return [y.numpy(), xt.grad.numpy(), wt.grad.numpy()]
+        return [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()]
 
     def ref(x, w):
         y = R.conv2d_ref(x, w, padding=1)
@@ -107,7 +107,7 @@ def _eltwise():
         xt = _t(x, True)
         y = F.gelu(xt)
         y.sum().backward()
-        return [F.relu(_t(x)).numpy(), y.numpy(), F.sigmoid(_t(x)).numpy(),
+        return [F.relu(_t(x)).numpy(), y.detach().numpy(), F.sigmoid(_t(x)).numpy(),
                 F.softmax(_t(x), 1).numpy(), xt.grad.numpy()]
 
     return make, run, None
@@ -133,7 +133,7 @@ def _norm():
         xt = _t(x, True)
         y = F.batch_norm(xt, None, None, training=True)
         (y * y).sum().backward()
-        return [y.numpy(), xt.grad.numpy(), F.layer_norm(_t(z), (512,)).numpy(),
+        return [y.detach().numpy(), xt.grad.numpy(), F.layer_norm(_t(z), (512,)).numpy(),
                 F.group_norm(_t(x), 4).numpy()]
 
     def ref(x, z):
@@ -154,7 +154,7 @@ def _loss():
         xt = _t(x, True)
         ce = F.cross_entropy(xt, _t(t))
         ce.backward()
-        return [ce.numpy(), xt.grad.numpy(), F.mse_loss(_t(a), _t(b)).numpy(),
+        return [ce.detach().numpy(), xt.grad.numpy(), F.mse_loss(_t(a), _t(b)).numpy(),
                 F.l1_loss(_t(a), _t(b), reduction="none").numpy()]
 
     def ref(x, t, a, b):
@@ -224,11 +224,13 @@ def check_against_references(threads=(1, 2, 3, 8), out=None):
     """Run every case at each thread count and compare with the NumPy reference; returns a
     list of failure strings (empty when all agree)."""
     failures = []
+    inputs = {name: c[0](np.random.default_rng(7)) for name, c in CASES.items()}
+    refs = {name: c[2](*inputs[name]) for name, c in CASES.items()}  # thread-independent
     for n in threads:
         fastdl.set_num_threads(n)
         for name, (make, run, ref) in CASES.items():
-            args = make(np.random.default_rng(7))
-            got, exp = run(*args), ref(*args)
+            args = inputs[name]
+            got, exp = run(*args), refs[name]
             for i, (g, e) in enumerate(zip(got, exp)):
                 g64, e64 = np.asarray(g, np.float64), np.asarray(e, np.float64)
                 tol = 1e-9 if np.asarray(g).dtype == np.float64 else 2e-4

@@ -255,8 +255,9 @@ struct Hardswish {
   V fwd(V x) const { return x * vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
   V bwd(V x, V g) const {
     V mid = g * vm::fma(x, V(Elem<V>(1) / Elem<V>(3)), V(0.5));
-    // NaN lands in the middle branch and stays NaN, as in torch
-    return vm::select(x < V(-3), V(0), vm::select(x > V(3), g, mid));
+    // torch's (vectorised) rule: 0 for x <= -3, g for x >= 3, the slope between; NaN takes
+    // the middle branch and stays NaN
+    return vm::select(x <= V(-3), V(0), vm::select(x >= V(3), g, mid));
   }
 };
 template <class V>
