@@ -1,4 +1,4 @@
-"""Matrix products on fastdl's GEMM kernel (``csrc/kernels/gemm``): ``fastdl.matmul`` with
+"""``fastdl.linalg``: matrix products on fastdl's GEMM kernel (``csrc/kernels/gemm``): ``fastdl.matmul`` with
 ``np.matmul`` semantics (batch dimensions broadcast, 1-D operands promoted and squeezed back),
 ``mm`` and ``bmm``. Forward and backward are one ``_C.matmul`` call each; backward passes the
 saved operands with ``trans_a``/``trans_b`` flags instead of materialising transposes."""
@@ -10,7 +10,24 @@ from . import _C
 from .autograd.function import _Op
 from .tensor import Tensor, _as_array
 
-__all__ = ["matmul", "mm", "bmm"]
+__all__ = ["matmul", "mm", "bmm", "norm", "vector_norm", "matrix_norm", "inv", "solve", "det",
+           "slogdet", "svd", "svdvals", "qr", "eigh", "eigvalsh", "cholesky", "lstsq", "pinv",
+           "matrix_power", "matrix_rank", "multi_dot", "cross", "vecdot"]
+
+
+def __getattr__(name):
+    """``fastdl.linalg.inv`` and the other decompositions and norms live in
+    ``fastdl/ops/linalg_ops.py`` (loaded after the Tensor class); looked up on first use."""
+    from .ops import linalg_ops
+    fn = linalg_ops.LINALG.get(name)
+    if fn is None:
+        raise AttributeError(f"module 'fastdl.linalg' has no attribute {name!r}")
+    globals()[name] = fn
+    return fn
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 
@@ -85,7 +102,7 @@ def matmul(a, b):
 
 
 def _ndim(x):
-    return np.ndim(x.data if isinstance(x, Tensor) else x)
+    return np.ndim(x._array if isinstance(x, Tensor) else x)
 
 
 def mm(a, b):
@@ -94,8 +111,8 @@ def mm(a, b):
     Example: ``fastdl.mm(fastdl.ones(2, 3), fastdl.ones(3, 4))`` (every entry 3)
     """
     if _ndim(a) != 2 or _ndim(b) != 2:
-        raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, 'data', a))} "
-                         f"and {np.shape(getattr(b, 'data', b))}")
+        raise ValueError(f"mm: both operands must be 2-D, got {np.shape(getattr(a, '_array', a))} "
+                         f"and {np.shape(getattr(b, '_array', b))}")
     return matmul(a, b)
 
 
@@ -105,7 +122,7 @@ def bmm(a, b):
 
     Example: ``fastdl.bmm(fastdl.randn(5, 2, 3), fastdl.randn(5, 3, 4)).shape == (5, 2, 4)``
     """
-    sa, sb = np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))
+    sa, sb = np.shape(getattr(a, "_array", a)), np.shape(getattr(b, "_array", b))
     if len(sa) != 3 or len(sb) != 3:
         raise ValueError(f"bmm: both operands must be 3-D, got {sa} and {sb}")
     if sa[0] != sb[0]:

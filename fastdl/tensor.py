@@ -1,6 +1,6 @@
 """``fastdl.Tensor``: a NumPy array plus what reverse-mode autograd needs.
 
-A Tensor wraps a NumPy array (``t.data``) of float32 or float64 (differentiable), int64 or
+A Tensor wraps a NumPy array (``t._array``) of float32 or float64 (differentiable), int64 or
 bool. Ops build the graph as they run (see ``fastdl.autograd``); each primitive op below is
 one ``_Op`` with its forward and backward side by side, composite ops are built from them.
 Large outputs come from fastdl's caching allocator, so a big elementwise op does not pay for
@@ -70,7 +70,7 @@ def _as_array(data, dtype=None, copy=True):
     nearest supported one."""
     dt = _canon_dtype(dtype)
     if isinstance(data, Tensor):
-        a = data.data
+        a = data._array
     elif isinstance(data, np.ndarray):
         a = data
     elif isinstance(data, np.generic):
@@ -103,7 +103,7 @@ def _as_array(data, dtype=None, copy=True):
 def _arr(x):
     """Array of a Tensor or array-like operand (scalars stay Python scalars)."""
     if isinstance(x, Tensor):
-        return x.data
+        return x._array
     return x
 
 
@@ -128,11 +128,11 @@ class Tensor:
         x.grad            # tensor([[2., 4.], [6., 8.]])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_idx", "_vc", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "grad", "_node", "_out_idx", "_vc", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = _as_array(data, dtype)
+        self._array = _as_array(data, dtype)
         self.grad = None
         self._node = None
         self._out_idx = 0
@@ -147,7 +147,7 @@ class Tensor:
         t = object.__new__(cls)
         if type(arr) is not np.ndarray:
             arr = np.asarray(arr)
-        t.data = arr
+        t._array = arr
         t.requires_grad = requires_grad
         t.grad = None
         t._node = None
@@ -157,16 +157,39 @@ class Tensor:
 
     # ---- properties -------------------------------------------------------------------
     @property
+    def data(self):
+        """This tensor's storage as a new Tensor outside the graph (as torch's ``x.data``):
+        it shares memory with ``x`` but not its version counter and never requires grad, so
+        ``p.data.mul_(0.5)`` changes ``p`` without being recorded or seen by autograd's
+        in-place check (use ``detach()`` for a checked view). Assigning ``p.data = other``
+        replaces ``p``'s storage by ``other``'s (shapes may differ). The NumPy array is
+        ``x.numpy()``. Example: ``p.data.copy_(fastdl.zeros(3))``"""
+        return Tensor._make(self._array)
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            arr = value._array
+        elif isinstance(value, np.ndarray):
+            arr = value
+        else:
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        if self.requires_grad and arr.dtype.kind != "f" and arr.dtype != self._array.dtype:
+            raise RuntimeError(f"data: a tensor that requires grad cannot take {arr.dtype} "
+                               f"storage")
+        self._array = arr
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def is_leaf(self):
@@ -178,7 +201,7 @@ class Tensor:
 
     @property
     def T(self):
-        return self.permute(*range(self.data.ndim - 1, -1, -1))
+        return self.permute(*range(self._array.ndim - 1, -1, -1))
 
     @property
     def mT(self):
@@ -189,56 +212,56 @@ class Tensor:
         return self._vc[0]
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._array.shape if dim is None else self._array.shape[dim]
 
     def dim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._array.size)
 
     def element_size(self):
-        return self.data.itemsize
+        return self._array.itemsize
 
     def item(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted to a "
-                             f"Python scalar, this one has shape {self.data.shape}")
-        return self.data.reshape(()).item()
+                             f"Python scalar, this one has shape {self._array.shape}")
+        return self._array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._array.tolist()
 
-    def numpy(self):
+    def numpy(self, *, force=False):
         """The underlying NumPy array (shared memory). Refuses tensors that require grad,
-        as PyTorch does: call ``.detach().numpy()``."""
-        if self.requires_grad:
+        as PyTorch does: call ``.detach().numpy()`` (or pass ``force=True``)."""
+        if self.requires_grad and not force:
             raise RuntimeError("numpy: can't call numpy() on a Tensor that requires grad; use "
                                "tensor.detach().numpy() instead")
-        return self.data
+        return self._array
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != self._array.dtype:
+            return self._array.astype(dtype)
         if copy:
-            return self.data.copy()
-        return self.data
+            return self._array.copy()
+        return self._array
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with shape {self.data.shape} is "
+        if self._array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with shape {self._array.shape} is "
                                f"ambiguous")
-        return builtins.bool(self.data.reshape(())[()])
+        return builtins.bool(self._array.reshape(())[()])
 
     def __float__(self):
         return builtins.float(self.item())
@@ -247,7 +270,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._array.dtype.kind not in "iu" or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be an index")
         return int(self.item())
 
@@ -255,10 +278,10 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._array, separator=", ", prefix="tensor(", precision=4)
         extra = ""
-        if self.data.dtype not in (float32, int64) or self.data.size == 0:
-            extra += f", dtype=fastdl.{self.data.dtype}"
+        if self._array.dtype not in (float32, int64) or self._array.size == 0:
+            extra += f", dtype=fastdl.{self._array.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{type(self._node).__name__}Backward>"
         elif self.requires_grad:
@@ -267,9 +290,9 @@ class Tensor:
 
     # ---- autograd ---------------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._array.dtype.kind != "f":
             raise RuntimeError(f"requires_grad_: only floating point tensors can require "
-                               f"gradients, this one is {self.data.dtype}")
+                               f"gradients, this one is {self._array.dtype}")
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad_: can only change the flag of leaf tensors; use "
                                ".detach() for a non-leaf")
@@ -286,7 +309,7 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this one's data (and version counter) outside the graph."""
-        t = Tensor._make(self.data)
+        t = Tensor._make(self._array)
         t._vc = self._vc
         return t
 
@@ -299,18 +322,18 @@ class Tensor:
         return _Clone.apply(self)
 
     def contiguous(self):
-        if self.data.flags.c_contiguous:
+        if self._array.flags.c_contiguous:
             return self
         return _Clone.apply(self)
 
     def is_contiguous(self):
-        return self.data.flags.c_contiguous
+        return self._array.flags.c_contiguous
 
     def to(self, dtype):
         """Convert to ``dtype`` (float32/float64/int64/bool); differentiable between floats.
         Example: ``t.to(fastdl.float64)``"""
         dt = _canon_dtype(dtype, "to")
-        if dt == self.data.dtype:
+        if dt == self._array.dtype:
             return self
         return _Cast.apply(self, dt)
 
@@ -417,7 +440,7 @@ class Tensor:
         return _Mul.apply(self, self)
 
     def sign(self):
-        return Tensor._make(np.sign(self.data))
+        return Tensor._make(np.sign(self._array))
 
     def reciprocal(self):
         return 1.0 / self
@@ -445,7 +468,7 @@ class Tensor:
 
     # ---- comparisons (not differentiable) ----------------------------------------------
     def _cmp(self, o, uf):
-        return Tensor._make(uf(self.data, _arr(o)))
+        return Tensor._make(uf(self._array, _arr(o)))
 
     def __eq__(self, o):
         return self._cmp(o, np.equal)
@@ -468,59 +491,59 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def __invert__(self):
-        return Tensor._make(~self.data)
+        return Tensor._make(~self._array)
 
     def __and__(self, o):
-        return Tensor._make(self.data & _arr(o))
+        return Tensor._make(self._array & _arr(o))
 
     def __or__(self, o):
-        return Tensor._make(self.data | _arr(o))
+        return Tensor._make(self._array | _arr(o))
 
     def __xor__(self, o):
-        return Tensor._make(self.data ^ _arr(o))
+        return Tensor._make(self._array ^ _arr(o))
 
     def logical_not(self):
-        return Tensor._make(np.logical_not(self.data))
+        return Tensor._make(np.logical_not(self._array))
 
     def isnan(self):
-        return Tensor._make(np.isnan(self.data))
+        return Tensor._make(np.isnan(self._array))
 
     def isinf(self):
-        return Tensor._make(np.isinf(self.data))
+        return Tensor._make(np.isinf(self._array))
 
     def isfinite(self):
-        return Tensor._make(np.isfinite(self.data))
+        return Tensor._make(np.isfinite(self._array))
 
     def all(self):
-        return Tensor._make(np.asarray(self.data.all()))
+        return Tensor._make(np.asarray(self._array.all()))
 
     def any(self):
-        return Tensor._make(np.asarray(self.data.any()))
+        return Tensor._make(np.asarray(self._array.any()))
 
     def equal(self, o):
-        return builtins.bool(np.array_equal(self.data, _arr(o)))
+        return builtins.bool(np.array_equal(self._array, _arr(o)))
 
     def allclose(self, o, rtol=1e-5, atol=1e-8):
-        return builtins.bool(np.allclose(self.data, _arr(o), rtol=rtol, atol=atol))
+        return builtins.bool(np.allclose(self._array, _arr(o), rtol=rtol, atol=atol))
 
     # ---- reductions -------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, dtype=None):
         """Sum over ``dim`` (int, tuple or None for all). Example: ``t.sum(dim=1)``"""
         t = self if dtype is None else self.to(dtype)
-        return _Sum.apply(t, _norm_dims(dim, t.data.ndim, "sum"), keepdim)
+        return _Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim)
 
     def mean(self, dim=None, keepdim=False):
         """Mean over ``dim``. Example: ``t.mean(0, keepdim=True)``"""
-        if self.data.dtype.kind != "f":
+        if self._array.dtype.kind != "f":
             raise TypeError(f"mean: input dtype should be floating point, got {self.dtype}")
-        return _Mean.apply(self, _norm_dims(dim, self.data.ndim, "mean"), keepdim)
+        return _Mean.apply(self, _norm_dims(dim, self._array.ndim, "mean"), keepdim)
 
     def var(self, dim=None, keepdim=False, unbiased=True, correction=None):
         """Variance; ``correction`` (default 1, i.e. unbiased) as in PyTorch. Composite."""
-        dims = _norm_dims(dim, self.data.ndim, "var")
+        dims = _norm_dims(dim, self._array.ndim, "var")
         n = 1
-        for d in (dims if dims is not None else range(self.data.ndim)):
-            n *= self.data.shape[d]
+        for d in (dims if dims is not None else range(self._array.ndim)):
+            n *= self._array.shape[d]
         c = (1 if unbiased else 0) if correction is None else correction
         d = self - self.mean(dims, keepdim=True)
         return (d * d).sum(dims, keepdim=keepdim) / builtins.max(n - c, 0)
@@ -538,10 +561,10 @@ class Tensor:
         return _minmax(self, dim, keepdim, False)
 
     def amax(self, dim=None, keepdim=False):
-        return _AMax.apply(self, _norm_dims(dim, self.data.ndim, "amax"), keepdim, True)
+        return _AMax.apply(self, _norm_dims(dim, self._array.ndim, "amax"), keepdim, True)
 
     def amin(self, dim=None, keepdim=False):
-        return _AMax.apply(self, _norm_dims(dim, self.data.ndim, "amin"), keepdim, False)
+        return _AMax.apply(self, _norm_dims(dim, self._array.ndim, "amin"), keepdim, False)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest element (of the flattened tensor when dim is None)."""
@@ -552,7 +575,7 @@ class Tensor:
 
     def prod(self, dim=None, keepdim=False):
         """Product; composite of exp/log would lose zeros, so it is its own op."""
-        return _Prod.apply(self, _norm_dims(dim, self.data.ndim, "prod"), keepdim)
+        return _Prod.apply(self, _norm_dims(dim, self._array.ndim, "prod"), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
         if p == 2:
@@ -566,15 +589,15 @@ class Tensor:
         """A tensor with the same elements in ``shape`` (-1 infers one dimension).
         Example: ``t.reshape(2, -1)``"""
         shape = _shape_arg(shape)
-        return _Reshape.apply(self, _resolve_shape(shape, self.data.size, self.data.shape))
+        return _Reshape.apply(self, _resolve_shape(shape, self._array.size, self._array.shape))
 
     def view(self, *shape):
         """As ``reshape``; a view needs a contiguous tensor, as in PyTorch."""
         shape = _shape_arg(shape)
-        if not self.data.flags.c_contiguous:
+        if not self._array.flags.c_contiguous:
             raise RuntimeError("view: the tensor is not contiguous; use .reshape(...) or "
                                ".contiguous().view(...)")
-        return _Reshape.apply(self, _resolve_shape(shape, self.data.size, self.data.shape))
+        return _Reshape.apply(self, _resolve_shape(shape, self._array.size, self._array.shape))
 
     def view_as(self, other):
         return self.view(*other.shape)
@@ -583,27 +606,27 @@ class Tensor:
         return self.reshape(*other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
-        nd = self.data.ndim
+        nd = self._array.ndim
         if nd == 0:
             return self.reshape(1)
         s = _norm_dim(start_dim, nd, "flatten")
         e = _norm_dim(end_dim, nd, "flatten")
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-        sh = self.data.shape
+        sh = self._array.shape
         n = 1
         for d in sh[s:e + 1]:
             n *= d
         return self.reshape(*sh[:s], n, *sh[e + 1:])
 
     def unflatten(self, dim, sizes):
-        d = _norm_dim(dim, self.data.ndim, "unflatten")
-        sh = self.data.shape
+        d = _norm_dim(dim, self._array.ndim, "unflatten")
+        sh = self._array.shape
         return self.reshape(*sh[:d], *sizes, *sh[d + 1:])
 
     def transpose(self, dim0, dim1):
         """Swap two dimensions (a view). Example: ``t.transpose(0, 1)``"""
-        nd = self.data.ndim
+        nd = self._array.ndim
         if nd == 0:
             return self
         perm = list(range(nd))
@@ -614,14 +637,14 @@ class Tensor:
     swapaxes = transpose
 
     def t(self):
-        if self.data.ndim > 2:
-            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got {self.data.ndim}")
-        return self.transpose(0, 1) if self.data.ndim == 2 else self
+        if self._array.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions, got {self._array.ndim}")
+        return self.transpose(0, 1) if self._array.ndim == 2 else self
 
     def permute(self, *dims):
         """Reorder the dimensions (a view). Example: ``t.permute(0, 2, 3, 1)``"""
         dims = _shape_arg(dims)
-        nd = self.data.ndim
+        nd = self._array.ndim
         if len(dims) != nd:
             raise ValueError(f"permute: got {len(dims)} dims for a tensor of {nd} dimensions")
         perm = tuple(_norm_dim(d, nd, "permute") for d in dims)
@@ -630,31 +653,31 @@ class Tensor:
         return _Permute.apply(self, perm)
 
     def unsqueeze(self, dim):
-        d = _norm_dim(dim, self.data.ndim + 1, "unsqueeze")
-        sh = self.data.shape
+        d = _norm_dim(dim, self._array.ndim + 1, "unsqueeze")
+        sh = self._array.shape
         return _Reshape.apply(self, sh[:d] + (1,) + sh[d:])
 
     def squeeze(self, dim=None):
-        sh = self.data.shape
+        sh = self._array.shape
         if dim is None:
             new = tuple(s for s in sh if s != 1)
         else:
             dims = (dim,) if isinstance(dim, int) else tuple(dim)
-            ds = {_norm_dim(d, self.data.ndim, "squeeze") for d in dims}
+            ds = {_norm_dim(d, self._array.ndim, "squeeze") for d in dims}
             new = tuple(s for i, s in enumerate(sh) if not (i in ds and s == 1))
         return _Reshape.apply(self, new)
 
     def expand(self, *shape):
         shape = _shape_arg(shape)
         nd = len(shape)
-        if nd < self.data.ndim:
+        if nd < self._array.ndim:
             raise ValueError(f"expand: the number of sizes ({nd}) must be >= the tensor's "
-                             f"dimensions ({self.data.ndim})")
-        src = (1,) * (nd - self.data.ndim) + self.data.shape
+                             f"dimensions ({self._array.ndim})")
+        src = (1,) * (nd - self._array.ndim) + self._array.shape
         tgt = tuple(s if n == -1 else n for s, n in zip(src, shape))
         for s, n in zip(src, tgt):
             if s != 1 and s != n:
-                raise ValueError(f"expand: cannot expand shape {self.data.shape} to {shape}")
+                raise ValueError(f"expand: cannot expand shape {self._array.shape} to {shape}")
         return _Expand.apply(self, tgt)
 
     def expand_as(self, other):
@@ -665,8 +688,8 @@ class Tensor:
         return _Repeat.apply(self, tuple(reps))
 
     def split(self, split_size, dim=0):
-        d = _norm_dim(dim, self.data.ndim, "split")
-        n = self.data.shape[d]
+        d = _norm_dim(dim, self._array.ndim, "split")
+        n = self._array.shape[d]
         if isinstance(split_size, int):
             if split_size <= 0:
                 raise ValueError(f"split: split_size must be positive, got {split_size}")
@@ -684,13 +707,13 @@ class Tensor:
         return tuple(out)
 
     def chunk(self, chunks, dim=0):
-        n = self.data.shape[_norm_dim(dim, self.data.ndim, "chunk")]
+        n = self._array.shape[_norm_dim(dim, self._array.ndim, "chunk")]
         size = -(-n // chunks) if n else 1
         return self.split(builtins.max(size, 1), dim)
 
     def unbind(self, dim=0):
-        d = _norm_dim(dim, self.data.ndim, "unbind")
-        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.data.shape[d]))
+        d = _norm_dim(dim, self._array.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._array.shape[d]))
 
     def __getitem__(self, idx):
         """Indexing with ints, slices, None, Ellipsis, and integer/bool arrays (a copy for
@@ -700,24 +723,24 @@ class Tensor:
 
     def __setitem__(self, idx, value):
         idx = _index_arg(idx)
-        v = value.data if isinstance(value, Tensor) else value
+        v = value._array if isinstance(value, Tensor) else value
         track = _fn._state.grad and (self.requires_grad or
                                         (isinstance(value, Tensor) and value.requires_grad))
         if track:
             _inplace(self, _IndexPut, idx, _wrap_operand(value, self))
         else:
-            self.data[idx] = v
+            self._array[idx] = v
             self._vc[0] += 1
 
     def masked_fill(self, mask, value):
         return where(mask, value, self)
 
     def index_select(self, dim, index):
-        d = _norm_dim(dim, self.data.ndim, "index_select")
+        d = _norm_dim(dim, self._array.ndim, "index_select")
         return self[(slice(None),) * d + (_arr(index),)]
 
     def gather(self, dim, index):
-        return _Gather.apply(self, _norm_dim(dim, self.data.ndim, "gather"),
+        return _Gather.apply(self, _norm_dim(dim, self._array.ndim, "gather"),
                              np.asarray(_arr(index), dtype=np.int64))
 
     # ---- in place ---------------------------------------------------------------------
@@ -740,7 +763,7 @@ class Tensor:
     def clamp_(self, min=None, max=None):  # noqa: A002
         if _needs_track(self):
             return _inplace(self, _Clamp, min, max)
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self._array, min, max, out=self._array)
         self._vc[0] += 1
         return self
 
@@ -752,7 +775,7 @@ class Tensor:
         """Set every element to ``value`` in place."""
         if _needs_track(self):
             return _inplace(self, _Fill, _arr(value))
-        self.data[...] = _arr(value)
+        self._array[...] = _arr(value)
         self._vc[0] += 1
         return self
 
@@ -762,18 +785,18 @@ class Tensor:
         if _needs_track(self) or (isinstance(src, Tensor) and src.requires_grad and
                                   _fn._state.grad):
             return _inplace(self, _CopyFrom, src)
-        np.copyto(self.data, _arr(src), casting="unsafe")
+        np.copyto(self._array, _arr(src), casting="unsafe")
         self._vc[0] += 1
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         with no_grad():
-            self.copy_(default_generator().normal(mean, std, self.data.shape))
+            self.copy_(default_generator().normal(mean, std, self._array.shape))
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         with no_grad():
-            self.copy_(default_generator().uniform(a, b, self.data.shape))
+            self.copy_(default_generator().uniform(a, b, self._array.shape))
         return self
 
     __iadd__ = add_
@@ -799,20 +822,20 @@ def _inplace(self, op, *args, ufunc=None):
     if not track:
         if ufunc is None:
             raise RuntimeError("internal: in-place op without a ufunc")
-        ufunc(self.data, _arr(args[0]), out=self.data, casting="same_kind")
+        ufunc(self._array, _arr(args[0]), out=self._array, casting="same_kind")
         self._vc[0] += 1
         return self
     if self.requires_grad and self._node is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation. Wrap the update in `with fastdl.no_grad():` or work on "
                            "a clone.")
-    old = Tensor._make(self.data.copy(), self.requires_grad)
+    old = Tensor._make(self._array.copy(), self.requires_grad)
     old._node, old._out_idx = self._node, self._out_idx
     out = op.apply(old, *args)
-    if out.data.shape != self.data.shape:
-        raise ValueError(f"in-place op: result shape {out.data.shape} does not match the "
-                         f"tensor's shape {self.data.shape}")
-    np.copyto(self.data, out.data, casting="same_kind")
+    if out._array.shape != self._array.shape:
+        raise ValueError(f"in-place op: result shape {out._array.shape} does not match the "
+                         f"tensor's shape {self._array.shape}")
+    np.copyto(self._array, out._array, casting="same_kind")
     self._vc[0] += 1
     self._node, self._out_idx = out._node, out._out_idx
     if out._node is not None:
@@ -874,9 +897,9 @@ def _norm_dims(dim, nd, what):
 
 def _index_arg(idx):
     if isinstance(idx, Tensor):
-        return idx.data
+        return idx._array
     if isinstance(idx, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        return tuple(i._array if isinstance(i, Tensor) else i for i in idx)
     if isinstance(idx, list):
         return np.asarray(idx)
     return idx
@@ -884,14 +907,14 @@ def _index_arg(idx):
 
 def _minmax(t, dim, keepdim, is_max):
     if dim is None:
-        if t.data.size == 0:
+        if t._array.size == 0:
             raise ValueError(f"{'max' if is_max else 'min'}: empty tensor has no extremum; "
                              f"pass dim")
         return _AMax.apply(t, None, False, is_max)
-    d = _norm_dim(dim, t.data.ndim, "max" if is_max else "min")
+    d = _norm_dim(dim, t._array.ndim, "max" if is_max else "min")
     # NaN wins, as in PyTorch: argmax/argmin return the first NaN
     fn = np.argmax if is_max else np.argmin
-    idx = fn(t.data, axis=d, keepdims=True)
+    idx = fn(t._array, axis=d, keepdims=True)
     vals = _TakeAlong.apply(t, d, idx)
     if not keepdim:
         vals = vals.squeeze(d)
@@ -901,13 +924,13 @@ def _minmax(t, dim, keepdim, is_max):
 
 def _argext(t, dim, keepdim, fn):
     if dim is None:
-        r = fn(t.data.reshape(-1))
+        r = fn(t._array.reshape(-1))
         out = np.asarray(r, dtype=np.int64)
         if keepdim:
-            out = out.reshape((1,) * t.data.ndim)
+            out = out.reshape((1,) * t._array.ndim)
         return Tensor._make(out)
-    d = _norm_dim(dim, t.data.ndim, "argmax")
-    return Tensor._make(fn(t.data, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
+    d = _norm_dim(dim, t._array.ndim, "argmax")
+    return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
 
 
 def _binary(uf, a, b):
@@ -1439,13 +1462,13 @@ def cat(tensors, dim=0):
     ts = [t if isinstance(t, Tensor) else Tensor._make(_as_array(t)) for t in tensors]
     if not ts:
         raise ValueError("cat: expected a non-empty list of tensors")
-    nd = ts[0].data.ndim
+    nd = ts[0]._array.ndim
     d = _norm_dim(dim, nd, "cat")
     for i, t in enumerate(ts):
-        if t.data.ndim != nd or t.data.shape[:d] + t.data.shape[d + 1:] != \
-                ts[0].data.shape[:d] + ts[0].data.shape[d + 1:]:
-            raise ValueError(f"cat: tensor {i} has shape {t.data.shape}, incompatible with "
-                             f"{ts[0].data.shape} along dim {dim}")
+        if t._array.ndim != nd or t._array.shape[:d] + t._array.shape[d + 1:] != \
+                ts[0]._array.shape[:d] + ts[0]._array.shape[d + 1:]:
+            raise ValueError(f"cat: tensor {i} has shape {t._array.shape}, incompatible with "
+                             f"{ts[0]._array.shape} along dim {dim}")
     return _Cat.apply(d, *ts)
 
 
@@ -1458,10 +1481,10 @@ def stack(tensors, dim=0):
     if not ts:
         raise ValueError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(ts):
-        if t.data.shape != ts[0].data.shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.data.shape}, expected "
-                             f"{ts[0].data.shape}")
-    d = _norm_dim(dim, ts[0].data.ndim + 1, "stack")
+        if t._array.shape != ts[0]._array.shape:
+            raise ValueError(f"stack: tensor {i} has shape {t._array.shape}, expected "
+                             f"{ts[0]._array.shape}")
+    d = _norm_dim(dim, ts[0]._array.ndim + 1, "stack")
     return _Stack.apply(d, *ts)
 
 

@@ -100,7 +100,7 @@ def test_module_state_dict_round_trip(tmp_path):
             self.register_buffer("running", fastdl.zeros(4))
 
     a, b = Net(), Net()
-    a.running.data[:] = 3
+    a.running._array[:] = 3
     fastdl.save(a.state_dict(), tmp_path / "net.safetensors")
     b.load_state_dict(fastdl.load(tmp_path / "net.safetensors"))
     np.testing.assert_array_equal(a.w.detach().numpy(), b.w.detach().numpy())
@@ -121,9 +121,9 @@ def test_npz_is_plain_numpy(tmp_path):
 def test_bad_values_are_refused(tmp_path):
     p = tmp_path / "w.safetensors"
     with pytest.raises(TypeError, match="no pickling"):
-        fastdl.save({"a": [1, 2]}, p)
-    with pytest.raises(TypeError, match="keys must be str"):
-        fastdl.save({1: np.zeros(2)}, p)
+        fastdl.save({"a": [1, object()]}, p)
+    with pytest.raises(TypeError, match="keys must be str or int"):
+        fastdl.save({1.5: np.zeros(2)}, p)
     with pytest.raises(TypeError, match="cannot be saved"):
         fastdl.save({"o": np.array([object()])}, p)
     with pytest.raises(ValueError, match="reserved"):
@@ -193,3 +193,13 @@ def test_corrupt_npz_and_pickled_objects(tmp_path):
         fastdl.load(tmp_path / "o.npz")
     with pytest.raises(FileNotFoundError):
         fastdl.load(tmp_path / "missing.npz")
+
+
+def test_header_length_that_looks_like_a_pickle_opcode():
+    # a safetensors header of length 0x280 starts with the bytes 80 02, as a pickle does
+    for n in range(1, 1000):
+        blob = fio.save_bytes({"k" * n: np.zeros(1, np.float32)})
+        if blob[:2] == b"\x80\x02":
+            break
+    assert blob[:2] == b"\x80\x02"
+    assert fio.load_bytes(blob)["k" * n].tolist() == [0.0]

@@ -43,7 +43,7 @@ def _fastdl_run(kw, steps, problem):
     traj = []
     for _ in range(steps):
         opt.step(closure)
-        traj.append(np.concatenate([p.data.ravel() for p in ps]))
+        traj.append(np.concatenate([p._array.ravel() for p in ps]))
     return traj, opt, closure
 
 
@@ -103,15 +103,15 @@ def test_state_dict_resume():
                                   "least_squares")
     sd = opt.state_dict()
     ps = opt.param_groups[0]["params"]
-    saved = [p.data.copy() for p in ps]
+    saved = [p._array.copy() for p in ps]
     opt.step(closure)
-    after = [p.data.copy() for p in ps]
+    after = [p._array.copy() for p in ps]
     for p, s in zip(ps, saved):
-        np.copyto(p.data, s)
+        np.copyto(p._array, s)
     opt.load_state_dict(sd)
     opt.step(closure)
     for p, a in zip(ps, after):
-        assert np.array_equal(p.data, a)
+        assert np.array_equal(p._array, a)
 
 
 def test_errors():

@@ -279,9 +279,9 @@ def test_scheduler_changes_what_the_optimizer_uses():
     s = S.StepLR(opt, step_size=1, gamma=0.5)
     for lr in [1.0, 0.5, 0.25]:
         p.grad = Parameter(np.ones(1, np.float32))
-        before = float(p.data[0])
+        before = float(p._array[0])
         opt.step()
-        assert float(p.data[0]) == pytest.approx(before - lr)
+        assert float(p._array[0]) == pytest.approx(before - lr)
         s.step()
 
 

@@ -194,7 +194,7 @@ def test_parameter_list_and_dict():
     loss.backward()
     assert np.allclose(m.pl[0].grad.numpy(), 3) and np.allclose(m.pd["a"].grad.numpy(), 8)
     fastdl.optim.SGD(m.parameters(), lr=0.5).step()
-    assert np.allclose(m.pl[0].data, -0.5)
+    assert np.allclose(m.pl[0]._array, -0.5)
     del m.pd["b"]
     assert list(m.pd.keys()) == ["a"]
     with pytest.raises(TypeError, match="expected a Parameter"):
@@ -204,4 +204,4 @@ def test_parameter_list_and_dict():
                                  torch.nn.Parameter(torch.zeros(3))])
     fl = nn.ParameterList([np.zeros(2), np.ones(3)])
     fl.load_state_dict({k: v.detach().numpy() for k, v in tl.state_dict().items()})
-    assert np.array_equal(fl[0].data, np.ones(2))
+    assert np.array_equal(fl[0]._array, np.ones(2))

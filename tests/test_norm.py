@@ -331,8 +331,8 @@ def test_instance_norm_against_torch(cls, shape, affine, track):
     tm = getattr(torch.nn, cls)(3, affine=affine, track_running_stats=track, momentum=0.3)
     if affine:
         w, b = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
-        m.weight.data[...] = w
-        m.bias.data[...] = b
+        m.weight._array[...] = w
+        m.bias._array[...] = b
         with torch.no_grad():
             tm.weight.copy_(torch.from_numpy(w))
             tm.bias.copy_(torch.from_numpy(b))

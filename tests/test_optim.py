@@ -71,7 +71,7 @@ def _run(name, kw, init, grads, **opt_kw):
         for p, g in zip(ps, gs):
             p.grad = Tensor._make(g)
         opt.step()
-    return [p.data for p in ps], opt
+    return [p._array for p in ps], opt
 
 
 def _run_ref(name, kw, init, grads):
@@ -191,9 +191,9 @@ def test_solves_linear_regression(name):
         loss = ((x_t @ w + b - y_t) ** 2).mean()
         loss.backward()
         opt.step()
-    final = float(((X @ w.data + b.data - y) ** 2).mean())
+    final = float(((X @ w._array + b._array - y) ** 2).mean())
     assert final < 1e-3, f"{name}: loss {final}"
-    assert_close(w.data, w_true, atol=0.05, rtol=0.05)
+    assert_close(w._array, w_true, atol=0.05, rtol=0.05)
 
 
 RESUME_KW = {"SGD": dict(lr=0.1, momentum=0.9, dampening=0.1), "Adam": dict(amsgrad=True),
@@ -218,7 +218,7 @@ def test_state_dict_resume_bitwise(name):
 
     steps(ps, opt, grads[:5])
     sd = opt.state_dict()
-    saved = [p.data.copy() for p in ps]
+    saved = [p._array.copy() for p in ps]
     steps(ps, opt, grads[5:])
     ps2 = [Parameter(a.copy()) for a in saved]
     opt2 = getattr(optim, name)(ps2, lr=123.0)  # options come from the state dict
@@ -226,7 +226,7 @@ def test_state_dict_resume_bitwise(name):
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     steps(ps2, opt2, grads[5:])
     for a, b in zip(ps, ps2):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a._array, b._array)
     # the saved dict did not change with the later steps
     assert sd["state"][0].keys() == opt.state_dict()["state"][0].keys()
 
@@ -269,7 +269,7 @@ def test_load_torch_state_dict_continues_like_torch(torch1):
         topt.step()
         opt.step()
     for p, t in zip(ps, tp):
-        assert_close(p.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        assert_close(p._array, t.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_params_without_grad_are_skipped():
@@ -277,17 +277,17 @@ def test_params_without_grad_are_skipped():
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = fastdl.ones(3)
     opt.step()
-    assert np.array_equal(b.data, np.ones(3, np.float32))
+    assert np.array_equal(b._array, np.ones(3, np.float32))
     assert b not in opt.state and float(opt.state[a]["step"]) == 1
     b.grad = fastdl.ones(3)
     opt.step()  # b's first step: same update as a's first step
     assert float(opt.state[a]["step"]) == 2 and float(opt.state[b]["step"]) == 1
-    assert_close(b.data, np.full(3, 0.9, np.float32))
+    assert_close(b._array, np.full(3, 0.9, np.float32))
     a.grad = None
     b.grad = None
-    before = a.data.copy()
+    before = a._array.copy()
     opt.step()
-    assert np.array_equal(a.data, before)
+    assert np.array_equal(a._array, before)
 
 
 def test_duplicate_parameters_rejected():
@@ -345,7 +345,7 @@ def test_zero_grad():
     opt = optim.SGD([p], lr=0.1)
     p.grad = fastdl.ones(3)
     opt.zero_grad(set_to_none=False)
-    assert p.grad is not None and np.array_equal(p.grad.data, np.zeros(3, np.float32))
+    assert p.grad is not None and np.array_equal(p.grad._array, np.zeros(3, np.float32))
     opt.zero_grad()
     assert p.grad is None
 
@@ -364,8 +364,8 @@ def test_param_groups_and_add_param_group():
         opt.step()
         REFERENCE_STEPS["Adam"](ea, ga, sa, lr=0.01)
         REFERENCE_STEPS["Adam"](eb, gb, sb, lr=0.1, betas=(0.5, 0.9))
-    assert_close(a.data, ea)
-    assert_close(b.data, eb)
+    assert_close(a._array, ea)
+    assert_close(b._array, eb)
 
 
 def test_one_kernel_call_per_group(monkeypatch):
@@ -396,9 +396,9 @@ def test_noncontiguous_grad_and_mixed_dtypes():
     a.grad = Tensor._make(g)
     b.grad = Tensor._make(np.ones(5, np.float64))
     opt.step()
-    assert_close(a.data, 1 - 0.5 * g)
-    assert b.data.dtype == np.float64
-    assert_close(b.data, np.full(5, 0.5))
+    assert_close(a._array, 1 - 0.5 * g)
+    assert b._array.dtype == np.float64
+    assert_close(b._array, np.full(5, 0.5))
 
 
 def test_grad_shape_mismatch_is_an_error_and_changes_nothing():
@@ -407,10 +407,10 @@ def test_grad_shape_mismatch_is_an_error_and_changes_nothing():
     a.grad = Tensor._make(np.ones(4, np.float32))
     with pytest.raises(ValueError, match="does not match"):
         opt.step()
-    assert np.array_equal(a.data, np.ones(3, np.float32))
+    assert np.array_equal(a._array, np.ones(3, np.float32))
     a.grad = Tensor._make(np.ones(3, np.float32))
     opt.step()  # the momentum buffer still starts from this first gradient
-    assert_close(a.data, np.full(3, 0.5, np.float32))
+    assert_close(a._array, np.full(3, 0.5, np.float32))
 
 
 def test_step_closure_and_version_bump():
@@ -426,7 +426,7 @@ def test_step_closure_and_version_bump():
     v = p._version
     loss = opt.step(closure)
     assert float(loss.item()) == 2.0
-    assert_close(p.data, np.full(2, 0.8, np.float32))
+    assert_close(p._array, np.full(2, 0.8, np.float32))
     assert p._version > v
 
 
@@ -481,14 +481,14 @@ def test_early_stopping_restores_best_weights():
     stopped_at = None
     for epoch, loss in enumerate(losses):
         with fastdl.no_grad():
-            model.weight.data += 1.0  # "training" changes the weights every epoch
-        snapshots.append(model.weight.data.copy())
+            model.weight._array += 1.0  # "training" changes the weights every epoch
+        snapshots.append(model.weight._array.copy())
         if stopper.step(loss, model):
             stopped_at = epoch
             break
     assert stopped_at == 3  # 0.45 and 0.6 do not improve on 0.5 by more than 0.1
     assert stopper.best == 0.5 and stopper.best_epoch == 1
-    assert np.array_equal(model.weight.data, snapshots[1])
+    assert np.array_equal(model.weight._array, snapshots[1])
 
 
 def test_early_stopping_max_mode_and_errors():

@@ -132,7 +132,7 @@ def test_array_outlives_cache_and_views_keep_buffer():
     c[...] = 0.0
     assert (v == 3.0).all()
     t = fastdl.zeros(512, 512)
-    d = t.data
+    d = t._array
     del t
     fastdl.empty_cache()
     d[...] = 1.0

@@ -53,7 +53,7 @@ def test_basic_properties():
     assert np.asarray(t.detach()).shape == (3, 4)
     assert t.requires_grad and t.grad is None and t.is_leaf
     d = t.detach()
-    assert not d.requires_grad and np.shares_memory(d.numpy(), t.data)
+    assert not d.requires_grad and np.shares_memory(d.numpy(), t._array)
     assert "requires_grad=True" in repr(t) and "tensor(" in repr(t)
     with pytest.raises(RuntimeError, match="detach"):
         t.numpy()
@@ -246,7 +246,7 @@ def test_shape_ops(rng):
         assert gradcheck(f, [t64(a)])
     with pytest.raises(ValueError, match="invalid for input of size 24"):
         x.reshape(5, 5)
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="out of (range|bounds)"):
         x.transpose(0, 3)
     with pytest.raises(RuntimeError, match="contiguous"):
         x.transpose(0, 1).view(-1)
@@ -294,7 +294,7 @@ def test_setitem_and_gather(rng):
     idx = np.array([[0, 1], [2, 3], [1, 1]])
     assert_close(t64(a).gather(1, idx), np.take_along_axis(a, idx, 1))
     assert gradcheck(lambda t: t.gather(1, idx), [t64(a)])
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match="out of (range|bounds)"):
         t64(a).gather(1, np.array([[9], [0], [0]]))
 
 
@@ -327,7 +327,7 @@ def test_to_dtype_and_clone(rng):
     assert gradcheck(lambda t: t.to(np.float32).double() * 2, [t64(a)], eps=1e-2, atol=1e-3,
                      rtol=1e-2)
     c = x.clone()
-    assert not np.shares_memory(c.data, x.data) and c.requires_grad
+    assert not np.shares_memory(c._array, x._array) and c.requires_grad
     with pytest.raises(TypeError, match="float16"):
         x.to(np.float16)
 

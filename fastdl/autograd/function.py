@@ -164,7 +164,7 @@ class _Op:
         ctx._saved = ()
         ctx._versions = None
         if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
-            out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+            out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
         else:
             prev = _state.grad
             _state.grad = False
@@ -189,7 +189,7 @@ class _Op:
         _state.grad = False
         try:
             if raw:
-                out = cls.forward(ctx, *[a.data if isinstance(a, T) else a for a in args])
+                out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
             else:
                 out = cls.forward(ctx, *args)
         finally:
@@ -207,14 +207,14 @@ def _link(ctx, outs, args, raw):
     """Make `ctx` the grad_fn of the floating outputs and pin saved tensors' versions."""
     nout = 0
     for i, t in enumerate(outs):
-        if t.data.dtype.kind == "f":
+        if t._array.dtype.kind == "f":
             t.requires_grad = True
             t._node = ctx
             t._out_idx = i
             nout = i + 1
     ctx._nout = nout
     if not raw:  # PyTorch materialises the gradient of an unused output as zeros
-        ctx._out_meta = [(t.data.shape, t.data.dtype) for t in outs]
+        ctx._out_meta = [(t._array.shape, t._array.dtype) for t in outs]
     saved = ctx._saved
     if saved:
         _record_versions(ctx, saved, args, outs, raw)
@@ -228,12 +228,12 @@ def _record_versions(ctx, saved, args, outs, raw):
         if s is None:
             continue
         for t in args:
-            if isinstance(t, T) and (s is t or (raw and s is t.data)):
+            if isinstance(t, T) and (s is t or (raw and s is t._array)):
                 vers.append((t._vc, t._vc[0], i))
                 break
         else:
             for t in outs:
-                if s is t or (raw and s is t.data):
+                if s is t or (raw and s is t._array):
                     vers.append((t._vc, t._vc[0], i))
                     break
     ctx._versions = vers
@@ -273,7 +273,7 @@ def _unwrap_grad(g):
     if g is None:
         return None
     if isinstance(g, T):
-        return g.data
+        return g._array
     return np.asarray(g)
 
 
@@ -358,8 +358,8 @@ def _run(roots, root_grads, retain_graph, inputs=None):
         for p, g in zip(parents, res):
             if p is None or g is None:
                 continue
-            if g.shape != p.data.shape:
-                g = _reduce_to(g, p.data.shape, type(node).__name__)
+            if g.shape != p._array.shape:
+                g = _reduce_to(g, p._array.shape, type(node).__name__)
             if want is not None:
                 k = want.get(id(p))
                 if k is not None:
@@ -403,7 +403,7 @@ def _accumulate(leaf, g):
     """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
     to several inputs) into a buffer from the caching allocator when large; later ones are
     added in place, as PyTorch does."""
-    dt = leaf.data.dtype
+    dt = leaf._array.dtype
     old = leaf.grad
     if old is None:
         if g.size >= (1 << 15):
@@ -412,10 +412,10 @@ def _accumulate(leaf, g):
         else:
             buf = np.array(g, dtype=dt, copy=True, order="C")
         leaf.grad = _Tensor._make(buf)
-    elif old.data.shape == g.shape and old.data.flags.writeable and old.data.dtype == dt:
-        np.add(old.data, g, out=old.data, casting="unsafe")
+    elif old._array.shape == g.shape and old._array.flags.writeable and old._array.dtype == dt:
+        np.add(old._array, g, out=old._array, casting="unsafe")
     else:
-        leaf.grad = _Tensor._make((old.data + g).astype(dt, copy=False))
+        leaf.grad = _Tensor._make((old._array + g).astype(dt, copy=False))
 
 
 def _seed_grads(tensors, grad_tensors, what):
@@ -430,17 +430,17 @@ def _seed_grads(tensors, grad_tensors, what):
                 f"grad_fn. Create the leaf with requires_grad=True (or call "
                 f".requires_grad_()), and do not compute it under fastdl.no_grad().")
         if g is None:
-            if t.data.size != 1:
+            if t._array.size != 1:
                 raise RuntimeError(
                     f"{what}: grad can be implicitly created only for scalar outputs; this "
-                    f"tensor has shape {t.data.shape}: pass gradient= of the same shape")
-            g = np.ones_like(t.data)
+                    f"tensor has shape {t._array.shape}: pass gradient= of the same shape")
+            g = np.ones_like(t._array)
         else:
             g = _unwrap_grad(g)
-            if g.shape != t.data.shape:
+            if g.shape != t._array.shape:
                 raise ValueError(f"{what}: gradient has shape {g.shape} but the tensor has "
-                                 f"shape {t.data.shape}")
-            g = g.astype(t.data.dtype, copy=False)
+                                 f"shape {t._array.shape}")
+            g = g.astype(t._array.dtype, copy=False)
         roots.append(t)
         gs.append(g)
     return roots, gs
@@ -488,5 +488,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
             raise RuntimeError("grad: one of the differentiated tensors appears to not have "
                                "been used in the graph; set allow_unused=True if this is "
                                "intended")
-        res.append(None if g is None else T._make(np.array(g, dtype=t.data.dtype)))
+        res.append(None if g is None else T._make(np.array(g, dtype=t._array.dtype)))
     return tuple(res)

@@ -1,15 +1,16 @@
-"""fastdl.data: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
-``random_split``, ``DataLoader`` (reproducible shuffling, background prefetch), and the
-offline handwritten-digit data sets in ``fastdl.data.datasets`` (``MNIST``, ``Digits``).
+"""``fastdl.data``: the older name of ``fastdl.utils.data`` (the same modules and classes,
+so ``fastdl.data.DataLoader is fastdl.utils.data.DataLoader`` and ``import
+fastdl.data.dataloader`` still works).
 
-Example::
-
-    from fastdl.data import DataLoader, random_split
-    from fastdl.data.datasets import MNIST
-    train, val = random_split(MNIST(train=True), [55000, 5000], seed=0)
-    for xb, yb in DataLoader(train, batch_size=128, shuffle=True, seed=0):
-        ...
+Example: ``from fastdl.data import DataLoader, TensorDataset``
 """
-from .dataset import *  # noqa: F401,F403
-from .dataloader import *  # noqa: F401,F403
-from . import datasets  # noqa: F401
+import sys as _sys
+
+from ..utils import data as _data
+from ..utils.data import *  # noqa: F401,F403
+from ..utils.data import __all__  # noqa: F401
+from ..utils.data import dataset, sampler, dataloader, datasets  # noqa: F401
+
+for _name in ("dataset", "sampler", "dataloader", "datasets"):
+    _sys.modules[f"{__name__}.{_name}"] = getattr(_data, _name)
+del _sys, _name

@@ -8,7 +8,10 @@ Model: conv(1->6, 5x5, pad 2) - ReLU - maxpool 2 - conv(6->16, 5x5) - ReLU - max
 flatten - linear 400->120 - ReLU - linear 120->84 - ReLU - linear 84->10 (3x3 kernels for
 the 8x8 Digits). Loss: cross-entropy. Optimiser: Adam with a one-cycle learning-rate schedule
 (stepped every batch) and early stopping on the validation loss (restoring the best weights).
-The training set is split into train / validation (1/12 held out, seeded). A progress bar
+The training set is split into train / validation (1/12 held out, seeded). Data augmentation
+(``--augment``, on by default for MNIST): every training batch gets an independent random
+shift of up to 2 pixels per image (``fastdl.transforms.RandomCrop(28, padding=2,
+per_sample=True)``, one vectorised gather per batch). A progress bar
 (tqdm when installed, else plain lines) shows loss, accuracy and samples/s; each epoch prints
 its time. At the end the weights go to ``--out/lenet_<dataset>.safetensors`` (readable by
 ``safetensors.torch.load_file``), the curves to ``--out/training_curves.png`` (matplotlib)
@@ -34,9 +37,11 @@ import numpy as np
 
 import fastdl
 import fastdl.nn as nn
+import fastdl.transforms as T
 from fastdl.data import DataLoader, TensorDataset, random_split
 
-__all__ = ["LeNet5", "load_data", "train", "evaluate", "Progress", "save_plot", "main"]
+__all__ = ["LeNet5", "load_data", "train", "evaluate", "Progress", "save_plot", "main",
+           "make_augment"]
 
 # per-dataset pixel statistics (of the training split), used to standardise the inputs
 _STATS = {"mnist": (0.1307, 0.3081), "digits": (0.3048, 0.3838)}
@@ -170,16 +175,26 @@ def evaluate(model, dataset, batch_size=1000):
     return total_loss / max(n, 1), correct / max(n, 1)
 
 
+def make_augment(in_size, shift=2, fill=0.0):
+    """The training-batch augmentation: a random shift of up to ``shift`` pixels per image
+    (padding with ``fill``, the background value, then a random ``in_size`` crop, drawn
+    independently per image). Example: ``xb = make_augment(28)(xb)``"""
+    return T.RandomCrop(in_size, padding=shift, fill=fill, per_sample=True)
+
+
 def train_epoch(model, loader, optimizer, criterion, scheduler=None, desc="", bar=True,
-                batch_losses=None):
+                batch_losses=None, augment=None):
     """One pass over ``loader``: forward, loss, backward, optimiser step (and a per-batch
-    scheduler step). Returns ``(mean loss, accuracy, samples/s)``; appends every batch's
-    loss to ``batch_losses`` when given."""
+    scheduler step); ``augment`` (a transform) is applied to every input batch first.
+    Returns ``(mean loss, accuracy, samples/s)``; appends every batch's loss to
+    ``batch_losses`` when given."""
     model.train()
     total_loss, correct, n = 0.0, 0, 0
     with Progress(len(loader.dataset) if not loader.drop_last else
                   len(loader) * loader.batch_size, desc, bar) as prog:
         for xb, yb in loader:
+            if augment is not None:
+                xb = augment(xb)
             out = model(xb)
             loss = criterion(out, yb)
             optimizer.zero_grad()
@@ -253,6 +268,8 @@ def parse_args(argv=None):
                    help="train on the first N images only (and test on N/4): quick runs")
     p.add_argument("--patience", type=int, default=2, help="early-stopping patience (2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", choices=["auto", "on", "off"], default="auto",
+                   help="random per-image shifts of the training batches (auto: on for mnist)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size", "threads", "limit", "patience"):
@@ -289,6 +306,12 @@ def main(argv=None):
     scheduler = fastdl.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, total_steps=args.epochs * len(loader))
     stopper = make_early_stopping(args.patience)
+    use_aug = args.augment == "on" or (args.augment == "auto" and args.dataset == "mnist")
+    augment = None
+    if use_aug:
+        mean, std = _STATS[args.dataset]
+        augment = make_augment(in_size, fill=float(-mean / std))  # standardised black
+        print(f"augmentation: {augment}", flush=True)
 
     hist = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [],
             "epoch_time": [], "samples_per_s": [], "batch_loss": []}
@@ -296,7 +319,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         tl, ta, rate = train_epoch(model, loader, optimizer, criterion, scheduler,
                                    desc=f"epoch {epoch}/{args.epochs}",
-                                   bar=not args.no_progress, batch_losses=hist["batch_loss"])
+                                   bar=not args.no_progress, batch_losses=hist["batch_loss"],
+                                   augment=augment)
         vl, va = evaluate(model, val)
         dt = time.perf_counter() - t0
         for k, v in zip(("train_loss", "train_acc", "val_loss", "val_acc", "epoch_time",

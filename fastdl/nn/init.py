@@ -21,13 +21,13 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
 def _check(t, what):
     if not isinstance(t, Tensor):
         raise TypeError(f"{what}: expected a Tensor, got {type(t).__name__}")
-    if t.data.dtype.kind != "f":
+    if t._array.dtype.kind != "f":
         raise TypeError(f"{what}: only floating tensors can be initialised, got {t.dtype}")
 
 
 def _write(t, values):
     with no_grad():
-        np.copyto(t.data, values, casting="unsafe")
+        np.copyto(t._array, values, casting="unsafe")
         t._vc[0] += 1
     return t
 
@@ -178,7 +178,7 @@ def orthogonal_(tensor, gain=1.0):
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows if rows else 0
+    cols = tensor._array.size // rows if rows else 0
     flat = default_generator().standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -60,7 +60,7 @@ class EarlyStopping:
             self.best_epoch = self.epoch
             self.num_bad_epochs = 0
             if model is not None and self.restore_best_weights:
-                self.best_state = {k: np.array(v.data, copy=True)
+                self.best_state = {k: np.array(v._array, copy=True)
                                    for k, v in model.state_dict().items()}
         else:
             self.num_bad_epochs += 1

@@ -145,26 +145,26 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
-        self._dtype = np.result_type(*[p.data.dtype for p in self._params])
+        self._dtype = np.result_type(*[p._array.dtype for p in self._params])
 
     # ---- the flat view of all parameters ------------------------------------------------------
     def _flat_grad(self):
         return np.concatenate([
-            (np.asarray(p.grad.data, dtype=self._dtype) if p.grad is not None
-             else np.zeros(p.data.size, self._dtype)).ravel() for p in self._params])
+            (np.asarray(p.grad._array, dtype=self._dtype) if p.grad is not None
+             else np.zeros(p._array.size, self._dtype)).ravel() for p in self._params])
 
     def _add(self, t, d):
         """x += t·d over the flattened parameters."""
         off = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (t * d[off:off + n]).reshape(p.data.shape).astype(p.data.dtype, copy=False)
+            n = p._array.size
+            p._array += (t * d[off:off + n]).reshape(p._array.shape).astype(p._array.dtype, copy=False)
             p._vc[0] += 1
             off += n
 
     def _set(self, xs):
         for p, x in zip(self._params, xs):
-            np.copyto(p.data, x)
+            np.copyto(p._array, x)
             p._vc[0] += 1
 
     def step(self, closure):
@@ -234,7 +234,7 @@ class LBFGS(Optimizer):
 
             ls_evals = 0
             if line_search == "strong_wolfe":
-                x0 = [p.data.copy() for p in self._params]
+                x0 = [p._array.copy() for p in self._params]
 
                 def evaluate(step, x0=x0, d=d):
                     self._add(step, d)

@@ -128,9 +128,9 @@ class Optimizer:
                                 f"is {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
-            if p.data.dtype not in _FLOAT:
+            if p._array.dtype not in _FLOAT:
                 raise TypeError(f"optimizer can only optimize float32/float64 Tensors, got "
-                                f"{p.data.dtype} (shape {p.shape})")
+                                f"{p._array.dtype} (shape {p.shape})")
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
             raise ValueError("optimizer contains a parameter group with duplicate parameters "
@@ -160,10 +160,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif p.grad.data.flags.writeable:
-                    p.grad.data.fill(0)
+                elif p.grad._array.flags.writeable:
+                    p.grad._array.fill(0)
                 else:
-                    p.grad = Tensor._make(np.zeros_like(p.grad.data))
+                    p.grad = Tensor._make(np.zeros_like(p.grad._array))
 
     # ---- the step -------------------------------------------------------------------------------
     def step(self, closure=None):
@@ -193,7 +193,7 @@ class Optimizer:
         created = False
         for name in slots:
             if name is not None and name not in st:
-                st[name] = _zeros(p.data.shape, p.data.dtype, self._init_value(group, name))
+                st[name] = _zeros(p._array.shape, p._array.dtype, self._init_value(group, name))
                 created = True
         return st, created
 
@@ -232,8 +232,8 @@ class Optimizer:
             entry = self._cache[key] = (states, steps, mus)
         states, steps, mus = entry
         kw = self._kernel_args(group)
-        pdata = [p.data for p in act]
-        gdata = [g.data for g in grads]
+        pdata = [p._array for p in act]
+        gdata = [g._array for g in grads]
         try:
             try:
                 _C.optim_step(self._algo, pdata, gdata, states, steps, mus, first, **kw)
@@ -255,7 +255,7 @@ class Optimizer:
 
     def _step_slow(self, group, act, slots, kw, first):
         for p in act:
-            if not (p.data.flags.c_contiguous and p.data.flags.writeable):
+            if not (p._array.flags.c_contiguous and p._array.flags.writeable):
                 raise ValueError(f"{type(self).__name__}.step: parameter of shape {p.shape} "
                                  "must be a writeable C-contiguous array")
             if p.grad.shape != p.shape:
@@ -264,13 +264,13 @@ class Optimizer:
                                  f"{p.shape}")
         by_dtype = {}
         for i, p in enumerate(act):
-            by_dtype.setdefault(p.data.dtype, []).append(i)
+            by_dtype.setdefault(p._array.dtype, []).append(i)
         for dt, idx in by_dtype.items():
             sub = [act[i] for i in idx]
             states, steps, mus, _ = self._build(group, sub, slots)
             f = None if first is None else [first[i] for i in idx]
-            gdata = [np.ascontiguousarray(p.grad.data, dtype=dt) for p in sub]
-            _C.optim_step(self._algo, [p.data for p in sub], gdata, states, steps, mus, f,
+            gdata = [np.ascontiguousarray(p.grad._array, dtype=dt) for p in sub]
+            _C.optim_step(self._algo, [p._array for p in sub], gdata, states, steps, mus, f,
                           **kw)
 
     # ---- saving and loading -----------------------------------------------------------------------
@@ -332,10 +332,10 @@ class Optimizer:
                     continue
                 else:
                     a = np.asarray(v)
-                    if a.shape != p.data.shape:
+                    if a.shape != p._array.shape:
                         raise ValueError(f"load_state_dict: state '{k}' of parameter {i} has "
-                                         f"shape {a.shape}, the parameter {p.data.shape}")
-                    buf = _C.empty(p.data.shape, p.data.dtype)
+                                         f"shape {a.shape}, the parameter {p._array.shape}")
+                    buf = _C.empty(p._array.shape, p._array.dtype)
                     np.copyto(buf, a, casting="unsafe")
                     out[k] = buf
             new_state[p] = out

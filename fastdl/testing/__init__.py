@@ -13,7 +13,7 @@ __all__ = ["gradcheck", "assert_close", "isa_paths", "use_isa", "use_threads"]
 
 def _np(x):
     if isinstance(x, Tensor):
-        return x.data
+        return x._array
     return np.asarray(x)
 
 
@@ -95,7 +95,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         from .. import no_grad
         with no_grad():
             res = outs_of(fn(*inputs))
-        return sum(float((o.data.astype(np.float64) * w).sum()) for o, w in zip(res, weights))
+        return sum(float((o._array.astype(np.float64) * w).sum()) for o, w in zip(res, weights))
 
     for t in check:
         t.grad = None
@@ -109,10 +109,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         raise AssertionError("gradcheck: no output depends differentiably on the inputs")
     total.backward()
     for k, t in enumerate(check):
-        analytic = np.zeros(t.shape) if t.grad is None else t.grad.data.astype(np.float64)
+        analytic = np.zeros(t.shape) if t.grad is None else t.grad._array.astype(np.float64)
         numeric = np.zeros(t.shape)
-        flat = t.data.reshape(-1)  # a view: perturb in place
-        if not np.shares_memory(flat, t.data):
+        flat = t._array.reshape(-1)  # a view: perturb in place
+        if not np.shares_memory(flat, t._array):
             raise ValueError("gradcheck: input tensors must be contiguous")
         for i in range(flat.size):
             old = flat[i]
@@ -129,7 +129,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             raise AssertionError(
                 f"gradcheck: input {k} (shape {t.shape}): analytic {analytic[i]:.8g} vs "
                 f"numeric {numeric[i]:.8g} at {i} (|diff| {err[i]:.3g}, "
-                f"{int((err > tol).sum())} of {t.data.size} elements off)")
+                f"{int((err > tol).sum())} of {t._array.size} elements off)")
     return True
 
 

@@ -38,8 +38,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def _tensor(x, name):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -71,7 +71,7 @@ def _act(x, name, code, params=(), from_output=False, inplace=False):
     if _fn._state.grad and t.requires_grad:
         # recorded in-place op: computed from a snapshot and written back (history rebase)
         return _inplace(t, _Act, _CODES[code], params, from_output)
-    d = t.data
+    d = t._array
     if d.flags.c_contiguous and d.flags.writeable:
         _C.eltwise_forward(_CODES[code], d, params, out=d)
     else:
@@ -284,8 +284,8 @@ def prelu(input, weight):
     """
     t = _tensor(input, "prelu")
     w = weight if isinstance(weight, Tensor) else as_tensor(weight)
-    if w.data.dtype != t.data.dtype:
-        raise TypeError(f"prelu: weight is {w.data.dtype} but input is {t.data.dtype}")
+    if w._array.dtype != t._array.dtype:
+        raise TypeError(f"prelu: weight is {w._array.dtype} but input is {t._array.dtype}")
     return _PReLU.apply(t, w)
 
 
@@ -323,10 +323,10 @@ def _softmax(input, dim, dtype, name, log):
             raise TypeError(f"{name}: dtype must be a floating point type (float32 or "
                             f"float64), got {dtype}")
         t = t.to(dtype)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     if dim is None:
-        dim = _softmax_dim(t.data.ndim, name)
+        dim = _softmax_dim(t._array.ndim, name)
     return _Softmax.apply(t, int(dim), log)
 
 
@@ -361,8 +361,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 # mask product, a clamp): one or two elementwise passes, no kernel of their own.
 def _float_input(input, name):
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -372,8 +372,8 @@ def hardshrink(input, lambd=0.5):
     Example: ``F.hardshrink(fastdl.tensor([-1.0, 0.2, 0.7]))`` gives ``[-1., 0., 0.7]``.
     """
     t = _float_input(input, "hardshrink")
-    keep = ~((t.data >= -lambd) & (t.data <= lambd))
-    return t * Tensor._make(keep.astype(t.data.dtype))
+    keep = ~((t._array >= -lambd) & (t._array <= lambd))
+    return t * Tensor._make(keep.astype(t._array.dtype))
 
 
 def softshrink(input, lambd=0.5):
@@ -405,12 +405,12 @@ def threshold(input, threshold, value, inplace=False):
     """
     t = _float_input(input, "threshold")
     # torch's rule x <= threshold ? value : x, so a NaN input stays NaN
-    out = where(Tensor._make(~(t.data <= threshold)), t, float(value))
+    out = where(Tensor._make(~(t._array <= threshold)), t, float(value))
     if not inplace:
         return out
     if t.requires_grad and _fn._state.grad:
         raise RuntimeError("threshold: in-place on a tensor that requires grad is not "
                            "supported; use inplace=False")
-    t.data[...] = out.data
+    t._array[...] = out._array
     t._vc[0] += 1
     return t

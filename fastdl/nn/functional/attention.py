@@ -63,7 +63,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
     weight = _t(weight)
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices, got {idx.dtype}")
     if weight.ndim != 2:
@@ -82,13 +82,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
         padding_idx = int(padding_idx) % n
     if max_norm is not None:
         rows = np.unique(idx)
-        w = weight.data[rows]
+        w = weight._array[rows]
         norms = np.linalg.norm(w, ord=norm_type, axis=1) if norm_type != 2 else \
             np.sqrt((w * w).sum(1))
         over = norms > max_norm
         if over.any():
             scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
-            weight.data[rows[over]] = w[over] * scale[:, None]
+            weight._array[rows[over]] = w[over] * scale[:, None]
             weight._vc[0] += 1
     return _Embedding.apply(weight, idx, padding_idx)
 
@@ -183,7 +183,7 @@ class _Split3(_Op):
 
 def _mask_to_additive(mask, dtype, attend_when_true, what):
     """A bool or float mask as an additive float array (bool: -inf where not attended)."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype == np.bool_:
         blocked = ~m if attend_when_true else m
         out = np.zeros(m.shape, dtype)
@@ -238,7 +238,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         mask = np.zeros((L, S), q.dtype)
         mask[np.triu_indices(L, 1, S)] = -np.inf
     elif attn_mask is not None:
-        am = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        am = attn_mask._array if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         try:
             np.broadcast_shapes(am.shape, q.shape[:-2] + (L, S))
         except ValueError:
@@ -288,7 +288,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                              f"{tuple(key.shape)}, {tuple(value.shape)}")
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
-            kp = key_padding_mask.data if isinstance(key_padding_mask, Tensor) else \
+            kp = key_padding_mask._array if isinstance(key_padding_mask, Tensor) else \
                 np.asarray(key_padding_mask)
             key_padding_mask = kp[None]
     elif key.ndim != 3 or value.ndim != 3:

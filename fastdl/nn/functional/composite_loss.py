@@ -22,8 +22,8 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _f(x, fn, name):
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
     return t
 
 
@@ -38,7 +38,7 @@ def _reduce(loss, reduction, fn):
 
 
 def _const(v, like):
-    return Tensor._make(np.asarray(v, dtype=like.data.dtype))
+    return Tensor._make(np.asarray(v, dtype=like._array.dtype))
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -83,8 +83,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     fn = "hinge_embedding_loss"
     x, y = _f(input, fn, "input"), _f(target, fn, "target")
     zero = _const(0.0, x)
-    m = where(Tensor._make(y.data != 1), (margin - x).clamp(min=0.0), zero)
-    s = where(Tensor._make(y.data != -1), x, zero)
+    m = where(Tensor._make(y._array != 1), (margin - x).clamp(min=0.0), zero)
+    s = where(Tensor._make(y._array != -1), x, zero)
     return _reduce(m + s, reduction, fn)
 
 
@@ -104,8 +104,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     denom = (((a * a).sum(-1) + 1e-12) * ((b * b).sum(-1) + 1e-12)) ** 0.5
     cos = prod / denom
     zero = _const(0.0, cos)
-    pos = where(Tensor._make(y.data == 1), 1.0 - cos, zero)
-    neg = where(Tensor._make(y.data == -1), (cos - margin).clamp(min=0.0), zero)
+    pos = where(Tensor._make(y._array == 1), 1.0 - cos, zero)
+    neg = where(Tensor._make(y._array == -1), (cos - margin).clamp(min=0.0), zero)
     return _reduce(pos + neg, reduction, fn)
 
 
@@ -128,7 +128,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     d_an = pairwise_distance(a, neg, p, eps)
     if swap:
         d_pn = pairwise_distance(pos, neg, p, eps)
-        d_an = where(Tensor._make(d_pn.data < d_an.data), d_pn, d_an)
+        d_an = where(Tensor._make(d_pn._array < d_an._array), d_pn, d_an)
     return _reduce((d_ap - d_an + margin).clamp(min=0.0), reduction, fn)
 
 
@@ -143,10 +143,10 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     x, y = _f(input, fn, "input"), _f(target, fn, "target")
     loss = x.exp() - y * x if log_input else x - y * (x + eps).log()
     if full:
-        yd = y.data
+        yd = y._array
         with np.errstate(divide="ignore", invalid="ignore"):
             st = np.where(yd > 1, yd * np.log(yd) - yd + 0.5 * np.log(2 * np.pi * yd), 0.0)
-        loss = loss + Tensor._make(st.astype(x.data.dtype))
+        loss = loss + Tensor._make(st.astype(x._array.dtype))
     return _reduce(loss, reduction, fn)
 
 
@@ -166,9 +166,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         elif not (tuple(x.shape[:-1]) == tuple(v.shape[:-1]) and v.shape[-1] == 1):
             raise ValueError(f"{fn}: var of shape {tuple(v.shape)} is not compatible with input "
                              f"of shape {tuple(x.shape)}")
-    if np.any(v.data < 0):
+    if np.any(v._array < 0):
         raise ValueError(f"{fn}: var has negative entry/entries")
-    small = Tensor._make(v.data < eps)
+    small = Tensor._make(v._array < eps)
     vc = where(small, _const(eps, v), v)  # no gradient through the clamp
     loss = 0.5 * (vc.log() + (x - y) ** 2 / vc)
     if full:

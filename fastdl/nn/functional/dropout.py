@@ -46,14 +46,14 @@ def _check_p(p, name):
 
 def _run(input, p, group, inplace, name):
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
     seed = next_kernel_seed()
     if not inplace:
         return _Dropout.apply(t, p, seed, group)
     if _fn._state.grad and t.requires_grad:
         return _inplace(t, _Dropout, p, seed, group)
-    d = t.data
+    d = t._array
     if d.flags.c_contiguous and d.flags.writeable:
         _C.dropout(d, p, seed, group, out=d)
     else:
@@ -86,13 +86,13 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     """
     p = _check_p(p, "dropout2d")
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.ndim not in (3, 4):
+    if t._array.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got "
-                         f"shape {tuple(t.data.shape)}")
+                         f"shape {tuple(t._array.shape)}")
     if not training or p == 0.0:
         return t
-    group = int(np.prod(t.data.shape[2:], dtype=np.int64))
-    if group == 0 or t.data.size == 0:
+    group = int(np.prod(t._array.shape[2:], dtype=np.int64))
+    if group == 0 or t._array.size == 0:
         return _Dropout.apply(t, p, next_kernel_seed(), 1)
     return _run(t, p, group, inplace, "dropout2d")
 
@@ -105,10 +105,10 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     Example: ``F.dropout1d(fastdl.ones(2, 3, 5), 0.5)``: each of the 6 rows is all 0 or all 2.
     """
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.ndim not in (2, 3):
+    if t._array.ndim not in (2, 3):
         raise ValueError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
-                         f"{tuple(t.data.shape)}")
-    if t.data.ndim == 2:
+                         f"{tuple(t._array.shape)}")
+    if t._array.ndim == 2:
         if inplace:
             raise ValueError("dropout1d: inplace is not supported for unbatched (C, L) input")
         return dropout2d(t.unsqueeze(0), p, training).squeeze(0)

@@ -138,7 +138,7 @@ def _class_target(input, target, fn):
     """(x, target array int64 or Tensor of probabilities, unbatched flag)."""
     x = _float_input(input, fn)
     if isinstance(target, Tensor):
-        tarr = target.data
+        tarr = target._array
     else:
         tarr = np.asarray(target)
     if tarr.dtype.kind == "f":
@@ -323,9 +323,9 @@ def _pointwise(fn, kind, input, target, reduction, param=0.0, weight=None,  # no
     wa = pwa = None
     try:
         if w is not None:
-            wa = np.broadcast_to(w.data, x.shape)
+            wa = np.broadcast_to(w._array, x.shape)
         if pw is not None:
-            pwa = np.broadcast_to(pw.data, x.shape)
+            pwa = np.broadcast_to(pw._array, x.shape)
     except ValueError:
         raise ValueError(f"{fn}: weight/pos_weight do not broadcast to the input shape "
                          f"{tuple(x.shape)}") from None

@@ -68,8 +68,8 @@ def _check_running(fn, x, rm, rv):
 
 def _update_running(buf, momentum, stat):
     """In place: buf = (1 − momentum)·buf + momentum·stat (a running statistic)."""
-    buf.data *= (1.0 - momentum)
-    buf.data += (momentum * stat).astype(buf.dtype, copy=False)
+    buf._array *= (1.0 - momentum)
+    buf._array += (momentum * stat).astype(buf.dtype, copy=False)
     buf._vc[0] += 1
 
 
@@ -105,12 +105,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
     if training and momentum is not None and not isinstance(momentum, numbers.Real):
         raise TypeError(f"{fn}: momentum must be a number, got {type(momentum).__name__}")
     stats = {}
-    y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm.data,
-                         None if rv is None else rv.data, bool(training), momentum, float(eps),
+    y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm._array,
+                         None if rv is None else rv._array, bool(training), momentum, float(eps),
                          stats)
     if training and (rm is not None or rv is not None):
         m = 0.0 if momentum is None else float(momentum)
-        count = x.data.size // C if C else 0
+        count = x._array.size // C if C else 0
         if rm is not None:
             _update_running(rm, m, stats["mean"])
         if rv is not None:
@@ -251,7 +251,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     y = group_norm(x, C, weight, bias, eps)
     if (rm is not None or rv is not None) and N > 0:
         m = float(momentum)
-        planes = np.asarray(x.data, dtype=np.float64).reshape(N, C, -1)
+        planes = np.asarray(x._array, dtype=np.float64).reshape(N, C, -1)
         cnt = planes.shape[2]
         if rm is not None:
             _update_running(rm, m, planes.mean(axis=2).mean(axis=0))

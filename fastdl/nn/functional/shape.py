@@ -124,7 +124,7 @@ def one_hot(tensor, num_classes=-1):
     Example: ``F.one_hot(fastdl.tensor([0, 2]), 3)`` gives ``[[1, 0, 0], [0, 0, 1]]``.
     """
     t = tensor if isinstance(tensor, Tensor) else as_tensor(tensor)
-    a = np.asarray(t.data)
+    a = np.asarray(t._array)
     if a.dtype.kind not in "iu":
         raise TypeError(f"one_hot is only applicable to index tensor, got dtype {a.dtype}")
     if a.size and a.min() < 0:
@@ -182,8 +182,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     Example: ``F.normalize(fastdl.tensor([[3.0, 4.0]]))`` gives ``[[0.6, 0.8]]``.
     """
     t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"normalize: input must be floating point, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"normalize: input must be floating point, got {t._array.dtype}")
     p = float(p)
     if not p > 0:
         raise ValueError(f"normalize: p must be > 0, got {p}")
@@ -296,8 +296,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"interpolate: mode {mode!r} needs a "
                          f"{' or '.join(str(d + 2) for d in _INTERP_MODES[mode])}-D input, got "
                          f"shape {tuple(t.shape)}")
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"interpolate: input must be floating point, got {t.data.dtype}")
+    if t._array.dtype.kind != "f":
+        raise TypeError(f"interpolate: input must be floating point, got {t._array.dtype}")
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | trilinear")

@@ -22,10 +22,10 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty((0,), np.float32)
-        arr = data.data if isinstance(data, Tensor) else _as_array(data)
+        arr = data._array if isinstance(data, Tensor) else _as_array(data)
         Tensor.__init__(self, arr if isinstance(data, Tensor) else arr, requires_grad=False)
         if isinstance(data, Tensor):
-            self.data = data.data  # share the storage, as torch.nn.Parameter does
+            self._array = data._array  # share the storage, as torch.nn.Parameter does
         if requires_grad:
             self.requires_grad_(True)
 
@@ -193,6 +193,15 @@ class Module:
                 if t is not None:
                     yield (p + "." if p else "") + n, t
 
+    def share_memory(self):
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``), so
+        processes that receive the module (``fastdl.multiprocessing``) or are forked after
+        this call update the same weights. Returns the module. Example:
+        ``model.share_memory()``"""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
+
     def buffers(self, recurse=True):
         for _, t in self.named_buffers(recurse=recurse):
             yield t
@@ -219,7 +228,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad._array[...] = 0
 
     def apply(self, fn):
         """Call ``fn(module)`` on every submodule (children first) and on self."""
@@ -236,14 +245,14 @@ class Module:
             raise TypeError(f"Module.to: only floating dtypes are allowed, got {dt}")
         for m in self.modules():
             for n, p in m._parameters.items():
-                if p is not None and p.data.dtype.kind == "f":
-                    p.data = p.data.astype(dt)
+                if p is not None and p._array.dtype.kind == "f":
+                    p._array = p._array.astype(dt)
                     p._vc[0] += 1
                     if p.grad is not None:
-                        p.grad = Tensor._make(p.grad.data.astype(dt))
+                        p.grad = Tensor._make(p.grad._array.astype(dt))
             for n, b in m._buffers.items():
-                if b is not None and b.data.dtype.kind == "f":
-                    b.data = b.data.astype(dt)
+                if b is not None and b._array.dtype.kind == "f":
+                    b._array = b._array.astype(dt)
                     b._vc[0] += 1
         return self
 
@@ -282,11 +291,11 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if tuple(arr.shape) != tuple(t.data.shape):
+            arr = v._array if isinstance(v, Tensor) else np.asarray(v)
+            if tuple(arr.shape) != tuple(t._array.shape):
                 raise ValueError(f"load_state_dict: '{k}' has shape {tuple(arr.shape)} in the "
-                                 f"state dict but {tuple(t.data.shape)} in the module")
-            np.copyto(t.data, arr, casting="unsafe")
+                                 f"state dict but {tuple(t._array.shape)} in the module")
+            np.copyto(t._array, arr, casting="unsafe")
             t._vc[0] += 1
         return missing, unexpected
 
@@ -422,7 +431,7 @@ def _as_parameter(p, where):
     if isinstance(p, Parameter):
         return p
     if isinstance(p, Tensor) or isinstance(p, np.ndarray):
-        return Parameter(p.data if isinstance(p, Tensor) else p)
+        return Parameter(p._array if isinstance(p, Tensor) else p)
     raise TypeError(f"{where}: expected a Parameter, Tensor or array, got {type(p).__name__}")
 
 

@@ -34,14 +34,14 @@ def _grads(parameters, fn):
         g = p.grad
         if g is None:
             continue
-        a = g.data
+        a = g._array
         if a.dtype.kind != "f":
             raise TypeError(f"{fn}: gradients must be floating point, got {a.dtype}")
         if not (a.flags.c_contiguous and a.flags.writeable and a.flags.aligned) or \
                 a.dtype not in (np.float32, np.float64):
             a = np.array(a, dtype=a.dtype if a.dtype in (np.float32, np.float64)
                          else np.float32, order="C")
-            g.data = a
+            g._array = a
         out.append(a)
     return out
 
@@ -69,7 +69,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     p = _norm_type(norm_type, "get_total_norm")
     if isinstance(tensors, Tensor):
         tensors = [tensors]
-    arrs = [np.ascontiguousarray(t.data if isinstance(t, Tensor) else t) for t in tensors
+    arrs = [np.ascontiguousarray(t._array if isinstance(t, Tensor) else t) for t in tensors
             if t is not None]
     if not arrs:
         return Tensor._make(np.array(0.0, np.float32))

@@ -42,10 +42,10 @@ def vector_to_parameters(vec, parameters):
     if total != vec.shape[0]:
         raise ValueError(f"vector_to_parameters: vec has {vec.shape[0]} elements, the "
                          f"parameters {total}")
-    src = vec.data
+    src = vec._array
     pos = 0
     for p in parameters:
         n = p.numel()
-        np.copyto(p.data, src[pos:pos + n].reshape(p.shape), casting="unsafe")
+        np.copyto(p._array, src[pos:pos + n].reshape(p.shape), casting="unsafe")
         p._vc[0] += 1
         pos += n

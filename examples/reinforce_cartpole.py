@@ -1,0 +1,14 @@
+"""Runner of ``python -m fastdl.examples.reinforce_cartpole`` (the code lives in
+fastdl/examples/reinforce_cartpole.py, installed with fastdl): ``python examples/reinforce_cartpole.py --help``."""
+import os
+import sys
+
+try:
+    import fastdl  # noqa: F401
+except ImportError:  # run from a source checkout with an in-tree build
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fastdl.examples.reinforce_cartpole import main
+
+if __name__ == "__main__":
+    main()

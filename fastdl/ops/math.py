@@ -1,0 +1,736 @@
+"""Pointwise math: trigonometric, hyperbolic, exponential/log, error functions, rounding,
+``fmod``/``remainder``/``//``/``%``, ``lerp``, ``addcmul``/``addcdiv``, ``nan_to_num``,
+``hypot``, ``logaddexp``, ``atan2``, and the in-place ``op_`` forms.
+
+Two table-driven primitives carry every op here: ``_Unary`` (one row per op: the NumPy
+forward and the derivative, from the input ``x`` and the output ``y``) and ``_Binary``
+(forward and the two partial derivatives). Dtypes follow torch: an integer or bool input of
+a floating op gives the default float dtype; a binary op's dtype is
+``promotion.result_type`` of its operands. Values outside an op's domain give NaN/inf as in
+torch, with no warning.
+
+Example::
+
+    x = fastdl.tensor([0.0, 0.5], requires_grad=True)
+    fastdl.sin(x).sum().backward()          # x.grad == cos(x)
+"""
+from __future__ import annotations
+
+import math as _math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .. import _C
+from ..autograd.function import _Op
+from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
+                       result_type, wrap)
+from .promotion import default_float
+from .table import register
+
+# ------------------------------------------------------------------------------------------
+# large elementwise passes run on the kernel threads (NumPy ufuncs release the GIL)
+
+_PAR_MIN = 1 << 17
+_pool = [None]
+
+
+def _threads():
+    return _C.get_num_threads()
+
+
+def par_ufunc(uf, *args, dtype=None):
+    """``uf(*args)`` for NumPy ufunc ``uf``; when the (single, contiguous) array argument is
+    large the work is split into one chunk per kernel thread. ``dtype`` is the output dtype
+    (default: the first array's)."""
+    a = args[0]
+    n = a.size
+    nt = _threads()
+    if n < _PAR_MIN or nt < 2 or not a.flags.c_contiguous or \
+            any(isinstance(x, np.ndarray) and x.shape != a.shape and x.ndim for x in args[1:]):
+        return uf(*args)
+    dt = np.dtype(dtype or a.dtype)
+    out = _C.empty(a.shape, dt)
+    fo = out.reshape(-1)
+    flat = [x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim else x for x in args]
+    if any(isinstance(x, np.ndarray) and x.ndim and not x.flags.c_contiguous for x in args):
+        return uf(*args)
+    if _pool[0] is None:
+        _pool[0] = ThreadPoolExecutor(max_workers=max(nt - 1, 1),
+                                      thread_name_prefix="fastdl-eltwise")
+    step = -(-n // nt)
+    step = -(-step // 1024) * 1024
+
+    def run(s):
+        e = min(s + step, n)
+        uf(*[x[s:e] if isinstance(x, np.ndarray) and x.ndim else x for x in flat], out=fo[s:e])
+
+    futs = [_pool[0].submit(run, s) for s in range(step, n, step)]
+    run(0)
+    for f in futs:
+        f.result()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# error functions: SciPy's when it is installed, else exact but slower Python fallbacks
+
+try:  # pragma: no cover - depends on the environment
+    from scipy import special as _sp
+
+    _erf, _erfc, _erfinv = _sp.erf, _sp.erfc, _sp.erfinv
+except ImportError:  # pragma: no cover
+    _verf = np.frompyfunc(_math.erf, 1, 1)
+    _verfc = np.frompyfunc(_math.erfc, 1, 1)
+
+    def _erf(x):
+        return _verf(x).astype(x.dtype)
+
+    def _erfc(x):
+        return _verfc(x).astype(x.dtype)
+
+    def _erfinv(y):
+        """Giles' approximation refined by Newton steps on erf (float64 accurate)."""
+        y64 = y.astype(np.float64)
+        w = -np.log((1.0 - y64) * (1.0 + y64))
+        small = w < 5.0
+        ws = w - 2.5
+        p = np.full_like(y64, 2.81022636e-08)
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
+            p = c + p * ws
+        wl = np.sqrt(np.where(small, 5.0, w)) - 3.0
+        q = np.full_like(y64, -0.000200214257)
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                  -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
+            q = c + q * wl
+        x = np.where(small, p, q) * y64
+        for _ in range(3):
+            fin = np.isfinite(x)
+            xf = np.where(fin, x, 0.0)
+            err = _verf(xf).astype(np.float64) - y64
+            x = np.where(fin, xf - err / (2.0 / np.sqrt(np.pi) * np.exp(-xf * xf)), x)
+        return x.astype(y.dtype)
+
+_LN2 = _math.log(2.0)
+_LN10 = _math.log(10.0)
+_2_SQRTPI = 2.0 / _math.sqrt(_math.pi)
+_SQRTPI_2 = _math.sqrt(_math.pi) / 2.0
+
+
+# ------------------------------------------------------------------------------------------
+# unary ops: one table row per op
+
+
+class _Spec:
+    """A unary op's row: forward ``fwd(x)``, derivative ``grad(x, y)`` (None: zero
+    gradient), and whether integer inputs keep their dtype (``keep_int``)."""
+
+    __slots__ = ("name", "fwd", "grad", "keep_int", "ufunc", "op")
+
+    def __init__(self, name, fwd, grad, keep_int=False):
+        self.name, self.fwd, self.grad, self.keep_int = name, fwd, grad, keep_int
+        self.ufunc = isinstance(fwd, np.ufunc)
+        # one _Op subclass per op, so grad_fn names the op (SinBackward as in torch)
+        self.op = _op_class(name, _Unary)
+
+
+def _op_class(name, base):
+    return type("".join(p.capitalize() for p in name.split("_")), (base,), {})
+
+
+class _Unary(_Op):
+    @staticmethod
+    def forward(ctx, x, spec):
+        if x.dtype.kind in "biu" and not spec.keep_int:
+            x = x.astype(default_float[0])
+        with np.errstate(all="ignore"):
+            y = par_ufunc(spec.fwd, x) if spec.ufunc else spec.fwd(x)
+        y = np.asarray(y)
+        ctx.spec = spec
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        spec = ctx.spec
+        if spec.grad is None:
+            return np.zeros_like(g), None
+        with np.errstate(all="ignore"):
+            d = spec.grad(x, y)
+        return (g * d).astype(x.dtype, copy=False), None
+
+
+_SPECS = {}
+
+
+def _spec(name, fwd, grad, keep_int=False):
+    _SPECS[name] = _Spec(name, fwd, grad, keep_int)
+
+
+_spec("sin", np.sin, lambda x, y: np.cos(x))
+_spec("cos", np.cos, lambda x, y: -np.sin(x))
+_spec("tan", np.tan, lambda x, y: 1 + y * y)
+_spec("asin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x))
+_spec("acos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x))
+_spec("atan", np.arctan, lambda x, y: 1 / (1 + x * x))
+_spec("sinh", np.sinh, lambda x, y: np.cosh(x))
+_spec("cosh", np.cosh, lambda x, y: np.sinh(x))
+_spec("asinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
+_spec("acosh", np.arccosh, lambda x, y: 1 / np.sqrt((x - 1) * (x + 1)))
+_spec("atanh", np.arctanh, lambda x, y: 1 / (1 - x * x))
+_spec("log2", np.log2, lambda x, y: 1 / (x * _LN2))
+_spec("log10", np.log10, lambda x, y: 1 / (x * _LN10))
+_spec("log1p", np.log1p, lambda x, y: 1 / (1 + x))
+_spec("expm1", np.expm1, lambda x, y: y + 1)
+_spec("exp2", np.exp2, lambda x, y: y * _LN2)
+_spec("erf", lambda x: _erf(x), lambda x, y: _2_SQRTPI * np.exp(-x * x))
+_spec("erfc", lambda x: _erfc(x), lambda x, y: -_2_SQRTPI * np.exp(-x * x))
+_spec("erfinv", lambda x: _erfinv(x), lambda x, y: _SQRTPI_2 * np.exp(y * y))
+_spec("reciprocal", np.reciprocal, lambda x, y: -y * y)
+_spec("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda x, y: -0.5 * y * y * y)
+_spec("square", np.square, lambda x, y: 2 * x, keep_int=True)
+_spec("floor", np.floor, None, keep_int=True)
+_spec("ceil", np.ceil, None, keep_int=True)
+_spec("trunc", np.trunc, None, keep_int=True)
+_spec("frac", lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x))
+_spec("sign", np.sign, None, keep_int=True)
+
+
+def _unary(name, input, out=None):
+    x = as_tensor(input)
+    spec = _SPECS[name]
+    if spec.keep_int and name in ("floor", "ceil", "trunc") and arr(x).dtype.kind in "biu":
+        res = x.clone() if out is None else x  # torch: integer floor/ceil/trunc are copies
+    else:
+        res = spec.op.apply(x, spec)
+    return out_(out, res, name)
+
+
+_DOC = {
+    "sin": "sin(x); derivative cos(x)",
+    "cos": "cos(x); derivative -sin(x)",
+    "tan": "tan(x); derivative 1 + tan²(x)",
+    "asin": "arcsin(x), NaN outside [-1, 1]; derivative 1/√(1 - x²)",
+    "acos": "arccos(x), NaN outside [-1, 1]; derivative -1/√(1 - x²)",
+    "atan": "arctan(x); derivative 1/(1 + x²)",
+    "sinh": "sinh(x); derivative cosh(x)",
+    "cosh": "cosh(x); derivative sinh(x)",
+    "asinh": "arsinh(x); derivative 1/√(x² + 1)",
+    "acosh": "arcosh(x), NaN below 1; derivative 1/√((x - 1)(x + 1))",
+    "atanh": "artanh(x), ±inf at ±1; derivative 1/(1 - x²)",
+    "log2": "log₂(x); derivative 1/(x ln 2)",
+    "log10": "log₁₀(x); derivative 1/(x ln 10)",
+    "log1p": "log(1 + x), accurate for small x; derivative 1/(1 + x)",
+    "expm1": "exp(x) - 1, accurate for small x; derivative exp(x)",
+    "exp2": "2ˣ; derivative 2ˣ ln 2",
+    "erf": "the error function 2/√π ∫₀ˣ exp(-t²) dt; derivative 2/√π exp(-x²)",
+    "erfc": "1 - erf(x), accurate for large x; derivative -2/√π exp(-x²)",
+    "erfinv": "the inverse of erf on (-1, 1) (±inf at ±1); derivative √π/2 exp(erfinv(x)²)",
+    "reciprocal": "1/x (an integer input gives the default float dtype); derivative -1/x²",
+    "rsqrt": "1/√x; derivative -1/(2 x^(3/2))",
+    "square": "x²; derivative 2x (integers stay integers)",
+    "floor": "the largest integer ≤ x (integer inputs are returned as a copy); gradient 0",
+    "ceil": "the smallest integer ≥ x; gradient 0",
+    "trunc": "x rounded toward zero; gradient 0",
+    "frac": "x - trunc(x) (sign of x); derivative 1",
+    "sign": "-1, 0 or 1 by the sign of x (0 for 0, NaN for NaN); gradient 0",
+}
+
+
+def _make_unary(name):
+    def fn(input, *, out=None):
+        return _unary(name, input, out)
+
+    def fn_(self):
+        return inplace(self, lambda t: _unary(name, t), name + "_")
+
+    fn.__name__, fn_.__name__ = name, name + "_"
+    fn.__qualname__, fn_.__qualname__ = name, name + "_"
+    fn.__doc__ = (f"Elementwise {_DOC[name]}.\n\n"
+                  f"Example: ``fastdl.{name}(fastdl.tensor([0.5, 1.0]))``")
+    fn_.__doc__ = f"In place: ``self = {name}(self)``. Example: ``x.{name}_()``"
+    register()(fn)
+    register()(fn_)
+    return fn
+
+
+for _n in _DOC:
+    globals()[_n] = _make_unary(_n)
+
+register("arcsin")(lambda input, *, out=None: _unary("asin", input, out))
+register("arccos")(lambda input, *, out=None: _unary("acos", input, out))
+register("arctan")(lambda input, *, out=None: _unary("atan", input, out))
+register("arcsinh")(lambda input, *, out=None: _unary("asinh", input, out))
+register("arccosh")(lambda input, *, out=None: _unary("acosh", input, out))
+register("arctanh")(lambda input, *, out=None: _unary("atanh", input, out))
+register("fix")(lambda input, *, out=None: _unary("trunc", input, out))
+register("negative")(lambda input, *, out=None: out_(out, -as_tensor(input), "negative"))
+for _f, _a in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
+               ("arccosh", "acosh"), ("arctanh", "atanh"), ("fix", "trunc")):
+    from .table import ROWS as _ROWS
+
+    _ROWS[_f].fn.__doc__ = f"Alias of ``fastdl.{_a}``."
+    _ROWS[_f].fn.__name__ = _f
+_ROWS["negative"].fn.__doc__ = "Alias of ``fastdl.neg``: -x."
+
+
+@register()
+def sgn(input, *, out=None):
+    """The sign of each element: for real tensors the same as ``sign`` (-1, 0, 1).
+
+    Example: ``fastdl.sgn(fastdl.tensor([-2.0, 0.0, 3.0]))`` gives ``[-1., 0., 1.]``."""
+    return _unary("sign", input, out)
+
+
+@register()
+def sgn_(self):
+    """In place ``sgn``. Example: ``x.sgn_()``"""
+    return inplace(self, lambda t: _unary("sign", t), "sgn_")
+
+
+@register()
+def round(input, *, decimals=0, out=None):  # noqa: A001
+    """Round half to even (as torch and NumPy); with ``decimals`` d, round(x·10ᵈ)/10ᵈ
+    (negative d rounds to tens, hundreds, ...). Gradient 0.
+
+    Example: ``fastdl.round(fastdl.tensor([0.5, 1.5, 1.234]), decimals=0)`` gives
+    ``[0., 2., 1.]``."""
+    x = as_tensor(input)
+    if not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if arr(x).dtype.kind in "biu" and decimals >= 0:
+        res = x.clone()  # integers are already round
+    elif decimals == 0:
+        res = _ROUND0.op.apply(x, _ROUND0)
+    else:
+        sp = _Spec("round", lambda a: np.round(a, decimals), None, keep_int=True)
+        res = sp.op.apply(x, sp)
+    return out_(out, res, "round")
+
+
+_ROUND0 = _Spec("round", np.rint, None, keep_int=True)
+
+
+@register()
+def round_(self, *, decimals=0):
+    """In place ``round``. Example: ``x.round_(decimals=2)``"""
+    return inplace(self, lambda t: round(t, decimals=decimals), "round_")
+
+
+# ------------------------------------------------------------------------------------------
+# existing primitives as functions, and their in-place forms
+
+
+def _method(name, input, *args, **kw):
+    return getattr(as_tensor(input), name)(*args, **kw)
+
+
+def _fn_of_method(name, doc):
+    floating = name in ("exp", "log", "sqrt")
+
+    def fn(input, *, out=None):
+        x = as_tensor(input)
+        if floating and arr(x).dtype.kind in "biu":
+            x = x.to(float_dtype(arr(x).dtype))  # torch: an integer input gives a float
+        return out_(out, getattr(x, name)(), name)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+for _n, _d in (("exp", "eˣ elementwise. Example: ``fastdl.exp(fastdl.zeros(2))``"),
+               ("log", "Natural log elementwise. Example: ``fastdl.log(fastdl.ones(2))``"),
+               ("sqrt", "√x elementwise. Example: ``fastdl.sqrt(fastdl.tensor([4.0]))``"),
+               ("abs", "|x| elementwise. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``"),
+               ("neg", "-x elementwise. Example: ``fastdl.neg(fastdl.tensor([1.0]))``")):
+    register(method=False)(_fn_of_method(_n, _d))
+
+
+def _inplace_of(name):
+    def fn_(self):
+        return inplace(self, lambda t: getattr(t, name)(), name + "_")
+
+    fn_.__name__ = fn_.__qualname__ = name + "_"
+    fn_.__doc__ = f"In place ``{name}``: ``self = {name}(self)``. Example: ``x.{name}_()``"
+    return fn_
+
+
+for _n in ("exp", "log", "sqrt", "abs", "neg", "sigmoid", "tanh"):
+    register()(_inplace_of(_n))
+register("absolute")(lambda input, *, out=None: out_(out, _method("abs", input), "absolute"))
+_ROWS["absolute"].fn.__doc__ = "Alias of ``fastdl.abs``."
+
+
+@register()
+def sigmoid(input, *, out=None):
+    """1 / (1 + e⁻ˣ) (the same kernel as ``fastdl.nn.functional.sigmoid``).
+
+    Example: ``fastdl.sigmoid(fastdl.zeros(1))`` gives ``[0.5]``."""
+    from ..nn import functional as F
+    return out_(out, F.sigmoid(_float(input, "sigmoid")), "sigmoid")
+
+
+@register()
+def tanh(input, *, out=None):
+    """tanh(x) (the kernel of ``fastdl.nn.functional.tanh``).
+
+    Example: ``fastdl.tanh(fastdl.zeros(1))`` gives ``[0.]``."""
+    from ..nn import functional as F
+    return out_(out, F.tanh(_float(input, "tanh")), "tanh")
+
+
+@register()
+def relu(input):
+    """max(x, 0) (the kernel of ``fastdl.nn.functional.relu``).
+
+    Example: ``fastdl.relu(fastdl.tensor([-1.0, 2.0]))`` gives ``[0., 2.]``."""
+    from ..nn import functional as F
+    x = as_tensor(input)
+    if arr(x).dtype.kind in "iu":
+        return wrap(np.maximum(arr(x), 0))
+    return F.relu(x)
+
+
+@register()
+def softmax(input, dim=None, dtype=None):
+    """exp(x - max) / Σ exp(x - max) along ``dim`` (as ``fastdl.nn.functional.softmax``);
+    ``dtype`` casts the input first.
+
+    Example: ``fastdl.softmax(fastdl.tensor([[1.0, 2.0]]), dim=1)`` gives
+    ``[[0.2689, 0.7311]]``."""
+    from ..nn import functional as F
+    return F.softmax(_float(input, "softmax", dtype), dim=dim)
+
+
+@register()
+def log_softmax(input, dim=None, dtype=None):
+    """(x - max) - log Σ exp(x - max) along ``dim`` (as ``fastdl.nn.functional.log_softmax``).
+
+    Example: ``fastdl.log_softmax(fastdl.zeros(1, 2), dim=1)`` gives
+    ``[[-0.6931, -0.6931]]``."""
+    from ..nn import functional as F
+    return F.log_softmax(_float(input, "log_softmax", dtype), dim=dim)
+
+
+def _float(input, what, dtype=None):
+    from ._support import np_dtype
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.to(np_dtype(dtype, what))
+    if arr(x).dtype.kind != "f":
+        x = x.to(float_dtype(arr(x).dtype))
+    return x
+
+
+@register(method=False)
+def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
+    """Limit every element to [min, max] (``min``/``max`` numbers); the gradient passes
+    where the input is inside. At least one bound must be given.
+
+    Example: ``fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=0, max=1)`` gives
+    ``[0., 0.5, 1.]``."""
+    return out_(out, as_tensor(input).clamp(min, max), "clamp")
+
+
+register("clip", method=False)(lambda input, min=None, max=None, *, out=None:
+                               clamp(input, min, max, out=out))
+_ROWS["clip"].fn.__doc__ = "Alias of ``fastdl.clamp``."
+
+
+@register()
+def clamp_min_(self, min):  # noqa: A002
+    """In place ``clamp(min=min)``. Example: ``x.clamp_min_(0)``"""
+    return inplace(self, lambda t: t.clamp(min=min), "clamp_min_")
+
+
+@register()
+def clamp_max_(self, max):  # noqa: A002
+    """In place ``clamp(max=max)``. Example: ``x.clamp_max_(1)``"""
+    return inplace(self, lambda t: t.clamp(max=max), "clamp_max_")
+
+
+@register()
+def clip_(self, min=None, max=None):  # noqa: A002
+    """Alias of ``clamp_``. Example: ``x.clip_(0, 1)``"""
+    return self.clamp_(min, max)
+
+
+@register()
+def pow_(self, exponent):
+    """In place ``self = self ** exponent``. Example: ``x.pow_(2)``"""
+    return inplace(self, lambda t: t ** exponent, "pow_",
+                   *([exponent] if isinstance(exponent, Tensor) else []))
+
+
+# ------------------------------------------------------------------------------------------
+# binary ops
+
+
+class _BSpec:
+    __slots__ = ("name", "fwd", "ga", "gb", "float_only", "int_zero_check", "op")
+
+    def __init__(self, name, fwd, ga, gb, float_only, int_zero_check=False):
+        self.name, self.fwd, self.ga, self.gb = name, fwd, ga, gb
+        self.float_only, self.int_zero_check = float_only, int_zero_check
+        self.op = None  # set below, once _Binary exists
+
+
+def _cast(x, dt):
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dt else x.astype(dt)
+    return np.asarray(x, dtype=dt)
+
+
+class _Binary(_Op):
+    @staticmethod
+    def forward(ctx, a, b, spec):
+        dt = result_type(a, b)
+        if spec.float_only:
+            dt = float_dtype(dt)
+        ctx.da = a.dtype if isinstance(a, np.ndarray) else None
+        ctx.db = b.dtype if isinstance(b, np.ndarray) else None
+        a, b = _cast(a, dt), _cast(b, dt)
+        if spec.int_zero_check and dt.kind in "biu" and (b == 0).any():
+            raise RuntimeError(f"{spec.name}: ZeroDivisionError (integer division by zero)")
+        with np.errstate(all="ignore"):
+            y = np.asarray(spec.fwd(a, b))
+        ctx.spec = spec
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        s = ctx.spec
+        n = ctx.needs_input_grad
+        ga = gb = None
+        with np.errstate(all="ignore"):
+            if n[0]:
+                ga = np.asarray(g * s.ga(a, b, y)).astype(ctx.da, copy=False)
+            if n[1]:
+                gb = np.asarray(g * s.gb(a, b, y)).astype(ctx.db, copy=False)
+        return ga, gb, None
+
+
+_BSPECS = {
+    "atan2": _BSpec("atan2", np.arctan2, lambda a, b, y: b / (a * a + b * b),
+                    lambda a, b, y: -a / (a * a + b * b), True),
+    "hypot": _BSpec("hypot", np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y, True),
+    "logaddexp": _BSpec("logaddexp", np.logaddexp, lambda a, b, y: np.exp(a - y),
+                        lambda a, b, y: np.exp(b - y), True),
+    "logaddexp2": _BSpec("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y),
+                         lambda a, b, y: np.exp2(b - y), True),
+    "fmod": _BSpec("fmod", np.fmod, lambda a, b, y: np.ones_like(y),
+                   lambda a, b, y: -np.trunc(a / b), False, True),
+    "remainder": _BSpec("remainder", np.remainder, lambda a, b, y: np.ones_like(y),
+                        lambda a, b, y: -np.floor(a / b), False, True),
+    "floor_divide": _BSpec("floor_divide", np.floor_divide, lambda a, b, y: np.zeros_like(y),
+                           lambda a, b, y: np.zeros_like(y), False, True),
+    "copysign": _BSpec("copysign", np.copysign,
+                       lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
+                       lambda a, b, y: np.zeros_like(y), True),
+}
+
+
+for _s in _BSPECS.values():
+    _s.op = _op_class(_s.name, _Binary)
+
+
+def _binary(name, input, other, out=None):
+    a, b = operand(input), operand(other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    spec = _BSPECS[name]
+    return out_(out, spec.op.apply(a, b, spec), name)
+
+
+_BDOC = {
+    "atan2": ("atan2(input, other): the angle of the point (other, input), in (-π, π]; "
+              "d/dinput = other/(input² + other²), d/dother = -input/(input² + other²)",
+              "fastdl.atan2(fastdl.tensor([1.0]), fastdl.tensor([1.0]))  # [0.7854]"),
+    "hypot": ("√(input² + other²) without overflow; d/dinput = input/out",
+              "fastdl.hypot(fastdl.tensor([3.0]), fastdl.tensor([4.0]))  # [5.]"),
+    "logaddexp": ("log(eᵃ + eᵇ) computed stably; d/da = eᵃ⁻ᵒᵘᵗ",
+                  "fastdl.logaddexp(fastdl.tensor([0.0]), fastdl.tensor([0.0]))  # [0.6931]"),
+    "logaddexp2": ("log₂(2ᵃ + 2ᵇ) computed stably",
+                   "fastdl.logaddexp2(fastdl.tensor([0.0]), fastdl.tensor([0.0]))  # [1.]"),
+    "fmod": ("C's fmod: input - trunc(input/other)·other, the sign of the dividend; "
+             "integer division by zero is a RuntimeError; d/dother = -trunc(input/other)",
+             "fastdl.fmod(fastdl.tensor([-3.0, 3.0]), 2)  # [-1., 1.]"),
+    "remainder": ("Python's modulus: input - floor(input/other)·other, the sign of the "
+                  "divisor (``%``); d/dother = -floor(input/other)",
+                  "fastdl.remainder(fastdl.tensor([-3.0, 3.0]), 2)  # [1., 1.]"),
+    "floor_divide": ("floor(input / other) (``//``), integers stay integers; gradient 0",
+                     "fastdl.floor_divide(fastdl.tensor([-3, 3]), 2)  # [-2, 1]"),
+    "copysign": ("|input| with the sign of other; gradient to other is 0",
+                 "fastdl.copysign(fastdl.tensor([1.0]), -2.0)  # [-1.]"),
+}
+
+
+def _make_binary(name):
+    doc, ex = _BDOC[name]
+
+    def fn(input, other, *, out=None):
+        return _binary(name, input, other, out)
+
+    def fn_(self, other):
+        return inplace(self, lambda t: _binary(name, t, other), name + "_",
+                       *([other] if isinstance(other, Tensor) else []))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn_.__name__ = fn_.__qualname__ = name + "_"
+    fn.__doc__ = f"Elementwise {doc}; the dtype is torch's ``result_type``.\n\nExample: ``{ex}``"
+    fn_.__doc__ = f"In place ``{name}``. Example: ``x.{name}_(y)``"
+    register()(fn)
+    register()(fn_)
+    return fn
+
+
+for _n in _BSPECS:
+    globals()[_n] = _make_binary(_n)
+register("arctan2")(lambda input, other, *, out=None: _binary("atan2", input, other, out))
+_ROWS["arctan2"].fn.__doc__ = "Alias of ``fastdl.atan2``."
+
+
+@register(function=False)
+def __floordiv__(self, other):
+    return _binary("floor_divide", self, other)
+
+
+@register(function=False)
+def __rfloordiv__(self, other):
+    return _binary("floor_divide", other, self)
+
+
+@register(function=False)
+def __mod__(self, other):
+    return _binary("remainder", self, other)
+
+
+@register(function=False)
+def __rmod__(self, other):
+    return _binary("remainder", other, self)
+
+
+@register(function=False)
+def __ifloordiv__(self, other):
+    return inplace(self, lambda t: _binary("floor_divide", t, other), "__ifloordiv__",
+                   *([other] if isinstance(other, Tensor) else []))
+
+
+@register(function=False)
+def __imod__(self, other):
+    return inplace(self, lambda t: _binary("remainder", t, other), "__imod__",
+                   *([other] if isinstance(other, Tensor) else []))
+
+
+for _n in ("__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__ifloordiv__",
+           "__imod__"):
+    _ROWS[_n].fn.__doc__ = ("``//`` is floor_divide and ``%`` is remainder (Python's "
+                            "modulus, the sign of the divisor), as in torch.")
+
+
+# ------------------------------------------------------------------------------------------
+# compositions of differentiable ops (no backward of their own)
+
+
+@register()
+def lerp(input, end, weight, *, out=None):
+    """Linear interpolation ``input + weight·(end - input)``; ``weight`` a number or a
+    tensor (broadcast). Gradients: 1 - weight, weight, end - input.
+
+    Example: ``fastdl.lerp(fastdl.zeros(2), fastdl.ones(2), 0.25)`` gives ``[0.25, 0.25]``."""
+    x, e = as_tensor(input), as_tensor(end)
+    if arr(x).dtype != arr(e).dtype:
+        raise RuntimeError(f"lerp: expected dtype {arr(x).dtype} for `end` but got dtype "
+                           f"{arr(e).dtype}")
+    w = operand(weight)
+    return out_(out, x + w * (e - x), "lerp")
+
+
+@register()
+def lerp_(self, end, weight):
+    """In place ``lerp``. Example: ``avg.lerp_(x, 0.1)`` (an exponential moving average)."""
+    return inplace(self, lambda t: lerp(t, end, weight), "lerp_",
+                   *[v for v in (end, weight) if isinstance(v, Tensor)])
+
+
+@register()
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value·tensor1·tensor2`` (broadcast).
+
+    Example: ``fastdl.addcmul(fastdl.zeros(2), fastdl.ones(2), fastdl.ones(2), value=3)``
+    gives ``[3., 3.]``."""
+    prod = operand(tensor1) * operand(tensor2)
+    res = as_tensor(input) + (prod if value == 1 else prod * value)
+    return out_(out, res, "addcmul")
+
+
+@register()
+def addcmul_(self, tensor1, tensor2, *, value=1):
+    """In place ``addcmul``. Example: ``v.addcmul_(g, g, value=0.001)``"""
+    return inplace(self, lambda t: addcmul(t, tensor1, tensor2, value=value), "addcmul_",
+                   *[v for v in (tensor1, tensor2) if isinstance(v, Tensor)])
+
+
+@register()
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value·tensor1/tensor2`` (broadcast); integer tensor1 and tensor2 are a
+    RuntimeError, as in torch.
+
+    Example: ``fastdl.addcdiv(fastdl.zeros(2), fastdl.ones(2), fastdl.full((2,), 4.0))``
+    gives ``[0.25, 0.25]``."""
+    t1, t2 = operand(tensor1), operand(tensor2)
+    k1 = arr(t1).dtype.kind if isinstance(t1, Tensor) else "f"
+    k2 = arr(t2).dtype.kind if isinstance(t2, Tensor) else "f"
+    if k1 in "biu" and k2 in "biu":
+        raise RuntimeError("addcdiv: Integer division with addcdiv is no longer supported; "
+                           "divide with fastdl.div(a, b, rounding_mode='trunc')")
+    q = t1 / t2 if isinstance(t1, Tensor) else as_tensor(t1) / t2
+    res = as_tensor(input) + (q if value == 1 else q * value)
+    return out_(out, res, "addcdiv")
+
+
+@register()
+def addcdiv_(self, tensor1, tensor2, *, value=1):
+    """In place ``addcdiv``. Example: ``p.addcdiv_(m, v.sqrt().add(1e-8), value=-lr)``"""
+    return inplace(self, lambda t: addcdiv(t, tensor1, tensor2, value=value), "addcdiv_",
+                   *[v for v in (tensor1, tensor2) if isinstance(v, Tensor)])
+
+
+class _NanToNum(_Op):
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.save_for_backward(x)
+        if x.dtype.kind != "f":
+            return x.copy()
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return np.where(np.isfinite(x), g, 0).astype(g.dtype, copy=False), None, None, None
+
+
+@register()
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replace NaN by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (default: the
+    largest / lowest finite value of the dtype). Gradient 1 where finite, 0 elsewhere.
+
+    Example: ``fastdl.nan_to_num(fastdl.tensor([float('nan'), float('inf')]))`` gives
+    ``[0., 3.4028e+38]``."""
+    return out_(out, _NanToNum.apply(as_tensor(input), nan, posinf, neginf), "nan_to_num")
+
+
+@register()
+def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    """In place ``nan_to_num``. Example: ``x.nan_to_num_(0.0)``"""
+    return inplace(self, lambda t: nan_to_num(t, nan, posinf, neginf), "nan_to_num_")
+
+
+__all__ = sorted(list(_DOC) + list(_BSPECS) + [
+    "sgn", "round", "lerp", "addcmul", "addcdiv", "nan_to_num", "sigmoid", "tanh", "relu",
+    "softmax", "log_softmax", "clamp"])
