@@ -190,20 +190,21 @@ def _optim():
 
 def _lstm():
     def make(rng):
-        return (rng.standard_normal((12, 16, 32)).astype("f4"),)
-
-    def run(x):
+        # the weights are drawn here, once: threads must not share the global generator
         fastdl.manual_seed(0)
+        state = {k: v.detach().numpy().copy() for k, v in fastdl.nn.LSTM(32, 64).state_dict().items()}
+        return rng.standard_normal((12, 16, 32)).astype("f4"), state
+
+    def run(x, state):
         m = fastdl.nn.LSTM(32, 64)
+        m.load_state_dict({k: fastdl.tensor(v) for k, v in state.items()})
         xt = _t(x, True)
         out, (h, c) = m(xt)
         out.sum().backward()
         return [out.detach().numpy(), h.detach().numpy(), c.detach().numpy()]
 
-    def ref(x):
-        fastdl.manual_seed(0)
-        m = fastdl.nn.LSTM(32, 64)
-        params = {k: v.detach().numpy().astype(np.float64) for k, v in m.state_dict().items()}
+    def ref(x, state):
+        params = {k: v.astype(np.float64) for k, v in state.items()}
         out, h, c = R.rnn_ref("LSTM", params, x.astype(np.float64))
         return [out, h, c]
     return make, run, ref

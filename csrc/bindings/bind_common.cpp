@@ -31,7 +31,7 @@ void bind_common(py::module_& m) {
                            std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
     const py::int_ n = py::reinterpret_borrow<py::int_>(obj);
     if (n < py::int_(1) || n > py::int_(4096))  // more would only exhaust the OS's threads
-      throw py::value_error("set_num_threads: n must be in [1, 4096], got " +
+      throw py::value_error("set_num_threads: n must be >= 1 and <= 4096, got " +
                             std::string(py::str(obj)));
     set_num_threads(n.cast<int>());
   }, py::arg("n"));
