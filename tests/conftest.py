@@ -21,3 +21,19 @@ def rng():
 def _seed():
     fastdl.manual_seed(0)
     yield
+
+
+# Hypothesis profiles for the property tests: "ci" (default, quick) and "long" (on demand:
+# HYPOTHESIS_PROFILE=long). No example database is written into the tree.
+try:
+    import os as _os
+
+    from hypothesis import HealthCheck as _HC, settings as _hsettings
+
+    _hsettings.register_profile("ci", max_examples=20, deadline=None, database=None,
+                                suppress_health_check=[_HC.too_slow, _HC.filter_too_much])
+    _hsettings.register_profile("long", max_examples=1000, deadline=None, database=None,
+                                suppress_health_check=[_HC.too_slow, _HC.filter_too_much])
+    _hsettings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is in the test extra; without it the property tests skip
+    pass

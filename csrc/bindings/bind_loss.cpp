@@ -57,7 +57,7 @@ const T* opt_ptr(const py::object& o) {
 template <class T>
 double check_targets(const py::array& target, const Shape& tshape, int64_t C, int64_t ignore,
                      const T* w, const char* fn) {
-  if (!target.dtype().is(py::dtype::of<int64_t>()))
+  if (!is_i64(target))
     throw py::type_error(P(fn) + "target must be int64 class indices, got " +
                          std::string(py::str(target.dtype())));
   if (!(target.flags() & py::array::c_style))
@@ -165,7 +165,7 @@ py::array ce_bwd_t(const py::array& g, const py::array& x, const py::array& targ
   ncs(x, fn, N, C, S, ts);
   const T* wp = opt_ptr<T>(w);
   check_targets<T>(target, ts, C, ignore, wp, fn);
-  if (shape_of(lse) != ts || !lse.dtype().is(x.dtype()) || !(lse.flags() & py::array::c_style))
+  if (shape_of(lse) != ts || !same_dtype(lse.dtype(), x.dtype()) || !(lse.flags() & py::array::c_style))
     throw py::value_error(P(fn) + "lse must be a C-contiguous " + std::string(py::str(x.dtype())) +
                           " array of shape " + shape_str(ts));
   int64_t gs;
@@ -244,7 +244,7 @@ py::array cep_bwd_t(const py::array& g, const py::array& x, const py::array& p,
   int64_t N, C, S;
   Shape ts;
   ncs(x, fn, N, C, S, ts);
-  if (shape_of(lse) != ts || !lse.dtype().is(x.dtype()) || !(lse.flags() & py::array::c_style))
+  if (shape_of(lse) != ts || !same_dtype(lse.dtype(), x.dtype()) || !(lse.flags() & py::array::c_style))
     throw py::value_error(P(fn) + "lse must be a C-contiguous array of shape " + shape_str(ts));
   int64_t gs;
   double gscale;

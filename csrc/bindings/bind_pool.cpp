@@ -129,7 +129,7 @@ py::array max_pool2d_backward(const py::array& dy, const py::array& idx, int64_t
   require_float(dy, fn, "grad_output");
   if (dy.ndim() != 4)
     throw py::value_error(std::string(fn) + ": grad_output must be 4-D, got " + shape_str(dy));
-  if (!idx.dtype().is(py::dtype::of<int64_t>()))
+  if (!is_i64(idx))
     throw py::type_error(std::string(fn) + ": indices must be int64");
   if (!(idx.flags() & py::array::c_style))
     throw py::value_error(std::string(fn) + ": indices must be C-contiguous");

@@ -40,8 +40,16 @@ inline Shape shape_of(const py::array& a) {
   return Shape(a.shape(), a.shape() + a.ndim());
 }
 
-inline bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+// dtypes compare by value, never by identity: an array that went through pickle, a file
+// loader or `np.dtype('<f4')` carries an equal but distinct descriptor object. Equivalence is
+// NumPy's (PyArray_EquivTypes): same kind, size and byte order, so a big-endian float32 is
+// not float32 here (the Python layer converts it to native order on entry).
+inline bool same_dtype(const py::dtype& a, const py::dtype& b) {
+  return a.is(b) || py::detail::npy_api::get().PyArray_EquivTypes_(a.ptr(), b.ptr());
+}
+inline bool is_f32(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<float>()); }
+inline bool is_f64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<double>()); }
+inline bool is_i64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<int64_t>()); }
 
 // ValueError unless `a` is C-contiguous; TypeError unless float32/float64.
 inline void require_float(const py::array& a, const char* fn, const char* name) {
@@ -51,11 +59,14 @@ inline void require_float(const py::array& a, const char* fn, const char* name) 
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(fn) + ": " + name + " with shape " + shape_str(a) +
                           " must be C-contiguous");
+  if (!(a.flags() & 0x0100))  // NPY_ARRAY_ALIGNED
+    throw py::value_error(std::string(fn) + ": " + name + " with shape " + shape_str(a) +
+                          " is not aligned to its element size");
 }
 
 inline void require_same_dtype(const py::array& a, const py::array& b, const char* fn,
                                const char* na, const char* nb) {
-  if (!a.dtype().is(b.dtype()))
+  if (!same_dtype(a.dtype(), b.dtype()))
     throw py::type_error(std::string(fn) + ": " + na + " is " + std::string(py::str(a.dtype())) +
                          " but " + nb + " is " + std::string(py::str(b.dtype())));
 }

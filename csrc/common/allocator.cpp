@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,20 +18,72 @@ constexpr size_t kAlign = 64;
 constexpr size_t kHugeAlign = size_t(2) << 20;
 constexpr size_t kHugeFrom = size_t(4) << 20;
 
-int64_t parse_limit() {
-  const char* env = std::getenv("FASTDL_CACHE_LIMIT");
-  int64_t def = int64_t(4) << 30;
-  if (!env || !*env) return def;
-  char* end = nullptr;
-  double v = std::strtod(env, &end);
-  if (end == env || v < 0) return def;
-  switch (*end) {
-    case 'k': case 'K': v *= 1024.0; break;
-    case 'm': case 'M': v *= 1024.0 * 1024.0; break;
-    case 'g': case 'G': v *= 1024.0 * 1024.0 * 1024.0; break;
+}  // namespace
+
+// Strict: digits, optionally a fraction, then at most one suffix K/M/G/T (powers of 1024,
+// either case, an optional trailing "B"/"iB"). Anything else -- "4X", "1e30", "inf", "nan",
+// "-1", "", a value past int64 -- is refused with the reason.
+bool parse_byte_count(const char* s, int64_t* out, std::string* err) {
+  const char* p = s;
+  unsigned __int128 whole = 0;
+  int digits = 0;
+  const unsigned __int128 kMax = static_cast<unsigned __int128>(INT64_MAX);
+  for (; *p >= '0' && *p <= '9'; ++p, ++digits) {
+    whole = whole * 10 + static_cast<unsigned>(*p - '0');
+    if (whole > kMax * 1024 * 1024 * 1024 * 1024) {
+      *err = "is too large (more than 2^63 - 1 bytes)";
+      return false;
+    }
+  }
+  double frac = 0, scale = 0.1;
+  int fdigits = 0;
+  if (*p == '.') {
+    for (++p; *p >= '0' && *p <= '9'; ++p, ++fdigits, scale *= 0.1)
+      frac += scale * static_cast<double>(*p - '0');
+  }
+  if (digits == 0) {
+    *err = "is not a byte count";
+    return false;
+  }
+  unsigned __int128 mult = 1;
+  switch (*p) {
+    case 'k': case 'K': mult = 1024; ++p; break;
+    case 'm': case 'M': mult = 1024 * 1024; ++p; break;
+    case 'g': case 'G': mult = 1024ull * 1024 * 1024; ++p; break;
+    case 't': case 'T': mult = 1024ull * 1024 * 1024 * 1024; ++p; break;
     default: break;
   }
-  return static_cast<int64_t>(v);
+  if (mult > 1 && (*p == 'i' || *p == 'I') && (p[1] == 'b' || p[1] == 'B')) p += 2;
+  else if (*p == 'b' || *p == 'B') ++p;
+  if (*p != '\0') {
+    *err = "has trailing characters";
+    return false;
+  }
+  if (fdigits > 0 && mult == 1) {
+    *err = "has a fraction of a byte";
+    return false;
+  }
+  const unsigned __int128 v =
+      whole * mult + static_cast<unsigned __int128>(frac * static_cast<double>(mult));
+  if (v > kMax) {
+    *err = "is too large (more than 2^63 - 1 bytes)";
+    return false;
+  }
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+namespace {
+
+constexpr int64_t kDefaultLimit = int64_t(4) << 30;
+
+int64_t parse_limit() {
+  const char* env = std::getenv("FASTDL_CACHE_LIMIT");
+  if (!env) return kDefaultLimit;
+  int64_t v;
+  std::string err;
+  // a bad value is reported at import (check_cache_limit_env); here it keeps the default
+  return parse_byte_count(env, &v, &err) ? v : kDefaultLimit;
 }
 
 struct Pool {
@@ -69,6 +122,17 @@ Pool& pool() {
 }
 
 }  // namespace
+
+void check_cache_limit_env() {
+  const char* env = std::getenv("FASTDL_CACHE_LIMIT");
+  if (!env) return;
+  int64_t v;
+  std::string err;
+  if (!parse_byte_count(env, &v, &err))
+    throw std::invalid_argument("FASTDL_CACHE_LIMIT='" + std::string(env) + "' " + err +
+                                "; expected bytes as an integer with an optional K/M/G/T "
+                                "suffix, e.g. 2G or 536870912");
+}
 
 size_t pool_size_class(size_t bytes) {
   if (bytes <= 256) return 256;

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace fastdl {
 
@@ -29,6 +30,12 @@ MemoryStats pool_stats();
 void pool_empty_cache();         // return every cached buffer to the system
 void pool_set_limit(int64_t bytes);
 void pool_reset_peak();
+
+// FASTDL_CACHE_LIMIT: std::invalid_argument naming the variable and its value unless it is a
+// valid byte count (see parse_byte_count); called once at import.
+void check_cache_limit_env();
+// "512", "2G", "1.5M", "64KiB" -> bytes; false with the reason in *err otherwise.
+bool parse_byte_count(const char* s, int64_t* out, std::string* err);
 
 // Per-thread scratch kept across calls (no allocation in the steady state): slot s of the
 // calling thread, grown to at least `bytes`, 64-byte aligned. Contents are not preserved

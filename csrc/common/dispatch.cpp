@@ -11,7 +11,12 @@ std::atomic<int>& active() {
   static std::atomic<int> isa{[] {
     const char* env = std::getenv("FASTDL_ISA");
     if (env && *env) {
-      Isa want = isa_from_name(env);  // unknown name: throws at import
+      Isa want;
+      try {
+        want = isa_from_name(env);  // unknown name: throws at import, naming the variable
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("FASTDL_ISA: ") + e.what());
+      }
       if (!isa_supported(want))
         throw std::invalid_argument(std::string("FASTDL_ISA=") + env +
                                     " is not supported by this CPU or build (best: " +

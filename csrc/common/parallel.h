@@ -8,6 +8,9 @@ namespace fastdl {
 
 int num_threads();           // FASTDL_NUM_THREADS, else the machine's cores
 void set_num_threads(int n); // n >= 1 (checked by the binding)
+// std::invalid_argument unless FASTDL_NUM_THREADS is unset or an integer in [1, 4096]
+// (called once at import, so a typo is an error rather than a silent default).
+void check_num_threads_env();
 
 // Run fn(begin, end) over [0, n) in chunks of `grain` items, in parallel when there is more
 // than one chunk and more than one thread. Chunk boundaries depend only on n and grain.

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import _checks
 from .optimizer import Optimizer
 
 __all__ = ["LBFGS"]
@@ -131,8 +132,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
-        if not lr >= 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _checks.check_lr({"lr": lr})
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         if line_search_fn not in (None, "strong_wolfe"):

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from bisect import bisect_right
 from collections import Counter
@@ -26,6 +27,19 @@ __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR
            "ConstantLR", "LinearLR", "ExponentialLR", "SequentialLR", "CosineAnnealingLR",
            "PolynomialLR", "CosineAnnealingWarmRestarts", "CyclicLR", "ChainedScheduler",
            "ReduceLROnPlateau", "OneCycleLR"]
+
+
+def _positive_int(v, cls, name):
+    """``v`` as an int >= 1, else a TypeError/ValueError naming the class and argument (a
+    zero period would divide by zero at the first step)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        else:
+            raise TypeError(f"{cls}: {name} must be a positive integer, got {v!r}")
+    if v < 1:
+        raise ValueError(f"{cls}: {name} must be a positive integer, got {v}")
+    return int(v)
 
 
 def _check_optimizer(optimizer):
@@ -207,7 +221,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = step_size
+        self.step_size = _positive_int(step_size, "StepLR", "step_size")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -251,8 +265,9 @@ class ConstantLR(LRScheduler):
     """
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        if factor > 1.0 or factor < 0:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        if not 0 <= factor <= 1.0:
+            raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1 "
+                             f"(factor={factor}).")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -262,6 +277,8 @@ class ConstantLR(LRScheduler):
             return [g["lr"] * self.factor for g in self.optimizer.param_groups]
         if self.last_epoch != self.total_iters:
             return self._group_lrs()
+        if self.factor == 0:  # the lr was zeroed: restore the base rather than divide by 0
+            return list(self.base_lrs)
         return [g["lr"] * (1.0 / self.factor) for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
@@ -278,11 +295,13 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
-        if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 "
-                             "and less or equal to 1.")
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        if not 0 < start_factor <= 1.0:
+            raise ValueError(f"Starting multiplicative factor expected to be greater than 0 "
+                             f"and less or equal to 1 (start_factor={start_factor}).")
+        if not 0 <= end_factor <= 1.0:
+            raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1 "
+                             f"(end_factor={end_factor}).")
+        total_iters = _positive_int(total_iters, "LinearLR", "total_iters")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -332,6 +351,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Real):
+            raise TypeError(f"CosineAnnealingLR: T_max must be a positive number, got {T_max!r}")
+        if not T_max > 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -363,7 +386,7 @@ class PolynomialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
-        self.total_iters = total_iters
+        self.total_iters = _positive_int(total_iters, "PolynomialLR", "total_iters")
         self.power = power
         super().__init__(optimizer, last_epoch)
 

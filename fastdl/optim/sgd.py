@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum and Nesterov momentum (``fastdl.optim.SGD``)."""
 from __future__ import annotations
 
+from . import _checks
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
@@ -38,12 +39,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, g):
-        if g["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {g['lr']}")
-        if g["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {g['momentum']}")
-        if g["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {g['weight_decay']}")
+        _checks.check_lr(g)
+        _checks.check_nonneg(g, "momentum", "momentum value")
+        _checks.check_wd(g)
         if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 

@@ -4,6 +4,7 @@
 // fastdl::eltwise::<isa> (templates in an anonymous namespace inside it), so no inline copy
 // compiled for one ISA can be merged into another's code. The exported entry points are
 // declared in eltwise_isa.h and dispatched in eltwise.cpp.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -124,7 +125,8 @@ template <class V>
 struct Relu {
   explicit Relu(const double*) {}
   V fwd(V x) const { return vm::max(V(0), x); }
-  V bwd(V s, V g) const { return vm::select(s > V(0), g, V(0)); }
+  // torch's threshold_backward: 0 where s <= 0, else g -- so a NaN input passes g through
+  V bwd(V s, V g) const { return vm::select(s <= V(0), V(0), g); }
 };
 template <class V>
 struct LeakyRelu {
@@ -253,7 +255,9 @@ struct Hardswish {
   V fwd(V x) const { return x * vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
   V bwd(V x, V g) const {
     V mid = g * vm::fma(x, V(Elem<V>(1) / Elem<V>(3)), V(0.5));
-    return vm::select(x < V(-3), V(0), vm::select(x <= V(3), mid, g));
+    // torch's (vectorised) rule: 0 for x <= -3, g for x >= 3, the slope between; NaN takes
+    // the middle branch and stays NaN
+    return vm::select(x <= V(-3), V(0), vm::select(x >= V(3), g, mid));
   }
 };
 template <class V>
@@ -336,6 +340,14 @@ void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx,
 // --------------------------------------------------------------------------------------
 // Softmax / log_softmax
 // --------------------------------------------------------------------------------------
+// Sums along the softmax dimension go in blocks summed in vector lanes, each block's total then
+// added into a double. A lane never holds more than kLaneTerms terms (relative error at most
+// kLaneTerms·eps, 2e-6 in float32, even for the correlated rounding of equal terms), so the
+// total stays exact to the element type's rounding however long the row: a float lane summing
+// the whole row drifts after ~10^5 terms and stops growing at 2^24 (softmax of 2^31 equal
+// logits summed to 4.0).
+constexpr int64_t kLaneTerms = 32;
+
 template <class V>
 FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {
   using T = Elem<V>;
@@ -350,36 +362,45 @@ FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d
   for (; i + N <= d; i += N) m0 = vm::max(V::load(x + i), m0);
   if (i < d) m1 = vm::max(V::load(x + i, d - i, ninf), m1);
   const V m(vm::hmax(vm::max(m0, m1)));
-  V s0(T(0)), s1(T(0));
-  i = 0;
-  if (lg) {
-    for (; i + 2 * N <= d; i += 2 * N) {
-      s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
-      s1 = s1 + vm::exp_nonpos(V::load(x + i + N) - m);
+  constexpr int64_t kSumBlock = 2 * N * kLaneTerms;
+  double tot = 0;
+  for (int64_t b = 0; b < d; b += kSumBlock) {
+    const int64_t e = d - b < kSumBlock ? d : b + kSumBlock;
+    V s0(T(0)), s1(T(0));
+    i = b;
+    if (lg) {
+      for (; i + 2 * N <= e; i += 2 * N) {
+        s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
+        s1 = s1 + vm::exp_nonpos(V::load(x + i + N) - m);
+      }
+      for (; i + N <= e; i += N) s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
+      if (i < e) s1 = s1 + vm::exp_nonpos(V::load(x + i, e - i, ninf) - m);
+    } else {
+      for (; i + 2 * N <= e; i += 2 * N) {
+        V e0 = vm::exp_nonpos(V::load(x + i) - m), e1 = vm::exp_nonpos(V::load(x + i + N) - m);
+        e0.store(y + i);
+        e1.store(y + i + N);
+        s0 = s0 + e0;
+        s1 = s1 + e1;
+      }
+      for (; i + N <= e; i += N) {
+        V e0 = vm::exp_nonpos(V::load(x + i) - m);
+        e0.store(y + i);
+        s0 = s0 + e0;
+      }
+      if (i < e) {
+        V e1 = vm::exp_nonpos(V::load(x + i, e - i, ninf) - m);
+        e1.store(y + i, e - i);
+        s1 = s1 + e1;
+      }
     }
-    for (; i + N <= d; i += N) s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
-    if (i < d) s1 = s1 + vm::exp_nonpos(V::load(x + i, d - i, ninf) - m);
-    const V ls = vm::log(V(vm::hsum(s0 + s1)));
+    tot += static_cast<double>(vm::hsum(s0 + s1));
+  }
+  if (lg) {
+    const V ls(static_cast<T>(std::log(tot)));
     map1<V>(x, y, 0, d, [&](V v) { return (v - m) - ls; });
   } else {
-    for (; i + 2 * N <= d; i += 2 * N) {
-      V e0 = vm::exp_nonpos(V::load(x + i) - m), e1 = vm::exp_nonpos(V::load(x + i + N) - m);
-      e0.store(y + i);
-      e1.store(y + i + N);
-      s0 = s0 + e0;
-      s1 = s1 + e1;
-    }
-    for (; i + N <= d; i += N) {
-      V e0 = vm::exp_nonpos(V::load(x + i) - m);
-      e0.store(y + i);
-      s0 = s0 + e0;
-    }
-    if (i < d) {
-      V e1 = vm::exp_nonpos(V::load(x + i, d - i, ninf) - m);
-      e1.store(y + i, d - i);
-      s1 = s1 + e1;
-    }
-    const V inv = V(T(1)) / V(vm::hsum(s0 + s1));
+    const V inv(static_cast<T>(1.0 / tot));
     map1<V>(y, y, 0, d, [&](V v) { return v * inv; });
   }
 }
@@ -389,27 +410,34 @@ FASTDL_FLATTEN void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g,
                                     int64_t d) {
   using T = Elem<V>;
   constexpr int N = V::N;
-  V s0(T(0)), s1(T(0));
-  int64_t i = 0;
-  if (lg) {
-    for (; i + 2 * N <= d; i += 2 * N) {
-      s0 = s0 + V::load(g + i);
-      s1 = s1 + V::load(g + i + N);
+  constexpr int64_t kSumBlock = 2 * N * kLaneTerms;
+  double tot = 0;
+  for (int64_t b = 0; b < d; b += kSumBlock) {
+    const int64_t e = d - b < kSumBlock ? d : b + kSumBlock;
+    V s0(T(0)), s1(T(0));
+    int64_t i = b;
+    if (lg) {
+      for (; i + 2 * N <= e; i += 2 * N) {
+        s0 = s0 + V::load(g + i);
+        s1 = s1 + V::load(g + i + N);
+      }
+      for (; i + N <= e; i += N) s0 = s0 + V::load(g + i);
+      if (i < e) s1 = s1 + V::load(g + i, e - i);
+    } else {
+      for (; i + 2 * N <= e; i += 2 * N) {
+        s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
+        s1 = vm::fma(V::load(g + i + N), V::load(y + i + N), s1);
+      }
+      for (; i + N <= e; i += N) s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
+      if (i < e) s1 = vm::fma(V::load(g + i, e - i), V::load(y + i, e - i), s1);
     }
-    for (; i + N <= d; i += N) s0 = s0 + V::load(g + i);
-    if (i < d) s1 = s1 + V::load(g + i, d - i);
-    const V sg(vm::hsum(s0 + s1));
-    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp_nonpos(yv) * sg; });
-  } else {
-    for (; i + 2 * N <= d; i += 2 * N) {
-      s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
-      s1 = vm::fma(V::load(g + i + N), V::load(y + i + N), s1);
-    }
-    for (; i + N <= d; i += N) s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
-    if (i < d) s1 = vm::fma(V::load(g + i, d - i), V::load(y + i, d - i), s1);
-    const V dot(vm::hsum(s0 + s1));
-    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return yv * (gv - dot); });
+    tot += static_cast<double>(vm::hsum(s0 + s1));
   }
+  const V sum(static_cast<T>(tot));
+  if (lg)
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp_nonpos(yv) * sum; });
+  else
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return yv * (gv - sum); });
 }
 
 // A block of w <= kCols columns of a (dim, inner) slab, vectorised across the columns.
@@ -417,6 +445,28 @@ template <class V>
 struct ColBlock {
   static constexpr int kVecs = 4;
   static constexpr int kCols = kVecs * V::N;
+};
+
+// Column sums as in the rows: kLaneTerms rows at a time in vector lanes, then per
+// column into double.
+template <class V>
+struct ColSums {
+  using T = Elem<V>;
+  static constexpr int N = V::N, K = ColBlock<V>::kVecs;
+  static constexpr int64_t kRows = kLaneTerms;
+  double acc[ColBlock<V>::kCols] = {};
+  void add(const V* s, int nv) {
+    alignas(64) T b[ColBlock<V>::kCols];
+    for (int k = 0; k < nv; ++k) s[k].store(b + k * N);
+    for (int c = 0; c < nv * N; ++c) acc[c] += static_cast<double>(b[c]);
+  }
+  // v[k] = f(column total) for each vector k
+  template <class F>
+  void finish(V* v, int nv, const F& f) const {
+    alignas(64) T b[ColBlock<V>::kCols];
+    for (int c = 0; c < nv * N; ++c) b[c] = static_cast<T>(f(acc[c]));
+    for (int k = 0; k < nv; ++k) v[k] = V::load(b + k * N);
+  }
 };
 
 template <class V>
@@ -440,18 +490,24 @@ FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t 
   }
   for (int64_t j = 0; j < d; ++j)
     for (int k = 0; k < nv; ++k) m[k] = vm::max(ld(x + j * inner, k, ninf), m[k]);
-  for (int64_t j = 0; j < d; ++j)
-    for (int k = 0; k < nv; ++k) {
-      V e = vm::exp_nonpos(ld(x + j * inner, k, ninf) - m[k]);
-      if (!lg) st(e, y + j * inner, k);
-      s[k] = s[k] + e;
-    }
+  ColSums<V> cs;
+  for (int64_t j0 = 0; j0 < d; j0 += ColSums<V>::kRows) {
+    const int64_t j1 = d - j0 < ColSums<V>::kRows ? d : j0 + ColSums<V>::kRows;
+    for (int k = 0; k < K; ++k) s[k] = V(T(0));
+    for (int64_t j = j0; j < j1; ++j)
+      for (int k = 0; k < nv; ++k) {
+        V e = vm::exp_nonpos(ld(x + j * inner, k, ninf) - m[k]);
+        if (!lg) st(e, y + j * inner, k);
+        s[k] = s[k] + e;
+      }
+    cs.add(s, nv);
+  }
   if (lg) {
-    for (int k = 0; k < nv; ++k) s[k] = vm::log(s[k]);
+    cs.finish(s, nv, [](double t) { return std::log(t); });
     for (int64_t j = 0; j < d; ++j)
       for (int k = 0; k < nv; ++k) st((ld(x + j * inner, k, T(0)) - m[k]) - s[k], y + j * inner, k);
   } else {
-    for (int k = 0; k < nv; ++k) s[k] = V(T(1)) / s[k];
+    cs.finish(s, nv, [](double t) { return 1.0 / t; });
     for (int64_t j = 0; j < d; ++j)
       for (int k = 0; k < nv; ++k) st(ld(y + j * inner, k, T(0)) * s[k], y + j * inner, k);
   }
@@ -471,10 +527,17 @@ FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g
     if (k < nv - 1) v.store(p + k * N); else v.store(p + k * N, last);
   };
   V s[K];
-  for (int k = 0; k < K; ++k) s[k] = V(T(0));
-  for (int64_t j = 0; j < d; ++j)
-    for (int k = 0; k < nv; ++k)
-      s[k] = lg ? s[k] + ld(g + j * inner, k) : vm::fma(ld(g + j * inner, k), ld(y + j * inner, k), s[k]);
+  ColSums<V> cs;
+  for (int64_t j0 = 0; j0 < d; j0 += ColSums<V>::kRows) {
+    const int64_t j1 = d - j0 < ColSums<V>::kRows ? d : j0 + ColSums<V>::kRows;
+    for (int k = 0; k < K; ++k) s[k] = V(T(0));
+    for (int64_t j = j0; j < j1; ++j)
+      for (int k = 0; k < nv; ++k)
+        s[k] = lg ? s[k] + ld(g + j * inner, k)
+                  : vm::fma(ld(g + j * inner, k), ld(y + j * inner, k), s[k]);
+    cs.add(s, nv);
+  }
+  cs.finish(s, nv, [](double t) { return t; });
   for (int64_t j = 0; j < d; ++j)
     for (int k = 0; k < nv; ++k) {
       V yv = ld(y + j * inner, k), gv = ld(g + j * inner, k);

@@ -373,16 +373,21 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
       tn = nt / d;
     }
   }
+  // The grid has nt blocks, but OpenMP may grant a smaller team (OMP_THREAD_LIMIT,
+  // OMP_DYNAMIC, nesting): each thread takes blocks t, t + granted, ... so every block is
+  // computed whatever the team size. A block's result does not depend on which thread runs it.
 #pragma omp parallel num_threads(nt)
   {
-    const int t = omp_get_thread_num();
-    const int tr = t / tn, tc = t % tn;
+    const int granted = omp_get_num_threads();
     const int64_t bm = (pm + tm - 1) / tm, bn = (pn + tn - 1) / tn;
-    int64_t i0 = tr * bm * K.mr, i1 = (tr + 1) * bm * K.mr;
-    int64_t j0 = tc * bn * K.nr, j1 = (tc + 1) * bn * K.nr;
-    if (i1 > m) i1 = m;
-    if (j1 > n) j1 = n;
-    if (i0 < m && j0 < n) run(i0, i1, j0, j1);
+    for (int t = omp_get_thread_num(); t < nt; t += granted) {
+      const int tr = t / tn, tc = t % tn;
+      int64_t i0 = tr * bm * K.mr, i1 = (tr + 1) * bm * K.mr;
+      int64_t j0 = tc * bn * K.nr, j1 = (tc + 1) * bn * K.nr;
+      if (i1 > m) i1 = m;
+      if (j1 > n) j1 = n;
+      if (i0 < m && j0 < n) run(i0, i1, j0, j1);
+    }
   }
 }
 }  // namespace

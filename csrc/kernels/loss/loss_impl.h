@@ -9,7 +9,10 @@
 namespace {
 
 constexpr int64_t kChunk = 32768;  // elements per parallel chunk of the pointwise kernels
-constexpr int64_t kSub = 2048;     // elements summed in T before going to double
+// Sums go kLaneTerms terms per vector lane (2·W lanes) in T, then into double: the relative
+// error of a block stays below kLaneTerms·eps even when every term rounds the same way (equal
+// terms), so long sums are exact to T's rounding.
+constexpr int64_t kLaneTerms = 32;
 constexpr int64_t kRowGrain = 32768;
 
 inline int64_t row_grain(int64_t unit) {
@@ -56,8 +59,8 @@ inline void row_sumexp(const T* x, int64_t C, T m, const T* w, bool want_sx, dou
   constexpr int W = V::W;
   const typename V::R vm = V::set1(m);
   double tse = 0, tsx = 0;
-  for (int64_t b = 0; b < C; b += kSub) {
-    const int64_t e = C - b < kSub ? C : b + kSub;
+  for (int64_t b = 0; b < C; b += (2 * W * kLaneTerms)) {
+    const int64_t e = C - b < (2 * W * kLaneTerms) ? C : b + (2 * W * kLaneTerms);
     typename V::R s0 = V::zero(), s1 = V::zero(), q0 = V::zero(), q1 = V::zero();
     int64_t i = b;
     if (!want_sx) {
@@ -281,8 +284,8 @@ inline void prob_row_sums(const T* x, const T* p, const T* w, int64_t C, T m, T 
   constexpr int W = V::W;
   const typename V::R vm = V::set1(m), va = V::set1(a), vb = V::set1(b);
   double tse = 0, tp = 0, tq = 0;
-  for (int64_t bb = 0; bb < C; bb += kSub) {
-    const int64_t e = C - bb < kSub ? C : bb + kSub;
+  for (int64_t bb = 0; bb < C; bb += (2 * W * kLaneTerms)) {
+    const int64_t e = C - bb < (2 * W * kLaneTerms) ? C : bb + (2 * W * kLaneTerms);
     typename V::R s0 = V::zero(), p0 = V::zero(), q0 = V::zero();
     int64_t i = bb;
     for (; i + W <= e; i += W) {
@@ -583,8 +586,8 @@ double pw_forward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, 
       const int64_t b = ch * kChunk, e = b + kChunk < n ? b + kChunk : n;
       double acc = 0, nbad = 0;
       const R one = V::set1(T(1)), zero = V::zero();
-      for (int64_t sb = b; sb < e; sb += kSub) {
-        const int64_t se = sb + kSub < e ? sb + kSub : e;
+      for (int64_t sb = b; sb < e; sb += (2 * W * kLaneTerms)) {
+        const int64_t se = sb + (2 * W * kLaneTerms) < e ? sb + (2 * W * kLaneTerms) : e;
         R a0 = zero, a1 = zero, bd = zero;
         int64_t i = sb;
         for (; i + 2 * W <= se; i += 2 * W) {

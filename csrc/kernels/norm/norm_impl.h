@@ -10,7 +10,9 @@
 namespace {
 
 constexpr int64_t kGrain = 32768;  // elements of work per parallel chunk
-constexpr int64_t kBlock = 4096;   // elements summed in T before going to double
+// Sums go kLaneTerms terms per vector lane in T, then into double (within kLaneTerms·eps
+// per block even when every term rounds the same way).
+constexpr int64_t kLaneTerms = 32;
 
 inline int64_t grain_for(int64_t unit) {
   const int64_t g = kGrain / (unit > 0 ? unit : 1);
@@ -27,15 +29,15 @@ struct PoolBuf {
   U* as() { return static_cast<U*>(p); }
 };
 
-// sg = Σ g, sgx = Σ g·(x − m), in double across blocks of kBlock.
+// sg = Σ g, sgx = Σ g·(x − m), in double across blocks of (2 * W * kLaneTerms).
 template <class T>
 inline void plane_sums(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
   using V = Vec<T>;
   constexpr int W = V::W;
   const typename V::R vm = V::set1(m);
   double tg = 0, tgx = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = n - b < kBlock ? n : b + kBlock;
+  for (int64_t b = 0; b < n; b += (2 * W * kLaneTerms)) {
+    const int64_t e = n - b < (2 * W * kLaneTerms) ? n : b + (2 * W * kLaneTerms);
     typename V::R a0 = V::zero(), a1 = V::zero(), c0 = V::zero(), c1 = V::zero();
     int64_t i = b;
     for (; i + 2 * W <= e; i += 2 * W) {
@@ -111,7 +113,7 @@ template <class T>
 void bn_stats_k(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
   if (S == 1) {
     // (N, C): columns in blocks of CB, rows in blocks of RB (two-pass each, merged in order).
-    constexpr int64_t CB = 64, RB = 256;
+    constexpr int64_t CB = 64, RB = 32;  // RB rows summed in T per column (32·eps at most)
     const int64_t nb = (C + CB - 1) / CB;
     fastdl::parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t blk = b0; blk < b1; ++blk) {
@@ -366,8 +368,8 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         if (gx) {
           // a = Σ g·w, c = Σ g·w·x̂
           double sa = 0, sc = 0;
-          for (int64_t b = 0; b < K; b += kBlock) {
-            const int64_t e = K - b < kBlock ? K : b + kBlock;
+          for (int64_t b = 0; b < K; b += (2 * W * kLaneTerms)) {
+            const int64_t e = K - b < (2 * W * kLaneTerms) ? K : b + (2 * W * kLaneTerms);
             R a0 = V::zero(), c0 = V::zero();
             int64_t i = b;
             for (; i + W <= e; i += W) {

@@ -342,8 +342,10 @@ inline T vm2(const T* x, int64_t n, T m) {
   return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
 }
 
-// Mean and M2 = Σ(x − mean)² of a contiguous span: exact two-pass per block of 4096 values
-// (cache resident), blocks combined in double with Chan's formula, in order.
+// Mean and M2 = Σ(x − mean)² of a contiguous span: exact two-pass per block of 128·W values
+// (cache resident; each of vsum's 4·W lanes sums at most 32 terms in T, so a block's sum is
+// within 32·eps even when every term rounds the same way), blocks combined in double with
+// Chan's formula, in order.
 struct Moments {
   double count, mean, m2;
 };
@@ -351,7 +353,19 @@ struct Moments {
 inline void moments_merge(Moments& a, double nb, double mb, double m2b) {
   const double tot = a.count + nb;
   if (tot == 0) return;
+  if (a.count == 0) {
+    a = Moments{nb, mb, m2b};
+    return;
+  }
   const double d = mb - a.mean;
+  if (!(d - d == 0)) {
+    // an infinite (or NaN) mean on either side: the weighted mean keeps +inf + finite = +inf
+    // (torch's running mean of a channel holding +inf is inf, not the NaN of inf - inf)
+    a.mean = a.mean * (a.count / tot) + mb * (nb / tot);
+    a.m2 = d * d + m2b + a.m2;
+    a.count = tot;
+    return;
+  }
   a.mean += d * (nb / tot);
   a.m2 += m2b + d * d * (a.count * nb / tot);
   a.count = tot;
@@ -360,7 +374,7 @@ inline void moments_merge(Moments& a, double nb, double mb, double m2b) {
 template <class T>
 inline Moments span_moments(const T* x, int64_t n) {
   Moments r{0, 0, 0};
-  constexpr int64_t B = 4096;
+  constexpr int64_t B = 128 * Vec<T>::W;
   for (int64_t b = 0; b < n; b += B) {
     const int64_t nb = n - b < B ? n - b : B;
     const double mb = static_cast<double>(vsum(x + b, nb)) / static_cast<double>(nb);

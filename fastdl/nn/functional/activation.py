@@ -2,9 +2,10 @@
 
 Each op is one pass of a fused SIMD kernel (``csrc/kernels/eltwise/``): forward writes a new
 array from the caching allocator (or the input itself with ``inplace=True``), backward is
-one more pass computed from whichever of the saved input or output is cheaper (the output
-for relu, relu6/hardtanh, leaky_relu, elu/selu/celu, sigmoid, tanh, softmax, log_softmax;
-the input otherwise). float32 is the fast path, float64 is supported for gradcheck.
+one more pass computed from whichever of the saved input or output is cheaper and exact (the
+output for relu, relu6/hardtanh, leaky_relu, sigmoid, tanh, softmax, log_softmax; the input
+otherwise -- elu/selu/celu too: their gradient alpha·exp(x) rebuilt from the output
+y = alpha·(exp(x) − 1) loses every digit once exp(x) falls below y's rounding). float32 is the fast path, float64 is supported for gradcheck.
 """
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def elu(input, alpha=1.0, inplace=False):
 
     Example: ``F.elu(fastdl.tensor([-1.0, 1.0]))`` gives ``[-0.6321, 1.]``.
     """
-    return _act(input, "elu", "elu", (alpha, 1.0, 1.0), alpha > 0, inplace)
+    return _act(input, "elu", "elu", (alpha, 1.0, 1.0), False, inplace)
 
 
 def elu_(input, alpha=1.0):
@@ -148,7 +149,7 @@ def selu(input, inplace=False):
 
     Example: ``F.selu(fastdl.tensor([1.0]))`` gives ``[1.0507]``.
     """
-    return _act(input, "selu", "elu", (_SELU_ALPHA, _SELU_SCALE, 1.0), True, inplace)
+    return _act(input, "selu", "elu", (_SELU_ALPHA, _SELU_SCALE, 1.0), False, inplace)
 
 
 def selu_(input):
@@ -163,7 +164,7 @@ def celu(input, alpha=1.0, inplace=False):
     """
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
-    return _act(input, "celu", "elu", (alpha, 1.0, 1.0 / alpha), alpha > 0, inplace)
+    return _act(input, "celu", "elu", (alpha, 1.0, 1.0 / alpha), False, inplace)
 
 
 def celu_(input, alpha=1.0):
@@ -314,6 +315,13 @@ def _softmax_dim(ndim, name):
 def _softmax(input, dim, dtype, name, log):
     t = input if isinstance(input, Tensor) else as_tensor(input)
     if dtype is not None:
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            kind = None
+        if kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating point type (float32 or "
+                            f"float64), got {dtype}")
         t = t.to(dtype)
     if t._array.dtype.kind != "f":
         raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")

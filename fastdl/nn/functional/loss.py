@@ -83,6 +83,12 @@ def _scale_grad(g, red, denom, shape):
 # ---------------------------------------------------------------------------------------------
 # cross entropy and NLL
 
+
+def _check_int64(fn, name, v):
+    """ValueError naming the argument when an int does not fit the kernel's int64."""
+    if not -2**63 <= int(v) < 2**63:
+        raise ValueError(f"{fn}: {name} must fit in int64, got {v}")
+
 class _CrossEntropy(_Op):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, eps, red):
@@ -189,6 +195,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     else:
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
             raise TypeError(f"{fn}: ignore_index must be an int, got {ignore_index!r}")
+        _check_int64(fn, "ignore_index", ignore_index)
         out = _CrossEntropy.apply(x, tgt, w, int(ignore_index), eps, red)
     if unbatched and red == 0:
         out = out.reshape(())
@@ -238,6 +245,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
         tgt = tgt.reshape(1)
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"{fn}: ignore_index must be an int, got {ignore_index!r}")
+    _check_int64(fn, "ignore_index", ignore_index)
     w = _like(x, weight, fn, "weight")
     out = _NLL.apply(x, tgt, None if w is None else w.detach(), int(ignore_index), red)
     if unbatched and red == 0:

@@ -8,6 +8,9 @@ and interpolation, col2im for unfold and im2col for fold).
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from ...autograd.function import _Op
@@ -308,6 +311,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if len(sizes) != nsp:
             raise ValueError(f"interpolate: size {size} does not match the {nsp} spatial "
                              f"dimensions of input of shape {tuple(t.shape)}")
+        for s_ in sizes:
+            if isinstance(s_, bool) or not isinstance(s_, (numbers.Integral, np.integer)):
+                raise TypeError(f"interpolate: size must be an int or a tuple of ints, got "
+                                f"{size!r}")
         sizes = tuple(int(s) for s in sizes)
         scales = [i / o if o > 0 else 0.0 for i, o in zip(spatial, sizes)]
     else:
@@ -315,12 +322,25 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if len(factors) != nsp:
             raise ValueError(f"interpolate: scale_factor {scale_factor} does not match the "
                              f"{nsp} spatial dimensions of input of shape {tuple(t.shape)}")
+        for f in factors:
+            if isinstance(f, bool) or not isinstance(f, (numbers.Real, np.number)):
+                raise TypeError(f"interpolate: scale_factor must be a number or a tuple of "
+                                f"numbers, got {scale_factor!r}")
+            if not (math.isfinite(float(f)) and float(f) > 0):
+                raise ValueError(f"interpolate: scale_factor must be finite and positive, got "
+                                 f"{scale_factor!r}")
         sizes = tuple(int(np.floor(i * float(f))) for i, f in zip(spatial, factors))
         scales = ([i / o if o > 0 else 0.0 for i, o in zip(spatial, sizes)]
                   if recompute_scale_factor else [1.0 / float(f) for f in factors])
     if any(s <= 0 for s in sizes) or any(i <= 0 for i in spatial):
         raise ValueError(f"interpolate: input {tuple(t.shape)} and output {sizes} sizes must "
                          "be positive")
+    # the output's size is checked before anything of that size (the index maps) is built
+    numel = math.prod(t.shape[:2]) * math.prod(sizes)
+    if numel * t._array.dtype.itemsize > 2**63 - 1:
+        raise ValueError(f"interpolate: output size {tuple(t.shape[:2]) + sizes} (from "
+                         f"{'size' if size is not None else 'scale_factor'}) overflows the "
+                         f"addressable bytes")
     if mode == "bicubic":  # Keys' cubic convolution, in sample.py
         from .sample import _bicubic
         return _bicubic(t, sizes, scales, bool(align_corners))

@@ -100,11 +100,12 @@ def _softplus_grad(x, g, beta=1.0, threshold=20.0):
 
 def _hardswish_grad(x, g):
     x = _f(x)
-    return np.where(x < -3, 0.0, np.where(x <= 3, g * (x / 3 + 0.5), g))
+    # torch's vectorised rule (0 at x <= -3, g at x >= 3); NaN stays NaN
+    return np.where(x <= -3, 0.0, np.where(x >= 3, g, g * (x / 3 + 0.5)))
 
 
 ACTIVATIONS = {
-    "relu": (relu_ref, lambda x, g: np.where(_f(x) > 0, g, 0.0)),
+    "relu": (relu_ref, lambda x, g: np.where(_f(x) <= 0, 0.0, g)),  # NaN passes g, as torch
     "relu6": (lambda x: np.minimum(np.maximum(_f(x), 0.0), 6.0),
               lambda x, g: np.where((_f(x) > 0) & (_f(x) < 6), g, 0.0)),
     "leaky_relu": (lambda x, a=0.01: np.where(_f(x) > 0, _f(x), _f(x) * a),
