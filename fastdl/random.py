@@ -111,6 +111,24 @@ default_generator = Generator()
 """The generator every random draw uses unless given ``generator=``."""
 
 
+class _DefaultState:
+    """``_state["gen"]``: the default generator's NumPy stream, read and replaced by code that
+    saves and restores it (``fastdl.utils.checkpoint``)."""
+
+    def __getitem__(self, key):
+        if key != "gen":
+            raise KeyError(key)
+        return default_generator._np
+
+    def __setitem__(self, key, value):
+        if key != "gen" or not isinstance(value, np.random.Generator):
+            raise KeyError(key)
+        default_generator._np = value
+
+
+_state = _DefaultState()
+
+
 def _gen(generator) -> np.random.Generator:
     if generator is None:
         return default_generator._np
