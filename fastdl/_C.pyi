@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample2d', 'grid_sample2d_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -23,6 +23,10 @@ def _fma_peak(iters: typing.SupportsInt | typing.SupportsIndex, threads: typing.
     """
 def _gemm_blocking(itemsize: typing.SupportsInt | typing.SupportsIndex) -> dict:
     ...
+def _parse_byte_count(text: str) -> int:
+    """
+    The FASTDL_CACHE_LIMIT syntax: bytes with an optional K/M/G/T suffix.
+    """
 def _vm_eval(fn: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray) -> numpy.ndarray:
     """
     vec_math function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).
@@ -63,6 +67,10 @@ def clip_grad_norm_(grads: typing.Any, max_norm: typing.SupportsFloat | typing.S
     """
     Scale all `grads` in place by min(1, max_norm / (norm + 1e-6)) where norm is their total p-norm; returns the norm.
     """
+def conv2d_algorithm(N: typing.SupportsInt | typing.SupportsIndex, C: typing.SupportsInt | typing.SupportsIndex, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex, K: typing.SupportsInt | typing.SupportsIndex, R: typing.SupportsInt | typing.SupportsIndex, S: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, itemsize: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    (forward, input-gradient, weight-gradient) algorithm names for this geometry.
+    """
 def conv2d_backward(input: numpy.ndarray, weight: numpy.ndarray, grad_output: numpy.ndarray, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     """
     (grad_input | None, grad_weight | None, grad_bias | None) of conv2d.
@@ -70,6 +78,14 @@ def conv2d_backward(input: numpy.ndarray, weight: numpy.ndarray, grad_output: nu
 def conv2d_forward(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
     """
     y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.
+    """
+def conv2d_get_algorithm() -> str:
+    """
+    The forced convolution algorithm ('auto': chosen per shape).
+    """
+def conv2d_set_algorithm(name: str) -> None:
+    """
+    Force the convolution algorithm: auto, direct, gemm or winograd.
     """
 def cross_entropy_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, lse: numpy.ndarray, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
     ...
@@ -82,6 +98,14 @@ def cross_entropy_prob_backward(grad_output: numpy.ndarray, input: numpy.ndarray
 def cross_entropy_prob_forward(input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> tuple:
     """
     Cross entropy with class-probability targets: (loss, lse, mean divisor).
+    """
+def ctc_backward(log_probs: numpy.ndarray, targets: numpy.ndarray, target_offsets: numpy.ndarray, input_lengths: numpy.ndarray, target_lengths: numpy.ndarray, blank: typing.SupportsInt | typing.SupportsIndex, nll: numpy.ndarray, log_alpha: numpy.ndarray, grad: numpy.ndarray, zero_infinity: bool) -> numpy.ndarray:
+    """
+    CTC backward: gradient (T, N, C) of Σ grad[n]·nll[n] with respect to log_probs.
+    """
+def ctc_forward(log_probs: numpy.ndarray, targets: numpy.ndarray, target_offsets: numpy.ndarray, input_lengths: numpy.ndarray, target_lengths: numpy.ndarray, blank: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    CTC forward: (nll (N,), log_alpha (N, T, 2·Lmax+1)).
     """
 def detect_isa() -> str:
     ...
@@ -97,6 +121,14 @@ def eltwise_forward(act: typing.SupportsInt | typing.SupportsIndex, x: numpy.nda
     """
     y = act(x) (codes in eltwise_acts); out may be x for in place.
     """
+def embedding_bag(weight: numpy.ndarray, indices: numpy.ndarray, starts: numpy.ndarray, counts: numpy.ndarray, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+    """
+    (out (B, D), argmax (B, D) int64 for mode 2 else None).
+    """
+def embedding_bag_backward(grad: numpy.ndarray, weight: numpy.ndarray, indices: numpy.ndarray, starts: numpy.ndarray, counts: numpy.ndarray, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex, argmax: typing.Any, need_weight: bool, need_per_sample_weights: bool) -> tuple:
+    """
+    (grad_weight (n, D) or None, grad_per_sample_weights (E,) or None).
+    """
 def empty(shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: numpy.dtype[typing.Any]) -> numpy.ndarray:
     ...
 def empty_cache() -> None:
@@ -109,6 +141,14 @@ def get_isa() -> str:
     ...
 def get_num_threads() -> int:
     ...
+def grid_sample2d(input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool) -> numpy.ndarray:
+    """
+    grid_sample of (N, C, H, W) at grid (N, Ho, Wo, 2): mode 0 bilinear / 1 nearest, padding 0 zeros / 1 border / 2 reflection.
+    """
+def grid_sample2d_backward(grad_output: numpy.ndarray, input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool, need_input: bool, need_grid: bool) -> tuple:
+    """
+    (grad_input or None, grad_grid or None).
+    """
 def group_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: typing.Any, mean: numpy.ndarray, rstd: numpy.ndarray, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     ...
 def group_norm_forward(input: numpy.ndarray, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
@@ -185,11 +225,11 @@ def rnn_forward(mode: typing.SupportsInt | typing.SupportsIndex, xp: numpy.ndarr
     """
     Time loop of one RNN/LSTM/GRU layer and direction: returns the saved states (hs, cs, acts, aux, aux2); see csrc/kernels/rnn/rnn.h.
     """
-def set_cache_limit(bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+def set_cache_limit(bytes: typing.Any) -> None:
     ...
 def set_isa(name: str) -> None:
     ...
-def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+def set_num_threads(n: typing.Any) -> None:
     ...
 def size_class(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
