@@ -360,6 +360,18 @@ def _plot_curves(ax, xs, ys, xlabel, ylabel, title):
         ax.legend()
 
 
+def _empty_mean_state(self):
+    return {"sum": np.zeros(self.num_outputs if self.num_outputs > 1 else ()),
+            "n": np.int64(0)}
+
+
+def _mean_state(num_outputs, err, preds, target):
+    """Running sum of ``err(preds, target)`` (per output) and the sample count."""
+    p, t = F._pair(preds, target)
+    d = err(p, t).reshape(-1, num_outputs)
+    return {"sum": d.sum(0) if num_outputs > 1 else d.sum(), "n": np.int64(d.shape[0])}
+
+
 class MeanSquaredError(Metric):
     """Mean squared error over every batch; root mean squared error with ``squared=False``.
 
@@ -369,14 +381,10 @@ class MeanSquaredError(Metric):
         self.squared, self.num_outputs = squared, num_outputs
         super().__init__()
 
-    def _empty(self):
-        return {"sum": np.zeros(self.num_outputs if self.num_outputs > 1 else ()),
-                "n": np.int64(0)}
+    _empty = _empty_mean_state
 
     def _batch_state(self, preds, target):
-        p, t = F._pair(preds, target)
-        d = ((p - t) ** 2).reshape(-1, self.num_outputs)
-        return {"sum": d.sum(0) if self.num_outputs > 1 else d.sum(), "n": np.int64(d.shape[0])}
+        return _mean_state(self.num_outputs, lambda p, t: (p - t) ** 2, preds, target)
 
     def _compute(self, s):
         m = F._safe_div(s["sum"], s["n"], np.nan)
@@ -392,14 +400,10 @@ class MeanAbsoluteError(Metric):
         self.num_outputs = num_outputs
         super().__init__()
 
-    def _empty(self):
-        return {"sum": np.zeros(self.num_outputs if self.num_outputs > 1 else ()),
-                "n": np.int64(0)}
+    _empty = _empty_mean_state
 
     def _batch_state(self, preds, target):
-        p, t = F._pair(preds, target)
-        d = np.abs(p - t).reshape(-1, self.num_outputs)
-        return {"sum": d.sum(0) if self.num_outputs > 1 else d.sum(), "n": np.int64(d.shape[0])}
+        return _mean_state(self.num_outputs, lambda p, t: np.abs(p - t), preds, target)
 
     def _compute(self, s):
         return F._out(F._safe_div(s["sum"], s["n"], np.nan))

@@ -511,6 +511,21 @@ def _per_class(fn, scores, labels, task, num_classes, num_labels):
     return out
 
 
+def _curve(binary_fn, preds, target, task, thresholds, num_classes, num_labels, ignore_index):
+    """One curve (binary) or one per class: lists, or stacked tensors when binned."""
+    th = _thresholds_arg(thresholds)
+    s, y = _curve_inputs(preds, target, task, num_classes, num_labels, ignore_index)
+    if task == "binary":
+        return tuple(_out(a) for a in binary_fn(s, y, th))
+    curves = _per_class(lambda a, b, k: binary_fn(a, b, th, k), s, y, task, num_classes,
+                        num_labels)
+    if th is not None:
+        return (_out(np.stack([c[0] for c in curves])), _out(np.stack([c[1] for c in curves])),
+                _out(curves[0][2]))
+    return ([_out(c[0]) for c in curves], [_out(c[1]) for c in curves],
+            [_out(c[2]) for c in curves])
+
+
 def roc(preds, target, task, thresholds=None, num_classes=None, num_labels=None,
         ignore_index=None, validate_args=True):
     """Receiver operating characteristic: ``(fpr, tpr, thresholds)`` — for binary one curve
@@ -518,17 +533,8 @@ def roc(preds, target, task, thresholds=None, num_classes=None, num_labels=None,
     multilabel a list of curves per class, or stacked tensors when ``thresholds`` is binned.
 
     Example: ``fpr, tpr, thr = roc(scores, labels, task="binary")``"""
-    th = _thresholds_arg(thresholds)
-    s, y = _curve_inputs(preds, target, task, num_classes, num_labels, ignore_index)
-    if task == "binary":
-        return tuple(_out(a) for a in _binary_roc(s, y, th))
-    curves = _per_class(lambda a, b, k: _binary_roc(a, b, th, k), s, y, task, num_classes,
-                        num_labels)
-    if th is not None:
-        return (_out(np.stack([c[0] for c in curves])), _out(np.stack([c[1] for c in curves])),
-                _out(curves[0][2]))
-    return ([_out(c[0]) for c in curves], [_out(c[1]) for c in curves],
-            [_out(c[2]) for c in curves])
+    return _curve(_binary_roc, preds, target, task, thresholds, num_classes, num_labels,
+                  ignore_index)
 
 
 def precision_recall_curve(preds, target, task, thresholds=None, num_classes=None,
@@ -537,17 +543,8 @@ def precision_recall_curve(preds, target, task, thresholds=None, num_classes=Non
     threshold (ascending), ending at precision 1, recall 0; per class for multiclass/multilabel.
 
     Example: ``p, r, t = precision_recall_curve(scores, labels, task="binary")``"""
-    th = _thresholds_arg(thresholds)
-    s, y = _curve_inputs(preds, target, task, num_classes, num_labels, ignore_index)
-    if task == "binary":
-        return tuple(_out(a) for a in _binary_pr(s, y, th))
-    curves = _per_class(lambda a, b, k: _binary_pr(a, b, th, k), s, y, task, num_classes,
-                        num_labels)
-    if th is not None:
-        return (_out(np.stack([c[0] for c in curves])), _out(np.stack([c[1] for c in curves])),
-                _out(curves[0][2]))
-    return ([_out(c[0]) for c in curves], [_out(c[1]) for c in curves],
-            [_out(c[2]) for c in curves])
+    return _curve(_binary_pr, preds, target, task, thresholds, num_classes, num_labels,
+                  ignore_index)
 
 
 def _support(labels, task, K):
