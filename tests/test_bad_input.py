@@ -27,17 +27,7 @@ ENV_ERR = (ValueError, ImportError)  # raised while the extension initialises: I
 # Cases whose fix belongs to another part of the code base; strict xfail, so the day they are
 # fixed the marker must go.
 XFAIL = {
-    "zeros_negative": "tensor factories: the message should show the negative size (tensor.py)",
-    "full_negative": "tensor factories: the message should show the negative size (tensor.py)",
-    "randn_negative": "tensor factories: the message should show the negative size (tensor.py)",
-    "eye_negative": "tensor factories: the message should show the negative size (tensor.py)",
-    "linspace_negative": "linspace: NumPy's message, does not name steps (tensor.py)",
-    "ones_float_size": "ones(2.5) is accepted; torch raises TypeError (tensor.py)",
-    "to_cuda": "x.to('cuda') is a TypeError about dtypes; torch: RuntimeError naming CUDA "
-               "(tensor.py, devices)",
     "register_buffer_dot": "register_buffer('a.b') accepted; torch: KeyError (module.py)",
-    "load_state_missing": "load_state_dict raises KeyError; torch: RuntimeError (module.py)",
-    "load_state_shape": "load_state_dict raises ValueError; torch: RuntimeError (module.py)",
 }
 
 CASES = [

@@ -312,9 +312,9 @@ def contiguous(input, memory_format=None):
 def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing dimension. Example: ``fastdl.cat([a, b], dim=1)``"""
     ts = [t if isinstance(t, Tensor) else Tensor._make(_as_array(t)) for t in tensors]
-    ts = _promoted(ts)
     if not ts:
         raise ValueError("cat: expected a non-empty list of tensors")
+    ts = _promoted(ts)
     nd = ts[0]._array.ndim
     d = _norm_dim(dim, nd, "cat")
     for i, t in enumerate(ts):
