@@ -44,7 +44,7 @@ def test_kernels_accept_equal_dtypes_from_any_source(case):
     a = dict(_float_arrays())[case]
     ref = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
     t = fastdl.tensor(a)
-    assert t.dtype == np.float32 and t.data.dtype.isnative
+    assert t.dtype == np.float32 and t._array.dtype.isnative
     assert_close(F.relu(t), np.maximum(ref, 0))
     assert_close(t @ t.T, ref.astype(np.float64) @ ref.T.astype(np.float64))
     assert_close(F.softmax(t, 1), np.exp(ref) / np.exp(ref).sum(1, keepdims=True))
