@@ -1,3 +1,4 @@
+import os
 import numpy as np
 import pytest
 
@@ -37,3 +38,10 @@ try:
     _hsettings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 except ImportError:  # hypothesis is in the test extra; without it the property tests skip
     pass
+
+
+# Subprocesses started by the tests (`python -c ...`, worker processes) must import the same
+# fastdl as the test run. Python puts the working directory first on a `-c` child's path, and
+# from the repository root that is the source tree's fastdl/ without its compiled _C;
+# PYTHONSAFEPATH (Python >= 3.11) leaves the working directory out.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
