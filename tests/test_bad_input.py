@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import fastdl
+
 MEM_LIMIT = 3 << 30   # bytes of address space for the child
 CASE_SECONDS = 30     # alarm per case
 
@@ -361,7 +363,7 @@ print("DONE", flush=True)
 def run_battery(cases):
     """Run ``[(id, code), ...]`` in child processes; returns {id: result dict}. A case that
     kills its child is recorded as a crash and the rest run in a new child."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))  # the fastdl under test
     env = dict(os.environ)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     src = (f"MEM_LIMIT = {MEM_LIMIT}\nCASE_SECONDS = {CASE_SECONDS}\nSETUP = {_SETUP!r}\n" +

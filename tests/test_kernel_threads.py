@@ -291,7 +291,7 @@ def test_every_kernel_right_when_openmp_grants_fewer_threads(env):
     for k in ("OMP_THREAD_LIMIT", "OMP_DYNAMIC", "OMP_NUM_THREADS", "FASTDL_NUM_THREADS"):
         e.pop(k, None)
     e.update(_ENVS[env])
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))  # the fastdl under test
     e["PYTHONPATH"] = root + os.pathsep + e.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, os.path.abspath(__file__)], env=e, cwd=root,
                        capture_output=True, text=True, timeout=300)

@@ -20,7 +20,7 @@ from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa
 def _run(code, **env):
     e = dict(os.environ)
     e.update(env)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))  # the fastdl under test
     e["PYTHONPATH"] = root + os.pathsep + e.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
                           timeout=120)
