@@ -13,9 +13,7 @@ namespace {
 
 namespace el = ::fastdl::eltwise;
 
-const char* const kActNames[el::kNumAct] = {
-    "relu", "leaky_relu", "hardtanh", "elu", "gelu", "gelu_tanh", "silu", "mish",
-    "sigmoid", "tanh", "softplus", "softsign", "hardsigmoid", "hardswish", "logsigmoid"};
+using el::kActNames;  // from the activation table (eltwise.h)
 
 std::string S(const char* a) { return std::string(a); }
 
@@ -262,7 +260,7 @@ void bind_eltwise(py::module_& m) {
       else el::vm_eval(fn, cptr<double>(x), ptr<double>(y), x.size());
     }
     return y;
-  }, py::arg("fn"), py::arg("x"), "vec_math function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, "
+  }, py::arg("fn"), py::arg("x"), "common/simd.h function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, "
      "5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).");
 
   auto f32 = [](const py::array& a, const char* fn, const char* name) {

@@ -9,28 +9,51 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace eltwise {
 
-// Activation codes and their parameters p[0..2] (unused ones ignored).
+// The activations, one row each: X(Name, "python name", saved, formula). Name is the functor
+// in eltwise_impl.h (Name<V>: fwd(x), bwd(saved, g)) and gives the code kName (the row's
+// index); the python name is what fastdl._C.eltwise_acts maps to the code; `saved` says what
+// act_backward takes: kSavedInput (x only), kSavedAny (x or y), kSavedAnyIfP0Pos (y only when
+// p0 > 0), kSavedOutput (y only). Parameters p[0..2] (unused ones ignored).
+#define FASTDL_ACTIVATIONS(X)                                                                 \
+  X(Relu, "relu", kSavedAny)               /* max(x, 0) */                                    \
+  X(LeakyRelu, "leaky_relu", kSavedAnyIfP0Pos) /* x > 0 ? x : p0 x  (p0 = negative_slope) */ \
+  X(Hardtanh, "hardtanh", kSavedAny)       /* min(max(x, p0), p1)  (relu6 = hardtanh(0, 6)) */ \
+  X(Elu, "elu", kSavedAnyIfP0Pos)          /* x > 0 ? p1 x : p1 p0 (exp(p2 x) - 1): alpha,   \
+                                              scale, input_scale: elu (a, 1, 1), selu        \
+                                              (1.6733, 1.0507, 1), celu (a, 1, 1/a) */        \
+  X(Gelu, "gelu", kSavedInput)             /* x Phi(x) = x erfc(-x / sqrt 2) / 2 */           \
+  X(GeluTanh, "gelu_tanh", kSavedInput)    /* x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */ \
+  X(Silu, "silu", kSavedInput)             /* x sigmoid(x) */                                 \
+  X(Mish, "mish", kSavedInput)             /* x tanh(softplus(x)) */                          \
+  X(Sigmoid, "sigmoid", kSavedOutput)      /* 1 / (1 + exp(-x)) */                            \
+  X(Tanh, "tanh", kSavedOutput)            /* tanh(x) */                                      \
+  X(Softplus, "softplus", kSavedInput)     /* p0 x > p1 ? x : log(1 + exp(p0 x)) / p0         \
+                                              (beta, threshold) */                            \
+  X(Softsign, "softsign", kSavedInput)     /* x / (1 + |x|) */                                \
+  X(Hardsigmoid, "hardsigmoid", kSavedInput) /* min(max(x + 3, 0), 6) / 6 */                  \
+  X(Hardswish, "hardswish", kSavedInput)   /* x min(max(x + 3, 0), 6) / 6 */                  \
+  X(LogSigmoid, "logsigmoid", kSavedInput) /* log(sigmoid(x)) */
+
+enum Saved : int { kSavedInput, kSavedAny, kSavedAnyIfP0Pos, kSavedOutput };
+
+// Activation codes kRelu = 0, kLeakyRelu = 1, ... in table order; kNumAct rows.
 enum Act : int {
-  kRelu = 0,        // max(x, 0)
-  kLeakyRelu = 1,   // x > 0 ? x : p0 x                       (p0 = negative_slope)
-  kHardtanh = 2,    // min(max(x, p0), p1)                    (relu6 = hardtanh(0, 6))
-  kElu = 3,         // x > 0 ? p1 x : p1 p0 (exp(p2 x) - 1)   (alpha, scale, input_scale:
-                    //   elu (a, 1, 1), selu (1.6733, 1.0507, 1), celu (a, 1, 1/a))
-  kGelu = 4,        // x Phi(x) = x erfc(-x / sqrt 2) / 2
-  kGeluTanh = 5,    // x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
-  kSilu = 6,        // x sigmoid(x)
-  kMish = 7,        // x tanh(softplus(x))
-  kSigmoid = 8,     // 1 / (1 + exp(-x))
-  kTanh = 9,        // tanh(x)
-  kSoftplus = 10,   // p0 x > p1 ? x : log(1 + exp(p0 x)) / p0  (beta, threshold)
-  kSoftsign = 11,   // x / (1 + |x|)
-  kHardsigmoid = 12,  // min(max(x + 3, 0), 6) / 6
-  kHardswish = 13,  // x min(max(x + 3, 0), 6) / 6
-  kLogSigmoid = 14,  // log(sigmoid(x))
-  kNumAct = 15
+#define FASTDL_ACT_ENUM(Name, name, saved) k##Name,
+  FASTDL_ACTIVATIONS(FASTDL_ACT_ENUM)
+#undef FASTDL_ACT_ENUM
+  kNumAct
+};
+
+// The python names, indexed by code.
+constexpr const char* kActNames[kNumAct] = {
+#define FASTDL_ACT_NAME(Name, name, saved) name,
+    FASTDL_ACTIVATIONS(FASTDL_ACT_NAME)
+#undef FASTDL_ACT_NAME
 };
 
 // y = act(x), n elements.
@@ -88,7 +111,7 @@ void dropout_mask(uint8_t* keep, int64_t n, uint64_t seed, double p);
 // The first n words of the stream (philox_word(seed, 0..n-1)), vectorised.
 void dropout_words(uint32_t* out, int64_t n, uint64_t seed);
 
-// Vectorised math on arrays (tests of vec_math.h): fn 0 exp, 1 expm1, 2 log, 3 log1p,
+// Vectorised math on arrays (tests of common/simd.h): fn 0 exp, 1 expm1, 2 log, 3 log1p,
 // 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf.
 void vm_eval(int fn, const float* x, float* y, int64_t n);
 void vm_eval(int fn, const double* x, double* y, int64_t n);
@@ -96,6 +119,30 @@ void vm_eval(int fn, const double* x, double* y, int64_t n);
 // Bandwidth probes on all threads: dst = src; a = b + s c.
 void bw_copy(const float* src, float* dst, int64_t n);
 void bw_triad(float* a, const float* b, const float* c, float s, int64_t n);
+
+// ---- dispatch (common/dispatch.h): one table per ISA, filled in eltwise_impl.h ------------
+template <class T>
+struct EltwiseOpsT {
+  void (*act_fwd)(int act, const T* x, T* y, int64_t n, const double* p);
+  void (*act_bwd)(int act, bool from_output, const T* s, const T* g, T* gx, int64_t n,
+                  const double* p);
+  void (*softmax_fwd)(bool log, const T* x, T* y, int64_t outer, int64_t dim, int64_t inner);
+  void (*softmax_bwd)(bool log, const T* y, const T* g, T* gx, int64_t outer, int64_t dim,
+                      int64_t inner);
+  void (*prelu_fwd)(const T* x, const T* w, T* y, int64_t outer, int64_t C, int64_t inner);
+  void (*prelu_bwd)(const T* x, const T* w, const T* g, T* gx, T* gw, double* work,
+                    int64_t outer, int64_t C, int64_t inner);
+  void (*dropout)(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, double p);
+  void (*vm_eval)(int fn, const T* x, T* y, int64_t n);
+};
+struct EltwiseOps {
+  EltwiseOpsT<float> f;
+  EltwiseOpsT<double> d;
+  void (*dropout_words)(uint32_t* out, int64_t n, uint64_t seed);
+  void (*bw_copy)(const float* src, float* dst, int64_t n);
+  void (*bw_triad)(float* a, const float* b, const float* c, float s, int64_t n);
+};
+FASTDL_DECLARE_OPS(EltwiseOps)
 
 }  // namespace eltwise
 }  // namespace fastdl

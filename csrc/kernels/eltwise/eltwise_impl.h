@@ -1,9 +1,9 @@
-// The eltwise kernels, written once on the vm:: wrapper types and compiled once per ISA:
+// The eltwise kernels, written once on the simd:: vector types and compiled once per ISA:
 // eltwise.cpp (generic), eltwise_avx2.cpp and eltwise_avx512.cpp each include this file,
-// and vec_math.h gives each its own vector types. Everything lands in
+// and common/simd.h gives each its own vector types. Everything lands in
 // fastdl::eltwise::<isa> (templates in an anonymous namespace inside it), so no inline copy
-// compiled for one ISA can be merged into another's code. The exported entry points are
-// declared in eltwise_isa.h and dispatched in eltwise.cpp.
+// compiled for one ISA can be merged into another's code. The file ends with that ISA's
+// EltwiseOps table (declared in eltwise.h, picked per call in eltwise.cpp).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -12,21 +12,20 @@
 
 #include "common/parallel.h"
 #include "kernels/eltwise/eltwise.h"
-#include "kernels/eltwise/eltwise_isa.h"
-#include "kernels/eltwise/vec_math.h"
+#include "common/simd.h"
 
 namespace fastdl {
 namespace eltwise {
-namespace FASTDL_VM_ISA {
+namespace FASTDL_SIMD_ISA {
 namespace {
 
-namespace vm = ::fastdl::vm;
-using vm::Vd;
-using vm::Vf;
+namespace simd = ::fastdl::simd;
+using simd::Vd;
+using simd::Vf;
 
 constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk (a multiple of 64)
 
-// The loops below are flattened: everything they call (the op, the vm:: math) is inlined, so
+// The loops below are flattened: everything they call (the op, the simd:: math) is inlined, so
 // the four independent vectors of a step overlap (GCC otherwise calls Gelu::fwd out of line
 // and spills every live vector around the call).
 #if defined(__GNUC__)
@@ -63,7 +62,7 @@ FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 template <class T>
 inline bool use_stream(const T* y, int64_t n) {
-  return FASTDL_VM_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
+  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
          (reinterpret_cast<uintptr_t>(y) % 64) == 0;
 }
 
@@ -83,7 +82,7 @@ FASTDL_FLATTEN inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, 
   }
   for (; i + N <= e; i += N) f(V::load(x + i)).stream(y + i);
   if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
-  vm::stream_fence();
+  simd::stream_fence();
 }
 
 template <class V, class F>
@@ -99,7 +98,7 @@ FASTDL_FLATTEN inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<
   }
   for (; i + N <= e; i += N) f(V::load(x + i), V::load(y + i)).stream(z + i);
   if (i < e) f(V::load(x + i, e - i), V::load(y + i, e - i)).store(z + i, e - i);
-  vm::stream_fence();
+  simd::stream_fence();
 }
 
 // z[i] = f(x[i], y[i]) over [b, e).
@@ -124,147 +123,155 @@ FASTDL_FLATTEN inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, 
 template <class V>
 struct Relu {
   explicit Relu(const double*) {}
-  V fwd(V x) const { return vm::max(V(0), x); }
+  V fwd(V x) const { return simd::max(V(0), x); }
   // torch's threshold_backward: 0 where s <= 0, else g -- so a NaN input passes g through
-  V bwd(V s, V g) const { return vm::select(s <= V(0), V(0), g); }
+  V bwd(V s, V g) const { return simd::select(s <= V(0), V(0), g); }
 };
 template <class V>
 struct LeakyRelu {
   V a;
   explicit LeakyRelu(const double* p) : a(Elem<V>(p[0])) {}
-  V fwd(V x) const { return vm::select(x > V(0), x, x * a); }
-  V bwd(V s, V g) const { return vm::select(s > V(0), g, g * a); }
+  V fwd(V x) const { return simd::select(x > V(0), x, x * a); }
+  V bwd(V s, V g) const { return simd::select(s > V(0), g, g * a); }
 };
 template <class V>
 struct Hardtanh {
   V lo, hi;
   explicit Hardtanh(const double* p) : lo(Elem<V>(p[0])), hi(Elem<V>(p[1])) {}
-  V fwd(V x) const { return vm::min(hi, vm::max(lo, x)); }
-  V bwd(V s, V g) const { return vm::select((s > lo) & (s < hi), g, V(0)); }
+  V fwd(V x) const { return simd::min(hi, simd::max(lo, x)); }
+  V bwd(V s, V g) const { return simd::select((s > lo) & (s < hi), g, V(0)); }
 };
 template <class V, bool kFromOutput>
-struct Elu {
+struct EluImpl {
   V neg, pos, is;  // alpha * scale, scale, input_scale
-  explicit Elu(const double* p)
+  explicit EluImpl(const double* p)
       : neg(Elem<V>(p[0] * p[1])), pos(Elem<V>(p[1])), is(Elem<V>(p[2])) {}
-  V fwd(V x) const { return vm::select(x > V(0), x * pos, neg * vm::expm1(x * is)); }
+  V fwd(V x) const { return simd::select(x > V(0), x * pos, neg * simd::expm1(x * is)); }
   V bwd(V s, V g) const {
-    V d = kFromOutput ? is * (s + neg) : is * neg * vm::exp(s * is);
-    return vm::select(s > V(0), g * pos, g * d);
+    V d = kFromOutput ? is * (s + neg) : is * neg * simd::exp(s * is);
+    return simd::select(s > V(0), g * pos, g * d);
   }
+};
+template <class V>  // the table's row; ActRun below picks EluImpl<V, true> for y-saved backward
+struct Elu : EluImpl<V, false> {
+  using EluImpl<V, false>::EluImpl;
 };
 template <class V>
 struct Gelu {
   explicit Gelu(const double*) {}
-  V fwd(V x) const { return x * vm::normcdf(x); }
+  V fwd(V x) const { return x * simd::normcdf(x); }
   V bwd(V x, V g) const {  // Phi(x) + x phi(x), both from one exp
     V e;
-    V q = vm::detail::normal_tail(x, e);
-    V cdf = vm::select(x > V(0), V(1) - q, q);
-    return g * vm::fma(x * V(0.39894228040143268), e, cdf);
+    V q = simd::detail::normal_tail(x, e);
+    V cdf = simd::select(x > V(0), V(1) - q, q);
+    return g * simd::fma(x * V(0.39894228040143268), e, cdf);
   }
 };
 template <class V>
 struct GeluTanh {  // x (1 + tanh u) / 2 = x sigmoid(2u), 2u = x (2k + 2k c x^2)
   explicit GeluTanh(const double*) {}
   static V two_u(V x) {
-    return x * vm::fma(V(2 * 0.7978845608028654 * 0.044715) * x, x, V(2 * 0.7978845608028654));
+    return x * simd::fma(V(2 * 0.7978845608028654 * 0.044715) * x, x, V(2 * 0.7978845608028654));
   }
-  V fwd(V x) const { return x * vm::sigmoid(two_u(x)); }
+  V fwd(V x) const { return x * simd::sigmoid(two_u(x)); }
   V bwd(V x, V g) const {
-    V s = vm::sigmoid(two_u(x));
-    V du = vm::fma(V(2 * 0.7978845608028654 * 3 * 0.044715) * x, x, V(2 * 0.7978845608028654));
-    return g * vm::fma(x * s * (V(1) - s), du, s);
+    V s = simd::sigmoid(two_u(x));
+    V du = simd::fma(V(2 * 0.7978845608028654 * 3 * 0.044715) * x, x, V(2 * 0.7978845608028654));
+    return g * simd::fma(x * s * (V(1) - s), du, s);
   }
 };
 template <class V>
 struct Silu {
   explicit Silu(const double*) {}
-  V fwd(V x) const { return x * vm::sigmoid(x); }
+  V fwd(V x) const { return x * simd::sigmoid(x); }
   V bwd(V x, V g) const {
-    V s = vm::sigmoid(x);
-    return g * (s * vm::fma(x, V(1) - s, V(1)));
+    V s = simd::sigmoid(x);
+    return g * (s * simd::fma(x, V(1) - s, V(1)));
   }
 };
 template <class V>
 struct Mish {  // tanh(softplus(x)) from e = exp(-|x|), no overflow
   explicit Mish(const double*) {}
   static V t_of(V x, V e, typename V::Mask pos) {
-    V num = vm::select(pos, vm::fma(V(2), e, V(1)), e * (e + V(2)));
-    V den = vm::select(pos, vm::fma(V(2) * e, e, num), num + V(2));
+    V num = simd::select(pos, simd::fma(V(2), e, V(1)), e * (e + V(2)));
+    V den = simd::select(pos, simd::fma(V(2) * e, e, num), num + V(2));
     return num / den;
   }
   V fwd(V x) const {
-    V e = vm::detail::exp_nabs(x);
+    V e = simd::detail::exp_nabs(x);
     return x * t_of(x, e, x > V(0));
   }
   V bwd(V x, V g) const {
     auto pos = x > V(0);
-    V e = vm::detail::exp_nabs(x);
+    V e = simd::detail::exp_nabs(x);
     V t = t_of(x, e, pos);
-    V sg = vm::select(pos, V(1), e) / (V(1) + e);
-    return g * vm::fma(x * vm::fma(-t, t, V(1)), sg, t);
+    V sg = simd::select(pos, V(1), e) / (V(1) + e);
+    return g * simd::fma(x * simd::fma(-t, t, V(1)), sg, t);
   }
 };
 template <class V>
 struct Sigmoid {  // backward from the output
   explicit Sigmoid(const double*) {}
-  V fwd(V x) const { return vm::sigmoid(x); }
+  V fwd(V x) const { return simd::sigmoid(x); }
   V bwd(V y, V g) const { return g * (y * (V(1) - y)); }
 };
 template <class V>
 struct Tanh {  // backward from the output
   explicit Tanh(const double*) {}
-  V fwd(V x) const { return vm::tanh(x); }
-  V bwd(V y, V g) const { return g * vm::fma(-y, y, V(1)); }
+  V fwd(V x) const { return simd::tanh(x); }
+  V bwd(V y, V g) const { return g * simd::fma(-y, y, V(1)); }
 };
 template <class V, bool kUnitBeta>  // kUnitBeta: beta == 1 (the default), no scaling
-struct Softplus {
+struct SoftplusImpl {
   V beta, th;
-  explicit Softplus(const double* p) : beta(Elem<V>(p[0])), th(Elem<V>(p[1])) {}
+  explicit SoftplusImpl(const double* p) : beta(Elem<V>(p[0])), th(Elem<V>(p[1])) {}
   V fwd(V x) const {
-    if (kUnitBeta) return vm::select(x > th, x, vm::softplus(x));
+    if (kUnitBeta) return simd::select(x > th, x, simd::softplus(x));
     V z = x * beta;
-    return vm::select(z > th, x, vm::softplus(z) / beta);
+    return simd::select(z > th, x, simd::softplus(z) / beta);
   }
   V bwd(V x, V g) const {
     V z = kUnitBeta ? x : x * beta;
-    return vm::select(z > th, g, g * vm::sigmoid(z));
+    return simd::select(z > th, g, g * simd::sigmoid(z));
   }
+};
+template <class V>  // the table's row; ActRun below picks SoftplusImpl<V, true> for beta == 1
+struct Softplus : SoftplusImpl<V, false> {
+  using SoftplusImpl<V, false>::SoftplusImpl;
 };
 template <class V>
 struct Softsign {
   explicit Softsign(const double*) {}
-  V fwd(V x) const { return x / (V(1) + vm::abs(x)); }
+  V fwd(V x) const { return x / (V(1) + simd::abs(x)); }
   V bwd(V x, V g) const {
-    V d = V(1) + vm::abs(x);
+    V d = V(1) + simd::abs(x);
     return g / (d * d);
   }
 };
 template <class V>
 struct Hardsigmoid {
   explicit Hardsigmoid(const double*) {}
-  V fwd(V x) const { return vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
+  V fwd(V x) const { return simd::min(V(6), simd::max(V(0), x + V(3))) / V(6); }
   V bwd(V x, V g) const {
-    return vm::select((x > V(-3)) & (x < V(3)), g * V(Elem<V>(1) / Elem<V>(6)), V(0));
+    return simd::select((x > V(-3)) & (x < V(3)), g * V(Elem<V>(1) / Elem<V>(6)), V(0));
   }
 };
 template <class V>
 struct Hardswish {
   explicit Hardswish(const double*) {}
-  V fwd(V x) const { return x * vm::min(V(6), vm::max(V(0), x + V(3))) / V(6); }
+  V fwd(V x) const { return x * simd::min(V(6), simd::max(V(0), x + V(3))) / V(6); }
   V bwd(V x, V g) const {
-    V mid = g * vm::fma(x, V(Elem<V>(1) / Elem<V>(3)), V(0.5));
+    V mid = g * simd::fma(x, V(Elem<V>(1) / Elem<V>(3)), V(0.5));
     // torch's (vectorised) rule: 0 for x <= -3, g for x >= 3, the slope between; NaN takes
     // the middle branch and stays NaN
-    return vm::select(x <= V(-3), V(0), vm::select(x >= V(3), g, mid));
+    return simd::select(x <= V(-3), V(0), simd::select(x >= V(3), g, mid));
   }
 };
 template <class V>
 struct LogSigmoid {
   explicit LogSigmoid(const double*) {}
-  V fwd(V x) const { return vm::log_sigmoid(x); }
-  V bwd(V x, V g) const { return g * vm::sigmoid(-x); }
+  V fwd(V x) const { return simd::log_sigmoid(x); }
+  V bwd(V x, V g) const { return g * simd::sigmoid(-x); }
 };
 
 template <class V, class Op>
@@ -286,26 +293,50 @@ void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const d
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(s, g, gx, b, e, f); });
 }
 
+// How one table row runs: Op<V> forward and backward; a row whose kernel has variants
+// specialises this (Elu: from the output; Softplus: beta == 1).
+template <class V, template <class> class Op>
+struct ActRun {
+  static void fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
+    run_fwd<V, Op<V>>(x, y, n, p);
+  }
+  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
+                  const double* p) {
+    run_bwd<V, Op<V>>(s, g, gx, n, p);
+  }
+};
+template <class V>
+struct ActRun<V, Elu> {
+  static void fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
+    run_fwd<V, EluImpl<V, false>>(x, y, n, p);
+  }
+  static void bwd(bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
+                  const double* p) {
+    if (out) run_bwd<V, EluImpl<V, true>>(s, g, gx, n, p);
+    else run_bwd<V, EluImpl<V, false>>(s, g, gx, n, p);
+  }
+};
+template <class V>
+struct ActRun<V, Softplus> {
+  static void fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
+    if (p[0] == 1.0) run_fwd<V, SoftplusImpl<V, true>>(x, y, n, p);
+    else run_fwd<V, SoftplusImpl<V, false>>(x, y, n, p);
+  }
+  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
+                  const double* p) {
+    if (p[0] == 1.0) run_bwd<V, SoftplusImpl<V, true>>(s, g, gx, n, p);
+    else run_bwd<V, SoftplusImpl<V, false>>(s, g, gx, n, p);
+  }
+};
+
+// The switches over the activation table (eltwise.h's FASTDL_ACTIVATIONS).
 template <class V>
 void act_fwd(int act, const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   switch (act) {
-    case kRelu: return run_fwd<V, Relu<V>>(x, y, n, p);
-    case kLeakyRelu: return run_fwd<V, LeakyRelu<V>>(x, y, n, p);
-    case kHardtanh: return run_fwd<V, Hardtanh<V>>(x, y, n, p);
-    case kElu: return run_fwd<V, Elu<V, false>>(x, y, n, p);
-    case kGelu: return run_fwd<V, Gelu<V>>(x, y, n, p);
-    case kGeluTanh: return run_fwd<V, GeluTanh<V>>(x, y, n, p);
-    case kSilu: return run_fwd<V, Silu<V>>(x, y, n, p);
-    case kMish: return run_fwd<V, Mish<V>>(x, y, n, p);
-    case kSigmoid: return run_fwd<V, Sigmoid<V>>(x, y, n, p);
-    case kTanh: return run_fwd<V, Tanh<V>>(x, y, n, p);
-    case kSoftplus:
-      return p[0] == 1.0 ? run_fwd<V, Softplus<V, true>>(x, y, n, p)
-                         : run_fwd<V, Softplus<V, false>>(x, y, n, p);
-    case kSoftsign: return run_fwd<V, Softsign<V>>(x, y, n, p);
-    case kHardsigmoid: return run_fwd<V, Hardsigmoid<V>>(x, y, n, p);
-    case kHardswish: return run_fwd<V, Hardswish<V>>(x, y, n, p);
-    case kLogSigmoid: return run_fwd<V, LogSigmoid<V>>(x, y, n, p);
+#define FASTDL_ACT_CASE(Name, name, saved) \
+  case k##Name: return ActRun<V, Name>::fwd(x, y, n, p);
+    FASTDL_ACTIVATIONS(FASTDL_ACT_CASE)
+#undef FASTDL_ACT_CASE
     default: return;
   }
 }
@@ -314,25 +345,10 @@ template <class V>
 void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
              const double* p) {
   switch (act) {
-    case kRelu: return run_bwd<V, Relu<V>>(s, g, gx, n, p);
-    case kLeakyRelu: return run_bwd<V, LeakyRelu<V>>(s, g, gx, n, p);
-    case kHardtanh: return run_bwd<V, Hardtanh<V>>(s, g, gx, n, p);
-    case kElu:
-      return out ? run_bwd<V, Elu<V, true>>(s, g, gx, n, p)
-                 : run_bwd<V, Elu<V, false>>(s, g, gx, n, p);
-    case kGelu: return run_bwd<V, Gelu<V>>(s, g, gx, n, p);
-    case kGeluTanh: return run_bwd<V, GeluTanh<V>>(s, g, gx, n, p);
-    case kSilu: return run_bwd<V, Silu<V>>(s, g, gx, n, p);
-    case kMish: return run_bwd<V, Mish<V>>(s, g, gx, n, p);
-    case kSigmoid: return run_bwd<V, Sigmoid<V>>(s, g, gx, n, p);
-    case kTanh: return run_bwd<V, Tanh<V>>(s, g, gx, n, p);
-    case kSoftplus:
-      return p[0] == 1.0 ? run_bwd<V, Softplus<V, true>>(s, g, gx, n, p)
-                         : run_bwd<V, Softplus<V, false>>(s, g, gx, n, p);
-    case kSoftsign: return run_bwd<V, Softsign<V>>(s, g, gx, n, p);
-    case kHardsigmoid: return run_bwd<V, Hardsigmoid<V>>(s, g, gx, n, p);
-    case kHardswish: return run_bwd<V, Hardswish<V>>(s, g, gx, n, p);
-    case kLogSigmoid: return run_bwd<V, LogSigmoid<V>>(s, g, gx, n, p);
+#define FASTDL_ACT_CASE(Name, name, saved) \
+  case k##Name: return ActRun<V, Name>::bwd(out, s, g, gx, n, p);
+    FASTDL_ACTIVATIONS(FASTDL_ACT_CASE)
+#undef FASTDL_ACT_CASE
     default: return;
   }
 }
@@ -356,12 +372,12 @@ FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d
   V m0(ninf), m1(ninf);
   int64_t i = 0;
   for (; i + 2 * N <= d; i += 2 * N) {
-    m0 = vm::max(V::load(x + i), m0);
-    m1 = vm::max(V::load(x + i + N), m1);
+    m0 = simd::max(V::load(x + i), m0);
+    m1 = simd::max(V::load(x + i + N), m1);
   }
-  for (; i + N <= d; i += N) m0 = vm::max(V::load(x + i), m0);
-  if (i < d) m1 = vm::max(V::load(x + i, d - i, ninf), m1);
-  const V m(vm::hmax(vm::max(m0, m1)));
+  for (; i + N <= d; i += N) m0 = simd::max(V::load(x + i), m0);
+  if (i < d) m1 = simd::max(V::load(x + i, d - i, ninf), m1);
+  const V m(simd::hmax(simd::max(m0, m1)));
   constexpr int64_t kSumBlock = 2 * N * kLaneTerms;
   double tot = 0;
   for (int64_t b = 0; b < d; b += kSumBlock) {
@@ -370,31 +386,31 @@ FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d
     i = b;
     if (lg) {
       for (; i + 2 * N <= e; i += 2 * N) {
-        s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
-        s1 = s1 + vm::exp_nonpos(V::load(x + i + N) - m);
+        s0 = s0 + simd::exp_nonpos(V::load(x + i) - m);
+        s1 = s1 + simd::exp_nonpos(V::load(x + i + N) - m);
       }
-      for (; i + N <= e; i += N) s0 = s0 + vm::exp_nonpos(V::load(x + i) - m);
-      if (i < e) s1 = s1 + vm::exp_nonpos(V::load(x + i, e - i, ninf) - m);
+      for (; i + N <= e; i += N) s0 = s0 + simd::exp_nonpos(V::load(x + i) - m);
+      if (i < e) s1 = s1 + simd::exp_nonpos(V::load(x + i, e - i, ninf) - m);
     } else {
       for (; i + 2 * N <= e; i += 2 * N) {
-        V e0 = vm::exp_nonpos(V::load(x + i) - m), e1 = vm::exp_nonpos(V::load(x + i + N) - m);
+        V e0 = simd::exp_nonpos(V::load(x + i) - m), e1 = simd::exp_nonpos(V::load(x + i + N) - m);
         e0.store(y + i);
         e1.store(y + i + N);
         s0 = s0 + e0;
         s1 = s1 + e1;
       }
       for (; i + N <= e; i += N) {
-        V e0 = vm::exp_nonpos(V::load(x + i) - m);
+        V e0 = simd::exp_nonpos(V::load(x + i) - m);
         e0.store(y + i);
         s0 = s0 + e0;
       }
       if (i < e) {
-        V e1 = vm::exp_nonpos(V::load(x + i, e - i, ninf) - m);
+        V e1 = simd::exp_nonpos(V::load(x + i, e - i, ninf) - m);
         e1.store(y + i, e - i);
         s1 = s1 + e1;
       }
     }
-    tot += static_cast<double>(vm::hsum(s0 + s1));
+    tot += static_cast<double>(simd::hsum(s0 + s1));
   }
   if (lg) {
     const V ls(static_cast<T>(std::log(tot)));
@@ -425,17 +441,17 @@ FASTDL_FLATTEN void softmax_row_bwd(bool lg, const Elem<V>* y, const Elem<V>* g,
       if (i < e) s1 = s1 + V::load(g + i, e - i);
     } else {
       for (; i + 2 * N <= e; i += 2 * N) {
-        s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
-        s1 = vm::fma(V::load(g + i + N), V::load(y + i + N), s1);
+        s0 = simd::fma(V::load(g + i), V::load(y + i), s0);
+        s1 = simd::fma(V::load(g + i + N), V::load(y + i + N), s1);
       }
-      for (; i + N <= e; i += N) s0 = vm::fma(V::load(g + i), V::load(y + i), s0);
-      if (i < e) s1 = vm::fma(V::load(g + i, e - i), V::load(y + i, e - i), s1);
+      for (; i + N <= e; i += N) s0 = simd::fma(V::load(g + i), V::load(y + i), s0);
+      if (i < e) s1 = simd::fma(V::load(g + i, e - i), V::load(y + i, e - i), s1);
     }
-    tot += static_cast<double>(vm::hsum(s0 + s1));
+    tot += static_cast<double>(simd::hsum(s0 + s1));
   }
   const V sum(static_cast<T>(tot));
   if (lg)
-    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - vm::exp_nonpos(yv) * sum; });
+    map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return gv - simd::exp_nonpos(yv) * sum; });
   else
     map2<V>(y, g, gx, 0, d, [&](V yv, V gv) { return yv * (gv - sum); });
 }
@@ -489,14 +505,14 @@ FASTDL_FLATTEN void softmax_cols(bool lg, const Elem<V>* x, Elem<V>* y, int64_t 
     s[k] = V(T(0));
   }
   for (int64_t j = 0; j < d; ++j)
-    for (int k = 0; k < nv; ++k) m[k] = vm::max(ld(x + j * inner, k, ninf), m[k]);
+    for (int k = 0; k < nv; ++k) m[k] = simd::max(ld(x + j * inner, k, ninf), m[k]);
   ColSums<V> cs;
   for (int64_t j0 = 0; j0 < d; j0 += ColSums<V>::kRows) {
     const int64_t j1 = d - j0 < ColSums<V>::kRows ? d : j0 + ColSums<V>::kRows;
     for (int k = 0; k < K; ++k) s[k] = V(T(0));
     for (int64_t j = j0; j < j1; ++j)
       for (int k = 0; k < nv; ++k) {
-        V e = vm::exp_nonpos(ld(x + j * inner, k, ninf) - m[k]);
+        V e = simd::exp_nonpos(ld(x + j * inner, k, ninf) - m[k]);
         if (!lg) st(e, y + j * inner, k);
         s[k] = s[k] + e;
       }
@@ -534,14 +550,14 @@ FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g
     for (int64_t j = j0; j < j1; ++j)
       for (int k = 0; k < nv; ++k)
         s[k] = lg ? s[k] + ld(g + j * inner, k)
-                  : vm::fma(ld(g + j * inner, k), ld(y + j * inner, k), s[k]);
+                  : simd::fma(ld(g + j * inner, k), ld(y + j * inner, k), s[k]);
     cs.add(s, nv);
   }
   cs.finish(s, nv, [](double t) { return t; });
   for (int64_t j = 0; j < d; ++j)
     for (int k = 0; k < nv; ++k) {
       V yv = ld(y + j * inner, k), gv = ld(g + j * inner, k);
-      st(lg ? gv - vm::exp_nonpos(yv) * s[k] : yv * (gv - s[k]), gx + j * inner, k);
+      st(lg ? gv - simd::exp_nonpos(yv) * s[k] : yv * (gv - s[k]), gx + j * inner, k);
     }
 }
 
@@ -612,7 +628,7 @@ void prelu_fwd(const Elem<V>* x, const Elem<V>* w, Elem<V>* y, int64_t outer, in
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
     segments(b, e, C, inner, [&](int64_t sb, int64_t se, int64_t c) {
       const V wc(w[c]);
-      map1<V>(x, y, sb, se, [&](V v) { return vm::select(v > V(0), v, v * wc); });
+      map1<V>(x, y, sb, se, [&](V v) { return simd::select(v > V(0), v, v * wc); });
     });
   });
 }
@@ -634,7 +650,7 @@ void prelu_bwd(const Elem<V>* x, const Elem<V>* w, const Elem<V>* g, Elem<V>* gx
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
       segments(b, e, C, inner, [&](int64_t sb, int64_t se, int64_t c) {
         const V wc(w[c]);
-        map2<V>(x, g, gx, sb, se, [&](V xv, V gv) { return vm::select(xv > V(0), gv, gv * wc); });
+        map2<V>(x, g, gx, sb, se, [&](V xv, V gv) { return simd::select(xv > V(0), gv, gv * wc); });
       });
     });
   }
@@ -645,13 +661,13 @@ void prelu_bwd(const Elem<V>* x, const Elem<V>* w, const Elem<V>* g, Elem<V>* gx
     int64_t i = sb;
     for (; i + N <= se; i += N) {
       V xv = V::load(x + i);
-      acc = acc + vm::select(xv > V(0), V(0), xv * V::load(g + i));
+      acc = acc + simd::select(xv > V(0), V(0), xv * V::load(g + i));
     }
     if (i < se) {
       V xv = V::load(x + i, se - i);
-      acc = acc + vm::select(xv > V(0), V(0), xv * V::load(g + i, se - i));
+      acc = acc + simd::select(xv > V(0), V(0), xv * V::load(g + i, se - i));
     }
-    return static_cast<double>(vm::hsum(acc));
+    return static_cast<double>(simd::hsum(acc));
   };
   if (prelu_by_rows(inner)) {
     const int64_t rpb = prelu_rows_per_block(C, inner);
@@ -717,7 +733,7 @@ inline void philox_scalar(uint32_t c[4], uint32_t k0, uint32_t k1) {
 inline void philox_group(uint64_t seed, uint64_t grp, uint32_t* out) {
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   const uint64_t base = grp * 16;
-#if FASTDL_VM_LEVEL == 2
+#if FASTDL_SIMD_LEVEL == 2
   const __m512i M0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0));
   const __m512i M1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
   __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base))),
@@ -745,7 +761,7 @@ inline void philox_group(uint64_t seed, uint64_t grp, uint32_t* out) {
   _mm512_storeu_si512(out + 16, c1);
   _mm512_storeu_si512(out + 32, c2);
   _mm512_storeu_si512(out + 48, c3);
-#elif FASTDL_VM_LEVEL == 1
+#elif FASTDL_SIMD_LEVEL == 1
   const __m256i M0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
   const __m256i M1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
   for (int h = 0; h < 2; ++h) {
@@ -836,58 +852,29 @@ void dropout_impl(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, dou
 }
 
 // --------------------------------------------------------------------------------------
-// vec_math on arrays, bandwidth probes
+// simd.h math on arrays, bandwidth probes
 // --------------------------------------------------------------------------------------
 template <class V>
 void vm_eval_impl(int fn, const Elem<V>* x, Elem<V>* y, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
     map1<V>(x, y, b, e, [&](V v) {
       switch (fn) {
-        case 0: return vm::exp(v);
-        case 1: return vm::expm1(v);
-        case 2: return vm::log(v);
-        case 3: return vm::log1p(v);
-        case 4: return vm::tanh(v);
-        case 5: return vm::erf(v);
-        case 6: return vm::erfc(v);
-        case 7: return vm::sigmoid(v);
-        case 8: return vm::softplus(v);
-        case 9: return vm::log_sigmoid(v);
-        default: return vm::normcdf(v);
+        case 0: return simd::exp(v);
+        case 1: return simd::expm1(v);
+        case 2: return simd::log(v);
+        case 3: return simd::log1p(v);
+        case 4: return simd::tanh(v);
+        case 5: return simd::erf(v);
+        case 6: return simd::erfc(v);
+        case 7: return simd::sigmoid(v);
+        case 8: return simd::softplus(v);
+        case 9: return simd::log_sigmoid(v);
+        default: return simd::normcdf(v);
       }
     });
   });
 }
 
-}  // namespace
-
-// ---- exported entry points (declared in eltwise_isa.h) ----
-void act_fwd_f(int act, const float* x, float* y, int64_t n, const double* p) { act_fwd<Vf>(act, x, y, n, p); }
-void act_fwd_d(int act, const double* x, double* y, int64_t n, const double* p) { act_fwd<Vd>(act, x, y, n, p); }
-void act_bwd_f(int act, bool out, const float* s, const float* g, float* gx, int64_t n, const double* p) {
-  act_bwd<Vf>(act, out, s, g, gx, n, p);
-}
-void act_bwd_d(int act, bool out, const double* s, const double* g, double* gx, int64_t n, const double* p) {
-  act_bwd<Vd>(act, out, s, g, gx, n, p);
-}
-void smax_fwd_f(bool lg, const float* x, float* y, int64_t o, int64_t d, int64_t i) { smax_fwd<Vf>(lg, x, y, o, d, i); }
-void smax_fwd_d(bool lg, const double* x, double* y, int64_t o, int64_t d, int64_t i) { smax_fwd<Vd>(lg, x, y, o, d, i); }
-void smax_bwd_f(bool lg, const float* y, const float* g, float* gx, int64_t o, int64_t d, int64_t i) {
-  smax_bwd<Vf>(lg, y, g, gx, o, d, i);
-}
-void smax_bwd_d(bool lg, const double* y, const double* g, double* gx, int64_t o, int64_t d, int64_t i) {
-  smax_bwd<Vd>(lg, y, g, gx, o, d, i);
-}
-void prelu_fwd_f(const float* x, const float* w, float* y, int64_t o, int64_t c, int64_t i) { prelu_fwd<Vf>(x, w, y, o, c, i); }
-void prelu_fwd_d(const double* x, const double* w, double* y, int64_t o, int64_t c, int64_t i) { prelu_fwd<Vd>(x, w, y, o, c, i); }
-void prelu_bwd_f(const float* x, const float* w, const float* g, float* gx, float* gw, double* work, int64_t o, int64_t c, int64_t i) {
-  prelu_bwd<Vf>(x, w, g, gx, gw, work, o, c, i);
-}
-void prelu_bwd_d(const double* x, const double* w, const double* g, double* gx, double* gw, double* work, int64_t o, int64_t c, int64_t i) {
-  prelu_bwd<Vd>(x, w, g, gx, gw, work, o, c, i);
-}
-void dropout_f(const float* x, float* y, int64_t n, int64_t group, uint64_t seed, double p) { dropout_impl<float>(x, y, n, group, seed, p); }
-void dropout_d(const double* x, double* y, int64_t n, int64_t group, uint64_t seed, double p) { dropout_impl<double>(x, y, n, group, seed, p); }
 void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
     alignas(64) uint32_t words[64];
@@ -898,25 +885,34 @@ void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
     }
   });
 }
-void vm_eval_f(int fn, const float* x, float* y, int64_t n) { vm_eval_impl<Vf>(fn, x, y, n); }
-void vm_eval_d(int fn, const double* x, double* y, int64_t n) { vm_eval_impl<Vd>(fn, x, y, n); }
 // Same store policy as the kernels (streaming for large outputs).
-void bw_copy_f(const float* src, float* dst, int64_t n) {
+void bw_copy(const float* src, float* dst, int64_t n) {
   auto f = [](Vf v) { return v; };
   if (use_stream(dst, n))
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<Vf>(src, dst, b, e, f); });
   else
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, f); });
 }
-void bw_triad_f(float* a, const float* b, const float* c, float s, int64_t n) {
+void bw_triad(float* a, const float* b, const float* c, float s, int64_t n) {
   const Vf sv(s);
-  auto f = [&](Vf bv, Vf cv) { return vm::fma(sv, cv, bv); };
+  auto f = [&](Vf bv, Vf cv) { return simd::fma(sv, cv, bv); };
   if (use_stream(a, n))
     parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2_stream<Vf>(b, c, a, lo, hi, f); });
   else
     parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2<Vf>(b, c, a, lo, hi, f); });
 }
 
-}  // namespace FASTDL_VM_ISA
+template <class V>
+constexpr EltwiseOpsT<Elem<V>> ops_t() {
+  return {&act_fwd<V>,   &act_bwd<V>,   &smax_fwd<V>,           &smax_bwd<V>,
+          &prelu_fwd<V>, &prelu_bwd<V>, &dropout_impl<Elem<V>>, &vm_eval_impl<V>};
+}
+
+}  // namespace
+
+// This ISA's table (declared in eltwise.h).
+const EltwiseOps ops = {ops_t<Vf>(), ops_t<Vd>(), &dropout_words, &bw_copy, &bw_triad};
+
+}  // namespace FASTDL_SIMD_ISA
 }  // namespace eltwise
 }  // namespace fastdl

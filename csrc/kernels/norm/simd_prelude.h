@@ -6,4 +6,4 @@
 #if defined(FASTDL_X86)
 #include <immintrin.h>
 #endif
-#include "kernels/eltwise/vec_math.h"  // float exp/log/log1p per ISA (flags of the includer)
+#include "common/simd.h"  // float exp/log/log1p per ISA (flags of the includer)

@@ -286,9 +286,9 @@ inline typename V::R lanewise(typename V::R a, F f) {
   for (int i = 0; i < V::W; ++i) buf[i] = f(buf[i]);
   return V::load(buf);
 }
-inline Vec<float>::R Vec<float>::exp(R a) { return fastdl::vm::exp(fastdl::vm::Vf(a)).v; }
-inline Vec<float>::R Vec<float>::log(R a) { return fastdl::vm::log(fastdl::vm::Vf(a)).v; }
-inline Vec<float>::R Vec<float>::log1p(R a) { return fastdl::vm::log1p(fastdl::vm::Vf(a)).v; }
+inline Vec<float>::R Vec<float>::exp(R a) { return fastdl::simd::exp(fastdl::simd::Vf(a)).v; }
+inline Vec<float>::R Vec<float>::log(R a) { return fastdl::simd::log(fastdl::simd::Vf(a)).v; }
+inline Vec<float>::R Vec<float>::log1p(R a) { return fastdl::simd::log1p(fastdl::simd::Vf(a)).v; }
 inline Vec<double>::R Vec<double>::exp(R a) { return lanewise<Vec<double>>(a, [](double v) { return sexp(v); }); }
 inline Vec<double>::R Vec<double>::log(R a) { return lanewise<Vec<double>>(a, [](double v) { return slog(v); }); }
 inline Vec<double>::R Vec<double>::log1p(R a) { return lanewise<Vec<double>>(a, [](double v) { return slog1p(v); }); }

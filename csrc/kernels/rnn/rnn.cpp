@@ -6,45 +6,18 @@
 
 #include "common/dispatch.h"
 #include "common/parallel.h"
-#include "kernels/eltwise/vec_math.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/rnn/rnn_impl.h"  // the generic gate math and its RnnOps table
 
 namespace fastdl {
 namespace rnn {
 
-namespace generic {
-namespace {
-#include "kernels/rnn/rnn_rows.inc"
-}  // namespace
-void step(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1) {
-  step_impl(mode, backward, s, b0, b1);
-}
-void step(int mode, bool backward, const Step<double>& s, int64_t b0, int64_t b1) {
-  step_impl(mode, backward, s, b0, b1);
-}
-}  // namespace generic
+FASTDL_DEFINE_OPS(RnnOps)
 
 namespace {
 
-const StepFnF kStepF[kNumIsa] = {
-    static_cast<StepFnF>(&generic::step),
-#ifdef FASTDL_X86
-    static_cast<StepFnF>(&avx2::step), static_cast<StepFnF>(&avx512::step),
-#else
-    nullptr, nullptr,
-#endif
-};
-const StepFnD kStepD[kNumIsa] = {
-    static_cast<StepFnD>(&generic::step),
-#ifdef FASTDL_X86
-    static_cast<StepFnD>(&avx2::step), static_cast<StepFnD>(&avx512::step),
-#else
-    nullptr, nullptr,
-#endif
-};
-
-inline StepFnF pick_step(float*) { return pick(kStepF); }
-inline StepFnD pick_step(double*) { return pick(kStepD); }
+inline auto pick_step(float*) { return ops().step_f; }
+inline auto pick_step(double*) { return ops().step_d; }
 
 inline void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -2,7 +2,7 @@
 // direction, forward and backward (backpropagation through time), in one call.
 //
 // Per step the hidden-state product h·W_hhᵀ is one GEMM (fastdl::gemm) and the gate math is
-// one fused pass over the batch rows (sigmoid/tanh from vec_math.h, products, the cell
+// one fused pass over the batch rows (sigmoid/tanh from common/simd.h, products, the cell
 // update), dispatched per ISA. The input projection xp = x·W_ihᵀ + b_ih of all steps is
 // computed before (one GEMM per layer and direction, by the caller).
 //
@@ -23,6 +23,8 @@
 // fork/join per call); results do not depend on the thread count.
 #pragma once
 #include <cstdint>
+
+#include "common/dispatch.h"
 
 namespace fastdl {
 namespace rnn {
@@ -67,22 +69,12 @@ struct Step {
   T* dhh;            // GRU (B, 3H)
 };
 
-using StepFnF = void (*)(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1);
-using StepFnD = void (*)(int mode, bool backward, const Step<double>& s, int64_t b0,
-                         int64_t b1);
-
-namespace generic {
-void step(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1);
-void step(int mode, bool backward, const Step<double>& s, int64_t b0, int64_t b1);
-}  // namespace generic
-namespace avx2 {
-void step(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1);
-void step(int mode, bool backward, const Step<double>& s, int64_t b0, int64_t b1);
-}  // namespace avx2
-namespace avx512 {
-void step(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1);
-void step(int mode, bool backward, const Step<double>& s, int64_t b0, int64_t b1);
-}  // namespace avx512
+// ---- dispatch (common/dispatch.h): one table per ISA, filled in rnn_impl.h --------------
+struct RnnOps {
+  void (*step_f)(int mode, bool backward, const Step<float>& s, int64_t b0, int64_t b1);
+  void (*step_d)(int mode, bool backward, const Step<double>& s, int64_t b0, int64_t b1);
+};
+FASTDL_DECLARE_OPS(RnnOps)
 
 }  // namespace rnn
 }  // namespace fastdl

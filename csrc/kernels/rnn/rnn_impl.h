@@ -1,17 +1,17 @@
-// The gate math of one step on rows [b0, b1): included once per ISA inside
-// fastdl::rnn::<isa>::{anonymous}, so vm::Vf / vm::Vd are that ISA's vectors.
+// The gate math of one step on rows [b0, b1), written once on the simd:: vector types and
+// compiled once per ISA: rnn.cpp (generic), rnn_avx2.cpp and rnn_avx512.cpp each include this
+// file, which ends with that ISA's RnnOps table (declared in rnn.h).
 // (No std containers or algorithms here: nothing AVX-compiled may leak into generic code.)
+#pragma once
+#include <cstdint>
 
-template <class T>
-struct VecOf;
-template <>
-struct VecOf<float> {
-  using V = vm::Vf;
-};
-template <>
-struct VecOf<double> {
-  using V = vm::Vd;
-};
+#include "common/simd.h"
+#include "kernels/rnn/rnn.h"
+
+namespace fastdl {
+namespace rnn {
+namespace FASTDL_SIMD_ISA {
+namespace {
 
 template <class V, class T>
 inline V ld(const T* p, int64_t n) {
@@ -31,7 +31,7 @@ inline V ld_or0(const T* p, int64_t n) {
 
 template <class T>
 void lstm_fwd(const Step<T>& s, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H, G = 4 * H;
   for (int64_t r = b0; r < b1; ++r) {
     T* a = s.a + r * G;
@@ -52,9 +52,9 @@ void lstm_fwd(const Step<T>& s, int64_t b0, int64_t b1) {
         pg = pg + ld<V>(s.b + 2 * H + j, n);
         po = po + ld<V>(s.b + 3 * H + j, n);
       }
-      V i = vm::sigmoid(pi), f = vm::sigmoid(pf), g = vm::tanh(pg), o = vm::sigmoid(po);
-      V cn = vm::fma(f, ld<V>(cp + j, n), i * g);
-      V t = vm::tanh(cn);
+      V i = simd::sigmoid(pi), f = simd::sigmoid(pf), g = simd::tanh(pg), o = simd::sigmoid(po);
+      V cn = simd::fma(f, ld<V>(cp + j, n), i * g);
+      V t = simd::tanh(cn);
       st(i, a + j, n);
       st(f, a + H + j, n);
       st(g, a + 2 * H + j, n);
@@ -68,7 +68,7 @@ void lstm_fwd(const Step<T>& s, int64_t b0, int64_t b1) {
 
 template <class T>
 void lstm_bwd(const Step<T>& s, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H, G = 4 * H;
   const V one(T(1));
   for (int64_t r = b0; r < b1; ++r) {
@@ -98,7 +98,7 @@ void lstm_bwd(const Step<T>& s, int64_t b0, int64_t b1) {
 
 template <class T>
 void gru_fwd(const Step<T>& s, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H, G = 3 * H;
   for (int64_t r = b0; r < b1; ++r) {
     const T* x = s.x + r * G;
@@ -118,20 +118,20 @@ void gru_fwd(const Step<T>& s, int64_t b0, int64_t b1) {
         pz = pz + ld<V>(s.b + H + j, n);
         hv = hv + ld<V>(s.b + 2 * H + j, n);
       }
-      V rr = vm::sigmoid(pr), z = vm::sigmoid(pz);
-      V nv = vm::tanh(vm::fma(rr, hv, ld<V>(x + 2 * H + j, n)));
+      V rr = simd::sigmoid(pr), z = simd::sigmoid(pz);
+      V nv = simd::tanh(simd::fma(rr, hv, ld<V>(x + 2 * H + j, n)));
       st(rr, rz + j, n);
       st(z, rz + H + j, n);
       st(nv, nn + j, n);
       st(hv, hn + j, n);
-      st(vm::fma(z, ld<V>(hpr + j, n) - nv, nv), h + j, n);
+      st(simd::fma(z, ld<V>(hpr + j, n) - nv, nv), h + j, n);
     }
   }
 }
 
 template <class T>
 void gru_bwd(const Step<T>& s, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H, G = 3 * H;
   const V one(T(1));
   for (int64_t r = b0; r < b1; ++r) {
@@ -164,7 +164,7 @@ void gru_bwd(const Step<T>& s, int64_t b0, int64_t b1) {
 
 template <class T>
 void rnn_fwd(const Step<T>& s, bool relu, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H;
   for (int64_t r = b0; r < b1; ++r) {
     T* a = s.a + r * H;
@@ -173,14 +173,14 @@ void rnn_fwd(const Step<T>& s, bool relu, int64_t b0, int64_t b1) {
       const int64_t n = H - j < V::N ? H - j : V::N;
       V p = ld<V>(a + j, n) + ld<V>(x + j, n);
       if (s.b) p = p + ld<V>(s.b + j, n);
-      st(relu ? vm::max(V(T(0)), p) : vm::tanh(p), a + j, n);
+      st(relu ? simd::max(V(T(0)), p) : simd::tanh(p), a + j, n);
     }
   }
 }
 
 template <class T>
 void rnn_bwd(const Step<T>& s, bool relu, int64_t b0, int64_t b1) {
-  using V = typename VecOf<T>::V;
+  using V = simd::Vec<T>;
   const int64_t H = s.H;
   const V one(T(1)), zero(T(0));
   for (int64_t r = b0; r < b1; ++r) {
@@ -193,7 +193,7 @@ void rnn_bwd(const Step<T>& s, bool relu, int64_t b0, int64_t b1) {
       V d = ld<V>(dh + j, n);
       if (go) d = d + ld<V>(go + j, n);
       V hv = ld<V>(h + j, n);
-      st(relu ? vm::select(hv > zero, d, zero) : d * (one - hv * hv), dx + j, n);
+      st(relu ? simd::select(hv > zero, d, zero) : d * (one - hv * hv), dx + j, n);
     }
   }
 }
@@ -217,3 +217,12 @@ void step_impl(int mode, bool backward, const Step<T>& s, int64_t b0, int64_t b1
       rnn_fwd(s, mode == kRnnRelu, b0, b1);
   }
 }
+
+}  // namespace
+
+// This ISA's table (declared in rnn.h).
+const RnnOps ops = {&step_impl<float>, &step_impl<double>};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace rnn
+}  // namespace fastdl

@@ -1,28 +1,36 @@
-// Vectorised math for the kernels: SIMD wrapper types and exp/expm1/log/log1p/tanh/erf/erfc/
-// sigmoid/softplus/log_sigmoid on them, one copy per instruction set.
+// The one SIMD layer of the kernels: a vector type per instruction set and element type, and
+// the math on it (exp/expm1/log/log1p/tanh/erf/erfc/normcdf/sigmoid/softplus/log_sigmoid),
+// one copy per instruction set.
 //
-// Include it from any kernel file. What you get depends on the flags the file is compiled
-// with (the file name decides them, see CMakeLists.txt):
-// Functions: exp expm1 log log1p tanh erf erfc normcdf sigmoid softplus log_sigmoid, and
-// exp_nonpos (e^x for x <= 0: the cheap exp of x - max).
-//   *_avx512.cpp  ->  fastdl::vm::avx512   Vf = 16 x float (__m512),  Vd = 8 x double
-//   *_avx2.cpp    ->  fastdl::vm::avx2     Vf = 8 x float (__m256),   Vd = 4 x double
-//   anything else ->  fastdl::vm::generic  Vf = 1 x float,            Vd = 1 x double
-// The ISA namespace is an inline namespace, so code writes `fastdl::vm::Vf`, `vm::exp(v)`
-// and gets the flavour of its own translation unit. Every function and type has the ISA in
-// its mangled name, so the AVX-512 copy of an inline function can never be merged by the
-// linker into generic code (no ODR clash). Rule for includers: put your own inline functions
-// and templates that use vm:: inside your per-ISA namespace too (fastdl::<fam>::avx512 ...).
+// ISA selection: the flags a translation unit is compiled with (its file name decides them,
+// see CMakeLists.txt) set one macro, FASTDL_SIMD_ISA, and with it the vector types:
+//   *_avx512.cpp  ->  FASTDL_SIMD_ISA = avx512   Vf = 16 x float (__m512),  Vd = 8 x double
+//   *_avx2.cpp    ->  FASTDL_SIMD_ISA = avx2     Vf = 8 x float (__m256),   Vd = 4 x double
+//   anything else ->  FASTDL_SIMD_ISA = generic  Vf = 1 x float,            Vd = 1 x double
+// (FASTDL_SIMD_LEVEL is 2 / 1 / 0 for #if.) Vec<float> = Vf and Vec<double> = Vd, for code
+// templated on the element type. Functions: exp expm1 log log1p tanh erf erfc normcdf sigmoid
+// softplus log_sigmoid, and exp_nonpos (e^x for x <= 0: the cheap exp of x - max).
+//
+// fastdl::simd::<isa> is an inline namespace, so code writes `simd::Vf`, `simd::exp(v)` and
+// gets the flavour of its own translation unit. Every function and type has the ISA in its
+// mangled name, so the AVX-512 copy of an inline function can never be merged by the linker
+// into generic code (no ODR clash). Rule for includers: put your own inline functions and
+// templates that use simd:: inside your per-ISA namespace too, which is spelt
+// `namespace FASTDL_SIMD_ISA { ... }` inside the family's namespace (fastdl::<family>::avx512
+// ...), where the family's Ops table for that ISA is defined (see common/dispatch.h).
 //
 // Interface of V in {Vf, Vd} (T = float or double, N lanes, M = V::Mask):
 //   V(T s) broadcast;  V::load(p), V::load(p, n) (first n < N lanes, rest 0), V::load(p, n,
 //   fill) (rest = fill), v.store(p), v.stream(p) (non-temporal, p aligned to the vector size;
 //   follow a run of streams with stream_fence()),
 //   v.store(p, n);  + - * / unary-;  fma(a, b, c) = a*b + c;  fms(a, b, c) = a*b - c;
+//   fnma(a, b, c) = c - a*b;  mul_add(a, b, c) = a*b + c (fused where the ISA has FMA, no
+//   libm call on the generic path);
 //   min(a, b), max(a, b) (return b when either is NaN, like x86 minps/maxps: max(V(0), x)
 //   propagates a NaN x);  abs, sqrt,
 //   copysign(mag, sgn), round (to nearest even);  comparisons -> M;  M & | ~;  any(m), all(m);
-//   select(m, a, b) = m ? a : b;  isnan(v);  hsum(v), hmax(v) (fixed order: deterministic).
+//   select(m, a, b) = m ? a : b;  isnan(v);  hsum(v), hmax(v) (fixed order: deterministic);
+//   load_widen(const float* p[, n]) -> Vd (Vd::N floats widened to double).
 //
 // Float accuracy (tests/test_eltwise.py sweeps on every ISA; offline runs against double
 // libm/scipy over every 3rd float32 bit pattern, and every 97th for exp, expm1, tanh, sigmoid,
@@ -43,35 +51,35 @@
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && \
     defined(__AVX512VL__) && defined(__FMA__)
-#define FASTDL_VM_ISA avx512
-#define FASTDL_VM_LEVEL 2
+#define FASTDL_SIMD_ISA avx512
+#define FASTDL_SIMD_LEVEL 2
 #include <immintrin.h>
 #elif defined(__AVX2__) && defined(__FMA__)
-#define FASTDL_VM_ISA avx2
-#define FASTDL_VM_LEVEL 1
+#define FASTDL_SIMD_ISA avx2
+#define FASTDL_SIMD_LEVEL 1
 #include <immintrin.h>
 #else
-#define FASTDL_VM_ISA generic
-#define FASTDL_VM_LEVEL 0
+#define FASTDL_SIMD_ISA generic
+#define FASTDL_SIMD_LEVEL 0
 #endif
 
 // The float math functions are always inlined: GCC left tanh, sigmoid, softplus and the
 // normal tail out of line, and each call inside a vector loop spilled every live vector and
 // kept the loop's independent vectors from overlapping.
 #if defined(__GNUC__)
-#define FASTDL_VM_INLINE inline __attribute__((always_inline))
+#define FASTDL_SIMD_INLINE inline __attribute__((always_inline))
 #else
-#define FASTDL_VM_INLINE inline
+#define FASTDL_SIMD_INLINE inline
 #endif
 
 namespace fastdl {
-namespace vm {
-inline namespace FASTDL_VM_ISA {
+namespace simd {
+inline namespace FASTDL_SIMD_ISA {
 
 // ======================================================================================
 // Wrapper types
 // ======================================================================================
-#if FASTDL_VM_LEVEL == 2
+#if FASTDL_SIMD_LEVEL == 2
 
 struct Mf {
   __mmask16 m;
@@ -205,7 +213,7 @@ inline void frexp(Vf x, Vf& m, Vf& e) {
 }
 }  // namespace detail
 
-#elif FASTDL_VM_LEVEL == 1
+#elif FASTDL_SIMD_LEVEL == 1
 
 struct Mf {
   __m256 m;
@@ -412,7 +420,7 @@ struct Vd {
 
 // round: |a| < 2^22 (float) / 2^51 (double) via the 1.5 * 2^(mantissa bits) trick (no libm
 // call on baseline x86-64); larger values are already integers.
-#define FASTDL_VM_SCALAR_OPS(V, M, T, MAGIC)                                            \
+#define FASTDL_SIMD_SCALAR_OPS(V, M, T, MAGIC)                                            \
   inline V operator+(V a, V b) { return a.v + b.v; }                                    \
   inline V operator-(V a, V b) { return a.v - b.v; }                                    \
   inline V operator*(V a, V b) { return a.v * b.v; }                                    \
@@ -443,9 +451,9 @@ struct Vd {
   inline V select(M m, V a, V b) { return m.m ? a : b; }                                \
   inline T hsum(V a) { return a.v; }                                                    \
   inline T hmax(V a) { return a.v; }
-FASTDL_VM_SCALAR_OPS(Vf, Mf, float, 12582912.0f)
-FASTDL_VM_SCALAR_OPS(Vd, Md, double, 6755399441055744.0)
-#undef FASTDL_VM_SCALAR_OPS
+FASTDL_SIMD_SCALAR_OPS(Vf, Mf, float, 12582912.0f)
+FASTDL_SIMD_SCALAR_OPS(Vd, Md, double, 6755399441055744.0)
+#undef FASTDL_SIMD_SCALAR_OPS
 
 namespace detail {
 inline Vf lookup8(const float* table, Vf k) {
@@ -487,9 +495,9 @@ inline void frexp(Vf x, Vf& m, Vf& e) {
 namespace detail {
 // 1/x to >= 11 bits (for small correction terms only).
 inline Vf rcp_approx(Vf x) {
-#if FASTDL_VM_LEVEL == 2
+#if FASTDL_SIMD_LEVEL == 2
   return _mm512_rcp14_ps(x.v);
-#elif FASTDL_VM_LEVEL == 1
+#elif FASTDL_SIMD_LEVEL == 1
   return _mm256_rcp_ps(x.v);
 #else
   return 1.0f / x.v;
@@ -499,7 +507,7 @@ inline Vf rcp_approx(Vf x) {
 
 // Orders this thread's non-temporal stores before later stores (call after a stream run).
 inline void stream_fence() {
-#if FASTDL_VM_LEVEL > 0
+#if FASTDL_SIMD_LEVEL > 0
   _mm_sfence();
 #endif
 }
@@ -517,7 +525,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 
 // e^r - 1 for |r| <= ln2/2 + a bit: r + r^2 q(r) (minimax, abs error 7e-11).
-FASTDL_VM_INLINE Vf expm1_poly(Vf r) {
+FASTDL_SIMD_INLINE Vf expm1_poly(Vf r) {
   Vf q = fma(Vf(1.978716900e-04f), r, Vf(1.394786173e-03f));
   q = fma(q, r, Vf(8.333517238e-03f));
   q = fma(q, r, Vf(4.166625068e-02f));
@@ -528,7 +536,7 @@ FASTDL_VM_INLINE Vf expm1_poly(Vf r) {
 
 // e^r for |r| <= ln2/2 + a bit: degree-6 minimax in Horner form (rel. error 2e-9; 7e-8
 // evaluated in float).
-FASTDL_VM_INLINE Vf exp_poly(Vf r) {
+FASTDL_SIMD_INLINE Vf exp_poly(Vf r) {
   Vf p = fma(Vf(1.383654424e-03f), r, Vf(8.375054225e-03f));
   p = fma(p, r, Vf(4.166824371e-02f));
   p = fma(p, r, Vf(1.666641682e-01f));
@@ -539,7 +547,7 @@ FASTDL_VM_INLINE Vf exp_poly(Vf r) {
 
 // e^(a + b) for finite-or-inf a and |b| << 1 (b carries the low part of an argument given
 // as a sum, as in exp(-x^2) = exp(-hi - lo)). NaN a is not handled here.
-FASTDL_VM_INLINE Vf exp_ab(Vf a, Vf b) {
+FASTDL_SIMD_INLINE Vf exp_ab(Vf a, Vf b) {
   Vf ac = min(max(a, Vf(-104.0f)), Vf(89.0f));
   Vf n = fma(ac + b, Vf(kLog2e), Vf(kRoundMagic)) - Vf(kRoundMagic);
   Vf r = fma(n, Vf(-kLn2Hi), ac);
@@ -550,13 +558,13 @@ FASTDL_VM_INLINE Vf exp_ab(Vf a, Vf b) {
 // e^a for a in [-104, 0] or NaN (the caller bounds a: nothing is clamped here; NaN
 // propagates), and e^(a + b) with a small low part b. The cheap exp of the kernels whose
 // argument is -|x| or x - max.
-FASTDL_VM_INLINE Vf exp_neg(Vf a) {
+FASTDL_SIMD_INLINE Vf exp_neg(Vf a) {
   Vf n = fma(a, Vf(kLog2e), Vf(kRoundMagic)) - Vf(kRoundMagic);
   Vf r = fma(n, Vf(-kLn2Hi), a);
   r = fma(n, Vf(-kLn2Lo), r);
   return scale(exp_poly(r), n);
 }
-FASTDL_VM_INLINE Vf exp_neg(Vf a, Vf b) {
+FASTDL_SIMD_INLINE Vf exp_neg(Vf a, Vf b) {
   Vf n = fma(a, Vf(kLog2e), Vf(kRoundMagic)) - Vf(kRoundMagic);
   Vf r = fma(n, Vf(-kLn2Hi), a);
   r = fma(n, Vf(-kLn2Lo), r) + b;
@@ -564,7 +572,7 @@ FASTDL_VM_INLINE Vf exp_neg(Vf a, Vf b) {
 }
 
 // log(1 + f) - f + f^2/2 = f^3 P(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1] (rel. error 8e-10).
-FASTDL_VM_INLINE Vf log_tail(Vf f) {
+FASTDL_SIMD_INLINE Vf log_tail(Vf f) {
   Vf p = fma(Vf(6.757573038e-02f), f, Vf(-1.169433966e-01f));
   p = fma(p, f, Vf(1.189351380e-01f));
   p = fma(p, f, Vf(-1.240308285e-01f));
@@ -578,7 +586,7 @@ FASTDL_VM_INLINE Vf log_tail(Vf f) {
 }
 
 // e*ln2 + log(1 + f) + c, for f in [sqrt(1/2) - 1, sqrt(2) - 1] and a small correction c.
-FASTDL_VM_INLINE Vf log_core(Vf f, Vf e, Vf c) {
+FASTDL_SIMD_INLINE Vf log_core(Vf f, Vf e, Vf c) {
   Vf y = log_tail(f) + c;
   y = fma(e, Vf(kLn2Lo), y);
   return fma(e, Vf(kLn2Hi), f + y);
@@ -587,7 +595,7 @@ FASTDL_VM_INLINE Vf log_core(Vf f, Vf e, Vf c) {
 // erfc(x) for x >= 1 (any x >= 1, inf included): exp(-x^2) * t * K(t - 0.55), t = 1/x,
 // with K(t) = x erfcx(x) fitted on t in [1/10.1, 1] (rel. error 1e-8); exp(-x^2) is taken
 // as exp(-hi - lo) with hi + lo = x^2 exactly.
-FASTDL_VM_INLINE Vf erfc_big(Vf x) {
+FASTDL_SIMD_INLINE Vf erfc_big(Vf x) {
   x = min(x, Vf(12.0f));  // erfc(12) underflows; keeps x*x finite (inf*inf - inf = NaN)
   Vf t = Vf(1.0f) / x;
   Vf u = t - Vf(0.55f);
@@ -611,7 +619,7 @@ FASTDL_VM_INLINE Vf erfc_big(Vf x) {
 // floats; Q minimax, rel. error 4e-11). erf_tail returns the second term, so erf and
 // 1 - erf are both formed with one final rounding.
 constexpr float kErfC0Hi = 1.128379226e+00f, kErfC0Lo = -5.863538277e-08f;
-FASTDL_VM_INLINE Vf erf_tail(Vf x) {
+FASTDL_SIMD_INLINE Vf erf_tail(Vf x) {
   Vf z = x * x;
   Vf q = fma(Vf(-9.684212273e-06f), z, Vf(1.127302021e-04f));
   q = fma(q, z, Vf(-8.485249127e-04f));
@@ -621,18 +629,18 @@ FASTDL_VM_INLINE Vf erf_tail(Vf x) {
   q = fma(q, z, Vf(-3.761263788e-01f));
   return x * fma(q, z, Vf(kErfC0Lo));
 }
-FASTDL_VM_INLINE Vf erf_small(Vf x) { return fma(x, Vf(kErfC0Hi), erf_tail(x)); }
-FASTDL_VM_INLINE Vf erfc_small(Vf x) { return fma(-x, Vf(kErfC0Hi), Vf(1.0f)) - erf_tail(x); }
+FASTDL_SIMD_INLINE Vf erf_small(Vf x) { return fma(x, Vf(kErfC0Hi), erf_tail(x)); }
+FASTDL_SIMD_INLINE Vf erfc_small(Vf x) { return fma(-x, Vf(kErfC0Hi), Vf(1.0f)) - erf_tail(x); }
 }  // namespace detail
 
 // e^x. Overflows to inf above 88.72, underflows (through the denormals) to 0.
-FASTDL_VM_INLINE Vf exp(Vf x) {
+FASTDL_SIMD_INLINE Vf exp(Vf x) {
   Vf r = detail::exp_ab(x, Vf(0.0f));
   return select(isnan(x), x, r);
 }
 
 // e^x - 1, accurate near 0.
-FASTDL_VM_INLINE Vf expm1(Vf x) {
+FASTDL_SIMD_INLINE Vf expm1(Vf x) {
   using namespace detail;
   Vf xc = min(max(x, Vf(-87.0f)), Vf(89.0f));
   Vf n = round(xc * Vf(kLog2e));
@@ -647,7 +655,7 @@ FASTDL_VM_INLINE Vf expm1(Vf x) {
 }
 
 // Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
-FASTDL_VM_INLINE Vf log(Vf x) {
+FASTDL_SIMD_INLINE Vf log(Vf x) {
   using namespace detail;
   Vf m, e;
   frexp(max(x, Vf(1e-45f)), m, e);
@@ -658,7 +666,7 @@ FASTDL_VM_INLINE Vf log(Vf x) {
 }
 
 // log(1 + x), accurate near 0: log1p(-1) = -inf, log1p(x < -1) = NaN.
-FASTDL_VM_INLINE Vf log1p(Vf x) {
+FASTDL_SIMD_INLINE Vf log1p(Vf x) {
   using namespace detail;
   Vf one(1.0f);
   Vf u = one + x;
@@ -677,7 +685,7 @@ FASTDL_VM_INLINE Vf log1p(Vf x) {
 // tanh(x) = sign(x) * -m / (2 + m), m = expm1(-2|x|) in (-1, 0]: one expm1 for the whole
 // range, relative-accurate near 0 too (max rel. error 1.7e-7; the former two-branch version,
 // a polynomial below 0.9 and 1 - 2e/(1+e) above, cost 1.6x as much).
-FASTDL_VM_INLINE Vf tanh(Vf x) {
+FASTDL_SIMD_INLINE Vf tanh(Vf x) {
   using namespace detail;
   Vf y = Vf(-2.0f) * min(Vf(10.0f), abs(x));  // tanh(10) rounds to 1; NaN passes
   Vf n = fma(y, Vf(kLog2e), Vf(kRoundMagic)) - Vf(kRoundMagic);
@@ -689,7 +697,7 @@ FASTDL_VM_INLINE Vf tanh(Vf x) {
 }
 
 // erf(x): x P(x^2) below |x| = 1, 1 - erfc(|x|) above.
-FASTDL_VM_INLINE Vf erf(Vf x) {
+FASTDL_SIMD_INLINE Vf erf(Vf x) {
   Vf ax = abs(x);
   Mf sm = ax < Vf(1.0f);
   Vf y;
@@ -703,7 +711,7 @@ FASTDL_VM_INLINE Vf erf(Vf x) {
 }
 
 // erfc(x) = 1 - erf(x), accurate (relative) for large positive x too.
-FASTDL_VM_INLINE Vf erfc(Vf x) {
+FASTDL_SIMD_INLINE Vf erfc(Vf x) {
   Vf ax = abs(x);
   Mf sm = ax < Vf(1.0f);
   Vf y;
@@ -743,7 +751,7 @@ alignas(32) constexpr float kMills3[8] = {
 alignas(32) constexpr float kMills4[8] = {
     5.628654733e-02f, -1.381543428e-01f, -1.388668269e-01f, -8.029858023e-02f,
     -4.386241082e-03f, 4.642601311e-02f, 6.574840099e-02f, 6.416948140e-02f};
-FASTDL_VM_INLINE Vf normal_tail(Vf x, Vf& e) {
+FASTDL_SIMD_INLINE Vf normal_tail(Vf x, Vf& e) {
   Vf a = min(Vf(14.5f), abs(x));
   Vf t = Vf(2.0f) / (Vf(2.0f) + a);
   Vf k = fma(t, Vf(8.0f), Vf(kRoundMagic));           // j = round(8t) in the low bits
@@ -762,22 +770,22 @@ FASTDL_VM_INLINE Vf normal_tail(Vf x, Vf& e) {
 
 // Phi(x), the standard normal CDF: Q(|x|) for x <= 0 (relative accuracy in the left tail),
 // 1 - Q(x) above (see detail::normal_tail).
-FASTDL_VM_INLINE Vf normcdf(Vf x) {
+FASTDL_SIMD_INLINE Vf normcdf(Vf x) {
   Vf e;
   Vf q = detail::normal_tail(x, e);
   return select(x > Vf(0.0f), Vf(1.0f) - q, q);
 }
 
 // e^x for x <= 0 (and NaN, -inf): the cheap exp of softmax-like arguments x - max.
-FASTDL_VM_INLINE Vf exp_nonpos(Vf x) { return detail::exp_neg(max(Vf(-104.0f), x)); }
+FASTDL_SIMD_INLINE Vf exp_nonpos(Vf x) { return detail::exp_neg(max(Vf(-104.0f), x)); }
 
 namespace detail {
 // e^-|x| in [0, 1] (0 below -104); NaN propagates.
-FASTDL_VM_INLINE Vf exp_nabs(Vf x) { return exp_neg(max(Vf(-104.0f), -abs(x))); }
+FASTDL_SIMD_INLINE Vf exp_nabs(Vf x) { return exp_neg(max(Vf(-104.0f), -abs(x))); }
 }  // namespace detail
 
 // 1 / (1 + e^-x), relative accuracy also for very negative x (down into the denormals).
-FASTDL_VM_INLINE Vf sigmoid(Vf x) {
+FASTDL_SIMD_INLINE Vf sigmoid(Vf x) {
   Vf e = detail::exp_nabs(x);
   return select(x >= Vf(0.0f), Vf(1.0f), e) / (Vf(1.0f) + e);
 }
@@ -785,7 +793,7 @@ FASTDL_VM_INLINE Vf sigmoid(Vf x) {
 namespace detail {
 // log(1 + e) for e in [0, 1] (NaN passes): e L(e - 1/2), L the minimax fit of log1p(e) / e
 // (degree 9, rel. error 5e-9; 8e-8 evaluated in float). No division.
-FASTDL_VM_INLINE Vf log1p_unit(Vf e) {
+FASTDL_SIMD_INLINE Vf log1p_unit(Vf e) {
   Vf u = e - Vf(0.5f);
   Vf p = fma(Vf(-3.244011197e-03f), u, Vf(5.253351759e-03f));
   p = fma(p, u, Vf(-6.749919150e-03f));
@@ -801,12 +809,12 @@ FASTDL_VM_INLINE Vf log1p_unit(Vf e) {
 }  // namespace detail
 
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, exact-ish for very negative x.
-FASTDL_VM_INLINE Vf softplus(Vf x) {
+FASTDL_SIMD_INLINE Vf softplus(Vf x) {
   return max(Vf(0.0f), x) + detail::log1p_unit(detail::exp_nabs(x));
 }
 
 // log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|).
-FASTDL_VM_INLINE Vf log_sigmoid(Vf x) {
+FASTDL_SIMD_INLINE Vf log_sigmoid(Vf x) {
   return min(Vf(0.0f), x) - detail::log1p_unit(detail::exp_nabs(x));
 }
 
@@ -859,6 +867,57 @@ inline Vd normal_tail(Vd x, Vd& e) {
 inline Vd softplus(Vd x) { return detail::per_lane(x, detail::softplus_d); }
 inline Vd log_sigmoid(Vd x) { return detail::per_lane(x, detail::log_sigmoid_d); }
 
-}  // namespace FASTDL_VM_ISA
-}  // namespace vm
+
+// Vd::N floats from p widened to double (sums of floats accumulated in double); the masked
+// form reads the first n < Vd::N and gives 0 in the other lanes.
+#if FASTDL_SIMD_LEVEL == 2
+inline Vd load_widen(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+inline Vd load_widen(const float* p, int64_t n) {
+  return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(tail8(n), p));
+}
+#elif FASTDL_SIMD_LEVEL == 1
+inline Vd load_widen(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+inline Vd load_widen(const float* p, int64_t n) {
+  const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int>(n)), _mm_setr_epi32(0, 1, 2, 3));
+  return _mm256_cvtps_pd(_mm_maskload_ps(p, m));
+}
+#else
+inline Vd load_widen(const float* p) { return Vd(static_cast<double>(*p)); }
+inline Vd load_widen(const float* p, int64_t n) {
+  return Vd(n > 0 ? static_cast<double>(*p) : 0.0);
+}
+#endif
+inline Vd load_widen(const double* p) { return Vd::load(p); }
+inline Vd load_widen(const double* p, int64_t n) { return Vd::load(p, n); }
+
+// a*b + c: one fused rounding where the ISA has FMA, a multiply and an add on the generic
+// path (fma() there is std::fma, exact but a libm call on baseline x86-64).
+#if FASTDL_SIMD_LEVEL > 0
+inline Vf mul_add(Vf a, Vf b, Vf c) { return fma(a, b, c); }
+inline Vd mul_add(Vd a, Vd b, Vd c) { return fma(a, b, c); }
+#else
+inline Vf mul_add(Vf a, Vf b, Vf c) { return a * b + c; }
+inline Vd mul_add(Vd a, Vd b, Vd c) { return a * b + c; }
+#endif
+
+// c - a*b (one rounding where the ISA has FMA).
+inline Vf fnma(Vf a, Vf b, Vf c) { return fma(-a, b, c); }
+inline Vd fnma(Vd a, Vd b, Vd c) { return fma(-a, b, c); }
+
+// The vector type of element type T: Vec<float> = Vf, Vec<double> = Vd.
+template <class T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  using type = Vf;
+};
+template <>
+struct VecOf<double> {
+  using type = Vd;
+};
+template <class T>
+using Vec = typename VecOf<T>::type;
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace simd
 }  // namespace fastdl
