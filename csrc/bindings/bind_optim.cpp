@@ -130,10 +130,8 @@ std::vector<double*> check_scalars(py::handle obj, const char* fn, const char* n
 }
 
 Algo algo_from(const std::string& s) {
-  static const char* names[] = {"sgd",    "adam",  "adagrad", "rmsprop", "adadelta",
-                                "adamax", "nadam", "radam",   "rprop",   "asgd"};
-  for (int i = 0; i < 10; ++i)
-    if (s == names[i]) return static_cast<Algo>(i);
+  for (int i = 0; i < optim::kNumAlgo; ++i)  // the optimizer table (optim.h)
+    if (s == optim::kAlgoNames[i]) return static_cast<Algo>(i);
   throw py::value_error("optim_step: unknown algorithm '" + s + "'");
 }
 
@@ -261,6 +259,11 @@ void check_norm_type(const char* fn, double p) {
 }  // namespace
 
 void bind_optim(py::module_& m) {
+  {
+    py::list algos;  // the optimizer table's names, in code order (optim.h)
+    for (int i = 0; i < optim::kNumAlgo; ++i) algos.append(optim::kAlgoNames[i]);
+    m.attr("optim_algos") = py::tuple(algos);
+  }
   m.def("optim_step", &optim_step, py::arg("algo"), py::arg("params"), py::arg("grads"),
         py::arg("states"), py::arg("steps") = py::none(), py::arg("mu_products") = py::none(),
         py::arg("first") = py::none(), py::arg("lr") = 1e-3, py::arg("beta1") = 0.9,

@@ -1,6 +1,7 @@
-// Optimizer kernels: the generic (scalar) chunk kernels, the per-tensor coefficients, the
-// multi-tensor driver (chunking, threads) and the ISA dispatch tables.
+// Optimizer kernels: the generic build of optim_impl.h, the per-tensor coefficients, the
+// multi-tensor driver (chunking, threads) and the ISA dispatch (OptimOps, see optim.h).
 #include "kernels/optim/optim.h"
+#include "kernels/optim/optim_impl.h"  // the generic chunk kernels and their OptimOps table
 
 #include <cmath>
 #include <vector>
@@ -11,92 +12,11 @@
 namespace fastdl {
 namespace optim {
 
-// ---- generic chunk kernels: Vec is one scalar lane ------------------------------------------
-namespace generic {
+FASTDL_DEFINE_OPS(OptimOps)
+
 namespace {
 template <class T>
-struct Vec;
-#include "kernels/optim/optim_math.inc"
-
-template <class T>
-struct Vec {
-  using R = T;
-  static constexpr int64_t W = 1;
-  static R set(double x) { return static_cast<T>(x); }
-  static R ld(const T* p, Full) { return *p; }
-  static R ld(const T* p, Part) { return *p; }
-  static void st(T* p, R v, Full) { *p = v; }
-  static void st(T* p, R v, Part) { *p = v; }
-  static R sqrt(R a) { return std::sqrt(a); }
-  static R max(R a, R b) { return a > b ? a : b; }  // b when unordered, as x86 maxps
-  static R min(R a, R b) { return a < b ? a : b; }
-  static R abs(R a) { return std::fabs(a); }
-  static R sign3(R s, R pos, R neg, R zero) {
-    return s > 0 ? pos : s < 0 ? neg : s == 0 ? zero : s;
-  }
-  static R where_eq(R a, R b, R x, R y) { return a == b ? x : y; }
-};
-
-template <class T>
-double norm_impl(const T* x, int64_t n, int kind) {
-  if (kind == 3) {
-    double m = 0;
-    bool nan = false;
-    for (int64_t i = 0; i < n; ++i) {
-      const double a = std::fabs(static_cast<double>(x[i]));
-      if (a != a) nan = true;
-      else if (a > m) m = a;
-    }
-    return nan ? NAN : m;
-  }
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  if (kind == 2) {
-    for (; i + 4 <= n; i += 4) {
-      const double a = x[i], b = x[i + 1], c = x[i + 2], d = x[i + 3];
-      s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
-    }
-    for (; i < n; ++i) { const double a = x[i]; s0 += a * a; }
-  } else {
-    for (; i + 4 <= n; i += 4) {
-      s0 += std::fabs(double(x[i])); s1 += std::fabs(double(x[i + 1]));
-      s2 += std::fabs(double(x[i + 2])); s3 += std::fabs(double(x[i + 3]));
-    }
-    for (; i < n; ++i) s0 += std::fabs(double(x[i]));
-  }
-  return (s0 + s1) + (s2 + s3);
-}
-}  // namespace
-
-void step_f32(Algo al, const Hyper& h, const Coef& c, const ChunkArgs<float>& a) { run_step<float>(al, h, c, a); }
-void step_f64(Algo al, const Hyper& h, const Coef& c, const ChunkArgs<double>& a) { run_step<double>(al, h, c, a); }
-double norm_f32(const float* x, int64_t n, int kind) { return norm_impl(x, n, kind); }
-double norm_f64(const double* x, int64_t n, int kind) { return norm_impl(x, n, kind); }
-void map_f32(float* x, int64_t n, int kind, double a, double b) { run_map<float>(x, n, kind, a, b); }
-void map_f64(double* x, int64_t n, int kind, double a, double b) { run_map<double>(x, n, kind, a, b); }
-}  // namespace generic
-
-// ---- dispatch tables ---------------------------------------------------------------------
-namespace {
-#ifdef FASTDL_X86
-#define FASTDL_OPTIM_TABLE(name) {generic::name, avx2::name, avx512::name}
-#else
-#define FASTDL_OPTIM_TABLE(name) {generic::name, nullptr, nullptr}
-#endif
-StepFn<float> const kStepF32[kNumIsa] = FASTDL_OPTIM_TABLE(step_f32);
-StepFn<double> const kStepF64[kNumIsa] = FASTDL_OPTIM_TABLE(step_f64);
-NormFn<float> const kNormF32[kNumIsa] = FASTDL_OPTIM_TABLE(norm_f32);
-NormFn<double> const kNormF64[kNumIsa] = FASTDL_OPTIM_TABLE(norm_f64);
-MapFn<float> const kMapF32[kNumIsa] = FASTDL_OPTIM_TABLE(map_f32);
-MapFn<double> const kMapF64[kNumIsa] = FASTDL_OPTIM_TABLE(map_f64);
-#undef FASTDL_OPTIM_TABLE
-
-inline StepFn<float> step_fn(float*) { return pick(kStepF32); }
-inline StepFn<double> step_fn(double*) { return pick(kStepF64); }
-inline NormFn<float> norm_fn(const float*) { return pick(kNormF32); }
-inline NormFn<double> norm_fn(const double*) { return pick(kNormF64); }
-inline MapFn<float> map_fn(float*) { return pick(kMapF32); }
-inline MapFn<double> map_fn(double*) { return pick(kMapF64); }
+inline const auto& ops_t() { return by_dtype<T>(ops()); }
 
 // Work items: (tensor, begin, end) with end - begin <= kChunk; boundaries depend only on sizes.
 struct Chunk {
@@ -140,7 +60,7 @@ void step_impl(Algo algo, const Hyper& h, int64_t n, const int64_t* numel, T* co
                const T* const* grad, T* const* const* state, const Coef* coef) {
   int64_t total = 0;
   const std::vector<Chunk> chunks = make_chunks(n, numel, &total);
-  const StepFn<T> fn = step_fn(static_cast<T*>(nullptr));
+  const auto fn = ops_t<T>().step;
   run_chunks(chunks, total, [&](const Chunk& c) {
     const int64_t t = c.tensor, b = c.begin;
     ChunkArgs<T> a;
@@ -158,7 +78,7 @@ template <class T>
 double norm_impl(int64_t n, const int64_t* numel, const T* const* x, double p) {
   int64_t total = 0;
   const std::vector<Chunk> chunks = make_chunks(n, numel, &total);
-  const NormFn<T> fn = norm_fn(static_cast<const T*>(nullptr));
+  const auto fn = ops_t<T>().norm;
   const int kind = std::isinf(p) ? 3 : p == 2.0 ? 2 : p == 1.0 ? 1 : 0;
   std::vector<double> part(chunks.size());
   run_chunks(chunks, total, [&](const Chunk& c) {
@@ -192,7 +112,7 @@ template <class T>
 void map_impl(int64_t n, const int64_t* numel, T* const* x, int kind, double a, double b) {
   int64_t total = 0;
   const std::vector<Chunk> chunks = make_chunks(n, numel, &total);
-  const MapFn<T> fn = map_fn(static_cast<T*>(nullptr));
+  const auto fn = ops_t<T>().map;
   run_chunks(chunks, total, [&](const Chunk& c) {
     fn(x[c.tensor] + c.begin, c.end - c.begin, kind, a, b);
   });

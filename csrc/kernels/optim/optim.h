@@ -10,13 +10,40 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace optim {
 
 constexpr int64_t kChunk = 1 << 14;  // elements per work item
 constexpr int kMaxState = 3;         // state tensors per parameter, at most
 
-enum class Algo : int { sgd = 0, adam, adagrad, rmsprop, adadelta, adamax, nadam, radam, rprop, asgd };
+// The fused optimizers, one row each: X(name). The row gives Algo::name (its code is the row's
+// index), the name Python passes to _C.optim_step (and _C.optim_algos lists), and the chunk
+// kernel run_<name> in optim_impl.h.
+#define FASTDL_OPTIMIZERS(X) \
+  X(sgd)                     \
+  X(adam)                    \
+  X(adagrad)                 \
+  X(rmsprop)                 \
+  X(adadelta)                \
+  X(adamax)                  \
+  X(nadam)                   \
+  X(radam)                   \
+  X(rprop)                   \
+  X(asgd)
+
+enum class Algo : int {
+#define FASTDL_OPTIM_ENUM(name) name,
+  FASTDL_OPTIMIZERS(FASTDL_OPTIM_ENUM)
+#undef FASTDL_OPTIM_ENUM
+};
+constexpr const char* kAlgoNames[] = {
+#define FASTDL_OPTIM_NAME(name) #name,
+    FASTDL_OPTIMIZERS(FASTDL_OPTIM_NAME)
+#undef FASTDL_OPTIM_NAME
+};
+constexpr int kNumAlgo = static_cast<int>(sizeof(kAlgoNames) / sizeof(kAlgoNames[0]));
 
 // Group-level hyperparameters; each algorithm reads the ones it has.
 struct Hyper {
@@ -77,7 +104,7 @@ void multi_tensor_scale(int64_t n, const int64_t* numel, double* const* x, doubl
 void multi_tensor_clamp(int64_t n, const int64_t* numel, float* const* x, double lo, double hi);
 void multi_tensor_clamp(int64_t n, const int64_t* numel, double* const* x, double lo, double hi);
 
-// ---- per-ISA chunk kernels (used by optim.cpp's dispatch tables) -----------------------------
+// ---- dispatch (common/dispatch.h): one table per ISA, filled in optim_impl.h ------------
 template <class T>
 struct ChunkArgs {
   T* p;
@@ -88,36 +115,19 @@ struct ChunkArgs {
   int64_t n;
 };
 template <class T>
-using StepFn = void (*)(Algo, const Hyper&, const Coef&, const ChunkArgs<T>&);
-template <class T>
-using NormFn = double (*)(const T* x, int64_t n, int kind);  // kind 1: sum|x|, 2: sum x^2, 3: max|x|
-template <class T>
-using MapFn = void (*)(T* x, int64_t n, int kind, double a, double b);  // kind 0: x*=a, 1: clamp
-
-namespace generic {
-void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
-void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
-double norm_f32(const float*, int64_t, int);
-double norm_f64(const double*, int64_t, int);
-void map_f32(float*, int64_t, int, double, double);
-void map_f64(double*, int64_t, int, double, double);
-}  // namespace generic
-namespace avx2 {
-void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
-void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
-double norm_f32(const float*, int64_t, int);
-double norm_f64(const double*, int64_t, int);
-void map_f32(float*, int64_t, int, double, double);
-void map_f64(double*, int64_t, int, double, double);
-}  // namespace avx2
-namespace avx512 {
-void step_f32(Algo, const Hyper&, const Coef&, const ChunkArgs<float>&);
-void step_f64(Algo, const Hyper&, const Coef&, const ChunkArgs<double>&);
-double norm_f32(const float*, int64_t, int);
-double norm_f64(const double*, int64_t, int);
-void map_f32(float*, int64_t, int, double, double);
-void map_f64(double*, int64_t, int, double, double);
-}  // namespace avx512
+struct OptimOpsT {
+  // one chunk of one tensor
+  void (*step)(Algo algo, const Hyper& h, const Coef& c, const ChunkArgs<T>& a);
+  // kind 1: sum|x|, 2: sum x^2, 3: max|x| (NaN if any), accumulated in double
+  double (*norm)(const T* x, int64_t n, int kind);
+  // kind 0: x *= a; 1: x = clamp(x, a, b)
+  void (*map)(T* x, int64_t n, int kind, double a, double b);
+};
+struct OptimOps {
+  OptimOpsT<float> f;
+  OptimOpsT<double> d;
+};
+FASTDL_DECLARE_OPS(OptimOps)
 
 }  // namespace optim
 }  // namespace fastdl
