@@ -39,8 +39,19 @@ bool parse_byte_count(const char* s, int64_t* out, std::string* err);
 
 // Per-thread scratch kept across calls (no allocation in the steady state): slot s of the
 // calling thread, grown to at least `bytes`, 64-byte aligned. Contents are not preserved
-// when it grows.
+// when it grows. A kernel that calls another (conv -> gemm) must use other slots than its
+// callee, hence one list of who uses which slot:
+enum ScratchSlot : int {
+  kScratchGemmA = 0,     // gemm: packed A panels / the direct path's edge panel
+  kScratchGemmB = 1,     // gemm: packed B block / the direct path's B panels
+  kScratchGemmX = 2,     // gemm: gathered vector of the matrix-vector path
+  kScratchFree3 = 3,     // unused
+  kScratchConvDyT = 4,   // conv (AVX-512): transposed output gradient
+  kScratchConvPad = 5,   // conv (AVX-512): padded input
+  kScratchConvCol = 6,   // conv: im2col columns
+  kScratchConvGCol = 7,  // conv: column gradient
+  kScratchSlots = 8
+};
 void* thread_scratch(size_t bytes, int slot = 0);
-constexpr int kScratchSlots = 8;
 
 }  // namespace fastdl

@@ -1,5 +1,6 @@
-// GEMM driver (BLIS loops, threads, the small-problem path), the generic micro-kernel and the
-// dispatch table. The per-ISA micro-kernels live in gemm_avx2.cpp / gemm_avx512.cpp.
+// GEMM driver (BLIS loops, threads, the small-problem path), the generic path's GemmOps and
+// the dispatch. The per-ISA micro-kernels live in gemm_impl.h (generic, AVX2) and
+// gemm_avx512.cpp; the block sizes in gemm_blocks.h.
 #include "kernels/gemm/gemm.h"
 
 #include <omp.h>
@@ -10,114 +11,24 @@
 #include "common/allocator.h"
 #include "common/dispatch.h"
 #include "common/parallel.h"
+#include "kernels/gemm/gemm_impl.h"
 #include "kernels/gemm/gemm_internal.h"
 
 namespace fastdl {
 namespace gemm {
 
-// ---------------------------------------------------------------------------------------------
-// Generic path: plain C++ the compiler vectorises (fixed MR×NR accumulator array, inner loop
-// over NR contiguous values).
+// The generic path: gemm_impl.h's micro-kernel on one-lane simd vectors (plain C++ the
+// compiler vectorises).
 namespace generic {
-namespace {
-#include "kernels/gemm/gemm_pack.inc"
-
-template <class T, int MR, int NR, bool kPacked>
-void ukr(int64_t k, const T* a, int64_t rsa, int64_t csa, const T* b, int64_t rsb, T* c,
-         int64_t ldc, int64_t mr, int64_t nr, T alpha, T beta) {
-  if (kPacked) {
-    rsa = 1;
-    csa = MR;
-    rsb = NR;
-  }
-  T acc[MR][NR];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) acc[i][j] = T(0);
-  for (int64_t p = 0; p < k; ++p) {
-    for (int i = 0; i < MR; ++i) {
-      const T ai = a[i * rsa];
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
-    }
-    a += csa;
-    b += rsb;
-  }
-  write_tile<T, MR, NR>(c, ldc, mr, nr, beta, [&](T* cc, int64_t ld) {
-    for (int i = 0; i < MR; ++i) {
-      T* row = cc + i * ld;
-      if (beta == T(0)) {
-        for (int j = 0; j < NR; ++j) row[j] = alpha * acc[i][j];
-      } else {
-        for (int j = 0; j < NR; ++j) row[j] = beta * row[j] + alpha * acc[i][j];
-      }
-    }
-  });
-}
-
-constexpr int kSMR = 6, kSNR = 8, kDMR = 6, kDNR = 4;
-const Kernel<float> kS = {kSMR, kSNR, 256, 120, 512, ukr<float, kSMR, kSNR, true>,
-                          ukr<float, kSMR, kSNR, false>, pack_a_t<float, kSMR>,
-                          pack_b_t<float, kSNR>};
-const Kernel<double> kD = {kDMR, kDNR, 256, 96, 256, ukr<double, kDMR, kDNR, true>,
-                           ukr<double, kDMR, kDNR, false>, pack_a_t<double, kDMR>,
-                           pack_b_t<double, kDNR>};
-}  // namespace
-
-const Kernel<float>* skernel() { return &kS; }
-const Kernel<double>* dkernel() { return &kD; }
-
-double fma_probe(int64_t iters) {
-  // 8 independent chains of 4-wide multiply-adds; the compiler keeps them in registers.
-  float x[8][4], y[4] = {1.0f, 1.0f, 1.0f, 1.0f}, z[4] = {1e-8f, 1e-8f, 1e-8f, 1e-8f};
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 4; ++j) x[r][j] = float(r + j);
-  for (int64_t it = 0; it < iters; ++it)
-    for (int r = 0; r < 8; ++r)
-      for (int j = 0; j < 4; ++j) x[r][j] = x[r][j] * y[j] + z[j];
-  float s = 0;
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 4; ++j) s += x[r][j];
-  volatile float sink = s;
-  (void)sink;
-  return 2.0 * 8 * 4 * static_cast<double>(iters);
-}
+const GemmOps ops = {make_kernel<simd::Vf, kBlocksGeneric>(),
+                     make_kernel<simd::Vd, kBlocksGeneric>(), &fma_probe};
 }  // namespace generic
 
-// ---------------------------------------------------------------------------------------------
-// Dispatch.
-namespace {
-using SGet = const Kernel<float>* (*)();
-using DGet = const Kernel<double>* (*)();
-const SGet kSTable[kNumIsa] = {
-    generic::skernel,
-#ifdef FASTDL_X86
-    avx2::skernel, avx512::skernel,
-#else
-    nullptr, nullptr,
-#endif
-};
-const DGet kDTable[kNumIsa] = {
-    generic::dkernel,
-#ifdef FASTDL_X86
-    avx2::dkernel, avx512::dkernel,
-#else
-    nullptr, nullptr,
-#endif
-};
-const FmaProbe kProbeTable[kNumIsa] = {
-    generic::fma_probe,
-#ifdef FASTDL_X86
-    avx2::fma_probe, avx512::fma_probe,
-#else
-    nullptr, nullptr,
-#endif
-};
+FASTDL_DEFINE_OPS(GemmOps)
 
+namespace {
 template <class T>
-const Kernel<T>* active_kernel();
-template <>
-const Kernel<float>* active_kernel<float>() { return pick(kSTable)(); }
-template <>
-const Kernel<double>* active_kernel<double>() { return pick(kDTable)(); }
+inline const Kernel<T>* active_kernel() { return &by_dtype<T>(ops()); }
 
 // Below this many multiply-adds (m*n*k) a product runs single-threaded; below kDirectMacs it
 // skips packing (the micro-kernel reads A and B in place; only edge panels are copied).
@@ -128,7 +39,7 @@ constexpr int64_t kThinM = 128, kThinK = 800;  // see gemm_impl
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
 template <class T>
-T* scratch(int64_t elems, int slot) {
+T* scratch(int64_t elems, ScratchSlot slot) {
   return static_cast<T*>(thread_scratch(static_cast<size_t>(elems) * sizeof(T) + 64, slot));
 }
 
@@ -156,8 +67,8 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
   const int64_t nkb = (k + K.kc - 1) / K.kc;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   const int64_t kcmax = k < KC ? k : KC;
-  T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, 0);
-  T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, 1);
+  T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, kScratchGemmA);
+  T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, kScratchGemmB);
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = n - jc < NC ? n - jc : NC;
     for (int64_t pc = 0; pc < k; pc += KC) {
@@ -192,16 +103,16 @@ void run_direct(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
   // A edge panel (rows mfull..m), packed.
   T* aedge = nullptr;
   if (mfull < m) {
-    aedge = scratch<T>(MR * k, 0);
+    aedge = scratch<T>(MR * k, kScratchGemmA);
     K.pack_a(ta, m - mfull, k, ta ? A + mfull : A + mfull * lda, lda, aedge);
   }
   // B: packed whole when transposed, else only its edge panel.
   T* bpk = nullptr;
   if (tb) {
-    bpk = scratch<T>(round_up(n, NR) * k, 1);
+    bpk = scratch<T>(round_up(n, NR) * k, kScratchGemmB);
     K.pack_b(true, k, n, B, ldb, bpk);
   } else if (nfull < n) {
-    bpk = scratch<T>(NR * k, 1);
+    bpk = scratch<T>(NR * k, kScratchGemmB);
     K.pack_b(false, k, n - nfull, B + nfull, ldb, bpk);
   }
   const int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
@@ -292,7 +203,7 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     // c[i] = Σ_p op(A)(i, p) x[p], x[p] = op(B)(p, 0) = tb ? B[p] : B[p*ldb]
     const T* x = B;
     if (!tb && k > 1 && ldb != 1) {
-      T* xs = scratch<T>(k, 2);
+      T* xs = scratch<T>(k, kScratchGemmX);
       for (int64_t p = 0; p < k; ++p) xs[p] = B[p * ldb];
       x = xs;
     }
@@ -304,7 +215,7 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     // c[j] = Σ_p a[p] op(B)(p, j), a[p] = op(A)(0, p) = ta ? A[p*lda] : A[p]
     const T* x = A;
     if (ta && k > 1 && lda != 1) {
-      T* xs = scratch<T>(k, 2);
+      T* xs = scratch<T>(k, kScratchGemmX);
       for (int64_t p = 0; p < k; ++p) xs[p] = A[p * lda];
       x = xs;
     }
@@ -420,7 +331,7 @@ Blocking blocking(int dtype_size) {
   return {K.mr, K.nr, K.kc, K.mc, K.nc};
 }
 
-double fma_probe(int64_t iters) { return pick(kProbeTable)(iters); }
+double fma_probe(int64_t iters) { return ops().fma_probe(iters); }
 
 }  // namespace gemm
 }  // namespace fastdl

@@ -6,11 +6,12 @@
 // in BLAS. Otherwise NaN/Inf in A or B propagate as in a plain triple loop (NumPy).
 //
 // Implementation (gemm.cpp): BLIS-style packed panels and one MR×NR register-blocked
-// micro-kernel per ISA (gemm_avx512.cpp, gemm_avx2.cpp, generic in gemm.cpp); block sizes in
-// one table per ISA (gemm_internal.h documents them). Threads split C into 2-D blocks over
+// micro-kernel per ISA (gemm_impl.h for generic and AVX2, gemm_avx512.cpp); block sizes in
+// one table per architecture (gemm_blocks.h). Threads split C into 2-D blocks over
 // M and N (never over k), so the result is bitwise identical for any thread count.
 // Safe to call from inside an OpenMP parallel region: it then runs single-threaded on the
-// calling thread. Scratch: thread_scratch slots 0, 1 and 2 of the calling thread(s).
+// calling thread. Scratch: thread_scratch slots kScratchGemmA/B/X (common/allocator.h) of the
+// calling thread(s).
 #pragma once
 #include <cstdint>
 

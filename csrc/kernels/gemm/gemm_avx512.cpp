@@ -1,65 +1,36 @@
 // AVX-512 micro-kernels (Zen 4 / Skylake-X and later): float32 12×32 and float64 12×16, the
 // tile kept in 24 zmm accumulators; per k step two vector loads of packed B and MR broadcasts
-// of packed A. Block sizes: see the table in gemm_internal.h.
-#include <immintrin.h>
-
-#include <cstdint>
-#include <cstring>
-
-#include "kernels/gemm/gemm_internal.h"
+// of packed A, on simd::Vf / Vd. Block sizes: gemm_blocks.h.
+#include "kernels/gemm/gemm_impl.h"
 
 namespace fastdl {
 namespace gemm {
 namespace avx512 {
 namespace {
-#include "kernels/gemm/gemm_pack.inc"
-
-struct VF {
-  using T = float;
-  using V = __m512;
-  static constexpr int W = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V load(const T* p) { return _mm512_loadu_ps(p); }
-  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
-  static V set1(T x) { return _mm512_set1_ps(x); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-};
-struct VD {
-  using T = double;
-  using V = __m512d;
-  static constexpr int W = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V load(const T* p) { return _mm512_loadu_pd(p); }
-  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
-  static V set1(T x) { return _mm512_set1_pd(x); }
-  static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-};
 
 // C tile := alpha * acc + beta * C (beta == 0: C not read), acc an MR×NR row-major buffer.
-template <class S, int MR, int NV>
-__attribute__((noinline)) void finish(const typename S::T* acc, typename S::T* c, int64_t ldc,
-                                      int64_t mr, int64_t nr, typename S::T alpha,
-                                      typename S::T beta) {
-  using T = typename S::T;
-  using V = typename S::V;
-  constexpr int NR = NV * S::W;
-  const V va = S::set1(alpha), vb = S::set1(beta);
+template <class V, int MR, int NV>
+__attribute__((noinline)) void finish(const typename V::T* acc, typename V::T* c, int64_t ldc,
+                                      int64_t mr, int64_t nr, typename V::T alpha,
+                                      typename V::T beta) {
+  using T = typename V::T;
+  constexpr int W = V::N;
+  constexpr int NR = NV * W;
+  const V va(alpha), vb(beta);
   write_tile<T, MR, NR>(c, ldc, mr, nr, beta, [&](T* cc, int64_t ld) {
     if (beta == T(0)) {
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v)
-          S::store(cc + i * ld + v * S::W, S::mul(va, S::load(acc + i * NR + v * S::W)));
+          (va * V::load(acc + i * NR + v * W)).store(cc + i * ld + v * W);
     } else {
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
-          T* p = cc + i * ld + v * S::W;
-          S::store(p, S::fmadd(vb, S::load(p), S::mul(va, S::load(acc + i * NR + v * S::W))));
+          T* p = cc + i * ld + v * W;
+          simd::fma(vb, V::load(p), va * V::load(acc + i * NR + v * W)).store(p);
         }
     }
   });
@@ -67,13 +38,13 @@ __attribute__((noinline)) void finish(const typename S::T* acc, typename S::T* c
 
 // MR rows × (NV vectors of W) columns; the A panel's layout has PMR values per k step when
 // packed (a smaller MR than PMR serves the edge tiles of a PMR-row panel).
-template <class S, int MR, int NV, int PMR, bool kPacked>
-__attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa,
-              const typename S::T* b, int64_t rsb, typename S::T* c, int64_t ldc, int64_t mr,
-              int64_t nr, typename S::T alpha, typename S::T beta) {
-  using T = typename S::T;
-  using V = typename S::V;
-  constexpr int NR = NV * S::W;
+template <class V, int MR, int NV, int PMR, bool kPacked>
+__attribute__((noinline)) void ukr_tile(int64_t k, const typename V::T* a, int64_t rsa, int64_t csa,
+              const typename V::T* b, int64_t rsb, typename V::T* c, int64_t ldc, int64_t mr,
+              int64_t nr, typename V::T alpha, typename V::T beta) {
+  using T = typename V::T;
+  constexpr int W = V::N;
+  constexpr int NR = NV * W;
   if (kPacked) {
     rsa = 1;
     csa = PMR;  // rsb: the caller's panel width (an edge instantiation is narrower)
@@ -82,7 +53,7 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+    for (int v = 0; v < NV; ++v) acc[i][v] = V(T(0));
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -91,12 +62,12 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64
   for (int64_t p = 0; p < k; ++p) {
     V bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * S::W);
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const V ai = S::set1(a[i * rsa]);
+      const V ai(a[i * rsa]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = simd::fma(ai, bv[v], acc[i][v]);
     }
     a += csa;
     b += rsb;
@@ -107,33 +78,33 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename S::T* a, int64
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) S::store(buf + i * NR + v * S::W, acc[i][v]);
-  finish<S, MR, NV>(buf, c, ldc, mr, nr, alpha, beta);
+    for (int v = 0; v < NV; ++v) acc[i][v].store(buf + i * NR + v * W);
+  finish<V, MR, NV>(buf, c, ldc, mr, nr, alpha, beta);
 }
 
 // Full MR×(NV·W) tiles, and edge tiles on the smallest instantiation that covers them (rows
 // in steps of 4, one or two vectors): every element gets the same sequence of FMAs whichever
 // instantiation computes it.
-template <class S, int MR, int NV, bool kPacked>
-void ukr(int64_t k, const typename S::T* a, int64_t rsa, int64_t csa, const typename S::T* b,
-         int64_t rsb, typename S::T* c, int64_t ldc, int64_t mr, int64_t nr, typename S::T alpha,
-         typename S::T beta) {
+template <class V, int MR, int NV, bool kPacked>
+void ukr12x2(int64_t k, const typename V::T* a, int64_t rsa, int64_t csa, const typename V::T* b,
+         int64_t rsb, typename V::T* c, int64_t ldc, int64_t mr, int64_t nr, typename V::T alpha,
+         typename V::T beta) {
   static_assert(MR == 12 && NV == 2, "edge dispatch below assumes 12 x 2 vectors");
-  constexpr int W = S::W;
+  constexpr int W = V::N;
   if (mr == MR && nr == NV * W)
-    return ukr_tile<S, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    return ukr_tile<V, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
   if (nr <= W) {
     if (mr <= 4)
-      return ukr_tile<S, 4, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+      return ukr_tile<V, 4, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
     if (mr <= 8)
-      return ukr_tile<S, 8, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
-    return ukr_tile<S, 12, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+      return ukr_tile<V, 8, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    return ukr_tile<V, 12, 1, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
   }
   if (mr <= 4)
-    return ukr_tile<S, 4, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    return ukr_tile<V, 4, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
   if (mr <= 8)
-    return ukr_tile<S, 8, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
-  return ukr_tile<S, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+    return ukr_tile<V, 8, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
+  return ukr_tile<V, 12, 2, MR, kPacked>(k, a, rsa, csa, b, rsb, c, ldc, mr, nr, alpha, beta);
 }
 
 // ---- float32 packing with in-register 16×16 transposes (the two "transposing" packs: op(A)
@@ -260,31 +231,17 @@ void pack_b_s(bool trans, int64_t kc, int64_t nc, const float* B, int64_t ldb, f
   }
 }
 
-const Kernel<float> kS = {kSMR, kSNV * 16, 256, 144, 512, ukr<VF, kSMR, kSNV, true>,
-                          ukr<VF, kSMR, kSNV, false>, pack_a_s, pack_b_s};
-const Kernel<double> kD = {kDMR, kDNV * 8, 192, 96, 256, ukr<VD, kDMR, kDNV, true>,
-                           ukr<VD, kDMR, kDNV, false>, pack_a_t<double, kDMR>,
-                           pack_b_t<double, kDNV * 8>};
+static_assert(kBlocksAvx512.f.mr == kSMR && kBlocksAvx512.f.nr == kSNV * 16 &&
+                  kBlocksAvx512.d.mr == kDMR && kBlocksAvx512.d.nr == kDNV * 8,
+              "the AVX-512 micro-kernels are written for the 12 x 2-vector tiles of gemm_blocks.h");
 }  // namespace
 
-const Kernel<float>* skernel() { return &kS; }
-const Kernel<double>* dkernel() { return &kD; }
-
-double fma_probe(int64_t iters) {
-  // 12 independent zmm FMA chains (latency 4 × throughput 1-2 per cycle needs >= 8).
-  __m512 x[12];
-  const __m512 y = _mm512_set1_ps(1.0f), z = _mm512_set1_ps(1e-8f);
-  for (int r = 0; r < 12; ++r) x[r] = _mm512_set1_ps(static_cast<float>(r));
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int r = 0; r < 12; ++r) x[r] = _mm512_fmadd_ps(x[r], y, z);
-  }
-  __m512 s = x[0];
-  for (int r = 1; r < 12; ++r) s = _mm512_add_ps(s, x[r]);
-  volatile float sink = _mm512_reduce_add_ps(s);
-  (void)sink;
-  return 2.0 * 16 * 12 * static_cast<double>(iters);
-}
+const GemmOps ops = {
+    {kBlocksAvx512.f, ukr12x2<simd::Vf, kSMR, kSNV, true>, ukr12x2<simd::Vf, kSMR, kSNV, false>, pack_a_s,
+     pack_b_s},
+    {kBlocksAvx512.d, ukr12x2<simd::Vd, kDMR, kDNV, true>, ukr12x2<simd::Vd, kDMR, kDNV, false>,
+     pack_a_t<double, kDMR>, pack_b_t<double, kDNV * 8>},
+    &fma_probe};
 
 }  // namespace avx512
 }  // namespace gemm

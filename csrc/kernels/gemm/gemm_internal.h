@@ -1,5 +1,5 @@
-// Internals of the gemm family shared by gemm.cpp and the per-ISA files: the kernel
-// descriptor each ISA fills in (its micro-kernel, its packing routines, its block sizes).
+// Internals of the gemm family shared by gemm.cpp and the per-ISA files: the GemmOps table
+// each ISA fills in (per dtype its block sizes, micro-kernel and packing routines).
 //
 // Terms (BLIS): C (m×n, row-major) is computed in MR×NR tiles by a micro-kernel that keeps
 // the tile in registers and walks k: per step it loads NR contiguous values of a packed B
@@ -9,24 +9,17 @@
 // (pack a KC×NC block of B: L2), IC over m by MC (pack an MC×KC block of A), then IR by MR
 // (an MR×KC A micro-panel stays in L1) and JR by NR (B micro-panels stream from L2).
 //
-// Block sizes for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, 32 MiB L3), in elements:
-//
-//   path / dtype      MR  NR   KC   MC   NC    A micro-panel   B block
-//   avx512 float32    12  32  256  144  512    12 KiB (L1)     512 KiB (L2)
-//   avx512 float64    12  16  192   96  256    18 KiB (L1)     384 KiB (L2)
-//   avx2   float32     6  16  256  144  512     6 KiB (L1)     512 KiB (L2)
-//   avx2   float64     6   8  256   96  256    12 KiB (L1)     512 KiB (L2)
-//   generic float32    6   8  256  120  512     6 KiB (L1)     512 KiB (L2)
-//   generic float64    6   4  256   96  256    12 KiB (L1)     512 KiB (L2)
+// Block sizes: gemm_blocks.h, one table per architecture.
 //
 // The k blocks are balanced: ceil(k / KC) blocks of equal depth (rounded up to 8), a function
 // of k alone. AVX-512 edge tiles run on 4-, 8- or 12-row and 1- or 2-vector instantiations of
 // the same micro-kernel (same per-element arithmetic). Products with m*n*k <= 64^3 skip packing
 // (direct path); m == 1 or n == 1 take a matrix-vector path; below 48^3 no threads.
-// (The authoritative values are the descriptors in each file; tests read them back through
-// fastdl::gemm::blocking.)
 #pragma once
 #include <cstdint>
+
+#include "common/dispatch.h"
+#include "kernels/gemm/gemm_blocks.h"
 
 namespace fastdl {
 namespace gemm {
@@ -49,33 +42,23 @@ using PackA = void (*)(bool trans, int64_t mc, int64_t kc, const T* A, int64_t l
 template <class T>
 using PackB = void (*)(bool trans, int64_t kc, int64_t nc, const T* B, int64_t ldb, T* bp);
 
+// One dtype's kernel: its block sizes (gemm_blocks.h) and routines.
 template <class T>
-struct Kernel {
-  int64_t mr, nr, kc, mc, nc;
+struct Kernel : Blocks {
   MicroKernel<T> packed;   // rsa == 1, csa == MR, rsb == NR (the strides are ignored)
   MicroKernel<T> strided;  // any strides
   PackA<T> pack_a;
   PackB<T> pack_b;
 };
 
-// Peak probe: `iters` rounds of independent FMAs, returns FLOPs done.
-using FmaProbe = double (*)(int64_t iters);
-
-namespace generic {
-const Kernel<float>* skernel();
-const Kernel<double>* dkernel();
-double fma_probe(int64_t iters);
-}  // namespace generic
-namespace avx2 {
-const Kernel<float>* skernel();
-const Kernel<double>* dkernel();
-double fma_probe(int64_t iters);
-}  // namespace avx2
-namespace avx512 {
-const Kernel<float>* skernel();
-const Kernel<double>* dkernel();
-double fma_probe(int64_t iters);
-}  // namespace avx512
+// ---- dispatch (common/dispatch.h): one table per ISA ----------------------------------------
+struct GemmOps {
+  Kernel<float> f;
+  Kernel<double> d;
+  // Peak probe: `iters` rounds of independent FMAs, returns FLOPs done.
+  double (*fma_probe)(int64_t iters);
+};
+FASTDL_DECLARE_OPS(GemmOps)
 
 }  // namespace gemm
 }  // namespace fastdl

@@ -1,0 +1,42 @@
+// GEMM block sizes, one table per architecture (as BLIS's bli_cntx_init_<arch>.c): the
+// register blocking MR x NR of the micro-kernel and the cache blocking KC, MC, NC, in
+// elements, per dtype. Each ISA's GemmOps (gemm_internal.h) is built from its table, and
+// tests read the active one back through fastdl::gemm::blocking.
+//
+// Sized for AMD Zen 4 (L1d 32 KiB, L2 1 MiB per core, 32 MiB L3):
+//
+//   path / dtype      MR  NR   KC   MC   NC    A micro-panel   B block
+//   avx512 float32    12  32  256  144  512    12 KiB (L1)     512 KiB (L2)
+//   avx512 float64    12  16  192   96  256    18 KiB (L1)     384 KiB (L2)
+//   avx2   float32     6  16  256  144  512     6 KiB (L1)     512 KiB (L2)
+//   avx2   float64     6   8  256   96  256    12 KiB (L1)     512 KiB (L2)
+//   generic float32    6   8  256  120  512     6 KiB (L1)     512 KiB (L2)
+//   generic float64    6   4  256   96  256    12 KiB (L1)     512 KiB (L2)
+//
+// NR is a whole number of the ISA's vectors (simd::Vf::N / Vd::N: 16 / 8 on AVX-512, 8 / 4
+// on AVX2, 1 on the generic path); the AVX-512 micro-kernel is written for MR = 12 and two
+// vectors.
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace gemm {
+
+struct Blocks {
+  int64_t mr, nr, kc, mc, nc;
+};
+struct ArchBlocks {
+  Blocks f;  // float32
+  Blocks d;  // float64
+};
+
+//                                     MR  NR   KC   MC   NC
+constexpr ArchBlocks kBlocksAvx512 = {{12, 32, 256, 144, 512},
+                                      {12, 16, 192, 96, 256}};
+constexpr ArchBlocks kBlocksAvx2 = {{6, 16, 256, 144, 512},
+                                    {6, 8, 256, 96, 256}};
+constexpr ArchBlocks kBlocksGeneric = {{6, 8, 256, 120, 512},
+                                       {6, 4, 256, 96, 256}};
+
+}  // namespace gemm
+}  // namespace fastdl
