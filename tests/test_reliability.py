@@ -176,6 +176,62 @@ def test_long_reductions_losses_and_norms_exact():
     assert np.all(np.abs(rm.numpy() / exact - 1) < 1e-6)
 
 
+def test_layer_norm_parameter_gradients_long_column_exact(isa):
+    # 2^20 equal rows of 4: dbeta = Σ_rows g and dgamma = Σ_rows g·x̂ over 2^20 terms each (in
+    # float32 lanes alone they drift by ~1e-4 relative; blocked into double they are exact)
+    m, k = 1 << 20, 4
+    row = np.array([0.3, -1.2, 2.5, 0.7], np.float32)
+    x = np.ascontiguousarray(np.broadcast_to(row, (m, k)))
+    g = np.full((m, k), 0.1, np.float32)
+    w = fastdl.ones(k, requires_grad=True)
+    b = fastdl.zeros(k, requires_grad=True)
+    F.layer_norm(fastdl.from_numpy(x), (k,), w, b).backward(fastdl.from_numpy(g))
+    r64 = row.astype(np.float64)
+    xhat = (r64 - r64.mean()) / np.sqrt(r64.var() + 1e-5)
+    g0 = float(np.float64(np.float32(0.1)))
+    assert_close(b.grad.numpy().astype(np.float64), np.full(k, m * g0), rtol=1e-6, atol=0)
+    assert_close(w.grad.numpy().astype(np.float64), m * g0 * xhat, rtol=1e-6, atol=0)
+
+
+def _ce_long_class_axis(c, s):
+    # one 0 and c - 1 entries of -2.3 along the class axis, at each of s positions
+    x = np.full((1, c, s), -2.3, np.float32)
+    x[0, 0] = 0
+    e = np.exp(np.float64(np.float32(-2.3)))
+    return (x if s > 1 else x.reshape(1, c)), e, 1 + (c - 1) * e
+
+
+@pytest.mark.parametrize("s", [1, 3])
+def test_cross_entropy_long_class_axis_exact(isa, s):
+    # 2^20 classes: the normaliser Σ exp(x − m) and the soft-target sums Σ p, Σ p·x over the
+    # class axis, on the row path (N, C) and the spatial path (N, C, d): float32 lanes alone
+    # drift by ~1e-3 relative there
+    c = 1 << 20
+    x, e, z = _ce_long_class_axis(c, s)
+    lse = np.log(z)
+    tgt = np.zeros((1, s) if s > 1 else (1,), np.int64)
+    xt = fastdl.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, fastdl.from_numpy(tgt), reduction="none")
+    assert_close(loss.detach().numpy().astype(np.float64), np.full(tgt.shape, lse), rtol=1e-6, atol=0)
+    loss.sum().backward()
+    gx = xt.grad.numpy().reshape(c, s).astype(np.float64)
+    assert_close(gx[0], np.full(s, 1 / z - 1), rtol=1e-6, atol=0)
+    assert_close(gx[5], np.full(s, e / z), rtol=1e-6, atol=0)
+    # soft targets, every entry 0.1 (P = Σ p = 0.1·c), with label smoothing
+    p = np.full(x.shape, 0.1, np.float32)
+    xt = fastdl.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, fastdl.from_numpy(p), reduction="none", label_smoothing=0.1)
+    p64 = 0.9 * np.float64(np.float32(0.1)) + 0.1 / c
+    x64 = x.reshape(c, s).astype(np.float64)
+    lsm = x64 - lse
+    assert_close(loss.detach().numpy().astype(np.float64).reshape(s), -(p64 * lsm).sum(0),
+                 rtol=1e-6, atol=0)
+    loss.sum().backward()
+    ref = p64 * c * np.exp(lsm) - p64
+    assert_close(xt.grad.numpy().reshape(c, s).astype(np.float64), ref,
+                 rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+
+
 # ---- ELU family: gradients from the input ---------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["elu", "selu", "celu"])
