@@ -232,6 +232,49 @@ def test_cross_entropy_long_class_axis_exact(isa, s):
                  rtol=1e-5, atol=1e-6 * np.abs(ref).max())
 
 
+# ---- float64 stays float64 through 0-d intermediates ------------------------------------------
+
+@pytest.mark.parametrize("name,f,df", [
+    ("div", lambda t, u: t / u, lambda a, b: (1 / b, -a / b**2)),
+    ("sqrt", lambda t, u: t.sqrt() / u, lambda a, b: (0.5 / (np.sqrt(a) * b), -np.sqrt(a) / b**2)),
+    ("tanh", lambda t, u: t.tanh() * u, lambda a, b: ((1 - np.tanh(a)**2) * b, np.tanh(a))),
+    ("sin", lambda t, u: t.sin() / u, lambda a, b: (np.cos(a) / b, -np.sin(a) / b**2)),
+])
+def test_zero_dim_float64_backward_stays_float64(name, f, df):
+    # a NumPy ufunc on 0-d arrays returns a NumPy scalar; promoted like a Python number it
+    # turned the next step of a backward into float32 (relative error ~1e-8)
+    for a, b in ((1.37, 0.71), (0.29, 1.93)):
+        ta = fastdl.tensor(np.array(a), requires_grad=True)
+        tb = fastdl.tensor(np.array(b), requires_grad=True)
+        f(ta, tb).backward()
+        ga, gb = df(a, b)
+        assert ta.grad.dtype == fastdl.float64 and tb.grad.dtype == fastdl.float64
+        assert_close(ta.grad.numpy(), np.array(ga), rtol=1e-14, atol=0)
+        assert_close(tb.grad.numpy(), np.array(gb), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_weight_norm_float64_gradients_exact(seed):
+    # nn.utils.weight_norm(dim=None): w = g·v/‖v‖ with a 0-d norm and a 0-d g; the gradient
+    # g/‖v‖·(G − v·Σ(G·v)/‖v‖²) in float64 (it went through float32 before)
+    import warnings
+    rng = np.random.default_rng(seed)
+    lin = fastdl.nn.Linear(3, 4, dtype=fastdl.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        m = fastdl.nn.utils.weight_norm(lin, dim=None)
+    v = m.weight_v.detach().numpy().copy()
+    g = float(m.weight_g.detach().numpy())
+    x = rng.standard_normal((2, 3))
+    c = rng.standard_normal((2, 4))
+    (m(fastdl.tensor(x)) * fastdl.tensor(c)).sum().backward()
+    G = c.T @ x
+    n = np.sqrt((v * v).sum())
+    assert_close(m.weight_v.grad.numpy(), g / n * (G - v * (G * v).sum() / n**2), rtol=1e-12,
+                 atol=1e-15)
+    assert_close(m.weight_g.grad.numpy(), np.array((G * v).sum() / n), rtol=1e-12, atol=0)
+
+
 # ---- ELU family: gradients from the input ---------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["elu", "selu", "celu"])
