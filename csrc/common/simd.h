@@ -24,8 +24,8 @@
 //   fill) (rest = fill), v.store(p), v.stream(p) (non-temporal, p aligned to the vector size;
 //   follow a run of streams with stream_fence()),
 //   v.store(p, n);  + - * / unary-;  fma(a, b, c) = a*b + c;  fms(a, b, c) = a*b - c;
-//   fnma(a, b, c) = c - a*b;  mul_add(a, b, c) = a*b + c (fused where the ISA has FMA, no
-//   libm call on the generic path);
+//   mul_add(a, b, c) = a*b + c and fnma(a, b, c) = c - a*b (fused where the ISA has FMA, a
+//   multiply and an add on the generic path);
 //   min(a, b), max(a, b) (return b when either is NaN, like x86 minps/maxps: max(V(0), x)
 //   propagates a NaN x);  abs, sqrt,
 //   copysign(mag, sgn), round (to nearest even);  comparisons -> M;  M & | ~;  any(m), all(m);
@@ -900,9 +900,20 @@ inline Vf mul_add(Vf a, Vf b, Vf c) { return a * b + c; }
 inline Vd mul_add(Vd a, Vd b, Vd c) { return a * b + c; }
 #endif
 
-// c - a*b (one rounding where the ISA has FMA).
-inline Vf fnma(Vf a, Vf b, Vf c) { return fma(-a, b, c); }
-inline Vd fnma(Vd a, Vd b, Vd c) { return fma(-a, b, c); }
+// c - a*b (one rounding where the ISA has FMA, as mul_add).
+inline Vf fnma(Vf a, Vf b, Vf c) { return mul_add(-a, b, c); }
+inline Vd fnma(Vd a, Vd b, Vd c) { return mul_add(-a, b, c); }
+
+// Scalar libm for the values a kernel handles one at a time, through the builtins (no inline
+// std:: function is instantiated per ISA).
+inline float sexp(float x) { return __builtin_expf(x); }
+inline double sexp(double x) { return __builtin_exp(x); }
+inline float slog(float x) { return __builtin_logf(x); }
+inline double slog(double x) { return __builtin_log(x); }
+inline float slog1p(float x) { return __builtin_log1pf(x); }
+inline double slog1p(double x) { return __builtin_log1p(x); }
+inline float ssqrt(float x) { return __builtin_sqrtf(x); }
+inline double ssqrt(double x) { return __builtin_sqrt(x); }
 
 // The vector type of element type T: Vec<float> = Vf, Vec<double> = Vd.
 template <class T>

@@ -14,11 +14,11 @@
 namespace fastdl {
 namespace eltwise {
 
-// The activations, one row each: X(Name, "python name", saved, formula). Name is the functor
-// in eltwise_impl.h (Name<V>: fwd(x), bwd(saved, g)) and gives the code kName (the row's
-// index); the python name is what fastdl._C.eltwise_acts maps to the code; `saved` says what
-// act_backward takes: kSavedInput (x only), kSavedAny (x or y), kSavedAnyIfP0Pos (y only when
-// p0 > 0), kSavedOutput (y only). Parameters p[0..2] (unused ones ignored).
+// The activations, one row each: X(Name, "python name", saved) /* formula */. Name is the
+// functor in eltwise_impl.h (Name<V>: fwd(x), bwd(saved, g)) and gives the code kName (the
+// row's index); the python name is what fastdl._C.eltwise_acts maps to the code; `saved` says
+// what act_backward takes: kSavedInput (x only), kSavedAny (x or y), kSavedAnyIfP0Pos (y only
+// when p0 > 0), kSavedOutput (y only). Parameters p[0..2] (unused ones ignored).
 #define FASTDL_ACTIVATIONS(X)                                                                 \
   X(Relu, "relu", kSavedAny)               /* max(x, 0) */                                    \
   X(LeakyRelu, "leaky_relu", kSavedAnyIfP0Pos) /* x > 0 ? x : p0 x  (p0 = negative_slope) */ \

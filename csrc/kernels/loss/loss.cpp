@@ -4,47 +4,16 @@
 #include "common/allocator.h"
 #include "common/dispatch.h"
 #include "common/parallel.h"
-#include "kernels/loss/loss_kernels.h"
-#include "kernels/norm/simd_prelude.h"
+#include "kernels/loss/loss_impl.h"  // the generic build and its LossOps table
 
 namespace fastdl {
 namespace loss {
-namespace generic {
-#define FASTDL_VEC_ISA 0
-#include "kernels/norm/simd_vec.h"
-#include "kernels/loss/loss_impl.h"
-#undef FASTDL_VEC_ISA
-}  // namespace generic
+
+FASTDL_DEFINE_OPS(LossOps)
 
 namespace {
 template <class T>
-const LossKernels<T>* table();
-template <>
-const LossKernels<float>* table<float>() {
-  using Get = const LossKernels<float>* (*)();
-  static const Get t[kNumIsa] = {
-      &generic::kernels_f32,
-#ifdef FASTDL_X86
-      &avx2::kernels_f32, &avx512::kernels_f32,
-#else
-      nullptr, nullptr,
-#endif
-  };
-  return pick(t)();
-}
-template <>
-const LossKernels<double>* table<double>() {
-  using Get = const LossKernels<double>* (*)();
-  static const Get t[kNumIsa] = {
-      &generic::kernels_f64,
-#ifdef FASTDL_X86
-      &avx2::kernels_f64, &avx512::kernels_f64,
-#else
-      nullptr, nullptr,
-#endif
-  };
-  return pick(t)();
-}
+inline const LossOpsT<T>* table() { return &by_dtype<T>(ops()); }
 }  // namespace
 
 template <class T>

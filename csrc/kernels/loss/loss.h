@@ -9,6 +9,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace loss {
 
@@ -66,6 +68,33 @@ double pw_forward(int kind, const T* x, const T* y, const T* w, const T* pw, int
 template <class T>
 void pw_backward(int kind, const T* x, const T* y, const T* w, const T* pw, int64_t n,
                  double param, const T* g, int64_t gstride, double gscale, T* gx);
+
+// ---- dispatch (common/dispatch.h): one table per ISA, filled in loss_impl.h ----------
+template <class T>
+struct LossOpsT {
+  void (*ce_forward)(const T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t,
+                     double, T*, T*);
+  void (*ce_backward)(const T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t,
+                      double, const T*, const T*, int64_t, double, T*);
+  void (*ce_prob_forward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double, T*,
+                          T*);
+  void (*ce_prob_backward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double,
+                           const T*, const T*, int64_t, double, T*);
+  void (*nll_forward)(const T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t,
+                      T*);
+  void (*nll_backward)(int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t, const T*,
+                       int64_t, double, T*);
+  double (*pw_forward)(int, const T*, const T*, const T*, const T*, int64_t, double, T*,
+                       int64_t*);
+  void (*pw_backward)(int, const T*, const T*, const T*, const T*, int64_t, double, const T*,
+                      int64_t, double, T*);
+};
+
+struct LossOps {
+  LossOpsT<float> f;
+  LossOpsT<double> d;
+};
+FASTDL_DECLARE_OPS(LossOps)
 
 }  // namespace loss
 }  // namespace fastdl

@@ -1,17 +1,2 @@
-// Loss kernels compiled for AVX2 (this file gets the ISA's flags; see CMakeLists.txt).
-#include "common/allocator.h"
-#include "common/parallel.h"
-#include "kernels/loss/loss_kernels.h"
-#include "kernels/loss/loss.h"
-#include "kernels/norm/simd_prelude.h"
-
-namespace fastdl {
-namespace loss {
-namespace avx2 {
-#define FASTDL_VEC_ISA 1
-#include "kernels/norm/simd_vec.h"
+// Loss kernels compiled for AVX2 + FMA (this file gets the ISA's flags; see loss_impl.h).
 #include "kernels/loss/loss_impl.h"
-#undef FASTDL_VEC_ISA
-}  // namespace avx2
-}  // namespace loss
-}  // namespace fastdl

@@ -1,12 +1,29 @@
-// The loss kernels, written once against Vec<T> (kernels/norm/simd_vec.h) and compiled once
-// per ISA: included inside `fastdl::loss::<isa>` after simd_vec.h by loss.cpp /
-// loss_avx2.cpp / loss_avx512.cpp. Internal linkage throughout (anonymous namespace).
+// The loss kernels, written once on the simd:: vector types (common/simd.h) and compiled
+// once per ISA: loss.cpp (generic), loss_avx2.cpp and loss_avx512.cpp include this file, which
+// ends with that ISA's LossOps table (declared in loss.h). Internal linkage otherwise.
 //
 // Threading: rows (or blocks of spatial positions) are independent; sums over elements are
 // taken per fixed chunk of kChunk elements and the chunk sums added in order, so results do
 // not depend on the thread count.
 
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/loss/loss.h"
+
+namespace fastdl {
+namespace loss {
+namespace FASTDL_SIMD_ISA {
 namespace {
+
+using simd::Vec;
+using simd::sexp;
+using simd::slog;
+using simd::ssqrt;
 
 constexpr int64_t kChunk = 32768;  // elements per parallel chunk of the pointwise kernels
 // Sums go kLaneTerms terms per vector lane (2·W lanes) in T, then into double: the relative
@@ -38,13 +55,13 @@ inline T neg_inf() { return -__builtin_inf(); }
 template <class T>
 struct LaneSum {
   using V = Vec<T>;
-  typename V::R v = V::zero();
-  double d[V::W] = {};
+  V v = V(0);
+  double d[V::N] = {};
   void flush() {
-    alignas(64) T t[V::W];
-    V::store(t, v);
-    for (int j = 0; j < V::W; ++j) d[j] += static_cast<double>(t[j]);
-    v = V::zero();
+    alignas(64) T t[V::N];
+    (v).store(t);
+    for (int j = 0; j < V::N; ++j) d[j] += static_cast<double>(t[j]);
+    v = V(0);
   }
 };
 
@@ -54,16 +71,16 @@ struct LaneSum {
 template <class T>
 inline T row_max(const T* x, int64_t C) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  typename V::R m0 = V::set1(neg_inf<T>()), m1 = m0;
+  constexpr int W = V::N;
+  V m0 = V(neg_inf<T>()), m1 = m0;
   int64_t i = 0;
   for (; i + 2 * W <= C; i += 2 * W) {
-    m0 = V::max(V::load(x + i), m0);
-    m1 = V::max(V::load(x + i + W), m1);
+    m0 = simd::max(V::load(x + i), m0);
+    m1 = simd::max(V::load(x + i + W), m1);
   }
-  for (; i + W <= C; i += W) m0 = V::max(V::load(x + i), m0);
-  if (i < C) m1 = V::max(V::loadn(x + i, C - i, neg_inf<T>()), m1);
-  return V::hmax(V::max(m0, m1));
+  for (; i + W <= C; i += W) m0 = simd::max(V::load(x + i), m0);
+  if (i < C) m1 = simd::max(V::load(x + i, C - i, neg_inf<T>()), m1);
+  return simd::hmax(simd::max(m0, m1));
 }
 
 // se = Σ exp(x − m); when want_sx, sx = Σ w[c]·x[c] (w == nullptr: Σ x[c]).
@@ -71,34 +88,34 @@ template <class T>
 inline void row_sumexp(const T* x, int64_t C, T m, const T* w, bool want_sx, double& se,
                        double& sx) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  const typename V::R vm = V::set1(m);
+  constexpr int W = V::N;
+  const V vm = V(m);
   double tse = 0, tsx = 0;
   for (int64_t b = 0; b < C; b += (2 * W * kLaneTerms)) {
     const int64_t e = C - b < (2 * W * kLaneTerms) ? C : b + (2 * W * kLaneTerms);
-    typename V::R s0 = V::zero(), s1 = V::zero(), q0 = V::zero(), q1 = V::zero();
+    V s0 = V(0), s1 = V(0), q0 = V(0), q1 = V(0);
     int64_t i = b;
     if (!want_sx) {
       for (; i + 2 * W <= e; i += 2 * W) {
-        s0 = V::add(s0, V::exp(V::sub(V::load(x + i), vm)));
-        s1 = V::add(s1, V::exp(V::sub(V::load(x + i + W), vm)));
+        s0 = s0 + simd::exp(V::load(x + i) - vm);
+        s1 = s1 + simd::exp(V::load(x + i + W) - vm);
       }
-      for (; i + W <= e; i += W) s0 = V::add(s0, V::exp(V::sub(V::load(x + i), vm)));
-      if (i < e) s1 = V::add(s1, V::exp(V::sub(V::loadn(x + i, e - i, neg_inf<T>()), vm)));
+      for (; i + W <= e; i += W) s0 = s0 + simd::exp(V::load(x + i) - vm);
+      if (i < e) s1 = s1 + simd::exp(V::load(x + i, e - i, neg_inf<T>()) - vm);
     } else {
       for (; i + W <= e; i += W) {
-        typename V::R xv = V::load(x + i);
-        s0 = V::add(s0, V::exp(V::sub(xv, vm)));
-        q0 = w ? V::fma(V::load(w + i), xv, q0) : V::add(q0, xv);
+        V xv = V::load(x + i);
+        s0 = s0 + simd::exp(xv - vm);
+        q0 = w ? simd::mul_add(V::load(w + i), xv, q0) : (q0 + xv);
       }
       if (i < e) {
-        s1 = V::add(s1, V::exp(V::sub(V::loadn(x + i, e - i, neg_inf<T>()), vm)));
-        typename V::R xv = V::loadn(x + i, e - i, T(0));
-        q1 = w ? V::fma(V::loadn(w + i, e - i, T(0)), xv, q1) : V::add(q1, xv);
+        s1 = s1 + simd::exp(V::load(x + i, e - i, neg_inf<T>()) - vm);
+        V xv = V::load(x + i, e - i, T(0));
+        q1 = w ? simd::mul_add(V::load(w + i, e - i, T(0)), xv, q1) : (q1 + xv);
       }
     }
-    tse += static_cast<double>(V::hsum(V::add(s0, s1)));
-    tsx += static_cast<double>(V::hsum(V::add(q0, q1)));
+    tse += static_cast<double>(simd::hsum(s0 + s1));
+    tsx += static_cast<double>(simd::hsum(q0 + q1));
   }
   se = tse;
   sx = tsx;
@@ -130,7 +147,7 @@ template <class T>
 void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tgt,
                   const T* w, int64_t ignore, double eps, T* loss, T* lse) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   const double wall = eps != 0 ? (w ? wsum_of(w, C) : static_cast<double>(C)) : 0.0;
   const double ks = eps / static_cast<double>(C);
   const bool want_sx = eps != 0;
@@ -166,21 +183,21 @@ void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tg
       for (int64_t s0 = sb * SB; s0 < se_end; s0 += W) {
         const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
         const T* base = x + n * C * S + s0;
-        typename V::R m = V::set1(neg_inf<T>());
-        for (int64_t c = 0; c < C; ++c) m = V::max(V::loadn(base + c * S, nl, T(0)), m);
+        V m = V(neg_inf<T>());
+        for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
         LaneSum<T> s, q;
         for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
           const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
           for (int64_t c = cb; c < ce; ++c) {
-            typename V::R xv = V::loadn(base + c * S, nl, T(0));
-            s.v = V::add(s.v, V::exp(V::sub(xv, m)));
-            if (want_sx) q.v = w ? V::fma(V::set1(w[c]), xv, q.v) : V::add(q.v, xv);
+            V xv = V::load(base + c * S, nl, T(0));
+            s.v = s.v + simd::exp(xv - m);
+            if (want_sx) q.v = w ? simd::mul_add(V(w[c]), xv, q.v) : (q.v + xv);
           }
           s.flush();
           if (want_sx) q.flush();
         }
         alignas(64) T mb[W];
-        V::store(mb, m);
+        (m).store(mb);
         for (int64_t j = 0; j < nl; ++j) {
           const int64_t i = n * S + s0 + j;
           const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
@@ -204,7 +221,7 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
                    int64_t ignore, double eps, const T* lse, const T* g, int64_t gstride,
                    double gscale, T* gx) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   const double wall = eps != 0 ? (w ? wsum_of(w, C) : static_cast<double>(C)) : 0.0;
   const double ks = eps / static_cast<double>(C);
   if (S == 1) {
@@ -219,26 +236,23 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
         }
         const double gi = gscale * static_cast<double>(g[r * gstride]);
         const double wt = w ? static_cast<double>(w[t]) : 1.0;
-        const typename V::R va = V::set1(static_cast<T>(gi * ((1.0 - eps) * wt + ks * wall)));
-        const typename V::R vb = V::set1(static_cast<T>(gi * ks));
-        const typename V::R vl = V::set1(lse[r]);
+        const V va = V(static_cast<T>(gi * ((1.0 - eps) * wt + ks * wall)));
+        const V vb = V(static_cast<T>(gi * ks));
+        const V vl = V(lse[r]);
         int64_t i = 0;
         if (eps == 0) {
           for (; i + W <= C; i += W)
-            V::store(gr + i, V::mul(va, V::exp(V::sub(V::load(xr + i), vl))));
+            (va * simd::exp(V::load(xr + i) - vl)).store(gr + i);
           if (i < C)
-            V::storen(gr + i, V::mul(va, V::exp(V::sub(V::loadn(xr + i, C - i, T(0)), vl))),
-                      C - i);
+            (va * simd::exp(V::load(xr + i, C - i, T(0)) - vl)).store(gr + i, C - i);
         } else {
           for (; i + W <= C; i += W) {
-            typename V::R wc = w ? V::load(w + i) : V::set1(T(1));
-            V::store(gr + i, V::fnma(vb, wc, V::mul(va, V::exp(V::sub(V::load(xr + i), vl)))));
+            V wc = w ? V::load(w + i) : V(T(1));
+            simd::fnma(vb, wc, (va * simd::exp(V::load(xr + i) - vl))).store(gr + i);
           }
           if (i < C) {
-            typename V::R wc = w ? V::loadn(w + i, C - i, T(0)) : V::set1(T(1));
-            V::storen(gr + i,
-                      V::fnma(vb, wc, V::mul(va, V::exp(V::sub(V::loadn(xr + i, C - i, T(0)), vl)))),
-                      C - i);
+            V wc = w ? V::load(w + i, C - i, T(0)) : V(T(1));
+            simd::fnma(vb, wc, (va * simd::exp(V::load(xr + i, C - i, T(0)) - vl))).store(gr + i, C - i);
           }
         }
         gr[t] = static_cast<T>(static_cast<double>(gr[t]) - gi * (1.0 - eps) * wt);
@@ -269,13 +283,13 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
           bb[j] = static_cast<T>(gi * ks);
           vb[j] = T(1);
         }
-        const typename V::R va = V::load(ab), vbk = V::load(bb), vl = V::load(lb);
-        const typename V::R valid = V::load(vb), one = V::set1(T(1)), zero = V::zero();
+        const V va = V::load(ab), vbk = V::load(bb), vl = V::load(lb);
+        const V valid = V::load(vb), one = V(T(1)), zero = V(0);
         for (int64_t c = 0; c < C; ++c) {
-          typename V::R p = V::exp(V::sub(V::loadn(base + c * S, nl, T(0)), vl));
-          typename V::R r = V::mul(va, p);
-          if (eps != 0) r = V::fnma(vbk, V::set1(w ? w[c] : T(1)), r);
-          V::storen(gbase + c * S, V::eq_sel(valid, one, r, zero), nl);
+          V p = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
+          V r = va * p;
+          if (eps != 0) r = simd::fnma(vbk, V(w ? w[c] : T(1)), r);
+          simd::select(valid == one, r, zero).store(gbase + c * S, nl);
         }
         for (int64_t j = 0; j < nl; ++j) {
           const int64_t i = n * S + s0 + j;
@@ -299,23 +313,23 @@ template <class T>
 inline void prob_row_sums(const T* x, const T* p, const T* w, int64_t C, T m, T a, T b,
                           double& se, double& P, double& Q) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  const typename V::R vm = V::set1(m), va = V::set1(a), vb = V::set1(b);
+  constexpr int W = V::N;
+  const V vm = V(m), va = V(a), vb = V(b);
   double tse = 0, tp = 0, tq = 0;
   for (int64_t bb = 0; bb < C; bb += (2 * W * kLaneTerms)) {
     const int64_t e = C - bb < (2 * W * kLaneTerms) ? C : bb + (2 * W * kLaneTerms);
-    typename V::R s0 = V::zero(), p0 = V::zero(), q0 = V::zero();
+    V s0 = V(0), p0 = V(0), q0 = V(0);
     int64_t i = bb;
     for (; i + W <= e; i += W) {
-      typename V::R xv = V::load(x + i);
-      typename V::R pv = V::fma(V::load(p + i), va, vb);
-      if (w) pv = V::mul(pv, V::load(w + i));
-      s0 = V::add(s0, V::exp(V::sub(xv, vm)));
-      p0 = V::add(p0, pv);
-      q0 = V::fma(pv, xv, q0);
+      V xv = V::load(x + i);
+      V pv = simd::mul_add(V::load(p + i), va, vb);
+      if (w) pv = pv * V::load(w + i);
+      s0 = s0 + simd::exp(xv - vm);
+      p0 = p0 + pv;
+      q0 = simd::mul_add(pv, xv, q0);
     }
-    double ts = static_cast<double>(V::hsum(s0)), pp = static_cast<double>(V::hsum(p0)),
-           qq = static_cast<double>(V::hsum(q0));
+    double ts = static_cast<double>(simd::hsum(s0)), pp = static_cast<double>(simd::hsum(p0)),
+           qq = static_cast<double>(simd::hsum(q0));
     for (; i < e; ++i) {  // tail, scalar
       T pv = p[i] * a + b;
       if (w) pv *= w[i];
@@ -336,7 +350,7 @@ template <class T>
 void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, const T* w,
                        double eps, T* loss, T* lse) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   const T a = static_cast<T>(1.0 - eps), b = static_cast<T>(eps / static_cast<double>(C));
   if (S == 1) {
     fastdl::parallel_for(N, row_grain(2 * C), [&](int64_t r0, int64_t r1) {
@@ -354,7 +368,7 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
   }
   constexpr int64_t SB = 4 * W;
   const int64_t nsb = (S + SB - 1) / SB;
-  const typename V::R va = V::set1(a), vbb = V::set1(b);
+  const V va = V(a), vbb = V(b);
   fastdl::parallel_for(N * nsb, row_grain(2 * C * SB), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / nsb, sb = u % nsb;
@@ -363,25 +377,25 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
         const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
         const T* base = x + n * C * S + s0;
         const T* pbase = p + n * C * S + s0;
-        typename V::R m = V::set1(neg_inf<T>());
-        for (int64_t c = 0; c < C; ++c) m = V::max(V::loadn(base + c * S, nl, T(0)), m);
+        V m = V(neg_inf<T>());
+        for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
         LaneSum<T> s, P, Q;
         for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
           const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
           for (int64_t c = cb; c < ce; ++c) {
-            typename V::R xv = V::loadn(base + c * S, nl, T(0));
-            typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
-            if (w) pv = V::mul(pv, V::set1(w[c]));
-            s.v = V::add(s.v, V::exp(V::sub(xv, m)));
-            P.v = V::add(P.v, pv);
-            Q.v = V::fma(pv, xv, Q.v);
+            V xv = V::load(base + c * S, nl, T(0));
+            V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+            if (w) pv = pv * V(w[c]);
+            s.v = s.v + simd::exp(xv - m);
+            P.v = P.v + pv;
+            Q.v = simd::mul_add(pv, xv, Q.v);
           }
           s.flush();
           P.flush();
           Q.flush();
         }
         alignas(64) T mb[W];
-        V::store(mb, m);
+        (m).store(mb);
         for (int64_t j = 0; j < nl; ++j) {
           const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
           lse[n * S + s0 + j] = static_cast<T>(l);
@@ -397,9 +411,9 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
                         double eps, const T* lse, const T* g, int64_t gstride, double gscale,
                         T* gx) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   const T a = static_cast<T>(1.0 - eps), b = static_cast<T>(eps / static_cast<double>(C));
-  const typename V::R va = V::set1(a), vbb = V::set1(b);
+  const V va = V(a), vbb = V(b);
   if (S == 1) {
     fastdl::parallel_for(N, row_grain(3 * C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
@@ -410,24 +424,24 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
         double P = 0;
         for (int64_t bb = 0; bb < C; bb += W * kLaneTerms) {
           const int64_t e = C - bb < W * kLaneTerms ? C : bb + W * kLaneTerms;
-          typename V::R p0 = V::zero();
+          V p0 = V(0);
           int64_t i = bb;
           for (; i + W <= e; i += W) {
-            typename V::R pv = V::fma(V::load(pr + i), va, vbb);
-            if (w) pv = V::mul(pv, V::load(w + i));
-            p0 = V::add(p0, pv);
+            V pv = simd::mul_add(V::load(pr + i), va, vbb);
+            if (w) pv = pv * V::load(w + i);
+            p0 = p0 + pv;
           }
-          P += static_cast<double>(V::hsum(p0));
+          P += static_cast<double>(simd::hsum(p0));
           for (; i < e; ++i) P += static_cast<double>((pr[i] * a + b) * (w ? w[i] : T(1)));
         }
         const double gi = gscale * static_cast<double>(g[r * gstride]);
-        const typename V::R vP = V::set1(static_cast<T>(gi * P)), vg = V::set1(static_cast<T>(gi));
-        const typename V::R vl = V::set1(lse[r]);
+        const V vP = V(static_cast<T>(gi * P)), vg = V(static_cast<T>(gi));
+        const V vl = V(lse[r]);
         int64_t i = 0;
         for (; i + W <= C; i += W) {
-          typename V::R pv = V::fma(V::load(pr + i), va, vbb);
-          if (w) pv = V::mul(pv, V::load(w + i));
-          V::store(gr + i, V::fnma(vg, pv, V::mul(vP, V::exp(V::sub(V::load(xr + i), vl)))));
+          V pv = simd::mul_add(V::load(pr + i), va, vbb);
+          if (w) pv = pv * V::load(w + i);
+          simd::fnma(vg, pv, (vP * simd::exp(V::load(xr + i) - vl))).store(gr + i);
         }
         for (; i < C; ++i) {
           const T pv = (pr[i] * a + b) * (w ? w[i] : T(1));
@@ -452,9 +466,9 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
         for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
           const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
           for (int64_t c = cb; c < ce; ++c) {
-            typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
-            if (w) pv = V::mul(pv, V::set1(w[c]));
-            P.v = V::add(P.v, pv);
+            V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+            if (w) pv = pv * V(w[c]);
+            P.v = P.v + pv;
           }
           P.flush();
         }
@@ -465,13 +479,13 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
           gb[j] = static_cast<T>(gi);
           gp[j] = static_cast<T>(gi * P.d[j]);
         }
-        const typename V::R vg = V::load(gb), vP = V::load(gp);
-        const typename V::R vl = V::loadn(lse + n * S + s0, nl, T(0));
+        const V vg = V::load(gb), vP = V::load(gp);
+        const V vl = V::load(lse + n * S + s0, nl, T(0));
         for (int64_t c = 0; c < C; ++c) {
-          typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
-          if (w) pv = V::mul(pv, V::set1(w[c]));
-          typename V::R e = V::exp(V::sub(V::loadn(base + c * S, nl, T(0)), vl));
-          V::storen(gbase + c * S, V::fnma(vg, pv, V::mul(vP, e)), nl);
+          V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+          if (w) pv = pv * V(w[c]);
+          V e = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
+          simd::fnma(vg, pv, (vP * e)).store(gbase + c * S, nl);
         }
       }
     }
@@ -524,86 +538,83 @@ struct PwParam {
 };
 
 template <int K, class T>
-inline typename Vec<T>::R pw_fwd(typename Vec<T>::R x, typename Vec<T>::R y, typename Vec<T>::R w,
-                                 typename Vec<T>::R pw, const PwParam<T>& P) {
+inline Vec<T> pw_fwd(Vec<T> x, Vec<T> y, Vec<T> w,
+                                 Vec<T> pw, const PwParam<T>& P) {
   using V = Vec<T>;
-  using R = typename V::R;
+  using R = V;
   (void)w;
   (void)pw;
   (void)P;
   if constexpr (K == kMSE) {
-    R d = V::sub(x, y);
-    return V::mul(d, d);
+    R d = x - y;
+    return d * d;
   } else if constexpr (K == kL1) {
-    return V::abs(V::sub(x, y));
+    return simd::abs(x - y);
   } else if constexpr (K == kSmoothL1) {
-    R d = V::abs(V::sub(x, y));
-    return V::lt_sel(d, V::set1(P.p), V::mul(V::mul(d, d), V::set1(P.half_inv_p)),
-                     V::sub(d, V::set1(P.half_p)));
+    R d = simd::abs(x - y);
+    return simd::select(d < V(P.p), ((d * d) * V(P.half_inv_p)), (d - V(P.half_p)));
   } else if constexpr (K == kHuber) {
-    R d = V::abs(V::sub(x, y));
-    return V::lt_sel(d, V::set1(P.p), V::mul(V::mul(d, d), V::set1(T(0.5))),
-                     V::mul(V::set1(P.p), V::sub(d, V::set1(P.half_p))));
+    R d = simd::abs(x - y);
+    return simd::select(d < V(P.p), ((d * d) * V(T(0.5))), (V(P.p) * (d - V(P.half_p))));
   } else if constexpr (K == kBCE) {
-    const R lo = V::set1(T(-100));
-    R lx = V::max(lo, V::log(x));
-    R l1x = V::max(lo, V::log1p(V::sub(V::zero(), x)));
+    const R lo = V(T(-100));
+    R lx = simd::max(lo, simd::log(x));
+    R l1x = simd::max(lo, simd::log1p(V(0) - x));
     // (y − 1)·l1x − y·lx
-    R v = V::fnma(y, lx, V::mul(V::sub(y, V::set1(T(1))), l1x));
-    return V::mul(w, v);
+    R v = simd::fnma(y, lx, ((y - V(T(1))) * l1x));
+    return w * v;
   } else if constexpr (K == kBCELogits) {
-    R sp = V::add(V::log1p(V::exp(V::sub(V::zero(), V::abs(x)))), V::max(V::sub(V::zero(), x), V::zero()));
-    R lw = V::fma(V::sub(pw, V::set1(T(1))), y, V::set1(T(1)));
-    R v = V::fma(lw, sp, V::mul(V::sub(V::set1(T(1)), y), x));
-    return V::mul(w, v);
+    R sp = simd::log1p(simd::exp(V(0) - simd::abs(x))) + simd::max((V(0) - x), V(0));
+    R lw = simd::mul_add((pw - V(T(1))), y, V(T(1)));
+    R v = simd::mul_add(lw, sp, ((V(T(1)) - y) * x));
+    return w * v;
   } else if constexpr (K == kKLDiv) {
-    R t = V::mul(y, V::log(y));
-    t = V::eq_sel(y, V::zero(), V::zero(), t);
-    return V::fnma(y, x, t);
+    R t = y * simd::log(y);
+    t = simd::select(y == V(0), V(0), t);
+    return simd::fnma(y, x, t);
   } else {  // kKLDivLog
-    return V::mul(V::exp(y), V::sub(y, x));
+    return simd::exp(y) * (y - x);
   }
 }
 
 template <class T>
-inline typename Vec<T>::R vsign(typename Vec<T>::R d) {
+inline Vec<T> vsign(Vec<T> d) {
   using V = Vec<T>;
   // sign with sign(0) = 0 and NaN -> NaN
-  return V::gt_sel(d, V::zero(), V::set1(T(1)),
-                   V::lt_sel(d, V::zero(), V::set1(T(-1)), V::mul(d, V::zero())));
+  return simd::select(d > V(0), V(T(1)), simd::select(d < V(0), V(T(-1)), (d * V(0))));
 }
 
 template <int K, class T>
-inline typename Vec<T>::R pw_bwd(typename Vec<T>::R x, typename Vec<T>::R y, typename Vec<T>::R w,
-                                 typename Vec<T>::R pw, const PwParam<T>& P) {
+inline Vec<T> pw_bwd(Vec<T> x, Vec<T> y, Vec<T> w,
+                                 Vec<T> pw, const PwParam<T>& P) {
   using V = Vec<T>;
-  using R = typename V::R;
+  using R = V;
   (void)w;
   (void)pw;
   (void)P;
   if constexpr (K == kMSE) {
-    R d = V::sub(x, y);
-    return V::add(d, d);
+    R d = x - y;
+    return d + d;
   } else if constexpr (K == kL1) {
-    return vsign<T>(V::sub(x, y));
+    return vsign<T>(x - y);
   } else if constexpr (K == kSmoothL1) {
-    R d = V::sub(x, y);
-    return V::lt_sel(V::abs(d), V::set1(P.p), V::mul(d, V::set1(P.inv_p)), vsign<T>(d));
+    R d = x - y;
+    return simd::select(simd::abs(d) < V(P.p), (d * V(P.inv_p)), vsign<T>(d));
   } else if constexpr (K == kHuber) {
-    R d = V::sub(x, y);
-    return V::lt_sel(V::abs(d), V::set1(P.p), d, V::mul(V::set1(P.p), vsign<T>(d)));
+    R d = x - y;
+    return simd::select(simd::abs(d) < V(P.p), d, (V(P.p) * vsign<T>(d)));
   } else if constexpr (K == kBCE) {
-    R den = V::max(V::mul(V::sub(V::set1(T(1)), x), x), V::set1(T(1e-12)));
-    return V::mul(w, V::div(V::sub(x, y), den));
+    R den = simd::max(((V(T(1)) - x) * x), V(T(1e-12)));
+    return w * ((x - y) / den);
   } else if constexpr (K == kBCELogits) {
-    const R one = V::set1(T(1));
-    R sig = V::div(one, V::add(one, V::exp(V::sub(V::zero(), x))));
-    R lw = V::fma(V::sub(pw, one), y, one);
-    return V::mul(w, V::fnma(pw, y, V::mul(sig, lw)));
+    const R one = V(T(1));
+    R sig = one / (one + simd::exp(V(0) - x));
+    R lw = simd::mul_add((pw - one), y, one);
+    return w * simd::fnma(pw, y, (sig * lw));
   } else if constexpr (K == kKLDiv) {
-    return V::sub(V::zero(), y);
+    return V(0) - y;
   } else {
-    return V::sub(V::zero(), V::exp(y));
+    return V(0) - simd::exp(y);
   }
 }
 
@@ -611,8 +622,8 @@ template <int K, class T>
 double pw_forward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, const PwParam<T>& P,
                     T* out, int64_t* bad) {
   using V = Vec<T>;
-  using R = typename V::R;
-  constexpr int W = V::W;
+  using R = V;
+  constexpr int W = V::N;
   const int64_t nch = (n + kChunk - 1) / kChunk;
   LossBuf buf(sizeof(double) * 2 * static_cast<size_t>(nch));
   double* part = buf.as<double>();
@@ -621,7 +632,7 @@ double pw_forward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, 
     for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t b = ch * kChunk, e = b + kChunk < n ? b + kChunk : n;
       double acc = 0, nbad = 0;
-      const R one = V::set1(T(1)), zero = V::zero();
+      const R one = V(T(1)), zero = V(0);
       for (int64_t sb = b; sb < e; sb += (2 * W * kLaneTerms)) {
         const int64_t se = sb + (2 * W * kLaneTerms) < e ? sb + (2 * W * kLaneTerms) : e;
         R a0 = zero, a1 = zero, bd = zero;
@@ -634,45 +645,41 @@ double pw_forward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, 
           R l = pw_fwd<K, T>(xv, yv, wv, pv, P);
           R l1 = pw_fwd<K, T>(x1, y1, w1, p1, P);
           if (out) {
-            V::store(out + i, l);
-            V::store(out + i + W, l1);
+            (l).store(out + i);
+            (l1).store(out + i + W);
           }
-          a0 = V::add(a0, l);
-          a1 = V::add(a1, l1);
+          a0 = a0 + l;
+          a1 = a1 + l1;
           if constexpr (K == kBCE) {
-            bd = V::add(bd, V::add(V::add(V::lt_sel(xv, zero, one, zero), V::gt_sel(xv, one, one, zero)),
-                                   V::eq_sel(xv, xv, zero, one)));
-            bd = V::add(bd, V::add(V::add(V::lt_sel(x1, zero, one, zero), V::gt_sel(x1, one, one, zero)),
-                                   V::eq_sel(x1, x1, zero, one)));
+            bd = bd + ((simd::select(xv < zero, one, zero) + simd::select(xv > one, one, zero)) + simd::select(xv == xv, zero, one));
+            bd = bd + ((simd::select(x1 < zero, one, zero) + simd::select(x1 > one, one, zero)) + simd::select(x1 == x1, zero, one));
           }
         }
         for (; i + W <= se; i += W) {
           R xv = V::load(x + i), yv = V::load(y + i);
           R wv = w ? V::load(w + i) : one, pv = pw ? V::load(pw + i) : one;
           R l = pw_fwd<K, T>(xv, yv, wv, pv, P);
-          if (out) V::store(out + i, l);
-          a0 = V::add(a0, l);
+          if (out) (l).store(out + i);
+          a0 = a0 + l;
           if constexpr (K == kBCE)
-            bd = V::add(bd, V::add(V::add(V::lt_sel(xv, zero, one, zero), V::gt_sel(xv, one, one, zero)),
-                                   V::eq_sel(xv, xv, zero, one)));
+            bd = bd + ((simd::select(xv < zero, one, zero) + simd::select(xv > one, one, zero)) + simd::select(xv == xv, zero, one));
         }
-        double tacc = static_cast<double>(V::hsum(V::add(a0, a1)));
+        double tacc = static_cast<double>(simd::hsum(a0 + a1));
         if (i < se) {
           const int64_t t = se - i;
           const T half = T(0.5);
-          R xv = V::loadn(x + i, t, half), yv = V::loadn(y + i, t, half);
-          R wv = w ? V::loadn(w + i, t, T(1)) : one, pv = pw ? V::loadn(pw + i, t, T(1)) : one;
+          R xv = V::load(x + i, t, half), yv = V::load(y + i, t, half);
+          R wv = w ? V::load(w + i, t, T(1)) : one, pv = pw ? V::load(pw + i, t, T(1)) : one;
           R l = pw_fwd<K, T>(xv, yv, wv, pv, P);
-          if (out) V::storen(out + i, l, t);
+          if (out) (l).store(out + i, t);
           alignas(64) T lb[W];
-          V::store(lb, l);
+          (l).store(lb);
           for (int64_t j = 0; j < t; ++j) tacc += static_cast<double>(lb[j]);
           if constexpr (K == kBCE)
-            bd = V::add(bd, V::add(V::add(V::lt_sel(xv, zero, one, zero), V::gt_sel(xv, one, one, zero)),
-                                   V::eq_sel(xv, xv, zero, one)));
+            bd = bd + ((simd::select(xv < zero, one, zero) + simd::select(xv > one, one, zero)) + simd::select(xv == xv, zero, one));
         }
         acc += tacc;
-        if constexpr (K == kBCE) nbad += static_cast<double>(V::hsum(bd));
+        if constexpr (K == kBCE) nbad += static_cast<double>(simd::hsum(bd));
       }
       part[ch] = acc;
       badp[ch] = nbad;
@@ -691,26 +698,26 @@ template <int K, class T>
 void pw_backward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, const PwParam<T>& P,
                    const T* g, int64_t gstride, double gscale, T* gx) {
   using V = Vec<T>;
-  using R = typename V::R;
-  constexpr int W = V::W;
+  using R = V;
+  constexpr int W = V::N;
   fastdl::parallel_for(n, kChunk, [&](int64_t b, int64_t e) {
-    const R one = V::set1(T(1));
-    const R vs = V::set1(static_cast<T>(gscale));
-    const R g0 = V::set1(static_cast<T>(gscale * static_cast<double>(g[0])));
+    const R one = V(T(1));
+    const R vs = V(static_cast<T>(gscale));
+    const R g0 = V(static_cast<T>(gscale * static_cast<double>(g[0])));
     int64_t i = b;
     for (; i + W <= e; i += W) {
       R xv = V::load(x + i), yv = V::load(y + i);
       R wv = w ? V::load(w + i) : one, pv = pw ? V::load(pw + i) : one;
-      R gv = gstride ? V::mul(vs, V::load(g + i)) : g0;
-      V::store(gx + i, V::mul(gv, pw_bwd<K, T>(xv, yv, wv, pv, P)));
+      R gv = gstride ? (vs * V::load(g + i)) : g0;
+      (gv * pw_bwd<K, T>(xv, yv, wv, pv, P)).store(gx + i);
     }
     if (i < e) {
       const int64_t t = e - i;
       const T half = T(0.5);
-      R xv = V::loadn(x + i, t, half), yv = V::loadn(y + i, t, half);
-      R wv = w ? V::loadn(w + i, t, T(1)) : one, pv = pw ? V::loadn(pw + i, t, T(1)) : one;
-      R gv = gstride ? V::mul(vs, V::loadn(g + i, t, T(0))) : g0;
-      V::storen(gx + i, V::mul(gv, pw_bwd<K, T>(xv, yv, wv, pv, P)), t);
+      R xv = V::load(x + i, t, half), yv = V::load(y + i, t, half);
+      R wv = w ? V::load(w + i, t, T(1)) : one, pv = pw ? V::load(pw + i, t, T(1)) : one;
+      R gv = gstride ? (vs * V::load(g + i, t, T(0))) : g0;
+      (gv * pw_bwd<K, T>(xv, yv, wv, pv, P)).store(gx + i, t);
     }
   });
 }
@@ -759,15 +766,16 @@ void pw_backward_k(int kind, const T* x, const T* y, const T* w, const T* pw, in
 }
 
 template <class T>
-const LossKernels<T>* make_table() {
-  static const LossKernels<T> t = {
-      &ce_forward_k<T>,  &ce_backward_k<T>,  &ce_prob_forward_k<T>, &ce_prob_backward_k<T>,
-      &nll_forward_k<T>, &nll_backward_k<T>, &pw_forward_k<T>,      &pw_backward_k<T>,
-  };
-  return &t;
+constexpr LossOpsT<T> ops_t() {
+  return {&ce_forward_k<T>,  &ce_backward_k<T>,  &ce_prob_forward_k<T>, &ce_prob_backward_k<T>,
+      &nll_forward_k<T>, &nll_backward_k<T>, &pw_forward_k<T>,      &pw_backward_k<T>};
 }
 
 }  // namespace
 
-const LossKernels<float>* kernels_f32() { return make_table<float>(); }
-const LossKernels<double>* kernels_f64() { return make_table<double>(); }
+// This ISA's table (declared in loss.h).
+const LossOps ops = {ops_t<float>(), ops_t<double>()};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace loss
+}  // namespace fastdl

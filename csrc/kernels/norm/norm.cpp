@@ -4,102 +4,67 @@
 #include "common/allocator.h"
 #include "common/dispatch.h"
 #include "common/parallel.h"
-#include "kernels/norm/norm_kernels.h"
-#include "kernels/norm/simd_prelude.h"
+#include "kernels/norm/norm_impl.h"  // the generic build and its NormOps table
 
 namespace fastdl {
 namespace norm {
-namespace generic {
-#define FASTDL_VEC_ISA 0
-#include "kernels/norm/simd_vec.h"
-#include "kernels/norm/norm_impl.h"
-#undef FASTDL_VEC_ISA
-}  // namespace generic
+
+FASTDL_DEFINE_OPS(NormOps)
 
 namespace {
 template <class T>
-struct Table;
-template <>
-struct Table<float> {
-  using Get = const NormKernels<float>* (*)();
-  static const NormKernels<float>* get() {
-    static const Get t[kNumIsa] = {
-        &generic::kernels_f32,
-#ifdef FASTDL_X86
-        &avx2::kernels_f32, &avx512::kernels_f32,
-#else
-        nullptr, nullptr,
-#endif
-    };
-    return pick(t)();
-  }
-};
-template <>
-struct Table<double> {
-  using Get = const NormKernels<double>* (*)();
-  static const NormKernels<double>* get() {
-    static const Get t[kNumIsa] = {
-        &generic::kernels_f64,
-#ifdef FASTDL_X86
-        &avx2::kernels_f64, &avx512::kernels_f64,
-#else
-        nullptr, nullptr,
-#endif
-    };
-    return pick(t)();
-  }
-};
+inline const NormOpsT<T>* table() { return &by_dtype<T>(ops()); }
 }  // namespace
 
 template <class T>
 void bn_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
-  Table<T>::get()->bn_stats(x, N, C, S, mean, var);
+  table<T>()->bn_stats(x, N, C, S, mean, var);
 }
 template <class T>
 void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
                T* y) {
-  Table<T>::get()->bn_affine(x, N, C, S, scale, shift, y);
+  table<T>()->bn_affine(x, N, C, S, scale, shift, y);
 }
 template <class T>
 void bn_backward_reduce(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
                         double* sum_g, double* sum_gxc) {
-  Table<T>::get()->bn_backward_reduce(g, x, N, C, S, mean, sum_g, sum_gxc);
+  table<T>()->bn_backward_reduce(g, x, N, C, S, mean, sum_g, sum_gxc);
 }
 template <class T>
 void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* k1,
                        const T* k2, const T* k3, T* gx) {
-  Table<T>::get()->bn_backward_apply(g, x, N, C, S, k1, k2, k3, gx);
+  table<T>()->bn_backward_apply(g, x, N, C, S, k1, k2, k3, gx);
 }
 template <class T>
 void ln_forward(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
                 T* mean, T* rstd) {
-  Table<T>::get()->ln_forward(x, M, K, w, b, eps, y, mean, rstd);
+  table<T>()->ln_forward(x, M, K, w, b, eps, y, mean, rstd);
 }
 template <class T>
 void ln_backward(const T* g, const T* x, int64_t M, int64_t K, const T* w, const T* mean,
                  const T* rstd, T* gx, T* gw, T* gb) {
-  Table<T>::get()->ln_backward(g, x, M, K, w, mean, rstd, gx, gw, gb);
+  table<T>()->ln_backward(g, x, M, K, w, mean, rstd, gx, gw, gb);
 }
 template <class T>
 void gn_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const T* w, const T* b,
                 double eps, T* y, T* mean, T* rstd) {
-  Table<T>::get()->gn_forward(x, N, C, S, G, w, b, eps, y, mean, rstd);
+  table<T>()->gn_forward(x, N, C, S, G, w, b, eps, y, mean, rstd);
 }
 template <class T>
 void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_t G,
                  const T* w, const T* mean, const T* rstd, T* gx, T* gw, T* gb) {
-  Table<T>::get()->gn_backward(g, x, N, C, S, G, w, mean, rstd, gx, gw, gb);
+  table<T>()->gn_backward(g, x, N, C, S, G, w, mean, rstd, gx, gw, gb);
 }
 
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
                       double eps, T* y, T* mean, T* var, T* invstd) {
-  Table<T>::get()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd);
+  table<T>()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd);
 }
 template <class T>
 void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
                        const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc) {
-  Table<T>::get()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+  table<T>()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
 }
 
 #define FASTDL_NORM_INST(T)                                                                   \

@@ -9,6 +9,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace norm {
 
@@ -62,6 +64,34 @@ void gn_forward(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const T*
 template <class T>
 void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_t G,
                  const T* w, const T* mean, const T* rstd, T* gx, T* gw, T* gb);
+
+// ---- dispatch (common/dispatch.h): one table per ISA, filled in norm_impl.h ----------
+template <class T>
+struct NormOpsT {
+  void (*bn_stats)(const T*, int64_t, int64_t, int64_t, T*, T*);
+  void (*bn_affine)(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*);
+  void (*bn_backward_reduce)(const T*, const T*, int64_t, int64_t, int64_t, const T*, double*,
+                             double*);
+  void (*bn_backward_apply)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
+                            const T*, T*);
+  void (*ln_forward)(const T*, int64_t, int64_t, const T*, const T*, double, T*, T*, T*);
+  void (*ln_backward)(const T*, const T*, int64_t, int64_t, const T*, const T*, const T*, T*,
+                      T*, T*);
+  void (*gn_forward)(const T*, int64_t, int64_t, int64_t, int64_t, const T*, const T*, double,
+                     T*, T*, T*);
+  void (*gn_backward)(const T*, const T*, int64_t, int64_t, int64_t, int64_t, const T*,
+                      const T*, const T*, T*, T*, T*);
+  void (*bn_train_forward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double, T*,
+                           T*, T*, T*);
+  void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
+                            const T*, T*, double*, double*);
+};
+
+struct NormOps {
+  NormOpsT<float> f;
+  NormOpsT<double> d;
+};
+FASTDL_DECLARE_OPS(NormOps)
 
 }  // namespace norm
 }  // namespace fastdl

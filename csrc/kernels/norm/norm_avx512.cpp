@@ -1,16 +1,2 @@
-// Norm kernels compiled for AVX512 (this file gets the ISA's flags; see CMakeLists.txt).
-#include "common/allocator.h"
-#include "common/parallel.h"
-#include "kernels/norm/norm_kernels.h"
-#include "kernels/norm/simd_prelude.h"
-
-namespace fastdl {
-namespace norm {
-namespace avx512 {
-#define FASTDL_VEC_ISA 2
-#include "kernels/norm/simd_vec.h"
+// Norm kernels compiled for AVX-512 (this file gets the ISA's flags; see norm_impl.h).
 #include "kernels/norm/norm_impl.h"
-#undef FASTDL_VEC_ISA
-}  // namespace avx512
-}  // namespace norm
-}  // namespace fastdl

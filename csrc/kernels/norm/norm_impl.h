@@ -1,13 +1,140 @@
-// The norm kernels, written once against Vec<T> (simd_vec.h) and compiled once per ISA:
-// included inside `fastdl::norm::<isa>` after simd_vec.h by norm.cpp / norm_avx2.cpp /
-// norm_avx512.cpp. Internal linkage throughout (anonymous namespace).
+// The norm kernels, written once on the simd:: vector types (common/simd.h) and compiled
+// once per ISA: norm.cpp (generic), norm_avx2.cpp and norm_avx512.cpp include this file, which
+// ends with that ISA's NormOps table (declared in norm.h). Internal linkage otherwise.
 //
 // Threading: every parallel_for below splits work into chunks whose size depends only on the
 // problem shape (kGrain elements of work per chunk), and every floating-point reduction is
 // done per fixed piece (a plane, a row, a block of rows) and then combined in index order, so
 // the results are bitwise identical for any thread count.
 
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/norm/norm.h"
+
+namespace fastdl {
+namespace norm {
+namespace FASTDL_SIMD_ISA {
 namespace {
+
+using simd::Vec;
+using simd::sexp;
+using simd::slog;
+using simd::ssqrt;
+// ---------------------------------------------------------------------------------------
+// Reductions over contiguous spans, in a fixed order for a given ISA.
+
+// Σ x[0..n)
+template <class T>
+inline T vsum(const T* x, int64_t n) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  V a0 = V(0), a1 = V(0), a2 = V(0), a3 = V(0);
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    a0 = a0 + V::load(x + i);
+    a1 = a1 + V::load(x + i + W);
+    a2 = a2 + V::load(x + i + 2 * W);
+    a3 = a3 + V::load(x + i + 3 * W);
+  }
+  for (; i + W <= n; i += W) a0 = a0 + V::load(x + i);
+  if (i < n) a1 = a1 + V::load(x + i, n - i, T(0));
+  return simd::hsum((a0 + a1) + (a2 + a3));
+}
+
+// Σ (x − m)²
+template <class T>
+inline T vm2(const T* x, int64_t n, T m) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  const V vm = V(m);
+  V a0 = V(0), a1 = V(0), a2 = V(0), a3 = V(0);
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    V d0 = V::load(x + i) - vm, d1 = V::load(x + i + W) - vm;
+    V d2 = V::load(x + i + 2 * W) - vm, d3 = V::load(x + i + 3 * W) - vm;
+    a0 = simd::mul_add(d0, d0, a0);
+    a1 = simd::mul_add(d1, d1, a1);
+    a2 = simd::mul_add(d2, d2, a2);
+    a3 = simd::mul_add(d3, d3, a3);
+  }
+  for (; i + W <= n; i += W) {
+    V d = V::load(x + i) - vm;
+    a0 = simd::mul_add(d, d, a0);
+  }
+  if (i < n) {
+    V d = V::load(x + i, n - i, m) - vm;
+    a1 = simd::mul_add(d, d, a1);
+  }
+  return simd::hsum((a0 + a1) + (a2 + a3));
+}
+
+// Mean and M2 = Σ(x − mean)² of a contiguous span: exact two-pass per block of 128·W values
+// (cache resident; each of vsum's 4·W lanes sums at most 32 terms in T, so a block's sum is
+// within 32·eps even when every term rounds the same way), blocks combined in double with
+// Chan's formula, in order.
+struct Moments {
+  double count, mean, m2;
+};
+
+inline void moments_merge(Moments& a, double nb, double mb, double m2b) {
+  const double tot = a.count + nb;
+  if (tot == 0) return;
+  if (a.count == 0) {
+    a = Moments{nb, mb, m2b};
+    return;
+  }
+  const double d = mb - a.mean;
+  if (!(d - d == 0)) {
+    // an infinite (or NaN) mean on either side: the weighted mean keeps +inf + finite = +inf
+    // (torch's running mean of a channel holding +inf is inf, not the NaN of inf - inf)
+    a.mean = a.mean * (a.count / tot) + mb * (nb / tot);
+    a.m2 = d * d + m2b + a.m2;
+    a.count = tot;
+    return;
+  }
+  a.mean += d * (nb / tot);
+  a.m2 += m2b + d * d * (a.count * nb / tot);
+  a.count = tot;
+}
+
+template <class T>
+inline Moments span_moments(const T* x, int64_t n) {
+  Moments r{0, 0, 0};
+  constexpr int64_t B = 128 * simd::Vec<T>::N;
+  for (int64_t b = 0; b < n; b += B) {
+    const int64_t nb = n - b < B ? n - b : B;
+    const double mb = static_cast<double>(vsum(x + b, nb)) / static_cast<double>(nb);
+    const T mt = static_cast<T>(mb);
+    double q = static_cast<double>(vm2(x + b, nb, mt));
+    const double c = mb - static_cast<double>(mt);
+    q -= static_cast<double>(nb) * c * c;  // Σ(x − mt)² = Σ(x − mb)² + nb (mb − mt)²
+    if (q < 0) q = 0;
+    moments_merge(r, static_cast<double>(nb), mb, q);
+  }
+  return r;
+}
+
+// y = x·s + t over n values
+template <class T>
+inline void vaffine(const T* x, int64_t n, T s, T t, T* y) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  const V vs = V(s), vt = V(t);
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    simd::mul_add(V::load(x + i), vs, vt).store(y + i);
+    simd::mul_add(V::load(x + i + W), vs, vt).store(y + i + W);
+  }
+  for (; i + W <= n; i += W) simd::mul_add(V::load(x + i), vs, vt).store(y + i);
+  if (i < n) simd::mul_add(V::load(x + i, n - i, T(0)), vs, vt).store(y + i, n - i);
+}
+
+
 
 constexpr int64_t kGrain = 32768;  // elements of work per parallel chunk
 // Sums go kLaneTerms terms per vector lane in T, then into double (within kLaneTerms·eps
@@ -33,32 +160,32 @@ struct PoolBuf {
 template <class T>
 inline void plane_sums(const T* g, const T* x, int64_t n, T m, double& sg, double& sgx) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  const typename V::R vm = V::set1(m);
+  constexpr int W = V::N;
+  const V vm = V(m);
   double tg = 0, tgx = 0;
   for (int64_t b = 0; b < n; b += (2 * W * kLaneTerms)) {
     const int64_t e = n - b < (2 * W * kLaneTerms) ? n : b + (2 * W * kLaneTerms);
-    typename V::R a0 = V::zero(), a1 = V::zero(), c0 = V::zero(), c1 = V::zero();
+    V a0 = V(0), a1 = V(0), c0 = V(0), c1 = V(0);
     int64_t i = b;
     for (; i + 2 * W <= e; i += 2 * W) {
-      typename V::R g0 = V::load(g + i), g1 = V::load(g + i + W);
-      a0 = V::add(a0, g0);
-      a1 = V::add(a1, g1);
-      c0 = V::fma(g0, V::sub(V::load(x + i), vm), c0);
-      c1 = V::fma(g1, V::sub(V::load(x + i + W), vm), c1);
+      V g0 = V::load(g + i), g1 = V::load(g + i + W);
+      a0 = a0 + g0;
+      a1 = a1 + g1;
+      c0 = simd::mul_add(g0, (V::load(x + i) - vm), c0);
+      c1 = simd::mul_add(g1, (V::load(x + i + W) - vm), c1);
     }
     for (; i + W <= e; i += W) {
-      typename V::R g0 = V::load(g + i);
-      a0 = V::add(a0, g0);
-      c0 = V::fma(g0, V::sub(V::load(x + i), vm), c0);
+      V g0 = V::load(g + i);
+      a0 = a0 + g0;
+      c0 = simd::mul_add(g0, (V::load(x + i) - vm), c0);
     }
     if (i < e) {
-      typename V::R g0 = V::loadn(g + i, e - i, T(0));
-      a1 = V::add(a1, g0);
-      c1 = V::fma(g0, V::sub(V::loadn(x + i, e - i, m), vm), c1);
+      V g0 = V::load(g + i, e - i, T(0));
+      a1 = a1 + g0;
+      c1 = simd::mul_add(g0, (V::load(x + i, e - i, m) - vm), c1);
     }
-    tg += static_cast<double>(V::hsum(V::add(a0, a1)));
-    tgx += static_cast<double>(V::hsum(V::add(c0, c1)));
+    tg += static_cast<double>(simd::hsum(a0 + a1));
+    tgx += static_cast<double>(simd::hsum(c0 + c1));
   }
   sg = tg;
   sgx = tgx;
@@ -68,29 +195,24 @@ inline void plane_sums(const T* g, const T* x, int64_t n, T m, double& sg, doubl
 template <class T>
 inline void vaffine2(const T* g, const T* x, int64_t n, T a, T b, T c, T* y) {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  const typename V::R va = V::set1(a), vb = V::set1(b), vc = V::set1(c);
+  constexpr int W = V::N;
+  const V va = V(a), vb = V(b), vc = V(c);
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    V::store(y + i, V::fma(va, V::load(g + i), V::fma(vb, V::load(x + i), vc)));
+    simd::mul_add(va, V::load(g + i), simd::mul_add(vb, V::load(x + i), vc)).store(y + i);
   if (i < n)
-    V::storen(y + i,
-              V::fma(va, V::loadn(g + i, n - i, T(0)), V::fma(vb, V::loadn(x + i, n - i, T(0)), vc)),
-              n - i);
+    simd::mul_add(va, V::load(g + i, n - i, T(0)), simd::mul_add(vb, V::load(x + i, n - i, T(0)), vc)).store(y + i, n - i);
 }
 
 // y[j] = x[j]·s[j] + t[j]
 template <class T>
 inline void vaffine_rows(const T* x, int64_t n, const T* s, const T* t, T* y) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   int64_t i = 0;
-  for (; i + W <= n; i += W) V::store(y + i, V::fma(V::load(x + i), V::load(s + i), V::load(t + i)));
+  for (; i + W <= n; i += W) simd::mul_add(V::load(x + i), V::load(s + i), V::load(t + i)).store(y + i);
   if (i < n)
-    V::storen(y + i,
-              V::fma(V::loadn(x + i, n - i, T(0)), V::loadn(s + i, n - i, T(0)),
-                     V::loadn(t + i, n - i, T(0))),
-              n - i);
+    simd::mul_add(V::load(x + i, n - i, T(0)), V::load(s + i, n - i, T(0)), V::load(t + i, n - i, T(0))).store(y + i, n - i);
 }
 
 // y[j] = a[j]·g[j] + b[j]·x[j] + c[j]
@@ -98,11 +220,10 @@ template <class T>
 inline void vaffine2_rows(const T* g, const T* x, int64_t n, const T* a, const T* b, const T* c,
                           T* y) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    V::store(y + i, V::fma(V::load(a + i), V::load(g + i),
-                           V::fma(V::load(b + i), V::load(x + i), V::load(c + i))));
+    simd::mul_add(V::load(a + i), V::load(g + i), simd::mul_add(V::load(b + i), V::load(x + i), V::load(c + i))).store(y + i);
   for (; i < n; ++i) y[i] = a[i] * g[i] + (b[i] * x[i] + c[i]);
 }
 
@@ -310,7 +431,7 @@ template <class T>
 void ln_forward_k(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
                   T* mean, T* rstd) {
   using V = Vec<T>;
-  constexpr int W = V::W;
+  constexpr int W = V::N;
   fastdl::parallel_for(M, grain_for(K), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * K;
@@ -319,17 +440,17 @@ void ln_forward_k(const T* x, int64_t M, int64_t K, const T* w, const T* b, doub
       const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(K) + eps);
       mean[r] = static_cast<T>(m.mean);
       rstd[r] = static_cast<T>(rs);
-      const typename V::R vs = V::set1(static_cast<T>(rs));
-      const typename V::R vt = V::set1(static_cast<T>(-m.mean * rs));
+      const V vs = V(static_cast<T>(rs));
+      const V vt = V(static_cast<T>(-m.mean * rs));
       int64_t i = 0;
       for (; i + W <= K; i += W) {
-        typename V::R xh = V::fma(V::load(xr + i), vs, vt);
-        V::store(yr + i, V::fma(xh, V::load(w + i), V::load(b + i)));
+        V xh = simd::mul_add(V::load(xr + i), vs, vt);
+        simd::mul_add(xh, V::load(w + i), V::load(b + i)).store(yr + i);
       }
       if (i < K) {
         const int64_t t = K - i;
-        typename V::R xh = V::fma(V::loadn(xr + i, t, T(0)), vs, vt);
-        V::storen(yr + i, V::fma(xh, V::loadn(w + i, t, T(0)), V::loadn(b + i, t, T(0))), t);
+        V xh = simd::mul_add(V::load(xr + i, t, T(0)), vs, vt);
+        simd::mul_add(xh, V::load(w + i, t, T(0)), V::load(b + i, t, T(0))).store(yr + i, t);
       }
     }
   });
@@ -339,8 +460,8 @@ template <class T>
 void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, const T* mean,
                    const T* rstd, T* gx, T* gw, T* gb) {
   using V = Vec<T>;
-  using R = typename V::R;
-  constexpr int W = V::W;
+  using R = V;
+  constexpr int W = V::N;
   const bool want_params = gw != nullptr || gb != nullptr;
   // Rows in blocks of RB (a function of M and K only); each block accumulates its parameter-
   // gradient partials (Σ g·x̂, Σ g over its rows) kLaneTerms rows at a time in T, adds them
@@ -378,49 +499,49 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         const T* gr = g + r * K;
         const T* xr = x + r * K;
         const T mu = mean[r], rs = rstd[r];
-        const R vrs = V::set1(rs), vnm = V::set1(-mu * rs);
-        R vka = V::zero(), vkc = V::zero();
+        const R vrs = V(rs), vnm = V(-mu * rs);
+        R vka = V(0), vkc = V(0);
         if (gx) {
           // a = Σ g·w, c = Σ g·w·x̂
           double sa = 0, sc = 0;
           for (int64_t b = 0; b < K; b += (2 * W * kLaneTerms)) {
             const int64_t e = K - b < (2 * W * kLaneTerms) ? K : b + (2 * W * kLaneTerms);
-            R a0 = V::zero(), c0 = V::zero();
+            R a0 = V(0), c0 = V(0);
             int64_t i = b;
             for (; i + W <= e; i += W) {
-              R gwv = V::mul(V::load(gr + i), V::load(w + i));
-              a0 = V::add(a0, gwv);
-              c0 = V::fma(gwv, V::fma(V::load(xr + i), vrs, vnm), c0);
+              R gwv = V::load(gr + i) * V::load(w + i);
+              a0 = a0 + gwv;
+              c0 = simd::mul_add(gwv, simd::mul_add(V::load(xr + i), vrs, vnm), c0);
             }
             if (i < e) {
-              R gwv = V::mul(V::loadn(gr + i, e - i, T(0)), V::loadn(w + i, e - i, T(0)));
-              a0 = V::add(a0, gwv);
-              c0 = V::fma(gwv, V::fma(V::loadn(xr + i, e - i, T(0)), vrs, vnm), c0);
+              R gwv = V::load(gr + i, e - i, T(0)) * V::load(w + i, e - i, T(0));
+              a0 = a0 + gwv;
+              c0 = simd::mul_add(gwv, simd::mul_add(V::load(xr + i, e - i, T(0)), vrs, vnm), c0);
             }
-            sa += static_cast<double>(V::hsum(a0));
-            sc += static_cast<double>(V::hsum(c0));
+            sa += static_cast<double>(simd::hsum(a0));
+            sc += static_cast<double>(simd::hsum(c0));
           }
           // gx = rs·(g·w − a/K − x̂·c/K) = rs·g·w − x̂·(rs·c/K) − rs·a/K
-          vka = V::set1(static_cast<T>(-static_cast<double>(rs) * sa / static_cast<double>(K)));
-          vkc = V::set1(static_cast<T>(-static_cast<double>(rs) * sc / static_cast<double>(K)));
+          vka = V(static_cast<T>(-static_cast<double>(rs) * sa / static_cast<double>(K)));
+          vkc = V(static_cast<T>(-static_cast<double>(rs) * sc / static_cast<double>(K)));
         }
         T* gxr = gx ? gx + r * K : nullptr;
         int64_t i = 0;
         for (; i + W <= K; i += W) {
           R gv = V::load(gr + i);
-          R xh = V::fma(V::load(xr + i), vrs, vnm);
-          if (gxr) V::store(gxr + i, V::fma(V::mul(gv, V::load(w + i)), vrs, V::fma(xh, vkc, vka)));
+          R xh = simd::mul_add(V::load(xr + i), vrs, vnm);
+          if (gxr) simd::mul_add((gv * V::load(w + i)), vrs, simd::mul_add(xh, vkc, vka)).store(gxr + i);
           if (want_params) {
-            V::store(pw + i, V::fma(gv, xh, V::load(pw + i)));
-            V::store(pb + i, V::add(gv, V::load(pb + i)));
+            simd::mul_add(gv, xh, V::load(pw + i)).store(pw + i);
+            (gv + V::load(pb + i)).store(pb + i);
           }
         }
         for (; i < K; ++i) {
           const T gv = gr[i], xh = xr[i] * rs + (-mu * rs);
           if (gxr) {
             T ka, kc;
-            V::storen(&ka, vka, 1);
-            V::storen(&kc, vkc, 1);
+            (vka).store(&ka, 1);
+            (vkc).store(&kc, 1);
             gxr[i] = gv * w[i] * rs + (xh * kc + ka);
           }
           if (want_params) {
@@ -520,16 +641,17 @@ void gn_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int6
 }
 
 template <class T>
-const NormKernels<T>* make_table() {
-  static const NormKernels<T> t = {
-      &bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
+constexpr NormOpsT<T> ops_t() {
+  return {&bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
       &ln_forward_k<T>,  &ln_backward_k<T>,  &gn_forward_k<T>,         &gn_backward_k<T>,
-      &bn_train_forward_k<T>, &bn_train_backward_k<T>,
-  };
-  return &t;
+      &bn_train_forward_k<T>, &bn_train_backward_k<T>};
 }
 
 }  // namespace
 
-const NormKernels<float>* kernels_f32() { return make_table<float>(); }
-const NormKernels<double>* kernels_f64() { return make_table<double>(); }
+// This ISA's table (declared in norm.h).
+const NormOps ops = {ops_t<float>(), ops_t<double>()};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace norm
+}  // namespace fastdl
