@@ -416,6 +416,8 @@ def _graph_saved(node):
     saved = node.saved_tensors
     parents = node.parents
     outmap = type(node)._saved_out
+    if outmap is not None and not isinstance(outmap, dict):  # decided per instance
+        outmap = outmap(node)
     res = []
     for i, s in enumerate(saved):
         if s.__class__ is not np.ndarray:

@@ -200,7 +200,8 @@ def _tops():
             np.negative: F.neg, np.exp: F.exp, np.log: F.log, np.sqrt: F.sqrt,
             np.abs: F.abs, np.tanh: F.tanh, np.sin: F.sin, np.cos: F.cos,
             np.reciprocal: F.reciprocal, np.square: F.square, np.log1p: F.log1p,
-            np.expm1: F.expm1,
+            np.expm1: F.expm1, np.cosh: F.cosh, np.sinh: F.sinh, np.exp2: F.exp2,
+            np.sign: F.sign,
         })
     return _TOPS
 

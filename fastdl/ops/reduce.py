@@ -18,7 +18,7 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
-from ._util import _F64, _broadcast_to, _cast, _expand_dims, _is_t, _like, _nd
+from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd
 from .index import _TakeAlong
 
 
