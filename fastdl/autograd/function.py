@@ -637,6 +637,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
         if node is None:
             leaf_seed.append((t, g))
             continue
+        if node._saved is None:  # freed by an earlier backward
+            raise RuntimeError(_SECOND_TIME)
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
         slot[i] = g if slot[i] is None else slot[i] + g

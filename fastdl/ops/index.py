@@ -90,6 +90,8 @@ class _IndexPut(_Op):
 
 
 class _TakeAlong(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, d, idx):
         ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
@@ -97,12 +99,16 @@ class _TakeAlong(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph: a recorded scatter-add (double: a gather)
+            return _ScatterAddAlong.apply(g, ctx.shape, ctx.d, ctx.idx), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, ctx.idx, g, axis=ctx.d)
         return out, None, None
 
 
 class _Gather(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, d, idx):
         if idx.ndim != a.ndim:
@@ -115,11 +121,34 @@ class _Gather(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph
+            return _ScatterAddAlong.apply(g, ctx.shape, ctx.d, ctx.idx), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.add.at(out, tuple(ctx.idx if i == ctx.d else np.arange(s).reshape(
             [-1 if j == i else 1 for j in range(g.ndim)])
             for i, s in enumerate(ctx.idx.shape)), g)
         return out, None, None
+
+
+class _ScatterAddAlong(_Op):
+    """The gradient of ``take_along_dim``/``gather``: g summed into zeros of the input's shape
+    at ``idx`` along dim d; its backward gathers there again (double backward)."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, shape, d, idx):
+        ctx.d, ctx.idx = d, idx
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, tuple(idx if i == d else np.arange(s).reshape(
+            [-1 if j == i else 1 for j in range(idx.ndim)]) for i, s in enumerate(idx.shape)), g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        if isinstance(gg, Tensor):
+            return _TakeAlong.apply(gg, ctx.d, ctx.idx), None, None, None
+        return np.take_along_axis(gg, ctx.idx, axis=ctx.d), None, None, None
 
 
 class _Where(_Op):
