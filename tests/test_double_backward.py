@@ -10,8 +10,16 @@ import pytest
 import fastdl
 import fastdl.nn.functional as F
 from fastdl.autograd import gradgradcheck
+from fastdl.testing import use_threads
 
 _R = np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # thousands of tiny kernel calls: one thread avoids fork/join cost on a shared machine
+    with use_threads(1):
+        yield
 
 
 def _t(*shape, lo=None, hi=None):
