@@ -77,6 +77,13 @@ CASES = {
     "mean": (lambda a: a.mean(0, keepdim=True) ** 2, [(3, 4)]),
     "amax": (lambda a: a.amax(1) ** 2, [(3, 4)]),
     "max_dim": (lambda a: a.max(1).values ** 2, [(3, 4)]),
+    "logsumexp": (lambda a: fastdl.logsumexp(a, 1) ** 2, [(3, 4)]),
+    "norm2_dim": (lambda a: fastdl.linalg.vector_norm(a, 2, dim=1) ** 3, [(3, 4)]),
+    "norm1": (lambda a: fastdl.linalg.vector_norm(a, 1) * a, [(3, 4)]),
+    "var_std": (lambda a: a.var(1) * a.std(), [(3, 4)]),
+    # 0-d intermediates (NumPy hands back scalars there)
+    "scalar_chain": (lambda a: a.sum().sqrt().exp().tanh() * F.sigmoid(a.mean()) * a,
+                     [("pos", 3, 4)]),
     # matmul / linear / shapes / indexing
     "matmul": (lambda a, b: (a @ b.t()) ** 2, [(3, 4), (2, 4)]),
     "matmul_vec": (lambda a, b: (a @ b) ** 2, [(3, 4), (4,)]),

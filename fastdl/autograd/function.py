@@ -421,8 +421,10 @@ def _graph_saved(node):
     res = []
     for i, s in enumerate(saved):
         if s.__class__ is not np.ndarray:
-            res.append(s)
-            continue
+            if not isinstance(s, np.generic):  # shapes, flags, None
+                res.append(s)
+                continue
+            s = np.asarray(s)  # a 0-d result that NumPy returned as a scalar
         t = None
         for p in parents:
             if p is not None and p._array is s:
@@ -444,6 +446,16 @@ def _graph_saved(node):
                     t = T._make(s)
         res.append(t)
     return tuple(res)
+
+
+def _output_tensor(node, idx, arr):
+    """A Tensor holding output `idx` of `node` (``arr``, its value) with `node` as grad_fn:
+    for a backward (create_graph=True) whose formula uses the op's own output."""
+    t = _Tensor._make(arr)
+    t.requires_grad = True
+    t._node = node
+    t._out_idx = idx
+    return t
 
 
 def _call_backward_graph(node, grads):
