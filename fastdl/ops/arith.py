@@ -61,6 +61,8 @@ class _Mul(_Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         n = ctx.needs_input_grad
+        if g.__class__ is not np.ndarray and isinstance(g, np.generic):
+            g = np.asarray(g)  # a 0-d gradient NumPy made a scalar: keep its dtype (not weak)
         return (_binary(np.multiply, g, b) if n[0] else None,
                 _binary(np.multiply, g, a) if n[1] else None)
 
@@ -81,6 +83,8 @@ class _Div(_Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         n = ctx.needs_input_grad
+        if g.__class__ is not np.ndarray and isinstance(g, np.generic):
+            g = np.asarray(g)  # a 0-d gradient NumPy made a scalar: keep its dtype (not weak)
         ga = _binary(np.true_divide, g, b) if n[0] else None
         gb = -_binary(np.true_divide, _binary(np.multiply, g, a), _binary(np.multiply, b, b)) \
             if n[1] else None
