@@ -39,6 +39,7 @@ def _drop(fn, p):
 
 
 _IDX = fastdl.tensor([[0, 2, 1], [2, 2, 4]])
+_GIDX = fastdl.tensor([[0, 1, 1, 3], [2, 0, 1, 1], [3, 3, 0, 2]])
 _TGT = fastdl.tensor([1, 0, 3, 2])
 _TGT2 = fastdl.tensor([[1, 0, 2], [2, 2, -100]])
 _W4 = _c([0.5, 1.0, 2.0, 1.5])
@@ -95,6 +96,13 @@ CASES = {
     "cat_stack": (lambda a, b: fastdl.cat([a * a, b], 0) * fastdl.stack([b, a], 0).reshape(6, 4),
                   [(3, 4), (3, 4)]),
     "expand": (lambda a: a[0:1].expand(3, 4) * a, [(3, 4)]),
+    "repeat_squeeze": (lambda a: a.repeat(2, 1).unsqueeze(1).squeeze(1) ** 2, [(3, 4)]),
+    "gather": (lambda a: fastdl.gather(a * a, 1, _GIDX) * a, [(3, 4)]),
+    "take_along_dim": (lambda a: fastdl.take_along_dim(a * a, _GIDX, 1) * a, [(3, 4)]),
+    "min_dim_amin": (lambda a: a.min(1).values ** 2 + a.amin(0).sum(), [(3, 4)]),
+    "mm_bmm": (lambda a, b: fastdl.mm(a, b) ** 2 + fastdl.bmm(a[None], b[None])[0],
+               [(3, 4), (4, 2)]),
+    "floor_divide": (lambda a: (a * a) // 0.7 * a, [(3, 4)]),
     # activations, softmax
     **{f"act_{n}": ((lambda n: lambda a: getattr(F, n)(a) * a)(n), [("wide", 3, 4)])
        for n in ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
@@ -103,6 +111,8 @@ CASES = {
     "act_gelu_tanh": (lambda a: F.gelu(a, approximate="tanh") * a, [(3, 4)]),
     "prelu": (lambda a, w: F.prelu(a, w) * a, [(2, 3, 4), (3,)]),
     "softmax": (lambda a: F.softmax(a, dim=1) * a, [(3, 4)]),
+    "softmin": (lambda a: F.softmin(a, dim=1) * a, [(3, 4)]),
+    "threshold": (lambda a: F.threshold(a, 0.1, -2.0) * a, [("wide", 3, 4)]),
     "log_softmax": (lambda a: F.log_softmax(a, dim=0) * a, [(3, 4)]),
     # losses
     "mse": (lambda x, y: F.mse_loss(x * x, y), [(3, 4), (3, 4)]),
