@@ -371,3 +371,25 @@ def test_maml_inner_step_matches_torch(dtype):
     tol = dict(rtol=1e-9, atol=1e-12) if dtype == "float64" else dict(rtol=3e-4, atol=2e-6)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, **tol)
+
+
+def test_once_differentiable_refuses_a_second_derivative():
+    class Square(fastdl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @fastdl.autograd.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    x = _t(3)
+    (g,) = fastdl.autograd.grad(Square.apply(x).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 2 * x.detach().numpy())
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        fastdl.autograd.grad(g.sum(), [x])
+    (g,) = fastdl.autograd.grad(Square.apply(x).sum(), [x])
+    assert g.grad_fn is None

@@ -349,8 +349,9 @@ class Function(_Op):
 
 
 def once_differentiable(fn):
-    """Decorator for a ``Function.backward`` that is not itself differentiable. fastdl runs
-    every backward without recording (no double backward), so this only documents intent.
+    """Decorator for a ``Function.backward`` that is not itself differentiable: it runs
+    without recording, and when a ``create_graph=True`` pass uses its results, differentiating
+    them again raises PyTorch's "trying to differentiate twice" error.
 
     Example: ``@staticmethod`` then ``@once_differentiable`` above ``def backward(ctx, g)``.
     """
@@ -359,9 +360,33 @@ def once_differentiable(fn):
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         with no_grad():
-            return fn(ctx, *args)
+            out = fn(ctx, *args)
+        if not _state.grad:
+            return out
+        T = _Tensor
+        saved = ctx._saved or ()
+        req = [a for a in tuple(args) + tuple(saved) if isinstance(a, T) and a.requires_grad]
+        if not req:
+            return out
+        if isinstance(out, tuple):
+            return tuple(_DelayedError.apply(o, *req) if isinstance(o, T) else o for o in out)
+        return _DelayedError.apply(out, *req) if isinstance(out, T) else out
 
     return wrapper
+
+
+class _DelayedError(_Op):
+    """Identity on its first argument, recorded after the gradient-requiring Tensors a
+    ``once_differentiable`` backward used; differentiating through it raises."""
+
+    @staticmethod
+    def forward(ctx, x, *rest):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
 
 
 def _unwrap_grad(g):
