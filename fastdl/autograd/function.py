@@ -852,7 +852,7 @@ def _accumulate(leaf, g):
     """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
     to several inputs) into a buffer from the caching allocator when large; later ones are
     added in place, as PyTorch does."""
-    if g.__class__ is not np.ndarray:  # create_graph: a Tensor with its graph
+    if g.__class__ is not np.ndarray and isinstance(g, _Tensor):  # create_graph: with graph
         _accumulate_graph(leaf, g)
         return
     dt = leaf._array.dtype
