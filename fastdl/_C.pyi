@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample2d', 'grid_sample2d_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample2d', 'grid_sample2d_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -29,7 +29,7 @@ def _parse_byte_count(text: str) -> int:
     """
 def _vm_eval(fn: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray) -> numpy.ndarray:
     """
-    vec_math function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).
+    common/simd.h function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, 5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).
     """
 def adaptive_avg_pool2d(input: numpy.ndarray, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """
@@ -242,3 +242,4 @@ def supported_isas() -> list:
 build_version: str
 compiler: str
 eltwise_acts: dict = {'relu': 0, 'leaky_relu': 1, 'hardtanh': 2, 'elu': 3, 'gelu': 4, 'gelu_tanh': 5, 'silu': 6, 'mish': 7, 'sigmoid': 8, 'tanh': 9, 'softplus': 10, 'softsign': 11, 'hardsigmoid': 12, 'hardswish': 13, 'logsigmoid': 14}
+optim_algos: tuple = ('sgd', 'adam', 'adagrad', 'rmsprop', 'adadelta', 'adamax', 'nadam', 'radam', 'rprop', 'asgd')
