@@ -13,6 +13,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor, where
+from ._args import _float as _f
 from .activation import logsigmoid
 from .composite_loss import pairwise_distance
 from .loss import _legacy
@@ -21,13 +22,6 @@ __all__ = ["multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margi
            "triplet_margin_with_distance_loss", "ctc_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _f(x, fn, name="input"):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 def _ints(x, fn, name):
