@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
+from ...tensor import Tensor
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]

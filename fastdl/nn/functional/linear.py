@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ... import _C
 from ...autograd.function import _Op
+from ...tensor import Tensor
 from ._args import _contig, _tensor as _t
 
 __all__ = ["linear", "bilinear"]

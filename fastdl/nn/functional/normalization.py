@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
+from ...tensor import Tensor
 from ._args import _contig as _c, _float, _tensor as _t
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
