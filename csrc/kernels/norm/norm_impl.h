@@ -440,16 +440,18 @@ void ln_forward_k(const T* x, int64_t M, int64_t K, const T* w, const T* b, doub
       const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(K) + eps);
       mean[r] = static_cast<T>(m.mean);
       rstd[r] = static_cast<T>(rs);
+      // x̂ = (x − μ)·rstd: the difference first, so x == μ gives 0 exactly however large
+      // rstd is (x·rstd − μ·rstd loses |x|·rstd·eps of it when the variance is ~0)
       const V vs = V(static_cast<T>(rs));
-      const V vt = V(static_cast<T>(-m.mean * rs));
+      const V vm = V(static_cast<T>(m.mean));
       int64_t i = 0;
       for (; i + W <= K; i += W) {
-        V xh = simd::mul_add(V::load(xr + i), vs, vt);
+        V xh = (V::load(xr + i) - vm) * vs;
         simd::mul_add(xh, V::load(w + i), V::load(b + i)).store(yr + i);
       }
       if (i < K) {
         const int64_t t = K - i;
-        V xh = simd::mul_add(V::load(xr + i, t, T(0)), vs, vt);
+        V xh = (V::load(xr + i, t, T(0)) - vm) * vs;
         simd::mul_add(xh, V::load(w + i, t, T(0)), V::load(b + i, t, T(0))).store(yr + i, t);
       }
     }
@@ -499,7 +501,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         const T* gr = g + r * K;
         const T* xr = x + r * K;
         const T mu = mean[r], rs = rstd[r];
-        const R vrs = V(rs), vnm = V(-mu * rs);
+        const R vrs = V(rs), vmu = V(mu);  // x̂ = (x − μ)·rstd, as the forward
         R vka = V(0), vkc = V(0);
         if (gx) {
           // a = Σ g·w, c = Σ g·w·x̂
@@ -511,12 +513,12 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
             for (; i + W <= e; i += W) {
               R gwv = V::load(gr + i) * V::load(w + i);
               a0 = a0 + gwv;
-              c0 = simd::mul_add(gwv, simd::mul_add(V::load(xr + i), vrs, vnm), c0);
+              c0 = simd::mul_add(gwv, (V::load(xr + i) - vmu) * vrs, c0);
             }
             if (i < e) {
               R gwv = V::load(gr + i, e - i, T(0)) * V::load(w + i, e - i, T(0));
               a0 = a0 + gwv;
-              c0 = simd::mul_add(gwv, simd::mul_add(V::load(xr + i, e - i, T(0)), vrs, vnm), c0);
+              c0 = simd::mul_add(gwv, (V::load(xr + i, e - i, T(0)) - vmu) * vrs, c0);
             }
             sa += static_cast<double>(simd::hsum(a0));
             sc += static_cast<double>(simd::hsum(c0));
@@ -529,7 +531,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         int64_t i = 0;
         for (; i + W <= K; i += W) {
           R gv = V::load(gr + i);
-          R xh = simd::mul_add(V::load(xr + i), vrs, vnm);
+          R xh = (V::load(xr + i) - vmu) * vrs;
           if (gxr) simd::mul_add((gv * V::load(w + i)), vrs, simd::mul_add(xh, vkc, vka)).store(gxr + i);
           if (want_params) {
             simd::mul_add(gv, xh, V::load(pw + i)).store(pw + i);
@@ -537,7 +539,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
           }
         }
         for (; i < K; ++i) {
-          const T gv = gr[i], xh = xr[i] * rs + (-mu * rs);
+          const T gv = gr[i], xh = (xr[i] - mu) * rs;
           if (gxr) {
             T ka, kc;
             (vka).store(&ka, 1);
