@@ -30,8 +30,15 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
   return false;
 }
 #include "kernels/conv/conv_impl.inc"
+// No packed path on this ISA: conv2d_forward_packed runs the plain forward.
+int64_t packed_size(const Conv2dParams&) { return 0; }
+void pack_f(const Conv2dParams&, const float*, float*) {}
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
+                  const float* b, float* y) {
+  forward(p, x, w, b, y);
+}
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
 }  // namespace generic
 
 // ---- algorithm choice ----------------------------------------------------------------------
@@ -121,6 +128,14 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
                     double* y) {
   pick(table)->fwd_d(p, x, w, b, y);
+}
+int64_t conv2d_packed_size(const Conv2dParams& p) { return pick(table)->packed_size(p); }
+void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp) {
+  pick(table)->pack_f(p, w, wp);
+}
+void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
+                           const float* wp, const float* b, float* y) {
+  pick(table)->fwd_packed_f(p, x, w, wp, b, y);
 }
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {

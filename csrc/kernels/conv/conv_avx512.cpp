@@ -540,8 +540,97 @@ bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, c
   return true;
 }
 
+// ---- prepacked weights (conv.h: conv2d_packed_size) ----------------------------------------
+constexpr int64_t kPackHeader = 16;  // floats before the panels: plan, MR, NV
+constexpr int64_t kColUkrMax = 512;  // plan "col" up to this many im2col columns (N·OH·OW)
+enum : int { kPlanNone = 0, kPlanDirect = 1, kPlanCol = 2 };
+
+struct Plan {
+  int kind;
+  Choice ch;
+};
+
+// A function of p and the forced algorithm only (never of the thread count or the data).
+Plan packed_plan(const Conv2dParams& p) {
+  const Plan none{kPlanNone, {4, 1, nullptr, nullptr}};
+  if (p.N <= 0 || p.K <= 0 || p.C <= 0 || p.OH <= 0 || p.OW <= 0 || is_depthwise(p))
+    return none;
+  const int64_t Kg = p.K / p.groups;
+  if (algorithm_for(p, sizeof(float), Pass::forward) == Algo::direct && direct_ok(p) &&
+      !is_pointwise(p)) {
+    const Choice ch = choose(Kg, p.OW);
+    if (ch.fn) return {kPlanDirect, ch};
+  }
+  if (forced_algorithm() != Algo::automatic) return none;
+  if (p.N * p.OH * p.OW <= kColUkrMax) {
+    const Choice ch = choose(Kg, p.OH * p.OW);
+    if (ch.fn) return {kPlanCol, ch};
+  }
+  return none;
+}
+
+int64_t panels_size(const Conv2dParams& p, int64_t mr) {
+  const int64_t Kg = p.K / p.groups, KK = p.C / p.groups * p.R * p.S;
+  return p.groups * ((Kg + mr - 1) / mr) * KK * mr;
+}
+
+int64_t packed_size(const Conv2dParams& p) {
+  const Plan pl = packed_plan(p);
+  return pl.kind == kPlanNone ? 0 : kPackHeader + panels_size(p, pl.ch.mr);
+}
+
+void pack_f(const Conv2dParams& p, const float* w, float* wp) {
+  const Plan pl = packed_plan(p);
+  if (pl.kind == kPlanNone) return;
+  fill(wp, kPackHeader, 0.0f);
+  wp[0] = static_cast<float>(pl.kind);
+  wp[1] = static_cast<float>(pl.ch.mr);
+  wp[2] = static_cast<float>(pl.ch.nv);
+  pack_weights(w, p.K, p.C / p.groups, p.R, p.S, p.groups, pl.ch.mr, false, wp + kPackHeader);
+}
+
+// Plan "col": per group, the im2col matrix of the whole batch (KK × N·OHW, images side by
+// side), then for every (image, segment of 16·NV columns, block of MR output channels) one
+// micro-kernel call: the 1×1 "convolution" of the columns with the packed panel. Each output
+// is computed by one task in a fixed order: bitwise identical for any thread count.
+void col_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b,
+             float* y, const Choice& ch) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
+  const int64_t OHW = p.OH * p.OW, ld = p.N * OHW;
+  const int64_t MR = ch.mr, SEG = 16 * ch.nv;
+  const int64_t nkb = (Kg + MR - 1) / MR, panel = KK * MR, nseg = (OHW + SEG - 1) / SEG;
+  PoolBuf colb(sizeof(float) * KK * ld + 64);
+  float* col = static_cast<float*>(colb.p);
+  for (int64_t g = 0; g < p.groups; ++g) {
+    im2col_images(p, x, g, int64_t(0), p.N, col);
+    parallel_for(p.N * nseg * nkb, 1, [&](int64_t t0, int64_t t1) {
+      __mmask16 mask[4];
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t kb = t % nkb, js = t / nkb, sg = js % nseg, j = js / nseg;
+        const int64_t q0 = sg * SEG, k0 = g * Kg + kb * MR;
+        for (int v = 0; v < 4; ++v) mask[v] = lane_mask(OHW - q0 - 16 * v);
+        ch.fn(KK, 1, 1, col + j * OHW + q0, ld, 0, wpk + (g * nkb + kb) * panel,
+              y + (j * p.K + k0) * OHW + q0, OHW, imin(MR, Kg - kb * MR), mask,
+              b ? b + k0 : nullptr, 0);
+      }
+    });
+  }
+}
+
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                  const float* b, float* y) {
+  const Plan pl = packed_plan(p);
+  if (pl.kind == kPlanNone || wp[0] != static_cast<float>(pl.kind) ||
+      wp[1] != static_cast<float>(pl.ch.mr) || wp[2] != static_cast<float>(pl.ch.nv))
+    return forward(p, x, w, b, y);
+  if (pl.kind == kPlanDirect)
+    direct_run(p, p.pt, p.pl, x, wp + kPackHeader, b, y, pl.ch);
+  else
+    col_run(p, x, wp + kPackHeader, b, y, pl.ch);
+}
+
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
 }  // namespace avx512
 }  // namespace conv
 }  // namespace fastdl
