@@ -126,7 +126,10 @@ def _binary(uf, a, b, dt=None):
                 if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
                         tb is builtins.int:
                     if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
-                        return uf(a, b)
+                        out = uf(a, b)
+                        # 0-d operands give a NumPy scalar, which a later op would promote as
+                        # a Python number (float64 -> float32): keep it an array
+                        return out if out.__class__ is np.ndarray else np.asarray(out)
                     return uf(a, b, out=_C.empty(np.broadcast_shapes(a.shape, np.shape(b)),
                                                  da))
         dt = _result_dtype(a, b)
@@ -164,10 +167,11 @@ def _unary(uf, a):
     """``uf(a)``; float16/bfloat16 compute in float32 and round once."""
     dt = a.dtype
     if dt in _LOWP:
-        return uf(a.astype(_F32)).astype(dt)
+        return np.asarray(uf(a.astype(_F32))).astype(dt)
     if a.size >= _POOL_MIN:
         return uf(a, out=_C.empty(a.shape, dt))
-    return uf(a)
+    out = uf(a)
+    return out if out.__class__ is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
 
 
 def _sum_to(g, shape):
