@@ -471,27 +471,27 @@ def test_conv_layer(benchmark, nthreads, case, mode, side):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_same_loss(name):
-    """Both sides compute the same function: equal first losses (4 decimals; models without
-    dropout, whose masks differ between the libraries) and logits in eval mode, also with
-    torch in channels_last."""
+    """Both sides compute the same function: equal logits in eval mode (torch also in
+    channels_last), then equal first train-step losses (4 decimals; models without dropout,
+    whose masks differ between the libraries). Compared before any update: one SGD step on
+    a small batch through train-mode batch norm on 2×2 maps moves float32 weights by several
+    percent from the float64 result on either library, so later outputs are not comparable."""
     torch = pytest.importorskip("torch")
     fm, tm = build_pair(name)
     x, y = batch(name, 4)
     tcl = to_channels_last(tm)
-    if not any(type(m).__name__ == "Dropout" for m in tm.modules()):
-        lf = train_step_fn("fastdl", fm, x, y)()
-        lt = train_step_fn("torch", tm, x, y)()
-        assert abs(lf - lt) < 1e-4 * max(1.0, abs(lt)), (lf, lt)
-        tcl = to_channels_last(tm)
-    fm.eval()
-    tm.eval()
-    tcl.eval()
+    for m in (fm, tm, tcl):
+        m.eval()
     with fastdl.no_grad(), torch.no_grad():
         a = fm(fastdl.from_numpy(x)).numpy()
         b = tm(torch.from_numpy(x)).numpy()
         c = tcl(_torch_input(x, "torch_cl")).numpy()
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(a, c, rtol=1e-3, atol=1e-3)
+    if not any(type(m).__name__ == "Dropout" for m in tm.modules()):
+        lf = train_step_fn("fastdl", fm, x, y)()
+        lt = train_step_fn("torch", tm, x, y)()
+        assert abs(lf - lt) < 1e-4 * max(1.0, abs(lt)), (lf, lt)
 
 
 # ---- interleaved table ---------------------------------------------------------------------
