@@ -61,8 +61,8 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 // Prepacked weights (float32; the inference path, Python caches the packed array per weight
 // version): the forward pass's weight transform done once instead of on every call.
 //  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
-//  * plan "col" (automatic choice only, N·OH·OW <= 512 columns: batch-1 inference and small
-//    maps): im2col of the batch, then the direct kernel's micro-kernel run over the im2col
+//  * plan "col" (automatic choice only, N·OH·OW <= 512 columns and at most 4 segments of
+//    16·NV columns, each of which reads all the weights: batch-1 inference): im2col of the batch, then the direct kernel's micro-kernel run over the im2col
 //    columns as a 1×1 convolution against the packed panels — no GEMM packing of the weights
 //    on every call (a 512×4608 weight is 9.4 MB: packing it cost more than the product).
 // conv2d_packed_size: float elements of the packed array for p (a 16-float header holding
