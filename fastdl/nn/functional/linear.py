@@ -7,22 +7,13 @@ three products per direction.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _contig, _tensor as _t
 
 __all__ = ["linear", "bilinear"]
 
-
-
-def _contig(x, dtype=None):
-    """x as a C-contiguous array of `dtype`, copied only when needed (keeps 0-d arrays 0-d,
-    which np.ascontiguousarray would make 1-d)."""
-    if dtype is not None and x.dtype != dtype:
-        x = x.astype(dtype)
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def _prod(shape):
@@ -30,10 +21,6 @@ def _prod(shape):
     for s in shape:
         n *= s
     return n
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 class _Linear(_Op):
@@ -57,10 +44,14 @@ class _Linear(_Op):
         ctx.save_for_backward(x, w)
         return y.reshape(lead + (w.shape[0],))
 
+    _double = True
+
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the same products, recorded
+            return _linear_backward_graph(x, w, g, nx, nw, nb)
         out_f, in_f = w.shape
         rows = _prod(x.shape[:-1])
         g2 = _contig(g, dtype=w.dtype).reshape(rows, out_f)
@@ -167,3 +158,18 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         bias = _t(bias)
     return _Bilinear.apply(input1, input2, weight, bias)
+
+
+def _linear_backward_graph(x, w, g, nx, nw, nb):
+    """``_Linear``'s backward on recorded Tensors (create_graph=True): dX = dY·W,
+    dW = dYᵀ·X, db = Σ dY, each a recorded op whose own gradient is again a product."""
+    out_f, in_f = w.shape
+    g2 = g.reshape(-1, out_f)
+    gx = gw = gb = None
+    if nx:
+        gx = g2.matmul(w).reshape(x.shape)
+    if nw:
+        gw = g2.transpose(0, 1).matmul(x.reshape(-1, in_f))
+    if nb:
+        gb = g2.sum(0)
+    return gx, gw, gb
