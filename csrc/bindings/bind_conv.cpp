@@ -77,10 +77,7 @@ py::object forward_t(const py::array& x, const py::array& w, const py::object& b
   return std::move(y);
 }
 
-py::object conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
-                          int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
-                          int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
-  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+void check_bias(const py::array& x, const py::object& b, const Conv2dParams& p) {
   if (!b.is_none()) {
     if (!py::isinstance<py::array>(b)) throw py::type_error("conv2d: bias must be an array or None");
     py::array ba = py::reinterpret_borrow<py::array>(b);
@@ -89,8 +86,61 @@ py::object conv2d_forward(const py::array& x, const py::array& w, const py::obje
     if (ba.ndim() != 1 || ba.shape(0) != p.K)
       bad("bias must have shape (" + S(p.K) + ",), got " + shape_str(ba));
   }
+}
+
+py::object conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
+                          int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
+                          int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
+  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+  check_bias(x, b, p);
   if (is_f32(x)) return forward_t<float>(x, w, b, p);
   return forward_t<double>(x, w, b, p);
+}
+
+// The weight transform of the forward pass for this geometry (input x: its shape only), done
+// once so an inference loop can cache it per weight version; None where there is no packed
+// path (float64, no AVX-512, depthwise, a forced algorithm or shape without one).
+py::object conv2d_pack_weight(const py::array& x, const py::array& w, int64_t sh, int64_t sw,
+                              int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
+                              int64_t dw, int64_t groups) {
+  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+  if (!is_f32(x)) return py::none();
+  const int64_t n = conv::conv2d_packed_size(p);
+  if (n <= 0) return py::none();
+  py::array out = pool_array({n}, w.dtype());
+  const float* wp = cptr<float>(w);
+  float* op = ptr<float>(out);
+  {
+    py::gil_scoped_release nogil;
+    conv::conv2d_pack_weight(p, wp, op);
+  }
+  return std::move(out);
+}
+
+// conv2d_forward with the packed weight from conv2d_pack_weight for the same geometry (the
+// weight itself is passed too: the kernels fall back to it if the packed plan is stale).
+py::object conv2d_forward_packed(const py::array& x, const py::array& w, const py::array& wpk,
+                                 const py::object& b, int64_t sh, int64_t sw, int64_t pt,
+                                 int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
+                                 int64_t groups) {
+  Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
+  check_bias(x, b, p);
+  if (!is_f32(x)) return forward_t<double>(x, w, b, p);
+  const int64_t n = conv::conv2d_packed_size(p);
+  if (n <= 0 || !is_f32(wpk) || wpk.ndim() != 1 || wpk.shape(0) != n ||
+      !(wpk.flags() & py::array::c_style))
+    return forward_t<float>(x, w, b, p);
+  const float* bp = b.is_none() ? nullptr : cptr<float>(py::reinterpret_borrow<py::array>(b));
+  py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
+  const float* xp = cptr<float>(x);
+  const float* wp = cptr<float>(w);
+  const float* kp = cptr<float>(wpk);
+  float* yp = ptr<float>(y);
+  {
+    py::gil_scoped_release nogil;
+    conv::conv2d_forward_packed(p, xp, wp, kp, bp, yp);
+  }
+  return std::move(y);
 }
 
 template <class T>
@@ -188,6 +238,16 @@ void bind_conv(py::module_& m) {
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),
         py::arg("dil_w"), py::arg("groups"),
         "y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.");
+  m.def("conv2d_pack_weight", &conv2d_pack_weight, py::arg("input"), py::arg("weight"),
+        py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"),
+        py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"),
+        py::arg("groups"),
+        "The forward pass's packed weight for this geometry (1-D float32), or None.");
+  m.def("conv2d_forward_packed", &conv2d_forward_packed, py::arg("input"), py::arg("weight"),
+        py::arg("packed"), py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"),
+        py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
+        py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"),
+        "conv2d_forward with a weight packed by conv2d_pack_weight for the same geometry.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
         py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),

@@ -30,8 +30,15 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
   return false;
 }
 #include "kernels/conv/conv_impl.inc"
+// No packed path on this ISA: conv2d_forward_packed runs the plain forward.
+int64_t packed_size(const Conv2dParams&) { return 0; }
+void pack_f(const Conv2dParams&, const float*, float*) {}
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
+                  const float* b, float* y) {
+  forward(p, x, w, b, y);
+}
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
 }  // namespace generic
 
 // ---- algorithm choice ----------------------------------------------------------------------
@@ -88,6 +95,13 @@ const char* algorithm_name(Algo a) {
 // Winograd for 3×3 stride-1 layers with 8×8 outputs and >= 64 channels (at 4×4 the
 // 2×2 tiles cover half the map's padding and the GEMMs are 128 rows), and the gradients of a
 // layer with a tiny reduction and many outputs (C·R·S <= 32, K >= 32: an RGB stem) on GEMM.
+// ResNet-50's layers at batch 8 (same clock; direct / gemm / winograd, torch):
+//   512→512 7²       52 / 206   26 / 64     50 / 114    (torch 14 / 57) → gemm
+//   512→512 14² s2   37 / 127   27 / 77     34 / 121    (torch 20 / 88) → gemm
+//   128→128 56² s2   32 / 114   30 / 91     32 / 108    (torch 20 / 95) → direct (kept)
+// so Winograd also needs at least 512 tiles (8×8 maps at batch 32; at batch 8 or 1 its
+// 16 GEMMs are too short: 256→256 8² at batch 1 took 10 ms against 1 ms on GEMM), and
+// strided layers take the batched GEMM up to 7×7 outputs.
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   (void)elem;
   if (depthwise(p)) return Algo::direct;
@@ -95,10 +109,11 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (f == Algo::direct || f == Algo::gemm) return f;
   if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
+  const int64_t tiles = p.N * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
   if (winograd_ok(p) && pass != Pass::weight_grad && ohw > 16 && ohw <= 64 && p.C >= 64 &&
-      p.K >= 64)
+      p.K >= 64 && tiles >= 512)
     return Algo::winograd;
-  if (ohw <= 64 && red >= 512 && (p.sh == 1 || ohw <= 16)) return Algo::gemm;
+  if (ohw <= 64 && red >= 512 && (p.sh == 1 || ohw <= 49)) return Algo::gemm;
   if (pass != Pass::forward && red <= 32 && p.K >= 32) return Algo::gemm;
   return Algo::direct;
 }
@@ -121,6 +136,14 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
                     double* y) {
   pick(table)->fwd_d(p, x, w, b, y);
+}
+int64_t conv2d_packed_size(const Conv2dParams& p) { return pick(table)->packed_size(p); }
+void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp) {
+  pick(table)->pack_f(p, w, wp);
+}
+void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
+                           const float* wp, const float* b, float* y) {
+  pick(table)->fwd_packed_f(p, x, w, wp, b, y);
 }
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {

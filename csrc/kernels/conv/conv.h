@@ -58,6 +58,22 @@ void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, cons
 void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, const double* dy,
                      double* dx, double* dw, double* db);
 
+// Prepacked weights (float32; the inference path, Python caches the packed array per weight
+// version): the forward pass's weight transform done once instead of on every call.
+//  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
+//  * plan "col" (automatic choice only, N·OH·OW <= 512 columns and at most 4 segments of
+//    16·NV columns, each of which reads all the weights: batch-1 inference): im2col of the batch, then the direct kernel's micro-kernel run over the im2col
+//    columns as a 1×1 convolution against the packed panels — no GEMM packing of the weights
+//    on every call (a 512×4608 weight is 9.4 MB: packing it cost more than the product).
+// conv2d_packed_size: float elements of the packed array for p (a 16-float header holding
+// the plan, then the panels), 0 when this ISA/shape has no packed path (then call
+// conv2d_forward). conv2d_forward_packed falls back to conv2d_forward(p, x, w, b, y) when wp
+// does not hold the plan p needs now (e.g. the forced algorithm changed since packing).
+int64_t conv2d_packed_size(const Conv2dParams& p);
+void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp);
+void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
+                           const float* wp, const float* b, float* y);
+
 // Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
 // stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
 // `winograd`: Winograd F(2×2, 3×3) for 3×3, stride 1, dilation 1, groups 1 (falls back to
@@ -84,6 +100,10 @@ struct ConvOps {
                 float*);
   void (*bwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*,
                 double*, double*);
+  int64_t (*packed_size)(const Conv2dParams&);
+  void (*pack_f)(const Conv2dParams&, const float*, float*);
+  void (*fwd_packed_f)(const Conv2dParams&, const float*, const float*, const float*,
+                       const float*, float*);
 };
 
 namespace generic { extern const ConvOps ops; }

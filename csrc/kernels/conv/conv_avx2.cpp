@@ -24,8 +24,15 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
   return false;
 }
 #include "kernels/conv/conv_impl.inc"
+// No packed path on this ISA: conv2d_forward_packed runs the plain forward.
+int64_t packed_size(const Conv2dParams&) { return 0; }
+void pack_f(const Conv2dParams&, const float*, float*) {}
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
+                  const float* b, float* y) {
+  forward(p, x, w, b, y);
+}
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
 }  // namespace avx2
 }  // namespace conv
 }  // namespace fastdl

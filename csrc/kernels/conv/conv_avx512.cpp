@@ -450,8 +450,190 @@ bool dw_direct_ok(const Conv2dParams& p) {
   return direct_ok(p) && p.H > 0 && p.W > 0;
 }
 
+// ---- depthwise, channel-blocked: 16 channels in the lanes of a vector ----------------------
+// For one output channel per input channel (MobileNet's 3×3 depthwise), where the plane
+// kernels above waste lanes (rows shorter than 16 pixels) or do not apply (stride != 1,
+// dilation): a block of 16 channels of one image is copied to a zero-padded [a][b][16]
+// buffer (Hp × Wp pixels, every tap's position inside it), so every tap of every output
+// pixel is one full-vector FMA whatever the stride; results are copied back to NCHW.
+bool dw_blocked_ok(const Conv2dParams& p) {
+  return p.K == p.C && p.N > 0 && p.H > 0 && p.W > 0 && p.OH > 0 && p.OW > 0 &&
+         (p.OW < 16 || p.sh != 1 || p.sw != 1 || p.dh != 1 || p.dw != 1);
+}
+
+struct DwGeo {
+  int64_t Hp, Wp, nb;  // padded block size (pixels), channel blocks
+};
+DwGeo dw_geo(const Conv2dParams& p) {
+  return {(p.OH - 1) * p.sh + (p.R - 1) * p.dh + 1, (p.OW - 1) * p.sw + (p.S - 1) * p.dw + 1,
+          (p.C + 15) / 16};
+}
+
+// xb[(a·Wp + b)·16 + l] = src[l][a − offh][b − offw] (planes `plane` apart, nc of them;
+// zero outside the plane and for lanes l >= nc).
+void to_blocked(const float* src, int64_t nc, int64_t H, int64_t W, int64_t plane,
+                int64_t offh, int64_t offw, int64_t Hp, int64_t Wp, float* xb) {
+  fill(xb, Hp * Wp * 16, 0.0f);
+  for (int64_t l = 0; l < nc; ++l) {
+    const float* s = src + l * plane;
+    for (int64_t h = imax(0, -offh); h < H && h + offh < Hp; ++h) {
+      const int64_t b0 = imax(0, -offw), b1 = imin(W, Wp - offw);
+      float* d = xb + ((h + offh) * Wp + offw) * 16 + l;
+      for (int64_t wi = b0; wi < b1; ++wi) d[wi * 16] = s[h * W + wi];
+    }
+  }
+}
+
+// dst[l][h][w] = xb[((h + offh)·Wp + w + offw)·16 + l] (0 where outside the block), l < nc.
+void from_blocked(const float* xb, int64_t nc, int64_t H, int64_t W, int64_t plane,
+                  int64_t offh, int64_t offw, int64_t Hp, int64_t Wp, float* dst) {
+  for (int64_t l = 0; l < nc; ++l) {
+    float* d = dst + l * plane;
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t a = h + offh;
+      for (int64_t wi = 0; wi < W; ++wi) {
+        const int64_t bb = wi + offw;
+        d[h * W + wi] = (a >= 0 && a < Hp && bb >= 0 && bb < Wp) ? xb[(a * Wp + bb) * 16 + l]
+                                                                 : 0.0f;
+      }
+    }
+  }
+}
+
+// wb[t·16 + l] = w[c0 + l][t] (0 for l >= nc); the 180°-rotated taps when flip.
+void dw_block_weights(const float* w, int64_t c0, int64_t nc, int64_t RS, bool flip,
+                      float* wb) {
+  for (int64_t t = 0; t < RS; ++t)
+    for (int64_t l = 0; l < 16; ++l)
+      wb[t * 16 + l] = l < nc ? w[(c0 + l) * RS + (flip ? RS - 1 - t : t)] : 0.0f;
+}
+
+// yb[(oh·OW + ow)·16] = bias + Σ_t wb[t] · xb[((oh·sh + r·dh)·Wp + ow·sw + s·dw)·16]:
+// 8 output pixels at a time (independent accumulators).
+void dw_blocked_pixels(const Conv2dParams& p, const DwGeo& g, const float* xb,
+                       const float* wb, __m512 bias, float* yb) {
+  const int64_t RS = p.R * p.S;
+  const int64_t step = p.sw * 16;
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    int64_t ow = 0;
+    for (; ow + 8 <= p.OW; ow += 8) {
+      __m512 acc[8];
+      for (int u = 0; u < 8; ++u) acc[u] = bias;
+      for (int64_t t = 0; t < RS; ++t) {
+        const int64_t r = t / p.S, s = t % p.S;
+        const __m512 wv = _mm512_loadu_ps(wb + t * 16);
+        const float* q = xb + ((oh * p.sh + r * p.dh) * g.Wp + ow * p.sw + s * p.dw) * 16;
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u)
+          acc[u] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(q + u * step), acc[u]);
+      }
+      for (int u = 0; u < 8; ++u) _mm512_storeu_ps(yb + (oh * p.OW + ow + u) * 16, acc[u]);
+    }
+    for (; ow < p.OW; ++ow) {
+      __m512 acc = bias;
+      for (int64_t t = 0; t < RS; ++t) {
+        const int64_t r = t / p.S, s = t % p.S;
+        const float* q = xb + ((oh * p.sh + r * p.dh) * g.Wp + ow * p.sw + s * p.dw) * 16;
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(wb + t * 16), _mm512_loadu_ps(q), acc);
+      }
+      _mm512_storeu_ps(yb + (oh * p.OW + ow) * 16, acc);
+    }
+  }
+}
+
+constexpr int kDwSlotA = 5, kDwSlotB = 4, kDwSlotC = 6, kDwSlotD = 7;
+
+bool dw_blocked_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                        float* y) {
+  const DwGeo g = dw_geo(p);
+  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  const size_t xb_bytes = sizeof(float) * static_cast<size_t>(g.Hp * g.Wp * 16) + 64;
+  const size_t yb_bytes = sizeof(float) * static_cast<size_t>(OHW * 16) + 64;
+  const size_t wb_bytes = sizeof(float) * static_cast<size_t>(RS * 16) + 64;
+  parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
+    float* xb = static_cast<float*>(thread_scratch(xb_bytes, kDwSlotA));
+    float* yb = static_cast<float*>(thread_scratch(yb_bytes, kDwSlotB));
+    float* wb = static_cast<float*>(thread_scratch(wb_bytes, kDwSlotC));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / g.nb, c0 = (i % g.nb) * 16, nc = imin(16, p.C - c0);
+      to_blocked(x + (n * p.C + c0) * HW, nc, p.H, p.W, HW, p.pt, p.pl, g.Hp, g.Wp, xb);
+      dw_block_weights(w, c0, nc, RS, false, wb);
+      alignas(64) float bl[16];
+      for (int64_t l = 0; l < 16; ++l) bl[l] = (b && l < nc) ? b[c0 + l] : 0.0f;
+      dw_blocked_pixels(p, g, xb, wb, _mm512_load_ps(bl), yb);
+      from_blocked(yb, nc, p.OH, p.OW, OHW, 0, 0, p.OH, p.OW, y + (n * p.K + c0) * OHW);
+    }
+  });
+  return true;
+}
+
+// Gradients, threads over channel blocks; each block runs the images in order (a fixed
+// summation order for dW: bitwise identical for any thread count). dx: dy's pixels scattered
+// with the taps into a zero padded block (the adjoint of dw_blocked_pixels), copied out
+// cropped; dW[t] = Σ_images Σ_pixels dy · x at tap t.
+bool dw_blocked_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                         float* dx, float* dw) {
+  const DwGeo g = dw_geo(p);
+  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  const size_t xb_bytes = sizeof(float) * static_cast<size_t>(g.Hp * g.Wp * 16) + 64;
+  const size_t yb_bytes = sizeof(float) * static_cast<size_t>(OHW * 16) + 64;
+  const size_t wb_bytes = sizeof(float) * static_cast<size_t>(RS * 16 * 2) + 64;
+  parallel_for(g.nb, 1, [&](int64_t b0, int64_t b1) {
+    float* xb = static_cast<float*>(thread_scratch(xb_bytes, kDwSlotA));
+    float* dyb = static_cast<float*>(thread_scratch(yb_bytes, kDwSlotB));
+    float* wb = static_cast<float*>(thread_scratch(wb_bytes, kDwSlotC));
+    float* dxb = static_cast<float*>(thread_scratch(xb_bytes, kDwSlotD));
+    float* acc = wb + RS * 16;  // dW accumulators [t][16]
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      const int64_t c0 = cb * 16, nc = imin(16, p.C - c0);
+      dw_block_weights(w, c0, nc, RS, false, wb);
+      fill(acc, RS * 16, 0.0f);
+      for (int64_t n = 0; n < p.N; ++n) {
+        to_blocked(dy + (n * p.K + c0) * OHW, nc, p.OH, p.OW, OHW, 0, 0, p.OH, p.OW, dyb);
+        if (dw) {
+          to_blocked(x + (n * p.C + c0) * HW, nc, p.H, p.W, HW, p.pt, p.pl, g.Hp, g.Wp, xb);
+          for (int64_t t = 0; t < RS; ++t) {
+            const int64_t r = t / p.S, s = t % p.S;
+            __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                           _mm512_setzero_ps()};
+            for (int64_t oh = 0; oh < p.OH; ++oh) {
+              const float* q = xb + ((oh * p.sh + r * p.dh) * g.Wp + s * p.dw) * 16;
+              const float* d = dyb + oh * p.OW * 16;
+              for (int64_t ow = 0; ow < p.OW; ++ow)
+                a[ow & 3] = _mm512_fmadd_ps(_mm512_loadu_ps(d + ow * 16),
+                                            _mm512_loadu_ps(q + ow * p.sw * 16), a[ow & 3]);
+            }
+            const __m512 sum = _mm512_add_ps(_mm512_add_ps(a[0], a[1]),
+                                             _mm512_add_ps(a[2], a[3]));
+            _mm512_storeu_ps(acc + t * 16, _mm512_add_ps(_mm512_loadu_ps(acc + t * 16), sum));
+          }
+        }
+        if (dx) {
+          fill(dxb, g.Hp * g.Wp * 16, 0.0f);
+          for (int64_t oh = 0; oh < p.OH; ++oh)
+            for (int64_t ow = 0; ow < p.OW; ++ow) {
+              const __m512 d = _mm512_loadu_ps(dyb + (oh * p.OW + ow) * 16);
+              for (int64_t t = 0; t < RS; ++t) {
+                const int64_t r = t / p.S, s = t % p.S;
+                float* q = dxb + ((oh * p.sh + r * p.dh) * g.Wp + ow * p.sw + s * p.dw) * 16;
+                _mm512_storeu_ps(q, _mm512_fmadd_ps(_mm512_loadu_ps(wb + t * 16), d,
+                                                    _mm512_loadu_ps(q)));
+              }
+            }
+          from_blocked(dxb, nc, p.H, p.W, HW, p.pt, p.pl, g.Hp, g.Wp, dx + (n * p.C + c0) * HW);
+        }
+      }
+      if (dw)
+        for (int64_t l = 0; l < nc; ++l)
+          for (int64_t t = 0; t < RS; ++t) dw[(c0 + l) * RS + t] = acc[t * 16 + l];
+    }
+  });
+  return true;
+}
+
 bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                        float* y) {
+  if (dw_blocked_ok(p)) return dw_blocked_forward(p, x, w, b, y);
   if (!dw_direct_ok(p)) return false;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1;
@@ -493,6 +675,7 @@ void dw_plane_wgrad(const float* dyk, int64_t OH, int64_t OW, const float* xp, i
 
 bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                         float* dx, float* dw) {
+  if (dw_blocked_ok(p)) return dw_blocked_backward(p, x, w, dy, dx, dw);
   if (!dw_direct_ok(p)) return false;
   const int64_t RS = p.R * p.S;
   if (dw && RS != 9 && RS != 1 && RS != 25) return false;  // wgrad taps are compile-time
@@ -540,8 +723,101 @@ bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, c
   return true;
 }
 
+// ---- prepacked weights (conv.h: conv2d_packed_size) ----------------------------------------
+constexpr int64_t kPackHeader = 16;  // floats before the panels: plan, MR, NV
+constexpr int64_t kColUkrMax = 512;  // plan "col" up to this many im2col columns (N·OH·OW)
+constexpr int64_t kColPasses = 4;    // and up to this many passes over the weights
+enum : int { kPlanNone = 0, kPlanDirect = 1, kPlanCol = 2 };
+
+struct Plan {
+  int kind;
+  Choice ch;
+};
+
+// A function of p and the forced algorithm only (never of the thread count or the data).
+Plan packed_plan(const Conv2dParams& p) {
+  const Plan none{kPlanNone, {4, 1, nullptr, nullptr}};
+  if (p.N <= 0 || p.K <= 0 || p.C <= 0 || p.OH <= 0 || p.OW <= 0 || is_depthwise(p))
+    return none;
+  const int64_t Kg = p.K / p.groups;
+  if (algorithm_for(p, sizeof(float), Pass::forward) == Algo::direct && direct_ok(p) &&
+      !is_pointwise(p)) {
+    const Choice ch = choose(Kg, p.OW);
+    if (ch.fn) return {kPlanDirect, ch};
+  }
+  if (forced_algorithm() != Algo::automatic) return none;
+  if (p.N * p.OH * p.OW <= kColUkrMax) {
+    // every column segment reads all the weights: at most kColPasses passes (batch 32 of
+    // 4×4 maps would stream a 9.4 MB weight 32 times, slower than GEMM)
+    const Choice ch = choose(Kg, p.OH * p.OW);
+    const int64_t seg = 16 * ch.nv;
+    if (ch.fn && p.N * ((p.OH * p.OW + seg - 1) / seg) <= kColPasses) return {kPlanCol, ch};
+  }
+  return none;
+}
+
+int64_t panels_size(const Conv2dParams& p, int64_t mr) {
+  const int64_t Kg = p.K / p.groups, KK = p.C / p.groups * p.R * p.S;
+  return p.groups * ((Kg + mr - 1) / mr) * KK * mr;
+}
+
+int64_t packed_size(const Conv2dParams& p) {
+  const Plan pl = packed_plan(p);
+  return pl.kind == kPlanNone ? 0 : kPackHeader + panels_size(p, pl.ch.mr);
+}
+
+void pack_f(const Conv2dParams& p, const float* w, float* wp) {
+  const Plan pl = packed_plan(p);
+  if (pl.kind == kPlanNone) return;
+  fill(wp, kPackHeader, 0.0f);
+  wp[0] = static_cast<float>(pl.kind);
+  wp[1] = static_cast<float>(pl.ch.mr);
+  wp[2] = static_cast<float>(pl.ch.nv);
+  pack_weights(w, p.K, p.C / p.groups, p.R, p.S, p.groups, pl.ch.mr, false, wp + kPackHeader);
+}
+
+// Plan "col": per group, the im2col matrix of the whole batch (KK × N·OHW, images side by
+// side), then for every (image, segment of 16·NV columns, block of MR output channels) one
+// micro-kernel call: the 1×1 "convolution" of the columns with the packed panel. Each output
+// is computed by one task in a fixed order: bitwise identical for any thread count.
+void col_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b,
+             float* y, const Choice& ch) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
+  const int64_t OHW = p.OH * p.OW, ld = p.N * OHW;
+  const int64_t MR = ch.mr, SEG = 16 * ch.nv;
+  const int64_t nkb = (Kg + MR - 1) / MR, panel = KK * MR, nseg = (OHW + SEG - 1) / SEG;
+  PoolBuf colb(sizeof(float) * KK * ld + 64);
+  float* col = static_cast<float*>(colb.p);
+  for (int64_t g = 0; g < p.groups; ++g) {
+    im2col_images(p, x, g, int64_t(0), p.N, col);
+    parallel_for(p.N * nseg * nkb, 1, [&](int64_t t0, int64_t t1) {
+      __mmask16 mask[4];
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t kb = t % nkb, js = t / nkb, sg = js % nseg, j = js / nseg;
+        const int64_t q0 = sg * SEG, k0 = g * Kg + kb * MR;
+        for (int v = 0; v < 4; ++v) mask[v] = lane_mask(OHW - q0 - 16 * v);
+        ch.fn(KK, 1, 1, col + j * OHW + q0, ld, 0, wpk + (g * nkb + kb) * panel,
+              y + (j * p.K + k0) * OHW + q0, OHW, imin(MR, Kg - kb * MR), mask,
+              b ? b + k0 : nullptr, 0);
+      }
+    });
+  }
+}
+
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                  const float* b, float* y) {
+  const Plan pl = packed_plan(p);
+  if (pl.kind == kPlanNone || wp[0] != static_cast<float>(pl.kind) ||
+      wp[1] != static_cast<float>(pl.ch.mr) || wp[2] != static_cast<float>(pl.ch.nv))
+    return forward(p, x, w, b, y);
+  if (pl.kind == kPlanDirect)
+    direct_run(p, p.pt, p.pl, x, wp + kPackHeader, b, y, pl.ch);
+  else
+    col_run(p, x, wp + kPackHeader, b, y, pl.ch);
+}
+
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
 }  // namespace avx512
 }  // namespace conv
 }  // namespace fastdl

@@ -4,17 +4,20 @@ Python entry of ``csrc/bindings/bind_conv.cpp`` → ``csrc/kernels/conv/``.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
+from ...autograd.grad_mode import _state
 from ...tensor import Tensor
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
 # Not re-exported into ``F`` (torch has no such names); reach them as
 # ``fastdl.nn.functional.conv.<name>``: conv2d_algorithm, set_conv_algorithm,
-# get_conv_algorithm, conv_algorithm.
+# get_conv_algorithm, conv_algorithm, clear_weight_cache.
 
 import contextlib
 
@@ -177,6 +180,55 @@ class _ConvOp(_Op):
         return gx, gw, gb, None
 
 
+# ---- inference: the weight transform cached per weight version ---------------------------
+# id(weight Tensor) -> (weak reference to it, {geometry: (weight array, weight version,
+# packed array or None)}); the entry goes when the weight is collected. A
+# forward that records no graph (grad mode off, or nothing requiring grad) runs on the weight
+# packed once by ``_C.conv2d_pack_weight`` for its geometry, re-packed when the weight's
+# version changes (optimizer steps, in-place ops, ``load_state_dict``) or its array is
+# replaced. Writes that bypass the version counter (into the array of ``w.numpy()``) are not
+# seen: call ``clear_weight_cache()`` after them.
+_PACKS = {}
+_MAX_GEOMETRIES = 4  # per weight; more distinct input shapes reset that weight's entries
+
+
+def clear_weight_cache():
+    """Drop every cached packed convolution weight (the inference path packs each weight
+    once per weight version and input geometry; writes into a weight's array that bypass
+    fastdl's version counter, e.g. through ``w.numpy()``, need this call).
+
+    Example: ``fastdl.nn.functional.conv.clear_weight_cache()``
+    """
+    _PACKS.clear()
+
+
+def _forward_packed(x, w, b, cfg):
+    """The graph-free float32 forward on the cached packed weight, or None (no packed path
+    for this ISA/shape/dtype: the caller runs the plain forward)."""
+    wa = w._array
+    if wa.dtype != np.float32 or x._array.dtype != np.float32:
+        return None
+    key = cfg[:2] + cfg[3:]
+    slot = _PACKS.get(id(w))
+    if slot is None or slot[0]() is not w:
+        i = id(w)
+        slot = _PACKS[i] = (weakref.ref(w, lambda _, i=i: _PACKS.pop(i, None)), {})
+    ent = slot[1]
+    hit = ent.get(key)
+    x4 = np.ascontiguousarray(x._array).reshape(cfg[0])
+    if hit is None or hit[0] is not wa or hit[1] != w._vc[0]:
+        if len(ent) >= _MAX_GEOMETRIES:
+            ent.clear()
+        w4 = np.ascontiguousarray(wa).reshape(cfg[1])
+        hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]))
+    if hit[2] is None:
+        return None
+    ba = None if b is None else np.ascontiguousarray(b._array)
+    y = _C.conv2d_forward_packed(x4, np.ascontiguousarray(wa).reshape(cfg[1]), hit[2], ba,
+                                 *cfg[3:])
+    return Tensor._make(y.reshape(cfg[2]))
+
+
 def _operands(fn, nd, input, weight, bias, groups, weight_layout):
     """(x, w, b, groups) checked: float tensors, x (N, C, ...) or unbatched, w of rank nd+2,
     groups a positive int. Shared by the convolutions and the transposed ones."""
@@ -253,6 +305,11 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
                dilation[0], dilation[1])
     yshape = ((w.shape[0],) if unbatched else (N, w.shape[0])) + out
     cfg = (x4s, w4s, yshape) + geo + (groups,)
+    if not (_state.grad and (x.requires_grad or w.requires_grad or
+                             (b is not None and b.requires_grad))):
+        y = _forward_packed(x, w, b, cfg)
+        if y is not None:
+            return y
     return _ConvOp.apply(x, w, b, cfg)
 
 
