@@ -451,14 +451,15 @@ bool dw_direct_ok(const Conv2dParams& p) {
 }
 
 // ---- depthwise, channel-blocked: 16 channels in the lanes of a vector ----------------------
-// For one output channel per input channel (MobileNet's 3×3 depthwise), where the plane
-// kernels above waste lanes (rows shorter than 16 pixels) or do not apply (stride != 1,
+// For one output channel per input channel (MobileNet's 3×3 depthwise) on output rows
+// shorter than 16 pixels, where the plane kernels above waste lanes (any stride or
 // dilation): a block of 16 channels of one image is copied to a zero-padded [a][b][16]
 // buffer (Hp × Wp pixels, every tap's position inside it), so every tap of every output
 // pixel is one full-vector FMA whatever the stride; results are copied back to NCHW.
 bool dw_blocked_ok(const Conv2dParams& p) {
   return p.K == p.C && p.N > 0 && p.H > 0 && p.W > 0 && p.OH > 0 && p.OW > 0 &&
-         (p.OW < 16 || p.sh != 1 || p.sw != 1 || p.dh != 1 || p.dw != 1);
+         p.OW < 16;  // wider rows: the plane kernels (stride 1) or the grouped im2col path,
+                     // faster there than this layout's scalar copies in and out
 }
 
 struct DwGeo {
