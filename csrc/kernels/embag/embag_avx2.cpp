@@ -1,0 +1,17 @@
+// embedding_bag compiled for AVX2: the shared loops of embag_impl.inc, vectorised by the
+// compiler for this ISA (this file alone gets the ISA's flags).
+#include <cstring>
+
+#include "common/parallel.h"
+#include "kernels/embag/embag.h"
+
+namespace fastdl {
+namespace embag {
+namespace avx2 {
+namespace {
+#include "kernels/embag/embag_impl.inc"
+}  // namespace
+const EmbagOps ops = {FASTDL_EMBAG_OPS_T(float), FASTDL_EMBAG_OPS_T(double)};
+}  // namespace avx2
+}  // namespace embag
+}  // namespace fastdl
