@@ -113,6 +113,25 @@ def test_grid_sample_threads_bitwise(dims, rng):
         assert np.array_equal(u, v)
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_grid_sample_non_finite_grid_matches_torch(dims, rng):
+    """NaN / ±inf grid coordinates: NaN out under bilinear-zeros and bicubic, the clamp's
+    value (NaN -> 0) under border and reflection, 0 for nearest-zeros — PyTorch's results."""
+    torch = torch_or_skip()
+    x, grid = _img(rng, N=1, C=2) if dims == 2 else _vol(rng, N=1, C=2)
+    flat = grid.reshape(-1)
+    flat[[0, 3, 7, 10]] = [np.nan, np.inf, -np.inf, np.nan]
+    modes = ["bilinear", "nearest"] + (["bicubic"] if dims == 2 else [])
+    for mode in modes:
+        for padding in PADS:
+            for ac in (False, True):
+                out = F.grid_sample(fastdl.tensor(x), fastdl.tensor(grid), mode, padding, ac)
+                want = torch.nn.functional.grid_sample(torch.tensor(x), torch.tensor(grid),
+                                                       mode, padding, ac)
+                assert_close(out.numpy(), want.numpy(), rtol=1e-7, atol=1e-9,
+                             msg=f"{mode}/{padding}/{ac}: ")
+
+
 # ---------------------------------------------------------------------------- embedding_bag
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 def test_embedding_bag_every_isa(isa, mode, rng):

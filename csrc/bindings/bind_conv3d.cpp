@@ -27,7 +27,8 @@ Conv3dParams check(const py::array& x, const py::array& w, const py::object& b,
                           shape_str(w));
   if (out.size() != 3 || s.size() != 3 || pad.size() != 3 || d.size() != 3)
     throw py::value_error(P(fn) + "output size, stride, padding and dilation must be triples");
-  if (groups < 1) throw py::value_error(P(fn) + "groups must be >= 1, got " + std::to_string(groups));
+  if (groups < 1)
+    throw py::value_error(P(fn) + "groups must be >= 1, got " + std::to_string(groups));
   Conv3dParams p{x.shape(0), x.shape(1), x.shape(2), x.shape(3), x.shape(4),
                  w.shape(0), w.shape(2), w.shape(3), w.shape(4),
                  out[0], out[1], out[2], s[0], s[1], s[2], pad[0], pad[1], pad[2],

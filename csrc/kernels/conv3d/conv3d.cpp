@@ -60,45 +60,88 @@ inline void maybe_parallel(int64_t n, F&& fn) {
   }
 }
 
+// The row copies below are short (one output row): GCC would turn them into memcpy/memset
+// calls, whose call overhead dominates at these lengths; keep them as inline loops.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTDL_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FASTDL_INLINE_COPIES
+#endif
+
+// One output row of a column-matrix row: r[ow] = src[ow·sw] for ow in [lo, hi), else 0.
+template <class T>
+FASTDL_INLINE_COPIES inline void copy_row(T* __restrict r, const T* __restrict src, int64_t OW,
+                                          int64_t sw, int64_t lo, int64_t hi) {
+  for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+  if (sw == 1) {
+    for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow];
+  } else {
+    for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow * sw];
+  }
+  for (int64_t ow = hi; ow < OW; ++ow) r[ow] = T(0);
+}
+
+// Rows c·kd·kh·kw … of col (Kc × (od1 − od0)·OH·OW): channel c (xc, (D, H, W)).
+template <class T>
+FASTDL_INLINE_COPIES void vol2col_channel(const Conv3dParams& p, const T* xc, int64_t c,
+                                          int64_t od0, int64_t od1, T* col) {
+  const int64_t KK = p.kd * p.kh * p.kw, cols = (od1 - od0) * p.OH * p.OW;
+  const int64_t HW = p.H * p.W;
+  for (int64_t a = 0; a < p.kd; ++a)
+    for (int64_t i = 0; i < p.kh; ++i)
+      for (int64_t j = 0; j < p.kw; ++j) {
+        T* row = col + (c * KK + (a * p.kh + i) * p.kw + j) * cols;
+        const int64_t x0 = j * p.dw - p.pw;
+        // output columns ow whose input column ow·sw + x0 lies in [0, W)
+        int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
+        int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
+        lo = std::min(lo, p.OW);
+        hi = std::max(lo, std::min(hi, p.OW));
+        // output rows oh whose input row y = oh·sh − ph + i·dh lies in [0, H)
+        const int64_t y0 = i * p.dh - p.ph;
+        int64_t oh_lo = y0 >= 0 ? 0 : (-y0 + p.sh - 1) / p.sh;
+        int64_t oh_hi = (p.H - 1 - y0) >= 0 ? (p.H - 1 - y0) / p.sh + 1 : 0;
+        oh_lo = std::min(oh_lo, p.OH);
+        oh_hi = std::max(oh_lo, std::min(oh_hi, p.OH));
+        // stride 1 with W == OW and |x0| < W: the rows strictly inside [oh_lo, oh_hi) are one
+        // contiguous run of the input (the out-of-row columns fixed up after)
+        const bool run = p.sw == 1 && p.sh == 1 && p.W == p.OW && x0 > -p.W && x0 < p.W &&
+                         oh_hi - oh_lo >= 3;
+        for (int64_t od = od0; od < od1; ++od) {
+          const int64_t z = od * p.sd - p.pd + a * p.dd;
+          T* plane = row + (od - od0) * p.OH * p.OW;
+          if (z < 0 || z >= p.D) {
+            for (int64_t q = 0; q < p.OH * p.OW; ++q) plane[q] = T(0);
+            continue;
+          }
+          for (int64_t q = 0; q < oh_lo * p.OW; ++q) plane[q] = T(0);
+          for (int64_t q = oh_hi * p.OW; q < p.OH * p.OW; ++q) plane[q] = T(0);
+          const T* xz = xc + z * HW + x0;
+          if (!run) {
+            for (int64_t oh = oh_lo; oh < oh_hi; ++oh)
+              copy_row(plane + oh * p.OW, xz + (oh * p.sh + y0) * p.W, p.OW, p.sw, lo, hi);
+            continue;
+          }
+          copy_row(plane + oh_lo * p.OW, xz + (oh_lo + y0) * p.W, p.OW, p.sw, lo, hi);
+          copy_row(plane + (oh_hi - 1) * p.OW, xz + (oh_hi - 1 + y0) * p.W, p.OW, p.sw, lo, hi);
+          const int64_t r0 = oh_lo + 1, r1 = oh_hi - 1;
+          std::memcpy(plane + r0 * p.OW, xz + (r0 + y0) * p.W, sizeof(T) * (r1 - r0) * p.OW);
+          if (lo > 0 || hi < p.OW)
+            for (int64_t oh = r0; oh < r1; ++oh) {
+              T* r = plane + oh * p.OW;
+              for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+              for (int64_t ow = hi; ow < p.OW; ++ow) r[ow] = T(0);
+            }
+        }
+      }
+}
+
 // col (Kc × (od1 − od0)·OH·OW) of channels [0, Cg) of xg (Cg, D, H, W).
 template <class T>
 void vol2col(const Conv3dParams& p, const T* xg, int64_t Cg, int64_t od0, int64_t od1,
              T* col) {
-  const int64_t KK = p.kd * p.kh * p.kw, cols = (od1 - od0) * p.OH * p.OW;
-  const int64_t HW = p.H * p.W, DHW = p.D * HW;
-  maybe_parallel(Cg, [&](int64_t c) {
-    const T* xc = xg + c * DHW;
-    for (int64_t a = 0; a < p.kd; ++a)
-      for (int64_t i = 0; i < p.kh; ++i)
-        for (int64_t j = 0; j < p.kw; ++j) {
-          T* row = col + (c * KK + (a * p.kh + i) * p.kw + j) * cols;
-          const int64_t x0 = j * p.dw - p.pw;
-          // output columns ow whose input column ow·sw + x0 lies in [0, W)
-          int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
-          int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
-          lo = std::min(lo, p.OW);
-          hi = std::max(lo, std::min(hi, p.OW));
-          for (int64_t od = od0; od < od1; ++od) {
-            const int64_t z = od * p.sd - p.pd + a * p.dd;
-            for (int64_t oh = 0; oh < p.OH; ++oh) {
-              T* r = row + ((od - od0) * p.OH + oh) * p.OW;
-              const int64_t y = oh * p.sh - p.ph + i * p.dh;
-              if (z < 0 || z >= p.D || y < 0 || y >= p.H) {
-                std::memset(r, 0, sizeof(T) * p.OW);
-                continue;
-              }
-              const T* src = xc + z * HW + y * p.W + x0;
-              for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
-              if (p.sw == 1) {
-                std::memcpy(r + lo, src + lo, sizeof(T) * (hi - lo));
-              } else {
-                for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow * p.sw];
-              }
-              for (int64_t ow = hi; ow < p.OW; ++ow) r[ow] = T(0);
-            }
-          }
-        }
-  });
+  const int64_t DHW = p.D * p.H * p.W;
+  maybe_parallel(Cg, [&](int64_t c) { vol2col_channel(p, xg + c * DHW, c, od0, od1, col); });
 }
 
 // The adjoint: xg[c, …] += col[…] (xg initialised), channel by channel in a fixed order.

@@ -1,9 +1,14 @@
 // embedding_bag compiled for AVX-512: the shared loops of embag_impl.inc, vectorised by the
-// compiler for this ISA (this file alone gets the ISA's flags).
+// compiler for this ISA, plus the register-blocked float32 bag sum (this file alone gets the
+// ISA's flags).
+#include <immintrin.h>
+
 #include <cstring>
 
 #include "common/parallel.h"
 #include "kernels/embag/embag.h"
+
+#define FASTDL_EMBAG_AVX512 1
 
 namespace fastdl {
 namespace embag {

@@ -1,12 +1,11 @@
 """``fastdl.nn.functional``: 3-D convolution and transposed convolution.
 
 ``conv3d`` is one C++ op (``csrc/bindings/bind_conv3d.cpp`` → ``csrc/kernels/conv3d/``:
-vol2col + GEMM, forward and backward; NumPy twin ``fastdl.testing.reference.conv.conv3d_ref``
-where present, else the 2-D composition below). ``conv_transpose3d`` is a sum over the depth
-taps of the 2-D kernels: each depth tap's 2-D transposed convolution of
-the N·D input slices lands on output depths ``i·s_D + a·d_D − p_D``. Both are compositions of
-differentiable ops (indexing, ``conv2d``/``conv_transpose2d``, sums), so they inherit the
-2-D kernels' speed and backward; the 2-D kernels are the ``conv`` family's.
+vol2col + GEMM, forward and backward; NumPy twin ``fastdl.testing.reference.conv3d``).
+``conv_transpose3d`` is a sum over the depth taps of the 2-D kernels: each depth tap's 2-D
+transposed convolution of the N·D input slices lands on output depths ``i·s_D + a·d_D − p_D``
+(a composition of differentiable ops — indexing, ``conv_transpose2d``, sums — so it inherits
+the ``conv`` family's speed and backward).
 """
 from __future__ import annotations
 
@@ -17,8 +16,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor, cat
-from .conv import conv2d, conv_transpose2d
-from .shape import pad as _pad
+from .conv import conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
