@@ -19,7 +19,7 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from ..tensor import _as_array
-from ._util import _resolve_shape, _shape_arg
+from ._util import _cast, _is_t, _resolve_shape, _shape_arg, _transpose
 
 
 def _promoted(ts):
@@ -35,6 +35,8 @@ def _promoted(ts):
 
 
 class _Reshape(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -46,6 +48,8 @@ class _Reshape(_Op):
 
 
 class _Permute(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, perm):
         ctx.perm = perm
@@ -53,10 +57,12 @@ class _Permute(_Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.perm)), None
+        return _transpose(g, np.argsort(ctx.perm)), None
 
 
 class _Expand(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -68,6 +74,8 @@ class _Expand(_Op):
 
 
 class _Repeat(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, reps):
         if len(reps) < a.ndim:
@@ -82,11 +90,16 @@ class _Repeat(_Op):
         sh = []
         for r, s in zip(ctx.reps, ctx.shape):
             sh += [r, s]
-        g = g.reshape(sh).sum(axis=tuple(range(0, len(sh), 2)))
+        if _is_t(g):
+            g = g.reshape(tuple(sh)).sum(tuple(range(0, len(sh), 2)))
+        else:
+            g = g.reshape(sh).sum(axis=tuple(range(0, len(sh), 2)))
         return g.reshape(ctx.orig), None
 
 
 class _Cat(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, d, *arrays):
         ctx.d = d
@@ -104,6 +117,8 @@ class _Cat(_Op):
 
 
 class _Stack(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, d, *arrays):
         ctx.d = d
@@ -112,10 +127,14 @@ class _Stack(_Op):
     @staticmethod
     def backward(ctx, g):
         n = g.shape[ctx.d]
+        if _is_t(g):
+            return (None,) + tuple(g.select(ctx.d, i) for i in range(n))
         return (None,) + tuple(np.take(g, i, axis=ctx.d) for i in range(n))
 
 
 class _Clone(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a):
         out = _empty(a.shape, a.dtype)
@@ -128,6 +147,8 @@ class _Clone(_Op):
 
 
 class _Cast(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, dt):
         ctx.src = a.dtype
@@ -135,6 +156,8 @@ class _Cast(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if _is_t(g):
+            return _cast(g, ctx.src), None
         return g.astype(ctx.src), None
 
 
