@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample2d', 'grid_sample2d_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -87,6 +87,14 @@ def conv2d_set_algorithm(name: str) -> None:
     """
     Force the convolution algorithm: auto, direct, gemm or winograd.
     """
+def conv3d(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    3-D convolution of (N, C, D, H, W) to (N, K, *output_size); padding is the front/top/left padding (the output size implies the rest).
+    """
+def conv3d_backward(grad_output: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    """
+    (grad_input or None, grad_weight or None, grad_bias or None).
+    """
 def cross_entropy_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, lse: numpy.ndarray, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
     ...
 def cross_entropy_forward(input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex) -> tuple:
@@ -141,11 +149,11 @@ def get_isa() -> str:
     ...
 def get_num_threads() -> int:
     ...
-def grid_sample2d(input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool) -> numpy.ndarray:
+def grid_sample(input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool) -> numpy.ndarray:
     """
-    grid_sample of (N, C, H, W) at grid (N, Ho, Wo, 2): mode 0 bilinear / 1 nearest, padding 0 zeros / 1 border / 2 reflection.
+    grid_sample of (N, C, [D,] H, W) at grid (N, [Do,] Ho, Wo, 2 or 3): mode 0 bilinear / 1 nearest / 2 bicubic (4-D only), padding 0 zeros / 1 border / 2 reflection.
     """
-def grid_sample2d_backward(grad_output: numpy.ndarray, input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool, need_input: bool, need_grid: bool) -> tuple:
+def grid_sample_backward(grad_output: numpy.ndarray, input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool, need_input: bool, need_grid: bool) -> tuple:
     """
     (grad_input or None, grad_grid or None).
     """
