@@ -1,4 +1,6 @@
 import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,56 @@ def rng():
 def _seed():
     fastdl.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def hang_guard(request):
+    """Fail a test that hangs: SIGALRM after the module's ``HANG_GUARD_SECONDS`` (default 60)
+    raises TimeoutError in it. Use it with ``pytestmark = pytest.mark.usefixtures("hang_guard")``
+    (a no-op where SIGALRM does not exist)."""
+    seconds = getattr(request.module, "HANG_GUARD_SECONDS", 60)
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def boom(signum, frame):
+        raise TimeoutError(f"hang guard: the test took more than {seconds} s")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """PyTorch on one thread for a module of (tiny) comparisons: its idle worker threads only
+    compete with fastdl's for the cores. Yields torch (None when it is not installed);
+    restored after the module."""
+    try:
+        import torch
+    except ImportError:
+        yield None
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(prev)
+
+
+@pytest.fixture
+def one_thread():
+    """fastdl on one thread for the test (no thread barriers to wait on on a busy machine)."""
+    n = fastdl.get_num_threads()
+    fastdl.set_num_threads(1)
+    try:
+        yield
+    finally:
+        fastdl.set_num_threads(n)
 
 
 # Hypothesis profiles for the property tests: "ci" (default, quick) and "long" (on demand:

@@ -16,18 +16,8 @@ import fastdl
 from fastdl.utils.data import (DataLoader, Dataset, IterableDataset, TensorDataset,
                                get_worker_info)
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM")
-
-
-@pytest.fixture(autouse=True)
-def hang_guard():
-    def boom(signum, frame):
-        raise TimeoutError("hang guard: the test took more than 60 s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM"),
+              pytest.mark.usefixtures("hang_guard")]
 
 
 class Images(Dataset):

@@ -6,12 +6,7 @@ import pytest
 import fastdl
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = fastdl.get_num_threads()
-    fastdl.set_num_threads(1)
-    yield
-    fastdl.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _mnist_or_skip():

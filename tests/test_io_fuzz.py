@@ -9,7 +9,6 @@ profile)."""
 import io
 import json
 import os
-import signal
 import struct
 import tracemalloc
 import zipfile
@@ -27,19 +26,8 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.fixture(autouse=True)
-def hang_guard():
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def boom(signum, frame):
-        raise TimeoutError("hang guard: more than 120 s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(120)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+HANG_GUARD_SECONDS = 120
+pytestmark = pytest.mark.usefixtures("hang_guard")
 
 
 def load_bounded(blob, limit=None):

@@ -3,7 +3,6 @@ training of one shared model by 2 processes, pickling of tensors and modules int
 the kernels accept. Every test runs under a hang guard."""
 import copy
 import pickle
-import signal
 
 import numpy as np
 import pytest
@@ -14,19 +13,7 @@ import fastdl.nn as nn
 import fastdl.nn.functional as F
 
 
-@pytest.fixture(autouse=True)
-def hang_guard():
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def boom(signum, frame):
-        raise TimeoutError("hang guard: more than 60 s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+pytestmark = pytest.mark.usefixtures("hang_guard")
 
 
 def test_pickled_tensors_and_modules_feed_the_kernels():

@@ -193,6 +193,20 @@ def test_layer_norm_parameter_gradients_long_column_exact(isa):
     assert_close(w.grad.numpy().astype(np.float64), m * g0 * xhat, rtol=1e-6, atol=0)
 
 
+def test_layer_norm_single_element_rows_exact(isa):
+    # normalized_shape (1,): x − μ = 0, so y = bias exactly and dgamma = 0 although
+    # rstd = 1/√eps is large (x·rstd − μ·rstd left |x|·rstd·eps behind: 5e-4 at x = 9)
+    rng = np.random.default_rng(0)
+    for dt in (np.float32, np.float64):
+        x = rng.uniform(-9, 9, (64, 1)).astype(dt)
+        w, b = rng.standard_normal(1).astype(dt), rng.standard_normal(1).astype(dt)
+        wt, bt = fastdl.tensor(w, requires_grad=True), fastdl.tensor(b, requires_grad=True)
+        y = F.layer_norm(fastdl.tensor(x), (1,), wt, bt)
+        np.testing.assert_array_equal(y.detach().numpy(), np.broadcast_to(b, x.shape))
+        y.backward(fastdl.tensor(rng.standard_normal(x.shape).astype(dt)))
+        np.testing.assert_array_equal(wt.grad.numpy(), np.zeros(1, dt))
+
+
 def _ce_long_class_axis(c, s):
     # one 0 and c - 1 entries of -2.3 along the class axis, at each of s positions
     x = np.full((1, c, s), -2.3, np.float32)

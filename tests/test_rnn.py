@@ -16,19 +16,8 @@ MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """PyTorch on one thread while these (tiny) comparisons run: its idle worker threads
-    only compete with fastdl's for the cores. Restored after the module."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 
 def _torch():
     return pytest.importorskip("torch")

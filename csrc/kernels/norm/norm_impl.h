@@ -319,16 +319,18 @@ void ln_forward_k(const T* x, int64_t M, int64_t K, const T* w, const T* b, doub
       const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(K) + eps);
       mean[r] = static_cast<T>(m.mean);
       rstd[r] = static_cast<T>(rs);
+      // x̂ = (x − μ)·rstd: the difference first, so x == μ gives 0 exactly however large
+      // rstd is (x·rstd − μ·rstd loses |x|·rstd·eps of it when the variance is ~0)
       const typename V::R vs = V::set1(static_cast<T>(rs));
-      const typename V::R vt = V::set1(static_cast<T>(-m.mean * rs));
+      const typename V::R vm = V::set1(static_cast<T>(m.mean));
       int64_t i = 0;
       for (; i + W <= K; i += W) {
-        typename V::R xh = V::fma(V::load(xr + i), vs, vt);
+        typename V::R xh = V::mul(V::sub(V::load(xr + i), vm), vs);
         V::store(yr + i, V::fma(xh, V::load(w + i), V::load(b + i)));
       }
       if (i < K) {
         const int64_t t = K - i;
-        typename V::R xh = V::fma(V::loadn(xr + i, t, T(0)), vs, vt);
+        typename V::R xh = V::mul(V::sub(V::loadn(xr + i, t, T(0)), vm), vs);
         V::storen(yr + i, V::fma(xh, V::loadn(w + i, t, T(0)), V::loadn(b + i, t, T(0))), t);
       }
     }
@@ -378,7 +380,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         const T* gr = g + r * K;
         const T* xr = x + r * K;
         const T mu = mean[r], rs = rstd[r];
-        const R vrs = V::set1(rs), vnm = V::set1(-mu * rs);
+        const R vrs = V::set1(rs), vmu = V::set1(mu);  // x̂ = (x − μ)·rstd, as the forward
         R vka = V::zero(), vkc = V::zero();
         if (gx) {
           // a = Σ g·w, c = Σ g·w·x̂
@@ -390,12 +392,12 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
             for (; i + W <= e; i += W) {
               R gwv = V::mul(V::load(gr + i), V::load(w + i));
               a0 = V::add(a0, gwv);
-              c0 = V::fma(gwv, V::fma(V::load(xr + i), vrs, vnm), c0);
+              c0 = V::fma(gwv, V::mul(V::sub(V::load(xr + i), vmu), vrs), c0);
             }
             if (i < e) {
               R gwv = V::mul(V::loadn(gr + i, e - i, T(0)), V::loadn(w + i, e - i, T(0)));
               a0 = V::add(a0, gwv);
-              c0 = V::fma(gwv, V::fma(V::loadn(xr + i, e - i, T(0)), vrs, vnm), c0);
+              c0 = V::fma(gwv, V::mul(V::sub(V::loadn(xr + i, e - i, T(0)), vmu), vrs), c0);
             }
             sa += static_cast<double>(V::hsum(a0));
             sc += static_cast<double>(V::hsum(c0));
@@ -408,7 +410,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
         int64_t i = 0;
         for (; i + W <= K; i += W) {
           R gv = V::load(gr + i);
-          R xh = V::fma(V::load(xr + i), vrs, vnm);
+          R xh = V::mul(V::sub(V::load(xr + i), vmu), vrs);
           if (gxr) V::store(gxr + i, V::fma(V::mul(gv, V::load(w + i)), vrs, V::fma(xh, vkc, vka)));
           if (want_params) {
             V::store(pw + i, V::fma(gv, xh, V::load(pw + i)));
@@ -416,7 +418,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
           }
         }
         for (; i < K; ++i) {
-          const T gv = gr[i], xh = xr[i] * rs + (-mu * rs);
+          const T gv = gr[i], xh = (xr[i] - mu) * rs;
           if (gxr) {
             T ka, kc;
             V::storen(&ka, vka, 1);

@@ -23,3 +23,4 @@ from .pooling_ext import *  # noqa: F401,F403
 from .sample import *  # noqa: F401,F403
 from .conv3d import *  # noqa: F401,F403
 from .misc_ext import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403

@@ -17,6 +17,7 @@ from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...tensor import Tensor, _inplace, as_tensor, where
+from ._args import _contig as _c, _float
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
@@ -25,22 +26,9 @@ __all__ = [
     "log_softmax", "softmin", "hardshrink", "softshrink", "tanhshrink", "threshold",
 ]
 
-def _c(a, dtype=None):
-    """C-contiguous array of `a` (0-d stays 0-d, unlike np.ascontiguousarray)."""
-    a = np.asarray(a, dtype=dtype)
-    return a if a.flags.c_contiguous else np.array(a, order="C")
-
-
 _CODES = dict(_C.eltwise_acts)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _tensor(x, name):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 class _Act(_Op):
@@ -70,7 +58,7 @@ class _Act(_Op):
 
 
 def _act(x, name, code, params=(), from_output=False, inplace=False):
-    t = _tensor(x, name)
+    t = _float(x, name)
     params = [float(p) for p in params]
     if not inplace:
         return _Act.apply(t, _CODES[code], params, from_output)
@@ -292,7 +280,7 @@ def prelu(input, weight):
     Example: ``F.prelu(fastdl.tensor([[-1.0, 2.0]]), fastdl.tensor([0.25]))`` gives
     ``[[-0.25, 2.]]``.
     """
-    t = _tensor(input, "prelu")
+    t = _float(input, "prelu")
     w = weight if isinstance(weight, Tensor) else as_tensor(weight)
     if w._array.dtype != t._array.dtype:
         raise TypeError(f"prelu: weight is {w._array.dtype} but input is {t._array.dtype}")
@@ -341,8 +329,7 @@ def _softmax(input, dim, dtype, name, log):
             raise TypeError(f"{name}: dtype must be a floating point type (float32 or "
                             f"float64), got {dtype}")
         t = t.to(dtype)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
+    t = _float(t, name)
     if dim is None:
         dim = _softmax_dim(t._array.ndim, name)
     return _Softmax.apply(t, int(dim), log)
@@ -377,19 +364,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 # The shrink/threshold activations are compositions of differentiable Tensor ops (a
 # mask product, a clamp): one or two elementwise passes, no kernel of their own.
-def _float_input(input, name):
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
-    return t
-
-
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0 (NaN propagates).
 
     Example: ``F.hardshrink(fastdl.tensor([-1.0, 0.2, 0.7]))`` gives ``[-1., 0., 0.7]``.
     """
-    t = _float_input(input, "hardshrink")
+    t = _float(input, "hardshrink")
     keep = ~((t._array >= -lambd) & (t._array <= lambd))
     return t * Tensor._make(keep.astype(t._array.dtype))
 
@@ -402,7 +382,7 @@ def softshrink(input, lambd=0.5):
     if not lambd >= 0:
         raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be "
                          f"{lambd}.")
-    t = _float_input(input, "softshrink")
+    t = _float(input, "softshrink")
     return t - t.clamp(-lambd, lambd)
 
 
@@ -411,7 +391,7 @@ def tanhshrink(input):
 
     Example: ``F.tanhshrink(fastdl.tensor([0.0, 1.0]))`` gives ``[0., 0.2384]``.
     """
-    t = _float_input(input, "tanhshrink")
+    t = _float(input, "tanhshrink")
     return t - tanh(t)
 
 
@@ -421,7 +401,7 @@ def threshold(input, threshold, value, inplace=False):
 
     Example: ``F.threshold(fastdl.tensor([0.5, 2.0]), 1.0, -1.0)`` gives ``[-1., 2.]``.
     """
-    t = _float_input(input, "threshold")
+    t = _float(input, "threshold")
     # torch's rule x <= threshold ? value : x, so a NaN input stays NaN
     out = where(Tensor._make(~(t._array <= threshold)), t, float(value))
     if not inplace:

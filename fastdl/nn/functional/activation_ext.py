@@ -9,18 +9,12 @@ import numpy as np
 
 from ...autograd import function as _fn
 from ...random import default_generator
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _float
 from . import activation as _act
 from .activation import sigmoid, softmax
 
 __all__ = ["glu", "rrelu", "rrelu_", "gumbel_softmax", "threshold_"]
-
-
-def _float(input, name):
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 def glu(input, dim=-1):

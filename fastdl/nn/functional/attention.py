@@ -12,13 +12,10 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...random import default_generator
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _tensor as _t
 
 __all__ = ["embedding", "scaled_dot_product_attention", "multi_head_attention_forward"]
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from ...tensor import Tensor, as_tensor, where
+from ...tensor import Tensor, where
+from ._args import _float as _f
 from .activation import softplus
 
 __all__ = ["pairwise_distance", "margin_ranking_loss", "soft_margin_loss",
@@ -18,13 +19,6 @@ __all__ = ["pairwise_distance", "margin_ranking_loss", "soft_margin_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _f(x, fn, name):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 def _reduce(loss, reduction, fn):

@@ -8,7 +8,8 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
 # Not re-exported into ``F`` (torch has no such names); reach them as
@@ -95,23 +96,6 @@ def conv2d_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
                                      int(groups), np.dtype(dtype).itemsize))
 
 
-def _tuple(v, n, fn, name):
-    """An int or a length-n sequence of ints -> tuple of n ints (ValueError otherwise)."""
-    if isinstance(v, (bool, np.bool_)):
-        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
-    if isinstance(v, (int, np.integer)):
-        return (int(v),) * n
-    try:
-        t = tuple(v)
-    except TypeError:
-        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}") \
-            from None
-    if len(t) != n or not all(isinstance(e, (int, np.integer)) and
-                              not isinstance(e, (bool, np.bool_)) for e in t):
-        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
-    return tuple(int(e) for e in t)
-
-
 def _conv_out_1(size, k, s, p, d):
     if s < 1:
         raise ValueError(f"conv_output_size: stride must be >= 1, got {s}")
@@ -191,13 +175,6 @@ class _ConvOp(_Op):
         if gw is not None:
             gw = gw.reshape(ctx.shapes[1])
         return gx, gw, gb, None
-
-
-def _check_tensor(t, fn, name):
-    t = as_tensor(t)
-    if t.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t.dtype}")
-    return t
 
 
 def _operands(fn, nd, input, weight, bias, groups, weight_layout):

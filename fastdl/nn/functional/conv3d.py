@@ -9,34 +9,15 @@ the ``conv`` family's speed and backward).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor, cat
+from ...tensor import Tensor, cat
+from ._args import _float as _f, _tuple
 from .conv import conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
-
-
-def _f(x, fn, name):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
-    return t
-
-
-def _triple(v, fn, name):
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v),) * 3
-    t = tuple(int(e) for e in v)
-    if len(t) == 1:
-        t = t * 3
-    if len(t) != 3:
-        raise ValueError(f"{fn}: {name} must be an int or a 3-tuple, got {v!r}")
-    return t
 
 
 class _Conv3d(_Op):
@@ -78,7 +59,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if w.ndim != 5:
         raise ValueError(f"{fn}: weight must be 5-D (C_out, C_in/groups, kD, kH, kW), got "
                          f"shape {tuple(w.shape)}")
-    s, d = _triple(stride, fn, "stride"), _triple(dilation, fn, "dilation")
+    s, d = _tuple(stride, 3, fn, "stride"), _tuple(dilation, 3, fn, "dilation")
     k = tuple(w.shape[2:])
     if x.shape[1] != w.shape[1] * groups:
         raise ValueError(f"{fn}: expected input with {w.shape[1] * groups} channels (weight "
@@ -105,7 +86,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"{fn}: padding must be 'valid', 'same', an int or a triple, got "
                              f"{padding!r}")
     else:
-        p = _triple(padding, fn, "padding")
+        p = _tuple(padding, 3, fn, "padding")
         if any(v < 0 for v in p):
             raise ValueError(f"{fn}: padding {p} must be non-negative")
     if out is None:
@@ -141,8 +122,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"{fn}: weight {tuple(w.shape)} expects {w.shape[0]} input channels, "
                          f"got input of shape {tuple(x.shape)}")
-    s, p = _triple(stride, fn, "stride"), _triple(padding, fn, "padding")
-    op, d = _triple(output_padding, fn, "output_padding"), _triple(dilation, fn, "dilation")
+    s, p = _tuple(stride, 3, fn, "stride"), _tuple(padding, 3, fn, "padding")
+    op, d = _tuple(output_padding, 3, fn, "output_padding"), _tuple(dilation, 3, fn, "dilation")
     k = tuple(w.shape[2:])
     N, C, D, H, W = x.shape
     oD = (D - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1

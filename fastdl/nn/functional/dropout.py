@@ -15,15 +15,9 @@ from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...random import next_kernel_seed
 from ...tensor import Tensor, _inplace, as_tensor
+from ._args import _contig as _c, _float
 
 __all__ = ["dropout", "dropout1d", "dropout2d"]
-
-def _c(a, dtype=None):
-    """C-contiguous array of `a` (0-d stays 0-d, unlike np.ascontiguousarray)."""
-    a = np.asarray(a, dtype=dtype)
-    return a if a.flags.c_contiguous else np.array(a, order="C")
-
-
 
 class _Dropout(_Op):
     _double = True
@@ -49,9 +43,7 @@ def _check_p(p, name):
 
 
 def _run(input, p, group, inplace, name):
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
+    t = _float(input, name)
     seed = next_kernel_seed()
     if not inplace:
         return _Dropout.apply(t, p, seed, group)

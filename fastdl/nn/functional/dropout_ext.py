@@ -17,6 +17,7 @@ import numpy as np
 from ...autograd import function as _fn
 from ...random import default_generator
 from ...tensor import Tensor, as_tensor
+from ._args import _float
 from .dropout import dropout2d
 
 __all__ = ["alpha_dropout", "feature_alpha_dropout", "dropout3d"]
@@ -33,9 +34,7 @@ def _check_p(p, name):
 
 def _alpha(input, p, training, inplace, feature, name):
     p = _check_p(p, name)
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
+    t = _float(input, name)
     if feature and t.ndim < 2:
         raise RuntimeError(f"{name}: feature dropout requires at least 2 dimensions in the "
                            f"input, got shape {tuple(t.shape)}")

@@ -7,22 +7,13 @@ three products per direction.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _contig, _tensor as _t
 
 __all__ = ["linear", "bilinear"]
 
-
-
-def _contig(x, dtype=None):
-    """x as a C-contiguous array of `dtype`, copied only when needed (keeps 0-d arrays 0-d,
-    which np.ascontiguousarray would make 1-d)."""
-    if dtype is not None and x.dtype != dtype:
-        x = x.astype(dtype)
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
 def _prod(shape):
@@ -30,10 +21,6 @@ def _prod(shape):
     for s in shape:
         n *= s
     return n
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 class _Linear(_Op):

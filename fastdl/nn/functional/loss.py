@@ -16,7 +16,8 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _contig as _c, _float as _float_input
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -24,14 +25,6 @@ __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
 _RED = {"none": 0, "mean": 1, "sum": 2}
 # kinds of the pointwise kernel (csrc/kernels/loss/loss.h)
 _MSE, _L1, _SMOOTH_L1, _HUBER, _BCE, _BCE_LOGITS, _KL, _KL_LOG = range(8)
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) or x is None else as_tensor(x)
-
-
-def _c(a):
-    return None if a is None else np.ascontiguousarray(a)
 
 
 def _legacy(size_average, reduce, reduction):
@@ -50,14 +43,6 @@ def _red(reduction, fn, extra=()):
         allowed = ", ".join(repr(r) for r in list(_RED) + list(extra))
         raise ValueError(f"{fn}: reduction must be one of {allowed}, got {reduction!r}")
     return reduction
-
-
-def _float_input(x, fn, name="input"):
-    x = _t(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {x.dtype} "
-                        f"(shape {tuple(x.shape)})")
-    return x
 
 
 def _like(x, other, fn, name):

@@ -13,42 +13,19 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor, where
+from ._args import _float as _f
 from .activation import logsigmoid
-from .composite_loss import pairwise_distance
+from .composite_loss import _REDUCTIONS, _reduce, pairwise_distance
 from .loss import _legacy
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
            "triplet_margin_with_distance_loss", "ctc_loss"]
-
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _f(x, fn, name="input"):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
-    return t
-
 
 def _ints(x, fn, name):
     a = x._array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{fn}: {name} must hold integers (int64), got {a.dtype}")
     return a.astype(np.int64)
-
-
-def _reduce(loss, reduction, fn):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: {reduction!r} is not a valid value for reduction")
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _const(a, like):
-    return Tensor._make(np.asarray(a, dtype=like._array.dtype))
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None,  # noqa: A002

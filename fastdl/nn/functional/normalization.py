@@ -12,23 +12,10 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _contig as _c, _float, _tensor as _t
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) or x is None else as_tensor(x)
-
-
-def _c(a):
-    return None if a is None else np.ascontiguousarray(a)
-
-
-def _check_float(x, fn):
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: input must be float32 or float64, got {x.dtype} "
-                        f"(shape {tuple(x.shape)})")
 
 
 class _BatchNorm(_Op):
@@ -95,8 +82,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         y = F.batch_norm(x, rm, rv, training=True)   # rm, rv updated
     """
     fn = "batch_norm"
-    x = _t(input)
-    _check_float(x, fn)
+    x = _float(input, fn)
     if x.ndim < 2:
         raise ValueError(f"{fn}: input must have at least 2 dimensions (N, C, ...), got shape "
                          f"{tuple(x.shape)}")
@@ -162,8 +148,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
         y = F.layer_norm(fastdl.randn(4, 10, 32), (32,))
     """
     fn = "layer_norm"
-    x = _t(input)
-    _check_float(x, fn)
+    x = _float(input, fn)
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
     ns = tuple(int(s) for s in normalized_shape)
@@ -209,8 +194,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
         y = F.group_norm(fastdl.randn(2, 6, 5, 5), 3)
     """
     fn = "group_norm"
-    x = _t(input)
-    _check_float(x, fn)
+    x = _float(input, fn)
     if x.ndim < 2:
         raise ValueError(f"{fn}: input must have at least 2 dimensions (N, C, ...), got shape "
                          f"{tuple(x.shape)}")
@@ -243,8 +227,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         y = F.instance_norm(fastdl.randn(4, 3, 8, 8))
     """
     fn = "instance_norm"
-    x = _t(input)
-    _check_float(x, fn)
+    x = _float(input, fn)
     if x.ndim < 3:
         raise ValueError(f"{fn}: input must have at least 3 dimensions (N, C, ...), got shape "
                          f"{tuple(x.shape)}")

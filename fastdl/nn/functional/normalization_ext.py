@@ -10,15 +10,9 @@ import numbers
 import numpy as np
 
 from ...tensor import Tensor, as_tensor, cat
+from ._args import _float
 
 __all__ = ["rms_norm", "local_response_norm"]
-
-
-def _float(input, name):
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

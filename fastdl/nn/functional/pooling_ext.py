@@ -14,7 +14,8 @@ import numbers
 import numpy as np
 
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _float as _t, _tuple as _tup
 from .activation import relu
 from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool1d,
                       max_pool2d)
@@ -26,29 +27,6 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_wi
            "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
            "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
            "fractional_max_pool3d", "fractional_max_pool3d_with_indices"]
-
-
-def _t(x, fn):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: input must be float32 or float64, got {t._array.dtype}")
-    return t
-
-
-def _tup(v, n, fn, name):
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v),) * n
-    try:
-        t = tuple(v)
-    except TypeError:
-        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}") \
-            from None
-    if len(t) == 1:
-        t = t * n
-    if len(t) != n or not all(isinstance(e, numbers.Integral) and not isinstance(e, bool)
-                              for e in t):
-        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
-    return tuple(int(e) for e in t)
 
 
 def _batched(x, nd, fn):

@@ -8,19 +8,13 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor
+from ._args import _float as _f
 
 __all__ = ["grid_sample", "affine_grid"]
 
 _MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDING = {"zeros": 0, "border": 1, "reflection": 2}
-
-
-def _f(x, fn, name):
-    t = x if isinstance(x, Tensor) else as_tensor(x)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must be float32 or float64, got {t._array.dtype}")
-    return t
 
 
 class _GridSample(_Op):

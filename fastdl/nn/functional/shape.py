@@ -15,6 +15,7 @@ import numpy as np
 
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor
+from ._args import _float, _tuple
 
 __all__ = ["pad", "one_hot", "normalize", "cosine_similarity", "interpolate", "unfold",
            "fold"]
@@ -181,9 +182,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
     Example: ``F.normalize(fastdl.tensor([[3.0, 4.0]]))`` gives ``[[0.6, 0.8]]``.
     """
-    t = input if isinstance(input, Tensor) else as_tensor(input)
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"normalize: input must be floating point, got {t._array.dtype}")
+    t = _float(input, "normalize")
     p = float(p)
     if not p > 0:
         raise ValueError(f"normalize: p must be > 0, got {p}")
@@ -296,8 +295,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"interpolate: mode {mode!r} needs a "
                          f"{' or '.join(str(d + 2) for d in _INTERP_MODES[mode])}-D input, got "
                          f"shape {tuple(t.shape)}")
-    if t._array.dtype.kind != "f":
-        raise TypeError(f"interpolate: input must be floating point, got {t._array.dtype}")
+    t = _float(t, "interpolate")
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
@@ -350,17 +348,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 # ---- unfold / fold (im2col and its adjoint) ---------------------------------------------------
-def _pair(v, fn, name):
-    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(t) != 2 or not all(isinstance(a, (int, np.integer)) for a in t):
-        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {v!r}")
-    return int(t[0]), int(t[1])
-
-
 def _window(fn, kernel_size, dilation, padding, stride):
     """The (kernel, dilation, padding, stride) pairs of unfold/fold, checked."""
-    k, d = _pair(kernel_size, fn, "kernel_size"), _pair(dilation, fn, "dilation")
-    p, s = _pair(padding, fn, "padding"), _pair(stride, fn, "stride")
+    k, d = _tuple(kernel_size, 2, fn, "kernel_size"), _tuple(dilation, 2, fn, "dilation")
+    p, s = _tuple(padding, 2, fn, "padding"), _tuple(stride, 2, fn, "stride")
     if min(k + d + s) < 1 or min(p) < 0:
         raise ValueError(f"{fn}: kernel_size, dilation and stride must be >= 1 and padding "
                          f">= 0, got {k}, {d}, {s}, {p}")
@@ -460,7 +451,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise ValueError(f"fold: expected a 2-D or 3-D input, got shape {tuple(t.shape)}")
     if unbatched:
         t = t.unsqueeze(0)
-    H, W = _pair(output_size, "fold", "output_size")
+    H, W = _tuple(output_size, 2, "fold", "output_size")
     k, d, p, s = _window("fold", kernel_size, dilation, padding, stride)
     if t.shape[1] % (k[0] * k[1]):
         raise ValueError(f"fold: expected size of input's dimension 1 to be divisible by the "

@@ -3,13 +3,9 @@
 """
 from __future__ import annotations
 
-from ...tensor import Tensor, as_tensor
+from ._args import _tensor as _t
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
-
-
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 def _factor(r, name, what):

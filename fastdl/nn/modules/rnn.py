@@ -11,7 +11,7 @@ Gate math (W·x means ``x Wᵀ``; ⊙ elementwise):
 
 A layer computes the input projection of all time steps with one GEMM per layer and
 direction (``F.linear``), then runs the recurrence as one op per layer and direction
-(``_Recurrence``, the C++ kernel family csrc/kernels/rnn): its forward loops over time in
+(``F.rnn_recurrence``, the C++ kernel family csrc/kernels/rnn): its forward loops over time in
 C++ (one (B, H)×(H, G·H) GEMM and one fused, vectorised pass of gate math per step), its
 backward is backpropagation through time in one loop (no graph of T·k nodes, no recursion),
 with the weight gradient as one GEMM over all steps. The cells,
@@ -26,79 +26,15 @@ import numpy as np
 
 from .. import functional as F
 from .. import init
-from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor, as_tensor, cat, stack, zeros
+from ..functional._args import _float
 from .linear import _factory_dtype
 from .module import Module, Parameter
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-# ---------------------------------------------------------------------------------------
-# the fused recurrence: one op per layer and direction
-
-
-_MODE_ID = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
-
-
-def _seq_out(hs, reverse):
-    """The output sequence in time order from the step-ordered states (a copy, so in-place
-    edits of the output cannot touch the saved states)."""
-    out = hs[1:]
-    return (out[::-1] if reverse else out).copy()
-
-
-def _c(a, dt=None):
-    if a is None:
-        return None
-    return np.ascontiguousarray(a, dtype=dt)
-
-
-class _Recurrence(_Op):
-    """The time loop of one layer and direction: ``_C.rnn_forward`` / ``_C.rnn_backward``
-    (csrc/kernels/rnn: one GEMM and one fused gate pass per step, the whole loop in C++).
-
-    forward(xp (T, B, G·H) = input projection incl. b_ih, w_hh (G·H, H), b_hh (G·H,) or None,
-    h0 (B, H), c0 (B, H) or None, mode, reverse) → (out (T, B, H), h_T[, c_T]).
-    backward: dxp = the gate-pre-activation gradients, dW_hh = Σ_t dGᵀ h_{t−1} as one GEMM over
-    all steps, db_hh = Σ dG.
-    """
-
-    @staticmethod
-    def forward(ctx, xp, w_hh, b_hh, h0, c0, mode, reverse):
-        m = _MODE_ID[mode]
-        dt = w_hh.dtype
-        hs, cs, acts, aux, aux2 = _C.rnn_forward(m, _c(xp, dt), _c(w_hh), _c(b_hh, dt),
-                                                 _c(h0, dt), _c(c0, dt), bool(reverse))
-        ctx.mode, ctx.reverse = m, bool(reverse)
-        ctx.save_for_backward(w_hh, hs, cs, acts, aux, aux2)
-        T = hs.shape[0] - 1
-        if m == 2:
-            return _seq_out(hs, reverse), hs[T].copy(), cs[T].copy()
-        return _seq_out(hs, reverse), hs[T].copy()
-
-    @staticmethod
-    def backward(ctx, gout, ghT, gcT=None):
-        w_hh, hs, cs, acts, aux, aux2 = ctx.saved_tensors
-        m, reverse = ctx.mode, ctx.reverse
-        dt = hs.dtype
-        dX, dHh, dh0, dc0 = _C.rnn_backward(m, _c(w_hh), hs, cs, acts, aux, aux2,
-                                            _c(gout, dt), _c(ghT, dt),
-                                            _c(gcT, dt) if m == 2 else None, reverse)
-        T1, B, H = hs.shape
-        T = T1 - 1
-        n = ctx.needs_input_grad
-        dH = dHh if m == 3 else dX
-        gxp = (dX[::-1] if reverse else dX) if n[0] else None
-        gw = None
-        if n[1]:
-            gw = _C.matmul(dH.reshape(T * B, dH.shape[2]), hs[:-1].reshape(T * B, H),
-                           trans_a=True)
-        gb = dH.sum(axis=(0, 1)) if n[2] else None
-        return gxp, gw, gb, (dh0 if n[3] else None), (dc0 if n[4] else None), None, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -263,12 +199,10 @@ class RNNBase(Module):
 
     def _forward_tensor(self, input, hx=None, force_batch_first=None):  # noqa: A002
         name = type(self).__name__
-        x = as_tensor(input)
+        x = _float(input, name)
         if x.ndim not in (2, 3):
             raise ValueError(f"{name}: input must be 3-D (batched) or 2-D (unbatched), got "
                              f"shape {tuple(x.shape)}")
-        if x.dtype.kind != "f":
-            raise TypeError(f"{name}: input must be float32 or float64, got {x.dtype}")
         pdt = getattr(self, self._flat_weights_names[0]).dtype
         if x.dtype != pdt:
             raise TypeError(f"{name}: input is {x.dtype} but the parameters are {pdt} "
@@ -325,7 +259,7 @@ class RNNBase(Module):
                     res = _recurrence_tensor_ops(xp, w_hh, b_hh, hk, ck, self.mode, d == 1,
                                                  getattr(self, names[-1]))
                 elif self._fused:
-                    res = _Recurrence.apply(xp, w_hh, b_hh, hk, ck, self.mode, d == 1)
+                    res = F.rnn_recurrence(xp, w_hh, b_hh, hk, ck, self.mode, d == 1)
                 else:
                     res = _recurrence_tensor_ops(xp, w_hh, b_hh, hk, ck, self.mode, d == 1)
                 outs.append(res[0])

@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
+from .norm import layer_norm_nd_ref
+
 __all__ = ["embedding_ref", "rnn_cell_ref", "lstm_cell_ref",
-           "gru_cell_ref", "rnn_ref", "sdpa_ref", "mha_ref", "layer_norm_ref",
+           "gru_cell_ref", "rnn_ref", "sdpa_ref", "mha_ref",
            "transformer_encoder_layer_ref"]
 
 
@@ -143,13 +145,6 @@ def mha_ref(params, query, key, value, num_heads, key_padding_mask=None, attn_ma
     return _linear(out, params["out_proj.weight"], params.get("out_proj.bias")), p
 
 
-def layer_norm_ref(x, w, b, eps=1e-5):
-    """(x − mean) / √(var + eps) · w + b over the last dimension."""
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
-
-
 def transformer_encoder_layer_ref(params, x, nhead, norm_first=False, activation="relu",
                                   eps=1e-5, src_mask=None, src_key_padding_mask=None):
     """TransformerEncoderLayer in eval mode (no dropout), sequence-first input (L, N, E)."""
@@ -170,10 +165,12 @@ def transformer_encoder_layer_ref(params, x, nhead, norm_first=False, activation
                           params["linear2.weight"], params["linear2.bias"])
 
     def n1(y):
-        return layer_norm_ref(y, params["norm1.weight"], params["norm1.bias"], eps)
+        return layer_norm_nd_ref(y, y.shape[-1:], params["norm1.weight"],
+                                 params["norm1.bias"], eps)
 
     def n2(y):
-        return layer_norm_ref(y, params["norm2.weight"], params["norm2.bias"], eps)
+        return layer_norm_nd_ref(y, y.shape[-1:], params["norm2.weight"],
+                                 params["norm2.bias"], eps)
 
     if norm_first:
         x = x + sa(n1(x))
