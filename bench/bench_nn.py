@@ -2,11 +2,13 @@
 interpolation, 3-D convolution and pooling, fractional max pooling; forward and
 forward+backward, float32.
 
-    flock /tmp/fastdl-bench.lock env PYTHONPATH=. python bench/bench_nn.py [--threads N]
+    flock /tmp/fastdl-bench.lock env PYTHONPATH=. python bench/bench_nn.py [--threads N ...]
+        [--clock auto|wall|cpu] [--only NAME]
 
 Both sides run in the same process on the same thread count, in interleaved rounds; the
 table reports the minimum over rounds of each side and the ratio fastdl / torch (> 1:
-fastdl slower). Not part of the test run.
+fastdl slower). The clock: process CPU time on one thread (steadiest on a shared machine),
+wall time on more (``--clock auto``, the default). Not part of the test run.
 """
 import argparse
 import sys
@@ -36,6 +38,15 @@ def _cases(rng):
     grid = rng.uniform(-1.1, 1.1, (8, 64, 64, 2)).astype(np.float32)
     c["grid_sample"] = (lambda a, g: F.grid_sample(a, g, align_corners=False),
                         lambda a, g: tF.grid_sample(a, g, align_corners=False), [img, grid])
+    c["grid_sample_bicubic"] = (
+        lambda a, g: F.grid_sample(a, g, "bicubic", "border", align_corners=False),
+        lambda a, g: tF.grid_sample(a, g, "bicubic", "border", align_corners=False),
+        [img, grid])
+    # 3-D grid_sample: 2×8×16×32×32 volume, 16×32×32 grid, trilinear / zeros
+    v5 = rng.standard_normal((2, 8, 16, 32, 32)).astype(np.float32)
+    g5 = rng.uniform(-1.1, 1.1, (2, 16, 32, 32, 3)).astype(np.float32)
+    c["grid_sample_3d"] = (lambda a, g: F.grid_sample(a, g, align_corners=False),
+                           lambda a, g: tF.grid_sample(a, g, align_corners=False), [v5, g5])
     # embedding_bag: 50000×64 table, 4096 bags of 20
     w = rng.standard_normal((50000, 64)).astype(np.float32)
     idx = rng.integers(0, 50000, 4096 * 20)
@@ -62,18 +73,21 @@ def _cases(rng):
     return c
 
 
-def _time(fn, rounds_inner):
-    t0 = time.perf_counter()
+def _time(fn, rounds_inner, clock=time.perf_counter):
+    t0 = clock()
     for _ in range(rounds_inner):
         fn()
-    return (time.perf_counter() - t0) / rounds_inner
+    return (clock() - t0) / rounds_inner
 
 
-def run(threads, rounds=5, only=None):
+def run(threads, rounds=5, only=None, clock="auto"):
     import torch
     fastdl.set_num_threads(threads)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
+    if clock == "auto":
+        clock = "cpu" if threads == 1 else "wall"
+    clk = time.process_time if clock == "cpu" else time.perf_counter
     rows = []
     for name, (ff, tf, arrays) in _cases(rng).items():
         if only and only not in name:
@@ -91,16 +105,20 @@ def run(threads, rounds=5, only=None):
                 out = tf(*ta)
                 if backward:
                     out.sum().backward()
-            f_call()
+            try:
+                f_call()
+            except NotImplementedError:                        # (an older fastdl)
+                rows.append((name + (" fwd+bwd" if backward else " fwd"), clock, None, None))
+                continue
             t_call()                                           # warm up
             inner = max(1, int(0.2 / max(_time(f_call, 1), 1e-4)))
             fbest = tbest = float("inf")
             for _ in range(rounds):                            # interleaved rounds
-                fbest = min(fbest, _time(f_call, inner))
+                fbest = min(fbest, _time(f_call, inner, clk))
                 time.sleep(0.02)
-                tbest = min(tbest, _time(t_call, inner))
+                tbest = min(tbest, _time(t_call, inner, clk))
                 time.sleep(0.02)
-            rows.append((name + (" fwd+bwd" if backward else " fwd"), fbest, tbest))
+            rows.append((name + (" fwd+bwd" if backward else " fwd"), clock, fbest, tbest))
     return rows
 
 
@@ -109,12 +127,16 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--clock", choices=["auto", "wall", "cpu"], default="auto")
     a = ap.parse_args(argv)
-    print("| op | threads | fastdl ms | torch ms | fastdl / torch |")
-    print("|---|---|---|---|---|")
+    print("| op | threads | clock | fastdl ms | torch ms | fastdl / torch |")
+    print("|---|---|---|---|---|---|")
     for n in a.threads:
-        for name, f, t in run(n, a.rounds, a.only):
-            print(f"| {name} | {n} | {f * 1e3:.3f} | {t * 1e3:.3f} | {f / t:.2f} |")
+        for name, clock, f, t in run(n, a.rounds, a.only, a.clock):
+            if f is None:
+                print(f"| {name} | {n} | {clock} | not supported | | |")
+                continue
+            print(f"| {name} | {n} | {clock} | {f * 1e3:.3f} | {t * 1e3:.3f} | {f / t:.2f} |")
             sys.stdout.flush()
 
 

@@ -76,7 +76,8 @@ py::tuple fwd(const py::array& w, const py::array& idx, const py::array& st,
   const T* pp = opt<T>(psw);
   {
     py::gil_scoped_release nogil;
-    embag::forward<T>(cptr<T>(w), g.D, cptr<int64_t>(idx), cptr<int64_t>(st), cptr<int64_t>(ct),
+    embag::forward<T>(cptr<T>(w), g.D, cptr<int64_t>(idx), g.E, cptr<int64_t>(st),
+                      cptr<int64_t>(ct),
                       g.B, pp, mode, ptr<T>(out), pa);
   }
   return py::make_tuple(out, arg);
@@ -107,7 +108,7 @@ py::tuple bwd(const py::array& grad, const py::array& w, const py::array& idx,
       embag::backward_weight<T>(cptr<T>(grad), g.D, cptr<int64_t>(idx), cptr<int64_t>(st),
                                 cptr<int64_t>(ct), g.B, pp, mode, pa, g.n, pgw);
     if (pgp)
-      embag::backward_psw<T>(cptr<T>(grad), cptr<T>(w), g.D, cptr<int64_t>(idx),
+      embag::backward_psw<T>(cptr<T>(grad), cptr<T>(w), g.D, cptr<int64_t>(idx), g.E,
                              cptr<int64_t>(st), cptr<int64_t>(ct), g.B, pgp);
   }
   return py::make_tuple(gw, gp);

@@ -27,3 +27,4 @@ from .modules.conv3d import *  # noqa: F401,F403
 from .modules.padding3d import *  # noqa: F401,F403
 from .modules.lazy import *  # noqa: F401,F403
 from .modules.misc_ext import *  # noqa: F401,F403
+from . import common_types, grad, parameter  # noqa: F401,E402  (torch.nn's submodules)

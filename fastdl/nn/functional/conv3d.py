@@ -1,23 +1,43 @@
-"""``fastdl.nn.functional``: 3-D convolution and transposed convolution as sums over the
-depth taps of the 2-D kernels.
+"""``fastdl.nn.functional``: 3-D convolution and transposed convolution.
 
-``conv3d``: for depth tap a, the input slices ``o·s_D + a·d_D`` (after depth padding) of all
-output depths o form one batch of N·D_out images, convolved in 2-D with ``weight[:, :, a]``;
-the kD results add up. ``conv_transpose3d``: each depth tap's 2-D transposed convolution of
-the N·D input slices lands on output depths ``i·s_D + a·d_D − p_D``. Both are compositions of
-differentiable ops (indexing, ``conv2d``/``conv_transpose2d``, sums), so they inherit the
-2-D kernels' speed and backward; the 2-D kernels are the ``conv`` family's.
+``conv3d`` is one C++ op (``csrc/bindings/bind_conv3d.cpp`` → ``csrc/kernels/conv3d/``:
+vol2col + GEMM, forward and backward; NumPy twin ``fastdl.testing.reference.conv3d``).
+``conv_transpose3d`` is a sum over the depth taps of the 2-D kernels: each depth tap's 2-D
+transposed convolution of the N·D input slices lands on output depths ``i·s_D + a·d_D − p_D``
+(a composition of differentiable ops — indexing, ``conv_transpose2d``, sums — so it inherits
+the ``conv`` family's speed and backward).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ... import _C
+from ...autograd.function import _Op
 from ...tensor import Tensor, cat
 from ._args import _float as _f, _tuple
-from .conv import conv2d, conv_transpose2d
-from .shape import pad as _pad
+from .conv import conv_transpose2d
 
 __all__ = ["conv3d", "conv_transpose3d"]
+
+
+class _Conv3d(_Op):
+    """x (N, C, D, H, W), w (K, C/groups, kd, kh, kw), b (K,) or None -> (N, K, *out)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, out, s, p, d, groups):
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        b = None if b is None else np.ascontiguousarray(b)
+        ctx.args = (s, p, d, groups)
+        ctx.save_for_backward(x, w)
+        return _C.conv3d(x, w, b, out, s, p, d, groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.conv3d_backward(np.ascontiguousarray(g), x, w, *ctx.args,
+                                        bool(need[0]), bool(need[1]), bool(need[2]))
+        return gx, gw, gb, None, None, None, None, None
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
@@ -45,6 +65,14 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"{fn}: expected input with {w.shape[1] * groups} channels (weight "
                          f"{tuple(w.shape)}, groups={groups}), got input of shape "
                          f"{tuple(x.shape)}")
+    if groups < 1 or w.shape[0] % groups:
+        raise ValueError(f"{fn}: groups={groups} must be >= 1 and divide the {w.shape[0]} "
+                         f"output channels (weight {tuple(w.shape)})")
+    if any(v < 1 for v in s + d):
+        raise ValueError(f"{fn}: stride {s} and dilation {d} must be >= 1")
+    D, H, W = x.shape[2:]
+    out = None
+    ext = [d[i] * (k[i] - 1) + 1 for i in range(3)]
     if isinstance(padding, str):
         if padding == "valid":
             p = (0, 0, 0)
@@ -52,33 +80,25 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             if any(v != 1 for v in s):
                 raise ValueError(f"{fn}: padding='same' is not supported for strided "
                                  f"convolutions")
-            tot = [d[i] * (k[i] - 1) for i in range(3)]
-            lo = [t // 2 for t in tot]
-            if any(t % 2 for t in tot):   # asymmetric: pad the extra one on the right first
-                x = _pad(x, (0, tot[2] - 2 * lo[2], 0, tot[1] - 2 * lo[1], 0, tot[0] - 2 * lo[0]))
-            p = tuple(lo)
+            p = tuple(d[i] * (k[i] - 1) // 2 for i in range(3))   # the extra one goes after
+            out = (D, H, W)
         else:
             raise ValueError(f"{fn}: padding must be 'valid', 'same', an int or a triple, got "
                              f"{padding!r}")
     else:
         p = _tuple(padding, 3, fn, "padding")
-    if p[0]:
-        x = _pad(x, (0, 0, 0, 0, p[0], p[0]))
-    N, C, Dp, H, W = x.shape
-    od = (Dp - d[0] * (k[0] - 1) - 1) // s[0] + 1
-    if od < 1:
-        raise ValueError(f"{fn}: input depth {Dp - 2 * p[0]} (padded {Dp}) is smaller than the "
-                         f"dilated kernel depth {d[0] * (k[0] - 1) + 1}")
-    out = None
-    for a in range(k[0]):
-        idx = np.arange(od) * s[0] + a * d[0]
-        xs = x[:, :, idx].permute(0, 2, 1, 3, 4).reshape(N * od, C, H, W)
-        y = conv2d(xs, w[:, :, a], None, s[1:], p[1:], d[1:], groups)
-        out = y if out is None else out + y
-    oh, ow = out.shape[-2:]
-    out = out.reshape(N, od, w.shape[0], oh, ow).permute(0, 2, 1, 3, 4)
-    if bias is not None:
-        out = out + _f(bias, fn, "bias").reshape(1, -1, 1, 1, 1)
+        if any(v < 0 for v in p):
+            raise ValueError(f"{fn}: padding {p} must be non-negative")
+    if out is None:
+        out = tuple((n + 2 * p[i] - ext[i]) // s[i] + 1 for i, n in enumerate((D, H, W)))
+    for i, name in enumerate(("depth", "height", "width")):
+        if out[i] < 1:
+            n = (D, H, W)[i]
+            raise ValueError(f"{fn}: input {name} {n} (padded {n + 2 * p[i]}) is smaller than "
+                             f"the dilated kernel {name} {ext[i]} (input {tuple(x.shape)}, "
+                             f"weight {tuple(w.shape)})")
+    bias = None if bias is None else _f(bias, fn, "bias")
+    out = _Conv3d.apply(x, w, bias, out, s, p, d, int(groups))
     return out.squeeze(0) if unbatched else out
 
 

@@ -13,7 +13,7 @@ from ._args import _float as _f
 
 __all__ = ["grid_sample", "affine_grid"]
 
-_MODES = {"bilinear": 0, "nearest": 1}
+_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
 _PADDING = {"zeros": 0, "border": 1, "reflection": 2}
 
 
@@ -23,29 +23,32 @@ class _GridSample(_Op):
         x, grid = np.ascontiguousarray(x), np.ascontiguousarray(grid)
         ctx.args = (mode, padding, ac)
         ctx.save_for_backward(x, grid)
-        return _C.grid_sample2d(x, grid, mode, padding, ac)
+        return _C.grid_sample(x, grid, mode, padding, ac)
 
     @staticmethod
     def backward(ctx, g):
         x, grid = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gi, gg = _C.grid_sample2d_backward(np.ascontiguousarray(g), x, grid, *ctx.args,
-                                           bool(need[0]), bool(need[1]))
+        gi, gg = _C.grid_sample_backward(np.ascontiguousarray(g), x, grid, *ctx.args,
+                                         bool(need[0]), bool(need[1]))
         return gi, gg, None, None, None
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros",  # noqa: A002
                 align_corners=None):
-    """Sample ``input`` (N, C, H, W) at the points of ``grid`` (N, H_out, W_out, 2), each
-    (x, y) normalised to [−1, 1] (−1 = left/top edge): output (N, C, H_out, W_out).
+    """Sample ``input`` (N, C, H, W) at the points of ``grid`` (N, H_out, W_out, 2) — or a
+    volume (N, C, D, H, W) at ``grid`` (N, D_out, H_out, W_out, 3) — each point (x, y[, z])
+    normalised to [−1, 1] (−1 = left/top/front edge): output (N, C, H_out, W_out) or
+    (N, C, D_out, H_out, W_out).
 
-    A grid point maps to the pixel coordinate ``ix = ((x + 1)·W − 1)/2`` (pixel centres; with
-    ``align_corners=True``, ``(x + 1)/2·(W − 1)``: corner pixels' centres). ``mode``
-    'bilinear' blends the 4 neighbours, 'nearest' takes the nearest (half to even).
-    ``padding_mode`` for points outside: 'zeros' (taps outside count 0), 'border' (clamp to
-    the edge), 'reflection' (mirror about the edges). Differentiable in ``input`` and, for
-    bilinear, in ``grid`` (PyTorch's conventions, also at the clamped edges). Volumetric
-    (5-D) input and 'bicubic' are not supported.
+    A grid coordinate maps to the pixel coordinate ``ix = ((x + 1)·W − 1)/2`` (pixel centres;
+    with ``align_corners=True``, ``(x + 1)/2·(W − 1)``: corner pixels' centres). ``mode``
+    'bilinear' blends the 4 neighbours (8 for a volume: trilinear), 'nearest' takes the
+    nearest (half to even), 'bicubic' (4-D only) blends the 4×4 neighbours with Keys' cubic
+    weights (a = −0.75). ``padding_mode`` for points outside: 'zeros' (taps outside count 0),
+    'border' (clamp to the edge), 'reflection' (mirror about the edges). Differentiable in
+    ``input`` and, except for 'nearest', in ``grid`` (PyTorch's conventions, also at the
+    clamped edges).
 
     Example::
 
@@ -55,22 +58,23 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros",  # noqa: A00
     """
     fn = "grid_sample"
     if mode not in _MODES:
-        if mode == "bicubic":
-            raise NotImplementedError("grid_sample: mode='bicubic' is not supported (use "
-                                      "'bilinear' or 'nearest')")
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")
     if padding_mode not in _PADDING:
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
     x, g = _f(input, fn, "input"), _f(grid, fn, "grid")
-    if x.ndim == 5:
-        raise NotImplementedError("grid_sample: volumetric (5-D) input is not supported")
-    if x.ndim != 4:
-        raise ValueError(f"grid_sample: input must be (N, C, H, W), got shape {tuple(x.shape)}")
-    if g.ndim != 4 or g.shape[-1] != 2:
-        raise ValueError(f"grid_sample: grid must be (N, H_out, W_out, 2), got shape "
-                         f"{tuple(g.shape)}")
+    if x.ndim not in (4, 5):
+        raise ValueError(f"grid_sample: input must be (N, C, H, W) or (N, C, D, H, W), got "
+                         f"shape {tuple(x.shape)}")
+    dims = x.ndim - 2
+    if mode == "bicubic" and dims != 2:
+        raise ValueError(f"grid_sampler(): bicubic interpolation only supports 4D input, got "
+                         f"input of shape {tuple(x.shape)}")
+    if g.ndim != x.ndim or g.shape[-1] != dims:
+        want = "(N, H_out, W_out, 2)" if dims == 2 else "(N, D_out, H_out, W_out, 3)"
+        raise ValueError(f"grid_sample: grid must be {want} for input of shape "
+                         f"{tuple(x.shape)}, got shape {tuple(g.shape)}")
     if g.shape[0] != x.shape[0]:
         raise ValueError(f"grid_sample: grid and input must have the same batch size, got "
                          f"grid {tuple(g.shape)} and input {tuple(x.shape)}")
