@@ -127,6 +127,9 @@ def _arr(x):
 def _wrap_operand(x, like):
     """Make a binary op's other operand: Tensors pass, Python numbers stay scalars,
     array-likes become Tensors of the natural dtype."""
+    c = x.__class__
+    if c is Tensor or c is builtins.float or c is builtins.int:  # the common cases first
+        return x
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
@@ -576,25 +579,33 @@ class Tensor:
 
     # ---- arithmetic -------------------------------------------------------------------
     def __add__(self, o):
-        return _Add.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Add.apply(self, o)
 
     def __radd__(self, o):
         return _Add.apply(_wrap_operand(o, self), self)
 
     def __sub__(self, o):
-        return _Sub.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Sub.apply(self, o)
 
     def __rsub__(self, o):
         return _Sub.apply(_wrap_operand(o, self), self)
 
     def __mul__(self, o):
-        return _Mul.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Mul.apply(self, o)
 
     def __rmul__(self, o):
         return _Mul.apply(_wrap_operand(o, self), self)
 
     def __truediv__(self, o):
-        return _Div.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Div.apply(self, o)
 
     def __rtruediv__(self, o):
         return _Div.apply(_wrap_operand(o, self), self)
@@ -617,6 +628,8 @@ class Tensor:
         return _Abs.apply(self)
 
     def __matmul__(self, o):
+        if o.__class__ is Tensor:
+            return _linalg._MatMul.apply(self, o)
         return _linalg.matmul(self, o)
 
     def __rmatmul__(self, o):

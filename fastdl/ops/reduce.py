@@ -22,13 +22,17 @@ from ._util import _F64
 from .index import _TakeAlong
 
 
+_add_reduce = np.add.reduce
+
+
 class _Sum(_Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
         if a.dtype is _F32 or a.dtype is _F64:
-            return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
+            out = _add_reduce(a, dims, None, None, keepdim)
+            return out if out.__class__ is np.ndarray else np.asarray(out)
         if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
             return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
