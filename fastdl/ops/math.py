@@ -119,12 +119,32 @@ def erfinv_fallback(y):
     return x.astype(np.asarray(y).dtype)
 
 
-try:  # SciPy's ufuncs when installed (fast, vectorised); else the exact fallbacks
-    from scipy import special as _sp
+_SPECIAL = {}  # name -> scipy.special's ufunc, or the fallback without SciPy
 
-    _erf, _erfc, _erfinv = _sp.erf, _sp.erfc, _sp.erfinv
-except ImportError:  # pragma: no cover - depends on the environment
-    _erf, _erfc, _erfinv = erf_fallback, erfc_fallback, erfinv_fallback
+
+def _special(name, fallback):
+    """A forward calling ``scipy.special.<name>`` (fast, vectorised) when SciPy is installed,
+    else ``fallback``. SciPy is imported at the first call, not with fastdl (importing it
+    costs more than a hundred milliseconds)."""
+
+    def fwd(x):
+        f = _SPECIAL.get(name)
+        if f is None:
+            try:
+                from scipy import special
+                f = getattr(special, name)
+            except ImportError:  # pragma: no cover - depends on the environment
+                f = fallback
+            _SPECIAL[name] = f
+        return par_ufunc(f, x) if isinstance(f, np.ufunc) else f(x)
+
+    fwd.__name__ = name
+    return fwd
+
+
+_erf = _special("erf", erf_fallback)
+_erfc = _special("erfc", erfc_fallback)
+_erfinv = _special("erfinv", erfinv_fallback)
 
 _LN2 = _math.log(2.0)
 _LN10 = _math.log(10.0)
