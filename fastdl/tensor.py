@@ -22,8 +22,7 @@ from . import _dtype as _dt
 from ._dtype import (bfloat16, bool, double, float, float16, float32, float64, half,  # noqa
                      int8, int16, int32, int64, long, uint8)
 from .autograd import function as _fn
-from .autograd.function import _Op, no_grad
-from .random import default_generator
+from .autograd.function import _Op
 
 from . import _device as _devmod
 from . import return_types as _rt
@@ -701,16 +700,6 @@ class Tensor:
             self._array[idx] = v
             self._vc[0] += 1
 
-    def normal_(self, mean=0.0, std=1.0):
-        with no_grad():
-            self.copy_(default_generator().normal(mean, std, self._array.shape))
-        return self
-
-    def uniform_(self, a=0.0, b=1.0):
-        with no_grad():
-            self.copy_(default_generator().uniform(a, b, self._array.shape))
-        return self
-
     def __iadd__(self, o):
         return add_(self, o)
 
@@ -723,36 +712,6 @@ class Tensor:
     def __itruediv__(self, o):
         return div_(self, o)
 
-
-# Tensor methods that live in fastdl.nn.functional (activations, softmax, ...), looked up
-# when called so this module does not depend on nn.
-def _delegate(name):
-    def method(self, *args, **kwargs):
-        from .nn import functional as F
-        return getattr(F, name)(self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = f"Same as ``fastdl.nn.functional.{name}(self, ...)``."
-    return method
-
-
-for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "softplus"):
-    setattr(Tensor, _name, _delegate(_name))
-
-
-
-def _delegate_inplace(name):
-    def method(self, *args, **kwargs):
-        from .nn import functional as F
-        return getattr(F, name)(self, *args, inplace=True, **kwargs)
-
-    method.__name__ = name + "_"
-    method.__doc__ = f"In place: ``fastdl.nn.functional.{name}(self, inplace=True)``."
-    return method
-
-
-for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
-    setattr(Tensor, _name + "_", _delegate_inplace(_name))
 
 _fn._Tensor = Tensor
 

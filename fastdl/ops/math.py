@@ -366,32 +366,6 @@ def round_(self, *, decimals=0):
 # existing primitives as functions, and their in-place forms
 
 
-def _method(name, input, *args, **kw):
-    return getattr(as_tensor(input), name)(*args, **kw)
-
-
-def _fn_of_method(name, doc):
-    floating = name in ("exp", "log", "sqrt")
-
-    def fn(input, *, out=None):
-        x = as_tensor(input)
-        if floating and arr(x).dtype.kind in "biu":
-            x = x.to(float_dtype(arr(x).dtype))  # torch: an integer input gives a float
-        return out_(out, getattr(x, name)(), name)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
-
-
-for _n, _d in (("exp", "eˣ elementwise. Example: ``fastdl.exp(fastdl.zeros(2))``"),
-               ("log", "Natural log elementwise. Example: ``fastdl.log(fastdl.ones(2))``"),
-               ("sqrt", "√x elementwise. Example: ``fastdl.sqrt(fastdl.tensor([4.0]))``"),
-               ("abs", "|x| elementwise. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``"),
-               ("neg", "-x elementwise. Example: ``fastdl.neg(fastdl.tensor([1.0]))``")):
-    register(method=False)(_fn_of_method(_n, _d))
-
-
 def _inplace_of(name):
     def fn_(self):
         return inplace(self, lambda t: getattr(t, name)(), name + "_")
@@ -403,8 +377,6 @@ def _inplace_of(name):
 
 for _n in ("exp", "log", "sqrt", "abs", "neg", "sigmoid", "tanh"):
     register()(_inplace_of(_n))
-register("absolute")(lambda input, *, out=None: out_(out, _method("abs", input), "absolute"))
-_ROWS["absolute"].fn.__doc__ = "Alias of ``fastdl.abs``."
 
 
 @register()
@@ -458,6 +430,33 @@ def log_softmax(input, dim=None, dtype=None):
     return F.log_softmax(_float(input, "log_softmax", dtype), dim=dim)
 
 
+def _activation_method(name, inplace=False):
+    def method(self, *args, **kwargs):
+        from ..nn import functional as F
+        if inplace:
+            kwargs["inplace"] = True
+        return getattr(F, name)(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name + ("_" if inplace else "")
+    method.__doc__ = (f"``fastdl.nn.functional.{name}(self, ...{', inplace=True' if inplace else ''})``."
+                      f" Example: ``x.{method.__name__}()``")
+    return method
+
+
+# activations torch offers only in nn.functional, kept as Tensor methods (fastdl extras)
+for _n in ("gelu", "silu", "softplus"):
+    register(function=False)(_activation_method(_n))
+for _n in ("leaky_relu", "elu", "hardtanh"):
+    register(function=False)(_activation_method(_n, inplace=True))
+
+
+@register()
+def relu_(input):
+    """In place ``relu``: ``input = max(input, 0)``. Example: ``x.relu_()``"""
+    from ..nn import functional as F
+    return F.relu_(input)
+
+
 def _float(input, what, dtype=None):
     from ._support import np_dtype
     x = as_tensor(input)
@@ -466,21 +465,6 @@ def _float(input, what, dtype=None):
     if arr(x).dtype.kind != "f":
         x = x.to(float_dtype(arr(x).dtype))
     return x
-
-
-@register(method=False)
-def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
-    """Limit every element to [min, max] (``min``/``max`` numbers); the gradient passes
-    where the input is inside. At least one bound must be given.
-
-    Example: ``fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=0, max=1)`` gives
-    ``[0., 0.5, 1.]``."""
-    return out_(out, as_tensor(input).clamp(min, max), "clamp")
-
-
-register("clip", method=False)(lambda input, min=None, max=None, *, out=None:
-                               clamp(input, min, max, out=out))
-_ROWS["clip"].fn.__doc__ = "Alias of ``fastdl.clamp``."
 
 
 @register()
