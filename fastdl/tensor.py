@@ -22,7 +22,7 @@ from . import _dtype as _dt
 from ._dtype import (bfloat16, bool, double, float, float16, float32, float64, half,  # noqa
                      int8, int16, int32, int64, long, uint8)
 from .autograd import function as _fn
-from .autograd.function import _Op
+from .autograd.function import _Op, _new_tensor
 
 from . import _device as _devmod
 from . import return_types as _rt
@@ -185,16 +185,9 @@ class Tensor:
     @classmethod
     def _make(cls, arr, requires_grad=False):
         """Wrap an array without copying (internal)."""
-        t = object.__new__(cls)
         if type(arr) is not np.ndarray:
             arr = np.asarray(arr)
-        t._array = arr
-        t.requires_grad = requires_grad
-        t.grad = None
-        t._node = None
-        t._out_idx = 0
-        t._vc = [0]
-        return t
+        return _new_tensor(cls, arr, requires_grad)
 
     # ---- properties -------------------------------------------------------------------
     @property

@@ -201,13 +201,13 @@ class _Op:
         return wrapped
 
 
-def _new_tensor(T, arr):
+def _new_tensor(T, arr, requires_grad=False):
     """A Tensor of class ``T`` around the ndarray ``arr``: ``T._make`` without its checks, the
     hot path of every op's output (used only while no inference mode has ever been entered,
     since inference mode wraps ``T._make`` to mark the tensors it makes)."""
     t = object.__new__(T)
     t._array = arr
-    t.requires_grad = False
+    t.requires_grad = requires_grad
     t.grad = None
     t._node = None
     t._out_idx = 0
