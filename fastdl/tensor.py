@@ -36,9 +36,14 @@ _BOOL = np.dtype(np.bool_)
 
 
 class memory_format:
-    """A memory-format tag (``fastdl.contiguous_format``, ``preserve_format``,
-    ``channels_last``, ``channels_last_3d``). fastdl stores every tensor C-contiguous; the tags
-    are accepted where torch takes them and change no value (kernels pick their own layout).
+    """A memory-format tag, as torch's: ``fastdl.contiguous_format`` (C order),
+    ``channels_last`` (a 4-D tensor keeps its logical NCHW shape over storage in NHWC order:
+    ``stride() == (H·W·C, 1, W·C, C)``), ``channels_last_3d`` (5-D, NDHWC storage) and
+    ``preserve_format`` (keep the input's layout). Taken by ``Tensor.contiguous``,
+    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``; elementwise
+    ops keep a channels-last input's layout. Kernels that need NCHW copy at their entry.
+
+    Example: ``fastdl.randn(2, 3, 4, 5).contiguous(memory_format=fastdl.channels_last)``
     """
 
     __slots__ = ("_name",)
@@ -59,6 +64,60 @@ channels_last_3d = memory_format("channels_last_3d")
 def _check_memory_format(mf, where):
     if mf is not None and not isinstance(mf, memory_format):
         raise TypeError(f"{where}: memory_format must be a fastdl.memory_format, got {mf!r}")
+
+
+_CL_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}  # innermost (C) to outermost (N)
+
+
+def _format_rank(mf):
+    return 4 if mf is channels_last else 5
+
+
+def _is_channels_last(a, mf=channels_last):
+    """torch's test of a channels-last layout: walking C, W, H, N (C, W, H, D, N in 3-D),
+    each dimension of size > 1 has the stride of the product of the sizes before it."""
+    nd = _format_rank(mf)
+    if a.ndim != nd:
+        return False
+    expected = a.itemsize
+    shape, strides = a.shape, a.strides
+    for d in _CL_ORDER[nd]:
+        s = shape[d]
+        if s != 1:
+            if strides[d] != expected:
+                return False
+            expected *= s
+    return True
+
+
+def _in_format(a, mf, copy=False):
+    """The array ``a``'s values laid out in memory format ``mf`` (``a`` itself when it already
+    is, unless ``copy``). channels_last of a tensor that is not 4-D (5-D for
+    channels_last_3d) is torch's RuntimeError; ``preserve_format`` keeps ``a``'s layout."""
+    if mf is None or mf is contiguous_format:
+        if a.flags.c_contiguous and not copy:
+            return a
+        out = _empty(a.shape, a.dtype)
+        np.copyto(out, a)
+        return out
+    if mf is preserve_format:
+        if not copy:
+            return a
+        if a.ndim in _CL_ORDER and not a.flags.c_contiguous:
+            for f in (channels_last, channels_last_3d):
+                if _is_channels_last(a, f):
+                    return _in_format(a, f, True)
+        return _in_format(a, contiguous_format, True)
+    nd = _format_rank(mf)
+    if a.ndim != nd:
+        raise RuntimeError(f"required rank {nd} tensor to use {mf._name} format")
+    if _is_channels_last(a, mf) and not copy:
+        return a
+    to = (0,) + tuple(range(2, nd)) + (1,)          # NCHW -> NHWC
+    back = (0, nd - 1) + tuple(range(1, nd - 1))    # NHWC -> NCHW
+    out = _empty(tuple(a.shape[i] for i in to), a.dtype)
+    np.copyto(out, a.transpose(to))
+    return out.transpose(back)
 
 
 # legacy tensor-type names (torch.FloatTensor ...) and their dtypes
@@ -270,7 +329,15 @@ class Tensor:
     def stride(self, dim=None):
         """Steps in elements between neighbours along each dimension (a tuple), or along
         ``dim``; 0 along an expanded dimension. Example: ``fastdl.zeros(2, 3).stride()``"""
-        st = tuple(s // self._array.itemsize for s in self._array.strides)
+        a = self._array
+        if a.size == 0:  # NumPy may give an empty array zero strides: torch's C-order ones
+            st, n = [], 1
+            for s in reversed(a.shape):
+                st.append(n)
+                n *= builtins.max(s, 1)
+            st = tuple(reversed(st))
+        else:
+            st = tuple(s // a.itemsize for s in a.strides)
         if dim is None:
             return st
         return st[_norm_dim(dim, self._array.ndim, "stride")]
@@ -438,31 +505,36 @@ class Tensor:
         return self
 
     def is_contiguous(self, memory_format=None):
-        """True when the elements are in C order without gaps (fastdl's only layout: a
-        ``channels_last`` query is answered for that layout, False unless trivially equal).
+        """True when the elements are laid out in ``memory_format`` without gaps: C order
+        (the default, ``contiguous_format``), or with ``channels_last`` (4-D) /
+        ``channels_last_3d`` (5-D) the channels-last order by torch's rule (dimensions of size
+        1 do not count; another rank gives False).
         Example: ``x.t().is_contiguous()  # False``"""
         _check_memory_format(memory_format, "is_contiguous")
         if memory_format is channels_last or memory_format is channels_last_3d:
-            a = self._array
-            nd = 4 if memory_format is channels_last else 5
-            if a.ndim != nd:
-                return False
-            return a.flags.c_contiguous and a.shape[1] == 1 or \
-                a.flags.c_contiguous and builtins.all(s == 1 for s in a.shape[2:])
+            return _is_channels_last(self._array, memory_format)
+        if memory_format is preserve_format:
+            raise RuntimeError("is_contiguous: preserve_format is not a layout to test "
+                               "(use contiguous_format, channels_last or channels_last_3d)")
         return self._array.flags.c_contiguous
 
     def to(self, *args, **kwargs):
         """This tensor with another dtype and/or device, as ``torch.Tensor.to``:
         ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype),
         keywords ``dtype=``, ``device=``, ``non_blocking=`` (ignored), ``copy=``,
-        ``memory_format=``. Returns ``self`` when nothing changes (unless ``copy=True``);
+        ``memory_format=`` (the result laid out in that format, see ``contiguous``).
+        Returns ``self`` when nothing changes (unless ``copy=True``);
         differentiable between floating dtypes. Any device but the CPU is a RuntimeError.
         Example: ``t.to("cpu", fastdl.float64)``"""
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
-        _check_memory_format(kwargs.pop("memory_format", None), "to")
+        mf = kwargs.pop("memory_format", None)
+        _check_memory_format(mf, "to")
+        if mf is not None and mf is not preserve_format:
+            t = self.to(*args, **kwargs, dtype=dtype, device=dev, copy=copy)
+            return t.contiguous(memory_format=mf)
         if kwargs:
             raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
         flags = []
