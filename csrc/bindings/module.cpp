@@ -16,6 +16,7 @@ void bind_rnn(py::module_& m);
 void bind_ctc(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_embag(py::module_& m);
+void bind_tensorops(py::module_& m);
 }  // namespace fastdl
 
 PYBIND11_MODULE(_C, m) {
@@ -32,4 +33,5 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_ctc(m);
   fastdl::bind_sample(m);
   fastdl::bind_embag(m);
+  fastdl::bind_tensorops(m);
 }

@@ -19,6 +19,7 @@ from ..autograd.function import _Op
 from ..tensor import Tensor, _arr, _as_array, _wrap_operand
 from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _default_float,
                     _empty, _norm_dim, _norm_dims, _out, _result_dtype, _sum_to, _unary)
+from ._util import _F64, _fmod_array
 from .table import register
 
 
@@ -107,6 +108,9 @@ class _Remainder(_Op):
                                   b.__class__ is not np.ndarray and b == 0):
             raise RuntimeError("ZeroDivisionError: integer modulo by zero")
         ctx.save_for_backward(a, b)
+        if (dt is _F32 or dt is _F64) and a.__class__ is np.ndarray and a.dtype is dt and \
+                (b.__class__ is not np.ndarray or b.dtype is dt):
+            return _fmod_array(a, b, True)
         return _binary(np.remainder, a, b, dt)
 
     @staticmethod

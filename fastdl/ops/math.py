@@ -26,6 +26,7 @@ from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
                        recording, result_type, wrap)
 from .promotion import default_float
+from ._util import _fmod_array
 from .table import register
 
 # ------------------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ _BSPECS = {
                         lambda a, b, y: np.exp(b - y), True),
     "logaddexp2": _BSpec("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y),
                          lambda a, b, y: np.exp2(b - y), True),
-    "fmod": _BSpec("fmod", np.fmod, lambda a, b, y: np.ones_like(y),
+    "fmod": _BSpec("fmod", lambda a, b: _fmod_array(a, b, False), lambda a, b, y: np.ones_like(y),
                    lambda a, b, y: -np.trunc(a / b), False, True),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
