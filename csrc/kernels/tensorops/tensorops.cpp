@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.h"
@@ -46,14 +49,35 @@ int64_t gather(const T* x, int64_t outer, int64_t n, int64_t inner, const int64_
   return bad.load();
 }
 
-template <class T>
-void cumext(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, T* vals,
-            int64_t* idx) {
+namespace {
+template <class T, bool IS_MAX>
+inline bool takes(T c, T p) {  // torch's rule: a NaN always, else a new (or tied) extremum
+  return std::isnan(c) || (!std::isnan(p) && (IS_MAX ? c >= p : c <= p));
+}
+
+template <class T, bool IS_MAX>
+void cumext_impl(const T* x, int64_t outer, int64_t n, int64_t inner, T* vals, int64_t* idx) {
   parallel_for(outer, grain_rows(n * inner), [&](int64_t ob, int64_t oe) {
     for (int64_t o = ob; o < oe; ++o) {
       const int64_t base = o * n * inner;
-      // j = 0: the first element starts every running extremum
-      for (int64_t i = 0; i < inner; ++i) {
+      if (inner == 1) {  // along the last dimension: one running value per row
+        const T* xr = x + base;
+        T* vr = vals + base;
+        int64_t* ir = idx + base;
+        T best = xr[0];
+        int64_t bi = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          const T c = xr[j];
+          if (takes<T, IS_MAX>(c, best)) {
+            best = c;
+            bi = j;
+          }
+          vr[j] = best;
+          ir[j] = bi;
+        }
+        continue;
+      }
+      for (int64_t i = 0; i < inner; ++i) {  // j = 0 starts every running extremum
         vals[base + i] = x[base + i];
         idx[base + i] = 0;
       }
@@ -64,41 +88,73 @@ void cumext(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, T*
         T* vj = vals + base + j * inner;
         int64_t* ijj = idx + base + j * inner;
         for (int64_t i = 0; i < inner; ++i) {
-          const T c = xj[i], p = vp[i];
-          const bool take = std::isnan(c) || (!std::isnan(p) && (is_max ? c >= p : c <= p));
-          vj[i] = take ? c : p;
+          const bool take = takes<T, IS_MAX>(xj[i], vp[i]);
+          vj[i] = take ? xj[i] : vp[i];
           ijj[i] = take ? j : ip[i];
         }
       }
     }
   });
 }
+}  // namespace
+
+template <class T>
+void cumext(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, T* vals,
+            int64_t* idx) {
+  if (is_max)
+    cumext_impl<T, true>(x, outer, n, inner, vals, idx);
+  else
+    cumext_impl<T, false>(x, outer, n, inner, vals, idx);
+}
 
 namespace {
-inline float fmod1(float a, float b) {
-  const double q = static_cast<double>(a) / static_cast<double>(b);
-  if (std::fabs(q) < 16777216.0)  // exact: see tensorops.h
-    return static_cast<float>(static_cast<double>(a) - std::trunc(q) * static_cast<double>(b));
-  return std::fmod(a, b);
-}
 inline double fmod1(double a, double b) { return std::fmod(a, b); }
+inline float fmod1(float a, float b) { return std::fmod(a, b); }
 
 template <class T>
 inline T mod1(T a, T b, bool python_mod) {
   T r = fmod1(a, b);
   if (python_mod && r != 0 && ((r < 0) != (b < 0))) r += b;
+  if (python_mod && r == 0) r = std::copysign(T(0), b);
   return r;
+}
+
+// float32 in double arithmetic, vectorisable (no calls, no branches): for |a/b| < 2^24 the
+// quotient's integer part is exact, t·b is exact in double (24 + 24 bits) and so is a − t·b
+// (see tensorops.h); other elements (huge quotients, b = 0, inf, NaN) are marked NaN and
+// redone by std::fmod in a second pass.
+template <bool PY>
+void fmod_f32(const float* a, const float* b, int64_t bstep, int64_t s, int64_t e, float* out) {
+  for (int64_t k = s; k < e; ++k) {
+    const double ad = a[k], bd = b[k * bstep];
+    const double q = ad / bd;
+    const bool ok = std::fabs(q) < 16777216.0;
+    const double t = static_cast<double>(static_cast<int32_t>(ok ? q : 0.0));
+    double r = ad - t * bd;
+    if (PY) {
+      r = (r != 0.0 && ((r < 0.0) != (bd < 0.0))) ? r + bd : r;
+      r = r == 0.0 ? std::copysign(0.0, bd) : r;
+    } else {
+      r = r == 0.0 ? std::copysign(0.0, ad) : r;
+    }
+    out[k] = ok ? static_cast<float>(r) : std::numeric_limits<float>::quiet_NaN();
+  }
+  for (int64_t k = s; k < e; ++k)
+    if (std::isnan(out[k])) out[k] = mod1(a[k], b[k * bstep], PY);
 }
 }  // namespace
 
 template <class T>
 void fmod(const T* a, const T* b, int64_t n, bool b_scalar, bool python_mod, T* out) {
+  const int64_t bstep = b_scalar ? 0 : 1;
   parallel_for(n, int64_t(1) << 15, [&](int64_t s, int64_t e) {
-    if (b_scalar) {
-      const T bv = b[0];
-      for (int64_t k = s; k < e; ++k) out[k] = mod1(a[k], bv, python_mod);
+    if constexpr (std::is_same_v<T, float>) {
+      if (python_mod)
+        fmod_f32<true>(a, b, bstep, s, e, out);
+      else
+        fmod_f32<false>(a, b, bstep, s, e, out);
     } else {
-      for (int64_t k = s; k < e; ++k) out[k] = mod1(a[k], b[k], python_mod);
+      for (int64_t k = s; k < e; ++k) out[k] = mod1(a[k], b[k * bstep], python_mod);
     }
   });
 }
