@@ -12,23 +12,23 @@ Run as a script for the table (interleaved rounds, minimum per configuration)::
 
 or under pytest-benchmark: ``PYTHONPATH=$PWD python -m pytest bench/bench_data.py``.
 
-Measured 2026-12-03 on the 2-core AVX-512 VM, shared with seven other jobs (load average
-15-20, so the two worker processes cannot run in parallel and rounds vary by +-10 %);
-``python bench/bench_data.py --items 10000 --rounds 3``, items/s (ratio to torch 2.13):
+Measured 2026-12-03 10:36 UTC on the 2-core AVX-512 VM, idle (load average 0.9), torch 2.13;
+``python bench/bench_data.py --items 10000 --rounds 3``, items/s of the best round:
 
-=============  ==============  ==============
-num_workers    08:20 UTC run   09:07 UTC run
-=============  ==============  ==============
-fastdl 0       582 (1.01x)     453 (0.91x)
-fastdl 2       461 (0.95x)     475 (1.14x)
-torch 0        575             498
-torch 2        486             415
-=============  ==============  ==============
+=============  =========  ===========================
+num_workers    items/s    fastdl / torch, same workers
+=============  =========  ===========================
+fastdl 0       3,831      1.01x
+fastdl 2       6,381      1.29x
+torch 0        3,809
+torch 2        4,962
+=============  =========  ===========================
 
-The transport alone (a dataset returning a ready 3x64x64 array, 6,400 items, 2 workers):
-fastdl 4,200-5,500 items/s, torch 2,750-3,600. The num_workers=0 background thread
-(``prefetch=2``) measured 253 vs 261 and 234 vs 208 items/s against none: within noise, so it
-is off by default.
+With ``num_workers=0`` and a consumer that runs a GIL-releasing kernel per batch, the
+background thread (``prefetch=2``) gave 3,197 items/s against 2,850 without it (+12 %, one
+run; on a loaded machine earlier the two were within noise). It stays off by default, as in
+torch, where ``num_workers=0`` runs ``__getitem__`` in the iterating thread (its RNG and grad
+mode are that thread's); pass ``prefetch=2`` to use it.
 """
 from __future__ import annotations
 

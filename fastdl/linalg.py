@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from .autograd import function as _fn
 from .autograd.function import _Op
 from .tensor import Tensor, _as_array
 
@@ -61,10 +62,14 @@ class _MatMul(_Op):
         ctx.save_for_backward(a, b)
         return out
 
+    _double = True
+
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the same products, recorded
+            return _matmul_backward_graph(a, b, g, need_a, need_b)
         g = _contig(g, dtype=a.dtype)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -85,6 +90,25 @@ class _MatMul(_Op):
                 gb = _sum_to(_C.matmul(a2, g, trans_a=True), b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
+
+
+def _matmul_backward_graph(a, b, g, need_a, need_b):
+    """``_MatMul``'s backward on recorded Tensors (create_graph=True): dA = dC·Bᵀ, dB = Aᵀ·dC
+    through ``matmul`` itself, so the second derivative is again a product."""
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(1) if b.ndim == 1 else b
+    if a.ndim == 1:
+        g = g.unsqueeze(-2 if b.ndim > 1 else 0)
+    if b.ndim == 1:
+        g = g.unsqueeze(-1)
+    ga = gb = None
+    if need_a:
+        ga = _fn._reduce_to_t(matmul(g, b2.transpose(-1, -2)), a2.shape, "MatMul")
+        ga = ga.reshape(a.shape)
+    if need_b:
+        gb = _fn._reduce_to_t(matmul(a2.transpose(-1, -2), g), b2.shape, "MatMul")
+        gb = gb.reshape(b.shape)
+    return ga, gb
 
 
 def matmul(a, b):

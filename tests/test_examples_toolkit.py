@@ -103,6 +103,30 @@ def test_dqn_cartpole(tmp_path, capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("mean return")
 
 
+def test_dqn_double_and_greedy_evaluation(tmp_path):
+    gym = pytest.importorskip("gymnasium")
+    from fastdl.examples import dqn_cartpole
+    r = dqn_cartpole.main(["--max-steps", "600", "--learn-start", "200", "--double",
+                           "--eval-every", "300", "--eval-episodes", "2", "--out", ""])
+    assert [e[0] for e in r["evals"]] == [300, 600]
+    assert all(1 <= e[1] <= 500 for e in r["evals"])
+    # evaluate() is the mean return of greedy episodes: check it against a manual rollout
+    fastdl.manual_seed(0)
+    q = dqn_cartpole.QNet(hidden=8)
+    env = gym.make("CartPole-v1")
+    rets = []
+    for k in range(3):
+        s, _ = env.reset(seed=7 + k)
+        done, ret = False, 0.0
+        while not done:
+            a = int(np.argmax(q(fastdl.tensor(s[None].astype(np.float32))).detach().numpy()))
+            s, rew, term, trunc, _ = env.step(a)
+            ret, done = ret + rew, term or trunc
+        rets.append(ret)
+    m, n = dqn_cartpole.evaluate(q, gym.make("CartPole-v1"), 3, seed=7)
+    assert n == 3 and m == pytest.approx(np.mean(rets))
+
+
 def test_replay_buffer_ring():
     from fastdl.examples.dqn_cartpole import ReplayBuffer
     b = ReplayBuffer(3, 2)

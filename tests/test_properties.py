@@ -201,22 +201,32 @@ def test_group_norm(n, groups, per, s, dt, seed):
 
 # ---- loss ----------------------------------------------------------------------------------------
 
-@given(n=st.integers(1, 20), c=st.integers(1, 40), red=st.sampled_from(["mean", "sum", "none"]),
-       weighted=st.booleans(), smooth=st.sampled_from([0.0, 0.1]), ignore=st.booleans(),
+@given(n=st.integers(1, 20), c=st.integers(1, 40), spatial=st.lists(st.integers(1, 6), max_size=2),
+       red=st.sampled_from(["mean", "sum", "none"]), weighted=st.booleans(),
+       smooth=st.sampled_from([0.0, 0.1]), target=st.sampled_from(["index", "ignore", "probs"]),
        dt=DTYPES, seed=st.integers(0, 2**31))
-def test_cross_entropy(n, c, red, weighted, smooth, ignore, dt, seed):
+def test_cross_entropy(n, c, spatial, red, weighted, smooth, target, dt, seed):
+    # input (N, C, *spatial): the row path without spatial dims, the strided path with them;
+    # class-index targets (some ignored) or class-probability targets
     rng = np.random.default_rng(seed)
-    x = _arr(seed, (n, c), dt, 3)
-    t = rng.integers(0, c, n).astype(np.int64)
-    ii = int(t[0]) if ignore else -100
-    assume(not (ignore and red == "mean" and np.all(t == ii)))
+    sp = tuple(spatial)
+    x = _arr(seed, (n, c) + sp, dt, 3)
+    ii = -100
+    if target == "probs":
+        t = rng.random((n, c) + sp).astype(dt)
+        t /= t.sum(axis=1, keepdims=True)
+    else:
+        t = rng.integers(0, c, (n,) + sp).astype(np.int64)
+        if target == "ignore":
+            ii = int(t.flat[0])
+            assume(not (red == "mean" and np.all(t == ii)))
     w = np.abs(_arr(seed + 1, (c,), dt)) + dt(0.1) if weighted else None
     xt = fastdl.tensor(x, requires_grad=True)
     out = F.cross_entropy(xt, fastdl.tensor(t), None if w is None else fastdl.tensor(w),
                           ignore_index=ii, reduction=red, label_smoothing=smooth)
     ref = R.cross_entropy_ref(x, t, w, ii, red, smooth)
     assert_close(out, np.asarray(ref), **_tol(dt, (1e-5, 1e-5)))
-    g = np.ones(n, dt) if red == "none" else 1.0
+    g = _arr(seed + 2, (n,) + sp, dt) if red == "none" else 1.0
     out.backward(fastdl.tensor(g) if red == "none" else None)
     assert_close(xt.grad, R.cross_entropy_backward_ref(x, t, g, w, ii, red, smooth),
                  **_tol(dt, (1e-5, 1e-5)))

@@ -176,6 +176,105 @@ def test_long_reductions_losses_and_norms_exact():
     assert np.all(np.abs(rm.numpy() / exact - 1) < 1e-6)
 
 
+def test_layer_norm_parameter_gradients_long_column_exact(isa):
+    # 2^20 equal rows of 4: dbeta = Σ_rows g and dgamma = Σ_rows g·x̂ over 2^20 terms each (in
+    # float32 lanes alone they drift by ~1e-4 relative; blocked into double they are exact)
+    m, k = 1 << 20, 4
+    row = np.array([0.3, -1.2, 2.5, 0.7], np.float32)
+    x = np.ascontiguousarray(np.broadcast_to(row, (m, k)))
+    g = np.full((m, k), 0.1, np.float32)
+    w = fastdl.ones(k, requires_grad=True)
+    b = fastdl.zeros(k, requires_grad=True)
+    F.layer_norm(fastdl.from_numpy(x), (k,), w, b).backward(fastdl.from_numpy(g))
+    r64 = row.astype(np.float64)
+    xhat = (r64 - r64.mean()) / np.sqrt(r64.var() + 1e-5)
+    g0 = float(np.float64(np.float32(0.1)))
+    assert_close(b.grad.numpy().astype(np.float64), np.full(k, m * g0), rtol=1e-6, atol=0)
+    assert_close(w.grad.numpy().astype(np.float64), m * g0 * xhat, rtol=1e-6, atol=0)
+
+
+def _ce_long_class_axis(c, s):
+    # one 0 and c - 1 entries of -2.3 along the class axis, at each of s positions
+    x = np.full((1, c, s), -2.3, np.float32)
+    x[0, 0] = 0
+    e = np.exp(np.float64(np.float32(-2.3)))
+    return (x if s > 1 else x.reshape(1, c)), e, 1 + (c - 1) * e
+
+
+@pytest.mark.parametrize("s", [1, 3])
+def test_cross_entropy_long_class_axis_exact(isa, s):
+    # 2^20 classes: the normaliser Σ exp(x − m) and the soft-target sums Σ p, Σ p·x over the
+    # class axis, on the row path (N, C) and the spatial path (N, C, d): float32 lanes alone
+    # drift by ~1e-3 relative there
+    c = 1 << 20
+    x, e, z = _ce_long_class_axis(c, s)
+    lse = np.log(z)
+    tgt = np.zeros((1, s) if s > 1 else (1,), np.int64)
+    xt = fastdl.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, fastdl.from_numpy(tgt), reduction="none")
+    assert_close(loss.detach().numpy().astype(np.float64), np.full(tgt.shape, lse), rtol=1e-6, atol=0)
+    loss.sum().backward()
+    gx = xt.grad.numpy().reshape(c, s).astype(np.float64)
+    assert_close(gx[0], np.full(s, 1 / z - 1), rtol=1e-6, atol=0)
+    assert_close(gx[5], np.full(s, e / z), rtol=1e-6, atol=0)
+    # soft targets, every entry 0.1 (P = Σ p = 0.1·c), with label smoothing
+    p = np.full(x.shape, 0.1, np.float32)
+    xt = fastdl.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, fastdl.from_numpy(p), reduction="none", label_smoothing=0.1)
+    p64 = 0.9 * np.float64(np.float32(0.1)) + 0.1 / c
+    x64 = x.reshape(c, s).astype(np.float64)
+    lsm = x64 - lse
+    assert_close(loss.detach().numpy().astype(np.float64).reshape(s), -(p64 * lsm).sum(0),
+                 rtol=1e-6, atol=0)
+    loss.sum().backward()
+    ref = p64 * c * np.exp(lsm) - p64
+    assert_close(xt.grad.numpy().reshape(c, s).astype(np.float64), ref,
+                 rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+
+
+# ---- float64 stays float64 through 0-d intermediates ------------------------------------------
+
+@pytest.mark.parametrize("name,f,df", [
+    ("div", lambda t, u: t / u, lambda a, b: (1 / b, -a / b**2)),
+    ("sqrt", lambda t, u: t.sqrt() / u, lambda a, b: (0.5 / (np.sqrt(a) * b), -np.sqrt(a) / b**2)),
+    ("tanh", lambda t, u: t.tanh() * u, lambda a, b: ((1 - np.tanh(a)**2) * b, np.tanh(a))),
+    ("sin", lambda t, u: t.sin() / u, lambda a, b: (np.cos(a) / b, -np.sin(a) / b**2)),
+])
+def test_zero_dim_float64_backward_stays_float64(name, f, df):
+    # a NumPy ufunc on 0-d arrays returns a NumPy scalar; promoted like a Python number it
+    # turned the next step of a backward into float32 (relative error ~1e-8)
+    for a, b in ((1.37, 0.71), (0.29, 1.93)):
+        ta = fastdl.tensor(np.array(a), requires_grad=True)
+        tb = fastdl.tensor(np.array(b), requires_grad=True)
+        f(ta, tb).backward()
+        ga, gb = df(a, b)
+        assert ta.grad.dtype == fastdl.float64 and tb.grad.dtype == fastdl.float64
+        assert_close(ta.grad.numpy(), np.array(ga), rtol=1e-14, atol=0)
+        assert_close(tb.grad.numpy(), np.array(gb), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_weight_norm_float64_gradients_exact(seed):
+    # nn.utils.weight_norm(dim=None): w = g·v/‖v‖ with a 0-d norm and a 0-d g; the gradient
+    # g/‖v‖·(G − v·Σ(G·v)/‖v‖²) in float64 (it went through float32 before)
+    import warnings
+    rng = np.random.default_rng(seed)
+    lin = fastdl.nn.Linear(3, 4, dtype=fastdl.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        m = fastdl.nn.utils.weight_norm(lin, dim=None)
+    v = m.weight_v.detach().numpy().copy()
+    g = float(m.weight_g.detach().numpy())
+    x = rng.standard_normal((2, 3))
+    c = rng.standard_normal((2, 4))
+    (m(fastdl.tensor(x)) * fastdl.tensor(c)).sum().backward()
+    G = c.T @ x
+    n = np.sqrt((v * v).sum())
+    assert_close(m.weight_v.grad.numpy(), g / n * (G - v * (G * v).sum() / n**2), rtol=1e-12,
+                 atol=1e-15)
+    assert_close(m.weight_g.grad.numpy(), np.array((G * v).sum() / n), rtol=1e-12, atol=0)
+
+
 # ---- ELU family: gradients from the input ---------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["elu", "selu", "celu"])

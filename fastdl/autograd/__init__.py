@@ -13,6 +13,8 @@ from .function import (Function, backward, detect_anomaly, enable_grad, grad, in
                        is_anomaly_check_nan_enabled, is_anomaly_enabled, is_grad_enabled,
                        is_inference_mode_enabled, no_grad, once_differentiable, queue_callback,
                        set_detect_anomaly, set_grad_enabled)
+from . import functional  # noqa: E402  (fastdl.autograd.functional: jacobian, hessian, ...)
+from .gradcheck import gradcheck, gradgradcheck
 
 
 class _ExecutionEngine:
@@ -45,4 +47,5 @@ class Variable:
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "inference_mode", "is_inference_mode_enabled",
            "set_detect_anomaly", "detect_anomaly", "is_anomaly_enabled",
-           "is_anomaly_check_nan_enabled", "once_differentiable", "queue_callback", "Variable"]
+           "is_anomaly_check_nan_enabled", "once_differentiable", "queue_callback", "Variable",
+           "gradcheck", "gradgradcheck", "functional"]

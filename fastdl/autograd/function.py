@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from .. import _C
+from .._dtype import FROM_NP as _FROM_NP
 from . import grad_mode as _gm
 from .grad_mode import (_state, enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
@@ -74,6 +75,8 @@ class _Op:
 
     __slots__ = ("parents", "needs_input_grad", "_saved", "_versions", "_nout", "__dict__")
     _raw = True
+    _double = False     # backward runs on Tensors too (create_graph=True); see _call_backward_graph
+    _saved_out = None   # {saved index: output index} for saved outputs (create_graph=True)
 
     def save_for_backward(self, *items):
         self._saved = items
@@ -403,8 +406,9 @@ class Function(_Op):
 
 
 def once_differentiable(fn):
-    """Decorator for a ``Function.backward`` that is not itself differentiable. fastdl runs
-    every backward without recording (no double backward), so this only documents intent.
+    """Decorator for a ``Function.backward`` that is not itself differentiable: it runs
+    without recording, and when a ``create_graph=True`` pass uses its results, differentiating
+    them again raises PyTorch's "trying to differentiate twice" error.
 
     Example: ``@staticmethod`` then ``@once_differentiable`` above ``def backward(ctx, g)``.
     """
@@ -413,9 +417,33 @@ def once_differentiable(fn):
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         with no_grad():
-            return fn(ctx, *args)
+            out = fn(ctx, *args)
+        if not _state.grad:
+            return out
+        T = _Tensor
+        saved = ctx._saved or ()
+        req = [a for a in tuple(args) + tuple(saved) if isinstance(a, T) and a.requires_grad]
+        if not req:
+            return out
+        if isinstance(out, tuple):
+            return tuple(_DelayedError.apply(o, *req) if isinstance(o, T) else o for o in out)
+        return _DelayedError.apply(out, *req) if isinstance(out, T) else out
 
     return wrapper
+
+
+class _DelayedError(_Op):
+    """Identity on its first argument, recorded after the gradient-requiring Tensors a
+    ``once_differentiable`` backward used; differentiating through it raises."""
+
+    @staticmethod
+    def forward(ctx, x, *rest):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
 
 
 def _unwrap_grad(g):
@@ -451,6 +479,108 @@ def _call_backward(node, grads):
     if not isinstance(res, tuple):
         res = (res,)
     return res
+
+
+def _double_error(node):
+    name = type(node).__name__.lstrip("_")
+    return RuntimeError(f"{name} does not support double backward (create_graph=True): its "
+                        f"backward ({_node_name(node)}) is not recorded. Compute this part "
+                        f"without create_graph, or express it with ops that support it (see "
+                        f"docs/autograd.md)")
+
+
+def _graph_saved(node):
+    """The saved items of a raw op as Tensors connected to the graph: an array that is a
+    parent's storage becomes that parent; one the op declares an output (``_saved_out``:
+    saved index -> output index) becomes a Tensor whose grad_fn is `node` itself; any other
+    array becomes a constant Tensor. Non-array items pass through."""
+    T = _Tensor
+    saved = node.saved_tensors
+    parents = node.parents
+    outmap = type(node)._saved_out
+    if outmap is not None and not isinstance(outmap, dict):  # decided per instance
+        outmap = outmap(node)
+    res = []
+    for i, s in enumerate(saved):
+        if s.__class__ is not np.ndarray:
+            if not isinstance(s, np.generic):  # shapes, flags, None
+                res.append(s)
+                continue
+            s = np.asarray(s)  # a 0-d result that NumPy returned as a scalar
+        t = None
+        for p in parents:
+            if p is not None and p._array is s:
+                t = p
+                break
+        else:
+            if outmap is not None and i in outmap and node._nout:
+                t = T._make(s)
+                t.requires_grad = True
+                t._node = node
+                t._out_idx = outmap[i]
+            else:  # a contiguous (or cast) copy of a parent that the forward saved
+                for p in parents:
+                    if p is not None and p._array.shape == s.shape and \
+                            p._array.dtype == s.dtype and np.array_equal(p._array, s):
+                        t = p
+                        break
+                else:
+                    t = T._make(s)
+        res.append(t)
+    return tuple(res)
+
+
+def _output_tensor(node, idx, arr):
+    """A Tensor holding output `idx` of `node` (``arr``, its value) with `node` as grad_fn:
+    for a backward (create_graph=True) whose formula uses the op's own output."""
+    t = _Tensor._make(arr)
+    t.requires_grad = True
+    t._node = node
+    t._out_idx = idx
+    return t
+
+
+def _call_backward_graph(node, grads):
+    """create_graph=True: run `node`'s backward on Tensors with grad mode on, so that every op
+    it uses is recorded. A raw op opts in with ``_double = True`` (its backward body then works
+    on arrays and Tensors alike: ``ops._util``'s helpers and operators dispatch on the type);
+    ``ctx.saved_tensors`` are the graph-connected Tensors (``_graph_saved``)."""
+    T = _Tensor
+    cls = type(node)
+    prev = _state.grad
+    if node._raw:
+        if not cls._double:
+            raise _double_error(node)
+        tsaved = _graph_saved(node)
+        keep = node._saved
+        tg = [None if g is None else (g if g.__class__ is T else T._make(g)) for g in grads]
+        node._saved = tsaved
+        _state.grad = True
+        try:
+            res = cls.backward(node, *tg)
+        finally:
+            node._saved = keep
+            _state.grad = prev
+    else:
+        meta = node._out_meta
+        mat = node.__dict__.get("_materialize", True)
+        tg = []
+        for i in range(len(meta)):
+            g = grads[i] if i < len(grads) else None
+            if g is None:
+                tg.append(T._make(np.zeros(*meta[i])) if mat and meta[i] is not None
+                          else None)
+            else:
+                tg.append(g if g.__class__ is T else T._make(g))
+        _state.grad = True
+        try:
+            res = cls.backward(node, *tg)
+        finally:
+            _state.grad = prev
+    if not isinstance(res, tuple):
+        res = (res,)
+    return tuple(r if (r is None or r.__class__ is T) else
+                 (r if isinstance(r, T) else T._make(np.asarray(r))) for r in res)
 
 
 def _toposort(roots, stop=None):
@@ -494,6 +624,18 @@ class _LeafHooks:
 
 def _apply_hooks(hooks, g, what):
     T = _Tensor
+    if g.__class__ is T:  # create_graph: the hooks see (and may return) recorded Tensors
+        for h in tuple(hooks.values()):
+            r = h(g)
+            if r is not None:
+                if not isinstance(r, T):
+                    r = T._make(np.asarray(r))
+                if r._array.shape != g._array.shape:
+                    raise RuntimeError(f"hook '{getattr(h, '__name__', h)}' has changed the "
+                                       f"size of value: {what} gradient of shape "
+                                       f"{g._array.shape} became {r._array.shape}")
+                g = r
+        return g
     for h in tuple(hooks.values()):
         r = h(T._make(g))
         if r is not None:
@@ -524,7 +666,9 @@ def _node_hooks(node, gs):
             if t is None or i >= len(gs) or gs[i] is None:
                 continue
             g = gs[i]
-            if t.grad is None:
+            if g.__class__ is T:
+                _accumulate_graph(t, g)
+            elif t.grad is None:
                 t.grad = T._make(np.array(g, dtype=t._array.dtype, copy=True))
             else:
                 t.grad = T._make(t.grad._array + g)
@@ -533,6 +677,8 @@ def _node_hooks(node, gs):
 
 def _nan_check(node, res):
     for i, g in enumerate(res):
+        if g is not None and g.__class__ is _Tensor:
+            g = g._array
         if g is not None and g.dtype.kind == "f" and np.isnan(g).any():
             trace = node.__dict__.get("_trace")
             where = ("\nTraceback of the forward call that created it:\n" + trace) if trace \
@@ -552,8 +698,11 @@ def _free(node):
 
 
 # ---- the engine -----------------------------------------------------------------------------
-def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
+def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=False):
     """Propagate `root_grads` from `roots` back to the leaves.
+
+    With ``create`` (``create_graph=True``) the gradients are Tensors and every backward runs
+    with grad mode on, so the backward pass is itself recorded (see ``_call_backward_graph``).
 
     * ``inputs=None``: accumulate into every leaf's ``.grad`` (running its hooks).
     * ``inputs=[...]``: return the gradients of those tensors instead (``autograd.grad``);
@@ -582,6 +731,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
         if node is None:
             leaf_seed.append((t, g))
             continue
+        if node._saved is None:  # freed by an earlier backward
+            raise RuntimeError(_SECOND_TIME)
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
         slot[i] = g if slot[i] is None else slot[i] + g
@@ -643,7 +794,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
                 if run_set is None or id(node) in run_set:
                     if node._saved is None:
                         raise RuntimeError(_SECOND_TIME)
-                    res = _call_backward(node, gs)
+                    res = _call_backward_graph(node, gs) if create else \
+                        _call_backward(node, gs)
                     if anomaly:
                         _nan_check(node, res)
                     parents = node.parents
@@ -654,9 +806,11 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False):
                     for p, g in zip(parents, res):
                         if p is None or g is None:
                             continue
-                        if g.shape != p._array.shape:
+                        if create:
+                            g = _fit_grad_t(g, p, node)
+                        elif g.shape != p._array.shape:
                             g = _reduce_to(g, p._array.shape, type(node).__name__)
-                        if g.dtype != p._array.dtype:  # a promoted op: the input's dtype
+                        if not create and g.dtype != p._array.dtype:  # a promoted op
                             g = g.astype(p._array.dtype)
                         pn = p._node
                         if want is not None:
@@ -755,6 +909,9 @@ def _accumulate(leaf, g):
     """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
     to several inputs) into a buffer from the caching allocator when large; later ones are
     added in place, as PyTorch does."""
+    if g.__class__ is not np.ndarray and isinstance(g, _Tensor):  # create_graph: with graph
+        _accumulate_graph(leaf, g)
+        return
     dt = leaf._array.dtype
     old = leaf.grad
     if old is None:
@@ -770,7 +927,51 @@ def _accumulate(leaf, g):
         leaf.grad = _Tensor._make((old._array + g).astype(dt, copy=False))
 
 
-def _seed_grads(tensors, grad_tensors, what):
+def _accumulate_graph(leaf, g):
+    """``create_graph=True``: ``.grad`` becomes a recorded clone of the first gradient, then
+    ``grad + g`` out of place, so it can be differentiated again (PyTorch's rule)."""
+    old = leaf.grad
+    with enable_grad():
+        if old is None:
+            leaf.grad = g.clone()
+        else:
+            leaf.grad = old + g
+
+
+def _fit_grad_t(g, p, node):
+    """A create_graph gradient for parent `p`: a Tensor of p's shape and dtype."""
+    T = _Tensor
+    if g.__class__ is not T:
+        g = T._make(np.asarray(g))
+    a = p._array
+    if g._array.shape != a.shape:
+        g = _reduce_to_t(g, a.shape, type(node).__name__)
+    if g._array.dtype != a.dtype:
+        g = g.to(_FROM_NP[a.dtype])
+    return g
+
+
+def _reduce_to_t(g, shape, name):
+    """``_reduce_to`` on a recorded Tensor."""
+    gs = g._array.shape
+    shape = tuple(shape)
+    nd = len(gs) - len(shape)
+    if nd < 0:
+        raise RuntimeError(f"{name}.backward returned a gradient of shape {gs} for an "
+                           f"input of shape {shape}")
+    axes = tuple(range(nd)) + tuple(i + nd for i, s in enumerate(shape)
+                                    if s == 1 and gs[i + nd] != 1)
+    if axes:
+        g = g.sum(axes, keepdim=True)
+    if g._array.shape != shape:
+        if g._array.size != int(np.prod(shape)):
+            raise RuntimeError(f"{name}.backward returned a gradient of shape {gs} for an "
+                               f"input of shape {shape}")
+        g = g.reshape(shape)
+    return g
+
+
+def _seed_grads(tensors, grad_tensors, what, create=False):
     T = _Tensor
     roots, gs = [], []
     if len(grad_tensors) != len(tensors):
@@ -790,22 +991,25 @@ def _seed_grads(tensors, grad_tensors, what):
                     f"{what}: grad can be implicitly created only for scalar outputs; this "
                     f"tensor has shape {t._array.shape}: pass gradient= of the same shape")
             g = np.ones_like(t._array)
+            if create:
+                g = T._make(g)
+        elif create and isinstance(g, T):  # the graph may reach a recorded grad_output
+            if g._array.shape != t._array.shape:
+                raise ValueError(f"{what}: gradient has shape {g._array.shape} but the tensor "
+                                 f"has shape {t._array.shape}")
+            if g._array.dtype != t._array.dtype:
+                g = g.to(_FROM_NP[t._array.dtype])
         else:
             g = _unwrap_grad(g)
             if g.shape != t._array.shape:
                 raise ValueError(f"{what}: gradient has shape {g.shape} but the tensor has "
                                  f"shape {t._array.shape}")
             g = g.astype(t._array.dtype, copy=False)
+            if create:
+                g = T._make(g)
         roots.append(t)
         gs.append(g)
     return roots, gs
-
-
-def _no_create_graph(what):
-    raise NotImplementedError(
-        f"{what}: create_graph=True (differentiating a backward pass: double backward, "
-        f"gradient penalties, Hessian-vector products) is not supported yet; fastdl's "
-        f"backward computes plain arrays")
 
 
 def _as_list(x, what):
@@ -835,15 +1039,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
 
     Example: ``fastdl.autograd.backward([loss])``
     """
-    if create_graph:
-        _no_create_graph("backward")
     if grad_variables is not None:
         grad_tensors = grad_variables
+    create = bool(create_graph)
     tensors = _as_list(tensors, "backward")
-    roots, gs = _seed_grads(tensors, _grad_list(grad_tensors, len(tensors)), "backward")
-    retain = bool(retain_graph)
+    roots, gs = _seed_grads(tensors, _grad_list(grad_tensors, len(tensors)), "backward",
+                            create)
+    retain = create if retain_graph is None else bool(retain_graph)
     if inputs is None:
-        _run(roots, gs, retain)
+        if create:
+            with enable_grad():
+                _run(roots, gs, retain, create=True)
+        else:
+            _run(roots, gs, retain)
         return
     inputs = _as_list(inputs, "backward: inputs")
     if not inputs:
@@ -851,7 +1059,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     for t in inputs:
         if not isinstance(t, _Tensor) or not t.requires_grad:
             raise RuntimeError("backward: every tensor in inputs must require grad")
-    captured = _run(roots, gs, retain, inputs=inputs)
+    with set_grad_enabled(create or _state.grad):
+        captured = _run(roots, gs, retain, inputs=inputs, create=create)
     for t, g in zip(inputs, captured):
         if g is None:
             continue
@@ -875,8 +1084,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Example: ``(gx,) = fastdl.autograd.grad(y.sum(), [x])``
     """
     T = _Tensor
-    if create_graph:
-        _no_create_graph("grad")
+    create = bool(create_graph)
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True is not supported")
     if allow_unused is None:
@@ -891,8 +1099,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError("grad: One of the differentiated Tensors does not require grad")
-    roots, gs = _seed_grads(outputs, _grad_list(grad_outputs, len(outputs)), "grad")
-    captured = _run(roots, gs, bool(retain_graph), inputs=inputs)
+    roots, gs = _seed_grads(outputs, _grad_list(grad_outputs, len(outputs)), "grad", create)
+    retain = create if retain_graph is None else bool(retain_graph)
+    if create:
+        with enable_grad():
+            captured = _run(roots, gs, retain, inputs=inputs, create=True)
+    else:
+        captured = _run(roots, gs, retain, inputs=inputs)
     res = []
     for t, g in zip(inputs, captured):
         if g is None:
@@ -901,6 +1114,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "have been used in the graph. Set allow_unused=True if "
                                    "this is the desired behavior.")
             res.append(T._make(np.zeros_like(t._array)) if materialize_grads else None)
+        elif g.__class__ is T:
+            res.append(g)
         else:
             res.append(T._make(np.array(g, dtype=t._array.dtype)))
     return tuple(res)

@@ -42,6 +42,20 @@ class ArrayDataset(Dataset):
         x = {k: v[i] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[i]
         return x, (self.y[i] if self.y is not None else np.int64(0))
 
+    def get_batch(self, indices):
+        """The collated batch ``[X[indices], y[indices]]`` cut by fancy indexing (what
+        ``default_collate`` makes of the samples, without fetching them one by one); a dict
+        ``X`` gives a dict of Tensors. The DataLoader calls it with its default
+        ``collate_fn``. Example: ``xb, yb = ArrayDataset(X, y).get_batch(np.arange(8))``"""
+        from ..tensor import Tensor
+        idx = np.asarray(indices, dtype=np.int64)
+        if isinstance(self.X, dict):
+            x = {k: Tensor._make(np.ascontiguousarray(v[idx])) for k, v in self.X.items()}
+        else:
+            x = self.X[idx]
+        y = self.y[idx] if self.y is not None else np.zeros(len(idx), np.int64)
+        return [x, y]
+
 
 def to_dataset(X, y=None):
     """A Dataset for ``X`` (returned as it is when it already is one) and ``y``."""

@@ -73,6 +73,9 @@ class History(list):
         return row
 
 
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
+
+
 def _loss_value(t):
     return float(t.item())
 
@@ -220,6 +223,7 @@ class NeuralNet(BaseEstimator):
     def initialize_callbacks(self):
         cbs = self.get_default_callbacks() + self._named_callbacks(self.callbacks or [])
         self.callbacks_ = []
+        self.__dict__.pop("_batch_hooks", None)
         for name, cb in cbs:
             cb = cb() if isinstance(cb, type) else cb
             route = f"callbacks__{name}__"
@@ -245,6 +249,17 @@ class NeuralNet(BaseEstimator):
         return self.history_
 
     def notify(self, hook, **kw):
+        """Call ``hook`` (``on_epoch_begin``, ``on_batch_end``, …) on every callback. The
+        per-batch hooks skip callbacks that keep the base class's no-op."""
+        if hook in _BATCH_HOOKS:
+            cbs = self._batch_hooks.get(hook) if hasattr(self, "_batch_hooks") else None
+            if cbs is None:
+                cbs = [getattr(cb, hook) for _, cb in self.callbacks_
+                       if getattr(type(cb), hook, None) is not getattr(Callback, hook)]
+                self.__dict__.setdefault("_batch_hooks", {})[hook] = cbs
+            for fn in cbs:
+                fn(self, **kw)
+            return
         for _, cb in self.callbacks_:
             getattr(cb, hook)(self, **kw)
 

@@ -137,10 +137,17 @@ def _binary(uf, a, b, dt=None):
                 if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
                         tb is builtins.int:
                     if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
-                        return uf(a, b)
+                        out = uf(a, b)
+                        # 0-d operands give a NumPy scalar, which a later op would promote as
+                        # a Python number (float64 -> float32): keep it an array
+                        return out if out.__class__ is np.ndarray else np.asarray(out)
                     return uf(a, b, out=_pool_out(np.broadcast_shapes(a.shape, np.shape(b)),
                                                   da, a))
+        if _fn._Tensor in (a.__class__, b.__class__):
+            return _tensor_binary(uf, a, b)
         dt = _result_dtype(a, b)
+    elif _fn._Tensor in (a.__class__, b.__class__):
+        return _tensor_binary(uf, a, b).to(_FROM_NP[np.dtype(dt)])
     cdt = _F32 if dt in _LOWP else dt
     if a.__class__ is np.ndarray and a.dtype != cdt:
         a = a.astype(cdt)
@@ -172,17 +179,130 @@ def _compare(uf, a, b):
 
 
 def _unary(uf, a):
-    """``uf(a)``; float16/bfloat16 compute in float32 and round once."""
+    """``uf(a)``; float16/bfloat16 compute in float32 and round once. On a Tensor (a backward
+    running with create_graph=True) the matching recorded op."""
+    if a.__class__ is not np.ndarray and a.__class__ is _fn._Tensor:
+        return _tensor_unary(uf, a)
     dt = a.dtype
     if dt in _LOWP:
-        return uf(a.astype(_F32)).astype(dt)
+        return np.asarray(uf(a.astype(_F32))).astype(dt)
     if a.size >= _POOL_MIN:
         return uf(a, out=_pool_out(a.shape, dt, a))
-    return uf(a)
+    out = uf(a)
+    return out if out.__class__ is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
 
 
 def _sum_to(g, shape):
+    """Sum a broadcast gradient back to ``shape`` (array or recorded Tensor)."""
+    if g.__class__ is not np.ndarray and g.__class__ is _fn._Tensor:
+        return _fn._reduce_to_t(g, shape, "broadcast")
     return _fn._reduce_to(g, shape, "broadcast")
+
+
+# ---- the Tensor branch: a backward running with create_graph=True ----------------------------
+# The backward bodies of the primitives are written on arrays with these helpers and Python
+# operators. With create_graph=True the engine hands them Tensors; the helpers then call the
+# recorded op of the same ufunc, so the body builds a differentiable graph unchanged.
+_TOPS = {}
+
+
+def _tops():
+    if not _TOPS:
+        import fastdl as F
+        _TOPS.update({
+            np.add: F.add, np.subtract: F.sub, np.multiply: F.mul, np.true_divide: F.div,
+            np.power: F.pow, np.maximum: F.maximum, np.minimum: F.minimum,
+            np.negative: F.neg, np.exp: F.exp, np.log: F.log, np.sqrt: F.sqrt,
+            np.abs: F.abs, np.tanh: F.tanh, np.sin: F.sin, np.cos: F.cos,
+            np.reciprocal: F.reciprocal, np.square: F.square, np.log1p: F.log1p,
+            np.expm1: F.expm1, np.cosh: F.cosh, np.sinh: F.sinh, np.exp2: F.exp2,
+            np.sign: F.sign,
+        })
+    return _TOPS
+
+
+def _as_t(x):
+    T = _fn._Tensor
+    if x.__class__ is T or isinstance(x, T):
+        return x
+    return T._make(np.asarray(x))
+
+
+def _tensor_binary(uf, a, b):
+    op = _tops().get(uf)
+    T = _fn._Tensor
+    if op is None:  # not differentiable (floor_divide, comparisons...): a constant
+        return T._make(np.asarray(uf(_nd(a), _nd(b))))
+    if not isinstance(a, T):
+        if isinstance(a, np.ndarray):
+            a = T._make(a)
+        else:  # a Python number on the left
+            if uf is np.add or uf is np.multiply:
+                return op(b, a)
+            a = T._make(np.asarray(a, dtype=b._array.dtype))
+    return op(a, b if isinstance(b, (T, int, float)) else _as_t(b))
+
+
+def _tensor_unary(uf, a):
+    op = _tops().get(uf)
+    if op is None:
+        return _fn._Tensor._make(np.asarray(uf(a._array)))
+    return op(a)
+
+
+def _nd(x):
+    """The array behind ``x`` (a Tensor or array): for values whose derivative is zero
+    (masks, signs, indices) computed from a saved input on either path."""
+    return x._array if isinstance(x, _fn._Tensor) else x
+
+
+def _like(arr, ref):
+    """``arr`` (an array) as the same kind as ``ref``: a constant Tensor when ``ref`` is one."""
+    if ref.__class__ is not np.ndarray and isinstance(ref, _fn._Tensor):
+        return _fn._Tensor._make(np.asarray(arr))
+    return arr
+
+
+def _cast(x, dt):
+    """``x.astype(dt, copy=False)`` for an array, ``x.to(dt)`` for a Tensor (dt a NumPy
+    dtype; None leaves x as is)."""
+    if dt is None:
+        return x
+    if x.__class__ is np.ndarray:
+        return x.astype(dt, copy=False)
+    if isinstance(x, _fn._Tensor):
+        return x if x._array.dtype == dt else x.to(_FROM_NP[np.dtype(dt)])
+    return np.asarray(x).astype(dt, copy=False)
+
+
+def _is_t(x):
+    return x.__class__ is not np.ndarray and isinstance(x, _fn._Tensor)
+
+
+def _expand_dims(g, dims):
+    """``np.expand_dims`` for an array or a recorded Tensor."""
+    if not _is_t(g):
+        return np.expand_dims(g, dims)
+    sh = list(g._array.shape)
+    for d in sorted(dims):
+        sh.insert(d, 1)
+    return g.reshape(tuple(sh))
+
+
+def _broadcast_to(g, shape):
+    """``np.broadcast_to`` for an array or a recorded Tensor (``expand``)."""
+    if not _is_t(g):
+        return np.broadcast_to(g, shape)
+    if g._array.ndim < len(shape):
+        g = g.reshape((1,) * (len(shape) - g._array.ndim) + g._array.shape)
+    return g.expand(*shape)
+
+
+def _transpose(g, perm):
+    """``ndarray.transpose(perm)`` for an array or a recorded Tensor (``permute``)."""
+    if not _is_t(g):
+        return g.transpose(perm)
+    return g.permute(*[int(i) for i in perm])
 
 
 def _out(result, out, who):

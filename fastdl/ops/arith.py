@@ -17,8 +17,9 @@ import numpy as np
 
 from ..autograd.function import _Op
 from ..tensor import Tensor, _arr, _as_array, _wrap_operand
-from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _default_float,
-                    _empty, _norm_dim, _norm_dims, _out, _result_dtype, _sum_to, _unary)
+from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _cast, _compare,
+                    _default_float, _empty, _is_t, _like, _nd, _norm_dim, _norm_dims, _out,
+                    _result_dtype, _sum_to, _unary)
 from ._util import _F64, _fmod_array
 from .table import register
 
@@ -26,6 +27,8 @@ from .table import register
 # ---- primitives: forward and backward side by side ---------------------------------------
 
 class _Add(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, b):
         return _binary(np.add, a, b)
@@ -36,6 +39,8 @@ class _Add(_Op):
 
 
 class _Sub(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, b):
         return _binary(np.subtract, a, b)
@@ -46,6 +51,8 @@ class _Sub(_Op):
 
 
 class _Mul(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -55,6 +62,8 @@ class _Mul(_Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         n = ctx.needs_input_grad
+        if g.__class__ is not np.ndarray and isinstance(g, np.generic):
+            g = np.asarray(g)  # a 0-d gradient NumPy made a scalar: keep its dtype (not weak)
         return (_binary(np.multiply, g, b) if n[0] else None,
                 _binary(np.multiply, g, a) if n[1] else None)
 
@@ -62,6 +71,7 @@ class _Mul(_Op):
 class _Div(_Op):
     """True division: integer operands give the default float dtype, as in torch."""
 
+    _double = True
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -74,6 +84,8 @@ class _Div(_Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         n = ctx.needs_input_grad
+        if g.__class__ is not np.ndarray and isinstance(g, np.generic):
+            g = np.asarray(g)  # a 0-d gradient NumPy made a scalar: keep its dtype (not weak)
         ga = _binary(np.true_divide, g, b) if n[0] else None
         gb = -_binary(np.true_divide, _binary(np.multiply, g, a), _binary(np.multiply, b, b)) \
             if n[1] else None
@@ -84,6 +96,7 @@ class _FloorDiv(_Op):
     """``a // b`` (torch's floor_divide: rounds toward minus infinity; integers stay
     integers); not differentiable (its gradient is zero almost everywhere)."""
 
+    _double = True
     @staticmethod
     def forward(ctx, a, b):
         dt = _result_dtype(a, b)
@@ -94,13 +107,14 @@ class _FloorDiv(_Op):
 
     @staticmethod
     def backward(ctx, g):
-        return np.zeros_like(g), None
+        return _like(np.zeros_like(_nd(g)), g), None
 
 
 class _Remainder(_Op):
     """``a % b`` with the sign of ``b`` (Python's and torch's ``remainder``); gradient
     ``g`` for ``a`` and ``-g * floor(a / b)`` for ``b``."""
 
+    _double = True
     @staticmethod
     def forward(ctx, a, b):
         dt = _result_dtype(a, b)
@@ -122,6 +136,8 @@ class _Remainder(_Op):
 
 
 class _PowScalar(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, e):
         ctx.save_for_backward(a)
@@ -135,13 +151,18 @@ class _PowScalar(_Op):
         (a,) = ctx.saved_tensors
         e = ctx.e
         if e == 0:
-            return np.zeros_like(a), None
+            return _like(np.zeros_like(_nd(a)), a), None
         if e == 2:
             return g * (2 * a), None
+        if _is_t(a):
+            return g * (e * a ** (e - 1)), None
         return g * (e * np.power(a, np.asarray(e - 1, dtype=a.dtype))), None
 
 
 class _Pow(_Op):
+    _double = True
+    _saved_out = {2: 0}
+
     @staticmethod
     def forward(ctx, a, b):
         out = _binary(np.power, a, b)
@@ -152,16 +173,23 @@ class _Pow(_Op):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         n = ctx.needs_input_grad
-        ga = g * b * np.power(a, b - 1) if n[0] else None
+        ga = g * b * _binary(np.power, a, b - 1) if n[0] else None
         gb = None
         if n[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            pos = _nd(a) > 0
+            if _is_t(a):
+                from .index import where
+                la = where(_like(pos, a), where(_like(pos, a), a, 1.0).log(), 0.0)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    la = np.where(pos, np.log(np.where(pos, a, 1)), 0)
             gb = g * out * la
         return ga, gb
 
 
 class _Neg(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a):
         return _unary(np.negative, a)
@@ -172,6 +200,9 @@ class _Neg(_Op):
 
 
 class _Exp(_Op):
+    _double = True
+    _saved_out = {0: 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _unary(np.exp, a)
@@ -185,6 +216,8 @@ class _Exp(_Op):
 
 
 class _Log(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -197,6 +230,9 @@ class _Log(_Op):
 
 
 class _Sqrt(_Op):
+    _double = True
+    _saved_out = {0: 0}
+
     @staticmethod
     def forward(ctx, a):
         out = _unary(np.sqrt, a)
@@ -210,6 +246,8 @@ class _Sqrt(_Op):
 
 
 class _Abs(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -218,10 +256,12 @@ class _Abs(_Op):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * np.sign(a)
+        return g * _like(np.sign(_nd(a)), a)
 
 
 class _Clamp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, lo, hi):
         ctx.save_for_backward(a)
@@ -231,15 +271,20 @@ class _Clamp(_Op):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
+        a = _nd(a)
         m = np.ones(a.shape, dtype=np.bool_)
         if ctx.lo is not None:
             m &= a >= ctx.lo
         if ctx.hi is not None:
             m &= a <= ctx.hi
+        if _is_t(g):
+            return g * _like(m.astype(g._array.dtype), g), None, None
         return np.where(m, g, 0).astype(g.dtype, copy=False), None, None
 
 
 class _Maximum(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -248,13 +293,16 @@ class _Maximum(_Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        a, b = _nd(a), _nd(b)
         # ties split the gradient evenly, as PyTorch does
-        ga = g * ((a > b) + 0.5 * (a == b))
-        gb = g * ((b > a) + 0.5 * (a == b))
-        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+        ga = g * _like((a > b) + 0.5 * (a == b), g)
+        gb = g * _like((b > a) + 0.5 * (a == b), g)
+        return _cast(ga, _nd(g).dtype), _cast(gb, _nd(g).dtype)
 
 
 class _Minimum(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -263,9 +311,10 @@ class _Minimum(_Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = g * ((a < b) + 0.5 * (a == b))
-        gb = g * ((b < a) + 0.5 * (a == b))
-        return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+        a, b = _nd(a), _nd(b)
+        ga = g * _like((a < b) + 0.5 * (a == b), g)
+        gb = g * _like((b < a) + 0.5 * (a == b), g)
+        return _cast(ga, _nd(g).dtype), _cast(gb, _nd(g).dtype)
 
 
 
@@ -373,7 +422,7 @@ def minimum(input, other, *, out=None):
     return _out(_Minimum.apply(input, _wrap_operand(other, input)), out, "minimum")
 
 
-# The methods below are Tensor.<name> only; fastdl.<name> is ops.math's wrapper of them.
+# Unary primitives as ops: fastdl.<name> and Tensor.<name> (one table row each).
 
 def _tensor(x):
     """``x`` as a Tensor (array-likes and numbers as ``fastdl.tensor`` makes them)."""

@@ -29,6 +29,8 @@ def _index_arg(idx):
 
 
 class _GetItem(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, idx):
         ctx.shape, ctx.idx = a.shape, idx
@@ -41,9 +43,31 @@ class _GetItem(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph: a recorded scatter-add
+            return _GetItemBackward.apply(g, ctx.shape, ctx.idx), None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.add.at(out, ctx.idx, g)
         return out, None
+
+
+class _GetItemBackward(_Op):
+    """The gradient of ``a[idx]``: ``g`` scatter-added into zeros of ``a``'s shape; its own
+    gradient is ``gg[idx]`` (double backward of indexing)."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, shape, idx):
+        ctx.idx = idx
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, idx, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        if isinstance(gg, Tensor):
+            return _GetItem.apply(gg, ctx.idx), None, None
+        return np.asarray(gg[ctx.idx]), None, None
 
 
 class _IndexPut(_Op):
@@ -66,6 +90,8 @@ class _IndexPut(_Op):
 
 
 class _TakeAlong(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, d, idx):
         ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
@@ -73,12 +99,16 @@ class _TakeAlong(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph: a recorded scatter-add (double: a gather)
+            return _ScatterAddAlong.apply(g, ctx.shape, ctx.d, ctx.idx), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(out, ctx.idx, g, axis=ctx.d)
         return out, None, None
 
 
 class _Gather(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, d, idx):
         if idx.ndim != a.ndim:
@@ -91,6 +121,8 @@ class _Gather(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph
+            return _ScatterAddAlong.apply(g, ctx.shape, ctx.d, ctx.idx), None, None
         out = np.zeros(ctx.shape, dtype=g.dtype)
         np.add.at(out, tuple(ctx.idx if i == ctx.d else np.arange(s).reshape(
             [-1 if j == i else 1 for j in range(g.ndim)])
@@ -98,7 +130,30 @@ class _Gather(_Op):
         return out, None, None
 
 
+class _ScatterAddAlong(_Op):
+    """The gradient of ``take_along_dim``/``gather``: g summed into zeros of the input's shape
+    at ``idx`` along dim d; its backward gathers there again (double backward)."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, shape, d, idx):
+        ctx.d, ctx.idx = d, idx
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, tuple(idx if i == d else np.arange(s).reshape(
+            [-1 if j == i else 1 for j in range(idx.ndim)]) for i, s in enumerate(idx.shape)), g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        if isinstance(gg, Tensor):
+            return _TakeAlong.apply(gg, ctx.d, ctx.idx), None, None, None
+        return np.take_along_axis(gg, ctx.idx, axis=ctx.d), None, None, None
+
+
 class _Where(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond = cond
@@ -108,6 +163,11 @@ class _Where(_Op):
     @staticmethod
     def backward(ctx, g):
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the same selection, recorded
+            z = g._array.dtype.type(0)
+            ga = _sum_to(_Where.apply(ctx.cond, g, z), ctx.sa) if n[1] else None
+            gb = _sum_to(_Where.apply(ctx.cond, z, g), ctx.sb) if n[2] else None
+            return None, ga, gb
         z = np.zeros((), dtype=g.dtype)
         ga = _sum_to(np.where(ctx.cond, g, z), ctx.sa) if n[1] else None
         gb = _sum_to(np.where(ctx.cond, z, g), ctx.sb) if n[2] else None

@@ -25,6 +25,8 @@ from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
                        recording, result_type, wrap)
+from ._util import _cast as _gcast, _like, _nd
+from ._util import _unary as _u
 from .promotion import default_float
 from ._util import _fmod_array
 from .table import register
@@ -175,6 +177,9 @@ def _op_class(name, base):
 
 
 class _Unary(_Op):
+    _double = True       # the derivative rows below work on arrays and on Tensors
+    _saved_out = {1: 0}
+
     @staticmethod
     def forward(ctx, x, spec):
         if x.dtype.kind in "biu" and not spec.keep_int:
@@ -191,10 +196,10 @@ class _Unary(_Op):
         x, y = ctx.saved_tensors
         spec = ctx.spec
         if spec.grad is None:
-            return np.zeros_like(g), None
+            return _like(np.zeros_like(_nd(g)), g), None
         with np.errstate(all="ignore"):
             d = spec.grad(x, y)
-        return (g * d).astype(x.dtype, copy=False), None
+        return _gcast(g * d, _nd(x).dtype), None
 
 
 _SPECS = {}
@@ -204,32 +209,34 @@ def _spec(name, fwd, grad, keep_int=False):
     _SPECS[name] = _Spec(name, fwd, grad, keep_int)
 
 
-_spec("sin", np.sin, lambda x, y: np.cos(x))
-_spec("cos", np.cos, lambda x, y: -np.sin(x))
+# The derivative rows use ``_u(ufunc, x)`` (``_util._unary``): NumPy on arrays, the recorded
+# op on Tensors, so the same row is the backward of the backward (create_graph=True).
+_spec("sin", np.sin, lambda x, y: _u(np.cos, x))
+_spec("cos", np.cos, lambda x, y: -_u(np.sin, x))
 _spec("tan", np.tan, lambda x, y: 1 + y * y)
-_spec("asin", np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x))
-_spec("acos", np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x))
+_spec("asin", np.arcsin, lambda x, y: 1 / _u(np.sqrt, 1 - x * x))
+_spec("acos", np.arccos, lambda x, y: -1 / _u(np.sqrt, 1 - x * x))
 _spec("atan", np.arctan, lambda x, y: 1 / (1 + x * x))
-_spec("sinh", np.sinh, lambda x, y: np.cosh(x))
-_spec("cosh", np.cosh, lambda x, y: np.sinh(x))
-_spec("asinh", np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1))
-_spec("acosh", np.arccosh, lambda x, y: 1 / np.sqrt((x - 1) * (x + 1)))
+_spec("sinh", np.sinh, lambda x, y: _u(np.cosh, x))
+_spec("cosh", np.cosh, lambda x, y: _u(np.sinh, x))
+_spec("asinh", np.arcsinh, lambda x, y: 1 / _u(np.sqrt, x * x + 1))
+_spec("acosh", np.arccosh, lambda x, y: 1 / _u(np.sqrt, (x - 1) * (x + 1)))
 _spec("atanh", np.arctanh, lambda x, y: 1 / (1 - x * x))
 _spec("log2", np.log2, lambda x, y: 1 / (x * _LN2))
 _spec("log10", np.log10, lambda x, y: 1 / (x * _LN10))
 _spec("log1p", np.log1p, lambda x, y: 1 / (1 + x))
 _spec("expm1", np.expm1, lambda x, y: y + 1)
 _spec("exp2", np.exp2, lambda x, y: y * _LN2)
-_spec("erf", _erf, lambda x, y: _2_SQRTPI * np.exp(-x * x))
-_spec("erfc", _erfc, lambda x, y: -_2_SQRTPI * np.exp(-x * x))
-_spec("erfinv", _erfinv, lambda x, y: _SQRTPI_2 * np.exp(y * y))
+_spec("erf", _erf, lambda x, y: _2_SQRTPI * _u(np.exp, -x * x))
+_spec("erfc", _erfc, lambda x, y: -_2_SQRTPI * _u(np.exp, -x * x))
+_spec("erfinv", _erfinv, lambda x, y: _SQRTPI_2 * _u(np.exp, y * y))
 _spec("reciprocal", np.reciprocal, lambda x, y: -y * y)
 _spec("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda x, y: -0.5 * y * y * y)
 _spec("square", np.square, lambda x, y: 2 * x, keep_int=True)
 _spec("floor", np.floor, None, keep_int=True)
 _spec("ceil", np.ceil, None, keep_int=True)
 _spec("trunc", np.trunc, None, keep_int=True)
-_spec("frac", lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x))
+_spec("frac", lambda x: x - np.trunc(x), lambda x, y: _like(np.ones_like(_nd(x)), x))
 _spec("sign", np.sign, None, keep_int=True)
 
 

@@ -18,7 +18,7 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
-from ._util import _F64
+from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd
 from .index import _TakeAlong
 
 
@@ -26,6 +26,8 @@ _add_reduce = np.add.reduce
 
 
 class _Sum(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
@@ -42,11 +44,13 @@ class _Sum(_Op):
     @staticmethod
     def backward(ctx, g):
         if ctx.dims is not None and not ctx.keepdim:
-            g = np.expand_dims(g, ctx.dims)
-        return np.broadcast_to(g, ctx.shape), None, None
+            g = _expand_dims(g, ctx.dims)
+        return _broadcast_to(g, ctx.shape), None, None
 
 
 class _Mean(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
@@ -60,13 +64,14 @@ class _Mean(_Op):
     @staticmethod
     def backward(ctx, g):
         if ctx.dims is not None and not ctx.keepdim:
-            g = np.expand_dims(g, ctx.dims)
-        return np.broadcast_to(g / builtins.max(ctx.n, 1), ctx.shape), None, None
+            g = _expand_dims(g, ctx.dims)
+        return _broadcast_to(g / builtins.max(ctx.n, 1), ctx.shape), None, None
 
 
 class _AMax(_Op):
     """max/min over dims; the gradient is shared evenly among tied extrema (PyTorch's amax)."""
 
+    _double = True
     @staticmethod
     def forward(ctx, a, dims, keepdim, is_max):
         fn = np.max if is_max else np.min
@@ -80,9 +85,12 @@ class _AMax(_Op):
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
+        a, out = _nd(a), _nd(out)
         mask = (a == out) | (np.isnan(a) & np.isnan(out))
         cnt = mask.sum(axis=ctx.dims, keepdims=True)
         g = g.reshape(out.shape)
+        if _is_t(g):
+            return g * _like((mask / cnt).astype(a.dtype), g), None, None, None
         return (mask * (g / cnt)).astype(a.dtype, copy=False), None, None, None
 
 

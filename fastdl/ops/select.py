@@ -102,6 +102,8 @@ def _check_index(a_shape, idx, d, what, src_shape=None, ranges=True):
 
 
 class _TakeAlong(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, d, idx):
         ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
@@ -114,6 +116,10 @@ class _TakeAlong(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor) and ctx.shape:  # create_graph: a recorded scatter-add
+            from .index import _ScatterAddAlong
+            return _ScatterAddAlong.apply(g, ctx.shape, ctx.d,
+                                          ctx.idx % max(ctx.shape[ctx.d], 1)), None, None
         return scatter_add_array(ctx.shape, ctx.idx % max(ctx.shape[ctx.d], 1) if ctx.shape
                                  else ctx.idx, g, ctx.d, g.dtype), None, None
 

@@ -20,7 +20,7 @@ from .table import register
 
 from ..tensor import (_as_array, _check_memory_format, _format_rank, _in_format,  # noqa: E402
                       _is_channels_last, contiguous_format, preserve_format)
-from ._util import _resolve_shape, _shape_arg
+from ._util import _cast, _is_t, _resolve_shape, _shape_arg, _transpose
 
 
 def _promoted(ts):
@@ -36,6 +36,8 @@ def _promoted(ts):
 
 
 class _Reshape(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -47,6 +49,8 @@ class _Reshape(_Op):
 
 
 class _Permute(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, perm):
         ctx.perm = perm
@@ -54,10 +58,12 @@ class _Permute(_Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.perm)), None
+        return _transpose(g, np.argsort(ctx.perm)), None
 
 
 class _Expand(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -69,6 +75,8 @@ class _Expand(_Op):
 
 
 class _Repeat(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, reps):
         if len(reps) < a.ndim:
@@ -83,11 +91,16 @@ class _Repeat(_Op):
         sh = []
         for r, s in zip(ctx.reps, ctx.shape):
             sh += [r, s]
-        g = g.reshape(sh).sum(axis=tuple(range(0, len(sh), 2)))
+        if _is_t(g):
+            g = g.reshape(tuple(sh)).sum(tuple(range(0, len(sh), 2)))
+        else:
+            g = g.reshape(sh).sum(axis=tuple(range(0, len(sh), 2)))
         return g.reshape(ctx.orig), None
 
 
 class _Cat(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, d, *arrays):
         ctx.d = d
@@ -105,6 +118,8 @@ class _Cat(_Op):
 
 
 class _Stack(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, d, *arrays):
         ctx.d = d
@@ -113,10 +128,14 @@ class _Stack(_Op):
     @staticmethod
     def backward(ctx, g):
         n = g.shape[ctx.d]
+        if _is_t(g):
+            return (None,) + tuple(g.select(ctx.d, i) for i in range(n))
         return (None,) + tuple(np.take(g, i, axis=ctx.d) for i in range(n))
 
 
 class _Clone(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a):
         out = _empty(a.shape, a.dtype)
@@ -129,6 +148,8 @@ class _Clone(_Op):
 
 
 class _Cast(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, dt):
         ctx.src = a.dtype
@@ -136,6 +157,8 @@ class _Cast(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if _is_t(g):
+            return _cast(g, ctx.src), None
         return g.astype(ctx.src), None
 
 

@@ -34,6 +34,8 @@ def _squeeze(a, dims, keepdim):
 
 
 class _LogSumExp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         with np.errstate(all="ignore"):
@@ -48,6 +50,10 @@ class _LogSumExp(_Op):
     @staticmethod
     def backward(ctx, g):
         a, s = ctx.saved_tensors
+        if isinstance(g, Tensor):  # create_graph: g·exp(a − lse), lse this op's output
+            from ..autograd.function import _output_tensor
+            st = _output_tensor(ctx, 0, _squeeze(s._array, ctx.dims, ctx.keepdim))
+            return g.reshape(s.shape) * (a - st.reshape(s.shape)).exp(), None, None
         g = g.reshape(s.shape)
         with np.errstate(all="ignore"):
             return (g * np.exp(a - s)).astype(a.dtype, copy=False), None, None
@@ -484,6 +490,8 @@ def aminmax(input, *, dim=None, keepdim=False, out=None):
 class _VectorNorm(_Op):
     """‖x‖_p over ``dims``; the gradient of a zero norm is 0 (torch's subgradient)."""
 
+    _double = True
+
     @staticmethod
     def forward(ctx, a, p, dims, keepdim):
         ax = np.abs(a)
@@ -510,6 +518,8 @@ class _VectorNorm(_Op):
     def backward(ctx, g):
         a, r = ctx.saved_tensors
         p = ctx.p
+        if isinstance(g, Tensor):
+            return _vector_norm_backward_graph(ctx, a, r, g)
         g = g.reshape(r.shape)
         with np.errstate(all="ignore"):
             if p == 0:
@@ -570,3 +580,21 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
 __all__ = ["logsumexp", "median", "nanmedian", "kthvalue", "mode", "quantile", "nanquantile",
            "nansum", "nanmean", "count_nonzero", "any", "all", "var", "std", "var_mean",
            "std_mean", "aminmax", "norm"]
+
+
+def _vector_norm_backward_graph(ctx, a, r, g):
+    """``_VectorNorm``'s backward from recorded ops (create_graph=True) for p = 1 and p = 2
+    (the gradient of a zero 2-norm stays 0); other orders raise."""
+    from ..autograd.function import _output_tensor
+    p = ctx.p
+    ra = r._array
+    g = g.reshape(ra.shape)
+    if p == 1:
+        return g * Tensor._make(np.sign(a._array)), None, None, None
+    if p == 2:
+        zero = ra == 0
+        rt = _output_tensor(ctx, 0, _squeeze(ra, ctx.dims, ctx.keepdim)).reshape(ra.shape)
+        safe = rt + Tensor._make(zero.astype(ra.dtype))  # 1 where the norm is 0
+        return g * a / safe * Tensor._make((~zero).astype(ra.dtype)), None, None, None
+    raise RuntimeError(f"VectorNorm does not support double backward (create_graph=True) "
+                       f"for ord={p}; use ord=1 or ord=2")

@@ -8,7 +8,7 @@ import numpy as np
 from .. import _C
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "assert_close", "isa_paths", "use_isa", "use_threads"]
+__all__ = ["gradcheck", "gradgradcheck", "assert_close", "isa_paths", "use_isa", "use_threads"]
 
 
 def _np(x):
@@ -131,6 +131,25 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 f"numeric {numeric[i]:.8g} at {i} (|diff| {err[i]:.3g}, "
                 f"{int((err > tol).sum())} of {t._array.size} elements off)")
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Check ``fn``'s second derivatives (its backward recorded with ``create_graph=True``)
+    against central finite differences, in float64: ``fastdl.autograd.gradgradcheck``,
+    raising AssertionError on a mismatch as ``gradcheck`` here does.
+
+    Example: ``gradgradcheck(lambda x: (x ** 3).sum(), [fastdl.randn(3, dtype=fastdl.float64,
+    requires_grad=True)])``
+    """
+    from ..autograd.gradcheck import gradgradcheck as _ggc
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    try:
+        return _ggc(fn, tuple(inputs), grad_outputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    except RuntimeError as e:
+        if "Jacobian mismatch" in str(e):
+            raise AssertionError(str(e)) from None
+        raise
 
 
 def isa_paths():

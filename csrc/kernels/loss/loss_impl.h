@@ -33,6 +33,21 @@ struct LossBuf {
 template <class T>
 inline T neg_inf() { return -__builtin_inf(); }
 
+// Per-lane sums over the class axis of W spatial positions (the spatial paths): terms go
+// into `v` in T, and flush() (every kLaneTerms classes) adds them into the double lanes `d`.
+template <class T>
+struct LaneSum {
+  using V = Vec<T>;
+  typename V::R v = V::zero();
+  double d[V::W] = {};
+  void flush() {
+    alignas(64) T t[V::W];
+    V::store(t, v);
+    for (int j = 0; j < V::W; ++j) d[j] += static_cast<double>(t[j]);
+    v = V::zero();
+  }
+};
+
 // ---------------------------------------------------------------------------------------
 // Rows (S == 1): contiguous classes
 
@@ -153,28 +168,31 @@ void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tg
         const T* base = x + n * C * S + s0;
         typename V::R m = V::set1(neg_inf<T>());
         for (int64_t c = 0; c < C; ++c) m = V::max(V::loadn(base + c * S, nl, T(0)), m);
-        typename V::R s = V::zero(), q = V::zero();
-        for (int64_t c = 0; c < C; ++c) {
-          typename V::R xv = V::loadn(base + c * S, nl, T(0));
-          s = V::add(s, V::exp(V::sub(xv, m)));
-          if (want_sx) q = w ? V::fma(V::set1(w[c]), xv, q) : V::add(q, xv);
+        LaneSum<T> s, q;
+        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+          for (int64_t c = cb; c < ce; ++c) {
+            typename V::R xv = V::loadn(base + c * S, nl, T(0));
+            s.v = V::add(s.v, V::exp(V::sub(xv, m)));
+            if (want_sx) q.v = w ? V::fma(V::set1(w[c]), xv, q.v) : V::add(q.v, xv);
+          }
+          s.flush();
+          if (want_sx) q.flush();
         }
-        typename V::R l = V::add(m, V::log(s));
-        alignas(64) T lb[W], qb[W];
-        V::store(lb, l);
-        V::store(qb, q);
+        alignas(64) T mb[W];
+        V::store(mb, m);
         for (int64_t j = 0; j < nl; ++j) {
           const int64_t i = n * S + s0 + j;
-          lse[i] = lb[j];
+          const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
+          lse[i] = static_cast<T>(l);
           const int64_t t = tgt[i];
           if (t == ignore) {
             loss[i] = T(0);
             continue;
           }
           const double wt = w ? static_cast<double>(w[t]) : 1.0;
-          loss[i] = static_cast<T>(ce_sample_loss<T>(static_cast<double>(lb[j]),
-                                                     static_cast<double>(base[t * S + j]), wt,
-                                                     eps, ks, wall, static_cast<double>(qb[j])));
+          loss[i] = static_cast<T>(ce_sample_loss<T>(l, static_cast<double>(base[t * S + j]), wt,
+                                                     eps, ks, wall, q.d[j]));
         }
       }
     }
@@ -347,18 +365,28 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
         const T* pbase = p + n * C * S + s0;
         typename V::R m = V::set1(neg_inf<T>());
         for (int64_t c = 0; c < C; ++c) m = V::max(V::loadn(base + c * S, nl, T(0)), m);
-        typename V::R s = V::zero(), P = V::zero(), Q = V::zero();
-        for (int64_t c = 0; c < C; ++c) {
-          typename V::R xv = V::loadn(base + c * S, nl, T(0));
-          typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
-          if (w) pv = V::mul(pv, V::set1(w[c]));
-          s = V::add(s, V::exp(V::sub(xv, m)));
-          P = V::add(P, pv);
-          Q = V::fma(pv, xv, Q);
+        LaneSum<T> s, P, Q;
+        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+          for (int64_t c = cb; c < ce; ++c) {
+            typename V::R xv = V::loadn(base + c * S, nl, T(0));
+            typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
+            if (w) pv = V::mul(pv, V::set1(w[c]));
+            s.v = V::add(s.v, V::exp(V::sub(xv, m)));
+            P.v = V::add(P.v, pv);
+            Q.v = V::fma(pv, xv, Q.v);
+          }
+          s.flush();
+          P.flush();
+          Q.flush();
         }
-        typename V::R l = V::add(m, V::log(s));
-        V::storen(lse + n * S + s0, l, nl);
-        V::storen(loss + n * S + s0, V::sub(V::mul(l, P), Q), nl);
+        alignas(64) T mb[W];
+        V::store(mb, m);
+        for (int64_t j = 0; j < nl; ++j) {
+          const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
+          lse[n * S + s0 + j] = static_cast<T>(l);
+          loss[n * S + s0 + j] = static_cast<T>(l * P.d[j] - Q.d[j]);
+        }
       }
     }
   });
@@ -380,16 +408,17 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
         T* gr = gx + r * C;
         // P = Σ w·p'
         double P = 0;
-        {
+        for (int64_t bb = 0; bb < C; bb += W * kLaneTerms) {
+          const int64_t e = C - bb < W * kLaneTerms ? C : bb + W * kLaneTerms;
           typename V::R p0 = V::zero();
-          int64_t i = 0;
-          for (; i + W <= C; i += W) {
+          int64_t i = bb;
+          for (; i + W <= e; i += W) {
             typename V::R pv = V::fma(V::load(pr + i), va, vbb);
             if (w) pv = V::mul(pv, V::load(w + i));
             p0 = V::add(p0, pv);
           }
-          P = static_cast<double>(V::hsum(p0));
-          for (; i < C; ++i) P += static_cast<double>((pr[i] * a + b) * (w ? w[i] : T(1)));
+          P += static_cast<double>(V::hsum(p0));
+          for (; i < e; ++i) P += static_cast<double>((pr[i] * a + b) * (w ? w[i] : T(1)));
         }
         const double gi = gscale * static_cast<double>(g[r * gstride]);
         const typename V::R vP = V::set1(static_cast<T>(gi * P)), vg = V::set1(static_cast<T>(gi));
@@ -419,17 +448,24 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
         const T* base = x + n * C * S + s0;
         const T* pbase = p + n * C * S + s0;
         T* gbase = gx + n * C * S + s0;
-        typename V::R P = V::zero();
-        for (int64_t c = 0; c < C; ++c) {
-          typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
-          if (w) pv = V::mul(pv, V::set1(w[c]));
-          P = V::add(P, pv);
+        LaneSum<T> P;
+        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+          for (int64_t c = cb; c < ce; ++c) {
+            typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);
+            if (w) pv = V::mul(pv, V::set1(w[c]));
+            P.v = V::add(P.v, pv);
+          }
+          P.flush();
         }
-        alignas(64) T gb[W];
-        for (int64_t j = 0; j < W; ++j) gb[j] = T(0);
-        for (int64_t j = 0; j < nl; ++j)
-          gb[j] = static_cast<T>(gscale * static_cast<double>(g[(n * S + s0 + j) * gstride]));
-        const typename V::R vg = V::load(gb), vP = V::mul(vg, P);
+        alignas(64) T gb[W], gp[W];
+        for (int64_t j = 0; j < W; ++j) gb[j] = gp[j] = T(0);
+        for (int64_t j = 0; j < nl; ++j) {
+          const double gi = gscale * static_cast<double>(g[(n * S + s0 + j) * gstride]);
+          gb[j] = static_cast<T>(gi);
+          gp[j] = static_cast<T>(gi * P.d[j]);
+        }
+        const typename V::R vg = V::load(gb), vP = V::load(gp);
         const typename V::R vl = V::loadn(lse + n * S + s0, nl, T(0));
         for (int64_t c = 0; c < C; ++c) {
           typename V::R pv = V::fma(V::loadn(pbase + c * S, nl, T(0)), va, vbb);

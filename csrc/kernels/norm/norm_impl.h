@@ -343,23 +343,38 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
   constexpr int W = V::W;
   const bool want_params = gw != nullptr || gb != nullptr;
   // Rows in blocks of RB (a function of M and K only); each block accumulates its parameter-
-  // gradient partials (Σ g·x̂, Σ g over its rows) in T, and the blocks are summed in double,
-  // in order.
+  // gradient partials (Σ g·x̂, Σ g over its rows) kLaneTerms rows at a time in T, adds them
+  // into double partials, and the blocks' double partials are summed in order.
   int64_t RB = (kGrain + K - 1) / K;
   const int64_t rb2 = (M + 63) / 64;
   if (rb2 > RB) RB = rb2;
   if (RB < 1) RB = 1;
   const int64_t nblk = (M + RB - 1) / RB;
-  PoolBuf buf(want_params ? sizeof(T) * 2 * static_cast<size_t>(nblk * K) : 1);
-  T* part = buf.as<T>();
+  const size_t npart = want_params ? 2 * static_cast<size_t>(nblk * K) : 0;
+  PoolBuf buf((sizeof(double) + sizeof(T)) * npart);
+  double* dpart = buf.as<double>();                   // per block: Σ g·x̂ (K), Σ g (K)
+  T* part = reinterpret_cast<T*>(dpart + npart);      // per block: the current ≤ kLaneTerms rows
   fastdl::parallel_for(nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       T* pw = part + blk * 2 * K;
       T* pb = pw + K;
+      double* dw = dpart + blk * 2 * K;
+      double* db = dw + K;
+      auto flush = [&] {
+        for (int64_t k = 0; k < K; ++k) {
+          dw[k] += static_cast<double>(pw[k]);
+          db[k] += static_cast<double>(pb[k]);
+          pw[k] = pb[k] = T(0);
+        }
+      };
       if (want_params)
-        for (int64_t k = 0; k < K; ++k) pw[k] = pb[k] = T(0);
+        for (int64_t k = 0; k < K; ++k) {
+          pw[k] = pb[k] = T(0);
+          dw[k] = db[k] = 0.0;
+        }
       const int64_t re = (blk + 1) * RB < M ? (blk + 1) * RB : M;
       for (int64_t r = blk * RB; r < re; ++r) {
+        if (want_params && r > blk * RB && (r - blk * RB) % kLaneTerms == 0) flush();
         const T* gr = g + r * K;
         const T* xr = x + r * K;
         const T mu = mean[r], rs = rstd[r];
@@ -414,6 +429,7 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
           }
         }
       }
+      if (want_params) flush();
     }
   });
   if (want_params) {
@@ -421,8 +437,8 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
       for (int64_t k = k0; k < k1; ++k) {
         double sw = 0, sb = 0;
         for (int64_t blk = 0; blk < nblk; ++blk) {
-          sw += static_cast<double>(part[blk * 2 * K + k]);
-          sb += static_cast<double>(part[blk * 2 * K + K + k]);
+          sw += dpart[blk * 2 * K + k];
+          sb += dpart[blk * 2 * K + K + k];
         }
         if (gw) gw[k] = static_cast<T>(sw);
         if (gb) gb[k] = static_cast<T>(sb);

@@ -46,6 +46,9 @@ def _tensor(x, name):
 class _Act(_Op):
     """y = act(x); backward from the saved input or output (``from_output``)."""
 
+    _double = True
+    _saved_out = staticmethod(lambda ctx: {0: 0} if ctx.from_output else None)
+
     @staticmethod
     def forward(ctx, x, code, params, from_output):
         x = _c(x)
@@ -59,6 +62,9 @@ class _Act(_Op):
     @staticmethod
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
+        if isinstance(g, Tensor):  # create_graph: g · act'(s) from recorded ops
+            return g * _act_grad_graph(ctx.code, ctx.params, ctx.from_output, s), None, None, \
+                None
         g = _c(g, dtype=s.dtype)
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
@@ -259,6 +265,8 @@ def logsigmoid(input):
 
 
 class _PReLU(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, w):
         x = _c(x)
@@ -269,8 +277,10 @@ class _PReLU(_Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        g = _c(g, dtype=x.dtype)
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph
+            return _prelu_backward_graph(x, w, g, n)
+        g = _c(g, dtype=x.dtype)
         gx, gw = _C.prelu_backward(x, w, g, bool(n[0]), bool(n[1]))
         return gx, gw
 
@@ -290,6 +300,9 @@ def prelu(input, weight):
 
 
 class _Softmax(_Op):
+    _double = True
+    _saved_out = {0: 0}
+
     @staticmethod
     def forward(ctx, x, dim, log):
         x = _c(x)
@@ -302,6 +315,11 @@ class _Softmax(_Op):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
+        if isinstance(g, Tensor):  # create_graph: the same formula from recorded ops
+            d = ctx.dim
+            if ctx.log:  # dx = g - softmax · Σg
+                return g - y.exp() * g.sum(d, keepdim=True), None, None
+            return y * (g - (g * y).sum(d, keepdim=True)), None, None  # dx = y (g - Σ g y)
         g = _c(g, dtype=y.dtype)
         return _C.softmax_backward(y, g, ctx.dim, ctx.log), None, None
 
@@ -414,3 +432,86 @@ def threshold(input, threshold, value, inplace=False):
     t._array[...] = out._array
     t._vc[0] += 1
     return t
+
+
+# ---- create_graph=True: the derivatives as recorded ops --------------------------------------
+_SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+_SQRT_2_PI = float(np.sqrt(2.0 / np.pi))
+
+
+def _mask(cond, like):
+    """A constant 0/1 Tensor of `like`'s dtype (the derivative of a mask is zero)."""
+    return Tensor._make(cond.astype(like._array.dtype))
+
+
+def _act_grad_graph(code, params, from_output, s):
+    """act'(x) as a Tensor built from recorded ops, from the saved input x (or output y when
+    ``from_output``), so a backward run with create_graph=True can be differentiated again.
+    relu/leaky_relu/hardtanh/hardsigmoid are piecewise linear: their derivative is a constant
+    mask and their double backward a mask multiply."""
+    from ... import erf as _erf_t
+    name = _CODE_NAMES[code]
+    a = s._array
+    if name == "relu":
+        return _mask(a > 0, s)
+    if name == "leaky_relu":
+        return Tensor._make(np.where(a > 0, 1.0, params[0]).astype(a.dtype))
+    if name == "hardtanh":
+        return _mask((a > params[0]) & (a < params[1]), s)
+    if name == "hardsigmoid":
+        return Tensor._make(np.where((a > -3) & (a < 3), 1.0 / 6.0, 0.0).astype(a.dtype))
+    if name == "sigmoid":
+        return s * (1 - s)
+    if name == "tanh":
+        return 1 - s * s
+    x = s
+    if name == "elu":
+        alpha, scale, in_scale = params
+        pos = _mask(a > 0, x)
+        return scale * (pos + (1 - pos) * (alpha * in_scale) * (x * in_scale).exp())
+    if name == "gelu":
+        cdf = 0.5 * (1 + _erf_t(x * float(1 / np.sqrt(2.0))))
+        return cdf + x * (-0.5 * x * x).exp() / _SQRT_2PI
+    if name == "gelu_tanh":
+        t = (_SQRT_2_PI * (x + 0.044715 * x * x * x)).tanh()
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x)
+    if name == "silu":
+        sg = x.sigmoid()
+        return sg * (1 + x * (1 - sg))
+    if name == "mish":
+        sp = softplus(x)
+        t = sp.tanh()
+        return t + x * x.sigmoid() * (1 - t * t)
+    if name == "softplus":
+        beta, thr = params
+        lin = _mask(a * beta > thr, x)
+        return lin + (1 - lin) * (beta * x).sigmoid()
+    if name == "softsign":
+        d = 1 + x.abs()
+        return 1 / (d * d)
+    if name == "hardswish":
+        mid = _mask((a > -3) & (a < 3), x)
+        return mid * (2 * x + 3) / 6 + _mask(a >= 3, x)
+    if name == "logsigmoid":
+        return (-x).sigmoid()
+    raise RuntimeError(f"{name} does not support double backward (create_graph=True)")
+
+
+_CODE_NAMES = {v: k for k, v in _CODES.items()}
+
+
+def _prelu_backward_graph(x, w, g, need):
+    """``_PReLU``'s backward from recorded ops: dx = g·(1 if x > 0 else w),
+    dw = Σ g·x·[x ≤ 0] over every dimension but the channel one."""
+    a = x._array
+    if w._array.size > 1 and a.ndim >= 2:
+        wb = w.reshape((1, w._array.size) + (1,) * (a.ndim - 2))
+    else:
+        wb = w.reshape(())
+    neg = _mask(a <= 0, x)
+    gx = g * (1 - neg + neg * wb) if need[0] else None
+    gw = None
+    if need[1]:
+        from ...ops._util import _sum_to
+        gw = _sum_to(g * x * neg, wb._array.shape).reshape(w._array.shape)
+    return gx, gw

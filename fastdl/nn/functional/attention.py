@@ -26,6 +26,8 @@ def _t(x):
 
 
 class _Embedding(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, weight, idx, padding_idx):
         ctx.idx, ctx.n, ctx.padding_idx = idx, weight.shape[0], padding_idx
@@ -33,6 +35,8 @@ class _Embedding(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph: a recorded scatter-add (double: a gather)
+            return _EmbeddingBackward.apply(g, ctx.idx, ctx.n, ctx.padding_idx), None, None
         n, dim = ctx.n, g.shape[-1]
         flat = ctx.idx.reshape(-1)
         g2 = g.reshape(-1, dim)
@@ -367,3 +371,28 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not batched:
         out = out.squeeze(1)
     return out, weights
+
+
+class _EmbeddingBackward(_Op):
+    """embedding's backward as an op of g: rows of g summed into the weight's shape at the
+    indices (padding_idx skipped); its backward gathers those rows, ``gg[idx]``."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, idx, n, padding_idx):
+        ctx.idx, ctx.n, ctx.padding_idx = idx, n, padding_idx
+        return _Embedding.backward(ctx, g)[0]
+
+    @staticmethod
+    def backward(ctx, gg):
+        idx, pad = ctx.idx, ctx.padding_idx
+        if isinstance(gg, Tensor):
+            out = _Embedding.apply(gg, idx, pad)
+            if pad is not None:
+                out = out * Tensor._make((idx != pad)[..., None].astype(gg._array.dtype))
+            return out, None, None, None
+        out = gg[idx]
+        if pad is not None:
+            out = out * (idx != pad)[..., None]
+        return out, None, None, None

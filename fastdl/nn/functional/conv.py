@@ -158,6 +158,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
 class _ConvOp(_Op):
     """Conv on 4-D arrays; 3-D (1-D conv / unbatched) inputs are viewed as 4-D in place."""
 
+    _double = True
+
     @staticmethod
     def forward(ctx, x, w, b, cfg):
         # cfg: (x_view_shape, w_view_shape, out_squeeze, stride_h, stride_w, pt, pb, pl, pr,
@@ -179,6 +181,8 @@ class _ConvOp(_Op):
         x4, w4 = ctx.saved_tensors
         cfg = ctx.cfg
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the backward as a differentiable op
+            return _conv_backward_graph(ctx, x4, w4, g, n)
         g4 = np.ascontiguousarray(g).reshape(ctx.y4)
         gx, gw, gb = _C.conv2d_backward(x4, w4, g4, *cfg[3:], bool(n[0]), bool(n[1]),
                                         bool(n[2]) and ctx.has_bias)
@@ -411,3 +415,71 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
+
+
+# ---- double backward (create_graph=True) ----------------------------------------------------
+def _conv_backward_graph(ctx, x4, w4, g, n):
+    """``_ConvOp``'s backward on recorded Tensors: (dx, dw) through ``_ConvBackward`` (whose
+    own backward is again convolutions), db = Σ g over batch and space."""
+    cfg = ctx.cfg
+    px, pw = ctx.parents[0], ctx.parents[1]
+    xt = px.reshape(cfg[0]) if px is not None else Tensor._make(np.asarray(x4._array if
+                                                                           isinstance(x4, Tensor) else x4))
+    wt = pw.reshape(cfg[1]) if pw is not None else Tensor._make(np.asarray(w4._array if
+                                                                           isinstance(w4, Tensor) else w4))
+    g4 = g.reshape(ctx.y4)
+    dx, dw = _ConvBackward.apply(g4, xt, wt, tuple(cfg[3:]))
+    gb = g4.sum((0, 2, 3)) if (n[2] and ctx.has_bias) else None
+    return (dx.reshape(ctx.shapes[0]) if n[0] else None,
+            dw.reshape(ctx.shapes[1]) if n[1] else None, gb, None)
+
+
+def _conv_fwd(a, b, p, yshape):
+    """y = conv2d(a, b) without bias (p: stride_h, stride_w, pads, dilations, groups), on
+    arrays (kernel) or recorded Tensors (``_ConvOp``)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a = a if isinstance(a, Tensor) else Tensor._make(a)
+        b = b if isinstance(b, Tensor) else Tensor._make(b)
+        return _ConvOp.apply(a, b, None, (a._array.shape, b._array.shape, tuple(yshape)) + p)
+    return _C.conv2d_forward(np.ascontiguousarray(a), np.ascontiguousarray(b), None, *p)
+
+
+class _ConvBackward(_Op):
+    """The two gradients of y = conv2d(x, w) as one op of (g, x, w): dx = convᵀ(g, w),
+    dw = corr(x, g); both bilinear, so its own backward (for gg_x, gg_w) is
+    dg = conv(gg_x, w) + conv(x, gg_w), dx' = convᵀ(g, gg_w), dw' = corr(gg_x, g) — again
+    this op and a convolution: convolutions differentiate any number of times."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g4, x4, w4, p):
+        ctx.p = p
+        ctx.save_for_backward(g4, x4, w4)
+        gx, gw, _ = _C.conv2d_backward(np.ascontiguousarray(x4), np.ascontiguousarray(w4),
+                                       np.ascontiguousarray(g4), *p, True, True, False)
+        return gx, gw
+
+    @staticmethod
+    def backward(ctx, ggx, ggw):
+        g4, x4, w4 = ctx.saved_tensors
+        p = ctx.p
+        n = ctx.needs_input_grad
+        t = isinstance(g4, Tensor)
+        ysh = tuple(g4._array.shape if t else g4.shape)
+        dg = dx = dw = None
+        if n[0]:
+            if ggx is not None:
+                dg = _conv_fwd(ggx, w4, p, ysh)
+            if ggw is not None:
+                c = _conv_fwd(x4, ggw, p, ysh)
+                dg = c if dg is None else dg + c
+        if n[1] and ggw is not None:
+            dx = _ConvBackward.apply(g4, x4, ggw, p)[0] if t else _C.conv2d_backward(
+                np.ascontiguousarray(x4), np.ascontiguousarray(ggw), np.ascontiguousarray(g4),
+                *p, True, False, False)[0]
+        if n[2] and ggx is not None:
+            dw = _ConvBackward.apply(g4, ggx, w4, p)[1] if t else _C.conv2d_backward(
+                np.ascontiguousarray(ggx), np.ascontiguousarray(w4), np.ascontiguousarray(g4),
+                *p, False, True, False)[1]
+        return dg, dx, dw, None

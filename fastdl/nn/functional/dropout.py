@@ -26,6 +26,8 @@ def _c(a, dtype=None):
 
 
 class _Dropout(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, p, seed, group):
         ctx.p, ctx.seed, ctx.group = p, seed, group
@@ -33,6 +35,8 @@ class _Dropout(_Op):
 
     @staticmethod
     def backward(ctx, g):
+        if isinstance(g, Tensor):  # create_graph: the same mask (same seed), recorded
+            return _Dropout.apply(g, ctx.p, ctx.seed, ctx.group), None, None, None
         g = _c(g)
         return _C.dropout(g, ctx.p, ctx.seed, ctx.group), None, None, None
 

@@ -57,10 +57,14 @@ class _Linear(_Op):
         ctx.save_for_backward(x, w)
         return y.reshape(lead + (w.shape[0],))
 
+    _double = True
+
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the same products, recorded
+            return _linear_backward_graph(x, w, g, nx, nw, nb)
         out_f, in_f = w.shape
         rows = _prod(x.shape[:-1])
         g2 = _contig(g, dtype=w.dtype).reshape(rows, out_f)
@@ -167,3 +171,18 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         bias = _t(bias)
     return _Bilinear.apply(input1, input2, weight, bias)
+
+
+def _linear_backward_graph(x, w, g, nx, nw, nb):
+    """``_Linear``'s backward on recorded Tensors (create_graph=True): dX = dY·W,
+    dW = dYᵀ·X, db = Σ dY, each a recorded op whose own gradient is again a product."""
+    out_f, in_f = w.shape
+    g2 = g.reshape(-1, out_f)
+    gx = gw = gb = None
+    if nx:
+        gx = g2.matmul(w).reshape(x.shape)
+    if nw:
+        gw = g2.transpose(0, 1).matmul(x.reshape(-1, in_f))
+    if nb:
+        gb = g2.sum(0)
+    return gx, gw, gb

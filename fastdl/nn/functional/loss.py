@@ -90,6 +90,8 @@ def _check_int64(fn, name, v):
         raise ValueError(f"{fn}: {name} must fit in int64, got {v}")
 
 class _CrossEntropy(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, eps, red):
         x = np.ascontiguousarray(x)
@@ -103,6 +105,9 @@ class _CrossEntropy(_Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         target, weight, ignore_index, eps, red, lse, denom = ctx.args
+        if isinstance(g, Tensor):  # create_graph: g·(A·softmax(x) − b), recorded
+            return (_ce_backward_graph(x, g, target, weight, ignore_index, eps, red, denom),
+                    None, None, None, None, None)
         gx = _C.cross_entropy_backward(np.ascontiguousarray(g, x.dtype), x, target, weight,
                                        ignore_index, eps, red, lse, denom)
         return gx, None, None, None, None, None
@@ -203,6 +208,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 class _NLL(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, red):
         x = np.ascontiguousarray(x)
@@ -216,6 +223,9 @@ class _NLL(_Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         target, weight, ignore_index, red, denom = ctx.args
+        if isinstance(g, Tensor):  # create_graph: −g·w[t]·onehot(t), linear in g
+            b, _ = _class_weights(x._array, target, weight, ignore_index, 0.0)
+            return _scale_graph(g, red, denom) * Tensor._make(-b), None, None, None, None
         gx = _C.nll_loss_backward(np.ascontiguousarray(g, x.dtype), x, target, weight,
                                   ignore_index, red, denom)
         return gx, None, None, None, None
@@ -274,6 +284,8 @@ def _target_grad(kind, x, y, w, pw, param, gi):
 
 
 class _Pointwise(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, y, w, pw, kind, param, red):
         x, y, w, pw = np.ascontiguousarray(x), np.ascontiguousarray(y), _c(w), _c(pw)
@@ -287,6 +299,8 @@ class _Pointwise(_Op):
         x, y, w, pw = ctx.saved_tensors
         kind, param, red = ctx.args
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the derivative from recorded ops
+            return _pointwise_backward_graph(x, y, w, pw, kind, param, red, g, n)
         g = np.ascontiguousarray(g, x.dtype)
         gx = gy = None
         denom = float(x.size)
@@ -445,3 +459,88 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # n
     reduction = _legacy(size_average, reduce, reduction)
     return _pointwise("kl_div", _KL_LOG if log_target else _KL, input, target, reduction,
                       extra=("batchmean",))
+
+
+# ---- create_graph=True: the loss derivatives as recorded ops ---------------------------------
+def _scale_graph(g, red, denom):
+    """The incoming gradient as a Tensor broadcastable over (N, C, ...) / the input."""
+    if red == 0:
+        return g
+    return g / float(denom) if red == 1 else g
+
+
+def _class_weights(x, target, weight, ignore_index, eps):
+    """Constants of the class-index losses on x (N, C, ...): ``b = (1 − eps)·w[t]·onehot(t)
+    + eps/C·w`` on non-ignored positions (N, C, ...) and ``A = Σ_c b`` (N, 1, ...), so that
+    d cross_entropy / dx = A·softmax(x) − b per sample (before the reduction's scale)."""
+    c = x.shape[1]
+    t = np.asarray(target)
+    valid = t != ignore_index
+    tc = np.where(valid, t, 0)
+    w = np.ones(c, x.dtype) if weight is None else np.asarray(weight, x.dtype)
+    wt = (w[tc] * valid).astype(x.dtype)
+    oh = np.moveaxis(np.eye(c, dtype=x.dtype)[tc], -1, 1)
+    b = (1.0 - eps) * np.expand_dims(wt, 1) * oh
+    if eps:
+        b = b + (eps / c) * np.expand_dims(valid, 1) * w.reshape((1, c) + (1,) * (x.ndim - 2))
+    return b.astype(x.dtype), b.sum(1, keepdims=True).astype(x.dtype)
+
+
+def _ce_backward_graph(x, g, target, weight, ignore_index, eps, red, denom):
+    from .activation import softmax
+    b, a = _class_weights(x._array, target, weight, ignore_index, eps)
+    gs = g.unsqueeze(1) if red == 0 else _scale_graph(g, red, denom)
+    return gs * (softmax(x, 1) * Tensor._make(a) - Tensor._make(b))
+
+
+def _pointwise_backward_graph(x, y, w, pw, kind, param, red, g, n):
+    """d loss/d input and d loss/d target of the pointwise losses, from recorded ops (the
+    formulas of ``csrc/kernels/loss/`` and ``_target_grad``)."""
+    from ... import where
+    gs = _scale_graph(g, red, x._array.size)
+    xa, ya = x._array, y._array
+    d = x - y
+    da = xa - ya
+    gx = gy = None
+    if kind == _MSE:
+        gx = 2 * d
+    elif kind == _L1:
+        gx = Tensor._make(np.sign(da))
+    elif kind in (_SMOOTH_L1, _HUBER):
+        small = np.abs(da) < param
+        lin = Tensor._make(np.sign(da) * (param if kind == _HUBER else 1.0))
+        inner = d if kind == _HUBER else d / param if param else d * 0
+        gx = where(Tensor._make(small), inner, lin)
+    elif kind == _BCE:
+        den = (x * (1 - x)).clamp(min=1e-12)
+        gx = d / den
+        if n[1]:
+            gy = (1 - x).log().clamp(min=-100) - x.log().clamp(min=-100)
+    elif kind == _BCE_LOGITS:
+        sig_neg = (-x).sigmoid()
+        if pw is None:
+            gx = (1 - y) - sig_neg
+        else:
+            pwt = pw if isinstance(pw, Tensor) else Tensor._make(pw)
+            gx = (1 - y) - (1 + (pwt - 1) * y) * sig_neg
+        if n[1]:
+            from .activation import softplus
+            gy = -x if pw is None else (pwt - 1) * softplus(-x) - x
+    elif kind == _KL:
+        pos = Tensor._make(ya > 0)
+        gx = -y
+        if n[1]:
+            gy = where(pos, where(pos, y, 1.0).log() + 1 - x, 0.0)
+    else:  # _KL_LOG
+        gx = -y.exp()
+        if n[1]:
+            gy = y.exp() * (y - x + 1)
+    if w is not None:
+        wt = w if isinstance(w, Tensor) else Tensor._make(w)
+        gx = gx * wt
+        if gy is not None:
+            gy = gy * wt
+    gx = gs * gx
+    if n[1]:
+        gy = -gx if kind <= _HUBER else gs * gy
+    return (gx if n[0] else None), gy, None, None, None, None, None

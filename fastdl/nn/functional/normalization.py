@@ -32,6 +32,8 @@ def _check_float(x, fn):
 
 
 class _BatchNorm(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats):
         x = np.ascontiguousarray(x)
@@ -51,6 +53,8 @@ class _BatchNorm(_Op):
     def backward(ctx, g):
         x, weight, mean, invstd = ctx.saved_tensors
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the formula from recorded ops
+            return _batch_norm_backward_graph(ctx, g, mean, invstd, n) + (None,) * 6
         gx, gw, gb = _C.batch_norm_backward(np.ascontiguousarray(g, x.dtype), x, mean, invstd,
                                             weight, ctx.training, n[0], n[1] and weight is not None,
                                             n[2])
@@ -119,6 +123,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
 
 
 class _LayerNorm(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, K, eps):
         shape = x.shape
@@ -136,6 +142,8 @@ class _LayerNorm(_Op):
         x2, w, mean, rstd = ctx.saved_tensors
         shape, wshape, bshape = ctx.shapes
         n = ctx.needs_input_grad
+        if isinstance(g, Tensor):  # create_graph: the formula from recorded ops
+            return _layer_norm_backward_graph(ctx, g, rstd, n) + (None, None)
         g2 = np.ascontiguousarray(g, x2.dtype).reshape(x2.shape)
         gx, gw, gb = _C.layer_norm_backward(g2, x2, w, mean, rstd, n[0],
                                             n[1] and w is not None, n[2] and bshape is not None)
@@ -258,3 +266,73 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if rv is not None:
             _update_running(rv, m, (planes.var(axis=2) * (cnt / max(cnt - 1, 1))).mean(axis=0))
     return y
+
+
+# ---- double backward (create_graph=True) ----------------------------------------------------
+def _arr(t):
+    return t._array if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _input_t(ctx, k, saved):
+    """The graph-connected Tensor of forward argument k (a constant when it needs no grad)."""
+    p = ctx.parents[k]
+    return p if p is not None else Tensor._make(_arr(saved))
+
+
+def _eps_of(x, axes, rstd):
+    """The eps the forward used, recovered from its saved 1/sqrt(var + eps) (eps is not kept
+    on the node): mean over the groups of 1/rstd² − var, in float64."""
+    xa = np.asarray(x, np.float64)
+    var = xa.var(axis=axes)
+    r = np.asarray(rstd, np.float64).reshape(var.shape)
+    return float(np.mean(1.0 / (r * r) - var))
+
+
+def _norm_grads(x, g, w, axes, eps):
+    """dx, dw·, db· of y = w·x̂ + b, x̂ = (x − mean)·(var + eps)^−½ over `axes`, as recorded
+    ops: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = g·w."""
+    mean = x.mean(axes, keepdim=True)
+    xc = x - mean
+    var = (xc * xc).mean(axes, keepdim=True)
+    rstd = (var + eps) ** -0.5
+    xhat = xc * rstd
+    gh = g if w is None else g * w
+    gx = rstd * (gh - gh.mean(axes, keepdim=True) - xhat * (gh * xhat).mean(axes, keepdim=True))
+    return gx, xhat
+
+
+def _layer_norm_backward_graph(ctx, g, rstd, n):
+    shape, wshape, bshape = ctx.shapes
+    x = _input_t(ctx, 0, ctx.saved_tensors[0])
+    K = _arr(ctx.saved_tensors[0]).shape[1]  # the forward's (rows, K) view of x
+    x2 = x.reshape(-1, K)
+    g2 = g.reshape(-1, K)
+    w = None
+    if wshape is not None:
+        w = _input_t(ctx, 1, ctx.saved_tensors[1]).reshape(1, K)
+    eps = _eps_of(x2._array, (1,), _arr(rstd))
+    gx, xhat = _norm_grads(x2, g2, w, (1,), eps)
+    gw = (g2 * xhat).sum(0).reshape(wshape) if (n[1] and wshape is not None) else None
+    gb = g2.sum(0).reshape(bshape) if (n[2] and bshape is not None) else None
+    return (gx.reshape(shape) if n[0] else None), gw, gb
+
+
+def _batch_norm_backward_graph(ctx, g, mean, invstd, n):
+    x = _input_t(ctx, 0, ctx.saved_tensors[0])
+    xa = x._array
+    c = xa.shape[1]
+    bshape = (1, c) + (1,) * (xa.ndim - 2)
+    axes = (0,) + tuple(range(2, xa.ndim))
+    weight = ctx.saved_tensors[1]
+    w = None if weight is None else _input_t(ctx, 1, weight).reshape(bshape)
+    if ctx.training:
+        eps = _eps_of(np.moveaxis(xa, 1, 0).reshape(c, -1), (1,), _arr(invstd))
+        gx, xhat = _norm_grads(x, g, w, axes, eps)
+    else:  # running statistics: an affine map of x
+        m = Tensor._make(_arr(mean).reshape(bshape).astype(xa.dtype))
+        r = Tensor._make(_arr(invstd).reshape(bshape).astype(xa.dtype))
+        xhat = (x - m) * r
+        gx = (g if w is None else g * w) * r
+    gw = (g * xhat).sum(axes) if (n[1] and weight is not None) else None
+    gb = g.sum(axes) if n[2] else None
+    return (gx if n[0] else None), gw, gb

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
+from ...tensor import Tensor
 from .conv import _check_tensor, _tuple
 
 __all__ = ["pool_output_size", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
@@ -111,6 +112,8 @@ def _window_args(fn, kernel_size, stride, padding, dilation, ceil_mode, shape):
 
 
 class _MaxPool2dOp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, geo, ceil_mode, return_indices):
         x4 = _to4(x)
@@ -126,6 +129,8 @@ class _MaxPool2dOp(_Op):
     @staticmethod
     def backward(ctx, g, *rest):
         idx = ctx.idx
+        if isinstance(g, Tensor):  # create_graph: a recorded scatter (double: a gather)
+            return _PlaneScatter.apply(g, idx, ctx.in_shape), None, None, None
         g4 = _to4(g)
         dx = _C.max_pool2d_backward(g4, idx, ctx.in_shape[-2], ctx.in_shape[-1])
         return dx.reshape(ctx.in_shape), None, None, None
@@ -157,6 +162,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 class _AvgPool2dOp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, geo, ceil_mode, cip, dov):
         x4 = _to4(x)
@@ -169,6 +176,8 @@ class _AvgPool2dOp(_Op):
     def backward(ctx, g):
         geo, ceil_mode, cip, dov = ctx.args
         sh = ctx.in_shape
+        if isinstance(g, Tensor):  # create_graph: the adjoint as a recorded op
+            return _AvgPoolBackward.apply(g, sh, ctx.args), None, None, None, None
         dx = _C.avg_pool2d_backward(_to4(g), sh[-2], sh[-1], *geo, ceil_mode, cip, dov)
         return dx.reshape(sh), None, None, None, None
 
@@ -224,6 +233,8 @@ def _adaptive_size(fn, output_size, shape):
 
 
 class _AdaptiveAvgOp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, o):
         y = _C.adaptive_avg_pool2d(_to4(x), o[0], o[1])
@@ -233,6 +244,8 @@ class _AdaptiveAvgOp(_Op):
     @staticmethod
     def backward(ctx, g):
         sh = ctx.in_shape
+        if isinstance(g, Tensor):  # create_graph: the adjoint as a recorded op
+            return _AdaptiveAvgBackward.apply(g, sh), None
         dx = _C.adaptive_avg_pool2d_backward(_to4(g), sh[-2], sh[-1])
         return dx.reshape(sh), None
 
@@ -251,6 +264,8 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 class _AdaptiveMaxOp(_Op):
+    _double = True
+
     @staticmethod
     def forward(ctx, x, o, return_indices):
         need = getattr(ctx, "needs_input_grad", None) is not None
@@ -265,6 +280,8 @@ class _AdaptiveMaxOp(_Op):
     @staticmethod
     def backward(ctx, g, *rest):
         sh = ctx.in_shape
+        if isinstance(g, Tensor):  # create_graph
+            return _PlaneScatter.apply(g, ctx.idx, sh), None, None
         dx = _C.max_pool2d_backward(_to4(g), ctx.idx, sh[-2], sh[-1])
         return dx.reshape(sh), None, None
 
@@ -316,3 +333,88 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """
     x, k, s, p, _ = _pool1d_args("avg_pool1d", input, kernel_size, stride, padding)
     return avg_pool2d(x.unsqueeze(-2), k, s, p, ceil_mode, count_include_pad).squeeze(-2)
+
+
+# ---- double backward (create_graph=True) ----------------------------------------------------
+# Pooling is linear in its input once the window choice is fixed: y = P x. Its backward is
+# dx = Pᵀ g, and the backward of that is P gg. Each Pᵀ below is an op whose backward is P.
+
+class _PlaneScatter(_Op):
+    """Max pooling's backward: g scattered (summed) into zeros of the input's shape at the
+    per-plane flat indices of the maxima; its backward gathers at those indices."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, idx, in_shape):
+        ctx.idx, ctx.in_shape = idx, in_shape
+        return _C.max_pool2d_backward(_to4(g), idx, in_shape[-2], in_shape[-1]).reshape(in_shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _PlaneGather.apply(gg, ctx.idx, ctx.in_shape), None, None
+
+
+class _PlaneGather(_Op):
+    """x[..., idx] per (n, c) plane (flat h·w indices): max pooling's forward for a fixed
+    choice of maxima; its backward is ``_PlaneScatter``."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, x, idx, in_shape):
+        ctx.idx, ctx.in_shape = idx, in_shape
+        ctx.out_shape = idx.shape if len(in_shape) == 4 else idx.shape[1:]
+        x4 = _to4(x)
+        i4 = idx.reshape((1,) + idx.shape) if idx.ndim == 3 else idx
+        flat = x4.reshape(x4.shape[0], x4.shape[1], -1)
+        out = np.take_along_axis(flat, i4.reshape(i4.shape[0], i4.shape[1], -1), axis=2)
+        return out.reshape(ctx.out_shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return _PlaneScatter.apply(g, ctx.idx, ctx.in_shape), None, None
+        sh = ctx.in_shape
+        return _C.max_pool2d_backward(_to4(g), ctx.idx, sh[-2], sh[-1]).reshape(sh), None, None
+
+
+class _AvgPoolBackward(_Op):
+    """avg_pool2d's backward Pᵀ g as an op; its backward is avg_pool2d (P) itself."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, in_shape, args):
+        ctx.args = args
+        geo, ceil_mode, cip, dov = args
+        return _C.avg_pool2d_backward(_to4(g), in_shape[-2], in_shape[-1], *geo, ceil_mode, cip,
+                                      dov).reshape(in_shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        geo, ceil_mode, cip, dov = ctx.args
+        if isinstance(gg, Tensor):
+            return _AvgPool2dOp.apply(gg, geo, ceil_mode, cip, dov), None, None
+        y = _C.avg_pool2d(_to4(gg), *geo, ceil_mode, cip, dov)
+        return (y[0] if gg.ndim == 3 else y), None, None
+
+
+class _AdaptiveAvgBackward(_Op):
+    """adaptive_avg_pool2d's backward as an op; its backward is adaptive_avg_pool2d."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, g, in_shape):
+        ctx.o = g.shape[-2:]
+        return _C.adaptive_avg_pool2d_backward(_to4(g), in_shape[-2],
+                                               in_shape[-1]).reshape(in_shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        o = ctx.o
+        if isinstance(gg, Tensor):
+            return _AdaptiveAvgOp.apply(gg, o), None
+        y = _C.adaptive_avg_pool2d(_to4(gg), o[0], o[1])
+        return (y[0] if gg.ndim == 3 else y), None
