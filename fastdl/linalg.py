@@ -54,8 +54,10 @@ def _sum_to(g, shape):
 class _MatMul(_Op):
     @staticmethod
     def forward(ctx, a, b):
-        a = _contig(a)
-        b = _contig(b)
+        if not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a)
+        if not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b)
         out = _C.matmul(a, b)
         ctx.save_for_backward(a, b)
         return out

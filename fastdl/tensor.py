@@ -22,8 +22,7 @@ from . import _dtype as _dt
 from ._dtype import (bfloat16, bool, double, float, float16, float32, float64, half,  # noqa
                      int8, int16, int32, int64, long, uint8)
 from .autograd import function as _fn
-from .autograd.function import _Op, no_grad
-from .random import default_generator
+from .autograd.function import _Op, _new_tensor
 
 from . import _device as _devmod
 from . import return_types as _rt
@@ -37,9 +36,14 @@ _BOOL = np.dtype(np.bool_)
 
 
 class memory_format:
-    """A memory-format tag (``fastdl.contiguous_format``, ``preserve_format``,
-    ``channels_last``, ``channels_last_3d``). fastdl stores every tensor C-contiguous; the tags
-    are accepted where torch takes them and change no value (kernels pick their own layout).
+    """A memory-format tag, as torch's: ``fastdl.contiguous_format`` (C order),
+    ``channels_last`` (a 4-D tensor keeps its logical NCHW shape over storage in NHWC order:
+    ``stride() == (H·W·C, 1, W·C, C)``), ``channels_last_3d`` (5-D, NDHWC storage) and
+    ``preserve_format`` (keep the input's layout). Taken by ``Tensor.contiguous``,
+    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``; elementwise
+    ops keep a channels-last input's layout. Kernels that need NCHW copy at their entry.
+
+    Example: ``fastdl.randn(2, 3, 4, 5).contiguous(memory_format=fastdl.channels_last)``
     """
 
     __slots__ = ("_name",)
@@ -60,6 +64,60 @@ channels_last_3d = memory_format("channels_last_3d")
 def _check_memory_format(mf, where):
     if mf is not None and not isinstance(mf, memory_format):
         raise TypeError(f"{where}: memory_format must be a fastdl.memory_format, got {mf!r}")
+
+
+_CL_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}  # innermost (C) to outermost (N)
+
+
+def _format_rank(mf):
+    return 4 if mf is channels_last else 5
+
+
+def _is_channels_last(a, mf=channels_last):
+    """torch's test of a channels-last layout: walking C, W, H, N (C, W, H, D, N in 3-D),
+    each dimension of size > 1 has the stride of the product of the sizes before it."""
+    nd = _format_rank(mf)
+    if a.ndim != nd:
+        return False
+    expected = a.itemsize
+    shape, strides = a.shape, a.strides
+    for d in _CL_ORDER[nd]:
+        s = shape[d]
+        if s != 1:
+            if strides[d] != expected:
+                return False
+            expected *= s
+    return True
+
+
+def _in_format(a, mf, copy=False):
+    """The array ``a``'s values laid out in memory format ``mf`` (``a`` itself when it already
+    is, unless ``copy``). channels_last of a tensor that is not 4-D (5-D for
+    channels_last_3d) is torch's RuntimeError; ``preserve_format`` keeps ``a``'s layout."""
+    if mf is None or mf is contiguous_format:
+        if a.flags.c_contiguous and not copy:
+            return a
+        out = _empty(a.shape, a.dtype)
+        np.copyto(out, a)
+        return out
+    if mf is preserve_format:
+        if not copy:
+            return a
+        if a.ndim in _CL_ORDER and not a.flags.c_contiguous:
+            for f in (channels_last, channels_last_3d):
+                if _is_channels_last(a, f):
+                    return _in_format(a, f, True)
+        return _in_format(a, contiguous_format, True)
+    nd = _format_rank(mf)
+    if a.ndim != nd:
+        raise RuntimeError(f"required rank {nd} tensor to use {mf._name} format")
+    if _is_channels_last(a, mf) and not copy:
+        return a
+    to = (0,) + tuple(range(2, nd)) + (1,)          # NCHW -> NHWC
+    back = (0, nd - 1) + tuple(range(1, nd - 1))    # NHWC -> NCHW
+    out = _empty(tuple(a.shape[i] for i in to), a.dtype)
+    np.copyto(out, a.transpose(to))
+    return out.transpose(back)
 
 
 # legacy tensor-type names (torch.FloatTensor ...) and their dtypes
@@ -127,6 +185,9 @@ def _arr(x):
 def _wrap_operand(x, like):
     """Make a binary op's other operand: Tensors pass, Python numbers stay scalars,
     array-likes become Tensors of the natural dtype."""
+    c = x.__class__
+    if c is Tensor or c is builtins.float or c is builtins.int:  # the common cases first
+        return x
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
@@ -183,16 +244,9 @@ class Tensor:
     @classmethod
     def _make(cls, arr, requires_grad=False):
         """Wrap an array without copying (internal)."""
-        t = object.__new__(cls)
         if type(arr) is not np.ndarray:
             arr = np.asarray(arr)
-        t._array = arr
-        t.requires_grad = requires_grad
-        t.grad = None
-        t._node = None
-        t._out_idx = 0
-        t._vc = [0]
-        return t
+        return _new_tensor(cls, arr, requires_grad)
 
     # ---- properties -------------------------------------------------------------------
     @property
@@ -275,7 +329,15 @@ class Tensor:
     def stride(self, dim=None):
         """Steps in elements between neighbours along each dimension (a tuple), or along
         ``dim``; 0 along an expanded dimension. Example: ``fastdl.zeros(2, 3).stride()``"""
-        st = tuple(s // self._array.itemsize for s in self._array.strides)
+        a = self._array
+        if a.size == 0:  # NumPy may give an empty array zero strides: torch's C-order ones
+            st, n = [], 1
+            for s in reversed(a.shape):
+                st.append(n)
+                n *= builtins.max(s, 1)
+            st = tuple(reversed(st))
+        else:
+            st = tuple(s // a.itemsize for s in a.strides)
         if dim is None:
             return st
         return st[_norm_dim(dim, self._array.ndim, "stride")]
@@ -443,31 +505,36 @@ class Tensor:
         return self
 
     def is_contiguous(self, memory_format=None):
-        """True when the elements are in C order without gaps (fastdl's only layout: a
-        ``channels_last`` query is answered for that layout, False unless trivially equal).
+        """True when the elements are laid out in ``memory_format`` without gaps: C order
+        (the default, ``contiguous_format``), or with ``channels_last`` (4-D) /
+        ``channels_last_3d`` (5-D) the channels-last order by torch's rule (dimensions of size
+        1 do not count; another rank gives False).
         Example: ``x.t().is_contiguous()  # False``"""
         _check_memory_format(memory_format, "is_contiguous")
         if memory_format is channels_last or memory_format is channels_last_3d:
-            a = self._array
-            nd = 4 if memory_format is channels_last else 5
-            if a.ndim != nd:
-                return False
-            return a.flags.c_contiguous and a.shape[1] == 1 or \
-                a.flags.c_contiguous and builtins.all(s == 1 for s in a.shape[2:])
+            return _is_channels_last(self._array, memory_format)
+        if memory_format is preserve_format:
+            raise RuntimeError("is_contiguous: preserve_format is not a layout to test "
+                               "(use contiguous_format, channels_last or channels_last_3d)")
         return self._array.flags.c_contiguous
 
     def to(self, *args, **kwargs):
         """This tensor with another dtype and/or device, as ``torch.Tensor.to``:
         ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype),
         keywords ``dtype=``, ``device=``, ``non_blocking=`` (ignored), ``copy=``,
-        ``memory_format=``. Returns ``self`` when nothing changes (unless ``copy=True``);
+        ``memory_format=`` (the result laid out in that format, see ``contiguous``).
+        Returns ``self`` when nothing changes (unless ``copy=True``);
         differentiable between floating dtypes. Any device but the CPU is a RuntimeError.
         Example: ``t.to("cpu", fastdl.float64)``"""
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
-        _check_memory_format(kwargs.pop("memory_format", None), "to")
+        mf = kwargs.pop("memory_format", None)
+        _check_memory_format(mf, "to")
+        if mf is not None and mf is not preserve_format:
+            t = self.to(*args, **kwargs, dtype=dtype, device=dev, copy=copy)
+            return t.contiguous(memory_format=mf)
         if kwargs:
             raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
         flags = []
@@ -576,25 +643,33 @@ class Tensor:
 
     # ---- arithmetic -------------------------------------------------------------------
     def __add__(self, o):
-        return _Add.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Add.apply(self, o)
 
     def __radd__(self, o):
         return _Add.apply(_wrap_operand(o, self), self)
 
     def __sub__(self, o):
-        return _Sub.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Sub.apply(self, o)
 
     def __rsub__(self, o):
         return _Sub.apply(_wrap_operand(o, self), self)
 
     def __mul__(self, o):
-        return _Mul.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Mul.apply(self, o)
 
     def __rmul__(self, o):
         return _Mul.apply(_wrap_operand(o, self), self)
 
     def __truediv__(self, o):
-        return _Div.apply(self, _wrap_operand(o, self))
+        if o.__class__ is not Tensor:
+            o = _wrap_operand(o, self)
+        return _Div.apply(self, o)
 
     def __rtruediv__(self, o):
         return _Div.apply(_wrap_operand(o, self), self)
@@ -617,6 +692,8 @@ class Tensor:
         return _Abs.apply(self)
 
     def __matmul__(self, o):
+        if o.__class__ is Tensor:
+            return _linalg._MatMul.apply(self, o)
         return _linalg.matmul(self, o)
 
     def __rmatmul__(self, o):
@@ -688,16 +765,6 @@ class Tensor:
             self._array[idx] = v
             self._vc[0] += 1
 
-    def normal_(self, mean=0.0, std=1.0):
-        with no_grad():
-            self.copy_(default_generator().normal(mean, std, self._array.shape))
-        return self
-
-    def uniform_(self, a=0.0, b=1.0):
-        with no_grad():
-            self.copy_(default_generator().uniform(a, b, self._array.shape))
-        return self
-
     def __iadd__(self, o):
         return add_(self, o)
 
@@ -710,36 +777,6 @@ class Tensor:
     def __itruediv__(self, o):
         return div_(self, o)
 
-
-# Tensor methods that live in fastdl.nn.functional (activations, softmax, ...), looked up
-# when called so this module does not depend on nn.
-def _delegate(name):
-    def method(self, *args, **kwargs):
-        from .nn import functional as F
-        return getattr(F, name)(self, *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = f"Same as ``fastdl.nn.functional.{name}(self, ...)``."
-    return method
-
-
-for _name in ("relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "softplus"):
-    setattr(Tensor, _name, _delegate(_name))
-
-
-
-def _delegate_inplace(name):
-    def method(self, *args, **kwargs):
-        from .nn import functional as F
-        return getattr(F, name)(self, *args, inplace=True, **kwargs)
-
-    method.__name__ = name + "_"
-    method.__doc__ = f"In place: ``fastdl.nn.functional.{name}(self, inplace=True)``."
-    return method
-
-
-for _name in ("relu", "leaky_relu", "elu", "hardtanh"):
-    setattr(Tensor, _name + "_", _delegate_inplace(_name))
 
 _fn._Tensor = Tensor
 

@@ -287,3 +287,21 @@ def test_numel_is_tensor_is_floating_point_functions():
         assert lib.is_floating_point(x) and not lib.is_floating_point(x.long())
         assert not x.is_contiguous(memory_format=lib.channels_last) if hasattr(
             lib, "channels_last") else True
+
+
+def test_import_fastdl_does_not_import_scipy():
+    """SciPy (erf/erfc/erfinv's fast forward) is imported at the first such call, not by
+    ``import fastdl``; the first call gives SciPy's values (or the fallback's without it)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, fastdl, numpy as np; a = 'scipy' in sys.modules; "
+            "x = fastdl.tensor([-1.5, 0.0, 0.3, 2.0]); "
+            "import math; ref = [math.erf(v) for v in x.tolist()]; "
+            "print(a, bool(np.allclose(fastdl.erf(x).numpy(), ref, atol=1e-6)))")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]

@@ -124,15 +124,33 @@ class _Op:
         T = _Tensor
         if _state.grad:
             for a in args:
-                if isinstance(a, T) and a.requires_grad:
-                    return cls._apply_recording(args)
+                if a.__class__ is T or isinstance(a, T):
+                    if a.requires_grad:
+                        return cls._apply_recording(args)
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._versions = None
-        if cls._raw:  # arrays in, arrays out: nothing can record, no mode switch needed
-            out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
-        else:
+        if not cls._raw:
             return _apply_function(cls, ctx, args, False)
+        # a raw op's forward sees arrays (arrays in, arrays out): nothing can record, no mode
+        # switch needed. One and two arguments (most ops) skip building a list.
+        n = len(args)
+        if n == 2:
+            a, b = args
+            out = cls.forward(ctx, a._array if a.__class__ is T or isinstance(a, T) else a,
+                              b._array if b.__class__ is T or isinstance(b, T) else b)
+        elif n == 1:
+            a = args[0]
+            out = cls.forward(ctx, a._array if isinstance(a, T) else a)
+        elif n == 3:
+            a, b, c = args
+            out = cls.forward(ctx, a._array if isinstance(a, T) else a,
+                              b._array if isinstance(b, T) else b,
+                              c._array if isinstance(c, T) else c)
+        else:
+            out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
+        if out.__class__ is np.ndarray and not _inf_seen:
+            return _new_tensor(T, out)
         if out.__class__ is not tuple:
             return out if isinstance(out, T) else T._make(out)
         return tuple(o if isinstance(o, T) else T._make(o) for o in out)
@@ -143,22 +161,61 @@ class _Op:
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._versions = None
-        ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
-        ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
-                            for a in args)
         if not cls._raw:
+            ctx.needs_input_grad = tuple(isinstance(a, T) and a.requires_grad for a in args)
+            ctx.parents = tuple(a if (isinstance(a, T) and a.requires_grad) else None
+                                for a in args)
             return _apply_function(cls, ctx, args, True)
         # A raw op's forward sees arrays only, so it cannot record: grad mode is left alone.
-        out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
+        if len(args) == 2:
+            a, b = args
+            ta = a.__class__ is T or isinstance(a, T)
+            tb = b.__class__ is T or isinstance(b, T)
+            ga = ta and a.requires_grad
+            gb = tb and b.requires_grad
+            ctx.needs_input_grad = (ga, gb)
+            ctx.parents = (a if ga else None, b if gb else None)
+            out = cls.forward(ctx, a._array if ta else a, b._array if tb else b)
+        else:
+            ctx.needs_input_grad = needs = tuple(isinstance(a, T) and a.requires_grad
+                                                 for a in args)
+            ctx.parents = tuple(a if g else None for a, g in zip(args, needs))
+            out = cls.forward(ctx, *[a._array if isinstance(a, T) else a for a in args])
         if _inf_seen:
             _check_inference(ctx, args)
         if out.__class__ is not tuple:
-            t = out if isinstance(out, T) else T._make(out)
-            _link(ctx, (t,), args, True)
+            t = _new_tensor(T, out) if out.__class__ is np.ndarray and not _inf_seen else \
+                out if isinstance(out, T) else T._make(out)
+            if out.dtype in _FLOATS if out.__class__ is np.ndarray else \
+                    t._array.dtype in _FLOATS:
+                t.requires_grad = True
+                t._node = ctx
+                t._out_idx = 0
+                ctx._nout = 1
+            else:
+                ctx._nout = 0
+            if ctx._saved:
+                _record_versions(ctx, ctx._saved, args, (t,), True)
+            if _slow_link:
+                _link_slow(ctx)
             return t
         wrapped = tuple(o if isinstance(o, T) else T._make(o) for o in out)
         _link(ctx, wrapped, args, True)
         return wrapped
+
+
+def _new_tensor(T, arr, requires_grad=False):
+    """A Tensor of class ``T`` around the ndarray ``arr``: ``T._make`` without its checks, the
+    hot path of every op's output (used only while no inference mode has ever been entered,
+    since inference mode wraps ``T._make`` to mark the tensors it makes)."""
+    t = object.__new__(T)
+    t._array = arr
+    t.requires_grad = requires_grad
+    t.grad = None
+    t._node = None
+    t._out_idx = 0
+    t._vc = [0]
+    return t
 
 
 def _check_inference(ctx, args):

@@ -37,6 +37,17 @@ def _empty(shape, dtype):
     return np.empty(shape, dtype)
 
 
+def _pool_out(shape, dtype, like):
+    """An output of ``shape`` from the caching pool for an elementwise op whose first operand
+    is ``like``: channels-last (NHWC storage, NCHW shape) when ``like`` is a channels-last
+    4-D array of that shape, as torch's elementwise ops keep that layout; else C order."""
+    if like.__class__ is np.ndarray and like.ndim == 4 and not like.flags.c_contiguous and \
+            like.shape == tuple(shape) and like.strides[1] == like.itemsize:
+        n, c, h, w = shape
+        return _C.empty((n, h, w, c), np.dtype(dtype)).transpose(0, 3, 1, 2)
+    return _C.empty(tuple(shape), np.dtype(dtype))
+
+
 def _canon_dtype(dtype, what="dtype"):
     """The NumPy storage dtype for a dtype argument (None stays None)."""
     if dtype is None:
@@ -130,8 +141,8 @@ def _binary(uf, a, b, dt=None):
                         # 0-d operands give a NumPy scalar, which a later op would promote as
                         # a Python number (float64 -> float32): keep it an array
                         return out if out.__class__ is np.ndarray else np.asarray(out)
-                    return uf(a, b, out=_C.empty(np.broadcast_shapes(a.shape, np.shape(b)),
-                                                 da))
+                    return uf(a, b, out=_pool_out(np.broadcast_shapes(a.shape, np.shape(b)),
+                                                  da, a))
         if _fn._Tensor in (a.__class__, b.__class__):
             return _tensor_binary(uf, a, b)
         dt = _result_dtype(a, b)
@@ -144,7 +155,7 @@ def _binary(uf, a, b, dt=None):
         b = b.astype(cdt)
     if (a.__class__ is np.ndarray and a.size >= _POOL_MIN) or \
             (b.__class__ is np.ndarray and b.size >= _POOL_MIN):
-        out = _C.empty(np.broadcast_shapes(np.shape(a), np.shape(b)), cdt)
+        out = _pool_out(np.broadcast_shapes(np.shape(a), np.shape(b)), cdt, a)
         out = uf(a, b, out=out)
     else:
         out = uf(a, b)
@@ -176,7 +187,7 @@ def _unary(uf, a):
     if dt in _LOWP:
         return np.asarray(uf(a.astype(_F32))).astype(dt)
     if a.size >= _POOL_MIN:
-        return uf(a, out=_C.empty(a.shape, dt))
+        return uf(a, out=_pool_out(a.shape, dt, a))
     out = uf(a)
     return out if out.__class__ is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
 
@@ -310,3 +321,18 @@ def _out(result, out, who):
     np.copyto(out._array, result._array, casting="unsafe")
     out._vc[0] += 1
     return out
+
+
+_MOD_MIN = 1 << 12  # elements from which fmod/remainder run on the C++ kernel
+
+
+def _fmod_array(a, b, python_mod):
+    """``np.fmod(a, b)`` (``np.remainder`` with ``python_mod``) for arrays/numbers already in
+    the result dtype: float32/float64 operands of one shape (or a one-element ``b``) run on the
+    C++ kernel (``csrc/kernels/tensorops``), anything else on NumPy."""
+    if a.__class__ is np.ndarray and a.size >= _MOD_MIN and (a.dtype is _F32 or a.dtype is _F64):
+        bb = b if b.__class__ is np.ndarray else np.asarray(b, a.dtype)
+        if bb.dtype == a.dtype and (bb.shape == a.shape or bb.size == 1):
+            return _C.tensorops_fmod(np.ascontiguousarray(a), np.ascontiguousarray(bb),
+                                     python_mod)
+    return (np.remainder if python_mod else np.fmod)(a, b)

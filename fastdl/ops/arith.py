@@ -16,10 +16,11 @@ import numbers
 import numpy as np
 
 from ..autograd.function import _Op
-from ..tensor import Tensor, _arr, _wrap_operand
+from ..tensor import Tensor, _arr, _as_array, _wrap_operand
 from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _cast, _compare,
                     _default_float, _empty, _is_t, _like, _nd, _norm_dim, _norm_dims, _out,
                     _result_dtype, _sum_to, _unary)
+from ._util import _F64, _fmod_array
 from .table import register
 
 
@@ -121,6 +122,9 @@ class _Remainder(_Op):
                                   b.__class__ is not np.ndarray and b == 0):
             raise RuntimeError("ZeroDivisionError: integer modulo by zero")
         ctx.save_for_backward(a, b)
+        if (dt is _F32 or dt is _F64) and a.__class__ is np.ndarray and a.dtype is dt and \
+                (b.__class__ is not np.ndarray or b.dtype is dt):
+            return _fmod_array(a, b, True)
         return _binary(np.remainder, a, b, dt)
 
     @staticmethod
@@ -375,10 +379,13 @@ def pow(input, exponent, *, out=None):  # noqa: A001
     return _out(_Pow.apply(input, _wrap_operand(exponent, input)), out, "pow")
 
 
-@register(function=False, aliases=("clip",))
+@register(aliases=("clip",))
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
-    """Limit every element to [min, max]; the gradient passes where the input is inside.
-    Example: ``x.clamp(min=0)``"""
+    """Limit every element to [min, max] (numbers or tensors); the gradient passes where the
+    input is inside. At least one bound must be given.
+    Example: ``fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=0, max=1)`` gives
+    ``[0., 0.5, 1.]``"""
+    input = _tensor(input)
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -415,33 +422,53 @@ def minimum(input, other, *, out=None):
     return _out(_Minimum.apply(input, _wrap_operand(other, input)), out, "minimum")
 
 
-# The methods below are Tensor.<name> only; fastdl.<name> is ops.math's wrapper of them.
+# Unary primitives as ops: fastdl.<name> and Tensor.<name> (one table row each).
 
-@register(function=False)
+def _tensor(x):
+    """``x`` as a Tensor (array-likes and numbers as ``fastdl.tensor`` makes them)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(_as_array(x, copy=False))
+
+
+def _floating(x):
+    """``x`` as a floating Tensor: integer and bool inputs take the default float dtype, as
+    torch's floating ops do."""
+    x = _tensor(x)
+    if x._array.dtype.kind in "biu":
+        return x.to(_default_float())
+    return x
+
+
+@register()
 def neg(input, *, out=None):
-    """``-input``. Example: ``x.neg()``"""
-    return _out(_Neg.apply(input), out, "neg")
+    """``-input``. Example: ``fastdl.neg(fastdl.tensor([1.0]))`` gives ``[-1.]``"""
+    return _out(_Neg.apply(_tensor(input)), out, "neg")
 
 
-@register(function=False)
+@register()
 def exp(input, *, out=None):
-    """``e ** input``; gradient ``exp(input)``. Example: ``x.exp()``"""
-    return _out(_Exp.apply(input), out, "exp")
+    """``e ** input``; gradient ``exp(input)``; an integer input gives the default float
+    dtype. Example: ``fastdl.exp(fastdl.zeros(2))`` gives ``[1., 1.]``"""
+    return _out(_Exp.apply(_floating(input)), out, "exp")
 
 
-@register(function=False)
+@register()
 def log(input, *, out=None):
-    """Natural logarithm; gradient ``1 / input``. Example: ``x.log()``"""
-    return _out(_Log.apply(input), out, "log")
+    """Natural logarithm; gradient ``1 / input``; an integer input gives the default float
+    dtype. Example: ``fastdl.log(fastdl.ones(2))`` gives ``[0., 0.]``"""
+    return _out(_Log.apply(_floating(input)), out, "log")
 
 
-@register(function=False)
+@register()
 def sqrt(input, *, out=None):
-    """Square root; gradient ``1 / (2 sqrt(input))``. Example: ``x.sqrt()``"""
-    return _out(_Sqrt.apply(input), out, "sqrt")
+    """Square root; gradient ``1 / (2 sqrt(input))``; an integer input gives the default
+    float dtype. Example: ``fastdl.sqrt(fastdl.tensor([4.0]))`` gives ``[2.]``"""
+    return _out(_Sqrt.apply(_floating(input)), out, "sqrt")
 
 
-@register(function=False)
+@register(aliases=("absolute",))
 def abs(input, *, out=None):  # noqa: A001
-    """``|input|``; gradient ``sign(input)``. Example: ``x.abs()``"""
-    return _out(_Abs.apply(input), out, "abs")
+    """``|input|``; gradient ``sign(input)``. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``
+    gives ``[1.]``"""
+    return _out(_Abs.apply(_tensor(input)), out, "abs")

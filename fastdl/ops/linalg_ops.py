@@ -209,7 +209,7 @@ def trace(input):
     if arr(x).ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {arr(x).ndim}")
     from .shape_ext import diagonal
-    from .stats import sum as _sum
+    from .reduce import sum as _sum
     return _sum(diagonal(x))
 
 

@@ -28,6 +28,7 @@ from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, ou
 from ._util import _cast as _gcast, _like, _nd
 from ._util import _unary as _u
 from .promotion import default_float
+from ._util import _fmod_array
 from .table import register
 
 # ------------------------------------------------------------------------------------------
@@ -121,12 +122,32 @@ def erfinv_fallback(y):
     return x.astype(np.asarray(y).dtype)
 
 
-try:  # SciPy's ufuncs when installed (fast, vectorised); else the exact fallbacks
-    from scipy import special as _sp
+_SPECIAL = {}  # name -> scipy.special's ufunc, or the fallback without SciPy
 
-    _erf, _erfc, _erfinv = _sp.erf, _sp.erfc, _sp.erfinv
-except ImportError:  # pragma: no cover - depends on the environment
-    _erf, _erfc, _erfinv = erf_fallback, erfc_fallback, erfinv_fallback
+
+def _special(name, fallback):
+    """A forward calling ``scipy.special.<name>`` (fast, vectorised) when SciPy is installed,
+    else ``fallback``. SciPy is imported at the first call, not with fastdl (importing it
+    costs more than a hundred milliseconds)."""
+
+    def fwd(x):
+        f = _SPECIAL.get(name)
+        if f is None:
+            try:
+                from scipy import special
+                f = getattr(special, name)
+            except ImportError:  # pragma: no cover - depends on the environment
+                f = fallback
+            _SPECIAL[name] = f
+        return par_ufunc(f, x) if isinstance(f, np.ufunc) else f(x)
+
+    fwd.__name__ = name
+    return fwd
+
+
+_erf = _special("erf", erf_fallback)
+_erfc = _special("erfc", erfc_fallback)
+_erfinv = _special("erfinv", erfinv_fallback)
 
 _LN2 = _math.log(2.0)
 _LN10 = _math.log(10.0)
@@ -353,32 +374,6 @@ def round_(self, *, decimals=0):
 # existing primitives as functions, and their in-place forms
 
 
-def _method(name, input, *args, **kw):
-    return getattr(as_tensor(input), name)(*args, **kw)
-
-
-def _fn_of_method(name, doc):
-    floating = name in ("exp", "log", "sqrt")
-
-    def fn(input, *, out=None):
-        x = as_tensor(input)
-        if floating and arr(x).dtype.kind in "biu":
-            x = x.to(float_dtype(arr(x).dtype))  # torch: an integer input gives a float
-        return out_(out, getattr(x, name)(), name)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc
-    return fn
-
-
-for _n, _d in (("exp", "eˣ elementwise. Example: ``fastdl.exp(fastdl.zeros(2))``"),
-               ("log", "Natural log elementwise. Example: ``fastdl.log(fastdl.ones(2))``"),
-               ("sqrt", "√x elementwise. Example: ``fastdl.sqrt(fastdl.tensor([4.0]))``"),
-               ("abs", "|x| elementwise. Example: ``fastdl.abs(fastdl.tensor([-1.0]))``"),
-               ("neg", "-x elementwise. Example: ``fastdl.neg(fastdl.tensor([1.0]))``")):
-    register(method=False)(_fn_of_method(_n, _d))
-
-
 def _inplace_of(name):
     def fn_(self):
         return inplace(self, lambda t: getattr(t, name)(), name + "_")
@@ -390,8 +385,6 @@ def _inplace_of(name):
 
 for _n in ("exp", "log", "sqrt", "abs", "neg", "sigmoid", "tanh"):
     register()(_inplace_of(_n))
-register("absolute")(lambda input, *, out=None: out_(out, _method("abs", input), "absolute"))
-_ROWS["absolute"].fn.__doc__ = "Alias of ``fastdl.abs``."
 
 
 @register()
@@ -445,6 +438,33 @@ def log_softmax(input, dim=None, dtype=None):
     return F.log_softmax(_float(input, "log_softmax", dtype), dim=dim)
 
 
+def _activation_method(name, inplace=False):
+    def method(self, *args, **kwargs):
+        from ..nn import functional as F
+        if inplace:
+            kwargs["inplace"] = True
+        return getattr(F, name)(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name + ("_" if inplace else "")
+    method.__doc__ = (f"``fastdl.nn.functional.{name}(self, ...{', inplace=True' if inplace else ''})``."
+                      f" Example: ``x.{method.__name__}()``")
+    return method
+
+
+# activations torch offers only in nn.functional, kept as Tensor methods (fastdl extras)
+for _n in ("gelu", "silu", "softplus"):
+    register(function=False)(_activation_method(_n))
+for _n in ("leaky_relu", "elu", "hardtanh"):
+    register(function=False)(_activation_method(_n, inplace=True))
+
+
+@register()
+def relu_(input):
+    """In place ``relu``: ``input = max(input, 0)``. Example: ``x.relu_()``"""
+    from ..nn import functional as F
+    return F.relu_(input)
+
+
 def _float(input, what, dtype=None):
     from ._support import np_dtype
     x = as_tensor(input)
@@ -453,21 +473,6 @@ def _float(input, what, dtype=None):
     if arr(x).dtype.kind != "f":
         x = x.to(float_dtype(arr(x).dtype))
     return x
-
-
-@register(method=False)
-def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
-    """Limit every element to [min, max] (``min``/``max`` numbers); the gradient passes
-    where the input is inside. At least one bound must be given.
-
-    Example: ``fastdl.clamp(fastdl.tensor([-2.0, 0.5, 3.0]), min=0, max=1)`` gives
-    ``[0., 0.5, 1.]``."""
-    return out_(out, as_tensor(input).clamp(min, max), "clamp")
-
-
-register("clip", method=False)(lambda input, min=None, max=None, *, out=None:
-                               clamp(input, min, max, out=out))
-_ROWS["clip"].fn.__doc__ = "Alias of ``fastdl.clamp``."
 
 
 @register()
@@ -556,7 +561,7 @@ _BSPECS = {
                         lambda a, b, y: np.exp(b - y), True),
     "logaddexp2": _BSpec("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y),
                          lambda a, b, y: np.exp2(b - y), True),
-    "fmod": _BSpec("fmod", np.fmod, lambda a, b, y: np.ones_like(y),
+    "fmod": _BSpec("fmod", lambda a, b: _fmod_array(a, b, False), lambda a, b, y: np.ones_like(y),
                    lambda a, b, y: -np.trunc(a / b), False, True),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),

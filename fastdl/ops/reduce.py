@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from ..autograd.function import _Op
-from ..tensor import Tensor, _arr, _wrap_operand
+from ..tensor import Tensor, _arr, _as_array, _wrap_operand
 from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _default_float,
                     _empty, _norm_dim, _norm_dims, _out, _result_dtype, _sum_to, _unary)
 from .table import register
@@ -20,6 +20,9 @@ from .table import register
 from .. import return_types as _rt
 from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd
 from .index import _TakeAlong
+
+
+_add_reduce = np.add.reduce
 
 
 class _Sum(_Op):
@@ -30,7 +33,8 @@ class _Sum(_Op):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
         if a.dtype is _F32 or a.dtype is _F64:
-            return a.sum(axis=dims, keepdims=keepdim)  # a NumPy scalar is wrapped by _make
+            out = _add_reduce(a, dims, None, None, keepdim)
+            return out if out.__class__ is np.ndarray else np.asarray(out)
         if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
             return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
@@ -121,49 +125,35 @@ def _cast(input, dtype):
     return input if dtype is None else input.to(dtype)
 
 
-@register(function=False)
+def _tensor(x):
+    """``x`` as a Tensor (array-likes and numbers as ``fastdl.tensor`` makes them)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(_as_array(x, copy=False))
+
+
+@register()
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
-    """Sum over ``dim`` (int, tuple or None for all); integers and bools sum to int64.
-    Example: ``x.sum(dim=1)``"""
+    """Sum over ``dim`` (int, tuple/list, or None for all); integer and bool inputs sum in
+    int64, as torch; ``dtype`` casts first.
+    Example: ``fastdl.sum(fastdl.ones(2, 3), dim=1)`` gives ``[3., 3.]``"""
+    if input.__class__ is not Tensor:
+        input = _tensor(input)
     if dim is None and dtype is None and out is None:  # the common case, kept short
         return _Sum.apply(input, None, keepdim)
     t = _cast(input, dtype)
     return _out(_Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim), out, "sum")
 
 
-@register(function=False)
+@register()
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """Mean over ``dim``; the input (after ``dtype``) must be floating, as torch.
-    Example: ``x.mean(0, keepdim=True)``"""
-    t = _cast(input, dtype)
+    """Mean over ``dim`` (int, tuple/list, or all); the input (after ``dtype``) must be
+    floating, as torch. Example: ``fastdl.mean(fastdl.tensor([1.0, 2.0]))`` gives ``1.5``"""
+    t = _cast(_tensor(input), dtype)
     if t._array.dtype not in _FLOATS:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                            f"a floating point or complex dtype. Got: {t.dtype}")
     return _out(_Mean.apply(t, _norm_dims(dim, t._array.ndim, "mean"), keepdim), out, "mean")
-
-
-def _count(t, dims):
-    n = 1
-    for d in (dims if dims is not None else range(t._array.ndim)):
-        n *= t._array.shape[d]
-    return n
-
-
-@register(function=False)
-def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None, out=None):
-    """Variance over ``dim`` with ``correction`` (default 1: unbiased; ``unbiased=False`` is
-    0), as torch. Composite. Example: ``x.var(dim=0, correction=0)``"""
-    dims = _norm_dims(dim, input._array.ndim, "var")
-    c = (1 if unbiased else 0) if correction is None else correction
-    d = input - mean(input, dims, keepdim=True)
-    return _out((d * d).sum(dims, keepdim=keepdim) / builtins.max(_count(input, dims) - c, 0),
-                out, "var")
-
-
-@register(function=False)
-def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None, out=None):
-    """Standard deviation, ``sqrt(var(...))``. Example: ``x.std(1)``"""
-    return _out(var(input, dim, unbiased, keepdim, correction=correction).sqrt(), out, "std")
 
 
 def _minmax(t, dim, keepdim, is_max):
@@ -189,12 +179,23 @@ def _minmax(t, dim, keepdim, is_max):
     return ret(vals, Tensor._make(idx.astype(np.int64, copy=False)))
 
 
-@register(function=False)
+def _other(dim):
+    """max/min's second argument is a tensor (or array-like): the elementwise form."""
+    return isinstance(dim, Tensor) or (dim is not None and
+                                       not isinstance(dim, (int, np.integer)))
+
+
+@register()
 def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The largest element; with ``dim`` the named tuple ``(values, indices)``; with a
-    tensor as second argument, ``maximum``. Example: ``values, idx = x.max(dim=1)``"""
-    if isinstance(dim, Tensor):
+    tensor as second argument, ``maximum``.
+    Example: ``fastdl.max(fastdl.tensor([[1, 5], [7, 2]]), 1)`` gives values ``[5, 7]``,
+    indices ``[1, 0]``"""
+    input = _tensor(input)
+    if _other(dim):
         return maximum(input, dim, out=out)
+    if dim is None and keepdim:
+        raise TypeError("max(): keepdim needs dim")
     r = _minmax(input, dim, keepdim, True)
     if out is not None:
         if isinstance(r, tuple):
@@ -203,12 +204,16 @@ def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return r
 
 
-@register(function=False)
+@register()
 def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The smallest element; with ``dim`` the named tuple ``(values, indices)``; with a
-    tensor as second argument, ``minimum``. Example: ``x.min(0).indices``"""
-    if isinstance(dim, Tensor):
+    tensor as second argument, ``minimum``. Example: ``fastdl.min(fastdl.tensor([3, 1]))``
+    gives ``1``"""
+    input = _tensor(input)
+    if _other(dim):
         return minimum(input, dim, out=out)
+    if dim is None and keepdim:
+        raise TypeError("min(): keepdim needs dim")
     r = _minmax(input, dim, keepdim, False)
     if out is not None:
         if isinstance(r, tuple):
@@ -217,16 +222,20 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return r
 
 
-@register(function=False)
+@register()
 def amax(input, dim=(), keepdim=False, *, out=None):
-    """Largest values over ``dim`` (all when empty or None); ties share the gradient."""
+    """Largest values over ``dim`` (int, tuple/list, or all when empty or None); ties share
+    the gradient. Example: ``fastdl.amax(fastdl.tensor([[1, 5], [7, 2]]), 0)``"""
+    input = _tensor(input)
     dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amax")
     return _out(_AMax.apply(input, dims, keepdim, True), out, "amax")
 
 
-@register(function=False)
+@register()
 def amin(input, dim=(), keepdim=False, *, out=None):
-    """Smallest values over ``dim`` (all when empty or None); ties share the gradient."""
+    """Smallest values over ``dim`` (int, tuple/list, or all when empty or None); ties share
+    the gradient. Example: ``fastdl.amin(fastdl.tensor([[1, 5], [7, 2]]), 0)``"""
+    input = _tensor(input)
     dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amin")
     return _out(_AMax.apply(input, dims, keepdim, False), out, "amin")
 
@@ -242,23 +251,29 @@ def _argext(t, dim, keepdim, fn):
     return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
 
 
-@register(function=False)
+@register()
 def argmax(input, dim=None, keepdim=False):
-    """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    return _argext(input, dim, keepdim, np.argmax)
+    """Index of the largest element (of the flattened tensor when ``dim`` is None), int64.
+    Example: ``fastdl.argmax(fastdl.tensor([1, 5, 2]))``"""
+    return _argext(_tensor(input), dim, keepdim, np.argmax)
 
 
-@register(function=False)
+@register()
 def argmin(input, dim=None, keepdim=False):
-    """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    return _argext(input, dim, keepdim, np.argmin)
+    """Index of the smallest element (of the flattened tensor when ``dim`` is None), int64.
+    Example: ``fastdl.argmin(fastdl.tensor([1, 5, 2]))``"""
+    return _argext(_tensor(input), dim, keepdim, np.argmin)
 
 
-@register(function=False)
+@register()
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """Product over ``dim`` (one int, or all); its own primitive so zeros keep an exact
-    gradient. Example: ``x.prod(1)``"""
-    t = _cast(input, dtype)
+    """Product over ``dim`` (one int, or all); integer and bool inputs multiply in int64;
+    its own primitive so zeros keep an exact gradient.
+    Example: ``fastdl.prod(fastdl.tensor([2.0, 3.0]))`` gives ``6.``"""
+    t = _tensor(input)
+    if dtype is None and t._array.dtype.kind in "bi" and t._array.dtype != _I64:
+        dtype = _I64
+    t = _cast(t, dtype)
     return _out(_Prod.apply(t, _norm_dims(dim, t._array.ndim, "prod"), keepdim), out, "prod")
 
 

@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 
+from .. import _C
 from .. import random as _random
 from ..autograd import function as _fn
 from ..random import _gen
@@ -149,11 +150,18 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if w.dtype.kind != "f":
         raise RuntimeError(f"multinomial(): only supports floating-point dtypes for input, got "
                            f"{w.dtype}")
-    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
-    n = rows.shape[1]
     if num_samples <= 0:
         raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples, got "
                            f"{num_samples}")
+    if replacement and w.shape[-1] and w.dtype.itemsize >= 4:
+        # float32/float64 rows on the C++ kernel (it validates the weights too): per row the
+        # first category whose cumulative weight exceeds u · total
+        w2 = np.ascontiguousarray(w.reshape(-1, w.shape[-1]))
+        u = _gen(generator).random((w2.shape[0], num_samples))
+        idx = _C.tensorops_multinomial(w2, u)
+        return out_(out, wrap(idx.reshape(w.shape[:-1] + (num_samples,))), "multinomial")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    n = rows.shape[1]
     if not np.isfinite(rows).all() or (rows < 0).any():
         raise RuntimeError("multinomial(): probability tensor contains either `inf`, `nan` or "
                            "element < 0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
 from .. import return_types
 from ..autograd.function import _Op
 from ._support import as_tensor, arr, inplace, norm_dim, np_dtype, out_, wrap
@@ -121,6 +122,10 @@ class _CumExt(_Op):
         if a.ndim == 0:
             ctx.idx, ctx.d, ctx.shape = np.zeros((), np.int64), 0, a.shape
             return a.copy(), np.zeros((), np.int64)
+        if a.dtype.kind == "f" and a.dtype.itemsize >= 4:  # float32/float64: one C++ pass
+            vals, idx = _C.tensorops_cumext(np.ascontiguousarray(a), d, is_max)
+            ctx.idx, ctx.d, ctx.shape = idx, d, a.shape
+            return vals, idx
         uf = np.maximum if is_max else np.minimum
         vals = uf.accumulate(a, axis=d)
         n = a.shape[d]
@@ -131,9 +136,9 @@ class _CumExt(_Op):
         hit = a == vals
         if a.dtype.kind == "f":
             nan = np.isnan(a)
-            if nan.any():  # once NaN, the value stays NaN and the index at the first NaN
+            if nan.any():  # once NaN, the value stays NaN and the index at the latest NaN
                 seen = np.cumsum(nan, axis=d)
-                hit = np.where(seen > 0, nan & (seen == 1), hit)
+                hit = np.where(seen > 0, nan, hit)
         idx = np.where(hit, pos, 0)
         np.maximum.accumulate(idx, axis=d, out=idx)
         ctx.idx, ctx.d, ctx.shape = idx, d, a.shape

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, inplace, norm_dim, operand, out_, result_type,
                        wrap)
 from .table import register
+
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 
 
 def _index_array(index, what, name="index"):
@@ -66,7 +69,19 @@ def scatter_add_array(shape, idx, src, d, dtype):
     return out.reshape(shape).astype(dtype, copy=False)
 
 
-def _check_index(a_shape, idx, d, what, src_shape=None):
+_KERNEL_MIN = 1 << 14  # elements from which gather runs on the C++ kernel
+
+
+def _gather_kernel_ok(a, idx, d):
+    """Whether ``_C.tensorops_gather`` takes (a, idx) as they are: float32/float64 and int64,
+    C-contiguous, same rank, index shaped as ``a`` outside ``d``, large enough to pay."""
+    return a.ndim and idx.size >= _KERNEL_MIN and (a.dtype is _F32 or a.dtype is _F64) and \
+        idx.dtype is _I64 and idx.ndim == a.ndim and a.flags.c_contiguous and \
+        idx.flags.c_contiguous and all(idx.shape[k] == a.shape[k]
+                                       for k in range(a.ndim) if k != d)
+
+
+def _check_index(a_shape, idx, d, what, src_shape=None, ranges=True):
     nd = len(a_shape)
     if idx.ndim != max(nd, 1) and not (nd == 0 and idx.ndim <= 1):
         raise RuntimeError(f"{what}(): Index tensor must have the same number of dimensions as "
@@ -80,7 +95,7 @@ def _check_index(a_shape, idx, d, what, src_shape=None):
             raise RuntimeError(f"{what}(): Expected index {tuple(idx.shape)} to be smaller than "
                                f"src {tuple(src_shape)}")
     n = a_shape[d] if nd else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+    if ranges and idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx.max() if idx.max() >= n else idx.min()
         raise IndexError(f"{what}(): index {int(bad)} is out of range (out of bounds for "
                          f"dimension {d} with size {n})")
@@ -94,6 +109,8 @@ class _TakeAlong(_Op):
         ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
         if idx.size == 0:
             return np.zeros(idx.shape, a.dtype)
+        if _gather_kernel_ok(a, idx, d):  # (the kernel checks the index range: IndexError)
+            return _C.tensorops_gather(a, idx, d)
         src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
         return np.take(src.reshape(-1), _flat_index(a.shape, idx, d))
 
@@ -128,7 +145,8 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
         idx = idx.reshape(())
         _check_index((1,), idx.reshape(-1), 0, "gather")
         return out_(out, x.clone(), "gather")
-    _check_index(a.shape, idx, d, "gather")
+    # the kernel checks the index range itself (one pass less)
+    _check_index(a.shape, idx, d, "gather", ranges=not _gather_kernel_ok(a, idx, d))
     return out_(out, _TakeAlong.apply(x, d, idx), "gather")
 
 

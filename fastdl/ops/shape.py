@@ -18,7 +18,8 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
                     _empty, _norm_dim, _norm_dims, _out, _result_dtype, _sum_to, _unary)
 from .table import register
 
-from ..tensor import _as_array
+from ..tensor import (_as_array, _check_memory_format, _format_rank, _in_format,  # noqa: E402
+                      _is_channels_last, contiguous_format, preserve_format)
 from ._util import _cast, _is_t, _resolve_shape, _shape_arg, _transpose
 
 
@@ -317,18 +318,52 @@ def unbind(input, dim=0):
     return tuple(input[(slice(None),) * d + (i,)] for i in range(input._array.shape[d]))
 
 
+class _ToFormat(_Op):
+    """A copy of ``a`` laid out in memory format ``mf`` (values unchanged; the gradient
+    passes through)."""
+
+    @staticmethod
+    def forward(ctx, a, mf):
+        return _in_format(a, mf, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
 @register()
 def clone(input, *, memory_format=None):
-    """A copy of ``input`` with its own memory (differentiable). Example: ``x.clone()``"""
-    return _Clone.apply(input)
+    """A copy of ``input`` with its own memory (differentiable), laid out in
+    ``memory_format``: by default (``preserve_format``) a channels-last input stays channels
+    last and anything else is C-contiguous. Example: ``x.clone()``"""
+    _check_memory_format(memory_format, "clone")
+    if memory_format is None or memory_format is preserve_format:
+        a = input._array
+        if a.flags.c_contiguous or a.ndim not in (4, 5):
+            return _Clone.apply(input)
+        memory_format = preserve_format
+    return _ToFormat.apply(input, memory_format)
 
 
 @register(function=False)
-def contiguous(input, memory_format=None):
-    """``input`` when C-contiguous, else a contiguous copy. Example: ``x.t().contiguous()``"""
-    if input._array.flags.c_contiguous:
+def contiguous(input, memory_format=contiguous_format):
+    """``input`` when it is laid out in ``memory_format`` already, else a copy that is:
+    C order by default, NHWC storage under the NCHW shape with ``channels_last`` (4-D only),
+    NDHWC with ``channels_last_3d`` (5-D only). Differentiable.
+    Example: ``x.t().contiguous()``; ``img.contiguous(memory_format=fastdl.channels_last)``"""
+    if memory_format is None or memory_format is contiguous_format:
+        if input._array.flags.c_contiguous:
+            return input
+        return _Clone.apply(input)
+    _check_memory_format(memory_format, "contiguous")
+    if memory_format is preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if input._array.ndim != _format_rank(memory_format):
+        raise RuntimeError(f"required rank {_format_rank(memory_format)} tensor to use "
+                           f"{memory_format._name} format")
+    if _is_channels_last(input._array, memory_format):
         return input
-    return _Clone.apply(input)
+    return _ToFormat.apply(input, memory_format)
 
 
 @register(method=False, aliases=("concatenate", "concat"))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
+
 from .. import return_types
 from ._support import Tensor, arr, as_tensor, norm_dim, np_dtype, out_, wrap
 from .select import take_along
@@ -86,7 +88,13 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A00
     if a.ndim == 0:
         return out_(out, return_types.topk(x.clone() if k else x.reshape(1)[:0].reshape(-1),
                                            wrap(np.zeros((), np.int64))), "topk")
-    if largest and k < n and n > 64 and a.dtype.kind == "f" and not np.isnan(a).any():
+    if a.dtype.kind == "f" and a.dtype.itemsize >= 4 and k and a.size:
+        # float32/float64: one C++ partial sort per row (NaN the largest, ties by lower index)
+        m = np.moveaxis(a, d, -1)
+        rows = np.ascontiguousarray(m).reshape(-1, n)
+        idx = _C.tensorops_topk(rows, k, bool(largest)).reshape(m.shape[:-1] + (k,))
+        idx = np.moveaxis(idx, -1, d)
+    elif largest and k < n and n > 64 and a.dtype.kind == "f" and not np.isnan(a).any():
         # partial selection first (O(n)), then order the k winners
         part = np.argpartition(-a, k - 1, axis=d) if k else None
         cand = np.take(part, np.arange(k), axis=d) if k else np.zeros(

@@ -412,7 +412,7 @@ def _var(x, dim, correction, keepdim):
         return s * wrap(np.asarray(np.inf if n else np.nan, a.dtype))
 
 
-@register(method=False)
+@register()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """Variance ``Σ(x - mean)² / (N - correction)`` over ``dim`` (default: all);
     ``correction`` defaults to 1 (``unbiased=False`` means 0). N ≤ correction gives inf.
@@ -424,7 +424,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return out_(out, _var(x, dim, _correction("var", unbiased, correction), keepdim), "var")
 
 
-@register(method=False)
+@register()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments.
 
@@ -577,122 +577,9 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     return out_(out, vector_norm_impl(x, p, dim, keepdim, dtype, "norm"), "norm")
 
 
-# ---- function forms of the Tensor reductions -------------------------------------------------
-
-
-def _dimarg(dim):
-    if isinstance(dim, list):
-        return tuple(dim)
-    return dim
-
-
-@register(method=False)
-def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
-    """Sum over ``dim`` (int, tuple, or all); integer and bool inputs sum in int64, as torch;
-    ``dtype`` casts first.
-
-    Example: ``fastdl.sum(fastdl.ones(2, 3), dim=1)`` gives ``[3., 3.]``."""
-    x = as_tensor(input)
-    if dtype is None and arr(x).dtype.kind in "bi" and arr(x).dtype != np.int64:
-        dtype = np.int64
-    return out_(out, _sum(x, _dimarg(dim), keepdim, dtype), "sum")
-
-
-@register(method=False)
-def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """Mean over ``dim`` (int, tuple, or all); ``dtype`` casts first; integer inputs are a
-    RuntimeError as in torch.
-
-    Example: ``fastdl.mean(fastdl.tensor([1.0, 2.0]))`` gives ``1.5``."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = x.to(np_dtype(dtype, "mean"))
-    if arr(x).dtype.kind != "f":
-        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
-                           f"a floating point or complex dtype. Got: {arr(x).dtype}")
-    return out_(out, x.mean(_dimarg(dim), keepdim=keepdim), "mean")
-
-
-@register(method=False)
-def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """Product over ``dim`` (or all); integer inputs multiply in int64.
-
-    Example: ``fastdl.prod(fastdl.tensor([2.0, 3.0]))`` gives ``6.``."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = x.to(np_dtype(dtype, "prod"))
-    elif arr(x).dtype.kind in "bi" and arr(x).dtype != np.int64:
-        x = x.to(np.int64)
-    return out_(out, x.prod(dim, keepdim), "prod")
-
-
-def _extremum(name, input, dim, keepdim, out):
-    x = as_tensor(input)
-    if isinstance(dim, Tensor) or (dim is not None and not isinstance(dim, (int, np.integer))):
-        other = dim  # max(input, other) is maximum
-        return out_(out, x.maximum(other) if name == "max" else x.minimum(other), name)
-    if dim is None:
-        if keepdim:
-            raise TypeError(f"{name}(): keepdim needs dim")
-        return out_(out, getattr(x, name)(), name)
-    r = getattr(x, name)(dim, keepdim)
-    rt = getattr(return_types, name)
-    return out_(out, r if isinstance(r, rt) else rt(*r), name)
-
-
-@register(method=False)
-def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    """The largest element; with ``dim`` a named tuple ``(values, indices)``; with a tensor
-    second argument the elementwise ``maximum``.
-
-    Example: ``fastdl.max(fastdl.tensor([[1, 5], [7, 2]]), 1)`` gives values ``[5, 7]``,
-    indices ``[1, 0]``."""
-    return _extremum("max", input, dim, keepdim, out)
-
-
-@register(method=False)
-def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    """The smallest element; with ``dim`` a named tuple ``(values, indices)``; with a tensor
-    second argument the elementwise ``minimum``.
-
-    Example: ``fastdl.min(fastdl.tensor([3, 1]))`` gives ``1``."""
-    return _extremum("min", input, dim, keepdim, out)
-
-
-@register(method=False)
-def amax(input, dim=(), keepdim=False, *, out=None):
-    """The largest values over ``dim`` (int, tuple, or all when empty); ties share the
-    gradient. Example: ``fastdl.amax(fastdl.tensor([[1, 5], [7, 2]]), 0)`` gives ``[7, 5]``."""
-    d = None if dim == () or dim is None else _dimarg(dim)
-    return out_(out, as_tensor(input).amax(d, keepdim), "amax")
-
-
-@register(method=False)
-def amin(input, dim=(), keepdim=False, *, out=None):
-    """The smallest values over ``dim`` (int, tuple, or all when empty).
-    Example: ``fastdl.amin(fastdl.tensor([[1, 5], [7, 2]]), 1)`` gives ``[1, 2]``."""
-    d = None if dim == () or dim is None else _dimarg(dim)
-    return out_(out, as_tensor(input).amin(d, keepdim), "amin")
-
-
-@register(method=False)
-def argmax(input, dim=None, keepdim=False):
-    """Index of the largest element (of the flattened input when ``dim`` is None).
-    Example: ``fastdl.argmax(fastdl.tensor([1, 5, 2]))`` gives ``1``."""
-    return as_tensor(input).argmax(dim, keepdim)
-
-
-@register(method=False)
-def argmin(input, dim=None, keepdim=False):
-    """Index of the smallest element (of the flattened input when ``dim`` is None).
-    Example: ``fastdl.argmin(fastdl.tensor([1, 5, 0]))`` gives ``2``."""
-    return as_tensor(input).argmin(dim, keepdim)
-
-
 __all__ = ["logsumexp", "median", "nanmedian", "kthvalue", "mode", "quantile", "nanquantile",
            "nansum", "nanmean", "count_nonzero", "any", "all", "var", "std", "var_mean",
-           "std_mean", "aminmax", "norm", "sum", "mean", "prod", "max", "min", "amax", "amin",
-           "argmax", "argmin"]
+           "std_mean", "aminmax", "norm"]
 
 
 def _vector_norm_backward_graph(ctx, a, r, g):

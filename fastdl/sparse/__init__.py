@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
 from ..autograd.function import _Op
 from ..ops._support import Tensor, arr, as_tensor, np_dtype, wrap
 from ..ops.table import register
@@ -300,9 +301,15 @@ def _row_sum(rows, contrib, m):
 def _scatter_rows(rows, cols, vals, x, m):
     """out[r] = Σ_k vals[k]·x[cols[k]] over the k with rows[k] == r (duplicates add).
 
-    Narrow x (≤ 64 columns, the graph-network case): one weighted ``np.bincount`` per column
+    float32/float64 run on ``_C.tensorops_spmm`` (``csrc/kernels/tensorops``). Otherwise:
+    narrow x (≤ 64 columns, the graph-network case): one weighted ``np.bincount`` per column
     (no sort, no nnz × n temporary); wide x: rows sorted once, then ``np.add.reduceat``."""
     n = x.shape[1]
+    if x.dtype.kind == "f" and x.dtype.itemsize >= 4 and vals.dtype == x.dtype:
+        # float32/float64: the C++ kernel (rows bucketed by a counting sort, summed in parallel)
+        return _C.tensorops_spmm(np.ascontiguousarray(rows, np.int64),
+                                 np.ascontiguousarray(cols, np.int64),
+                                 np.ascontiguousarray(vals), m, np.ascontiguousarray(x))
     if n <= 64:
         out = np.empty((m, n), x.dtype)
         xt = np.ascontiguousarray(x.T)

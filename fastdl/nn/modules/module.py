@@ -437,14 +437,16 @@ class Module:
     def to(self, *args, **kwargs):
         """Move and/or cast the parameters and buffers in place, as ``torch.nn.Module.to``:
         ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, keywords
-        ``device=``, ``dtype=``, ``non_blocking=``, ``memory_format=``. Only floating
+        ``device=``, ``dtype=``, ``non_blocking=``, ``memory_format=`` (4-D and 5-D
+        parameters and buffers laid out in that format, e.g. ``fastdl.channels_last``). Only floating
         parameters and buffers take ``dtype`` (which must be floating); the device must be
         the CPU (anything else is a RuntimeError). Example: ``model.to("cpu", fastdl.float64)``
         """
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
-        _check_memory_format(kwargs.pop("memory_format", None), "Module.to")
+        mf = kwargs.pop("memory_format", None)
+        _check_memory_format(mf, "Module.to")
         if kwargs:
             raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
         for a in args:
@@ -458,6 +460,8 @@ class Module:
                 dtype = a
         if dev is not None:
             _devmod.check(dev, "Module.to")
+        if mf is not None:
+            self._to_memory_format(mf)
         if dtype is None:
             return self
         dt = _canon_dtype(dtype, "Module.to")
@@ -465,6 +469,21 @@ class Module:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={_dt.FROM_NP[dt]!r}")
         return self._cast_floating(dt)
+
+    def _to_memory_format(self, mf):
+        """Lay out every 4-D and 5-D parameter and buffer in memory format ``mf`` in place
+        (as torch's ``Module.to(memory_format=...)``: a rank that the format does not fit is
+        torch's RuntimeError; other ranks stay as they are)."""
+        from ...tensor import _in_format
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for p in store.values():
+                    if p is not None and p._array.ndim in (4, 5):
+                        arr = _in_format(p._array, mf)
+                        if arr is not p._array:
+                            p._array = arr
+                            p._vc[0] += 1
+        return self
 
     def _cast_floating(self, dt):
         for m in self.modules():

@@ -1,0 +1,226 @@
+// Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
+// fmod/remainder, multinomial with replacement. Dtypes, ranks, shapes and contiguity are
+// validated here; the GIL is released around every kernel.
+#include <stdexcept>
+#include <string>
+
+#include "bindings/util.h"
+#include "kernels/tensorops/tensorops.h"
+
+namespace fastdl {
+namespace {
+
+std::string P(const char* fn) { return std::string(fn) + ": "; }
+
+// (outer, n, inner) of `a` around dimension `dim` (already in [0, ndim))
+void split(const py::array& a, int64_t dim, int64_t& outer, int64_t& n, int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t k = 0; k < dim; ++k) outer *= a.shape(k);
+  n = a.shape(dim);
+  for (int64_t k = dim + 1; k < a.ndim(); ++k) inner *= a.shape(k);
+}
+
+void check_dim(const py::array& a, int64_t dim, const char* fn) {
+  if (a.ndim() < 1 || dim < 0 || dim >= a.ndim())
+    throw py::value_error(P(fn) + "dim " + std::to_string(dim) + " out of range for input " +
+                          shape_str(a));
+}
+
+template <class T>
+py::array gather_t(const py::array& x, const py::array& idx, int64_t dim) {
+  int64_t outer, n, inner, o2, m, i2;
+  split(x, dim, outer, n, inner);
+  split(idx, dim, o2, m, i2);
+  py::array out = pool_array(shape_of(idx), x.dtype());
+  int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = tensorops::gather<T>(cptr<T>(x), outer, n, inner, cptr<int64_t>(idx), m,
+                               ptr<T>(out));
+  }
+  if (bad >= 0)
+    throw py::index_error("gather(): index " + std::to_string(cptr<int64_t>(idx)[bad]) +
+                          " is out of bounds for dimension " + std::to_string(dim) +
+                          " with size " + std::to_string(n));
+  return out;
+}
+
+template <class T>
+py::tuple cumext_t(const py::array& x, int64_t dim, bool is_max) {
+  int64_t outer, n, inner;
+  split(x, dim, outer, n, inner);
+  py::array vals = pool_array(shape_of(x), x.dtype());
+  py::array idx = pool_array(shape_of(x), py::dtype::of<int64_t>());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::cumext<T>(cptr<T>(x), outer, n, inner, is_max, ptr<T>(vals),
+                         ptr<int64_t>(idx));
+  }
+  return py::make_tuple(vals, idx);
+}
+
+template <class T>
+py::array fmod_t(const py::array& a, const py::array& b, bool python_mod) {
+  py::array out = pool_array(shape_of(a), a.dtype());
+  const bool scalar = b.size() == 1 && a.size() != 1;
+  {
+    py::gil_scoped_release nogil;
+    tensorops::fmod<T>(cptr<T>(a), cptr<T>(b), a.size(), scalar, python_mod, ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array multinomial_t(const py::array& w, const py::array& u) {
+  const int64_t rows = w.shape(0), n = w.shape(1), k = u.shape(1);
+  py::array out = pool_array({rows, k}, py::dtype::of<int64_t>());
+  int err;
+  {
+    py::gil_scoped_release nogil;
+    err = tensorops::multinomial_replacement<T>(cptr<T>(w), rows, n, cptr<double>(u), k,
+                                                ptr<int64_t>(out));
+  }
+  if (err == 1)
+    throw std::runtime_error("multinomial(): probability tensor contains either `inf`, `nan` "
+                             "or element < 0");
+  if (err == 2)
+    throw std::runtime_error("multinomial(): invalid multinomial distribution (sum of "
+                             "probabilities <= 0)");
+  return out;
+}
+
+template <class T>
+py::array topk_t(const py::array& x, int64_t k, bool largest) {
+  const int64_t rows = x.shape(0), n = x.shape(1);
+  py::array idx = pool_array({rows, k}, py::dtype::of<int64_t>());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::topk<T>(cptr<T>(x), rows, n, k, largest, ptr<int64_t>(idx));
+  }
+  return idx;
+}
+
+template <class T>
+py::array spmm_t(const py::array& rows, const py::array& cols, const py::array& vals, int64_t m,
+                 const py::array& x) {
+  const int64_t k = x.shape(0), n = x.shape(1), nnz = vals.size();
+  py::array out = pool_array({m, n}, x.dtype());
+  bool ok;
+  {
+    py::gil_scoped_release nogil;
+    ok = tensorops::spmm_coo<T>(cptr<int64_t>(rows), cptr<int64_t>(cols), cptr<T>(vals), nnz, m,
+                                cptr<T>(x), k, n, ptr<T>(out));
+  }
+  if (!ok)
+    throw py::index_error("sparse.mm: an index of the sparse matrix is outside its size (" +
+                          std::to_string(m) + ", " + std::to_string(k) + ")");
+  return out;
+}
+
+}  // namespace
+
+void bind_tensorops(py::module_& m) {
+  m.def(
+      "tensorops_gather",
+      [](const py::array& x, const py::array& idx, int64_t dim) {
+        const char* fn = "gather";
+        require_float(x, fn, "input");
+        check_dim(x, dim, fn);
+        if (!is_i64(idx) || !(idx.flags() & py::array::c_style))
+          throw py::type_error(P(fn) + "index must be a C-contiguous int64 array");
+        if (idx.ndim() != x.ndim())
+          throw py::value_error(P(fn) + "index " + shape_str(idx) + " and input " +
+                                shape_str(x) + " differ in rank");
+        for (int64_t k = 0; k < x.ndim(); ++k)
+          if (k != dim && idx.shape(k) != x.shape(k))
+            throw py::value_error(P(fn) + "index " + shape_str(idx) + " must match input " +
+                                  shape_str(x) + " outside dimension " + std::to_string(dim));
+        if (x.shape(dim) == 0 && idx.size())
+          throw py::index_error(P(fn) + "index into an empty dimension " + std::to_string(dim));
+        return is_f32(x) ? gather_t<float>(x, idx, dim) : gather_t<double>(x, idx, dim);
+      },
+      py::arg("input"), py::arg("index"), py::arg("dim"),
+      "out[..., j, ...] = input[..., index[..., j, ...], ...] along dim (index shaped as input "
+      "outside dim; negative indices count from the end). IndexError for an index out of "
+      "range.");
+  m.def(
+      "tensorops_cumext",
+      [](const py::array& x, int64_t dim, bool is_max) {
+        const char* fn = is_max ? "cummax" : "cummin";
+        require_float(x, fn, "input");
+        check_dim(x, dim, fn);
+        return is_f32(x) ? cumext_t<float>(x, dim, is_max) : cumext_t<double>(x, dim, is_max);
+      },
+      py::arg("input"), py::arg("dim"), py::arg("is_max"),
+      "(values, indices) of the running max (min) along dim, torch's NaN and tie rules.");
+  m.def(
+      "tensorops_fmod",
+      [](const py::array& a, const py::array& b, bool python_mod) {
+        const char* fn = python_mod ? "remainder" : "fmod";
+        require_float(a, fn, "input");
+        require_float(b, fn, "other");
+        require_same_dtype(a, b, fn, "input", "other");
+        if (b.size() != 1 && shape_of(a) != shape_of(b))
+          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
+                                shape_str(a) + " or one element");
+        return is_f32(a) ? fmod_t<float>(a, b, python_mod) : fmod_t<double>(a, b, python_mod);
+      },
+      py::arg("input"), py::arg("other"), py::arg("python_mod"),
+      "fmod(input, other) (python_mod: the remainder with the divisor's sign), elementwise.");
+  m.def(
+      "tensorops_multinomial",
+      [](const py::array& w, const py::array& u) {
+        const char* fn = "multinomial";
+        require_float(w, fn, "input");
+        if (w.ndim() != 2 || w.shape(1) < 1)
+          throw py::value_error(P(fn) + "weights must be (rows, n) with n >= 1, got " +
+                                shape_str(w));
+        if (!is_f64(u) || u.ndim() != 2 || u.shape(0) != w.shape(0) ||
+            !(u.flags() & py::array::c_style))
+          throw py::value_error(P(fn) + "uniforms must be a C-contiguous float64 (rows, k) "
+                                "array, got " + shape_str(u) + " for weights " + shape_str(w));
+        return is_f32(w) ? multinomial_t<float>(w, u) : multinomial_t<double>(w, u);
+      },
+      py::arg("weights"), py::arg("uniforms"),
+      "Categories drawn with replacement: per row, the first j whose cumulative weight exceeds "
+      "u * total. RuntimeError for negative/non-finite weights or a zero row.");
+  m.def(
+      "tensorops_topk",
+      [](const py::array& x, int64_t k, bool largest) {
+        const char* fn = "topk";
+        require_float(x, fn, "input");
+        if (x.ndim() != 2)
+          throw py::value_error(P(fn) + "input must be (rows, n), got " + shape_str(x));
+        if (k < 0 || k > x.shape(1))
+          throw py::value_error(P(fn) + "k = " + std::to_string(k) + " out of range for rows "
+                                "of " + std::to_string(x.shape(1)));
+        return is_f32(x) ? topk_t<float>(x, k, largest) : topk_t<double>(x, k, largest);
+      },
+      py::arg("input"), py::arg("k"), py::arg("largest"),
+      "int64 (rows, k): per row the indices of the k largest (smallest) values in order, NaN "
+      "the largest, ties by lower index.");
+  m.def(
+      "tensorops_spmm",
+      [](const py::array& rows, const py::array& cols, const py::array& vals, int64_t m,
+         const py::array& x) {
+        const char* fn = "sparse.mm";
+        require_float(x, fn, "mat2");
+        require_float(vals, fn, "values");
+        require_same_dtype(vals, x, fn, "values", "mat2");
+        if (x.ndim() != 2) throw py::value_error(P(fn) + "mat2 must be 2-D, got " + shape_str(x));
+        for (const py::array* a : {&rows, &cols})
+          if (!is_i64(*a) || a->ndim() != 1 || !(a->flags() & py::array::c_style) ||
+              a->size() != vals.size())
+            throw py::value_error(P(fn) + "indices must be C-contiguous int64 of the values' "
+                                  "length " + std::to_string(vals.size()) + ", got " +
+                                  shape_str(*a));
+        if (m < 0) throw py::value_error(P(fn) + "negative row count");
+        return is_f32(x) ? spmm_t<float>(rows, cols, vals, m, x)
+                         : spmm_t<double>(rows, cols, vals, m, x);
+      },
+      py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("m"), py::arg("mat2"),
+      "Dense (m, n) = sparse COO (rows, cols, values) times mat2 (k, n); duplicates add.");
+}
+
+}  // namespace fastdl

@@ -1,0 +1,58 @@
+// Tensor ops that NumPy has no single fast pass for: gather along a dimension, running
+// max/min with indices, C's fmod and Python's remainder, and multinomial sampling with
+// replacement. Plain loops over raw pointers; the binding validates shapes and dtypes.
+//
+// Layout: an array reduced or indexed along one dimension is viewed as (outer, n, inner),
+// C-contiguous: element (o, j, i) at o·n·inner + j·inner + i. Work is split over `outer`
+// (and `inner`) in chunks whose size depends only on the shape, so results do not depend on
+// the thread count. T = float or double.
+#pragma once
+#include <cstdint>
+
+namespace fastdl {
+namespace tensorops {
+
+// out[o, j, i] = x[o, idx[o, j, i], i] for x (outer, n, inner) and idx/out (outer, m, inner);
+// an index in [-n, 0) counts from the end. Returns -1 when every index is in [-n, n), else the
+// flat position in idx of an out-of-range index (out is then incomplete).
+template <class T>
+int64_t gather(const T* x, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+               int64_t m, T* out);
+
+// Running maximum (is_max) or minimum along the middle axis of (outer, n, inner), as torch:
+//   vals[j] = x[j] and idx[j] = j when x[j] is NaN, or when vals[j-1] is not NaN and
+//   x[j] >= vals[j-1] (<= for the minimum: ties take the latest index); else vals[j-1], idx[j-1].
+template <class T>
+void cumext(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, T* vals,
+            int64_t* idx);
+
+// out[k] = fmod(a[k], b[k]) (the sign of the dividend), or with python_mod the remainder with
+// the sign of the divisor (fmod, plus b when the signs differ and the result is not 0).
+// b_scalar: b is one value for every k. float: exact through double arithmetic when the
+// quotient is below 2^24 (std::fmod otherwise); double: std::fmod.
+template <class T>
+void fmod(const T* a, const T* b, int64_t n, bool b_scalar, bool python_mod, T* out);
+
+// Draw k categories per row of the weights w (rows, n) with replacement: out[r, s] is the
+// first j with Σ_{i ≤ j} w[r, i] > u[r, s] · Σ_i w[r, i] (u uniform in [0, 1)), so a zero
+// weight is never drawn. Returns 0, or 1 when some weight is negative, inf or NaN, or 2 when
+// some row sums to 0 (out is then incomplete).
+template <class T>
+int multinomial_replacement(const T* w, int64_t rows, int64_t n, const double* u, int64_t k,
+                            int64_t* out);
+
+// The indices of the k largest (smallest with !largest) entries of each row of x (rows, n), in
+// order: by value (NaN counts as larger than every number, as torch), ties by lower index.
+template <class T>
+void topk(const T* x, int64_t rows, int64_t n, int64_t k, bool largest, int64_t* idx);
+
+// Sparse (m, ·) in COO form times dense x (k, n): out (m, n) = Σ_e vals[e] · x[cols[e], :] into
+// row rows[e] (duplicates add). Entries are bucketed by row first (a counting sort, O(nnz + m)),
+// then rows are summed in parallel in entry order. Returns false when an index is outside
+// [0, m) × [0, k) (out is then incomplete).
+template <class T>
+bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
+              const T* x, int64_t k, int64_t n, T* out);
+
+}  // namespace tensorops
+}  // namespace fastdl

@@ -1,0 +1,200 @@
+"""The ops that run on the tensorops C++ kernels (csrc/kernels/tensorops): gather, cummax /
+cummin, fmod / remainder, topk, multinomial with replacement, sparse.mm — each against a NumPy
+reference (always) and torch (when installed), on inputs large enough to take the kernel
+path, plus their error cases and gradients."""
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl.testing import assert_close, gradcheck
+
+DTYPES = [np.float32, np.float64]
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ---- gather ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_gather_matches_numpy_and_torch(dtype, dim):
+    rng = _rng(1)
+    a = rng.standard_normal((16, 40, 32)).astype(dtype)
+    shape = list(a.shape)
+    shape[dim] = 37
+    idx = rng.integers(0, a.shape[dim], shape)
+    got = fastdl.gather(fastdl.tensor(a), dim, fastdl.tensor(idx))
+    assert_close(got, np.take_along_axis(a, idx, axis=dim), rtol=0, atol=0)
+    torch = pytest.importorskip("torch")
+    want = torch.gather(torch.from_numpy(a), dim, torch.from_numpy(idx))
+    assert_close(got, want.numpy(), rtol=0, atol=0)
+
+
+def test_gather_index_out_of_range_and_gradient():
+    rng = _rng(2)
+    a = rng.standard_normal((64, 512))
+    idx = rng.integers(0, 512, (64, 512))
+    idx[3, 7] = 512
+    with pytest.raises(IndexError, match="out of"):
+        fastdl.gather(fastdl.tensor(a), 1, fastdl.tensor(idx))
+    idx[3, 7] = -2  # counts from the end, as fastdl's gather does elsewhere
+    got = fastdl.gather(fastdl.tensor(a), 1, fastdl.tensor(idx))
+    assert got[3, 7].item() == a[3, 510]
+    x = fastdl.tensor(a, requires_grad=True)
+    g = rng.standard_normal(idx.shape)
+    fastdl.gather(x, 1, fastdl.tensor(idx)).backward(fastdl.tensor(g))
+    ref = np.zeros_like(a)
+    np.add.at(ref, (np.arange(64)[:, None], idx % 512), g)
+    assert_close(x.grad, ref, rtol=1e-12, atol=1e-12)
+
+
+# ---- cummax / cummin ------------------------------------------------------------------------
+def _cumext_ref(a, d, is_max):
+    """torch's rule, one element at a time: NaN always taken, ties take the latest index."""
+    m = np.moveaxis(a, d, -1)
+    vals, idx = np.empty_like(m), np.zeros(m.shape, np.int64)
+    for pos in np.ndindex(m.shape[:-1]):
+        row = m[pos]
+        best, bi = row[0], 0
+        for j, v in enumerate(row):
+            if np.isnan(v) or (not np.isnan(best) and (v >= best if is_max else v <= best)):
+                best, bi = v, j
+            vals[pos + (j,)], idx[pos + (j,)] = best, bi
+    return np.moveaxis(vals, -1, d), np.moveaxis(idx, -1, d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("is_max", [True, False])
+def test_cummax_cummin_match_reference_and_torch(dtype, dim, is_max):
+    rng = _rng(3)
+    a = rng.integers(-3, 4, (5, 6, 7)).astype(dtype)  # many ties
+    a[1, 2, 3] = a[4, 0, 1] = a[4, 0, 5] = np.nan
+    fn = fastdl.cummax if is_max else fastdl.cummin
+    r = fn(fastdl.tensor(a), dim)
+    vals, idx = _cumext_ref(a, dim, is_max)
+    assert_close(r.values, vals, rtol=0, atol=0, equal_nan=True)
+    assert np.array_equal(r.indices.numpy(), idx)
+    torch = pytest.importorskip("torch")
+    t = (torch.cummax if is_max else torch.cummin)(torch.from_numpy(a), dim)
+    assert np.array_equal(r.indices.numpy(), t.indices.numpy())
+    assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
+
+
+def test_cummax_gradient():
+    x = fastdl.tensor(_rng(4).standard_normal((4, 6)), requires_grad=True)
+    assert gradcheck(lambda t: fastdl.cummax(t, 1).values, [x])
+    assert gradcheck(lambda t: fastdl.cummin(t, 0).values, [x])
+
+
+# ---- fmod / remainder -----------------------------------------------------------------------
+def _mod_inputs(dtype, n=20000):
+    rng = _rng(5)
+    a = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 8, n)).astype(dtype)
+    b = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 3, n)).astype(dtype)
+    a[:6] = [0.0, -0.0, np.inf, np.nan, 5.0, -7.5]
+    b[:6] = [3.0, 2.0, 1.0, 1.0, 0.0, 2.5]
+    b[6:10] = [1e-30, -1e-30, 3e-5, -2.0]
+    a[6:10] = [1e30, 3e30, -1e7, 16777217.0]
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fmod_remainder_exact(dtype):
+    a, b = _mod_inputs(dtype)
+    with np.errstate(all="ignore"):
+        want_f, want_r = np.fmod(a, b), np.remainder(a, b)
+    ta, tb = fastdl.tensor(a), fastdl.tensor(b)
+    assert_close(fastdl.fmod(ta, tb), want_f, rtol=0, atol=0, equal_nan=True)
+    assert_close(fastdl.remainder(ta, tb), want_r, rtol=0, atol=0, equal_nan=True)
+    assert_close(ta % tb, want_r, rtol=0, atol=0, equal_nan=True)
+    with np.errstate(all="ignore"):
+        assert_close(fastdl.fmod(ta, 0.7), np.fmod(a, dtype(0.7)), rtol=0, atol=0,
+                     equal_nan=True)
+        assert_close(ta % -1.5, np.remainder(a, dtype(-1.5)), rtol=0, atol=0, equal_nan=True)
+    torch = pytest.importorskip("torch")
+    # torch's vectorised fmod/remainder go through a/b, which overflows (NaN) or loses bits
+    # for huge quotients; fastdl is exact (C's fmod): compare where the quotient is moderate
+    with np.errstate(all="ignore"):
+        ok = np.abs(a.astype(np.float64) / b) < 1e6
+    tf = torch.fmod(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert_close(fastdl.fmod(ta, tb).numpy()[ok], tf[ok], rtol=1e-6, atol=1e-6)
+    tr = torch.remainder(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert_close(fastdl.remainder(ta, tb).numpy()[ok], tr[ok], rtol=1e-6, atol=1e-6)
+
+
+def test_remainder_gradient_and_int():
+    x = fastdl.tensor(_rng(6).uniform(1, 5, 40000), requires_grad=True)
+    y = (x % 1.5).sum()
+    y.backward()
+    assert_close(x.grad, np.ones(40000), rtol=0, atol=0)
+    assert fastdl.remainder(fastdl.arange(-5, 5), 3).tolist() == [1, 2, 0, 1, 2, 0, 1, 2, 0, 1]
+
+
+# ---- topk ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_topk_matches_torch(dtype, largest, dim):
+    rng = _rng(7)
+    a = rng.integers(-20, 20, (64, 300)).astype(dtype)  # ties
+    a[5, 7] = a[9, 0] = a[9, 100] = np.nan
+    r = fastdl.topk(fastdl.tensor(a), 6, dim, largest=largest)
+    # reference: stable sort by (value with NaN largest, index)
+    key = np.where(np.isnan(a), np.inf, a)
+    m = np.moveaxis(key, dim, -1)
+    nanm = np.moveaxis(np.isnan(a), dim, -1).astype(np.int64)
+    order = np.lexsort((np.broadcast_to(np.arange(m.shape[-1]), m.shape),
+                        -nanm if largest else nanm, -m if largest else m))[..., :6]
+    assert np.array_equal(np.moveaxis(r.indices.numpy(), dim, -1), order)
+    torch = pytest.importorskip("torch")
+    t = torch.topk(torch.from_numpy(a), 6, dim, largest=largest)
+    assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
+
+
+def test_topk_gradient():
+    x = fastdl.tensor(_rng(8).standard_normal((5, 9)), requires_grad=True)
+    assert gradcheck(lambda t: fastdl.topk(t, 3, 1).values, [x])
+
+
+# ---- multinomial -----------------------------------------------------------------------------
+def test_multinomial_replacement_distribution_and_errors():
+    w = np.array([[0.0, 1.0, 3.0, 0.0, 4.0], [5.0, 0.0, 0.0, 0.0, 5.0]], np.float32)
+    g = fastdl.Generator().manual_seed(0)
+    s = fastdl.multinomial(fastdl.tensor(w), 40000, True, generator=g).numpy()
+    assert s.shape == (2, 40000) and s.dtype == np.int64
+    for r in range(2):
+        freq = np.bincount(s[r], minlength=5) / 40000
+        assert_close(freq, w[r] / w[r].sum(), rtol=0, atol=0.01)
+        assert (freq[w[r] == 0] == 0).all()  # a zero weight is never drawn
+    again = fastdl.multinomial(fastdl.tensor(w), 40000, True,
+                               generator=fastdl.Generator().manual_seed(0)).numpy()
+    assert np.array_equal(s, again)
+    one = fastdl.multinomial(fastdl.tensor(w[0]), 7, replacement=True)
+    assert one.shape == (7,)
+    for bad, msg in ((np.array([1.0, -1.0]), "element < 0"), (np.array([1.0, np.nan]), "nan"),
+                     (np.array([0.0, 0.0]), "sum of probabilities")):
+        with pytest.raises(RuntimeError, match=msg):
+            fastdl.multinomial(fastdl.tensor(bad.astype(np.float32)), 3, True)
+
+
+# ---- sparse.mm -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spmm_matches_dense(dtype):
+    rng = _rng(9)
+    m, k, n, nnz = 50, 40, 7, 300
+    idx = np.stack([rng.integers(0, m, nnz), rng.integers(0, k, nnz)])  # unsorted, duplicates
+    vals = rng.standard_normal(nnz).astype(dtype)
+    dense = np.zeros((m, k), np.float64)
+    np.add.at(dense, (idx[0], idx[1]), vals)
+    x = rng.standard_normal((k, n)).astype(dtype)
+    A = fastdl.sparse_coo_tensor(fastdl.tensor(idx), fastdl.tensor(vals), (m, k))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(fastdl.sparse.mm(A, fastdl.tensor(x)), dense @ x, rtol=tol, atol=tol)
+    assert_close(fastdl.sparse.mm(A.coalesce(), fastdl.tensor(x)), dense @ x, rtol=tol, atol=tol)
+    if dtype == np.float64:
+        xv = fastdl.tensor(x, requires_grad=True)
+        vv = fastdl.tensor(vals, requires_grad=True)
+        assert gradcheck(lambda v, t: fastdl.sparse.mm(
+            fastdl.sparse_coo_tensor(fastdl.tensor(idx), v, (m, k)), t), [vv, xv])
