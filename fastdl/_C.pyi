@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_get_algorithm', 'conv2d_set_algorithm', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample2d', 'grid_sample2d_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_fmod', 'tensorops_gather', 'tensorops_multinomial', 'tensorops_spmm', 'tensorops_topk']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -79,13 +79,29 @@ def conv2d_forward(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any
     """
     y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.
     """
+def conv2d_forward_packed(input: numpy.ndarray, weight: numpy.ndarray, packed: numpy.ndarray, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+    """
+    conv2d_forward with a weight packed by conv2d_pack_weight for the same geometry.
+    """
 def conv2d_get_algorithm() -> str:
     """
     The forced convolution algorithm ('auto': chosen per shape).
     """
+def conv2d_pack_weight(input: numpy.ndarray, weight: numpy.ndarray, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dil_h: typing.SupportsInt | typing.SupportsIndex, dil_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> typing.Any:
+    """
+    The forward pass's packed weight for this geometry (1-D float32), or None.
+    """
 def conv2d_set_algorithm(name: str) -> None:
     """
     Force the convolution algorithm: auto, direct, gemm or winograd.
+    """
+def conv3d(input: numpy.ndarray, weight: numpy.ndarray, bias: typing.Any, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    3-D convolution of (N, C, D, H, W) to (N, K, *output_size); padding is the front/top/left padding (the output size implies the rest).
+    """
+def conv3d_backward(grad_output: numpy.ndarray, input: numpy.ndarray, weight: numpy.ndarray, stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+    """
+    (grad_input or None, grad_weight or None, grad_bias or None).
     """
 def cross_entropy_backward(grad_output: numpy.ndarray, input: numpy.ndarray, target: numpy.ndarray, weight: typing.Any, ignore_index: typing.SupportsInt | typing.SupportsIndex, label_smoothing: typing.SupportsFloat | typing.SupportsIndex, reduction: typing.SupportsInt | typing.SupportsIndex, lse: numpy.ndarray, denom: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
     ...
@@ -141,11 +157,11 @@ def get_isa() -> str:
     ...
 def get_num_threads() -> int:
     ...
-def grid_sample2d(input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool) -> numpy.ndarray:
+def grid_sample(input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool) -> numpy.ndarray:
     """
-    grid_sample of (N, C, H, W) at grid (N, Ho, Wo, 2): mode 0 bilinear / 1 nearest, padding 0 zeros / 1 border / 2 reflection.
+    grid_sample of (N, C, [D,] H, W) at grid (N, [Do,] Ho, Wo, 2 or 3): mode 0 bilinear / 1 nearest / 2 bicubic (4-D only), padding 0 zeros / 1 border / 2 reflection.
     """
-def grid_sample2d_backward(grad_output: numpy.ndarray, input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool, need_input: bool, need_grid: bool) -> tuple:
+def grid_sample_backward(grad_output: numpy.ndarray, input: numpy.ndarray, grid: numpy.ndarray, mode: typing.SupportsInt | typing.SupportsIndex, padding_mode: typing.SupportsInt | typing.SupportsIndex, align_corners: bool, need_input: bool, need_grid: bool) -> tuple:
     """
     (grad_input or None, grad_grid or None).
     """
@@ -239,6 +255,30 @@ def softmax_forward(x: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsI
     ...
 def supported_isas() -> list:
     ...
+def tensorops_cumext(input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, is_max: bool) -> tuple:
+    """
+    (values, indices) of the running max (min) along dim, torch's NaN and tie rules.
+    """
+def tensorops_fmod(input: numpy.ndarray, other: numpy.ndarray, python_mod: bool) -> numpy.ndarray:
+    """
+    fmod(input, other) (python_mod: the remainder with the divisor's sign), elementwise.
+    """
+def tensorops_gather(input: numpy.ndarray, index: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    out[..., j, ...] = input[..., index[..., j, ...], ...] along dim (index shaped as input outside dim; negative indices count from the end). IndexError for an index out of range.
+    """
+def tensorops_multinomial(weights: numpy.ndarray, uniforms: numpy.ndarray) -> numpy.ndarray:
+    """
+    Categories drawn with replacement: per row, the first j whose cumulative weight exceeds u * total. RuntimeError for negative/non-finite weights or a zero row.
+    """
+def tensorops_spmm(rows: numpy.ndarray, cols: numpy.ndarray, values: numpy.ndarray, m: typing.SupportsInt | typing.SupportsIndex, mat2: numpy.ndarray) -> numpy.ndarray:
+    """
+    Dense (m, n) = sparse COO (rows, cols, values) times mat2 (k, n); duplicates add.
+    """
+def tensorops_topk(input: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex, largest: bool) -> numpy.ndarray:
+    """
+    int64 (rows, k): per row the indices of the k largest (smallest) values in order, NaN the largest, ties by lower index.
+    """
 build_version: str
 compiler: str
 eltwise_acts: dict = {'relu': 0, 'leaky_relu': 1, 'hardtanh': 2, 'elu': 3, 'gelu': 4, 'gelu_tanh': 5, 'silu': 6, 'mish': 7, 'sigmoid': 8, 'tanh': 9, 'softplus': 10, 'softsign': 11, 'hardsigmoid': 12, 'hardswish': 13, 'logsigmoid': 14}
