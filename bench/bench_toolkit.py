@@ -4,6 +4,12 @@ scikit-learn estimator against the same training written as a plain fastdl loop.
 
     pytest bench/bench_toolkit.py
     python bench/bench_toolkit.py          # interleaved table (best of rounds)
+
+Measured 2026-12-03 12:45 UTC on the 2-core Zen 4 VM (load average 5 from a test run beside
+it), ``FASTDL_NUM_THREADS=1 python bench/bench_toolkit.py``, torch 2.13, torchmetrics 1.9:
+metric update on 256 x 10 logits, fastdl.metrics 28.5 us, torchmetrics 63.5 us (2.23x
+faster), the NumPy bincount reference 5.8 us; one estimator epoch on 1,437 digits 7.9 ms
+against 6.9 ms for the same training as a plain fastdl loop (1.15x; target 1.2x).
 """
 import time
 
