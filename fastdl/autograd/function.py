@@ -455,21 +455,28 @@ def _unwrap_grad(g):
     return np.asarray(g)
 
 
+def _user_grads(node, grads):
+    """The output gradients as a user ``Function.backward`` receives them: Tensors (arrays
+    wrapped, Tensors of a create_graph backward kept), a missing one materialised as zeros of
+    that output's shape unless ``ctx.set_materialize_grads(False)``."""
+    T = _Tensor
+    meta = node._out_meta
+    mat = node.__dict__.get("_materialize", True)
+    tg = []
+    for i in range(len(meta)):
+        g = grads[i] if i < len(grads) else None
+        if g is None:
+            tg.append(T._make(np.zeros(*meta[i])) if mat and meta[i] is not None else None)
+        else:
+            tg.append(g if g.__class__ is T else T._make(g))
+    return tg
+
+
 def _call_backward(node, grads):
     if node._raw:
         res = type(node).backward(node, *grads)
     else:
-        T = _Tensor
-        meta = node._out_meta
-        mat = node.__dict__.get("_materialize", True)
-        tg = []
-        for i in range(len(meta)):
-            g = grads[i] if i < len(grads) else None
-            if g is None:
-                tg.append(T._make(np.zeros(*meta[i])) if mat and meta[i] is not None
-                          else None)
-            else:
-                tg.append(T._make(g))
+        tg = _user_grads(node, grads)
         with no_grad():
             res = type(node).backward(node, *tg)
         if isinstance(res, tuple):
@@ -514,10 +521,7 @@ def _graph_saved(node):
                 break
         else:
             if outmap is not None and i in outmap and node._nout:
-                t = T._make(s)
-                t.requires_grad = True
-                t._node = node
-                t._out_idx = outmap[i]
+                t = _output_tensor(node, outmap[i], s)
             else:  # a contiguous (or cast) copy of a parent that the forward saved
                 for p in parents:
                     if p is not None and p._array.shape == s.shape and \
@@ -562,16 +566,7 @@ def _call_backward_graph(node, grads):
             node._saved = keep
             _state.grad = prev
     else:
-        meta = node._out_meta
-        mat = node.__dict__.get("_materialize", True)
-        tg = []
-        for i in range(len(meta)):
-            g = grads[i] if i < len(grads) else None
-            if g is None:
-                tg.append(T._make(np.zeros(*meta[i])) if mat and meta[i] is not None
-                          else None)
-            else:
-                tg.append(g if g.__class__ is T else T._make(g))
+        tg = _user_grads(node, grads)
         _state.grad = True
         try:
             res = cls.backward(node, *tg)

@@ -22,6 +22,21 @@ def _tensors(res):
     return [r for r in res if isinstance(r, T) and r._array.dtype.kind == "f"]
 
 
+def _central_difference(arr, scalar, eps):
+    """d scalar() / d arr by central differences, (f(x + eps) - f(x - eps)) / (2 eps), one
+    element at a time, perturbing ``arr`` in place (any layout; each element restored)."""
+    numeric = np.zeros(arr.shape)
+    for i in np.ndindex(arr.shape):
+        old = arr[i]
+        arr[i] = old + eps
+        fp = scalar()
+        arr[i] = old - eps
+        fm = scalar()
+        arr[i] = old
+        numeric[i] = (fp - fm) / (2 * eps)
+    return numeric
+
+
 def _fail(msg, raise_exception):
     if raise_exception:
         raise RuntimeError(msg)
@@ -64,17 +79,7 @@ def _check(fn, inputs, eps, atol, rtol, raise_exception, seed, what):
         analytic = [np.zeros(t._array.shape) if g is None else g._array.astype(np.float64)
                     for g, t in zip(gs, diff)]
     for (k, t), an in zip(check, analytic):
-        flat = t._array.reshape(-1)
-        numeric = np.zeros(flat.size)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            fp = scalar()
-            flat[i] = old - eps
-            fm = scalar()
-            flat[i] = old
-            numeric[i] = (fp - fm) / (2 * eps)
-        numeric = numeric.reshape(t._array.shape)
+        numeric = _central_difference(t._array, scalar, eps)
         err = np.abs(an - numeric)
         tol = atol + rtol * np.abs(numeric)
         if (err > tol).any():
