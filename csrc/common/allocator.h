@@ -51,7 +51,8 @@ enum ScratchSlot : int {
   kScratchConvCol = 6,   // conv: im2col columns
   kScratchSamplePartial = 6,  // grid_sample: partial grid gradients (never runs inside conv)
   kScratchConvGCol = 7,  // conv: column gradient
-  kScratchSlots = 8
+  kScratchCtc = 8,       // ctc: the β rows and per-class sums of the backward
+  kScratchSlots = 9
 };
 void* thread_scratch(size_t bytes, int slot = 0);
 
