@@ -66,6 +66,11 @@ def _cases(rng):
     wk = rng.standard_normal((16, 8, 3, 3, 3)).astype(np.float32) * 0.1
     c["conv3d"] = (lambda a, k: F.conv3d(a, k, padding=1),
                    lambda a, k: tF.conv3d(a, k, padding=1), [vol, wk])
+    # wider: 2×32×8×16×16, 32 filters 3×3×3 (the direct kernel's 8-channel blocks, 4 of them)
+    v32 = rng.standard_normal((2, 32, 8, 16, 16)).astype(np.float32)
+    w32 = rng.standard_normal((32, 32, 3, 3, 3)).astype(np.float32) * 0.05
+    c["conv3d_c32"] = (lambda a, k: F.conv3d(a, k, padding=1),
+                       lambda a, k: tF.conv3d(a, k, padding=1), [v32, w32])
     c["max_pool3d"] = (lambda a: F.max_pool3d(a, 2), lambda a: tF.max_pool3d(a, 2), [vol])
     c["avg_pool3d"] = (lambda a: F.avg_pool3d(a, 2), lambda a: tF.avg_pool3d(a, 2), [vol])
     c["adaptive_avg_pool3d"] = (lambda a: F.adaptive_avg_pool3d(a, (4, 5, 6)),

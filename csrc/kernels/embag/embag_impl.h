@@ -1,0 +1,264 @@
+// The embedding_bag kernels (see embag.h), written once on the simd:: vector types
+// (common/simd.h) and compiled once per ISA: embag.cpp (generic), embag_avx2.cpp and
+// embag_avx512.cpp include this file, which ends with that ISA's EmbagOps table.
+//
+// A bag's sum keeps up to kMaxVecs vectors of columns in registers over the whole bag (one
+// pass over the bag's rows for D ≤ kMaxVecs·N columns). The table rows a bag reads are
+// scattered over the table (a cache miss each when the table is larger than the cache): the
+// row kPrefetch entries ahead is prefetched, so several misses are in flight at once.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/embag/embag.h"
+
+namespace fastdl {
+namespace embag {
+namespace FASTDL_SIMD_ISA {
+namespace {
+
+using simd::Vec;
+
+constexpr int64_t kPrefetch = 16;
+constexpr int kMaxVecs = 8;
+
+template <class T>
+inline void prefetch_row(const T* weight, int64_t D, const int64_t* idx, int64_t e, int64_t E) {
+  if (e >= E) return;
+  const char* p = reinterpret_cast<const char*>(weight + idx[e] * D);
+  const int64_t bytes = D * int64_t(sizeof(T));
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
+// o[d0, d0 + U·N) ∩ [0, D) = scale · Σ_{e ∈ [s, e1), idx[e] ≠ pad} w_e · weight[idx[e], ·]
+// (w_e = psw[e] when kW, else 1). kTail: the last of the U vectors is partial.
+template <int U, bool kTail, bool kW, class T>
+inline void bag_pass(const Bags& g, const T* weight, int64_t D, int64_t d0, int64_t s,
+                     int64_t e1, const T* psw, bool scaled, T scale, T* o) {
+  using V = Vec<T>;
+  constexpr int N = V::N;
+  const int64_t last = kTail ? D - d0 - int64_t(U - 1) * N : N;  // lanes of the last vector
+  V acc[U];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) acc[u] = V(T(0));
+  for (int64_t e = s; e < e1; ++e) {
+    const int64_t ix = g.idx[e];
+    if (ix == g.pad) continue;
+    if (d0 == 0) prefetch_row(weight, D, g.idx, e + kPrefetch, g.E);
+    const T* r = weight + ix * D + d0;
+    if constexpr (kW) {
+      const V w(psw[e]);
+#pragma GCC unroll 8
+      for (int u = 0; u < U - 1; ++u) acc[u] = simd::mul_add(w, V::load(r + u * N), acc[u]);
+      const V x = kTail ? V::load(r + (U - 1) * N, last) : V::load(r + (U - 1) * N);
+      acc[U - 1] = simd::mul_add(w, x, acc[U - 1]);
+    } else {
+#pragma GCC unroll 8
+      for (int u = 0; u < U - 1; ++u) acc[u] = acc[u] + V::load(r + u * N);
+      const V x = kTail ? V::load(r + (U - 1) * N, last) : V::load(r + (U - 1) * N);
+      acc[U - 1] = acc[U - 1] + x;
+    }
+  }
+  if (scaled) {
+    const V sc(scale);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = acc[u] * sc;
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < U - 1; ++u) acc[u].store(o + d0 + u * N);
+  if (kTail)
+    acc[U - 1].store(o + d0 + (U - 1) * N, last);
+  else
+    acc[U - 1].store(o + d0 + (U - 1) * N);
+}
+
+template <int U, class T>
+inline void bag_pass_any(bool tail, const Bags& g, const T* weight, int64_t D, int64_t d0,
+                         int64_t s, int64_t e1, const T* psw, bool scaled, T scale, T* o) {
+  if (tail) {
+    if (psw)
+      bag_pass<U, true, true>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
+    else
+      bag_pass<U, true, false>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
+  } else {
+    if (psw)
+      bag_pass<U, false, true>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
+    else
+      bag_pass<U, false, false>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
+  }
+}
+
+// o (D) = the bag's (weighted) sum, times scale when `scaled` (the mean).
+template <class T>
+void bag_sum(const Bags& g, const T* weight, int64_t D, int64_t s, int64_t e1, const T* psw,
+             bool scaled, T scale, T* o) {
+  constexpr int N = Vec<T>::N;
+  for (int64_t d0 = 0; d0 < D; d0 += int64_t(kMaxVecs) * N) {
+    const int64_t rem = D - d0;
+    const int U = rem >= int64_t(kMaxVecs) * N ? kMaxVecs : int((rem + N - 1) / N);
+    const bool tail = rem < int64_t(U) * N;
+    switch (U) {
+      case 1: bag_pass_any<1>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 2: bag_pass_any<2>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 3: bag_pass_any<3>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 4: bag_pass_any<4>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 5: bag_pass_any<5>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 6: bag_pass_any<6>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 7: bag_pass_any<7>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      default: bag_pass_any<8>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+    }
+  }
+}
+
+// o (D) = the bag's elementwise maximum, arg the entry of each (the first one; NaN wins).
+template <class T>
+void bag_max(const Bags& g, const T* weight, int64_t D, int64_t s, int64_t e1, T* o,
+             int64_t* a) {
+  bool first = true;
+  for (int64_t e = s; e < e1; ++e) {
+    const int64_t ix = g.idx[e];
+    if (ix == g.pad) continue;
+    prefetch_row(weight, D, g.idx, e + kPrefetch, g.E);
+    const T* r = weight + ix * D;
+    if (first) {
+      for (int64_t d = 0; d < D; ++d) {
+        o[d] = r[d];
+        a[d] = e;
+      }
+      first = false;
+      continue;
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      if (r[d] > o[d] || (r[d] != r[d] && o[d] == o[d])) {
+        o[d] = r[d];
+        a[d] = e;
+      }
+    }
+  }
+}
+
+template <class T>
+int64_t forward_k(const Bags& g, const T* weight, int64_t D, const T* psw, int mode, T* out,
+                  int64_t* arg) {
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  std::atomic<int64_t> bad{kNone};
+  const int64_t grain = D >= 256 ? 4 : 64;
+  parallel_for(g.B, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      T* o = out + b * D;
+      const int64_t s = g.begin(b), e1 = g.end(b);
+      // the bag's indices: in range (else note the first bad entry), and how many count
+      int64_t cnt = 0, wrong = -1;
+      for (int64_t e = s; e < e1; ++e) {
+        const int64_t ix = g.idx[e];
+        if (static_cast<uint64_t>(ix) >= static_cast<uint64_t>(g.n)) {
+          wrong = e;
+          break;
+        }
+        cnt += ix != g.pad;
+      }
+      if (wrong >= 0) {
+        int64_t cur = bad.load(std::memory_order_relaxed);
+        while (wrong < cur && !bad.compare_exchange_weak(cur, wrong)) {
+        }
+        continue;
+      }
+      if (cnt == 0) {
+        std::memset(o, 0, sizeof(T) * D);
+        if (arg)
+          for (int64_t d = 0; d < D; ++d) arg[b * D + d] = -1;
+        continue;
+      }
+      if (mode == kMax)
+        bag_max(g, weight, D, s, e1, o, arg + b * D);
+      else
+        bag_sum(g, weight, D, s, e1, psw, mode == kMean, T(1) / T(cnt), o);
+    }
+  });
+  const int64_t first = bad.load();
+  return first == kNone ? -1 : first;
+}
+
+template <class T>
+void backward_weight_k(const Bags& g, const T* gy, int64_t D, const T* psw, int mode,
+                       const int64_t* arg, T* gw) {
+  using V = Vec<T>;
+  constexpr int N = V::N;
+  // columns in blocks of 16: each chunk owns its columns of gw
+  const int64_t blk = 16, nblk = (D + blk - 1) / blk;
+  parallel_for(nblk, 1, [&](int64_t k0, int64_t k1) {
+    const int64_t d0 = k0 * blk, d1 = k1 * blk < D ? k1 * blk : D;
+    for (int64_t r = 0; r < g.n; ++r) std::memset(gw + r * D + d0, 0, sizeof(T) * (d1 - d0));
+    for (int64_t b = 0; b < g.B; ++b) {
+      const T* gb = gy + b * D;
+      if (mode == kMax) {
+        const int64_t* a = arg + b * D;
+        for (int64_t d = d0; d < d1; ++d)
+          if (a[d] >= 0) gw[g.idx[a[d]] * D + d] += gb[d];
+        continue;
+      }
+      const int64_t s = g.begin(b), e1 = g.end(b);
+      T scale = T(1);
+      if (mode == kMean) {
+        int64_t cnt = 0;
+        for (int64_t e = s; e < e1; ++e) cnt += g.idx[e] != g.pad;
+        if (cnt > 0) scale = T(1) / T(cnt);
+      }
+      for (int64_t e = s; e < e1; ++e) {
+        const int64_t ix = g.idx[e];
+        if (ix == g.pad) continue;
+        T* row = gw + ix * D;
+        const V w((psw ? psw[e] : T(1)) * scale);
+        int64_t d = d0;
+        for (; d + N <= d1; d += N)
+          simd::mul_add(w, V::load(gb + d), V::load(row + d)).store(row + d);
+        if (d < d1)
+          simd::mul_add(w, V::load(gb + d, d1 - d), V::load(row + d, d1 - d))
+              .store(row + d, d1 - d);
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_psw_k(const Bags& g, const T* gy, const T* weight, int64_t D, T* gpsw) {
+  using V = Vec<T>;
+  constexpr int N = V::N;
+  parallel_for(g.B, 64, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* gb = gy + b * D;
+      for (int64_t e = g.begin(b); e < g.end(b); ++e) {
+        const int64_t ix = g.idx[e];
+        if (ix == g.pad) {
+          gpsw[e] = T(0);
+          continue;
+        }
+        prefetch_row(weight, D, g.idx, e + kPrefetch, g.E);
+        const T* r = weight + ix * D;
+        V acc(T(0));
+        int64_t d = 0;
+        for (; d + N <= D; d += N) acc = simd::mul_add(V::load(gb + d), V::load(r + d), acc);
+        if (d < D) acc = simd::mul_add(V::load(gb + d, D - d), V::load(r + d, D - d), acc);
+        gpsw[e] = simd::hsum(acc);
+      }
+    }
+  });
+}
+
+template <class T>
+constexpr EmbagOpsT<T> ops_t() {
+  return {&forward_k<T>, &backward_weight_k<T>, &backward_psw_k<T>};
+}
+
+}  // namespace
+
+// This ISA's table (declared in embag.h).
+const EmbagOps ops = {ops_t<float>(), ops_t<double>()};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace embag
+}  // namespace fastdl
