@@ -26,28 +26,38 @@ using simd::Vec;
 constexpr int64_t kPrefetch = 16;
 constexpr int kMaxVecs = 8;
 
+// Prefetch every cache line of the row of entry e (nothing past the last entry). The
+// address is formed in unsigned arithmetic: the index is not checked yet.
 template <class T>
 inline void prefetch_row(const T* weight, int64_t D, const int64_t* idx, int64_t e, int64_t E) {
   if (e >= E) return;
-  const char* p = reinterpret_cast<const char*>(weight + idx[e] * D);
-  const int64_t bytes = D * int64_t(sizeof(T));
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+  const uintptr_t row_bytes = static_cast<uintptr_t>(D) * sizeof(T);
+  const uintptr_t p =
+      reinterpret_cast<uintptr_t>(weight) + static_cast<uintptr_t>(idx[e]) * row_bytes;
+  for (uintptr_t a = p & ~uintptr_t(63); a < p + row_bytes; a += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 3);
 }
 
-// o[d0, d0 + U·N) ∩ [0, D) = scale · Σ_{e ∈ [s, e1), idx[e] ≠ pad} w_e · weight[idx[e], ·]
-// (w_e = psw[e] when kW, else 1). kTail: the last of the U vectors is partial.
+// One pass of a bag's sum over the columns [d0, d0 + U·N) ∩ [0, D):
+//   o[·] = scale · Σ_{e ∈ [s, e1), idx[e] ≠ pad} w_e · weight[idx[e], ·]
+// with w_e = psw[e] when kW (else 1) and scale = 1/count when `mean` (count = the entries
+// summed; zeros when none). Checks each index against [0, n): returns −1, or the first bad
+// entry (o is then left unwritten). kTail: the last of the U vectors is partial.
 template <int U, bool kTail, bool kW, class T>
-inline void bag_pass(const Bags& g, const T* weight, int64_t D, int64_t d0, int64_t s,
-                     int64_t e1, const T* psw, bool scaled, T scale, T* o) {
+inline int64_t bag_pass(const Bags& g, const T* weight, int64_t D, int64_t d0, int64_t s,
+                        int64_t e1, const T* psw, bool mean, T* o) {
   using V = Vec<T>;
   constexpr int N = V::N;
   const int64_t last = kTail ? D - d0 - int64_t(U - 1) * N : N;  // lanes of the last vector
   V acc[U];
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) acc[u] = V(T(0));
+  int64_t cnt = 0;
   for (int64_t e = s; e < e1; ++e) {
     const int64_t ix = g.idx[e];
+    if (static_cast<uint64_t>(ix) >= static_cast<uint64_t>(g.n)) return e;
     if (ix == g.pad) continue;
+    ++cnt;
     if (d0 == 0) prefetch_row(weight, D, g.idx, e + kPrefetch, g.E);
     const T* r = weight + ix * D + d0;
     if constexpr (kW) {
@@ -63,8 +73,8 @@ inline void bag_pass(const Bags& g, const T* weight, int64_t D, int64_t d0, int6
       acc[U - 1] = acc[U - 1] + x;
     }
   }
-  if (scaled) {
-    const V sc(scale);
+  if (mean && cnt > 0) {
+    const V sc(T(1) / T(cnt));
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) acc[u] = acc[u] * sc;
   }
@@ -74,44 +84,42 @@ inline void bag_pass(const Bags& g, const T* weight, int64_t D, int64_t d0, int6
     acc[U - 1].store(o + d0 + (U - 1) * N, last);
   else
     acc[U - 1].store(o + d0 + (U - 1) * N);
+  return -1;
 }
 
 template <int U, class T>
-inline void bag_pass_any(bool tail, const Bags& g, const T* weight, int64_t D, int64_t d0,
-                         int64_t s, int64_t e1, const T* psw, bool scaled, T scale, T* o) {
-  if (tail) {
-    if (psw)
-      bag_pass<U, true, true>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
-    else
-      bag_pass<U, true, false>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
-  } else {
-    if (psw)
-      bag_pass<U, false, true>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
-    else
-      bag_pass<U, false, false>(g, weight, D, d0, s, e1, psw, scaled, scale, o);
-  }
+inline int64_t bag_pass_any(bool tail, const Bags& g, const T* weight, int64_t D, int64_t d0,
+                            int64_t s, int64_t e1, const T* psw, bool mean, T* o) {
+  if (tail)
+    return psw ? bag_pass<U, true, true>(g, weight, D, d0, s, e1, psw, mean, o)
+               : bag_pass<U, true, false>(g, weight, D, d0, s, e1, psw, mean, o);
+  return psw ? bag_pass<U, false, true>(g, weight, D, d0, s, e1, psw, mean, o)
+             : bag_pass<U, false, false>(g, weight, D, d0, s, e1, psw, mean, o);
 }
 
-// o (D) = the bag's (weighted) sum, times scale when `scaled` (the mean).
+// o (D) = the bag's (weighted) sum or mean; returns −1 or the first bad entry.
 template <class T>
-void bag_sum(const Bags& g, const T* weight, int64_t D, int64_t s, int64_t e1, const T* psw,
-             bool scaled, T scale, T* o) {
+int64_t bag_sum(const Bags& g, const T* weight, int64_t D, int64_t s, int64_t e1,
+                const T* psw, bool mean, T* o) {
   constexpr int N = Vec<T>::N;
   for (int64_t d0 = 0; d0 < D; d0 += int64_t(kMaxVecs) * N) {
     const int64_t rem = D - d0;
     const int U = rem >= int64_t(kMaxVecs) * N ? kMaxVecs : int((rem + N - 1) / N);
     const bool tail = rem < int64_t(U) * N;
+    int64_t bad;
     switch (U) {
-      case 1: bag_pass_any<1>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 2: bag_pass_any<2>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 3: bag_pass_any<3>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 4: bag_pass_any<4>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 5: bag_pass_any<5>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 6: bag_pass_any<6>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      case 7: bag_pass_any<7>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
-      default: bag_pass_any<8>(tail, g, weight, D, d0, s, e1, psw, scaled, scale, o); break;
+      case 1: bad = bag_pass_any<1>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 2: bad = bag_pass_any<2>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 3: bad = bag_pass_any<3>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 4: bad = bag_pass_any<4>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 5: bad = bag_pass_any<5>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 6: bad = bag_pass_any<6>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      case 7: bad = bag_pass_any<7>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
+      default: bad = bag_pass_any<8>(tail, g, weight, D, d0, s, e1, psw, mean, o); break;
     }
+    if (bad >= 0) return bad;
   }
+  return -1;
 }
 
 // o (D) = the bag's elementwise maximum, arg the entry of each (the first one; NaN wins).
@@ -151,32 +159,34 @@ int64_t forward_k(const Bags& g, const T* weight, int64_t D, const T* psw, int m
     for (int64_t b = b0; b < b1; ++b) {
       T* o = out + b * D;
       const int64_t s = g.begin(b), e1 = g.end(b);
-      // the bag's indices: in range (else note the first bad entry), and how many count
-      int64_t cnt = 0, wrong = -1;
-      for (int64_t e = s; e < e1; ++e) {
-        const int64_t ix = g.idx[e];
-        if (static_cast<uint64_t>(ix) >= static_cast<uint64_t>(g.n)) {
-          wrong = e;
-          break;
+      int64_t wrong = -1;
+      if (mode != kMax) {
+        wrong = bag_sum(g, weight, D, s, e1, psw, mode == kMean, o);
+      } else {
+        // the bag's indices: in range (else note the first bad entry), and how many count
+        int64_t cnt = 0;
+        for (int64_t e = s; e < e1; ++e) {
+          const int64_t ix = g.idx[e];
+          if (static_cast<uint64_t>(ix) >= static_cast<uint64_t>(g.n)) {
+            wrong = e;
+            break;
+          }
+          cnt += ix != g.pad;
         }
-        cnt += ix != g.pad;
+        if (wrong < 0) {
+          if (cnt > 0) {
+            bag_max(g, weight, D, s, e1, o, arg + b * D);
+          } else {
+            std::memset(o, 0, sizeof(T) * D);
+            for (int64_t d = 0; d < D; ++d) arg[b * D + d] = -1;
+          }
+        }
       }
       if (wrong >= 0) {
         int64_t cur = bad.load(std::memory_order_relaxed);
         while (wrong < cur && !bad.compare_exchange_weak(cur, wrong)) {
         }
-        continue;
       }
-      if (cnt == 0) {
-        std::memset(o, 0, sizeof(T) * D);
-        if (arg)
-          for (int64_t d = 0; d < D; ++d) arg[b * D + d] = -1;
-        continue;
-      }
-      if (mode == kMax)
-        bag_max(g, weight, D, s, e1, o, arg + b * D);
-      else
-        bag_sum(g, weight, D, s, e1, psw, mode == kMean, T(1) / T(cnt), o);
     }
   });
   const int64_t first = bad.load();
