@@ -164,7 +164,8 @@ def test_embedding_bag_gradcheck_with_padding(rng):
 
 # ----------------------------------------------------------------------- conv3d direct path
 # (input (C, D, H, W), weight (K, C/groups, kd, kh, kw), kwargs): output rows of 1 to 3
-# vectors with and without a tail, k-blocks with unused channels, dilation and stride in depth
+# vectors with and without a tail, rows of one vector blocked down the height (with a
+# remainder), k-blocks with unused channels, dilation and stride in depth
 # and height (width stride 1), groups, 'same' with an even kernel, more than 64 channels per
 # group (the GEMM path).
 DIRECT = [((3, 4, 5, 5), (5, 3, 3, 3, 3), dict(padding=1)),
@@ -173,6 +174,8 @@ DIRECT = [((3, 4, 5, 5), (5, 3, 3, 3, 3), dict(padding=1)),
           ((4, 5, 6, 33), (12, 2, 3, 3, 2), dict(groups=2, stride=(2, 3, 1))),
           ((2, 4, 5, 50), (20, 2, 2, 1, 5), dict(padding="same", dilation=(2, 1, 1))),
           ((3, 3, 3, 70), (4, 3, 1, 3, 4), dict(padding=(0, 2, 3), dilation=(1, 2, 1))),
+          ((3, 5, 9, 7), (10, 3, 2, 3, 3), dict(stride=(1, 2, 1), padding=(1, 1, 0),
+                                                dilation=(1, 2, 1))),
           ((2, 2, 3, 9), (66, 2, 1, 2, 2), dict(padding=1))]
 
 

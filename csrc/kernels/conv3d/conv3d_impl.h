@@ -8,19 +8,17 @@
 //  * direct (AVX2 / AVX-512, width stride 1, at most kDirectMaxKg output channels per group):
 //    per task (image, group, tile of output-depth planes) the input slab the tile reads is
 //    copied once, zero-padded, into per-thread scratch; then for each block of KB output
-//    channels and each output row, KB × NV vectors of outputs stay in registers while every
-//    (c, a, i, j) tap adds weight[k, c, a, i, j] (broadcast) × the slab row shifted by j
-//    (NV vector loads). The weights are packed once per call as [group][k-block][tap][KB].
+//    channels and each block of NV output vectors (along a row, or down NV rows when a row
+//    is one vector), KB × NV vectors of outputs stay in registers while every (c, a, i, j)
+//    tap adds weight[k, c, a, i, j] (broadcast) × the slab shifted by the tap (NV loads). The weights are packed once per call as [group][k-block][tap][KB].
 //    No column matrix is written, and no GEMM tile is padded to 12 rows for 16 channels.
 // Both give each output to one task, summed in a fixed order: results do not depend on the
 // thread count.
 #pragma once
 #include <omp.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "common/allocator.h"
 #include "common/parallel.h"
@@ -34,6 +32,21 @@ namespace FASTDL_SIMD_ISA {
 namespace {
 
 using simd::Vec;
+
+// (no std:: algorithms or containers here: see CONTRIBUTING.md)
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// A buffer from the caching pool, released at scope end.
+struct PoolBuf {
+  void* p;
+  explicit PoolBuf(size_t bytes) : p(pool_alloc(bytes > 0 ? bytes : 1)) {}
+  ~PoolBuf() { pool_free(p); }
+  PoolBuf(const PoolBuf&) = delete;
+  PoolBuf& operator=(const PoolBuf&) = delete;
+  template <class T>
+  T* as() const { return static_cast<T*>(p); }
+};
 
 constexpr int kColSlot = kScratchConvCol;         // vol2col columns / their gradient
 constexpr int kPartialSlot = kScratchConvGCol;    // weight-gradient partials
@@ -63,8 +76,8 @@ Tiling tiling(const Conv3dParams& p, int64_t elem) {
   t.Kc = t.Cg * p.kd * p.kh * p.kw;
   t.OHW = p.OH * p.OW;
   t.ODHW = p.OD * t.OHW;
-  const int64_t plane = std::max<int64_t>(1, t.Kc * t.OHW * elem);
-  t.TD = std::max<int64_t>(1, std::min<int64_t>(p.OD, kColBytes / plane));
+  const int64_t plane = imax(1, t.Kc * t.OHW * elem);
+  t.TD = imax(1, imin(p.OD, kColBytes / plane));
   t.ntiles = (p.OD + t.TD - 1) / t.TD;
   return t;
 }
@@ -116,14 +129,14 @@ FASTDL_INLINE_COPIES void vol2col_channel(const Conv3dParams& p, const T* xc, in
         // output columns ow whose input column ow·sw + x0 lies in [0, W)
         int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
         int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
-        lo = std::min(lo, p.OW);
-        hi = std::max(lo, std::min(hi, p.OW));
+        lo = imin(lo, p.OW);
+        hi = imax(lo, imin(hi, p.OW));
         // output rows oh whose input row y = oh·sh − ph + i·dh lies in [0, H)
         const int64_t y0 = i * p.dh - p.ph;
         int64_t oh_lo = y0 >= 0 ? 0 : (-y0 + p.sh - 1) / p.sh;
         int64_t oh_hi = (p.H - 1 - y0) >= 0 ? (p.H - 1 - y0) / p.sh + 1 : 0;
-        oh_lo = std::min(oh_lo, p.OH);
-        oh_hi = std::max(oh_lo, std::min(oh_hi, p.OH));
+        oh_lo = imin(oh_lo, p.OH);
+        oh_hi = imax(oh_lo, imin(oh_hi, p.OH));
         // stride 1 with W == OW and |x0| < W: the rows strictly inside [oh_lo, oh_hi) are one
         // contiguous run of the input (the out-of-row columns fixed up after)
         const bool run = p.sw == 1 && p.sh == 1 && p.W == p.OW && x0 > -p.W && x0 < p.W &&
@@ -180,8 +193,8 @@ void col2vol(const Conv3dParams& p, const T* col, int64_t Cg, int64_t od0, int64
           const int64_t x0 = j * p.dw - p.pw;
           int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
           int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
-          lo = std::min(lo, p.OW);
-          hi = std::max(lo, std::min(hi, p.OW));
+          lo = imin(lo, p.OW);
+          hi = imax(lo, imin(hi, p.OW));
           for (int64_t od = od0; od < od1; ++od) {
             const int64_t z = od * p.sd - p.pd + a * p.dd;
             if (z < 0 || z >= p.D) continue;
@@ -207,7 +220,7 @@ void forward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* b, T* 
   const int64_t tasks = p.N * p.groups * t.ntiles;
   maybe_parallel(tasks, [&](int64_t task) {
     const int64_t n = task / (p.groups * t.ntiles), g = task / t.ntiles % p.groups;
-    const int64_t od0 = task % t.ntiles * t.TD, od1 = std::min(p.OD, od0 + t.TD);
+    const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
     const int64_t cols = (od1 - od0) * t.OHW;
     T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
     vol2col(p, x + (n * p.C + g * t.Cg) * p.D * p.H * p.W, t.Cg, od0, od1, col);
@@ -244,7 +257,7 @@ void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* d
       T* dxn = dx + n * p.C * DHW;
       std::memset(dxn, 0, sizeof(T) * p.C * DHW);
       for (int64_t tile = 0; tile < t.ntiles; ++tile) {
-        const int64_t od0 = tile * t.TD, od1 = std::min(p.OD, od0 + t.TD);
+        const int64_t od0 = tile * t.TD, od1 = imin(p.OD, od0 + t.TD);
         const int64_t cols = (od1 - od0) * t.OHW;
         T* dcol = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
         for (int64_t g = 0; g < p.groups; ++g) {
@@ -266,9 +279,9 @@ void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* d
     maybe_parallel(chunks, [&](int64_t ch) {
       T* acc = part + (chunks == 1 ? 0 : ch * wsz);
       std::memset(acc, 0, sizeof(T) * wsz);
-      for (int64_t task = ch * per; task < std::min(tasks, (ch + 1) * per); ++task) {
+      for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) {
         const int64_t n = task / t.ntiles;
-        const int64_t od0 = task % t.ntiles * t.TD, od1 = std::min(p.OD, od0 + t.TD);
+        const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
         const int64_t cols = (od1 - od0) * t.OHW;
         T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
         for (int64_t g = 0; g < p.groups; ++g) {
@@ -314,11 +327,11 @@ DirectShape direct_shape(const Conv3dParams& p, int64_t elem) {
   s.Hp = (p.OH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
   s.Wp = (p.OW - 1) + (p.kw - 1) * p.dw + 1;
   s.HWp = s.Hp * s.Wp;
-  const int64_t per_depth = std::max<int64_t>(1, s.Cg * s.HWp * elem);
-  const int64_t sd_max = std::max<int64_t>(1, kSlabBytes / per_depth);  // slab depths
+  const int64_t per_depth = imax(1, s.Cg * s.HWp * elem);
+  const int64_t sd_max = imax(1, kSlabBytes / per_depth);  // slab depths
   const int64_t ext = (p.kd - 1) * p.dd + 1;
   s.TD = sd_max > ext ? (sd_max - ext) / p.sd + 1 : 1;
-  s.TD = std::max<int64_t>(1, std::min(s.TD, p.OD));
+  s.TD = imax(1, imin(s.TD, p.OD));
   s.ntiles = (p.OD + s.TD - 1) / s.TD;
   return s;
 }
@@ -328,8 +341,8 @@ template <class T>
 void fill_slab(const Conv3dParams& p, const DirectShape& s, const T* xg, int64_t z0,
                int64_t SD, T* slab) {
   const int64_t HW = p.H * p.W;
-  const int64_t x_lo = std::min(p.pw, s.Wp);                        // first column inside x
-  const int64_t x_hi = std::max(x_lo, std::min(s.Wp, p.W + p.pw));  // past the last
+  const int64_t x_lo = imin(p.pw, s.Wp);                        // first column inside x
+  const int64_t x_hi = imax(x_lo, imin(s.Wp, p.W + p.pw));  // past the last
   for (int64_t c = 0; c < s.Cg; ++c)
     for (int64_t zz = 0; zz < SD; ++zz) {
       T* plane = slab + (c * SD + zz) * s.HWp;
@@ -354,19 +367,17 @@ void fill_slab(const Conv3dParams& p, const DirectShape& s, const T* xg, int64_t
     }
 }
 
-// kKB output channels × NV vectors of one output row. xs: the slab at the row's first tap
-// (channel 0); cs, as, is: the slab strides of a channel, a depth tap and a height tap; wp:
-// the block's packed weights (Kc × kKB); y: output (channel 0 of the block, first column),
-// ys: its channel stride. Stores channels k < kvalid; kTail: only ncols columns exist.
+// kKB output channels × NV output vectors. Vector v reads the slab at xs + xo[v] (its first
+// tap, channel 0) and writes y + yo[v] (channel 0 of the block); nl[v] of its lanes exist
+// (kTail: some vector is partial, masked loads and stores). cs, as, is: the slab strides of
+// a channel, a depth tap and a height tap; wp: the block's packed weights (Kc × kKB); ys:
+// the output's channel stride. Stores channels k < kvalid.
 template <int NV, bool kTail, class T>
-inline void direct_block(const Conv3dParams& p, int64_t Cg, const T* xs, int64_t cs,
-                         int64_t as, int64_t is, const T* wp, const T* bias, int64_t kvalid,
-                         T* y, int64_t ys, int64_t ncols) {
+inline void direct_block(const Conv3dParams& p, int64_t Cg, const T* xs, const int64_t* xo,
+                         int64_t cs, int64_t as, int64_t is, const T* wp, const T* bias,
+                         int64_t kvalid, T* y, const int64_t* yo, int64_t ys,
+                         const int64_t* nl) {
   using V = Vec<T>;
-  constexpr int N = V::N;
-  int64_t nl[NV];
-  for (int v = 0; v < NV; ++v)
-    nl[v] = std::min<int64_t>(N, std::max<int64_t>(0, ncols - int64_t(v) * N));
   V acc[kKB][NV];
 #pragma GCC unroll 8
   for (int k = 0; k < kKB; ++k) {
@@ -384,7 +395,7 @@ inline void direct_block(const Conv3dParams& p, int64_t Cg, const T* xs, int64_t
           V xv[NV];
 #pragma GCC unroll 3
           for (int v = 0; v < NV; ++v)
-            xv[v] = kTail ? V::load(xj + v * N, nl[v]) : V::load(xj + v * N);
+            xv[v] = kTail ? V::load(xj + xo[v], nl[v]) : V::load(xj + xo[v]);
 #pragma GCC unroll 8
           for (int k = 0; k < kKB; ++k) {
             const V wb(wk[k]);
@@ -399,69 +410,122 @@ inline void direct_block(const Conv3dParams& p, int64_t Cg, const T* xs, int64_t
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) {
       if (kTail)
-        acc[k][v].store(yk + v * N, nl[v]);
+        acc[k][v].store(yk + yo[v], nl[v]);
       else
-        acc[k][v].store(yk + v * N);
+        acc[k][v].store(yk + yo[v]);
     }
   }
 }
 
-template <int NV, class T>
-inline void direct_row(const Conv3dParams& p, int64_t Cg, const T* xs, int64_t cs, int64_t as,
-                       int64_t is, const T* wp, const T* bias, int64_t kvalid, T* y,
-                       int64_t ys) {
-  constexpr int64_t B = int64_t(NV) * Vec<T>::N;
-  int64_t ow0 = 0;
-  for (; ow0 + B <= p.OW; ow0 += B)
-    direct_block<NV, false>(p, Cg, xs + ow0, cs, as, is, wp, bias, kvalid, y + ow0, ys, B);
-  if (ow0 < p.OW)
-    direct_block<NV, true>(p, Cg, xs + ow0, cs, as, is, wp, bias, kvalid, y + ow0, ys,
-                           p.OW - ow0);
+// The geometry of one block of NV vectors (offsets into the slab and the output, lanes).
+struct DirectBlock {
+  int nv;
+  bool tail;
+  int64_t xo[kMaxNV], yo[kMaxNV], nl[kMaxNV];
+};
+
+template <class T>
+inline void run_block(const DirectBlock& bk, const Conv3dParams& p, int64_t Cg, const T* xs,
+                      int64_t cs, int64_t as, int64_t is, const T* wp, const T* bias,
+                      int64_t kvalid, T* y, int64_t ys) {
+#define FASTDL_CONV3D_BLOCK(NV)                                                              \
+  (bk.tail ? direct_block<NV, true>(p, Cg, xs, bk.xo, cs, as, is, wp, bias, kvalid, y, bk.yo, \
+                                    ys, bk.nl)                                                \
+           : direct_block<NV, false>(p, Cg, xs, bk.xo, cs, as, is, wp, bias, kvalid, y, bk.yo, \
+                                     ys, bk.nl))
+  switch (bk.nv) {
+    case 1: FASTDL_CONV3D_BLOCK(1); break;
+    case 2: FASTDL_CONV3D_BLOCK(2); break;
+    default: FASTDL_CONV3D_BLOCK(3); break;
+  }
+#undef FASTDL_CONV3D_BLOCK
 }
+
+// The blocks covering one output-depth plane (OH rows of OW), as offsets from the plane's
+// first row. Rows of two or more vectors: each row cut into equal blocks of <= kMaxNV
+// vectors. Rows of one vector (narrow volumes): blocks of kMaxNV rows, so a block still has
+// kMaxNV independent vectors per weight broadcast.
+struct PlaneBlocks {
+  int64_t OH, OW, sh, Wp, N, vpr, NV, per_row, count;
+  PlaneBlocks(const Conv3dParams& p, int64_t Wp_, int N_)
+      : OH(p.OH), OW(p.OW), sh(p.sh), Wp(Wp_), N(N_) {
+    vpr = (OW + N - 1) / N;
+    if (vpr >= 2) {
+      const int64_t nblk = (vpr + kMaxNV - 1) / kMaxNV;
+      NV = (vpr + nblk - 1) / nblk;
+      per_row = (vpr + NV - 1) / NV;
+      count = OH * per_row;
+    } else {
+      NV = kMaxNV;
+      per_row = 0;
+      count = (OH + kMaxNV - 1) / kMaxNV;
+    }
+  }
+  DirectBlock get(int64_t i) const {
+    DirectBlock bk{};
+    if (vpr >= 2) {
+      const int64_t oh = i / per_row, v0 = i % per_row * NV;
+      bk.nv = static_cast<int>(imin(NV, vpr - v0));
+      for (int v = 0; v < bk.nv; ++v) {
+        const int64_t col = (v0 + v) * N;
+        bk.xo[v] = oh * sh * Wp + col;
+        bk.yo[v] = oh * OW + col;
+        bk.nl[v] = imin(N, OW - col);
+        bk.tail |= bk.nl[v] < N;
+      }
+    } else {
+      const int64_t oh0 = i * kMaxNV;
+      bk.nv = static_cast<int>(imin(kMaxNV, OH - oh0));
+      for (int v = 0; v < bk.nv; ++v) {
+        bk.xo[v] = (oh0 + v) * sh * Wp;
+        bk.yo[v] = (oh0 + v) * OW;
+        bk.nl[v] = OW;
+        bk.tail |= OW < N;
+      }
+    }
+    return bk;
+  }
+};
 
 template <class T>
 void forward_direct(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y) {
   const DirectShape s = direct_shape(p, sizeof(T));
   constexpr int N = Vec<T>::N;
   // weights packed as [group][k-block][tap][kKB] (zeros past Kg), bias as [group][k-block][kKB]
-  std::vector<T> wp(static_cast<size_t>(p.groups * s.nkb * s.Kc * kKB));
-  std::vector<T> bp(b ? static_cast<size_t>(p.groups * s.nkb * kKB) : 0);
+  const PoolBuf wbuf(sizeof(T) * p.groups * s.nkb * s.Kc * kKB);
+  const PoolBuf bbuf(b ? sizeof(T) * p.groups * s.nkb * kKB : 0);
+  T* const wp = wbuf.as<T>();
+  T* const bp = bbuf.as<T>();
   for (int64_t g = 0; g < p.groups; ++g)
     for (int64_t kb = 0; kb < s.nkb; ++kb)
       for (int64_t kk = 0; kk < kKB; ++kk) {
         const int64_t k = kb * kKB + kk;
-        T* dst = wp.data() + (g * s.nkb + kb) * s.Kc * kKB + kk;
+        T* dst = wp + (g * s.nkb + kb) * s.Kc * kKB + kk;
         const T* src = w + (g * s.Kg + k) * s.Kc;
         for (int64_t r = 0; r < s.Kc; ++r) dst[r * kKB] = k < s.Kg ? src[r] : T(0);
         if (b) bp[(g * s.nkb + kb) * kKB + kk] = k < s.Kg ? b[g * s.Kg + k] : T(0);
       }
-  // output vectors per row block: the row's vectors split into equal blocks of <= kMaxNV
-  const int64_t nv = (p.OW + N - 1) / N, nblk = (nv + kMaxNV - 1) / kMaxNV;
-  const int NV = static_cast<int>((nv + nblk - 1) / nblk);
+  const PlaneBlocks blocks(p, s.Wp, N);
   const int64_t OHW = p.OH * p.OW, ODHW = p.OD * OHW, DHW = p.D * p.H * p.W;
   const int64_t tasks = p.N * p.groups * s.ntiles;
   maybe_parallel(tasks, [&](int64_t task) {
     const int64_t n = task / (p.groups * s.ntiles), g = task / s.ntiles % p.groups;
-    const int64_t od0 = task % s.ntiles * s.TD, od1 = std::min(p.OD, od0 + s.TD);
+    const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
     const int64_t SD = (od1 - 1 - od0) * p.sd + (p.kd - 1) * p.dd + 1;
     T* slab = static_cast<T*>(thread_scratch(sizeof(T) * s.Cg * SD * s.HWp, kSlabSlot));
     fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 * p.sd - p.pd, SD, slab);
     const int64_t cs = SD * s.HWp, as = p.dd * s.HWp, is = p.dh * s.Wp;
     for (int64_t kb = 0; kb < s.nkb; ++kb) {
-      const T* wb = wp.data() + (g * s.nkb + kb) * s.Kc * kKB;
-      const T* bb = b ? bp.data() + (g * s.nkb + kb) * kKB : nullptr;
-      const int64_t kvalid = std::min<int64_t>(kKB, s.Kg - kb * kKB);
+      const T* wb = wp + (g * s.nkb + kb) * s.Kc * kKB;
+      const T* bb = b ? bp + (g * s.nkb + kb) * kKB : nullptr;
+      const int64_t kvalid = imin(kKB, s.Kg - kb * kKB);
       T* yb = y + (n * p.K + g * s.Kg + kb * kKB) * ODHW;
-      for (int64_t od = od0; od < od1; ++od)
-        for (int64_t oh = 0; oh < p.OH; ++oh) {
-          const T* xs = slab + (od - od0) * p.sd * s.HWp + oh * p.sh * s.Wp;
-          T* yr = yb + od * OHW + oh * p.OW;
-          switch (NV) {
-            case 1: direct_row<1>(p, s.Cg, xs, cs, as, is, wb, bb, kvalid, yr, ODHW); break;
-            case 2: direct_row<2>(p, s.Cg, xs, cs, as, is, wb, bb, kvalid, yr, ODHW); break;
-            default: direct_row<3>(p, s.Cg, xs, cs, as, is, wb, bb, kvalid, yr, ODHW); break;
-          }
-        }
+      for (int64_t od = od0; od < od1; ++od) {
+        const T* xs = slab + (od - od0) * p.sd * s.HWp;
+        T* yp = yb + od * OHW;
+        for (int64_t i = 0; i < blocks.count; ++i)
+          run_block(blocks.get(i), p, s.Cg, xs, cs, as, is, wb, bb, kvalid, yp, ODHW);
+      }
     }
   });
 }

@@ -7,10 +7,8 @@
 // scattered over the table (a cache miss each when the table is larger than the cache): the
 // row kPrefetch entries ahead is prefetched, so several misses are in flight at once.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
 #include "common/parallel.h"
 #include "common/simd.h"
@@ -152,8 +150,8 @@ void bag_max(const Bags& g, const T* weight, int64_t D, int64_t s, int64_t e1, T
 template <class T>
 int64_t forward_k(const Bags& g, const T* weight, int64_t D, const T* psw, int mode, T* out,
                   int64_t* arg) {
-  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
-  std::atomic<int64_t> bad{kNone};
+  constexpr int64_t kNone = INT64_MAX;
+  int64_t bad = kNone;  // the first bad entry (an atomic minimum over the threads)
   const int64_t grain = D >= 256 ? 4 : 64;
   parallel_for(g.B, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
@@ -183,14 +181,14 @@ int64_t forward_k(const Bags& g, const T* weight, int64_t D, const T* psw, int m
         }
       }
       if (wrong >= 0) {
-        int64_t cur = bad.load(std::memory_order_relaxed);
-        while (wrong < cur && !bad.compare_exchange_weak(cur, wrong)) {
+        int64_t cur = __atomic_load_n(&bad, __ATOMIC_RELAXED);
+        while (wrong < cur && !__atomic_compare_exchange_n(&bad, &cur, wrong, true,
+                                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         }
       }
     }
   });
-  const int64_t first = bad.load();
-  return first == kNone ? -1 : first;
+  return bad == kNone ? -1 : bad;
 }
 
 template <class T>
