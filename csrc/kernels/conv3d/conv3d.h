@@ -16,8 +16,9 @@
 //                  partials summed in chunk order      (threads over chunks)
 // With one task the GEMM itself runs threaded. Chunking depends only on the shape and the
 // GEMM is thread-count independent, so results are bitwise identical for any thread count.
-// Scratch: the ScratchSlots kScratchConvCol (column matrix), kScratchConvGCol
-// (weight-gradient partials) and kScratchConvPad (the direct forward's padded input slab).
+// Scratch: conv's ScratchSlots (conv3d never runs inside conv): kScratchConvCol (column
+// matrix), kScratchConvGCol (weight-gradient partials), kScratchConvPad (the direct forward's
+// padded input slab).
 //
 // On AVX2 / AVX-512 the forward with width stride 1 and at most 64 output channels per group
 // runs a direct kernel instead (no column matrix; see conv3d_impl.h).

@@ -48,9 +48,10 @@ struct PoolBuf {
   T* as() const { return static_cast<T*>(p); }
 };
 
+// conv3d never runs inside conv (and calls only gemm): it takes conv's slots
 constexpr int kColSlot = kScratchConvCol;         // vol2col columns / their gradient
 constexpr int kPartialSlot = kScratchConvGCol;    // weight-gradient partials
-constexpr int kSlabSlot = kScratchConvPad;        // the direct path's padded input slab
+constexpr int kSlabSlot = kScratchConvPad;        // the direct forward's padded input slab
 constexpr int64_t kColBytes = int64_t(1) << 20;   // target size of one tile's column matrix
 constexpr int64_t kMaxChunks = 16;                // weight-gradient partials
 

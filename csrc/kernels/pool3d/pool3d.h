@@ -11,7 +11,7 @@
 // the input once), then the W windows of that row are summed. The backward is the transpose
 // (the row of W-window gradients is spread, then added into each row of the window). Threads
 // over planes; each plane's sums run in a fixed order, so results do not depend on the thread
-// count. T = float or double.
+// count. Scratch: one row of W in the ScratchSlot kScratchGemmX. T = float or double.
 //
 // Layout (CONTRIBUTING.md): kernels in pool3d_impl.h on simd:: types, compiled per ISA
 // (pool3d.cpp generic, pool3d_avx2.cpp, pool3d_avx512.cpp); ops() picks the active ISA.

@@ -4,8 +4,8 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
+#include "common/allocator.h"
 #include "common/parallel.h"
 #include "common/simd.h"
 #include "kernels/pool3d/pool3d.h"
@@ -16,6 +16,9 @@ namespace FASTDL_SIMD_ISA {
 namespace {
 
 using simd::Vec;
+
+// pool3d runs inside no other family and calls none: it takes gemm's vector slot
+constexpr int kRowSlot = kScratchGemmX;
 
 // Adaptive window of output i (of o) over n inputs: [lo, hi).
 inline int64_t win_lo(int64_t i, int64_t n, int64_t o) { return i * n / o; }
@@ -77,7 +80,7 @@ template <class T>
 void adaptive_avg_forward_k(const Dims& s, const T* x, T* y) {
   const int64_t HW = s.H * s.W, DHW = s.D * HW, O = s.OD * s.OH * s.OW;
   parallel_for(s.P, plane_grain(s), [&](int64_t p0, int64_t p1) {
-    std::vector<T> row(static_cast<size_t>(s.W));
+    T* row = static_cast<T*>(thread_scratch(sizeof(T) * s.W, kRowSlot));
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * DHW;
       T* yp = y + p * O;
@@ -85,7 +88,7 @@ void adaptive_avg_forward_k(const Dims& s, const T* x, T* y) {
         const int64_t d0 = win_lo(i, s.D, s.OD), d1 = win_hi(i, s.D, s.OD);
         for (int64_t j = 0; j < s.OH; ++j) {
           const int64_t h0 = win_lo(j, s.H, s.OH), h1 = win_hi(j, s.H, s.OH);
-          window_row_sum(xp + d0 * HW + h0 * s.W, d1 - d0, h1 - h0, HW, s.W, row.data());
+          window_row_sum(xp + d0 * HW + h0 * s.W, d1 - d0, h1 - h0, HW, s.W, row);
           const int64_t cdh = (d1 - d0) * (h1 - h0);
           T* yo = yp + (i * s.OH + j) * s.OW;
           for (int64_t k = 0; k < s.OW; ++k) {
@@ -104,7 +107,7 @@ template <class T>
 void adaptive_avg_backward_k(const Dims& s, const T* gy, T* gx) {
   const int64_t HW = s.H * s.W, DHW = s.D * HW, O = s.OD * s.OH * s.OW;
   parallel_for(s.P, plane_grain(s), [&](int64_t p0, int64_t p1) {
-    std::vector<T> row(static_cast<size_t>(s.W));
+    T* row = static_cast<T*>(thread_scratch(sizeof(T) * s.W, kRowSlot));
     for (int64_t p = p0; p < p1; ++p) {
       const T* gp = gy + p * O;
       T* xp = gx + p * DHW;
@@ -115,7 +118,7 @@ void adaptive_avg_backward_k(const Dims& s, const T* gy, T* gx) {
           const int64_t h0 = win_lo(j, s.H, s.OH), h1 = win_hi(j, s.H, s.OH);
           const int64_t cdh = (d1 - d0) * (h1 - h0);
           // the row of W-window gradients, spread over the window's columns
-          std::memset(row.data(), 0, sizeof(T) * s.W);
+          std::memset(row, 0, sizeof(T) * s.W);
           const T* go = gp + (i * s.OH + j) * s.OW;
           for (int64_t k = 0; k < s.OW; ++k) {
             const int64_t w0 = win_lo(k, s.W, s.OW), w1 = win_hi(k, s.W, s.OW);
@@ -123,7 +126,7 @@ void adaptive_avg_backward_k(const Dims& s, const T* gy, T* gx) {
             for (int64_t w = w0; w < w1; ++w) row[w] += v;
           }
           for (int64_t d = d0; d < d1; ++d)
-            for (int64_t h = h0; h < h1; ++h) add_row(row.data(), s.W, xp + d * HW + h * s.W);
+            for (int64_t h = h0; h < h1; ++h) add_row(row, s.W, xp + d * HW + h * s.W);
         }
       }
     }
