@@ -15,6 +15,12 @@ import pytest
 
 import fastdl
 
+# The timed inputs are the same random data on every side: log2/log10 of its negative entries
+# and det of a large random matrix give NaN/inf on both libraries, which is part of the work
+# timed, not a failure of the benchmark.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning",
+                                        "ignore:overflow encountered:RuntimeWarning")
+
 try:
     import torch
     HAVE_TORCH = True
@@ -182,7 +188,9 @@ CASES.update({
     "spmm": (lambda F, T: F.sparse.mm(F.sparse_coo_tensor(T("sp_idx"), T("sp_val"),
                                                           (16384, 16384)), T("dense")),
              lambda t, T: t.sparse.mm(t.sparse_coo_tensor(T("sp_idx"), T("sp_val"),
-                                                          (16384, 16384)), T("dense"))),
+                                                          (16384, 16384),
+                                                          check_invariants=False),
+                                      T("dense"))),
     "spmm_coalesced": (lambda F, T: F.sparse.mm(T("sp_fd"), T("dense")),
                        lambda t, T: t.sparse.mm(T("sp_fd"), T("dense"))),
 })
