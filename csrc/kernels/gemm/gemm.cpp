@@ -6,6 +6,8 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/allocator.h"
@@ -38,6 +40,31 @@ constexpr int64_t kThinM = 128, kThinK = 800;  // see gemm_impl
 
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
+// DEV ONLY (tuning): FASTDL_GEMM_DEV="thin,stream,stream_kc,stream_budget_kb"
+struct DevTune {
+  int thin = 0, stream = 1;
+  int64_t stream_kc = 0, stream_budget = 512 * 1024;
+  int64_t kc = 0, mc = 0, nc = 0;
+};
+inline const DevTune& dev() {
+  static const DevTune d = [] {
+    DevTune t;
+    if (const char* e = std::getenv("FASTDL_GEMM_DEV")) {
+      long a = 0, b = 1, c = 0, d2 = 512, kc = 0, mc = 0, nc = 0;
+      std::sscanf(e, "%ld,%ld,%ld,%ld,%ld,%ld,%ld", &a, &b, &c, &d2, &kc, &mc, &nc);
+      t.kc = kc;
+      t.mc = mc;
+      t.nc = nc;
+      t.thin = static_cast<int>(a);
+      t.stream = static_cast<int>(b);
+      t.stream_kc = c;
+      t.stream_budget = d2 * 1024;
+    }
+    return t;
+  }();
+  return d;
+}
+
 template <class T>
 T* scratch(int64_t elems, ScratchSlot slot) {
   return static_cast<T*>(thread_scratch(static_cast<size_t>(elems) * sizeof(T) + 64, slot));
@@ -61,10 +88,11 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                 int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t MC = K.mc, NC = K.nc;
+  const int64_t MC = dev().mc ? dev().mc : K.mc, NC = dev().nc ? dev().nc : K.nc;
+  const int64_t KCM = dev().kc ? dev().kc : K.kc;
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
   // so every element sees the same blocking of its sum.
-  const int64_t nkb = (k + K.kc - 1) / K.kc;
+  const int64_t nkb = (k + KCM - 1) / KCM;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   const int64_t kcmax = k < KC ? k : KC;
   T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, kScratchGemmA);
@@ -87,6 +115,37 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
             K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + jr, ldc, mr, nr, alpha, beta_k);
           }
         }
+      }
+    }
+  }
+}
+
+// One thread's share of a product with few rows (the packed A of all k fits in L2): A is
+// packed once, whole; B one NR-column micro-panel (all of k) at a time, right before the
+// m/MR row tiles that use it, so a packed panel is read back from L1/L2 while hot and no
+// KC×NC block of B makes a round trip through L2. Per panel the k blocks (the same balanced
+// KC blocking as run_packed) run one after the other on a C panel that stays in cache.
+template <class T>
+void run_stream(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                int64_t ldc, int64_t kc_max) {
+  const int64_t MR = K.mr, NR = K.nr;
+  const int64_t nkb = (k + kc_max - 1) / kc_max;
+  const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
+  T* ap = scratch<T>(round_up(m, MR) * k, kScratchGemmA);
+  T* bp = scratch<T>(NR * k, kScratchGemmB);
+  K.pack_a(ta, m, k, A, lda, ap);
+  for (int64_t jr = 0; jr < n; jr += NR) {
+    const int64_t nr = n - jr < NR ? n - jr : NR;
+    K.pack_b(tb, k, nr, tb ? B + jr * ldb : B + jr, ldb, bp);
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = k - pc < KC ? k - pc : KC;
+      const T beta_k = pc == 0 ? beta : T(1);
+      for (int64_t ir = 0; ir < m; ir += MR) {
+        const int64_t mr = m - ir < MR ? m - ir : MR;
+        // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
+        K.packed(kc, ap + ir * k + pc * MR, 1, MR, bp + pc * NR, NR, C + ir * ldc + jr, ldc,
+                 mr, nr, alpha, beta_k);
       }
     }
   }
@@ -226,6 +285,21 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
 }
 
+// Which loop nest runs a product (m, n >= 2): a function of the sizes only, never of the
+// thread count, so results are bitwise the same for any number of threads.
+enum class Path { gemv, direct, stream, packed };
+template <class T>
+Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t n, int64_t k) {
+  if (m == 1 || n == 1) return Path::gemv;
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  const DevTune& dv = dev();
+  if (macs <= kDirectMacs || (dv.thin && parallel && m <= kThinM && k <= kThinK && !tb))
+    return Path::direct;
+  const int64_t apack = round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T));
+  if (dv.stream && apack <= dv.stream_budget) return Path::stream;
+  return Path::packed;
+}
+
 template <class T>
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
                const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -240,23 +314,17 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
   const Kernel<T>& K = *active_kernel<T>();
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  // The path depends on the sizes only (never on threads): bitwise-stable results.
-  // Thin top-level products (a batch of at most 128 rows times a weight with k <= 800, B not
-  // transposed) also read B in place: each B micro-panel (k x NR) is then reused from L2 by
-  // all m/MR row tiles, and packing B -- one extra pass over the whole of it, which m <= 128
-  // rows cannot amortise -- is skipped (measured, 2 threads: 64x784x128 188 -> 205 GFLOP/s,
-  // 128x512x512 207 -> 221, 128x512x784 174 -> 209; above k ~ 1000 the in-place panel stops
-  // fitting and the packed path wins). The convolution's serial per-tile products keep the
-  // packed path (with them too the LeNet training step came out ~8 % slower).
-  const bool direct =
-      macs <= kDirectMacs || (parallel && m <= kThinM && k <= kThinK && !tb);
+  const Path path = choose_path(K, parallel, tb, m, n, k);
+  const int64_t skc = dev().stream_kc ? dev().stream_kc : K.kc;
   auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
     const T* a = ta ? A + i0 : A + i0 * lda;
     const T* b = tb ? B + j0 * ldb : B + j0;
     T* c = C + i0 * ldc + j0;
-    if (direct)
+    if (path == Path::direct)
       run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (path == Path::stream)
+      run_stream(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc, skc);
     else
       run_packed(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
   };
@@ -329,6 +397,19 @@ Blocking blocking(int dtype_size) {
   }
   const Kernel<float>& K = *active_kernel<float>();
   return {K.mr, K.nr, K.kc, K.mc, K.nc};
+}
+
+const char* path_name(int dtype_size, bool parallel, bool trans_b, int64_t m, int64_t n,
+                      int64_t k) {
+  if (m <= 0 || n <= 0 || k <= 0) return "none";
+  const Path p = dtype_size == 8 ? choose_path(*active_kernel<double>(), parallel, trans_b, m, n, k)
+                                 : choose_path(*active_kernel<float>(), parallel, trans_b, m, n, k);
+  switch (p) {
+    case Path::gemv: return "gemv";
+    case Path::direct: return "direct";
+    case Path::stream: return "stream";
+    default: return "packed";
+  }
 }
 
 double fma_probe(int64_t iters) { return ops().fma_probe(iters); }
