@@ -6,8 +6,6 @@
 #include <omp.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "common/allocator.h"
@@ -36,39 +34,9 @@ inline const Kernel<T>* active_kernel() { return &by_dtype<T>(ops()); }
 // skips packing (the micro-kernel reads A and B in place; only edge panels are copied).
 constexpr double kParallelMacs = 48.0 * 48 * 48;
 constexpr double kDirectMacs = 64.0 * 64 * 64;
-constexpr int64_t kThinM = 128, kThinK = 800;  // see gemm_impl
+constexpr int64_t kThinM = 128, kThinK = 800;  // see choose_path
 
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
-
-// DEV ONLY (tuning): FASTDL_GEMM_DEV="thin,stream,stream_kc,stream_budget_kb"
-struct DevTune {
-  int thin = 0, stream = 1;
-  int64_t stream_kc = 0, stream_budget = 512 * 1024;
-  int64_t kc = 0, mc = 0, nc = 0;
-};
-inline const DevTune& dev() {
-  static const DevTune d = [] {
-    DevTune t;
-    if (const char* e = std::getenv("FASTDL_GEMM_DEV")) {
-      long a = 0, b = 1, c = 0, d2 = 512, kc = 0, mc = 0, nc = 0;
-      std::sscanf(e, "%ld,%ld,%ld,%ld,%ld,%ld,%ld", &a, &b, &c, &d2, &kc, &mc, &nc);
-      t.kc = kc;
-      t.mc = mc;
-      t.nc = nc;
-      t.thin = static_cast<int>(a);
-      t.stream = static_cast<int>(b);
-      t.stream_kc = c;
-      t.stream_budget = d2 * 1024;
-    }
-    return t;
-  }();
-  return d;
-}
-
-template <class T>
-T* scratch(int64_t elems, ScratchSlot slot) {
-  return static_cast<T*>(thread_scratch(static_cast<size_t>(elems) * sizeof(T) + 64, slot));
-}
 
 // C := beta*C (beta == 0: zeros), the k == 0 / alpha == 0 case.
 template <class T>
@@ -88,11 +56,10 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                 int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t MC = dev().mc ? dev().mc : K.mc, NC = dev().nc ? dev().nc : K.nc;
-  const int64_t KCM = dev().kc ? dev().kc : K.kc;
+  const int64_t MC = K.mc, NC = K.nc;
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
   // so every element sees the same blocking of its sum.
-  const int64_t nkb = (k + KCM - 1) / KCM;
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   const int64_t kcmax = k < KC ? k : KC;
   T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, kScratchGemmA);
@@ -120,17 +87,18 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
   }
 }
 
-// One thread's share of a product with few rows (the packed A of all k fits in L2): A is
-// packed once, whole; B one NR-column micro-panel (all of k) at a time, right before the
-// m/MR row tiles that use it, so a packed panel is read back from L1/L2 while hot and no
-// KC×NC block of B makes a round trip through L2. Per panel the k blocks (the same balanced
-// KC blocking as run_packed) run one after the other on a C panel that stays in cache.
+// One thread's share of a product with few rows (m <= kStreamM; the packed A of all of k fits
+// in L2): A is packed once, whole; B one NR-column micro-panel (all of k) at a time, right
+// before the m/MR row tiles that use it, so the packed panel is read back while it is hot in
+// L1 and no KC×NC block of B makes a round trip through L2 (nor is A packed again per NC
+// block). Per panel the k blocks (the balanced KC blocking of run_packed) run one after the
+// other on a C panel that stays in cache.
 template <class T>
 void run_stream(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                 T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
-                int64_t ldc, int64_t kc_max) {
+                int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t nkb = (k + kc_max - 1) / kc_max;
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   T* ap = scratch<T>(round_up(m, MR) * k, kScratchGemmA);
   T* bp = scratch<T>(NR * k, kScratchGemmB);
@@ -285,18 +253,38 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
 }
 
-// Which loop nest runs a product (m, n >= 2): a function of the sizes only, never of the
-// thread count, so results are bitwise the same for any number of threads.
+// Which loop nest runs a product: a function of the sizes and of B's row stride only, never
+// of the thread count, so results are bitwise the same for any number of threads.
+//  * gemv: m == 1 or n == 1.
+//  * direct (nothing packed but edge panels): products up to 64³ multiply-adds, and thin
+//    top-level products (at most 128 rows times a weight with k <= 800, B not transposed)
+//    whose B rows do not sit a multiple of 4 KiB apart. Each B micro-panel (k × NR) is then
+//    reused from L2 in place by all m/MR row tiles and packing B -- one extra pass over the
+//    whole of it, which m <= 128 rows cannot amortise -- is skipped (measured, 1 thread:
+//    128×784×512 fastdl packed 120-140 GFLOP/s, in place 160). With rows 4 KiB apart (an
+//    im2col matrix of 1024 or 2048 columns) the k rows of a panel share a handful of cache
+//    sets and are evicted before their reuse: 64×576×2048 ran at 50-65 GFLOP/s in place.
+//  * stream (run_stream): other products of at most kStreamM rows whose packed A fits in
+//    kStreamBytes: 64×576×2048 at 110-118 GFLOP/s, 128×576×2048 at 118-138 (packed: ~same as
+//    in place before); with more rows the column of C tiles one B panel writes is too tall
+//    (576×64×2048: stream 125, packed 148).
+//  * packed: the BLIS loops (run_packed).
+// (Figures: one thread, CPU time, 2-core Xeon (Emerald Rapids) VM shared with other jobs,
+// 2026-12-03; the FMA probe gives 169 GFLOP/s there. bench/bench_gemm.py has the shapes.)
 enum class Path { gemv, direct, stream, packed };
+constexpr int64_t kStreamM = 128;
+constexpr int64_t kStreamBytes = 512 * 1024;
 template <class T>
-Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t n, int64_t k) {
+Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t n, int64_t k,
+                 int64_t ldb) {
   if (m == 1 || n == 1) return Path::gemv;
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  const DevTune& dv = dev();
-  if (macs <= kDirectMacs || (dv.thin && parallel && m <= kThinM && k <= kThinK && !tb))
+  if (macs <= kDirectMacs) return Path::direct;
+  if (parallel && m <= kThinM && k <= kThinK && !tb &&
+      (ldb * static_cast<int64_t>(sizeof(T))) % 4096 != 0)
     return Path::direct;
-  const int64_t apack = round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T));
-  if (dv.stream && apack <= dv.stream_budget) return Path::stream;
+  if (m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes)
+    return Path::stream;
   return Path::packed;
 }
 
@@ -314,8 +302,7 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
   const Kernel<T>& K = *active_kernel<T>();
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  const Path path = choose_path(K, parallel, tb, m, n, k);
-  const int64_t skc = dev().stream_kc ? dev().stream_kc : K.kc;
+  const Path path = choose_path(K, parallel, tb, m, n, k, ldb);
   auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
     const T* a = ta ? A + i0 : A + i0 * lda;
@@ -324,7 +311,7 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     if (path == Path::direct)
       run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else if (path == Path::stream)
-      run_stream(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc, skc);
+      run_stream(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
       run_packed(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
   };
@@ -402,8 +389,10 @@ Blocking blocking(int dtype_size) {
 const char* path_name(int dtype_size, bool parallel, bool trans_b, int64_t m, int64_t n,
                       int64_t k) {
   if (m <= 0 || n <= 0 || k <= 0) return "none";
-  const Path p = dtype_size == 8 ? choose_path(*active_kernel<double>(), parallel, trans_b, m, n, k)
-                                 : choose_path(*active_kernel<float>(), parallel, trans_b, m, n, k);
+  const int64_t ldb = trans_b ? k : n;  // a contiguous B
+  const Path p =
+      dtype_size == 8 ? choose_path(*active_kernel<double>(), parallel, trans_b, m, n, k, ldb)
+                      : choose_path(*active_kernel<float>(), parallel, trans_b, m, n, k, ldb);
   switch (p) {
     case Path::gemv: return "gemv";
     case Path::direct: return "direct";

@@ -1,32 +1,12 @@
 // AVX-512 micro-kernels (Zen 4 / Skylake-X and later): float32 12×32 and float64 12×16, the
 // tile kept in 24 zmm accumulators; per k step two vector loads of packed B and MR broadcasts
 // of packed A, on simd::Vf / Vd. Block sizes: gemm_blocks.h.
-#include <cstdio>
-#include <cstdlib>
-#include <type_traits>
-
 #include "kernels/gemm/gemm_impl.h"
 
 namespace fastdl {
 namespace gemm {
 namespace avx512 {
 namespace {
-// DEV ONLY: FASTDL_GEMM_PF="<B prefetch distance in k steps>,<prefetch second C line>"
-struct DevPf {
-  int64_t b = 0;
-  int c = 0;
-  DevPf() {
-    if (const char* e = std::getenv("FASTDL_GEMM_PF")) {
-      long x = 0, y = 0;
-      std::sscanf(e, "%ld,%ld", &x, &y);
-      b = x;
-      c = static_cast<int>(y);
-    }
-  }
-};
-const DevPf g_dev;
-const int64_t g_dev_pfb = g_dev.b;
-const int g_dev_pfc = g_dev.c;
 
 // C tile := alpha * acc + beta * C (beta == 0: C not read), acc an MR×NR row-major buffer.
 template <class V, int MR, int NV>
@@ -74,19 +54,22 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename V::T* a, int64
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = V(T(0));
-  if (mr == MR && nr == NR) {
+  if (mr == MR && nr == NR) {  // both cache lines of each C row of the tile
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-      if (g_dev_pfc) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
   }
-  auto step = [&](auto pf) {
-    if (decltype(pf)::value) {
-      _mm_prefetch(reinterpret_cast<const char*>(b + g_dev_pfb * rsb), _MM_HINT_T0);
-      if (NV * W * sizeof(T) > 64)
-        _mm_prefetch(reinterpret_cast<const char*>(b + g_dev_pfb * rsb + NR - 1), _MM_HINT_T0);
-    }
+  // B is prefetched kPrefetchB k steps ahead (packed panels stream from L2; the direct
+  // path's in-place panels from wherever they are): measured, 1 thread, 128×784×512 in place
+  // 124 -> 161 GFLOP/s, 128×512×512 153 -> 168; 4 and 16 steps did no better.
+  constexpr int64_t kPrefetchB = 8;
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < k; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * rsb), _MM_HINT_T0);
+    if (NR * sizeof(T) > 64)
+      _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * rsb + NR - 1), _MM_HINT_T0);
     V bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
@@ -98,13 +81,6 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename V::T* a, int64
     }
     a += csa;
     b += rsb;
-  };
-  if (g_dev_pfb) {
-#pragma GCC unroll 2
-    for (int64_t p = 0; p < k; ++p) step(std::true_type());
-  } else {
-#pragma GCC unroll 2
-    for (int64_t p = 0; p < k; ++p) step(std::false_type());
   }
   // The tile leaves registers here; the epilogue is a separate function so the register
   // allocation of the loop above is not disturbed by it.
