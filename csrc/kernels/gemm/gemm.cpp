@@ -38,6 +38,11 @@ constexpr int64_t kThinM = 128, kThinK = 800;  // see choose_path
 
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
+template <class T>
+T* scratch(int64_t elems, ScratchSlot slot) {
+  return static_cast<T*>(thread_scratch(static_cast<size_t>(elems) * sizeof(T) + 64, slot));
+}
+
 // C := beta*C (beta == 0: zeros), the k == 0 / alpha == 0 case.
 template <class T>
 void scale_c(int64_t m, int64_t n, T beta, T* C, int64_t ldc) {
