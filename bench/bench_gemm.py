@@ -23,6 +23,11 @@ from fastdl.bench.machine import peak_for as cached_peak
 
 SQUARE = smoke([32, 64, 128, 256, 512, 1024, 2048], [32, 64])
 TRAINING = smoke([(64, 784, 128), (128, 512, 512), (64, 4096, 4096)], [(8, 24, 16)])
+# A convolution layer as one batched GEMM (weight K × C·R·S times im2col C·R·S × N·OH·OW): the
+# deep layers of ResNet-18 (CIFAR, batch 32), 64→64 32² ... 512→512 4², with their two
+# backward products.
+CONV = smoke([(64, 576, 2048), (128, 1152, 2048), (256, 2304, 2048), (512, 4608, 512)],
+             [(8, 36, 64)])
 
 
 def cases():
@@ -33,6 +38,11 @@ def cases():
         out.append((f"{tag} fwd", m, k, n, False, False))      # Y = X·W     (m×k)(k×n)
         out.append((f"{tag} dA", m, n, k, False, True))        # dX = dY·Wᵀ  (m×n)(k×n)ᵀ
         out.append((f"{tag} dB", k, m, n, True, False))        # dW = Xᵀ·dY  (m×k)ᵀ(m×n)
+    for (m, k, n) in CONV:
+        tag = f"conv{m}x{k}x{n}"
+        out.append((f"{tag} fwd", m, k, n, False, False))      # Y = W·col   (m×k)(k×n)
+        out.append((f"{tag} dW", m, n, k, False, True))        # dW = dY·colᵀ (m×n)(k×n)ᵀ
+        out.append((f"{tag} dX", k, m, n, True, False))        # dcol = Wᵀ·dY (m×k)ᵀ(m×n)
     return out
 
 

@@ -23,6 +23,10 @@ def _fma_peak(iters: typing.SupportsInt | typing.SupportsIndex, threads: typing.
     """
 def _gemm_blocking(itemsize: typing.SupportsInt | typing.SupportsIndex) -> dict:
     ...
+def _gemm_path(itemsize: typing.SupportsInt | typing.SupportsIndex, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, trans_b: bool = False) -> str:
+    """
+    The loop nest fastdl's GEMM runs for an (m, k) x (k, n) product on the active ISA.
+    """
 def _parse_byte_count(text: str) -> int:
     """
     The FASTDL_CACHE_LIMIT syntax: bytes with an optional K/M/G/T suffix.

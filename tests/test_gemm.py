@@ -214,6 +214,53 @@ def test_bitwise_equal_one_and_two_threads(isa, dtype, rng):
         assert np.array_equal(c1, c2), (sa, sb, ta, tb)
 
 
+def _path_cases(isa, itemsize):
+    """(m, k, n) products meant to reach each of GEMM's loop nests on `isa`: the matrix-vector
+    path, the unpacked small-product path, the panel-streaming path of products with few rows
+    (the deep convolution layers' shapes: a weight of 64-128 rows times a wide im2col matrix,
+    cut down in n) and the packed BLIS path, each around its tile and k-block edges."""
+    with use_isa(isa):
+        b = _C._gemm_blocking(itemsize)
+    mr, nr, kc = b["mr"], b["nr"], b["kc"]
+    return [(1, 50, 70), (70, 50, 1), (20, 30, 40), (mr + 1, 64, nr - 1),
+            (64, 576, 3 * nr + 5), (2 * mr + 5, 3 * kc + 1, 3 * nr + 2), (128, 1152, nr + 3),
+            (mr - 1, 2 * kc - 5, 4 * nr), (300, 1500, 2 * nr + 1), (2 * b["mc"] + 7, 2 * kc + 3, 70)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_loop_nest_against_reference_and_thread_count(isa, dtype, rng):
+    """Each of the loop nests (gemv, direct, stream, packed) is reached by these shapes, gives
+    the float64 product within the tolerance for all four transpose combinations, and the same
+    bits on 1 and 2 threads (the nest and the k blocking depend on the sizes only)."""
+    itemsize = np.dtype(dtype).itemsize
+    reached = set()
+    for (m, k, n) in _path_cases(isa, itemsize):
+        for ta in (False, True):
+            for tb in (False, True):
+                with use_isa(isa):
+                    reached.add(_C._gemm_path(itemsize, m, n, k, tb))
+                a = _rand(rng, (k, m) if ta else (m, k), dtype)
+                b = _rand(rng, (n, k) if tb else (k, n), dtype)
+                with use_threads(1):
+                    c1 = _C.matmul(a, b, trans_a=ta, trans_b=tb)
+                with use_threads(2):
+                    c2 = _C.matmul(a, b, trans_a=ta, trans_b=tb)
+                assert np.array_equal(c1, c2), (isa, m, k, n, ta, tb)
+                oa, ob = (a.T if ta else a), (b.T if tb else b)
+                _check(c1, oa.astype(np.float64) @ ob.astype(np.float64),
+                       np.abs(oa).astype(np.float64) @ np.abs(ob), k, dtype,
+                       f"{isa} {m}x{k}x{n} ta={ta} tb={tb}")
+    assert reached == {"gemv", "direct", "stream", "packed"}, reached
+
+
+def test_gemm_path_names():
+    assert _C._gemm_path(4, 0, 5, 5) == "none"
+    assert _C._gemm_path(4, 1, 500, 500) == "gemv"
+    assert _C._gemm_path(8, 8, 8, 8) == "direct"
+    with pytest.raises(ValueError, match="itemsize"):
+        _C._gemm_path(2, 8, 8, 8)
+
+
 @settings(max_examples=40, deadline=None)
 @given(m=st.integers(1, 80), k=st.integers(1, 80), n=st.integers(1, 80),
        ta=st.booleans(), tb=st.booleans(), f64=st.booleans(),

@@ -313,6 +313,12 @@ void bind_gemm(py::module_& m) {
     d["nc"] = b.nc;
     return d;
   }, py::arg("itemsize"));
+  m.def("_gemm_path", [](int itemsize, int64_t m, int64_t n, int64_t k, bool trans_b) {
+    if (itemsize != 4 && itemsize != 8)
+      throw py::value_error("_gemm_path: itemsize must be 4 or 8");
+    return std::string(gemm::path_name(itemsize, true, trans_b, m, n, k));
+  }, py::arg("itemsize"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("trans_b") = false,
+     "The loop nest fastdl's GEMM runs for an (m, k) x (k, n) product on the active ISA.");
   m.def("_fma_peak", [](int64_t iters, int threads) {
     if (iters < 1) throw py::value_error("_fma_peak: iters must be >= 1");
     if (threads < 1) throw py::value_error("_fma_peak: threads must be >= 1");

@@ -34,7 +34,7 @@ inline const Kernel<T>* active_kernel() { return &by_dtype<T>(ops()); }
 // skips packing (the micro-kernel reads A and B in place; only edge panels are copied).
 constexpr double kParallelMacs = 48.0 * 48 * 48;
 constexpr double kDirectMacs = 64.0 * 64 * 64;
-constexpr int64_t kThinM = 128, kThinK = 800;  // see gemm_impl
+constexpr int64_t kThinM = 128, kThinK = 800;  // see choose_path
 
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
@@ -87,6 +87,38 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
             K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + jr, ldc, mr, nr, alpha, beta_k);
           }
         }
+      }
+    }
+  }
+}
+
+// One thread's share of a product with few rows (m <= kStreamM; the packed A of all of k fits
+// in L2): A is packed once, whole; B one NR-column micro-panel (all of k) at a time, right
+// before the m/MR row tiles that use it, so the packed panel is read back while it is hot in
+// L1 and no KC×NC block of B makes a round trip through L2 (nor is A packed again per NC
+// block). Per panel the k blocks (the balanced KC blocking of run_packed) run one after the
+// other on a C panel that stays in cache.
+template <class T>
+void run_stream(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                int64_t ldc) {
+  const int64_t MR = K.mr, NR = K.nr;
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
+  const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
+  T* ap = scratch<T>(round_up(m, MR) * k, kScratchGemmA);
+  T* bp = scratch<T>(NR * k, kScratchGemmB);
+  K.pack_a(ta, m, k, A, lda, ap);
+  for (int64_t jr = 0; jr < n; jr += NR) {
+    const int64_t nr = n - jr < NR ? n - jr : NR;
+    K.pack_b(tb, k, nr, tb ? B + jr * ldb : B + jr, ldb, bp);
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = k - pc < KC ? k - pc : KC;
+      const T beta_k = pc == 0 ? beta : T(1);
+      for (int64_t ir = 0; ir < m; ir += MR) {
+        const int64_t mr = m - ir < MR ? m - ir : MR;
+        // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
+        K.packed(kc, ap + ir * k + pc * MR, 1, MR, bp + pc * NR, NR, C + ir * ldc + jr, ldc,
+                 mr, nr, alpha, beta_k);
       }
     }
   }
@@ -226,6 +258,41 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
 }
 
+// Which loop nest runs a product: a function of the sizes and of B's row stride only, never
+// of the thread count, so results are bitwise the same for any number of threads.
+//  * gemv: m == 1 or n == 1.
+//  * direct (nothing packed but edge panels): products up to 64³ multiply-adds, and thin
+//    top-level products (at most 128 rows times a weight with k <= 800, B not transposed)
+//    whose B rows do not sit a multiple of 4 KiB apart. Each B micro-panel (k × NR) is then
+//    reused from L2 in place by all m/MR row tiles and packing B -- one extra pass over the
+//    whole of it, which m <= 128 rows cannot amortise -- is skipped (measured, 1 thread:
+//    128×784×512 fastdl packed 120-140 GFLOP/s, in place 160). With rows 4 KiB apart (an
+//    im2col matrix of 1024 or 2048 columns) the k rows of a panel share a handful of cache
+//    sets and are evicted before their reuse: 64×576×2048 ran at 50-65 GFLOP/s in place.
+//  * stream (run_stream): other products of at most kStreamM rows whose packed A fits in
+//    kStreamBytes: 64×576×2048 at 110-118 GFLOP/s, 128×576×2048 at 118-138 (packed: ~same as
+//    in place before); with more rows the column of C tiles one B panel writes is too tall
+//    (576×64×2048: stream 125, packed 148).
+//  * packed: the BLIS loops (run_packed).
+// (Figures: one thread, CPU time, 2-core Xeon (Emerald Rapids) VM shared with other jobs,
+// 2026-12-03; the FMA probe gives 169 GFLOP/s there. bench/bench_gemm.py has the shapes.)
+enum class Path { gemv, direct, stream, packed };
+constexpr int64_t kStreamM = 128;
+constexpr int64_t kStreamBytes = 512 * 1024;
+template <class T>
+Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t n, int64_t k,
+                 int64_t ldb) {
+  if (m == 1 || n == 1) return Path::gemv;
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (macs <= kDirectMacs) return Path::direct;
+  if (parallel && m <= kThinM && k <= kThinK && !tb &&
+      (ldb * static_cast<int64_t>(sizeof(T))) % 4096 != 0)
+    return Path::direct;
+  if (m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes)
+    return Path::stream;
+  return Path::packed;
+}
+
 template <class T>
 void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
                const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -240,23 +307,16 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   }
   const Kernel<T>& K = *active_kernel<T>();
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  // The path depends on the sizes only (never on threads): bitwise-stable results.
-  // Thin top-level products (a batch of at most 128 rows times a weight with k <= 800, B not
-  // transposed) also read B in place: each B micro-panel (k x NR) is then reused from L2 by
-  // all m/MR row tiles, and packing B -- one extra pass over the whole of it, which m <= 128
-  // rows cannot amortise -- is skipped (measured, 2 threads: 64x784x128 188 -> 205 GFLOP/s,
-  // 128x512x512 207 -> 221, 128x512x784 174 -> 209; above k ~ 1000 the in-place panel stops
-  // fitting and the packed path wins). The convolution's serial per-tile products keep the
-  // packed path (with them too the LeNet training step came out ~8 % slower).
-  const bool direct =
-      macs <= kDirectMacs || (parallel && m <= kThinM && k <= kThinK && !tb);
+  const Path path = choose_path(K, parallel, tb, m, n, k, ldb);
   auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
     const T* a = ta ? A + i0 : A + i0 * lda;
     const T* b = tb ? B + j0 * ldb : B + j0;
     T* c = C + i0 * ldc + j0;
-    if (direct)
+    if (path == Path::direct)
       run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (path == Path::stream)
+      run_stream(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
       run_packed(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
   };
@@ -329,6 +389,21 @@ Blocking blocking(int dtype_size) {
   }
   const Kernel<float>& K = *active_kernel<float>();
   return {K.mr, K.nr, K.kc, K.mc, K.nc};
+}
+
+const char* path_name(int dtype_size, bool parallel, bool trans_b, int64_t m, int64_t n,
+                      int64_t k) {
+  if (m <= 0 || n <= 0 || k <= 0) return "none";
+  const int64_t ldb = trans_b ? k : n;  // a contiguous B
+  const Path p =
+      dtype_size == 8 ? choose_path(*active_kernel<double>(), parallel, trans_b, m, n, k, ldb)
+                      : choose_path(*active_kernel<float>(), parallel, trans_b, m, n, k, ldb);
+  switch (p) {
+    case Path::gemv: return "gemv";
+    case Path::direct: return "direct";
+    case Path::stream: return "stream";
+    default: return "packed";
+  }
 }
 
 double fma_probe(int64_t iters) { return ops().fma_probe(iters); }

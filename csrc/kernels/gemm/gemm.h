@@ -42,6 +42,11 @@ struct Blocking {
 };
 Blocking blocking(int dtype_size);
 
+// The loop nest a product of these sizes runs on the active path ("gemv", "direct",
+// "stream", "packed"; "none" when it is empty), for tests that must reach each of them.
+const char* path_name(int dtype_size, bool parallel, bool trans_b, int64_t m, int64_t n,
+                      int64_t k);
+
 // FMA-throughput probe for the peak micro-benchmark: runs `iters` iterations of a loop of
 // independent vector FMAs on the active ISA (float32) and returns the FLOPs it performed.
 // Run on the calling thread only.

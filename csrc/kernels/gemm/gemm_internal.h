@@ -14,7 +14,9 @@
 // The k blocks are balanced: ceil(k / KC) blocks of equal depth (rounded up to 8), a function
 // of k alone. AVX-512 edge tiles run on 4-, 8- or 12-row and 1- or 2-vector instantiations of
 // the same micro-kernel (same per-element arithmetic). Products with m*n*k <= 64^3 skip packing
-// (direct path); m == 1 or n == 1 take a matrix-vector path; below 48^3 no threads.
+// (direct path); m == 1 or n == 1 take a matrix-vector path; products of at most 128 rows
+// pack A once and B one micro-panel at a time (stream path); below 48^3 no threads. Which
+// path runs: choose_path in gemm.cpp.
 #pragma once
 #include <cstdint>
 
