@@ -83,6 +83,21 @@ def test_cummax_cummin_match_reference_and_torch(dtype, dim, is_max, isa):
     assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("is_max", [True, False])
+def test_cummax_cummin_long_rows(dtype, is_max, isa):
+    """Rows longer than a vector: whole blocks without a new extremum, ties, NaN mid-block."""
+    rng = _rng(13)
+    a = rng.integers(-50, 50, (4, 203)).astype(dtype)
+    a[1, 37] = a[2, 100] = a[2, 150] = np.nan
+    a[3] = 5.0                                          # one long tie
+    fn = fastdl.cummax if is_max else fastdl.cummin
+    r = fn(fastdl.tensor(a), 1)
+    vals, idx = _cumext_ref(a, 1, is_max)
+    assert_close(r.values, vals, rtol=0, atol=0, equal_nan=True)
+    assert np.array_equal(r.indices.numpy(), idx)
+
+
 def test_cummax_gradient():
     x = fastdl.tensor(_rng(4).standard_normal((4, 6)), requires_grad=True)
     assert gradcheck(lambda t: fastdl.cummax(t, 1).values, [x])

@@ -115,7 +115,11 @@ void cumext_impl(const T* x, int64_t outer, int64_t n, int64_t inner, T* vals, i
         int64_t* ir = idx + base;
         T best = xr[0];
         int64_t bi = 0;
-        for (int64_t j = 0; j < n; ++j) {
+        // blocks of one vector: a block that holds no new extremum (nearly all of them after
+        // the first elements) is stored as it is, by broadcasts; the others lane by lane
+        using V = simd::Vec<T>;
+        constexpr int W = V::N;
+        auto step = [&](int64_t j) {
           const T c = xr[j];
           if (takes<T, IS_MAX>(c, best)) {
             best = c;
@@ -123,7 +127,18 @@ void cumext_impl(const T* x, int64_t outer, int64_t n, int64_t inner, T* vals, i
           }
           vr[j] = best;
           ir[j] = bi;
+        };
+        int64_t j = 0;
+        for (; j + W <= n; j += W) {
+          const V v = V::load(xr + j);
+          if (simd::any(simd::isnan(v) | (IS_MAX ? v >= V(best) : v <= V(best)))) {
+            for (int l = 0; l < W; ++l) step(j + l);
+          } else {
+            V(best).store(vr + j);
+            for (int l = 0; l < W; ++l) ir[j + l] = bi;
+          }
         }
+        for (; j < n; ++j) step(j);
         continue;
       }
       for (int64_t i = 0; i < inner; ++i) {  // j = 0 starts every running extremum
