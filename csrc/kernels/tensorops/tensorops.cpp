@@ -2,6 +2,10 @@
 // dispatch to the active ISA's table.
 #include "kernels/tensorops/tensorops.h"
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
 #include "common/dispatch.h"
 #include "kernels/tensorops/tensorops_impl.h"  // the generic build and its TensorOps table
 
@@ -9,6 +13,44 @@ namespace fastdl {
 namespace tensorops {
 
 FASTDL_DEFINE_OPS(TensorOps)
+
+// ---- baseline helpers (this file has no ISA flags) ------------------------------------------
+
+template <class T>
+void sort_values(T* v, int64_t n) {
+  if constexpr (std::is_floating_point_v<T>) {
+    T* end = std::partition(v, v + n, [](T a) { return !std::isnan(a); });
+    std::sort(v, end);
+  } else {
+    std::sort(v, v + n);
+  }
+}
+
+template <class T>
+void select_k(const T* x, int64_t n, int64_t k, bool largest, int64_t* order) {
+  for (int64_t j = 0; j < n; ++j) order[j] = j;
+  // "a before b": the better value (NaN the largest), ties by lower index
+  auto before = [x, largest](int64_t a, int64_t b) {
+    const T va = x[a], vb = x[b];
+    const bool na = std::isnan(va), nb = std::isnan(vb);
+    if (na || nb) {
+      if (na && nb) return a < b;
+      return largest ? na : nb;
+    }
+    if (va != vb) return largest ? va > vb : va < vb;
+    return a < b;
+  };
+  if (k < n) std::nth_element(order, order + (k - 1), order + n, before);
+  std::sort(order, order + k, before);
+}
+
+template void sort_values<float>(float*, int64_t);
+template void sort_values<double>(double*, int64_t);
+template void sort_values<int64_t>(int64_t*, int64_t);
+template void select_k<float>(const float*, int64_t, int64_t, bool, int64_t*);
+template void select_k<double>(const double*, int64_t, int64_t, bool, int64_t*);
+
+// ---- the API: the active ISA's table ---------------------------------------------------------
 
 namespace {
 template <class T>

@@ -80,6 +80,16 @@ template <class T>
 bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
               const T* x, int64_t k, int64_t n, T* out);
 
+// Baseline helpers the per-ISA kernels call for sorting and selection (std algorithms are
+// kept out of tensorops_impl.h, see there), defined in tensorops.cpp:
+// sort_values: v[0..n) ascending, NaNs last (T = float, double, int64_t).
+template <class T>
+void sort_values(T* v, int64_t n);
+// select_k: order[0..k) = the indices of the k largest (smallest with !largest) of x[0..n)
+// in order, NaN the largest, ties by lower index; order has room for n entries.
+template <class T>
+void select_k(const T* x, int64_t n, int64_t k, bool largest, int64_t* order);
+
 // The family's per-ISA table: the functions above for one element type.
 template <class T>
 struct TensorOpsT {

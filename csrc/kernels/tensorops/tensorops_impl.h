@@ -4,15 +4,19 @@
 //
 // Threading: parallel_for chunks depend only on the shape (about 64K elements of work each);
 // no kernel reduces across chunks, so results are the same for any thread count.
+//
+// No std:: containers or algorithms here (their inline instances have vague linkage, and the
+// linker may keep an AVX-512 copy for the generic build): buffers are pool memory (Buf), and
+// sorting and selection call the baseline helpers of tensorops.h (sort_values, select_k).
 #pragma once
-#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
-#include <vector>
 
+#include "common/allocator.h"
 #include "common/parallel.h"
 #include "common/simd.h"
 #include "kernels/tensorops/tensorops.h"
@@ -21,6 +25,22 @@ namespace fastdl {
 namespace tensorops {
 namespace FASTDL_SIMD_ISA {
 namespace {
+
+// pool memory for one chunk's buffers, released at the end of the scope
+class Buf {
+ public:
+  explicit Buf(size_t bytes) : p_(bytes ? pool_alloc(bytes) : nullptr) {}
+  ~Buf() { pool_free(p_); }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  template <class U>
+  U* at(size_t byte_offset = 0) const {
+    return reinterpret_cast<U*>(static_cast<char*>(p_) + byte_offset);
+  }
+
+ private:
+  void* p_;
+};
 
 // rows of (outer, ·, inner) per chunk: about 64K elements of work each
 inline int64_t grain_rows(int64_t per_row) {
@@ -323,33 +343,19 @@ void topk_cols(const T* x, int64_t n, int64_t inner, int64_t i0, int64_t i1, int
   }
 }
 
-// k > kBufferK: the row's indices, nth_element to the k best, then sorted
-template <bool L, class T>
-void topk_select(const T* xr, int64_t n, int64_t k, std::vector<int64_t>& order) {
-  order.resize(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) order[j] = j;
-  auto before = [xr](int64_t a, int64_t b) {
-    const T va = xr[a], vb = xr[b];
-    if (better<L>(va, vb)) return true;
-    if (better<L>(vb, va)) return false;
-    return a < b;
-  };
-  if (k < n) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), before);
-  std::sort(order.begin(), order.begin() + k, before);
-}
-
 template <bool L, class T>
 void topk_impl(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, int64_t* idx) {
-  if (k > kBufferK) {  // per (o, i) line: gathered, selected
+  if (k > kBufferK) {  // per (o, i) line: gathered, selected (nth_element + sort)
     parallel_for(outer * inner, grain_rows(n), [&](int64_t b, int64_t e) {
-      std::vector<T> line(inner == 1 ? 0 : static_cast<size_t>(n));
-      std::vector<int64_t> order;
+      Buf buf(static_cast<size_t>(n) * (sizeof(int64_t) + (inner == 1 ? 0 : sizeof(T))));
+      int64_t* order = buf.at<int64_t>();
+      T* line = buf.at<T>(static_cast<size_t>(n) * sizeof(int64_t));
       for (int64_t r = b; r < e; ++r) {
         const int64_t o = r / inner, i = r % inner;
         const T* src = x + o * n * inner + i;
         if (inner != 1)
           for (int64_t j = 0; j < n; ++j) line[j] = src[j * inner];
-        topk_select<L>(inner == 1 ? src : line.data(), n, k, order);
+        select_k(inner == 1 ? src : line, n, k, L, order);
         for (int64_t s = 0; s < k; ++s) idx[(o * k + s) * inner + i] = order[s];
       }
     });
@@ -366,11 +372,15 @@ void topk_impl(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, i
   constexpr int64_t kCols = 256;
   const int64_t nb = (inner + kCols - 1) / kCols;
   parallel_for(outer * nb, grain_rows(n * kCols), [&](int64_t b, int64_t e) {
-    std::vector<T> bv(static_cast<size_t>(kCols * k)), thr(static_cast<size_t>(kCols));
-    std::vector<int64_t> bi(static_cast<size_t>(kCols * k));
+    Buf buf(static_cast<size_t>(kCols * k) * sizeof(int64_t) +
+            static_cast<size_t>(kCols * (k + 1)) * sizeof(T));
+    int64_t* bi = buf.at<int64_t>();
+    T* bv = buf.at<T>(static_cast<size_t>(kCols * k) * sizeof(int64_t));
+    T* thr = bv + kCols * k;
     for (int64_t r = b; r < e; ++r) {
-      const int64_t o = r / nb, i0 = (r % nb) * kCols, i1 = std::min(inner, i0 + kCols);
-      topk_cols<L>(x + o * n * inner, n, inner, i0, i1, k, bv.data(), bi.data(), thr.data());
+      const int64_t o = r / nb, i0 = (r % nb) * kCols;
+      const int64_t i1 = inner < i0 + kCols ? inner : i0 + kCols;
+      topk_cols<L>(x + o * n * inner, n, inner, i0, i1, k, bv, bi, thr);
       for (int64_t i = i0; i < i1; ++i)
         for (int64_t s = 0; s < k; ++s) idx[(o * k + s) * inner + i] = bi[(i - i0) * k + s];
     }
@@ -395,7 +405,8 @@ int multinomial_replacement_k(const T* w, int64_t rows, int64_t n, const double*
                               int64_t* out) {
   std::atomic<int> err{0};
   parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
-    std::vector<double> cdf(static_cast<size_t>(n));
+    Buf buf(static_cast<size_t>(n) * sizeof(double));
+    double* cdf = buf.at<double>();
     for (int64_t r = rb; r < re; ++r) {
       const T* wr = w + r * n;
       double acc = 0.0;
@@ -467,13 +478,14 @@ int multinomial_noreplace_k(const T* w, int64_t rows, int64_t n, const T* u, int
                             int64_t* out) {
   std::atomic<int> err{0};
   parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
-    std::vector<T> key(static_cast<size_t>(n));
-    std::vector<int64_t> order;
+    Buf buf(static_cast<size_t>(n) * (sizeof(T) + (k > kBufferK ? sizeof(int64_t) : 0)));
+    T* key = buf.at<T>();
+    int64_t* order = buf.at<int64_t>(static_cast<size_t>(n) * sizeof(T));
     T bv[kBufferK];
     for (int64_t r = rb; r < re; ++r) {
       bool invalid;
       int64_t positive;
-      race_keys(w + r * n, u + r * n, n, key.data(), invalid, positive);
+      race_keys(w + r * n, u + r * n, n, key, invalid, positive);
       const int code = invalid ? 1 : positive == 0 ? 2 : 0;
       if (code) {
         int expect = 0;
@@ -481,10 +493,10 @@ int multinomial_noreplace_k(const T* w, int64_t rows, int64_t n, const T* u, int
         return;
       }
       if (k <= kBufferK) {
-        topk_row<true>(key.data(), n, k, bv, out + r * k);
+        topk_row<true>(key, n, k, bv, out + r * k);
       } else {
-        topk_select<true>(key.data(), n, k, order);
-        std::copy(order.begin(), order.begin() + k, out + r * k);
+        select_k(static_cast<const T*>(key), n, k, true, order);
+        for (int64_t s = 0; s < k; ++s) out[r * k + s] = order[s];
       }
     }
   });
@@ -506,16 +518,12 @@ inline bool same(T a, T b) {
 template <class T>
 void mode_k(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx) {
   parallel_for(rows, grain_rows(n * 8), [&](int64_t rb, int64_t re) {
-    std::vector<T> s(static_cast<size_t>(n));
+    Buf buf(static_cast<size_t>(n) * sizeof(T));
+    T* s = buf.at<T>();
     for (int64_t r = rb; r < re; ++r) {
       const T* xr = x + r * n;
-      std::copy(xr, xr + n, s.begin());
-      if constexpr (std::is_floating_point_v<T>) {
-        auto nan_end = std::partition(s.begin(), s.end(), [](T v) { return v == v; });
-        std::sort(s.begin(), nan_end);
-      } else {
-        std::sort(s.begin(), s.end());
-      }
+      for (int64_t j = 0; j < n; ++j) s[j] = xr[j];
+      sort_values(s, n);  // ascending, NaN last
       T best = s[0];
       int64_t best_len = 0;
       for (int64_t a = 0; a < n;) {
@@ -541,18 +549,19 @@ void mode_k(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx) {
 template <class T>
 bool spmm_coo_k(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
                 const T* x, int64_t k, int64_t n, T* out) {
-  std::vector<int64_t> start(static_cast<size_t>(m) + 1, 0);
+  Buf buf((static_cast<size_t>(2 * m + 1) + static_cast<size_t>(nnz)) * sizeof(int64_t));
+  int64_t* start = buf.at<int64_t>();
+  int64_t* fill = start + m + 1;
+  int64_t* perm = fill + m;
+  for (int64_t r = 0; r <= m; ++r) start[r] = 0;
   for (int64_t e = 0; e < nnz; ++e) {
     const int64_t r = rows[e], c = cols[e];
     if (r < 0 || r >= m || c < 0 || c >= k) return false;
     ++start[r + 1];
   }
   for (int64_t r = 0; r < m; ++r) start[r + 1] += start[r];
-  std::vector<int64_t> perm(static_cast<size_t>(nnz));
-  {
-    std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t e = 0; e < nnz; ++e) perm[fill[rows[e]]++] = e;
-  }
+  for (int64_t r = 0; r < m; ++r) fill[r] = start[r];
+  for (int64_t e = 0; e < nnz; ++e) perm[fill[rows[e]]++] = e;
   parallel_for(m, grain_rows(n * (nnz / (m > 0 ? m : 1) + 1)), [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
       T* o = out + r * n;
