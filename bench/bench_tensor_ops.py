@@ -246,7 +246,11 @@ def main(names=None, one_thread=False):
     timer = time.perf_counter
     if one_thread:
         from threadpoolctl import threadpool_limits
-        threadpool_limits(1)  # NumPy's BLAS/LAPACK in the calling thread
+        try:  # loaded first, so that the limit reaches SciPy's LAPACK (fastdl.linalg's float32)
+            import scipy.linalg.lapack  # noqa: F401
+        except ImportError:
+            pass
+        threadpool_limits(1)  # NumPy's and SciPy's BLAS/LAPACK in the calling thread
         fastdl.set_num_threads(1)
         timer = time.thread_time
     n = fastdl.get_num_threads()
