@@ -7,6 +7,9 @@ bench/bench_tensor_ops.py``). pytest-benchmark times the fastdl side.
 
 Run: PYTHONPATH=. python -m pytest bench/bench_tensor_ops.py --benchmark-only -p no:randomly
      PYTHONPATH=. python bench/bench_tensor_ops.py [name ...]     # the ratio table
+     PYTHONPATH=. python bench/bench_tensor_ops.py --one-thread [name ...]
+         # 1 thread on both sides (fastdl, torch, NumPy's BLAS), timed by the calling thread's
+         # CPU time: the figure to take on a shared machine
 """
 import time
 
@@ -189,8 +192,7 @@ CASES.update({
                                                           (16384, 16384)), T("dense")),
              lambda t, T: t.sparse.mm(t.sparse_coo_tensor(T("sp_idx"), T("sp_val"),
                                                           (16384, 16384),
-                                                          check_invariants=False),
-                                      T("dense"))),
+                                                          check_invariants=False), T("dense"))),
     "spmm_coalesced": (lambda F, T: F.sparse.mm(T("sp_fd"), T("dense")),
                        lambda t, T: t.sparse.mm(T("sp_fd"), T("dense"))),
 })
@@ -217,7 +219,7 @@ def _sides():
             lambda k: t[k].clone() if k in ("x", "z") else t[k])
 
 
-def measure(name, rounds=ROUNDS):
+def measure(name, rounds=ROUNDS, timer=time.perf_counter):
     """(fastdl seconds, torch seconds): the minimum over interleaved rounds."""
     ff, tf = CASES[name]
     Tf, Tt = _sides()
@@ -225,11 +227,11 @@ def measure(name, rounds=ROUNDS):
     tf(torch, Tt)
     best_f = best_t = float("inf")
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0 = timer()
         ff(fastdl, Tf)
-        t1 = time.perf_counter()
+        t1 = timer()
         tf(torch, Tt)
-        t2 = time.perf_counter()
+        t2 = timer()
         best_f, best_t = min(best_f, t1 - t0), min(best_t, t2 - t1)
     return best_f, best_t
 
@@ -248,15 +250,26 @@ def test_op(benchmark, name):
     benchmark.pedantic(lambda: ff(fastdl, Tf), rounds=3, iterations=1)
 
 
-def main(names=None):
+def main(names=None, one_thread=False):
+    timer = time.perf_counter
+    if one_thread:
+        from threadpoolctl import threadpool_limits
+        try:  # loaded first, so that the limit reaches SciPy's LAPACK (fastdl.linalg's float32)
+            import scipy.linalg.lapack  # noqa: F401
+        except ImportError:
+            pass
+        threadpool_limits(1)  # NumPy's and SciPy's BLAS/LAPACK in the calling thread
+        fastdl.set_num_threads(1)
+        timer = time.thread_time
     n = fastdl.get_num_threads()
     torch.set_num_threads(n)
     names = names or sorted(CASES)
-    print(f"threads: {n}; min of {ROUNDS} interleaved rounds; 1M-element float32 inputs")
+    print(f"threads: {n}; {'thread CPU time' if one_thread else 'wall time'}, min of {ROUNDS} "
+          f"interleaved rounds; 1M-element float32 inputs")
     print(f"{'op':22s} {'fastdl ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
     slow = []
     for name in names:
-        bf, bt = measure(name)
+        bf, bt = measure(name, timer=timer)
         r = bf / bt
         flag = "  SLOW" if r > 1.5 else ""
         if r > 1.5:
@@ -267,4 +280,6 @@ def main(names=None):
 
 if __name__ == "__main__":
     import sys
-    main(sys.argv[1:] or None)
+    args = sys.argv[1:]
+    one = "--one-thread" in args
+    main([a for a in args if a != "--one-thread"] or None, one_thread=one)

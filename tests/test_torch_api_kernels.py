@@ -1,7 +1,8 @@
 """The ops that run on the tensorops C++ kernels (csrc/kernels/tensorops): gather, cummax /
-cummin, fmod / remainder, topk, multinomial with replacement, sparse.mm — each against a NumPy
-reference (always) and torch (when installed), on inputs large enough to take the kernel
-path, plus their error cases and gradients."""
+cummin, fmod / remainder, topk, mode, multinomial with and without replacement, sparse.mm —
+each against a NumPy reference (always) and torch (when installed), on inputs large enough to
+take the kernel path and on every ISA path the machine has (the ``isa`` fixture), plus their
+error cases and gradients."""
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ def _rng(seed=0):
 # ---- gather ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dim", [0, 1, 2, -1])
-def test_gather_matches_numpy_and_torch(dtype, dim):
+def test_gather_matches_numpy_and_torch(dtype, dim, isa):
     rng = _rng(1)
     a = rng.standard_normal((16, 40, 32)).astype(dtype)
     shape = list(a.shape)
@@ -31,7 +32,7 @@ def test_gather_matches_numpy_and_torch(dtype, dim):
     assert_close(got, want.numpy(), rtol=0, atol=0)
 
 
-def test_gather_index_out_of_range_and_gradient():
+def test_gather_index_out_of_range_and_gradient(isa):
     rng = _rng(2)
     a = rng.standard_normal((64, 512))
     idx = rng.integers(0, 512, (64, 512))
@@ -67,7 +68,7 @@ def _cumext_ref(a, d, is_max):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dim", [0, 1, 2])
 @pytest.mark.parametrize("is_max", [True, False])
-def test_cummax_cummin_match_reference_and_torch(dtype, dim, is_max):
+def test_cummax_cummin_match_reference_and_torch(dtype, dim, is_max, isa):
     rng = _rng(3)
     a = rng.integers(-3, 4, (5, 6, 7)).astype(dtype)  # many ties
     a[1, 2, 3] = a[4, 0, 1] = a[4, 0, 5] = np.nan
@@ -80,6 +81,21 @@ def test_cummax_cummin_match_reference_and_torch(dtype, dim, is_max):
     t = (torch.cummax if is_max else torch.cummin)(torch.from_numpy(a), dim)
     assert np.array_equal(r.indices.numpy(), t.indices.numpy())
     assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("is_max", [True, False])
+def test_cummax_cummin_long_rows(dtype, is_max, isa):
+    """Rows longer than a vector: whole blocks without a new extremum, ties, NaN mid-block."""
+    rng = _rng(13)
+    a = rng.integers(-50, 50, (4, 203)).astype(dtype)
+    a[1, 37] = a[2, 100] = a[2, 150] = np.nan
+    a[3] = 5.0                                          # one long tie
+    fn = fastdl.cummax if is_max else fastdl.cummin
+    r = fn(fastdl.tensor(a), 1)
+    vals, idx = _cumext_ref(a, 1, is_max)
+    assert_close(r.values, vals, rtol=0, atol=0, equal_nan=True)
+    assert np.array_equal(r.indices.numpy(), idx)
 
 
 def test_cummax_gradient():
@@ -101,7 +117,7 @@ def _mod_inputs(dtype, n=20000):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_fmod_remainder_exact(dtype):
+def test_fmod_remainder_exact(dtype, isa):
     a, b = _mod_inputs(dtype)
     with np.errstate(all="ignore"):
         want_f, want_r = np.fmod(a, b), np.remainder(a, b)
@@ -136,7 +152,7 @@ def test_remainder_gradient_and_int():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("dim", [0, 1])
-def test_topk_matches_torch(dtype, largest, dim):
+def test_topk_matches_torch(dtype, largest, dim, isa):
     rng = _rng(7)
     a = rng.integers(-20, 20, (64, 300)).astype(dtype)  # ties
     a[5, 7] = a[9, 0] = a[9, 100] = np.nan
@@ -153,13 +169,60 @@ def test_topk_matches_torch(dtype, largest, dim):
     assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
 
 
+def _topk_ref(a, k, d, largest):
+    """Indices of the k best along d: stable order by (value with NaN largest, index)."""
+    m = np.moveaxis(a, d, -1)
+    nan = np.isnan(m)
+    key = np.where(nan, 0, m)
+    pos = np.broadcast_to(np.arange(m.shape[-1]), m.shape)
+    if largest:
+        order = np.lexsort((pos, -key, -nan.astype(np.int64)))
+    else:
+        order = np.lexsort((pos, key, nan.astype(np.int64)))
+    return np.moveaxis(order[..., :k], -1, d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("shape,dim,k", [
+    ((3, 700, 301), 1, 5),     # columns: two blocks of 256 and a ragged vector tail
+    ((4, 1000), 1, 1),         # rows, k = 1
+    ((2, 70, 33), 1, 70),      # k = n, above the buffer (selection path), columns
+    ((5, 257), -1, 40),        # selection path along rows
+    ((9, 19), 0, 9),           # k = n along dim 0 with the buffer
+])
+def test_topk_kernel_paths(dtype, largest, shape, dim, k, isa):
+    rng = _rng(17)
+    a = rng.integers(-30, 30, shape).astype(dtype)  # many ties
+    flat = a.reshape(-1)
+    flat[rng.integers(0, flat.size, flat.size // 50)] = np.nan
+    flat[rng.integers(0, flat.size, flat.size // 50)] = -np.inf
+    flat[rng.integers(0, flat.size, flat.size // 50)] = np.inf
+    r = fastdl.topk(fastdl.tensor(a), k, dim, largest=largest)
+    want = _topk_ref(a, k, dim, largest)
+    assert np.array_equal(r.indices.numpy(), want)
+    assert_close(r.values, np.take_along_axis(a, want, dim), rtol=0, atol=0, equal_nan=True)
+    torch = pytest.importorskip("torch")
+    t = torch.topk(torch.from_numpy(a), k, dim, largest=largest)
+    assert_close(r.values, t.values.numpy(), rtol=0, atol=0, equal_nan=True)
+
+
+def test_topk_all_nan_and_ascending_rows(isa):
+    a = np.full((3, 500), np.nan, np.float32)
+    a[1] = np.arange(500)          # every element enters the buffer
+    a[2] = np.arange(500)[::-1]
+    for largest in (True, False):
+        r = fastdl.topk(fastdl.tensor(a), 7, 1, largest=largest)
+        assert np.array_equal(r.indices.numpy(), _topk_ref(a, 7, 1, largest))
+
+
 def test_topk_gradient():
     x = fastdl.tensor(_rng(8).standard_normal((5, 9)), requires_grad=True)
     assert gradcheck(lambda t: fastdl.topk(t, 3, 1).values, [x])
 
 
 # ---- multinomial -----------------------------------------------------------------------------
-def test_multinomial_replacement_distribution_and_errors():
+def test_multinomial_replacement_distribution_and_errors(isa):
     w = np.array([[0.0, 1.0, 3.0, 0.0, 4.0], [5.0, 0.0, 0.0, 0.0, 5.0]], np.float32)
     g = fastdl.Generator().manual_seed(0)
     s = fastdl.multinomial(fastdl.tensor(w), 40000, True, generator=g).numpy()
@@ -179,9 +242,98 @@ def test_multinomial_replacement_distribution_and_errors():
             fastdl.multinomial(fastdl.tensor(bad.astype(np.float32)), 3, True)
 
 
+def test_multinomial_without_replacement(isa):
+    rng = _rng(10)
+    w = rng.random((300, 50)).astype(np.float32)
+    w[:, ::3] = 0
+    g = fastdl.Generator().manual_seed(3)
+    s = fastdl.multinomial(fastdl.tensor(w), 12, generator=g).numpy()
+    assert s.shape == (300, 12) and s.dtype == np.int64
+    assert all(len(set(row)) == 12 for row in s)                 # distinct
+    assert (np.take_along_axis(w, s, 1) > 0).all()               # zero weights never drawn
+    again = fastdl.multinomial(fastdl.tensor(w), 12, generator=fastdl.Generator().manual_seed(3))
+    assert np.array_equal(s, again.numpy())
+    # the first draw is distributed as w / sum(w); the second as the renormalised rest
+    p = np.array([1.0, 2.0, 0.0, 5.0, 2.0])
+    s = fastdl.multinomial(fastdl.tensor(np.tile(p, (40000, 1))), 2).numpy()
+    assert_close(np.bincount(s[:, 0], minlength=5) / 40000, p / p.sum(), rtol=0, atol=0.01)
+    second = sum(p[i] / p.sum() * np.where(np.arange(5) == i, 0, p) / (p.sum() - p[i])
+                 for i in range(5))
+    assert_close(np.bincount(s[:, 1], minlength=5) / 40000, second, rtol=0, atol=0.01)
+    s = fastdl.multinomial(fastdl.tensor(p), 4).numpy()          # 1-D, every positive weight
+    assert sorted(s) == [0, 1, 3, 4]
+    big = fastdl.multinomial(fastdl.tensor(rng.random((2, 100))), 60).numpy()  # k > buffer
+    assert all(len(set(row)) == 60 for row in big)
+    for bad, k, msg in ((np.array([1.0, -1.0]), 1, "element < 0"),
+                        (np.array([1.0, np.inf]), 1, "inf"),
+                        (np.array([np.nan, 1.0]), 1, "nan"),
+                        (np.array([0.0, 0.0]), 1, "sum of probabilities"),
+                        (np.array([1.0, 1.0]), 3, "n_sample > prob_dist")):
+        for dt in DTYPES + [np.float16]:
+            with pytest.raises(RuntimeError, match=msg):
+                fastdl.multinomial(fastdl.tensor(bad.astype(dt)), k)
+    # fewer positive weights than samples: zero weights follow the positive ones (as torch)
+    few = np.array([[0.0, 1.0, 0.0, 0.0, 2.0]])
+    for dt in DTYPES + [np.float16]:
+        s = fastdl.multinomial(fastdl.tensor(few.astype(dt)), 4).numpy()
+        assert sorted(s[0, :2]) == [1, 4] and set(s[0, 2:]) < {0, 2, 3} and len(set(s[0])) == 4
+    torch = pytest.importorskip("torch")
+    t = torch.multinomial(torch.from_numpy(few), 4)
+    assert sorted(t[0, :2].tolist()) == [1, 4] and set(t[0, 2:].tolist()) < {0, 2, 3}
+
+
+# ---- mode ------------------------------------------------------------------------------------
+def _mode_ref(rows):
+    """Per row: the most frequent value (smallest among ties; NaNs equal, largest) and the
+    index of its last occurrence."""
+    vals, idx = [], []
+    for row in rows:
+        key = [("nan",) if v != v else (v,) for v in row.tolist()]
+        counts = {}
+        for k_ in key:
+            counts[k_] = counts.get(k_, 0) + 1
+        best = min(counts, key=lambda k_: (-counts[k_], 1 if k_ == ("nan",) else 0,
+                                           0 if k_ == ("nan",) else k_[0]))
+        vals.append(np.nan if best == ("nan",) else best[0])
+        idx.append(max(i for i, k_ in enumerate(key) if k_ == best))
+    return np.array(vals), np.array(idx)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_mode_kernel(dtype, dim, isa):
+    rng = _rng(11)
+    a = rng.integers(0, 12, (40, 90)).astype(dtype)
+    if dtype != np.int64:
+        a[3, :60] = np.nan                      # NaN the most frequent in one row
+        a[4, ::2] = np.nan
+        a[7] = -0.0
+    r = fastdl.mode(fastdl.tensor(a), dim)
+    m = np.moveaxis(a, dim, -1)
+    v, i = _mode_ref(m)
+    assert np.array_equal(r.indices.numpy(), i)
+    assert_close(r.values, v.astype(dtype), rtol=0, atol=0, equal_nan=True)
+    k = fastdl.mode(fastdl.tensor(a), dim, keepdim=True)
+    assert k.values.shape == k.indices.shape == tuple(1 if j == dim % 2 else s
+                                                      for j, s in enumerate(a.shape))
+    torch = pytest.importorskip("torch")
+    t = torch.mode(torch.from_numpy(a), dim)
+    ok = ~np.isnan(m).any(-1)  # torch's mode of a slice with NaN is not reliable
+    assert_close(r.values.numpy()[ok], t.values.numpy()[ok], rtol=0, atol=0)
+    # (torch's index is some occurrence of the mode, from an unstable sort; fastdl's the last)
+
+
+def test_mode_gradient_goes_to_the_index():
+    x = fastdl.tensor(np.array([[1.0, 2.0, 2.0, 3.0], [4.0, 4.0, 1.0, 1.0]]), requires_grad=True)
+    r = fastdl.mode(x, 1)
+    r.values.backward(fastdl.tensor([2.0, 3.0]))
+    assert r.indices.tolist() == [2, 3]
+    assert x.grad.tolist() == [[0, 0, 2, 0], [0, 0, 0, 3]]
+
+
 # ---- sparse.mm -------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_spmm_matches_dense(dtype):
+def test_spmm_matches_dense(dtype, isa):
     rng = _rng(9)
     m, k, n, nnz = 50, 40, 7, 300
     idx = np.stack([rng.integers(0, m, nnz), rng.integers(0, k, nnz)])  # unsorted, duplicates

@@ -239,3 +239,52 @@ def test_torch_spellings():
     assert_close(fastdl.slogdet(T(A)).logabsdet.numpy(), torch.slogdet(ta).logabsdet.numpy())
     assert_close(T(A).matrix_power(2).numpy(), ta.matrix_power(2).numpy())
     assert_close(fastdl.pinverse(T(B)).numpy(), torch.pinverse(torch.from_numpy(B)).numpy())
+
+
+def test_float32_lapack_path_matches_float64():
+    """inv, solve, det and cholesky of one float32 matrix from 64 rows run on single-precision
+    LAPACK (SciPy) when SciPy is installed, else on NumPy: the same results either way."""
+    L = fastdl.linalg
+    rng = np.random.default_rng(5)
+    n = 96
+    m = rng.standard_normal((n, n))
+    gen = (m / np.sqrt(n) / 3 + np.eye(n)).astype(np.float32)  # general, condition ~2
+    spd = (m @ m.T / n + np.eye(n)).astype(np.float32)
+    b = rng.standard_normal((n, 7)).astype(np.float32)
+    g64, s64 = gen.astype(np.float64), spd.astype(np.float64)
+    assert_close(L.inv(T(gen)).numpy(), np.linalg.inv(g64), rtol=1e-3, atol=1e-4)
+    assert L.inv(T(gen)).dtype == fastdl.float32
+    assert_close(L.solve(T(gen), T(b)).numpy(), np.linalg.solve(g64, b), rtol=1e-4, atol=1e-4)
+    assert_close(L.solve(T(gen), T(b[:, 0])).numpy(), np.linalg.solve(g64, b[:, 0]),
+                 rtol=1e-4, atol=1e-4)
+    for a in (gen, gen[::-1].copy(), gen[[1, 0] + list(range(2, n))]):  # signs of the pivots
+        assert_close(L.det(T(a)).numpy(), np.linalg.det(a.astype(np.float64)), rtol=1e-3,
+                     atol=0)
+    sing = gen.copy()
+    sing[5] = sing[3]
+    assert abs(L.det(T(sing)).item()) < 1e-3 * abs(np.linalg.det(g64))
+    want = np.linalg.cholesky(s64)
+    assert_close(L.cholesky(T(spd)).numpy(), want, rtol=1e-4, atol=1e-5)
+    assert_close(L.cholesky(T(spd), upper=True).numpy(), want.T, rtol=1e-4, atol=1e-5)
+    lower_only = np.tril(spd) + np.triu(rng.standard_normal((n, n)), 1).astype(np.float32)
+    assert_close(L.cholesky(T(lower_only)).numpy(), want, rtol=1e-4, atol=1e-5)  # as torch
+    with pytest.raises(RuntimeError, match="positive-definite"):
+        L.cholesky(T(-spd))
+    zero = np.zeros((n, n), np.float32)
+    with pytest.raises(RuntimeError, match="singular|Singular"):
+        L.inv(T(zero))
+    with pytest.raises(RuntimeError, match="singular|Singular"):
+        L.solve(T(zero), T(b))
+    x = L.solve(T(gen), T(b))                           # a Fortran-order result works on
+    assert_close((x * 2).numpy(), 2 * np.linalg.solve(g64, b), rtol=1e-4, atol=1e-4)
+    assert_close(fastdl.matmul(T(gen), x).numpy(), b, rtol=1e-4, atol=1e-4)
+    x = T(gen.astype(np.float32), True)                  # the backward is unchanged
+    L.inv(x).sum().backward()
+    it = np.linalg.inv(g64).T
+    assert_close(x.grad.numpy(), -(it @ np.ones((n, n)) @ it), rtol=1e-3, atol=1e-4)
+    torch = pytest.importorskip("torch")
+    tg = torch.from_numpy(gen)
+    assert_close(L.inv(T(gen)).numpy(), torch.linalg.inv(tg).numpy(), rtol=1e-3, atol=1e-4)
+    assert_close(L.cholesky(T(lower_only)).numpy(),
+                 torch.linalg.cholesky(torch.from_numpy(lower_only)).numpy(), rtol=1e-4,
+                 atol=1e-5)

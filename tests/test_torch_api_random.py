@@ -138,8 +138,9 @@ def test_multinomial_frequencies_and_without_replacement():
     first = np.array([fastdl.multinomial(w[0], 2).numpy()[0] for _ in range(3000)])
     assert_close(np.bincount(first, minlength=4) / 3000, np.array([0.1, 0.3, 0, 0.6]),
                  atol=0.04, rtol=0)
-    with pytest.raises(RuntimeError, match="not enough"):
-        fastdl.multinomial(w[1], 3)
+    # fewer positive weights than samples: torch then draws zero weights after the others
+    s = fastdl.multinomial(w[1], 3).tolist()
+    assert sorted(s[:2]) == [2, 3] and s[2] in (0, 1)
     with pytest.raises(RuntimeError, match="element < 0"):
         fastdl.multinomial(fastdl.tensor([-1.0, 2.0]), 1)
     with pytest.raises(RuntimeError, match="without replacement"):

@@ -1,6 +1,7 @@
 // Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
-// fmod/remainder, multinomial with replacement. Dtypes, ranks, shapes and contiguity are
-// validated here; the GIL is released around every kernel.
+// fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense.
+// Dtypes, ranks, shapes and contiguity are validated here; the GIL is released around every
+// kernel.
 #include <stdexcept>
 #include <string>
 
@@ -91,14 +92,48 @@ py::array multinomial_t(const py::array& w, const py::array& u) {
 }
 
 template <class T>
-py::array topk_t(const py::array& x, int64_t k, bool largest) {
-  const int64_t rows = x.shape(0), n = x.shape(1);
-  py::array idx = pool_array({rows, k}, py::dtype::of<int64_t>());
+py::array topk_t(const py::array& x, int64_t k, int64_t dim, bool largest) {
+  int64_t outer, n, inner;
+  split(x, dim, outer, n, inner);
+  Shape sh = shape_of(x);
+  sh[dim] = k;
+  py::array idx = pool_array(sh, py::dtype::of<int64_t>());
   {
     py::gil_scoped_release nogil;
-    tensorops::topk<T>(cptr<T>(x), rows, n, k, largest, ptr<int64_t>(idx));
+    tensorops::topk<T>(cptr<T>(x), outer, n, inner, k, largest, ptr<int64_t>(idx));
   }
   return idx;
+}
+
+template <class T>
+py::tuple mode_t(const py::array& x) {
+  const int64_t rows = x.shape(0), n = x.shape(1);
+  py::array vals = pool_array({rows}, x.dtype());
+  py::array idx = pool_array({rows}, py::dtype::of<int64_t>());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::mode<T>(cptr<T>(x), rows, n, ptr<T>(vals), ptr<int64_t>(idx));
+  }
+  return py::make_tuple(vals, idx);
+}
+
+template <class T>
+py::array multinomial_noreplace_t(const py::array& w, const py::array& u, int64_t k) {
+  const int64_t rows = w.shape(0), n = w.shape(1);
+  py::array out = pool_array({rows, k}, py::dtype::of<int64_t>());
+  int err;
+  {
+    py::gil_scoped_release nogil;
+    err = tensorops::multinomial_noreplace<T>(cptr<T>(w), rows, n, cptr<T>(u), k,
+                                              ptr<int64_t>(out));
+  }
+  if (err == 1)
+    throw std::runtime_error("multinomial(): probability tensor contains either `inf`, `nan` "
+                             "or element < 0");
+  if (err == 2)
+    throw std::runtime_error("multinomial(): invalid multinomial distribution (sum of "
+                             "probabilities <= 0)");
+  return out;
 }
 
 template <class T>
@@ -187,19 +222,59 @@ void bind_tensorops(py::module_& m) {
       "u * total. RuntimeError for negative/non-finite weights or a zero row.");
   m.def(
       "tensorops_topk",
-      [](const py::array& x, int64_t k, bool largest) {
+      [](const py::array& x, int64_t k, int64_t dim, bool largest) {
         const char* fn = "topk";
         require_float(x, fn, "input");
-        if (x.ndim() != 2)
-          throw py::value_error(P(fn) + "input must be (rows, n), got " + shape_str(x));
-        if (k < 0 || k > x.shape(1))
-          throw py::value_error(P(fn) + "k = " + std::to_string(k) + " out of range for rows "
-                                "of " + std::to_string(x.shape(1)));
-        return is_f32(x) ? topk_t<float>(x, k, largest) : topk_t<double>(x, k, largest);
+        check_dim(x, dim, fn);
+        if (k < 0 || k > x.shape(dim))
+          throw py::value_error(P(fn) + "k = " + std::to_string(k) + " out of range for "
+                                "dimension " + std::to_string(dim) + " of input " +
+                                shape_str(x));
+        return is_f32(x) ? topk_t<float>(x, k, dim, largest)
+                         : topk_t<double>(x, k, dim, largest);
       },
-      py::arg("input"), py::arg("k"), py::arg("largest"),
-      "int64 (rows, k): per row the indices of the k largest (smallest) values in order, NaN "
-      "the largest, ties by lower index.");
+      py::arg("input"), py::arg("k"), py::arg("dim"), py::arg("largest"),
+      "int64, input's shape with k along dim: the indices of the k largest (smallest) values "
+      "along dim in order, NaN the largest, ties by lower index.");
+  m.def(
+      "tensorops_mode",
+      [](const py::array& x) {
+        const char* fn = "mode";
+        if (!is_i64(x)) require_float(x, fn, "input");
+        if (!(x.flags() & py::array::c_style))
+          throw py::value_error(P(fn) + "input " + shape_str(x) + " must be C-contiguous");
+        if (x.ndim() != 2 || x.shape(1) < 1)
+          throw py::value_error(P(fn) + "input must be (rows, n) with n >= 1, got " +
+                                shape_str(x));
+        if (is_i64(x)) return mode_t<int64_t>(x);
+        return is_f32(x) ? mode_t<float>(x) : mode_t<double>(x);
+      },
+      py::arg("input"),
+      "(values, indices) per row: the most frequent value (the smallest of equally frequent "
+      "ones, NaN the largest) and the index of its last occurrence. float32/float64/int64.");
+  m.def(
+      "tensorops_multinomial_noreplace",
+      [](const py::array& w, const py::array& u, int64_t k) {
+        const char* fn = "multinomial";
+        require_float(w, fn, "input");
+        if (w.ndim() != 2 || w.shape(1) < 1)
+          throw py::value_error(P(fn) + "weights must be (rows, n) with n >= 1, got " +
+                                shape_str(w));
+        require_float(u, fn, "uniforms");
+        require_same_dtype(w, u, fn, "weights", "uniforms");
+        if (shape_of(u) != shape_of(w))
+          throw py::value_error(P(fn) + "uniforms " + shape_str(u) + " must have the weights' "
+                                "shape " + shape_str(w));
+        if (k < 1 || k > w.shape(1))
+          throw py::value_error(P(fn) + "cannot sample " + std::to_string(k) + " of " +
+                                std::to_string(w.shape(1)) + " categories without replacement");
+        return is_f32(w) ? multinomial_noreplace_t<float>(w, u, k)
+                         : multinomial_noreplace_t<double>(w, u, k);
+      },
+      py::arg("weights"), py::arg("uniforms"), py::arg("k"),
+      "int64 (rows, k): k distinct categories per row drawn without replacement (the "
+      "exponential race on keys w / -log(u), largest first; zero weights last). RuntimeError "
+      "for invalid weights or a row without a positive one.");
   m.def(
       "tensorops_spmm",
       [](const py::array& rows, const py::array& cols, const py::array& vals, int64_t m,

@@ -199,20 +199,25 @@ class _Neg(_Op):
         return -g
 
 
-class _Exp(_Op):
-    _double = True
-    _saved_out = {0: 0}
+def _from_output(name, fn, grad):
+    """A unary primitive ``fn`` whose gradient is ``grad(g, out)``, from its saved output."""
 
-    @staticmethod
     def forward(ctx, a):
-        out = _unary(np.exp, a)
+        out = _unary(fn, a)
         ctx.save_for_backward(out)
         return out
 
-    @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * out
+        return grad(g, out)
+
+    return type(name, (_Op,), {"_double": True, "_saved_out": {0: 0}, "__module__": __name__,
+                               "forward": staticmethod(forward),
+                               "backward": staticmethod(backward)})
+
+
+_Exp = _from_output("_Exp", np.exp, lambda g, out: g * out)
+_Sqrt = _from_output("_Sqrt", np.sqrt, lambda g, out: g / (2 * out))
 
 
 class _Log(_Op):
@@ -227,22 +232,6 @@ class _Log(_Op):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g / a
-
-
-class _Sqrt(_Op):
-    _double = True
-    _saved_out = {0: 0}
-
-    @staticmethod
-    def forward(ctx, a):
-        out = _unary(np.sqrt, a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g / (2 * out)
 
 
 class _Abs(_Op):

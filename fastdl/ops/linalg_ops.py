@@ -6,7 +6,9 @@ matrix_rank, multi_dot, cross, vecdot).
 
 Every contraction runs on fastdl's GEMM kernel through ``matmul`` (einsum and tensordot
 permute and reshape their operands to batched matrix products). The decompositions run on
-NumPy's LAPACK; each is one ``_Op`` whose backward is the textbook matrix-calculus rule
+NumPy's LAPACK (inv, solve, det and cholesky of one float32 matrix from 64 rows on SciPy's
+single-precision LAPACK when SciPy is installed: NumPy computes float32 in float64); each is
+one ``_Op`` whose backward is the textbook matrix-calculus rule
 (inverse: ``-A⁻ᵀ G A⁻ᵀ``; determinant: ``g·det·A⁻ᵀ``; eigh, svd, qr, cholesky as in
 Townsend 2016, Liao et al. 2019 and Murray 2016). Batched inputs (``(..., m, n)``) work
 everywhere.
@@ -524,6 +526,33 @@ def _square(x, what):
                            f"{a.dtype}")
 
 
+_LAPACK32_MIN = 64  # float32 matrices from this size run on LAPACK's single-precision routines
+_lapack = None      # scipy.linalg.lapack once looked up (False: SciPy is not installed)
+
+
+def _lapack32(*arrays):
+    """``scipy.linalg.lapack`` when every array is one float32 matrix (2-D) with at least
+    ``_LAPACK32_MIN`` rows and SciPy is installed, else None. NumPy's linalg computes float32
+    input in float64 and rounds (2-3× the time of the single-precision routines)."""
+    for a in arrays:
+        if a.dtype != np.float32 or a.ndim != 2 or a.shape[0] < _LAPACK32_MIN:
+            return None
+    global _lapack
+    if _lapack is None:
+        try:
+            from scipy.linalg import lapack
+        except ImportError:  # pragma: no cover - SciPy is optional
+            lapack = False
+        _lapack = lapack
+    return _lapack or None
+
+
+def _singular(what, info):
+    raise RuntimeError(f"linalg.{what}: The diagonal element {info} is zero, the "
+                       f"{'inversion' if what == 'inv' else 'solve'} could not be completed "
+                       f"because the input matrix is singular.")
+
+
 def _lin(fn, what, *args):
     try:
         return fn(*args)
@@ -534,7 +563,17 @@ def _lin(fn, what, *args):
 class _Inv(_Op):
     @staticmethod
     def forward(ctx, a):
-        out = _lin(np.linalg.inv, "inv", a)
+        lapack = _lapack32(a)
+        if lapack is not None:
+            # a's memory read in Fortran order is Aᵀ: Aᵀ Y = I gives Y = A⁻ᵀ, whose transpose
+            # (C order, no copy) is A⁻¹
+            _, _, y, info = lapack.sgesv(a.T, np.eye(a.shape[0], dtype=a.dtype),
+                                         overwrite_b=1)
+            if info > 0:
+                _singular("inv", info)
+            out = y.T
+        else:
+            out = _lin(np.linalg.inv, "inv", a)
         ctx.save_for_backward(out)
         return out
 
@@ -557,7 +596,13 @@ class _Solve(_Op):
     @staticmethod
     def forward(ctx, a, b, vec):
         bb = b[..., None] if vec else b
-        x = _lin(np.linalg.solve, "solve", a, bb)
+        lapack = _lapack32(a, bb)
+        if lapack is not None:
+            _, _, x, info = lapack.sgesv(a, bb)  # x in Fortran order, as torch's result
+            if info > 0:
+                _singular("solve", info)
+        else:
+            x = _lin(np.linalg.solve, "solve", a, bb)
         ctx.save_for_backward(a, x)
         ctx.vec = vec
         return x[..., 0] if vec else x
@@ -606,7 +651,16 @@ def solve(A, B, *, left=True, out=None):
 class _Det(_Op):
     @staticmethod
     def forward(ctx, a):
-        d = np.asarray(np.linalg.det(a))
+        lapack = _lapack32(a)
+        if lapack is not None:
+            # LU of Aᵀ (a's memory in Fortran order): det(Aᵀ) = det(A) = ±Π diag(U)
+            lu, piv, _ = lapack.sgetrf(a.T)
+            swaps = np.count_nonzero(piv != np.arange(piv.size))
+            p = np.prod(np.diagonal(lu).astype(np.float64)) * (-1.0) ** swaps
+            with np.errstate(over="ignore"):  # beyond float32's range: ±inf, as torch
+                d = np.asarray(p, a.dtype)
+        else:
+            d = np.asarray(np.linalg.det(a))
         ctx.save_for_backward(a, d)
         return d
 
@@ -819,11 +873,21 @@ def qr(A, mode="reduced", *, out=None):
 class _Cholesky(_Op):
     @staticmethod
     def forward(ctx, a, upper):
-        try:
-            l = np.linalg.cholesky(a)
-        except np.linalg.LinAlgError:
+        lapack = _lapack32(a)
+        if lapack is not None:
+            # the upper factor of a's memory read in Fortran order (Aᵀ, from A's lower
+            # triangle as torch) is, read back in C order, the lower factor L of A
+            u, info = lapack.spotrf(a.T, lower=0, clean=1)
+            l = u.T
+        else:
+            try:
+                l = np.linalg.cholesky(a)
+                info = 0
+            except np.linalg.LinAlgError:
+                info = 1
+        if info:
             raise RuntimeError("linalg.cholesky: The factorization could not be completed "
-                               "because the input is not positive-definite.") from None
+                               "because the input is not positive-definite.")
         ctx.save_for_backward(l)
         ctx.upper = upper
         return _mT(l).copy() if upper else l

@@ -185,23 +185,31 @@ def _other(dim):
                                        not isinstance(dim, (int, np.integer)))
 
 
+def _max_min(input, dim, keepdim, out, largest):
+    """``max`` (largest) or ``min``: the extreme element, the named tuple ``(values,
+    indices)`` along ``dim``, or with a tensor ``dim`` the elementwise ``maximum``/``minimum``."""
+    name = "max" if largest else "min"
+    input = _tensor(input)
+    if _other(dim):
+        return (maximum if largest else minimum)(input, dim, out=out)
+    if dim is None and keepdim:
+        raise TypeError(f"{name}(): keepdim needs dim")
+    r = _minmax(input, dim, keepdim, largest)
+    if out is None:
+        return r
+    if isinstance(r, tuple):
+        return (_rt.max if largest else _rt.min)(_out(r[0], out[0], name),
+                                                 _out(r[1], out[1], name))
+    return _out(r, out, name)
+
+
 @register()
 def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The largest element; with ``dim`` the named tuple ``(values, indices)``; with a
     tensor as second argument, ``maximum``.
     Example: ``fastdl.max(fastdl.tensor([[1, 5], [7, 2]]), 1)`` gives values ``[5, 7]``,
     indices ``[1, 0]``"""
-    input = _tensor(input)
-    if _other(dim):
-        return maximum(input, dim, out=out)
-    if dim is None and keepdim:
-        raise TypeError("max(): keepdim needs dim")
-    r = _minmax(input, dim, keepdim, True)
-    if out is not None:
-        if isinstance(r, tuple):
-            return _rt.max(_out(r[0], out[0], "max"), _out(r[1], out[1], "max"))
-        return _out(r, out, "max")
-    return r
+    return _max_min(input, dim, keepdim, out, True)
 
 
 @register()
@@ -209,17 +217,7 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     """The smallest element; with ``dim`` the named tuple ``(values, indices)``; with a
     tensor as second argument, ``minimum``. Example: ``fastdl.min(fastdl.tensor([3, 1]))``
     gives ``1``"""
-    input = _tensor(input)
-    if _other(dim):
-        return minimum(input, dim, out=out)
-    if dim is None and keepdim:
-        raise TypeError("min(): keepdim needs dim")
-    r = _minmax(input, dim, keepdim, False)
-    if out is not None:
-        if isinstance(r, tuple):
-            return _rt.min(_out(r[0], out[0], "min"), _out(r[1], out[1], "min"))
-        return _out(r, out, "min")
-    return r
+    return _max_min(input, dim, keepdim, out, False)
 
 
 @register()

@@ -160,6 +160,13 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         u = _gen(generator).random((w2.shape[0], num_samples))
         idx = _C.tensorops_multinomial(w2, u)
         return out_(out, wrap(idx.reshape(w.shape[:-1] + (num_samples,))), "multinomial")
+    if not replacement and 0 < num_samples <= w.shape[-1] and w.dtype.itemsize >= 4:
+        # float32/float64 rows on the C++ kernel (it validates the weights too): the
+        # exponential race, the k largest w / E with E = -log(u) exponential
+        w2 = np.ascontiguousarray(w.reshape(-1, w.shape[-1]))
+        u = _gen(generator).random(w2.shape, dtype=w2.dtype)
+        idx = _C.tensorops_multinomial_noreplace(w2, u, num_samples)
+        return out_(out, wrap(idx.reshape(w.shape[:-1] + (num_samples,))), "multinomial")
     rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
     n = rows.shape[1]
     if not np.isfinite(rows).all() or (rows < 0).any():
@@ -191,10 +198,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
                 nz = np.flatnonzero(rows[i] > 0)
                 idx[i, j] = nz[np.searchsorted(nz, idx[i, j]) % nz.size]
     else:
-        if ((rows > 0).sum(1) < num_samples).any():
-            raise RuntimeError("multinomial(): invalid multinomial distribution (with "
-                               "replacement=False, not enough non-negative category to sample)")
         # exponential race: the k smallest E_i / w_i are a weighted sample without replacement
+        # (a zero weight's key is inf: drawn only after every positive one, as torch)
         with np.errstate(divide="ignore"):
             keys = g.standard_exponential(rows.shape) / rows
         idx = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]

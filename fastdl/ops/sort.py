@@ -89,11 +89,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A00
         return out_(out, return_types.topk(x.clone() if k else x.reshape(1)[:0].reshape(-1),
                                            wrap(np.zeros((), np.int64))), "topk")
     if a.dtype.kind == "f" and a.dtype.itemsize >= 4 and k and a.size:
-        # float32/float64: one C++ partial sort per row (NaN the largest, ties by lower index)
-        m = np.moveaxis(a, d, -1)
-        rows = np.ascontiguousarray(m).reshape(-1, n)
-        idx = _C.tensorops_topk(rows, k, bool(largest)).reshape(m.shape[:-1] + (k,))
-        idx = np.moveaxis(idx, -1, d)
+        # float32/float64 on the C++ kernel, along d in place (NaN the largest, ties by lower
+        # index): a running k-best per line that skips, by vector compares, what cannot enter
+        idx = _C.tensorops_topk(np.ascontiguousarray(a), k, d, bool(largest))
     elif largest and k < n and n > 64 and a.dtype.kind == "f" and not np.isnan(a).any():
         # partial selection first (O(n)), then order the k winners
         part = np.argpartition(-a, k - 1, axis=d) if k else None

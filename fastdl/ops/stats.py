@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from .. import return_types
+from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
@@ -189,6 +189,10 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     m = np.moveaxis(a, d, -1)
     rows = m.reshape(-1, m.shape[-1])
     n = rows.shape[1]
+    if rows.dtype in _MODE_KERNEL and rows.size:
+        # one C++ sort per row: the longest run, then its value's last index
+        _, pos = _C.tensorops_mode(np.ascontiguousarray(rows))
+        return _mode_result(x, pos, m.shape[:-1], d, keepdim, out)
     order = np.argsort(rows, axis=1, kind="stable")
     srt = np.take_along_axis(rows, order, axis=1)
     # run starts in each sorted row
@@ -206,14 +210,22 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
     in_best = run_id == best_run[:, None]
     # last occurrence in the original order among the best run's positions
     pos = np.where(in_best, order, -1).max(axis=1)
-    idx = pos.reshape(m.shape[:-1])
+    return _mode_result(x, pos, m.shape[:-1], d, keepdim, out)
+
+
+_MODE_KERNEL = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
+
+
+def _mode_result(x, pos, shape, d, keepdim, out):
+    """mode's named tuple from the per-row positions ``pos`` of the mode values."""
+    idx = pos.reshape(shape)
     idx_k = np.expand_dims(idx, d)
     vals = take_along(x, d, idx_k)
     if not keepdim:
         vals = vals.squeeze(d)
     else:
         idx = idx_k
-    return out_(out, return_types.mode(vals, wrap(idx.astype(np.int64))), "mode")
+    return out_(out, return_types.mode(vals, wrap(idx.astype(np.int64, copy=False))), "mode")
 
 
 _INTERP = ("linear", "lower", "higher", "midpoint", "nearest")

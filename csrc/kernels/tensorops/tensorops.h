@@ -1,20 +1,27 @@
 // Tensor ops that NumPy has no single fast pass for: gather along a dimension, running
-// max/min with indices, C's fmod and Python's remainder, and multinomial sampling with
-// replacement. Plain loops over raw pointers; the binding validates shapes and dtypes.
+// max/min with indices, C's fmod and Python's remainder, top-k selection, the mode of a row,
+// multinomial sampling with and without replacement, and sparse (COO) × dense products.
+// Raw pointers; the binding validates shapes and dtypes.
 //
 // Layout: an array reduced or indexed along one dimension is viewed as (outer, n, inner),
 // C-contiguous: element (o, j, i) at o·n·inner + j·inner + i. Work is split over `outer`
 // (and `inner`) in chunks whose size depends only on the shape, so results do not depend on
-// the thread count. T = float or double.
+// the thread count. T = float or double (the mode also int64).
+//
+// The kernels are written once in tensorops_impl.h and compiled per ISA (tensorops.cpp:
+// generic, tensorops_avx2.cpp, tensorops_avx512.cpp); the functions below call the active
+// ISA's TensorOps table.
 #pragma once
 #include <cstdint>
+
+#include "common/dispatch.h"
 
 namespace fastdl {
 namespace tensorops {
 
 // out[o, j, i] = x[o, idx[o, j, i], i] for x (outer, n, inner) and idx/out (outer, m, inner);
 // an index in [-n, 0) counts from the end. Returns -1 when every index is in [-n, n), else the
-// flat position in idx of an out-of-range index (out is then incomplete).
+// flat position in idx of the first out-of-range index (out is then incomplete).
 template <class T>
 int64_t gather(const T* x, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
                int64_t m, T* out);
@@ -41,10 +48,29 @@ template <class T>
 int multinomial_replacement(const T* w, int64_t rows, int64_t n, const double* u, int64_t k,
                             int64_t* out);
 
-// The indices of the k largest (smallest with !largest) entries of each row of x (rows, n), in
-// order: by value (NaN counts as larger than every number, as torch), ties by lower index.
+// Draw k distinct categories per row of w (rows, n) without replacement, by the exponential
+// race: with E_j = −log u[r, j] (u uniform in [0, 1), one per weight), out[r, ·] are the
+// indices of the k largest keys w_j / E_j in decreasing order, which is the order a
+// draw-one-then-renormalise sampler would pick them in. A zero weight is drawn only when a
+// row has fewer than k positive weights, after them and in index order (as torch).
+// Returns 0; 1 when a weight is negative, inf or NaN; 2 when a row has no positive weight
+// (out is then incomplete).
 template <class T>
-void topk(const T* x, int64_t rows, int64_t n, int64_t k, bool largest, int64_t* idx);
+int multinomial_noreplace(const T* w, int64_t rows, int64_t n, const T* u, int64_t k,
+                          int64_t* out);
+
+// The indices of the k largest (smallest with !largest) entries along the middle axis of x
+// (outer, n, inner), in order: by value (NaN counts as larger than every number, as torch),
+// ties by lower index. idx is (outer, k, inner).
+template <class T>
+void topk(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, bool largest,
+          int64_t* idx);
+
+// The most frequent value of each row of x (rows, n), n >= 1 (the smallest among equally
+// frequent ones; NaNs count as equal and larger than every number) and the index of its last
+// occurrence in the row. T = float, double or int64_t.
+template <class T>
+void mode(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx);
 
 // Sparse (m, ·) in COO form times dense x (k, n): out (m, n) = Σ_e vals[e] · x[cols[e], :] into
 // row rows[e] (duplicates add). Entries are bucketed by row first (a counting sort, O(nnz + m)),
@@ -53,6 +79,36 @@ void topk(const T* x, int64_t rows, int64_t n, int64_t k, bool largest, int64_t*
 template <class T>
 bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
               const T* x, int64_t k, int64_t n, T* out);
+
+// Baseline helpers the per-ISA kernels call for sorting and selection (std algorithms are
+// kept out of tensorops_impl.h, see there), defined in tensorops.cpp:
+// sort_values: v[0..n) ascending, NaNs last (T = float, double, int64_t).
+template <class T>
+void sort_values(T* v, int64_t n);
+// select_k: order[0..k) = the indices of the k largest (smallest with !largest) of x[0..n)
+// in order, NaN the largest, ties by lower index; order has room for n entries.
+template <class T>
+void select_k(const T* x, int64_t n, int64_t k, bool largest, int64_t* order);
+
+// The family's per-ISA table: the functions above for one element type.
+template <class T>
+struct TensorOpsT {
+  int64_t (*gather)(const T*, int64_t, int64_t, int64_t, const int64_t*, int64_t, T*);
+  void (*cumext)(const T*, int64_t, int64_t, int64_t, bool, T*, int64_t*);
+  void (*fmod)(const T*, const T*, int64_t, bool, bool, T*);
+  int (*multinomial_replacement)(const T*, int64_t, int64_t, const double*, int64_t, int64_t*);
+  int (*multinomial_noreplace)(const T*, int64_t, int64_t, const T*, int64_t, int64_t*);
+  void (*topk)(const T*, int64_t, int64_t, int64_t, int64_t, bool, int64_t*);
+  void (*mode)(const T*, int64_t, int64_t, T*, int64_t*);
+  bool (*spmm_coo)(const int64_t*, const int64_t*, const T*, int64_t, int64_t, const T*,
+                   int64_t, int64_t, T*);
+};
+struct TensorOps {
+  TensorOpsT<float> f;
+  TensorOpsT<double> d;
+  void (*mode_i64)(const int64_t*, int64_t, int64_t, int64_t*, int64_t*);
+};
+FASTDL_DECLARE_OPS(TensorOps)
 
 }  // namespace tensorops
 }  // namespace fastdl

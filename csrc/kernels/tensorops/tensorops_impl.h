@@ -1,0 +1,593 @@
+// The tensor-ops kernels (semantics in tensorops.h), written once on the simd:: vector types
+// (common/simd.h) and compiled once per ISA: tensorops.cpp (generic), tensorops_avx2.cpp and
+// tensorops_avx512.cpp include this file, which ends with that ISA's TensorOps table.
+//
+// Threading: parallel_for chunks depend only on the shape (about 64K elements of work each);
+// no kernel reduces across chunks, so results are the same for any thread count.
+//
+// No std:: containers or algorithms here (their inline instances have vague linkage, and the
+// linker may keep an AVX-512 copy for the generic build): buffers are pool memory (Buf), and
+// sorting and selection call the baseline helpers of tensorops.h (sort_values, select_k).
+#pragma once
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/tensorops/tensorops.h"
+
+namespace fastdl {
+namespace tensorops {
+namespace FASTDL_SIMD_ISA {
+namespace {
+
+// pool memory for one chunk's buffers, released at the end of the scope
+class Buf {
+ public:
+  explicit Buf(size_t bytes) : p_(bytes ? pool_alloc(bytes) : nullptr) {}
+  ~Buf() { pool_free(p_); }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  template <class U>
+  U* at(size_t byte_offset = 0) const {
+    return reinterpret_cast<U*>(static_cast<char*>(p_) + byte_offset);
+  }
+
+ private:
+  void* p_;
+};
+
+// rows of (outer, ·, inner) per chunk: about 64K elements of work each
+inline int64_t grain_rows(int64_t per_row) {
+  const int64_t g = (int64_t(1) << 16) / (per_row > 0 ? per_row : 1);
+  return g > 0 ? g : 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// gather: branch-free inner loop (an out-of-range index reads element 0 and is reported
+// after the row), so the compiler may vectorise it with the ISA's gathers.
+
+template <class T>
+int64_t gather_k(const T* x, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                 int64_t m, T* out) {
+  std::atomic<int64_t> bad{-1};
+  auto report = [&](int64_t pos) {  // keep the first bad position
+    int64_t expect = -1;
+    while (expect < 0 || pos < expect)
+      if (bad.compare_exchange_weak(expect, pos)) break;
+  };
+  if (inner == 1) {  // along the last dimension: one flat loop per row
+    parallel_for(outer, grain_rows(m), [&](int64_t ob, int64_t oe) {
+      for (int64_t o = ob; o < oe; ++o) {
+        const T* xo = x + o * n;
+        const int64_t* io = idx + o * m;
+        T* oo = out + o * m;
+        uint64_t any_bad = 0;
+        for (int64_t j = 0; j < m; ++j) {
+          int64_t t = io[j];
+          t += (t >> 63) & n;
+          const uint64_t out_of_range = static_cast<uint64_t>(t) >= static_cast<uint64_t>(n);
+          any_bad |= out_of_range;
+          oo[j] = xo[out_of_range ? 0 : t];
+        }
+        if (any_bad) {
+          for (int64_t j = 0; j < m; ++j)
+            if (io[j] < -n || io[j] >= n) {
+              report(o * m + j);
+              return;
+            }
+        }
+      }
+    });
+    return bad.load();
+  }
+  parallel_for(outer, grain_rows(m * inner), [&](int64_t ob, int64_t oe) {
+    for (int64_t o = ob; o < oe; ++o) {
+      const T* xo = x + o * n * inner;
+      const int64_t base = o * m * inner;
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t* ij = idx + base + j * inner;
+        T* oj = out + base + j * inner;
+        uint64_t any_bad = 0;
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t t = ij[i];
+          t += (t >> 63) & n;  // negative: from the end
+          const uint64_t out_of_range = static_cast<uint64_t>(t) >= static_cast<uint64_t>(n);
+          any_bad |= out_of_range;
+          oj[i] = xo[(out_of_range ? 0 : t) * inner + i];
+        }
+        if (any_bad) {
+          for (int64_t i = 0; i < inner; ++i) {
+            const int64_t t = ij[i];
+            if (t < -n || t >= n) {
+              report(base + j * inner + i);
+              return;
+            }
+          }
+        }
+      }
+    }
+  });
+  return bad.load();
+}
+
+// ---------------------------------------------------------------------------------------
+// cummax / cummin
+
+template <class T, bool IS_MAX>
+inline bool takes(T c, T p) {  // torch's rule: a NaN always, else a new (or tied) extremum
+  return std::isnan(c) || (!std::isnan(p) && (IS_MAX ? c >= p : c <= p));
+}
+
+template <class T, bool IS_MAX>
+void cumext_impl(const T* x, int64_t outer, int64_t n, int64_t inner, T* vals, int64_t* idx) {
+  parallel_for(outer, grain_rows(n * inner), [&](int64_t ob, int64_t oe) {
+    for (int64_t o = ob; o < oe; ++o) {
+      const int64_t base = o * n * inner;
+      if (inner == 1) {  // along the last dimension: one running value per row
+        const T* xr = x + base;
+        T* vr = vals + base;
+        int64_t* ir = idx + base;
+        T best = xr[0];
+        int64_t bi = 0;
+        // blocks of one vector: a block that holds no new extremum (nearly all of them after
+        // the first elements) is stored as it is, by broadcasts; the others lane by lane
+        using V = simd::Vec<T>;
+        constexpr int W = V::N;
+        auto step = [&](int64_t j) {
+          const T c = xr[j];
+          if (takes<T, IS_MAX>(c, best)) {
+            best = c;
+            bi = j;
+          }
+          vr[j] = best;
+          ir[j] = bi;
+        };
+        int64_t j = 0;
+        for (; j + W <= n; j += W) {
+          const V v = V::load(xr + j);
+          if (simd::any(simd::isnan(v) | (IS_MAX ? v >= V(best) : v <= V(best)))) {
+            for (int l = 0; l < W; ++l) step(j + l);
+          } else {
+            V(best).store(vr + j);
+            for (int l = 0; l < W; ++l) ir[j + l] = bi;
+          }
+        }
+        for (; j < n; ++j) step(j);
+        continue;
+      }
+      for (int64_t i = 0; i < inner; ++i) {  // j = 0 starts every running extremum
+        vals[base + i] = x[base + i];
+        idx[base + i] = 0;
+      }
+      for (int64_t j = 1; j < n; ++j) {
+        const T* xj = x + base + j * inner;
+        const T* vp = vals + base + (j - 1) * inner;
+        const int64_t* ip = idx + base + (j - 1) * inner;
+        T* vj = vals + base + j * inner;
+        int64_t* ijj = idx + base + j * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          const bool take = takes<T, IS_MAX>(xj[i], vp[i]);
+          vj[i] = take ? xj[i] : vp[i];
+          ijj[i] = take ? j : ip[i];
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void cumext_k(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, T* vals,
+              int64_t* idx) {
+  if (is_max)
+    cumext_impl<T, true>(x, outer, n, inner, vals, idx);
+  else
+    cumext_impl<T, false>(x, outer, n, inner, vals, idx);
+}
+
+// ---------------------------------------------------------------------------------------
+// fmod / remainder
+
+template <class T>
+inline T mod1(T a, T b, bool python_mod) {
+  T r = std::fmod(a, b);
+  if (python_mod && r != 0 && ((r < 0) != (b < 0))) r += b;
+  if (python_mod && r == 0) r = std::copysign(T(0), b);
+  return r;
+}
+
+// float32 in double arithmetic on simd::Vd: for |a/b| < 2^24 the quotient's integer part t is
+// exact, t·b is exact in double (24 + 24 bits) and so is a − t·b, which is then exactly a
+// float. Other elements (huge quotients, b = 0, inf, NaN) are marked NaN and redone by
+// std::fmod in a second pass.
+template <bool PY>
+inline simd::Vd fmod_lanes(simd::Vd a, simd::Vd b) {
+  using simd::Vd;
+  const Vd q = a / b;
+  Vd t = simd::round(q);  // to nearest, then towards zero
+  t = simd::select(simd::abs(t) > simd::abs(q), t - simd::copysign(Vd(1.0), q), t);
+  Vd r = simd::fnma(t, b, a);
+  if (PY) r = simd::select(r * b < Vd(0.0), r + b, r);  // the divisor's sign
+  // a zero result takes the sign of the dividend (fmod) or of the divisor (remainder)
+  r = simd::select(r == Vd(0.0), simd::copysign(Vd(0.0), PY ? b : a), r);
+  return simd::select(simd::abs(q) < Vd(16777216.0), r,
+                      Vd(std::numeric_limits<double>::quiet_NaN()));
+}
+
+template <bool PY, bool B_SCALAR>
+void fmod_f32(const float* a, const float* b, int64_t s, int64_t e, float* out) {
+  using simd::Vd;
+  constexpr int W = Vd::N;
+  double buf[W];
+  const Vd b0(static_cast<double>(b[0]));
+  int64_t k = s;
+  for (; k < e; k += W) {
+    const int64_t m = e - k < W ? e - k : W;
+    const Vd av = m == W ? simd::load_widen(a + k) : simd::load_widen(a + k, m);
+    const Vd bv = B_SCALAR ? b0 : m == W ? simd::load_widen(b + k) : simd::load_widen(b + k, m);
+    fmod_lanes<PY>(av, bv).store(buf);
+    for (int l = 0; l < W; ++l)
+      if (l < m) out[k + l] = static_cast<float>(buf[l]);
+  }
+  for (k = s; k < e; ++k)
+    if (std::isnan(out[k])) out[k] = mod1(a[k], b[B_SCALAR ? 0 : k], PY);
+}
+
+template <class T>
+void fmod_k(const T* a, const T* b, int64_t n, bool b_scalar, bool python_mod, T* out) {
+  parallel_for(n, int64_t(1) << 15, [&](int64_t s, int64_t e) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (python_mod)
+        b_scalar ? fmod_f32<true, true>(a, b, s, e, out) : fmod_f32<true, false>(a, b, s, e, out);
+      else
+        b_scalar ? fmod_f32<false, true>(a, b, s, e, out)
+                 : fmod_f32<false, false>(a, b, s, e, out);
+    } else {
+      const int64_t bstep = b_scalar ? 0 : 1;
+      for (int64_t k = s; k < e; ++k) out[k] = mod1(a[k], b[k * bstep], python_mod);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// top-k by a threshold: a sorted buffer of the k best so far (best first); a vector compare
+// against the k-th best skips the elements that cannot enter (nearly all of them for k ≪ n),
+// the rest are inserted by shifting. Above kBufferK the buffer's shifting costs more than a
+// selection: nth_element + sort.
+
+constexpr int64_t kBufferK = 32;
+
+// c goes before t: the larger (smaller) value, NaN the largest; equal values are not "better"
+// (elements arrive in index order, so ties keep the lower index first)
+template <bool L, class T>
+inline bool better(T c, T t) {
+  if (L) return c > t || (c != c && t == t);
+  return c < t || (t != t && c == c);
+}
+
+// whether any lane of v may be better than t (a superset: rechecked lane by lane)
+template <bool L, class V>
+inline bool may_enter(V v, V t) {
+  if (L) return simd::any((v > t) | simd::isnan(v));
+  return simd::any((v < t) | simd::isnan(t));
+}
+
+// insert (c, j) into the sorted buffer of `size` entries (size < cap: grows by one; else the
+// last entry drops out)
+template <bool L, class T>
+inline void insert(T* bv, int64_t* bi, int64_t size, int64_t cap, T c, int64_t j) {
+  int64_t p = size < cap ? size : cap - 1;
+  while (p > 0 && better<L>(c, bv[p - 1])) {
+    bv[p] = bv[p - 1];
+    bi[p] = bi[p - 1];
+    --p;
+  }
+  bv[p] = c;
+  bi[p] = j;
+}
+
+// one contiguous row x[0..n) into the buffer (bv, bi) of k <= kBufferK entries
+template <bool L, class T>
+void topk_row(const T* x, int64_t n, int64_t k, T* bv, int64_t* bi) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  for (int64_t j = 0; j < k; ++j) insert<L>(bv, bi, j, k, x[j], j);
+  T t = bv[k - 1];
+  int64_t j = k;
+  for (; j + W <= n; j += W) {
+    if (!may_enter<L>(V::load(x + j), V(t))) continue;
+    for (int l = 0; l < W; ++l)
+      if (better<L>(x[j + l], t)) {
+        insert<L>(bv, bi, k, k, x[j + l], j + l);
+        t = bv[k - 1];
+      }
+  }
+  for (; j < n; ++j)
+    if (better<L>(x[j], t)) {
+      insert<L>(bv, bi, k, k, x[j], j);
+      t = bv[k - 1];
+    }
+}
+
+// columns [i0, i1) of one (n, inner) slab: a buffer per column (bv/bi at (i − i0)·k), their
+// k-th best in thr; rows stream through once
+template <bool L, class T>
+void topk_cols(const T* x, int64_t n, int64_t inner, int64_t i0, int64_t i1, int64_t k, T* bv,
+               int64_t* bi, T* thr) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  for (int64_t j = 0; j < k; ++j)
+    for (int64_t i = i0; i < i1; ++i)
+      insert<L>(bv + (i - i0) * k, bi + (i - i0) * k, j, k, x[j * inner + i], j);
+  for (int64_t i = i0; i < i1; ++i) thr[i - i0] = bv[(i - i0) * k + k - 1];
+  auto one = [&](const T* xr, int64_t j, int64_t i) {
+    const int64_t c = i - i0;
+    if (better<L>(xr[i], thr[c])) {
+      insert<L>(bv + c * k, bi + c * k, k, k, xr[i], j);
+      thr[c] = bv[c * k + k - 1];
+    }
+  };
+  for (int64_t j = k; j < n; ++j) {
+    const T* xr = x + j * inner;
+    int64_t i = i0;
+    for (; i + W <= i1; i += W) {
+      if (!may_enter<L>(V::load(xr + i), V::load(thr + (i - i0)))) continue;
+      for (int l = 0; l < W; ++l) one(xr, j, i + l);
+    }
+    for (; i < i1; ++i) one(xr, j, i);
+  }
+}
+
+template <bool L, class T>
+void topk_impl(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, int64_t* idx) {
+  if (k > kBufferK) {  // per (o, i) line: gathered, selected (nth_element + sort)
+    parallel_for(outer * inner, grain_rows(n), [&](int64_t b, int64_t e) {
+      Buf buf(static_cast<size_t>(n) * (sizeof(int64_t) + (inner == 1 ? 0 : sizeof(T))));
+      int64_t* order = buf.at<int64_t>();
+      T* line = buf.at<T>(static_cast<size_t>(n) * sizeof(int64_t));
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t o = r / inner, i = r % inner;
+        const T* src = x + o * n * inner + i;
+        if (inner != 1)
+          for (int64_t j = 0; j < n; ++j) line[j] = src[j * inner];
+        select_k(inner == 1 ? src : line, n, k, L, order);
+        for (int64_t s = 0; s < k; ++s) idx[(o * k + s) * inner + i] = order[s];
+      }
+    });
+    return;
+  }
+  if (inner == 1) {
+    parallel_for(outer, grain_rows(n), [&](int64_t rb, int64_t re) {
+      T bv[kBufferK];
+      for (int64_t r = rb; r < re; ++r) topk_row<L>(x + r * n, n, k, bv, idx + r * k);
+    });
+    return;
+  }
+  // blocks of columns: each streams its slab's rows once
+  constexpr int64_t kCols = 256;
+  const int64_t nb = (inner + kCols - 1) / kCols;
+  parallel_for(outer * nb, grain_rows(n * kCols), [&](int64_t b, int64_t e) {
+    Buf buf(static_cast<size_t>(kCols * k) * sizeof(int64_t) +
+            static_cast<size_t>(kCols * (k + 1)) * sizeof(T));
+    int64_t* bi = buf.at<int64_t>();
+    T* bv = buf.at<T>(static_cast<size_t>(kCols * k) * sizeof(int64_t));
+    T* thr = bv + kCols * k;
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t o = r / nb, i0 = (r % nb) * kCols;
+      const int64_t i1 = inner < i0 + kCols ? inner : i0 + kCols;
+      topk_cols<L>(x + o * n * inner, n, inner, i0, i1, k, bv, bi, thr);
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t s = 0; s < k; ++s) idx[(o * k + s) * inner + i] = bi[(i - i0) * k + s];
+    }
+  });
+}
+
+template <class T>
+void topk_k(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, bool largest,
+            int64_t* idx) {
+  if (k <= 0 || n <= 0) return;
+  if (largest)
+    topk_impl<true>(x, outer, n, inner, k, idx);
+  else
+    topk_impl<false>(x, outer, n, inner, k, idx);
+}
+
+// ---------------------------------------------------------------------------------------
+// multinomial
+
+template <class T>
+int multinomial_replacement_k(const T* w, int64_t rows, int64_t n, const double* u, int64_t k,
+                              int64_t* out) {
+  std::atomic<int> err{0};
+  parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
+    Buf buf(static_cast<size_t>(n) * sizeof(double));
+    double* cdf = buf.at<double>();
+    for (int64_t r = rb; r < re; ++r) {
+      const T* wr = w + r * n;
+      double acc = 0.0;
+      int64_t last = -1;  // the last category with weight
+      for (int64_t j = 0; j < n; ++j) {
+        const double v = static_cast<double>(wr[j]);
+        if (!(v >= 0.0) || std::isinf(v)) {
+          err.store(1);
+          return;
+        }
+        acc += v;
+        cdf[j] = acc;
+        if (v > 0.0) last = j;
+      }
+      if (!(acc > 0.0)) {
+        int expect = 0;
+        err.compare_exchange_strong(expect, 2);
+        return;
+      }
+      for (int64_t s = 0; s < k; ++s) {
+        const double t = u[r * k + s] * acc;
+        int64_t lo = 0, hi = n;  // first j with cdf[j] > t
+        while (lo < hi) {
+          const int64_t mid = (lo + hi) / 2;
+          if (cdf[mid] > t)
+            hi = mid;
+          else
+            lo = mid + 1;
+        }
+        out[r * k + s] = lo < n ? lo : last;  // t rounded up to the total: the last weight
+      }
+    }
+  });
+  return err.load();
+}
+
+// key_j = w_j / (−log u_j) for w_j > 0, −1 for a zero weight (below every drawn key); also
+// whether some weight is invalid (negative, inf, NaN) and how many are positive
+template <class T>
+void race_keys(const T* w, const T* u, int64_t n, T* key, bool& invalid, int64_t& positive) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  const V zero(T(0)), inf(std::numeric_limits<T>::infinity()), none(T(-1));
+  bool bad = false;
+  int64_t pos = 0;
+  int64_t j = 0;
+  auto lane_count = [&](const T* p, int64_t m) {
+    for (int64_t l = 0; l < m; ++l) pos += p[l] > T(0);
+  };
+  for (; j + W <= n; j += W) {
+    const V wv = V::load(w + j);
+    bad |= simd::any(~(wv >= zero) | (wv == inf));
+    const V kv = simd::select(wv > zero, wv / -simd::log(V::load(u + j)), none);
+    kv.store(key + j);
+    lane_count(w + j, W);
+  }
+  for (; j < n; ++j) {
+    const T v = w[j];
+    bad |= !(v >= T(0)) || v == std::numeric_limits<T>::infinity();
+    pos += v > T(0);
+    key[j] = v > T(0) ? v / -std::log(u[j]) : T(-1);
+  }
+  invalid = bad;
+  positive = pos;
+}
+
+template <class T>
+int multinomial_noreplace_k(const T* w, int64_t rows, int64_t n, const T* u, int64_t k,
+                            int64_t* out) {
+  std::atomic<int> err{0};
+  parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
+    Buf buf(static_cast<size_t>(n) * (sizeof(T) + (k > kBufferK ? sizeof(int64_t) : 0)));
+    T* key = buf.at<T>();
+    int64_t* order = buf.at<int64_t>(static_cast<size_t>(n) * sizeof(T));
+    T bv[kBufferK];
+    for (int64_t r = rb; r < re; ++r) {
+      bool invalid;
+      int64_t positive;
+      race_keys(w + r * n, u + r * n, n, key, invalid, positive);
+      const int code = invalid ? 1 : positive == 0 ? 2 : 0;
+      if (code) {
+        int expect = 0;
+        err.compare_exchange_strong(expect, code);
+        return;
+      }
+      if (k <= kBufferK) {
+        topk_row<true>(key, n, k, bv, out + r * k);
+      } else {
+        select_k(static_cast<const T*>(key), n, k, true, order);
+        for (int64_t s = 0; s < k; ++s) out[r * k + s] = order[s];
+      }
+    }
+  });
+  return err.load();
+}
+
+// ---------------------------------------------------------------------------------------
+// mode: each row sorted (NaN last), the longest run (the first of equal length: the smallest
+// value), then the last index of that value in the unsorted row
+
+template <class T>
+inline bool same(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>)
+    return a == b || (a != a && b != b);
+  else
+    return a == b;
+}
+
+template <class T>
+void mode_k(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx) {
+  parallel_for(rows, grain_rows(n * 8), [&](int64_t rb, int64_t re) {
+    Buf buf(static_cast<size_t>(n) * sizeof(T));
+    T* s = buf.at<T>();
+    for (int64_t r = rb; r < re; ++r) {
+      const T* xr = x + r * n;
+      for (int64_t j = 0; j < n; ++j) s[j] = xr[j];
+      sort_values(s, n);  // ascending, NaN last
+      T best = s[0];
+      int64_t best_len = 0;
+      for (int64_t a = 0; a < n;) {
+        int64_t b = a + 1;
+        while (b < n && same(s[b], s[a])) ++b;
+        if (b - a > best_len) {
+          best_len = b - a;
+          best = s[a];
+        }
+        a = b;
+      }
+      int64_t last = n - 1;
+      while (last > 0 && !same(xr[last], best)) --last;
+      vals[r] = best;
+      idx[r] = last;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// sparse (COO) × dense
+
+template <class T>
+bool spmm_coo_k(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
+                const T* x, int64_t k, int64_t n, T* out) {
+  Buf buf((static_cast<size_t>(2 * m + 1) + static_cast<size_t>(nnz)) * sizeof(int64_t));
+  int64_t* start = buf.at<int64_t>();
+  int64_t* fill = start + m + 1;
+  int64_t* perm = fill + m;
+  for (int64_t r = 0; r <= m; ++r) start[r] = 0;
+  for (int64_t e = 0; e < nnz; ++e) {
+    const int64_t r = rows[e], c = cols[e];
+    if (r < 0 || r >= m || c < 0 || c >= k) return false;
+    ++start[r + 1];
+  }
+  for (int64_t r = 0; r < m; ++r) start[r + 1] += start[r];
+  for (int64_t r = 0; r < m; ++r) fill[r] = start[r];
+  for (int64_t e = 0; e < nnz; ++e) perm[fill[rows[e]]++] = e;
+  parallel_for(m, grain_rows(n * (nnz / (m > 0 ? m : 1) + 1)), [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      T* o = out + r * n;
+      for (int64_t j = 0; j < n; ++j) o[j] = T(0);
+      for (int64_t p = start[r]; p < start[r + 1]; ++p) {
+        const int64_t e = perm[p];
+        const T v = vals[e];
+        const T* xr = x + cols[e] * n;
+        for (int64_t j = 0; j < n; ++j) o[j] += v * xr[j];
+      }
+    }
+  });
+  return true;
+}
+
+template <class T>
+constexpr TensorOpsT<T> ops_t() {
+  return {&gather_k<T>, &cumext_k<T>, &fmod_k<T>, &multinomial_replacement_k<T>,
+          &multinomial_noreplace_k<T>, &topk_k<T>, &mode_k<T>, &spmm_coo_k<T>};
+}
+
+}  // namespace
+
+// This ISA's table (declared in tensorops.h).
+const TensorOps ops = {ops_t<float>(), ops_t<double>(), &mode_k<int64_t>};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace tensorops
+}  // namespace fastdl
