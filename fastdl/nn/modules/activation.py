@@ -19,8 +19,8 @@ _NO_INPLACE_REPR = ("Hardsigmoid", "Hardswish")
 
 
 class _Activation(Module):
-    """Base of the layers generated from ``ACT_TABLE`` (``nn/functional/activation.py``): the row's arguments are attributes,
-    ``forward`` is ``F.<name>`` on them, the repr is torch's."""
+    """Base of the layers generated from ``ACT_TABLE`` (``nn/functional/activation.py``): the
+    row's arguments are attributes, ``forward`` is ``F.<name>`` on them, the repr is torch's."""
     _row = None
 
     def extra_repr(self):
