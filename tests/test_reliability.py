@@ -236,6 +236,21 @@ def test_norms_of_constant_rows_exact(isa, dt):
         np.testing.assert_array_equal(rv.numpy(), np.zeros(5, dt))
 
 
+@pytest.mark.parametrize("period", [4, 8, 16, 32])
+def test_layer_norm_rows_that_fool_the_first_mean_estimate(isa, period):
+    # the block's first mean estimate reads one vector in four: rows whose sampled vectors all
+    # hold a far value (1e4 + a little noise) and the rest 0 put that estimate 3σ from the true
+    # mean; the statistics stay within a few float32 roundings of the float64 ones
+    rng = np.random.default_rng(period)
+    k = 4096 + 3 * period + 5
+    pattern = np.r_[np.full(period, 1.0), np.zeros(3 * period)]
+    x = (np.resize(pattern, (6, k)) * (1e4 + rng.standard_normal((6, k)))).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    y = F.layer_norm(fastdl.tensor(x), (k,)).numpy()
+    assert_close(y.astype(np.float64), ref, rtol=0, atol=2e-6)
+
+
 def test_layer_norm_of_constant_rows_equals_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)

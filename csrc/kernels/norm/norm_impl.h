@@ -46,6 +46,22 @@ inline T vsum(const T* x, int64_t n) {
   return simd::hsum((a0 + a1) + (a2 + a3));
 }
 
+// Σ of a strided quarter of x[0..n) — the first W values of every 4·W, and every value after
+// the last full 4·W — and how many values that is: a first estimate of the mean for one
+// quarter of a pass over x
+template <class T>
+inline T vsum_quarter(const T* x, int64_t n, int64_t& count) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  V a0 = V(0), a1 = V(0);
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) a0 = a0 + V::load(x + i);
+  count = (i / (4 * W)) * W + (n - i);
+  for (; i + W <= n; i += W) a1 = a1 + V::load(x + i);
+  if (i < n) a1 = a1 + V::load(x + i, n - i, T(0));
+  return simd::hsum(a0 + a1);
+}
+
 // s1 = Σ (x − m), s2 = Σ (x − m)², one pass (4·W lanes each, as vsum)
 template <class T>
 inline void vshifted(const T* x, int64_t n, T m, T& s1, T& s2) {
@@ -83,10 +99,12 @@ inline void vshifted(const T* x, int64_t n, T m, T& s1, T& s2) {
 
 // Mean and M2 = Σ(x − mean)² of a contiguous span, per block of 128·W values (cache
 // resident), blocks combined in double with Chan's formula, in order. In a block: a first
-// mean m̃ from vsum (each of its 4·W lanes sums at most 32 terms in T), rounded to T, then one
-// pass over the shifted values d = x − m̃ (exact when x is near m̃): mean = m̃ + Σd/nb and
-// M2 = Σd² − (Σd)²/nb. Σd is small next to nb·m̃, so the mean is exact to T's rounding of the
-// block's true mean; a constant block gives d = 0, mean = x and M2 = 0 exactly.
+// mean m̃ of a strided quarter of it (vsum_quarter), rounded to T, then one pass over the
+// shifted values d = x − m̃ (exact when x is near m̃): mean = m̃ + Σd/nb, M2 = Σd² − (Σd)²/nb.
+// The mean is exact to T's rounding of the block's true mean (Σd is small next to nb·m̃, and
+// each lane adds at most 32 terms in T); a constant block gives d = 0, mean = x and M2 = 0
+// exactly. A quarter's mean lies within √(3·M2/nb) of the block's (Cauchy–Schwarz), so the
+// subtraction costs M2 at most 2 bits.
 struct Moments {
   double count, mean, m2;
 };
@@ -119,14 +137,16 @@ inline Moments span_moments(const T* x, int64_t n) {
   for (int64_t b = 0; b < n; b += B) {
     const int64_t nb = n - b < B ? n - b : B;
     const double nbd = static_cast<double>(nb);
-    const double m0 = static_cast<double>(vsum(x + b, nb)) / nbd;
-    const T mt = static_cast<T>(m0);
+    int64_t ns;
+    const T mt = static_cast<T>(static_cast<double>(vsum_quarter(x + b, nb, ns)) /
+                                static_cast<double>(ns));
     T s1, s2;
     vshifted(x + b, nb, mt, s1, s2);
     const double d1 = static_cast<double>(s1);
+    double mb = static_cast<double>(mt) + d1 / nbd;
     // an inf/NaN (or a sum past T's range) in the block: the plain mean, so that a block
     // holding +inf keeps mean +inf (torch's running mean), not the NaN of inf − inf
-    const double mb = mt - mt == 0 ? static_cast<double>(mt) + d1 / nbd : m0;
+    if (!(mb - mb == 0)) mb = static_cast<double>(vsum(x + b, nb)) / nbd;
     double q = static_cast<double>(s2) - d1 * (d1 / nbd);
     if (q < 0) q = 0;
     moments_merge(r, nbd, mb, q);
