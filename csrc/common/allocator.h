@@ -45,12 +45,14 @@ enum ScratchSlot : int {
   kScratchGemmA = 0,     // gemm: packed A panels / the direct path's edge panel
   kScratchGemmB = 1,     // gemm: packed B block / the direct path's B panels
   kScratchGemmX = 2,     // gemm: gathered vector of the matrix-vector path
-  kScratchFree3 = 3,     // unused
+  kScratchSampleTaps = 3,  // grid_sample: a block's tap offsets and weights
   kScratchConvDyT = 4,   // conv (AVX-512): transposed output gradient
   kScratchConvPad = 5,   // conv (AVX-512): padded input
   kScratchConvCol = 6,   // conv: im2col columns
+  kScratchSamplePartial = 6,  // grid_sample: partial grid gradients (never runs inside conv)
   kScratchConvGCol = 7,  // conv: column gradient
-  kScratchSlots = 8
+  kScratchCtc = 8,       // ctc: the β rows and per-class sums of the backward
+  kScratchSlots = 9
 };
 void* thread_scratch(size_t bytes, int slot = 0);
 

@@ -1,4 +1,5 @@
-// Convolution: the generic path and the dispatch table (see conv.h).
+// Convolution: the generic build of conv_impl.h, the algorithm rule, the dispatch and the
+// API (see conv.h).
 #include "kernels/conv/conv.h"
 
 #include <atomic>
@@ -7,39 +8,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/allocator.h"
 #include "common/dispatch.h"
-#include "common/parallel.h"
-#include "kernels/gemm/gemm.h"
+#include "kernels/conv/conv_impl.h"  // the generic build and its ConvOps table
 
 namespace fastdl {
 namespace conv {
-namespace generic {
-namespace {
-// This ISA has no direct convolution: everything runs on im2col + GEMM.
-template <class T>
-bool direct_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
-template <class T>
-bool direct_backward_input(const Conv2dParams&, const T*, const T*, T*) { return false; }
-template <class T>
-bool direct_backward_weight(const Conv2dParams&, const T*, const T*, T*) { return false; }
-template <class T>
-bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
-template <class T>
-bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T*) {
-  return false;
-}
-#include "kernels/conv/conv_impl.inc"
-// No packed path on this ISA: conv2d_forward_packed runs the plain forward.
-int64_t packed_size(const Conv2dParams&) { return 0; }
-void pack_f(const Conv2dParams&, const float*, float*) {}
-void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
-                  const float* b, float* y) {
-  forward(p, x, w, b, y);
-}
-}  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
-}  // namespace generic
+FASTDL_DEFINE_OPS(ConvOps)
 
 // ---- algorithm choice ----------------------------------------------------------------------
 namespace {
@@ -118,40 +92,29 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   return Algo::direct;
 }
 
-namespace {
-const ConvOps* const table[kNumIsa] = {
-    &generic::ops,
-#ifdef FASTDL_X86
-    &avx2::ops, &avx512::ops,
-#else
-    nullptr, nullptr,
-#endif
-};
-}  // namespace
-
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
-  pick(table)->fwd_f(p, x, w, b, y);
+  ops().fwd_f(p, x, w, b, y);
 }
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
                     double* y) {
-  pick(table)->fwd_d(p, x, w, b, y);
+  ops().fwd_d(p, x, w, b, y);
 }
-int64_t conv2d_packed_size(const Conv2dParams& p) { return pick(table)->packed_size(p); }
+int64_t conv2d_packed_size(const Conv2dParams& p) { return ops().packed_size(p); }
 void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp) {
-  pick(table)->pack_f(p, w, wp);
+  ops().pack_f(p, w, wp);
 }
 void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
                            const float* wp, const float* b, float* y) {
-  pick(table)->fwd_packed_f(p, x, w, wp, b, y);
+  ops().fwd_packed_f(p, x, w, wp, b, y);
 }
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {
-  pick(table)->bwd_f(p, x, w, dy, dx, dw, db);
+  ops().bwd_f(p, x, w, dy, dx, dw, db);
 }
 void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, const double* dy,
                      double* dx, double* dw, double* db) {
-  pick(table)->bwd_d(p, x, w, dy, dx, dw, db);
+  ops().bwd_d(p, x, w, dy, dx, dw, db);
 }
 
 }  // namespace conv

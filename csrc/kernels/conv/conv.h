@@ -21,7 +21,7 @@
 //  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
 //  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
 //    summed in chunk order: bitwise identical for any thread count.
-//  * batched im2col + GEMM ("gemm" algorithm, conv_impl.inc gemm_forward/gemm_backward): the
+//  * batched im2col + GEMM ("gemm" algorithm, conv_impl.h gemm_forward/gemm_backward): the
 //    im2col matrix of a chunk of images side by side (C/g·R·S × nb·OH·OW, nb·OH·OW ≈ 2048
 //    columns, nb a function of the shape only), so a deep layer's small maps still give the
 //    GEMM micro-kernel wide panels: forward W·col, input gradient Wᵀ·dY then col2im, weight
@@ -29,9 +29,14 @@
 //    Any stride, dilation and group count.
 // Which algorithm runs is decided per pass by `algorithm_for` (a rule measured on ResNet-18's
 // layers, see conv.cpp), unless forced by FASTDL_CONV_ALGO / set_forced_algorithm.
-// Scratch: thread_scratch slots 4-7 (gemm uses 0-2).
+// Scratch: thread_scratch slots kScratchConv* (common/allocator.h; gemm has its own).
+// Layout: conv_impl.h holds the loops shared by every ISA (compiled by conv.cpp, conv_avx2.cpp
+// and conv_avx512.cpp) and ends with the ISA's ConvOps table; conv_avx512.cpp adds the
+// AVX-512 direct kernels; conv.cpp adds the algorithm rule, the dispatch and the API.
 #pragma once
 #include <cstdint>
+
+#include "common/dispatch.h"
 
 namespace fastdl {
 namespace conv {
@@ -92,7 +97,7 @@ void set_forced_algorithm(Algo a);
 Algo algorithm_from_name(const char* name);  // throws std::invalid_argument
 const char* algorithm_name(Algo a);
 
-// The per-ISA implementation table (one entry per ISA file).
+// The per-ISA implementation table (filled at the end of conv_impl.h, once per ISA).
 struct ConvOps {
   void (*fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*);
   void (*fwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*);
@@ -106,9 +111,7 @@ struct ConvOps {
                        const float*, float*);
 };
 
-namespace generic { extern const ConvOps ops; }
-namespace avx2 { extern const ConvOps ops; }
-namespace avx512 { extern const ConvOps ops; }
+FASTDL_DECLARE_OPS(ConvOps)
 
 }  // namespace conv
 }  // namespace fastdl

@@ -1,4 +1,4 @@
-// Convolution compiled for AVX-512: the shared loops of conv_impl.inc (vectorised by the
+// Convolution compiled for AVX-512: the shared loops of conv_impl.h (vectorised by the
 // compiler for this ISA) plus a direct float32 convolution for stride 1, dilation 1, used for
 // the forward pass and (as the convolution of the padded output gradient with the flipped,
 // transposed weights) for the input gradient.
@@ -9,47 +9,14 @@
 // input (one image, all channels) is built once per image in a per-thread scratch, so the
 // kernel has no boundary tests; row tails use masked loads/stores. No im2col buffer: the
 // input is read R·S times from L1/L2 instead of being copied R·S times to memory.
-#include <immintrin.h>
-
-#include "kernels/conv/conv.h"
-
-#include "common/allocator.h"
-#include "common/parallel.h"
-#include "kernels/gemm/gemm.h"
+#include "kernels/conv/conv_impl.h"  // the shared loops; declares the hooks defined here
 
 namespace fastdl {
 namespace conv {
-namespace avx512 {
+namespace FASTDL_SIMD_ISA {  // avx512
 namespace {
-bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                    float* y);
-bool direct_forward(const Conv2dParams&, const double*, const double*, const double*,
-                    double*) {
-  return false;
-}
-bool direct_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx);
-bool direct_backward_input(const Conv2dParams&, const double*, const double*, double*) {
-  return false;
-}
-bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw);
-bool direct_backward_weight(const Conv2dParams&, const double*, const double*, double*) {
-  return false;
-}
-bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                       float* y);
-bool direct_dw_forward(const Conv2dParams&, const double*, const double*, const double*,
-                       double*) {
-  return false;
-}
-bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
-                        float* dx, float* dw);
-bool direct_dw_backward(const Conv2dParams&, const double*, const double*, const double*,
-                        double*, double*) {
-  return false;
-}
-#include "kernels/conv/conv_impl.inc"
 
-constexpr int kPadSlot = 5;  // thread_scratch slot of the padded input (gemm: 0-2, im2col: 6-7)
+constexpr ScratchSlot kPadSlot = kScratchConvPad;  // the padded input
 
 inline __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF)
@@ -344,7 +311,7 @@ void wgrad_block(const float* dyT, int64_t ldk, int64_t OH, int64_t OW, const fl
   wgrad_tiles<NKV, 1>(dyT, ldk, OH, OW, xp, Wp, off, ntaps, dw, ldw, mr, t0);
 }
 
-constexpr int kDyTSlot = 4;  // thread_scratch slot of the transposed output gradient
+constexpr ScratchSlot kDyTSlot = kScratchConvDyT;  // the transposed output gradient
 
 // Weight gradient, stride 1: per fixed chunk of images (a function of N only) a partial dW
 // accumulated image by image, then the partials summed in chunk order (bitwise identical for
@@ -542,7 +509,9 @@ void dw_blocked_pixels(const Conv2dParams& p, const DwGeo& g, const float* xb,
   }
 }
 
-constexpr int kDwSlotA = 5, kDwSlotB = 4, kDwSlotC = 6, kDwSlotD = 7;
+// depthwise blocked: input, output (gradient), weights, input gradient
+constexpr ScratchSlot kDwSlotA = kScratchConvPad, kDwSlotB = kScratchConvDyT,
+                      kDwSlotC = kScratchConvCol, kDwSlotD = kScratchConvGCol;
 
 bool dw_blocked_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                         float* y) {
@@ -818,7 +787,6 @@ void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const f
 }
 
 }  // namespace
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
-}  // namespace avx512
+}  // namespace FASTDL_SIMD_ISA
 }  // namespace conv
 }  // namespace fastdl

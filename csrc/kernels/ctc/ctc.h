@@ -10,6 +10,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace ctc {
 
@@ -33,6 +35,21 @@ void ctc_backward(const T* log_probs, int64_t Tmax, int64_t N, int64_t C, const 
                   const int64_t* tgt_offset, const int64_t* input_len, const int64_t* target_len,
                   int64_t Lmax, int64_t blank, const T* nll, const T* log_alpha, const T* g,
                   bool zero_infinity, T* grad);
+
+// The per-ISA implementation table (filled at the end of ctc_impl.h, once per ISA).
+template <class T>
+struct CtcOpsT {
+  void (*forward)(const T*, int64_t, int64_t, int64_t, const int64_t*, const int64_t*,
+                  const int64_t*, const int64_t*, int64_t, int64_t, T*, T*);
+  void (*backward)(const T*, int64_t, int64_t, int64_t, const int64_t*, const int64_t*,
+                   const int64_t*, const int64_t*, int64_t, int64_t, const T*, const T*,
+                   const T*, bool, T*);
+};
+struct CtcOps {
+  CtcOpsT<float> f;
+  CtcOpsT<double> d;
+};
+FASTDL_DECLARE_OPS(CtcOps)
 
 }  // namespace ctc
 }  // namespace fastdl

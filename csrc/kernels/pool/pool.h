@@ -16,6 +16,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace pool {
 
@@ -68,9 +70,7 @@ struct PoolOps {
   PoolOpsT<double> d;
 };
 
-namespace generic { extern const PoolOps ops; }
-namespace avx2 { extern const PoolOps ops; }
-namespace avx512 { extern const PoolOps ops; }
+FASTDL_DECLARE_OPS(PoolOps)  // filled at the end of pool_impl.h, once per ISA
 
 }  // namespace pool
 }  // namespace fastdl

@@ -1,4 +1,4 @@
-// Pooling compiled for AVX-512: the shared loops of pool_impl.inc (vectorised by the compiler
+// Pooling compiled for AVX-512: the shared loops of pool_impl.h (vectorised by the compiler
 // for this ISA) plus hand-vectorised float32 forward kernels for max and average pooling.
 //
 // Per output row, the columns whose window lies entirely inside the input ("interior") run 16
@@ -7,18 +7,13 @@
 // PyTorch's rule per lane (update when v > m or v is NaN, so the first maximum and the last NaN
 // win, in the scalar order) with int32 indices widened to int64 on store; average sums the
 // taps in the scalar order and divides by the row's divisor. Border columns use the scalar
-// code of pool_impl.inc, so every output is computed exactly as on the generic path.
-#include <immintrin.h>
-
-#include "kernels/pool/pool.h"
-
-#include "common/parallel.h"
+// code of pool_impl.h, so every output is computed exactly as on the generic path.
+#include "kernels/pool/pool_impl.h"  // the shared loops and the table; declares the kernels below
 
 namespace fastdl {
 namespace pool {
-namespace avx512 {
+namespace FASTDL_SIMD_ISA {  // avx512
 namespace {
-#include "kernels/pool/pool_impl.inc"
 
 inline __mmask16 lane_mask(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF)
@@ -168,9 +163,6 @@ void avg_fwd_fast(const Pool2dParams& p, const float* x, float* y, bool cip, int
 }
 
 }  // namespace
-const PoolOps ops = {{max_fwd_fast, max_bwd<float>, avg_fwd_fast, avg_bwd<float>,
-                      aavg_fwd<float>, aavg_bwd<float>, amax_fwd<float>},
-                     FASTDL_POOL_OPS_T(double)};
-}  // namespace avx512
+}  // namespace FASTDL_SIMD_ISA
 }  // namespace pool
 }  // namespace fastdl

@@ -26,6 +26,8 @@
 #pragma once
 #include <cstdint>
 
+#include "common/dispatch.h"
+
 namespace fastdl {
 namespace sample {
 
@@ -49,8 +51,8 @@ template <class T>
 void grid_sample_backward(const SampleParams& p, const T* grad_out, const T* input,
                           const T* grid, T* grad_input, T* grad_grid);
 
-// The per-ISA implementation table (sample_impl.inc compiled by sample.cpp (generic),
-// sample_avx2.cpp and sample_avx512.cpp).
+// The per-ISA implementation table (filled at the end of sample_impl.h, compiled by
+// sample.cpp (generic), sample_avx2.cpp and sample_avx512.cpp).
 template <class T>
 struct SampleOpsT {
   void (*forward)(const SampleParams&, const T*, const T*, T*);
@@ -60,9 +62,7 @@ struct SampleOps {
   SampleOpsT<float> f;
   SampleOpsT<double> d;
 };
-namespace generic { extern const SampleOps ops; }
-namespace avx2 { extern const SampleOps ops; }
-namespace avx512 { extern const SampleOps ops; }
+FASTDL_DECLARE_OPS(SampleOps)
 
 }  // namespace sample
 }  // namespace fastdl

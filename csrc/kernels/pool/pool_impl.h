@@ -1,6 +1,21 @@
-// Pooling implementation, compiled once per ISA (pool.cpp generic, pool_avx2.cpp,
-// pool_avx512.cpp include it inside `namespace fastdl::pool::<isa> { namespace { ... } }`).
-// Internal linkage only, no std templates. Needs pool.h and common/parallel.h before.
+// Pooling implementation, written once and compiled per ISA: pool.cpp (generic),
+// pool_avx2.cpp and pool_avx512.cpp include this file, which opens
+// `namespace fastdl::pool::FASTDL_SIMD_ISA { namespace { ... } }` (common/simd.h), so the
+// compiler vectorises the same loops for each instruction set and every copy has its own
+// mangled names. Internal linkage only. Ends with the ISA's PoolOps table; on AVX-512
+// (FASTDL_SIMD_LEVEL == 2) the float32 max and average forwards in it are the hand-vectorised
+// kernels of pool_avx512.cpp (defined there, after this include).
+#pragma once
+#include <cstdint>
+
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/pool/pool.h"
+
+namespace fastdl {
+namespace pool {
+namespace FASTDL_SIMD_ISA {
+namespace {
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -221,5 +236,29 @@ void amax_fwd(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
   });
 }
 
-#define FASTDL_POOL_OPS_T(T) \
-  { max_fwd<T>, max_bwd<T>, avg_fwd<T>, avg_bwd<T>, aavg_fwd<T>, aavg_bwd<T>, amax_fwd<T> }
+template <class T>
+constexpr PoolOpsT<T> ops_t() {
+  return {max_fwd<T>, max_bwd<T>, avg_fwd<T>, avg_bwd<T>, aavg_fwd<T>, aavg_bwd<T>, amax_fwd<T>};
+}
+
+#if FASTDL_SIMD_LEVEL == 2
+// pool_avx512.cpp
+void max_fwd_fast(const Pool2dParams& p, const float* x, float* y, int64_t* idx);
+void avg_fwd_fast(const Pool2dParams& p, const float* x, float* y, bool cip, int64_t dov);
+constexpr PoolOpsT<float> ops_f() {
+  PoolOpsT<float> o = ops_t<float>();
+  o.max_fwd = max_fwd_fast;
+  o.avg_fwd = avg_fwd_fast;
+  return o;
+}
+#else
+constexpr PoolOpsT<float> ops_f() { return ops_t<float>(); }
+#endif
+
+}  // namespace
+
+const PoolOps ops = {ops_f(), ops_t<double>()};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace pool
+}  // namespace fastdl

@@ -1,11 +1,28 @@
-// The grid_sample loops (see sample.h), included once per ISA file (sample.cpp: generic,
-// sample_avx2.cpp, sample_avx512.cpp) inside that file's namespace, which defines
-// FASTDL_SAMPLE_AVX2 or FASTDL_SAMPLE_AVX512 for its vector tap blend (float32).
+// The grid_sample loops (see sample.h), written once and compiled per ISA: sample.cpp
+// (generic), sample_avx2.cpp and sample_avx512.cpp include this file, which opens
+// `namespace fastdl::sample::FASTDL_SIMD_ISA { namespace { ... } }` (common/simd.h). The
+// float32 tap blend has an AVX2 and an AVX-512 version (FASTDL_SIMD_LEVEL 1 / 2: masked
+// gathers). Internal linkage only. Ends with the ISA's SampleOps table.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/sample/sample.h"
+
+namespace fastdl {
+namespace sample {
+namespace FASTDL_SIMD_ISA {
+namespace {
 
 constexpr int64_t kBlock = 256;      // output points per block (taps computed once per block)
 constexpr int64_t kChanBlock = 16;   // channels per backward task
 constexpr int kMaxTaps = 16;         // bicubic: 4×4
-constexpr int kTapSlot = 3, kPartialSlot = 6;   // thread_scratch slots (gemm uses 0-2)
+constexpr ScratchSlot kTapSlot = kScratchSampleTaps, kPartialSlot = kScratchSamplePartial;
 
 inline int num_taps(const SampleParams& p) {
   return p.mode == kNearest ? 1 : p.mode == kBicubic ? 16 : (1 << p.dims);
@@ -325,7 +342,7 @@ inline void blend(const T* ic, const int32_t* off, const T* w, int nt, int64_t n
   }
 }
 
-#if defined(FASTDL_SAMPLE_AVX512)
+#if FASTDL_SIMD_LEVEL == 2
 // 16 points per step: masked gathers (lanes outside read nothing and count 0), FMA.
 inline void blend(const float* ic, const int32_t* off, const float* w, int nt, int64_t np,
                   float* o) {
@@ -342,7 +359,7 @@ inline void blend(const float* ic, const int32_t* off, const float* w, int nt, i
     _mm512_mask_storeu_ps(o + i, live, acc);
   }
 }
-#elif defined(FASTDL_SAMPLE_AVX2)
+#elif FASTDL_SIMD_LEVEL == 1
 // 8 points per step: masked gathers (lanes outside read nothing and count 0), FMA.
 inline void blend(const float* ic, const int32_t* off, const float* w, int nt, int64_t np,
                   float* o) {
@@ -442,4 +459,10 @@ void bwd(const SampleParams& p, const T* go, const T* input, const T* grid, T* g
   }
 }
 
-#define FASTDL_SAMPLE_OPS_T(T) {fwd<T>, bwd<T>}
+}  // namespace
+
+const SampleOps ops = {{fwd<float>, bwd<float>}, {fwd<double>, bwd<double>}};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace sample
+}  // namespace fastdl

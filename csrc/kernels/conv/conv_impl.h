@@ -1,16 +1,82 @@
-// Convolution implementation, compiled once per ISA: conv.cpp (generic), conv_avx2.cpp and
-// conv_avx512.cpp include this file inside `namespace fastdl::conv::<isa> { namespace { ... } }`,
-// so the compiler vectorises the same loops for each instruction set. Internal linkage only,
-// no std templates (so no AVX-compiled inline copy can be merged into generic code).
-// Needs conv.h, gemm/gemm.h, common/parallel.h and common/allocator.h included before, and
-// the including file declares (and defines somewhere in the TU) the ISA's direct-convolution
-// hooks, which return false when they do not handle a shape:
+// Convolution implementation, written once and compiled per ISA: conv.cpp (generic),
+// conv_avx2.cpp and conv_avx512.cpp include this file, which opens
+// `namespace fastdl::conv::FASTDL_SIMD_ISA { namespace { ... } }` (common/simd.h), so the
+// compiler vectorises the same loops for each instruction set and every copy has its own
+// mangled names. Internal linkage only. Ends with the ISA's ConvOps table.
+//
+// Direct-convolution hooks, which return false when they do not handle a shape (the caller
+// then runs im2col + GEMM):
 //   bool direct_forward(const Conv2dParams&, const T* x, const T* w, const T* b, T* y);
 //   bool direct_backward_input(const Conv2dParams&, const T* w, const T* dy, T* dx);
 //   bool direct_backward_weight(const Conv2dParams&, const T* x, const T* dy, T* dw);
 //   bool direct_dw_forward(const Conv2dParams&, const T* x, const T* w, const T* b, T* y);
 //   bool direct_dw_backward(const Conv2dParams&, const T* x, const T* w, const T* dy, T* dx,
 //                           T* dw);   (depthwise)
+// and the prepacked-weight path (conv.h: conv2d_packed_size): packed_size, pack_f,
+// fwd_packed_f. AVX-512 (FASTDL_SIMD_LEVEL == 2) has float32 direct kernels and a packed
+// path, defined in conv_avx512.cpp after this include; the other ISAs have neither (below).
+#pragma once
+#include <cstdint>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/conv/conv.h"
+#include "kernels/gemm/gemm.h"
+
+namespace fastdl {
+namespace conv {
+namespace FASTDL_SIMD_ISA {
+namespace {
+
+#if FASTDL_SIMD_LEVEL == 2
+// float32: conv_avx512.cpp; float64 has no direct kernel.
+bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                    float* y);
+bool direct_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx);
+bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw);
+bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                       float* y);
+bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+                        float* dx, float* dw);
+inline bool direct_forward(const Conv2dParams&, const double*, const double*, const double*,
+                           double*) {
+  return false;
+}
+inline bool direct_backward_input(const Conv2dParams&, const double*, const double*, double*) {
+  return false;
+}
+inline bool direct_backward_weight(const Conv2dParams&, const double*, const double*,
+                                   double*) {
+  return false;
+}
+inline bool direct_dw_forward(const Conv2dParams&, const double*, const double*,
+                              const double*, double*) {
+  return false;
+}
+inline bool direct_dw_backward(const Conv2dParams&, const double*, const double*,
+                               const double*, double*, double*) {
+  return false;
+}
+int64_t packed_size(const Conv2dParams& p);
+void pack_f(const Conv2dParams& p, const float* w, float* wp);
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                  const float* b, float* y);
+#else
+// This ISA has no direct convolution: everything runs on im2col + GEMM (or Winograd).
+template <class T>
+bool direct_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_backward_input(const Conv2dParams&, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_backward_weight(const Conv2dParams&, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+template <class T>
+bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T*) {
+  return false;
+}
+#endif
 
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -590,8 +656,8 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 }
 
 // ---- generic: im2col + GEMM -------------------------------------------------------------
-constexpr int kColSlot = 6;   // thread_scratch slots used by conv (gemm uses the low ones)
-constexpr int kGColSlot = 7;
+constexpr ScratchSlot kColSlot = kScratchConvCol;    // (common/allocator.h's slot list)
+constexpr ScratchSlot kGColSlot = kScratchConvGCol;
 
 template <class T>
 void forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
@@ -762,3 +828,21 @@ void bwd_d(const Conv2dParams& p, const double* x, const double* w, const double
            double* dx, double* dw, double* db) {
   backward(p, x, w, dy, dx, dw, db);
 }
+
+#if FASTDL_SIMD_LEVEL < 2
+// No packed path on this ISA: conv2d_forward_packed runs the plain forward.
+int64_t packed_size(const Conv2dParams&) { return 0; }
+void pack_f(const Conv2dParams&, const float*, float*) {}
+void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
+                  const float* b, float* y) {
+  forward(p, x, w, b, y);
+}
+#endif
+
+}  // namespace
+
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace conv
+}  // namespace fastdl

@@ -1,0 +1,1 @@
+#include "kernels/ctc/ctc_impl.h"  // the recursions compiled for AVX-512
