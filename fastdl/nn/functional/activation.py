@@ -55,14 +55,9 @@ class _Act(_Op):
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
 
-def _act(x, row, args, inplace=False):
-    """Apply ``row`` (an ``ACT_TABLE`` entry) to ``x`` with the F-level arguments ``args``."""
-    t = _float(x, row.name)
-    if row.check is not None:
-        row.check(*args)
-    code = row.code if row.code is not None else _CODES[row.kernel(*args)]
-    params = [float(p) for p in (args if row.kernel_params is None else row.kernel_params(*args))]
-    from_output = row.from_output if row.from_output.__class__ is bool else row.from_output(*args)
+def _act(t, code, params, from_output, inplace=False):
+    """Kernel ``code`` with ``params`` (floats) on the float Tensor ``t``; backward from the
+    saved output when ``from_output``. The ``ACT_TABLE`` functions below call this."""
     if not inplace:
         return _Act.apply(t, code, params, from_output)
     if _fn._state.grad and t.requires_grad:
@@ -94,9 +89,6 @@ class ActRow(NamedTuple):
     doc: str             # the formula
     example: str         # ``F.<name>(...)`` gives ...
 
-    @property
-    def code(self):
-        return _CODES[self.kernel] if isinstance(self.kernel, str) else None
 
 
 def _check_hardtanh(min_val=-1.0, max_val=1.0):
@@ -189,18 +181,37 @@ del _R
 
 def _make_functions(row):
     """``F.<name>`` with torch's signature (``input``, the row's arguments, ``inplace``), and
-    ``F.<name>_`` where torch has one: written as source so that the signature,
-    defaults and argument errors are Python's own, and a call costs one function call."""
+    ``F.<name>_`` where torch has one: written as source so that the signature, defaults and
+    argument errors are Python's own, and what is constant in the row (the kernel code, the
+    kernel parameters of a row without arguments, the from-output rule) is bound once."""
     names = [p for p, _ in row.params]
     sig = "".join(f", {p}={d!r}" for p, d in row.params)
-    args = "".join(f"{p}, " for p in names)
     call = ", ".join(names)
-    src = f"def {row.name}(input{sig}{', inplace=False' if row.inplace else ''}):\n" \
-          f"    return _act(input, _row, ({args}){', inplace' if row.inplace else ''})\n"
+    ns = {"_act": _act, "_float": _float, "_CODES": _CODES, "_row": row}
+    body = [f"    t = _float(input, {row.name!r})\n"]
+    if row.check is not None:
+        body.append(f"    _row.check({call})\n")
+    if isinstance(row.kernel, str):
+        ns["_code"] = _CODES[row.kernel]
+        code = "_code"
+    else:
+        code = f"_CODES[_row.kernel({call})]"
+    if row.kernel_params is None:
+        params = f"[{''.join(f'float({p}), ' for p in names)}]"
+    elif not names:
+        ns["_params"] = [float(p) for p in row.kernel_params()]
+        params = "_params"
+    else:
+        params = f"[float(p) for p in _row.kernel_params({call})]"
+    fo = repr(row.from_output) if isinstance(row.from_output, bool) else \
+        f"_row.from_output({call})"
+    body.append(f"    return _act(t, {code}, {params}, {fo}"
+                f"{', inplace' if row.inplace else ''})\n")
+    src = f"def {row.name}(input{sig}{', inplace=False' if row.inplace else ''}):\n" + \
+        "".join(body)
     if row.inplace == 2:
         src += f"def {row.name}_(input{sig}):\n" \
                f"    return {row.name}(input{', ' if call else ''}{call}, inplace=True)\n"
-    ns = {"_act": _act, "_row": row}
     exec(compile(src, f"<fastdl.nn.functional.{row.name}>", "exec"), ns)
     fn = ns[row.name]
     fn.__module__ = __name__
