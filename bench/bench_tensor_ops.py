@@ -200,7 +200,8 @@ def _sides():
         f_cache["sp_fd"] = fastdl.sparse_coo_tensor(f_cache["sp_idx"], f_cache["sp_val"],
                                                     (16384, 16384)).coalesce()
         t_cache["sp_fd"] = torch.sparse_coo_tensor(t_cache["sp_idx"], t_cache["sp_val"],
-                                                   (16384, 16384)).coalesce()
+                                                   (16384, 16384),
+                                                   check_invariants=False).coalesce()
         _DATA["_f"], _DATA["_t"] = f_cache, t_cache
     f, t = _DATA["_f"], _DATA["_t"]
     # in-place cases write into their input: hand out fresh copies for those

@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_fmod', 'tensorops_gather', 'tensorops_multinomial', 'tensorops_spmm', 'tensorops_topk']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_fmod', 'tensorops_gather', 'tensorops_multinomial', 'tensorops_spmm', 'tensorops_topk']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -38,6 +38,14 @@ def adaptive_avg_pool2d(input: numpy.ndarray, oh: typing.SupportsInt | typing.Su
 def adaptive_avg_pool2d_backward(grad_output: numpy.ndarray, H: typing.SupportsInt | typing.SupportsIndex, W: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """
     grad_input of adaptive_avg_pool2d.
+    """
+def adaptive_avg_pool3d(input: numpy.ndarray, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> numpy.ndarray:
+    """
+    Adaptive average pooling of (N, C, D, H, W) to (N, C, *output_size).
+    """
+def adaptive_avg_pool3d_backward(grad_output: numpy.ndarray, input_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> numpy.ndarray:
+    """
+    Gradient of adaptive_avg_pool3d: (N, C, D, H, W) from grad_output (N, C, OD, OH, OW).
     """
 def adaptive_max_pool2d(input: numpy.ndarray, oh: typing.SupportsInt | typing.SupportsIndex, ow: typing.SupportsInt | typing.SupportsIndex, return_indices: bool) -> tuple:
     """
@@ -137,11 +145,11 @@ def eltwise_forward(act: typing.SupportsInt | typing.SupportsIndex, x: numpy.nda
     """
     y = act(x) (codes in eltwise_acts); out may be x for in place.
     """
-def embedding_bag(weight: numpy.ndarray, indices: numpy.ndarray, starts: numpy.ndarray, counts: numpy.ndarray, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex) -> tuple:
+def embedding_bag(weight: numpy.ndarray, indices: numpy.ndarray, offsets: typing.Any, bag_size: typing.SupportsInt | typing.SupportsIndex, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex, padding_idx: typing.SupportsInt | typing.SupportsIndex) -> tuple:
     """
-    (out (B, D), argmax (B, D) int64 for mode 2 else None).
+    (out (B, D), argmax (B, D) int64 for mode 2 else None). Bags: offsets (B,) of bag starts (the last bag runs to the end), or None and bags of bag_size entries; entries equal to padding_idx (-1: none) are left out. Raises IndexError for an index outside [0, n), RuntimeError for bad offsets.
     """
-def embedding_bag_backward(grad: numpy.ndarray, weight: numpy.ndarray, indices: numpy.ndarray, starts: numpy.ndarray, counts: numpy.ndarray, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex, argmax: typing.Any, need_weight: bool, need_per_sample_weights: bool) -> tuple:
+def embedding_bag_backward(grad: numpy.ndarray, weight: numpy.ndarray, indices: numpy.ndarray, offsets: typing.Any, bag_size: typing.SupportsInt | typing.SupportsIndex, per_sample_weights: typing.Any, mode: typing.SupportsInt | typing.SupportsIndex, padding_idx: typing.SupportsInt | typing.SupportsIndex, argmax: typing.Any, need_weight: bool, need_per_sample_weights: bool) -> tuple:
     """
     (grad_weight (n, D) or None, grad_per_sample_weights (E,) or None).
     """

@@ -17,6 +17,7 @@ void bind_ctc(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_embag(py::module_& m);
 void bind_conv3d(py::module_& m);
+void bind_pool3d(py::module_& m);
 void bind_tensorops(py::module_& m);
 }  // namespace fastdl
 
@@ -35,5 +36,6 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_sample(m);
   fastdl::bind_embag(m);
   fastdl::bind_conv3d(m);
+  fastdl::bind_pool3d(m);
   fastdl::bind_tensorops(m);
 }

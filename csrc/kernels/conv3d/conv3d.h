@@ -16,9 +16,19 @@
 //                  partials summed in chunk order      (threads over chunks)
 // With one task the GEMM itself runs threaded. Chunking depends only on the shape and the
 // GEMM is thread-count independent, so results are bitwise identical for any thread count.
-// Scratch: thread_scratch slots 4 (column matrix) and 5 (weight-gradient partials).
+// Scratch: conv's ScratchSlots (conv3d never runs inside conv): kScratchConvCol (column
+// matrix), kScratchConvGCol (weight-gradient partials), kScratchConvPad (the direct forward's
+// padded input slab).
+//
+// On AVX2 / AVX-512 the forward with width stride 1 and at most 64 output channels per group
+// runs a direct kernel instead (no column matrix; see conv3d_impl.h).
+//
+// Layout (CONTRIBUTING.md): the kernels are in conv3d_impl.h, compiled per ISA (conv3d.cpp
+// generic, conv3d_avx2.cpp, conv3d_avx512.cpp); ops() picks the active ISA's table.
 #pragma once
 #include <cstdint>
+
+#include "common/dispatch.h"
 
 namespace fastdl {
 namespace conv3d {
@@ -41,6 +51,18 @@ void forward(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y);
 // overwritten.
 template <class T>
 void backward(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
+
+// The per-ISA implementation table.
+template <class T>
+struct Conv3dOpsT {
+  void (*forward)(const Conv3dParams&, const T*, const T*, const T*, T*);
+  void (*backward)(const Conv3dParams&, const T*, const T*, const T*, T*, T*, T*);
+};
+struct Conv3dOps {
+  Conv3dOpsT<float> f;
+  Conv3dOpsT<double> d;
+};
+FASTDL_DECLARE_OPS(Conv3dOps)
 
 }  // namespace conv3d
 }  // namespace fastdl

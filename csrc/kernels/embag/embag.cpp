@@ -1,65 +1,36 @@
-// embedding_bag: the generic path and the dispatch table (see embag.h; the loops are in
-// embag_impl.inc).
+// embedding_bag: the generic build of embag_impl.h, the dispatch and the API (see embag.h).
 #include "kernels/embag/embag.h"
 
-#include <cstring>
-
 #include "common/dispatch.h"
-#include "common/parallel.h"
+#include "kernels/embag/embag_impl.h"  // the generic build and its EmbagOps table
 
 namespace fastdl {
 namespace embag {
-namespace generic {
-namespace {
-#include "kernels/embag/embag_impl.inc"
-}  // namespace
-const EmbagOps ops = {FASTDL_EMBAG_OPS_T(float), FASTDL_EMBAG_OPS_T(double)};
-}  // namespace generic
 
-namespace {
-const EmbagOps* const table[kNumIsa] = {
-    &generic::ops,
-#ifdef FASTDL_X86
-    &avx2::ops, &avx512::ops,
-#else
-    nullptr, nullptr,
-#endif
-};
-template <class T>
-const EmbagOpsT<T>& ops_t();
-template <>
-const EmbagOpsT<float>& ops_t<float>() { return pick(table)->f; }
-template <>
-const EmbagOpsT<double>& ops_t<double>() { return pick(table)->d; }
-}  // namespace
+FASTDL_DEFINE_OPS(EmbagOps)
 
 template <class T>
-void forward(const T* weight, int64_t D, const int64_t* idx, int64_t E, const int64_t* start,
-             const int64_t* count, int64_t B, const T* psw, int mode, T* out, int64_t* arg) {
-  ops_t<T>().forward(weight, D, idx, E, start, count, B, psw, mode, out, arg);
+int64_t forward(const Bags& g, const T* weight, int64_t D, const T* psw, int mode, T* out,
+                int64_t* arg) {
+  return by_dtype<T>(ops()).forward(g, weight, D, psw, mode, out, arg);
 }
 
 template <class T>
-void backward_weight(const T* g, int64_t D, const int64_t* idx, const int64_t* start,
-                     const int64_t* count, int64_t B, const T* psw, int mode,
-                     const int64_t* arg, int64_t n, T* gw) {
-  ops_t<T>().backward_weight(g, D, idx, start, count, B, psw, mode, arg, n, gw);
+void backward_weight(const Bags& g, const T* gy, int64_t D, const T* psw, int mode,
+                     const int64_t* arg, T* gw) {
+  by_dtype<T>(ops()).backward_weight(g, gy, D, psw, mode, arg, gw);
 }
 
 template <class T>
-void backward_psw(const T* g, const T* weight, int64_t D, const int64_t* idx, int64_t E,
-                  const int64_t* start, const int64_t* count, int64_t B, T* gpsw) {
-  ops_t<T>().backward_psw(g, weight, D, idx, E, start, count, B, gpsw);
+void backward_psw(const Bags& g, const T* gy, const T* weight, int64_t D, T* gpsw) {
+  by_dtype<T>(ops()).backward_psw(g, gy, weight, D, gpsw);
 }
 
-#define FASTDL_EMBAG_INST(T)                                                                  \
-  template void forward<T>(const T*, int64_t, const int64_t*, int64_t, const int64_t*,         \
-                           const int64_t*, int64_t, const T*, int, T*, int64_t*);              \
-  template void backward_weight<T>(const T*, int64_t, const int64_t*, const int64_t*,          \
-                                   const int64_t*, int64_t, const T*, int, const int64_t*,     \
-                                   int64_t, T*);                                               \
-  template void backward_psw<T>(const T*, const T*, int64_t, const int64_t*, int64_t,          \
-                                const int64_t*, const int64_t*, int64_t, T*);
+#define FASTDL_EMBAG_INST(T)                                                                \
+  template int64_t forward<T>(const Bags&, const T*, int64_t, const T*, int, T*, int64_t*); \
+  template void backward_weight<T>(const Bags&, const T*, int64_t, const T*, int,           \
+                                   const int64_t*, T*);                                     \
+  template void backward_psw<T>(const Bags&, const T*, const T*, int64_t, T*);
 FASTDL_EMBAG_INST(float)
 FASTDL_EMBAG_INST(double)
 #undef FASTDL_EMBAG_INST

@@ -2,10 +2,11 @@
 without materialising the (entries, dim) lookup.
 
 A bag is a run of consecutive indices (the rows of a 2-D input, or the runs of a 1-D input
-that ``offsets`` starts). The Python layer checks the arguments and drops padding entries;
-one C++ op (``csrc/bindings/bind_embag.cpp`` → ``csrc/kernels/embag/``; NumPy twin in
-``fastdl.testing.reference.embag``) reduces the bags and scatters the gradient back into
-the table, deterministically.
+that ``offsets`` starts). The Python layer checks the argument types and shapes; one C++ op
+(``csrc/bindings/bind_embag.cpp`` → ``csrc/kernels/embag/``; NumPy twin in
+``fastdl.testing.reference.embag``) checks the offsets, checks each index as it reads it,
+skips padding entries, reduces the bags and scatters the gradient back into the table,
+deterministically.
 """
 from __future__ import annotations
 
@@ -21,34 +22,35 @@ _MODES = {"sum": 0, "mean": 1, "max": 2}
 
 
 class _EmbeddingBag(_Op):
-    """weight (n, D), psw (E,) or None -> (B, D); bag b is entries [starts[b], starts[b] +
-    counts[b]) of idx (padding removed)."""
+    """weight (n, D), psw (E,) or None -> (B, D). Bags: ``offs`` (B,) of starts (the last
+    bag runs to the end of idx), or None and bags of ``L`` entries; entries equal to ``pad``
+    (-1: none) are left out. The binding checks the offsets and the indices."""
 
     @staticmethod
-    def forward(ctx, weight, psw, idx, starts, counts, mode):
+    def forward(ctx, weight, psw, idx, offs, L, pad, mode):
         weight = np.ascontiguousarray(weight)
         psw = None if psw is None else np.ascontiguousarray(psw)
-        out, arg = _C.embedding_bag(weight, idx, starts, counts, psw, mode)
-        ctx.args = (idx, starts, counts, mode, arg)
+        out, arg = _C.embedding_bag(weight, idx, offs, L, psw, mode, pad)
+        ctx.args = (idx, offs, L, mode, pad, arg)
         ctx.save_for_backward(weight, psw)
         return out
 
     @staticmethod
     def backward(ctx, g):
         weight, psw = ctx.saved_tensors
-        idx, starts, counts, mode, arg = ctx.args
+        idx, offs, L, mode, pad, arg = ctx.args
         need = ctx.needs_input_grad
-        gw, gp = _C.embedding_bag_backward(np.ascontiguousarray(g), weight, idx, starts,
-                                           counts, psw, mode, arg, bool(need[0]),
+        gw, gp = _C.embedding_bag_backward(np.ascontiguousarray(g), weight, idx, offs, L, psw,
+                                           mode, pad, arg, bool(need[0]),
                                            bool(need[1]) and psw is not None)
-        return gw, gp, None, None, None, None
+        return gw, gp, None, None, None, None, None
 
 
 def _int_array(x, name):
     a = x._array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"embedding_bag: {name} must hold integers (int64), got {a.dtype}")
-    return a.astype(np.int64, copy=False)
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # noqa: A002
@@ -85,13 +87,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
                         f"{weight._array.dtype}")
     idx = _int_array(input, "input")
     n = weight.shape[0]
+    offs, L = None, 0
     if idx.ndim == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
                              f"is a mini-batch of fixed length sequences. However, found "
                              f"offsets of type {type(offsets).__name__}")
         B, L = idx.shape
-        offs = np.arange(B, dtype=np.int64) * L
+        if L == 0:                                     # B empty bags
+            offs, L = np.zeros(B, np.int64), 0
         idx = idx.reshape(-1)
     elif idx.ndim == 1:
         if offsets is None:
@@ -104,21 +108,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             if offs.size < 1:
                 raise ValueError("embedding_bag: include_last_offset needs at least one offset")
             offs = offs[:-1]
-        if offs.size and offs[0] != 0:
-            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
-                               f"mini-batch has to start from position 0. However, got "
-                               f"{int(offs[0])}")
-        if offs.size and (np.any(np.diff(offs) < 0) or offs[-1] > idx.size):
-            raise RuntimeError(f"embedding_bag: offsets must be non-decreasing and at most the "
-                               f"input length {idx.size}, got {offs.tolist()}")
-        B = offs.size
+        # (the binding checks offsets[0] == 0, their order and the indices' range)
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{idx.ndim}")
-    if max_norm is not None and idx.size and (idx.min() < 0 or idx.max() >= n):
-        # (otherwise the binding checks the indices, before the kernel reads any)
-        bad = int(idx.min() if idx.min() < 0 else idx.max())
-        raise IndexError(f"embedding_bag: index {bad} is out of range for {n} embeddings")
     psw = None
     if per_sample_weights is not None:
         if mode != "sum":
@@ -136,25 +129,17 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             raise TypeError(f"embedding_bag: per_sample_weights is {psw._array.dtype} but weight "
                             f"is {weight._array.dtype}")
         psw = psw.reshape(-1)
+    pad = -1
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding_bag: padding_idx {padding_idx} must be within "
                              f"[-{n}, {n - 1}]")
-        padding_idx = int(padding_idx) % n
-    # bag b is entries [offs[b], ends[b]); dropping padding entries shifts them
-    E = idx.size
-    ends = np.append(offs[1:], E).astype(np.int64) if B else offs
-    starts, counts = offs.astype(np.int64), (ends - offs).astype(np.int64)
-    if padding_idx is not None and E:
-        keep = idx != padding_idx
-        if not keep.all():
-            kept_before = np.concatenate(([0], np.cumsum(keep)))
-            starts, counts = kept_before[offs], kept_before[ends] - kept_before[offs]
-            idx = idx[keep]
-            if psw is not None:
-                psw = psw[keep]
+        pad = int(padding_idx) % n
     if max_norm is not None and idx.size:
-        rows = np.unique(idx)
+        if idx.min() < 0 or idx.max() >= n:
+            bad = int(idx.min() if idx.min() < 0 else idx.max())
+            raise IndexError(f"embedding_bag: index {bad} is out of range for {n} embeddings")
+        rows = np.unique(idx[idx != pad])
         w = weight._array[rows]
         norms = np.linalg.norm(w, ord=norm_type, axis=1)
         over = norms > max_norm
@@ -162,5 +147,4 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
             weight._array[rows[over]] = w[over] * scale[:, None]
             weight._vc[0] += 1
-    return _EmbeddingBag.apply(weight, psw, np.ascontiguousarray(idx), starts, counts,
-                               _MODES[mode])
+    return _EmbeddingBag.apply(weight, psw, idx, offs, L, pad, _MODES[mode])

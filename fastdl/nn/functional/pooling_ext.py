@@ -5,7 +5,8 @@ pooling and the ``*_with_indices`` spellings.
 Box pools are separable: the max (or sum, or count) over a D×H×W box is the max over D of
 the maxima over H×W. So the 3-D pools are two passes of the 2-D kernels — one over (H, W)
 per depth slice, one over D with a window of height kD and width 1 — and inherit their
-backward. Max unpooling and fractional pooling are single ops on arrays.
+backward. ``adaptive_avg_pool3d`` is its own C++ kernel (``csrc/kernels/pool3d/``). Max
+unpooling and fractional pooling are single ops on arrays.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from ... import _C
 from ...autograd.function import _Op
 from ...tensor import Tensor
 from ._args import _float as _t, _tuple as _tup
@@ -125,25 +127,35 @@ def _osize3(output_size, shape, fn):
     return o
 
 
+class _AdaptiveAvgPool3d(_Op):
+    """x (N, C, D, H, W) -> (N, C, *out): one C++ op each way (``csrc/kernels/pool3d/``)."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        x = np.ascontiguousarray(x)
+        ctx.shape = x.shape
+        return _C.adaptive_avg_pool3d(x, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.adaptive_avg_pool3d_backward(np.ascontiguousarray(g), ctx.shape), None
+
+
 def adaptive_avg_pool3d(input, output_size):  # noqa: A002
     """Adaptive 3-D average pooling of (N, C, D, H, W) or (C, D, H, W) to ``output_size``
-    (int or triple; None keeps that size); windows per dim as ``adaptive_avg_pool1d``.
+    (int or triple; None keeps that size): along each axis, output i of o averages the
+    inputs [floor(i·n/o), ceil((i+1)·n/o)), and ``y[n, c, i, j, k]`` is the mean over the
+    product of the three windows. One C++ kernel each way (``csrc/kernels/pool3d/``; NumPy
+    twin ``fastdl.testing.reference.pool3d``).
 
     Example: ``F.adaptive_avg_pool3d(fastdl.randn(1, 2, 5, 6, 7), 2).shape == (1, 2, 2, 2, 2)``
     """
     fn = "adaptive_avg_pool3d"
     x, unb = _batched(_t(input, fn), 3, fn)
-    N, C, D, H, W = x.shape
-    oD, oH, oW = _osize3(output_size, x.shape, fn)
-    y = adaptive_avg_pool2d(x.reshape(N, C * D, H, W), (oH, oW))
-    # depth windows: one (oD, D) averaging matrix, applied as a batched matmul
-    i = np.arange(oD)
-    lo, hi = (i * D) // oD, -((-(i + 1) * D) // oD)
-    m = np.zeros((oD, D), dtype=x._array.dtype)
-    for r in range(oD):
-        m[r, lo[r]:hi[r]] = 1.0 / (hi[r] - lo[r])
-    y = Tensor._make(m) @ y.reshape(N, C, D, oH * oW)
-    y = y.reshape(N, C, oD, oH, oW)
+    if min(x.shape[2:]) < 1:
+        raise ValueError(f"{fn}: expected input with non-zero sizes for the depth, height and "
+                         f"width, got shape {tuple(x.shape)}")
+    y = _AdaptiveAvgPool3d.apply(x, _osize3(output_size, x.shape, fn))
     return y.squeeze(0) if unb else y
 
 

@@ -13,6 +13,8 @@ from .module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
 
 class _ConvNd(Module):
     """Arguments, parameters and init of every convolution layer; ``_transposed`` layers keep
@@ -37,9 +39,11 @@ class _ConvNd(Module):
         if out_channels % groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by "
                              f"groups ({groups})")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
-                             f"{padding_mode!r}")
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, but got "
+                             f"padding_mode={padding_mode!r}")
         if device not in (None, "cpu"):
             raise ValueError(f"{name}: only device='cpu' is supported, got {device!r}")
         ks = F.conv._tuple(kernel_size, nd, name, "kernel_size")
@@ -66,6 +70,14 @@ class _ConvNd(Module):
         self.output_padding = F.conv._tuple(output_padding, nd, name, "output_padding")
         self.groups = int(groups)
         self.padding_mode = padding_mode
+        # F.pad's pads (last dimension first) for the padding modes other than 'zeros'
+        if isinstance(pd, str):
+            tot = [0, 0] * nd if pd == "valid" else \
+                [v for i in reversed(range(nd)) for v in
+                 (dl[i] * (ks[i] - 1) // 2, dl[i] * (ks[i] - 1) - dl[i] * (ks[i] - 1) // 2)]
+            self._reversed_padding_repeated_twice = tot
+        else:
+            self._reversed_padding_repeated_twice = [v for v in reversed(pd) for _ in (0, 1)]
         dt = _canon_dtype(dtype) or np.float32
         if np.dtype(dt).kind != "f":
             raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype!r}")
@@ -89,6 +101,14 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    def _padded(self, input):  # noqa: A002
+        """(input, padding) for the functional convolution: with ``padding_mode`` 'reflect',
+        'replicate' or 'circular' the input padded by ``F.pad`` in that mode and no further
+        padding (PyTorch's rule), else the input and ``self.padding``."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        return F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
+
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
@@ -103,6 +123,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -112,8 +134,9 @@ class Conv2d(_ConvNd):
 
     Parameters as PyTorch: ``weight`` (out_channels, in_channels/groups, kH, kW) and ``bias``
     (out_channels,), both ~ U(−1/√fan_in, 1/√fan_in) (kaiming_uniform_ with a=√5),
-    fan_in = in_channels/groups·kH·kW. Only ``padding_mode='zeros'``. State dicts move between
-    fastdl and PyTorch unchanged.
+    fan_in = in_channels/groups·kH·kW. ``padding_mode`` 'zeros' (default), 'reflect',
+    'replicate' or 'circular' (the input is padded by ``F.pad`` in that mode). State dicts
+    move between fastdl and PyTorch unchanged.
 
     Example::
 
@@ -124,8 +147,9 @@ class Conv2d(_ConvNd):
     _nd = 2
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        x, padding = self._padded(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -141,8 +165,9 @@ class Conv1d(_ConvNd):
     _nd = 1
 
     def forward(self, input):
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        x, padding = self._padded(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):

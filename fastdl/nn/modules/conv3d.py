@@ -11,7 +11,7 @@ __all__ = ["Conv3d", "ConvTranspose3d"]
 class Conv3d(_ConvNd):
     """3-D convolution layer on (N, C_in, D, H, W) or (C_in, D, H, W): ``F.conv3d``;
     ``weight`` (out_channels, in_channels/groups, kD, kH, kW), ``bias`` (out_channels,),
-    initialised as PyTorch. Only ``padding_mode='zeros'``.
+    initialised as PyTorch; ``padding_mode`` as ``Conv2d``.
 
     Example: ``nn.Conv3d(2, 4, 3, padding=1)(fastdl.randn(1, 2, 5, 8, 8)).shape ==
     (1, 4, 5, 8, 8)``
@@ -20,8 +20,9 @@ class Conv3d(_ConvNd):
     _nd = 3
 
     def forward(self, input):  # noqa: A002
-        return F.conv3d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        x, padding = self._padded(input)
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class ConvTranspose3d(_ConvTransposeNd):

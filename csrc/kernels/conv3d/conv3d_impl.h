@@ -1,0 +1,558 @@
+// The 3-D convolution kernels (see conv3d.h), compiled once per ISA: conv3d.cpp (generic),
+// conv3d_avx2.cpp and conv3d_avx512.cpp include this file, which ends with that ISA's
+// Conv3dOps table.
+//
+// Two forward schemes:
+//  * vol2col + GEMM (every ISA, every shape; the backward always): the column matrix of a
+//    tile of output-depth planes, then one GEMM (the gemm family's per-ISA micro-kernels).
+//  * direct (AVX2 / AVX-512, width stride 1, at most kDirectMaxKg output channels per group):
+//    per task (image, group, tile of output-depth planes) the input slab the tile reads is
+//    copied once, zero-padded, into per-thread scratch; then for each block of KB output
+//    channels and each block of NV output vectors (along a row, or down NV rows when a row
+//    is one vector), KB × NV vectors of outputs stay in registers while every (c, a, i, j)
+//    tap adds weight[k, c, a, i, j] (broadcast) × the slab shifted by the tap (NV loads). The weights are packed once per call as [group][k-block][tap][KB].
+//    No column matrix is written, and no GEMM tile is padded to 12 rows for 16 channels.
+// Both give each output to one task, summed in a fixed order: results do not depend on the
+// thread count.
+#pragma once
+#include <omp.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/conv3d/conv3d.h"
+#include "kernels/gemm/gemm.h"
+
+namespace fastdl {
+namespace conv3d {
+namespace FASTDL_SIMD_ISA {
+namespace {
+
+using simd::Vec;
+
+// (no std:: algorithms or containers here: see CONTRIBUTING.md)
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// A buffer from the caching pool, released at scope end.
+struct PoolBuf {
+  void* p;
+  explicit PoolBuf(size_t bytes) : p(pool_alloc(bytes > 0 ? bytes : 1)) {}
+  ~PoolBuf() { pool_free(p); }
+  PoolBuf(const PoolBuf&) = delete;
+  PoolBuf& operator=(const PoolBuf&) = delete;
+  template <class T>
+  T* as() const { return static_cast<T*>(p); }
+};
+
+// conv3d never runs inside conv (and calls only gemm): it takes conv's slots
+constexpr int kColSlot = kScratchConvCol;         // vol2col columns / their gradient
+constexpr int kPartialSlot = kScratchConvGCol;    // weight-gradient partials
+constexpr int kSlabSlot = kScratchConvPad;        // the direct forward's padded input slab
+constexpr int64_t kColBytes = int64_t(1) << 20;   // target size of one tile's column matrix
+constexpr int64_t kMaxChunks = 16;                // weight-gradient partials
+
+inline void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                   float* C, int64_t ldc) {
+  gemm::sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+inline void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                   const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
+                   double* C, int64_t ldc) {
+  gemm::dgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+struct Tiling {
+  int64_t Cg, Kg, Kc, OHW, ODHW, TD, ntiles;
+};
+
+Tiling tiling(const Conv3dParams& p, int64_t elem) {
+  Tiling t;
+  t.Cg = p.C / p.groups;
+  t.Kg = p.K / p.groups;
+  t.Kc = t.Cg * p.kd * p.kh * p.kw;
+  t.OHW = p.OH * p.OW;
+  t.ODHW = p.OD * t.OHW;
+  const int64_t plane = imax(1, t.Kc * t.OHW * elem);
+  t.TD = imax(1, imin(p.OD, kColBytes / plane));
+  t.ntiles = (p.OD + t.TD - 1) / t.TD;
+  return t;
+}
+
+// Run fn over [0, n) in chunks of one, threaded only outside an enclosing parallel region.
+template <class F>
+inline void maybe_parallel(int64_t n, F&& fn) {
+  if (omp_get_level() == 0) {
+    parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) fn(i);
+    });
+  } else {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+  }
+}
+
+// The row copies below are short (one output row): GCC would turn them into memcpy/memset
+// calls, whose call overhead dominates at these lengths; keep them as inline loops.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTDL_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FASTDL_INLINE_COPIES
+#endif
+
+// One output row of a column-matrix row: r[ow] = src[ow·sw] for ow in [lo, hi), else 0.
+template <class T>
+FASTDL_INLINE_COPIES inline void copy_row(T* __restrict r, const T* __restrict src, int64_t OW,
+                                          int64_t sw, int64_t lo, int64_t hi) {
+  for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+  if (sw == 1) {
+    for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow];
+  } else {
+    for (int64_t ow = lo; ow < hi; ++ow) r[ow] = src[ow * sw];
+  }
+  for (int64_t ow = hi; ow < OW; ++ow) r[ow] = T(0);
+}
+
+// Rows c·kd·kh·kw … of col (Kc × (od1 − od0)·OH·OW): channel c (xc, (D, H, W)).
+template <class T>
+FASTDL_INLINE_COPIES void vol2col_channel(const Conv3dParams& p, const T* xc, int64_t c,
+                                          int64_t od0, int64_t od1, T* col) {
+  const int64_t KK = p.kd * p.kh * p.kw, cols = (od1 - od0) * p.OH * p.OW;
+  const int64_t HW = p.H * p.W;
+  for (int64_t a = 0; a < p.kd; ++a)
+    for (int64_t i = 0; i < p.kh; ++i)
+      for (int64_t j = 0; j < p.kw; ++j) {
+        T* row = col + (c * KK + (a * p.kh + i) * p.kw + j) * cols;
+        const int64_t x0 = j * p.dw - p.pw;
+        // output columns ow whose input column ow·sw + x0 lies in [0, W)
+        int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
+        int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
+        lo = imin(lo, p.OW);
+        hi = imax(lo, imin(hi, p.OW));
+        // output rows oh whose input row y = oh·sh − ph + i·dh lies in [0, H)
+        const int64_t y0 = i * p.dh - p.ph;
+        int64_t oh_lo = y0 >= 0 ? 0 : (-y0 + p.sh - 1) / p.sh;
+        int64_t oh_hi = (p.H - 1 - y0) >= 0 ? (p.H - 1 - y0) / p.sh + 1 : 0;
+        oh_lo = imin(oh_lo, p.OH);
+        oh_hi = imax(oh_lo, imin(oh_hi, p.OH));
+        // stride 1 with W == OW and |x0| < W: the rows strictly inside [oh_lo, oh_hi) are one
+        // contiguous run of the input (the out-of-row columns fixed up after)
+        const bool run = p.sw == 1 && p.sh == 1 && p.W == p.OW && x0 > -p.W && x0 < p.W &&
+                         oh_hi - oh_lo >= 3;
+        for (int64_t od = od0; od < od1; ++od) {
+          const int64_t z = od * p.sd - p.pd + a * p.dd;
+          T* plane = row + (od - od0) * p.OH * p.OW;
+          if (z < 0 || z >= p.D) {
+            for (int64_t q = 0; q < p.OH * p.OW; ++q) plane[q] = T(0);
+            continue;
+          }
+          for (int64_t q = 0; q < oh_lo * p.OW; ++q) plane[q] = T(0);
+          for (int64_t q = oh_hi * p.OW; q < p.OH * p.OW; ++q) plane[q] = T(0);
+          const T* xz = xc + z * HW + x0;
+          if (!run) {
+            for (int64_t oh = oh_lo; oh < oh_hi; ++oh)
+              copy_row(plane + oh * p.OW, xz + (oh * p.sh + y0) * p.W, p.OW, p.sw, lo, hi);
+            continue;
+          }
+          copy_row(plane + oh_lo * p.OW, xz + (oh_lo + y0) * p.W, p.OW, p.sw, lo, hi);
+          copy_row(plane + (oh_hi - 1) * p.OW, xz + (oh_hi - 1 + y0) * p.W, p.OW, p.sw, lo, hi);
+          const int64_t r0 = oh_lo + 1, r1 = oh_hi - 1;
+          std::memcpy(plane + r0 * p.OW, xz + (r0 + y0) * p.W, sizeof(T) * (r1 - r0) * p.OW);
+          if (lo > 0 || hi < p.OW)
+            for (int64_t oh = r0; oh < r1; ++oh) {
+              T* r = plane + oh * p.OW;
+              for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+              for (int64_t ow = hi; ow < p.OW; ++ow) r[ow] = T(0);
+            }
+        }
+      }
+}
+
+// col (Kc × (od1 − od0)·OH·OW) of channels [0, Cg) of xg (Cg, D, H, W).
+template <class T>
+void vol2col(const Conv3dParams& p, const T* xg, int64_t Cg, int64_t od0, int64_t od1,
+             T* col) {
+  const int64_t DHW = p.D * p.H * p.W;
+  maybe_parallel(Cg, [&](int64_t c) { vol2col_channel(p, xg + c * DHW, c, od0, od1, col); });
+}
+
+// The adjoint: xg[c, …] += col[…] (xg initialised), channel by channel in a fixed order.
+template <class T>
+void col2vol(const Conv3dParams& p, const T* col, int64_t Cg, int64_t od0, int64_t od1,
+             T* xg) {
+  const int64_t KK = p.kd * p.kh * p.kw, cols = (od1 - od0) * p.OH * p.OW;
+  const int64_t HW = p.H * p.W, DHW = p.D * HW;
+  maybe_parallel(Cg, [&](int64_t c) {
+    T* xc = xg + c * DHW;
+    for (int64_t a = 0; a < p.kd; ++a)
+      for (int64_t i = 0; i < p.kh; ++i)
+        for (int64_t j = 0; j < p.kw; ++j) {
+          const T* row = col + (c * KK + (a * p.kh + i) * p.kw + j) * cols;
+          const int64_t x0 = j * p.dw - p.pw;
+          int64_t lo = x0 >= 0 ? 0 : (-x0 + p.sw - 1) / p.sw;
+          int64_t hi = (p.W - 1 - x0) >= 0 ? (p.W - 1 - x0) / p.sw + 1 : 0;
+          lo = imin(lo, p.OW);
+          hi = imax(lo, imin(hi, p.OW));
+          for (int64_t od = od0; od < od1; ++od) {
+            const int64_t z = od * p.sd - p.pd + a * p.dd;
+            if (z < 0 || z >= p.D) continue;
+            for (int64_t oh = 0; oh < p.OH; ++oh) {
+              const int64_t y = oh * p.sh - p.ph + i * p.dh;
+              if (y < 0 || y >= p.H) continue;
+              const T* r = row + ((od - od0) * p.OH + oh) * p.OW;
+              T* dst = xc + z * HW + y * p.W + x0;
+              if (p.sw == 1) {
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += r[ow];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow * p.sw] += r[ow];
+              }
+            }
+          }
+        }
+  });
+}
+
+template <class T>
+void forward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y) {
+  const Tiling t = tiling(p, sizeof(T));
+  const int64_t tasks = p.N * p.groups * t.ntiles;
+  maybe_parallel(tasks, [&](int64_t task) {
+    const int64_t n = task / (p.groups * t.ntiles), g = task / t.ntiles % p.groups;
+    const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
+    const int64_t cols = (od1 - od0) * t.OHW;
+    T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
+    vol2col(p, x + (n * p.C + g * t.Cg) * p.D * p.H * p.W, t.Cg, od0, od1, col);
+    T* yt = y + (n * p.K + g * t.Kg) * t.ODHW + od0 * t.OHW;
+    gemm_t(false, false, t.Kg, cols, t.Kc, T(1), w + g * t.Kg * t.Kc, t.Kc, col, cols, T(0),
+           yt, t.ODHW);
+    if (b)
+      for (int64_t k = 0; k < t.Kg; ++k) {
+        const T bk = b[g * t.Kg + k];
+        T* yk = yt + k * t.ODHW;
+        for (int64_t q = 0; q < cols; ++q) yk[q] += bk;
+      }
+  });
+}
+
+template <class T>
+void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                T* db) {
+  const Tiling t = tiling(p, sizeof(T));
+  const int64_t DHW = p.D * p.H * p.W;
+  if (db)
+    parallel_for(p.K, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        T s = 0;
+        for (int64_t n = 0; n < p.N; ++n) {
+          const T* d = dy + (n * p.K + k) * t.ODHW;
+          for (int64_t q = 0; q < t.ODHW; ++q) s += d[q];
+        }
+        db[k] = s;
+      }
+    });
+  if (dx) {
+    maybe_parallel(p.N, [&](int64_t n) {
+      T* dxn = dx + n * p.C * DHW;
+      std::memset(dxn, 0, sizeof(T) * p.C * DHW);
+      for (int64_t tile = 0; tile < t.ntiles; ++tile) {
+        const int64_t od0 = tile * t.TD, od1 = imin(p.OD, od0 + t.TD);
+        const int64_t cols = (od1 - od0) * t.OHW;
+        T* dcol = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
+        for (int64_t g = 0; g < p.groups; ++g) {
+          gemm_t(true, false, t.Kc, cols, t.Kg, T(1), w + g * t.Kg * t.Kc, t.Kc,
+                 dy + (n * p.K + g * t.Kg) * t.ODHW + od0 * t.OHW, t.ODHW, T(0), dcol, cols);
+          col2vol(p, dcol, t.Cg, od0, od1, dxn + g * t.Cg * DHW);
+        }
+      }
+    });
+  }
+  if (dw) {
+    const int64_t tasks = p.N * t.ntiles;
+    const int64_t per = (tasks + kMaxChunks - 1) / kMaxChunks;
+    const int64_t chunks = (tasks + per - 1) / per;
+    const int64_t wsz = p.K * t.Kc;
+    T* part = chunks == 1 ? dw
+                          : static_cast<T*>(thread_scratch(sizeof(T) * chunks * wsz,
+                                                           kPartialSlot));
+    maybe_parallel(chunks, [&](int64_t ch) {
+      T* acc = part + (chunks == 1 ? 0 : ch * wsz);
+      std::memset(acc, 0, sizeof(T) * wsz);
+      for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) {
+        const int64_t n = task / t.ntiles;
+        const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
+        const int64_t cols = (od1 - od0) * t.OHW;
+        T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
+        for (int64_t g = 0; g < p.groups; ++g) {
+          vol2col(p, x + (n * p.C + g * t.Cg) * DHW, t.Cg, od0, od1, col);
+          gemm_t(false, true, t.Kg, t.Kc, cols, T(1),
+                 dy + (n * p.K + g * t.Kg) * t.ODHW + od0 * t.OHW, t.ODHW, col, cols, T(1),
+                 acc + g * t.Kg * t.Kc, t.Kc);
+        }
+      }
+    });
+    if (chunks > 1)
+      parallel_for(wsz, 4096, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          T s = part[i];
+          for (int64_t ch = 1; ch < chunks; ++ch) s += part[ch * wsz + i];
+          dw[i] = s;
+        }
+      });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The direct forward (AVX2 / AVX-512)
+
+#if FASTDL_SIMD_LEVEL >= 1
+constexpr int kKB = FASTDL_SIMD_LEVEL == 2 ? 8 : 4;  // output channels per register block
+constexpr int kMaxNV = 3;                            // output vectors per row block
+constexpr int64_t kDirectMaxKg = 64;
+constexpr int64_t kSlabBytes = int64_t(1) << 18;     // target size of one task's slab
+
+struct DirectShape {
+  int64_t Cg, Kg, Kc, nkb;  // channels per group, taps per output channel, k-blocks
+  int64_t Hp, Wp, HWp;      // slab plane: the rows and columns the output rows read
+  int64_t TD, ntiles;       // output-depth planes per task
+};
+
+DirectShape direct_shape(const Conv3dParams& p, int64_t elem) {
+  DirectShape s;
+  s.Cg = p.C / p.groups;
+  s.Kg = p.K / p.groups;
+  s.Kc = s.Cg * p.kd * p.kh * p.kw;
+  s.nkb = (s.Kg + kKB - 1) / kKB;
+  s.Hp = (p.OH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  s.Wp = (p.OW - 1) + (p.kw - 1) * p.dw + 1;
+  s.HWp = s.Hp * s.Wp;
+  const int64_t per_depth = imax(1, s.Cg * s.HWp * elem);
+  const int64_t sd_max = imax(1, kSlabBytes / per_depth);  // slab depths
+  const int64_t ext = (p.kd - 1) * p.dd + 1;
+  s.TD = sd_max > ext ? (sd_max - ext) / p.sd + 1 : 1;
+  s.TD = imax(1, imin(s.TD, p.OD));
+  s.ntiles = (p.OD + s.TD - 1) / s.TD;
+  return s;
+}
+
+// slab[c, zz, yy, xx] = x_g[c, z0 + zz, yy − ph, xx − pw] (0 outside x), zz < SD.
+template <class T>
+void fill_slab(const Conv3dParams& p, const DirectShape& s, const T* xg, int64_t z0,
+               int64_t SD, T* slab) {
+  const int64_t HW = p.H * p.W;
+  const int64_t x_lo = imin(p.pw, s.Wp);                        // first column inside x
+  const int64_t x_hi = imax(x_lo, imin(s.Wp, p.W + p.pw));  // past the last
+  for (int64_t c = 0; c < s.Cg; ++c)
+    for (int64_t zz = 0; zz < SD; ++zz) {
+      T* plane = slab + (c * SD + zz) * s.HWp;
+      const int64_t z = z0 + zz;
+      if (z < 0 || z >= p.D) {
+        std::memset(plane, 0, sizeof(T) * s.HWp);
+        continue;
+      }
+      const T* xz = xg + (c * p.D + z) * HW;
+      for (int64_t yy = 0; yy < s.Hp; ++yy) {
+        T* r = plane + yy * s.Wp;
+        const int64_t yin = yy - p.ph;
+        if (yin < 0 || yin >= p.H) {
+          std::memset(r, 0, sizeof(T) * s.Wp);
+          continue;
+        }
+        std::memset(r, 0, sizeof(T) * x_lo);
+        if (x_hi > x_lo)
+          std::memcpy(r + x_lo, xz + yin * p.W + (x_lo - p.pw), sizeof(T) * (x_hi - x_lo));
+        std::memset(r + x_hi, 0, sizeof(T) * (s.Wp - x_hi));
+      }
+    }
+}
+
+// kKB output channels × NV output vectors. Vector v reads the slab at xs + xo[v] (its first
+// tap, channel 0) and writes y + yo[v] (channel 0 of the block); nl[v] of its lanes exist
+// (kTail: some vector is partial, masked loads and stores). cs, as, is: the slab strides of
+// a channel, a depth tap and a height tap; wp: the block's packed weights (Kc × kKB); ys:
+// the output's channel stride. Stores channels k < kvalid.
+template <int NV, bool kTail, class T>
+inline void direct_block(const Conv3dParams& p, int64_t Cg, const T* xs, const int64_t* xo,
+                         int64_t cs, int64_t as, int64_t is, const T* wp, const T* bias,
+                         int64_t kvalid, T* y, const int64_t* yo, int64_t ys,
+                         const int64_t* nl) {
+  using V = Vec<T>;
+  V acc[kKB][NV];
+#pragma GCC unroll 8
+  for (int k = 0; k < kKB; ++k) {
+    const V b0(bias ? bias[k] : T(0));
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[k][v] = b0;
+  }
+  const T* wk = wp;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t a = 0; a < p.kd; ++a)
+      for (int64_t i = 0; i < p.kh; ++i) {
+        const T* xr = xs + c * cs + a * as + i * is;
+        for (int64_t j = 0; j < p.kw; ++j, wk += kKB) {
+          const T* xj = xr + j * p.dw;
+          V xv[NV];
+#pragma GCC unroll 3
+          for (int v = 0; v < NV; ++v)
+            xv[v] = kTail ? V::load(xj + xo[v], nl[v]) : V::load(xj + xo[v]);
+#pragma GCC unroll 8
+          for (int k = 0; k < kKB; ++k) {
+            const V wb(wk[k]);
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; ++v) acc[k][v] = simd::mul_add(wb, xv[v], acc[k][v]);
+          }
+        }
+      }
+  for (int k = 0; k < kKB; ++k) {
+    if (k >= kvalid) break;
+    T* yk = y + k * ys;
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      if (kTail)
+        acc[k][v].store(yk + yo[v], nl[v]);
+      else
+        acc[k][v].store(yk + yo[v]);
+    }
+  }
+}
+
+// The geometry of one block of NV vectors (offsets into the slab and the output, lanes).
+struct DirectBlock {
+  int nv;
+  bool tail;
+  int64_t xo[kMaxNV], yo[kMaxNV], nl[kMaxNV];
+};
+
+template <class T>
+inline void run_block(const DirectBlock& bk, const Conv3dParams& p, int64_t Cg, const T* xs,
+                      int64_t cs, int64_t as, int64_t is, const T* wp, const T* bias,
+                      int64_t kvalid, T* y, int64_t ys) {
+#define FASTDL_CONV3D_BLOCK(NV)                                                              \
+  (bk.tail ? direct_block<NV, true>(p, Cg, xs, bk.xo, cs, as, is, wp, bias, kvalid, y, bk.yo, \
+                                    ys, bk.nl)                                                \
+           : direct_block<NV, false>(p, Cg, xs, bk.xo, cs, as, is, wp, bias, kvalid, y, bk.yo, \
+                                     ys, bk.nl))
+  switch (bk.nv) {
+    case 1: FASTDL_CONV3D_BLOCK(1); break;
+    case 2: FASTDL_CONV3D_BLOCK(2); break;
+    default: FASTDL_CONV3D_BLOCK(3); break;
+  }
+#undef FASTDL_CONV3D_BLOCK
+}
+
+// The blocks covering one output-depth plane (OH rows of OW), as offsets from the plane's
+// first row. Rows of two or more vectors: each row cut into equal blocks of <= kMaxNV
+// vectors. Rows of one vector (narrow volumes): blocks of kMaxNV rows, so a block still has
+// kMaxNV independent vectors per weight broadcast.
+struct PlaneBlocks {
+  int64_t OH, OW, sh, Wp, N, vpr, NV, per_row, count;
+  PlaneBlocks(const Conv3dParams& p, int64_t Wp_, int N_)
+      : OH(p.OH), OW(p.OW), sh(p.sh), Wp(Wp_), N(N_) {
+    vpr = (OW + N - 1) / N;
+    if (vpr >= 2) {
+      const int64_t nblk = (vpr + kMaxNV - 1) / kMaxNV;
+      NV = (vpr + nblk - 1) / nblk;
+      per_row = (vpr + NV - 1) / NV;
+      count = OH * per_row;
+    } else {
+      NV = kMaxNV;
+      per_row = 0;
+      count = (OH + kMaxNV - 1) / kMaxNV;
+    }
+  }
+  DirectBlock get(int64_t i) const {
+    DirectBlock bk{};
+    if (vpr >= 2) {
+      const int64_t oh = i / per_row, v0 = i % per_row * NV;
+      bk.nv = static_cast<int>(imin(NV, vpr - v0));
+      for (int v = 0; v < bk.nv; ++v) {
+        const int64_t col = (v0 + v) * N;
+        bk.xo[v] = oh * sh * Wp + col;
+        bk.yo[v] = oh * OW + col;
+        bk.nl[v] = imin(N, OW - col);
+        bk.tail |= bk.nl[v] < N;
+      }
+    } else {
+      const int64_t oh0 = i * kMaxNV;
+      bk.nv = static_cast<int>(imin(kMaxNV, OH - oh0));
+      for (int v = 0; v < bk.nv; ++v) {
+        bk.xo[v] = (oh0 + v) * sh * Wp;
+        bk.yo[v] = (oh0 + v) * OW;
+        bk.nl[v] = OW;
+        bk.tail |= OW < N;
+      }
+    }
+    return bk;
+  }
+};
+
+template <class T>
+void forward_direct(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y) {
+  const DirectShape s = direct_shape(p, sizeof(T));
+  constexpr int N = Vec<T>::N;
+  // weights packed as [group][k-block][tap][kKB] (zeros past Kg), bias as [group][k-block][kKB]
+  const PoolBuf wbuf(sizeof(T) * p.groups * s.nkb * s.Kc * kKB);
+  const PoolBuf bbuf(b ? sizeof(T) * p.groups * s.nkb * kKB : 0);
+  T* const wp = wbuf.as<T>();
+  T* const bp = bbuf.as<T>();
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t kb = 0; kb < s.nkb; ++kb)
+      for (int64_t kk = 0; kk < kKB; ++kk) {
+        const int64_t k = kb * kKB + kk;
+        T* dst = wp + (g * s.nkb + kb) * s.Kc * kKB + kk;
+        const T* src = w + (g * s.Kg + k) * s.Kc;
+        for (int64_t r = 0; r < s.Kc; ++r) dst[r * kKB] = k < s.Kg ? src[r] : T(0);
+        if (b) bp[(g * s.nkb + kb) * kKB + kk] = k < s.Kg ? b[g * s.Kg + k] : T(0);
+      }
+  const PlaneBlocks blocks(p, s.Wp, N);
+  const int64_t OHW = p.OH * p.OW, ODHW = p.OD * OHW, DHW = p.D * p.H * p.W;
+  const int64_t tasks = p.N * p.groups * s.ntiles;
+  maybe_parallel(tasks, [&](int64_t task) {
+    const int64_t n = task / (p.groups * s.ntiles), g = task / s.ntiles % p.groups;
+    const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
+    const int64_t SD = (od1 - 1 - od0) * p.sd + (p.kd - 1) * p.dd + 1;
+    T* slab = static_cast<T*>(thread_scratch(sizeof(T) * s.Cg * SD * s.HWp, kSlabSlot));
+    fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 * p.sd - p.pd, SD, slab);
+    const int64_t cs = SD * s.HWp, as = p.dd * s.HWp, is = p.dh * s.Wp;
+    for (int64_t kb = 0; kb < s.nkb; ++kb) {
+      const T* wb = wp + (g * s.nkb + kb) * s.Kc * kKB;
+      const T* bb = b ? bp + (g * s.nkb + kb) * kKB : nullptr;
+      const int64_t kvalid = imin(kKB, s.Kg - kb * kKB);
+      T* yb = y + (n * p.K + g * s.Kg + kb * kKB) * ODHW;
+      for (int64_t od = od0; od < od1; ++od) {
+        const T* xs = slab + (od - od0) * p.sd * s.HWp;
+        T* yp = yb + od * OHW;
+        for (int64_t i = 0; i < blocks.count; ++i)
+          run_block(blocks.get(i), p, s.Cg, xs, cs, as, is, wb, bb, kvalid, yp, ODHW);
+      }
+    }
+  });
+}
+#endif  // FASTDL_SIMD_LEVEL >= 1
+
+template <class T>
+void forward_k(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y) {
+#if FASTDL_SIMD_LEVEL >= 1
+  if (p.sw == 1 && p.K / p.groups <= kDirectMaxKg) {
+    forward_direct(p, x, w, b, y);
+    return;
+  }
+#endif
+  forward_gemm(p, x, w, b, y);
+}
+
+template <class T>
+constexpr Conv3dOpsT<T> ops_t() {
+  return {&forward_k<T>, &backward_k<T>};
+}
+
+}  // namespace
+
+// This ISA's table (declared in conv3d.h).
+const Conv3dOps ops = {ops_t<float>(), ops_t<double>()};
+
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace conv3d
+}  // namespace fastdl

@@ -1,0 +1,28 @@
+// 3-D pooling: the generic build of pool3d_impl.h, the dispatch and the API (see pool3d.h).
+#include "kernels/pool3d/pool3d.h"
+
+#include "common/dispatch.h"
+#include "kernels/pool3d/pool3d_impl.h"  // the generic build and its Pool3dOps table
+
+namespace fastdl {
+namespace pool3d {
+
+FASTDL_DEFINE_OPS(Pool3dOps)
+
+template <class T>
+void adaptive_avg_forward(const Dims& s, const T* x, T* y) {
+  by_dtype<T>(ops()).adaptive_avg_forward(s, x, y);
+}
+
+template <class T>
+void adaptive_avg_backward(const Dims& s, const T* gy, T* gx) {
+  by_dtype<T>(ops()).adaptive_avg_backward(s, gy, gx);
+}
+
+template void adaptive_avg_forward<float>(const Dims&, const float*, float*);
+template void adaptive_avg_forward<double>(const Dims&, const double*, double*);
+template void adaptive_avg_backward<float>(const Dims&, const float*, float*);
+template void adaptive_avg_backward<double>(const Dims&, const double*, double*);
+
+}  // namespace pool3d
+}  // namespace fastdl
