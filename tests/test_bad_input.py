@@ -28,9 +28,7 @@ ENV_ERR = (ValueError, ImportError)  # raised while the extension initialises: I
 
 # Cases whose fix belongs to another part of the code base; strict xfail, so the day they are
 # fixed the marker must go.
-XFAIL = {
-    "register_buffer_dot": "register_buffer('a.b') accepted; torch: KeyError (module.py)",
-}
+XFAIL = {}
 
 CASES = [
     # -- tensor construction and factories
@@ -227,6 +225,10 @@ CASES = [
     ("Sequential_bad", "nn.Sequential(3)", T, []),
     ("ModuleList_bad", "nn.ModuleList([3])", T, []),
     ("register_buffer_dot", "nn.Module().register_buffer('a.b', fd.ones(2))", KeyError, ["."]),
+    ("register_buffer_empty", "nn.Module().register_buffer('', fd.ones(2))", KeyError, ["empty"]),
+    ("register_buffer_int_name", "nn.Module().register_buffer(3, fd.ones(2))", T, ["name"]),
+    ("register_buffer_taken", "nn.Linear(2, 2).register_buffer('weight', fd.ones(2))", KeyError, ["weight"]),
+    ("register_parameter_dot", "nn.Module().register_parameter('a.b', None)", KeyError, ["."]),
     ("add_module_bad", "nn.Module().add_module('x', 3)", T, []),
     ("load_state_missing", "nn.Linear(2, 2).load_state_dict({'weight': fd.ones(2, 2)})", R, ["bias"]),
     ("load_state_shape", "nn.Linear(2, 2).load_state_dict({'weight': fd.ones(3, 2), 'bias': fd.ones(2)})", R, ["weight"]),

@@ -207,6 +207,105 @@ def test_layer_norm_single_element_rows_exact(isa):
         np.testing.assert_array_equal(wt.grad.numpy(), np.zeros(1, dt))
 
 
+# lengths on one and on several of span_moments' blocks (128·W values) on every ISA
+_CONST_LENGTHS = (2, 3, 17, 100, 1000, 5000)
+_CONST_VALUES = (0.1, 100.3, -7.77, 3e5, 1e-3)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_norms_of_constant_rows_exact(isa, dt):
+    # a constant row has mean x and variance 0 exactly, so x̂ = 0 and y = bias bitwise however
+    # large rstd = 1/√eps is (the block mean summed in T was an ulp off x: 1e-4 at x = -7.77)
+    rng = np.random.default_rng(0)
+    for k in _CONST_LENGTHS:
+        x = np.stack([np.full(k, v, dt) for v in _CONST_VALUES])
+        w, b = rng.standard_normal(k).astype(dt), rng.standard_normal(k).astype(dt)
+        y = F.layer_norm(fastdl.tensor(x), (k,), fastdl.tensor(w), fastdl.tensor(b))
+        np.testing.assert_array_equal(y.numpy(), np.broadcast_to(b, x.shape), err_msg=f"K={k}")
+        # group norm, 5 groups of one constant channel each
+        xc = x[None]                                     # (1, C=5, k)
+        gb = rng.standard_normal(len(_CONST_VALUES)).astype(dt)
+        ones = fastdl.tensor(np.ones(5, dt))
+        y = F.group_norm(fastdl.tensor(xc), 5, ones, fastdl.tensor(gb))
+        np.testing.assert_array_equal(y.numpy(), np.broadcast_to(gb[None, :, None], xc.shape))
+        # batch norm's statistics (its output goes through a scale and shift made in the binding)
+        rm, rv = fastdl.tensor(np.zeros(5, dt)), fastdl.tensor(np.ones(5, dt))
+        F.batch_norm(fastdl.tensor(np.concatenate([xc, xc])), rm, rv, None, fastdl.tensor(gb),
+                     training=True, momentum=1.0)
+        np.testing.assert_array_equal(rm.numpy(), np.array(_CONST_VALUES, dt))
+        np.testing.assert_array_equal(rv.numpy(), np.zeros(5, dt))
+
+
+@pytest.mark.parametrize("period", [4, 8, 16, 32])
+def test_layer_norm_rows_that_fool_the_first_mean_estimate(isa, period):
+    # the block's first mean estimate reads one vector in four: rows whose sampled vectors all
+    # hold a far value (1e4 + a little noise) and the rest 0 put that estimate 3σ from the true
+    # mean; the statistics stay within a few float32 roundings of the float64 ones
+    rng = np.random.default_rng(period)
+    k = 4096 + 3 * period + 5
+    pattern = np.r_[np.full(period, 1.0), np.zeros(3 * period)]
+    x = (np.resize(pattern, (6, k)) * (1e4 + rng.standard_normal((6, k)))).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    y = F.layer_norm(fastdl.tensor(x), (k,)).numpy()
+    assert_close(y.astype(np.float64), ref, rtol=0, atol=2e-6)
+
+
+def test_layer_norm_of_constant_rows_equals_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    for k in _CONST_LENGTHS:
+        x = np.stack([np.full(k, v, np.float32) for v in _CONST_VALUES])
+        w, b = rng.standard_normal(k).astype(np.float32), rng.standard_normal(k).astype(np.float32)
+        y = F.layer_norm(fastdl.tensor(x), (k,), fastdl.tensor(w), fastdl.tensor(b)).numpy()
+        yt = torch.nn.functional.layer_norm(torch.tensor(x), (k,), torch.tensor(w), torch.tensor(b))
+        np.testing.assert_array_equal(y, yt.numpy())
+
+
+def _grads(fn, arrays, g):
+    ts = [fastdl.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(*ts)
+    y.backward(fastdl.tensor(g))
+    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("case", ["grid2d_bilinear", "grid2d_nearest", "grid2d_bicubic",
+                                  "grid3d_bilinear", "grid3d_nearest", "conv3d"])
+def test_nn_kernels_every_isa_without_torch(isa, case):
+    # grid_sample and conv3d on every ISA path against the NumPy reference, and their
+    # gradients against the generic path's: the kernel tests' every-ISA cases compare with
+    # torch, so without torch (CI, the sanitizer run) nothing else runs these paths
+    from fastdl.testing.reference.conv3d import conv3d_ref
+    from fastdl.testing.reference.sample import grid_sample_ref
+    rng = np.random.default_rng(11)
+    if case == "conv3d":
+        arrays = [rng.standard_normal((2, 4, 5, 6, 7)), rng.standard_normal((6, 2, 3, 2, 3)),
+                  rng.standard_normal(6)]
+        kw = dict(stride=(1, 2, 1), padding=(1, 0, 2), dilation=(1, 1, 2), groups=2)
+        fn = lambda x, w, b: F.conv3d(x, w, b, **kw)  # noqa: E731
+        ref = lambda x, w, b: conv3d_ref(x, w, b, **kw)  # noqa: E731
+    else:
+        dims, mode = int(case[4]), case[7:]
+        # more than one block of points (256) and of channels (16), grid points outside
+        shape, gshape = ((2, 19, 9, 11), (2, 13, 23, 2)) if dims == 2 else \
+            ((2, 18, 4, 5, 6), (2, 3, 7, 15, 3))
+        arrays = [rng.standard_normal(shape), rng.uniform(-1.4, 1.4, gshape)]
+        pad = {"bilinear": "zeros", "nearest": "reflection", "bicubic": "border"}[mode]
+        fn = lambda x, g: F.grid_sample(x, g, mode, pad, False)  # noqa: E731
+        ref = lambda x, g: grid_sample_ref(x, g, mode, pad, False)  # noqa: E731
+    expect = ref(*arrays)
+    for dt, tol in ((np.float64, dict(rtol=1e-9, atol=1e-11)),
+                    (np.float32, dict(rtol=2e-4, atol=2e-4))):
+        xs = [a.astype(dt) for a in arrays]
+        g = rng.standard_normal(expect.shape).astype(dt)
+        y, grads = _grads(fn, xs, g)
+        assert_close(y, expect.astype(dt), **tol, msg=f"{case} {isa} {dt.__name__}: ")
+        with use_isa("generic"):
+            _, grads_generic = _grads(fn, xs, g)
+        for a, b in zip(grads, grads_generic):
+            assert_close(a, b, **tol, msg=f"{case} {isa} {dt.__name__} gradient: ")
+
+
 def _ce_long_class_axis(c, s):
     # one 0 and c - 1 entries of -2.3 along the class axis, at each of s positions
     x = np.full((1, c, s), -2.3, np.float32)

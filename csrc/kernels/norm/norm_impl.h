@@ -46,37 +46,65 @@ inline T vsum(const T* x, int64_t n) {
   return simd::hsum((a0 + a1) + (a2 + a3));
 }
 
-// Σ (x − m)²
+// Σ of a strided quarter of x[0..n) — the first W values of every 4·W, and every value after
+// the last full 4·W — and how many values that is: a first estimate of the mean for one
+// quarter of a pass over x
 template <class T>
-inline T vm2(const T* x, int64_t n, T m) {
+inline T vsum_quarter(const T* x, int64_t n, int64_t& count) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  V a0 = V(0), a1 = V(0);
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) a0 = a0 + V::load(x + i);
+  count = (i / (4 * W)) * W + (n - i);
+  for (; i + W <= n; i += W) a1 = a1 + V::load(x + i);
+  if (i < n) a1 = a1 + V::load(x + i, n - i, T(0));
+  return simd::hsum(a0 + a1);
+}
+
+// s1 = Σ (x − m), s2 = Σ (x − m)², one pass (4·W lanes each, as vsum)
+template <class T>
+inline void vshifted(const T* x, int64_t n, T m, T& s1, T& s2) {
   using V = simd::Vec<T>;
   constexpr int W = V::N;
   const V vm = V(m);
   V a0 = V(0), a1 = V(0), a2 = V(0), a3 = V(0);
+  V q0 = V(0), q1 = V(0), q2 = V(0), q3 = V(0);
   int64_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
     V d0 = V::load(x + i) - vm, d1 = V::load(x + i + W) - vm;
     V d2 = V::load(x + i + 2 * W) - vm, d3 = V::load(x + i + 3 * W) - vm;
-    a0 = simd::mul_add(d0, d0, a0);
-    a1 = simd::mul_add(d1, d1, a1);
-    a2 = simd::mul_add(d2, d2, a2);
-    a3 = simd::mul_add(d3, d3, a3);
+    a0 = a0 + d0;
+    a1 = a1 + d1;
+    a2 = a2 + d2;
+    a3 = a3 + d3;
+    q0 = simd::mul_add(d0, d0, q0);
+    q1 = simd::mul_add(d1, d1, q1);
+    q2 = simd::mul_add(d2, d2, q2);
+    q3 = simd::mul_add(d3, d3, q3);
   }
   for (; i + W <= n; i += W) {
     V d = V::load(x + i) - vm;
-    a0 = simd::mul_add(d, d, a0);
+    a0 = a0 + d;
+    q0 = simd::mul_add(d, d, q0);
   }
   if (i < n) {
     V d = V::load(x + i, n - i, m) - vm;
-    a1 = simd::mul_add(d, d, a1);
+    a1 = a1 + d;
+    q1 = simd::mul_add(d, d, q1);
   }
-  return simd::hsum((a0 + a1) + (a2 + a3));
+  s1 = simd::hsum((a0 + a1) + (a2 + a3));
+  s2 = simd::hsum((q0 + q1) + (q2 + q3));
 }
 
-// Mean and M2 = Σ(x − mean)² of a contiguous span: exact two-pass per block of 128·W values
-// (cache resident; each of vsum's 4·W lanes sums at most 32 terms in T, so a block's sum is
-// within 32·eps even when every term rounds the same way), blocks combined in double with
-// Chan's formula, in order.
+// Mean and M2 = Σ(x − mean)² of a contiguous span, per block of 128·W values (cache
+// resident), blocks combined in double with Chan's formula, in order. In a block: a first
+// mean m̃ of a strided quarter of it (vsum_quarter), rounded to T, then one pass over the
+// shifted values d = x − m̃ (exact when x is near m̃): mean = m̃ + Σd/nb, M2 = Σd² − (Σd)²/nb.
+// The mean is exact to T's rounding of the block's true mean (Σd is small next to nb·m̃, and
+// each lane adds at most 32 terms in T); a constant block gives d = 0, mean = x and M2 = 0
+// exactly. A quarter's mean lies within √(3·M2/nb) of the block's (Cauchy–Schwarz), so the
+// subtraction costs M2 at most 2 bits.
 struct Moments {
   double count, mean, m2;
 };
@@ -108,15 +136,37 @@ inline Moments span_moments(const T* x, int64_t n) {
   constexpr int64_t B = 128 * simd::Vec<T>::N;
   for (int64_t b = 0; b < n; b += B) {
     const int64_t nb = n - b < B ? n - b : B;
-    const double mb = static_cast<double>(vsum(x + b, nb)) / static_cast<double>(nb);
-    const T mt = static_cast<T>(mb);
-    double q = static_cast<double>(vm2(x + b, nb, mt));
-    const double c = mb - static_cast<double>(mt);
-    q -= static_cast<double>(nb) * c * c;  // Σ(x − mt)² = Σ(x − mb)² + nb (mb − mt)²
+    const double nbd = static_cast<double>(nb);
+    int64_t ns;
+    const T mt = static_cast<T>(static_cast<double>(vsum_quarter(x + b, nb, ns)) /
+                                static_cast<double>(ns));
+    T s1, s2;
+    vshifted(x + b, nb, mt, s1, s2);
+    const double d1 = static_cast<double>(s1);
+    double mb = static_cast<double>(mt) + d1 / nbd;
+    // an inf/NaN (or a sum past T's range) in the block: the plain mean, so that a block
+    // holding +inf keeps mean +inf (torch's running mean), not the NaN of inf − inf
+    if (!(mb - mb == 0)) mb = static_cast<double>(vsum(x + b, nb)) / nbd;
+    double q = static_cast<double>(s2) - d1 * (d1 / nbd);
     if (q < 0) q = 0;
-    moments_merge(r, static_cast<double>(nb), mb, q);
+    moments_merge(r, nbd, mb, q);
   }
   return r;
+}
+
+// y = (x − m)·s + t over n values: the difference first, so x == m gives t exactly
+template <class T>
+inline void vaffine_centered(const T* x, int64_t n, T m, T s, T t, T* y) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  const V vm = V(m), vs = V(s), vt = V(t);
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    simd::mul_add(V::load(x + i) - vm, vs, vt).store(y + i);
+    simd::mul_add(V::load(x + i + W) - vm, vs, vt).store(y + i + W);
+  }
+  for (; i + W <= n; i += W) simd::mul_add(V::load(x + i) - vm, vs, vt).store(y + i);
+  if (i < n) simd::mul_add(V::load(x + i, n - i, m) - vm, vs, vt).store(y + i, n - i);
 }
 
 // y = x·s + t over n values
@@ -585,12 +635,12 @@ void gn_forward_k(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const 
       const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(span) + eps);
       mean[q] = static_cast<T>(m.mean);
       rstd[q] = static_cast<T>(rs);
+      // y = (x − μ)·(rstd·w) + b: a constant group gives y = b exactly, as layer norm does
       for (int64_t d = 0; d < D; ++d) {
         const int64_t c = grp * D + d;
         const double s = rs * static_cast<double>(w[c]);
-        const double t = static_cast<double>(b[c]) - m.mean * s;
         const int64_t off = (n * C + c) * S;
-        vaffine(x + off, S, static_cast<T>(s), static_cast<T>(t), y + off);
+        vaffine_centered(x + off, S, mean[q], static_cast<T>(s), b[c], y + off);
       }
     }
   });

@@ -10,6 +10,7 @@ y = alpha·(exp(x) − 1) loses every digit once exp(x) falls below y's rounding
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,12 +20,9 @@ from ...autograd.function import _Op
 from ...tensor import Tensor, _inplace, as_tensor, where
 from ._args import _contig as _c, _float
 
-__all__ = [
-    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
-    "selu_", "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus",
-    "softsign", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "logsigmoid", "softmax",
-    "log_softmax", "softmin", "hardshrink", "softshrink", "tanhshrink", "threshold",
-]
+# the ACT_TABLE rows' functions are added to __all__ where they are generated
+__all__ = ["prelu", "softmax", "log_softmax", "softmin", "hardshrink", "softshrink",
+           "tanhshrink", "threshold"]
 
 _CODES = dict(_C.eltwise_acts)
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -57,199 +55,181 @@ class _Act(_Op):
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
 
-def _act(x, name, code, params=(), from_output=False, inplace=False):
-    t = _float(x, name)
-    params = [float(p) for p in params]
+def _act(t, code, params, from_output, inplace=False):
+    """Kernel ``code`` with ``params`` (floats) on the float Tensor ``t``; backward from the
+    saved output when ``from_output``. The ``ACT_TABLE`` functions below call this."""
     if not inplace:
-        return _Act.apply(t, _CODES[code], params, from_output)
+        return _Act.apply(t, code, params, from_output)
     if _fn._state.grad and t.requires_grad:
         # recorded in-place op: computed from a snapshot and written back (history rebase)
-        return _inplace(t, _Act, _CODES[code], params, from_output)
+        return _inplace(t, _Act, code, params, from_output)
     d = t._array
     if d.flags.c_contiguous and d.flags.writeable:
-        _C.eltwise_forward(_CODES[code], d, params, out=d)
+        _C.eltwise_forward(code, d, params, out=d)
     else:
-        d[...] = _C.eltwise_forward(_CODES[code], _c(d), params)
+        d[...] = _C.eltwise_forward(code, _c(d), params)
     t._vc[0] += 1
     return t
 
 
-def relu(input, inplace=False):
-    """max(x, 0), elementwise (NaN propagates).
+# ---- the activation table ----------------------------------------------------------------------
+# One row per pointwise activation on the eltwise kernel. Each row generates ``F.<name>`` (and
+# ``F.<name>_`` where torch has one) below, ``nn.<module>`` in ``nn/modules/activation.py``,
+# and names its float64 NumPy reference, ``fastdl.testing.reference.ACTIVATIONS[name]``, which
+# takes the same arguments after x. CONTRIBUTING.md has the recipe for adding one.
+class ActRow(NamedTuple):
+    name: str            # F.<name>; the reference's key
+    module: str          # nn.<module>
+    params: tuple        # ((argument, default), ...) after `input`, in torch's order
+    inplace: int         # 0; 1: takes inplace=False; 2: that, and F.<name>_ (as torch has it)
+    kernel: object       # its name in _C.eltwise_acts, or fn(*args) -> that name
+    kernel_params: object  # None: the arguments as they are; else fn(*args) -> kernel params
+    from_output: object  # backward from the saved output (exact there): bool or fn(*args)
+    check: object        # None, or fn(*args) raising ValueError for a bad argument
+    doc: str             # the formula
+    example: str         # ``F.<name>(...)`` gives ...
 
-    Example: ``F.relu(fastdl.tensor([-1.0, 2.0]))`` gives ``[0., 2.]``.
-    """
-    return _act(input, "relu", "relu", (), True, inplace)
 
 
-def relu_(input):
-    """In-place ``relu``."""
-    return relu(input, inplace=True)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """min(max(x, min_val), max_val); the gradient is 1 strictly inside (min_val, max_val).
-
-    Example: ``F.hardtanh(fastdl.tensor([-3.0, 0.5, 3.0]))`` gives ``[-1., 0.5, 1.]``.
-    """
+def _check_hardtanh(min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    return _act(input, "hardtanh", "hardtanh", (min_val, max_val), True, inplace)
 
 
-def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    """In-place ``hardtanh``."""
-    return hardtanh(input, min_val, max_val, inplace=True)
-
-
-def relu6(input, inplace=False):
-    """min(max(x, 0), 6) (``hardtanh(x, 0, 6)``).
-
-    Example: ``F.relu6(fastdl.tensor([-1.0, 7.0]))`` gives ``[0., 6.]``.
-    """
-    return _act(input, "relu6", "hardtanh", (0.0, 6.0), True, inplace)
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    """x if x > 0 else negative_slope * x.
-
-    Example: ``F.leaky_relu(fastdl.tensor([-2.0, 3.0]), 0.1)`` gives ``[-0.2, 3.]``.
-    """
-    return _act(input, "leaky_relu", "leaky_relu", (negative_slope,), negative_slope > 0,
-                inplace)
-
-
-def leaky_relu_(input, negative_slope=0.01):
-    """In-place ``leaky_relu``."""
-    return leaky_relu(input, negative_slope, inplace=True)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    """x if x > 0 else alpha * (exp(x) - 1).
-
-    Example: ``F.elu(fastdl.tensor([-1.0, 1.0]))`` gives ``[-0.6321, 1.]``.
-    """
-    return _act(input, "elu", "elu", (alpha, 1.0, 1.0), False, inplace)
-
-
-def elu_(input, alpha=1.0):
-    """In-place ``elu``."""
-    return elu(input, alpha, inplace=True)
-
-
-def selu(input, inplace=False):
-    """scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha = 1.6732632..., scale = 1.0507009...
-
-    Example: ``F.selu(fastdl.tensor([1.0]))`` gives ``[1.0507]``.
-    """
-    return _act(input, "selu", "elu", (_SELU_ALPHA, _SELU_SCALE, 1.0), False, inplace)
-
-
-def selu_(input):
-    """In-place ``selu``."""
-    return selu(input, inplace=True)
-
-
-def celu(input, alpha=1.0, inplace=False):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha must be nonzero.
-
-    Example: ``F.celu(fastdl.tensor([-1.0]), alpha=2.0)`` gives ``[-0.7869]``.
-    """
+def _check_celu(alpha=1.0):
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
-    return _act(input, "celu", "elu", (alpha, 1.0, 1.0 / alpha), False, inplace)
 
 
-def celu_(input, alpha=1.0):
-    """In-place ``celu``."""
-    return celu(input, alpha, inplace=True)
-
-
-def gelu(input, approximate="none"):
-    """x * Phi(x) (Phi the standard normal CDF, exact via erfc so the left tail keeps its
-    relative accuracy), or with ``approximate='tanh'``
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-
-    Example: ``F.gelu(fastdl.tensor([1.0]))`` gives ``[0.8413]``.
-    """
+def _check_gelu(approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return _act(input, "gelu", "gelu" if approximate == "none" else "gelu_tanh")
 
 
-def silu(input, inplace=False):
-    """x * sigmoid(x) (swish).
-
-    Example: ``F.silu(fastdl.tensor([1.0]))`` gives ``[0.7311]``.
-    """
-    return _act(input, "silu", "silu", (), False, inplace)
-
-
-def mish(input, inplace=False):
-    """x * tanh(softplus(x)).
-
-    Example: ``F.mish(fastdl.tensor([1.0]))`` gives ``[0.8651]``.
-    """
-    return _act(input, "mish", "mish", (), False, inplace)
-
-
-def sigmoid(input):
-    """1 / (1 + exp(-x)), relative-accurate for very negative x as well.
-
-    Example: ``F.sigmoid(fastdl.tensor([0.0]))`` gives ``[0.5]``.
-    """
-    return _act(input, "sigmoid", "sigmoid", (), True)
-
-
-def tanh(input):
-    """tanh(x).
-
-    Example: ``F.tanh(fastdl.tensor([0.5]))`` gives ``[0.4621]``.
-    """
-    return _act(input, "tanh", "tanh", (), True)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
-
-    Example: ``F.softplus(fastdl.tensor([0.0]))`` gives ``[0.6931]``.
-    """
+def _check_softplus(beta=1.0, threshold=20.0):
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero")
-    return _act(input, "softplus", "softplus", (beta, threshold))
 
 
-def softsign(input):
-    """x / (1 + |x|) (NaN at +-inf, as PyTorch computes it).
+_R = ActRow
+ACT_TABLE = (
+    _R("relu", "ReLU", (), 2, "relu", None, True, None,
+       "max(x, 0), elementwise (NaN propagates).",
+       "``F.relu(fastdl.tensor([-1.0, 2.0]))`` gives ``[0., 2.]``"),
+    _R("relu6", "ReLU6", (), 1, "hardtanh", lambda: (0.0, 6.0), True, None,
+       "min(max(x, 0), 6) (``hardtanh(x, 0, 6)``).",
+       "``F.relu6(fastdl.tensor([-1.0, 7.0]))`` gives ``[0., 6.]``"),
+    _R("hardtanh", "Hardtanh", (("min_val", -1.0), ("max_val", 1.0)), 2, "hardtanh", None,
+       True, _check_hardtanh,
+       "min(max(x, min_val), max_val); the gradient is 1 strictly inside (min_val, max_val).",
+       "``F.hardtanh(fastdl.tensor([-3.0, 0.5, 3.0]))`` gives ``[-1., 0.5, 1.]``"),
+    _R("leaky_relu", "LeakyReLU", (("negative_slope", 0.01),), 2, "leaky_relu", None,
+       lambda negative_slope=0.01: negative_slope > 0, None,
+       "x if x > 0 else negative_slope * x.",
+       "``F.leaky_relu(fastdl.tensor([-2.0, 3.0]), 0.1)`` gives ``[-0.2, 3.]``"),
+    _R("elu", "ELU", (("alpha", 1.0),), 2, "elu", lambda alpha=1.0: (alpha, 1.0, 1.0),
+       False, None,
+       "x if x > 0 else alpha * (exp(x) - 1).",
+       "``F.elu(fastdl.tensor([-1.0, 1.0]))`` gives ``[-0.6321, 1.]``"),
+    _R("selu", "SELU", (), 2, "elu", lambda: (_SELU_ALPHA, _SELU_SCALE, 1.0), False, None,
+       "scale * (x if x > 0 else alpha * (exp(x) - 1)), alpha = 1.6732632..., "
+       "scale = 1.0507009...",
+       "``F.selu(fastdl.tensor([1.0]))`` gives ``[1.0507]``"),
+    _R("celu", "CELU", (("alpha", 1.0),), 2, "elu",
+       lambda alpha=1.0: (alpha, 1.0, 1.0 / alpha), False, _check_celu,
+       "max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha must be nonzero.",
+       "``F.celu(fastdl.tensor([-1.0]), alpha=2.0)`` gives ``[-0.7869]``"),
+    _R("gelu", "GELU", (("approximate", "none"),), 0,
+       lambda approximate="none": "gelu" if approximate == "none" else "gelu_tanh",
+       lambda approximate="none": (), False, _check_gelu,
+       "x * Phi(x) (Phi the standard normal CDF, exact via erfc so the left tail keeps its "
+       "relative accuracy), or with ``approximate='tanh'`` "
+       "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).",
+       "``F.gelu(fastdl.tensor([1.0]))`` gives ``[0.8413]``"),
+    _R("silu", "SiLU", (), 1, "silu", None, False, None,
+       "x * sigmoid(x) (swish).",
+       "``F.silu(fastdl.tensor([1.0]))`` gives ``[0.7311]``"),
+    _R("mish", "Mish", (), 1, "mish", None, False, None,
+       "x * tanh(softplus(x)).",
+       "``F.mish(fastdl.tensor([1.0]))`` gives ``[0.8651]``"),
+    _R("sigmoid", "Sigmoid", (), 0, "sigmoid", None, True, None,
+       "1 / (1 + exp(-x)), relative-accurate for very negative x as well.",
+       "``F.sigmoid(fastdl.tensor([0.0]))`` gives ``[0.5]``"),
+    _R("tanh", "Tanh", (), 0, "tanh", None, True, None,
+       "tanh(x).",
+       "``F.tanh(fastdl.tensor([0.5]))`` gives ``[0.4621]``"),
+    _R("softplus", "Softplus", (("beta", 1.0), ("threshold", 20.0)), 0, "softplus", None,
+       False, _check_softplus,
+       "log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.",
+       "``F.softplus(fastdl.tensor([0.0]))`` gives ``[0.6931]``"),
+    _R("softsign", "Softsign", (), 0, "softsign", None, False, None,
+       "x / (1 + |x|) (NaN at +-inf, as PyTorch computes it).",
+       "``F.softsign(fastdl.tensor([1.0]))`` gives ``[0.5]``"),
+    _R("hardsigmoid", "Hardsigmoid", (), 1, "hardsigmoid", None, False, None,
+       "min(max(x + 3, 0), 6) / 6.",
+       "``F.hardsigmoid(fastdl.tensor([0.0]))`` gives ``[0.5]``"),
+    _R("hardswish", "Hardswish", (), 1, "hardswish", None, False, None,
+       "x * min(max(x + 3, 0), 6) / 6.",
+       "``F.hardswish(fastdl.tensor([1.0]))`` gives ``[0.6667]``"),
+    _R("logsigmoid", "LogSigmoid", (), 0, "logsigmoid", None, False, None,
+       "log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), without overflow.",
+       "``F.logsigmoid(fastdl.tensor([0.0]))`` gives ``[-0.6931]``"),
+)
+del _R
 
-    Example: ``F.softsign(fastdl.tensor([1.0]))`` gives ``[0.5]``.
-    """
-    return _act(input, "softsign", "softsign")
+
+def _make_functions(row):
+    """``F.<name>`` with torch's signature (``input``, the row's arguments, ``inplace``), and
+    ``F.<name>_`` where torch has one: written as source so that the signature, defaults and
+    argument errors are Python's own, and what is constant in the row (the kernel code, the
+    kernel parameters of a row without arguments, the from-output rule) is bound once."""
+    names = [p for p, _ in row.params]
+    sig = "".join(f", {p}={d!r}" for p, d in row.params)
+    call = ", ".join(names)
+    ns = {"_act": _act, "_float": _float, "_CODES": _CODES, "_row": row}
+    body = [f"    t = _float(input, {row.name!r})\n"]
+    if row.check is not None:
+        body.append(f"    _row.check({call})\n")
+    if isinstance(row.kernel, str):
+        ns["_code"] = _CODES[row.kernel]
+        code = "_code"
+    else:
+        code = f"_CODES[_row.kernel({call})]"
+    if row.kernel_params is None:
+        params = f"[{''.join(f'float({p}), ' for p in names)}]"
+    elif not names:
+        ns["_params"] = [float(p) for p in row.kernel_params()]
+        params = "_params"
+    else:
+        params = f"[float(p) for p in _row.kernel_params({call})]"
+    fo = repr(row.from_output) if isinstance(row.from_output, bool) else \
+        f"_row.from_output({call})"
+    body.append(f"    return _act(t, {code}, {params}, {fo}"
+                f"{', inplace' if row.inplace else ''})\n")
+    src = f"def {row.name}(input{sig}{', inplace=False' if row.inplace else ''}):\n" + \
+        "".join(body)
+    if row.inplace == 2:
+        src += f"def {row.name}_(input{sig}):\n" \
+               f"    return {row.name}(input{', ' if call else ''}{call}, inplace=True)\n"
+    exec(compile(src, f"<fastdl.nn.functional.{row.name}>", "exec"), ns)
+    fn = ns[row.name]
+    fn.__module__ = __name__
+    fn.__doc__ = f"{row.doc}\n\nExample: {row.example}."
+    out = {row.name: fn}
+    if row.inplace == 2:
+        fn_ = ns[row.name + "_"]
+        fn_.__module__ = __name__
+        fn_.__doc__ = f"In-place ``{row.name}``."
+        out[row.name + "_"] = fn_
+    return out
 
 
-def hardsigmoid(input, inplace=False):
-    """min(max(x + 3, 0), 6) / 6.
-
-    Example: ``F.hardsigmoid(fastdl.tensor([0.0]))`` gives ``[0.5]``.
-    """
-    return _act(input, "hardsigmoid", "hardsigmoid", (), False, inplace)
-
-
-def hardswish(input, inplace=False):
-    """x * min(max(x + 3, 0), 6) / 6.
-
-    Example: ``F.hardswish(fastdl.tensor([1.0]))`` gives ``[0.6667]``.
-    """
-    return _act(input, "hardswish", "hardswish", (), False, inplace)
-
-
-def logsigmoid(input):
-    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), without overflow.
-
-    Example: ``F.logsigmoid(fastdl.tensor([0.0]))`` gives ``[-0.6931]``.
-    """
-    return _act(input, "logsigmoid", "logsigmoid")
+for _row in ACT_TABLE:
+    _made = _make_functions(_row)
+    globals().update(_made)
+    __all__ += list(_made)
+del _row, _made
 
 
 class _PReLU(_Op):

@@ -1,184 +1,63 @@
 """Activation layers (``nn.ReLU`` ...): thin wrappers over ``fastdl.nn.functional``, with
-PyTorch's names, arguments and defaults."""
+PyTorch's names, arguments and defaults. The pointwise ones are generated from the rows of
+``ACT_TABLE`` (``fastdl/nn/functional/activation.py``); PReLU, the softmax family, the shrinks
+and Threshold are written out below."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import functional as F
+from ..functional.activation import ACT_TABLE
 from .module import Module, Parameter
 
-__all__ = [
-    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
-    "Sigmoid", "Tanh", "Softplus", "Softsign", "Hardtanh", "Hardsigmoid", "Hardswish",
-    "LogSigmoid", "Softmax", "LogSoftmax", "Softmin", "Hardshrink", "Softshrink", "Tanhshrink",
-    "Threshold", "Softmax2d",
-]
+# the ACT_TABLE rows' layers are added to __all__ where they are generated
+__all__ = ["PReLU", "Softmax", "LogSoftmax", "Softmin", "Hardshrink", "Softshrink",
+           "Tanhshrink", "Threshold", "Softmax2d"]
 
 
-class _Inplace(Module):
-    _fn = None
+_NO_INPLACE_REPR = ("Hardsigmoid", "Hardswish")
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
 
-    def forward(self, input):
-        return type(self)._fn(input, inplace=self.inplace)
+class _Activation(Module):
+    """Base of the layers generated from ``ACT_TABLE`` (``nn/functional/activation.py``): the
+    row's arguments are attributes, ``forward`` is ``F.<name>`` on them, the repr is torch's."""
+    _row = None
 
     def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+        parts = [f"{p}={getattr(self, p)!r}" if isinstance(getattr(self, p), str)
+                 else f"{p}={getattr(self, p)}" for p, _ in self._row.params]
+        # (torch's Hardsigmoid and Hardswish leave inplace out of their repr)
+        if self._row.inplace and self.inplace and self._row.module not in _NO_INPLACE_REPR:
+            parts.append("inplace=True")
+        return ", ".join(parts)
 
 
-class _Plain(Module):
-    _fn = None
-
-    def forward(self, input):
-        return type(self)._fn(input)
-
-
-class ReLU(_Inplace):
-    """max(x, 0). Example: ``nn.ReLU()(x)``"""
-    _fn = staticmethod(F.relu)
-
-
-class ReLU6(_Inplace):
-    """min(max(x, 0), 6). Example: ``nn.ReLU6()(x)``"""
-    _fn = staticmethod(F.relu6)
-
-
-class SELU(_Inplace):
-    """scale * elu(x, alpha) with the self-normalising constants. Example: ``nn.SELU()(x)``"""
-    _fn = staticmethod(F.selu)
-
-
-class SiLU(_Inplace):
-    """x * sigmoid(x). Example: ``nn.SiLU()(x)``"""
-    _fn = staticmethod(F.silu)
+def _make_layer(row):
+    """``nn.<module>`` for one ``ACT_TABLE`` row, with torch's constructor signature (the F
+    function's arguments after ``input``), written as source like the F functions."""
+    names = [p for p, _ in row.params] + (["inplace"] if row.inplace else [])
+    sig = "".join(f", {p}={d!r}" for p, d in row.params) + \
+        (", inplace=False" if row.inplace else "")
+    check = f"        _row.check({', '.join(p for p, _ in row.params)})\n" if row.check else ""
+    src = (f"class {row.module}(_Activation):\n"
+           f"    _row = _row\n"
+           f"    def __init__(self{sig}):\n"
+           f"        Module.__init__(self)\n" + check +
+           "".join(f"        self.{p} = {p}\n" for p in names) +
+           f"    def forward(self, input):\n"
+           f"        return _fn(input{''.join(f', self.{p}' for p in names)})\n")
+    ns = {"_Activation": _Activation, "Module": Module, "_row": row,
+          "_fn": getattr(F, row.name), "__name__": __name__}
+    exec(compile(src, f"<fastdl.nn.{row.module}>", "exec"), ns)
+    cls = ns[row.module]
+    cls.__doc__ = f"{row.doc} Example: ``nn.{row.module}()(x)``"
+    return cls
 
 
-class Mish(_Inplace):
-    """x * tanh(softplus(x)). Example: ``nn.Mish()(x)``"""
-    _fn = staticmethod(F.mish)
-
-
-class Hardsigmoid(_Inplace):
-    """min(max(x + 3, 0), 6) / 6. Example: ``nn.Hardsigmoid()(x)``"""
-    _fn = staticmethod(F.hardsigmoid)
-
-
-class Hardswish(_Inplace):
-    """x * min(max(x + 3, 0), 6) / 6. Example: ``nn.Hardswish()(x)``"""
-    _fn = staticmethod(F.hardswish)
-
-
-class Sigmoid(_Plain):
-    """1 / (1 + exp(-x)). Example: ``nn.Sigmoid()(x)``"""
-    _fn = staticmethod(F.sigmoid)
-
-
-class Tanh(_Plain):
-    """tanh(x). Example: ``nn.Tanh()(x)``"""
-    _fn = staticmethod(F.tanh)
-
-
-class Softsign(_Plain):
-    """x / (1 + |x|). Example: ``nn.Softsign()(x)``"""
-    _fn = staticmethod(F.softsign)
-
-
-class LogSigmoid(_Plain):
-    """log(sigmoid(x)). Example: ``nn.LogSigmoid()(x)``"""
-    _fn = staticmethod(F.logsigmoid)
-
-
-class LeakyReLU(Module):
-    """x if x > 0 else negative_slope * x. Example: ``nn.LeakyReLU(0.2)(x)``"""
-
-    def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__()
-        self.negative_slope = negative_slope
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope, self.inplace)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
-
-class ELU(Module):
-    """x if x > 0 else alpha * (exp(x) - 1). Example: ``nn.ELU(alpha=1.0)(x)``"""
-
-    def __init__(self, alpha=1.0, inplace=False):
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.elu(input, self.alpha, self.inplace)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
-
-class CELU(ELU):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)). Example: ``nn.CELU(2.0)(x)``"""
-
-    def forward(self, input):
-        return F.celu(input, self.alpha, self.inplace)
-
-
-class GELU(Module):
-    """x * Phi(x), or the tanh approximation with ``approximate='tanh'``.
-    Example: ``nn.GELU()(x)``"""
-
-    def __init__(self, approximate="none"):
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, input):
-        return F.gelu(input, approximate=self.approximate)
-
-    def extra_repr(self):
-        return f"approximate={self.approximate!r}"
-
-
-class Softplus(Module):
-    """log(1 + exp(beta x)) / beta (x where beta x > threshold).
-    Example: ``nn.Softplus(beta=2.0)(x)``"""
-
-    def __init__(self, beta=1.0, threshold=20.0):
-        super().__init__()
-        self.beta = beta
-        self.threshold = threshold
-
-    def forward(self, input):
-        return F.softplus(input, self.beta, self.threshold)
-
-    def extra_repr(self):
-        return f"beta={self.beta}, threshold={self.threshold}"
-
-
-class Hardtanh(Module):
-    """min(max(x, min_val), max_val). Example: ``nn.Hardtanh(-2.0, 2.0)(x)``"""
-
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        super().__init__()
-        if min_val > max_val:
-            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val "
-                             f"({max_val})")
-        self.min_val = min_val
-        self.max_val = max_val
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
-
-    def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}" + \
-            (", inplace=True" if self.inplace else "")
+for _row in ACT_TABLE:
+    globals()[_row.module] = _make_layer(_row)
+    __all__.append(_row.module)
+del _row
 
 
 class PReLU(Module):
@@ -253,9 +132,11 @@ class Softshrink(Hardshrink):
         return F.softshrink(input, self.lambd)
 
 
-class Tanhshrink(_Plain):
+class Tanhshrink(Module):
     """x − tanh(x). Example: ``nn.Tanhshrink()(x)``"""
-    _fn = staticmethod(F.tanhshrink)
+
+    def forward(self, input):
+        return F.tanhshrink(input)
 
 
 class Threshold(Module):

@@ -187,8 +187,24 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def _check_new_name(self, kind, name, store):
+        # torch's rules for register_parameter/register_buffer names
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in store:
+            raise KeyError(f"attribute '{name}' already exists")
+
     def register_parameter(self, name, param):
-        """Register ``param`` (a Parameter or None) under ``name``."""
+        """Register ``param`` (a Parameter or None) under ``name``: a string without "." that
+        is no other attribute's name (KeyError otherwise, as in torch).
+        Example: ``self.register_parameter('scale', nn.Parameter(fastdl.ones(3)))``"""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_new_name("parameter", name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got "
                             f"{type(param).__name__}")
@@ -196,12 +212,15 @@ class Module:
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register a non-learnable tensor (e.g. running statistics) kept in the state dict
-        unless ``persistent=False``. Example: ``self.register_buffer('mean', fastdl.zeros(3))``"""
+        unless ``persistent=False``. ``name`` is a string without "." that is no other
+        attribute's name (KeyError otherwise, as in torch).
+        Example: ``self.register_buffer('mean', fastdl.zeros(3))``"""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_new_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
-        if name in self._parameters or name in self._modules:
-            raise KeyError(f"register_buffer: attribute '{name}' already exists")
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent.discard(name)

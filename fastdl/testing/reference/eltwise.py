@@ -1,8 +1,11 @@
 """NumPy references: activations, softmax, PReLU, Philox4x32-10 and dropout.
 
 Plain float64 formulas (the way PyTorch writes them), used by tests and benchmarks.
-``ACTIVATIONS[name] = (forward(x, *params), grad(x, g, *params))``, gradients with respect
-to the input.
+``ACTIVATIONS[name] = (forward(x, *args), grad(x, g, *args))``, gradients with respect
+to the input: one entry per row of ``fastdl.nn.functional.activation.ACT_TABLE``, under the
+row's name and with the arguments ``F.<name>`` takes after ``input`` (and their defaults), so
+``ACTIVATIONS[name][0](x, *args)`` is the reference of ``F.<name>(x, *args)``.
+``"gelu_tanh"`` is ``gelu``'s ``approximate='tanh'`` kernel on its own.
 """
 from __future__ import annotations
 
@@ -116,7 +119,9 @@ ACTIVATIONS = {
     "selu": _elu(SELU_ALPHA, SELU_SCALE, 1.0),
     "celu": (lambda x, a=1.0: _elu(a, 1.0, 1.0 / a)[0](x),
              lambda x, g, a=1.0: _elu(a, 1.0, 1.0 / a)[1](x, g)),
-    "gelu": (gelu_ref, _gelu_grad),
+    "gelu": (lambda x, approximate="none": (gelu_ref if approximate == "none" else _gelu_tanh)(x),
+             lambda x, g, approximate="none":
+             (_gelu_grad if approximate == "none" else _gelu_tanh_grad)(x, g)),
     "gelu_tanh": (_gelu_tanh, _gelu_tanh_grad),
     "silu": (lambda x: _f(x) / (1.0 + np.exp(-_f(x))),
              lambda x, g: g * _sig(_f(x)) * (1 + _f(x) * (1 - _sig(_f(x))))),
