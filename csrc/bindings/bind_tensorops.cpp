@@ -72,6 +72,17 @@ py::array fmod_t(const py::array& a, const py::array& b, bool python_mod) {
   return out;
 }
 
+// The multinomial kernels' error codes (1: a weight is inf, NaN or negative; 2: a row sums to
+// zero or less) as torch's messages.
+static void check_multinomial(int err) {
+  if (err == 1)
+    throw std::runtime_error("multinomial(): probability tensor contains either `inf`, `nan` "
+                             "or element < 0");
+  if (err == 2)
+    throw std::runtime_error("multinomial(): invalid multinomial distribution (sum of "
+                             "probabilities <= 0)");
+}
+
 template <class T>
 py::array multinomial_t(const py::array& w, const py::array& u) {
   const int64_t rows = w.shape(0), n = w.shape(1), k = u.shape(1);
@@ -82,12 +93,7 @@ py::array multinomial_t(const py::array& w, const py::array& u) {
     err = tensorops::multinomial_replacement<T>(cptr<T>(w), rows, n, cptr<double>(u), k,
                                                 ptr<int64_t>(out));
   }
-  if (err == 1)
-    throw std::runtime_error("multinomial(): probability tensor contains either `inf`, `nan` "
-                             "or element < 0");
-  if (err == 2)
-    throw std::runtime_error("multinomial(): invalid multinomial distribution (sum of "
-                             "probabilities <= 0)");
+  check_multinomial(err);
   return out;
 }
 
@@ -127,12 +133,7 @@ py::array multinomial_noreplace_t(const py::array& w, const py::array& u, int64_
     err = tensorops::multinomial_noreplace<T>(cptr<T>(w), rows, n, cptr<T>(u), k,
                                               ptr<int64_t>(out));
   }
-  if (err == 1)
-    throw std::runtime_error("multinomial(): probability tensor contains either `inf`, `nan` "
-                             "or element < 0");
-  if (err == 2)
-    throw std::runtime_error("multinomial(): invalid multinomial distribution (sum of "
-                             "probabilities <= 0)");
+  check_multinomial(err);
   return out;
 }
 
