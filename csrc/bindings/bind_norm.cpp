@@ -54,6 +54,14 @@ void check_opt_vec(const py::object& o, const py::array& like, int64_t n, const 
   if (!o.is_none()) require_vec(o.cast<py::array>(), like, n, fn, name);
 }
 
+// The forward's optional affine weight and bias (n values each, x's dtype) and eps >= 0.
+void check_affine_eps(const py::object& w, const py::object& b, const py::array& x, int64_t n,
+                      double eps, const char* fn) {
+  check_opt_vec(w, x, n, fn, "weight");
+  check_opt_vec(b, x, n, fn, "bias");
+  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+}
+
 py::object none() { return py::none(); }
 
 // ---------------------------------------------------------------------------------------
@@ -83,9 +91,7 @@ py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b,
   if (checked_mul(N, Sp, fn) <= 1)
     throw py::value_error(S(fn) + "expected more than 1 value per channel when training, got "
                           "input of shape " + shape_str(x));
-  check_opt_vec(w, x, C, fn, "weight");
-  check_opt_vec(b, x, C, fn, "bias");
-  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  check_affine_eps(w, b, x, C, eps, fn);
   return is_f32(x) ? bn_train_t<float>(x, w, b, eps) : bn_train_t<double>(x, w, b, eps);
 }
 
@@ -123,9 +129,7 @@ py::tuple bn_eval(const py::array& x, const py::array& rm, const py::array& rv,
   ncs(x, fn, N, C, Sp);
   require_vec(rm, x, C, fn, "running_mean");
   require_vec(rv, x, C, fn, "running_var");
-  check_opt_vec(w, x, C, fn, "weight");
-  check_opt_vec(b, x, C, fn, "bias");
-  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  check_affine_eps(w, b, x, C, eps, fn);
   return is_f32(x) ? bn_eval_t<float>(x, rm, rv, w, b, eps) : bn_eval_t<double>(x, rm, rv, w, b, eps);
 }
 
@@ -218,9 +222,7 @@ py::tuple ln_fwd(const py::array& x, const py::object& w, const py::object& b, d
   int64_t M, K;
   mk(x, fn, M, K);
   if (K == 0) throw py::value_error(S(fn) + "normalized size must be > 0");
-  check_opt_vec(w, x, K, fn, "weight");
-  check_opt_vec(b, x, K, fn, "bias");
-  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  check_affine_eps(w, b, x, K, eps, fn);
   return is_f32(x) ? ln_fwd_t<float>(x, w, b, eps) : ln_fwd_t<double>(x, w, b, eps);
 }
 
@@ -299,9 +301,7 @@ py::tuple gn_fwd(const py::array& x, int64_t G, const py::object& w, const py::o
   if (Sp * (C / G) == 0 && N > 0)
     throw py::value_error(S(fn) + "each group must hold at least one value, input shape " +
                           shape_str(x));
-  check_opt_vec(w, x, C, fn, "weight");
-  check_opt_vec(b, x, C, fn, "bias");
-  if (!(eps >= 0)) throw py::value_error(S(fn) + "eps must be >= 0, got " + std::to_string(eps));
+  check_affine_eps(w, b, x, C, eps, fn);
   return is_f32(x) ? gn_fwd_t<float>(x, G, w, b, eps) : gn_fwd_t<double>(x, G, w, b, eps);
 }
 

@@ -37,6 +37,19 @@ void check_cache_limit_env();
 // "512", "2G", "1.5M", "64KiB" -> bytes; false with the reason in *err otherwise.
 bool parse_byte_count(const char* s, int64_t* out, std::string* err);
 
+// A kernel's scratch buffer from the caching pool, given back at scope exit: 64-byte aligned,
+// contents undefined; PoolBuf(0) holds nothing (p == nullptr). Use: PoolBuf b(n * sizeof(T));
+// T* t = b.as<T>();
+struct PoolBuf {
+  void* p = nullptr;
+  explicit PoolBuf(size_t bytes) : p(bytes ? pool_alloc(bytes) : nullptr) {}
+  ~PoolBuf() { pool_free(p); }
+  PoolBuf(const PoolBuf&) = delete;
+  PoolBuf& operator=(const PoolBuf&) = delete;
+  template <class T>
+  T* as() const { return static_cast<T*>(p); }
+};
+
 // Per-thread scratch kept across calls (no allocation in the steady state): slot s of the
 // calling thread, grown to at least `bytes`, 64-byte aligned. Contents are not preserved
 // when it grows. A kernel that calls another (conv -> gemm) must use other slots than its

@@ -34,4 +34,12 @@ inline void parallel_for(int64_t n, int64_t grain, F&& fn) {
   }
 }
 
+// Items per chunk when each item costs `unit` elements of work: chunks of about kChunkWork
+// elements (at least one item), a size that depends only on the shape.
+constexpr int64_t kChunkWork = 32768;
+inline int64_t grain_for(int64_t unit) {
+  const int64_t g = kChunkWork / (unit > 0 ? unit : 1);
+  return g < 1 ? 1 : g;
+}
+
 }  // namespace fastdl

@@ -31,6 +31,8 @@
 //   copysign(mag, sgn), round (to nearest even);  comparisons -> M;  M & | ~;  any(m), all(m);
 //   select(m, a, b) = m ? a : b;  isnan(v);  hsum(v), hmax(v) (fixed order: deterministic);
 //   load_widen(const float* p[, n]) -> Vd (Vd::N floats widened to double).
+// AVX-512 only, for hand-written intrinsics: tail16(n) / tail8(n) (the low n lanes, 0 <= n <=
+// N) and lane_mask(n) (the low n of 16 lanes for any n, clamped to 0 .. 16).
 //
 // Float accuracy (tests/test_eltwise.py sweeps on every ISA; offline runs against double
 // libm/scipy over every 3rd float32 bit pattern, and every 97th for exp, expm1, tanh, sigmoid,
@@ -89,6 +91,12 @@ struct Md {
 };
 inline __mmask16 tail16(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 inline __mmask8 tail8(int64_t n) { return static_cast<__mmask8>((1u << n) - 1u); }
+// The low n of 16 lanes for any n: none when n <= 0, all when n >= 16 (a row tail of n
+// elements, where n may run past either end).
+inline __mmask16 lane_mask(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
+                 : n <= 0 ? static_cast<__mmask16>(0) : tail16(n);
+}
 
 struct Vf {
   using T = float;

@@ -52,3 +52,20 @@ def check_betas(g):
         if not 0.0 <= b < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {b} (betas[{i}] must be in "
                              f"[0, 1))")
+
+
+def check_adam_group(g):
+    """The checks of an Adam-family group (Adam, AdamW, Adamax, NAdam, RAdam): lr, eps,
+    betas, weight_decay."""
+    check_lr(g)
+    check_eps(g)
+    check_betas(g)
+    check_wd(g)
+
+
+def adam_kernel_args(g, **extra):
+    """The kernel arguments every Adam-family update takes (lr, beta1, beta2, eps,
+    weight_decay, maximize) from group ``g``, plus ``extra``."""
+    b1, b2 = g["betas"]
+    return dict(lr=float(g["lr"]), beta1=float(b1), beta2=float(b2), eps=float(g["eps"]),
+                weight_decay=float(g["weight_decay"]), maximize=bool(g["maximize"]), **extra)

@@ -36,15 +36,10 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, g):
-        _checks.check_lr(g)
-        _checks.check_eps(g)
-        _checks.check_betas(g)
-        _checks.check_wd(g)
+        _checks.check_adam_group(g)
 
     def _slots(self, g):
         return ("exp_avg", "exp_inf", None)
 
     def _kernel_args(self, g):
-        b1, b2 = g["betas"]
-        return dict(lr=float(g["lr"]), beta1=float(b1), beta2=float(b2), eps=float(g["eps"]),
-                    weight_decay=float(g["weight_decay"]), maximize=bool(g["maximize"]))
+        return _checks.adam_kernel_args(g)

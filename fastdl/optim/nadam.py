@@ -41,10 +41,7 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, g):
-        _checks.check_lr(g)
-        _checks.check_eps(g)
-        _checks.check_betas(g)
-        _checks.check_wd(g)
+        _checks.check_adam_group(g)
         if not g["momentum_decay"] >= 0.0:
             raise ValueError(f"Invalid momentum_decay value: {g['momentum_decay']}")
 
@@ -55,9 +52,5 @@ class NAdam(Optimizer):
         st["mu_product"] = _scalar(1.0)
 
     def _kernel_args(self, g):
-        b1, b2 = g["betas"]
-        return dict(lr=float(g["lr"]), beta1=float(b1), beta2=float(b2), eps=float(g["eps"]),
-                    weight_decay=float(g["weight_decay"]),
-                    momentum_decay=float(g["momentum_decay"]),
-                    decoupled=bool(g["decoupled_weight_decay"]),
-                    maximize=bool(g["maximize"]))
+        return _checks.adam_kernel_args(g, momentum_decay=float(g["momentum_decay"]),
+                                        decoupled=bool(g["decoupled_weight_decay"]))

@@ -18,10 +18,7 @@ namespace {
 
 constexpr ScratchSlot kPadSlot = kScratchConvPad;  // the padded input
 
-inline __mmask16 lane_mask(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
-                 : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1);
-}
+using simd::lane_mask;  // common/simd.h
 
 // y[m][0 .. 16·NV) (m < mr; lanes by mask) = bias[m] + Σ_{c<C, r<R, s<S}
 //   wp[((c·R + r)·S + s)·MR + m] · xp[c·plane + r·Wp + s + lane]

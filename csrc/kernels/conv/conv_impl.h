@@ -332,14 +332,6 @@ void dw_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* 
   }
 }
 
-struct PoolBuf {  // a scratch buffer from the caching allocator, given back on scope exit
-  void* p = nullptr;
-  explicit PoolBuf(size_t bytes) { if (bytes) p = pool_alloc(bytes); }
-  ~PoolBuf() { pool_free(p); }
-  PoolBuf(const PoolBuf&) = delete;
-  PoolBuf& operator=(const PoolBuf&) = delete;
-};
-
 constexpr int64_t kMaxWeightChunks = 8;
 
 // ---- batched im2col + GEMM ("gemm") -------------------------------------------------------

@@ -37,8 +37,18 @@ constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk (a multiple 
 template <class V>
 using Elem = typename V::T;
 
-// y[i] = f(x[i]) over [b, e), four vectors per step, masked tail.
-template <class V, class F>
+// One full vector to p: a non-temporal store when Stream (p aligned to the vector size).
+template <bool Stream, class V>
+inline void put(const V& v, Elem<V>* p) {
+  if constexpr (Stream)
+    v.stream(p);
+  else
+    v.store(p);
+}
+
+// y[i] = f(x[i]) over [b, e), four vectors per step, masked tail. Stream: non-temporal
+// stores ([b, e) starts 64-byte aligned in y), then a fence.
+template <class V, bool Stream = false, class F>
 FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e,
                                 const F& f) {
   constexpr int N = V::N;
@@ -46,13 +56,14 @@ FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t
   for (; i + 4 * N <= e; i += 4 * N) {
     V a0 = V::load(x + i), a1 = V::load(x + i + N), a2 = V::load(x + i + 2 * N),
       a3 = V::load(x + i + 3 * N);
-    f(a0).store(y + i);
-    f(a1).store(y + i + N);
-    f(a2).store(y + i + 2 * N);
-    f(a3).store(y + i + 3 * N);
+    put<Stream>(f(a0), y + i);
+    put<Stream>(f(a1), y + i + N);
+    put<Stream>(f(a2), y + i + 2 * N);
+    put<Stream>(f(a3), y + i + 3 * N);
   }
-  for (; i + N <= e; i += N) f(V::load(x + i)).store(y + i);
+  for (; i + N <= e; i += N) put<Stream>(f(V::load(x + i)), y + i);
   if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
+  if constexpr (Stream) simd::stream_fence();
 }
 
 // Non-temporal output stores pay off for outputs far larger than the caches: a fresh output
@@ -66,43 +77,8 @@ inline bool use_stream(const T* y, int64_t n) {
          (reinterpret_cast<uintptr_t>(y) % 64) == 0;
 }
 
-// y[i] = f(x[i]) over [b, e) with streaming stores ([b, e) starts 64-byte aligned in y).
-template <class V, class F>
-FASTDL_FLATTEN inline void map1_stream(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t e,
-                                       const F& f) {
-  constexpr int N = V::N;
-  int64_t i = b;
-  for (; i + 4 * N <= e; i += 4 * N) {
-    V a0 = V::load(x + i), a1 = V::load(x + i + N), a2 = V::load(x + i + 2 * N),
-      a3 = V::load(x + i + 3 * N);
-    f(a0).stream(y + i);
-    f(a1).stream(y + i + N);
-    f(a2).stream(y + i + 2 * N);
-    f(a3).stream(y + i + 3 * N);
-  }
-  for (; i + N <= e; i += N) f(V::load(x + i)).stream(y + i);
-  if (i < e) f(V::load(x + i, e - i)).store(y + i, e - i);
-  simd::stream_fence();
-}
-
-template <class V, class F>
-FASTDL_FLATTEN inline void map2_stream(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b,
-                                       int64_t e, const F& f) {
-  constexpr int N = V::N;
-  int64_t i = b;
-  for (; i + 2 * N <= e; i += 2 * N) {
-    V a0 = V::load(x + i), a1 = V::load(x + i + N);
-    V b0 = V::load(y + i), b1 = V::load(y + i + N);
-    f(a0, b0).stream(z + i);
-    f(a1, b1).stream(z + i + N);
-  }
-  for (; i + N <= e; i += N) f(V::load(x + i), V::load(y + i)).stream(z + i);
-  if (i < e) f(V::load(x + i, e - i), V::load(y + i, e - i)).store(z + i, e - i);
-  simd::stream_fence();
-}
-
-// z[i] = f(x[i], y[i]) over [b, e).
-template <class V, class F>
+// z[i] = f(x[i], y[i]) over [b, e), two vectors per step; Stream as map1.
+template <class V, bool Stream = false, class F>
 FASTDL_FLATTEN inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t b,
                                 int64_t e, const F& f) {
   constexpr int N = V::N;
@@ -110,11 +86,28 @@ FASTDL_FLATTEN inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, 
   for (; i + 2 * N <= e; i += 2 * N) {
     V a0 = V::load(x + i), a1 = V::load(x + i + N);
     V b0 = V::load(y + i), b1 = V::load(y + i + N);
-    f(a0, b0).store(z + i);
-    f(a1, b1).store(z + i + N);
+    put<Stream>(f(a0, b0), z + i);
+    put<Stream>(f(a1, b1), z + i + N);
   }
-  for (; i + N <= e; i += N) f(V::load(x + i), V::load(y + i)).store(z + i);
+  for (; i + N <= e; i += N) put<Stream>(f(V::load(x + i), V::load(y + i)), z + i);
   if (i < e) f(V::load(x + i, e - i), V::load(y + i, e - i)).store(z + i, e - i);
+  if constexpr (Stream) simd::stream_fence();
+}
+
+// map1 / map2 over [0, n) in parallel chunks of kGrain, streaming when use_stream(output, n).
+template <class V, class F>
+void par_map1(const Elem<V>* x, Elem<V>* y, int64_t n, const F& f) {
+  if (use_stream(y, n))
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<V, true>(x, y, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<V>(x, y, b, e, f); });
+}
+template <class V, class F>
+void par_map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t n, const F& f) {
+  if (use_stream(z, n))
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V, true>(x, y, z, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(x, y, z, b, e, f); });
 }
 
 // --------------------------------------------------------------------------------------
@@ -277,20 +270,12 @@ struct LogSigmoid {
 template <class V, class Op>
 void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   const Op op(p);
-  auto f = [&](V v) { return op.fwd(v); };
-  if (use_stream(y, n))
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<V>(x, y, b, e, f); });
-  else
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<V>(x, y, b, e, f); });
+  par_map1<V>(x, y, n, [&](V v) { return op.fwd(v); });
 }
 template <class V, class Op>
 void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const double* p) {
   const Op op(p);
-  auto f = [&](V a, V c) { return op.bwd(a, c); };
-  if (use_stream(gx, n))
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2_stream<V>(s, g, gx, b, e, f); });
-  else
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(s, g, gx, b, e, f); });
+  par_map2<V>(s, g, gx, n, [&](V a, V c) { return op.bwd(a, c); });
 }
 
 // How one table row runs: Op<V> forward and backward; a row whose kernel has variants
@@ -887,19 +872,11 @@ void dropout_words(uint32_t* out, int64_t n, uint64_t seed) {
 }
 // Same store policy as the kernels (streaming for large outputs).
 void bw_copy(const float* src, float* dst, int64_t n) {
-  auto f = [](Vf v) { return v; };
-  if (use_stream(dst, n))
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1_stream<Vf>(src, dst, b, e, f); });
-  else
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map1<Vf>(src, dst, b, e, f); });
+  par_map1<Vf>(src, dst, n, [](Vf v) { return v; });
 }
 void bw_triad(float* a, const float* b, const float* c, float s, int64_t n) {
   const Vf sv(s);
-  auto f = [&](Vf bv, Vf cv) { return simd::fma(sv, cv, bv); };
-  if (use_stream(a, n))
-    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2_stream<Vf>(b, c, a, lo, hi, f); });
-  else
-    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) { map2<Vf>(b, c, a, lo, hi, f); });
+  par_map2<Vf>(b, c, a, n, [&](Vf bv, Vf cv) { return simd::fma(sv, cv, bv); });
 }
 
 template <class V>

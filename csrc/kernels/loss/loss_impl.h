@@ -30,22 +30,6 @@ constexpr int64_t kChunk = 32768;  // elements per parallel chunk of the pointwi
 // error of a block stays below kLaneTerms·eps even when every term rounds the same way (equal
 // terms), so long sums are exact to T's rounding.
 constexpr int64_t kLaneTerms = 32;
-constexpr int64_t kRowGrain = 32768;
-
-inline int64_t row_grain(int64_t unit) {
-  const int64_t g = kRowGrain / (unit > 0 ? unit : 1);
-  return g < 1 ? 1 : g;
-}
-
-struct LossBuf {
-  void* p;
-  explicit LossBuf(size_t bytes) : p(fastdl::pool_alloc(bytes ? bytes : 1)) {}
-  ~LossBuf() { fastdl::pool_free(p); }
-  LossBuf(const LossBuf&) = delete;
-  LossBuf& operator=(const LossBuf&) = delete;
-  template <class U>
-  U* as() { return static_cast<U*>(p); }
-};
 
 template <class T>
 inline T neg_inf() { return -__builtin_inf(); }
@@ -152,7 +136,7 @@ void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tg
   const double ks = eps / static_cast<double>(C);
   const bool want_sx = eps != 0;
   if (S == 1) {
-    fastdl::parallel_for(N, row_grain(C), [&](int64_t r0, int64_t r1) {
+    fastdl::parallel_for(N, grain_for(C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * C;
         const T m = row_max(xr, C);
@@ -176,7 +160,7 @@ void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tg
   // Spatial: vectorise along s, W positions at a time; classes strided by S.
   constexpr int64_t SB = 4 * W;
   const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, row_grain(C * SB), [&](int64_t u0, int64_t u1) {
+  fastdl::parallel_for(N * nsb, grain_for(C * SB), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / nsb, sb = u % nsb;
       const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
@@ -225,7 +209,7 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
   const double wall = eps != 0 ? (w ? wsum_of(w, C) : static_cast<double>(C)) : 0.0;
   const double ks = eps / static_cast<double>(C);
   if (S == 1) {
-    fastdl::parallel_for(N, row_grain(2 * C), [&](int64_t r0, int64_t r1) {
+    fastdl::parallel_for(N, grain_for(2 * C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * C;
         T* gr = gx + r * C;
@@ -262,7 +246,7 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
   }
   constexpr int64_t SB = 4 * W;
   const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, row_grain(2 * C * SB), [&](int64_t u0, int64_t u1) {
+  fastdl::parallel_for(N * nsb, grain_for(2 * C * SB), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / nsb, sb = u % nsb;
       const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
@@ -353,7 +337,7 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
   constexpr int W = V::N;
   const T a = static_cast<T>(1.0 - eps), b = static_cast<T>(eps / static_cast<double>(C));
   if (S == 1) {
-    fastdl::parallel_for(N, row_grain(2 * C), [&](int64_t r0, int64_t r1) {
+    fastdl::parallel_for(N, grain_for(2 * C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * C;
         const T m = row_max(xr, C);
@@ -369,7 +353,7 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
   constexpr int64_t SB = 4 * W;
   const int64_t nsb = (S + SB - 1) / SB;
   const V va = V(a), vbb = V(b);
-  fastdl::parallel_for(N * nsb, row_grain(2 * C * SB), [&](int64_t u0, int64_t u1) {
+  fastdl::parallel_for(N * nsb, grain_for(2 * C * SB), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / nsb, sb = u % nsb;
       const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
@@ -415,7 +399,7 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
   const T a = static_cast<T>(1.0 - eps), b = static_cast<T>(eps / static_cast<double>(C));
   const V va = V(a), vbb = V(b);
   if (S == 1) {
-    fastdl::parallel_for(N, row_grain(3 * C), [&](int64_t r0, int64_t r1) {
+    fastdl::parallel_for(N, grain_for(3 * C), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = x + r * C;
         const T* pr = p + r * C;
@@ -453,7 +437,7 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
   }
   constexpr int64_t SB = 4 * W;
   const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, row_grain(3 * C * SB), [&](int64_t u0, int64_t u1) {
+  fastdl::parallel_for(N * nsb, grain_for(3 * C * SB), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / nsb, sb = u % nsb;
       const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
@@ -515,7 +499,7 @@ void nll_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
 template <class T>
 void nll_backward_k(int64_t N, int64_t C, int64_t S, const int64_t* tgt, const T* w,
                     int64_t ignore, const T* g, int64_t gstride, double gscale, T* gx) {
-  fastdl::parallel_for(N, row_grain(C * S), [&](int64_t n0, int64_t n1) {
+  fastdl::parallel_for(N, grain_for(C * S), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       T* gn = gx + n * C * S;
       for (int64_t k = 0; k < C * S; ++k) gn[k] = T(0);
@@ -625,7 +609,7 @@ double pw_forward_t(const T* x, const T* y, const T* w, const T* pw, int64_t n, 
   using R = V;
   constexpr int W = V::N;
   const int64_t nch = (n + kChunk - 1) / kChunk;
-  LossBuf buf(sizeof(double) * 2 * static_cast<size_t>(nch));
+  PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(nch));
   double* part = buf.as<double>();
   double* badp = part + nch;
   fastdl::parallel_for(nch, 1, [&](int64_t c0, int64_t c1) {

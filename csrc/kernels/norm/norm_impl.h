@@ -186,25 +186,10 @@ inline void vaffine(const T* x, int64_t n, T s, T t, T* y) {
 
 
 
-constexpr int64_t kGrain = 32768;  // elements of work per parallel chunk
+constexpr int64_t kGrain = kChunkWork;  // elements of work per parallel chunk (grain_for)
 // Sums go kLaneTerms terms per vector lane in T, then into double (within kLaneTerms·eps
 // per block even when every term rounds the same way).
 constexpr int64_t kLaneTerms = 32;
-
-inline int64_t grain_for(int64_t unit) {
-  const int64_t g = kGrain / (unit > 0 ? unit : 1);
-  return g < 1 ? 1 : g;
-}
-
-struct PoolBuf {
-  void* p;
-  explicit PoolBuf(size_t bytes) : p(fastdl::pool_alloc(bytes ? bytes : 1)) {}
-  ~PoolBuf() { fastdl::pool_free(p); }
-  PoolBuf(const PoolBuf&) = delete;
-  PoolBuf& operator=(const PoolBuf&) = delete;
-  template <class U>
-  U* as() { return static_cast<U*>(p); }
-};
 
 // sg = Σ g, sgx = Σ g·(x − m), in double across blocks of (2 * W * kLaneTerms).
 template <class T>

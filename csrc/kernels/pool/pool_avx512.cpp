@@ -15,10 +15,7 @@ namespace pool {
 namespace FASTDL_SIMD_ISA {  // avx512
 namespace {
 
-inline __mmask16 lane_mask(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
-                 : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1);
-}
+using simd::lane_mask;  // common/simd.h
 
 // 16 values row[(ow0 + l)·sw + off], l < 16 (lanes outside `mk` are 0 and not read).
 inline __m512 load_strided(const float* row, int64_t ow0, int64_t sw, int64_t off,

@@ -25,6 +25,16 @@ inline T neg_inf() { return -__builtin_huge_val(); }
 template <>
 inline float neg_inf<float>() { return -__builtin_huge_valf(); }
 
+// PyTorch's max rule: v (at index i) replaces the maximum m (at mi) when it is greater or NaN,
+// so the first maximum and the last NaN win in scan order.
+template <class T>
+inline void take_max(T v, int64_t i, T& m, int64_t& mi) {
+  if (v > m || v != v) {
+    m = v;
+    mi = i;
+  }
+}
+
 constexpr int64_t kPlaneGrain = 1;
 
 // First index >= 0 of start + i·d (i >= 0), and one past the last below `size`, as i-ranges.
@@ -60,10 +70,7 @@ void max_plane(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t w = ws + b * p.dw;
           const T v = xr[w];
-          if (v > m || v != v) {
-            m = v;
-            mi = h * p.W + w;
-          }
+          take_max(v, h * p.W + w, m, mi);
         }
       }
       y[oh * p.OW + ow] = m;
@@ -223,10 +230,7 @@ void amax_fwd(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
           for (int64_t h = h0; h < h1; ++h)
             for (int64_t w = w0; w < w1; ++w) {
               const T v = xp[h * p.W + w];
-              if (v > m || v != v) {
-                m = v;
-                mi = h * p.W + w;
-              }
+              take_max(v, h * p.W + w, m, mi);
             }
           yp[oh * p.OW + ow] = m;
           if (ip) ip[oh * p.OW + ow] = mi;

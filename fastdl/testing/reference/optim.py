@@ -38,6 +38,23 @@ def _grad(p, g, weight_decay, maximize):
     return g
 
 
+def _decayed_grad(p, g, lr, weight_decay, decoupled, maximize):
+    """Weight decay of the Adam family: p ← p·(1 − lr·λ) when decoupled (AdamW), else
+    g ← g + λ·p; g negated when maximize. Returns g."""
+    if weight_decay != 0 and decoupled:
+        p *= _c(p, 1 - lr * weight_decay)
+        return -g if maximize else g
+    return _grad(p, g, weight_decay, maximize)
+
+
+def _adam_moments(p, g, state, b1, b2):
+    """m ← m + (1 − β₁)(g − m), v ← β₂·v + (1 − β₂)·g², in place in state; returns (m, v)."""
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m[...] = _lerp(m, g, 1 - b1)
+    v[...] = v * _c(p, b2) + _c(p, 1 - b2) * g * g
+    return m, v
+
+
 def _c(p, x):
     """A Python scalar rounded to the array's dtype (what torch passes to its kernels)."""
     return p.dtype.type(x)
@@ -65,14 +82,8 @@ def adam_step(p, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0
             state["max_exp_avg_sq"] = np.zeros_like(p)
     state["step"] += 1
     t = state["step"]
-    if weight_decay != 0 and decoupled_weight_decay:
-        p *= _c(p, 1 - lr * weight_decay)
-        g = -g if maximize else g
-    else:
-        g = _grad(p, g, weight_decay, maximize)
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    m[...] = _lerp(m, g, 1 - b1)
-    v[...] = v * _c(p, b2) + _c(p, 1 - b2) * g * g
+    g = _decayed_grad(p, g, lr, weight_decay, decoupled_weight_decay, maximize)
+    m, v = _adam_moments(p, g, state, b1, b2)
     if amsgrad:
         np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         v = state["max_exp_avg_sq"]
@@ -162,18 +173,12 @@ def nadam_step(p, g, state, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=
                      exp_avg_sq=np.zeros_like(p))
     state["step"] += 1
     t = state["step"]
-    if weight_decay != 0 and decoupled_weight_decay:
-        p *= _c(p, 1 - lr * weight_decay)
-        g = -g if maximize else g
-    else:
-        g = _grad(p, g, weight_decay, maximize)
+    g = _decayed_grad(p, g, lr, weight_decay, decoupled_weight_decay, maximize)
     mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     state["mu_product"] *= mu
     prod = state["mu_product"]
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    m[...] = _lerp(m, g, 1 - b1)
-    v[...] = v * _c(p, b2) + _c(p, 1 - b2) * g * g
+    m, v = _adam_moments(p, g, state, b1, b2)
     denom = np.sqrt(v / _c(p, 1 - b2 ** t)) + _c(p, eps)
     p += _c(p, -lr * (1 - mu) / (1 - prod)) * (g / denom)
     p += _c(p, -lr * mu_next / (1 - prod * mu_next)) * (m / denom)
@@ -186,14 +191,8 @@ def radam_step(p, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=
         state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
     state["step"] += 1
     t = state["step"]
-    if weight_decay != 0 and decoupled_weight_decay:
-        p *= _c(p, 1 - lr * weight_decay)
-        g = -g if maximize else g
-    else:
-        g = _grad(p, g, weight_decay, maximize)
-    m, v = state["exp_avg"], state["exp_avg_sq"]
-    m[...] = _lerp(m, g, 1 - b1)
-    v[...] = v * _c(p, b2) + _c(p, 1 - b2) * g * g
+    g = _decayed_grad(p, g, lr, weight_decay, decoupled_weight_decay, maximize)
+    m, v = _adam_moments(p, g, state, b1, b2)
     bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
     rho_inf = 2 / (1 - b2) - 1
     rho_t = rho_inf - 2 * t * b2 ** t / bc2

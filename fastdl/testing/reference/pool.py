@@ -40,6 +40,22 @@ def pool_output_size_ref(size, kernel_size, stride, padding=0, dilation=1, ceil_
         n += 1
 
 
+def _window_max(x, rows, cols, first):
+    """(max, index h·W + w) over the taps rows × cols of x (N, C, H, W), per (N, C) plane, in
+    row-major order: an element replaces the maximum when it is greater or NaN (so the first
+    maximum and the last NaN win); with no tap, (-inf, first)."""
+    N, C, _, W = x.shape
+    m = np.full((N, C), -np.inf, x.dtype)
+    mi = np.full((N, C), first, np.int64)
+    for h in rows:
+        for c in cols:
+            v = x[:, :, h, c]
+            upd = (v > m) | np.isnan(v)
+            m = np.where(upd, v, m)
+            mi = np.where(upd, h * W + c, mi)
+    return m, mi
+
+
 def max_pool2d_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """(values, int64 indices h·W + w) of 2-D max pooling on (N, C, H, W)."""
     kh, kw = _pair(kernel_size)
@@ -57,22 +73,13 @@ def max_pool2d_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         for j in range(OW):
             taps_w = [j * sw - pw + b * dw for b in range(kw)]
             cols = [c for c in taps_w if 0 <= c < W]
-            m = np.full((N, C), -np.inf, x.dtype)
             if rows and cols:
                 first = rows[0] * W + cols[0]
             else:  # no element inside (dilation): -inf at the nearest element, never outside
                 h0 = min(max(rows[0] if rows else next(t for t in taps_h if t >= 0), 0), H - 1)
                 w0 = min(max(cols[0] if cols else next(t for t in taps_w if t >= 0), 0), W - 1)
                 first = h0 * W + w0
-            mi = np.full((N, C), first, np.int64)
-            for h in rows:
-                for c in cols:
-                    v = x[:, :, h, c]
-                    upd = (v > m) | np.isnan(v)
-                    m = np.where(upd, v, m)
-                    mi = np.where(upd, h * W + c, mi)
-            y[:, :, i, j] = m
-            idx[:, :, i, j] = mi
+            y[:, :, i, j], idx[:, :, i, j] = _window_max(x, rows, cols, first)
     return y, idx
 
 
@@ -176,14 +183,6 @@ def adaptive_max_pool2d_ref(x, output_size):
         h0, h1 = _ad(i, H, OH)
         for j in range(OW):
             w0, w1 = _ad(j, W, OW)
-            m = np.full((N, C), -np.inf, x.dtype)
-            mi = np.full((N, C), h0 * W + w0, np.int64)
-            for h in range(h0, h1):
-                for c in range(w0, w1):
-                    v = x[:, :, h, c]
-                    upd = (v > m) | np.isnan(v)
-                    m = np.where(upd, v, m)
-                    mi = np.where(upd, h * W + c, mi)
-            y[:, :, i, j] = m
-            idx[:, :, i, j] = mi
+            y[:, :, i, j], idx[:, :, i, j] = _window_max(x, range(h0, h1), range(w0, w1),
+                                                         h0 * W + w0)
     return y, idx
