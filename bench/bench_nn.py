@@ -13,10 +13,10 @@ rounds; the table reports the minimum over rounds of each side and the ratio fas
 (> 1: fastdl slower). The clock: process CPU time on one thread (steadiest on a shared
 machine), wall time on more (``--clock auto``, the default).
 
-Inputs: each side gets its own copy of the same arrays, in 64-byte-aligned memory. torch's
-``torch.tensor`` copies into 64-byte-aligned memory; ``fastdl.tensor(ndarray)`` keeps
-NumPy's 16-byte alignment, and a 256-byte embedding row then straddles five cache lines
-instead of four (embedding_bag's table reads are its whole cost: about 25 % more time).
+Inputs: each side gets its own copy of the same arrays, in 64-byte-aligned memory, as
+``torch.tensor`` and ``fastdl.tensor`` (from 64 KiB) give them. At NumPy's 16-byte alignment a
+256-byte embedding row straddles five cache lines instead of four (embedding_bag's table reads
+are its whole cost: about 40 % more time for the sum).
 """
 import argparse
 import functools

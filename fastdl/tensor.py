@@ -160,9 +160,18 @@ def _as_array(data, dtype=None, copy=True):
             dt = _BOOL
         else:
             raise TypeError(f"cannot make a tensor of dtype {a.dtype}")
+    if copy and a.ndim and a.dtype == dt and a.nbytes >= _POOL_COPY_MIN:
+        # a large copy goes to the caching pool's 64-byte-aligned storage (NumPy aligns to 16,
+        # and a row gather such as embedding_bag's then straddles one cache line more per row)
+        out = _C.empty(a.shape, dt)
+        np.copyto(out, a)
+        return out
     # (np.ascontiguousarray would turn a 0-d array into shape (1,))
     return np.array(a, dtype=dt, copy=True, order="C") if copy else \
         np.asarray(a, dtype=dt, order="C")
+
+
+_POOL_COPY_MIN = 1 << 16  # bytes
 
 
 _SIZES = {}  # shape tuple -> its fastdl.Size (building a tuple subclass costs ~1 us)

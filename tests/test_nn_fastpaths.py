@@ -217,6 +217,49 @@ def test_conv3d_direct_threads_bitwise_and_torch(rng):
     assert_close(res[0], want, rtol=2e-4, atol=2e-4)
 
 
+# The backward's direct kernels (input gradient: the forward of dy with the flipped kernel,
+# all strides 1; weight gradient: flat slab planes, all strides 1), on the DIRECT shapes plus
+# padding beyond d·(k − 1) (input gradient back on GEMM + col2vol); the strided shapes and
+# more than 64 channels per group take GEMM.
+BACKWARD = DIRECT + [((2, 3, 4, 5), (4, 2, 1, 2, 1), dict(padding=(1, 1, 1))),
+                     ((1, 2, 16, 16), (32, 1, 3, 3, 3), dict(padding=1))]
+
+
+@pytest.mark.parametrize("xs,ws,kw", BACKWARD)
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_conv3d_direct_backward_every_isa_against_torch(isa, xs, ws, kw, rng):
+    torch = torch_or_skip()
+    x = rng.standard_normal((2,) + xs)
+    w = rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+    for dt, tol in ((np.float64, dict(rtol=1e-9, atol=1e-10)),
+                    (np.float32, dict(rtol=2e-4, atol=2e-4))):
+        twin(lambda a, c, e: F.conv3d(a, c, e, **kw),
+             lambda a, c, e: torch.nn.functional.conv3d(a, c, e, **kw),
+             [x.astype(dt), w.astype(dt), b.astype(dt)], **tol)
+
+
+def test_conv3d_direct_backward_threads_bitwise(rng):
+    """Several slab tiles and weight-gradient chunks: the gradients are bitwise the same on 1
+    and 2 threads, and torch's."""
+    torch = torch_or_skip()
+    x = rng.standard_normal((3, 8, 12, 20, 20)).astype(np.float32)
+    w = (rng.standard_normal((16, 8, 3, 3, 3)) * 0.1).astype(np.float32)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    (torch.nn.functional.conv3d(tx, tw, padding=1) ** 2).sum().backward()
+    res = []
+    for n in (1, 2):
+        with use_threads(n):
+            a = fastdl.tensor(x, requires_grad=True)
+            c = fastdl.tensor(w, requires_grad=True)
+            (F.conv3d(a, c, padding=1) ** 2).sum().backward()
+            res.append((a.grad.numpy(), c.grad.numpy()))
+    for u, v in zip(*res):
+        assert np.array_equal(u, v)
+    assert_close(res[0][0], tx.grad.numpy(), rtol=1e-3, atol=1e-3)
+    assert_close(res[0][1], tw.grad.numpy(), rtol=1e-3, atol=1e-2)
+
+
 # ------------------------------------------------------------------------------ padding_mode
 MODES = ["reflect", "replicate", "circular"]
 

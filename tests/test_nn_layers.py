@@ -423,3 +423,16 @@ def test_buffer_assignment_registers_like_torch():
     assert list(f.state_dict()) == list(t.state_dict())
     assert [n for n, _ in f.named_buffers()] == [n for n, _ in t.named_buffers()]
     assert [n for n, _ in f.named_parameters()] == [n for n, _ in t.named_parameters()]
+
+
+def test_large_copies_are_64_byte_aligned():
+    """fastdl.tensor(ndarray) and Parameter(ndarray) copy a large array into the caching
+    pool's 64-byte-aligned storage (embedding_bag's row gathers read one cache line less per
+    row); the values are the array's and the copy is independent of it."""
+    a = np.arange(1 << 15, dtype=np.float32).reshape(-1, 64)
+    for t in (fastdl.tensor(a), nn.Parameter(a)):
+        arr = t.detach().numpy()
+        assert arr.ctypes.data % 64 == 0
+        assert np.array_equal(arr, a) and not np.shares_memory(arr, a)
+    small = fastdl.tensor(np.ones(3, np.float32))
+    assert np.array_equal(small.numpy(), np.ones(3))

@@ -238,8 +238,8 @@ void forward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* b, T* 
 }
 
 template <class T>
-void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
-                T* db) {
+void backward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                   T* db) {
   const Tiling t = tiling(p, sizeof(T));
   const int64_t DHW = p.D * p.H * p.W;
   if (db)
@@ -530,6 +530,185 @@ void forward_direct(const Conv3dParams& p, const T* x, const T* w, const T* b, T
     }
   });
 }
+// ---------------------------------------------------------------------------------------
+// The direct backward (AVX2 / AVX-512)
+
+// Input gradient, all strides 1: dx is the forward convolution of dy with the kernel flipped
+// in all three dimensions (tap t -> KK − 1 − t) and its channel roles swapped, padding
+// d·(k − 1) − p (dy read as zero outside), so it runs on the direct forward. False when the
+// shape does not fit (strided, negative padding, more than kDirectMaxKg input channels per
+// group): the caller falls back to GEMM + col2vol.
+template <class T>
+bool backward_dx_direct(const Conv3dParams& p, const T* w, const T* dy, T* dx) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = p.kd * p.kh * p.kw;
+  if (p.sd != 1 || p.sh != 1 || p.sw != 1 || Cg > kDirectMaxKg) return false;
+  Conv3dParams q = p;
+  q.C = p.K, q.D = p.OD, q.H = p.OH, q.W = p.OW;
+  q.K = p.C, q.OD = p.D, q.OH = p.H, q.OW = p.W;
+  q.pd = p.dd * (p.kd - 1) - p.pd;
+  q.ph = p.dh * (p.kh - 1) - p.ph;
+  q.pw = p.dw * (p.kw - 1) - p.pw;
+  if (q.pd < 0 || q.ph < 0 || q.pw < 0) return false;
+  const PoolBuf fbuf(sizeof(T) * p.C * Kg * KK);
+  T* const f = fbuf.as<T>();  // f[g·Cg + c, k, t] = w[g·Kg + k, c, KK − 1 − t]
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t k = 0; k < Kg; ++k) {
+        const T* src = w + ((g * Kg + k) * Cg + c) * KK;
+        T* dst = f + ((g * Cg + c) * Kg + k) * KK;
+        for (int64_t t = 0; t < KK; ++t) dst[t] = src[KK - 1 - t];
+      }
+  forward_direct(q, dy, f, static_cast<const T*>(nullptr), dx);
+  return true;
+}
+
+constexpr int kWKB = FASTDL_SIMD_LEVEL == 2 ? 4 : 2;  // output channels per dW block
+constexpr int kWJB = 3;                               // width taps per dW block
+
+// Keeps a vector in a register (GCC would otherwise fold its load into each of its JB uses).
+template <class V>
+inline void in_register(V& v) {
+#if FASTDL_SIMD_LEVEL == 2
+  asm("" : "+v"(v.v));
+#else
+  asm("" : "+x"(v.v));
+#endif
+}
+
+// One weight-gradient block: KB output channels × JB width taps of one (c, a, i), summed over
+// a tile of TDn output planes. The planes are walked flat: dyp holds dy with rows Wp apart
+// (zeros in the Wp − OW gap columns), planes Pq = OH·Wp apart, channels dys apart, so output
+// position q of a plane meets slab element q + (tap offset) in one contiguous run, with no
+// per-row bookkeeping. xs: the slab at this (c, a, i), planes xs_d apart; tap j reads xs + xj[j].
+// out[k·ks + j] += the sums for k < kvalid, j < jvalid (the rest are computed and dropped).
+template <int KB, int JB, class T>
+inline void dw_block(const T* dyp, int64_t dys, int64_t TDn, int64_t Pq, const T* xs,
+                     int64_t xs_d, const int64_t* xj, int kvalid, int jvalid, T* out,
+                     int64_t ks) {
+  using V = Vec<T>;
+  constexpr int N = V::N;
+  // (every loop over KB / JB fully unrolled, so acc stays in registers)
+  V acc[KB][JB];
+#pragma GCC unroll 8
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 3
+    for (int j = 0; j < JB; ++j) acc[k][j] = V(T(0));
+  const int64_t nfull = Pq / N, rem = Pq % N;
+  for (int64_t od = 0; od < TDn; ++od) {
+    const T* dp = dyp + od * Pq;
+    const T* xp = xs + od * xs_d;
+    for (int64_t v = 0; v < nfull; ++v) {
+      V d[KB];
+#pragma GCC unroll 8
+      for (int k = 0; k < KB; ++k) {
+        d[k] = V::load(dp + k * dys + v * N);
+        in_register(d[k]);
+      }
+#pragma GCC unroll 3
+      for (int j = 0; j < JB; ++j) {
+        const V xv = V::load(xp + xj[j] + v * N);
+#pragma GCC unroll 8
+        for (int k = 0; k < KB; ++k) acc[k][j] = simd::mul_add(d[k], xv, acc[k][j]);
+      }
+    }
+    if (rem) {
+      V d[KB];
+#pragma GCC unroll 8
+      for (int k = 0; k < KB; ++k) d[k] = V::load(dp + k * dys + nfull * N, rem);
+#pragma GCC unroll 3
+      for (int j = 0; j < JB; ++j) {
+        const V xv = V::load(xp + xj[j] + nfull * N, rem);
+#pragma GCC unroll 8
+        for (int k = 0; k < KB; ++k) acc[k][j] = simd::mul_add(d[k], xv, acc[k][j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 3
+    for (int j = 0; j < JB; ++j)
+      if (k < kvalid && j < jvalid) out[k * ks + j] += simd::hsum(acc[k][j]);
+}
+
+// Weight gradient, all strides 1: per task (image, tile of output-depth planes) and group the
+// padded input slab is filled as for the direct forward, and per block of kWKB output
+// channels dy is copied once with the slab's row length (see dw_block); then every (c, a, i,
+// j-block) sums dy × the shifted slab in registers. A gap column of dy (zero) meets a slab
+// element of the next row, so a non-finite input can reach a gradient entry it does not
+// touch in exact arithmetic (0·inf). Tasks are summed into a fixed number of chunk partials in
+// a fixed order (thread-count independent), then the partials in order.
+template <class T>
+bool backward_dw_direct(const Conv3dParams& p, const T* x, const T* dy, T* dw) {
+  if (p.sd != 1 || p.sh != 1 || p.sw != 1) return false;
+  const DirectShape s = direct_shape(p, sizeof(T));
+  const int64_t OHW = p.OH * p.OW, ODHW = p.OD * OHW, DHW = p.D * p.H * p.W;
+  const int64_t Pq = p.OH * s.Wp;                         // one plane of dy at slab rows
+  const int64_t over = (p.kw - 1) * p.dw;                 // read past the slab's end
+  const int64_t tasks = p.N * s.ntiles;
+  const int64_t per = (tasks + kMaxChunks - 1) / kMaxChunks;
+  const int64_t chunks = (tasks + per - 1) / per;
+  const int64_t wsz = p.K * s.Kc;
+  T* part = chunks == 1 ? dw
+                        : static_cast<T*>(thread_scratch(sizeof(T) * chunks * wsz,
+                                                         kPartialSlot));
+  maybe_parallel(chunks, [&](int64_t ch) {
+    T* acc = part + (chunks == 1 ? 0 : ch * wsz);
+    std::memset(acc, 0, sizeof(T) * wsz);
+    for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) {
+      const int64_t n = task / s.ntiles;
+      const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
+      const int64_t TDn = od1 - od0;
+      const int64_t SD = TDn + (p.kd - 1) * p.dd;
+      const int64_t cs = SD * s.HWp;
+      const int64_t dys = TDn * Pq;
+      for (int64_t g = 0; g < p.groups; ++g) {
+        T* slab = static_cast<T*>(
+            thread_scratch(sizeof(T) * (s.Cg * cs + over + kWKB * dys), kSlabSlot));
+        fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 - p.pd, SD, slab);
+        for (int64_t q = 0; q < over; ++q) slab[s.Cg * cs + q] = T(0);
+        T* dyp = slab + s.Cg * cs + over;                 // the packed dy block
+        for (int64_t k0 = 0; k0 < s.Kg; k0 += kWKB) {
+          const int kvalid = static_cast<int>(imin(kWKB, s.Kg - k0));
+          for (int k = 0; k < kWKB; ++k)
+            for (int64_t od = 0; od < TDn; ++od) {
+              T* dst = dyp + k * dys + od * Pq;
+              if (k >= kvalid) {
+                std::memset(dst, 0, sizeof(T) * Pq);
+                continue;
+              }
+              const T* src = dy + (n * p.K + g * s.Kg + k0 + k) * ODHW + (od0 + od) * OHW;
+              for (int64_t oh = 0; oh < p.OH; ++oh) {
+                std::memcpy(dst + oh * s.Wp, src + oh * p.OW, sizeof(T) * p.OW);
+                std::memset(dst + oh * s.Wp + p.OW, 0, sizeof(T) * (s.Wp - p.OW));
+              }
+            }
+          for (int64_t c = 0; c < s.Cg; ++c)
+            for (int64_t a = 0; a < p.kd; ++a)
+              for (int64_t i = 0; i < p.kh; ++i) {
+                const T* xs = slab + c * cs + a * p.dd * s.HWp + i * p.dh * s.Wp;
+                T* out = acc + (g * s.Kg + k0) * s.Kc + ((c * p.kd + a) * p.kh + i) * p.kw;
+                for (int64_t j0 = 0; j0 < p.kw; j0 += kWJB) {
+                  const int jvalid = static_cast<int>(imin(kWJB, p.kw - j0));
+                  int64_t xj[kWJB];
+                  for (int j = 0; j < kWJB; ++j) xj[j] = (j0 + imin(j, jvalid - 1)) * p.dw;
+                  dw_block<kWKB, kWJB>(dyp, dys, TDn, Pq, xs, s.HWp, xj, kvalid, jvalid,
+                                       out + j0, s.Kc);
+                }
+              }
+        }
+      }
+    }
+  });
+  if (chunks > 1)
+    parallel_for(wsz, 4096, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        T sum = part[i];
+        for (int64_t ch = 1; ch < chunks; ++ch) sum += part[ch * wsz + i];
+        dw[i] = sum;
+      }
+    });
+  return true;
+}
 #endif  // FASTDL_SIMD_LEVEL >= 1
 
 template <class T>
@@ -541,6 +720,19 @@ void forward_k(const Conv3dParams& p, const T* x, const T* w, const T* b, T* y) 
   }
 #endif
   forward_gemm(p, x, w, b, y);
+}
+
+// The backward: the direct kernels where the shape fits them (AVX2 / AVX-512), else
+// GEMM + col2vol (input gradient) and vol2col + GEMM (weight gradient); the bias gradient
+// by the GEMM path's plain sums.
+template <class T>
+void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                T* db) {
+#if FASTDL_SIMD_LEVEL >= 1
+  if (dx && backward_dx_direct(p, w, dy, dx)) dx = nullptr;
+  if (dw && backward_dw_direct(p, x, dy, dw)) dw = nullptr;
+#endif
+  if (dx || dw || db) backward_gemm(p, x, w, dy, dx, dw, db);
 }
 
 template <class T>

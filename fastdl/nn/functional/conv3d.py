@@ -1,7 +1,8 @@
 """``fastdl.nn.functional``: 3-D convolution and transposed convolution.
 
 ``conv3d`` is one C++ op (``csrc/bindings/bind_conv3d.cpp`` → ``csrc/kernels/conv3d/``:
-vol2col + GEMM, forward and backward; NumPy twin ``fastdl.testing.reference.conv3d``).
+direct kernels on AVX2/AVX-512 where the shape fits, else vol2col + GEMM, forward and
+backward; NumPy twin ``fastdl.testing.reference.conv3d``).
 ``conv_transpose3d`` is a sum over the depth taps of the 2-D kernels: each depth tap's 2-D
 transposed convolution of the N·D input slices lands on output depths ``i·s_D + a·d_D − p_D``
 (a composition of differentiable ops — indexing, ``conv_transpose2d``, sums — so it inherits

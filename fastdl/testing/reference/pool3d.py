@@ -10,34 +10,34 @@ def _win(i, n, o):
     return (i * n) // o, -((-(i + 1) * n) // o)
 
 
-def adaptive_avg_pool3d_ref(x, output_size):
-    """(N, C, OD, OH, OW): each output the mean of x over the product of its three windows."""
-    x = np.asarray(x, dtype=np.float64)
-    N, C, D, H, W = x.shape
-    OD, OH, OW = output_size
-    y = np.zeros((N, C, OD, OH, OW))
+def _windows(in_size, out_size):
+    """Every output (i, j, k) of an adaptive 3-D pooling of ``in_size`` (D, H, W) to
+    ``out_size`` (OD, OH, OW) with the slices of its window: yields ((i, j, k), window)."""
+    (D, H, W), (OD, OH, OW) = in_size, out_size
     for i in range(OD):
         d0, d1 = _win(i, D, OD)
         for j in range(OH):
             h0, h1 = _win(j, H, OH)
             for k in range(OW):
                 w0, w1 = _win(k, W, OW)
-                y[:, :, i, j, k] = x[:, :, d0:d1, h0:h1, w0:w1].mean(axis=(2, 3, 4))
+                yield (i, j, k), (slice(d0, d1), slice(h0, h1), slice(w0, w1))
+
+
+def adaptive_avg_pool3d_ref(x, output_size):
+    """(N, C, OD, OH, OW): each output the mean of x over the product of its three windows."""
+    x = np.asarray(x, dtype=np.float64)
+    N, C = x.shape[:2]
+    y = np.zeros((N, C) + tuple(output_size))
+    for (i, j, k), win in _windows(x.shape[2:], output_size):
+        y[:, :, i, j, k] = x[(..., *win)].mean(axis=(2, 3, 4))
     return y
 
 
 def adaptive_avg_pool3d_backward_ref(gy, input_shape):
     """(N, C, D, H, W): each output's gradient spread evenly over its window."""
     gy = np.asarray(gy, dtype=np.float64)
-    N, C, D, H, W = input_shape
-    OD, OH, OW = gy.shape[2:]
-    gx = np.zeros((N, C, D, H, W))
-    for i in range(OD):
-        d0, d1 = _win(i, D, OD)
-        for j in range(OH):
-            h0, h1 = _win(j, H, OH)
-            for k in range(OW):
-                w0, w1 = _win(k, W, OW)
-                cnt = (d1 - d0) * (h1 - h0) * (w1 - w0)
-                gx[:, :, d0:d1, h0:h1, w0:w1] += gy[:, :, i, j, k][:, :, None, None, None] / cnt
+    gx = np.zeros(tuple(input_shape))
+    for (i, j, k), win in _windows(tuple(input_shape)[2:], gy.shape[2:]):
+        cnt = np.prod([s.stop - s.start for s in win])
+        gx[(..., *win)] += gy[:, :, i, j, k][:, :, None, None, None] / cnt
     return gx
