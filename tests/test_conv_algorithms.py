@@ -28,6 +28,11 @@ SHAPES = [
     (2, 6, 8, 9, 4, 3, 1, 1, 1, 2),      # grouped
     (2, 4, 9, 9, 5, 3, 1, 2, 2, 1),      # dilated
     (1, 16, 4, 4, 12, 3, 1, 1, 1, 1),    # deep-layer form: small map, more channels
+    # >= 128 input channels per group: gemm's stride-1 input gradient runs as the forward
+    # convolution of dY with the flipped filters (padding 1 → 1; 0 → 2; dilated, grouped)
+    (2, 128, 5, 5, 4, 3, 1, 1, 1, 1),
+    (2, 128, 6, 5, 3, 3, 1, 0, 1, 1),
+    (2, 256, 4, 5, 4, 3, 1, 2, 2, 2),
 ]
 
 

@@ -54,28 +54,28 @@ const char* algorithm_name(Algo a) {
   }
 }
 
-// The rule, measured on this machine's ResNet-18 (CIFAR) layers at batch 32, one thread, CPU
-// time (bench/bench_models.py; ms forward / forward+backward, direct vs gemm vs winograd):
-//   64→64 32²        28 / 84    44 / 121    56 / 137    → direct
-//   128→128 16²      28 / 79    36 / 101    38 / 106    → direct
-//   64→128 32² s2    18 / 52    24 / 54       —         → direct (per-image im2col + GEMM)
-//   256→256 8²       47 / 133   38 / 125    28 / 98     → winograd (forward, input grad)
-//   256→512 8² s2    25 / 96    17 / 55       —         → gemm
-//   128→256 16² s2   16 / 49    18 / 54       —         → direct
-//   512→512 4²      124 / 347   36 / 94     63 / 139    → gemm
-//   3→64 32²          2 / 14     5 / 11     10 / 62     → direct forward, gemm backward
-// i.e. batched GEMM once the output map is 8×8 or smaller (4×4 for strided layers) and the
-// reduction C·R·S is at least 512 (the per-image GEMMs get too narrow; LeNet's 6→16 5×5 on 8×8 stays direct),
-// Winograd for 3×3 stride-1 layers with 8×8 outputs and >= 64 channels (at 4×4 the
-// 2×2 tiles cover half the map's padding and the GEMMs are 128 rows), and the gradients of a
-// layer with a tiny reduction and many outputs (C·R·S <= 32, K >= 32: an RGB stem) on GEMM.
-// ResNet-50's layers at batch 8 (same clock; direct / gemm / winograd, torch):
-//   512→512 7²       52 / 206   26 / 64     50 / 114    (torch 14 / 57) → gemm
-//   512→512 14² s2   37 / 127   27 / 77     34 / 121    (torch 20 / 88) → gemm
-//   128→128 56² s2   32 / 114   30 / 91     32 / 108    (torch 20 / 95) → direct (kept)
-// so Winograd also needs at least 512 tiles (8×8 maps at batch 32; at batch 8 or 1 its
-// 16 GEMMs are too short: 256→256 8² at batch 1 took 10 ms against 1 ms on GEMM), and
-// strided layers take the batched GEMM up to 7×7 outputs.
+// The rule, measured with the batched GEMM on implicit GEMM (im2col packed straight into the
+// GEMM's panels, conv_impl.h), one thread, CPU time, interleaved rounds, ms forward / weight
+// gradient (forward + dW minus forward), direct vs gemm, on a 2-core Xeon (Emerald Rapids)
+// VM shared with other jobs, 2026-12-03:
+//   ResNet-18 CIFAR, batch 32        forward        weight gradient
+//   64→64 32²                        27.3 / 40.2    18.7 / 23.8   → direct
+//   64→128 32² s2                    17.8 / 18.2    13.0 / 11.4   → direct, gemm dW
+//   128→128 16²                      26.9 / 24.4    27.7 / 29.3   → gemm, direct dW
+//   128→256 16² s2                   14.8 / 12.8    14.8 / 10.5   → gemm
+//   256→256 8² (winograd 31.0 fwd)   52.0 / 20.6    41.9 / 22.5   → gemm
+//   512→512 4² (winograd 59.6 fwd)   91.4 / 21.5   157.3 / 20.7   → gemm
+//   64→128 32² 1×1 s2                 3.4 / 5.3      3.8 / 3.3    → direct
+//   256→512 8² 1×1 s2                 2.9 / 2.2      3.8 / 2.0    → gemm
+//   ResNet-50 3×3 at batch 8: 64 56² 23.3 / 24.3, 18.8 / 29.0 → direct; 128 28² 20.8 /
+//   18.6, 24.0 / 27.6 → gemm, direct dW; 256 14² 23.9 / 20.4, 31.1 / 22.0 → gemm.
+// i.e. the batched GEMM for the forward and input gradient once the reduction C/g·R·S is
+// 1024 or more (not for a stride-1 1×1, which is already a GEMM per image), or 256 or more
+// on maps of at most 64 outputs (strided layers up to 7×7); for the weight gradient from a
+// reduction of 2304 (or 512 for strided layers), 256 on small maps, and for a tiny reduction
+// with many outputs (C·R·S <= 32, K >= 32: an RGB stem: 2.4 vs 4.3 ms). Winograd F(2×2, 3×3)
+// no longer wins any of these shapes (256→256 8² input gradient 26.7 vs gemm 27.2: a tie),
+// so it runs only when forced.
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   (void)elem;
   if (depthwise(p)) return Algo::direct;
@@ -83,11 +83,15 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (f == Algo::direct || f == Algo::gemm) return f;
   if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
-  const int64_t tiles = p.N * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
-  if (winograd_ok(p) && pass != Pass::weight_grad && ohw > 16 && ohw <= 64 && p.C >= 64 &&
-      p.K >= 64 && tiles >= 512)
-    return Algo::winograd;
-  if (ohw <= 64 && red >= 512 && (p.sh == 1 || ohw <= 49)) return Algo::gemm;
+  const bool strided = p.sh > 1 || p.sw > 1;
+  const bool pointwise = p.R * p.S == 1 && !strided;
+  const bool small_map = ohw <= 64 && (!strided || ohw <= 49);
+  if (pass == Pass::weight_grad) {
+    if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
+      return Algo::gemm;
+  } else {
+    if ((red >= 1024 && !pointwise) || (small_map && red >= 256)) return Algo::gemm;
+  }
   if (pass != Pass::forward && red <= 32 && p.K >= 32) return Algo::gemm;
   return Algo::direct;
 }

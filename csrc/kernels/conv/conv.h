@@ -21,12 +21,16 @@
 //  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
 //  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
 //    summed in chunk order: bitwise identical for any thread count.
-//  * batched im2col + GEMM ("gemm" algorithm, conv_impl.h gemm_forward/gemm_backward): the
+//  * batched implicit GEMM ("gemm" algorithm, conv_impl.h gemm_forward/gemm_backward): the
 //    im2col matrix of a chunk of images side by side (C/g·R·S × nb·OH·OW, nb·OH·OW ≈ 2048
 //    columns, nb a function of the shape only), so a deep layer's small maps still give the
-//    GEMM micro-kernel wide panels: forward W·col, input gradient Wᵀ·dY then col2im, weight
-//    gradient dY·colᵀ accumulated chunk after chunk (fixed order: thread-count independent).
-//    Any stride, dilation and group count.
+//    GEMM micro-kernel wide panels; the matrix is never written out: gemm::sgemm_implicit
+//    calls conv's packing routine, which gathers x straight into the GEMM's B panels.
+//    Forward W·col; weight gradient dY·colᵀ (colᵀ packed the same way) accumulated chunk
+//    after chunk (fixed order: thread-count independent); input gradient, stride 1 and >= 128
+//    input channels per group: the forward convolution of dY with the flipped, transposed
+//    filters (again implicit), else Wᵀ·dY then col2im. Any stride, dilation and group count.
+//    (A chunk whose input has 2^31 elements or more writes the im2col matrix out instead.)
 // Which algorithm runs is decided per pass by `algorithm_for` (a rule measured on ResNet-18's
 // layers, see conv.cpp), unless forced by FASTDL_CONV_ALGO / set_forced_algorithm.
 // Scratch: thread_scratch slots kScratchConv* (common/allocator.h; gemm has its own).

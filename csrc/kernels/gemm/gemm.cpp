@@ -55,11 +55,33 @@ void scale_c(int64_t m, int64_t n, T beta, T* C, int64_t ldc) {
   }
 }
 
-// One thread's share, packed BLIS loops.
+// Where the packed loop nests get B's NR-column panels from: DenseB packs them from a matrix
+// in memory; CallbackB asks an implicit-GEMM packing routine (gemm.h: sgemm_implicit) for
+// them. Both are called as packb(pc, kc, jc, nc, bp) with jc relative to the thread's block.
 template <class T>
-void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
-                int64_t ldc) {
+struct DenseB {
+  const Kernel<T>& K;
+  bool tb;
+  const T* B;
+  int64_t ldb;
+  void operator()(int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* bp) const {
+    K.pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, bp);
+  }
+};
+template <class T>
+struct CallbackB {
+  PackBFn<T> fn;
+  const void* ctx;
+  int64_t j0, nr;  // the thread block's first column; the panel width
+  void operator()(int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* bp) const {
+    fn(ctx, pc, kc, j0 + jc, nc, nr, bp);
+  }
+};
+
+// One thread's share, packed BLIS loops.
+template <class T, class PackB>
+void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T alpha,
+                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
   const int64_t MC = K.mc, NC = K.nc;
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
@@ -74,7 +96,7 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = k - pc < KC ? k - pc : KC;
       const T beta_k = pc == 0 ? beta : T(1);
-      K.pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, bp);
+      packb(pc, kc, jc, nc, bp);
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = m - ic < MC ? m - ic : MC;
         K.pack_a(ta, mc, kc, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ap);
@@ -98,10 +120,9 @@ void run_packed(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
 // L1 and no KC×NC block of B makes a round trip through L2 (nor is A packed again per NC
 // block). Per panel the k blocks (the balanced KC blocking of run_packed) run one after the
 // other on a C panel that stays in cache.
-template <class T>
-void run_stream(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
-                int64_t ldc) {
+template <class T, class PackB>
+void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T alpha,
+                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc) {
   const int64_t MR = K.mr, NR = K.nr;
   const int64_t nkb = (k + K.kc - 1) / K.kc;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
@@ -110,7 +131,7 @@ void run_stream(const Kernel<T>& K, bool ta, bool tb, int64_t m, int64_t n, int6
   K.pack_a(ta, m, k, A, lda, ap);
   for (int64_t jr = 0; jr < n; jr += NR) {
     const int64_t nr = n - jr < NR ? n - jr : NR;
-    K.pack_b(tb, k, nr, tb ? B + jr * ldb : B + jr, ldb, bp);
+    packb(0, k, jr, nr, bp);
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = k - pc < KC ? k - pc : KC;
       const T beta_k = pc == 0 ? beta : T(1);
@@ -293,33 +314,13 @@ Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t 
   return Path::packed;
 }
 
-template <class T>
-void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
-               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == T(0)) {
-    scale_c(m, n, beta, C, ldc);
-    return;
-  }
-  if (m == 1 || n == 1) {
-    gemv_impl(parallel, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  const Kernel<T>& K = *active_kernel<T>();
+// Runs run(i0, i1, j0, j1) over a 2-D grid of blocks of C (one per thread; one block when
+// single-threaded). The grid depends on the thread count, but each element of C is computed
+// by the same loop nest with the same k blocking in any block: bitwise thread-independent.
+template <class T, class Run>
+void run_grid(bool parallel, const Kernel<T>& K, int64_t m, int64_t n, int64_t k,
+              const Run& run) {
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  const Path path = choose_path(K, parallel, tb, m, n, k, ldb);
-  auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    if (i0 >= i1 || j0 >= j1) return;
-    const T* a = ta ? A + i0 : A + i0 * lda;
-    const T* b = tb ? B + j0 * ldb : B + j0;
-    T* c = C + i0 * ldc + j0;
-    if (path == Path::direct)
-      run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else if (path == Path::stream)
-      run_stream(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    else
-      run_packed(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  };
   int nt = 1;
   if (parallel && macs >= kParallelMacs && omp_get_level() == 0) nt = num_threads();
   const int64_t pm = (m + K.mr - 1) / K.mr, pn = (n + K.nr - 1) / K.nr;  // panels
@@ -361,6 +362,60 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
     }
   }
 }
+
+template <class T>
+void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+               const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == T(0)) {
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  if (m == 1 || n == 1) {
+    gemv_impl(parallel, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const Kernel<T>& K = *active_kernel<T>();
+  const Path path = choose_path(K, parallel, tb, m, n, k, ldb);
+  run_grid(parallel, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (i0 >= i1 || j0 >= j1) return;
+    const T* a = ta ? A + i0 : A + i0 * lda;
+    const T* b = tb ? B + j0 * ldb : B + j0;
+    T* c = C + i0 * ldc + j0;
+    const DenseB<T> pb{K, tb, b, ldb};
+    if (path == Path::direct)
+      run_direct(K, ta, tb, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (path == Path::stream)
+      run_stream(K, ta, i1 - i0, j1 - j0, k, alpha, a, lda, pb, beta, c, ldc);
+    else
+      run_packed(K, ta, i1 - i0, j1 - j0, k, alpha, a, lda, pb, beta, c, ldc);
+  });
+}
+
+// Implicit GEMM (gemm.h): B only through its packing callback, so the stream or packed
+// loop nest (the same choice as a dense B's, without the in-place direct path).
+template <class T>
+void gemm_implicit_impl(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
+                        PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  const Kernel<T>& K = *active_kernel<T>();
+  const bool stream =
+      m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes;
+  run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (i0 >= i1 || j0 >= j1) return;
+    const CallbackB<T> pb{pack, ctx, j0, K.nr};
+    if (stream)
+      run_stream(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
+                 C + i0 * ldc + j0, ldc);
+    else
+      run_packed(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
+                 C + i0 * ldc + j0, ldc);
+  });
+}
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
@@ -380,6 +435,16 @@ void dgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
                   const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
                   double* C, int64_t ldc) {
   gemm_impl(false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                    PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc) {
+  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
+}
+void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
+                    PackBFn<double> pack, const void* ctx, double beta, double* C,
+                    int64_t ldc) {
+  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
 }
 
 Blocking blocking(int dtype_size) {

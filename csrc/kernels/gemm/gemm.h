@@ -35,6 +35,24 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
                   const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
                   double* C, int64_t ldc);
 
+// Implicit GEMM: C (m×n, row stride ldc) := A·B + beta·C (beta == 0: C only written) with A
+// m×k row-major (row stride lda) and a k×n B that is never stored: pack(ctx, pc, kc, jc, nc,
+// nr, bp) writes rows [pc, pc+kc) × columns [jc, jc+nc) of B straight into the micro-kernel's
+// panels of nr columns (panel q, columns jc + q·nr ..., at bp + q·nr·kc; its element (row
+// pc + p, column jc + q·nr + j) at p·nr + j), the last panel zero-padded to nr columns. A
+// convolution packs its im2col matrix this way without writing it out (conv_impl.h). Runs
+// the stream or packed loop nest (as sgemm would for a dense B; never in place), threaded
+// over 2-D blocks of C like sgemm (pack may be called concurrently, for disjoint blocks of
+// C), bitwise identical for any thread count. Safe inside an OpenMP region (runs serially).
+template <class T>
+using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                         int64_t nr, T* bp);
+void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                    PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc);
+void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
+                    PackBFn<double> pack, const void* ctx, double beta, double* C,
+                    int64_t ldc);
+
 // The active path's register blocking {MR, NR} and cache blocking {KC, MC, NC} (elements),
 // for tests that probe tile and block boundaries. dtype_size: 4 (float) or 8 (double).
 struct Blocking {
