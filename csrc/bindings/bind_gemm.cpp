@@ -100,8 +100,9 @@ void run_matmul(const T* A, const T* B, T* C, const Shape& batch, const Shape& s
     }
   };
   const double macs = static_cast<double>(m) * n * k;
-  if (macs < 128.0 * 128 * 128 && num_threads() > 1) {
-    // Many small products: one per task, each single-threaded.
+  if (num_threads() > 1 && (macs < 128.0 * 128 * 128 || nb >= 2 * num_threads())) {
+    // Many small products, or at least two per thread: one per task, each single-threaded
+    // (one fork/join for the batch instead of one per product).
     const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(64.0 * 64 * 64 / (macs + 1)));
     parallel_for(nb, grain, [&](int64_t b0, int64_t b1) {
       for (int64_t bi = b0; bi < b1; ++bi) {
