@@ -43,7 +43,7 @@ import fastdl
 from fastdl import _C
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from conftest import HAVE_TORCH, SMOKE, blas_threads, settle  # noqa: E402
+from conftest import FULL, HAVE_TORCH, SMOKE, blas_threads, settle  # noqa: E402
 
 
 # ---- models, written once against an nn namespace (fastdl.nn or torch.nn) -----------------
@@ -420,10 +420,9 @@ def test_train_step(benchmark, nthreads, name, side):
     n = MODELS[name][2]
     benchmark.group = f"{name} train step batch {n} t{nthreads}"
     step = train_step_fn(side, _side_model(side, name), *batch(name, n))
-    for _ in range(1 if SMOKE else 2):
-        step()
+    step()
     settle()
-    benchmark.pedantic(step, rounds=5, warmup_rounds=1)
+    benchmark.pedantic(step, rounds=5 if FULL else 3, warmup_rounds=1)
     if benchmark.stats is not None:
         benchmark.extra_info["ms"] = round(benchmark.stats.stats.min * 1e3, 2)
 
@@ -442,22 +441,22 @@ def test_inference(benchmark, nthreads, case, side):
     benchmark.pedantic(run, rounds=10 if bs > 1 else 50, warmup_rounds=1)
 
 
-# (under FASTDL_BENCH_SMOKE=1 the first two shapes of each model only)
+# (under FASTDL_BENCH_SMOKE=1 the first two shapes of each model only; the layers run at one
+# thread unless FASTDL_BENCH_FULL=1, and against torch in NCHW: the 2-thread and channels_last
+# comparisons are the whole models')
+ONE_THREAD_TESTS = ("test_conv_layer",)
+LAYER_SIDES = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
 LAYER_CASES = [(name, i) for name in MODELS
                for i in range(min(2, len(conv_shapes(name, 1))) if SMOKE else
                               len(conv_shapes(name, 1)))]
 
 
-@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("side", LAYER_SIDES)
 @pytest.mark.parametrize("mode", ["fwd", "fwdbwd"])
 @pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
 def test_conv_layer(benchmark, nthreads, case, mode, side):
     name, i = case
     s = conv_shapes(name, MODELS[name][2])[i]
-    if side != "fastdl" and not HAVE_TORCH:
-        pytest.skip("PyTorch not installed")
-    if side == "torch_cl":
-        pytest.skip("per-layer timings compare NCHW only")
     benchmark.group = f"{name} conv {layer_label(s)} {mode} t{nthreads}"
     fn = layer_fn(side, s, mode)
     fn()

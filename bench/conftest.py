@@ -15,6 +15,10 @@ What this file does for every benchmark, so a suite only times its call and says
 * the JSON's ``machine_info["fastdl"]`` holds the CPU, ISA path, versions, FMA peaks and
   copy/triad bandwidths (``fastdl.bench.machine``) and the command line.
 * ``FASTDL_BENCH_SMOKE=1``: every timed call runs one round without warm-up or pauses.
+* the NumPy reference side runs at one thread, for at most two rounds without warm-up, unless
+  the suite sets ``NUMPY_BASELINE = True`` or ``FASTDL_BENCH_FULL=1`` is set (a float64
+  reference is slow and, outside BLAS, single-threaded: its 2-thread figure repeats the
+  1-thread one at the cost of minutes per suite).
 """
 import os
 import sys
@@ -52,7 +56,7 @@ _import_fastdl()
 
 import fastdl  # noqa: E402
 from fastdl import _C  # noqa: E402
-from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, settle, versions  # noqa: E402,F401
+from fastdl.bench import FULL, HAVE_TORCH, SMOKE, blas_threads, settle, versions  # noqa: E402,F401
 from fastdl.bench import machine  # noqa: E402
 
 THREADS = sorted({1, machine.cores()})
@@ -98,24 +102,52 @@ def _is_side(value):
 
 
 def _side(request, info):
+    """The side a benchmark times (``request`` may also be a collected item)."""
     if info.get("side"):
         return info["side"]
-    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    node = getattr(request, "node", request)
+    params = getattr(getattr(node, "callspec", None), "params", {})
     if isinstance(params.get("side"), str):
         return params["side"]
     for v in params.values():  # a parameter under another name (lib="torch")
         if isinstance(v, str) and _is_side(v):
             return v
-    name = request.node.name.lower()
+    name = node.name.lower()
     for s in SIDES:
         if s in name:
             return s
     return "fastdl"
 
 
-def _wrap_timing(bm, seen):
+def _numpy_reference(request_or_item):
+    """True for a benchmark of the NumPy reference side in a suite that does not declare
+    ``NUMPY_BASELINE = True``, outside ``FASTDL_BENCH_FULL=1``."""
+    if FULL or getattr(request_or_item.module, "NUMPY_BASELINE", False):
+        return False
+    return _side(request_or_item, {}) == "numpy"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Outside ``FASTDL_BENCH_FULL=1``, the NumPy reference side, and the tests a suite names
+    in ``ONE_THREAD_TESTS``, run at one thread only."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        one_thread = not FULL and (getattr(item, "originalname", item.name)
+                                   in getattr(item.module, "ONE_THREAD_TESTS", ()))
+        if params.get("nthreads", 1) > 1 and (one_thread or _numpy_reference(item)):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _wrap_timing(bm, seen, numpy_reference=False):
     """Record the thread count and ISA while the benchmark runs (the fixtures that set them are
-    torn down before this file's teardown), and under FASTDL_BENCH_SMOKE force one round."""
+    torn down before this file's teardown), under FASTDL_BENCH_SMOKE force one round, and give
+    a NumPy reference side at most two rounds without warm-up (see the module docstring)."""
     raw, raw_pedantic = bm._raw, bm._raw_pedantic
 
     def note():
@@ -126,6 +158,8 @@ def _wrap_timing(bm, seen):
         note()
         if SMOKE:
             bm._min_rounds, bm._max_time, bm._min_time, bm._warmup = 1, 0.0, 0.0, False
+        elif numpy_reference:
+            bm._min_rounds, bm._max_time, bm._warmup = 2, 0.0, False
         return raw(*args, **kwargs)
 
     def timed_pedantic(target, args=(), kwargs=None, setup=None, teardown=None, rounds=1,
@@ -133,6 +167,8 @@ def _wrap_timing(bm, seen):
         note()
         if SMOKE:
             rounds, warmup_rounds, iterations = 1, 0, 1
+        elif numpy_reference:
+            rounds, warmup_rounds = min(rounds, 2), 0
         return raw_pedantic(target, args=args, kwargs=kwargs, setup=setup, teardown=teardown,
                             rounds=rounds, warmup_rounds=warmup_rounds, iterations=iterations)
 
@@ -183,7 +219,7 @@ def _fastdl_benchmark_info(request):
     bm = request.getfixturevalue("benchmark")
     _machine_ready()
     seen = {}
-    _wrap_timing(bm, seen)
+    _wrap_timing(bm, seen, _numpy_reference(request))
     yield
     _finish(bm, request, seen)
 

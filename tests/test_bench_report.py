@@ -62,6 +62,21 @@ def test_same_group_different_threads_are_different_rows():
     assert [(r["threads"], r["speedup"]["numpy"]) for r in rows] == [(1, 2.0), (2, 4.0)]
 
 
+def test_paired_torch_figures_of_a_self_timed_benchmark():
+    """A benchmark that timed fastdl and torch itself (fastdl_ms / torch_ms in extra_info)
+    gets a PyTorch column with that ratio; a real torch side, when present, wins."""
+    a = bench("op[x]", "topk", "fastdl", 5e-3, fastdl_ms=2.0, torch_ms=3.0)
+    (row,) = report.table_rows(run(a))
+    assert row["time"] == {"fastdl": 5e-3, "torch": pytest.approx(3e-3)}
+    assert row["speedup"] == {"torch": pytest.approx(1.5)}
+    b = bench("op[torch]", "topk", "torch", 4e-3)
+    (row,) = report.table_rows(run(a, b))
+    assert row["speedup"] == {"torch": pytest.approx(0.8)}
+    c = bench("op[y]", "erf", "fastdl", 1e-3, fastdl_ms=0.0, torch_ms=1.0)
+    (row,) = report.table_rows(run(c))
+    assert row["speedup"] == {}
+
+
 def test_side_from_name_when_not_recorded():
     a = bench("test_overhead_fastdl", "tiny", "x", 1.0)
     b = bench("test_overhead_torch", "tiny", "x", 3.0)

@@ -9,6 +9,7 @@ import fastdl
 import fastdl.nn as nn
 import fastdl.nn.functional as F
 from fastdl.testing import assert_close, gradcheck
+from fastdl.testing.reference.embag import embedding_bag_ref
 from nn_twin import Const, state_dict_round_trip, torch_or_skip, twin, twin_module
 
 
@@ -220,11 +221,80 @@ def test_embedding_bag_matches_torch(mode, padding_idx, rng):
     twin(lambda w_, i, o: F.embedding_bag(i, w_, o, mode=mode, include_last_offset=True),
          lambda w_, i, o: torch.nn.functional.embedding_bag(i, w_, o, mode=mode,
                                                             include_last_offset=True),
-         [w, idx, np.array([0, 3, 3, 8], np.int64)])
+         [w, idx, np.array([0, 3, 3, 10], np.int64)])
     twin(lambda w_, i: F.embedding_bag(i, w_, mode=mode, padding_idx=padding_idx),
          lambda w_, i: torch.nn.functional.embedding_bag(i, w_, mode=mode,
                                                          padding_idx=padding_idx),
          [w, idx.reshape(2, 5)])
+
+
+@pytest.mark.parametrize("mode,per_sample", [("sum", False), ("sum", True), ("mean", False),
+                                              ("max", False)])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_embedding_bag_last_offset_ends_last_bag(mode, per_sample, padding_idx, dtype, rng):
+    """include_last_offset: the offsets are CSR bounds, so the last bag ends at the last
+    offset even when it is < len(input); the entries after it (here one out of range) are
+    not read and get no gradient. Checked against torch on the input cut at the last offset
+    (torch's documented form), against torch itself where its kernel is CSR (float32 sum
+    without padding_idx), and against the NumPy reference."""
+    torch = torch_or_skip()
+    w = _r(rng, 7, 3).astype(dtype)
+    idx = np.array([1, 2, 4, 5, 2, 2, 6, 0, 3, 99], np.int64)
+    offs = np.array([0, 3, 3, 6, 7], np.int64)                 # bag 1 empty; ends at 7 < 10
+    end = int(offs[-1])
+    psw = _r(rng, idx.size).astype(dtype) if per_sample else None
+    kw = dict(mode=mode, padding_idx=padding_idx)
+    W, P = fastdl.tensor(w, requires_grad=True), None
+    if per_sample:
+        P = fastdl.tensor(psw, requires_grad=True)
+    out = F.embedding_bag(fastdl.tensor(idx), W, fastdl.tensor(offs), per_sample_weights=P,
+                          include_last_offset=True, **kw)
+    tW = torch.tensor(w, requires_grad=True)
+    tP = torch.tensor(psw[:end], requires_grad=True) if per_sample else None
+    tout = torch.nn.functional.embedding_bag(torch.tensor(idx[:end]), tW, torch.tensor(offs),
+                                             per_sample_weights=tP, include_last_offset=True,
+                                             **kw)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    assert out.shape == (4, 3)
+    assert_close(out.detach().numpy(), tout.detach().numpy(), **tol)
+    ref = embedding_bag_ref(w.astype(np.float64), idx, offs, mode, psw, padding_idx,
+                            include_last_offset=True)
+    assert_close(out.detach().numpy(), ref, **tol)
+    v = _r(rng, 4, 3).astype(dtype)
+    (out * fastdl.tensor(v)).sum().backward()
+    (tout * torch.tensor(v)).sum().backward()
+    assert_close(W.grad.numpy(), tW.grad.numpy(), **tol)
+    if per_sample:
+        assert_close(P.grad.numpy()[:end], tP.grad.numpy(), **tol)
+        assert np.all(P.grad.numpy()[end:] == 0)
+    if dtype == np.float32 and mode == "sum" and padding_idx is None:
+        direct = torch.nn.functional.embedding_bag(
+            torch.tensor(idx), torch.tensor(w), torch.tensor(offs), include_last_offset=True,
+            per_sample_weights=None if psw is None else torch.tensor(psw), **kw)
+        assert_close(out.detach().numpy(), direct.numpy(), **tol)
+    # the module takes the same path
+    m = nn.EmbeddingBag(7, 3, include_last_offset=True, dtype=fastdl.float64, **kw)
+    with fastdl.no_grad():
+        m.weight.copy_(fastdl.tensor(w.astype(np.float64)))
+    mo = m(fastdl.tensor(idx), fastdl.tensor(offs),
+           None if psw is None else fastdl.tensor(psw.astype(np.float64)))
+    assert_close(mo.detach().numpy(), ref, rtol=1e-5, atol=1e-6)
+    if mode == "sum" and not per_sample:                       # gradcheck, float64
+        gradcheck(lambda a: F.embedding_bag(fastdl.tensor(idx), a, fastdl.tensor(offs),
+                                            include_last_offset=True, **kw),
+                  [fastdl.tensor(w.astype(np.float64), requires_grad=True)])
+
+
+def test_embedding_bag_last_offset_errors():
+    w, i = fastdl.randn(5, 2), fastdl.tensor([1, 2, 3])
+    with pytest.raises(RuntimeError, match="can not be greater than input's length 3"):
+        F.embedding_bag(i, w, fastdl.tensor([0, 1, 4]), include_last_offset=True)
+    with pytest.raises(RuntimeError, match="non-decreasing"):
+        F.embedding_bag(i, w, fastdl.tensor([0, 2, 1]), include_last_offset=True)
+    with pytest.raises(RuntimeError, match="offsets\\[0\\]"):
+        F.embedding_bag(i, w, fastdl.tensor([2]), include_last_offset=True)
+    assert F.embedding_bag(i, w, fastdl.tensor([0]), include_last_offset=True).shape == (0, 2)
 
 
 def test_embedding_bag_per_sample_weights_module_and_gradcheck(rng):

@@ -25,12 +25,20 @@ import functools
 import os
 import time
 
-__all__ = ["SMOKE", "HAVE_TORCH", "smoke", "rounds", "settle", "blas_threads", "versions",
+__all__ = ["SMOKE", "FULL", "HAVE_TORCH", "smoke", "rounds", "settle", "blas_threads", "versions",
            "record"]
 
 #: ``FASTDL_BENCH_SMOKE=1``: tiny sizes, one round, no pauses — the suites run in seconds so
 #: CI keeps them working; nothing is timed meaningfully and nothing about time is asserted.
 SMOKE = os.environ.get("FASTDL_BENCH_SMOKE", "").strip() not in ("", "0")
+
+#: ``FASTDL_BENCH_FULL=1``: the exhaustive run. By default the NumPy reference side (a float64
+#: twin written for exactness, not speed, and single-threaded outside BLAS) is timed at one
+#: thread only and for at most two rounds, except in suites that declare
+#: ``NUMPY_BASELINE = True`` (GEMM, where NumPy's OpenBLAS is a real contender); and
+#: ``bench_models.py`` times its per-layer cases at one thread. FULL times everything on every
+#: thread count with each suite's own round counts.
+FULL = os.environ.get("FASTDL_BENCH_FULL", "").strip() not in ("", "0")
 
 try:  # pragma: no cover - depends on the environment
     import torch as _torch  # noqa: F401

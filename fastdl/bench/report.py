@@ -84,6 +84,17 @@ def select(rows, only=None, threads=None):
             and (threads is None or r["threads"] == threads)]
 
 
+def _paired_torch(info):
+    """(torch's time, torch's time ÷ fastdl's) from a benchmark that timed both sides itself,
+    interleaved in one loop, and recorded ``fastdl_ms`` and ``torch_ms`` in its ``extra_info``
+    (bench_tensor_ops.py); the ratio is of those two figures, not of pytest-benchmark's own
+    rounds of the fastdl side. None when the benchmark did not record them."""
+    f, t = info.get("fastdl_ms"), info.get("torch_ms")
+    if not isinstance(f, (int, float)) or not isinstance(t, (int, float)) or f <= 0:
+        return None
+    return t / 1e3, t / f
+
+
 def table_rows(data):
     """One dict per (group, threads), in the order the groups first appear: ``group``, ``op``,
     ``shape``, ``threads``, ``time`` (side -> fastest round in seconds, the fastest variant
@@ -113,6 +124,9 @@ def table_rows(data):
                 if c != "fastdl" and t0 > 0:
                     row["speedup"][c] = t / t0
             rinfo = ref.get("extra_info") or {}
+            paired = _paired_torch(rinfo)
+            if paired is not None and "torch" not in row["time"]:
+                row["time"]["torch"], row["speedup"]["torch"] = paired
             if rinfo.get("gflops") is not None:
                 row.update(rate=rinfo["gflops"], unit="GFLOP/s", pct=rinfo.get("pct_peak"),
                            pct_of="peak")

@@ -61,9 +61,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     mode only) or 1.
 
     ``input`` is (B, L) — each row one bag, ``offsets`` None — or 1-D with ``offsets`` (B,)
-    of bag starts (the first must be 0; with ``include_last_offset`` there are B + 1, and — as in
-    PyTorch — the last bag runs to the end of the input whatever the last offset says). Entries equal to ``padding_idx`` are left out of their bag (and of a
-    mean's count); an empty bag gives zeros. ``max_norm`` renormalises the looked-up rows in
+    of bag starts (the first must be 0). With ``include_last_offset`` there are B + 1 offsets
+    in CSR form: bag b is ``input[offsets[b]:offsets[b + 1]]``, so the last bag ends at the
+    last offset, and entries after it belong to no bag (they are not read; their
+    per-sample-weight gradient is 0). PyTorch documents that form (last offset = len(input));
+    for a smaller last offset its float32 sum kernel agrees, while its other kernels run the
+    last bag to the end of the input. Entries equal to ``padding_idx`` are left out of their
+    bag (and of a mean's count); an empty bag gives zeros. ``max_norm`` renormalises the looked-up rows in
     place first, as ``embedding``. ``scale_grad_by_freq`` and ``sparse`` are not supported.
     Returns (B, embedding_dim).
 
@@ -88,6 +92,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     idx = _int_array(input, "input")
     n = weight.shape[0]
     offs, L = None, 0
+    used = idx.size                                    # entries that belong to a bag
     if idx.ndim == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
@@ -104,10 +109,23 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
         if offs.ndim != 1:
             raise ValueError(f"offsets has to be a 1D Tensor, got shape {offs.shape}")
         if include_last_offset:
-            # B + 1 offsets; as PyTorch, the last bag runs to the end of the input
+            # B + 1 offsets in CSR form: bag b is input[offsets[b]:offsets[b + 1]], so the
+            # last bag ends at the last offset and entries after it belong to no bag
             if offs.size < 1:
                 raise ValueError("embedding_bag: include_last_offset needs at least one offset")
+            end = int(offs[-1])
+            if offs.size == 1 and end != 0:
+                raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                                   f"mini-batch has to start from position 0. However, got "
+                                   f"{end}")
+            if offs.size > 1 and end < offs[-2]:
+                raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, got "
+                                   f"offsets[{offs.size - 1}] = {end} after {int(offs[-2])}")
+            if end > idx.size:
+                raise RuntimeError(f"embedding_bag: offsets[-1] can not be greater than "
+                                   f"input's length {idx.size} but got offsets[-1] of {end}")
             offs = offs[:-1]
+            used = end
         # (the binding checks offsets[0] == 0, their order and the indices' range)
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
@@ -129,6 +147,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
             raise TypeError(f"embedding_bag: per_sample_weights is {psw._array.dtype} but weight "
                             f"is {weight._array.dtype}")
         psw = psw.reshape(-1)
+        if used < idx.size:
+            psw = psw[:used]                           # the rest gets a zero gradient
+    if used < idx.size:
+        idx = idx[:used]
     pad = -1
     if padding_idx is not None:
         if not -n <= padding_idx < n:

@@ -5,11 +5,12 @@ __all__ = ["embedding_bag_ref"]
 
 
 def embedding_bag_ref(weight, indices, offsets, mode="mean", per_sample_weights=None,
-                      padding_idx=None):
+                      padding_idx=None, include_last_offset=False):
     """(B, D) sums / means / maxima of the bags ``indices[offsets[b]:offsets[b + 1]]``
-    (padding entries left out; empty bags give zeros)."""
+    (padding entries left out; empty bags give zeros). Without ``include_last_offset`` the
+    last bag runs to the end of ``indices``; with it ``offsets`` holds B + 1 bounds (CSR)."""
     idx = np.asarray(indices).reshape(-1)
-    offs = list(np.asarray(offsets)) + [idx.size]
+    offs = list(np.asarray(offsets)) + ([] if include_last_offset else [idx.size])
     B, D = len(offs) - 1, weight.shape[1]
     out = np.zeros((B, D))
     for b in range(B):
