@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import fastdl
+from fastdl.bench import SMOKE
 
 # The timed inputs are the same random data on every side: log2/log10 of its negative entries
 # and det of a large random matrix give NaN/inf on both libraries, which is part of the work
@@ -245,7 +246,8 @@ def measure(name, rounds=ROUNDS, timer=time.perf_counter, pause=0.0):
     return best_f, best_t
 
 
-PAUSE = 0.1  # between sides when both run on several threads (wall time)
+# between sides when both run on several threads (wall time); none under FASTDL_BENCH_SMOKE
+PAUSE = 0.0 if SMOKE else 0.1
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="needs torch for the comparison")

@@ -343,6 +343,13 @@ def _scatter(what, input, dim, index, src, reduce, include_self=True):
         if sa.dtype != a.dtype:
             raise RuntimeError(f"{what}(): Expected self.dtype to be equal to src.dtype "
                                f"({a.dtype} vs {sa.dtype})")
+        if reduce == "sum" and include_self and _scatter_add_kernel(a, d, idx, sa):
+            # the kernel takes negative indices and reports one out of range (IndexError)
+            _check_index(a.shape, idx, d, what, sa.shape, ranges=False)
+            try:
+                return _Scatter.apply(x, d, idx, src, reduce, include_self)
+            except IndexError as e:
+                raise IndexError(str(e).replace("scatter_add()", f"{what}()")) from None
         _check_index(a.shape, idx, d, what, sa.shape)
     else:
         if not isinstance(src, (int, float, bool, np.number)):

@@ -591,10 +591,24 @@ int64_t scatter_add_k(T* out, int64_t outer, int64_t n, int64_t inner, const int
     while (expect < 0 || pos < expect)
       if (bad.compare_exchange_weak(expect, pos)) break;
   };
-  auto slab = [&](int64_t o, int64_t ib, int64_t ie) {
-    T* oo = out + o * n * inner;
-    const int64_t* io = idx + o * m * inner;
-    const T* so = src + o * m * inner;
+  auto slab = [&, n, m, inner](int64_t o, int64_t ib, int64_t ie) {
+    T* __restrict oo = out + o * n * inner;
+    const int64_t* __restrict io = idx + o * m * inner;
+    const T* __restrict so = src + o * m * inner;
+    if (inner == 1) {  // along the last dimension: one flat loop
+      int64_t first_bad = -1;
+      for (int64_t j = 0; j < m; ++j) {
+        int64_t t = io[j];
+        t += (t >> 63) & n;
+        if (static_cast<uint64_t>(t) >= static_cast<uint64_t>(n)) {
+          if (first_bad < 0) first_bad = j;
+          continue;
+        }
+        oo[t] += so[j];
+      }
+      if (first_bad >= 0) report(o * m + first_bad);
+      return;
+    }
     for (int64_t j = 0; j < m; ++j)
       for (int64_t i = ib; i < ie; ++i) {
         int64_t t = io[j * inner + i];
@@ -617,16 +631,21 @@ int64_t scatter_add_k(T* out, int64_t outer, int64_t n, int64_t inner, const int
 }
 
 // ---------------------------------------------------------------------------------------
-// nan_to_num: one branch-free pass (the compiler vectorises the selects).
+// nan_to_num: one pass of vector selects.
 
 template <class T>
 void nan_to_num_k(const T* x, int64_t n, T nan, T posinf, T neginf, T* out) {
-  const T inf = std::numeric_limits<T>::infinity();
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  const V vn(nan), vp(posinf), vm(neginf), inf(std::numeric_limits<T>::infinity());
+  auto fix = [&](V v) {
+    return simd::select(simd::isnan(v), vn,
+                        simd::select(v == inf, vp, simd::select(v == -inf, vm, v)));
+  };
   parallel_for(n, int64_t(1) << 15, [&](int64_t s, int64_t e) {
-    for (int64_t k = s; k < e; ++k) {
-      const T v = x[k];
-      out[k] = v != v ? nan : v == inf ? posinf : v == -inf ? neginf : v;
-    }
+    int64_t k = s;
+    for (; k + W <= e; k += W) fix(V::load(x + k)).store(out + k);
+    if (k < e) fix(V::load(x + k, e - k)).store(out + k, e - k);
   });
 }
 
