@@ -15,7 +15,7 @@ What this file does for every benchmark, so a suite only times its call and says
 * the JSON's ``machine_info["fastdl"]`` holds the CPU, ISA path, versions, FMA peaks and
   copy/triad bandwidths (``fastdl.bench.machine``) and the command line.
 * ``FASTDL_BENCH_SMOKE=1``: every timed call runs one round without warm-up or pauses.
-* the NumPy reference side runs at one thread, for at most two rounds without warm-up, unless
+* the NumPy reference side runs at one thread, for one round without warm-up, unless
   the suite sets ``NUMPY_BASELINE = True`` or ``FASTDL_BENCH_FULL=1`` is set (a float64
   reference is slow and, outside BLAS, single-threaded: its 2-thread figure repeats the
   1-thread one at the cost of minutes per suite).
@@ -147,7 +147,7 @@ def pytest_collection_modifyitems(config, items):
 def _wrap_timing(bm, seen, numpy_reference=False):
     """Record the thread count and ISA while the benchmark runs (the fixtures that set them are
     torn down before this file's teardown), under FASTDL_BENCH_SMOKE force one round, and give
-    a NumPy reference side at most two rounds without warm-up (see the module docstring)."""
+    a NumPy reference side one round without warm-up (see the module docstring)."""
     raw, raw_pedantic = bm._raw, bm._raw_pedantic
 
     def note():
@@ -159,7 +159,7 @@ def _wrap_timing(bm, seen, numpy_reference=False):
         if SMOKE:
             bm._min_rounds, bm._max_time, bm._min_time, bm._warmup = 1, 0.0, 0.0, False
         elif numpy_reference:
-            bm._min_rounds, bm._max_time, bm._warmup = 2, 0.0, False
+            bm._min_rounds, bm._max_time, bm._warmup = 1, 0.0, False
         return raw(*args, **kwargs)
 
     def timed_pedantic(target, args=(), kwargs=None, setup=None, teardown=None, rounds=1,
@@ -168,7 +168,7 @@ def _wrap_timing(bm, seen, numpy_reference=False):
         if SMOKE:
             rounds, warmup_rounds, iterations = 1, 0, 1
         elif numpy_reference:
-            rounds, warmup_rounds = min(rounds, 2), 0
+            rounds, warmup_rounds = 1, 0
         return raw_pedantic(target, args=args, kwargs=kwargs, setup=setup, teardown=teardown,
                             rounds=rounds, warmup_rounds=warmup_rounds, iterations=iterations)
 

@@ -34,7 +34,7 @@ SMOKE = os.environ.get("FASTDL_BENCH_SMOKE", "").strip() not in ("", "0")
 
 #: ``FASTDL_BENCH_FULL=1``: the exhaustive run. By default the NumPy reference side (a float64
 #: twin written for exactness, not speed, and single-threaded outside BLAS) is timed at one
-#: thread only and for at most two rounds, except in suites that declare
+#: thread only and for one round, except in suites that declare
 #: ``NUMPY_BASELINE = True`` (GEMM, where NumPy's OpenBLAS is a real contender); and
 #: ``bench_models.py`` times its per-layer cases at one thread. FULL times everything on every
 #: thread count with each suite's own round counts.
