@@ -1,7 +1,8 @@
 """The torch-namespace ops (``fastdl/ops/``) against PyTorch on 1M-element float32 inputs.
 
 Each case runs both sides in the same process, on the same thread count, with interleaved
-rounds (fastdl, torch, fastdl, torch, ...); the minimum of each side is kept and the ratio
+rounds (fastdl, torch, fastdl, torch, ...; on several threads with a 0.1 s pause before each
+side, so neither is timed while the other's worker threads still spin); the minimum of each side is kept and the ratio
 fastdl/torch goes into ``extra_info`` (and the table printed by ``python
 bench/bench_tensor_ops.py``). pytest-benchmark times the fastdl side.
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 import fastdl
+from fastdl.bench import SMOKE
 
 # The timed inputs are the same random data on every side: log2/log10 of its negative entries
 # and det of a large random matrix give NaN/inf on both libraries, which is part of the work
@@ -219,21 +221,33 @@ def _sides():
             lambda k: t[k].clone() if k in ("x", "z") else t[k])
 
 
-def measure(name, rounds=ROUNDS, timer=time.perf_counter):
-    """(fastdl seconds, torch seconds): the minimum over interleaved rounds."""
+def measure(name, rounds=ROUNDS, timer=time.perf_counter, pause=0.0):
+    """(fastdl seconds, torch seconds): the minimum over interleaved rounds. ``pause``
+    seconds of sleep before each side lets the other side's worker threads (torch's OpenMP
+    pool, fastdl's) stop spinning first: on a 2-core machine a call timed while the other
+    library's threads still spin gets one core, not two."""
     ff, tf = CASES[name]
     Tf, Tt = _sides()
     ff(fastdl, Tf)  # warm up both sides
     tf(torch, Tt)
     best_f = best_t = float("inf")
     for _ in range(rounds):
+        if pause:
+            time.sleep(pause)
         t0 = timer()
         ff(fastdl, Tf)
         t1 = timer()
-        tf(torch, Tt)
+        if pause:
+            time.sleep(pause)
         t2 = timer()
-        best_f, best_t = min(best_f, t1 - t0), min(best_t, t2 - t1)
+        tf(torch, Tt)
+        t3 = timer()
+        best_f, best_t = min(best_f, t1 - t0), min(best_t, t3 - t2)
     return best_f, best_t
+
+
+# between sides when both run on several threads (wall time); none under FASTDL_BENCH_SMOKE
+PAUSE = 0.0 if SMOKE else 0.1
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="needs torch for the comparison")
@@ -241,7 +255,7 @@ def measure(name, rounds=ROUNDS, timer=time.perf_counter):
 def test_op(benchmark, name):
     n = fastdl.get_num_threads()
     torch.set_num_threads(n)
-    bf, bt = measure(name)
+    bf, bt = measure(name, pause=PAUSE if n > 1 else 0.0)
     benchmark.group = name
     benchmark.extra_info.update(fastdl_ms=bf * 1e3, torch_ms=bt * 1e3, ratio=bf / bt,
                                 threads=n)
@@ -269,7 +283,7 @@ def main(names=None, one_thread=False):
     print(f"{'op':22s} {'fastdl ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
     slow = []
     for name in names:
-        bf, bt = measure(name, timer=timer)
+        bf, bt = measure(name, timer=timer, pause=0.0 if one_thread else PAUSE)
         r = bf / bt
         flag = "  SLOW" if r > 1.5 else ""
         if r > 1.5:

@@ -51,15 +51,26 @@ def _sum_to(g, shape):
     return out.reshape(shape)
 
 
+def _operand(x):
+    """(array, transposed) for ``_C.matmul``: x when C-contiguous; else, when x is a view with
+    its last two axes swapped from a C-contiguous array (``y.transpose(-1, -2)``, an einsum
+    permutation), that array read with the trans flag (no copy); else a contiguous copy."""
+    if x.flags.c_contiguous:
+        return x, False
+    if x.ndim >= 2:
+        t = x.swapaxes(-1, -2)
+        if t.flags.c_contiguous:
+            return t, True
+    return np.ascontiguousarray(x), False
+
+
 class _MatMul(_Op):
     @staticmethod
     def forward(ctx, a, b):
-        if not a.flags.c_contiguous:
-            a = np.ascontiguousarray(a)
-        if not b.flags.c_contiguous:
-            b = np.ascontiguousarray(b)
-        out = _C.matmul(a, b)
-        ctx.save_for_backward(a, b)
+        a_, ta = _operand(a)
+        b_, tb = _operand(b)
+        out = _C.matmul(a_, b_, trans_a=ta, trans_b=tb)
+        ctx.save_for_backward(a if ta else a_, b if tb else b_)
         return out
 
     _double = True
@@ -79,15 +90,18 @@ class _MatMul(_Op):
             g = np.expand_dims(g, -1)
         ga = gb = None
         if need_a:
-            # dA = dC · Bᵀ (trans_b: B is read in place)
-            ga = _sum_to(_C.matmul(g, b2, trans_b=True), a2.shape).reshape(a.shape)
+            # dA = dC · Bᵀ (trans_b: B is read in place; a transposed view B = Cᵀ is C itself)
+            b_, tb = _operand(b2)
+            ga = _sum_to(_C.matmul(g, b_, trans_b=not tb), a2.shape).reshape(a.shape)
         if need_b:
             k, n = b2.shape[-2], b2.shape[-1]
             if b2.ndim == 2 and a2.ndim > 2:
                 # B shared by every batch: dB = Σ_batch Aᵀ·dC is one product over stacked rows.
-                gb = _C.matmul(a2.reshape(-1, k), g.reshape(-1, n), trans_a=True)
+                gb = _C.matmul(np.ascontiguousarray(a2).reshape(-1, k), g.reshape(-1, n),
+                               trans_a=True)
             else:
-                gb = _sum_to(_C.matmul(a2, g, trans_a=True), b2.shape)
+                a_, ta = _operand(a2)
+                gb = _sum_to(_C.matmul(a_, g, trans_a=not ta), b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
 

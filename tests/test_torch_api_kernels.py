@@ -350,3 +350,126 @@ def test_spmm_matches_dense(dtype, isa):
         vv = fastdl.tensor(vals, requires_grad=True)
         assert gradcheck(lambda v, t: fastdl.sparse.mm(
             fastdl.sparse_coo_tensor(fastdl.tensor(idx), v, (m, k)), t), [vv, xv])
+
+
+# ---- scatter_add -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_scatter_add_kernel_matches_numpy_and_torch(dtype, dim, isa):
+    rng = _rng(7)
+    a = rng.standard_normal((6, 40, 300)).astype(dtype)  # dim 0: one outer slab, split by inner
+    shape = list(a.shape)
+    shape[dim] = 23
+    idx = rng.integers(-a.shape[dim], a.shape[dim], shape)  # repeated and negative indices
+    src = rng.standard_normal(shape).astype(dtype)
+    got = fastdl.scatter_add(fastdl.tensor(a), dim, fastdl.tensor(idx), fastdl.tensor(src))
+    ref = a.copy()
+    d = dim % 3
+    full = [np.arange(s).reshape([-1 if k == j else 1 for k in range(3)])
+            for j, s in enumerate(shape)]
+    full[d] = idx % a.shape[d]
+    np.add.at(ref, tuple(np.broadcast_arrays(*full)), src)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(got, ref, rtol=tol, atol=tol)
+    torch = pytest.importorskip("torch")
+    want = torch.scatter_add(torch.from_numpy(a), dim, torch.from_numpy(idx % a.shape[d]),
+                             torch.from_numpy(src))
+    assert_close(got, want.numpy(), rtol=tol, atol=tol)
+
+
+def test_scatter_add_kernel_errors_and_gradient(isa):
+    rng = _rng(8)
+    a = rng.standard_normal((8, 50))
+    idx = rng.integers(0, 50, (8, 50))
+    idx[2, 3] = 50
+    with pytest.raises(IndexError):
+        fastdl.scatter_add(fastdl.tensor(a), 1, fastdl.tensor(idx), fastdl.tensor(a))
+    idx[2, 3] = 4
+    with pytest.raises(IndexError, match="out of bounds"):
+        import fastdl._C as C
+        bad = idx.copy()
+        bad[0, 0] = 99
+        C.tensorops_scatter_add(a, bad, a, 1)
+    x = fastdl.tensor(a, requires_grad=True)
+    s = fastdl.tensor(rng.standard_normal((8, 50)), requires_grad=True)
+    assert gradcheck(lambda x, s: fastdl.scatter_add(x, 1, fastdl.tensor(idx), s), (x, s))
+
+
+# ---- nan_to_num --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_to_num_kernel(dtype, isa):
+    rng = _rng(9)
+    a = rng.standard_normal(5000).astype(dtype)
+    a[rng.integers(0, 5000, 300)] = np.nan
+    a[rng.integers(0, 5000, 300)] = np.inf
+    a[rng.integers(0, 5000, 300)] = -np.inf
+    for kw in ({}, {"nan": 1.5, "posinf": 7.0, "neginf": -3.0}, {"posinf": 2.0}):
+        got = fastdl.nan_to_num(fastdl.tensor(a), **kw)
+        assert got.dtype == fastdl.tensor(a).dtype
+        assert_close(got, np.nan_to_num(a, **kw), rtol=0, atol=0)
+        torch = pytest.importorskip("torch")
+        assert_close(got, torch.nan_to_num(torch.from_numpy(a), **kw).numpy(), rtol=0, atol=0)
+    x = fastdl.tensor(a, requires_grad=True)
+    fastdl.nan_to_num(x).backward(fastdl.ones(5000, dtype=x.dtype))
+    assert_close(x.grad, np.isfinite(a).astype(dtype), rtol=0, atol=0)
+
+
+# ---- hypot ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hypot_kernel_no_overflow_and_specials(dtype, isa):
+    rng = _rng(10)
+    a = (rng.standard_normal(4099) * 10.0 ** rng.integers(-30, 30, 4099)).astype(dtype)
+    b = (rng.standard_normal(4099) * 10.0 ** rng.integers(-30, 30, 4099)).astype(dtype)
+    a[:4] = [np.inf, -np.inf, np.nan, 0.0]
+    b[:4] = [np.nan, 1.0, np.inf, 0.0]
+    got = fastdl.hypot(fastdl.tensor(a), fastdl.tensor(b))
+    ref = np.hypot(a.astype(np.float64), b.astype(np.float64)).astype(dtype)
+    assert np.isinf(got.numpy()[:3]).all() and got.numpy()[3] == 0
+    tol = 1e-7 if dtype == np.float32 else 1e-15
+    assert_close(got, ref, rtol=tol, atol=0)
+    torch = pytest.importorskip("torch")
+    want = torch.hypot(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    assert_close(got, want, rtol=2e-7 if dtype == np.float32 else 1e-15, atol=0)
+
+
+def test_hypot_gradient():
+    rng = _rng(11)
+    x = fastdl.tensor(rng.standard_normal((5, 7)), requires_grad=True)
+    y = fastdl.tensor(rng.standard_normal((5, 7)), requires_grad=True)
+    assert gradcheck(fastdl.hypot, (x, y))
+
+
+# ---- erfinv (float32 kernel) ---------------------------------------------------------------------
+def _erfinv_ref(y):
+    """float64 erfinv by Newton's method on math.erf from a bisection start (independent of
+    the kernel's approximation)."""
+    import math
+    out = np.empty(y.shape, np.float64)
+    for i, v in enumerate(y.astype(np.float64)):
+        lo, hi = -6.0, 6.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.erf(mid) < v else (lo, mid)
+        x = (lo + hi) / 2
+        for _ in range(2):
+            x -= (math.erf(x) - v) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+        out[i] = x
+    return out
+
+
+def test_erfinv_float32_kernel(isa):
+    rng = _rng(12)
+    y = np.concatenate([rng.uniform(-1, 1, 3000), 1 - 10.0 ** rng.uniform(-7, -1, 300),
+                        -(1 - 10.0 ** rng.uniform(-7, -1, 300)),
+                        10.0 ** rng.uniform(-30, -1, 300)]).astype(np.float32)
+    got = fastdl.erfinv(fastdl.tensor(y))
+    assert got.dtype == fastdl.float32
+    ref = _erfinv_ref(y)
+    rel = np.abs(got.numpy() - ref) / np.maximum(np.abs(ref), 1e-38)
+    assert rel.max() < 3e-7
+    sp = fastdl.erfinv(fastdl.tensor(np.array([1, -1, 1.5, -2, np.nan, 0.0, -0.0], np.float32)))
+    v = sp.numpy()
+    assert v[0] == np.inf and v[1] == -np.inf and np.isnan(v[2:5]).all()
+    assert v[5] == 0 and np.signbit(v[6])
+    torch = pytest.importorskip("torch")
+    assert_close(got, torch.erfinv(torch.from_numpy(y)).numpy(), rtol=4e-7, atol=0)

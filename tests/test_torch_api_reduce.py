@@ -490,3 +490,49 @@ def test_searchsorted_bucketize_bincount_histc():
         fastdl.bincount(T([-1, 2]))
     with pytest.raises(RuntimeError, match="first N-1 dimensions"):
         fastdl.searchsorted(T(seq2), T(np.zeros((3, 3))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_dim_nan_ties_dtypes_as_torch(dtype, dim, keepdim):
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 3, (4, 5, 6)).astype(dtype)  # many ties
+    if dtype in (np.float32, np.float64):
+        a[1, 2, 3] = a[2, 0, 1] = np.nan
+    for name in ("max", "min"):
+        v, i = getattr(fastdl, name)(fastdl.tensor(a), dim, keepdim)
+        # reference: the first NaN, else the first extreme element along dim
+        m = np.moveaxis(a, dim, -1)
+        key = np.where(np.isnan(m), 0, 1) if m.dtype.kind == "f" else np.ones(m.shape, int)
+        ext = (np.argmax if name == "max" else np.argmin)(np.where(key == 0, 0, m), -1)
+        first_nan = np.argmin(key, -1)
+        ref_i = np.where((key == 0).any(-1), first_nan, ext)
+        if keepdim:
+            ref_i = np.expand_dims(ref_i, dim)
+        else:
+            ref_i = ref_i  # already reduced
+        assert np.array_equal(i.numpy(), ref_i) and i.dtype == fastdl.int64
+        ref_v = np.take_along_axis(a, i.numpy() if keepdim else np.expand_dims(i.numpy(), dim),
+                                   dim)
+        ref_v = ref_v if keepdim else np.squeeze(ref_v, dim)
+        assert v.dtype == fastdl.tensor(a).dtype
+        assert np.array_equal(v.numpy(), ref_v, equal_nan=v.numpy().dtype.kind == "f")
+        torch = pytest.importorskip("torch")
+        tv, ti = getattr(torch, name)(torch.from_numpy(a), dim, keepdim)
+        assert np.array_equal(v.numpy(), tv.numpy(), equal_nan=v.numpy().dtype.kind == "f")
+        assert np.array_equal(i.numpy(), ti.numpy())
+
+
+def test_max_dim_gradient_and_double_backward():
+    rng = np.random.default_rng(6)
+    x = fastdl.tensor(rng.standard_normal((4, 7)), requires_grad=True)
+    assert gradcheck(lambda t: fastdl.max(t, 1).values, (x,))
+    assert gradcheck(lambda t: fastdl.min(t, 0, keepdim=True).values, (x,))
+    y = fastdl.max(x, 1).values
+    (g,) = fastdl.autograd.grad((y * y).sum(), x, create_graph=True)
+    (gg,) = fastdl.autograd.grad(g.sum(), x)
+    i = np.argmax(x.detach().numpy(), 1)
+    want = np.zeros((4, 7))
+    want[np.arange(4), i] = 2.0
+    assert_close(gg, want, rtol=1e-12, atol=1e-12)

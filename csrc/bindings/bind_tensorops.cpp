@@ -1,7 +1,9 @@
 // Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
-// fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense.
+// fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense,
+// scatter_add, nan_to_num, hypot, erfinv (float32).
 // Dtypes, ranks, shapes and contiguity are validated here; the GIL is released around every
 // kernel.
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -68,6 +70,48 @@ py::array fmod_t(const py::array& a, const py::array& b, bool python_mod) {
   {
     py::gil_scoped_release nogil;
     tensorops::fmod<T>(cptr<T>(a), cptr<T>(b), a.size(), scalar, python_mod, ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array scatter_add_t(const py::array& x, const py::array& idx, const py::array& src,
+                        int64_t dim) {
+  int64_t outer, n, inner, o2, m, i2;
+  split(x, dim, outer, n, inner);
+  split(idx, dim, o2, m, i2);
+  py::array out = pool_array(shape_of(x), x.dtype());
+  int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    std::memcpy(ptr<T>(out), cptr<T>(x), sizeof(T) * static_cast<size_t>(x.size()));
+    bad = tensorops::scatter_add<T>(ptr<T>(out), outer, n, inner, cptr<int64_t>(idx),
+                                    cptr<T>(src), m);
+  }
+  if (bad >= 0)
+    throw py::index_error("scatter_add(): index " + std::to_string(cptr<int64_t>(idx)[bad]) +
+                          " is out of bounds for dimension " + std::to_string(dim) +
+                          " with size " + std::to_string(n));
+  return out;
+}
+
+template <class T>
+py::array nan_to_num_t(const py::array& x, double nan, double posinf, double neginf) {
+  py::array out = pool_array(shape_of(x), x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::nan_to_num<T>(cptr<T>(x), x.size(), static_cast<T>(nan), static_cast<T>(posinf),
+                             static_cast<T>(neginf), ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array hypot_t(const py::array& a, const py::array& b) {
+  py::array out = pool_array(shape_of(a), a.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::hypot<T>(cptr<T>(a), cptr<T>(b), a.size(), ptr<T>(out));
   }
   return out;
 }
@@ -204,6 +248,72 @@ void bind_tensorops(py::module_& m) {
       },
       py::arg("input"), py::arg("other"), py::arg("python_mod"),
       "fmod(input, other) (python_mod: the remainder with the divisor's sign), elementwise.");
+  m.def(
+      "tensorops_scatter_add",
+      [](const py::array& x, const py::array& idx, const py::array& src, int64_t dim) {
+        const char* fn = "scatter_add";
+        require_float(x, fn, "input");
+        require_float(src, fn, "src");
+        require_same_dtype(x, src, fn, "input", "src");
+        check_dim(x, dim, fn);
+        if (!is_i64(idx) || !(idx.flags() & py::array::c_style))
+          throw py::type_error(P(fn) + "index must be a C-contiguous int64 array");
+        if (idx.ndim() != x.ndim() || shape_of(idx) != shape_of(src))
+          throw py::value_error(P(fn) + "index " + shape_str(idx) + " and src " +
+                                shape_str(src) + " must have input's rank " + shape_str(x) +
+                                " and one shape");
+        for (int64_t k = 0; k < x.ndim(); ++k)
+          if (k != dim && idx.shape(k) != x.shape(k))
+            throw py::value_error(P(fn) + "index " + shape_str(idx) + " must match input " +
+                                  shape_str(x) + " outside dimension " + std::to_string(dim));
+        if (x.shape(dim) == 0 && idx.size())
+          throw py::index_error(P(fn) + "index into an empty dimension " + std::to_string(dim));
+        return is_f32(x) ? scatter_add_t<float>(x, idx, src, dim)
+                         : scatter_add_t<double>(x, idx, src, dim);
+      },
+      py::arg("input"), py::arg("index"), py::arg("src"), py::arg("dim"),
+      "A copy of input with out[..., index[..., j, ...], ...] += src[..., j, ...] along dim "
+      "(index and src one shape, matching input outside dim; negative indices count from the "
+      "end). IndexError for an index out of range.");
+  m.def(
+      "tensorops_nan_to_num",
+      [](const py::array& x, double nan, double posinf, double neginf) {
+        require_float(x, "nan_to_num", "input");
+        return is_f32(x) ? nan_to_num_t<float>(x, nan, posinf, neginf)
+                         : nan_to_num_t<double>(x, nan, posinf, neginf);
+      },
+      py::arg("input"), py::arg("nan"), py::arg("posinf"), py::arg("neginf"),
+      "input with NaN, +inf and -inf replaced by nan, posinf and neginf (cast to its dtype).");
+  m.def(
+      "tensorops_hypot",
+      [](const py::array& a, const py::array& b) {
+        const char* fn = "hypot";
+        require_float(a, fn, "input");
+        require_float(b, fn, "other");
+        require_same_dtype(a, b, fn, "input", "other");
+        if (shape_of(a) != shape_of(b))
+          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
+                                shape_str(a));
+        return is_f32(a) ? hypot_t<float>(a, b) : hypot_t<double>(a, b);
+      },
+      py::arg("input"), py::arg("other"), "sqrt(input² + other²) elementwise, no overflow.");
+  m.def(
+      "tensorops_erfinv",
+      [](const py::array& x) {
+        if (!is_f32(x))
+          throw py::type_error("erfinv: input must be float32, got " +
+                               std::string(py::str(x.dtype())));
+        require_float(x, "erfinv", "input");
+        py::array out = pool_array(shape_of(x), x.dtype());
+        {
+          py::gil_scoped_release nogil;
+          tensorops::erfinv_f32(cptr<float>(x), x.size(), ptr<float>(out));
+        }
+        return out;
+      },
+      py::arg("input"),
+      "The inverse error function of float32 input (within 2.7e-7 relative; ±inf at ±1, NaN "
+      "outside [-1, 1]).");
   m.def(
       "tensorops_multinomial",
       [](const py::array& w, const py::array& u) {

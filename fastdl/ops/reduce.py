@@ -74,8 +74,8 @@ class _AMax(_Op):
     _double = True
     @staticmethod
     def forward(ctx, a, dims, keepdim, is_max):
-        fn = np.max if is_max else np.min
-        out = np.asarray(fn(a, axis=dims, keepdims=True))
+        fn = np.maximum if is_max else np.minimum  # the ufunc's reduce: no np.max wrapper
+        out = np.asarray(fn.reduce(a, axis=dims, keepdims=True))
         ctx.save_for_backward(a, out)
         ctx.dims, ctx.keepdim = dims, keepdim
         if keepdim:
@@ -167,16 +167,36 @@ def _minmax(t, dim, keepdim, is_max):
     d = _norm_dim(dim, t._array.ndim, name)
     if t._array.ndim and t._array.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    ret = _rt.max if is_max else _rt.min
+    if t._array.ndim:
+        # NaN wins, as in PyTorch: argmax/argmin return the first NaN
+        idx = (np.argmax if is_max else np.argmin)(t._array, axis=d, keepdims=True)
+        vals = _MaxAlong.apply(t, d, idx, keepdim, is_max)
+        idx = idx.astype(np.int64, copy=False)
+        return ret(vals, Tensor._make(idx if keepdim else idx.squeeze(d)))
     # NaN wins, as in PyTorch: argmax/argmin return the first NaN
     fn = np.argmax if is_max else np.argmin
-    a = t._array if t._array.ndim else t._array.reshape(1)
-    idx = fn(a, axis=d, keepdims=True)
-    vals = _TakeAlong.apply(t if t._array.ndim else t.reshape(1), d, idx)
-    if not keepdim or not t._array.ndim:
-        vals = vals.squeeze(d)
-        idx = idx.squeeze(d)
-    ret = _rt.max if is_max else _rt.min
-    return ret(vals, Tensor._make(idx.astype(np.int64, copy=False)))
+    idx = fn(t._array.reshape(1), axis=d, keepdims=True)
+    vals = _TakeAlong.apply(t.reshape(1), d, idx).squeeze(d)
+    return ret(vals, Tensor._make(idx.squeeze(d).astype(np.int64, copy=False)))
+
+
+class _MaxAlong(_TakeAlong):
+    """The values of max/min along ``d`` whose indices ``idx`` (keepdims) argmax/argmin
+    gave: the ufunc's reduce, which also gives NaN where argmax took the first NaN (no
+    gather); the gradient goes to ``idx`` (``_TakeAlong``'s backward, also for
+    create_graph)."""
+
+    @staticmethod
+    def forward(ctx, a, d, idx, keepdim, is_max):
+        ctx.shape, ctx.d, ctx.idx, ctx.keepdim = a.shape, d, idx, keepdim
+        return (np.maximum if is_max else np.minimum).reduce(a, axis=d, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = g.reshape(ctx.idx.shape)
+        return _TakeAlong.backward(ctx, g)[0], None, None, None, None
 
 
 def _other(dim):

@@ -190,6 +190,16 @@ def take_along_dim(input, indices, dim=None, *, out=None):
 _REDUCE = {"sum", "prod", "mean", "amax", "amin"}
 
 
+def _scatter_add_kernel(a, d, idx, s):
+    """Whether ``_C.tensorops_scatter_add`` takes this scatter_add: float32/float64 input and
+    src of one dtype, all C-contiguous, int64 index shaped as src and as input outside d."""
+    return (a.dtype in (np.float32, np.float64) and s.dtype == a.dtype and a.ndim >= 1
+            and idx.dtype == np.int64 and idx.shape == s.shape and idx.ndim == a.ndim
+            and all(idx.shape[k] == a.shape[k] for k in range(a.ndim) if k != d)
+            and a.flags.c_contiguous and a.flags.aligned and s.flags.c_contiguous
+            and s.flags.aligned and idx.flags.c_contiguous)
+
+
 class _Scatter(_Op):
     """out = input with src (or a value) written/reduced at (index along dim).
 
@@ -198,7 +208,6 @@ class _Scatter(_Op):
 
     @staticmethod
     def forward(ctx, a, d, idx, src, reduce, include_self):
-        out = a.copy()
         ctx.d, ctx.idx, ctx.reduce, ctx.include_self = d, idx, reduce, include_self
         ctx.src_is_arr = isinstance(src, np.ndarray) and src.ndim > 0
         if ctx.src_is_arr:
@@ -206,6 +215,12 @@ class _Scatter(_Op):
         else:
             s = np.broadcast_to(np.asarray(src, a.dtype), idx.shape)
         ctx.src_shape = np.shape(src)
+        if reduce == "sum" and include_self and _scatter_add_kernel(a, d, idx, s):
+            # float32/float64, contiguous, index covering input outside dim: one C++ pass
+            out = _C.tensorops_scatter_add(a, idx, s, d)
+            ctx.save_for_backward(a, s, out)
+            return out
+        out = a.copy()
         fi = _full_index(idx, d)
         if reduce is None:
             # the last write wins for repeated indices (NumPy assigns in order)
@@ -328,6 +343,13 @@ def _scatter(what, input, dim, index, src, reduce, include_self=True):
         if sa.dtype != a.dtype:
             raise RuntimeError(f"{what}(): Expected self.dtype to be equal to src.dtype "
                                f"({a.dtype} vs {sa.dtype})")
+        if reduce == "sum" and include_self and _scatter_add_kernel(a, d, idx, sa):
+            # the kernel takes negative indices and reports one out of range (IndexError)
+            _check_index(a.shape, idx, d, what, sa.shape, ranges=False)
+            try:
+                return _Scatter.apply(x, d, idx, src, reduce, include_self)
+            except IndexError as e:
+                raise IndexError(str(e).replace("scatter_add()", f"{what}()")) from None
         _check_index(a.shape, idx, d, what, sa.shape)
     else:
         if not isinstance(src, (int, float, bool, np.number)):

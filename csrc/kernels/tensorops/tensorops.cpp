@@ -99,6 +99,21 @@ bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t n
   return table<T>().spmm_coo(rows, cols, vals, nnz, m, x, k, n, out);
 }
 
+template <class T>
+int64_t scatter_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                    const T* src, int64_t m) {
+  return table<T>().scatter_add(out, outer, n, inner, idx, src, m);
+}
+template <class T>
+void nan_to_num(const T* x, int64_t n, T nan, T posinf, T neginf, T* out) {
+  table<T>().nan_to_num(x, n, nan, posinf, neginf, out);
+}
+template <class T>
+void hypot(const T* a, const T* b, int64_t n, T* out) {
+  table<T>().hypot(a, b, n, out);
+}
+void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, out); }
+
 #define FASTDL_TENSOROPS(T)                                                                   \
   template int64_t gather<T>(const T*, int64_t, int64_t, int64_t, const int64_t*, int64_t, T*); \
   template void cumext<T>(const T*, int64_t, int64_t, int64_t, bool, T*, int64_t*);            \
@@ -110,7 +125,11 @@ bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t n
   template void topk<T>(const T*, int64_t, int64_t, int64_t, int64_t, bool, int64_t*);         \
   template void mode<T>(const T*, int64_t, int64_t, T*, int64_t*);                             \
   template bool spmm_coo<T>(const int64_t*, const int64_t*, const T*, int64_t, int64_t, const T*, \
-                            int64_t, int64_t, T*);
+                            int64_t, int64_t, T*);                               \
+  template int64_t scatter_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,     \
+                                  int64_t);                                                    \
+  template void nan_to_num<T>(const T*, int64_t, T, T, T, T*);                                 \
+  template void hypot<T>(const T*, const T*, int64_t, T*);
 FASTDL_TENSOROPS(float)
 FASTDL_TENSOROPS(double)
 #undef FASTDL_TENSOROPS

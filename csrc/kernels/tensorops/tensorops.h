@@ -80,6 +80,27 @@ template <class T>
 bool spmm_coo(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
               const T* x, int64_t k, int64_t n, T* out);
 
+// out (outer, n, inner) += src (outer, m, inner) at the index along the middle axis:
+// out[o, idx[o, j, i], i] += src[o, j, i], in j order for each element (deterministic); an
+// index in [-n, 0) counts from the end. Returns -1, or the flat position in idx of the first
+// out-of-range index (that entry is skipped).
+template <class T>
+int64_t scatter_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                    const T* src, int64_t m);
+
+// out[k] = nan for NaN x[k], posinf for +inf, neginf for -inf, else x[k].
+template <class T>
+void nan_to_num(const T* x, int64_t n, T nan, T posinf, T neginf, T* out);
+
+// out[k] = √(a[k]² + b[k]²) without intermediate overflow (float: in double arithmetic;
+// double: std::hypot); +inf when either operand is infinite, even beside a NaN.
+template <class T>
+void hypot(const T* a, const T* b, int64_t n, T* out);
+
+// The inverse error function of float32 x[0..n) (Giles' approximation, within 2.7e-7
+// relative): ±inf at ±1, NaN outside [-1, 1] and for NaN.
+void erfinv_f32(const float* x, int64_t n, float* out);
+
 // Baseline helpers the per-ISA kernels call for sorting and selection (std algorithms are
 // kept out of tensorops_impl.h, see there), defined in tensorops.cpp:
 // sort_values: v[0..n) ascending, NaNs last (T = float, double, int64_t).
@@ -102,11 +123,15 @@ struct TensorOpsT {
   void (*mode)(const T*, int64_t, int64_t, T*, int64_t*);
   bool (*spmm_coo)(const int64_t*, const int64_t*, const T*, int64_t, int64_t, const T*,
                    int64_t, int64_t, T*);
+  int64_t (*scatter_add)(T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t);
+  void (*nan_to_num)(const T*, int64_t, T, T, T, T*);
+  void (*hypot)(const T*, const T*, int64_t, T*);
 };
 struct TensorOps {
   TensorOpsT<float> f;
   TensorOpsT<double> d;
   void (*mode_i64)(const int64_t*, int64_t, int64_t, int64_t*, int64_t*);
+  void (*erfinv_f32)(const float*, int64_t, float*);
 };
 FASTDL_DECLARE_OPS(TensorOps)
 
