@@ -119,6 +119,32 @@ void grad_args(const py::array& g, int red, const Shape& per_shape, double denom
 }
 
 // ---------------------------------------------------------------------------------------
+// cross entropy and NLL: the checks every entry (indices or probabilities, forward or backward)
+// makes
+
+// input is float (N, C, d1, ...), weight is None or (C,) of its dtype, reduction is known
+void check_class_input(const py::array& x, const py::object& w, int red, const char* fn) {
+  require_float(x, fn, "input");
+  int64_t N, C, S;
+  Shape ts;
+  ncs(x, fn, N, C, S, ts);
+  require_weight(w, x, C, fn);
+  check_reduction(red, fn);
+}
+
+void check_label_smoothing(double eps, const char* fn) {
+  if (!(eps >= 0 && eps <= 1))
+    throw py::value_error(P(fn) + "label_smoothing must be in [0, 1], got " + std::to_string(eps));
+}
+
+// the log-sum-exp the forward returned: C-contiguous, input's dtype, the target's shape
+void check_lse(const py::array& lse, const py::array& x, const Shape& ts, const char* fn) {
+  if (shape_of(lse) != ts || !same_dtype(lse.dtype(), x.dtype()) || !(lse.flags() & py::array::c_style))
+    throw py::value_error(P(fn) + "lse must be a C-contiguous " + std::string(py::str(x.dtype())) +
+                          " array of shape " + shape_str(ts));
+}
+
+// ---------------------------------------------------------------------------------------
 // cross entropy, class indices
 
 template <class T>
@@ -143,14 +169,8 @@ py::tuple ce_fwd_t(const py::array& x, const py::array& target, const py::object
 py::tuple ce_fwd(const py::array& x, const py::array& target, const py::object& w,
                  int64_t ignore, double eps, int red) {
   const char* fn = "cross_entropy";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
-  if (!(eps >= 0 && eps <= 1))
-    throw py::value_error(P(fn) + "label_smoothing must be in [0, 1], got " + std::to_string(eps));
+  check_class_input(x, w, red, fn);
+  check_label_smoothing(eps, fn);
   return is_f32(x) ? ce_fwd_t<float>(x, target, w, ignore, eps, red)
                    : ce_fwd_t<double>(x, target, w, ignore, eps, red);
 }
@@ -165,9 +185,7 @@ py::array ce_bwd_t(const py::array& g, const py::array& x, const py::array& targ
   ncs(x, fn, N, C, S, ts);
   const T* wp = opt_ptr<T>(w);
   check_targets<T>(target, ts, C, ignore, wp, fn);
-  if (shape_of(lse) != ts || !same_dtype(lse.dtype(), x.dtype()) || !(lse.flags() & py::array::c_style))
-    throw py::value_error(P(fn) + "lse must be a C-contiguous " + std::string(py::str(x.dtype())) +
-                          " array of shape " + shape_str(ts));
+  check_lse(lse, x, ts, fn);
   int64_t gs;
   double gscale;
   grad_args<T>(g, red, ts, denom, fn, gs, gscale);
@@ -185,12 +203,7 @@ py::array ce_bwd(const py::array& g, const py::array& x, const py::array& target
                  const py::object& w, int64_t ignore, double eps, int red, const py::array& lse,
                  double denom) {
   const char* fn = "cross_entropy_backward";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
+  check_class_input(x, w, red, fn);
   return is_f32(x) ? ce_bwd_t<float>(g, x, target, w, ignore, eps, red, lse, denom)
                    : ce_bwd_t<double>(g, x, target, w, ignore, eps, red, lse, denom);
 }
@@ -225,15 +238,9 @@ py::tuple cep_fwd_t(const py::array& x, const py::array& p, const py::object& w,
 py::tuple cep_fwd(const py::array& x, const py::array& p, const py::object& w, double eps,
                   int red) {
   const char* fn = "cross_entropy";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
+  check_class_input(x, w, red, fn);
   check_prob_target(x, p, fn);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
-  if (!(eps >= 0 && eps <= 1))
-    throw py::value_error(P(fn) + "label_smoothing must be in [0, 1], got " + std::to_string(eps));
+  check_label_smoothing(eps, fn);
   return is_f32(x) ? cep_fwd_t<float>(x, p, w, eps, red) : cep_fwd_t<double>(x, p, w, eps, red);
 }
 
@@ -244,8 +251,7 @@ py::array cep_bwd_t(const py::array& g, const py::array& x, const py::array& p,
   int64_t N, C, S;
   Shape ts;
   ncs(x, fn, N, C, S, ts);
-  if (shape_of(lse) != ts || !same_dtype(lse.dtype(), x.dtype()) || !(lse.flags() & py::array::c_style))
-    throw py::value_error(P(fn) + "lse must be a C-contiguous array of shape " + shape_str(ts));
+  check_lse(lse, x, ts, fn);
   int64_t gs;
   double gscale;
   grad_args<T>(g, red, ts, static_cast<double>(N) * static_cast<double>(S), fn, gs, gscale);
@@ -262,13 +268,8 @@ py::array cep_bwd_t(const py::array& g, const py::array& x, const py::array& p,
 py::array cep_bwd(const py::array& g, const py::array& x, const py::array& p,
                   const py::object& w, double eps, int red, const py::array& lse) {
   const char* fn = "cross_entropy_backward";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
+  check_class_input(x, w, red, fn);
   check_prob_target(x, p, fn);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
   return is_f32(x) ? cep_bwd_t<float>(g, x, p, w, eps, red, lse)
                    : cep_bwd_t<double>(g, x, p, w, eps, red, lse);
 }
@@ -296,12 +297,7 @@ py::tuple nll_fwd_t(const py::array& x, const py::array& target, const py::objec
 py::tuple nll_fwd(const py::array& x, const py::array& target, const py::object& w,
                   int64_t ignore, int red) {
   const char* fn = "nll_loss";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
+  check_class_input(x, w, red, fn);
   return is_f32(x) ? nll_fwd_t<float>(x, target, w, ignore, red)
                    : nll_fwd_t<double>(x, target, w, ignore, red);
 }
@@ -331,12 +327,7 @@ py::array nll_bwd_t(const py::array& g, const py::array& x, const py::array& tar
 py::array nll_bwd(const py::array& g, const py::array& x, const py::array& target,
                   const py::object& w, int64_t ignore, int red, double denom) {
   const char* fn = "nll_loss_backward";
-  require_float(x, fn, "input");
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  require_weight(w, x, C, fn);
-  check_reduction(red, fn);
+  check_class_input(x, w, red, fn);
   return is_f32(x) ? nll_bwd_t<float>(g, x, target, w, ignore, red, denom)
                    : nll_bwd_t<double>(g, x, target, w, ignore, red, denom);
 }

@@ -46,8 +46,11 @@ struct PoolBuf {
   ~PoolBuf() { pool_free(p); }
   PoolBuf(const PoolBuf&) = delete;
   PoolBuf& operator=(const PoolBuf&) = delete;
+  // the buffer, or a part of it from `byte_offset` on, as T*
   template <class T>
-  T* as() const { return static_cast<T*>(p); }
+  T* as(size_t byte_offset = 0) const {
+    return reinterpret_cast<T*>(static_cast<char*>(p) + byte_offset);
+  }
 };
 
 // Per-thread scratch kept across calls (no allocation in the steady state): slot s of the

@@ -37,17 +37,6 @@ using simd::Vec;
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
-// A buffer from the caching pool, released at scope end.
-struct PoolBuf {
-  void* p;
-  explicit PoolBuf(size_t bytes) : p(pool_alloc(bytes > 0 ? bytes : 1)) {}
-  ~PoolBuf() { pool_free(p); }
-  PoolBuf(const PoolBuf&) = delete;
-  PoolBuf& operator=(const PoolBuf&) = delete;
-  template <class T>
-  T* as() const { return static_cast<T*>(p); }
-};
-
 // conv3d never runs inside conv (and calls only gemm): it takes conv's slots
 constexpr int kColSlot = kScratchConvCol;         // vol2col columns / their gradient
 constexpr int kPartialSlot = kScratchConvGCol;    // weight-gradient partials

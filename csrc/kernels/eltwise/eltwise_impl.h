@@ -546,13 +546,15 @@ FASTDL_FLATTEN void softmax_cols_bwd(bool lg, const Elem<V>* y, const Elem<V>* g
     }
 }
 
-template <class V>
-void smax_fwd(bool lg, const Elem<V>* x, Elem<V>* y, int64_t outer, int64_t d, int64_t inner) {
+// The chunking both softmax passes share: whole rows (inner == 1) or blocks of W columns of one
+// outer slice; row(off, d) and cols(off, width) do the work at element offset off.
+template <class V, class Row, class Cols>
+void smax_chunks(int64_t outer, int64_t d, int64_t inner, const Row& row, const Cols& cols) {
   if (outer <= 0 || d <= 0 || inner <= 0) return;
   if (inner == 1) {
     const int64_t grain = d >= kGrain ? 1 : kGrain / d;
     parallel_for(outer, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) softmax_row<V>(lg, x + r * d, y + r * d, d);
+      for (int64_t r = b; r < e; ++r) row(r * d);
     });
     return;
   }
@@ -562,33 +564,27 @@ void smax_fwd(bool lg, const Elem<V>* x, Elem<V>* y, int64_t outer, int64_t d, i
   parallel_for(outer * nb, grain, [&](int64_t b, int64_t e) {
     for (int64_t it = b; it < e; ++it) {
       const int64_t r = it / nb, c = (it % nb) * W;
-      const int64_t off = r * d * inner + c;
-      softmax_cols<V>(lg, x + off, y + off, d, inner, inner - c < W ? inner - c : W);
+      cols(r * d * inner + c, inner - c < W ? inner - c : W);
     }
   });
 }
 
 template <class V>
+void smax_fwd(bool lg, const Elem<V>* x, Elem<V>* y, int64_t outer, int64_t d, int64_t inner) {
+  smax_chunks<V>(
+      outer, d, inner, [&](int64_t off) { softmax_row<V>(lg, x + off, y + off, d); },
+      [&](int64_t off, int64_t w) { softmax_cols<V>(lg, x + off, y + off, d, inner, w); });
+}
+
+template <class V>
 void smax_bwd(bool lg, const Elem<V>* y, const Elem<V>* g, Elem<V>* gx, int64_t outer, int64_t d,
               int64_t inner) {
-  if (outer <= 0 || d <= 0 || inner <= 0) return;
-  if (inner == 1) {
-    const int64_t grain = d >= kGrain ? 1 : kGrain / d;
-    parallel_for(outer, grain, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) softmax_row_bwd<V>(lg, y + r * d, g + r * d, gx + r * d, d);
-    });
-    return;
-  }
-  constexpr int64_t W = ColBlock<V>::kCols;
-  const int64_t nb = (inner + W - 1) / W;
-  const int64_t per = d * W, grain = per >= kGrain ? 1 : kGrain / per;
-  parallel_for(outer * nb, grain, [&](int64_t b, int64_t e) {
-    for (int64_t it = b; it < e; ++it) {
-      const int64_t r = it / nb, c = (it % nb) * W;
-      const int64_t off = r * d * inner + c;
-      softmax_cols_bwd<V>(lg, y + off, g + off, gx + off, d, inner, inner - c < W ? inner - c : W);
-    }
-  });
+  smax_chunks<V>(
+      outer, d, inner,
+      [&](int64_t off) { softmax_row_bwd<V>(lg, y + off, g + off, gx + off, d); },
+      [&](int64_t off, int64_t w) {
+        softmax_cols_bwd<V>(lg, y + off, g + off, gx + off, d, inner, w);
+      });
 }
 
 // --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // no kernel reduces across chunks, so results are the same for any thread count.
 //
 // No std:: containers or algorithms here (their inline instances have vague linkage, and the
-// linker may keep an AVX-512 copy for the generic build): buffers are pool memory (Buf), and
+// linker may keep an AVX-512 copy for the generic build): buffers are pool memory (PoolBuf), and
 // sorting and selection call the baseline helpers of tensorops.h (sort_values, select_k).
 #pragma once
 #include <atomic>
@@ -25,22 +25,6 @@ namespace fastdl {
 namespace tensorops {
 namespace FASTDL_SIMD_ISA {
 namespace {
-
-// pool memory for one chunk's buffers, released at the end of the scope
-class Buf {
- public:
-  explicit Buf(size_t bytes) : p_(bytes ? pool_alloc(bytes) : nullptr) {}
-  ~Buf() { pool_free(p_); }
-  Buf(const Buf&) = delete;
-  Buf& operator=(const Buf&) = delete;
-  template <class U>
-  U* at(size_t byte_offset = 0) const {
-    return reinterpret_cast<U*>(static_cast<char*>(p_) + byte_offset);
-  }
-
- private:
-  void* p_;
-};
 
 // rows of (outer, ·, inner) per chunk: about 64K elements of work each
 inline int64_t grain_rows(int64_t per_row) {
@@ -347,9 +331,9 @@ template <bool L, class T>
 void topk_impl(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, int64_t* idx) {
   if (k > kBufferK) {  // per (o, i) line: gathered, selected (nth_element + sort)
     parallel_for(outer * inner, grain_rows(n), [&](int64_t b, int64_t e) {
-      Buf buf(static_cast<size_t>(n) * (sizeof(int64_t) + (inner == 1 ? 0 : sizeof(T))));
-      int64_t* order = buf.at<int64_t>();
-      T* line = buf.at<T>(static_cast<size_t>(n) * sizeof(int64_t));
+      PoolBuf buf(static_cast<size_t>(n) * (sizeof(int64_t) + (inner == 1 ? 0 : sizeof(T))));
+      int64_t* order = buf.as<int64_t>();
+      T* line = buf.as<T>(static_cast<size_t>(n) * sizeof(int64_t));
       for (int64_t r = b; r < e; ++r) {
         const int64_t o = r / inner, i = r % inner;
         const T* src = x + o * n * inner + i;
@@ -372,10 +356,10 @@ void topk_impl(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t k, i
   constexpr int64_t kCols = 256;
   const int64_t nb = (inner + kCols - 1) / kCols;
   parallel_for(outer * nb, grain_rows(n * kCols), [&](int64_t b, int64_t e) {
-    Buf buf(static_cast<size_t>(kCols * k) * sizeof(int64_t) +
+    PoolBuf buf(static_cast<size_t>(kCols * k) * sizeof(int64_t) +
             static_cast<size_t>(kCols * (k + 1)) * sizeof(T));
-    int64_t* bi = buf.at<int64_t>();
-    T* bv = buf.at<T>(static_cast<size_t>(kCols * k) * sizeof(int64_t));
+    int64_t* bi = buf.as<int64_t>();
+    T* bv = buf.as<T>(static_cast<size_t>(kCols * k) * sizeof(int64_t));
     T* thr = bv + kCols * k;
     for (int64_t r = b; r < e; ++r) {
       const int64_t o = r / nb, i0 = (r % nb) * kCols;
@@ -405,8 +389,8 @@ int multinomial_replacement_k(const T* w, int64_t rows, int64_t n, const double*
                               int64_t* out) {
   std::atomic<int> err{0};
   parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
-    Buf buf(static_cast<size_t>(n) * sizeof(double));
-    double* cdf = buf.at<double>();
+    PoolBuf buf(static_cast<size_t>(n) * sizeof(double));
+    double* cdf = buf.as<double>();
     for (int64_t r = rb; r < re; ++r) {
       const T* wr = w + r * n;
       double acc = 0.0;
@@ -478,9 +462,9 @@ int multinomial_noreplace_k(const T* w, int64_t rows, int64_t n, const T* u, int
                             int64_t* out) {
   std::atomic<int> err{0};
   parallel_for(rows, grain_rows(n), [&](int64_t rb, int64_t re) {
-    Buf buf(static_cast<size_t>(n) * (sizeof(T) + (k > kBufferK ? sizeof(int64_t) : 0)));
-    T* key = buf.at<T>();
-    int64_t* order = buf.at<int64_t>(static_cast<size_t>(n) * sizeof(T));
+    PoolBuf buf(static_cast<size_t>(n) * (sizeof(T) + (k > kBufferK ? sizeof(int64_t) : 0)));
+    T* key = buf.as<T>();
+    int64_t* order = buf.as<int64_t>(static_cast<size_t>(n) * sizeof(T));
     T bv[kBufferK];
     for (int64_t r = rb; r < re; ++r) {
       bool invalid;
@@ -518,8 +502,8 @@ inline bool same(T a, T b) {
 template <class T>
 void mode_k(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx) {
   parallel_for(rows, grain_rows(n * 8), [&](int64_t rb, int64_t re) {
-    Buf buf(static_cast<size_t>(n) * sizeof(T));
-    T* s = buf.at<T>();
+    PoolBuf buf(static_cast<size_t>(n) * sizeof(T));
+    T* s = buf.as<T>();
     for (int64_t r = rb; r < re; ++r) {
       const T* xr = x + r * n;
       for (int64_t j = 0; j < n; ++j) s[j] = xr[j];
@@ -549,8 +533,8 @@ void mode_k(const T* x, int64_t rows, int64_t n, T* vals, int64_t* idx) {
 template <class T>
 bool spmm_coo_k(const int64_t* rows, const int64_t* cols, const T* vals, int64_t nnz, int64_t m,
                 const T* x, int64_t k, int64_t n, T* out) {
-  Buf buf((static_cast<size_t>(2 * m + 1) + static_cast<size_t>(nnz)) * sizeof(int64_t));
-  int64_t* start = buf.at<int64_t>();
+  PoolBuf buf((static_cast<size_t>(2 * m + 1) + static_cast<size_t>(nnz)) * sizeof(int64_t));
+  int64_t* start = buf.as<int64_t>();
   int64_t* fill = start + m + 1;
   int64_t* perm = fill + m;
   for (int64_t r = 0; r <= m; ++r) start[r] = 0;
