@@ -85,14 +85,15 @@ def select(rows, only=None, threads=None):
 
 
 def _paired_torch(info):
-    """(torch's time, torch's time ÷ fastdl's) from a benchmark that timed both sides itself,
-    interleaved in one loop, and recorded ``fastdl_ms`` and ``torch_ms`` in its ``extra_info``
-    (bench_tensor_ops.py); the ratio is of those two figures, not of pytest-benchmark's own
-    rounds of the fastdl side. None when the benchmark did not record them."""
+    """(fastdl's time, torch's time, torch's ÷ fastdl's) from a benchmark that timed both sides
+    itself, interleaved in one loop, and recorded ``fastdl_ms`` and ``torch_ms`` in its
+    ``extra_info`` (bench_tensor_ops.py). The row then shows those two figures, not
+    pytest-benchmark's own rounds of the fastdl side (timed back to back, without the pauses
+    the pair takes between sides). None when the benchmark did not record them."""
     f, t = info.get("fastdl_ms"), info.get("torch_ms")
     if not isinstance(f, (int, float)) or not isinstance(t, (int, float)) or f <= 0:
         return None
-    return t / 1e3, t / f
+    return f / 1e3, t / 1e3, t / f
 
 
 def table_rows(data):
@@ -126,7 +127,7 @@ def table_rows(data):
             rinfo = ref.get("extra_info") or {}
             paired = _paired_torch(rinfo)
             if paired is not None and "torch" not in row["time"]:
-                row["time"]["torch"], row["speedup"]["torch"] = paired
+                row["time"]["fastdl"], row["time"]["torch"], row["speedup"]["torch"] = paired
             if rinfo.get("gflops") is not None:
                 row.update(rate=rinfo["gflops"], unit="GFLOP/s", pct=rinfo.get("pct_peak"),
                            pct_of="peak")
