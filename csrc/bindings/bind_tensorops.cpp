@@ -24,6 +24,14 @@ void split(const py::array& a, int64_t dim, int64_t& outer, int64_t& n, int64_t&
   for (int64_t k = dim + 1; k < a.ndim(); ++k) inner *= a.shape(k);
 }
 
+// torch's IndexError for entry `bad` of int64 `idx`, which the kernel found outside [-n, n)
+[[noreturn]] void throw_index_out_of_bounds(const char* fn, const py::array& idx, int64_t bad,
+                                            int64_t dim, int64_t n) {
+  throw py::index_error(std::string(fn) + "(): index " +
+                        std::to_string(cptr<int64_t>(idx)[bad]) + " is out of bounds for dimension " +
+                        std::to_string(dim) + " with size " + std::to_string(n));
+}
+
 void check_dim(const py::array& a, int64_t dim, const char* fn) {
   if (a.ndim() < 1 || dim < 0 || dim >= a.ndim())
     throw py::value_error(P(fn) + "dim " + std::to_string(dim) + " out of range for input " +
@@ -42,10 +50,7 @@ py::array gather_t(const py::array& x, const py::array& idx, int64_t dim) {
     bad = tensorops::gather<T>(cptr<T>(x), outer, n, inner, cptr<int64_t>(idx), m,
                                ptr<T>(out));
   }
-  if (bad >= 0)
-    throw py::index_error("gather(): index " + std::to_string(cptr<int64_t>(idx)[bad]) +
-                          " is out of bounds for dimension " + std::to_string(dim) +
-                          " with size " + std::to_string(n));
+  if (bad >= 0) throw_index_out_of_bounds("gather", idx, bad, dim, n);
   return out;
 }
 
@@ -88,10 +93,7 @@ py::array scatter_add_t(const py::array& x, const py::array& idx, const py::arra
     bad = tensorops::scatter_add<T>(ptr<T>(out), outer, n, inner, cptr<int64_t>(idx),
                                     cptr<T>(src), m);
   }
-  if (bad >= 0)
-    throw py::index_error("scatter_add(): index " + std::to_string(cptr<int64_t>(idx)[bad]) +
-                          " is out of bounds for dimension " + std::to_string(dim) +
-                          " with size " + std::to_string(n));
+  if (bad >= 0) throw_index_out_of_bounds("scatter_add", idx, bad, dim, n);
   return out;
 }
 
