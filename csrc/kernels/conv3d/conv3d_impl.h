@@ -226,6 +226,36 @@ void forward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* b, T* 
   });
 }
 
+// The weight gradient summed over `tasks` (image, depth tile) in a fixed number of chunks, so
+// the result is bitwise the same for any thread count: body(task, acc) adds one task's
+// contribution to acc (wsz values); each chunk sums its tasks in order into its own partial,
+// then the partials are added in chunk order into dw.
+template <class T, class Body>
+void dw_over_tasks(int64_t tasks, int64_t wsz, T* dw, const Body& body) {
+  if (tasks <= 0) {
+    std::memset(dw, 0, sizeof(T) * wsz);
+    return;
+  }
+  const int64_t per = (tasks + kMaxChunks - 1) / kMaxChunks;
+  const int64_t chunks = (tasks + per - 1) / per;
+  T* part = chunks == 1 ? dw
+                        : static_cast<T*>(thread_scratch(sizeof(T) * chunks * wsz,
+                                                         kPartialSlot));
+  maybe_parallel(chunks, [&](int64_t ch) {
+    T* acc = part + (chunks == 1 ? 0 : ch * wsz);
+    std::memset(acc, 0, sizeof(T) * wsz);
+    for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) body(task, acc);
+  });
+  if (chunks > 1)
+    parallel_for(wsz, 4096, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        T sum = part[i];
+        for (int64_t ch = 1; ch < chunks; ++ch) sum += part[ch * wsz + i];
+        dw[i] = sum;
+      }
+    });
+}
+
 template <class T>
 void backward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw,
                    T* db) {
@@ -259,37 +289,18 @@ void backward_gemm(const Conv3dParams& p, const T* x, const T* w, const T* dy, T
     });
   }
   if (dw) {
-    const int64_t tasks = p.N * t.ntiles;
-    const int64_t per = (tasks + kMaxChunks - 1) / kMaxChunks;
-    const int64_t chunks = (tasks + per - 1) / per;
-    const int64_t wsz = p.K * t.Kc;
-    T* part = chunks == 1 ? dw
-                          : static_cast<T*>(thread_scratch(sizeof(T) * chunks * wsz,
-                                                           kPartialSlot));
-    maybe_parallel(chunks, [&](int64_t ch) {
-      T* acc = part + (chunks == 1 ? 0 : ch * wsz);
-      std::memset(acc, 0, sizeof(T) * wsz);
-      for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) {
-        const int64_t n = task / t.ntiles;
-        const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
-        const int64_t cols = (od1 - od0) * t.OHW;
-        T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
-        for (int64_t g = 0; g < p.groups; ++g) {
-          vol2col(p, x + (n * p.C + g * t.Cg) * DHW, t.Cg, od0, od1, col);
-          gemm_t(false, true, t.Kg, t.Kc, cols, T(1),
-                 dy + (n * p.K + g * t.Kg) * t.ODHW + od0 * t.OHW, t.ODHW, col, cols, T(1),
-                 acc + g * t.Kg * t.Kc, t.Kc);
-        }
+    dw_over_tasks(p.N * t.ntiles, p.K * t.Kc, dw, [&](int64_t task, T* acc) {
+      const int64_t n = task / t.ntiles;
+      const int64_t od0 = task % t.ntiles * t.TD, od1 = imin(p.OD, od0 + t.TD);
+      const int64_t cols = (od1 - od0) * t.OHW;
+      T* col = static_cast<T*>(thread_scratch(sizeof(T) * t.Kc * cols, kColSlot));
+      for (int64_t g = 0; g < p.groups; ++g) {
+        vol2col(p, x + (n * p.C + g * t.Cg) * DHW, t.Cg, od0, od1, col);
+        gemm_t(false, true, t.Kg, t.Kc, cols, T(1),
+               dy + (n * p.K + g * t.Kg) * t.ODHW + od0 * t.OHW, t.ODHW, col, cols, T(1),
+               acc + g * t.Kg * t.Kc, t.Kc);
       }
     });
-    if (chunks > 1)
-      parallel_for(wsz, 4096, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          T s = part[i];
-          for (int64_t ch = 1; ch < chunks; ++ch) s += part[ch * wsz + i];
-          dw[i] = s;
-        }
-      });
   }
 }
 
@@ -633,69 +644,50 @@ bool backward_dw_direct(const Conv3dParams& p, const T* x, const T* dy, T* dw) {
   const int64_t OHW = p.OH * p.OW, ODHW = p.OD * OHW, DHW = p.D * p.H * p.W;
   const int64_t Pq = p.OH * s.Wp;                         // one plane of dy at slab rows
   const int64_t over = (p.kw - 1) * p.dw;                 // read past the slab's end
-  const int64_t tasks = p.N * s.ntiles;
-  const int64_t per = (tasks + kMaxChunks - 1) / kMaxChunks;
-  const int64_t chunks = (tasks + per - 1) / per;
-  const int64_t wsz = p.K * s.Kc;
-  T* part = chunks == 1 ? dw
-                        : static_cast<T*>(thread_scratch(sizeof(T) * chunks * wsz,
-                                                         kPartialSlot));
-  maybe_parallel(chunks, [&](int64_t ch) {
-    T* acc = part + (chunks == 1 ? 0 : ch * wsz);
-    std::memset(acc, 0, sizeof(T) * wsz);
-    for (int64_t task = ch * per; task < imin(tasks, (ch + 1) * per); ++task) {
-      const int64_t n = task / s.ntiles;
-      const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
-      const int64_t TDn = od1 - od0;
-      const int64_t SD = TDn + (p.kd - 1) * p.dd;
-      const int64_t cs = SD * s.HWp;
-      const int64_t dys = TDn * Pq;
-      for (int64_t g = 0; g < p.groups; ++g) {
-        T* slab = static_cast<T*>(
-            thread_scratch(sizeof(T) * (s.Cg * cs + over + kWKB * dys), kSlabSlot));
-        fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 - p.pd, SD, slab);
-        for (int64_t q = 0; q < over; ++q) slab[s.Cg * cs + q] = T(0);
-        T* dyp = slab + s.Cg * cs + over;                 // the packed dy block
-        for (int64_t k0 = 0; k0 < s.Kg; k0 += kWKB) {
-          const int kvalid = static_cast<int>(imin(kWKB, s.Kg - k0));
-          for (int k = 0; k < kWKB; ++k)
-            for (int64_t od = 0; od < TDn; ++od) {
-              T* dst = dyp + k * dys + od * Pq;
-              if (k >= kvalid) {
-                std::memset(dst, 0, sizeof(T) * Pq);
-                continue;
-              }
-              const T* src = dy + (n * p.K + g * s.Kg + k0 + k) * ODHW + (od0 + od) * OHW;
-              for (int64_t oh = 0; oh < p.OH; ++oh) {
-                std::memcpy(dst + oh * s.Wp, src + oh * p.OW, sizeof(T) * p.OW);
-                std::memset(dst + oh * s.Wp + p.OW, 0, sizeof(T) * (s.Wp - p.OW));
+  dw_over_tasks(p.N * s.ntiles, p.K * s.Kc, dw, [&](int64_t task, T* acc) {
+    const int64_t n = task / s.ntiles;
+    const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
+    const int64_t TDn = od1 - od0;
+    const int64_t SD = TDn + (p.kd - 1) * p.dd;
+    const int64_t cs = SD * s.HWp;
+    const int64_t dys = TDn * Pq;
+    for (int64_t g = 0; g < p.groups; ++g) {
+      T* slab = static_cast<T*>(
+          thread_scratch(sizeof(T) * (s.Cg * cs + over + kWKB * dys), kSlabSlot));
+      fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 - p.pd, SD, slab);
+      for (int64_t q = 0; q < over; ++q) slab[s.Cg * cs + q] = T(0);
+      T* dyp = slab + s.Cg * cs + over;                 // the packed dy block
+      for (int64_t k0 = 0; k0 < s.Kg; k0 += kWKB) {
+        const int kvalid = static_cast<int>(imin(kWKB, s.Kg - k0));
+        for (int k = 0; k < kWKB; ++k)
+          for (int64_t od = 0; od < TDn; ++od) {
+            T* dst = dyp + k * dys + od * Pq;
+            if (k >= kvalid) {
+              std::memset(dst, 0, sizeof(T) * Pq);
+              continue;
+            }
+            const T* src = dy + (n * p.K + g * s.Kg + k0 + k) * ODHW + (od0 + od) * OHW;
+            for (int64_t oh = 0; oh < p.OH; ++oh) {
+              std::memcpy(dst + oh * s.Wp, src + oh * p.OW, sizeof(T) * p.OW);
+              std::memset(dst + oh * s.Wp + p.OW, 0, sizeof(T) * (s.Wp - p.OW));
+            }
+          }
+        for (int64_t c = 0; c < s.Cg; ++c)
+          for (int64_t a = 0; a < p.kd; ++a)
+            for (int64_t i = 0; i < p.kh; ++i) {
+              const T* xs = slab + c * cs + a * p.dd * s.HWp + i * p.dh * s.Wp;
+              T* out = acc + (g * s.Kg + k0) * s.Kc + ((c * p.kd + a) * p.kh + i) * p.kw;
+              for (int64_t j0 = 0; j0 < p.kw; j0 += kWJB) {
+                const int jvalid = static_cast<int>(imin(kWJB, p.kw - j0));
+                int64_t xj[kWJB];
+                for (int j = 0; j < kWJB; ++j) xj[j] = (j0 + imin(j, jvalid - 1)) * p.dw;
+                dw_block<kWKB, kWJB>(dyp, dys, TDn, Pq, xs, s.HWp, xj, kvalid, jvalid,
+                                     out + j0, s.Kc);
               }
             }
-          for (int64_t c = 0; c < s.Cg; ++c)
-            for (int64_t a = 0; a < p.kd; ++a)
-              for (int64_t i = 0; i < p.kh; ++i) {
-                const T* xs = slab + c * cs + a * p.dd * s.HWp + i * p.dh * s.Wp;
-                T* out = acc + (g * s.Kg + k0) * s.Kc + ((c * p.kd + a) * p.kh + i) * p.kw;
-                for (int64_t j0 = 0; j0 < p.kw; j0 += kWJB) {
-                  const int jvalid = static_cast<int>(imin(kWJB, p.kw - j0));
-                  int64_t xj[kWJB];
-                  for (int j = 0; j < kWJB; ++j) xj[j] = (j0 + imin(j, jvalid - 1)) * p.dw;
-                  dw_block<kWKB, kWJB>(dyp, dys, TDn, Pq, xs, s.HWp, xj, kvalid, jvalid,
-                                       out + j0, s.Kc);
-                }
-              }
-        }
       }
     }
   });
-  if (chunks > 1)
-    parallel_for(wsz, 4096, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        T sum = part[i];
-        for (int64_t ch = 1; ch < chunks; ++ch) sum += part[ch * wsz + i];
-        dw[i] = sum;
-      }
-    });
   return true;
 }
 #endif  // FASTDL_SIMD_LEVEL >= 1
