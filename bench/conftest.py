@@ -29,8 +29,9 @@ import pytest
 def _import_fastdl():
     """Import fastdl with its ``_C``. ``python -m pytest`` puts the current directory first on
     ``sys.path``; from the repository root that is the source tree's ``fastdl/``, which has no
-    ``_C`` unless it was built in place. Then the installed package is used instead, and if
-    there is none either, pytest stops with a message saying what to do."""
+    ``_C`` unless it was built in place. A tree built in place is used as it is (also by the
+    ``pytest`` script, which does not put the root on ``sys.path``); otherwise the installed
+    package, and if there is none either, pytest stops with a message saying what to do."""
     try:
         import fastdl  # noqa: F401
         from fastdl import _C  # noqa: F401
@@ -39,6 +40,9 @@ def _import_fastdl():
         first = exc
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != root]
+    pkg = os.path.join(root, "fastdl")
+    if any(f.startswith("_C.") and f.endswith((".so", ".pyd")) for f in os.listdir(pkg)):
+        sys.path.insert(0, root)  # built in place: this tree, not an installed copy
     for name in [m for m in sys.modules if m == "fastdl" or m.startswith("fastdl.")]:
         del sys.modules[name]
     try:
@@ -49,7 +53,7 @@ def _import_fastdl():
             f"bench/: cannot import fastdl with its compiled extension fastdl._C ({first}).\n"
             f"Install it (pip install '.[bench]') or build it in place (cmake -S . -B build/dev "
             f"-G Ninja -Dpybind11_DIR=$(python -m pybind11 --cmakedir) && cmake --build "
-            f"build/dev) and run with PYTHONPATH={root}.", returncode=4)
+            f"build/dev).", returncode=4)
 
 
 _import_fastdl()
