@@ -279,6 +279,14 @@ def _is_t(x):
     return x.__class__ is not np.ndarray and isinstance(x, _fn._Tensor)
 
 
+def _squeeze(a, dims, keepdim):
+    """A reduction's result computed with ``keepdims=True``, as the caller asked: unchanged
+    with ``keepdim``, else without the reduced ``dims`` (all of them when ``dims`` is None)."""
+    if keepdim:
+        return a
+    return a.reshape(()) if dims is None else np.squeeze(a, axis=dims)
+
+
 def _expand_dims(g, dims):
     """``np.expand_dims`` for an array or a recorded Tensor."""
     if not _is_t(g):

@@ -18,7 +18,7 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
-from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd
+from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd, _squeeze
 from .index import _TakeAlong
 
 
@@ -78,9 +78,7 @@ class _AMax(_Op):
         out = np.asarray(fn.reduce(a, axis=dims, keepdims=True))
         ctx.save_for_backward(a, out)
         ctx.dims, ctx.keepdim = dims, keepdim
-        if keepdim:
-            return out
-        return out.reshape(()) if dims is None else np.squeeze(out, axis=dims)
+        return _squeeze(out, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -100,9 +98,7 @@ class _Prod(_Op):
         out = np.asarray(np.prod(a, axis=dims, keepdims=True))
         ctx.save_for_backward(a, out)
         ctx.dims, ctx.keepdim = dims, keepdim
-        if keepdim:
-            return out
-        return out.reshape(()) if dims is None else np.squeeze(out, axis=dims)
+        return _squeeze(out, dims, keepdim)
 
     @staticmethod
     def backward(ctx, g):

@@ -20,14 +20,9 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
+from ._util import _squeeze
 from .select import take_along
 from .table import register
-
-
-def _squeeze(a, dims, keepdim):
-    if keepdim:
-        return a
-    return a.reshape(()) if dims is None else np.squeeze(a, axis=dims)
 
 
 # ---- logsumexp ------------------------------------------------------------------------------
