@@ -7,7 +7,8 @@ The work per call (forward 2·N·K·OH·OW·C/g·R·S flops; forward+backward 3�
     pytest bench/bench_conv.py
 
 or ``python bench/bench_conv.py [threads...]`` for the table the closing note reports (sides
-interleaved, medians, fastdl/torch ratio).
+interleaved, medians, fastdl/torch ratio), or ``python bench/bench_conv.py --balance``
+for the per-thread CPU time of every ResNet-18 conv kernel at 2 threads (``balance``).
 """
 import statistics
 import sys
@@ -174,8 +175,95 @@ def table(threads_list=(2,), rounds=3, sides=None, names=None, modes=MODES):
     return rows
 
 
+# ---- thread balance of the conv kernels (``--balance``) -------------------------------------
+# ResNet-18 CIFAR's conv layers at batch 32: (C, K, H, kernel, stride, layers of that shape).
+RESNET18_LAYERS = [(3, 64, 32, 3, 1, 1), (64, 64, 32, 3, 1, 4), (64, 128, 32, 3, 2, 1),
+                   (64, 128, 32, 1, 2, 1), (128, 128, 16, 3, 1, 3), (128, 256, 16, 3, 2, 1),
+                   (128, 256, 16, 1, 2, 1), (256, 256, 8, 3, 1, 3), (256, 512, 8, 3, 2, 1),
+                   (256, 512, 8, 1, 2, 1), (512, 512, 4, 3, 1, 3)]
+
+
+def _thread_cpu(tids):
+    """CPU seconds of each thread in `tids` (Linux per-thread CPU clocks)."""
+    out = []
+    for t in tids:
+        try:
+            out.append(time.clock_gettime(((~t) << 3) | 6))  # CPUCLOCK_SCHED, per thread
+        except OSError:
+            out.append(0.0)
+    return out
+
+
+def balance(reps=5, threads=2):
+    """Per ResNet-18 layer and pass (forward, input gradient, weight gradient): 1-thread CPU
+    time, and at `threads` threads the wall time and each thread's CPU time (minimum over
+    `reps` calls, ms). Run with OMP_WAIT_POLICY=passive (``--balance`` re-executes itself so)
+    so that a waiting thread sleeps instead of spinning: then a thread's CPU time is its work,
+
+    * busiest thread ≈ half the 1-thread time: the split is balanced (else: too few tasks or a
+      serial part);
+    * sum over threads > the 1-thread time: the threads slow each other (memory bandwidth,
+      shared cache) or duplicate work (packing);
+    * wall > busiest thread: waiting (wake-up, barriers, a preempted thread on a shared
+      machine -- take wall figures only on a quiet machine)."""
+    import os
+    import threading
+    rng = np.random.default_rng(0)
+    main = threading.get_native_id()
+
+    def workers():
+        return [main] + sorted(int(t) for t in os.listdir("/proc/self/task") if int(t) != main)
+
+    def measure(f, nt):
+        fastdl.set_num_threads(nt)
+        f()
+        tids = workers()
+        best = None
+        for _ in range(reps):
+            c0, t0 = _thread_cpu(tids), time.perf_counter()
+            f()
+            t1, c1 = time.perf_counter(), _thread_cpu(tids)
+            per = sorted((b - a for a, b in zip(c0, c1)), reverse=True)
+            row = (t1 - t0, sum(per), per[0])
+            best = row if best is None or row[0] < best[0] else best
+        return best
+
+    print(f"{threads} threads vs 1, ms (min of {reps}); OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    print(f"{'layer':24s}{'pass':>5s}{'algo':>8s}{'1t cpu':>8s}{'wall':>8s}{'cpu sum':>8s}"
+          f"{'busiest':>8s}{'speedup':>8s}")
+    tot = [0.0, 0.0]
+    for C, K, H, k, s, count in RESNET18_LAYERS:
+        p = k // 2
+        x = rng.standard_normal((32, C, H, H), dtype=np.float32)
+        w = (rng.standard_normal((K, C, k, k)) * 0.05).astype(np.float32)
+        geo = (s, s, p, p, p, p, 1, 1, 1)
+        dy = np.ones_like(_C.conv2d_forward(x, w, None, *geo))
+        algos = _C.conv2d_algorithm(32, C, H, H, K, k, k, s, s, p, p, p, p, 1, 1, 1, 4)
+        fns = {"fwd": lambda: _C.conv2d_forward(x, w, None, *geo),
+               "dx": lambda: _C.conv2d_backward(x, w, dy, *geo, True, False, False),
+               "dW": lambda: _C.conv2d_backward(x, w, dy, *geo, False, True, False)}
+        for (name, f), algo in zip(fns.items(), algos):
+            one = measure(f, 1)
+            many = measure(f, threads)
+            tot[0] += count * one[1]
+            tot[1] += count * many[0]
+            label = f"{C}->{K} {H}² {k}x{k} s{s} ×{count}"
+            print(f"{label:24s}{name:>5s}{algo:>8s}{1e3 * one[1]:8.1f}{1e3 * many[0]:8.1f}"
+                  f"{1e3 * many[1]:8.1f}{1e3 * many[2]:8.1f}{one[1] / many[0]:8.2f}", flush=True)
+    print(f"ResNet-18 step's convolutions: 1-thread CPU {1e3 * tot[0]:.0f} ms, {threads}-thread "
+          f"wall {1e3 * tot[1]:.0f} ms ({tot[0] / tot[1]:.2f}×)")
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:]]
+    if "--balance" in args:
+        import os
+        if os.environ.get("OMP_WAIT_POLICY") is None:  # must be set before OpenMP starts
+            os.execve(sys.executable, [sys.executable] + sys.argv,
+                      dict(os.environ, OMP_WAIT_POLICY="passive"))
+        balance()
+        sys.exit(0)
     threads = tuple(int(a) for a in args if a.isdigit()) or (2,)
     sides = [s for s in SIDES if "--no-numpy" not in args or s != "numpy"]
     names = [a for a in args if a in SHAPES] or None

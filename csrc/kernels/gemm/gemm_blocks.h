@@ -13,6 +13,17 @@
 //   generic float32    6   8  256  120  512     6 KiB (L1)     512 KiB (L2)
 //   generic float64    6   4  256   96  256    12 KiB (L1)     512 KiB (L2)
 //
+// Checked on the Intel Xeon of the benchmarks (AVX-512, L1d 48 KiB, L2 2 MiB per core), float32,
+// one thread, CPU time, each configuration in its own process, 3 rounds interleaved, the
+// minimum per case (a machine shared with other jobs, 2026-12-03), over 8 GEMMs (1024³, the
+// ResNet-18 conv products 64..512 × 576..4608 × 512..2048 and their transposed backward
+// products) and the forward, input and weight gradients of five ResNet-18 conv layers on the
+// implicit GEMM: geometric mean of the speedup against KC 256, MC 144, NC 512 --
+//   KC/MC/NC  384/144/512 0.93   512/144/512 0.97   256/144/1024 0.91   384/144/672 0.96
+//             512/96/512  0.98   384/240/1024 0.92  256/288/1024 0.95
+// so the AVX-512 float32 row stays (single cases vary by ±20 % between rounds on that machine:
+// no configuration wins consistently). The B block (512 KiB) fills a quarter of the Xeon's L2.
+//
 // NR is a whole number of the ISA's vectors (simd::Vf::N / Vd::N: 16 / 8 on AVX-512, 8 / 4
 // on AVX2, 1 on the generic path); the AVX-512 micro-kernel is written for MR = 12 and two
 // vectors.
