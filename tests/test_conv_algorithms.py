@@ -33,6 +33,12 @@ SHAPES = [
     (2, 128, 5, 5, 4, 3, 1, 1, 1, 1),
     (2, 128, 6, 5, 3, 3, 1, 0, 1, 1),
     (2, 256, 4, 5, 4, 3, 1, 2, 2, 2),
+    # OH·OW a multiple of every ISA's NR (32 at most): gemm writes the batch's output planes
+    # in place in NCHW (the GEMM's C in per-image segments), the bias added after
+    (3, 6, 8, 8, 10, 3, 1, 1, 1, 1),
+    (2, 8, 8, 4, 6, 3, 1, 1, 1, 2),      # grouped: segments K·OH·OW apart, group offset
+    (2, 4, 16, 15, 5, 3, 2, 1, 1, 1),    # stride 2: 8×8 output
+    (2, 128, 8, 4, 4, 3, 1, 1, 1, 1),    # the input gradient as a forward, 8×4 output
 ]
 
 
@@ -113,6 +119,7 @@ def test_every_algorithm_matches_torch(algo, dt, shape):
     (30, 3, 9, 9, 4, 3, 1, 1, 1, 1),     # 2430 columns: two GEMM chunks
     (45, 2, 9, 10, 3, 3, 1, 1, 1, 1),    # 1125 Winograd tiles: two chunks
     (7, 4, 19, 17, 6, 3, 2, 1, 1, 2),    # strided, grouped, odd sizes
+    (35, 4, 8, 8, 6, 3, 1, 1, 1, 1),     # in-place output planes: chunks of 32 and 3 images
 ], ids=_ids)
 def test_bitwise_one_vs_two_threads(algo, shape):
     x, w, b, gy, kw, _ = _operands(shape, np.float32, seed=2)

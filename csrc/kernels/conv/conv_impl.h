@@ -442,12 +442,16 @@ inline bool implicit_ok(const Conv2dParams& p, int64_t nb) {
 }
 
 inline void gemm_implicit_t(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
-                            const ImplicitB<float>& b, float beta, float* C, int64_t ldc) {
-  ::fastdl::gemm::sgemm_implicit(m, n, k, A, lda, implicit_pack<float>, &b, beta, C, ldc);
+                            const ImplicitB<float>& b, float beta, float* C, int64_t ldc,
+                            int64_t c_seg = 0, int64_t c_seg_stride = 0) {
+  ::fastdl::gemm::sgemm_implicit(m, n, k, A, lda, implicit_pack<float>, &b, beta, C, ldc,
+                                 c_seg, c_seg_stride);
 }
 inline void gemm_implicit_t(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
-                            const ImplicitB<double>& b, double beta, double* C, int64_t ldc) {
-  ::fastdl::gemm::dgemm_implicit(m, n, k, A, lda, implicit_pack<double>, &b, beta, C, ldc);
+                            const ImplicitB<double>& b, double beta, double* C, int64_t ldc,
+                            int64_t c_seg = 0, int64_t c_seg_stride = 0) {
+  ::fastdl::gemm::dgemm_implicit(m, n, k, A, lda, implicit_pack<double>, &b, beta, C, ldc,
+                                 c_seg, c_seg_stride);
 }
 
 // col[kk][j·OHW + ohw] for images n0 .. n0+nb, channels of group g; threads over (image, c).
@@ -524,16 +528,19 @@ inline Conv2dParams dx_params(const Conv2dParams& p) {
 }
 
 // Forward: per chunk of nb images and group, Y_g (Kg × nb·OHW) = W_g · col, col packed
-// implicitly (no im2col buffer) into GEMM's panels; Y_g is the output block itself for one
-// image, else a scratch matrix copied out to NCHW with the bias.
+// implicitly (no im2col buffer) into GEMM's panels. Y_g is written in place in NCHW when
+// OH·OW is a multiple of the micro-kernel's NR (the GEMM's C in segments of OH·OW columns,
+// one per image, K·OH·OW apart: gemm.h c_seg; the bias added after), or for one image;
+// else it is a scratch matrix copied out to NCHW with the bias.
 template <class T>
 void gemm_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
   const int64_t OHW = p.OH * p.OW, NB = gemm_images(p);
   const bool implicit = implicit_ok(p, NB);
   const bool tr = !implicit && gemm_transposed(Kg, KK);
+  const bool segmented = implicit && NB > 1 && OHW % ::fastdl::gemm::blocking(sizeof(T)).nr == 0;
   PoolBuf colb(implicit ? 0 : sizeof(T) * KK * NB * OHW + 64);
-  PoolBuf outb(NB > 1 || tr ? sizeof(T) * Kg * NB * OHW + 64 : 0);
+  PoolBuf outb((NB > 1 && !segmented) || tr ? sizeof(T) * Kg * NB * OHW + 64 : 0);
   T* col = static_cast<T*>(colb.p);
   T* out = static_cast<T*>(outb.p);
   for (int64_t n0 = 0; n0 < p.N; n0 += NB) {
@@ -553,6 +560,21 @@ void gemm_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
             for (int64_t q = 0; q < OHW; ++q) yk[q] = src[q * Kg] + bk;
           }
         });
+        continue;
+      }
+      if (segmented) {  // C = the chunk's output planes of group g, in place
+        T* c = y + (n0 * p.K + g * Kg) * OHW;
+        gemm_implicit_t(Kg, cols, KK, wg, KK, ib, T(0), c, OHW, OHW, p.K * OHW);
+        if (b) {
+          parallel_for(nb * Kg, grain_for(OHW), [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) {
+              const int64_t j = i / Kg, k = i % Kg;
+              const T bk = b[g * Kg + k];
+              T* yk = c + (j * p.K + k) * OHW;
+              for (int64_t q = 0; q < OHW; ++q) yk[q] += bk;
+            }
+          });
+        }
         continue;
       }
       // the output plane block is the GEMM's C for one image, else a scratch matrix

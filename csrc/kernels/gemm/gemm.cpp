@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 
 #include "common/allocator.h"
 #include "common/dispatch.h"
@@ -78,10 +79,26 @@ struct CallbackB {
   }
 };
 
+// Where column j of the thread's block of C sits in a row of C: PlainC at C + j (C offset to
+// the block's first column); SegC (gemm.h, c_seg) in segments of `seg` columns `stride`
+// elements apart, counted from the product's column 0 (C not offset by the block's j0). A
+// micro-tile never straddles a segment: seg, j0, NC and every tile start are multiples of NR.
+struct PlainC {
+  int64_t operator()(int64_t j) const { return j; }
+};
+struct SegC {
+  int64_t j0, seg, stride;
+  int64_t operator()(int64_t j) const {
+    const int64_t g = j0 + j;
+    return g / seg * stride + g % seg;
+  }
+};
+
 // One thread's share, packed BLIS loops.
-template <class T, class PackB>
+template <class T, class PackB, class CMap = PlainC>
 void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T alpha,
-                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc) {
+                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc,
+                CMap cm = CMap()) {
   const int64_t MR = K.mr, NR = K.nr;
   const int64_t MC = K.mc, NC = K.nc;
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
@@ -103,10 +120,11 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int64_t mr = mc - ir < MR ? mc - ir : MR;
           const T* a = ap + ir * kc;
-          T* c = C + (ic + ir) * ldc + jc;
+          T* c = C + (ic + ir) * ldc;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t nr = nc - jr < NR ? nc - jr : NR;
-            K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + jr, ldc, mr, nr, alpha, beta_k);
+            K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + cm(jc + jr), ldc, mr, nr, alpha,
+                     beta_k);
           }
         }
       }
@@ -120,9 +138,10 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
 // L1 and no KC×NC block of B makes a round trip through L2 (nor is A packed again per NC
 // block). Per panel the k blocks (the balanced KC blocking of run_packed) run one after the
 // other on a C panel that stays in cache.
-template <class T, class PackB>
+template <class T, class PackB, class CMap = PlainC>
 void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T alpha,
-                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc) {
+                const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc,
+                CMap cm = CMap()) {
   const int64_t MR = K.mr, NR = K.nr;
   const int64_t nkb = (k + K.kc - 1) / K.kc;
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
@@ -138,8 +157,8 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
       for (int64_t ir = 0; ir < m; ir += MR) {
         const int64_t mr = m - ir < MR ? m - ir : MR;
         // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
-        K.packed(kc, ap + ir * k + pc * MR, 1, MR, bp + pc * NR, NR, C + ir * ldc + jr, ldc,
-                 mr, nr, alpha, beta_k);
+        K.packed(kc, ap + ir * k + pc * MR, 1, MR, bp + pc * NR, NR, C + ir * ldc + cm(jr),
+                 ldc, mr, nr, alpha, beta_k);
       }
     }
   }
@@ -396,18 +415,37 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 // loop nest (the same choice as a dense B's, without the in-place direct path).
 template <class T>
 void gemm_implicit_impl(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
-                        PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc) {
+                        PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc,
+                        int64_t c_seg, int64_t c_seg_stride) {
   if (m <= 0 || n <= 0) return;
+  const Kernel<T>& K = *active_kernel<T>();
+  if (c_seg > 0 && (c_seg % K.nr || c_seg_stride < c_seg))
+    throw std::invalid_argument("gemm_implicit: c_seg must be a multiple of NR, c_seg_stride "
+                                ">= c_seg");
   if (k <= 0) {
-    scale_c(m, n, beta, C, ldc);
+    if (c_seg <= 0) {
+      scale_c(m, n, beta, C, ldc);
+    } else {
+      for (int64_t j = 0; j < n; j += c_seg)
+        scale_c(m, n - j < c_seg ? n - j : c_seg, beta, C + j / c_seg * c_seg_stride, ldc);
+    }
     return;
   }
-  const Kernel<T>& K = *active_kernel<T>();
   const bool stream =
       m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes;
   run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
     const CallbackB<T> pb{pack, ctx, j0, K.nr};
+    if (c_seg > 0) {
+      const SegC cm{j0, c_seg, c_seg_stride};
+      if (stream)
+        run_stream(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
+                   C + i0 * ldc, ldc, cm);
+      else
+        run_packed(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
+                   C + i0 * ldc, ldc, cm);
+      return;
+    }
     if (stream)
       run_stream(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
                  C + i0 * ldc + j0, ldc);
@@ -438,13 +476,14 @@ void dgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
 }
 
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
-                    PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc) {
-  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
+                    PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc,
+                    int64_t c_seg, int64_t c_seg_stride) {
+  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
 }
 void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
-                    int64_t ldc) {
-  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
+                    int64_t ldc, int64_t c_seg, int64_t c_seg_stride) {
+  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
 }
 
 Blocking blocking(int dtype_size) {
