@@ -41,6 +41,7 @@ inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 constexpr int kColSlot = kScratchConvCol;         // vol2col columns / their gradient
 constexpr int kPartialSlot = kScratchConvGCol;    // weight-gradient partials
 constexpr int kSlabSlot = kScratchConvPad;        // the direct forward's padded input slab
+constexpr int kDyTSlot = kScratchConvDyT;         // the weight gradient's transposed dy
 constexpr int64_t kColBytes = int64_t(1) << 20;   // target size of one tile's column matrix
 constexpr int64_t kMaxChunks = 16;                // weight-gradient partials
 
@@ -690,6 +691,133 @@ bool backward_dw_direct(const Conv3dParams& p, const T* x, const T* dy, T* dw) {
   });
   return true;
 }
+
+// Weight gradient by outer products over output channels (all strides 1, width dilation 1):
+// dW[k, c, a, i, j] = Σ_q dyT[q, k] · slab[c, q + (a, i, j)], a GEMM whose A panel is dy
+// transposed to channels-last (k contiguous, aligned vector loads) and whose B columns are
+// the (c, j) taps of one (a, i), read as broadcasts straight from the padded slab (no column
+// matrix, no unaligned vector loads, no horizontal sums). One block keeps MV k-vectors × CB
+// channels × kOJB width taps of sums in registers over every output position of a task.
+constexpr int kOJB = 3;  // width taps per block
+template <int MV>
+constexpr int outer_cb() {  // channels per block: MV·CB·kOJB = 24 (AVX-512) / 12 (AVX2) sums
+  return FASTDL_SIMD_LEVEL == 2 ? 8 / MV : 4 / MV;
+}
+
+// out[t·MV·N + k] = Σ_{od < TDn, oh < OH, ow < OW} dyT[((od·OH + oh)·OW + ow)·Kp + k] ·
+//                   xc[cb][od·HWp + oh·Wp + ow + j]     for t = cb·kOJB + j, k < MV·N.
+template <int MV, int CB, class T>
+inline void dw_outer_block(const T* dyT, int64_t Kp, int64_t TDn, int64_t OH, int64_t OW,
+                           const T* const* xc, int64_t HWp, int64_t Wp, T* out) {
+  using V = Vec<T>;
+  constexpr int N = V::N, JB = kOJB;
+  V acc[MV][CB * JB];
+#pragma GCC unroll 2
+  for (int m = 0; m < MV; ++m)
+#pragma GCC unroll 24
+    for (int t = 0; t < CB * JB; ++t) acc[m][t] = V(T(0));
+  for (int64_t od = 0; od < TDn; ++od)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const T* d = dyT + (od * OH + oh) * OW * Kp;
+      const T* xr[CB];
+#pragma GCC unroll 8
+      for (int cb = 0; cb < CB; ++cb) xr[cb] = xc[cb] + od * HWp + oh * Wp;
+      for (int64_t ow = 0; ow < OW; ++ow, d += Kp) {
+        V av[MV];
+#pragma GCC unroll 2
+        for (int m = 0; m < MV; ++m) av[m] = V::load(d + m * N);
+#pragma GCC unroll 8
+        for (int cb = 0; cb < CB; ++cb)
+#pragma GCC unroll 3
+          for (int j = 0; j < JB; ++j) {
+            const V b(xr[cb][ow + j]);
+#pragma GCC unroll 2
+            for (int m = 0; m < MV; ++m)
+              acc[m][cb * JB + j] = simd::mul_add(av[m], b, acc[m][cb * JB + j]);
+          }
+      }
+    }
+#pragma GCC unroll 24
+  for (int t = 0; t < CB * JB; ++t)
+#pragma GCC unroll 2
+    for (int m = 0; m < MV; ++m) acc[m][t].store(out + t * MV * N + m * N);
+}
+
+// One k-block (MV·N output channels from k0, kvalid of them real) of one task and group:
+// every (channel block, a, i, width block) of the slab, added into acc (K × Kc).
+template <int MV, class T>
+void dw_outer_kblock(const Conv3dParams& p, const DirectShape& s, const T* dyT, int64_t Kp,
+                     int64_t TDn, const T* slab, int64_t cs, int64_t k0, int64_t kvalid,
+                     T* accg) {
+  constexpr int N = Vec<T>::N, CB = outer_cb<MV>(), JB = kOJB;
+  alignas(64) T out[CB * JB * MV * N];
+  for (int64_t c0 = 0; c0 < s.Cg; c0 += CB) {
+    const int64_t cvalid = imin(CB, s.Cg - c0);
+    for (int64_t a = 0; a < p.kd; ++a)
+      for (int64_t i = 0; i < p.kh; ++i)
+        for (int64_t j0 = 0; j0 < p.kw; j0 += JB) {
+          const int64_t jvalid = imin(JB, p.kw - j0);
+          const T* xc[CB];
+          for (int cb = 0; cb < CB; ++cb)  // a partial block repeats its last channel
+            xc[cb] = slab + (c0 + imin(cb, cvalid - 1)) * cs + a * p.dd * s.HWp +
+                     i * p.dh * s.Wp + j0;
+          dw_outer_block<MV, CB>(dyT + k0, Kp, TDn, p.OH, p.OW, xc, s.HWp, s.Wp, out);
+          for (int64_t cb = 0; cb < cvalid; ++cb)
+            for (int64_t j = 0; j < jvalid; ++j) {
+              const T* o = out + (cb * JB + j) * MV * N;
+              T* dst = accg + k0 * s.Kc + (((c0 + cb) * p.kd + a) * p.kh + i) * p.kw + j0 + j;
+              for (int64_t k = 0; k < kvalid; ++k) dst[k * s.Kc] += o[k];
+            }
+        }
+  }
+}
+
+// Weight gradient, all strides 1 and width dilation 1 (false otherwise): per task (image,
+// tile of output-depth planes) and group, the padded input slab as for the direct forward
+// and dy of the tile transposed to dyT (positions × Kp, Kp = the group's channels rounded up
+// to a vector, zeros past Kg); then the outer-product blocks above. Tasks are summed into a
+// fixed number of chunk partials in a fixed order (thread-count independent).
+template <class T>
+bool backward_dw_outer(const Conv3dParams& p, const T* x, const T* dy, T* dw) {
+  if (p.sd != 1 || p.sh != 1 || p.sw != 1 || p.dw != 1) return false;
+  constexpr int N = Vec<T>::N;
+  const DirectShape s = direct_shape(p, sizeof(T));
+  const int64_t OHW = p.OH * p.OW, ODHW = p.OD * OHW, DHW = p.D * p.H * p.W;
+  const int64_t Kp = (s.Kg + N - 1) / N * N;
+  const int64_t over = kOJB + 1;  // a width block reads up to kOJB − 1 past the slab's end
+  dw_over_tasks(p.N * s.ntiles, p.K * s.Kc, dw, [&](int64_t task, T* acc) {
+    const int64_t n = task / s.ntiles;
+    const int64_t od0 = task % s.ntiles * s.TD, od1 = imin(p.OD, od0 + s.TD);
+    const int64_t TDn = od1 - od0, Q = TDn * OHW;
+    const int64_t SD = TDn + (p.kd - 1) * p.dd;
+    const int64_t cs = SD * s.HWp;
+    T* slab = static_cast<T*>(thread_scratch(sizeof(T) * (s.Cg * cs + over), kSlabSlot));
+    T* dyT = static_cast<T*>(thread_scratch(sizeof(T) * Q * Kp, kDyTSlot));
+    for (int64_t g = 0; g < p.groups; ++g) {
+      fill_slab(p, s, x + (n * p.C + g * s.Cg) * DHW, od0 - p.pd, SD, slab);
+      for (int64_t q = 0; q < over; ++q) slab[s.Cg * cs + q] = T(0);
+      const T* dyg = dy + (n * p.K + g * s.Kg) * ODHW + od0 * OHW;
+      for (int64_t q0 = 0; q0 < Q; q0 += 16) {  // blocks of 16 positions: 16-long reads
+        const int64_t q1 = imin(Q, q0 + 16);
+        for (int64_t k = 0; k < s.Kg; ++k)
+          for (int64_t q = q0; q < q1; ++q) dyT[q * Kp + k] = dyg[k * ODHW + q];
+        for (int64_t q = q0; q < q1; ++q)
+          for (int64_t k = s.Kg; k < Kp; ++k) dyT[q * Kp + k] = T(0);
+      }
+      T* accg = acc + g * s.Kg * s.Kc;
+      for (int64_t k0 = 0; k0 < Kp;) {
+        if (Kp - k0 >= 2 * N) {
+          dw_outer_kblock<2>(p, s, dyT, Kp, TDn, slab, cs, k0, imin(2 * N, s.Kg - k0), accg);
+          k0 += 2 * N;
+        } else {
+          dw_outer_kblock<1>(p, s, dyT, Kp, TDn, slab, cs, k0, imin(N, s.Kg - k0), accg);
+          k0 += N;
+        }
+      }
+    }
+  });
+  return true;
+}
 #endif  // FASTDL_SIMD_LEVEL >= 1
 
 template <class T>
@@ -711,7 +839,7 @@ void backward_k(const Conv3dParams& p, const T* x, const T* w, const T* dy, T* d
                 T* db) {
 #if FASTDL_SIMD_LEVEL >= 1
   if (dx && backward_dx_direct(p, w, dy, dx)) dx = nullptr;
-  if (dw && backward_dw_direct(p, x, dy, dw)) dw = nullptr;
+  if (dw && (backward_dw_outer(p, x, dy, dw) || backward_dw_direct(p, x, dy, dw))) dw = nullptr;
 #endif
   if (dx || dw || db) backward_gemm(p, x, w, dy, dx, dw, db);
 }
