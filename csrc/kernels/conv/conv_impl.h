@@ -651,7 +651,8 @@ void gemm_backward_input_as_forward(const Conv2dParams& p, const T* w, const T* 
   gemm_forward(q, dy, wt, static_cast<const T*>(nullptr), dx);
 }
 
-// ---- Winograd F(4×4, 3×3): winograd_impl.h (winograd_forward, winograd_backward_input)
+// ---- Winograd F(2×2, 3×3) / F(4×4, 3×3): winograd_impl.h (winograd_forward,
+// winograd_backward_input)
 
 // ---- generic: im2col + GEMM -------------------------------------------------------------
 constexpr ScratchSlot kColSlot = kScratchConvCol;    // (common/allocator.h's slot list)

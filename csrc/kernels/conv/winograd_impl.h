@@ -1,37 +1,71 @@
-// Winograd convolution F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1, dilation 1,
+// Winograd convolution F(2×2, 3×3) and F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1, dilation 1,
 // groups 1, any padding (also negative: the input gradient's crop), float32 and float64.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
 // and input-gradient drivers there call winograd_forward / winograd_backward_input, and
 // conv.cpp's algorithm_for calls winograd_preferred.
 //
-// Per 6×6 input tile d (tiles 4 apart) and 3×3 filter g, the 4×4 output tile is
-//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A                      (interpolation points 0, ±1, ±2, ∞)
-//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0;
-//         0 4 0 −5 0 1],
-//   G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
+// F(TM×TM, 3×3), TM = 2 (the default) or 4 (FASTDL_WINOGRAD_TILE=4): per (TM+2)² input tile
+// d (tiles TM apart) and 3×3 filter g, the TM×TM output tile is
+//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A.
+// F(2×2): Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+//   Aᵀ = [1 1 1 0; 0 1 −1 −1]: 16 multiplications for 4 outputs instead of 36 (2.25×).
+// F(4×4) (interpolation points 0, ±1, ±2, ∞): Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0;
+//   0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
+//   G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1],
 //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]:
-// 36 multiplications for 16 outputs instead of 144 (4×). Summed over input channels, the 36
-// element-wise products of a chunk of P tiles are 36 GEMMs M[e] (P × K) = V[e] (P × C) ·
-// U[e] (C × K), V the transformed input tiles, U the transformed filters.
+//   36 multiplications for 16 outputs instead of 144 (4×).
+// Summed over input channels, the E = (TM+2)² element-wise products of a chunk of P tiles are
+// E GEMMs M[e] (P × K) = V[e] (P × C) · U[e] (C × K), V the transformed input tiles, U the
+// transformed filters.
 //
 // Scheme, per call:
 //  * filter transform U[e][c][k] (the input gradient: the 180°-rotated filters, transposed,
 //    U[e][k][c]), vectorised over the contiguous output index, threads over the other;
-//  * chunks of whole tile rows (a tile row: one image, one row of 4-pixel-high tiles), the
+//  * chunks of whole tile rows (a tile row: one image, one row of TM-pixel-high tiles), the
 //    chunk's V and M about kWinoChunkBytes (a function of the shape only);
 //  * input transform vectorised over channels (a segment of at most kWinoSeg tiles of one
-//    tile row gathered channel-interleaved into a stack buffer, then 12 six-point transforms
-//    of SIMD vectors per tile), threads over (tile row, channel block);
-//  * the 36 GEMMs on the project's GEMM (gemm::sgemm_serial / dgemm_serial), threads over e;
+//    tile row gathered channel-interleaved into a stack buffer, then 2·(TM+2) one-dimensional
+//    transforms of SIMD vectors per tile), threads over (tile row, channel block);
+//  * the E GEMMs on the project's GEMM (gemm::sgemm_serial / dgemm_serial), threads over e;
 //  * output transform vectorised over output channels, plus the bias, scattered back to
 //    NCHW through a stack buffer, threads over (tile row, channel block).
 // Every partition depends on the shape only and each output element is computed by one fixed
 // sequence of operations: results are bitwise identical for any thread count.
 //
-// Accuracy (float32, unit-normal x and w, padding 1, against the float64 reference, max
-// |error| / max |y|): see winograd accuracy figures in tests/test_conv_winograd.py's
-// docstring; the transforms multiply by up to 8 and 5, so F(4×4) loses about 1–2 more bits
-// than F(2×2, 3×3) or the GEMM path, well within the conv tests' 1e-4.
+// Accuracy (float32, unit-normal x and w, 2×C×8×8 input, 16 filters, padding 1, against the
+// float64 reference, max |error| / max |y|; tests/test_conv_winograd.py test_stated_accuracy):
+//   C = 64:  F(2×2) 3.2e-7, F(4×4) 5.0e-6   (batched GEMM 3.7e-7, direct kernel 6.4e-7)
+//   C = 512: F(2×2) 7.4e-7, F(4×4) 9.1e-6   (batched GEMM 2.7e-7, direct kernel 1.6e-6)
+// F(2×2) stays within the conv tests' elementwise rtol = atol = 1e-4 on unit-scale data. F(4×4)
+// does not always: its error is dominated by the float32 sums over channels of the large
+// transformed values (the output transform weighs them by up to 64); at 128 unit-normal
+// channels single outputs near 0 miss atol = 1e-4 by up to 3× (absolute error up to ~3e-4
+// where |y| reaches ~130). Hence F(2×2) is the default and F(4×4) an opt-in.
+//
+// The automatic rule (winograd_preferred), measured with bench/bench_winograd.py (one thread,
+// CPU time, interleaved, minimum of 3 rounds; 2-core Xeon VM shared with other jobs,
+// 2026-12-03; ms, F(2×2) / F(4×4) / batched GEMM / torch 2.13):
+//   layer (batch)              forward                      input gradient
+//   R18 64→64 32² (32)         20.7 / 16.3 / 32.5 / 18.1    19.0 / 16.3 / 25.2 / 23.3
+//   R18 128→128 16² (32)       12.2 /  9.0 / 16.9 / 12.6    14.2 / 10.9 / 20.9 / 13.7
+//   R18 256→256 8² (32)        13.4 / 13.3 / 20.2 / 15.7    15.9 / 15.1 / 18.9 / 16.6
+//   R18 512→512 4² (32)        26.5 / 38.1 / 17.8 / 17.4    18.2 / 24.4 / 22.6 / 13.8
+//   VGG 3→64 32² (32)           6.9 /  4.5 /  2.8 /  2.8    12.1 /  6.5 /  2.0 /  6.4
+//   VGG 64→128 16² (32)         7.4 /  5.7 / 10.8 /  7.3     9.1 /  5.8 / 12.7 / 10.7
+//   VGG 128→256 8² (32)         9.0 /  8.9 / 10.8 /  9.3    10.4 /  8.6 / 12.9 / 10.5
+//   VGG 256→512 4² (32)        14.0 / 15.8 /  9.3 /  8.5    10.0 /  9.5 / 12.8 /  8.8
+//   VGG 512→512 2² (32)        16.2 / 36.8 /  5.5 /  7.2     7.9 / 24.4 / 10.9 /  7.1
+//   R50 64→64 56² (8)          17.7 / 11.1 / 23.4 / 12.8    13.7 /  8.7 / 15.9 / 16.8
+//   R50 128→128 28² (8)        11.6 /  7.9 / 15.5 / 13.3    11.0 /  7.0 / 14.0 / 11.3
+//   R50 256→256 14² (8)        12.2 / 13.9 / 12.9 / 11.7    12.3 / 11.2 / 14.0 / 10.3
+//   R50 512→512 7² (8)         25.2 / 35.0 / 12.7 / 12.4    16.6 / 18.8 / 18.0 / 12.5
+// (the direct kernel, which the rule otherwise picks for the 64-channel layers, measured about
+// the same as F(2×2) there: 20–22 ms on R18 64 32², 17–18 on R50 64 56² forward.) Winograd
+// loses where the batch has few tiles: the E·C·K transformed filters are rewritten on every
+// call (16 MB at 512→512 for F(2×2)), and 4×4 or smaller maps waste most of an F(4×4) tile.
+// Rule: float32 (conv.cpp), forward or input gradient, C >= 32 and K >= 32, and at least 256
+// tiles in the batch for the forward, 128 for the input gradient (tiles of the active TM).
+// The weight gradient always takes the other algorithms.
 #pragma once
 #include <cstdint>
 #include <cstdlib>
@@ -49,14 +83,14 @@ namespace fastdl {
 namespace conv {
 namespace {
 
-// 3×3, stride 1, dilation 1, groups 1: the shapes F(4×4, 3×3) computes.
+// 3×3, stride 1, dilation 1, groups 1: the shapes the Winograd kernels compute.
 inline bool winograd_applies(const Conv2dParams& p) {
   return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
          p.groups == 1;
 }
 
 // The output tile of the Winograd algorithm: 2 (F(2×2, 3×3), the default: float32 error on a
-// par with the GEMM path) or 4 (F(4×4, 3×3): 4× fewer multiplications, about 5× the float32
+// par with the GEMM path) or 4 (F(4×4, 3×3): 4× fewer multiplications, 10–15× the float32
 // error, see above), from FASTDL_WINOGRAD_TILE (read on every call; std::invalid_argument for
 // another value).
 inline int winograd_tile() {
@@ -67,13 +101,12 @@ inline int winograd_tile() {
                               "'");
 }
 
-// Whether the automatic choice runs Winograd for this float32 pass (measured crossover,
-// see the table in bench/bench_winograd.py's docstring). Never for the weight gradient.
-constexpr int64_t kWinoMinTilesFwd = 256, kWinoMinTilesDx = 128;
-
-// The rule: at least 32 input and output channels (an RGB stem loses: the transforms cost
+// Whether the automatic choice runs Winograd for this float32 pass (the measured crossover,
+// see the table above; conv.cpp's algorithm_for asks only for float32). Never for the weight
+// gradient. The rule: at least 32 input and output channels (an RGB stem loses: the transforms cost
 // more than the product), and enough tiles in the batch that the filter transform (the
 // (TM + 2)²·C·K transformed filters, rewritten on every call) is amortised.
+constexpr int64_t kWinoMinTilesFwd = 256, kWinoMinTilesDx = 128;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
   if (!winograd_applies(p) || pass == Pass::weight_grad || p.C < 32 || p.K < 32) return false;
   const int64_t tm = winograd_tile();
