@@ -1,5 +1,6 @@
-// Winograd convolution F(2×2, 3×3) and F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1, dilation 1,
-// groups 1, any padding (also negative: the input gradient's crop), float32 and float64.
+// Winograd convolution F(2×2, 3×3) and F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1,
+// dilation 1, groups 1, any padding (also negative: the input gradient's crop), float32 and
+// float64.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
 // and input-gradient drivers there call winograd_forward / winograd_backward_input, and
 // conv.cpp's algorithm_for calls winograd_preferred.
@@ -103,8 +104,8 @@ inline int winograd_tile() {
 
 // Whether the automatic choice runs Winograd for this float32 pass (the measured crossover,
 // see the table above; conv.cpp's algorithm_for asks only for float32). Never for the weight
-// gradient. The rule: at least 32 input and output channels (an RGB stem loses: the transforms cost
-// more than the product), and enough tiles in the batch that the filter transform (the
+// gradient. The rule: at least 32 input and output channels (an RGB stem loses: the transforms
+// cost more than the product), and enough tiles in the batch that the filter transform (the
 // (TM + 2)²·C·K transformed filters, rewritten on every call) is amortised.
 constexpr int64_t kWinoMinTilesFwd = 256, kWinoMinTilesDx = 128;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
