@@ -20,7 +20,7 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
-from ._util import _squeeze
+from ._util import _no_graph, _squeeze, _wrap
 from .select import take_along
 from .table import register
 
@@ -408,8 +408,19 @@ def _dim_unbiased(dim, unbiased):
 def _var(x, dim, correction, keepdim):
     a = arr(x)
     dims = norm_dims(dim, a.ndim, "var")
-    n = a.size if dims is None or a.ndim == 0 else int(np.prod([a.shape[d] for d in dims]))
+    n = a.size
+    if dims is not None and a.ndim:
+        n = 1
+        for d in dims:
+            n *= a.shape[d]
     dof = n - correction
+    if a.size and a.ndim and dof > 0 and (a.dtype == np.float32 or a.dtype == np.float64) \
+            and _no_graph(x):
+        # nothing to record: the same steps as below on the arrays (bitwise the same result),
+        # without five graph-less Tensor ops
+        dev = a - np.add.reduce(a, dims, None, None, True) / n
+        dev *= dev
+        return _wrap(np.asarray(np.add.reduce(dev, dims, None, None, keepdim) / dof))
     mean = x.mean(dims, keepdim=True) if (a.size and a.ndim) else x.sum(dims, keepdim=True) * 1
     dev = x - mean
     s = (dev * dev).sum(dims, keepdim=keepdim)
@@ -510,9 +521,9 @@ class _VectorNorm(_Op):
         elif p == 0:
             r = np.sum(ax != 0, axis=dims, keepdims=True).astype(a.dtype)
         elif p == 1:
-            r = np.sum(ax, axis=dims, keepdims=True)
+            r = np.add.reduce(ax, dims, None, None, True)
         elif p == 2:
-            r = np.sqrt(np.sum(a * a, axis=dims, keepdims=True))
+            r = np.sqrt(np.add.reduce(a * a, dims, None, None, True))
         else:
             with np.errstate(all="ignore"):
                 r = np.power(np.sum(np.power(ax, p), axis=dims, keepdims=True), 1.0 / p)
