@@ -100,3 +100,89 @@ def test_gradients_unchanged():
     for op in (lambda x: x.max(), lambda x: x.max(1).values, lambda x: x.amin(0),
                lambda x: x.var(1), lambda x: x.std(), lambda x: x.prod(1), lambda x: x.mean(1)):
         assert gradcheck(op, (a,))
+
+
+# ---- the 1M-element fast paths: scans, logaddexp, nansum, norm, erf/erfc, normal_ ----------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dim", [((19, 37), 1), ((19, 37), 0), ((3, 300, 5), 1),
+                                       ((8, 5), -1), ((1,), 0), ((4, 0), 1), ((2, 3, 517), 2)])
+@pytest.mark.parametrize("prod", [False, True])
+def test_scan_kernel(shape, dim, prod, dtype):
+    a = np.random.default_rng(5).uniform(0.5, 1.5, shape).astype(dtype)
+    got = (fastdl.cumprod if prod else fastdl.cumsum)(fastdl.tensor(a), dim).numpy()
+    want = (np.cumprod if prod else np.cumsum)(a.astype(np.float64), axis=dim)
+    assert got.dtype == a.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == "float32" else 1e-13)
+    # double accumulation: each output is the float64 scan rounded once
+    np.testing.assert_array_equal(got, want.astype(dtype))
+    torch = pytest.importorskip("torch")
+    t = (torch.cumprod if prod else torch.cumsum)(torch.from_numpy(a), dim).numpy()
+    np.testing.assert_allclose(got, t, rtol=1e-6 if dtype == "float32" else 1e-13)
+
+
+def test_scan_kernel_special_values_and_threads():
+    a = np.array([[1.0, np.nan, 2.0], [np.inf, -np.inf, 1.0], [0.0, 3.0, -1.0]], np.float32)
+    with np.errstate(invalid="ignore"):  # the reference's inf - inf; fastdl's scan is silent
+        ws, wp = np.cumsum(a, 1), np.cumprod(a, 0)
+    np.testing.assert_array_equal(fastdl.cumsum(fastdl.tensor(a), 1).numpy(), ws)
+    np.testing.assert_array_equal(fastdl.cumprod(fastdl.tensor(a), 0).numpy(), wp)
+    big = np.random.default_rng(6).standard_normal((300, 700)).astype(np.float32)
+    prev = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        one = [fastdl.cumsum(fastdl.tensor(big), d).numpy() for d in (0, 1)]
+        fastdl.set_num_threads(2)
+        two = [fastdl.cumsum(fastdl.tensor(big), d).numpy() for d in (0, 1)]
+    finally:
+        fastdl.set_num_threads(prev)
+    for o, t in zip(one, two):
+        np.testing.assert_array_equal(o, t)
+
+
+def test_logaddexp_fast_path():
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal(1 << 16) * 30).astype(np.float32)
+    b = (rng.standard_normal(1 << 16) * 30).astype(np.float32)
+    a[:6] = [np.inf, -np.inf, np.nan, np.inf, -np.inf, 1.0]
+    b[:6] = [np.inf, -np.inf, 1.0, -np.inf, 2.0, np.inf]
+    got = fastdl.logaddexp(fastdl.tensor(a), fastdl.tensor(b)).numpy()
+    with np.errstate(invalid="ignore"):  # NumPy warns at NaN inputs
+        want = np.logaddexp(a.astype(np.float64), b.astype(np.float64))
+    # atol: near a zero result max(a, b) and log1p(...) cancel (one float32 ulp of |max|)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-7, equal_nan=True)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(got, torch.logaddexp(torch.from_numpy(a), torch.from_numpy(b)),
+                               rtol=3e-7, atol=1e-7, equal_nan=True)
+
+
+def test_nansum_norm_erf_fast_paths():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((300, 200)).astype(np.float32)
+    t = fastdl.tensor(a)
+    np.testing.assert_allclose(fastdl.nansum(t).item(), a.astype(np.float64).sum(), rtol=1e-5)
+    b = a.copy()
+    b[3, 4] = np.nan
+    np.testing.assert_allclose(fastdl.nansum(fastdl.tensor(b), 1).numpy(), np.nansum(b, 1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(t.norm().item(), np.linalg.norm(a.astype(np.float64)), rtol=1e-5)
+    assert t.norm().dtype == fastdl.float32 and fastdl.zeros(3).norm().item() == 0
+    from scipy import special
+    for f, ref, tol in ((fastdl.erf, special.erf, 2e-7), (fastdl.erfc, special.erfc, 4e-7)):
+        np.testing.assert_allclose(f(t).numpy(), ref(a.astype(np.float64)), rtol=tol, atol=1e-30)
+        np.testing.assert_allclose(f(t[:, ::2]).numpy(), ref(a[:, ::2].astype(np.float64)),
+                                   rtol=tol, atol=1e-30)
+
+
+@pytest.mark.parametrize("dtype", [fastdl.float32, fastdl.float64])
+def test_normal_in_place(dtype):
+    fastdl.manual_seed(3)
+    x = fastdl.empty(200000, dtype=dtype).normal_(2.0, 0.5)
+    fastdl.manual_seed(3)
+    y = fastdl.empty(200000, dtype=dtype).normal_(2.0, 0.5)
+    a = x.numpy()
+    assert x.dtype == dtype and np.array_equal(a, y.numpy())  # reproducible from the seed
+    assert abs(a.mean() - 2.0) < 0.01 and abs(a.std() - 0.5) < 0.01
+    w = fastdl.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.normal_()

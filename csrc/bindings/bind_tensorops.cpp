@@ -1,4 +1,5 @@
 // Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
+// cumsum/cumprod,
 // fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense,
 // scatter_add, nan_to_num, hypot, erfinv (float32).
 // Dtypes, ranks, shapes and contiguity are validated here; the GIL is released around every
@@ -66,6 +67,18 @@ py::tuple cumext_t(const py::array& x, int64_t dim, bool is_max) {
                          ptr<int64_t>(idx));
   }
   return py::make_tuple(vals, idx);
+}
+
+template <class T>
+py::array cumop_t(const py::array& x, int64_t dim, bool prod) {
+  int64_t outer, n, inner;
+  split(x, dim, outer, n, inner);
+  py::array out = pool_array(shape_of(x), x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::cumop<T>(cptr<T>(x), outer, n, inner, prod, ptr<T>(out));
+  }
+  return out;
 }
 
 template <class T>
@@ -236,6 +249,16 @@ void bind_tensorops(py::module_& m) {
       },
       py::arg("input"), py::arg("dim"), py::arg("is_max"),
       "(values, indices) of the running max (min) along dim, torch's NaN and tie rules.");
+  m.def(
+      "tensorops_cumop",
+      [](const py::array& x, int64_t dim, bool prod) {
+        const char* fn = prod ? "cumprod" : "cumsum";
+        require_float(x, fn, "input");
+        check_dim(x, dim, fn);
+        return is_f32(x) ? cumop_t<float>(x, dim, prod) : cumop_t<double>(x, dim, prod);
+      },
+      py::arg("input"), py::arg("dim"), py::arg("prod"),
+      "The running sum (prod: product) along dim, accumulated in double as torch's CPU scan.");
   m.def(
       "tensorops_fmod",
       [](const py::array& a, const py::array& b, bool python_mod) {

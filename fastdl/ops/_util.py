@@ -141,7 +141,9 @@ def _binary(uf, a, b, dt=None):
                 tb = b.__class__
                 if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
                         tb is builtins.int:
-                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
+                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN) \
+                            and (tb is not np.ndarray or a.size * b.size < _POOL_MIN or
+                                 a.shape == b.shape):
                         out = uf(a, b)
                         # 0-d operands give a NumPy scalar, which a later op would promote as
                         # a Python number (float64 -> float32): keep it an array

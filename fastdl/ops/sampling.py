@@ -252,6 +252,18 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     arr_ = _float_self(self, "normal_")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    if arr_.dtype in (np.float32, np.float64) and arr_.flags.c_contiguous and \
+            arr_.flags.writeable and not (_fn._state.grad and self.requires_grad and
+                                          self._node is None):
+        # sampled straight into the storage in its own dtype (NumPy's float32 ziggurat for
+        # float32: no float64 temporary and no cast pass)
+        _gen(generator).standard_normal(arr_.shape, dtype=arr_.dtype, out=arr_)
+        if std != 1:
+            arr_ *= std
+        if mean != 0:
+            arr_ += mean
+        self._vc[0] += 1
+        return self
     return _fill(self, _gen(generator).normal(mean, std, arr_.shape), "normal_")
 
 

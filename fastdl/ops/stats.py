@@ -322,6 +322,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     x = as_tensor(input)
     a = arr(x)
     if a.dtype.kind == "f":
+        # a NaN in a slice makes that slice's sum NaN: a sum without NaN is the answer (and
+        # its gradient, 1 everywhere, is nansum's); otherwise zero the NaNs and sum again
+        s = _sum(x, dim, keepdim, dtype)
+        if not np.isnan(arr(s)).any():
+            return out_(out, s, "nansum")
         from ..tensor import where
         x = where(wrap(np.isnan(a)), wrap(np.zeros((), a.dtype)), x)
     return out_(out, _sum(x, dim, keepdim, dtype), "nansum")
@@ -522,6 +527,10 @@ class _VectorNorm(_Op):
             r = np.sum(ax != 0, axis=dims, keepdims=True).astype(a.dtype)
         elif p == 1:
             r = np.add.reduce(ax, dims, None, None, True)
+        elif p == 2 and dims is None and a.flags.c_contiguous and a.size and \
+                a.dtype in (np.float32, np.float64):
+            f = a.reshape(-1)  # BLAS dot: one pass, no a * a temporary
+            r = np.sqrt(np.asarray(np.dot(f, f), a.dtype)).reshape((1,) * a.ndim)
         elif p == 2:
             r = np.sqrt(np.add.reduce(a * a, dims, None, None, True))
         else:

@@ -112,6 +112,10 @@ template <class T>
 void hypot(const T* a, const T* b, int64_t n, T* out) {
   table<T>().hypot(a, b, n, out);
 }
+template <class T>
+void cumop(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* out) {
+  table<T>().cumop(x, outer, n, inner, prod, out);
+}
 void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, out); }
 
 #define FASTDL_TENSOROPS(T)                                                                   \
@@ -129,7 +133,8 @@ void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, 
   template int64_t scatter_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,     \
                                   int64_t);                                                    \
   template void nan_to_num<T>(const T*, int64_t, T, T, T, T*);                                 \
-  template void hypot<T>(const T*, const T*, int64_t, T*);
+  template void hypot<T>(const T*, const T*, int64_t, T*);                                     \
+  template void cumop<T>(const T*, int64_t, int64_t, int64_t, bool, T*);
 FASTDL_TENSOROPS(float)
 FASTDL_TENSOROPS(double)
 #undef FASTDL_TENSOROPS
