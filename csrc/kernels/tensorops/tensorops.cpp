@@ -116,6 +116,11 @@ template <class T>
 void cumop(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* out) {
   table<T>().cumop(x, outer, n, inner, prod, out);
 }
+template <class T>
+int64_t index_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                  const T* src, int64_t m) {
+  return table<T>().index_add(out, outer, n, inner, idx, src, m);
+}
 void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, out); }
 
 #define FASTDL_TENSOROPS(T)                                                                   \
@@ -134,7 +139,9 @@ void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, 
                                   int64_t);                                                    \
   template void nan_to_num<T>(const T*, int64_t, T, T, T, T*);                                 \
   template void hypot<T>(const T*, const T*, int64_t, T*);                                     \
-  template void cumop<T>(const T*, int64_t, int64_t, int64_t, bool, T*);
+  template void cumop<T>(const T*, int64_t, int64_t, int64_t, bool, T*);                      \
+  template int64_t index_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,       \
+                                int64_t);
 FASTDL_TENSOROPS(float)
 FASTDL_TENSOROPS(double)
 #undef FASTDL_TENSOROPS

@@ -243,6 +243,35 @@ void cumop_k(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* 
 }
 
 // ---------------------------------------------------------------------------------------
+// index_add: whole rows of `inner` elements added at once (contiguous, vectorised). Chunks
+// own column blocks of out (over outer x column blocks), so no two threads add into one
+// element and each element's additions run in j order.
+
+template <class T>
+int64_t index_add_k(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                    const T* src, int64_t m) {
+  for (int64_t j = 0; j < m; ++j)  // validated first: nothing is written for a bad index
+    if (idx[j] < -n || idx[j] >= n) return j;
+  constexpr int64_t kCols = 1024;
+  const int64_t nb = (inner + kCols - 1) / kCols;
+  parallel_for(outer * nb, grain_rows(m * kCols), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / nb, c0 = (t % nb) * kCols;
+      const int64_t nc = inner - c0 < kCols ? inner - c0 : kCols;
+      T* __restrict oo = out + o * n * inner + c0;
+      const T* __restrict so = src + o * m * inner + c0;
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t r = idx[j] < 0 ? idx[j] + n : idx[j];
+        T* __restrict orow = oo + r * inner;
+        const T* __restrict srow = so + j * inner;
+        for (int64_t i = 0; i < nc; ++i) orow[i] += srow[i];
+      }
+    }
+  });
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------
 // fmod / remainder
 
 template <class T>
@@ -781,7 +810,8 @@ template <class T>
 constexpr TensorOpsT<T> ops_t() {
   return {&gather_k<T>, &cumext_k<T>, &fmod_k<T>, &multinomial_replacement_k<T>,
           &multinomial_noreplace_k<T>, &topk_k<T>, &mode_k<T>, &spmm_coo_k<T>,
-          &scatter_add_k<T>, &nan_to_num_k<T>, &hypot_k<T>, &cumop_k<T>};
+          &scatter_add_k<T>, &nan_to_num_k<T>, &hypot_k<T>, &cumop_k<T>,
+          &index_add_k<T>};
 }
 
 }  // namespace
