@@ -231,3 +231,18 @@ def test_histc_against_torch():
     got = fastdl.histc(fastdl.tensor(z), 100, -3, 3).numpy()
     np.testing.assert_array_equal(got, torch.histc(torch.from_numpy(z), 100, -3, 3).numpy())
     assert got.sum() == ((z >= -3) & (z <= 3)).sum()
+
+
+def test_outer_and_logsumexp():
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal(300).astype(np.float32), rng.standard_normal(200).astype(np.float32)
+    got = fastdl.outer(fastdl.tensor(a), fastdl.tensor(b)).numpy()
+    np.testing.assert_array_equal(got, np.multiply.outer(a, b))  # one product per entry
+    assert fastdl.outer(fastdl.tensor([1, 2]), fastdl.tensor([3, 4])).dtype == fastdl.int64
+    m = rng.standard_normal((50, 70)).astype(np.float32)
+    m[3, :] = -np.inf
+    m[4, 5] = np.inf
+    got = fastdl.logsumexp(fastdl.tensor(m), 1).numpy()
+    with np.errstate(divide="ignore"):
+        want = np.log(np.exp(m.astype(np.float64)).sum(1))
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -20,7 +20,7 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
-from ._util import _no_graph, _squeeze, _wrap
+from ._util import _empty, _no_graph, _squeeze, _wrap
 from .select import take_along
 from .table import register
 
@@ -34,10 +34,14 @@ class _LogSumExp(_Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         with np.errstate(all="ignore"):
-            m = np.max(a, axis=dims, keepdims=True) if a.size else np.zeros(
+            m = np.maximum.reduce(a, dims, None, None, True) if a.size else np.zeros(
                 [1 if dims is None or i in dims else s for i, s in enumerate(a.shape)], a.dtype)
             m = np.where(np.isfinite(m), m, 0)
-            s = np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True)) + m
+            # exp(a - m) in one temporary (from the caching pool when large), summed in place
+            t = np.subtract(a, m, out=_empty(a.shape, a.dtype)) if a.dtype.kind == "f" \
+                else a - m
+            np.exp(t, out=t)
+            s = np.log(np.add.reduce(t, dims, None, None, True)) + m
         ctx.save_for_backward(a, s)
         ctx.dims, ctx.keepdim = dims, keepdim
         return _squeeze(s, dims, keepdim)
@@ -517,7 +521,7 @@ class _VectorNorm(_Op):
 
     @staticmethod
     def forward(ctx, a, p, dims, keepdim):
-        ax = np.abs(a)
+        ax = np.abs(a) if p != 2 else None  # the 2-norm needs no |a| pass
         if p == np.inf:
             r = np.max(ax, axis=dims, keepdims=True) if a.size else np.zeros(
                 [1 if dims is None or i in dims else s for i, s in enumerate(a.shape)], a.dtype)
