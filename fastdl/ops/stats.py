@@ -521,6 +521,13 @@ class _VectorNorm(_Op):
 
     @staticmethod
     def forward(ctx, a, p, dims, keepdim):
+        if p == 2 and dims is None and a.flags.c_contiguous and a.size and \
+                (a.dtype == np.float32 or a.dtype == np.float64):  # the common case first
+            f = a.reshape(-1)  # BLAS dot: one pass, no a * a temporary
+            r = np.sqrt(np.asarray(np.dot(f, f), a.dtype)).reshape((1,) * a.ndim)
+            ctx.save_for_backward(a, r)
+            ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+            return r if keepdim else r.reshape(())
         ax = np.abs(a) if p != 2 else None  # the 2-norm needs no |a| pass
         if p == np.inf:
             r = np.max(ax, axis=dims, keepdims=True) if a.size else np.zeros(
@@ -578,7 +585,8 @@ def vector_norm_impl(x, ord, dim, keepdim, dtype, what):
     a = arr(x)
     if a.dtype.kind != "f":
         raise RuntimeError(f"{what}(): expected a floating point input, got {a.dtype}")
-    if isinstance(ord, str) or not isinstance(ord, numbers.Real):
+    if ord.__class__ is not float and ord.__class__ is not int and \
+            (isinstance(ord, str) or not isinstance(ord, numbers.Real)):
         raise RuntimeError(f"{what}(): ord must be a number, got {ord!r}")
     dims = norm_dims(dim, a.ndim, what)
     if a.ndim == 0:
