@@ -223,15 +223,15 @@ def _finish(benchmark, batch, kind, side):
     settle(0.3 if side != "fastdl" else 0.05)
 
 
-@pytest.mark.parametrize("kind", ["lenet", "mlp"])
-def test_train_step_fastdl(benchmark, nthreads, kind):
-    benchmark.group = f"train step: {kind} batch {CASES[kind][0]}, {nthreads} thread(s)"
+def _time_train_step(benchmark, lib, make_model, kind, side):
+    """Times one Adam train step of the `kind` model on `lib` (fastdl or torch): the same
+    batch, loss and optimiser on both sides."""
     batch, shape = CASES[kind]
     x, y = _data(batch, shape)
-    xt, yt = fastdl.from_numpy(x), fastdl.from_numpy(y)
-    model = _fastdl_model(kind)
-    crit = fastdl.nn.CrossEntropyLoss()
-    opt = fastdl.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = lib.from_numpy(x), lib.from_numpy(y)
+    model = make_model(kind)
+    crit = lib.nn.CrossEntropyLoss()
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
         opt.zero_grad()
@@ -244,7 +244,13 @@ def test_train_step_fastdl(benchmark, nthreads, kind):
         step()
     settle()
     benchmark.pedantic(step, rounds=rounds(60 if kind == "lenet" else 40), warmup_rounds=2)
-    _finish(benchmark, batch, kind, "fastdl")
+    _finish(benchmark, batch, kind, side)
+
+
+@pytest.mark.parametrize("kind", ["lenet", "mlp"])
+def test_train_step_fastdl(benchmark, nthreads, kind):
+    benchmark.group = f"train step: {kind} batch {CASES[kind][0]}, {nthreads} thread(s)"
+    _time_train_step(benchmark, fastdl, _fastdl_model, kind, "fastdl")
 
 
 @pytest.mark.parametrize("kind", ["lenet", "mlp"])
@@ -265,25 +271,7 @@ def test_train_step_numpy(benchmark, nthreads, kind):
 def test_train_step_torch(benchmark, nthreads, kind):
     import torch
     benchmark.group = f"train step: {kind} batch {CASES[kind][0]}, {nthreads} thread(s)"
-    batch, shape = CASES[kind]
-    x, y = _data(batch, shape)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model = _torch_model(kind)
-    crit = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        opt.zero_grad()
-        loss = crit(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    for _ in range(3):
-        step()
-    settle()
-    benchmark.pedantic(step, rounds=rounds(60 if kind == "lenet" else 40), warmup_rounds=2)
-    _finish(benchmark, batch, kind, "torch")
+    _time_train_step(benchmark, torch, _torch_model, kind, "torch")
 
 
 def test_numpy_models_learn():

@@ -64,6 +64,26 @@ void check_affine_eps(const py::object& w, const py::object& b, const py::array&
 
 py::object none() { return py::none(); }
 
+// The gradients a norm's backward returns: gx shaped like x, gw and gb of n elements, each
+// allocated only when wanted; x_/w_/b_ptr are nullptr and the tuple holds None otherwise.
+struct NormGrads {
+  bool need_gx, need_gw, need_gb;
+  py::array gx, gw, gb;
+  NormGrads(const py::array& x, int64_t n, bool nx, bool nw, bool nb)
+      : need_gx(nx), need_gw(nw), need_gb(nb) {
+    if (nx) gx = pool_array(shape_of(x), x.dtype());
+    if (nw) gw = pool_array({n}, x.dtype());
+    if (nb) gb = pool_array({n}, x.dtype());
+  }
+  template <class T> T* x_ptr() { return need_gx ? ptr<T>(gx) : nullptr; }
+  template <class T> T* w_ptr() { return need_gw ? ptr<T>(gw) : nullptr; }
+  template <class T> T* b_ptr() { return need_gb ? ptr<T>(gb) : nullptr; }
+  py::tuple result() const {
+    return py::make_tuple(need_gx ? py::object(gx) : none(), need_gw ? py::object(gw) : none(),
+                          need_gb ? py::object(gb) : none());
+  }
+};
+
 // ---------------------------------------------------------------------------------------
 // batch norm
 
@@ -142,11 +162,7 @@ py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array&
   int64_t N, C, Sp;
   ncs(x, "batch_norm_backward", N, C, Sp);
   std::vector<T> wv = vec_or<T>(w, C, T(1));
-  py::object gx = none(), gw = none(), gb = none();
-  py::array gxa, gwa, gba;
-  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
-  if (need_gw) gw = gwa = pool_array({C}, x.dtype());
-  if (need_gb) gb = gba = pool_array({C}, x.dtype());
+  NormGrads out(x, C, need_gx, need_gw, need_gb);
   const T* m = cptr<T>(mean);
   const T* is = cptr<T>(invstd);
   {
@@ -155,7 +171,7 @@ py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array&
     if (training) {
       if (need_gx || need_gw || need_gb)
         norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, is, wv.data(),
-                                   need_gx ? ptr<T>(gxa) : nullptr, sg.data(), sgx.data());
+                                   out.x_ptr<T>(), sg.data(), sgx.data());
     } else {
       if (need_gw || need_gb)
         norm::bn_backward_reduce<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, m, sg.data(), sgx.data());
@@ -163,15 +179,15 @@ py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array&
         std::vector<T> k1(C), zero(C, T(0));
         for (int64_t c = 0; c < C; ++c)
           k1[c] = static_cast<T>(static_cast<double>(wv[c]) * static_cast<double>(is[c]));
-        norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), zero.data(), ptr<T>(gxa));
+        norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), zero.data(), out.x_ptr<T>());
       }
     }
-    if (need_gw)
-      for (int64_t c = 0; c < C; ++c) ptr<T>(gwa)[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
-    if (need_gb)
-      for (int64_t c = 0; c < C; ++c) ptr<T>(gba)[c] = static_cast<T>(sg[c]);
+    T* gw = out.w_ptr<T>();
+    T* gb = out.b_ptr<T>();
+    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
+    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sg[c]);
   }
-  return py::make_tuple(gx, gw, gb);
+  return out.result();
 }
 
 py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& mean,
@@ -233,18 +249,13 @@ py::tuple ln_bwd_t(const py::array& g, const py::array& x, const py::object& w,
   int64_t M, K;
   mk(x, "layer_norm_backward", M, K);
   std::vector<T> wv = vec_or<T>(w, K, T(1));
-  py::object gx = none(), gw = none(), gb = none();
-  py::array gxa, gwa, gba;
-  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
-  if (need_gw) gw = gwa = pool_array({K}, x.dtype());
-  if (need_gb) gb = gba = pool_array({K}, x.dtype());
+  NormGrads out(x, K, need_gx, need_gw, need_gb);
   {
     py::gil_scoped_release nogil;
     norm::ln_backward<T>(cptr<T>(g), cptr<T>(x), M, K, wv.data(), cptr<T>(mean), cptr<T>(rstd),
-                         need_gx ? ptr<T>(gxa) : nullptr, need_gw ? ptr<T>(gwa) : nullptr,
-                         need_gb ? ptr<T>(gba) : nullptr);
+                         out.x_ptr<T>(), out.w_ptr<T>(), out.b_ptr<T>());
   }
-  return py::make_tuple(gx, gw, gb);
+  return out.result();
 }
 
 py::tuple ln_bwd(const py::array& g, const py::array& x, const py::object& w,
@@ -312,18 +323,13 @@ py::tuple gn_bwd_t(const py::array& g, const py::array& x, int64_t G, const py::
   int64_t N, C, Sp;
   ncs(x, "group_norm_backward", N, C, Sp);
   std::vector<T> wv = vec_or<T>(w, C, T(1));
-  py::object gx = none(), gw = none(), gb = none();
-  py::array gxa, gwa, gba;
-  if (need_gx) gx = gxa = pool_array(shape_of(x), x.dtype());
-  if (need_gw) gw = gwa = pool_array({C}, x.dtype());
-  if (need_gb) gb = gba = pool_array({C}, x.dtype());
+  NormGrads out(x, C, need_gx, need_gw, need_gb);
   {
     py::gil_scoped_release nogil;
     norm::gn_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, G, wv.data(), cptr<T>(mean),
-                         cptr<T>(rstd), need_gx ? ptr<T>(gxa) : nullptr,
-                         need_gw ? ptr<T>(gwa) : nullptr, need_gb ? ptr<T>(gba) : nullptr);
+                         cptr<T>(rstd), out.x_ptr<T>(), out.w_ptr<T>(), out.b_ptr<T>());
   }
-  return py::make_tuple(gx, gw, gb);
+  return out.result();
 }
 
 py::tuple gn_bwd(const py::array& g, const py::array& x, int64_t G, const py::object& w,

@@ -76,6 +76,15 @@
 
 namespace fastdl {
 namespace simd {
+
+// Long sums (softmax, norm and loss statistics) go kLaneTerms terms per vector lane in the
+// element type, then each lane is added into a double. A lane never holds more than
+// kLaneTerms terms (relative error at most kLaneTerms·eps, 2e-6 in float32, even for the
+// correlated rounding of equal terms), so the total stays exact to the element type's
+// rounding however long the row: a float lane summing a whole row drifts after ~10^5 terms
+// and stops growing at 2^24.
+constexpr int64_t kLaneTerms = 32;
+
 inline namespace FASTDL_SIMD_ISA {
 
 // ======================================================================================

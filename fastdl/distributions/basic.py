@@ -439,6 +439,12 @@ class Uniform(Distribution):
         return _as_float_tensor(value) * (self.high - self.low) + self.low
 
 
+def _from_base(name):
+    """A read-only property that forwards ``name`` to ``self.base_dist``."""
+    return property(lambda self: getattr(self.base_dist, name),
+                    doc=f"The base distribution's ``{name}``.")
+
+
 class Independent(Distribution):
     """Reinterpret the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
     ``base_distribution`` as event dimensions: log-probabilities and entropies are summed
@@ -462,25 +468,11 @@ class Independent(Distribution):
         super().__init__(bs[:cut], bs[cut:] + tuple(base_distribution.event_shape),
                          validate_args)
 
-    @property
-    def has_rsample(self):
-        return self.base_dist.has_rsample
-
-    @property
-    def support(self):
-        return self.base_dist.support
-
-    @property
-    def mean(self):
-        return self.base_dist.mean
-
-    @property
-    def mode(self):
-        return self.base_dist.mode
-
-    @property
-    def variance(self):
-        return self.base_dist.variance
+    has_rsample = _from_base("has_rsample")
+    support = _from_base("support")
+    mean = _from_base("mean")
+    mode = _from_base("mode")
+    variance = _from_base("variance")
 
     def expand(self, batch_shape, _instance=None):
         s = _shape(batch_shape)

@@ -40,8 +40,8 @@ import fastdl.nn as nn
 import fastdl.transforms as T
 from fastdl.data import DataLoader, TensorDataset, random_split
 
-__all__ = ["LeNet5", "load_data", "train", "evaluate", "Progress", "save_plot", "main",
-           "make_augment"]
+__all__ = ["LeNet5", "load_data", "train", "train_epoch", "fit", "add_run_args", "evaluate",
+           "Progress", "save_plot", "main", "make_augment"]
 
 # per-dataset pixel statistics (of the training split), used to standardise the inputs
 _STATS = {"mnist": (0.1307, 0.3081), "digits": (0.3048, 0.3838)}
@@ -183,11 +183,12 @@ def make_augment(in_size, shift=2, fill=0.0):
 
 
 def train_epoch(model, loader, optimizer, criterion, scheduler=None, desc="", bar=True,
-                batch_losses=None, augment=None):
+                batch_losses=None, augment=None, max_grad_norm=None):
     """One pass over ``loader``: forward, loss, backward, optimiser step (and a per-batch
-    scheduler step); ``augment`` (a transform) is applied to every input batch first.
-    Returns ``(mean loss, accuracy, samples/s)``; appends every batch's loss to
-    ``batch_losses`` when given."""
+    scheduler step); ``augment`` (a transform) is applied to every input batch first, and
+    gradients are clipped to the total norm ``max_grad_norm`` when given. Returns
+    ``(mean loss, accuracy, samples/s)``; appends every batch's loss to ``batch_losses`` when
+    given."""
     model.train()
     total_loss, correct, n = 0.0, 0, 0
     with Progress(len(loader.dataset) if not loader.drop_last else
@@ -199,6 +200,8 @@ def train_epoch(model, loader, optimizer, criterion, scheduler=None, desc="", ba
             loss = criterion(out, yb)
             optimizer.zero_grad()
             loss.backward()
+            if max_grad_norm is not None:
+                fastdl.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -212,6 +215,43 @@ def train_epoch(model, loader, optimizer, criterion, scheduler=None, desc="", ba
             prog.update(bs, total_loss / n, correct / n)
         rate = prog.rate()
     return total_loss / max(n, 1), correct / max(n, 1), rate
+
+
+def add_run_args(p):
+    """The options every classifier example shares: --threads, --dataset, --limit, --seed and
+    --no-progress (added to the argparse parser ``p``)."""
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def fit(model, args, train, val, test, optimizer, scheduler=None, max_grad_norm=None):
+    """Train ``model`` for ``args.epochs`` epochs of mini-batches of ``args.batch_size`` with
+    cross entropy (``train_epoch``, the scheduler stepped per batch), print one line per
+    epoch, then the test accuracy. Returns ``{"history", "test_loss", "test_accuracy",
+    "model"}``.
+
+    Example: ``fit(model, args, *load_data("digits"), fastdl.optim.Adam(model.parameters()))``"""
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    criterion = nn.CrossEntropyLoss()
+    hist = {"train_loss": [], "val_acc": [], "batch_loss": []}
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        tl, ta, rate = train_epoch(model, loader, optimizer, criterion, scheduler,
+                                   desc=f"epoch {epoch}/{args.epochs}",
+                                   bar=not args.no_progress, batch_losses=hist["batch_loss"],
+                                   max_grad_norm=max_grad_norm)
+        vl, va = evaluate(model, val)
+        hist["train_loss"].append(tl)
+        hist["val_acc"].append(va)
+        print(f"epoch {epoch}/{args.epochs}: train loss {tl:.4f} acc {ta:.4f} | val loss "
+              f"{vl:.4f} acc {va:.4f} | {time.perf_counter() - t0:.1f} s "
+              f"({rate:,.0f} samples/s)", flush=True)
+    test_loss, test_acc = evaluate(model, test)
+    print(f"test accuracy: {test_acc:.4f}", flush=True)
+    return {"history": hist, "test_loss": test_loss, "test_accuracy": test_acc, "model": model}
 
 
 def save_plot(history, path, title=""):

@@ -12,12 +12,10 @@ scikit-learn; ``--limit N`` for quick runs).
 from __future__ import annotations
 
 import argparse
-import time
 
 import fastdl
 import fastdl.nn as nn
-from fastdl.data import DataLoader
-from fastdl.examples.train_lenet import evaluate, load_data, train_epoch
+from fastdl.examples.train_lenet import add_run_args, fit, load_data
 
 __all__ = ["MLP", "main"]
 
@@ -46,11 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_run_args(p)
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         p.error("--epochs, --batch-size and --lr must be positive")
@@ -66,30 +60,14 @@ def main(argv=None):
     train, val, test = load_data(args.dataset, args.limit, args.seed)
     in_features = int(train[0][0].numel())
     model = MLP(in_features, tuple(args.hidden))
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    criterion = nn.CrossEntropyLoss()
     optimizer = fastdl.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                                  nesterov=True, weight_decay=5e-4)
-    scheduler = fastdl.optim.lr_scheduler.CosineAnnealingLR(optimizer,
-                                                            T_max=args.epochs * len(loader))
+    steps = args.epochs * -(-len(train) // args.batch_size)
+    scheduler = fastdl.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     print(f"{args.dataset}: {len(train)} train / {len(val)} validation / {len(test)} test; "
           f"MLP {in_features}-{'-'.join(map(str, args.hidden))}-10, SGD + Nesterov momentum "
           f"{args.momentum}", flush=True)
-    hist = {"train_loss": [], "val_acc": [], "batch_loss": []}
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        tl, ta, rate = train_epoch(model, loader, optimizer, criterion, scheduler,
-                                   desc=f"epoch {epoch}/{args.epochs}",
-                                   bar=not args.no_progress, batch_losses=hist["batch_loss"])
-        vl, va = evaluate(model, val)
-        hist["train_loss"].append(tl)
-        hist["val_acc"].append(va)
-        print(f"epoch {epoch}/{args.epochs}: train loss {tl:.4f} acc {ta:.4f} | val loss "
-              f"{vl:.4f} acc {va:.4f} | {time.perf_counter() - t0:.1f} s "
-              f"({rate:,.0f} samples/s)", flush=True)
-    test_loss, test_acc = evaluate(model, test)
-    print(f"test accuracy: {test_acc:.4f}", flush=True)
-    return {"history": hist, "test_loss": test_loss, "test_accuracy": test_acc, "model": model}
+    return fit(model, args, train, val, test, optimizer, scheduler)
 
 
 if __name__ == "__main__":

@@ -341,13 +341,9 @@ void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx,
 // --------------------------------------------------------------------------------------
 // Softmax / log_softmax
 // --------------------------------------------------------------------------------------
-// Sums along the softmax dimension go in blocks summed in vector lanes, each block's total then
-// added into a double. A lane never holds more than kLaneTerms terms (relative error at most
-// kLaneTerms·eps, 2e-6 in float32, even for the correlated rounding of equal terms), so the
-// total stays exact to the element type's rounding however long the row: a float lane summing
-// the whole row drifts after ~10^5 terms and stops growing at 2^24 (softmax of 2^31 equal
-// logits summed to 4.0).
-constexpr int64_t kLaneTerms = 32;
+// Sums along the softmax dimension go in blocks summed in vector lanes, each block's total
+// then added into a double (see simd::kLaneTerms in common/simd.h).
+using simd::kLaneTerms;
 
 template <class V>
 FASTDL_FLATTEN void softmax_row(bool lg, const Elem<V>* x, Elem<V>* y, int64_t d) {

@@ -26,13 +26,26 @@ using simd::slog;
 using simd::ssqrt;
 
 constexpr int64_t kChunk = 32768;  // elements per parallel chunk of the pointwise kernels
-// Sums go kLaneTerms terms per vector lane (2·W lanes) in T, then into double: the relative
-// error of a block stays below kLaneTerms·eps even when every term rounds the same way (equal
-// terms), so long sums are exact to T's rounding.
-constexpr int64_t kLaneTerms = 32;
+using simd::kLaneTerms;
 
 template <class T>
 inline T neg_inf() { return -__builtin_inf(); }
+
+// The spatial paths (inputs (N, C, S), S > 1) vectorise along s: fn(n, s0, nl) runs for every
+// group of nl <= W positions s0 .. s0+nl-1 of image n. Groups of 4·W positions are the
+// parallel tasks; `cost` is the work per position, in elements, for the grain.
+template <class T, class F>
+inline void for_spatial_lanes(int64_t N, int64_t S, int64_t cost, F&& fn) {
+  constexpr int64_t W = Vec<T>::N, SB = 4 * W;
+  const int64_t nsb = (S + SB - 1) / SB;
+  fastdl::parallel_for(N * nsb, grain_for(cost * SB), [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t n = u / nsb, sb = u % nsb;
+      const int64_t end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
+      for (int64_t s0 = sb * SB; s0 < end; s0 += W) fn(n, s0, end - s0 < W ? end - s0 : W);
+    }
+  });
+}
 
 // Per-lane sums over the class axis of W spatial positions (the spatial paths): terms go
 // into `v` in T, and flush() (every kLaneTerms classes) adds them into the double lanes `d`.
@@ -158,44 +171,35 @@ void ce_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* tg
     return;
   }
   // Spatial: vectorise along s, W positions at a time; classes strided by S.
-  constexpr int64_t SB = 4 * W;
-  const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, grain_for(C * SB), [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t n = u / nsb, sb = u % nsb;
-      const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
-      for (int64_t s0 = sb * SB; s0 < se_end; s0 += W) {
-        const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
-        const T* base = x + n * C * S + s0;
-        V m = V(neg_inf<T>());
-        for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
-        LaneSum<T> s, q;
-        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
-          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
-          for (int64_t c = cb; c < ce; ++c) {
-            V xv = V::load(base + c * S, nl, T(0));
-            s.v = s.v + simd::exp(xv - m);
-            if (want_sx) q.v = w ? simd::mul_add(V(w[c]), xv, q.v) : (q.v + xv);
-          }
-          s.flush();
-          if (want_sx) q.flush();
-        }
-        alignas(64) T mb[W];
-        (m).store(mb);
-        for (int64_t j = 0; j < nl; ++j) {
-          const int64_t i = n * S + s0 + j;
-          const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
-          lse[i] = static_cast<T>(l);
-          const int64_t t = tgt[i];
-          if (t == ignore) {
-            loss[i] = T(0);
-            continue;
-          }
-          const double wt = w ? static_cast<double>(w[t]) : 1.0;
-          loss[i] = static_cast<T>(ce_sample_loss<T>(l, static_cast<double>(base[t * S + j]), wt,
-                                                     eps, ks, wall, q.d[j]));
-        }
+  for_spatial_lanes<T>(N, S, C, [&](int64_t n, int64_t s0, int64_t nl) {
+    const T* base = x + n * C * S + s0;
+    V m = V(neg_inf<T>());
+    for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
+    LaneSum<T> s, q;
+    for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+      const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+      for (int64_t c = cb; c < ce; ++c) {
+        V xv = V::load(base + c * S, nl, T(0));
+        s.v = s.v + simd::exp(xv - m);
+        if (want_sx) q.v = w ? simd::mul_add(V(w[c]), xv, q.v) : (q.v + xv);
       }
+      s.flush();
+      if (want_sx) q.flush();
+    }
+    alignas(64) T mb[W];
+    (m).store(mb);
+    for (int64_t j = 0; j < nl; ++j) {
+      const int64_t i = n * S + s0 + j;
+      const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
+      lse[i] = static_cast<T>(l);
+      const int64_t t = tgt[i];
+      if (t == ignore) {
+        loss[i] = T(0);
+        continue;
+      }
+      const double wt = w ? static_cast<double>(w[t]) : 1.0;
+      loss[i] = static_cast<T>(ce_sample_loss<T>(l, static_cast<double>(base[t * S + j]), wt,
+                                                 eps, ks, wall, q.d[j]));
     }
   });
 }
@@ -244,47 +248,38 @@ void ce_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const int64_t* t
     });
     return;
   }
-  constexpr int64_t SB = 4 * W;
-  const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, grain_for(2 * C * SB), [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t n = u / nsb, sb = u % nsb;
-      const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
-      for (int64_t s0 = sb * SB; s0 < se_end; s0 += W) {
-        const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
-        const T* base = x + n * C * S + s0;
-        T* gbase = gx + n * C * S + s0;
-        alignas(64) T ab[W], bb[W], lb[W], vb[W];
-        for (int64_t j = 0; j < W; ++j) ab[j] = bb[j] = lb[j] = vb[j] = T(0);
-        for (int64_t j = 0; j < nl; ++j) {
-          const int64_t i = n * S + s0 + j;
-          const int64_t t = tgt[i];
-          lb[j] = lse[i];
-          if (t == ignore) continue;
-          const double gi = gscale * static_cast<double>(g[i * gstride]);
-          const double wt = w ? static_cast<double>(w[t]) : 1.0;
-          ab[j] = static_cast<T>(gi * ((1.0 - eps) * wt + ks * wall));
-          bb[j] = static_cast<T>(gi * ks);
-          vb[j] = T(1);
-        }
-        const V va = V::load(ab), vbk = V::load(bb), vl = V::load(lb);
-        const V valid = V::load(vb), one = V(T(1)), zero = V(0);
-        for (int64_t c = 0; c < C; ++c) {
-          V p = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
-          V r = va * p;
-          if (eps != 0) r = simd::fnma(vbk, V(w ? w[c] : T(1)), r);
-          simd::select(valid == one, r, zero).store(gbase + c * S, nl);
-        }
-        for (int64_t j = 0; j < nl; ++j) {
-          const int64_t i = n * S + s0 + j;
-          const int64_t t = tgt[i];
-          if (t == ignore) continue;
-          const double gi = gscale * static_cast<double>(g[i * gstride]);
-          const double wt = w ? static_cast<double>(w[t]) : 1.0;
-          T& d = gbase[t * S + j];
-          d = static_cast<T>(static_cast<double>(d) - gi * (1.0 - eps) * wt);
-        }
-      }
+  for_spatial_lanes<T>(N, S, 2 * C, [&](int64_t n, int64_t s0, int64_t nl) {
+    const T* base = x + n * C * S + s0;
+    T* gbase = gx + n * C * S + s0;
+    alignas(64) T ab[W], bb[W], lb[W], vb[W];
+    for (int64_t j = 0; j < W; ++j) ab[j] = bb[j] = lb[j] = vb[j] = T(0);
+    for (int64_t j = 0; j < nl; ++j) {
+      const int64_t i = n * S + s0 + j;
+      const int64_t t = tgt[i];
+      lb[j] = lse[i];
+      if (t == ignore) continue;
+      const double gi = gscale * static_cast<double>(g[i * gstride]);
+      const double wt = w ? static_cast<double>(w[t]) : 1.0;
+      ab[j] = static_cast<T>(gi * ((1.0 - eps) * wt + ks * wall));
+      bb[j] = static_cast<T>(gi * ks);
+      vb[j] = T(1);
+    }
+    const V va = V::load(ab), vbk = V::load(bb), vl = V::load(lb);
+    const V valid = V::load(vb), one = V(T(1)), zero = V(0);
+    for (int64_t c = 0; c < C; ++c) {
+      V p = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
+      V r = va * p;
+      if (eps != 0) r = simd::fnma(vbk, V(w ? w[c] : T(1)), r);
+      simd::select(valid == one, r, zero).store(gbase + c * S, nl);
+    }
+    for (int64_t j = 0; j < nl; ++j) {
+      const int64_t i = n * S + s0 + j;
+      const int64_t t = tgt[i];
+      if (t == ignore) continue;
+      const double gi = gscale * static_cast<double>(g[i * gstride]);
+      const double wt = w ? static_cast<double>(w[t]) : 1.0;
+      T& d = gbase[t * S + j];
+      d = static_cast<T>(static_cast<double>(d) - gi * (1.0 - eps) * wt);
     }
   });
 }
@@ -350,42 +345,33 @@ void ce_prob_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p, 
     });
     return;
   }
-  constexpr int64_t SB = 4 * W;
-  const int64_t nsb = (S + SB - 1) / SB;
   const V va = V(a), vbb = V(b);
-  fastdl::parallel_for(N * nsb, grain_for(2 * C * SB), [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t n = u / nsb, sb = u % nsb;
-      const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
-      for (int64_t s0 = sb * SB; s0 < se_end; s0 += W) {
-        const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
-        const T* base = x + n * C * S + s0;
-        const T* pbase = p + n * C * S + s0;
-        V m = V(neg_inf<T>());
-        for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
-        LaneSum<T> s, P, Q;
-        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
-          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
-          for (int64_t c = cb; c < ce; ++c) {
-            V xv = V::load(base + c * S, nl, T(0));
-            V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
-            if (w) pv = pv * V(w[c]);
-            s.v = s.v + simd::exp(xv - m);
-            P.v = P.v + pv;
-            Q.v = simd::mul_add(pv, xv, Q.v);
-          }
-          s.flush();
-          P.flush();
-          Q.flush();
-        }
-        alignas(64) T mb[W];
-        (m).store(mb);
-        for (int64_t j = 0; j < nl; ++j) {
-          const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
-          lse[n * S + s0 + j] = static_cast<T>(l);
-          loss[n * S + s0 + j] = static_cast<T>(l * P.d[j] - Q.d[j]);
-        }
+  for_spatial_lanes<T>(N, S, 2 * C, [&](int64_t n, int64_t s0, int64_t nl) {
+    const T* base = x + n * C * S + s0;
+    const T* pbase = p + n * C * S + s0;
+    V m = V(neg_inf<T>());
+    for (int64_t c = 0; c < C; ++c) m = simd::max(V::load(base + c * S, nl, T(0)), m);
+    LaneSum<T> s, P, Q;
+    for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+      const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+      for (int64_t c = cb; c < ce; ++c) {
+        V xv = V::load(base + c * S, nl, T(0));
+        V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+        if (w) pv = pv * V(w[c]);
+        s.v = s.v + simd::exp(xv - m);
+        P.v = P.v + pv;
+        Q.v = simd::mul_add(pv, xv, Q.v);
       }
+      s.flush();
+      P.flush();
+      Q.flush();
+    }
+    alignas(64) T mb[W];
+    (m).store(mb);
+    for (int64_t j = 0; j < nl; ++j) {
+      const double l = static_cast<double>(mb[j]) + slog(s.d[j]);
+      lse[n * S + s0 + j] = static_cast<T>(l);
+      loss[n * S + s0 + j] = static_cast<T>(l * P.d[j] - Q.d[j]);
     }
   });
 }
@@ -435,43 +421,34 @@ void ce_prob_backward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* p,
     });
     return;
   }
-  constexpr int64_t SB = 4 * W;
-  const int64_t nsb = (S + SB - 1) / SB;
-  fastdl::parallel_for(N * nsb, grain_for(3 * C * SB), [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t n = u / nsb, sb = u % nsb;
-      const int64_t se_end = (sb + 1) * SB < S ? (sb + 1) * SB : S;
-      for (int64_t s0 = sb * SB; s0 < se_end; s0 += W) {
-        const int64_t nl = se_end - s0 < W ? se_end - s0 : W;
-        const T* base = x + n * C * S + s0;
-        const T* pbase = p + n * C * S + s0;
-        T* gbase = gx + n * C * S + s0;
-        LaneSum<T> P;
-        for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
-          const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
-          for (int64_t c = cb; c < ce; ++c) {
-            V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
-            if (w) pv = pv * V(w[c]);
-            P.v = P.v + pv;
-          }
-          P.flush();
-        }
-        alignas(64) T gb[W], gp[W];
-        for (int64_t j = 0; j < W; ++j) gb[j] = gp[j] = T(0);
-        for (int64_t j = 0; j < nl; ++j) {
-          const double gi = gscale * static_cast<double>(g[(n * S + s0 + j) * gstride]);
-          gb[j] = static_cast<T>(gi);
-          gp[j] = static_cast<T>(gi * P.d[j]);
-        }
-        const V vg = V::load(gb), vP = V::load(gp);
-        const V vl = V::load(lse + n * S + s0, nl, T(0));
-        for (int64_t c = 0; c < C; ++c) {
-          V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
-          if (w) pv = pv * V(w[c]);
-          V e = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
-          simd::fnma(vg, pv, (vP * e)).store(gbase + c * S, nl);
-        }
+  for_spatial_lanes<T>(N, S, 3 * C, [&](int64_t n, int64_t s0, int64_t nl) {
+    const T* base = x + n * C * S + s0;
+    const T* pbase = p + n * C * S + s0;
+    T* gbase = gx + n * C * S + s0;
+    LaneSum<T> P;
+    for (int64_t cb = 0; cb < C; cb += kLaneTerms) {
+      const int64_t ce = C - cb < kLaneTerms ? C : cb + kLaneTerms;
+      for (int64_t c = cb; c < ce; ++c) {
+        V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+        if (w) pv = pv * V(w[c]);
+        P.v = P.v + pv;
       }
+      P.flush();
+    }
+    alignas(64) T gb[W], gp[W];
+    for (int64_t j = 0; j < W; ++j) gb[j] = gp[j] = T(0);
+    for (int64_t j = 0; j < nl; ++j) {
+      const double gi = gscale * static_cast<double>(g[(n * S + s0 + j) * gstride]);
+      gb[j] = static_cast<T>(gi);
+      gp[j] = static_cast<T>(gi * P.d[j]);
+    }
+    const V vg = V::load(gb), vP = V::load(gp);
+    const V vl = V::load(lse + n * S + s0, nl, T(0));
+    for (int64_t c = 0; c < C; ++c) {
+      V pv = simd::mul_add(V::load(pbase + c * S, nl, T(0)), va, vbb);
+      if (w) pv = pv * V(w[c]);
+      V e = simd::exp(V::load(base + c * S, nl, T(0)) - vl);
+      simd::fnma(vg, pv, (vP * e)).store(gbase + c * S, nl);
     }
   });
 }

@@ -187,9 +187,7 @@ inline void vaffine(const T* x, int64_t n, T s, T t, T* y) {
 
 
 constexpr int64_t kGrain = kChunkWork;  // elements of work per parallel chunk (grain_for)
-// Sums go kLaneTerms terms per vector lane in T, then into double (within kLaneTerms·eps
-// per block even when every term rounds the same way).
-constexpr int64_t kLaneTerms = 32;
+using simd::kLaneTerms;
 
 // sg = Σ g, sgx = Σ g·(x − m), in double across blocks of (2 * W * kLaneTerms).
 template <class T>

@@ -91,23 +91,47 @@ void run_sgd(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
   });
 }
 
+// The part the Adam family (Adam/AdamW, NAdam, RAdam) shares: p after decoupled weight decay,
+// g after maximize and coupled weight decay, and the moments m_t = lerp(m, g, 1 − β1),
+// v_t = β2·v + (1 − β2)·g², stored back into s0 and s1.
+template <class T>
+struct AdamMoments {
+  using V = simd::Vec<T>;
+  bool coupled, dec, small;
+  V W1, OMW1, B2, OMB2, DECAY;
+  explicit AdamMoments(const Hyper& h) {
+    const bool wd = h.weight_decay != 0;
+    coupled = wd && !h.decoupled;
+    dec = wd && h.decoupled;
+    const double w1 = 1.0 - h.beta1;
+    small = w1 < 0.5;
+    W1 = set<T>(w1);
+    OMW1 = set<T>(1.0 - w1);
+    B2 = set<T>(h.beta2);
+    OMB2 = set<T>(1.0 - h.beta2);
+    DECAY = set<T>(1.0 - h.lr * h.weight_decay);
+  }
+  template <class M>
+  void update(const Hyper& h, const ChunkArgs<T>& a, int64_t i, M m, V& p, V& g, V& mt,
+              V& vt) const {
+    p = ld<V>(a.p + i, m);
+    g = load_grad(a, i, m, h, coupled, p);
+    if (dec) p = p * DECAY;
+    mt = lerp<T>(ld<V>(a.s0 + i, m), g, W1, OMW1, small);
+    vt = ld<V>(a.s1 + i, m) * B2 + OMB2 * g * g;
+    st(a.s0 + i, mt, m);
+    st(a.s1 + i, vt, m);
+  }
+};
+
 template <class T>
 void run_adam(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
   using V = simd::Vec<T>;
-  const bool wd = h.weight_decay != 0, coupled = wd && !h.decoupled, dec = wd && h.decoupled;
-  const double w1 = 1.0 - h.beta1;
-  const bool small = w1 < 0.5;
-  const V W1 = set<T>(w1), OMW1 = set<T>(1.0 - w1), B2 = set<T>(h.beta2),
-          OMB2 = set<T>(1.0 - h.beta2), DECAY = set<T>(1.0 - h.lr * h.weight_decay),
-          NSTEP = set<T>(-c.a), BC2 = set<T>(c.b), EPS = set<T>(h.eps);
+  const AdamMoments<T> am(h);
+  const V NSTEP = set<T>(-c.a), BC2 = set<T>(c.b), EPS = set<T>(h.eps);
   for_each_vec<T>(a.n, [&](int64_t i, auto m) {
-    V p = ld<V>(a.p + i, m);
-    V g = load_grad(a, i, m, h, coupled, p);
-    if (dec) p = p * DECAY;
-    V mt = lerp<T>(ld<V>(a.s0 + i, m), g, W1, OMW1, small);
-    V vt = ld<V>(a.s1 + i, m) * B2 + OMB2 * g * g;
-    st(a.s0 + i, mt, m);
-    st(a.s1 + i, vt, m);
+    V p, g, mt, vt;
+    am.update(h, a, i, m, p, g, mt, vt);
     if (h.amsgrad) {
       vt = simd::max(ld<V>(a.s2 + i, m), vt);
       st(a.s2 + i, vt, m);
@@ -203,20 +227,11 @@ void run_adamax(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
 template <class T>
 void run_nadam(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
   using V = simd::Vec<T>;
-  const bool wd = h.weight_decay != 0, coupled = wd && !h.decoupled, dec = wd && h.decoupled;
-  const double w1 = 1.0 - h.beta1;
-  const bool small = w1 < 0.5;
-  const V W1 = set<T>(w1), OMW1 = set<T>(1.0 - w1), B2 = set<T>(h.beta2),
-          OMB2 = set<T>(1.0 - h.beta2), DECAY = set<T>(1.0 - h.lr * h.weight_decay),
-          BC2 = set<T>(c.a), CG = set<T>(c.b), CM = set<T>(c.c), EPS = set<T>(h.eps);
+  const AdamMoments<T> am(h);
+  const V BC2 = set<T>(c.a), CG = set<T>(c.b), CM = set<T>(c.c), EPS = set<T>(h.eps);
   for_each_vec<T>(a.n, [&](int64_t i, auto m) {
-    V p = ld<V>(a.p + i, m);
-    V g = load_grad(a, i, m, h, coupled, p);
-    if (dec) p = p * DECAY;
-    V mt = lerp<T>(ld<V>(a.s0 + i, m), g, W1, OMW1, small);
-    V vt = ld<V>(a.s1 + i, m) * B2 + OMB2 * g * g;
-    st(a.s0 + i, mt, m);
-    st(a.s1 + i, vt, m);
+    V p, g, mt, vt;
+    am.update(h, a, i, m, p, g, mt, vt);
     V denom = simd::sqrt(vt / BC2) + EPS;
     p = p + CG * (g / denom);
     st(a.p + i, p + CM * (mt / denom), m);
@@ -226,22 +241,13 @@ void run_nadam(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
 template <class T>
 void run_radam(const Hyper& h, const Coef& c, const ChunkArgs<T>& a) {
   using V = simd::Vec<T>;
-  const bool wd = h.weight_decay != 0, coupled = wd && !h.decoupled, dec = wd && h.decoupled;
   const bool rect = c.d != 0;
-  const double w1 = 1.0 - h.beta1;
-  const bool small = w1 < 0.5;
-  const V W1 = set<T>(w1), OMW1 = set<T>(1.0 - w1), B2 = set<T>(h.beta2),
-          OMB2 = set<T>(1.0 - h.beta2), DECAY = set<T>(1.0 - h.lr * h.weight_decay),
-          BC1 = set<T>(c.a), BC2S = set<T>(c.b), RECT = set<T>(c.c), LR = set<T>(h.lr),
+  const AdamMoments<T> am(h);
+  const V BC1 = set<T>(c.a), BC2S = set<T>(c.b), RECT = set<T>(c.c), LR = set<T>(h.lr),
           EPS = set<T>(h.eps);
   for_each_vec<T>(a.n, [&](int64_t i, auto m) {
-    V p = ld<V>(a.p + i, m);
-    V g = load_grad(a, i, m, h, coupled, p);
-    if (dec) p = p * DECAY;
-    V mt = lerp<T>(ld<V>(a.s0 + i, m), g, W1, OMW1, small);
-    V vt = ld<V>(a.s1 + i, m) * B2 + OMB2 * g * g;
-    st(a.s0 + i, mt, m);
-    st(a.s1 + i, vt, m);
+    V p, g, mt, vt;
+    am.update(h, a, i, m, p, g, mt, vt);
     V upd = mt / BC1 * LR;
     if (rect) upd = upd * (BC2S / (simd::sqrt(vt) + EPS)) * RECT;
     st(a.p + i, p - upd, m);

@@ -111,16 +111,21 @@ def _window_args(fn, kernel_size, stride, padding, dilation, ceil_mode, shape):
     return k, s, p, d
 
 
-class _MaxPool2dOp(_Op):
+class _PlaneMaxOp(_Op):
+    """Max pooling whose kernel gives, with each output, the flat index of its maximum in the
+    input plane: ``forward(ctx, x, *params, return_indices)`` runs the subclass's
+    ``_pool(x4, params, want_indices)``; the backward adds g at those indices (a recorded
+    scatter under create_graph, whose own backward is a gather)."""
     _double = True
 
-    @staticmethod
-    def forward(ctx, x, geo, ceil_mode, return_indices):
-        x4 = _to4(x)
+    @classmethod
+    def forward(cls, ctx, x, *args):
+        *params, return_indices = args
         need = getattr(ctx, "needs_input_grad", None) is not None
-        y, idx = _C.max_pool2d(x4, *geo, bool(ceil_mode), bool(return_indices or need))
+        y, idx = cls._pool(_to4(x), params, bool(return_indices or need))
         ctx.in_shape = x.shape
         ctx.idx = idx
+        ctx.n_params = len(args)
         if x.ndim == 3:
             y = y[0]
             idx = None if idx is None else idx[0]
@@ -128,12 +133,19 @@ class _MaxPool2dOp(_Op):
 
     @staticmethod
     def backward(ctx, g, *rest):
-        idx = ctx.idx
-        if isinstance(g, Tensor):  # create_graph: a recorded scatter (double: a gather)
-            return _PlaneScatter.apply(g, idx, ctx.in_shape), None, None, None
-        g4 = _to4(g)
-        dx = _C.max_pool2d_backward(g4, idx, ctx.in_shape[-2], ctx.in_shape[-1])
-        return dx.reshape(ctx.in_shape), None, None, None
+        sh = ctx.in_shape
+        none = (None,) * ctx.n_params
+        if isinstance(g, Tensor):  # create_graph
+            return (_PlaneScatter.apply(g, ctx.idx, sh),) + none
+        dx = _C.max_pool2d_backward(_to4(g), ctx.idx, sh[-2], sh[-1])
+        return (dx.reshape(sh),) + none
+
+
+class _MaxPool2dOp(_PlaneMaxOp):
+    @staticmethod
+    def _pool(x4, params, want_indices):
+        geo, ceil_mode = params
+        return _C.max_pool2d(x4, *geo, bool(ceil_mode), want_indices)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -263,27 +275,11 @@ def adaptive_avg_pool2d(input, output_size):
     return _AdaptiveAvgOp.apply(x, o)
 
 
-class _AdaptiveMaxOp(_Op):
-    _double = True
-
+class _AdaptiveMaxOp(_PlaneMaxOp):
     @staticmethod
-    def forward(ctx, x, o, return_indices):
-        need = getattr(ctx, "needs_input_grad", None) is not None
-        y, idx = _C.adaptive_max_pool2d(_to4(x), o[0], o[1], bool(return_indices or need))
-        ctx.in_shape = x.shape
-        ctx.idx = idx
-        if x.ndim == 3:
-            y = y[0]
-            idx = None if idx is None else idx[0]
-        return (y, idx) if return_indices else y
-
-    @staticmethod
-    def backward(ctx, g, *rest):
-        sh = ctx.in_shape
-        if isinstance(g, Tensor):  # create_graph
-            return _PlaneScatter.apply(g, ctx.idx, sh), None, None
-        dx = _C.max_pool2d_backward(_to4(g), ctx.idx, sh[-2], sh[-1])
-        return dx.reshape(sh), None, None
+    def _pool(x4, params, want_indices):
+        (o,) = params
+        return _C.adaptive_max_pool2d(x4, o[0], o[1], want_indices)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):

@@ -27,6 +27,15 @@ def _param(shape, dt):
     return Parameter(np.zeros(shape, dt))
 
 
+def _set_bias(module, bias, n, dt):
+    """``module.bias``: a Parameter of ``n`` zeros when ``bias``, else registered as None (so
+    that the state dict and ``named_parameters`` have no entry, as torch)."""
+    if bias:
+        module.bias = _param((n,), dt)
+    else:
+        module.register_parameter("bias", None)
+
+
 class Identity(Module):
     """Returns its input unchanged; any constructor arguments are ignored.
 
@@ -58,10 +67,7 @@ class Linear(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = _param((out_features, in_features), dt)
-        if bias:
-            self.bias = _param((out_features,), dt)
-        else:
-            self.register_parameter("bias", None)
+        _set_bias(self, bias, out_features, dt)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -94,10 +100,7 @@ class Bilinear(Module):
         self.in2_features = int(in2_features)
         self.out_features = int(out_features)
         self.weight = _param((out_features, in1_features, in2_features), dt)
-        if bias:
-            self.bias = _param((out_features,), dt)
-        else:
-            self.register_parameter("bias", None)
+        _set_bias(self, bias, out_features, dt)
         self.reset_parameters()
 
     def reset_parameters(self):
