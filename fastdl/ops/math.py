@@ -605,15 +605,14 @@ def _logaddexp(a, b):
     per element); equal infinities give themselves, as torch; other inputs: NumPy."""
     if not (_kernel_ok(a, b) and a.dtype == np.float32):
         return np.logaddexp(a, b)
-    d = np.subtract(a, b, out=_C.empty(a.shape, a.dtype))
-    m = np.maximum(a, b)
-    np.abs(d, out=d)
-    np.negative(d, out=d)
+    m = np.maximum(a, b, out=_C.empty(a.shape, a.dtype))  # pooled: no page faults
+    d = np.minimum(a, b, out=_C.empty(a.shape, a.dtype))
+    d -= m  # -|a - b|
     out = _C._vm_eval(3, _C._vm_eval(0, d))  # log1p(exp(-|a - b|))
     out += m
-    bad = np.isnan(d)  # a - b is NaN for a NaN input and for equal infinities
-    if bad.any():
-        same_inf = bad & (a == b)
+    # d is NaN for a NaN input and for equal infinities (inf - inf); one sum tells
+    if np.isnan(np.add.reduce(d, None)):
+        same_inf = np.isnan(d) & (a == b)
         out[same_inf] = a[same_inf]
     return out
 
