@@ -246,3 +246,13 @@ def test_outer_and_logsumexp():
     with np.errstate(divide="ignore"):
         want = np.log(np.exp(m.astype(np.float64)).sum(1))
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lerp_graph_free_equals_recorded(dtype):
+    rng = np.random.default_rng(12)
+    a, b = (rng.standard_normal(70000).astype(dtype) for _ in range(2))
+    plain = fastdl.lerp(fastdl.tensor(a), fastdl.tensor(b), 0.3).numpy()
+    rec = fastdl.lerp(fastdl.tensor(a, requires_grad=True), fastdl.tensor(b), 0.3)
+    np.testing.assert_array_equal(plain, rec.detach().numpy())
+    np.testing.assert_allclose(plain, a + 0.3 * (b - a), rtol=1e-6)
