@@ -175,28 +175,39 @@ py::tuple ce_fwd(const py::array& x, const py::array& target, const py::object& 
                    : ce_fwd_t<double>(x, target, w, ignore, eps, red);
 }
 
+// What the backwards of the class-index losses (cross entropy, NLL) check and prepare: the
+// (N, C, S) view of x, the target shape ts, the class weights, grad_output's stride and
+// scale for the reduction, and the gradient gx shaped like x.
+template <class T>
+struct ClassBackward {
+  int64_t N, C, S, gs;
+  double gscale;
+  Shape ts;
+  const T* wp;
+  py::array gx;
+  ClassBackward(const py::array& g, const py::array& x, const py::array& target,
+                const py::object& w, int64_t ignore, int red, double denom, const char* fn) {
+    ncs(x, fn, N, C, S, ts);
+    wp = opt_ptr<T>(w);
+    check_targets<T>(target, ts, C, ignore, wp, fn);
+    grad_args<T>(g, red, ts, denom, fn, gs, gscale);
+    require_same_dtype(x, g, fn, "input", "grad_output");
+    gx = pool_array(shape_of(x), x.dtype());
+  }
+};
+
 template <class T>
 py::array ce_bwd_t(const py::array& g, const py::array& x, const py::array& target,
                    const py::object& w, int64_t ignore, double eps, int red, const py::array& lse,
                    double denom) {
-  const char* fn = "cross_entropy_backward";
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  const T* wp = opt_ptr<T>(w);
-  check_targets<T>(target, ts, C, ignore, wp, fn);
-  check_lse(lse, x, ts, fn);
-  int64_t gs;
-  double gscale;
-  grad_args<T>(g, red, ts, denom, fn, gs, gscale);
-  require_same_dtype(x, g, fn, "input", "grad_output");
-  py::array gx = pool_array(shape_of(x), x.dtype());
+  ClassBackward<T> b(g, x, target, w, ignore, red, denom, "cross_entropy_backward");
+  check_lse(lse, x, b.ts, "cross_entropy_backward");
   {
     py::gil_scoped_release nogil;
-    loss::ce_backward<T>(cptr<T>(x), N, C, S, cptr<int64_t>(target), wp, ignore, eps, cptr<T>(lse),
-                         cptr<T>(g), gs, gscale, ptr<T>(gx));
+    loss::ce_backward<T>(cptr<T>(x), b.N, b.C, b.S, cptr<int64_t>(target), b.wp, ignore, eps,
+                         cptr<T>(lse), cptr<T>(g), b.gs, b.gscale, ptr<T>(b.gx));
   }
-  return gx;
+  return b.gx;
 }
 
 py::array ce_bwd(const py::array& g, const py::array& x, const py::array& target,
@@ -305,23 +316,13 @@ py::tuple nll_fwd(const py::array& x, const py::array& target, const py::object&
 template <class T>
 py::array nll_bwd_t(const py::array& g, const py::array& x, const py::array& target,
                     const py::object& w, int64_t ignore, int red, double denom) {
-  const char* fn = "nll_loss_backward";
-  int64_t N, C, S;
-  Shape ts;
-  ncs(x, fn, N, C, S, ts);
-  const T* wp = opt_ptr<T>(w);
-  check_targets<T>(target, ts, C, ignore, wp, fn);
-  int64_t gs;
-  double gscale;
-  grad_args<T>(g, red, ts, denom, fn, gs, gscale);
-  require_same_dtype(x, g, fn, "input", "grad_output");
-  py::array gx = pool_array(shape_of(x), x.dtype());
+  ClassBackward<T> b(g, x, target, w, ignore, red, denom, "nll_loss_backward");
   {
     py::gil_scoped_release nogil;
-    loss::nll_backward<T>(N, C, S, cptr<int64_t>(target), wp, ignore, cptr<T>(g), gs, gscale,
-                          ptr<T>(gx));
+    loss::nll_backward<T>(b.N, b.C, b.S, cptr<int64_t>(target), b.wp, ignore, cptr<T>(g), b.gs,
+                          b.gscale, ptr<T>(b.gx));
   }
-  return gx;
+  return b.gx;
 }
 
 py::array nll_bwd(const py::array& g, const py::array& x, const py::array& target,
