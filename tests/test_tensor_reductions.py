@@ -256,3 +256,16 @@ def test_lerp_graph_free_equals_recorded(dtype):
     rec = fastdl.lerp(fastdl.tensor(a, requires_grad=True), fastdl.tensor(b), 0.3)
     np.testing.assert_array_equal(plain, rec.detach().numpy())
     np.testing.assert_allclose(plain, a + 0.3 * (b - a), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("value", [1, 0.5])
+def test_addc_graph_free_equals_recorded(name, value):
+    rng = np.random.default_rng(13)
+    a, b, c = (rng.uniform(0.5, 2, 70000).astype(np.float32) for _ in range(3))
+    f = getattr(fastdl, name)
+    plain = f(fastdl.tensor(a), fastdl.tensor(b), fastdl.tensor(c), value=value).numpy()
+    rec = f(fastdl.tensor(a, requires_grad=True), fastdl.tensor(b), fastdl.tensor(c), value=value)
+    np.testing.assert_array_equal(plain, rec.detach().numpy())
+    ref = a + value * (b * c if name == "addcmul" else b / c)
+    np.testing.assert_allclose(plain, ref, rtol=1e-6)

@@ -767,9 +767,31 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None):
 
     Example: ``fastdl.addcmul(fastdl.zeros(2), fastdl.ones(2), fastdl.ones(2), value=3)``
     gives ``[3., 3.]``."""
+    fast = _fused3(input, tensor1, tensor2, value, np.multiply)
+    if fast is not None:
+        return out_(out, fast, "addcmul")
     prod = operand(tensor1) * operand(tensor2)
     res = as_tensor(input) + (prod if value == 1 else prod * value)
     return out_(out, res, "addcmul")
+
+
+def _fused3(input, t1, t2, value, uf):
+    """``input + value·uf(t1, t2)`` in one pooled output when nothing is recorded and all
+    three are large float tensors of one dtype and shape (the same steps, in the same
+    order, as the recorded path, without its two temporaries); else None."""
+    if not (isinstance(input, Tensor) and isinstance(t1, Tensor) and isinstance(t2, Tensor)):
+        return None
+    a, b, c = arr(input), arr(t1), arr(t2)
+    if a.size < (1 << 15) or not (a.dtype == np.float32 or a.dtype == np.float64) or \
+            not (a.dtype == b.dtype == c.dtype and a.shape == b.shape == c.shape) or \
+            value.__class__ not in (int, float) or \
+            not (_no_graph(input) and _no_graph(t1) and _no_graph(t2)):
+        return None
+    r = uf(b, c, out=_C.empty(a.shape, a.dtype))
+    if value != 1:
+        r *= value
+    r += a
+    return wrap(r)
 
 
 @register()
@@ -792,6 +814,9 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     if k1 in "biu" and k2 in "biu":
         raise RuntimeError("addcdiv: Integer division with addcdiv is no longer supported; "
                            "divide with fastdl.div(a, b, rounding_mode='trunc')")
+    fast = _fused3(input, t1, t2, value, np.divide)
+    if fast is not None:
+        return out_(out, fast, "addcdiv")
     q = t1 / t2 if isinstance(t1, Tensor) else as_tensor(t1) / t2
     res = as_tensor(input) + (q if value == 1 else q * value)
     return out_(out, res, "addcdiv")
