@@ -11,6 +11,8 @@ Run: PYTHONPATH=. python -m pytest bench/bench_tensor_ops.py --benchmark-only -p
      PYTHONPATH=. python bench/bench_tensor_ops.py --one-thread [name ...]
          # 1 thread on both sides (fastdl, torch, NumPy's BLAS), timed by the calling thread's
          # CPU time: the figure to take on a shared machine
+     PYTHONPATH=. python bench/bench_tensor_ops.py --pause-study [name]
+         # one op after pauses of 0-100 ms (see pause_study)
 """
 import time
 
@@ -292,8 +294,53 @@ def main(names=None, one_thread=False):
     print("slower than 1.5x torch:", ", ".join(slow) or "none")
 
 
+def pause_study(name="hypot", rounds=15):
+    """Why a paired side timed after a pause can be several times slower than back to back
+    on several threads: the same call after pauses of 0 .. 100 ms, wall and process CPU time,
+    minor page faults, and the call on one thread. Run it under each ``OMP_WAIT_POLICY``
+    (unset, ``active``, ``passive``) on the quiet machine:
+
+        PYTHONPATH=. OMP_WAIT_POLICY=passive python bench/bench_tensor_ops.py --pause-study
+
+    Reading it: page faults 0 rule out fresh outputs (they come from the caching pool); a
+    one-thread call as fast after a pause as back to back rules out the pause itself (caches,
+    clock); what remains is the OpenMP worker: after libgomp's spin phase it sleeps on a
+    futex and must be woken and scheduled before the parallel region (static schedule) can
+    finish — microseconds on an idle core, a scheduler time slice when other processes are
+    runnable."""
+    import resource
+    ff, _ = CASES[name]
+    Tf, _ = _sides()
+    import os
+    print(f"{name}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for nt in (fastdl.get_num_threads(), 1):
+        fastdl.set_num_threads(nt)
+        for _ in range(3):
+            ff(fastdl, Tf)
+        for pause in (0.0, 1e-3, 1e-2, 0.1):
+            wall, cpu, flt = [], [], []
+            for _ in range(rounds):
+                if pause:
+                    time.sleep(pause)
+                r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                t0, c0 = time.perf_counter(), time.process_time()
+                ff(fastdl, Tf)
+                t1, c1 = time.perf_counter(), time.process_time()
+                flt.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
+                wall.append(t1 - t0)
+                cpu.append(c1 - c0)
+            print(f"threads {nt} pause {pause * 1e3:6.1f} ms: wall min {min(wall) * 1e3:6.2f} "
+                  f"median {np.median(wall) * 1e3:6.2f} ms; process CPU min "
+                  f"{min(cpu) * 1e3:6.2f} ms; page faults median {np.median(flt):.0f}",
+                  flush=True)
+
+
 if __name__ == "__main__":
     import sys
     args = sys.argv[1:]
+    if "--pause-study" in args:
+        pause_study(*[a for a in args if a != "--pause-study"][:1])
+        sys.exit(0)
     one = "--one-thread" in args
     main([a for a in args if a != "--one-thread"] or None, one_thread=one)

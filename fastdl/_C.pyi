@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_erfinv', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_cumop', 'tensorops_erfinv', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_index_add', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -271,6 +271,10 @@ def tensorops_cumext(input: numpy.ndarray, dim: typing.SupportsInt | typing.Supp
     """
     (values, indices) of the running max (min) along dim, torch's NaN and tie rules.
     """
+def tensorops_cumop(input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, prod: bool) -> numpy.ndarray:
+    """
+    The running sum (prod: product) along dim, accumulated in double as torch's CPU scan.
+    """
 def tensorops_erfinv(input: numpy.ndarray) -> numpy.ndarray:
     """
     The inverse error function of float32 input (within 2.7e-7 relative; ±inf at ±1, NaN outside [-1, 1]).
@@ -286,6 +290,10 @@ def tensorops_gather(input: numpy.ndarray, index: numpy.ndarray, dim: typing.Sup
 def tensorops_hypot(input: numpy.ndarray, other: numpy.ndarray) -> numpy.ndarray:
     """
     sqrt(input² + other²) elementwise, no overflow.
+    """
+def tensorops_index_add(input: numpy.ndarray, index: numpy.ndarray, source: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    A copy of input with source's slice j added to input's slice index[j] along dim (negative indices count from the end). IndexError for an index out of range.
     """
 def tensorops_mode(input: numpy.ndarray) -> tuple:
     """

@@ -29,6 +29,7 @@ from ._dtype import (bfloat16, bool, can_cast, double, dtype, finfo, float, floa
                      long, promote_types, result_type, set_default_dtype, short, uint8)
 from .tensor import (Tensor, cat, channels_last, channels_last_3d, concatenate,
                      contiguous_format, memory_format, preserve_format, stack, where)
+from .tensor import layout, sparse_coo, strided
 from .ops.factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
                             full_like, linspace, logspace, ones, ones_like, rand, rand_like,
                             randint, randn, randn_like, randperm, tensor, zeros, zeros_like)

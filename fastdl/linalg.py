@@ -134,10 +134,10 @@ def matmul(a, b):
 
     Example: ``fastdl.matmul(fastdl.randn(2, 3), fastdl.randn(3, 4)).shape == (2, 4)``
     """
+    if a.__class__ is not Tensor and getattr(a, "is_sparse", False):  # fastdl.sparse.SparseTensor
+        from .sparse import mm as sparse_mm
+        return sparse_mm(a, b)
     if not isinstance(a, Tensor):
-        if getattr(a, "is_sparse", False):  # a fastdl.sparse.SparseTensor
-            from .sparse import mm as sparse_mm
-            return sparse_mm(a, b)
         a = Tensor._make(_as_array(a, copy=False))
     if not isinstance(b, Tensor):
         b = Tensor._make(_as_array(b, copy=False))

@@ -61,6 +61,24 @@ channels_last = memory_format("channels_last")
 channels_last_3d = memory_format("channels_last_3d")
 
 
+class layout:
+    """A storage layout tag, as torch's: ``fastdl.strided`` (a dense tensor) and
+    ``fastdl.sparse_coo`` (a ``fastdl.sparse.SparseTensor``). Example:
+    ``fastdl.eye(2).to_sparse().layout == fastdl.sparse_coo``"""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"fastdl.{self._name}"
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+
+
 def _check_memory_format(mf, where):
     if mf is not None and not isinstance(mf, memory_format):
         raise TypeError(f"{where}: memory_format must be a fastdl.memory_format, got {mf!r}")
@@ -588,6 +606,7 @@ class Tensor:
         return _devmod.CPU
 
     is_cuda = is_xpu = is_mps = is_meta = is_sparse = is_quantized = False
+    layout = strided
     is_mkldnn = is_nested = False
 
     def get_device(self):

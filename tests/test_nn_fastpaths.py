@@ -13,7 +13,8 @@ from fastdl.testing import assert_close, gradcheck, use_threads
 from fastdl.testing.reference.conv3d import conv3d_ref
 from fastdl.testing.reference.embag import embedding_bag_ref
 from fastdl.testing.reference.pool3d import (adaptive_avg_pool3d_backward_ref,
-                                             adaptive_avg_pool3d_ref)
+                                             adaptive_avg_pool3d_ref, avg_pool3d_backward_ref,
+                                             avg_pool3d_ref)
 from nn_twin import load_torch_weights, torch_or_skip, twin
 
 
@@ -62,6 +63,85 @@ def test_adaptive_avg_pool3d_against_torch_gradcheck_threads(rng):
             res.append((y.detach().numpy(), X.grad.numpy()))
     for u, v in zip(*res):
         assert np.array_equal(u, v)
+
+
+# ---------------------------------------------------------------------------------- avg_pool3d
+# (input D, H, W), kwargs: non-overlapping, overlapping with padding and ceil mode (a last
+# window hanging into the padding), padding not counted, divisor_override, stride 1 (every
+# input row summing several spread rows), W of several vectors with a tail
+AVG3D = [((4, 6, 8), dict(kernel_size=2)),
+         ((5, 7, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+         ((5, 7, 9), dict(kernel_size=(3, 2, 3), stride=(2, 1, 2), padding=(1, 1, 1),
+                          count_include_pad=False)),
+         ((4, 5, 6), dict(kernel_size=(2, 3, 2), stride=1, divisor_override=5)),
+         ((3, 4, 37), dict(kernel_size=(1, 2, 3), stride=(1, 2, 2), padding=(0, 1, 1),
+                           ceil_mode=True, count_include_pad=False))]
+
+
+@pytest.mark.parametrize("shape,kw", AVG3D)
+def test_avg_pool3d_every_isa_matches_reference(isa, shape, kw, rng):
+    x = rng.standard_normal((2, 3) + shape)
+    k = kw["kernel_size"]
+    k = (k,) * 3 if isinstance(k, int) else k
+    s = kw.get("stride", k)
+    s = (s,) * 3 if isinstance(s, int) else s
+    p = kw.get("padding", 0)
+    p = (p,) * 3 if isinstance(p, int) else p
+    args = (k, s, p, kw.get("ceil_mode", False), kw.get("count_include_pad", True),
+            kw.get("divisor_override"))
+    ref = avg_pool3d_ref(x, *args)
+    gy = rng.standard_normal(ref.shape)
+    gref = avg_pool3d_backward_ref(gy, x.shape, *args)
+    for dt in (np.float64, np.float32):
+        X = fastdl.tensor(x.astype(dt), requires_grad=True)
+        y = F.avg_pool3d(X, **kw)
+        assert y.dtype == X.dtype and tuple(y.shape) == ref.shape
+        assert_close(y.detach().numpy(), ref, **_tol(dt))
+        y.backward(fastdl.tensor(gy.astype(dt)))
+        assert_close(X.grad.numpy(), gref, **_tol(dt))
+
+
+def test_avg_pool3d_against_torch_gradcheck_threads(rng):
+    torch = torch_or_skip()
+    tF = torch.nn.functional
+    x = rng.standard_normal((2, 3, 5, 7, 9))
+    for kw in (dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+               dict(kernel_size=(2, 3, 3), stride=(1, 2, 1), padding=(1, 1, 0),
+                    count_include_pad=False),
+               dict(kernel_size=2, divisor_override=3)):
+        twin(lambda a: F.avg_pool3d(a, **kw), lambda a: tF.avg_pool3d(a, **kw), [x])
+    twin(lambda a: nn.AvgPool3d(3, 2, 1)(a), lambda a: torch.nn.AvgPool3d(3, 2, 1)(a), [x[0]])
+    X = fastdl.tensor(rng.standard_normal((1, 2, 4, 5, 5)), requires_grad=True)
+    gradcheck(lambda a: F.avg_pool3d(a, 3, (2, 1, 2), 1, True, False), [X])
+    big = rng.standard_normal((4, 16, 9, 17, 19)).astype(np.float32)   # several plane chunks
+    res = []
+    for n in (1, 2):
+        with use_threads(n):
+            X = fastdl.tensor(big, requires_grad=True)
+            y = F.avg_pool3d(X, 3, 2, 1)
+            (y * y).sum().backward()
+            res.append((y.detach().numpy(), X.grad.numpy()))
+    for u, v in zip(*res):
+        assert np.array_equal(u, v)
+
+
+def test_avg_pool3d_errors():
+    x = fastdl.randn(1, 2, 4, 4, 4)
+    with pytest.raises(ValueError, match="half of kernel_size"):
+        F.avg_pool3d(x, 2, padding=2)
+    with pytest.raises(ValueError, match="kernel_size"):
+        F.avg_pool3d(x, (2, 0, 2))
+    with pytest.raises(ValueError, match="divisor_override"):
+        F.avg_pool3d(x, 2, divisor_override=0)
+    with pytest.raises(ValueError, match="avg_pool3d: input"):
+        F.avg_pool3d(fastdl.randn(1, 2, 1, 4, 4), 2)
+    from fastdl import _C
+    with pytest.raises(ValueError, match="grad_output"):
+        _C.avg_pool3d_backward(np.zeros((1, 2, 2, 2, 2), np.float32), [1, 3, 4, 4, 4],
+                               [2, 2, 2], [2, 2, 2], [0, 0, 0], True, 0)
+    with pytest.raises(ValueError, match="bad window"):
+        _C.avg_pool3d(np.zeros((1, 1, 4, 4, 4), np.float32), [2, 2, 2], [2, 2, 2], [2, 2, 2],
+                      [2, 2, 2], True, 0)
 
 
 def test_adaptive_avg_pool3d_errors():
@@ -218,11 +298,14 @@ def test_conv3d_direct_threads_bitwise_and_torch(rng):
 
 
 # The backward's direct kernels (input gradient: the forward of dy with the flipped kernel,
-# all strides 1; weight gradient: flat slab planes, all strides 1), on the DIRECT shapes plus
-# padding beyond d·(k − 1) (input gradient back on GEMM + col2vol); the strided shapes and
-# more than 64 channels per group take GEMM.
+# all strides 1; weight gradient: outer products over output channels, all strides 1 and
+# width dilation 1, else flat slab planes), on the DIRECT shapes plus padding beyond
+# d·(k − 1) (input gradient back on GEMM + col2vol) and 40 output channels of 6 inputs with a
+# width-4 kernel (a 2-vector and a partial 1-vector channel block, partial channel and width
+# blocks); the strided shapes and more than 64 channels per group take GEMM.
 BACKWARD = DIRECT + [((2, 3, 4, 5), (4, 2, 1, 2, 1), dict(padding=(1, 1, 1))),
-                     ((1, 2, 16, 16), (32, 1, 3, 3, 3), dict(padding=1))]
+                     ((1, 2, 16, 16), (32, 1, 3, 3, 3), dict(padding=1)),
+                     ((6, 4, 5, 9), (40, 6, 3, 3, 4), dict(padding=1))]
 
 
 @pytest.mark.parametrize("xs,ws,kw", BACKWARD)

@@ -62,3 +62,37 @@ def test_parameter_module():
     lin(fastdl.randn(2, 4))
     assert not is_lazy(lin.weight)
     from fastdl.nn.common_types import _size_2_t  # noqa: F401
+
+
+def test_nn_utils_namespace_and_small_utils(rng):
+    torch = torch_or_skip()
+    missing = {n for n in set(dir(torch.nn.utils)) - set(dir(nn.utils)) if not n.startswith("_")}
+    assert not missing, f"not in fastdl.nn.utils: {missing}"
+    # clip_grads_with_norm_ and the deprecated clip_grad_norm against torch
+    g = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    for max_norm in (0.5, 100.0):
+        tp = [torch.nn.Parameter(torch.zeros(a.shape, dtype=torch.float64)) for a in g]
+        fp = [nn.Parameter(fastdl.zeros(a.shape, dtype=fastdl.float64)) for a in g]
+        for t, f, a in zip(tp, fp, g):
+            t.grad, f.grad = torch.tensor(a), fastdl.tensor(a)
+        tn = torch.nn.utils.get_total_norm([t.grad for t in tp])
+        fn = nn.utils.get_total_norm([f.grad for f in fp])
+        torch.nn.utils.clip_grads_with_norm_(tp, max_norm, tn)
+        assert nn.utils.clip_grads_with_norm_(fp, max_norm, fn) is None
+        for t, f in zip(tp, fp):
+            np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+        with pytest.warns(FutureWarning, match="clip_grad_norm_"):
+            got = nn.utils.clip_grad_norm(fp, max_norm)
+        want = torch.nn.utils.clip_grad_norm_(tp, max_norm)
+        np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+    # skip_init builds the module (values unspecified, as in torch); errors as torch's
+    m = nn.utils.skip_init(nn.Linear, 5, out_features=2)
+    assert isinstance(m, nn.Linear) and tuple(m.weight.shape) == (2, 5)
+    with pytest.raises(RuntimeError, match="Expected a Module"):
+        nn.utils.skip_init(int)
+    # the memory-format converters leave fastdl's module as it is
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Conv3d(3, 2, 1))
+    assert nn.utils.convert_conv2d_weight_memory_format(net, fastdl.channels_last) is net
+    assert nn.utils.convert_conv3d_weight_memory_format(net, fastdl.channels_last_3d) is net
+    with pytest.raises(TypeError, match="memory_format"):
+        nn.utils.convert_conv2d_weight_memory_format(net, "channels_last")

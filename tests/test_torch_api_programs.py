@@ -1,8 +1,8 @@
 """Small PyTorch programs written in torch style, run unchanged with ``T = fastdl`` and (when
 installed) ``T = torch`` from the same initial weights: a least-squares regression with
 ``linalg``, a classifier reporting top-5 accuracy with ``topk``, a char-level GRU that samples
-with ``multinomial``, and a small GPT with a ``triu`` causal mask and ``sin``/``cos``
-positions. Losses agree with torch to 1e-4 (float32, a few optimizer steps)."""
+with ``multinomial``, a small GPT with a ``triu`` causal mask and ``sin``/``cos``
+positions, and a VAE (reparameterisation, BCE + KL). Losses agree with torch to 1e-4 (float32, a few optimizer steps)."""
 import math
 
 import numpy as np
@@ -163,7 +163,47 @@ def gpt(T):
     return [np.array(loss.item())]
 
 
-PROGRAMS = {"regression": regression, "top5": top5, "char_rnn": char_rnn, "gpt": gpt}
+def vae(T):
+    """A variational auto-encoder: encoder to (mu, logvar), the reparameterisation
+    z = mu + exp(logvar / 2)·eps, a decoder, and the loss BCE + KL. The noise eps comes from one
+    NumPy stream so both libraries see the same samples; ``randn_like`` is also called (its
+    shape and dtype are checked) as a script would."""
+    rng = np.random.default_rng(4)
+    x = T.tensor((rng.random((64, 16)) > 0.5).astype(np.float32))
+
+    class VAE(T.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = T.nn.Linear(16, 12)
+            self.mu = T.nn.Linear(12, 4)
+            self.logvar = T.nn.Linear(12, 4)
+            self.dec = T.nn.Sequential(T.nn.Linear(4, 12), T.nn.Tanh(), T.nn.Linear(12, 16))
+
+        def forward(self, x, eps):
+            h = T.relu(self.enc(x))
+            mu, logvar = self.mu(h), self.logvar(h)
+            z = mu + T.exp(0.5 * logvar) * eps
+            return self.dec(z), mu, logvar
+
+    model = VAE()
+    _init(T, model)
+    opt = T.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(8):
+        eps = T.tensor(rng.standard_normal((64, 4)).astype(np.float32))
+        noise = T.randn_like(eps)
+        assert noise.shape == eps.shape and noise.dtype == T.float32
+        opt.zero_grad()
+        logits, mu, logvar = model(x, eps)
+        bce = T.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kl = -0.5 * T.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (bce + kl) / x.shape[0]
+        loss.backward()
+        opt.step()
+    return [np.array(loss.item()), np.array(kl.item())]
+
+
+PROGRAMS = {"regression": regression, "top5": top5, "char_rnn": char_rnn, "gpt": gpt,
+            "vae": vae}
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

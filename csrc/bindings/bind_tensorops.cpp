@@ -1,4 +1,5 @@
 // Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
+// cumsum/cumprod,
 // fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense,
 // scatter_add, nan_to_num, hypot, erfinv (float32).
 // Dtypes, ranks, shapes and contiguity are validated here; the GIL is released around every
@@ -66,6 +67,38 @@ py::tuple cumext_t(const py::array& x, int64_t dim, bool is_max) {
                          ptr<int64_t>(idx));
   }
   return py::make_tuple(vals, idx);
+}
+
+template <class T>
+py::array index_add_t(const py::array& x, const py::array& idx, const py::array& src,
+                      int64_t dim) {
+  int64_t outer, n, inner;
+  split(x, dim, outer, n, inner);
+  py::array out = pool_array(shape_of(x), x.dtype());
+  int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    std::memcpy(ptr<T>(out), cptr<T>(x), sizeof(T) * static_cast<size_t>(x.size()));
+    bad = tensorops::index_add<T>(ptr<T>(out), outer, n, inner, cptr<int64_t>(idx),
+                                  cptr<T>(src), idx.size());
+  }
+  if (bad >= 0)
+    throw py::index_error("index_add(): index " + std::to_string(cptr<int64_t>(idx)[bad]) +
+                          " is out of bounds for dimension " + std::to_string(dim) +
+                          " with size " + std::to_string(n));
+  return out;
+}
+
+template <class T>
+py::array cumop_t(const py::array& x, int64_t dim, bool prod) {
+  int64_t outer, n, inner;
+  split(x, dim, outer, n, inner);
+  py::array out = pool_array(shape_of(x), x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::cumop<T>(cptr<T>(x), outer, n, inner, prod, ptr<T>(out));
+  }
+  return out;
 }
 
 template <class T>
@@ -236,6 +269,40 @@ void bind_tensorops(py::module_& m) {
       },
       py::arg("input"), py::arg("dim"), py::arg("is_max"),
       "(values, indices) of the running max (min) along dim, torch's NaN and tie rules.");
+  m.def(
+      "tensorops_index_add",
+      [](const py::array& x, const py::array& idx, const py::array& src, int64_t dim) {
+        const char* fn = "index_add";
+        require_float(x, fn, "input");
+        require_float(src, fn, "source");
+        require_same_dtype(x, src, fn, "input", "source");
+        check_dim(x, dim, fn);
+        if (!is_i64(idx) || !(idx.flags() & py::array::c_style) || idx.ndim() != 1)
+          throw py::type_error(P(fn) + "index must be a C-contiguous 1-D int64 array");
+        if (src.ndim() != x.ndim())
+          throw py::value_error(P(fn) + "source " + shape_str(src) + " and input " +
+                                shape_str(x) + " differ in rank");
+        for (int64_t k = 0; k < x.ndim(); ++k)
+          if (src.shape(k) != (k == dim ? idx.shape(0) : x.shape(k)))
+            throw py::value_error(P(fn) + "source " + shape_str(src) + " must be input " +
+                                  shape_str(x) + " with dimension " + std::to_string(dim) +
+                                  " of the index's length " + std::to_string(idx.shape(0)));
+        return is_f32(x) ? index_add_t<float>(x, idx, src, dim)
+                         : index_add_t<double>(x, idx, src, dim);
+      },
+      py::arg("input"), py::arg("index"), py::arg("source"), py::arg("dim"),
+      "A copy of input with source's slice j added to input's slice index[j] along dim "
+      "(negative indices count from the end). IndexError for an index out of range.");
+  m.def(
+      "tensorops_cumop",
+      [](const py::array& x, int64_t dim, bool prod) {
+        const char* fn = prod ? "cumprod" : "cumsum";
+        require_float(x, fn, "input");
+        check_dim(x, dim, fn);
+        return is_f32(x) ? cumop_t<float>(x, dim, prod) : cumop_t<double>(x, dim, prod);
+      },
+      py::arg("input"), py::arg("dim"), py::arg("prod"),
+      "The running sum (prod: product) along dim, accumulated in double as torch's CPU scan.");
   m.def(
       "tensorops_fmod",
       [](const py::array& a, const py::array& b, bool python_mod) {

@@ -87,6 +87,11 @@ def _resolve_shape(shape, n, old):
 
 
 def _norm_dim(d, nd, what):
+    if d.__class__ is int and nd:  # the common case: a Python int in range
+        if 0 <= d < nd:
+            return d
+        if -nd <= d < 0:
+            return d + nd
     if not isinstance(d, (int, np.integer)):
         raise TypeError(f"{what}: dim must be an int, got {type(d).__name__}")
     lo = -builtins.max(nd, 1)
@@ -100,9 +105,9 @@ def _norm_dim(d, nd, what):
 def _norm_dims(dim, nd, what):
     if dim is None:
         return None
-    if isinstance(dim, (tuple, list)):
-        return tuple(sorted({_norm_dim(d, nd, what) for d in dim}))
-    return (_norm_dim(dim, nd, what),)
+    if dim.__class__ is int or not isinstance(dim, (tuple, list)):
+        return (_norm_dim(dim, nd, what),)
+    return tuple(sorted({_norm_dim(d, nd, what) for d in dim}))
 
 
 def _result_dtype(a, b):
@@ -136,7 +141,9 @@ def _binary(uf, a, b, dt=None):
                 tb = b.__class__
                 if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
                         tb is builtins.int:
-                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN):
+                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN) \
+                            and (tb is not np.ndarray or a.size * b.size < _POOL_MIN or
+                                 a.shape == b.shape):
                         out = uf(a, b)
                         # 0-d operands give a NumPy scalar, which a later op would promote as
                         # a Python number (float64 -> float32): keep it an array
@@ -277,6 +284,21 @@ def _cast(x, dt):
 
 def _is_t(x):
     return x.__class__ is not np.ndarray and isinstance(x, _fn._Tensor)
+
+
+def _no_graph(t):
+    """True when an op on the Tensor ``t`` records nothing (``t`` needs no gradient or grad
+    mode is off): a reduction may then compute its result directly, without a graph node."""
+    return not (t.requires_grad and _fn._state.grad)
+
+
+def _wrap(arr):
+    """The ndarray ``arr`` (a fresh result) as a Tensor: the hot path of ``_Op.apply``'s
+    output, or ``Tensor._make`` once an inference mode was entered (it marks its tensors)."""
+    T = _fn._Tensor
+    if _fn._inf_seen:
+        return T._make(arr)
+    return _fn._new_tensor(T, arr)
 
 
 def _squeeze(a, dims, keepdim):

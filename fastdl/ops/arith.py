@@ -1,4 +1,4 @@
-"""Elementwise arithmetic: each primitive with its backward (``_Add`` … ``_Minimum``), and
+"""Elementwise arithmetic: each primitive with its backward (``_Add`` … ``_Extremum``), and
 the public ops generated from the op table as ``fastdl.<name>`` and ``Tensor.<name>``:
 add, sub, mul, div, true_divide, pow, clamp_min, clamp_max, maximum, minimum; and the
 methods ``Tensor.neg/exp/log/sqrt/abs/clamp`` (their ``fastdl.<name>`` functions are
@@ -271,40 +271,27 @@ class _Clamp(_Op):
         return np.where(m, g, 0).astype(g.dtype, copy=False), None, None
 
 
-class _Maximum(_Op):
+class _Extremum(_Op):
+    """Elementwise ``maximum`` (``is_max``) or ``minimum``; a tie splits the gradient evenly
+    between the two inputs, as PyTorch does."""
+
     _double = True
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, is_max):
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        ctx.is_max = is_max
+        return np.maximum(a, b) if is_max else np.minimum(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         a, b = _nd(a), _nd(b)
-        # ties split the gradient evenly, as PyTorch does
-        ga = g * _like((a > b) + 0.5 * (a == b), g)
-        gb = g * _like((b > a) + 0.5 * (a == b), g)
-        return _cast(ga, _nd(g).dtype), _cast(gb, _nd(g).dtype)
-
-
-class _Minimum(_Op):
-    _double = True
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        a, b = _nd(a), _nd(b)
-        ga = g * _like((a < b) + 0.5 * (a == b), g)
-        gb = g * _like((b < a) + 0.5 * (a == b), g)
-        return _cast(ga, _nd(g).dtype), _cast(gb, _nd(g).dtype)
-
+        hi, lo = (a, b) if ctx.is_max else (b, a)
+        tie = 0.5 * (a == b)
+        ga = g * _like((hi > lo) + tie, g)   # a wins
+        gb = g * _like((lo > hi) + tie, g)   # b wins
+        return _cast(ga, _nd(g).dtype), _cast(gb, _nd(g).dtype), None
 
 
 # ---- the public ops ------------------------------------------------------------------------
@@ -402,13 +389,13 @@ def clamp_max(input, max):  # noqa: A002
 @register()
 def maximum(input, other, *, out=None):
     """Elementwise larger of the two (ties share the gradient). ``fastdl.maximum(a, b)``"""
-    return _out(_Maximum.apply(input, _wrap_operand(other, input)), out, "maximum")
+    return _out(_Extremum.apply(input, _wrap_operand(other, input), True), out, "maximum")
 
 
 @register()
 def minimum(input, other, *, out=None):
     """Elementwise smaller of the two (ties share the gradient). ``fastdl.minimum(a, b)``"""
-    return _out(_Minimum.apply(input, _wrap_operand(other, input)), out, "minimum")
+    return _out(_Extremum.apply(input, _wrap_operand(other, input), False), out, "minimum")
 
 
 # Unary primitives as ops: fastdl.<name> and Tensor.<name> (one table row each).

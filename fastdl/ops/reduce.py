@@ -18,7 +18,8 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
-from ._util import _F64, _broadcast_to, _expand_dims, _is_t, _like, _nd, _squeeze
+from ._util import (_F64, _broadcast_to, _expand_dims, _is_t, _like, _nd, _no_graph, _squeeze,
+                    _wrap)
 from .index import _TakeAlong
 
 
@@ -55,8 +56,15 @@ class _Mean(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
-        n = a.size if dims is None else int(np.prod([a.shape[d] for d in dims]))
+        n = a.size
+        if dims is not None:
+            n = 1
+            for d in dims:
+                n *= a.shape[d]
         ctx.n = n
+        if n and (a.dtype is _F32 or a.dtype is _F64):  # np.mean's own steps, without its wrapper
+            out = _add_reduce(a, dims, None, None, keepdim) / n
+            return out if out.__class__ is np.ndarray else np.asarray(out)
         if a.dtype in _LOWP:
             return np.asarray(np.mean(a, axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         return np.asarray(np.mean(a, axis=dims, keepdims=keepdim))
@@ -95,7 +103,7 @@ class _AMax(_Op):
 class _Prod(_Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
-        out = np.asarray(np.prod(a, axis=dims, keepdims=True))
+        out = np.asarray(np.multiply.reduce(a, dims, None, None, True))
         ctx.save_for_backward(a, out)
         ctx.dims, ctx.keepdim = dims, keepdim
         return _squeeze(out, dims, keepdim)
@@ -135,8 +143,11 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     Example: ``fastdl.sum(fastdl.ones(2, 3), dim=1)`` gives ``[3., 3.]``"""
     if input.__class__ is not Tensor:
         input = _tensor(input)
-    if dim is None and dtype is None and out is None:  # the common case, kept short
-        return _Sum.apply(input, None, keepdim)
+    if dtype is None and out is None:  # the common cases, kept short
+        if dim is None:
+            return _Sum.apply(input, None, keepdim)
+        if dim.__class__ is int:
+            return _Sum.apply(input, (_norm_dim(dim, input._array.ndim, "sum"),), keepdim)
     t = _cast(input, dtype)
     return _out(_Sum.apply(t, _norm_dims(dim, t._array.ndim, "sum"), keepdim), out, "sum")
 
@@ -145,36 +156,56 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Mean over ``dim`` (int, tuple/list, or all); the input (after ``dtype``) must be
     floating, as torch. Example: ``fastdl.mean(fastdl.tensor([1.0, 2.0]))`` gives ``1.5``"""
-    t = _cast(_tensor(input), dtype)
+    t = input if input.__class__ is Tensor else _tensor(input)
+    if dtype is None and out is None and t._array.dtype in _FLOATS:  # the common cases
+        if dim is None:
+            return _Mean.apply(t, None, keepdim)
+        if dim.__class__ is int:
+            return _Mean.apply(t, (_norm_dim(dim, t._array.ndim, "mean"),), keepdim)
+    t = _cast(t, dtype)
     if t._array.dtype not in _FLOATS:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                            f"a floating point or complex dtype. Got: {t.dtype}")
     return _out(_Mean.apply(t, _norm_dims(dim, t._array.ndim, "mean"), keepdim), out, "mean")
 
 
+def _extreme_all(t, is_max):
+    """The largest (smallest) element of ``t`` as a 0-d Tensor; NaN wins, as in PyTorch.
+    Without a graph to record it is one ``argmax`` and one element read (the ufunc's
+    ``reduce`` costs twice that on small inputs)."""
+    a = t._array
+    if a.size == 0:
+        name = "max" if is_max else "min"
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                           f"input.numel() == 0. Specify the reduction dim with the 'dim' "
+                           f"argument.")
+    if _no_graph(t):
+        flat = a.reshape(-1)
+        return _wrap(np.array(flat[flat.argmax() if is_max else flat.argmin()]))
+    return _AMax.apply(t, None, False, is_max)
+
+
 def _minmax(t, dim, keepdim, is_max):
-    name = "max" if is_max else "min"
     if dim is None:
-        if t._array.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
-                               f"input.numel() == 0. Specify the reduction dim with the 'dim' "
-                               f"argument.")
-        return _AMax.apply(t, None, False, is_max)
-    d = _norm_dim(dim, t._array.ndim, name)
-    if t._array.ndim and t._array.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        return _extreme_all(t, is_max)
+    name = "max" if is_max else "min"
+    a = t._array
+    d = _norm_dim(dim, a.ndim, name)
     ret = _rt.max if is_max else _rt.min
-    if t._array.ndim:
-        # NaN wins, as in PyTorch: argmax/argmin return the first NaN
-        idx = (np.argmax if is_max else np.argmin)(t._array, axis=d, keepdims=True)
+    if not a.ndim:
+        return ret(_extreme_all(t, is_max), _wrap(np.zeros((), np.int64)))
+    if a.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    # NaN wins, as in PyTorch: argmax/argmin return the first NaN, and the ufunc's reduce
+    # gives NaN there too (no gather)
+    idx = a.argmax(d, None, keepdims=True) if is_max else a.argmin(d, None, keepdims=True)
+    if _no_graph(t):
+        vals = _wrap((np.maximum if is_max else np.minimum).reduce(a, d, None, None, keepdim))
+    else:
         vals = _MaxAlong.apply(t, d, idx, keepdim, is_max)
-        idx = idx.astype(np.int64, copy=False)
-        return ret(vals, Tensor._make(idx if keepdim else idx.squeeze(d)))
-    # NaN wins, as in PyTorch: argmax/argmin return the first NaN
-    fn = np.argmax if is_max else np.argmin
-    idx = fn(t._array.reshape(1), axis=d, keepdims=True)
-    vals = _TakeAlong.apply(t.reshape(1), d, idx).squeeze(d)
-    return ret(vals, Tensor._make(idx.squeeze(d).astype(np.int64, copy=False)))
+    if idx.dtype is not _I64:
+        idx = idx.astype(np.int64)
+    return ret(vals, _wrap(idx if keepdim else idx.squeeze(d)))
 
 
 class _MaxAlong(_TakeAlong):
@@ -205,7 +236,10 @@ def _max_min(input, dim, keepdim, out, largest):
     """``max`` (largest) or ``min``: the extreme element, the named tuple ``(values,
     indices)`` along ``dim``, or with a tensor ``dim`` the elementwise ``maximum``/``minimum``."""
     name = "max" if largest else "min"
-    input = _tensor(input)
+    if input.__class__ is not Tensor:
+        input = _tensor(input)
+    if dim is None and out is None and not keepdim:  # x.max(): the common case, kept short
+        return _extreme_all(input, largest)
     if _other(dim):
         return (maximum if largest else minimum)(input, dim, out=out)
     if dim is None and keepdim:
@@ -240,43 +274,59 @@ def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
 def amax(input, dim=(), keepdim=False, *, out=None):
     """Largest values over ``dim`` (int, tuple/list, or all when empty or None); ties share
     the gradient. Example: ``fastdl.amax(fastdl.tensor([[1, 5], [7, 2]]), 0)``"""
-    input = _tensor(input)
-    dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amax")
-    return _out(_AMax.apply(input, dims, keepdim, True), out, "amax")
+    return _out(_amax_amin(input, dim, keepdim, True), out, "amax")
 
 
 @register()
 def amin(input, dim=(), keepdim=False, *, out=None):
     """Smallest values over ``dim`` (int, tuple/list, or all when empty or None); ties share
     the gradient. Example: ``fastdl.amin(fastdl.tensor([[1, 5], [7, 2]]), 0)``"""
-    input = _tensor(input)
-    dims = _norm_dims(None if dim == () else dim, input._array.ndim, "amin")
-    return _out(_AMax.apply(input, dims, keepdim, False), out, "amin")
+    return _out(_amax_amin(input, dim, keepdim, False), out, "amin")
 
 
-def _argext(t, dim, keepdim, fn):
+def _amax_amin(input, dim, keepdim, is_max):
+    t = input if input.__class__ is Tensor else _tensor(input)
+    a = t._array
+    dims = _norm_dims(None if dim == () else dim, a.ndim, "amax" if is_max else "amin")
+    if _no_graph(t):  # the ufunc's reduce directly: no graph node, no keepdims round trip
+        r = (np.maximum if is_max else np.minimum).reduce(a, dims, None, None, keepdim)
+        return _wrap(r if r.__class__ is np.ndarray else np.asarray(r))
+    return _AMax.apply(t, dims, keepdim, is_max)
+
+
+def _argext(t, dim, keepdim, is_max):
+    """argmax (``is_max``) or argmin of ``t`` (flattened when ``dim`` is None), int64; the
+    ndarray's own method (NumPy's function adds a Python wrapper)."""
+    a = t._array
+    name = "argmax" if is_max else "argmin"
     if dim is None:
-        r = fn(t._array.reshape(-1))
-        out = np.asarray(r, dtype=np.int64)
+        if a.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0.")
+        flat = a.reshape(-1)
+        out = np.array(flat.argmax() if is_max else flat.argmin(), dtype=np.int64)
         if keepdim:
-            out = out.reshape((1,) * t._array.ndim)
-        return Tensor._make(out)
-    d = _norm_dim(dim, t._array.ndim, "argmax")
-    return Tensor._make(fn(t._array, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
+            out = out.reshape((1,) * a.ndim)
+        return _wrap(out)
+    d = _norm_dim(dim, a.ndim, name)
+    if a.ndim and a.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    r = a.argmax(d, None, keepdims=keepdim) if is_max else a.argmin(d, None, keepdims=keepdim)
+    return _wrap(r if r.dtype is _I64 else r.astype(np.int64))
 
 
 @register()
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None), int64.
     Example: ``fastdl.argmax(fastdl.tensor([1, 5, 2]))``"""
-    return _argext(_tensor(input), dim, keepdim, np.argmax)
+    return _argext(input if input.__class__ is Tensor else _tensor(input), dim, keepdim, True)
 
 
 @register()
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened tensor when ``dim`` is None), int64.
     Example: ``fastdl.argmin(fastdl.tensor([1, 5, 2]))``"""
-    return _argext(_tensor(input), dim, keepdim, np.argmin)
+    return _argext(input if input.__class__ is Tensor else _tensor(input), dim, keepdim, False)
 
 
 @register()
@@ -285,10 +335,14 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     its own primitive so zeros keep an exact gradient.
     Example: ``fastdl.prod(fastdl.tensor([2.0, 3.0]))`` gives ``6.``"""
     t = _tensor(input)
-    if dtype is None and t._array.dtype.kind in "bi" and t._array.dtype != _I64:
+    if dtype is None and t._array.dtype.kind in "biu" and t._array.dtype != _I64:
         dtype = _I64
     t = _cast(t, dtype)
-    return _out(_Prod.apply(t, _norm_dims(dim, t._array.ndim, "prod"), keepdim), out, "prod")
+    dims = _norm_dims(dim, t._array.ndim, "prod")
+    if _no_graph(t):  # the ufunc's reduce directly: no graph node, no keepdims round trip
+        r = np.multiply.reduce(t._array, dims, None, None, keepdim)
+        return _out(_wrap(r if r.__class__ is np.ndarray else np.asarray(r)), out, "prod")
+    return _out(_Prod.apply(t, dims, keepdim), out, "prod")
 
 
 from .arith import maximum, minimum  # noqa: E402

@@ -246,12 +246,49 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None, **kw):
     return _fill(self, _gen(generator).uniform(a, b, arr_.shape), "uniform_")
 
 
+def _box_muller_f32(out, seed):
+    """Standard normal float32 samples into the 1-D array ``out``: 24-bit uniforms u1, u2 from
+    the Philox words of ``seed`` (``_C.dropout_words``), z = √(-2 ln(1 - u1))·(cos, sin)(2π u2)."""
+    n = out.size
+    half = (n + 1) // 2
+    w = _C.dropout_words(2 * half, seed)
+    u = np.right_shift(w, 8).astype(np.float32)
+    u *= np.float32(2.0 ** -24)
+    r = np.subtract(np.float32(1.0), u[:half])  # (0, 1]: no log(0)
+    np.log(r, out=r)
+    r *= np.float32(-2.0)
+    np.sqrt(r, out=r)
+    th = u[half:]
+    th *= np.float32(2.0 * np.pi)
+    np.multiply(r, np.cos(th), out=out[:half])
+    np.sin(th, out=th)
+    th *= r
+    out[half:] = th[:n - half]
+
+
 @register(function=False)
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with normal samples N(mean, std²). Example: ``w.normal_(0, 0.02)``"""
     arr_ = _float_self(self, "normal_")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    if arr_.dtype in (np.float32, np.float64) and arr_.flags.c_contiguous and \
+            arr_.flags.writeable and not (_fn._state.grad and self.requires_grad and
+                                          self._node is None):
+        # sampled straight into the storage in its own dtype: float32 by Box-Muller on
+        # fastdl's vectorised Philox stream (as torch's float32 normal_, 24-bit uniforms, so
+        # |z| <= 5.77), float64 by NumPy's ziggurat; both seeded from the generator
+        g = _gen(generator)
+        if arr_.dtype == np.float32 and arr_.size >= 16:
+            _box_muller_f32(arr_.reshape(-1), int(g.integers(0, 1 << 63)))
+        else:
+            g.standard_normal(arr_.shape, dtype=arr_.dtype, out=arr_)
+        if std != 1:
+            arr_ *= std
+        if mean != 0:
+            arr_ += mean
+        self._vc[0] += 1
+        return self
     return _fill(self, _gen(generator).normal(mean, std, arr_.shape), "normal_")
 
 

@@ -23,6 +23,14 @@ def _rev_cumsum(g, d):
     return np.flip(np.cumsum(np.flip(g, d), axis=d), d)
 
 
+def _cum(a, d, dt, prod):
+    """cumsum/cumprod of ``a`` along ``d`` in dtype ``dt``: fastdl's kernel (double
+    accumulation, as torch's CPU scan) for float32/float64, NumPy's otherwise."""
+    if a.dtype == dt and (dt == np.float32 or dt == np.float64) and a.size:
+        return _C.tensorops_cumop(np.ascontiguousarray(a), d, prod)
+    return (np.cumprod if prod else np.cumsum)(a, axis=d, dtype=dt)
+
+
 def _scan_dtype(a, dtype, what):
     if dtype is not None:
         return np_dtype(dtype, what)
@@ -35,7 +43,7 @@ class _CumSum(_Op):
         ctx.d, ctx.src = d, a.dtype
         if a.ndim == 0:
             return a.astype(dt)
-        return np.cumsum(a, axis=d, dtype=dt)
+        return _cum(a, d, dt, False)
 
     @staticmethod
     def backward(ctx, g):
@@ -70,7 +78,7 @@ class _CumProd(_Op):
         if a.ndim == 0:
             out = a.astype(dt)
         else:
-            out = np.cumprod(a, axis=d, dtype=dt)
+            out = _cum(a, d, dt, True)
         ctx.save_for_backward(a, out)
         return out
 

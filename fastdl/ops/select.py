@@ -20,6 +20,7 @@ from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, inplace, norm_dim, operand, out_, result_type,
                        wrap)
+from ._util import _no_graph
 from .table import register
 
 _F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
@@ -488,6 +489,12 @@ def index_add(input, dim, index, source, *, alpha=1, out=None):
         return out_(out, x + s.reshape(()) * alpha, "index_add")
     if alpha != 1:
         s = s * alpha
+    a, sa = arr(x), arr(s)
+    if a.dtype in (np.float32, np.float64) and sa.dtype == a.dtype and a.flags.c_contiguous \
+            and sa.flags.c_contiguous and _no_graph(x) and _no_graph(s):
+        # nothing to record: whole rows added at once by the C++ kernel (no expanded index)
+        return out_(out, wrap(_C.tensorops_index_add(a, np.ascontiguousarray(idx, np.int64),
+                                                     sa, d)), "index_add")
     return out_(out, _Scatter.apply(x, d, np.ascontiguousarray(_expand_index(idx, d, want)),
                                     s, "sum", True), "index_add")
 
@@ -766,7 +773,18 @@ def take(input, index):
     ``[4, 6]``."""
     x = as_tensor(input)
     idx = _index_array(index, "take")
-    n = arr(x).size
+    a = arr(x)
+    n = a.size
+    if n and a.dtype in (np.float32, np.float64) and _no_graph(x):
+        # nothing to record: one pass of the gather kernel, which wraps negative indices and
+        # reports the first one out of range (no min/max/modulo passes over the index)
+        try:
+            r = _C.tensorops_gather(np.ascontiguousarray(a).reshape(-1),
+                                    np.ascontiguousarray(idx, np.int64).reshape(-1), 0)
+        except IndexError:
+            r = None  # the checks below raise take's own message
+        if r is not None:
+            return wrap(r.reshape(idx.shape))
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx.max() if idx.max() >= n else idx.min()
         raise IndexError(f"take(): index {int(bad)} out of range for tensor of size "

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..autograd.function import _Op
 from ._support import Tensor, arr, as_tensor, norm_dim, np_dtype, out_, wrap
+from ._util import _empty
 from .table import register
 
 
@@ -36,7 +37,11 @@ class _Flip(_Op):
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
-        return np.flip(a, dims).copy() if a.ndim else a.copy()
+        if not a.ndim:
+            return a.copy()
+        out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
+        np.copyto(out, np.flip(a, dims))
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -315,7 +320,8 @@ def _tri(input, diagonal, upper, what):
 def _tri_array(a, k, upper):
     """``a`` with the other triangle zeroed: a copy, then row-wise slices set to 0 (no mask
     pass over the whole matrix)."""
-    out = a.copy()
+    out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
+    np.copyto(out, a)
     r, c = a.shape[-2], a.shape[-1]
     for i in range(r):
         if upper:

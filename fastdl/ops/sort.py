@@ -282,10 +282,17 @@ def histc(input, bins=100, min=0, max=0, *, out=None):  # noqa: A002
         lo, hi = lo - 1, hi + 1
     if lo > hi:
         raise RuntimeError(f"histc(): max must be larger than min (min={min}, max={max})")
-    v = a.reshape(-1).astype(np.float64)
-    v = v[(v >= lo) & (v <= hi)]
-    idx = ((v - lo) * bins / (hi - lo)).astype(np.int64)
-    idx = np.minimum(idx, bins - 1)
+    # torch's bin of an element, in the input's dtype: int((x - min) / (max - min) * bins)
+    dt = a.dtype if a.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    v = a.reshape(-1)
+    keep = v >= dt.type(lo)
+    keep &= v <= dt.type(hi)
+    v = v[keep].astype(dt, copy=False)
+    v -= dt.type(lo)
+    v /= dt.type(hi) - dt.type(lo)
+    v *= dt.type(bins)
+    idx = v.astype(np.int64)
+    np.minimum(idx, bins - 1, out=idx)
     return out_(out, wrap(np.bincount(idx, minlength=bins).astype(a.dtype)), "histc")
 
 

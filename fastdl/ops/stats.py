@@ -20,7 +20,7 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
-from ._util import _squeeze
+from ._util import _empty, _no_graph, _squeeze, _wrap
 from .select import take_along
 from .table import register
 
@@ -34,10 +34,14 @@ class _LogSumExp(_Op):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         with np.errstate(all="ignore"):
-            m = np.max(a, axis=dims, keepdims=True) if a.size else np.zeros(
+            m = np.maximum.reduce(a, dims, None, None, True) if a.size else np.zeros(
                 [1 if dims is None or i in dims else s for i, s in enumerate(a.shape)], a.dtype)
             m = np.where(np.isfinite(m), m, 0)
-            s = np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True)) + m
+            # exp(a - m) in one temporary (from the caching pool when large), summed in place
+            t = np.subtract(a, m, out=_empty(a.shape, a.dtype)) if a.dtype.kind == "f" \
+                else a - m
+            np.exp(t, out=t)
+            s = np.log(np.add.reduce(t, dims, None, None, True)) + m
         ctx.save_for_backward(a, s)
         ctx.dims, ctx.keepdim = dims, keepdim
         return _squeeze(s, dims, keepdim)
@@ -322,6 +326,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     x = as_tensor(input)
     a = arr(x)
     if a.dtype.kind == "f":
+        # a NaN in a slice makes that slice's sum NaN: a sum without NaN is the answer (and
+        # its gradient, 1 everywhere, is nansum's); otherwise zero the NaNs and sum again
+        s = _sum(x, dim, keepdim, dtype)
+        if not np.isnan(arr(s)).any():
+            return out_(out, s, "nansum")
         from ..tensor import where
         x = where(wrap(np.isnan(a)), wrap(np.zeros((), a.dtype)), x)
     return out_(out, _sum(x, dim, keepdim, dtype), "nansum")
@@ -408,8 +417,19 @@ def _dim_unbiased(dim, unbiased):
 def _var(x, dim, correction, keepdim):
     a = arr(x)
     dims = norm_dims(dim, a.ndim, "var")
-    n = a.size if dims is None or a.ndim == 0 else int(np.prod([a.shape[d] for d in dims]))
+    n = a.size
+    if dims is not None and a.ndim:
+        n = 1
+        for d in dims:
+            n *= a.shape[d]
     dof = n - correction
+    if a.size and a.ndim and dof > 0 and (a.dtype == np.float32 or a.dtype == np.float64) \
+            and _no_graph(x):
+        # nothing to record: the same steps as below on the arrays (bitwise the same result),
+        # without five graph-less Tensor ops
+        dev = a - np.add.reduce(a, dims, None, None, True) / n
+        dev *= dev
+        return _wrap(np.asarray(np.add.reduce(dev, dims, None, None, keepdim) / dof))
     mean = x.mean(dims, keepdim=True) if (a.size and a.ndim) else x.sum(dims, keepdim=True) * 1
     dev = x - mean
     s = (dev * dev).sum(dims, keepdim=keepdim)
@@ -501,7 +521,14 @@ class _VectorNorm(_Op):
 
     @staticmethod
     def forward(ctx, a, p, dims, keepdim):
-        ax = np.abs(a)
+        if p == 2 and dims is None and a.flags.c_contiguous and a.size and \
+                (a.dtype == np.float32 or a.dtype == np.float64):  # the common case first
+            f = a.reshape(-1)  # BLAS dot: one pass, no a * a temporary
+            r = np.sqrt(np.asarray(np.dot(f, f), a.dtype)).reshape((1,) * a.ndim)
+            ctx.save_for_backward(a, r)
+            ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+            return r if keepdim else r.reshape(())
+        ax = np.abs(a) if p != 2 else None  # the 2-norm needs no |a| pass
         if p == np.inf:
             r = np.max(ax, axis=dims, keepdims=True) if a.size else np.zeros(
                 [1 if dims is None or i in dims else s for i, s in enumerate(a.shape)], a.dtype)
@@ -510,9 +537,13 @@ class _VectorNorm(_Op):
         elif p == 0:
             r = np.sum(ax != 0, axis=dims, keepdims=True).astype(a.dtype)
         elif p == 1:
-            r = np.sum(ax, axis=dims, keepdims=True)
+            r = np.add.reduce(ax, dims, None, None, True)
+        elif p == 2 and dims is None and a.flags.c_contiguous and a.size and \
+                a.dtype in (np.float32, np.float64):
+            f = a.reshape(-1)  # BLAS dot: one pass, no a * a temporary
+            r = np.sqrt(np.asarray(np.dot(f, f), a.dtype)).reshape((1,) * a.ndim)
         elif p == 2:
-            r = np.sqrt(np.sum(a * a, axis=dims, keepdims=True))
+            r = np.sqrt(np.add.reduce(a * a, dims, None, None, True))
         else:
             with np.errstate(all="ignore"):
                 r = np.power(np.sum(np.power(ax, p), axis=dims, keepdims=True), 1.0 / p)
@@ -554,7 +585,8 @@ def vector_norm_impl(x, ord, dim, keepdim, dtype, what):
     a = arr(x)
     if a.dtype.kind != "f":
         raise RuntimeError(f"{what}(): expected a floating point input, got {a.dtype}")
-    if isinstance(ord, str) or not isinstance(ord, numbers.Real):
+    if ord.__class__ is not float and ord.__class__ is not int and \
+            (isinstance(ord, str) or not isinstance(ord, numbers.Real)):
         raise RuntimeError(f"{what}(): ord must be a number, got {ord!r}")
     dims = norm_dims(dim, a.ndim, what)
     if a.ndim == 0:

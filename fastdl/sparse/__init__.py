@@ -5,9 +5,11 @@ gradients to the dense operand and to the sparse values) and ``fastdl.sparse.sum
 
 A ``SparseTensor`` holds an int64 ``(sparse_dim, nnz)`` index array and a values Tensor of
 shape ``(nnz, *dense_dims)``; the values Tensor is the differentiable part, so
-``sparse_coo_tensor(idx, w)`` with ``w.requires_grad`` trains edge weights. Unlike torch, a
-``SparseTensor`` is its own class (``isinstance(s, fastdl.Tensor)`` is False) and supports
-the operations listed here only.
+``sparse_coo_tensor(idx, w)`` with ``w.requires_grad`` trains edge weights. As in torch it is
+a ``fastdl.Tensor`` (``isinstance(s, fastdl.Tensor)``, ``s.is_sparse``, ``s.layout ==
+fastdl.sparse_coo``); it supports the operations listed here, and a dense-only operation
+on it raises a RuntimeError that says to call ``to_dense()`` (torch's sparse tensors also
+support only part of the dense API).
 
 The product runs on NumPy: for the narrow dense operands of graph networks (≤ 64 columns)
 one weighted ``np.bincount`` over the nonzeros per column; for wider ones the rows of the
@@ -25,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
+from .. import tensor as _tensor_mod
+from .._size import Size
 from ..autograd.function import _Op
 from ..ops._support import Tensor, arr, as_tensor, np_dtype, wrap
 from ..ops.table import register
@@ -32,30 +36,63 @@ from ..ops.table import register
 __all__ = ["SparseTensor", "mm", "sum", "sparse_coo_tensor", "spmm", "addmm"]
 
 
-class SparseTensor:
-    """A sparse COO tensor (see the module docstring). Build it with
-    ``fastdl.sparse_coo_tensor`` or ``dense.to_sparse()``.
+class SparseTensor(Tensor):
+    """A sparse COO tensor (see the module docstring), a ``fastdl.Tensor`` with
+    ``layout == fastdl.sparse_coo``. Build it with ``fastdl.sparse_coo_tensor`` or
+    ``dense.to_sparse()``.
 
     Example: ``S = fastdl.eye(3).to_sparse(); S.values()`` gives ``[1., 1., 1.]``."""
 
     is_sparse = True
-    layout = "sparse_coo"
-    device = "cpu"
+    layout = _tensor_mod.sparse_coo
     __array_priority__ = 1001
+    _node = None      # never an op's output: its values Tensor carries the graph
+    _out_idx = 0
 
     def __init__(self, indices, values, size, coalesced=False):
         self._idx = indices
         self._vals = values
         self._size = tuple(int(s) for s in size)
         self._coalesced = coalesced
+        self._vc = [0]
+
+    @property
+    def _array(self):
+        # the dense storage every dense op reads: a sparse tensor has none
+        raise RuntimeError("this operation needs a dense tensor, and this is a sparse COO "
+                           "tensor (layout fastdl.sparse_coo): call .to_dense() first, or use "
+                           "the sparse operations (fastdl.sparse.mm, fastdl.sparse.sum, "
+                           "coalesce, indices, values, t, mul by a scalar)")
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self._idx, self._vals, self._size, self._coalesced))
 
     # ---- introspection -------------------------------------------------------------------
     @property
     def shape(self):
-        return self._size
+        return Size(self._size)
+
+    def numel(self):
+        n = 1
+        for s in self._size:
+            n *= s
+        return n
+
+    def __len__(self):
+        if not self._size:
+            raise TypeError("len() of a 0-d tensor")
+        return self._size[0]
+
+    @property
+    def is_leaf(self):
+        return self._vals.is_leaf
+
+    @property
+    def grad_fn(self):
+        return None
 
     def size(self, dim=None):
-        return self._size if dim is None else self._size[dim]
+        return Size(self._size) if dim is None else self._size[dim]
 
     def dim(self):
         return len(self._size)
@@ -79,6 +116,10 @@ class SparseTensor:
     @property
     def grad(self):
         return self._vals.grad
+
+    @grad.setter
+    def grad(self, value):
+        self._vals.grad = value
 
     def sparse_dim(self):
         return self._idx.shape[0]
@@ -182,6 +223,10 @@ class SparseTensor:
 
     def double(self):
         return SparseTensor(self._idx, self._vals.double(), self._size, self._coalesced)
+
+
+def _rebuild(idx, vals, size, coalesced):
+    return SparseTensor(idx, vals, size, coalesced)
 
 
 def _linear(idx, size):

@@ -21,9 +21,12 @@
 // padded input slab).
 //
 // On AVX2 / AVX-512 the forward with width stride 1 and at most 64 output channels per group
-// runs a direct kernel instead (no column matrix; see conv3d_impl.h); with all strides 1 so do
-// the input gradient (the direct forward of dy with the flipped kernel, at most 64 input
-// channels per group) and the weight gradient (register sums over flat slab planes).
+// runs a direct kernel instead (no column matrix; depth and height taps that read only the
+// zero padding for a whole register block are skipped; see conv3d_impl.h); with all strides 1
+// so do the input gradient (the direct forward of dy with the flipped kernel, at most 64
+// input channels per group) and the weight gradient (outer products over output channels:
+// dy transposed to channels-last times the padded input's taps as broadcasts; with a width
+// dilation other than 1, register sums over flat slab planes).
 //
 // Layout (CONTRIBUTING.md): the kernels are in conv3d_impl.h, compiled per ISA (conv3d.cpp
 // generic, conv3d_avx2.cpp, conv3d_avx512.cpp); ops() picks the active ISA's table.

@@ -125,8 +125,11 @@ inline AvgWin avg_window(const Pool2dParams& p, int64_t oh, int64_t ow, bool cip
   return r;
 }
 
-template <class T>
-void avg_fwd(const Pool2dParams& p, const T* x, T* y, bool cip, int64_t dov) {
+// Average pooling over the windows win(oh, ow) -> AvgWin: the forward is each window's sum
+// divided by its div (0 for an empty window or div 0), the backward adds g / div to every
+// element of the window (planes of dx zeroed first).
+template <class T, class Win>
+void window_avg_fwd(const Pool2dParams& p, const T* x, T* y, Win win) {
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
   parallel_for(p.NC, kPlaneGrain, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -134,7 +137,7 @@ void avg_fwd(const Pool2dParams& p, const T* x, T* y, bool cip, int64_t dov) {
       T* yp = y + c * OHW;
       for (int64_t oh = 0; oh < p.OH; ++oh)
         for (int64_t ow = 0; ow < p.OW; ++ow) {
-          const AvgWin wdw = avg_window(p, oh, ow, cip, dov);
+          const AvgWin wdw = win(oh, ow);
           T s = T(0);
           for (int64_t h = wdw.h0; h < wdw.h1; ++h)
             for (int64_t w = wdw.w0; w < wdw.w1; ++w) s += xp[h * p.W + w];
@@ -146,8 +149,8 @@ void avg_fwd(const Pool2dParams& p, const T* x, T* y, bool cip, int64_t dov) {
   });
 }
 
-template <class T>
-void avg_bwd(const Pool2dParams& p, const T* dy, T* dx, bool cip, int64_t dov) {
+template <class T, class Win>
+void window_avg_bwd(const Pool2dParams& p, const T* dy, T* dx, Win win) {
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
   parallel_for(p.NC, kPlaneGrain, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -156,7 +159,7 @@ void avg_bwd(const Pool2dParams& p, const T* dy, T* dx, bool cip, int64_t dov) {
       for (int64_t i = 0; i < HW; ++i) dp[i] = T(0);
       for (int64_t oh = 0; oh < p.OH; ++oh)
         for (int64_t ow = 0; ow < p.OW; ++ow) {
-          const AvgWin wdw = avg_window(p, oh, ow, cip, dov);
+          const AvgWin wdw = win(oh, ow);
           if (wdw.div == 0) continue;
           const T g = gp[oh * p.OW + ow] / static_cast<T>(wdw.div);
           for (int64_t h = wdw.h0; h < wdw.h1; ++h)
@@ -166,51 +169,41 @@ void avg_bwd(const Pool2dParams& p, const T* dy, T* dx, bool cip, int64_t dov) {
   });
 }
 
+template <class T>
+void avg_fwd(const Pool2dParams& p, const T* x, T* y, bool cip, int64_t dov) {
+  window_avg_fwd(p, x, y, [&](int64_t oh, int64_t ow) { return avg_window(p, oh, ow, cip, dov); });
+}
+
+template <class T>
+void avg_bwd(const Pool2dParams& p, const T* dy, T* dx, bool cip, int64_t dov) {
+  window_avg_bwd(p, dy, dx, [&](int64_t oh, int64_t ow) { return avg_window(p, oh, ow, cip, dov); });
+}
+
 inline int64_t ad_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
 inline int64_t ad_end(int64_t o, int64_t in, int64_t out) {
   return ((o + 1) * in + out - 1) / out;
 }
 
+// Adaptive pooling's window for output (oh, ow): rows [⌊oh·H/OH⌋, ⌈(oh+1)·H/OH⌉), columns
+// likewise; the divisor is the window's size.
+inline AvgWin adaptive_window(const Pool2dParams& p, int64_t oh, int64_t ow) {
+  AvgWin r;
+  r.h0 = ad_start(oh, p.H, p.OH);
+  r.h1 = ad_end(oh, p.H, p.OH);
+  r.w0 = ad_start(ow, p.W, p.OW);
+  r.w1 = ad_end(ow, p.W, p.OW);
+  r.div = (r.h1 - r.h0) * (r.w1 - r.w0);
+  return r;
+}
+
 template <class T>
 void aavg_fwd(const Pool2dParams& p, const T* x, T* y) {
-  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  parallel_for(p.NC, kPlaneGrain, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const T* xp = x + c * HW;
-      T* yp = y + c * OHW;
-      for (int64_t oh = 0; oh < p.OH; ++oh) {
-        const int64_t h0 = ad_start(oh, p.H, p.OH), h1 = ad_end(oh, p.H, p.OH);
-        for (int64_t ow = 0; ow < p.OW; ++ow) {
-          const int64_t w0 = ad_start(ow, p.W, p.OW), w1 = ad_end(ow, p.W, p.OW);
-          T s = T(0);
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) s += xp[h * p.W + w];
-          yp[oh * p.OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
-        }
-      }
-    }
-  });
+  window_avg_fwd(p, x, y, [&](int64_t oh, int64_t ow) { return adaptive_window(p, oh, ow); });
 }
 
 template <class T>
 void aavg_bwd(const Pool2dParams& p, const T* dy, T* dx) {
-  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  parallel_for(p.NC, kPlaneGrain, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      T* dp = dx + c * HW;
-      const T* gp = dy + c * OHW;
-      for (int64_t i = 0; i < HW; ++i) dp[i] = T(0);
-      for (int64_t oh = 0; oh < p.OH; ++oh) {
-        const int64_t h0 = ad_start(oh, p.H, p.OH), h1 = ad_end(oh, p.H, p.OH);
-        for (int64_t ow = 0; ow < p.OW; ++ow) {
-          const int64_t w0 = ad_start(ow, p.W, p.OW), w1 = ad_end(ow, p.W, p.OW);
-          const T g = gp[oh * p.OW + ow] / static_cast<T>((h1 - h0) * (w1 - w0));
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) dp[h * p.W + w] += g;
-        }
-      }
-    }
-  });
+  window_avg_bwd(p, dy, dx, [&](int64_t oh, int64_t ow) { return adaptive_window(p, oh, ow); });
 }
 
 template <class T>

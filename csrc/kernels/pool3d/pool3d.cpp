@@ -10,19 +10,19 @@ namespace pool3d {
 FASTDL_DEFINE_OPS(Pool3dOps)
 
 template <class T>
-void adaptive_avg_forward(const Dims& s, const T* x, T* y) {
-  by_dtype<T>(ops()).adaptive_avg_forward(s, x, y);
+void box_avg_forward(const Dims& s, const Windows& win, const T* x, T* y) {
+  by_dtype<T>(ops()).box_avg_forward(s, win, x, y);
 }
 
 template <class T>
-void adaptive_avg_backward(const Dims& s, const T* gy, T* gx) {
-  by_dtype<T>(ops()).adaptive_avg_backward(s, gy, gx);
+void box_avg_backward(const Dims& s, const Windows& win, const T* gy, T* gx) {
+  by_dtype<T>(ops()).box_avg_backward(s, win, gy, gx);
 }
 
-template void adaptive_avg_forward<float>(const Dims&, const float*, float*);
-template void adaptive_avg_forward<double>(const Dims&, const double*, double*);
-template void adaptive_avg_backward<float>(const Dims&, const float*, float*);
-template void adaptive_avg_backward<double>(const Dims&, const double*, double*);
+template void box_avg_forward<float>(const Dims&, const Windows&, const float*, float*);
+template void box_avg_forward<double>(const Dims&, const Windows&, const double*, double*);
+template void box_avg_backward<float>(const Dims&, const Windows&, const float*, float*);
+template void box_avg_backward<double>(const Dims&, const Windows&, const double*, double*);
 
 }  // namespace pool3d
 }  // namespace fastdl

@@ -20,10 +20,6 @@ using simd::Vec;
 // pool3d runs inside no other family and calls none: it takes gemm's vector slot
 constexpr int kRowSlot = kScratchGemmX;
 
-// Adaptive window of output i (of o) over n inputs: [lo, hi).
-inline int64_t win_lo(int64_t i, int64_t n, int64_t o) { return i * n / o; }
-inline int64_t win_hi(int64_t i, int64_t n, int64_t o) { return ((i + 1) * n + o - 1) / o; }
-
 // row[c, c + U·N) ∩ [c, c + n) = Σ_{d < nd, h < nh} x0[d·HW + h·W + ...] (kFull: n = U·N).
 template <int U, bool kFull, class T>
 inline void sum_rows(const T* x0, int64_t nd, int64_t nh, int64_t HW, int64_t W, int64_t c,
@@ -61,14 +57,27 @@ inline void window_row_sum(const T* x0, int64_t nd, int64_t nh, int64_t HW, int6
   if (c < W) sum_rows<1, false>(x0, nd, nh, HW, W, c, W - c, row);
 }
 
-// dst[0, W) += row[0, W)
+// rows[0, W) = Σ_{r < nr} src[r][0, W)  (nr >= 1; W-long vectors, in a fixed order)
 template <class T>
-inline void add_row(const T* row, int64_t W, T* dst) {
+inline void sum_row_list(const T* const* src, int64_t nr, int64_t W, T* dst) {
   using V = Vec<T>;
   constexpr int N = V::N;
   int64_t c = 0;
-  for (; c + N <= W; c += N) (V::load(dst + c) + V::load(row + c)).store(dst + c);
-  if (c < W) (V::load(dst + c, W - c) + V::load(row + c, W - c)).store(dst + c, W - c);
+  for (; c + 2 * N <= W; c += 2 * N) {
+    V a0 = V::load(src[0] + c), a1 = V::load(src[0] + c + N);
+    for (int64_t r = 1; r < nr; ++r) {
+      a0 = a0 + V::load(src[r] + c);
+      a1 = a1 + V::load(src[r] + c + N);
+    }
+    a0.store(dst + c);
+    a1.store(dst + c + N);
+  }
+  for (; c < W; c += N) {
+    const int64_t n = W - c < N ? W - c : N;
+    V a = V::load(src[0] + c, n);
+    for (int64_t r = 1; r < nr; ++r) a = a + V::load(src[r] + c, n);
+    a.store(dst + c, n);
+  }
 }
 
 inline int64_t plane_grain(const Dims& s) {
@@ -77,7 +86,7 @@ inline int64_t plane_grain(const Dims& s) {
 }
 
 template <class T>
-void adaptive_avg_forward_k(const Dims& s, const T* x, T* y) {
+void box_avg_forward_k(const Dims& s, const Windows& win, const T* x, T* y) {
   const int64_t HW = s.H * s.W, DHW = s.D * HW, O = s.OD * s.OH * s.OW;
   parallel_for(s.P, plane_grain(s), [&](int64_t p0, int64_t p1) {
     T* row = static_cast<T*>(thread_scratch(sizeof(T) * s.W, kRowSlot));
@@ -85,17 +94,16 @@ void adaptive_avg_forward_k(const Dims& s, const T* x, T* y) {
       const T* xp = x + p * DHW;
       T* yp = y + p * O;
       for (int64_t i = 0; i < s.OD; ++i) {
-        const int64_t d0 = win_lo(i, s.D, s.OD), d1 = win_hi(i, s.D, s.OD);
+        const int64_t d0 = win.d.lo[i], d1 = win.d.hi[i];
         for (int64_t j = 0; j < s.OH; ++j) {
-          const int64_t h0 = win_lo(j, s.H, s.OH), h1 = win_hi(j, s.H, s.OH);
-          window_row_sum(xp + d0 * HW + h0 * s.W, d1 - d0, h1 - h0, HW, s.W, row);
-          const int64_t cdh = (d1 - d0) * (h1 - h0);
+          const int64_t h0 = win.h.lo[j], h1 = win.h.hi[j];
           T* yo = yp + (i * s.OH + j) * s.OW;
+          window_row_sum(xp + d0 * HW + h0 * s.W, d1 - d0, h1 - h0, HW, s.W, row);
+          const int64_t ddh = win.d.div[i] * win.h.div[j];
           for (int64_t k = 0; k < s.OW; ++k) {
-            const int64_t w0 = win_lo(k, s.W, s.OW), w1 = win_hi(k, s.W, s.OW);
             T sum = T(0);
-            for (int64_t w = w0; w < w1; ++w) sum += row[w];
-            yo[k] = sum / T(cdh * (w1 - w0));
+            for (int64_t w = win.w.lo[k]; w < win.w.hi[k]; ++w) sum += row[w];
+            yo[k] = sum / T(ddh * win.w.div[k]);
           }
         }
       }
@@ -103,39 +111,72 @@ void adaptive_avg_forward_k(const Dims& s, const T* x, T* y) {
   });
 }
 
+// For every input index n < len of one axis, the outputs [first[n], last[n]) whose windows
+// hold it (the windows' ends are non-decreasing, so these are intervals).
+inline void covering(const Axis& a, int64_t o, int64_t len, int64_t* first, int64_t* last) {
+  int64_t f = 0, l = 0;
+  for (int64_t n = 0; n < len; ++n) {
+    while (f < o && a.hi[f] <= n) ++f;
+    while (l < o && a.lo[l] <= n) ++l;
+    first[n] = f;
+    last[n] = l > f ? l : f;
+  }
+}
+
 template <class T>
-void adaptive_avg_backward_k(const Dims& s, const T* gy, T* gx) {
+void box_avg_backward_k(const Dims& s, const Windows& win, const T* gy, T* gx) {
   const int64_t HW = s.H * s.W, DHW = s.D * HW, O = s.OD * s.OH * s.OW;
+  const PoolBuf cover(sizeof(int64_t) * 2 * (s.D + s.H));
+  int64_t* const dfirst = cover.as<int64_t>();
+  int64_t* const dlast = dfirst + s.D;
+  int64_t* const hfirst = dlast + s.D;
+  int64_t* const hlast = hfirst + s.H;
+  covering(win.d, s.OD, s.D, dfirst, dlast);
+  covering(win.h, s.OH, s.H, hfirst, hlast);
+  int64_t maxrows = 1;  // the most spread rows one input row sums
+  for (int64_t d = 0; d < s.D; ++d)
+    for (int64_t h = 0; h < s.H; ++h) {
+      const int64_t r = (dlast[d] - dfirst[d]) * (hlast[h] - hfirst[h]);
+      maxrows = r > maxrows ? r : maxrows;
+    }
   parallel_for(s.P, plane_grain(s), [&](int64_t p0, int64_t p1) {
-    T* row = static_cast<T*>(thread_scratch(sizeof(T) * s.W, kRowSlot));
+    // the spread plane (OD·OH rows of W), then a zero row, then the row-pointer list
+    const size_t spread_bytes = sizeof(T) * (s.OD * s.OH + 1) * s.W;
+    char* scratch = static_cast<char*>(
+        thread_scratch(spread_bytes + sizeof(const T*) * maxrows + 64, kRowSlot));
+    T* const sp = reinterpret_cast<T*>(scratch);
+    T* const zero = sp + s.OD * s.OH * s.W;
+    const T** const rows = reinterpret_cast<const T**>(scratch + (spread_bytes + 63) / 64 * 64);
+    std::memset(zero, 0, sizeof(T) * s.W);
     for (int64_t p = p0; p < p1; ++p) {
       const T* gp = gy + p * O;
       T* xp = gx + p * DHW;
-      std::memset(xp, 0, sizeof(T) * DHW);
-      for (int64_t i = 0; i < s.OD; ++i) {
-        const int64_t d0 = win_lo(i, s.D, s.OD), d1 = win_hi(i, s.D, s.OD);
+      for (int64_t i = 0; i < s.OD; ++i)
         for (int64_t j = 0; j < s.OH; ++j) {
-          const int64_t h0 = win_lo(j, s.H, s.OH), h1 = win_hi(j, s.H, s.OH);
-          const int64_t cdh = (d1 - d0) * (h1 - h0);
-          // the row of W-window gradients, spread over the window's columns
+          T* row = sp + (i * s.OH + j) * s.W;
           std::memset(row, 0, sizeof(T) * s.W);
           const T* go = gp + (i * s.OH + j) * s.OW;
+          const int64_t ddh = win.d.div[i] * win.h.div[j];
           for (int64_t k = 0; k < s.OW; ++k) {
-            const int64_t w0 = win_lo(k, s.W, s.OW), w1 = win_hi(k, s.W, s.OW);
-            const T v = go[k] / T(cdh * (w1 - w0));
-            for (int64_t w = w0; w < w1; ++w) row[w] += v;
+            const T v = go[k] / T(ddh * win.w.div[k]);
+            for (int64_t w = win.w.lo[k]; w < win.w.hi[k]; ++w) row[w] += v;
           }
-          for (int64_t d = d0; d < d1; ++d)
-            for (int64_t h = h0; h < h1; ++h) add_row(row, s.W, xp + d * HW + h * s.W);
         }
-      }
+      for (int64_t d = 0; d < s.D; ++d)
+        for (int64_t h = 0; h < s.H; ++h) {
+          int64_t nr = 0;
+          for (int64_t i = dfirst[d]; i < dlast[d]; ++i)
+            for (int64_t j = hfirst[h]; j < hlast[h]; ++j) rows[nr++] = sp + (i * s.OH + j) * s.W;
+          if (nr == 0) rows[nr++] = zero;
+          sum_row_list(rows, nr, s.W, xp + d * HW + h * s.W);
+        }
     }
   });
 }
 
 template <class T>
 constexpr Pool3dOpsT<T> ops_t() {
-  return {&adaptive_avg_forward_k<T>, &adaptive_avg_backward_k<T>};
+  return {&box_avg_forward_k<T>, &box_avg_backward_k<T>};
 }
 
 }  // namespace

@@ -112,6 +112,15 @@ template <class T>
 void hypot(const T* a, const T* b, int64_t n, T* out) {
   table<T>().hypot(a, b, n, out);
 }
+template <class T>
+void cumop(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* out) {
+  table<T>().cumop(x, outer, n, inner, prod, out);
+}
+template <class T>
+int64_t index_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                  const T* src, int64_t m) {
+  return table<T>().index_add(out, outer, n, inner, idx, src, m);
+}
 void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, out); }
 
 #define FASTDL_TENSOROPS(T)                                                                   \
@@ -129,7 +138,10 @@ void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, 
   template int64_t scatter_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,     \
                                   int64_t);                                                    \
   template void nan_to_num<T>(const T*, int64_t, T, T, T, T*);                                 \
-  template void hypot<T>(const T*, const T*, int64_t, T*);
+  template void hypot<T>(const T*, const T*, int64_t, T*);                                     \
+  template void cumop<T>(const T*, int64_t, int64_t, int64_t, bool, T*);                      \
+  template int64_t index_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,       \
+                                int64_t);
 FASTDL_TENSOROPS(float)
 FASTDL_TENSOROPS(double)
 #undef FASTDL_TENSOROPS

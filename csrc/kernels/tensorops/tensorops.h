@@ -97,6 +97,20 @@ void nan_to_num(const T* x, int64_t n, T nan, T posinf, T neginf, T* out);
 template <class T>
 void hypot(const T* a, const T* b, int64_t n, T* out);
 
+// Running sum (prod: running product) of x (outer, n, inner) along the middle axis into out,
+// accumulated in double (as torch's CPU scan), rounded once per element; rows and column
+// blocks are fixed chunks, so the result does not depend on the thread count.
+template <class T>
+void cumop(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* out);
+
+// index_add: out (outer, n, inner) += src (outer, m, inner) with row j of src added to row
+// idx[j] of out along the middle axis (idx: m entries, negative ones count from the end);
+// rows with a repeated index add in j order. Returns the first j whose index is out of
+// [-n, n) (nothing written for it), or -1.
+template <class T>
+int64_t index_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                  const T* src, int64_t m);
+
 // The inverse error function of float32 x[0..n) (Giles' approximation, within 2.7e-7
 // relative): ±inf at ±1, NaN outside [-1, 1] and for NaN.
 void erfinv_f32(const float* x, int64_t n, float* out);
@@ -126,6 +140,8 @@ struct TensorOpsT {
   int64_t (*scatter_add)(T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t);
   void (*nan_to_num)(const T*, int64_t, T, T, T, T*);
   void (*hypot)(const T*, const T*, int64_t, T*);
+  void (*cumop)(const T*, int64_t, int64_t, int64_t, bool, T*);
+  int64_t (*index_add)(T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t);
 };
 struct TensorOps {
   TensorOpsT<float> f;

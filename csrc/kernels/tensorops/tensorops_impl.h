@@ -175,6 +175,103 @@ void cumext_k(const T* x, int64_t outer, int64_t n, int64_t inner, bool is_max, 
 }
 
 // ---------------------------------------------------------------------------------------
+// cumsum / cumprod: accumulated in double. Along the last axis (inner == 1) kRows rows run
+// side by side, so that kRows independent add chains hide the add latency; otherwise a
+// block of up to kCols columns is carried down the scanned axis (contiguous, vectorised).
+
+template <class T, bool PROD>
+void cumop_impl(const T* x, int64_t outer, int64_t n, int64_t inner, T* out) {
+  constexpr int64_t kRows = 8, kCols = 256;
+  const double init = PROD ? 1.0 : 0.0;
+  if (inner == 1) {
+    const int64_t blocks = (outer + kRows - 1) / kRows;
+    parallel_for(blocks, grain_rows(n * kRows), [&](int64_t bb, int64_t be) {
+      for (int64_t blk = bb; blk < be; ++blk) {
+        const int64_t r0 = blk * kRows;
+        const int64_t nr = outer - r0 < kRows ? outer - r0 : kRows;
+        const T* xb = x + r0 * n;
+        T* ob = out + r0 * n;
+        double acc[kRows];
+        for (int64_t r = 0; r < kRows; ++r) acc[r] = init;
+        if (nr == kRows) {
+          for (int64_t k = 0; k < n; ++k)
+            for (int64_t r = 0; r < kRows; ++r) {
+              const double v = static_cast<double>(xb[r * n + k]);
+              acc[r] = PROD ? acc[r] * v : acc[r] + v;
+              ob[r * n + k] = static_cast<T>(acc[r]);
+            }
+        } else {
+          for (int64_t r = 0; r < nr; ++r)
+            for (int64_t k = 0; k < n; ++k) {
+              const double v = static_cast<double>(xb[r * n + k]);
+              acc[r] = PROD ? acc[r] * v : acc[r] + v;
+              ob[r * n + k] = static_cast<T>(acc[r]);
+            }
+        }
+      }
+    });
+    return;
+  }
+  const int64_t nb = (inner + kCols - 1) / kCols;
+  parallel_for(outer * nb, grain_rows(n * kCols), [&](int64_t b, int64_t e) {
+    alignas(64) double acc[kCols];
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / nb, c0 = (t % nb) * kCols;
+      const int64_t nc = inner - c0 < kCols ? inner - c0 : kCols;
+      const T* xo = x + o * n * inner + c0;
+      T* oo = out + o * n * inner + c0;
+      for (int64_t i = 0; i < nc; ++i) acc[i] = init;
+      for (int64_t k = 0; k < n; ++k) {
+        const T* xr = xo + k * inner;
+        T* orow = oo + k * inner;
+        for (int64_t i = 0; i < nc; ++i) {
+          const double v = static_cast<double>(xr[i]);
+          acc[i] = PROD ? acc[i] * v : acc[i] + v;
+          orow[i] = static_cast<T>(acc[i]);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void cumop_k(const T* x, int64_t outer, int64_t n, int64_t inner, bool prod, T* out) {
+  if (prod)
+    cumop_impl<T, true>(x, outer, n, inner, out);
+  else
+    cumop_impl<T, false>(x, outer, n, inner, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// index_add: whole rows of `inner` elements added at once (contiguous, vectorised). Chunks
+// own column blocks of out (over outer x column blocks), so no two threads add into one
+// element and each element's additions run in j order.
+
+template <class T>
+int64_t index_add_k(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t* idx,
+                    const T* src, int64_t m) {
+  for (int64_t j = 0; j < m; ++j)  // validated first: nothing is written for a bad index
+    if (idx[j] < -n || idx[j] >= n) return j;
+  constexpr int64_t kCols = 1024;
+  const int64_t nb = (inner + kCols - 1) / kCols;
+  parallel_for(outer * nb, grain_rows(m * kCols), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / nb, c0 = (t % nb) * kCols;
+      const int64_t nc = inner - c0 < kCols ? inner - c0 : kCols;
+      T* __restrict oo = out + o * n * inner + c0;
+      const T* __restrict so = src + o * m * inner + c0;
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t r = idx[j] < 0 ? idx[j] + n : idx[j];
+        T* __restrict orow = oo + r * inner;
+        const T* __restrict srow = so + j * inner;
+        for (int64_t i = 0; i < nc; ++i) orow[i] += srow[i];
+      }
+    }
+  });
+  return -1;
+}
+
+// ---------------------------------------------------------------------------------------
 // fmod / remainder
 
 template <class T>
@@ -609,7 +706,10 @@ int64_t scatter_add_k(T* out, int64_t outer, int64_t n, int64_t inner, const int
       for (int64_t o = ob; o < oe; ++o) slab(o, 0, inner);
     });
   } else {
-    parallel_for(inner, grain_rows(m), [&](int64_t ib, int64_t ie) { slab(0, ib, ie); });
+    // column blocks of at least 256: each index row is then read as one contiguous run (a
+    // few columns per row, 4 KiB apart, missed the caches on every row)
+    const int64_t g = grain_rows(m);
+    parallel_for(inner, g < 256 ? 256 : g, [&](int64_t ib, int64_t ie) { slab(0, ib, ie); });
   }
   return bad.load();
 }
@@ -710,7 +810,8 @@ template <class T>
 constexpr TensorOpsT<T> ops_t() {
   return {&gather_k<T>, &cumext_k<T>, &fmod_k<T>, &multinomial_replacement_k<T>,
           &multinomial_noreplace_k<T>, &topk_k<T>, &mode_k<T>, &spmm_coo_k<T>,
-          &scatter_add_k<T>, &nan_to_num_k<T>, &hypot_k<T>};
+          &scatter_add_k<T>, &nan_to_num_k<T>, &hypot_k<T>, &cumop_k<T>,
+          &index_add_k<T>};
 }
 
 }  // namespace

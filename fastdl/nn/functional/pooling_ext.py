@@ -2,11 +2,12 @@
 adaptive pools, 3-D max/avg pools, power-average (LP) pools, max unpooling, fractional max
 pooling and the ``*_with_indices`` spellings.
 
-Box pools are separable: the max (or sum, or count) over a D×H×W box is the max over D of
-the maxima over H×W. So the 3-D pools are two passes of the 2-D kernels — one over (H, W)
-per depth slice, one over D with a window of height kD and width 1 — and inherit their
-backward. ``adaptive_avg_pool3d`` is its own C++ kernel (``csrc/kernels/pool3d/``). Max
-unpooling and fractional pooling are single ops on arrays.
+Box pools are separable: the max over a D×H×W box is the max over D of the maxima over H×W.
+So ``max_pool3d`` is two passes of the 2-D kernel — one over (H, W) per depth slice, one over
+D with a window of height kD and width 1 — and inherits its backward. ``avg_pool3d`` and
+``adaptive_avg_pool3d`` are one C++ kernel each way (``csrc/kernels/pool3d/``: separable box
+windows, the backward writing each input gradient row once). Max unpooling and fractional
+pooling are single ops on arrays.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ...tensor import Tensor
 from ._args import _float as _t, _tuple as _tup
 from .activation import relu
 from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool1d,
-                      max_pool2d)
+                      max_pool2d, pool_output_size)
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices",
            "adaptive_max_pool2d_with_indices", "adaptive_avg_pool3d", "adaptive_max_pool3d",
@@ -235,32 +236,51 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
+class _AvgPool3d(_Op):
+    """x (N, C, D, H, W) -> (N, C, *out): one C++ op each way (``csrc/kernels/pool3d/``)."""
+
+    @staticmethod
+    def forward(ctx, x, out, k, s, p, count_include_pad, dov):
+        x = np.ascontiguousarray(x)
+        ctx.shape = x.shape
+        ctx.args = (k, s, p, count_include_pad, dov)
+        return _C.avg_pool3d(x, out, k, s, p, count_include_pad, dov)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = _C.avg_pool3d_backward(np.ascontiguousarray(g), ctx.shape, *ctx.args)
+        return gx, None, None, None, None, None, None
+
+
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
-    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); window, divisor and
-    ``count_include_pad`` / ``divisor_override`` rules as ``avg_pool2d`` per dim (the
-    divisor of a box is the product of the per-dim divisors). Differentiable.
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W): output (i, j, k) is the sum
+    over the window [i·sD − pD, i·sD − pD + kD) × (likewise H, W), clipped to the input,
+    divided by ``divisor_override`` if given, else by the window's volume clipped to the
+    padded input (``count_include_pad=True``) or to the input (False). ``padding`` at most
+    half of ``kernel_size``; output size as ``max_pool3d`` (``ceil_mode``). One C++ kernel
+    each way (``csrc/kernels/pool3d/``; NumPy twin ``fastdl.testing.reference.pool3d``).
 
     Example: ``F.avg_pool3d(fastdl.ones(1, 1, 4, 4, 4), 2)`` is all ones, shape (1, 1, 2, 2, 2).
     """
     fn = "avg_pool3d"
     x, unb = _batched(_t(input, fn), 3, fn)
     k, s, p, _ = _window3(fn, kernel_size, stride, padding, 1)
+    if min(k) < 1 or min(s) < 1:
+        raise ValueError(f"{fn}: kernel_size {k} and stride {s} must be >= 1")
+    if min(p) < 0 or any(p[i] > k[i] // 2 for i in range(3)):
+        raise ValueError(f"{fn}: padding {p} must be >= 0 and at most half of kernel_size {k}")
     if divisor_override is not None and (isinstance(divisor_override, bool) or
                                          not isinstance(divisor_override, numbers.Integral)
                                          or divisor_override == 0):
         raise ValueError(f"{fn}: divisor_override must be a non-zero int or None, got "
                          f"{divisor_override!r}")
-    N, C, D, H, W = x.shape
-    dov = 1 if divisor_override is not None else None     # sums, divided at the end
-    y = avg_pool2d(x.reshape(N, C * D, H, W), k[1:], s[1:], p[1:], ceil_mode,
-                   count_include_pad, dov)
-    oH, oW = y.shape[-2:]
-    y = avg_pool2d(y.reshape(N, C, D, oH * oW), (k[0], 1), (s[0], 1), (p[0], 0), ceil_mode,
-                   count_include_pad, dov)
-    y = y.reshape(N, C, y.shape[2], oH, oW)
-    if divisor_override is not None:
-        y = y / float(divisor_override)
+    try:
+        out = pool_output_size(tuple(x.shape[2:]), k, s, p, 1, ceil_mode)
+    except ValueError as e:
+        raise ValueError(f"{fn}: input {tuple(x.shape)}: {e}") from None
+    dov = 0 if divisor_override is None else int(divisor_override)
+    y = _AvgPool3d.apply(x, tuple(out), k, s, p, bool(count_include_pad), dov)
     return y.squeeze(0) if unb else y
 
 

@@ -12,3 +12,7 @@ from .fusion import *  # noqa: F401,F403
 from . import rnn  # noqa: F401
 from . import parametrize, parametrizations, stateless  # noqa: F401
 from .legacy_norms import *  # noqa: F401,F403
+from . import init, memory_format  # noqa: F401
+from .init import skip_init  # noqa: F401
+from .memory_format import (convert_conv2d_weight_memory_format,  # noqa: F401
+                            convert_conv3d_weight_memory_format)

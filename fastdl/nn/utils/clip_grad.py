@@ -1,14 +1,17 @@
-"""Gradient clipping: ``clip_grad_norm_``, ``clip_grad_value_``, ``get_total_norm``."""
+"""Gradient clipping: ``clip_grad_norm_``, ``clip_grad_value_``, ``get_total_norm``,
+``clip_grads_with_norm_`` and the deprecated ``clip_grad_norm``."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ... import _C
 from ...tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_",
+           "get_total_norm"]
 
 
 def _norm_type(norm_type, fn):
@@ -138,3 +141,40 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         by_dtype.setdefault(a.dtype, []).append(a)
     for lst in by_dtype.values():
         _C.multi_tensor_clamp_(lst, -c, c)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients of ``parameters`` in place by ``min(1, max_norm / (total_norm +
+    1e-6))``, with ``total_norm`` given (e.g. from ``get_total_norm``): the second half of
+    ``clip_grad_norm_``, for when the norm is computed elsewhere. Returns None. ``foreach``
+    is accepted and ignored.
+
+    Example::
+
+        norm = fastdl.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        fastdl.nn.utils.clip_grads_with_norm_(model.parameters(), 1.0, norm)
+    """
+    grads = _grads(parameters, "clip_grads_with_norm_")
+    if not grads:
+        return None
+    total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
+    coef = float(max_norm) / (total + 1e-6)
+    if not coef >= 1.0:            # NaN scales too, as torch's clamp(max=1) keeps NaN
+        by_dtype = {}
+        for a in grads:
+            by_dtype.setdefault(a.dtype, []).append(a)
+        for lst in by_dtype.values():
+            _C.multi_tensor_scale_(lst, coef)
+    return None
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                   foreach=None):
+    """Deprecated spelling of ``clip_grad_norm_`` (same arguments and result; emits a
+    FutureWarning, as torch does).
+
+    Example: ``fastdl.nn.utils.clip_grad_norm_(model.parameters(), 1.0)`` (use this one)
+    """
+    warnings.warn("`fastdl.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`fastdl.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
