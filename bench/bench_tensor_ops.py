@@ -342,5 +342,13 @@ if __name__ == "__main__":
     if "--pause-study" in args:
         pause_study(*[a for a in args if a != "--pause-study"][:1])
         sys.exit(0)
+    if "-h" in args or "--help" in args:
+        print("python bench/bench_tensor_ops.py [--one-thread] [op ...] | --pause-study [op]\n"
+              "ops: " + " ".join(sorted(CASES)))
+        sys.exit(0)
     one = "--one-thread" in args
-    main([a for a in args if a != "--one-thread"] or None, one_thread=one)
+    names = [a for a in args if a != "--one-thread"]
+    unknown = [a for a in names if a not in CASES]
+    if unknown:
+        sys.exit(f"unknown op(s) {', '.join(unknown)}; --help lists them")
+    main(names or None, one_thread=one)

@@ -19,51 +19,26 @@ def _least_squares_problem(seed=0):
     return A, b
 
 
-def _fastdl_run(kw, steps, problem):
+def _run(lib, kw, steps, problem):
+    """LBFGS on `problem` with `lib` (fastdl or torch: the same code, torch's API) for
+    `steps` steps; returns (the parameters after each step, the optimiser, the closure)."""
+    def param(a):
+        return lib.tensor(a, dtype=lib.float64, requires_grad=True)
+
     if problem == "rosenbrock":
-        ps = [Parameter(np.array([-1.2])), Parameter(np.array([1.0]))]
+        ps = [param(np.array([-1.2])), param(np.array([1.0]))]
 
         def loss_fn():
             return _rosenbrock(ps[0], ps[1]).sum()
     else:
         A, b = _least_squares_problem()
-        At, bt = fastdl.tensor(A), fastdl.tensor(b)
-        ps = [Parameter(np.zeros((6, 1))), Parameter(np.zeros((1,)))]
+        At, bt = lib.from_numpy(A), lib.from_numpy(b)
+        ps = [param(np.zeros((6, 1))), param(np.zeros((1,)))]
 
         def loss_fn():
             r = At @ ps[0] + ps[1] - bt
             return (r * r).mean() + 0.1 * (ps[0] ** 4).sum()
-    opt = optim.LBFGS(ps, **kw)
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        return loss
-    traj = []
-    for _ in range(steps):
-        opt.step(closure)
-        traj.append(np.concatenate([p._array.ravel() for p in ps]))
-    return traj, opt, closure
-
-
-def _torch_run(torch, kw, steps, problem):
-    if problem == "rosenbrock":
-        ps = [torch.tensor([-1.2], dtype=torch.float64, requires_grad=True),
-              torch.tensor([1.0], dtype=torch.float64, requires_grad=True)]
-
-        def loss_fn():
-            return _rosenbrock(ps[0], ps[1]).sum()
-    else:
-        A, b = _least_squares_problem()
-        At, bt = torch.from_numpy(A), torch.from_numpy(b)
-        ps = [torch.zeros((6, 1), dtype=torch.float64, requires_grad=True),
-              torch.zeros((1,), dtype=torch.float64, requires_grad=True)]
-
-        def loss_fn():
-            r = At @ ps[0] + ps[1] - bt
-            return (r * r).mean() + 0.1 * (ps[0] ** 4).sum()
-    opt = torch.optim.LBFGS(ps, **kw)
+    opt = lib.optim.LBFGS(ps, **kw)
 
     def closure():
         opt.zero_grad()
@@ -74,7 +49,11 @@ def _torch_run(torch, kw, steps, problem):
     for _ in range(steps):
         opt.step(closure)
         traj.append(np.concatenate([p.detach().numpy().ravel() for p in ps]))
-    return traj
+    return traj, opt, closure
+
+
+def _fastdl_run(kw, steps, problem):
+    return _run(fastdl, kw, steps, problem)
 
 
 @pytest.mark.parametrize("problem", ["rosenbrock", "least_squares"])
@@ -84,7 +63,7 @@ def _torch_run(torch, kw, steps, problem):
 def test_same_iterates_as_torch(kw, problem):
     torch = pytest.importorskip("torch")
     ours, _, _ = _fastdl_run(kw, 6, problem)
-    theirs = _torch_run(torch, kw, 6, problem)
+    theirs, _, _ = _run(torch, kw, 6, problem)
     for i, (a, b) in enumerate(zip(ours, theirs)):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"step {i}")
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import fastdl
 import fastdl.nn.functional as F
 from fastdl import nn
-from fastdl.testing import assert_close, gradcheck, isa_paths, use_isa, use_threads
+from fastdl.testing import assert_close, assert_thread_invariant, gradcheck, isa_paths
 from fastdl.testing.reference import loss as R
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
@@ -322,13 +322,7 @@ def test_bitwise_same_for_1_and_2_threads(rng, isa_name):
             out += _run(lambda z: fn(z, _t(b), reduction="sum"), a, np.float32(1))
         return out
 
-    with use_isa(isa_name):
-        with use_threads(1):
-            one = run()
-        with use_threads(2):
-            two = run()
-    for u, v in zip(one, two):
-        assert np.array_equal(u, v, equal_nan=True)
+    assert_thread_invariant(run, isa_name)
 
 
 def test_loss_modules(rng):

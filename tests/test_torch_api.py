@@ -389,3 +389,20 @@ def test_error_function_fallbacks_without_scipy():
     y = np.linspace(-0.999, 0.999, 41)
     assert_close(M.erfinv_fallback(y), _np_erfinv(y), rtol=1e-9, atol=1e-9)
     assert np.isinf(M.erfinv_fallback(np.array([1.0, -1.0]))).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4)])
+def test_sign_of_nan_is_zero_as_torch(dtype, shape):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shape).astype(dtype)
+    a.reshape(-1)[::2] = np.nan
+    if a.size > 1:
+        a.reshape(-1)[1] = -0.0
+    want = np.where(np.isnan(a), 0, np.sign(a)).astype(dtype)
+    for got in (fastdl.sign(fastdl.tensor(a)), fastdl.tensor(a).sgn(),
+                fastdl.tensor(a).sign_()):
+        assert got.dtype == fastdl.tensor(a).dtype
+        np.testing.assert_array_equal(got.numpy(), want)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(torch.sign(torch.from_numpy(a.copy())).numpy(), want)

@@ -15,6 +15,7 @@ import argparse
 
 import fastdl
 import fastdl.nn as nn
+from fastdl.examples._common import setup
 from fastdl.examples.train_lenet import add_run_args, fit, load_data
 
 __all__ = ["MLP", "main"]
@@ -54,9 +55,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Train and evaluate; returns a dict with the history and the test accuracy."""
     args = parse_args(argv)
-    if args.threads is not None:
-        fastdl.set_num_threads(args.threads)
-    fastdl.manual_seed(args.seed)
+    setup(args)
     train, val, test = load_data(args.dataset, args.limit, args.seed)
     in_features = int(train[0][0].numel())
     model = MLP(in_features, tuple(args.hidden))

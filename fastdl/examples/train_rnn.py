@@ -16,6 +16,7 @@ import argparse
 
 import fastdl
 import fastdl.nn as nn
+from fastdl.examples._common import setup
 from fastdl.examples.train_lenet import add_run_args, fit, load_data
 
 __all__ = ["RowRNN", "main"]
@@ -55,9 +56,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Train and evaluate; returns a dict with the history and the test accuracy."""
     args = parse_args(argv)
-    if args.threads is not None:
-        fastdl.set_num_threads(args.threads)
-    fastdl.manual_seed(args.seed)
+    setup(args)
     train, val, test = load_data(args.dataset, args.limit, args.seed)
     _, h, w = train[0][0].shape
     model = RowRNN(w, args.hidden, cell=args.cell)

@@ -250,6 +250,15 @@ class _Unary(_Op):
 _SPECS = {}
 
 
+def _sign(x):
+    """torch's sign: -1, 0 or 1, and 0 for NaN (NumPy's sign gives NaN). The sum of the
+    signs is NaN exactly when one is, so inputs without NaN pay one summing pass."""
+    s = np.sign(x)
+    if s.dtype.kind == "f" and s.size and np.isnan(s.sum()):
+        s = np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False)
+    return s
+
+
 def _spec(name, fwd, grad, keep_int=False):
     _SPECS[name] = _Spec(name, fwd, grad, keep_int)
 
@@ -282,7 +291,7 @@ _spec("floor", np.floor, None, keep_int=True)
 _spec("ceil", np.ceil, None, keep_int=True)
 _spec("trunc", np.trunc, None, keep_int=True)
 _spec("frac", lambda x: _frac(x), lambda x, y: _like(np.ones_like(_nd(x)), x))
-_spec("sign", np.sign, None, keep_int=True)
+_spec("sign", lambda x: _sign(x), None, keep_int=True)
 
 
 def _unary(name, input, out=None):
@@ -323,7 +332,7 @@ _DOC = {
     "ceil": "the smallest integer ≥ x; gradient 0",
     "trunc": "x rounded toward zero; gradient 0",
     "frac": "x - trunc(x) (sign of x); derivative 1",
-    "sign": "-1, 0 or 1 by the sign of x (0 for 0, NaN for NaN); gradient 0",
+    "sign": "-1, 0 or 1 by the sign of x (0 for 0 and, as torch, for NaN); gradient 0",
 }
 
 

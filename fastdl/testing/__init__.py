@@ -9,7 +9,8 @@ from .. import _C
 from ..autograd.gradcheck import _central_difference
 from ..tensor import Tensor
 
-__all__ = ["gradcheck", "gradgradcheck", "assert_close", "isa_paths", "use_isa", "use_threads"]
+__all__ = ["gradcheck", "gradgradcheck", "assert_close", "isa_paths", "use_isa", "use_threads",
+           "assert_thread_invariant"]
 
 
 def _np(x):
@@ -167,3 +168,21 @@ def use_threads(n):
         yield
     finally:
         _C.set_num_threads(prev)
+
+
+def assert_thread_invariant(run, isa=None):
+    """Run ``run()`` (it returns a list of arrays) on 1 kernel thread, then on 2, on ISA path
+    ``isa`` (the current one when None), and assert the results are equal bit for bit (NaN
+    equal to NaN): fastdl's kernels split work so that results do not depend on the thread
+    count.
+
+    Example: ``assert_thread_invariant(lambda: [F.softmax(x, 1).numpy()], "avx2")``"""
+    with (use_isa(isa) if isa is not None else contextlib.nullcontext()):
+        with use_threads(1):
+            one = run()
+        with use_threads(2):
+            two = run()
+    assert len(one) == len(two)
+    for k, (u, v) in enumerate(zip(one, two)):
+        if not np.array_equal(u, v, equal_nan=True):
+            raise AssertionError(f"result {k} differs between 1 and 2 threads (isa {isa})")
