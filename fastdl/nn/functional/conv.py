@@ -31,11 +31,17 @@ def set_conv_algorithm(name):
     * ``"direct"``: direct kernels (AVX-512 float32, stride 1), else im2col + GEMM per image;
     * ``"gemm"``: batched im2col + GEMM — the im2col matrices of a chunk of images side by
       side, one GEMM per chunk (any stride, dilation, groups);
-    * ``"winograd"``: Winograd F(2×2, 3×3) for 3×3, stride 1, dilation 1, groups 1 (forward
-      and input gradient; other shapes and the weight gradient take the automatic choice).
-      Measured float32 accuracy against float64 (unit-normal data, 8×8 maps, max |error| /
-      max |y|): 2.7e-7 at 64 input channels, 9.0e-7 at 512 (direct kernel: 7.1e-7, 2.0e-6);
-    * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it).
+    * ``"winograd"``: Winograd F(2×2, 3×3), or F(4×4, 3×3) with ``FASTDL_WINOGRAD_TILE=4``,
+      for 3×3, stride 1, dilation 1, groups 1 (forward and input gradient; other shapes and
+      the weight gradient take the automatic choice). Measured float32 accuracy against
+      float64 (unit-normal data, 8×8 maps, max |error| / max |y|): F(2×2) 3.2e-7 at 64 input
+      channels and 7.4e-7 at 512; F(4×4) 5.0e-6 and 9.1e-6, which can exceed an elementwise
+      1e-4 on unit-scale data, hence opt-in (batched GEMM 3.7e-7 and 2.7e-7, direct kernel
+      6.4e-7 and 1.6e-6);
+    * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it):
+      Winograd F(2×2, 3×3) for float32 3×3 stride-1 layers with at least 32 input and output
+      channels and enough tiles in the batch (forward and input gradient), else direct or
+      batched GEMM.
 
     Depthwise convolutions always run their own kernels. Results of different algorithms
     agree to rounding (float32 within 1e-4 of the float64 reference on unit-scale data).
