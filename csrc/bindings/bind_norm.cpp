@@ -64,6 +64,14 @@ void check_affine_eps(const py::object& w, const py::object& b, const py::array&
 
 py::object none() { return py::none(); }
 
+// A norm backward's input and grad_output: float, one dtype, one shape.
+void check_grad_output(const py::array& g, const py::array& x, const char* fn) {
+  require_float(x, fn, "input");
+  require_float(g, fn, "grad_output");
+  require_same_dtype(x, g, fn, "input", "grad_output");
+  require_same_shape(g, x, fn, "grad_output", "input");
+}
+
 // The gradients a norm's backward returns: gx shaped like x, gw and gb of n elements, each
 // allocated only when wanted; x_/w_/b_ptr are nullptr and the tuple holds None otherwise.
 struct NormGrads {
@@ -194,10 +202,7 @@ py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& m
                       const py::array& invstd, const py::object& w, bool training, bool need_gx,
                       bool need_gw, bool need_gb) {
   const char* fn = "batch_norm_backward";
-  require_float(x, fn, "input");
-  require_float(g, fn, "grad_output");
-  require_same_dtype(x, g, fn, "input", "grad_output");
-  require_same_shape(g, x, fn, "grad_output", "input");
+  check_grad_output(g, x, fn);
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
   require_vec(mean, x, C, fn, "mean");
@@ -262,10 +267,7 @@ py::tuple ln_bwd(const py::array& g, const py::array& x, const py::object& w,
                  const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
                  bool need_gb) {
   const char* fn = "layer_norm_backward";
-  require_float(x, fn, "input");
-  require_float(g, fn, "grad_output");
-  require_same_dtype(x, g, fn, "input", "grad_output");
-  require_same_shape(g, x, fn, "grad_output", "input");
+  check_grad_output(g, x, fn);
   int64_t M, K;
   mk(x, fn, M, K);
   check_opt_vec(w, x, K, fn, "weight");
@@ -336,10 +338,7 @@ py::tuple gn_bwd(const py::array& g, const py::array& x, int64_t G, const py::ob
                  const py::array& mean, const py::array& rstd, bool need_gx, bool need_gw,
                  bool need_gb) {
   const char* fn = "group_norm_backward";
-  require_float(x, fn, "input");
-  require_float(g, fn, "grad_output");
-  require_same_dtype(x, g, fn, "input", "grad_output");
-  require_same_shape(g, x, fn, "grad_output", "input");
+  check_grad_output(g, x, fn);
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
   check_groups(x, G, fn, C);
