@@ -144,10 +144,7 @@ def _binary(uf, a, b, dt=None):
                     if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN) \
                             and (tb is not np.ndarray or a.size * b.size < _POOL_MIN or
                                  a.shape == b.shape):
-                        out = uf(a, b)
-                        # 0-d operands give a NumPy scalar, which a later op would promote as
-                        # a Python number (float64 -> float32): keep it an array
-                        return out if out.__class__ is np.ndarray else np.asarray(out)
+                        return _array_of(uf(a, b))
                     return uf(a, b, out=_pool_out(np.broadcast_shapes(a.shape, np.shape(b)),
                                                   da, a))
         if _fn._Tensor in (a.__class__, b.__class__):
@@ -195,8 +192,7 @@ def _unary(uf, a):
         return np.asarray(uf(a.astype(_F32))).astype(dt)
     if a.size >= _POOL_MIN:
         return uf(a, out=_pool_out(a.shape, dt, a))
-    out = uf(a)
-    return out if out.__class__ is np.ndarray else np.asarray(out)  # 0-d: an array, not a scalar
+    return _array_of(uf(a))
 
 
 def _sum_to(g, shape):
@@ -299,6 +295,23 @@ def _wrap(arr):
     if _fn._inf_seen:
         return T._make(arr)
     return _fn._new_tensor(T, arr)
+
+
+def _array_of(r):
+    """A NumPy result as an ndarray: a full reduction or a 0-d operation gives a NumPy scalar,
+    which a later op would promote as a Python number (float64 -> float32)."""
+    return r if r.__class__ is np.ndarray else np.asarray(r)
+
+
+def _count(a, dims):
+    """How many elements of ``a`` each slice reduced over ``dims`` holds: all of them when
+    ``dims`` is None or ``a`` is 0-d."""
+    if dims is None or not a.ndim:
+        return a.size
+    n = 1
+    for d in dims:
+        n *= a.shape[d]
+    return n
 
 
 def _squeeze(a, dims, keepdim):

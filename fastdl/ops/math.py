@@ -157,21 +157,23 @@ _erf_any = _special("erf", erf_fallback)
 _erfc_any = _special("erfc", erfc_fallback)
 
 
-def _erf(x):
-    """erf on fastdl's vectorised kernel (``common/simd.h``: float32 within 1.1e-7 relative,
-    float64 through libm) for C-contiguous float arrays; SciPy (or the fallback) otherwise."""
-    if x.__class__ is np.ndarray and x.dtype in _KERNEL_DTYPES and x.flags.c_contiguous and \
-            x.flags.aligned:
-        return _C._vm_eval(5, x)
-    return _erf_any(x)
+def _on_kernel(fn, other):
+    """A forward on fastdl's vectorised kernel ``_C._vm_eval(fn, x)`` (``common/simd.h``)
+    for C-contiguous, aligned float arrays, and on ``other`` (SciPy or the fallback) for
+    anything else."""
+
+    def fwd(x):
+        if x.__class__ is np.ndarray and x.dtype in _KERNEL_DTYPES and x.flags.c_contiguous \
+                and x.flags.aligned:
+            return _C._vm_eval(fn, x)
+        return other(x)
+
+    return fwd
 
 
-def _erfc(x):
-    """erfc as ``_erf`` (float32 within 3.4e-7 relative down to 1e-37)."""
-    if x.__class__ is np.ndarray and x.dtype in _KERNEL_DTYPES and x.flags.c_contiguous and \
-            x.flags.aligned:
-        return _C._vm_eval(6, x)
-    return _erfc_any(x)
+# float32 within 1.1e-7 relative (erf) and 3.4e-7 down to 1e-37 (erfc); float64 through libm
+_erf = _on_kernel(5, _erf_any)
+_erfc = _on_kernel(6, _erfc_any)
 
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

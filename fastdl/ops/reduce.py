@@ -18,8 +18,8 @@ from ._util import (_BOOL, _F32, _FLOATS, _I64, _LOWP, _binary, _compare, _defau
 from .table import register
 
 from .. import return_types as _rt
-from ._util import (_F64, _broadcast_to, _expand_dims, _is_t, _like, _nd, _no_graph, _squeeze,
-                    _wrap)
+from ._util import (_F64, _array_of, _broadcast_to, _count, _expand_dims, _is_t, _like, _nd,
+                    _no_graph, _squeeze, _wrap)
 from .index import _TakeAlong
 
 
@@ -34,8 +34,7 @@ class _Sum(_Op):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
         if a.dtype is _F32 or a.dtype is _F64:
-            out = _add_reduce(a, dims, None, None, keepdim)
-            return out if out.__class__ is np.ndarray else np.asarray(out)
+            return _array_of(_add_reduce(a, dims, None, None, keepdim))
         if a.dtype in _LOWP:  # accumulate float16/bfloat16 in float32, round once
             return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         if a.dtype.kind in "biu":  # integers and bools sum to int64, as torch
@@ -56,15 +55,9 @@ class _Mean(_Op):
     def forward(ctx, a, dims, keepdim):
         ctx.shape = a.shape
         ctx.dims, ctx.keepdim = dims, keepdim
-        n = a.size
-        if dims is not None:
-            n = 1
-            for d in dims:
-                n *= a.shape[d]
-        ctx.n = n
+        ctx.n = n = _count(a, dims)
         if n and (a.dtype is _F32 or a.dtype is _F64):  # np.mean's own steps, without its wrapper
-            out = _add_reduce(a, dims, None, None, keepdim) / n
-            return out if out.__class__ is np.ndarray else np.asarray(out)
+            return _array_of(_add_reduce(a, dims, None, None, keepdim) / n)
         if a.dtype in _LOWP:
             return np.asarray(np.mean(a, axis=dims, keepdims=keepdim, dtype=_F32)).astype(a.dtype)
         return np.asarray(np.mean(a, axis=dims, keepdims=keepdim))
@@ -290,7 +283,7 @@ def _amax_amin(input, dim, keepdim, is_max):
     dims = _norm_dims(None if dim == () else dim, a.ndim, "amax" if is_max else "amin")
     if _no_graph(t):  # the ufunc's reduce directly: no graph node, no keepdims round trip
         r = (np.maximum if is_max else np.minimum).reduce(a, dims, None, None, keepdim)
-        return _wrap(r if r.__class__ is np.ndarray else np.asarray(r))
+        return _wrap(_array_of(r))
     return _AMax.apply(t, dims, keepdim, is_max)
 
 
@@ -341,7 +334,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     dims = _norm_dims(dim, t._array.ndim, "prod")
     if _no_graph(t):  # the ufunc's reduce directly: no graph node, no keepdims round trip
         r = np.multiply.reduce(t._array, dims, None, None, keepdim)
-        return _out(_wrap(r if r.__class__ is np.ndarray else np.asarray(r)), out, "prod")
+        return _out(_wrap(_array_of(r)), out, "prod")
     return _out(_Prod.apply(t, dims, keepdim), out, "prod")
 
 

@@ -20,7 +20,7 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
-from ._util import _empty, _no_graph, _squeeze, _wrap
+from ._util import _count, _empty, _no_graph, _squeeze, _wrap
 from .select import take_along
 from .table import register
 
@@ -417,11 +417,7 @@ def _dim_unbiased(dim, unbiased):
 def _var(x, dim, correction, keepdim):
     a = arr(x)
     dims = norm_dims(dim, a.ndim, "var")
-    n = a.size
-    if dims is not None and a.ndim:
-        n = 1
-        for d in dims:
-            n *= a.shape[d]
+    n = _count(a, dims)
     dof = n - correction
     if a.size and a.ndim and dof > 0 and (a.dtype == np.float32 or a.dtype == np.float64) \
             and _no_graph(x):
