@@ -73,10 +73,9 @@ class SparseTensor(Tensor):
         return Size(self._size)
 
     def numel(self):
-        n = 1
-        for s in self._size:
-            n *= s
-        return n
+        """The number of elements of the dense tensor this one stands for (the product of
+        its sizes), as ``fastdl.Size.numel``."""
+        return Size(self._size).numel()
 
     def __len__(self):
         if not self._size:
