@@ -20,7 +20,7 @@ from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, inplace, norm_dim, operand, out_, result_type,
                        wrap)
-from ._util import _no_graph
+from ._util import _empty, _no_graph, _wrap
 from .table import register
 
 _F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
@@ -851,6 +851,12 @@ def index_select(input, dim, index, *, out=None):
     if a.ndim == 0:
         return out_(out, x.reshape(1)[wrap(idx)].reshape(-1 if idx.size != 1 else ()),
                     "index_select")
+    if _no_graph(x):
+        # nothing to record: one take into a pooled output (the indices are checked and
+        # wrapped into [0, n) already, so mode="wrap" takes them as they are, unbuffered)
+        shape = a.shape[:d] + idx.shape + a.shape[d + 1:]
+        return out_(out, _wrap(np.take(a, idx, axis=d, out=_empty(shape, a.dtype),
+                                       mode="wrap")), "index_select")
     return out_(out, x[(slice(None),) * d + (wrap(idx),)], "index_select")
 
 

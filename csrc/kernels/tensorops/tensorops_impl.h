@@ -53,7 +53,25 @@ int64_t gather_k(const T* x, int64_t outer, int64_t n, int64_t inner, const int6
         const int64_t* io = idx + o * m;
         T* oo = out + o * m;
         uint64_t any_bad = 0;
-        for (int64_t j = 0; j < m; ++j) {
+        int64_t j = 0;
+#if FASTDL_SIMD_LEVEL == 2
+        // 8 indices per step: wrapped, range-checked and gathered under the in-range mask
+        // (an out-of-range lane reads nothing and is reported after the row)
+        const __m512i vn = _mm512_set1_epi64(n), vzero = _mm512_setzero_si512();
+        __mmask8 ok_all = 0xFF;
+        for (; j + 8 <= m; j += 8) {
+          __m512i t = _mm512_loadu_si512(io + j);
+          t = _mm512_mask_add_epi64(t, _mm512_cmplt_epi64_mask(t, vzero), t, vn);
+          const __mmask8 ok = _mm512_cmplt_epu64_mask(t, vn);
+          ok_all &= ok;
+          if constexpr (std::is_same_v<T, float>)
+            _mm256_storeu_ps(oo + j, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), ok, t, xo, 4));
+          else
+            _mm512_storeu_pd(oo + j, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), ok, t, xo, 8));
+        }
+        any_bad = ok_all != 0xFF;
+#endif
+        for (; j < m; ++j) {
           int64_t t = io[j];
           t += (t >> 63) & n;
           const uint64_t out_of_range = static_cast<uint64_t>(t) >= static_cast<uint64_t>(n);
