@@ -864,11 +864,13 @@ inline void map2(const T* a, const T* b, int64_t s, int64_t e, T* out, F f) {
   if (k < e) f(V::load(a + k, e - k), V::load(b + k, e - k)).store(out + k, e - k);
 }
 
-// x rounded towards zero: to nearest, then one step back where that went past x
+// x rounded towards zero: to nearest, then one step back where that went past x; the sign
+// is x's (trunc(-0.3) = -0, as std::trunc)
 template <class V>
 inline V trunc_v(V x) {
   const V t = simd::round(x);
-  return simd::select(simd::abs(t) > simd::abs(x), t - simd::copysign(V(1), x), t);
+  return simd::copysign(
+      simd::select(simd::abs(t) > simd::abs(x), t - simd::copysign(V(1), x), t), x);
 }
 
 template <class T>
