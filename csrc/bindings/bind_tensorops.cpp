@@ -28,12 +28,14 @@ void split(const py::array& a, int64_t dim, int64_t& outer, int64_t& n, int64_t&
   for (int64_t k = dim + 1; k < a.ndim(); ++k) inner *= a.shape(k);
 }
 
-// torch's IndexError for entry `bad` of int64 `idx`, which the kernel found outside [-n, n)
+// torch's IndexError (in the words of the Python layer's check) for entry `bad` of int64
+// `idx`, which the kernel found outside [-n, n)
 [[noreturn]] void throw_index_out_of_bounds(const char* fn, const py::array& idx, int64_t bad,
                                             int64_t dim, int64_t n) {
   throw py::index_error(std::string(fn) + "(): index " +
-                        std::to_string(cptr<int64_t>(idx)[bad]) + " is out of bounds for dimension " +
-                        std::to_string(dim) + " with size " + std::to_string(n));
+                        std::to_string(cptr<int64_t>(idx)[bad]) +
+                        " is out of range (out of bounds for dimension " + std::to_string(dim) +
+                        " with size " + std::to_string(n) + ")");
 }
 
 void check_dim(const py::array& a, int64_t dim, const char* fn) {

@@ -26,7 +26,7 @@ from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
                        recording, result_type, wrap)
 from ..autograd import function as _fn
-from ._util import _F32, _F64, _wrap
+from ._util import _F32, _F64, _empty, _wrap
 from ._util import _cast as _gcast, _like, _nd, _no_graph
 from ._util import _unary as _u
 from .promotion import default_float
@@ -180,6 +180,15 @@ _erfc = _on_kernel(6, _erfc_any)
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _erfinv_any = _special("erfinv", erfinv_fallback)
+
+
+def _kernel_ok2(a, b):
+    """``_kernel_ok(a, b)`` for exactly two arrays, without the generic loop (the per-call
+    cost of a small op)."""
+    return a.__class__ is np.ndarray and b.__class__ is np.ndarray and \
+        (a.dtype is _F32 or a.dtype is _F64) and b.dtype is a.dtype and a.shape == b.shape \
+        and a.size > 0 and a.flags.c_contiguous and b.flags.c_contiguous and \
+        a.flags.aligned and b.flags.aligned
 
 
 def _kernel_ok(*arrays):
@@ -662,7 +671,8 @@ _BSPECS = {
     "logaddexp2": _BSpec("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y),
                          lambda a, b, y: np.exp2(b - y), True),
     "fmod": _BSpec("fmod", lambda a, b: _fmod_array(a, b, False), lambda a, b, y: np.ones_like(y),
-                   lambda a, b, y: -np.trunc(a / b), False, True),
+                   lambda a, b, y: -np.trunc(a / b), False, True,
+                   kernel=lambda a, b: _C.tensorops_fmod(a, b, False)),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
                        lambda a, b, y: np.zeros_like(y), True),
@@ -679,7 +689,7 @@ def _binary(name, input, other, out=None):
             other.__class__ is Tensor and not ((input.requires_grad or other.requires_grad)
                                                and _grad_on()):
         x, y = input._array, other._array
-        if _kernel_ok(x, y):  # nothing to record: the forward's kernel, no graph node
+        if _kernel_ok2(x, y):  # nothing to record: the forward's kernel, no graph node
             return _wrap(spec.kernel(x, y))
     a, b = operand(input), operand(other)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
@@ -742,6 +752,12 @@ def _op_binary(name, sym):
         return a % b if sym == "%" else a // b
 
     def fn(input, other, *, out=None):
+        if sym == "%" and out is None and input.__class__ is Tensor and \
+                other.__class__ is Tensor and not ((input.requires_grad or other.requires_grad)
+                                                   and _grad_on()):
+            x, y = input._array, other._array
+            if _kernel_ok2(x, y):  # nothing to record: the forward's kernel, no graph node
+                return _wrap(_C.tensorops_fmod(x, y, True))
         return out_(out, apply(input, other), name)
 
     def fn_(self, other):
@@ -787,8 +803,8 @@ def lerp(input, end, weight, *, out=None):
         raise RuntimeError(f"lerp: expected dtype {arr(x).dtype} for `end` but got dtype "
                            f"{arr(e).dtype}")
     w = operand(weight)
-    a, b = arr(x), arr(e)
-    if w.__class__ in (float, int) and _kernel_ok(a, b):
+    a, b = x._array, e._array
+    if w.__class__ in (float, int) and _kernel_ok2(a, b):
         # a number as weight: one pass of the C++ kernel (torch's two-sided formula)
         if _no_graph(x) and _no_graph(e):
             return out_(out, _wrap(_C.tensorops_lerp(a, b, w)), "lerp")
@@ -841,12 +857,12 @@ def _fused3(input, t1, t2, value, uf):
     if not (isinstance(input, Tensor) and isinstance(t1, Tensor) and isinstance(t2, Tensor)):
         return None
     a, b, c = arr(input), arr(t1), arr(t2)
-    if a.size < (1 << 15) or not (a.dtype == np.float32 or a.dtype == np.float64) or \
+    if not (a.dtype == np.float32 or a.dtype == np.float64) or \
             not (a.dtype == b.dtype == c.dtype and a.shape == b.shape == c.shape) or \
             value.__class__ not in (int, float) or \
             not (_no_graph(input) and _no_graph(t1) and _no_graph(t2)):
         return None
-    r = uf(b, c, out=_C.empty(a.shape, a.dtype))
+    r = uf(b, c, out=_empty(a.shape, a.dtype))  # pooled when large
     if value != 1:
         r *= value
     r += a
@@ -888,16 +904,19 @@ def addcdiv_(self, tensor1, tensor2, *, value=1):
                    *[v for v in (tensor1, tensor2) if isinstance(v, Tensor)])
 
 
+_FMAX = {_F32: float(np.finfo(np.float32).max), _F64: float(np.finfo(np.float64).max)}
+
+
 class _NanToNum(_Op):
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
         ctx.save_for_backward(x)
         if x.dtype.kind != "f":
             return x.copy()
-        if _kernel_ok(x):  # one pass on the C++ kernel
-            fi = np.finfo(x.dtype)
-            return _C.tensorops_nan_to_num(x, nan, fi.max if posinf is None else posinf,
-                                           fi.min if neginf is None else neginf)
+        if _kernel_one(x) and x.size:  # one pass on the C++ kernel
+            big = _FMAX[x.dtype]
+            return _C.tensorops_nan_to_num(x, nan, big if posinf is None else posinf,
+                                           -big if neginf is None else neginf)
         return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod

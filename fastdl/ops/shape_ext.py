@@ -157,7 +157,10 @@ def roll(input, shifts, dims=None):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(sh)}, "
                            f"dims: {len(ds)}")
     ds = tuple(norm_dim(d, nd, "roll") for d in ds)
-    return _Roll.apply(x, tuple(int(s) for s in sh), ds)
+    sh = tuple(int(s) for s in sh)
+    if not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_roll_array(x._array, sh, ds))
+    return _Roll.apply(x, sh, ds)
 
 
 @register()
@@ -517,6 +520,11 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
                            f"{dim2}")
     if arr(x).ndim == 0:
         x = x.reshape(1)
+    a = x._array
+    if (d1, d2) == (nd - 2, nd - 1) and a.dtype.kind in "biufc" and \
+            not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_C.tensorops_diag_embed(a if _plain(a) else np.ascontiguousarray(a),
+                                             int(offset)))
     return _DiagEmbed.apply(x, int(offset), d1, d2)
 
 
