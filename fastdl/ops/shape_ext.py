@@ -29,8 +29,8 @@ from .table import register
 def _dims_tuple(dims, nd, what):
     if isinstance(dims, (int, np.integer)):
         dims = (dims,)
-    ds = tuple(norm_dim(d, nd, what) for d in dims)
-    if len(set(ds)) != len(ds):
+    ds = tuple([norm_dim(d, nd, what) for d in dims])
+    if len(ds) > 1 and len(set(ds)) != len(ds):
         raise RuntimeError(f"{what}(): dims has duplicates: {tuple(dims)}")
     return ds
 
@@ -48,7 +48,7 @@ def _flip_array(a, dims):
     if not a.ndim:
         return a.copy()
     if _plain(a):
-        return _C.tensorops_flip(a, list(dims))
+        return _C.tensorops_flip(a, dims)
     out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
     np.copyto(out, np.flip(a, dims))
     return out
