@@ -522,3 +522,18 @@ def test_kernel_bindings_reject_bad_arguments():
         C.tensorops_tri(np.zeros(3), 0, True)
     with pytest.raises(ValueError):
         C.tensorops_diag_embed(np.zeros((3, 4)).T, 0)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_nan_to_num_paths(isa, rng, dt):
+    x = _data(rng, 1000, dt)
+    big = np.finfo(dt).max
+    free = fastdl.nan_to_num(fastdl.tensor(x)).numpy()
+    _same(free, np.nan_to_num(x, nan=0.0, posinf=big, neginf=-big))
+    _same(fastdl.nan_to_num(fastdl.tensor(x), 1.0, 2.0, -3.0).numpy(),
+          np.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-3.0))
+    t = fastdl.tensor(x, requires_grad=True)
+    rec = fastdl.nan_to_num(t)
+    _same(rec.detach().numpy(), free)
+    rec.sum().backward()
+    _same(t.grad.numpy(), np.isfinite(x).astype(dt))

@@ -932,6 +932,12 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 
     Example: ``fastdl.nan_to_num(fastdl.tensor([float('nan'), float('inf')]))`` gives
     ``[0., 3.4028e+38]``."""
+    if input.__class__ is Tensor and out is None and not (input.requires_grad and _grad_on()):
+        a = input._array
+        if _kernel_one(a) and a.size:  # nothing to record: the forward's kernel, no graph node
+            big = _FMAX[a.dtype]
+            return _wrap(_C.tensorops_nan_to_num(a, nan, big if posinf is None else posinf,
+                                                 -big if neginf is None else neginf))
     return out_(out, _NanToNum.apply(as_tensor(input), nan, posinf, neginf), "nan_to_num")
 
 
