@@ -13,6 +13,8 @@ Run: PYTHONPATH=. python -m pytest bench/bench_tensor_ops.py --benchmark-only -p
          # CPU time: the figure to take on a shared machine
      PYTHONPATH=. python bench/bench_tensor_ops.py --pause-study [name]
          # one op after pauses of 0-100 ms (see pause_study)
+     PYTHONPATH=. python bench/bench_tensor_ops.py --small [name ...]
+         # per-call microseconds on 100-element inputs, no grad (the Python layer's cost)
 """
 import time
 
@@ -294,6 +296,62 @@ def main(names=None, one_thread=False):
     print("slower than 1.5x torch:", ", ".join(slow) or "none")
 
 
+# per-call cost on tiny inputs (100 elements, 10x10): name -> (fastdl call, torch call) on the
+# side's tensors from SMALL_DATA; the Python layer's overhead, not the kernels, decides these
+SMALL_CASES = {
+    **{n: (lambda F, T, n=n: getattr(F, n)(T("x")), lambda t, T, n=n: getattr(t, n)(T("x")))
+       for n in ("sign", "frac", "nansum")},
+    **{n: (lambda F, T, n=n: getattr(F, n)(T("y")), lambda t, T, n=n: getattr(t, n)(T("y")))
+       for n in ("rsqrt", "reciprocal")},
+    **{n: (lambda F, T, n=n: getattr(F, n)(T("x"), T("y")),
+           lambda t, T, n=n: getattr(t, n)(T("x"), T("y")))
+       for n in ("logaddexp", "hypot", "remainder", "fmod")},
+    "lerp": (lambda F, T: F.lerp(T("x"), T("y"), 0.3), lambda t, T: t.lerp(T("x"), T("y"), 0.3)),
+    "addcdiv": (lambda F, T: F.addcdiv(T("x"), T("x"), T("y"), value=0.5),
+                lambda t, T: t.addcdiv(T("x"), T("x"), T("y"), value=0.5)),
+    "outer": (lambda F, T: F.outer(T("v"), T("v")), lambda t, T: t.outer(T("v"), T("v"))),
+    "flip": (lambda F, T: F.flip(T("m"), (0, 1)), lambda t, T: t.flip(T("m"), (0, 1))),
+    "triu": (lambda F, T: F.triu(T("m"), 1), lambda t, T: t.triu(T("m"), 1)),
+    "tril": (lambda F, T: F.tril(T("m")), lambda t, T: t.tril(T("m"))),
+    "diag_embed": (lambda F, T: F.diag_embed(T("m")), lambda t, T: t.diag_embed(T("m"))),
+    "roll": (lambda F, T: F.roll(T("m"), 3, 1), lambda t, T: t.roll(T("m"), 3, 1)),
+    "index_select": (lambda F, T: F.index_select(T("m"), 0, T("i1")),
+                     lambda t, T: t.index_select(T("m"), 0, T("i1"))),
+    "gather": (lambda F, T: F.gather(T("m"), 1, T("ix")), lambda t, T: t.gather(T("m"), 1, T("ix"))),
+    "nan_to_num": (lambda F, T: F.nan_to_num(T("x")), lambda t, T: t.nan_to_num(T("x"))),
+}
+
+
+def small(names=None, calls=2000, rounds=7):
+    """Per-call microseconds of SMALL_CASES on both sides, one thread, no grad: the minimum
+    over interleaved rounds of ``calls`` back-to-back calls (wall time)."""
+    rng = np.random.default_rng(0)
+    d = {"x": rng.standard_normal(100).astype(np.float32),
+         "y": rng.uniform(0.5, 2.0, 100).astype(np.float32),
+         "m": rng.standard_normal((10, 10)).astype(np.float32),
+         "v": rng.standard_normal(10).astype(np.float32),
+         "ix": rng.integers(0, 10, (10, 10)), "i1": rng.integers(0, 10, 10)}
+    f = {k: fastdl.from_numpy(v) for k, v in d.items()}
+    t = {k: torch.from_numpy(v) for k, v in d.items()}
+    fastdl.set_num_threads(1)
+    torch.set_num_threads(1)
+    print(f"1 thread, tiny inputs (100 elements / 10x10), us per call, min of {rounds} "
+          f"interleaved rounds of {calls} calls")
+    print(f"{'op':14s} {'fastdl us':>10s} {'torch us':>10s} {'ratio':>7s}")
+    for name in names or sorted(SMALL_CASES):
+        ff, tf = SMALL_CASES[name]
+        best = [float("inf"), float("inf")]
+        for _ in range(rounds):
+            for side, fn in ((0, lambda: ff(fastdl, f.__getitem__)),
+                             (1, lambda: tf(torch, t.__getitem__))):
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                best[side] = min(best[side], (time.perf_counter() - t0) / calls)
+        print(f"{name:14s} {best[0] * 1e6:10.2f} {best[1] * 1e6:10.2f} {best[0] / best[1]:7.2f}",
+              flush=True)
+
+
 def pause_study(name="hypot", rounds=15):
     """Why a paired side timed after a pause can be several times slower than back to back
     on several threads: the same call after pauses of 0 .. 100 ms, wall and process CPU time,
@@ -343,8 +401,12 @@ if __name__ == "__main__":
         pause_study(*[a for a in args if a != "--pause-study"][:1])
         sys.exit(0)
     if "-h" in args or "--help" in args:
-        print("python bench/bench_tensor_ops.py [--one-thread] [op ...] | --pause-study [op]\n"
-              "ops: " + " ".join(sorted(CASES)))
+        print("python bench/bench_tensor_ops.py [--one-thread] [op ...] | --pause-study [op] | "
+              "--small [op ...]\nops: " + " ".join(sorted(CASES)) + "\n--small ops: " +
+              " ".join(sorted(SMALL_CASES)))
+        sys.exit(0)
+    if "--small" in args:
+        small([a for a in args if a != "--small"] or None)
         sys.exit(0)
     one = "--one-thread" in args
     names = [a for a in args if a != "--one-thread"]

@@ -1,12 +1,15 @@
 // Bindings of the tensor-ops kernel family (csrc/kernels/tensorops/): gather, cummax/cummin,
 // cumsum/cumprod,
 // fmod/remainder, top-k, mode, multinomial with and without replacement, sparse × dense,
-// scatter_add, nan_to_num, hypot, erfinv (float32).
+// scatter_add, nan_to_num, hypot, erfinv (float32), the fused elementwise passes (unary
+// sign/rsqrt/reciprocal/frac, lerp, logaddexp, outer, nansum) and the byte-copying layout
+// kernels of any dtype (flip, tril/triu, diag_embed).
 // Dtypes, ranks, shapes and contiguity are validated here; the GIL is released around every
 // kernel.
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bindings/util.h"
 #include "kernels/tensorops/tensorops.h"
@@ -25,12 +28,14 @@ void split(const py::array& a, int64_t dim, int64_t& outer, int64_t& n, int64_t&
   for (int64_t k = dim + 1; k < a.ndim(); ++k) inner *= a.shape(k);
 }
 
-// torch's IndexError for entry `bad` of int64 `idx`, which the kernel found outside [-n, n)
+// torch's IndexError (in the words of the Python layer's check) for entry `bad` of int64
+// `idx`, which the kernel found outside [-n, n)
 [[noreturn]] void throw_index_out_of_bounds(const char* fn, const py::array& idx, int64_t bad,
                                             int64_t dim, int64_t n) {
   throw py::index_error(std::string(fn) + "(): index " +
-                        std::to_string(cptr<int64_t>(idx)[bad]) + " is out of bounds for dimension " +
-                        std::to_string(dim) + " with size " + std::to_string(n));
+                        std::to_string(cptr<int64_t>(idx)[bad]) +
+                        " is out of range (out of bounds for dimension " + std::to_string(dim) +
+                        " with size " + std::to_string(n) + ")");
 }
 
 void check_dim(const py::array& a, int64_t dim, const char* fn) {
@@ -233,9 +238,222 @@ py::array spmm_t(const py::array& rows, const py::array& cols, const py::array& 
   return out;
 }
 
+template <class T>
+py::array unary_t(const py::array& x, int code) {
+  py::array out = pool_array(shape_of(x), x.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::unary<T>(cptr<T>(x), x.size(), code, ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array lerp_t(const py::array& a, const py::array& b, double w) {
+  py::array out = pool_array(shape_of(a), a.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::lerp<T>(cptr<T>(a), cptr<T>(b), static_cast<T>(w), a.size(), ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array logaddexp_t(const py::array& a, const py::array& b) {
+  py::array out = pool_array(shape_of(a), a.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::logaddexp<T>(cptr<T>(a), cptr<T>(b), a.size(), ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+py::array outer_t(const py::array& a, const py::array& b) {
+  const int64_t m = a.size(), n = b.size();
+  py::array out = pool_array({m, n}, a.dtype());
+  {
+    py::gil_scoped_release nogil;
+    tensorops::outer<T>(cptr<T>(a), m, cptr<T>(b), n, ptr<T>(out));
+  }
+  return out;
+}
+
+template <class T>
+double nansum_t(const py::array& x) {
+  py::gil_scoped_release nogil;
+  return tensorops::nansum<T>(cptr<T>(x), x.size());
+}
+
+// ValueError unless `a` is C-contiguous and aligned; TypeError for object and structured
+// dtypes (the byte-copying kernels copy plain values only)
+void require_plain(const py::array& a, const char* fn, const char* name) {
+  const char kind = a.dtype().kind();
+  if (kind == 'O' || kind == 'V')
+    throw py::type_error(P(fn) + name + " must have a numeric or bool dtype, got " +
+                         std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style) || !(a.flags() & 0x0100))  // NPY_ARRAY_ALIGNED
+    throw py::value_error(P(fn) + name + " with shape " + shape_str(a) +
+                          " must be C-contiguous and aligned");
+}
+
 }  // namespace
 
 void bind_tensorops(py::module_& m) {
+  m.def(
+      "tensorops_unary",
+      [](const py::array& x, int code) {
+        const char* names[] = {"sign", "rsqrt", "reciprocal", "frac"};
+        if (code < tensorops::kSign || code > tensorops::kFrac)
+          throw py::value_error("tensorops_unary: code must be 0 (sign), 1 (rsqrt), "
+                                "2 (reciprocal) or 3 (frac), got " + std::to_string(code));
+        require_float(x, names[code], "input");
+        return is_f32(x) ? unary_t<float>(x, code) : unary_t<double>(x, code);
+      },
+      py::arg("input"), py::arg("code"),
+      "f(input) elementwise in one pass, for code 0: sign (+0 for ±0 and NaN), 1: rsqrt "
+      "(1/sqrt, exact division), 2: reciprocal, 3: frac (x - trunc(x)).");
+  m.def(
+      "tensorops_lerp",
+      [](const py::array& a, const py::array& b, double w) {
+        const char* fn = "lerp";
+        require_float(a, fn, "input");
+        require_float(b, fn, "end");
+        require_same_dtype(a, b, fn, "input", "end");
+        if (shape_of(a) != shape_of(b))
+          throw py::value_error(P(fn) + "end " + shape_str(b) + " must have input's shape " +
+                                shape_str(a));
+        return is_f32(a) ? lerp_t<float>(a, b, w) : lerp_t<double>(a, b, w);
+      },
+      py::arg("input"), py::arg("end"), py::arg("weight"),
+      "input + weight·(end - input) for |weight| < 0.5, else end - (end - input)·(1 - weight) "
+      "(torch's formula), elementwise, with multiply-adds.");
+  m.def(
+      "tensorops_logaddexp",
+      [](const py::array& a, const py::array& b) {
+        const char* fn = "logaddexp";
+        require_float(a, fn, "input");
+        require_float(b, fn, "other");
+        require_same_dtype(a, b, fn, "input", "other");
+        if (shape_of(a) != shape_of(b))
+          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
+                                shape_str(a));
+        return is_f32(a) ? logaddexp_t<float>(a, b) : logaddexp_t<double>(a, b);
+      },
+      py::arg("input"), py::arg("other"),
+      "log(exp(input) + exp(other)) elementwise, as max + log1p(exp(-|input - other|)).");
+  m.def(
+      "tensorops_outer",
+      [](const py::array& a, const py::array& b) {
+        const char* fn = "outer";
+        require_float(a, fn, "input");
+        require_float(b, fn, "vec2");
+        require_same_dtype(a, b, fn, "input", "vec2");
+        if (a.ndim() != 1 || b.ndim() != 1)
+          throw py::value_error(P(fn) + "input " + shape_str(a) + " and vec2 " + shape_str(b) +
+                                " must be 1-D");
+        return is_f32(a) ? outer_t<float>(a, b) : outer_t<double>(a, b);
+      },
+      py::arg("input"), py::arg("vec2"), "(m, n) with out[i, j] = input[i]·vec2[j].");
+  m.def(
+      "tensorops_nansum",
+      [](const py::array& x) {
+        require_float(x, "nansum", "input");
+        return is_f32(x) ? nansum_t<float>(x) : nansum_t<double>(x);
+      },
+      py::arg("input"),
+      "The sum of the non-NaN elements of input (0 when there are none), accumulated per "
+      "vector lane in the input's dtype for at most 32 terms, then in double.");
+  m.def(
+      "tensorops_flip",
+      [](const py::array& x, const std::vector<int64_t>& dims) {
+        const char* fn = "flip";
+        require_plain(x, fn, "input");
+        const int64_t nd = x.ndim();
+        std::vector<unsigned char> fl(static_cast<size_t>(nd > 0 ? nd : 1), 0);
+        for (int64_t d : dims) {
+          if (d < 0 || d >= nd)
+            throw py::value_error(P(fn) + "dim " + std::to_string(d) + " out of range for input " +
+                                  shape_str(x));
+          fl[static_cast<size_t>(d)] = 1;
+        }
+        py::array out = pool_array(shape_of(x), x.dtype());
+        if (x.size() == 0) return out;
+        // neighbouring dimensions with the same flag become one (two reversed dimensions of
+        // a C-contiguous array are one reversed run); size-1 dimensions drop out
+        Shape sh;
+        std::vector<unsigned char> f;
+        for (int64_t d = 0; d < nd; ++d) {
+          if (x.shape(d) == 1) continue;
+          if (!sh.empty() && f.back() == fl[static_cast<size_t>(d)]) {
+            sh.back() *= x.shape(d);
+          } else {
+            sh.push_back(x.shape(d));
+            f.push_back(fl[static_cast<size_t>(d)]);
+          }
+        }
+        if (sh.empty()) {
+          sh.push_back(1);
+          f.push_back(0);
+        }
+        {
+          py::gil_scoped_release nogil;
+          tensorops::flip_bytes(x.data(), static_cast<int>(sh.size()), sh.data(), f.data(),
+                                x.itemsize(), out.mutable_data());
+        }
+        return out;
+      },
+      py::arg("input"), py::arg("dims"),
+      "A C-contiguous copy of input (any numeric dtype) reversed along dims (each in "
+      "[0, ndim)).");
+  m.def(
+      "tensorops_tri",
+      [](const py::array& x, int64_t k, bool upper) {
+        const char* fn = upper ? "triu" : "tril";
+        require_plain(x, fn, "input");
+        if (x.ndim() < 2)
+          throw py::value_error(P(fn) + "input " + shape_str(x) + " must have at least 2 "
+                                "dimensions");
+        const int64_t r = x.shape(x.ndim() - 2), c = x.shape(x.ndim() - 1);
+        int64_t batch = 1;
+        for (int64_t d = 0; d + 2 < x.ndim(); ++d) batch *= x.shape(d);
+        py::array out = pool_array(shape_of(x), x.dtype());
+        {
+          py::gil_scoped_release nogil;
+          tensorops::tri_bytes(x.data(), batch, r, c, k, upper, x.itemsize(), out.mutable_data());
+        }
+        return out;
+      },
+      py::arg("input"), py::arg("diagonal"), py::arg("upper"),
+      "The lower (upper=False: j - i <= diagonal) or upper (j - i >= diagonal) triangle of the "
+      "last two dimensions of input (any numeric dtype), zeros elsewhere.");
+  m.def(
+      "tensorops_diag_embed",
+      [](const py::array& x, int64_t offset) {
+        const char* fn = "diag_embed";
+        require_plain(x, fn, "input");
+        if (x.ndim() < 1)
+          throw py::value_error(P(fn) + "input must have at least 1 dimension");
+        const int64_t mm = x.shape(x.ndim() - 1);
+        int64_t batch = 1;
+        for (int64_t d = 0; d + 1 < x.ndim(); ++d) batch *= x.shape(d);
+        int64_t n;
+        if (__builtin_add_overflow(mm, offset < 0 ? -offset : offset, &n))
+          throw py::value_error(P(fn) + "offset " + std::to_string(offset) + " too large");
+        Shape sh(x.shape(), x.shape() + x.ndim() - 1);
+        sh.push_back(n);
+        sh.push_back(n);
+        py::array out = pool_array(sh, x.dtype());
+        {
+          py::gil_scoped_release nogil;
+          tensorops::diag_embed_bytes(x.data(), batch, mm, offset, x.itemsize(),
+                                      out.mutable_data());
+        }
+        return out;
+      },
+      py::arg("input"), py::arg("offset"),
+      "input.shape[:-1] + (n, n), n = input.shape[-1] + |offset|: the last dimension of input "
+      "(any numeric dtype) on the offset diagonal of each matrix, zeros elsewhere.");
   m.def(
       "tensorops_gather",
       [](const py::array& x, const py::array& idx, int64_t dim) {

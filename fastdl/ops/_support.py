@@ -72,6 +72,11 @@ def float_dtype(dt):
 
 def norm_dim(d, nd, what):
     """``d`` wrapped into [0, nd) (0-d tensors accept -1 and 0); an IndexError names the op."""
+    if d.__class__ is int and nd:  # the common case: a Python int in range
+        if 0 <= d < nd:
+            return d
+        if -nd <= d < 0:
+            return d + nd
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
         raise TypeError(f"{what}: dim must be an int, got {type(d).__name__}")
     n = builtins.max(nd, 1)

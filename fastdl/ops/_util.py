@@ -366,7 +366,7 @@ def _out(result, out, who):
     return out
 
 
-_MOD_MIN = 1 << 12  # elements from which fmod/remainder run on the C++ kernel
+_MOD_MIN = 1  # fmod/remainder of float32/float64 run on the C++ kernel at every size
 
 
 def _fmod_array(a, b, python_mod):

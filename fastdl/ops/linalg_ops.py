@@ -26,9 +26,11 @@ import string
 
 import numpy as np
 
-from .. import return_types
+from .. import _C, return_types
+from ..autograd import function as _fn
 from ..autograd.function import _Op
 from ._support import Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, out_, wrap
+from ._util import _wrap
 from .table import register
 
 
@@ -122,7 +124,14 @@ def outer(input, vec2, *, out=None):
     if arr(a).ndim != 1 or arr(b).ndim != 1:
         raise RuntimeError(f"outer: expected 1-D tensors, got {arr(a).ndim}D and "
                            f"{arr(b).ndim}D")
-    if arr(a).dtype == arr(b).dtype and arr(a).dtype in (np.float32, np.float64):
+    aa, ba = arr(a), arr(b)
+    if aa.dtype == ba.dtype and aa.dtype in (np.float32, np.float64):
+        if not ((a.requires_grad or b.requires_grad) and _fn._state.grad) and \
+                aa.flags.c_contiguous and ba.flags.c_contiguous and aa.flags.aligned and \
+                ba.flags.aligned:
+            # nothing to record: one pass of the C++ kernel (each entry the one product, the
+            # same value as the GEMM below)
+            return out_(out, _wrap(_C.tensorops_outer(aa, ba)), "outer")
         # the GEMM with k = 1 (each entry a single product, as the broadcast multiply, which
         # NumPy runs row by row at a third of the speed)
         return out_(out, _matmul(a.reshape(-1, 1), b.reshape(1, -1)), "outer")

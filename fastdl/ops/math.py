@@ -25,6 +25,8 @@ from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
                        recording, result_type, wrap)
+from ..autograd import function as _fn
+from ._util import _F32, _F64, _empty, _wrap
 from ._util import _cast as _gcast, _like, _nd, _no_graph
 from ._util import _unary as _u
 from .promotion import default_float
@@ -180,6 +182,15 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _erfinv_any = _special("erfinv", erfinv_fallback)
 
 
+def _kernel_ok2(a, b):
+    """``_kernel_ok(a, b)`` for exactly two arrays, without the generic loop (the per-call
+    cost of a small op)."""
+    return a.__class__ is np.ndarray and b.__class__ is np.ndarray and \
+        (a.dtype is _F32 or a.dtype is _F64) and b.dtype is a.dtype and a.shape == b.shape \
+        and a.size > 0 and a.flags.c_contiguous and b.flags.c_contiguous and \
+        a.flags.aligned and b.flags.aligned
+
+
 def _kernel_ok(*arrays):
     """Whether every array is a C-contiguous, aligned float32/float64 ndarray of one dtype and
     shape (what the ``_C.tensorops_*`` elementwise kernels take)."""
@@ -208,12 +219,14 @@ _SQRTPI_2 = _math.sqrt(_math.pi) / 2.0
 
 class _Spec:
     """A unary op's row: forward ``fwd(x)``, derivative ``grad(x, y)`` (None: zero
-    gradient), and whether integer inputs keep their dtype (``keep_int``)."""
+    gradient), whether integer inputs keep their dtype (``keep_int``), and the code of its
+    one-pass C++ kernel (``_C.tensorops_unary``) for float32/float64, or None."""
 
-    __slots__ = ("name", "fwd", "grad", "keep_int", "ufunc", "op")
+    __slots__ = ("name", "fwd", "grad", "keep_int", "ufunc", "op", "kernel")
 
-    def __init__(self, name, fwd, grad, keep_int=False):
+    def __init__(self, name, fwd, grad, keep_int=False, kernel=None):
         self.name, self.fwd, self.grad, self.keep_int = name, fwd, grad, keep_int
+        self.kernel = kernel
         self.ufunc = isinstance(fwd, np.ufunc)
         # one _Op subclass per op, so grad_fn names the op (SinBackward as in torch)
         self.op = _op_class(name, _Unary)
@@ -231,9 +244,12 @@ class _Unary(_Op):
     def forward(ctx, x, spec):
         if x.dtype.kind in "biu" and not spec.keep_int:
             x = x.astype(default_float[0])
-        with np.errstate(all="ignore"):
-            y = par_ufunc(spec.fwd, x) if spec.ufunc else spec.fwd(x)
-        y = np.asarray(y)
+        if spec.kernel is not None and _kernel_one(x):
+            y = _C.tensorops_unary(x, spec.kernel)
+        else:
+            with np.errstate(all="ignore"):
+                y = par_ufunc(spec.fwd, x) if spec.ufunc else spec.fwd(x)
+            y = np.asarray(y)
         ctx.spec = spec
         ctx.save_for_backward(x, y)
         return y
@@ -261,8 +277,16 @@ def _sign(x):
     return s
 
 
-def _spec(name, fwd, grad, keep_int=False):
-    _SPECS[name] = _Spec(name, fwd, grad, keep_int)
+def _spec(name, fwd, grad, keep_int=False, kernel=None):
+    _SPECS[name] = _Spec(name, fwd, grad, keep_int, kernel)
+
+
+def _kernel_one(x):
+    """Whether ``x`` is what ``_C.tensorops_unary`` takes: a C-contiguous, aligned
+    float32/float64 ndarray (other layouts and dtypes keep the NumPy forward, which gives the
+    same values)."""
+    return x.__class__ is np.ndarray and (x.dtype is _F32 or x.dtype is _F64) and \
+        x.flags.c_contiguous and x.flags.aligned
 
 
 # The derivative rows use ``_u(ufunc, x)`` (``_util._unary``): NumPy on arrays, the recorded
@@ -286,19 +310,25 @@ _spec("exp2", np.exp2, lambda x, y: y * _LN2)
 _spec("erf", _erf, lambda x, y: _2_SQRTPI * _u(np.exp, -x * x))
 _spec("erfc", _erfc, lambda x, y: -_2_SQRTPI * _u(np.exp, -x * x))
 _spec("erfinv", _erfinv, lambda x, y: _SQRTPI_2 * _u(np.exp, y * y))
-_spec("reciprocal", np.reciprocal, lambda x, y: -y * y)
-_spec("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda x, y: -0.5 * y * y * y)
+_spec("reciprocal", np.reciprocal, lambda x, y: -y * y, kernel=2)
+_spec("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda x, y: -0.5 * y * y * y, kernel=1)
 _spec("square", np.square, lambda x, y: 2 * x, keep_int=True)
 _spec("floor", np.floor, None, keep_int=True)
 _spec("ceil", np.ceil, None, keep_int=True)
 _spec("trunc", np.trunc, None, keep_int=True)
-_spec("frac", lambda x: _frac(x), lambda x, y: _like(np.ones_like(_nd(x)), x))
-_spec("sign", lambda x: _sign(x), None, keep_int=True)
+_spec("frac", lambda x: _frac(x), lambda x, y: _like(np.ones_like(_nd(x)), x), kernel=3)
+_spec("sign", lambda x: _sign(x), None, keep_int=True, kernel=0)
 
 
 def _unary(name, input, out=None):
-    x = as_tensor(input)
     spec = _SPECS[name]
+    if spec.kernel is not None and input.__class__ is Tensor and out is None:
+        # nothing to record: the forward's kernel without building a graph node
+        a = input._array
+        if (a.dtype is _F32 or a.dtype is _F64) and not (input.requires_grad and _grad_on()) \
+                and a.flags.c_contiguous and a.flags.aligned:
+            return _wrap(_C.tensorops_unary(a, spec.kernel))
+    x = as_tensor(input)
     if spec.keep_int and name in ("floor", "ceil", "trunc") and arr(x).dtype.kind in "biu":
         res = x.clone() if out is None else x  # torch: integer floor/ceil/trunc are copies
     else:
@@ -419,6 +449,11 @@ def round(input, *, decimals=0, out=None):  # noqa: A001
 
 
 _ROUND0 = _Spec("round", np.rint, None, keep_int=True)
+
+
+def _grad_on():
+    """Whether grad mode is on in this thread (ops on tensors that need grad record)."""
+    return _fn._state.grad
 
 
 @register()
@@ -562,11 +597,17 @@ def pow_(self, exponent):
 
 
 class _BSpec:
-    __slots__ = ("name", "fwd", "ga", "gb", "float_only", "int_zero_check", "op")
+    """A binary op's row: forward ``fwd(a, b)``, the partial derivatives ``ga``/``gb`` from
+    (a, b, y), whether integer operands compute in the default float dtype, whether an integer
+    zero divisor is an error, and ``kernel(a, b)``: the C++ kernel ``fwd`` runs on for two
+    float32/float64 arrays of one dtype and shape (None: no kernel)."""
 
-    def __init__(self, name, fwd, ga, gb, float_only, int_zero_check=False):
+    __slots__ = ("name", "fwd", "ga", "gb", "float_only", "int_zero_check", "op", "kernel")
+
+    def __init__(self, name, fwd, ga, gb, float_only, int_zero_check=False, kernel=None):
         self.name, self.fwd, self.ga, self.gb = name, fwd, ga, gb
         self.float_only, self.int_zero_check = float_only, int_zero_check
+        self.kernel = kernel
         self.op = None  # set below, once _Binary exists
 
 
@@ -611,34 +652,27 @@ class _Binary(_Op):
 
 
 def _logaddexp(a, b):
-    """log(eᵃ + eᵇ) = max(a, b) + log1p(exp(-|a - b|)) on the vectorised exp and log1p
-    kernels (``common/simd.h``) for two float32 arrays of one shape (NumPy's ufunc runs libm
-    per element); equal infinities give themselves, as torch; other inputs: NumPy."""
-    if not (_kernel_ok(a, b) and a.dtype == np.float32):
+    """log(eᵃ + eᵇ) = max(a, b) + log1p(exp(-|a - b|)) in one pass of the C++ kernel (the
+    vectorised exp and log1p of ``common/simd.h`` for float32) for two float32/float64 arrays
+    of one shape; equal infinities give themselves, as torch; other inputs: NumPy."""
+    if not _kernel_ok(a, b):
         return np.logaddexp(a, b)
-    m = np.maximum(a, b, out=_C.empty(a.shape, a.dtype))  # pooled: no page faults
-    d = np.minimum(a, b, out=_C.empty(a.shape, a.dtype))
-    d -= m  # -|a - b|
-    out = _C._vm_eval(3, _C._vm_eval(0, d))  # log1p(exp(-|a - b|))
-    out += m
-    # d is NaN for a NaN input and for equal infinities (inf - inf); one sum tells
-    if np.isnan(np.add.reduce(d, None)):
-        same_inf = np.isnan(d) & (a == b)
-        out[same_inf] = a[same_inf]
-    return out
+    return _C.tensorops_logaddexp(a, b)
 
 
 _BSPECS = {
     "atan2": _BSpec("atan2", np.arctan2, lambda a, b, y: b / (a * a + b * b),
                     lambda a, b, y: -a / (a * a + b * b), True),
     "hypot": _BSpec("hypot", lambda a, b: _C.tensorops_hypot(a, b) if _kernel_ok(a, b)
-                    else np.hypot(a, b), lambda a, b, y: a / y, lambda a, b, y: b / y, True),
+                    else np.hypot(a, b), lambda a, b, y: a / y, lambda a, b, y: b / y, True,
+                    kernel=_C.tensorops_hypot),
     "logaddexp": _BSpec("logaddexp", lambda a, b: _logaddexp(a, b), lambda a, b, y: np.exp(a - y),
-                        lambda a, b, y: np.exp(b - y), True),
+                        lambda a, b, y: np.exp(b - y), True, kernel=_C.tensorops_logaddexp),
     "logaddexp2": _BSpec("logaddexp2", np.logaddexp2, lambda a, b, y: np.exp2(a - y),
                          lambda a, b, y: np.exp2(b - y), True),
     "fmod": _BSpec("fmod", lambda a, b: _fmod_array(a, b, False), lambda a, b, y: np.ones_like(y),
-                   lambda a, b, y: -np.trunc(a / b), False, True),
+                   lambda a, b, y: -np.trunc(a / b), False, True,
+                   kernel=lambda a, b: _C.tensorops_fmod(a, b, False)),
     "copysign": _BSpec("copysign", np.copysign,
                        lambda a, b, y: np.where(a == 0, 0, np.sign(a) * np.sign(y)),
                        lambda a, b, y: np.zeros_like(y), True),
@@ -650,6 +684,13 @@ for _s in _BSPECS.values():
 
 
 def _binary(name, input, other, out=None):
+    spec = _BSPECS[name]
+    if spec.kernel is not None and out is None and input.__class__ is Tensor and \
+            other.__class__ is Tensor and not ((input.requires_grad or other.requires_grad)
+                                               and _grad_on()):
+        x, y = input._array, other._array
+        if _kernel_ok2(x, y):  # nothing to record: the forward's kernel, no graph node
+            return _wrap(spec.kernel(x, y))
     a, b = operand(input), operand(other)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
@@ -711,6 +752,12 @@ def _op_binary(name, sym):
         return a % b if sym == "%" else a // b
 
     def fn(input, other, *, out=None):
+        if sym == "%" and out is None and input.__class__ is Tensor and \
+                other.__class__ is Tensor and not ((input.requires_grad or other.requires_grad)
+                                                   and _grad_on()):
+            x, y = input._array, other._array
+            if _kernel_ok2(x, y):  # nothing to record: the forward's kernel, no graph node
+                return _wrap(_C.tensorops_fmod(x, y, True))
         return out_(out, apply(input, other), name)
 
     def fn_(self, other):
@@ -746,7 +793,9 @@ register("__ifloordiv__", function=False)(floor_divide_)
 @register()
 def lerp(input, end, weight, *, out=None):
     """Linear interpolation ``input + weight·(end - input)``; ``weight`` a number or a
-    tensor (broadcast). Gradients: 1 - weight, weight, end - input.
+    tensor (broadcast). A number as weight with two float tensors of one shape runs torch's
+    two-sided formula (``end - (end - input)·(1 - weight)`` for ``|weight| >= 0.5``, exact at
+    weight 1) on one kernel pass. Gradients: 1 - weight, weight, end - input.
 
     Example: ``fastdl.lerp(fastdl.zeros(2), fastdl.ones(2), 0.25)`` gives ``[0.25, 0.25]``."""
     x, e = as_tensor(input), as_tensor(end)
@@ -754,15 +803,30 @@ def lerp(input, end, weight, *, out=None):
         raise RuntimeError(f"lerp: expected dtype {arr(x).dtype} for `end` but got dtype "
                            f"{arr(e).dtype}")
     w = operand(weight)
-    a, b = arr(x), arr(e)
-    if w.__class__ is float and a.shape == b.shape and a.size >= (1 << 15) and \
-            (a.dtype == np.float32 or a.dtype == np.float64) and _no_graph(x) and _no_graph(e):
-        # nothing to record: the same three steps in one pooled output (no temporaries)
-        r = np.subtract(b, a, out=_C.empty(a.shape, a.dtype))
-        r *= w
-        r += a
-        return out_(out, wrap(r), "lerp")
+    a, b = x._array, e._array
+    if w.__class__ in (float, int) and _kernel_ok2(a, b):
+        # a number as weight: one pass of the C++ kernel (torch's two-sided formula)
+        if _no_graph(x) and _no_graph(e):
+            return out_(out, _wrap(_C.tensorops_lerp(a, b, w)), "lerp")
+        return out_(out, _Lerp.apply(x, e, float(w)), "lerp")
     return out_(out, x + w * (e - x), "lerp")
+
+
+class _Lerp(_Op):
+    """lerp with a number as weight on the C++ kernel; gradients (1 - w)·g and w·g."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, a, b, w):
+        ctx.w = w
+        return _C.tensorops_lerp(a, b, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.needs_input_grad
+        w = ctx.w
+        return (g * (1.0 - w) if n[0] else None), (g * w if n[1] else None), None
 
 
 @register()
@@ -793,12 +857,12 @@ def _fused3(input, t1, t2, value, uf):
     if not (isinstance(input, Tensor) and isinstance(t1, Tensor) and isinstance(t2, Tensor)):
         return None
     a, b, c = arr(input), arr(t1), arr(t2)
-    if a.size < (1 << 15) or not (a.dtype == np.float32 or a.dtype == np.float64) or \
+    if not (a.dtype == np.float32 or a.dtype == np.float64) or \
             not (a.dtype == b.dtype == c.dtype and a.shape == b.shape == c.shape) or \
             value.__class__ not in (int, float) or \
             not (_no_graph(input) and _no_graph(t1) and _no_graph(t2)):
         return None
-    r = uf(b, c, out=_C.empty(a.shape, a.dtype))
+    r = uf(b, c, out=_empty(a.shape, a.dtype))  # pooled when large
     if value != 1:
         r *= value
     r += a
@@ -840,16 +904,19 @@ def addcdiv_(self, tensor1, tensor2, *, value=1):
                    *[v for v in (tensor1, tensor2) if isinstance(v, Tensor)])
 
 
+_FMAX = {_F32: float(np.finfo(np.float32).max), _F64: float(np.finfo(np.float64).max)}
+
+
 class _NanToNum(_Op):
     @staticmethod
     def forward(ctx, x, nan, posinf, neginf):
         ctx.save_for_backward(x)
         if x.dtype.kind != "f":
             return x.copy()
-        if _kernel_ok(x):  # one pass on the C++ kernel
-            fi = np.finfo(x.dtype)
-            return _C.tensorops_nan_to_num(x, nan, fi.max if posinf is None else posinf,
-                                           fi.min if neginf is None else neginf)
+        if _kernel_one(x) and x.size:  # one pass on the C++ kernel
+            big = _FMAX[x.dtype]
+            return _C.tensorops_nan_to_num(x, nan, big if posinf is None else posinf,
+                                           -big if neginf is None else neginf)
         return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod
@@ -865,6 +932,12 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 
     Example: ``fastdl.nan_to_num(fastdl.tensor([float('nan'), float('inf')]))`` gives
     ``[0., 3.4028e+38]``."""
+    if input.__class__ is Tensor and out is None and not (input.requires_grad and _grad_on()):
+        a = input._array
+        if _kernel_one(a) and a.size:  # nothing to record: the forward's kernel, no graph node
+            big = _FMAX[a.dtype]
+            return _wrap(_C.tensorops_nan_to_num(a, nan, big if posinf is None else posinf,
+                                                 -big if neginf is None else neginf))
     return out_(out, _NanToNum.apply(as_tensor(input), nan, posinf, neginf), "nan_to_num")
 
 

@@ -20,7 +20,7 @@ from .. import _C
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, inplace, norm_dim, operand, out_, result_type,
                        wrap)
-from ._util import _no_graph
+from ._util import _empty, _no_graph, _wrap
 from .table import register
 
 _F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
@@ -70,16 +70,17 @@ def scatter_add_array(shape, idx, src, d, dtype):
     return out.reshape(shape).astype(dtype, copy=False)
 
 
-_KERNEL_MIN = 1 << 14  # elements from which gather runs on the C++ kernel
+_KERNEL_MIN = 1  # gather runs on the C++ kernel for every non-empty index of its layout
 
 
 def _gather_kernel_ok(a, idx, d):
     """Whether ``_C.tensorops_gather`` takes (a, idx) as they are: float32/float64 and int64,
-    C-contiguous, same rank, index shaped as ``a`` outside ``d``, large enough to pay."""
+    C-contiguous, same rank, index shaped as ``a`` outside ``d``, not empty (its per-call
+    cost is below NumPy's flat-index path at every size)."""
     return a.ndim and idx.size >= _KERNEL_MIN and (a.dtype is _F32 or a.dtype is _F64) and \
-        idx.dtype is _I64 and idx.ndim == a.ndim and a.flags.c_contiguous and \
-        idx.flags.c_contiguous and all(idx.shape[k] == a.shape[k]
-                                       for k in range(a.ndim) if k != d)
+        idx.dtype is _I64 and idx.ndim == a.ndim and idx.shape[:d] == a.shape[:d] and \
+        idx.shape[d + 1:] == a.shape[d + 1:] and a.flags.c_contiguous and \
+        idx.flags.c_contiguous
 
 
 def _check_index(a_shape, idx, d, what, src_shape=None, ranges=True):
@@ -113,6 +114,8 @@ class _TakeAlong(_Op):
         if _gather_kernel_ok(a, idx, d):  # (the kernel checks the index range: IndexError)
             return _C.tensorops_gather(a, idx, d)
         src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        if a.ndim and idx.min() < 0:  # [-n, 0) counts from the end, as on the kernel
+            idx = idx % max(a.shape[d], 1)
         return np.take(src.reshape(-1), _flat_index(a.shape, idx, d))
 
     @staticmethod
@@ -147,7 +150,10 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
         _check_index((1,), idx.reshape(-1), 0, "gather")
         return out_(out, x.clone(), "gather")
     # the kernel checks the index range itself (one pass less)
-    _check_index(a.shape, idx, d, "gather", ranges=not _gather_kernel_ok(a, idx, d))
+    on_kernel = _gather_kernel_ok(a, idx, d)
+    _check_index(a.shape, idx, d, "gather", ranges=not on_kernel)
+    if on_kernel and _no_graph(x):  # nothing to record: the forward's kernel, no graph node
+        return out_(out, _wrap(_C.tensorops_gather(a, idx, d)), "gather")
     return out_(out, _TakeAlong.apply(x, d, idx), "gather")
 
 
@@ -445,11 +451,18 @@ def _index_1d(index, what, n):
         raise IndexError(f"{what}(): Index is supposed to be a vector, got shape "
                          f"{tuple(idx.shape)}")
     idx = idx.reshape(-1)
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        bad = idx.max() if idx.max() >= n else idx.min()
+    if not idx.size:
+        return idx.copy()
+    if idx.size <= 64:  # Python's min/max of a short list cost less than two reductions
+        vals = idx.tolist()
+        lo, hi = min(vals), max(vals)
+    else:
+        lo, hi = idx.min(), idx.max()
+    if lo < -n or hi >= n:
+        bad = hi if hi >= n else lo
         raise IndexError(f"{what}(): index {int(bad)} is out of bounds for dimension with "
                          f"size {n}")
-    return idx % max(n, 1)
+    return idx % max(n, 1) if lo < 0 else idx.copy()
 
 
 def _expand_index(idx, d, shape):
@@ -850,6 +863,12 @@ def index_select(input, dim, index, *, out=None):
     idx = _index_1d(index, "index_select", a.shape[d] if a.ndim else 1)
     if a.ndim == 0:
         return out_(out, x.reshape(1)[wrap(idx)].reshape(-1 if idx.size != 1 else ()),
+                    "index_select")
+    if _no_graph(x):
+        # nothing to record: one take into a pooled output (the indices are checked and
+        # wrapped into [0, n) already, so mode="wrap" takes them as they are, unbuffered)
+        shape = a.shape[:d] + idx.shape + a.shape[d + 1:]
+        return out_(out, _wrap(a.take(idx, axis=d, out=_empty(shape, a.dtype), mode="wrap")),
                     "index_select")
     return out_(out, x[(slice(None),) * d + (wrap(idx),)], "index_select")
 

@@ -18,30 +18,47 @@ import numbers
 
 import numpy as np
 
+from .. import _C
+from ..autograd import function as _fn
 from ..autograd.function import _Op
 from ._support import Tensor, arr, as_tensor, norm_dim, np_dtype, out_, wrap
-from ._util import _empty
+from ._util import _empty, _wrap
 from .table import register
 
 
 def _dims_tuple(dims, nd, what):
     if isinstance(dims, (int, np.integer)):
         dims = (dims,)
-    ds = tuple(norm_dim(d, nd, what) for d in dims)
-    if len(set(ds)) != len(ds):
+    ds = tuple([norm_dim(d, nd, what) for d in dims])
+    if len(ds) > 1 and len(set(ds)) != len(ds):
         raise RuntimeError(f"{what}(): dims has duplicates: {tuple(dims)}")
     return ds
+
+
+def _plain(a):
+    """Whether the byte-copying kernels (``_C.tensorops_flip``/``_tri``/``_diag_embed``) take
+    ``a``: a C-contiguous, aligned ndarray of a numeric or bool dtype."""
+    return a.__class__ is np.ndarray and a.flags.c_contiguous and a.flags.aligned and \
+        a.dtype.kind in "biufc"
+
+
+def _flip_array(a, dims):
+    """``a`` reversed along ``dims`` (normalised, distinct) as a new C-contiguous array: one
+    pass of the C++ kernel for contiguous input, else NumPy's strided copy."""
+    if not a.ndim:
+        return a.copy()
+    if _plain(a):
+        return _C.tensorops_flip(a, dims)
+    out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
+    np.copyto(out, np.flip(a, dims))
+    return out
 
 
 class _Flip(_Op):
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
-        if not a.ndim:
-            return a.copy()
-        out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
-        np.copyto(out, np.flip(a, dims))
-        return out
+        return _flip_array(a, dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -54,7 +71,10 @@ def flip(input, dims):
 
     Example: ``fastdl.flip(fastdl.tensor([[1, 2], [3, 4]]), [0])`` gives ``[[3, 4], [1, 2]]``."""
     x = as_tensor(input)
-    return _Flip.apply(x, _dims_tuple(dims, arr(x).ndim, "flip"))
+    ds = _dims_tuple(dims, arr(x).ndim, "flip")
+    if not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_flip_array(x._array, ds))
+    return _Flip.apply(x, ds)
 
 
 @register()
@@ -77,11 +97,38 @@ def flipud(input):
     return flip(x, (0,))
 
 
+def _roll_array(a, shifts, dims):
+    """``np.roll(a, shifts, dims)`` into a pooled output: each rolled dimension is two slice
+    copies (no index arrays, no temporaries beyond one intermediate per extra dimension)."""
+    sh = shifts if isinstance(shifts, tuple) else (shifts,)
+    ds = dims if isinstance(dims, tuple) else (dims,)
+    if not a.ndim:
+        return a.copy()
+    total = {}
+    for s, d in zip(sh, ds):  # a dimension named twice rolls by the sum
+        total[d] = total.get(d, 0) + int(s)
+    src = a
+    for d, s in total.items():
+        n = a.shape[d]
+        out = _empty(a.shape, a.dtype)
+        k = s % n if n else 0
+        lead = (slice(None),) * d
+        if k == 0:
+            np.copyto(out, src)
+        else:
+            np.copyto(out[lead + (slice(k, None),)], src[lead + (slice(0, n - k),)])
+            np.copyto(out[lead + (slice(0, k),)], src[lead + (slice(n - k, None),)])
+        src = out
+    if src is a:
+        src = a.copy()
+    return src
+
+
 class _Roll(_Op):
     @staticmethod
     def forward(ctx, a, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
-        return np.roll(a, shifts, dims)
+        return _roll_array(a, shifts, dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -110,7 +157,10 @@ def roll(input, shifts, dims=None):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(sh)}, "
                            f"dims: {len(ds)}")
     ds = tuple(norm_dim(d, nd, "roll") for d in ds)
-    return _Roll.apply(x, tuple(int(s) for s in sh), ds)
+    sh = tuple(int(s) for s in sh)
+    if not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_roll_array(x._array, sh, ds))
+    return _Roll.apply(x, sh, ds)
 
 
 @register()
@@ -314,12 +364,17 @@ def _tri(input, diagonal, upper, what):
     a = arr(x)
     if a.ndim < 2:
         raise RuntimeError(f"{what}: input tensor must have at least 2 dimensions")
+    if not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_tri_array(a, int(diagonal), upper))
     return _Tri.apply(x, int(diagonal), upper)
 
 
 def _tri_array(a, k, upper):
-    """``a`` with the other triangle zeroed: a copy, then row-wise slices set to 0 (no mask
-    pass over the whole matrix)."""
+    """``a`` with the other triangle zeroed: one pass of the C++ kernel for contiguous input
+    (each row's kept run copied, the rest zeroed); otherwise a copy, then row-wise slices set
+    to 0 (no mask pass over the whole matrix)."""
+    if _plain(a):
+        return _C.tensorops_tri(a, k, upper)
     out = _empty(a.shape, a.dtype)  # from the caching pool when large: no page faults
     np.copyto(out, a)
     r, c = a.shape[-2], a.shape[-1]
@@ -434,10 +489,14 @@ class _DiagEmbed(_Op):
     def forward(ctx, a, offset, d1, d2):
         n = a.shape[-1] + abs(offset)
         nd = a.ndim + 1
-        out = np.zeros(a.shape[:-1] + (n, n), a.dtype)
         i = np.arange(a.shape[-1]) + builtins.max(-offset, 0)
         j = np.arange(a.shape[-1]) + builtins.max(offset, 0)
-        out[..., i, j] = a
+        if a.dtype.kind in "biufc":  # zeros and the diagonal in one pass
+            # (a strided input is made contiguous first: it is 1/n of the output)
+            out = _C.tensorops_diag_embed(a if _plain(a) else np.ascontiguousarray(a), offset)
+        else:
+            out = np.zeros(a.shape[:-1] + (n, n), a.dtype)
+            out[..., i, j] = a
         ctx.args = (offset, d1, d2, i, j)
         return np.moveaxis(out, (-2, -1), (d1, d2)) if (d1, d2) != (nd - 2, nd - 1) else out
 
@@ -461,6 +520,11 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
                            f"{dim2}")
     if arr(x).ndim == 0:
         x = x.reshape(1)
+    a = x._array
+    if (d1, d2) == (nd - 2, nd - 1) and a.dtype.kind in "biufc" and \
+            not (x.requires_grad and _fn._state.grad):  # nothing to record: no graph node
+        return _wrap(_C.tensorops_diag_embed(a if _plain(a) else np.ascontiguousarray(a),
+                                             int(offset)))
     return _DiagEmbed.apply(x, int(offset), d1, d2)
 
 

@@ -20,7 +20,8 @@ from .. import _C, return_types
 from ..autograd.function import _Op
 from ._support import (Tensor, arr, as_tensor, float_dtype, norm_dim, norm_dims, np_dtype,
                        out_, wrap)
-from ._util import _count, _empty, _no_graph, _squeeze, _wrap
+from ._util import (_F32, _F64, _broadcast_to, _count, _empty, _is_t, _nd, _no_graph,
+                    _squeeze, _wrap)
 from .select import take_along
 from .table import register
 
@@ -319,12 +320,45 @@ def _quantile(input, q, dim, keepdim, interpolation, out, what, ignore_nan):
 # ---- NaN-aware and counting reductions ------------------------------------------------------
 
 
+class _NanSum(_Op):
+    """The sum of every non-NaN element (one pass of ``_C.tensorops_nansum``); gradient 1
+    where the input is not NaN, 0 where it is."""
+
+    _double = True
+
+    @staticmethod
+    def forward(ctx, a, keepdim):
+        ctx.shape = a.shape
+        ctx.save_for_backward(a)
+        r = np.asarray(_C.tensorops_nansum(a), a.dtype)
+        return r.reshape((1,) * a.ndim) if keepdim else r
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        nan = np.isnan(_nd(x))
+        gb = _broadcast_to(g, ctx.shape)
+        if not nan.any():
+            return gb, None
+        if _is_t(gb):  # create_graph: a recorded where
+            from ..tensor import where
+            return where(wrap(nan), wrap(np.zeros((), _nd(x).dtype)), gb), None
+        return np.where(nan, np.zeros((), gb.dtype), gb), None
+
+
 @register()
 def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """Sum treating NaN as 0. Example: ``fastdl.nansum(fastdl.tensor([1.0, float('nan')]))``
-    gives ``1.``"""
+    """Sum treating NaN as 0 (0 for an all-NaN slice). Example:
+    ``fastdl.nansum(fastdl.tensor([1.0, float('nan')]))`` gives ``1.``"""
     x = as_tensor(input)
     a = arr(x)
+    if (a.dtype is _F32 or a.dtype is _F64) and dtype is None and a.flags.c_contiguous and \
+            a.flags.aligned and (dim is None or (isinstance(dim, (tuple, list)) and not dim)):
+        # the whole tensor: one pass of the kernel (lane sums in the dtype, then double)
+        if _no_graph(x):
+            r = np.asarray(_C.tensorops_nansum(a), a.dtype)
+            return out_(out, _wrap(r.reshape((1,) * a.ndim) if keepdim else r), "nansum")
+        return out_(out, _NanSum.apply(x, bool(keepdim)), "nansum")
     if a.dtype.kind == "f":
         # a NaN in a slice makes that slice's sum NaN: a sum without NaN is the answer (and
         # its gradient, 1 everywhere, is nansum's); otherwise zero the NaNs and sum again

@@ -122,6 +122,38 @@ int64_t index_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t
   return table<T>().index_add(out, outer, n, inner, idx, src, m);
 }
 void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, out); }
+template <class T>
+void unary(const T* x, int64_t n, int code, T* out) {
+  table<T>().unary(x, n, code, out);
+}
+template <class T>
+void lerp(const T* a, const T* b, T w, int64_t n, T* out) {
+  table<T>().lerp(a, b, w, n, out);
+}
+template <class T>
+void logaddexp(const T* a, const T* b, int64_t n, T* out) {
+  table<T>().logaddexp(a, b, n, out);
+}
+template <class T>
+void outer(const T* a, int64_t m, const T* b, int64_t n, T* out) {
+  table<T>().outer(a, m, b, n, out);
+}
+template <class T>
+double nansum(const T* x, int64_t n) {
+  return table<T>().nansum(x, n);
+}
+void flip_bytes(const void* x, int ndim, const int64_t* shape, const unsigned char* flipped,
+                int64_t size, void* out) {
+  ops().flip_bytes(x, ndim, shape, flipped, size, out);
+}
+void tri_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t k, bool upper,
+               int64_t size, void* out) {
+  ops().tri_bytes(x, batch, r, c, k, upper, size, out);
+}
+void diag_embed_bytes(const void* x, int64_t batch, int64_t m, int64_t offset, int64_t size,
+                      void* out) {
+  ops().diag_embed_bytes(x, batch, m, offset, size, out);
+}
 
 #define FASTDL_TENSOROPS(T)                                                                   \
   template int64_t gather<T>(const T*, int64_t, int64_t, int64_t, const int64_t*, int64_t, T*); \
@@ -141,7 +173,12 @@ void erfinv_f32(const float* x, int64_t n, float* out) { ops().erfinv_f32(x, n, 
   template void hypot<T>(const T*, const T*, int64_t, T*);                                     \
   template void cumop<T>(const T*, int64_t, int64_t, int64_t, bool, T*);                      \
   template int64_t index_add<T>(T*, int64_t, int64_t, int64_t, const int64_t*, const T*,       \
-                                int64_t);
+                                int64_t);                                                      \
+  template void unary<T>(const T*, int64_t, int, T*);                                          \
+  template void lerp<T>(const T*, const T*, T, int64_t, T*);                                   \
+  template void logaddexp<T>(const T*, const T*, int64_t, T*);                                 \
+  template void outer<T>(const T*, int64_t, const T*, int64_t, T*);                            \
+  template double nansum<T>(const T*, int64_t);
 FASTDL_TENSOROPS(float)
 FASTDL_TENSOROPS(double)
 #undef FASTDL_TENSOROPS

@@ -1,6 +1,8 @@
 // Tensor ops that NumPy has no single fast pass for: gather along a dimension, running
 // max/min with indices, C's fmod and Python's remainder, top-k selection, the mode of a row,
-// multinomial sampling with and without replacement, and sparse (COO) × dense products.
+// multinomial sampling with and without replacement, sparse (COO) × dense products, fused
+// elementwise passes (sign, rsqrt, reciprocal, frac, lerp, logaddexp, outer, nansum) and
+// byte-copying layout kernels of any dtype (flip, tril/triu, diag_embed).
 // Raw pointers; the binding validates shapes and dtypes.
 //
 // Layout: an array reduced or indexed along one dimension is viewed as (outer, n, inner),
@@ -115,6 +117,48 @@ int64_t index_add(T* out, int64_t outer, int64_t n, int64_t inner, const int64_t
 // relative): ±inf at ±1, NaN outside [-1, 1] and for NaN.
 void erfinv_f32(const float* x, int64_t n, float* out);
 
+// ---- streaming elementwise passes over contiguous data (T = float or double) ---------------
+// The codes of `unary`: out[k] = f(x[k]) with
+//   kSign: 1 for x > 0, -1 for x < 0, +0 for ±0 and NaN (torch's sign);
+//   kRsqrt: 1/√x (an exact division: +inf at +0, -inf at -0, NaN below 0);
+//   kReciprocal: 1/x;  kFrac: x − trunc(x) (NaN for ±inf).
+enum UnaryCode : int { kSign = 0, kRsqrt = 1, kReciprocal = 2, kFrac = 3 };
+template <class T>
+void unary(const T* x, int64_t n, int code, T* out);
+
+// out[k] = lerp(a[k], b[k], w) by torch's formula: a + w·(b − a) for |w| < 0.5, else
+// b − (b − a)·(1 − w), each a multiply-add (fused on AVX2/AVX-512).
+template <class T>
+void lerp(const T* a, const T* b, T w, int64_t n, T* out);
+
+// out[k] = log(exp(a[k]) + exp(b[k])) = max + log1p(exp(−|a − b|)); equal infinities give
+// themselves, a NaN operand NaN.
+template <class T>
+void logaddexp(const T* a, const T* b, int64_t n, T* out);
+
+// out (m, n) = a (m) ⊗ b (n): out[i, j] = a[i]·b[j].
+template <class T>
+void outer(const T* a, int64_t m, const T* b, int64_t n, T* out);
+
+// Σ x[k] over the non-NaN elements (0 when all are NaN), each vector lane summing at most
+// simd::kLaneTerms terms in T before they go into a double; fixed chunks, so the same for
+// any thread count.
+template <class T>
+double nansum(const T* x, int64_t n);
+
+// ---- byte-copying kernels (any dtype: `size` bytes per element, C-contiguous) --------------
+// out = x with the dimensions whose flag is set reversed; x and out of `shape` (ndim >= 1).
+void flip_bytes(const void* x, int ndim, const int64_t* shape, const unsigned char* flipped,
+                int64_t size, void* out);
+// tril (upper = false: keeps j − i <= k) or triu (keeps j − i >= k) of (batch, r, c)
+// matrices; the other elements are zero bytes.
+void tri_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t k, bool upper,
+               int64_t size, void* out);
+// out (batch, n, n), n = m + |offset|: x (batch, m) on the offset diagonal (above the main one
+// for offset > 0), zero bytes elsewhere.
+void diag_embed_bytes(const void* x, int64_t batch, int64_t m, int64_t offset, int64_t size,
+                      void* out);
+
 // Baseline helpers the per-ISA kernels call for sorting and selection (std algorithms are
 // kept out of tensorops_impl.h, see there), defined in tensorops.cpp:
 // sort_values: v[0..n) ascending, NaNs last (T = float, double, int64_t).
@@ -142,12 +186,20 @@ struct TensorOpsT {
   void (*hypot)(const T*, const T*, int64_t, T*);
   void (*cumop)(const T*, int64_t, int64_t, int64_t, bool, T*);
   int64_t (*index_add)(T*, int64_t, int64_t, int64_t, const int64_t*, const T*, int64_t);
+  void (*unary)(const T*, int64_t, int, T*);
+  void (*lerp)(const T*, const T*, T, int64_t, T*);
+  void (*logaddexp)(const T*, const T*, int64_t, T*);
+  void (*outer)(const T*, int64_t, const T*, int64_t, T*);
+  double (*nansum)(const T*, int64_t);
 };
 struct TensorOps {
   TensorOpsT<float> f;
   TensorOpsT<double> d;
   void (*mode_i64)(const int64_t*, int64_t, int64_t, int64_t*, int64_t*);
   void (*erfinv_f32)(const float*, int64_t, float*);
+  void (*flip_bytes)(const void*, int, const int64_t*, const unsigned char*, int64_t, void*);
+  void (*tri_bytes)(const void*, int64_t, int64_t, int64_t, int64_t, bool, int64_t, void*);
+  void (*diag_embed_bytes)(const void*, int64_t, int64_t, int64_t, int64_t, void*);
 };
 FASTDL_DECLARE_OPS(TensorOps)
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -52,7 +53,25 @@ int64_t gather_k(const T* x, int64_t outer, int64_t n, int64_t inner, const int6
         const int64_t* io = idx + o * m;
         T* oo = out + o * m;
         uint64_t any_bad = 0;
-        for (int64_t j = 0; j < m; ++j) {
+        int64_t j = 0;
+#if FASTDL_SIMD_LEVEL == 2
+        // 8 indices per step: wrapped, range-checked and gathered under the in-range mask
+        // (an out-of-range lane reads nothing and is reported after the row)
+        const __m512i vn = _mm512_set1_epi64(n), vzero = _mm512_setzero_si512();
+        __mmask8 ok_all = 0xFF;
+        for (; j + 8 <= m; j += 8) {
+          __m512i t = _mm512_loadu_si512(io + j);
+          t = _mm512_mask_add_epi64(t, _mm512_cmplt_epi64_mask(t, vzero), t, vn);
+          const __mmask8 ok = _mm512_cmplt_epu64_mask(t, vn);
+          ok_all &= ok;
+          if constexpr (std::is_same_v<T, float>)
+            _mm256_storeu_ps(oo + j, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), ok, t, xo, 4));
+          else
+            _mm512_storeu_pd(oo + j, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), ok, t, xo, 8));
+        }
+        any_bad = ok_all != 0xFF;
+#endif
+        for (; j < m; ++j) {
           int64_t t = io[j];
           t += (t >> 63) & n;
           const uint64_t out_of_range = static_cast<uint64_t>(t) >= static_cast<uint64_t>(n);
@@ -300,23 +319,39 @@ inline simd::Vd fmod_lanes(simd::Vd a, simd::Vd b) {
                       Vd(std::numeric_limits<double>::quiet_NaN()));
 }
 
+// the first m <= Vd::N lanes of v rounded to float into p (one conversion and one store)
+inline void store_narrow(simd::Vd v, float* p, int64_t m) {
+#if FASTDL_SIMD_LEVEL == 2
+  _mm256_mask_storeu_ps(p, simd::tail8(m), _mm512_cvtpd_ps(v.v));
+#elif FASTDL_SIMD_LEVEL == 1
+  const __m128 f = _mm256_cvtpd_ps(v.v);
+  if (m == 4) {
+    _mm_storeu_ps(p, f);
+  } else {
+    alignas(16) float t[4];
+    _mm_store_ps(t, f);
+    for (int64_t l = 0; l < m; ++l) p[l] = t[l];
+  }
+#else
+  if (m > 0) *p = static_cast<float>(v.v);
+#endif
+}
+
 template <bool PY, bool B_SCALAR>
 void fmod_f32(const float* a, const float* b, int64_t s, int64_t e, float* out) {
   using simd::Vd;
   constexpr int W = Vd::N;
-  double buf[W];
   const Vd b0(static_cast<double>(b[0]));
-  int64_t k = s;
-  for (; k < e; k += W) {
+  for (int64_t k = s; k < e; k += W) {
     const int64_t m = e - k < W ? e - k : W;
     const Vd av = m == W ? simd::load_widen(a + k) : simd::load_widen(a + k, m);
     const Vd bv = B_SCALAR ? b0 : m == W ? simd::load_widen(b + k) : simd::load_widen(b + k, m);
-    fmod_lanes<PY>(av, bv).store(buf);
-    for (int l = 0; l < W; ++l)
-      if (l < m) out[k + l] = static_cast<float>(buf[l]);
+    const Vd r = fmod_lanes<PY>(av, bv);
+    store_narrow(r, out + k, m);
+    if (simd::any(simd::isnan(r)))  // huge quotients, b = 0, inf, NaN: std::fmod per element
+      for (int64_t l = 0; l < m; ++l)
+        if (std::isnan(out[k + l])) out[k + l] = mod1(a[k + l], b[B_SCALAR ? 0 : k + l], PY);
   }
-  for (k = s; k < e; ++k)
-    if (std::isnan(out[k])) out[k] = mod1(a[k], b[B_SCALAR ? 0 : k], PY);
 }
 
 template <class T>
@@ -806,18 +841,270 @@ void erfinv_f32_k(const float* x, int64_t n, float* out) {
   });
 }
 
+// ---------------------------------------------------------------------------------------
+// Streaming elementwise kernels: one pass over contiguous data in fixed chunks of kStream
+// elements (results do not depend on the thread count), the tail by masked loads/stores.
+
+constexpr int64_t kStream = int64_t(1) << 15;
+
+// a vector loop over [s, e): y = f(x) for full vectors, f of the masked tail
+template <class V, class T, class F>
+inline void map1(const T* x, int64_t s, int64_t e, T* out, F f) {
+  constexpr int W = V::N;
+  int64_t k = s;
+  for (; k + W <= e; k += W) f(V::load(x + k)).store(out + k);
+  if (k < e) f(V::load(x + k, e - k)).store(out + k, e - k);
+}
+
+template <class V, class T, class F>
+inline void map2(const T* a, const T* b, int64_t s, int64_t e, T* out, F f) {
+  constexpr int W = V::N;
+  int64_t k = s;
+  for (; k + W <= e; k += W) f(V::load(a + k), V::load(b + k)).store(out + k);
+  if (k < e) f(V::load(a + k, e - k), V::load(b + k, e - k)).store(out + k, e - k);
+}
+
+// x rounded towards zero: to nearest, then one step back where that went past x; the sign
+// is x's (trunc(-0.3) = -0, as std::trunc)
+template <class V>
+inline V trunc_v(V x) {
+  const V t = simd::round(x);
+  return simd::copysign(
+      simd::select(simd::abs(t) > simd::abs(x), t - simd::copysign(V(1), x), t), x);
+}
+
+template <class T>
+void unary_k(const T* x, int64_t n, int code, T* out) {
+  using V = simd::Vec<T>;
+  const V one(T(1)), zero(T(0));
+  parallel_for(n, kStream, [&](int64_t s, int64_t e) {
+    switch (code) {
+      case kSign:  // +0 for ±0 and NaN (the comparisons are false)
+        map1<V>(x, s, e, out, [&](V v) {
+          return simd::select(v > zero, one, simd::select(v < zero, -one, zero));
+        });
+        break;
+      case kRsqrt:
+        map1<V>(x, s, e, out, [&](V v) { return one / simd::sqrt(v); });
+        break;
+      case kReciprocal:
+        map1<V>(x, s, e, out, [&](V v) { return one / v; });
+        break;
+      case kFrac:
+        map1<V>(x, s, e, out, [&](V v) { return v - trunc_v(v); });
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+// torch's two-sided formula: a + w·(b − a) for |w| < 0.5, else b − (b − a)·(1 − w); the
+// multiply-adds are explicit (fused on AVX2/AVX-512, multiply then add on generic), so no
+// result depends on the compiler contracting a product and a sum
+template <class T>
+void lerp_k(const T* a, const T* b, T w, int64_t n, T* out) {
+  using V = simd::Vec<T>;
+  const bool low = std::fabs(w) < T(0.5);
+  const V vw(w), vw1(T(1) - w);
+  parallel_for(n, kStream, [&](int64_t s, int64_t e) {
+    if (low)
+      map2<V>(a, b, s, e, out, [&](V x, V y) { return simd::mul_add(vw, y - x, x); });
+    else
+      map2<V>(a, b, s, e, out, [&](V x, V y) { return simd::fnma(y - x, vw1, y); });
+  });
+}
+
+// max(a, b) + log1p(exp(−|a − b|)); equal infinities give themselves (their difference is
+// NaN), a NaN operand gives NaN
+template <class T>
+void logaddexp_k(const T* a, const T* b, int64_t n, T* out) {
+  using V = simd::Vec<T>;
+  const V inf(std::numeric_limits<T>::infinity());
+  parallel_for(n, kStream, [&](int64_t s, int64_t e) {
+    map2<V>(a, b, s, e, out, [&](V x, V y) {
+      const V m = simd::max(x, y);
+      const V d = -simd::abs(x - y);
+      const V r = m + simd::log1p(simd::exp(d));
+      return simd::select((x == y) & (simd::abs(x) == inf), x, r);
+    });
+  });
+}
+
+// out (m, n) = a (m) ⊗ b (n), row by row
+template <class T>
+void outer_k(const T* a, int64_t m, const T* b, int64_t n, T* out) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  parallel_for(m, grain_rows(n), [&](int64_t rb, int64_t re) {
+    for (int64_t i = rb; i < re; ++i) {
+      const V ai(a[i]);
+      T* o = out + i * n;
+      int64_t j = 0;
+      for (; j + W <= n; j += W) (ai * V::load(b + j)).store(o + j);
+      if (j < n) (ai * V::load(b + j, n - j)).store(o + j, n - j);
+    }
+  });
+}
+
+// Σ x over the non-NaN elements: each lane sums at most kLaneTerms terms in T before they go
+// into a double (as simd::kLaneTerms describes); chunks of kStream elements each give one
+// double, added in chunk order (the same for any thread count)
+template <class T>
+double nansum_k(const T* x, int64_t n) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  constexpr int64_t kBlock = 2 * W * simd::kLaneTerms;
+  const int64_t chunks = (n + kStream - 1) / kStream;
+  PoolBuf buf(static_cast<size_t>(chunks > 0 ? chunks : 1) * sizeof(double));
+  double* part = buf.as<double>();
+  const V zero(T(0));
+  auto clean = [&](V v) { return simd::select(simd::isnan(v), zero, v); };
+  parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      const int64_t s = c * kStream, e = s + kStream < n ? s + kStream : n;
+      double total = 0;
+      for (int64_t b = s; b < e; b += kBlock) {
+        const int64_t be = e - b < kBlock ? e : b + kBlock;
+        V a0 = zero, a1 = zero;
+        int64_t k = b;
+        for (; k + 2 * W <= be; k += 2 * W) {
+          a0 = a0 + clean(V::load(x + k));
+          a1 = a1 + clean(V::load(x + k + W));
+        }
+        for (; k + W <= be; k += W) a0 = a0 + clean(V::load(x + k));
+        if (k < be) a1 = a1 + clean(V::load(x + k, be - k));
+        total += static_cast<double>(simd::hsum(a0 + a1));
+      }
+      part[c] = total;
+    }
+  });
+  double t = 0;
+  for (int64_t c = 0; c < chunks; ++c) t += part[c];
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------
+// Byte-copying kernels (any dtype): elements are `size` bytes, copied whole.
+
+template <class U>
+inline void reverse_copy(const U* src_end, int64_t cnt, U* dst) {  // dst[j] = src_end[-1 - j]
+  for (int64_t j = 0; j < cnt; ++j) dst[j] = src_end[-1 - j];
+}
+
+inline void reverse_bytes(const unsigned char* src_end, int64_t cnt, int64_t size,
+                          unsigned char* dst) {
+  switch (size) {
+    case 1: reverse_copy(src_end, cnt, dst); return;
+    case 2:
+      reverse_copy(reinterpret_cast<const uint16_t*>(src_end), cnt,
+                   reinterpret_cast<uint16_t*>(dst));
+      return;
+    case 4:
+      reverse_copy(reinterpret_cast<const uint32_t*>(src_end), cnt,
+                   reinterpret_cast<uint32_t*>(dst));
+      return;
+    case 8:
+      reverse_copy(reinterpret_cast<const uint64_t*>(src_end), cnt,
+                   reinterpret_cast<uint64_t*>(dst));
+      return;
+    default:
+      for (int64_t j = 0; j < cnt; ++j) std::memcpy(dst + j * size, src_end - (j + 1) * size, size);
+  }
+}
+
+// flip of a C-contiguous array of `ndim` dims (shape, flipped flags): the last dimension is
+// copied in pieces of at most kPiece elements (forwards or reversed), every other index maps
+// to its source row through the flips
+void flip_bytes_k(const void* x, int ndim, const int64_t* shape, const unsigned char* flipped,
+                  int64_t size, void* out) {
+  const unsigned char* src = static_cast<const unsigned char*>(x);
+  unsigned char* dst = static_cast<unsigned char*>(out);
+  const int64_t L = shape[ndim - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < ndim - 1; ++d) rows *= shape[d];
+  if (rows == 0 || L == 0) return;
+  const int64_t piece = int64_t(1) << 14;
+  const int64_t pieces = (L + piece - 1) / piece;
+  const bool rev = flipped[ndim - 1] != 0;
+  parallel_for(rows * pieces, grain_rows(piece < L ? piece * size / 4 : L * size / 4 + 1),
+               [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t r = t / pieces, p = t % pieces;
+      int64_t rem = r, srow = 0, stride = 1;
+      for (int d = ndim - 2; d >= 0; --d) {  // the source row of output row r
+        const int64_t i = rem % shape[d];
+        rem /= shape[d];
+        srow += (flipped[d] ? shape[d] - 1 - i : i) * stride;
+        stride *= shape[d];
+      }
+      const int64_t j0 = p * piece, j1 = j0 + piece < L ? j0 + piece : L;
+      unsigned char* o = dst + (r * L + j0) * size;
+      const unsigned char* sr = src + srow * L * size;
+      if (rev)
+        reverse_bytes(sr + (L - j0) * size, j1 - j0, size, o);
+      else
+        std::memcpy(o, sr + j0 * size, static_cast<size_t>((j1 - j0) * size));
+    }
+  });
+}
+
+// tril / triu of (batch, r, c) matrices: each row copies its kept run and zeroes the rest
+void tri_bytes_k(const void* x, int64_t batch, int64_t r, int64_t c, int64_t k, bool upper,
+                 int64_t size, void* out) {
+  const unsigned char* src = static_cast<const unsigned char*>(x);
+  unsigned char* dst = static_cast<unsigned char*>(out);
+  parallel_for(batch * r, grain_rows(c * size / 4 + 1), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t i = t % r;
+      // kept columns [lo, hi): j − i >= k (upper) or j − i <= k (lower)
+      int64_t lo = upper ? i + k : 0, hi = upper ? c : i + k + 1;
+      lo = lo < 0 ? 0 : lo > c ? c : lo;
+      hi = hi < lo ? lo : hi > c ? c : hi;
+      const size_t row = static_cast<size_t>(t * c * size);
+      if (lo > 0) std::memset(dst + row, 0, static_cast<size_t>(lo * size));
+      if (hi > lo)
+        std::memcpy(dst + row + lo * size, src + row + lo * size,
+                    static_cast<size_t>((hi - lo) * size));
+      if (c > hi) std::memset(dst + row + hi * size, 0, static_cast<size_t>((c - hi) * size));
+    }
+  });
+}
+
+// diag_embed: out (batch, n, n) with n = m + |offset| holds x (batch, m) on its offset
+// diagonal and zeros elsewhere, written row by row in one pass
+void diag_embed_bytes_k(const void* x, int64_t batch, int64_t m, int64_t offset, int64_t size,
+                        void* out) {
+  const unsigned char* src = static_cast<const unsigned char*>(x);
+  unsigned char* dst = static_cast<unsigned char*>(out);
+  const int64_t n = m + (offset < 0 ? -offset : offset);
+  const int64_t r0 = offset < 0 ? -offset : 0, c0 = offset > 0 ? offset : 0;
+  parallel_for(batch * n, grain_rows(n * size / 4 + 1), [&](int64_t b, int64_t e) {
+    // the chunk's rows are one contiguous run: zeroed at once, then the diagonal entries
+    std::memset(dst + b * n * size, 0, static_cast<size_t>((e - b) * n * size));
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t bi = t / n, q = t % n - r0;  // the entry of x on row t % n, if any
+      if (q >= 0 && q < m)
+        std::memcpy(dst + (t * n + q + c0) * size, src + (bi * m + q) * size,
+                    static_cast<size_t>(size));
+    }
+  });
+}
+
 template <class T>
 constexpr TensorOpsT<T> ops_t() {
   return {&gather_k<T>, &cumext_k<T>, &fmod_k<T>, &multinomial_replacement_k<T>,
           &multinomial_noreplace_k<T>, &topk_k<T>, &mode_k<T>, &spmm_coo_k<T>,
           &scatter_add_k<T>, &nan_to_num_k<T>, &hypot_k<T>, &cumop_k<T>,
-          &index_add_k<T>};
+          &index_add_k<T>, &unary_k<T>, &lerp_k<T>, &logaddexp_k<T>, &outer_k<T>,
+          &nansum_k<T>};
 }
 
 }  // namespace
 
 // This ISA's table (declared in tensorops.h).
-const TensorOps ops = {ops_t<float>(), ops_t<double>(), &mode_k<int64_t>, &erfinv_f32_k};
+const TensorOps ops = {ops_t<float>(), ops_t<double>(), &mode_k<int64_t>, &erfinv_f32_k,
+                       &flip_bytes_k, &tri_bytes_k, &diag_embed_bytes_k};
 
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace tensorops
