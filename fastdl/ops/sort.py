@@ -24,6 +24,12 @@ from .table import register
 _KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 
 
+def _contig(a):
+    """``a`` as a C-contiguous aligned array, copied only when it is not one (a 0-d array
+    stays 0-d, which ``np.ascontiguousarray`` would make 1-d)."""
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")
+
+
 class _Sort(_TakeAlong):
     """The sorted values the kernel produced alongside their indices; the gradient goes back
     to the chosen elements as ``take_along``'s."""
@@ -43,7 +49,7 @@ def _kernel_sort(a, d, descending, values=True):
     if a.dtype not in _KERNEL_DTYPES or a.ndim == 0:
         return None
     last = d == a.ndim - 1
-    src = np.ascontiguousarray(a if last else np.moveaxis(a, d, -1))
+    src = _contig(a if last else np.moveaxis(a, d, -1))
     v, i = _C.sort_rows(src, bool(descending), bool(values), True)
     if not last:
         i = np.ascontiguousarray(np.moveaxis(i, -1, d))
@@ -165,7 +171,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if dim is None and a.dtype in _KERNEL_DTYPES:
         # radix sort (or, for integers over a narrow range, a count per value), runs of equal
         # keys, the inverse through the sort's positions
-        u, inv, cnt = _C.sort_unique(np.ascontiguousarray(a), bool(return_inverse),
+        u, inv, cnt = _C.sort_unique(_contig(a), bool(return_inverse),
                                      bool(return_counts))
         res = [wrap(u)] + [wrap(r) for r in (inv, cnt) if r is not None]
         return res[0] if len(res) == 1 else tuple(res)
@@ -257,7 +263,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             and (seq.ndim == 1 or v.shape[:-1] == seq.shape[:-1])):
         # branchless bisection, 16 values in lockstep (torch's exact steps where the sequence
         # holds a NaN)
-        res = _C.sort_searchsorted(np.ascontiguousarray(seq), np.ascontiguousarray(v),
+        res = _C.sort_searchsorted(_contig(seq), _contig(v),
                                    bool(right), bool(out_int32))
         return out_(out, wrap(res), "searchsorted")
     if seq.ndim == 1:
