@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     torch = None
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64]
-# around the kernel's thresholds: insertion sort up to 48, parallel passes from 2^17
+# around the kernel's thresholds: insertion sort up to 48, chunked passes from 2^17
 LENGTHS = [0, 1, 2, 3, 47, 48, 49, 300, 4099]
 PAR_N = (1 << 17) + 333
 
@@ -107,7 +107,7 @@ def test_sort_rows_against_numpy(isa, dt, kind):
 @pytest.mark.parametrize("dt", DTYPES)
 def test_sort_long_row_both_paths_and_threads(isa, dt):
     rng = np.random.default_rng(4)
-    for kind in ("random", "special", "ties"):
+    for kind in KINDS:
         a = data(kind, PAR_N, dt, rng)
         for threads in (1, 2):
             with use_threads(threads):
