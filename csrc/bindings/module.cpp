@@ -19,6 +19,7 @@ void bind_embag(py::module_& m);
 void bind_conv3d(py::module_& m);
 void bind_pool3d(py::module_& m);
 void bind_tensorops(py::module_& m);
+void bind_sort(py::module_& m);
 }  // namespace fastdl
 
 PYBIND11_MODULE(_C, m) {
@@ -38,4 +39,5 @@ PYBIND11_MODULE(_C, m) {
   fastdl::bind_conv3d(m);
   fastdl::bind_pool3d(m);
   fastdl::bind_tensorops(m);
+  fastdl::bind_sort(m);
 }

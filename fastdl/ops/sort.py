@@ -17,8 +17,45 @@ from .. import _C
 
 from .. import return_types
 from ._support import Tensor, arr, as_tensor, norm_dim, np_dtype, out_, wrap
-from .select import take_along
+from .select import _TakeAlong, take_along
 from .table import register
+
+# dtypes the C++ sorting kernels take (csrc/kernels/sort/); the others go through NumPy
+_KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
+
+
+def _contig(a):
+    """``a`` as a C-contiguous aligned array, copied only when it is not one (a 0-d array
+    stays 0-d, which ``np.ascontiguousarray`` would make 1-d)."""
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")
+
+
+class _Sort(_TakeAlong):
+    """The sorted values the kernel produced alongside their indices; the gradient goes back
+    to the chosen elements as ``take_along``'s."""
+
+    @staticmethod
+    def forward(ctx, a, d, idx_vals):
+        idx, vals = idx_vals
+        ctx.shape, ctx.d, ctx.idx = a.shape, d, idx
+        return vals
+
+
+def _kernel_sort(a, d, descending, values=True):
+    """(values or None, indices) of ``a`` sorted along ``d`` by the radix-sort kernel (stable,
+    NaN the largest, torch's order), or None when its dtype is not the kernel's. Along another
+    than the last dimension the input is moved to the last and the results moved back (one
+    copy each way)."""
+    if a.dtype not in _KERNEL_DTYPES or a.ndim == 0:
+        return None
+    last = d == a.ndim - 1
+    src = _contig(a if last else np.moveaxis(a, d, -1))
+    v, i = _C.sort_rows(src, bool(descending), bool(values), True)
+    if not last:
+        i = np.ascontiguousarray(np.moveaxis(i, -1, d))
+        if v is not None:
+            v = np.ascontiguousarray(np.moveaxis(v, -1, d))
+    return v, i
 
 
 def _order(a, d, descending, stable):
@@ -49,6 +86,10 @@ def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     d = norm_dim(dim, a.ndim, "sort")
     if a.ndim == 0:
         return out_(out, return_types.sort(x.clone(), wrap(np.zeros((), np.int64))), "sort")
+    k = _kernel_sort(a, d, descending)
+    if k is not None:
+        vals, idx = k
+        return out_(out, return_types.sort(_Sort.apply(x, d, (idx, vals)), wrap(idx)), "sort")
     idx = _order(a, d, descending, stable).astype(np.int64)
     return out_(out, return_types.sort(take_along(x, d, idx), wrap(idx)), "sort")
 
@@ -60,6 +101,9 @@ def argsort(input, dim=-1, descending=False, stable=False):
     Example: ``fastdl.argsort(fastdl.tensor([3, 1, 2]))`` gives ``[1, 2, 0]``."""
     a = arr(as_tensor(input))
     d = norm_dim(dim, a.ndim, "argsort")
+    k = _kernel_sort(a, d, descending, values=False) if a.ndim else None
+    if k is not None:
+        return wrap(k[1])
     return wrap(_order(a, d, descending, stable).astype(np.int64))
 
 
@@ -117,11 +161,23 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     ``return_inverse`` adds where each element went, ``return_counts`` how often each
     occurs (returned in that order after the values). Not differentiable.
 
+    The output is sorted whatever ``sorted`` says (as torch's CPU unique). Without ``dim``,
+    NaN != NaN: each NaN is a distinct element (after every number, in input order, as
+    torch), and -0.0 and 0.0 are one element (kept as its first occurrence).
+
     Example: ``fastdl.unique(fastdl.tensor([2, 1, 2]), return_counts=True)`` gives
     ``([1, 2], [1, 2])``."""
     a = arr(as_tensor(input))
+    if dim is None and a.dtype in _KERNEL_DTYPES:
+        # radix sort (or, for integers over a narrow range, a count per value), runs of equal
+        # keys, the inverse through the sort's positions
+        u, inv, cnt = _C.sort_unique(_contig(a), bool(return_inverse),
+                                     bool(return_counts))
+        res = [wrap(u)] + [wrap(r) for r in (inv, cnt) if r is not None]
+        return res[0] if len(res) == 1 else tuple(res)
     if dim is None:
-        u, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+        u, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True,
+                                equal_nan=False)
         inv = inv.reshape(a.shape)
     else:
         d = norm_dim(dim, a.ndim, "unique")
@@ -203,6 +259,13 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         seq = np.take_along_axis(seq, so, axis=-1)
     if seq.ndim == 0:
         raise RuntimeError("searchsorted(): boundaries tensor should have positive dimension")
+    if (not scalar and seq.dtype == v.dtype and seq.dtype in _KERNEL_DTYPES
+            and (seq.ndim == 1 or v.shape[:-1] == seq.shape[:-1])):
+        # branchless bisection, 16 values in lockstep (torch's exact steps where the sequence
+        # holds a NaN)
+        res = _C.sort_searchsorted(_contig(seq), _contig(v),
+                                   bool(right), bool(out_int32))
+        return out_(out, wrap(res), "searchsorted")
     if seq.ndim == 1:
         res = np.searchsorted(seq, v, side=s)
     else:
