@@ -14,12 +14,16 @@ Cases (float32, NCHW; torch also in channels_last, its often faster CPU format):
 Shapes are the models' own (bench/bench_models.py): ResNet-18 CIFAR at batch 32, ResNet-50 and
 MobileNetV2 at their train batch (8, 16).
 
-    python bench/bench_blocks.py [threads ...] [case-substring ...] [--rounds R]
+    python bench/bench_blocks.py [threads ...] [case-substring ...] [--rounds R] [--cpu-time]
 
-For every thread count (default 1 and 2) and case, R rounds (default 7) alternate fastdl and
-torch (NCHW, then channels_last), each round the minimum of a few calls; the table shows the
-minimum over rounds in ms and torch ÷ fastdl (> 1: fastdl faster) against torch NCHW and
-against torch's better layout.
+For every thread count (default 1 and 2) and case, R rounds (default 7) alternate fastdl,
+fastdl with the batch-norm/activation fusion off (``set_norm_act_fusion(False, False)``:
+the unfused ops, column ``nofuse``) and torch (NCHW, then channels_last), each round the
+minimum of a few calls; the table shows the minimum over rounds in ms and torch ÷ fastdl
+(> 1: fastdl faster) against torch NCHW and against torch's better layout, and
+nofuse ÷ fastdl (the fusion's gain). ``--cpu-time`` (with 1 thread and OMP_NUM_THREADS=1)
+times with the process's CPU time instead of the wall clock, for a machine shared with other
+jobs.
 """
 import sys
 import time
@@ -115,15 +119,19 @@ def _runner(side, model, x, g, kind):
     """A no-argument callable: one forward (``fwd``) or forward + backward with upstream
     gradient ``g`` (``fwdbwd``) of ``model`` in training mode."""
     model.train()
-    if side == "fastdl":
+    if side in ("fastdl", "nofuse"):
+        from fastdl.nn.functional.normalization import set_norm_act_fusion
         xt = fastdl.from_numpy(x).requires_grad_(kind == "fwdbwd")
         gt = fastdl.from_numpy(g)
+        on = side == "fastdl"
 
         def run():
+            prev = set_norm_act_fusion(on, on)
             y = model(xt)
             if kind == "fwdbwd":
                 y.backward(gt)
                 xt.grad = None
+            set_norm_act_fusion(*prev)
         return run
     xt = torch.from_numpy(x)
     gt = torch.from_numpy(g)
@@ -141,12 +149,16 @@ def _runner(side, model, x, g, kind):
     return run
 
 
+_CLOCK = [time.perf_counter]
+
+
 def _time(fn, reps):
+    clock = _CLOCK[0]
     best = float("inf")
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
     return best
 
 
@@ -157,7 +169,8 @@ def run_case(name, threads, rounds):
     g = rng.standard_normal(shape, dtype=np.float32)
     fm, tm = build()
     fastdl.set_num_threads(threads)
-    sides = {"fastdl": _runner("fastdl", fm, x, g, kind)}
+    sides = {"fastdl": _runner("fastdl", fm, x, g, kind),
+             "nofuse": _runner("nofuse", fm, x, g, kind)}
     if HAVE_TORCH:
         import copy
         torch.set_num_threads(threads)
@@ -180,23 +193,27 @@ def main(argv):
         i = argv.index("--rounds")
         rounds = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
+    if "--cpu-time" in argv:  # 1 thread: the process's CPU time, immune to preemption
+        argv = [a for a in argv if a != "--cpu-time"]
+        _CLOCK[0] = time.process_time
     threads = [int(a) for a in argv if a.isdigit()] or [1, 2]
     pats = [a for a in argv if not a.isdigit()]
     names = [n for n in CASES if not pats or any(p in n for p in pats)]
     print(f"fastdl {fastdl.__version__}, ISA {fastdl.get_isa()}, "
           f"torch {torch.__version__ if HAVE_TORCH else '-'}; min of {rounds} rounds, ms")
-    print(f"{'case':40s} {'thr':>3s} {'fastdl':>8s} {'torch':>8s} {'torch_cl':>8s} "
-          f"{'t/f':>6s} {'best/f':>6s}")
+    print(f"{'case':40s} {'thr':>3s} {'fastdl':>8s} {'nofuse':>8s} {'torch':>8s} "
+          f"{'torch_cl':>8s} {'t/f':>6s} {'best/f':>6s} {'nof/f':>6s}")
     for t in threads:
         for n in names:
             b = run_case(n, t, rounds)
-            f = b["fastdl"] * 1e3
+            f, u = b["fastdl"] * 1e3, b["nofuse"] * 1e3
             if HAVE_TORCH:
                 tn, tc = b["torch"] * 1e3, b["torch_cl"] * 1e3
-                print(f"{n:40s} {t:3d} {f:8.3f} {tn:8.3f} {tc:8.3f} {tn / f:6.2f} "
-                      f"{min(tn, tc) / f:6.2f}", flush=True)
+                print(f"{n:40s} {t:3d} {f:8.3f} {u:8.3f} {tn:8.3f} {tc:8.3f} {tn / f:6.2f} "
+                      f"{min(tn, tc) / f:6.2f} {u / f:6.2f}", flush=True)
             else:
-                print(f"{n:40s} {t:3d} {f:8.3f}", flush=True)
+                print(f"{n:40s} {t:3d} {f:8.3f} {u:8.3f} {'':8s} {'':8s} {'':6s} {'':6s} "
+                      f"{u / f:6.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ ACTS = {
     "hardtanh": (lambda: nn.Hardtanh(-0.5, 0.75), lambda y: np.clip(y, -0.5, 0.75),
                  lambda y: (y > -0.5) & (y < 0.75)),
 }
-SHAPES = [(4, 6, 5, 7), (64, 33), (3, 20, 1, 1), (2, 5, 3, 4, 3), (5, 17, 9)]
+# small planes (the sweeps), planes of >= 256 values in a channel that fits L2 (the per-channel
+# path of the kernels), a channel too large for it (the sweeps again)
+SHAPES = [(4, 6, 5, 7), (64, 33), (3, 20, 1, 1), (2, 5, 3, 4, 3), (5, 17, 9), (4, 5, 16, 20),
+          (3, 4, 300), (2, 2, 300, 121)]
 
 
 @contextlib.contextmanager

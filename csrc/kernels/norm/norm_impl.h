@@ -483,9 +483,12 @@ void bn_backward_apply_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S
 
 // Training forward and backward in one call each: a statistics sweep over the planes, then
 // an elementwise sweep (x is read twice; the sweeps stream contiguous memory). A variant that
-// did each channel whole while it sat in L2 (x read once) measured slower here: a channel is
-// N planes of S values strided C·S apart, and those short strided runs defeat the hardware
-// prefetcher.
+// did each channel whole while it sat in L2 (x read once) measured slower here, twice: a
+// channel is N planes of S values strided C·S apart, and those strided runs defeat the
+// hardware prefetcher (and a power-of-two stride maps them all onto the same cache sets).
+// Measured on Zen 4 at 1 thread (train forward / forward+backward, ms, sweeps vs per
+// channel with up to 256 KB per channel): 32x64x32x32 0.47/2.7 vs 2.1/5.0, 8x256x56x56
+// 3.3/9.6 vs 5.3/12.2, 16x144x56x56 3.5/11.5 vs 6.3/14.7.
 template <class T>
 inline void bn_coef_fwd(T mean, T var, T w, T b, double eps, T& invstd, T& scale, T& shift) {
   const double r = 1.0 / ssqrt(static_cast<double>(var) + eps);
