@@ -224,6 +224,26 @@ def test_hooks_and_observers_disable_fusion(rng):
         (gz,) = fastdl.autograd.grad(F.relu(z).sum(), z)
     assert calls["bwd"] == 0
     assert np.array_equal(gz.numpy(), (z.detach().numpy() > 0).astype(np.float32))
+    # a hook removed again, a process-wide module hook
+    bn, r = _bn_for(x0.shape), nn.ReLU()
+    bn.register_forward_hook(lambda m, a, out: None).remove()
+    with count_kernels() as calls:
+        nn.Sequential(bn, r)(fastdl.from_numpy(x0))
+    assert calls["fwd"] == 1
+    h = nn.modules.module.register_module_forward_hook(lambda m, a, out: None)
+    try:
+        with count_kernels() as calls:
+            nn.Sequential(_bn_for(x0.shape), nn.ReLU())(fastdl.from_numpy(x0))
+        assert calls["fwd"] == 0
+    finally:
+        h.remove()
+    # a full backward hook on the batch norm
+    bn = _bn_for(x0.shape)
+    bn.register_full_backward_hook(lambda m, gi, go: seen.append("bwd"))
+    with count_kernels() as calls:
+        x = fastdl.from_numpy(x0).requires_grad_()
+        nn.Sequential(bn, nn.ReLU())(x).sum().backward()
+    assert calls["fwd"] == 0 and seen[-1] == "bwd"
     # an activation not fused (leaky_relu) and a subclassed batch norm
     with count_kernels() as calls:
         x = fastdl.from_numpy(x0).requires_grad_()
@@ -300,3 +320,56 @@ def test_backward_act_binding_errors(rng):
                                           0.0, True, False, False)
     with pytest.raises(ValueError, match="activation"):
         fastdl._C.batch_norm_train(x, None, None, 1e-5, "tanh")
+
+
+@pytest.mark.parametrize("act", ["relu", "relu6", "hardtanh"])
+def test_inplace_activation_recorded(isa, rng, act):
+    """ReLU(inplace=True) on a recorded tensor writes into its storage; values and gradients
+    equal the out-of-place op's bitwise (also followed by the batch-norm fusion), and an op that
+    saved the old values refuses to backward."""
+    make = {"relu": lambda ip: nn.ReLU(inplace=ip), "relu6": lambda ip: nn.ReLU6(inplace=ip),
+            "hardtanh": lambda ip: nn.Hardtanh(-0.5, 0.75, inplace=ip)}[act]
+    x0 = rng.standard_normal((4, 6, 5, 5))
+    x0.flat[::5] = 0.0
+    res = []
+    for ip in (False, True):
+        fastdl.manual_seed(0)
+        conv, bn = nn.Conv2d(6, 6, 3, padding=1, dtype=np.float64), _bn_for(x0.shape, np.float64)
+        x = fastdl.from_numpy(x0.copy()).requires_grad_()
+        z = bn(conv(x))
+        arr = z._array
+        y = make(ip)(z)
+        assert (y is z and y._array is arr) if ip else y is not z
+        out = make(ip)(y * 2.0)
+        (out * out).sum().backward()
+        res.append([out.detach().numpy(), x.grad.numpy(), conv.weight.grad.numpy(),
+                    bn.weight.grad.numpy()])
+    for u, v in zip(*res):
+        assert np.array_equal(u, v)
+    x = fastdl.from_numpy(x0.copy()).requires_grad_()
+    t = x * 1.0
+    u = t * t
+    make(True)(t)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        u.sum().backward()
+    # gradcheck through the in-place op
+    x = fastdl.from_numpy(rng.standard_normal((2, 2, 5, 5))).requires_grad_()  # off the kinks
+    assert gradcheck(lambda x: make(True)(x * 1.5), (x,))
+
+
+def test_residual_gradient_sum(rng):
+    """Two gradients meeting at one output (a residual junction) are summed into a new buffer:
+    neither addend is modified, and the result is their sum."""
+    x0 = rng.standard_normal((8, 64, 9, 9)).astype(np.float32)
+    x = fastdl.from_numpy(x0).requires_grad_()
+    h = x * 1.0
+    g1, g2 = [], []
+    a = h * 2.0
+    b = h * 3.0
+    a.register_hook(lambda g: g1.append(g.numpy().copy()))
+    b.register_hook(lambda g: g2.append(g.numpy().copy()))
+    ga = rng.standard_normal(x0.shape).astype(np.float32)
+    gb = rng.standard_normal(x0.shape).astype(np.float32)
+    fastdl.autograd.backward([a, b], [fastdl.from_numpy(ga), fastdl.from_numpy(gb)])
+    assert np.array_equal(x.grad.numpy(), ga * 2.0 + gb * 3.0)
+    assert np.array_equal(g1[0], ga) and np.array_equal(g2[0], gb)

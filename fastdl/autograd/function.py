@@ -740,7 +740,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
             raise RuntimeError(_SECOND_TIME)
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
-        slot[i] = g if slot[i] is None else slot[i] + g
+        slot[i] = g if slot[i] is None else _sum_grad(slot[i], g)
     order = _toposort([t._node for t in roots], want if terminal else None)
     run_set = None
     if want is not None:
@@ -841,7 +841,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                             if slot is None:
                                 slot = grads[id(pn)] = [None] * pn._nout
                             j = p._out_idx
-                            slot[j] = g if slot[j] is None else slot[j] + g
+                            slot[j] = g if slot[j] is None else _sum_grad(slot[j], g)
                         elif want is None:
                             if hooked is not None and id(p) in hooked:
                                 pending[id(p)] = g if id(p) not in pending \
@@ -862,6 +862,16 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
     finally:
         tasks.pop()
     return captured
+
+
+def _sum_grad(a, b):
+    """a + b for two gradients reaching one output (a residual junction): a large sum of two
+    arrays of one shape and dtype goes into a buffer of the caching allocator (NumPy's own
+    allocation of a fresh output costs its page faults, as much as the sum itself)."""
+    if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.size >= (1 << 15) and \
+            a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+        return np.add(a, b, out=_C.empty(a.shape, a.dtype))
+    return a + b
 
 
 def _use_counts(order):

@@ -24,6 +24,21 @@ def _float_dtype(dtype, what):
     return dt
 
 
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+def _hooked(m):
+    """Module ``m`` has a forward or backward hook registered now."""
+    d = m.__dict__
+    return any(d.get(n) for n in _HOOK_DICTS)
+
+
+def _global_hooks():
+    """A process-wide module hook is registered now."""
+    return bool(_hooks._global_forward_pre_hooks or _hooks._global_forward_hooks or
+                _hooks._global_backward_pre_hooks or _hooks._global_backward_hooks)
+
+
 class _BatchNorm(Module):
     _expected_dims = ()
 
@@ -96,9 +111,9 @@ class _BatchNorm(Module):
             code, params = _FN._HARDTANH, [float(nxt.min_val), float(nxt.max_val)]
         else:
             return None
-        if not _FN._FUSE_FORWARD[0] or self._has_hooks or nxt._has_hooks or \
-                _hooks._any_global[0] or type(self).forward is not _BatchNorm.forward or \
-                not isinstance(x, Tensor):
+        if not _FN._FUSE_FORWARD[0] or (self._has_hooks and _hooked(self)) or \
+                (nxt._has_hooks and _hooked(nxt)) or (_hooks._any_global[0] and _global_hooks()) \
+                or type(self).forward is not _BatchNorm.forward or not isinstance(x, Tensor):
             return None
         return self._forward(x, (_FN._act_kind(code, params), code, params))
 
