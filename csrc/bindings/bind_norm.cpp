@@ -95,8 +95,23 @@ struct NormGrads {
 // ---------------------------------------------------------------------------------------
 // batch norm
 
+// The activation fused with a batch norm: "none", "relu" or "clamp" (to [min_val, max_val]:
+// ReLU6, Hardtanh), as norm::kAct*.
+int act_code(const std::string& a, double lo, double hi, const char* fn) {
+  if (a == "none") return norm::kActNone;
+  if (a == "relu") return norm::kActRelu;
+  if (a == "clamp") {
+    if (!(lo <= hi))
+      throw py::value_error(S(fn) + "min_val must be <= max_val, got " + std::to_string(lo) +
+                            " and " + std::to_string(hi));
+    return norm::kActClamp;
+  }
+  throw py::value_error(S(fn) + "activation must be 'none', 'relu' or 'clamp', got '" + a + "'");
+}
+
 template <class T>
-py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& b, double eps) {
+py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& b, double eps,
+                     int act, double lo, double hi) {
   int64_t N, C, Sp;
   ncs(x, "batch_norm", N, C, Sp);
   py::array y = pool_array(shape_of(x), x.dtype());
@@ -106,13 +121,16 @@ py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& 
   {
     py::gil_scoped_release nogil;
     norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, ptr<T>(y),
-                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd));
+                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd), act,
+                              static_cast<T>(lo), static_cast<T>(hi));
   }
   return py::make_tuple(y, mean, var, invstd);
 }
 
-py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b, double eps) {
+py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b, double eps,
+                   const std::string& activation, double lo, double hi) {
   const char* fn = "batch_norm";
+  const int act = act_code(activation, lo, hi, fn);
   require_float(x, fn, "input");
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
@@ -120,12 +138,14 @@ py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b,
     throw py::value_error(S(fn) + "expected more than 1 value per channel when training, got "
                           "input of shape " + shape_str(x));
   check_affine_eps(w, b, x, C, eps, fn);
-  return is_f32(x) ? bn_train_t<float>(x, w, b, eps) : bn_train_t<double>(x, w, b, eps);
+  return is_f32(x) ? bn_train_t<float>(x, w, b, eps, act, lo, hi)
+                   : bn_train_t<double>(x, w, b, eps, act, lo, hi);
 }
 
 template <class T>
 py::tuple bn_eval_t(const py::array& x, const py::array& rm, const py::array& rv,
-                    const py::object& w, const py::object& b, double eps) {
+                    const py::object& w, const py::object& b, double eps, int act, double lo,
+                    double hi) {
   int64_t N, C, Sp;
   ncs(x, "batch_norm", N, C, Sp);
   py::array y = pool_array(shape_of(x), x.dtype());
@@ -144,21 +164,25 @@ py::tuple bn_eval_t(const py::array& x, const py::array& rm, const py::array& rv
       shift[c] = static_cast<T>(static_cast<double>(bv[c]) -
                                 static_cast<double>(m[c]) * static_cast<double>(wv[c]) * r);
     }
-    norm::bn_affine<T>(cptr<T>(x), N, C, Sp, scale.data(), shift.data(), ptr<T>(y));
+    norm::bn_affine<T>(cptr<T>(x), N, C, Sp, scale.data(), shift.data(), ptr<T>(y), act,
+                       static_cast<T>(lo), static_cast<T>(hi));
   }
   return py::make_tuple(y, invstd);
 }
 
 py::tuple bn_eval(const py::array& x, const py::array& rm, const py::array& rv,
-                  const py::object& w, const py::object& b, double eps) {
+                  const py::object& w, const py::object& b, double eps,
+                  const std::string& activation, double lo, double hi) {
   const char* fn = "batch_norm";
+  const int act = act_code(activation, lo, hi, fn);
   require_float(x, fn, "input");
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
   require_vec(rm, x, C, fn, "running_mean");
   require_vec(rv, x, C, fn, "running_var");
   check_affine_eps(w, b, x, C, eps, fn);
-  return is_f32(x) ? bn_eval_t<float>(x, rm, rv, w, b, eps) : bn_eval_t<double>(x, rm, rv, w, b, eps);
+  return is_f32(x) ? bn_eval_t<float>(x, rm, rv, w, b, eps, act, lo, hi)
+                   : bn_eval_t<double>(x, rm, rv, w, b, eps, act, lo, hi);
 }
 
 // Backward of y = (x − mean)·invstd·w + b. training: mean/invstd are the batch statistics
@@ -210,6 +234,55 @@ py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& m
   check_opt_vec(w, x, C, fn, "weight");
   return is_f32(x) ? bn_backward_t<float>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb)
                    : bn_backward_t<double>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb);
+}
+
+// The training backward of act(batch_norm(x)): g is the gradient of the activation's output
+// `out`, masked inside the batch-norm kernel (one pass fewer than the two backwards in turn,
+// bitwise the same result).
+template <class T>
+py::tuple bn_backward_act_t(const py::array& g, const py::array& x, const py::array& mean,
+                            const py::array& invstd, const py::object& w, const py::array& out,
+                            int act, double lo, double hi, bool need_gx, bool need_gw,
+                            bool need_gb) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm_backward_act", N, C, Sp);
+  std::vector<T> wv = vec_or<T>(w, C, T(1));
+  NormGrads res(x, C, need_gx, need_gw, need_gb);
+  const T* is = cptr<T>(invstd);
+  {
+    py::gil_scoped_release nogil;
+    std::vector<double> sg(C, 0.0), sgx(C, 0.0);
+    if (need_gx || need_gw || need_gb)
+      norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, cptr<T>(mean), is, wv.data(),
+                                 res.x_ptr<T>(), sg.data(), sgx.data(), act, cptr<T>(out),
+                                 static_cast<T>(lo), static_cast<T>(hi));
+    T* gw = res.w_ptr<T>();
+    T* gb = res.b_ptr<T>();
+    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
+    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sg[c]);
+  }
+  return res.result();
+}
+
+py::tuple bn_backward_act(const py::array& g, const py::array& x, const py::array& mean,
+                          const py::array& invstd, const py::object& w, const py::array& out,
+                          const std::string& activation, double lo, double hi, bool need_gx,
+                          bool need_gw, bool need_gb) {
+  const char* fn = "batch_norm_backward_act";
+  const int act = act_code(activation, lo, hi, fn);
+  check_grad_output(g, x, fn);
+  require_float(out, fn, "output");
+  require_same_dtype(x, out, fn, "input", "output");
+  require_same_shape(out, x, fn, "output", "input");
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  require_vec(mean, x, C, fn, "mean");
+  require_vec(invstd, x, C, fn, "invstd");
+  check_opt_vec(w, x, C, fn, "weight");
+  return is_f32(x) ? bn_backward_act_t<float>(g, x, mean, invstd, w, out, act, lo, hi, need_gx,
+                                              need_gw, need_gb)
+                   : bn_backward_act_t<double>(g, x, mean, invstd, w, out, act, lo, hi, need_gx,
+                                               need_gw, need_gb);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -354,13 +427,22 @@ py::tuple gn_bwd(const py::array& g, const py::array& x, int64_t G, const py::ob
 void bind_norm(py::module_& m) {
   using py::arg;
   m.def("batch_norm_train", &bn_train, arg("input"), arg("weight"), arg("bias"), arg("eps"),
-        "Batch norm with batch statistics: returns (y, mean, biased var, invstd).");
+        arg("activation") = "none", arg("min_val") = 0.0, arg("max_val") = 0.0,
+        "Batch norm with batch statistics: returns (y, mean, biased var, invstd); y is "
+        "act(batch_norm(x)) with activation 'relu' or 'clamp' (to [min_val, max_val]).");
   m.def("batch_norm_eval", &bn_eval, arg("input"), arg("running_mean"), arg("running_var"),
-        arg("weight"), arg("bias"), arg("eps"),
-        "Batch norm with given statistics: returns (y, invstd).");
+        arg("weight"), arg("bias"), arg("eps"), arg("activation") = "none",
+        arg("min_val") = 0.0, arg("max_val") = 0.0,
+        "Batch norm with given statistics: returns (y, invstd); activation as batch_norm_train.");
   m.def("batch_norm_backward", &bn_backward, arg("grad_output"), arg("input"), arg("mean"),
         arg("invstd"), arg("weight"), arg("training"), arg("need_input"), arg("need_weight"),
         arg("need_bias"), "Fused batch-norm backward: (grad_input, grad_weight, grad_bias).");
+  m.def("batch_norm_backward_act", &bn_backward_act, arg("grad_output"), arg("input"),
+        arg("mean"), arg("invstd"), arg("weight"), arg("output"), arg("activation"),
+        arg("min_val"), arg("max_val"), arg("need_input"), arg("need_weight"), arg("need_bias"),
+        "Training backward of act(batch_norm(x)) from the gradient of the activation's output "
+        "and that output ('relu' or 'clamp' to [min_val, max_val]): (grad_input, grad_weight, "
+        "grad_bias), bitwise the activation's backward followed by batch_norm_backward.");
   m.def("layer_norm_forward", &ln_fwd, arg("input"), arg("weight"), arg("bias"), arg("eps"),
         "Layer norm of a 2-D (rows, K) input: (y, mean, rstd).");
   m.def("layer_norm_backward", &ln_bwd, arg("grad_output"), arg("input"), arg("weight"),

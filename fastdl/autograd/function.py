@@ -43,6 +43,9 @@ _frames_open = [0]
 _hooks_used = False  # a tensor hook / retain_grad was registered at some point
 _inf_seen = False    # an inference tensor was made at some point (set by grad_mode)
 _leaf_hooks = {}     # id(leaf) -> _LeafHooks
+# Backward fusion of a node into its input's producer (``_Op._fuse_up``); the switch is
+# ``fastdl.nn.functional.normalization.set_norm_act_fusion``.
+_fuse_backward = [True]
 _SECOND_TIME = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -77,6 +80,13 @@ class _Op:
     _raw = True
     _double = False     # backward runs on Tensors too (create_graph=True); see _call_backward_graph
     _saved_out = None   # {saved index: output index} for saved outputs (create_graph=True)
+    # ``_fuse_up(node, g) -> object or None``: instead of running this node's backward, hand
+    # the producer of its (single) input an object carrying the output gradient ``g``, which
+    # the producer's backward knows how to finish (a ReLU after a batch norm: the mask is
+    # applied inside the batch-norm kernel). The engine asks only when the result cannot be
+    # observed: the producer's output feeds nothing else, has no hook and is not an input of
+    # ``autograd.grad``, and no graph is being created. None: never.
+    _fuse_up = None
 
     def save_for_backward(self, *items):
         self._saved = items
@@ -730,7 +740,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
             raise RuntimeError(_SECOND_TIME)
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
-        slot[i] = g if slot[i] is None else slot[i] + g
+        slot[i] = g if slot[i] is None else _sum_grad(slot[i], g)
     order = _toposort([t._node for t in roots], want if terminal else None)
     run_set = None
     if want is not None:
@@ -776,6 +786,8 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                 if id(t) in pending and id(t) not in waiting:
                     _fire_leaf(t, pending.pop(id(t)), want, captured)
         hooks_on = _hooks_used
+        fuse = _fuse_backward[0] and not create and not _anomaly[0]
+        uses = None  # id(node) -> how many edges of the graph leave from its outputs
         for i, node in enumerate(order):
             gs = grads.pop(id(node), None)
             if gs is not None:
@@ -789,6 +801,13 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                 if run_set is None or id(node) in run_set:
                     if node._saved is None:
                         raise RuntimeError(_SECOND_TIME)
+                    if fuse and node._fuse_up is not None:
+                        if uses is None:
+                            uses = _use_counts(order)
+                        if _fuse_into_parent(node, gs, grads, uses, want, want_nodes, run_set):
+                            if not retain_graph:
+                                _free(node)
+                            continue
                     res = _call_backward_graph(node, gs) if create else \
                         _call_backward(node, gs)
                     if anomaly:
@@ -822,7 +841,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                             if slot is None:
                                 slot = grads[id(pn)] = [None] * pn._nout
                             j = p._out_idx
-                            slot[j] = g if slot[j] is None else slot[j] + g
+                            slot[j] = g if slot[j] is None else _sum_grad(slot[j], g)
                         elif want is None:
                             if hooked is not None and id(p) in hooked:
                                 pending[id(p)] = g if id(p) not in pending \
@@ -843,6 +862,54 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
     finally:
         tasks.pop()
     return captured
+
+
+def _sum_grad(a, b):
+    """a + b for two gradients reaching one output (a residual junction): a large sum of two
+    arrays of one shape and dtype goes into a buffer of the caching allocator (NumPy's own
+    allocation of a fresh output costs its page faults, as much as the sum itself)."""
+    if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.size >= (1 << 15) and \
+            a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+        return np.add(a, b, out=_C.empty(a.shape, a.dtype))
+    return a + b
+
+
+def _use_counts(order):
+    """id(node) -> the number of (consumer, argument) edges reading its outputs in `order`."""
+    uses = {}
+    for node in order:
+        for p in node.parents:
+            if p is not None:
+                pn = p._node
+                if pn is not None:
+                    uses[id(pn)] = uses.get(id(pn), 0) + 1
+    return uses
+
+
+def _fuse_into_parent(node, gs, grads, uses, want, want_nodes, run_set):
+    """Hand `node`'s output gradient to the producer of its single input (``_Op._fuse_up``)
+    when that cannot be observed; True if done (the node's own backward is then skipped)."""
+    if len(gs) != 1 or gs[0] is None:
+        return False
+    parents = node.parents
+    p = parents[0]
+    if p is None or any(q is not None for q in parents[1:]):
+        return False
+    pn = p._node
+    if pn is None or pn._nout != 1 or uses.get(id(pn), 0) != 1 or id(pn) in grads:
+        return False
+    if want is not None and (id(p) in want or (want_nodes and id(pn) in want_nodes)):
+        return False
+    if run_set is not None and id(pn) not in run_set:
+        return False
+    d = pn.__dict__
+    if d.get("_tensor_hooks") or d.get("_retain"):
+        return False
+    h = type(node)._fuse_up(node, gs[0])
+    if h is None:
+        return False
+    grads[id(pn)] = [h]
+    return True
 
 
 def _fire_leaf(p, g, want, captured):

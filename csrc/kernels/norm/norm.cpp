@@ -22,8 +22,8 @@ void bn_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
 }
 template <class T>
 void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
-               T* y) {
-  table<T>()->bn_affine(x, N, C, S, scale, shift, y);
+               T* y, int act, T lo, T hi) {
+  table<T>()->bn_affine(x, N, C, S, scale, shift, y, act, lo, hi);
 }
 template <class T>
 void bn_backward_reduce(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
@@ -58,18 +58,20 @@ void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_
 
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
-                      double eps, T* y, T* mean, T* var, T* invstd) {
-  table<T>()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd);
+                      double eps, T* y, T* mean, T* var, T* invstd, int act, T lo, T hi) {
+  table<T>()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd, act, lo, hi);
 }
 template <class T>
 void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
-                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc) {
-  table<T>()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc,
+                       int act, const T* s, T lo, T hi) {
+  table<T>()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc, act, s, lo, hi);
 }
 
 #define FASTDL_NORM_INST(T)                                                                   \
   template void bn_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);                      \
-  template void bn_affine<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*);     \
+  template void bn_affine<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*, int, \
+                             T, T);                                                            \
   template void bn_backward_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, \
                                       double*, double*);                                       \
   template void bn_backward_apply<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \
@@ -83,9 +85,10 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
   template void gn_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t,         \
                                const T*, const T*, const T*, T*, T*, T*);                     \
   template void bn_train_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,   \
-                                    double, T*, T*, T*, T*);                                   \
+                                    double, T*, T*, T*, T*, int, T, T);                        \
   template void bn_train_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \
-                                     const T*, const T*, T*, double*, double*);
+                                     const T*, const T*, T*, double*, double*, int, const T*,  \
+                                     T, T);
 FASTDL_NORM_INST(float)
 FASTDL_NORM_INST(double)
 #undef FASTDL_NORM_INST

@@ -14,14 +14,20 @@
 namespace fastdl {
 namespace norm {
 
+// The activation a batch-norm kernel may fuse with its output: none, ReLU (max(0, y), backward
+// passes g unless y <= 0) or a clamp to [lo, hi] (ReLU6, Hardtanh: backward passes g where
+// lo < y < hi). Each is computed as the eltwise kernel's functor computes it, so fused results
+// are bitwise the unfused ones.
+enum : int { kActNone = 0, kActRelu = 1, kActClamp = 2 };
+
 // Per-channel batch mean and biased variance of x (N, C, S) over N·S values (N·S > 0).
 template <class T>
 void bn_stats(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var);
 
-// y[n, c, s] = x[n, c, s]·scale[c] + shift[c]   (batch-norm forward, and eval backward)
+// y[n, c, s] = act(x[n, c, s]·scale[c] + shift[c])   (batch-norm forward, and eval backward)
 template <class T>
 void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
-               T* y);
+               T* y, int act = kActNone, T lo = T(0), T hi = T(0));
 
 // Per-channel sums for the backward: sum_g[c] = Σ g, sum_gxc[c] = Σ g·(x − mean[c]).
 template <class T>
@@ -34,16 +40,20 @@ void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                        const T* k2, const T* k3, T* gx);
 
 // Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
-// y = (x − mean)·invstd·w + b.
+// y = act((x − mean)·invstd·w + b).
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
-                      double eps, T* y, T* mean, T* var, T* invstd);
+                      double eps, T* y, T* mean, T* var, T* invstd, int act = kActNone,
+                      T lo = T(0), T hi = T(0));
 
 // Training backward in one call: sum_g, sum_gxc as bn_backward_reduce and, when gx != nullptr,
-// gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M), M = N·S.
+// gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M), M = N·S. With act != kActNone,
+// g is first masked by the backward of the activation that followed the batch norm, from that
+// activation's output s (x's shape) and bounds lo/hi.
 template <class T>
 void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
-                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc);
+                       const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc,
+                       int act = kActNone, const T* s = nullptr, T lo = T(0), T hi = T(0));
 
 // Layer norm over rows of x (M, K): y = (x − mean)·rstd·w + b; mean, rstd (M) saved.
 template <class T>
@@ -69,7 +79,7 @@ void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_
 template <class T>
 struct NormOpsT {
   void (*bn_stats)(const T*, int64_t, int64_t, int64_t, T*, T*);
-  void (*bn_affine)(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*);
+  void (*bn_affine)(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*, int, T, T);
   void (*bn_backward_reduce)(const T*, const T*, int64_t, int64_t, int64_t, const T*, double*,
                              double*);
   void (*bn_backward_apply)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
@@ -82,9 +92,9 @@ struct NormOpsT {
   void (*gn_backward)(const T*, const T*, int64_t, int64_t, int64_t, int64_t, const T*,
                       const T*, const T*, T*, T*, T*);
   void (*bn_train_forward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double, T*,
-                           T*, T*, T*);
+                           T*, T*, T*, int, T, T);
   void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
-                            const T*, T*, double*, double*);
+                            const T*, T*, double*, double*, int, const T*, T, T);
 };
 
 struct NormOps {

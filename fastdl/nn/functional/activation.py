@@ -55,12 +55,52 @@ class _Act(_Op):
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
 
+class _ActInplace(_Act):
+    """A recorded in-place activation whose backward needs only its output: the kernel
+    writes into the input's storage (no snapshot) and saves it as the output."""
+
+    _saved_out = None  # the saved array is the parent's storage (see _act_inplace)
+
+    @staticmethod
+    def forward(ctx, x, code, params, from_output):
+        _C.eltwise_forward(code, x, params, out=x)
+        ctx.code = code
+        ctx.params = params
+        ctx.from_output = True
+        ctx.save_for_backward(x)
+        return x
+
+
+def _act_inplace(t, code, params):
+    """``t`` = act(t) recorded, written straight into t's storage (torch's in-place ReLU):
+    the backward of a from-output activation needs only the result, so no snapshot of the
+    old values is kept. t takes over the new node (history rebase) and its version moves on,
+    so a recorded op that saved t's old values refuses to run its backward."""
+    T = type(t)
+    old = T._make(t._array, True)
+    old._node, old._out_idx = t._node, t._out_idx
+    out = _ActInplace.apply(old, code, params, True)
+    t._vc[0] += 1
+    t._node, t._out_idx = out._node, 0
+    t.requires_grad = True
+    node = out._node
+    node._nout = 1
+    if node._versions:  # the saved output is t's storage: check t's version
+        node._versions = [(t._vc, t._vc[0], i) for _, _, i in node._versions]
+    return t
+
+
 def _act(t, code, params, from_output, inplace=False):
     """Kernel ``code`` with ``params`` (floats) on the float Tensor ``t``; backward from the
     saved output when ``from_output``. The ``ACT_TABLE`` functions below call this."""
     if not inplace:
         return _Act.apply(t, code, params, from_output)
     if _fn._state.grad and t.requires_grad:
+        d = t._array
+        if from_output and t._node is not None and d.flags.c_contiguous and \
+                d.flags.writeable and d.dtype.kind == "f" and d.dtype.itemsize >= 4 and \
+                not _fn._slow_link:
+            return _act_inplace(t, code, params)
         # recorded in-place op: computed from a snapshot and written back (history rebase)
         return _inplace(t, _Act, code, params, from_output)
     d = t._array

@@ -11,41 +11,152 @@ import numbers
 import numpy as np
 
 from ... import _C
+from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...tensor import Tensor
 from ._args import _contig as _c, _float, _tensor as _t
+from .activation import _Act
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
+# ---- batch norm fused with the activation after it ------------------------------------------
+# Two fusions, each bitwise the same as running batch norm and the activation apart:
+#
+# * backward: when the autograd engine meets a ReLU / ReLU6 / Hardtanh node whose input is the
+#   output of a training batch norm and nothing else consumes that output (no other node, no
+#   hook, not asked for by ``autograd.grad``), it hands the activation's gradient and saved
+#   output to the batch norm (an ``_ActGrad``) instead of running the activation's backward;
+#   the batch-norm kernel then masks the gradient as it reads it
+#   (``_C.batch_norm_backward_act``): one pass over the activation fewer.
+# * forward: ``nn.Sequential`` runs BatchNorm followed by ReLU / ReLU6 / Hardtanh as one
+#   kernel pass (``_C.batch_norm_train(..., activation=...)``) when the batch norm's own output
+#   cannot be observed: no forward hooks on either module, neither subclassed.
+#
+# ``set_norm_act_fusion`` turns either off (for tests and comparisons).
+_FUSE_FORWARD = [True]
+_ACT_CODES = dict(_C.eltwise_acts)
+_RELU, _HARDTANH = _ACT_CODES["relu"], _ACT_CODES["hardtanh"]
+
+
+def set_norm_act_fusion(forward=None, backward=None):
+    """Turn the fusion of batch norm with a following ReLU / ReLU6 / Hardtanh on or off:
+    ``forward`` (one kernel pass in ``nn.Sequential``), ``backward`` (the activation's
+    gradient mask applied inside the batch-norm backward by the autograd engine). None leaves
+    a switch as it is; returns the previous ``(forward, backward)``. Both are on by default,
+    and results are bitwise the same either way.
+
+    Example: ``prev = set_norm_act_fusion(False, False)`` ... ``set_norm_act_fusion(*prev)``
+    """
+    prev = (_FUSE_FORWARD[0], _fn._fuse_backward[0])
+    if forward is not None:
+        _FUSE_FORWARD[0] = bool(forward)
+    if backward is not None:
+        _fn._fuse_backward[0] = bool(backward)
+    return prev
+
+
+def _act_kind(code, params):
+    """("relu" | "clamp", min, max) for the batch-norm kernels, or None: the activation with
+    eltwise kernel ``code`` and ``params`` can be fused with a batch norm."""
+    if code == _RELU:
+        return ("relu", 0.0, 0.0)
+    if code == _HARDTANH:
+        return ("clamp", float(params[0]), float(params[1]))
+    return None
+
+
+class _ActGrad:
+    """The gradient of an activation's output, its saved output and its kind, handed by the
+    engine to the batch norm before it in place of the activation's backward result."""
+
+    __slots__ = ("g", "out", "kind", "code", "params")
+
+    def __init__(self, g, out, kind, code, params):
+        self.g, self.out, self.kind, self.code, self.params = g, out, kind, code, params
+
+    def unfused(self):
+        """The activation's backward result itself (the plain path)."""
+        g = _c(self.g, dtype=self.out.dtype)
+        return _C.eltwise_backward(self.code, True, self.out, g, self.params)
+
+
+def _fuse_act_backward(node, g):
+    """The engine's question to an activation node about to run its backward with output
+    gradient ``g`` (``_Op._fuse_up``): an ``_ActGrad`` for its input's producer when that is a
+    training batch norm and the activation is ReLU / ReLU6 / Hardtanh; else None."""
+    p = node.parents[0]
+    if p is None or p._out_idx != 0:
+        return None
+    bn = p._node
+    if bn is None or type(bn) is not _BatchNorm or not bn.__dict__.get("training") \
+            or bn._saved is None or not node.from_output:
+        return None
+    kind = _act_kind(node.code, node.params)
+    if kind is None or g.__class__ is not np.ndarray:
+        return None
+    (out,) = node.saved_tensors
+    if out.shape != p._array.shape or out.dtype != p._array.dtype:
+        return None
+    return _ActGrad(g, out, kind, node.code, node.params)
+
+
 class _BatchNorm(_Op):
     _double = True
+    # create_graph: with a fused activation the saved output (index 4) is the op's output
+    _saved_out = staticmethod(lambda ctx: {4: 0} if ctx.act else None)
 
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats):
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats,
+                act=None):
         x = np.ascontiguousarray(x)
         weight, bias = _c(weight), _c(bias)
+        kind = ("none", 0.0, 0.0) if act is None else act[0]
         if training:
-            y, mean, var, invstd = _C.batch_norm_train(x, weight, bias, eps)
+            y, mean, var, invstd = _C.batch_norm_train(x, weight, bias, eps, *kind)
             stats["mean"], stats["var"] = mean, var
         else:
             mean = np.array(running_mean, dtype=x.dtype, copy=True)
             y, invstd = _C.batch_norm_eval(x, mean, np.ascontiguousarray(running_var, x.dtype),
-                                           weight, bias, eps)
+                                           weight, bias, eps, *kind)
         ctx.training = training
-        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.act = act
+        if act is None:
+            ctx.save_for_backward(x, weight, mean, invstd)
+        else:  # the activation's backward needs its output
+            ctx.save_for_backward(x, weight, mean, invstd, y)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        x, weight, mean, invstd = ctx.saved_tensors
+        saved = ctx.saved_tensors
+        x, weight, mean, invstd = saved[:4]
         n = ctx.needs_input_grad
+        act = ctx.act
         if isinstance(g, Tensor):  # create_graph: the formula from recorded ops
-            return _batch_norm_backward_graph(ctx, g, mean, invstd, n) + (None,) * 6
+            if act is not None:
+                from .activation import _act_grad_graph
+                g = g * _act_grad_graph(act[1], act[2], True, saved[4])
+            return _batch_norm_backward_graph(ctx, g, mean, invstd, n) + (None,) * 7
+        if g.__class__ is _ActGrad:  # an activation's gradient, handed over by the engine
+            if not ctx.training:
+                g = g.unfused()
+            else:
+                gx, gw, gb = _C.batch_norm_backward_act(
+                    np.ascontiguousarray(g.g, x.dtype), x, mean, invstd, weight, g.out, *g.kind,
+                    n[0], n[1] and weight is not None, n[2])
+                return gx, gw, gb, None, None, None, None, None, None, None
+        if act is not None:
+            if ctx.training:
+                gx, gw, gb = _C.batch_norm_backward_act(
+                    np.ascontiguousarray(g, x.dtype), x, mean, invstd, weight, saved[4], *act[0],
+                    n[0], n[1] and weight is not None, n[2])
+                return gx, gw, gb, None, None, None, None, None, None, None
+            g = _ActGrad(g, saved[4], act[0], act[1], act[2]).unfused()
         gx, gw, gb = _C.batch_norm_backward(np.ascontiguousarray(g, x.dtype), x, mean, invstd,
                                             weight, ctx.training, n[0], n[1] and weight is not None,
                                             n[2])
-        return gx, gw, gb, None, None, None, None, None, None
+        return gx, gw, gb, None, None, None, None, None, None, None
 
 
 def _check_running(fn, x, rm, rv):
@@ -81,6 +192,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         rm, rv = fastdl.zeros(3), fastdl.ones(3)
         y = F.batch_norm(x, rm, rv, training=True)   # rm, rv updated
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,  # noqa: A002
+                act=None):
+    """``batch_norm``; with ``act`` = (kernel kind, eltwise code, params) of a ReLU / ReLU6 /
+    Hardtanh, that activation of it in the same kernel pass (bitwise the same)."""
     fn = "batch_norm"
     x = _float(input, fn)
     if x.ndim < 2:
@@ -97,7 +215,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
     stats = {}
     y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm._array,
                          None if rv is None else rv._array, bool(training), momentum, float(eps),
-                         stats)
+                         stats, act)
     if training and (rm is not None or rv is not None):
         m = 0.0 if momentum is None else float(momentum)
         count = x._array.size // C if C else 0
@@ -319,3 +437,7 @@ def _batch_norm_backward_graph(ctx, g, mean, invstd, n):
     gw = (g * xhat).sum(axes) if (n[1] and weight is not None) else None
     gb = g.sum(axes) if n[2] else None
     return (gx if n[0] else None), gw, gb
+
+
+# the activation op asks here whether its backward can be finished by the batch norm before it
+_Act._fuse_up = staticmethod(_fuse_act_backward)

@@ -655,8 +655,23 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
+        """Each module on the output of the one before. A module whose class has
+        ``_fuse_next(self, nxt, x)`` (BatchNorm before ReLU / ReLU6 / Hardtanh) may compute
+        itself and the next module in one pass; it returns None when it does not."""
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            if i + 1 < n:
+                f = getattr(type(m), "_fuse_next", None)
+                if f is not None:
+                    y = f(m, mods[i + 1], x)
+                    if y is not None:
+                        x = y
+                        i += 2
+                        continue
             x = m(x)
+            i += 1
         return x
 
     def __getitem__(self, i):

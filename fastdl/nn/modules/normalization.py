@@ -7,7 +7,10 @@ import numbers
 import numpy as np
 
 from ...tensor import Tensor, _canon_dtype
+from ...utils import hooks as _hooks
 from .. import functional as F
+from ..functional import normalization as _FN
+from .activation import Hardtanh, ReLU, ReLU6
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
@@ -19,6 +22,21 @@ def _float_dtype(dtype, what):
     if dt.kind != "f":
         raise TypeError(f"{what}: dtype must be float32 or float64, got {dt}")
     return dt
+
+
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+def _hooked(m):
+    """Module ``m`` has a forward or backward hook registered now."""
+    d = m.__dict__
+    return any(d.get(n) for n in _HOOK_DICTS)
+
+
+def _global_hooks():
+    """A process-wide module hook is registered now."""
+    return bool(_hooks._global_forward_pre_hooks or _hooks._global_forward_hooks or
+                _hooks._global_backward_pre_hooks or _hooks._global_backward_hooks)
 
 
 class _BatchNorm(Module):
@@ -77,6 +95,29 @@ class _BatchNorm(Module):
                              f"in dimension 1, got input of shape {tuple(x.shape)}")
 
     def forward(self, input):  # noqa: A002
+        return self._forward(input)
+
+    def _fuse_next(self, nxt, x):
+        """``nn.Sequential``'s question when this batch norm is followed by module ``nxt``:
+        ``nxt(self(x))`` computed in one kernel pass when ``nxt`` is a ReLU, ReLU6 or
+        Hardtanh and this batch norm's own output cannot be observed (no forward hooks on
+        either, neither subclassed, the fusion switch on); None otherwise."""
+        cls = type(nxt)
+        if cls is ReLU:
+            code, params = _FN._RELU, []
+        elif cls is ReLU6:
+            code, params = _FN._HARDTANH, [0.0, 6.0]
+        elif cls is Hardtanh:
+            code, params = _FN._HARDTANH, [float(nxt.min_val), float(nxt.max_val)]
+        else:
+            return None
+        if not _FN._FUSE_FORWARD[0] or (self._has_hooks and _hooked(self)) or \
+                (nxt._has_hooks and _hooked(nxt)) or (_hooks._any_global[0] and _global_hooks()) \
+                or type(self).forward is not _BatchNorm.forward or not isinstance(x, Tensor):
+            return None
+        return self._forward(x, (_FN._act_kind(code, params), code, params))
+
+    def _forward(self, input, act=None):  # noqa: A002
         x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -89,9 +130,9 @@ class _BatchNorm(Module):
                 factor = self.momentum
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
-        return F.batch_norm(x, self.running_mean if use_running else None,
-                            self.running_var if use_running else None, self.weight, self.bias,
-                            bn_training, factor, self.eps)
+        return _FN._batch_norm(x, self.running_mean if use_running else None,
+                               self.running_var if use_running else None, self.weight, self.bias,
+                               bn_training, factor, self.eps, act)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
