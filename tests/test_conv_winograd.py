@@ -160,5 +160,5 @@ def test_tile_setting_error(monkeypatch):
     x = np.ones((1, 2, 5, 5), np.float32)
     w = np.ones((2, 2, 3, 3), np.float32)
     with fconv.conv_algorithm("winograd"):
-        with pytest.raises(ValueError, match="FASTDL_WINOGRAD_TILE must be 2 or 4, got '3'"):
+        with pytest.raises(ValueError, match="FASTDL_WINOGRAD_TILE must be 2, 4 or auto, got '3'"):
             F.conv2d(x, w, padding=1)
