@@ -33,8 +33,9 @@
 //    consecutive weights per produced channel (forward) or 9·L per summed channel (input
 //    gradient), so w streams through the cache line by line;
 //  * the tiles (image, tile row, tile column, in that order) in blocks of PB tiles, PB a
-//    function of the shape only (kWinoBlockBytes: the block's V and M); one thread runs a
-//    block through all three phases, with no barrier between them:
+//    function of the shape only (kWinoBlockBytes: the block's V and M), handed out to the
+//    threads dynamically; one thread runs a block through all three phases, with no barrier
+//    between them:
 //      - input transform vectorised over channels (a segment of at most kWinoSeg tiles of one
 //        tile row gathered channel-interleaved into a stack buffer, then 2·(TM+2)
 //        one-dimensional transforms of SIMD vectors per tile) into V[e][p][c];
@@ -98,7 +99,7 @@ inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
 // pixels in the batch (N·OH·OW for the forward, N·H·W for the input gradient) that the filter
 // transform (rewritten on every call) is amortised. Measured with bench/bench_winograd.py.
 constexpr int64_t kWinoMinChannels = 32;
-constexpr int64_t kWinoMinPixelsFwd = 1024, kWinoMinPixelsDx = 512;
+constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
   if (!winograd_applies(p) || pass == Pass::weight_grad || p.C < kWinoMinChannels ||
       p.K < kWinoMinChannels)
@@ -113,8 +114,8 @@ namespace FASTDL_SIMD_ISA {
 namespace {
 
 constexpr int64_t kWinoSeg = 16;                       // tiles per transform segment
-constexpr int64_t kWinoBlockBytes = 1024 * 1024;       // V + M of one block of tiles (about)
-constexpr int64_t kWinoMinBlocks = 4;                  // blocks per call when tiles allow
+constexpr int64_t kWinoBlockBytes = 512 * 1024;        // V + M of one block of tiles (about)
+constexpr int64_t kWinoMinBlocks = 8;                  // blocks per call when tiles allow
 constexpr int64_t kWinoFltBlock = 16;                  // summed channels per filter task
 // The micro-kernel's register block: MR tiles × NV vectors of produced channels.
 #if FASTDL_SIMD_LEVEL == 2
@@ -309,11 +310,14 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   const int64_t ncb = (C + L - 1) / L, nkb = (K + L - 1) / L;
   const int64_t PB = wino_block(tiles, E, C, KP, sizeof(T));
   const int64_t nblocks = (tiles + PB - 1) / PB;
-  parallel_for(nblocks, 1, [&](int64_t b0, int64_t b1) {
+  // One block, all three phases, on the calling thread. No result depends on which thread
+  // runs a block or on the blocking (see the header), so the blocks are handed out
+  // dynamically: a thread that the shared machine preempts does not hold up the others.
+  auto block = [&](int64_t blk) {
     // the block's V[e][p][c] and M[e][p][k] (conv's column slots: this path runs no im2col)
     T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * C, kScratchConvCol));
     T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * KP, kScratchConvGCol));
-    for (int64_t blk = b0; blk < b1; ++blk) {
+    {
       const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
       const int64_t npr = (np + MR - 1) / MR * MR;  // rows the micro-kernel computes
       // ---- input transform: V[e][p - p0][c]
@@ -411,7 +415,14 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
         p += t1 - t0;
       }
     }
-  });
+  };
+  const int nt = static_cast<int>(wmin(num_threads(), nblocks));
+  if (nt <= 1) {
+    for (int64_t blk = 0; blk < nblocks; ++blk) block(blk);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int64_t blk = 0; blk < nblocks; ++blk) block(blk);
 }
 
 inline bool wino_ok(const Conv2dParams& p) {
