@@ -1,19 +1,23 @@
-"""Winograd F(4×4, 3×3) against fastdl's batched-GEMM convolution and PyTorch, per layer: the
-3×3 stride-1 layers of ResNet-18 (CIFAR, batch 32), VGG-11 (32², batch 32) and ResNet-50
-(224², batch 8), forward and input gradient, float32.
+"""Winograd convolution against PyTorch per layer: the 3×3 stride-1 layers of ResNet-18 (CIFAR
+32², batch 32), VGG-11 (32², batch 32), ResNet-50 (224², batch 8) and bench_conv.py's
+resnet3x3 shapes (batch 16), float32.
 
-One thread on both sides, CPU time of the calling thread (``time.thread_time``), the sides
-interleaved round after round, minimum over the rounds. Run:
+Both sides on the same number of threads, interleaved round after round, the minimum over the
+rounds (wall time; at one thread also the CPU time of the calling thread, ``--cpu``). Run:
 
-    python bench/bench_winograd.py [rounds] [name-filter]
+    python bench/bench_winograd.py [--threads T] [--rounds R] [--algos] [name-filter]
 
-prints one row per layer and pass: ms for Winograd F(2×2, 3×3) and F(4×4, 3×3)
-(``FASTDL_WINOGRAD_TILE`` 2 and 4), gemm, the automatic choice and torch, and gemm ÷ each
-Winograd (> 1: Winograd is faster). The automatic rule (``winograd_preferred`` in
-csrc/kernels/conv/winograd_impl.h) is read off this table.
+Default table: per layer and pass -- forward (``fwd``), input gradient (``dx``), forward +
+backward (``fwdbwd``: forward, then input and weight gradients) -- ms of fastdl's automatic
+choice, ms of torch and torch ÷ fastdl (> 1: fastdl is faster), and the algorithms the
+automatic rule picks (forward, input gradient, weight gradient) with the Winograd tile
+(``FASTDL_WINOGRAD_TILE`` unset: the automatic tile). ``--algos`` adds, for ``fwd`` and
+``dx``, the forced Winograd F(2×2, 3×3) and F(4×4, 3×3) (``FASTDL_WINOGRAD_TILE`` 2 and 4),
+the batched GEMM and the direct kernel: the table the automatic rule (``winograd_preferred``
+in csrc/kernels/conv/winograd_impl.h) is read off.
 """
+import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -41,22 +45,40 @@ LAYERS = {
     "r50 128 28²": (8, 128, 28, 28, 128),
     "r50 256 14²": (8, 256, 14, 14, 256),
     "r50 512 7²": (8, 512, 7, 7, 512),
+    "conv 64 56²": (16, 64, 56, 56, 64),
+    "conv 128 28²": (16, 128, 28, 28, 128),
 }
 ARGS = (1, 1, 1, 1, 1, 1, 1, 1, 1)  # stride, padding (t, b, l, r), dilation, groups
 
 
-def _timed(fn):
-    t = time.thread_time()
+def _timer(cpu):
+    return time.thread_time if cpu else time.perf_counter
+
+
+def _timed(fn, clock):
+    t = clock()
     fn()
-    return time.thread_time() - t
+    return clock() - t
 
 
-def run(rounds=5, pattern=""):
-    fastdl.set_num_threads(1)
+def _tile_label(N, C, K):
+    env = os.environ.get("FASTDL_WINOGRAD_TILE", "auto")
+    if env in ("2", "4"):
+        return env, env
+    # the automatic tile (winograd_tile_for): F(4×4) when the pass sums over <= 32 channels
+    return ("4" if C <= 32 else "2"), ("4" if K <= 32 else "2")
+
+
+def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
+    fastdl.set_num_threads(threads)
     if torch is not None:
-        torch.set_num_threads(1)
-    print(f"{'layer':<16} {'pass':<5} {'F(2,3)':>8} {'F(4,3)':>8} {'gemm':>8} {'auto':>8} "
-          f"{'torch':>8}  gemm/F2  gemm/F4  auto")
+        torch.set_num_threads(threads)
+    clock = _timer(cpu)
+    cols = (["F2", "F4", "gemm", "direct"] if algos else []) + ["fastdl", "torch"]
+    print(f"{threads} thread(s), {'CPU' if cpu else 'wall'} time, min of {rounds} rounds, ms")
+    print(f"{'layer':<16} {'pass':<7}" + "".join(f"{c:>8}" for c in cols) +
+          "  torch/fastdl  algos (fwd, dx, dW) tile")
+    env_tile = os.environ.get("FASTDL_WINOGRAD_TILE")
     for name, (N, C, H, W, K) in LAYERS.items():
         if pattern not in name:
             continue
@@ -64,35 +86,67 @@ def run(rounds=5, pattern=""):
         x = rng.standard_normal((N, C, H, W)).astype(np.float32)
         w = (rng.standard_normal((K, C, 3, 3)) * 0.1).astype(np.float32)
         gy = rng.standard_normal((N, K, H, W)).astype(np.float32)
-        fwd = lambda: _C.conv2d_forward(x, w, None, *ARGS)
-        dx = lambda: _C.conv2d_backward(x, w, gy, *ARGS, True, False, False)
+        fns = {"fwd": lambda: _C.conv2d_forward(x, w, None, *ARGS),
+               "dx": lambda: _C.conv2d_backward(x, w, gy, *ARGS, True, False, False),
+               "fwdbwd": lambda: (_C.conv2d_forward(x, w, None, *ARGS),
+                                  _C.conv2d_backward(x, w, gy, *ARGS, True, True, False))}
+        tfns = {}
         if torch is not None:
             tx, tw, tg = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(gy)
-            tf = lambda: torch.nn.functional.conv2d(tx, tw, None, 1, 1)
-            td = lambda: torch.ops.aten.convolution_backward(
-                tg, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
-                [True, False, False])
-        for pname, fn, tfn, pi in (("fwd", fwd, tf if torch else None, 0),
-                                   ("dx", dx, td if torch else None, 1)):
-            best = {"w2": 1e9, "w4": 1e9, "gemm": 1e9, "auto": 1e9, "torch": 1e9}
-            tile = os.environ.get("FASTDL_WINOGRAD_TILE", "2")
-            for _ in range(rounds):
-                for side, algo in (("w2", "winograd"), ("w4", "winograd"), ("gemm", "gemm"),
-                                   ("auto", "auto")):
-                    os.environ["FASTDL_WINOGRAD_TILE"] = side[1] if side[0] == "w" else tile
-                    _C.conv2d_set_algorithm(algo)
-                    best[side] = min(best[side], _timed(fn))
-                os.environ["FASTDL_WINOGRAD_TILE"] = tile
-                if tfn is not None:
-                    best["torch"] = min(best["torch"], _timed(tfn))
-            _C.conv2d_set_algorithm("auto")
-            chosen = _C.conv2d_algorithm(N, C, H, W, K, 3, 3, *ARGS, 4)[pi]
+
+            def tbwd(mask):
+                return torch.ops.aten.convolution_backward(
+                    tg, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
+            tfns = {"fwd": lambda: torch.nn.functional.conv2d(tx, tw, None, 1, 1),
+                    "dx": lambda: tbwd([True, False, False]),
+                    "fwdbwd": lambda: (torch.nn.functional.conv2d(tx, tw, None, 1, 1),
+                                       tbwd([True, True, False]))}
+        chosen = _C.conv2d_algorithm(N, C, H, W, K, 3, 3, *ARGS, 4)
+        tiles = _tile_label(N, C, K)
+        for pname, fn in fns.items():
+            sides = {"fastdl": ("auto", None)}
+            if algos and pname != "fwdbwd":
+                sides = {"F2": ("winograd", "2"), "F4": ("winograd", "4"),
+                         "gemm": ("gemm", None), "direct": ("direct", None), **sides}
+            best = {c: float("inf") for c in cols}
+            with torch.no_grad() if torch is not None else _null():
+                for _ in range(rounds):
+                    for side, (algo, tile) in sides.items():
+                        if tile is not None:
+                            os.environ["FASTDL_WINOGRAD_TILE"] = tile
+                        _C.conv2d_set_algorithm(algo)
+                        try:
+                            best[side] = min(best[side], _timed(fn, clock))
+                        finally:
+                            _C.conv2d_set_algorithm("auto")
+                            if env_tile is None:
+                                os.environ.pop("FASTDL_WINOGRAD_TILE", None)
+                            else:
+                                os.environ["FASTDL_WINOGRAD_TILE"] = env_tile
+                    if pname in tfns:
+                        best["torch"] = min(best["torch"], _timed(tfns[pname], clock))
             ms = {k: v * 1e3 for k, v in best.items()}
-            print(f"{name:<16} {pname:<5} {ms['w2']:8.2f} {ms['w4']:8.2f} {ms['gemm']:8.2f} "
-                  f"{ms['auto']:8.2f} {ms['torch'] if torch else float('nan'):8.2f}"
-                  f"  {ms['gemm'] / ms['w2']:7.2f}  {ms['gemm'] / ms['w4']:7.2f}  {chosen}",
+            ratio = ms["torch"] / ms["fastdl"]
+            wt = [t for a, t in zip(chosen[:2], tiles) if a == "winograd"]
+            print(f"{name:<16} {pname:<7}" + "".join(f"{ms[c]:8.2f}" for c in cols) +
+                  f"  {ratio:12.2f}  {','.join(chosen)} {'F' + '/F'.join(wt) if wt else ''}",
                   flush=True)
 
 
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
 if __name__ == "__main__":
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 5, sys.argv[2] if len(sys.argv) > 2 else "")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pattern", nargs="?", default="", help="run the layers whose name has it")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--algos", action="store_true", help="add the forced algorithms' columns")
+    ap.add_argument("--cpu", action="store_true", help="CPU time of the calling thread")
+    a = ap.parse_args()
+    run(a.threads, a.rounds, a.pattern, a.algos, a.cpu)

@@ -74,9 +74,9 @@ const char* algorithm_name(Algo a) {
 // on maps of at most 64 outputs (strided layers up to 7×7); for the weight gradient from a
 // reduction of 2304 (or 512 for strided layers), 256 on small maps, and for a tiny reduction
 // with many outputs (C·R·S <= 32, K >= 32: an RGB stem: 2.4 vs 4.3 ms). Before all of these,
-// float32 3×3 stride-1 layers with at least 32 channels each way and enough tiles in the batch
-// take Winograd for the forward and the input gradient (winograd_preferred in
-// winograd_impl.h, with its own measured table); never for the weight gradient.
+// float32 3×3 stride-1 layers with at least 32 channels each way and enough output pixels in
+// the batch take Winograd for the forward and the input gradient (winograd_preferred in
+// winograd_impl.h, measured with bench/bench_winograd.py); never for the weight gradient.
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();

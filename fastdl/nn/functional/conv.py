@@ -31,16 +31,12 @@ def set_conv_algorithm(name):
     * ``"direct"``: direct kernels (AVX-512 float32, stride 1), else im2col + GEMM per image;
     * ``"gemm"``: batched im2col + GEMM — the im2col matrices of a chunk of images side by
       side, one GEMM per chunk (any stride, dilation, groups);
-    * ``"winograd"``: Winograd F(2×2, 3×3), or F(4×4, 3×3) with ``FASTDL_WINOGRAD_TILE=4``,
-      for 3×3, stride 1, dilation 1, groups 1 (forward and input gradient; other shapes and
-      the weight gradient take the automatic choice). Measured float32 accuracy against
-      float64 (unit-normal data, 8×8 maps, max |error| / max |y|): F(2×2) 3.2e-7 at 64 input
-      channels and 7.4e-7 at 512; F(4×4) 5.0e-6 and 9.1e-6, which can exceed an elementwise
-      1e-4 on unit-scale data, hence opt-in (batched GEMM 3.7e-7 and 2.7e-7, direct kernel
-      6.4e-7 and 1.6e-6);
+    * ``"winograd"``: Winograd F(2×2, 3×3) or F(4×4, 3×3) (the tile: ``FASTDL_WINOGRAD_TILE``,
+      see ``conv_algorithm``) for 3×3, stride 1, dilation 1, groups 1 (forward and input
+      gradient; other shapes and the weight gradient take the automatic choice);
     * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it):
-      Winograd F(2×2, 3×3) for float32 3×3 stride-1 layers with at least 32 input and output
-      channels and enough tiles in the batch (forward and input gradient), else direct or
+      Winograd for float32 3×3 stride-1 layers with at least 32 input and output channels
+      and enough output pixels in the batch (forward and input gradient), else direct or
       batched GEMM.
 
     Depthwise convolutions always run their own kernels. Results of different algorithms
@@ -69,6 +65,37 @@ def conv_algorithm(name):
     """Context manager: force convolution algorithm ``name`` inside the block (see
     ``set_conv_algorithm``), restoring the previous setting after.
 
+    The automatic rule (``"auto"``), per float32 pass: Winograd for a 3×3, stride-1,
+    dilation-1, ungrouped layer with at least 32 input and output channels and at least 128
+    output pixels in the batch (N·OH·OW) for the forward, 96 (N·H·W) for the input gradient;
+    never for the weight gradient or float64. Otherwise the direct kernel or the batched GEMM.
+
+    Winograd's tile, ``FASTDL_WINOGRAD_TILE`` (read on every call): ``2`` (F(2×2, 3×3)),
+    ``4`` (F(4×4, 3×3), interpolation points 0, ±2/3, ±3/2, ∞), or ``auto`` (the default):
+    F(4×4) when the pass sums over at most 32 channels (the forward over the input channels,
+    the input gradient over the output channels), else F(2×2); any other value is a
+    ValueError naming the variable. F(4×4) does 4× fewer multiplications than the direct
+    sum, F(2×2) 2.25×, but F(4×4)'s float32 error grows faster with the number of summed
+    channels.
+
+    Measured float32 accuracy against the float64 reference, max |error| / max |y|, on
+    unit-normal x and w: forward of a (2, C, 8, 8) input with 16 filters, padding 1; input
+    gradient of 16 input channels with C filters (a C-channel sum), unit-normal grad_output:
+
+    ====  =======  =======  =======  =======  =============
+    C     pass     F(2×2)   F(4×4)   gemm     direct kernel
+    ====  =======  =======  =======  =======  =============
+    32    forward  2.5e-7   7.6e-7   2.8e-7   4.7e-7
+    32    input    1.9e-7   8.5e-7   1.3e-7   4.2e-7
+    64    forward  3.2e-7   1.4e-6   3.7e-7   6.4e-7
+    64    input    4.3e-7   1.6e-6   3.0e-7   6.2e-7
+    512   forward  7.4e-7   2.9e-6   2.7e-7   1.6e-6
+    512   input    7.9e-7   3.0e-6   2.5e-7   2.1e-6
+    ====  =======  =======  =======  =======  =============
+
+    (the direct kernel: AVX-512 float32; ``tests/test_conv_winograd.py`` holds the
+    Winograd rows to these figures.)
+
     Example::
 
         with fastdl.nn.functional.conv.conv_algorithm("winograd"):
@@ -90,7 +117,7 @@ def conv2d_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
     ``padding`` an int or pair (symmetric).
 
     Example: ``conv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), padding=1)`` →
-    ``('gemm', 'gemm', 'gemm')`` with the automatic choice.
+    ``('winograd', 'winograd', 'gemm')`` with the automatic choice.
     """
     fn = "conv2d_algorithm"
     N, C, H, W = (int(v) for v in input_shape)
