@@ -361,9 +361,25 @@ struct Blocked {
   }
 };
 
-// Shapes the blocked scheme takes: this ISA has vectors, the block buffers stay small (their
-// offsets are int32 and a block should live in L2), and the map is small enough that the
-// plane kernels lose (measured with bench/bench_depthwise.py; see blocked_preferred).
+// Zero the pixels of a [rows][cols][L] block outside rows [r0, r1) × columns [c0, c1) (the
+// padding the transposes never write).
+template <class T>
+void zero_margins(T* buf, int64_t rows, int64_t cols, int64_t L, int64_t r0, int64_t r1,
+                  int64_t c0, int64_t c1) {
+  r0 = imax(0, imin(r0, rows));
+  r1 = imax(r0, imin(r1, rows));
+  c0 = imax(0, imin(c0, cols));
+  c1 = imax(c0, imin(c1, cols));
+  fill(buf, r0 * cols * L, T(0));
+  for (int64_t r = r0; r < r1; ++r) {
+    fill(buf + r * cols * L, c0 * L, T(0));
+    fill(buf + (r * cols + c1) * L, (cols - c1) * L, T(0));
+  }
+  fill(buf + r1 * cols * L, (rows - r1) * cols * L, T(0));
+}
+
+// Shapes the blocked scheme takes: this ISA has vectors and one block's buffers stay within
+// about 1 MB (float32; an L2), so every map of MobileNetV2 at 224² (112² at most).
 template <class V>
 bool blocked_ok(const Conv2dParams& p) {
   if (V::N == 1) return false;
@@ -371,16 +387,33 @@ bool blocked_ok(const Conv2dParams& p) {
     return false;
   const int64_t Hp = (p.OH - 1) * p.sh + (p.R - 1) * p.dh + 1;
   const int64_t Wp = (p.OW - 1) * p.sw + (p.S - 1) * p.dw + 1;
-  const int64_t big = int64_t(1) << 22;  // elements of one block buffer
-  if (Hp * Wp * V::N > big || p.H * p.W * V::N > big || p.OH * p.OW * V::N > big) return false;
-  if (p.R * p.S > 1024) return false;
-  return p.OH * p.OW <= 64 * 64;
+  const int64_t Dh = (p.H - 1 + p.pt) / p.sh + ((p.R - 1) * p.dh + p.sh - 1) / p.sh + 2;
+  const int64_t Dw = (p.W - 1 + p.pl) / p.sw + ((p.S - 1) * p.dw + p.sw - 1) / p.sw + 2;
+  const int64_t big = int64_t(1) << 18;  // pixels × lanes of one block buffer
+  const int64_t m = p.K / p.C;
+  return Hp * Wp * V::N <= big && p.H * p.W * V::N <= big && p.OH * p.OW * V::N <= big &&
+         m * Dh * Dw * V::N <= 4 * big && m * p.R * p.S <= 4096;
+}
+
+// The forward takes the blocked scheme except where AVX-512's plane kernels
+// (conv_avx512.cpp: float32, stride 1, dilation 1, rows of whole vectors) are faster: rows
+// longer than 32 outputs. bench/bench_depthwise.py, 1 thread, CPU time, ms plane / blocked,
+// batch 16: 32 112² 4.42 / 5.01, 144 56² 5.10 / 5.39, 192 28² 2.60 / 1.80; stride 2 (no
+// plane kernel, the plane loops): 96 112² 13.2 / 8.2, 144 56² 6.9 / 2.6.
+template <class V>
+bool blocked_forward_ok(const Conv2dParams& p) {
+#if FASTDL_SIMD_LEVEL == 2
+  if (sizeof(typename V::T) == 4 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
+      p.OW > 32)
+    return false;
+#endif
+  return blocked_ok<V>(p);
 }
 
 // ---- channel-blocked forward ---------------------------------------------------------------
 template <class V, class T>
 bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
-  if (!blocked_ok<V>(p)) return false;
+  if (!blocked_forward_ok<V>(p)) return false;
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const Blocked g(p, L, false);
@@ -391,7 +424,7 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
     T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
     T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
     V* wv = static_cast<V*>(thread_scratch(wv_bytes, kScratchConvCol));
-    fill(xb, g.Hp * g.Wp * L, T(0));  // the padding, never overwritten below
+    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / g.nb, c0 = (i % g.nb) * L, nc = imin(L, p.C - c0);
       transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
@@ -425,7 +458,7 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
   // weight vectors [j][t], the phase's tap weights and offsets, dW accumulators [j][t]
   const size_t wv_bytes = sizeof(T) * static_cast<size_t>((3 * m * RS + 1) * L) +
                           sizeof(int32_t) * static_cast<size_t>(m * RS) + 64;
-  auto block = [&](int64_t cb, int64_t n0, int64_t n1, bool first) {
+  auto block = [&](int64_t cb, int64_t n0, int64_t n1) {
     T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
     T* dz = static_cast<T*>(thread_scratch(dz_bytes, kScratchConvDyT));
     T* dxb = static_cast<T*>(thread_scratch(dxb_bytes, kScratchConvGCol));
@@ -433,10 +466,9 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
     V* pw = wv + m * RS;
     V* acc = pw + m * RS;
     int32_t* po = reinterpret_cast<int32_t*>(acc + m * RS);
-    if (first) {  // the margins, never overwritten below
-      if (dw) fill(xb, g.Hp * g.Wp * L, T(0));
-      fill(dz, m * dz_size, T(0));
-    }
+    if (dw) zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
+    for (int64_t j = 0; j < m; ++j)
+      zero_margins(dz + j * dz_size, g.Dh, g.Dw, L, -g.oh0, p.OH - g.oh0, -g.ow0, p.OW - g.ow0);
     const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
     alignas(64) T lane[L];
     for (int64_t j = 0; j < m; ++j)
@@ -488,11 +520,11 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
   };
   if (dw) {
     parallel_for(g.nb, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t cb = b0; cb < b1; ++cb) block(cb, 0, p.N, cb == b0);
+      for (int64_t cb = b0; cb < b1; ++cb) block(cb, 0, p.N);
     });
   } else {
     parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) block(i % g.nb, i / g.nb, i / g.nb + 1, i == i0);
+      for (int64_t i = i0; i < i1; ++i) block(i % g.nb, i / g.nb, i / g.nb + 1);
     });
   }
   return true;
