@@ -24,6 +24,7 @@
 #include "kernels/conv/conv.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/conv/winograd_impl.h"
+#include "kernels/conv/depthwise_impl.h"
 
 namespace fastdl {
 namespace conv {
@@ -194,73 +195,7 @@ inline bool is_pointwise(const Conv2dParams& p) {
 
 inline bool is_depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
 
-// ---- depthwise (one input channel per group): direct loops --------------------------------
-template <class T>
-void dw_forward_plane(const Conv2dParams& p, const T* xp, const T* wk, T bias, T* yp) {
-  const int64_t OW = p.OW;
-  for (int64_t oh = 0; oh < p.OH; ++oh) {
-    T* yr = yp + oh * OW;
-    fill(yr, OW, bias);
-    for (int64_t r = 0; r < p.R; ++r) {
-      const int64_t ih = oh * p.sh - p.pt + r * p.dh;
-      if (ih < 0 || ih >= p.H) continue;
-      const T* xr = xp + ih * p.W;
-      for (int64_t s = 0; s < p.S; ++s) {
-        const int64_t off = s * p.dw - p.pl;
-        int64_t lo, hi;
-        valid_range(off, p.sw, p.W, OW, lo, hi);
-        const T wv = wk[r * p.S + s];
-        if (p.sw == 1) {
-          const T* xs = xr + off;
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xs[ow];
-        } else {
-          const int64_t sw = p.sw;
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * sw + off];
-        }
-      }
-    }
-  }
-}
-
-// dx plane += the transposed convolution of one dy plane.
-template <class T>
-void dw_backward_input_plane(const Conv2dParams& p, const T* dyp, const T* wk, T* dxp) {
-  const int64_t OW = p.OW;
-  for (int64_t oh = 0; oh < p.OH; ++oh) {
-    const T* dyr = dyp + oh * OW;
-    for (int64_t r = 0; r < p.R; ++r) {
-      const int64_t ih = oh * p.sh - p.pt + r * p.dh;
-      if (ih < 0 || ih >= p.H) continue;
-      T* xr = dxp + ih * p.W;
-      for (int64_t s = 0; s < p.S; ++s) {
-        const int64_t off = s * p.dw - p.pl;
-        int64_t lo, hi;
-        valid_range(off, p.sw, p.W, OW, lo, hi);
-        const T wv = wk[r * p.S + s];
-        if (p.sw == 1) {
-          T* xs = xr + off;
-          for (int64_t ow = lo; ow < hi; ++ow) xs[ow] += wv * dyr[ow];
-        } else {
-          const int64_t sw = p.sw;
-          for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw + off] += wv * dyr[ow];
-        }
-      }
-    }
-  }
-}
-
-// Dot product with 8 independent partial sums combined in a fixed order.
-template <class T>
-inline T dot_strided(const T* a, const T* b, int64_t stride_b, int64_t n) {
-  T acc[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
-  int64_t i = 0;
-  if (stride_b == 1) {
-    for (; i + 8 <= n; i += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  }
-  for (; i < n; ++i) acc[0] += a[i] * b[i * stride_b];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+// ---- depthwise: depthwise_impl.h (the channel-blocked kernels and the plane loops)
 
 template <class T>
 inline T dot_sum(const T* a, int64_t n) {
@@ -270,67 +205,6 @@ inline T dot_sum(const T* a, int64_t n) {
     for (int j = 0; j < 8; ++j) acc[j] += a[i + j];
   for (; i < n; ++i) acc[0] += a[i];
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-// dw[k, r, s] += sum over one image's plane.
-template <class T>
-void dw_backward_weight_plane(const Conv2dParams& p, const T* xp, const T* dyp, T* dwk) {
-  const int64_t OW = p.OW;
-  for (int64_t r = 0; r < p.R; ++r) {
-    int64_t oh_lo, oh_hi;
-    valid_range(r * p.dh - p.pt, p.sh, p.H, p.OH, oh_lo, oh_hi);
-    for (int64_t s = 0; s < p.S; ++s) {
-      const int64_t off = s * p.dw - p.pl;
-      int64_t lo, hi;
-      valid_range(off, p.sw, p.W, OW, lo, hi);
-      T acc = T(0);
-      for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-        const T* xr = xp + (oh * p.sh - p.pt + r * p.dh) * p.W + off;
-        acc += dot_strided(dyp + oh * OW + lo, xr + lo * p.sw, p.sw, hi - lo);
-      }
-      dwk[r * p.S + s] += acc;
-    }
-  }
-}
-
-template <class T>
-void dw_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
-  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
-  parallel_for(p.N * p.K, 4, [&](int64_t b0, int64_t b1) {
-    for (int64_t i = b0; i < b1; ++i) {
-      const int64_t n = i / p.K, k = i % p.K, c = k / m;
-      dw_forward_plane(p, x + (n * p.C + c) * HW, w + k * RS, b ? b[k] : T(0), y + i * OHW);
-    }
-  });
-}
-
-template <class T>
-void dw_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
-  if (dx) {
-    parallel_for(p.N * p.C, 4, [&](int64_t b0, int64_t b1) {
-      for (int64_t i = b0; i < b1; ++i) {
-        const int64_t n = i / p.C, c = i % p.C;
-        T* dxp = dx + i * HW;
-        fill(dxp, HW, T(0));
-        for (int64_t j = 0; j < m; ++j) {
-          const int64_t k = c * m + j;
-          dw_backward_input_plane(p, dy + (n * p.K + k) * OHW, w + k * RS, dxp);
-        }
-      }
-    });
-  }
-  if (dw) {
-    parallel_for(p.K, 1, [&](int64_t k0, int64_t k1) {
-      for (int64_t k = k0; k < k1; ++k) {
-        T* dwk = dw + k * RS;
-        fill(dwk, RS, T(0));
-        const int64_t c = k / m;
-        for (int64_t n = 0; n < p.N; ++n)
-          dw_backward_weight_plane(p, x + (n * p.C + c) * HW, dy + (n * p.K + k) * OHW, dwk);
-      }
-    });
-  }
 }
 
 constexpr int64_t kMaxWeightChunks = 8;
@@ -688,7 +562,9 @@ template <class T>
 void forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
   if (p.N == 0 || p.K == 0) return;
   if (is_depthwise(p)) {
-    if (!direct_dw_forward(p, x, w, b, y)) dw_forward(p, x, w, b, y);
+    if (!depthwise::blocked_forward<simd::Vec<T>>(p, x, w, b, y) &&
+        !direct_dw_forward(p, x, w, b, y))
+      depthwise::forward_loops(p, x, w, b, y);
     return;
   }
   const Algo algo = algorithm_for(p, sizeof(T), Pass::forward);
@@ -755,7 +631,9 @@ void backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
     return;
   }
   if (is_depthwise(p)) {
-    if (!direct_dw_backward(p, x, w, dy, dx, dw)) dw_backward(p, x, w, dy, dx, dw);
+    if (!depthwise::blocked_backward<simd::Vec<T>>(p, x, w, dy, dx, dw) &&
+        !direct_dw_backward(p, x, w, dy, dx, dw))
+      depthwise::backward_loops(p, x, w, dy, dx, dw);
     return;
   }
   {

@@ -1,0 +1,181 @@
+"""Depthwise convolution float32: fastdl vs PyTorch (CPU) on every depthwise layer of
+MobileNetV2 at 224² (3×3, padding 1, groups = channels): training batch 16 forward and
+forward + backward (input, weight and bias gradients), inference batch 1 forward, and the
+forward on a channels_last input at both batches.
+
+Run:
+
+    python bench/bench_depthwise.py [threads...] [--rounds R] [--cpu-time] [filter]
+
+prints, per thread count, one row per layer and case: ms for torch and fastdl (minimum over
+R interleaved rounds, each the minimum of a few calls) and the ratio torch ÷ fastdl (> 1:
+fastdl is faster). ``--cpu-time`` (one thread only) times with the process's CPU time, which
+a machine shared with other jobs disturbs less than the wall clock. ``filter``: only the
+layers whose label contains it (e.g. ``14²``).
+
+``pytest bench/bench_depthwise.py`` runs the same cases as pytest-benchmark tests (1 and all
+cores); under ``FASTDL_BENCH_SMOKE=1`` at toy sizes (batch 2 / 1, 12×12 input) for one round.
+"""
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastdl
+import fastdl.nn.functional as F
+
+from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, record, rounds, settle
+
+# MobileNetV2 at 224²: (channels, input size, stride) of its depthwise 3×3 layers
+LAYERS = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
+          (384, 14, 1), (576, 14, 1), (576, 14, 2), (960, 7, 1)]
+if SMOKE:
+    LAYERS = [(20, 12, 1), (24, 12, 2)]
+TRAIN_BATCH, INFER_BATCH = (2, 1) if SMOKE else (16, 1)
+# case: (batch, mode, channels_last input)
+CASES = {"train fwd": (TRAIN_BATCH, "fwd", False), "train fwdbwd": (TRAIN_BATCH, "fwdbwd", False),
+         "train fwd CL": (TRAIN_BATCH, "fwd", True), "infer fwd": (INFER_BATCH, "fwd", False),
+         "infer fwd CL": (INFER_BATCH, "fwd", True)}
+
+
+def label(layer):
+    C, H, s = layer
+    return f"{C} {H}²" + (f" s{s}" if s != 1 else "")
+
+
+def flops(layer, case):
+    C, H, s = layer
+    n, mode, _ = CASES[case]
+    oh = (H + 2 - 3) // s + 1
+    f = 2.0 * n * C * oh * oh * 9
+    return f * 3 if mode == "fwdbwd" else f
+
+
+def runner(side, layer, case, seed=0):
+    """A no-argument callable running `case` of depthwise layer `layer` on `side`."""
+    C, H, s = layer
+    n, mode, cl = CASES[case]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, C, H, H)).astype(np.float32)
+    w = (rng.standard_normal((C, 1, 3, 3)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(C).astype(np.float32)
+    kw = dict(stride=s, padding=1, groups=C)
+    if side == "fastdl":
+        if mode == "fwd":
+            xt, wt, bt = (fastdl.from_numpy(a) for a in (x, w, b))
+            if cl:
+                xt = xt.contiguous(memory_format=fastdl.channels_last)
+
+            def run():
+                with fastdl.no_grad():
+                    return F.conv2d(xt, wt, bt, **kw)
+            return run
+        xt, wt, bt = (fastdl.tensor(a, requires_grad=True) for a in (x, w, b))
+        gt = fastdl.ones(F.conv2d(xt.detach(), wt.detach(), None, **kw).shape)
+
+        def run():
+            xt.grad = wt.grad = bt.grad = None
+            F.conv2d(xt, wt, bt, **kw).backward(gt)
+        return run
+    import torch
+    tF = torch.nn.functional
+    xt, wt, bt = (torch.from_numpy(a) for a in (x, w, b))
+    if mode == "fwd":
+        if cl:
+            xt = xt.contiguous(memory_format=torch.channels_last)
+            wt = wt.contiguous(memory_format=torch.channels_last)
+
+        def run():
+            with torch.no_grad():
+                return tF.conv2d(xt, wt, bt, **kw)
+        return run
+    for t in (xt, wt, bt):
+        t.requires_grad_(True)
+    gt = torch.ones_like(tF.conv2d(xt.detach(), wt.detach(), None, **kw))
+
+    def run():
+        xt.grad = wt.grad = bt.grad = None
+        tF.conv2d(xt, wt, bt, **kw).backward(gt)
+    return run
+
+
+# ---- pytest-benchmark ----------------------------------------------------------------------
+SIDES = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("layer", LAYERS, ids=label)
+def test_depthwise(benchmark, nthreads, layer, case, side):
+    benchmark.group = f"depthwise {label(layer)} {case} t{nthreads}"
+    fn = runner(side, layer, case)
+    fn()
+    settle()
+    benchmark.pedantic(fn, rounds=rounds(10), warmup_rounds=1)
+    C, H, s = layer
+    record(benchmark, flops=flops(layer, case), side=side, op=f"depthwise {case}",
+           shape=(CASES[case][0], C, H, H, s))
+    settle(0.05)
+
+
+# ---- interleaved table ---------------------------------------------------------------------
+CLOCK = time.perf_counter
+
+
+def _min_time(fn, reps):
+    best = float("inf")
+    for _ in range(reps):
+        t = CLOCK()
+        fn()
+        best = min(best, CLOCK() - t)
+    return best
+
+
+def table(threads=(1, 2), nrounds=7, pattern=""):
+    for t in threads:
+        fastdl.set_num_threads(t)
+        if HAVE_TORCH:
+            import torch
+            torch.set_num_threads(t)
+        clock = "CPU time" if CLOCK is time.process_time else "wall clock"
+        print(f"\n{t} thread(s), {clock}, min of {nrounds} interleaved rounds, ms; "
+              f"ratio = torch / fastdl (> 1: fastdl faster)")
+        print(f"| {'layer':12s} | {'case':13s} | {'torch':>8s} | {'fastdl':>8s} | ratio |")
+        print("|---|---|---|---|---|")
+        with blas_threads(t):
+            for layer in LAYERS:
+                if pattern not in label(layer):
+                    continue
+                for case in CASES:
+                    fns = {s: runner(s, layer, case) for s in SIDES}
+                    reps = 20 if CASES[case][0] == 1 else 3
+                    for f in fns.values():
+                        f()
+                    best = {s: float("inf") for s in fns}
+                    for _ in range(nrounds):
+                        for s, f in fns.items():
+                            best[s] = min(best[s], _min_time(f, reps))
+                            settle(0.01)
+                    tt, ft = best.get("torch"), best["fastdl"]
+                    ratio = f"{tt / ft:5.2f}" if tt else "  -  "
+                    tms = f"{tt * 1e3:8.3f}" if tt else "       -"
+                    print(f"| {label(layer):12s} | {case:13s} | {tms} | {ft * 1e3:8.3f} | "
+                          f"{ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    nrounds = 7
+    if "--rounds" in args:
+        i = args.index("--rounds")
+        nrounds = int(args[i + 1])
+        del args[i:i + 2]
+    if "--cpu-time" in args:
+        args.remove("--cpu-time")
+        CLOCK = time.process_time
+    threads = tuple(int(a) for a in args if a.isdigit()) or (1, 2)
+    if CLOCK is time.process_time and threads != (1,):
+        sys.exit("--cpu-time measures one thread only: pass 1 as the thread count")
+    pattern = next((a for a in args if not a.isdigit()), "")
+    table(threads, nrounds, pattern)

@@ -1,0 +1,666 @@
+// Depthwise convolution (groups = C > 1, K = m·C output channels, channel c feeding outputs
+// c·m .. c·m + m − 1), forward and gradients, float32 and float64, written once on simd::
+// types and compiled per ISA (included by conv_impl.h, whose `if (is_depthwise(p))` branches
+// call it):
+//   y[n, c·m + j, oh, ow] = b[c·m + j] + Σ_{r,s} w[c·m + j, 0, r, s] ·
+//                           x[n, c, oh·sh − pt + r·dh, ow·sw − pl + s·dw]   (0 outside x).
+//
+// Two schemes:
+//  * channel-blocked (`blocked_forward` / `blocked_backward`, ISAs with vectors: AVX2 and
+//    AVX-512): the lanes of a vector are L = V::N channels of one image. A block of L channel
+//    planes is transposed (in registers, L×L tiles) into a zero-padded [Hp][Wp][L] scratch,
+//    so every tap of every output pixel is one full-vector FMA with a per-lane weight vector,
+//    whatever the map size, stride or dilation; the results are transposed back to NCHW. The
+//    input gradient gathers, per output-gradient phase (the residues of h + pt modulo the
+//    stride), the taps that reach each input pixel from a zero-margined [Dh][Dw][L] copy of
+//    dy; the weight gradient keeps one vector accumulator per tap over the pixels of every
+//    image. Pixel and tap positions are tables of offsets computed once per call, so the
+//    inner loops have no bounds tests.
+//  * plane loops (`forward_loops` / `backward_loops`): threads over (n, k) planes, vectorised
+//    along an output row (the generic build, and large maps where AVX-512's plane kernels in
+//    conv_avx512.cpp do not apply).
+// Threads: the forward and a backward without weight gradient over (image, channel block);
+// a backward with weight gradient over channel blocks, each running the images in order, so
+// dW is summed in one fixed order: bitwise the same for any thread count (every partition is
+// a function of the shape only).
+#pragma once
+#include <cstdint>
+
+#include "common/allocator.h"
+#include "common/parallel.h"
+#include "common/simd.h"
+#include "kernels/conv/conv.h"
+
+namespace fastdl {
+namespace conv {
+namespace FASTDL_SIMD_ISA {
+namespace {
+namespace depthwise {
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+template <class T>
+inline void fill(T* p, int64_t n, T v) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v;
+}
+
+// Outputs o in [lo, hi) (clipped to [0, out)) for which i = o·stride + off lies in [0, size).
+inline void valid_range(int64_t off, int64_t stride, int64_t size, int64_t out, int64_t& lo,
+                        int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = (size - 1 - off) < 0 ? 0 : (size - 1 - off) / stride + 1;
+  lo = imin(lo, out);
+  hi = imax(lo, imin(hi, out));
+}
+
+// floor(a / b) for b > 0
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// ---- L×L transposes in registers: r[i] lane j  <->  r[j] lane i ---------------------------
+#if FASTDL_SIMD_LEVEL == 2
+inline void transpose(simd::Vf* r) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i].v, r[2 * i + 1].v);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i].v, r[2 * i + 1].v);
+  }
+  // u[4i + j], 128-bit lane k: rows 4i .. 4i+3 of column 4k + j
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+  }
+}
+inline void transpose(simd::Vd* r) {
+  __m512d t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm512_unpacklo_pd(r[2 * i].v, r[2 * i + 1].v);
+    t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i].v, r[2 * i + 1].v);
+  }
+  // t[2i + j], 128-bit lane k: rows 2i, 2i+1 of column 2k + j
+  for (int j = 0; j < 2; ++j) {
+    const __m512d v0 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x88);
+    const __m512d v1 = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xDD);
+    const __m512d w0 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x88);
+    const __m512d w1 = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xDD);
+    r[j] = _mm512_shuffle_f64x2(v0, w0, 0x88);
+    r[4 + j] = _mm512_shuffle_f64x2(v0, w0, 0xDD);
+    r[2 + j] = _mm512_shuffle_f64x2(v1, w1, 0x88);
+    r[6 + j] = _mm512_shuffle_f64x2(v1, w1, 0xDD);
+  }
+}
+#elif FASTDL_SIMD_LEVEL == 1
+inline void transpose(simd::Vf* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i].v, r[2 * i + 1].v);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i].v, r[2 * i + 1].v);
+  }
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+inline void transpose(simd::Vd* r) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0].v, r[1].v), t1 = _mm256_unpackhi_pd(r[0].v, r[1].v);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2].v, r[3].v), t3 = _mm256_unpackhi_pd(r[2].v, r[3].v);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#else
+inline void transpose(simd::Vf*) {}  // 1 × 1
+inline void transpose(simd::Vd*) {}
+#endif
+
+// dst[off[i] + l] = src[l·plane + i] for the npix pixels i with off[i] >= 0, lanes l < nc
+// (lanes nc .. L−1 get 0).
+template <class V, class T>
+void transpose_in(const T* src, int64_t plane, int64_t nc, int64_t npix, const int32_t* off,
+                  T* dst) {
+  constexpr int L = V::N;
+  V r[L];
+  for (int64_t i0 = 0; i0 < npix; i0 += L) {
+    const int64_t cnt = imin(L, npix - i0);
+    for (int l = 0; l < L; ++l)
+      r[l] = l >= nc ? V(T(0)) : cnt == L ? V::load(src + l * plane + i0)
+                                          : V::load(src + l * plane + i0, cnt);
+    transpose(r);
+    for (int64_t u = 0; u < cnt; ++u)
+      if (off[i0 + u] >= 0) r[u].store(dst + off[i0 + u]);
+  }
+}
+
+// dst[l·plane + i] = src[i·L + l] for pixels i < npix and lanes l < nc.
+template <class V, class T>
+void transpose_out(const T* src, int64_t npix, int64_t nc, T* dst, int64_t plane) {
+  constexpr int L = V::N;
+  V r[L];
+  for (int64_t i0 = 0; i0 < npix; i0 += L) {
+    const int64_t cnt = imin(L, npix - i0);
+    for (int l = 0; l < L; ++l) r[l] = l < cnt ? V::load(src + (i0 + l) * L) : V(T(0));
+    transpose(r);
+    for (int64_t l = 0; l < nc; ++l) {
+      if (cnt == L)
+        r[l].store(dst + l * plane + i0);
+      else
+        r[l].store(dst + l * plane + i0, cnt);
+    }
+  }
+}
+
+// out[i·L] = bias + Σ_t wv[t] · in[in_off[i] + tap[t]] for i < npix (vectors of L lanes),
+// 8 pixels at a time in independent accumulators.
+template <class V, class T>
+void run_taps(const T* in, const int32_t* in_off, int64_t npix, const int32_t* tap,
+              const V* wv, int64_t ntap, V bias, T* out) {
+  constexpr int L = V::N, U = 8;
+  int64_t i = 0;
+  for (; i + U <= npix; i += U) {
+    const T* q[U];
+    V a[U];
+    for (int u = 0; u < U; ++u) {
+      q[u] = in + in_off[i + u];
+      a[u] = bias;
+    }
+    for (int64_t t = 0; t < ntap; ++t) {
+      const V w = wv[t];
+      const int64_t o = tap[t];
+      for (int u = 0; u < U; ++u) a[u] = simd::fma(w, V::load(q[u] + o), a[u]);
+    }
+    for (int u = 0; u < U; ++u) a[u].store(out + (i + u) * L);
+  }
+  for (; i < npix; ++i) {
+    const T* q = in + in_off[i];
+    V a = bias;
+    for (int64_t t = 0; t < ntap; ++t) a = simd::fma(wv[t], V::load(q + tap[t]), a);
+    a.store(out + i * L);
+  }
+}
+
+// acc[t] += Σ_i dy[dy_off[i]] · x[x_off[i] + tap[t]] for the TC taps, over npix pixels.
+template <int TC, class V, class T>
+void wgrad_taps(const T* x, const T* dy, const int32_t* x_off, const int32_t* dy_off,
+                int64_t npix, const int32_t* tap, V* acc) {
+  V a[TC];
+  int64_t o[TC];
+  for (int t = 0; t < TC; ++t) {
+    a[t] = acc[t];
+    o[t] = tap[t];
+  }
+  for (int64_t i = 0; i < npix; ++i) {
+    const V d = V::load(dy + dy_off[i]);
+    const T* q = x + x_off[i];
+    for (int t = 0; t < TC; ++t) a[t] = simd::fma(d, V::load(q + o[t]), a[t]);
+  }
+  for (int t = 0; t < TC; ++t) acc[t] = a[t];
+}
+
+template <class V, class T>
+void wgrad(const T* x, const T* dy, const int32_t* x_off, const int32_t* dy_off, int64_t npix,
+           const int32_t* tap, int64_t ntap, V* acc) {
+  constexpr int kMax = V::N >= 16 ? 16 : 12;  // accumulators that stay in registers
+  for (int64_t t0 = 0; t0 < ntap;) {
+    const int64_t c = imin(kMax, ntap - t0);
+    switch (c) {
+#define FASTDL_DW_WGRAD_CASE(n) \
+  case n: wgrad_taps<n>(x, dy, x_off, dy_off, npix, tap + t0, acc + t0); break;
+      FASTDL_DW_WGRAD_CASE(1) FASTDL_DW_WGRAD_CASE(2) FASTDL_DW_WGRAD_CASE(3)
+      FASTDL_DW_WGRAD_CASE(4) FASTDL_DW_WGRAD_CASE(5) FASTDL_DW_WGRAD_CASE(6)
+      FASTDL_DW_WGRAD_CASE(7) FASTDL_DW_WGRAD_CASE(8) FASTDL_DW_WGRAD_CASE(9)
+      FASTDL_DW_WGRAD_CASE(10) FASTDL_DW_WGRAD_CASE(11) FASTDL_DW_WGRAD_CASE(12)
+      FASTDL_DW_WGRAD_CASE(13) FASTDL_DW_WGRAD_CASE(14) FASTDL_DW_WGRAD_CASE(15)
+      FASTDL_DW_WGRAD_CASE(16)
+#undef FASTDL_DW_WGRAD_CASE
+      default: break;
+    }
+    t0 += c;
+  }
+}
+
+// ---- channel-blocked scheme: geometry and offset tables -----------------------------------
+// Offsets are element offsets into one block buffer (int32: the buffers are small, see ok()).
+struct Blocked {
+  int64_t L, nb;         // lanes, channel blocks
+  int64_t Hp, Wp;        // padded input block: rows oh·sh + r·dh, columns ow·sw + s·dw
+  int64_t oh0, ow0;      // dy block: output rows oh0 .. oh0 + Dh − 1 (zero outside [0, OH))
+  int64_t Dh, Dw;
+  PoolBuf buf;
+  int32_t* xin;   // [H·W] input pixel -> xb offset (−1: never read)
+  int32_t* xpix;  // [OH·OW] output pixel -> xb offset of its tap (0, 0)
+  int32_t* tap;   // [R·S] xb offset of tap (r, s)
+  int32_t* dyin;  // [OH·OW] output pixel -> dz offset (−1: reaches no input pixel)
+  // input gradient: per phase (a, b) of (h + pt) mod sh, (w + pl) mod sw: its pixels, their dz
+  // offsets and its taps (dz offset, tap index t)
+  int64_t nph;
+  int64_t* ph_pix0;   // [nph + 1] the phase's pixels: ph_pix[ph_pix0[q] .. ph_pix0[q + 1])
+  int32_t* ph_pix;    // [H·W] pixel index h·W + w
+  int32_t* ph_off;    // [H·W] its dz offset
+  int64_t* ph_tap0;   // [nph + 1]
+  int32_t* ph_tapo;   // [nph·R·S] dz offset of the tap
+  int32_t* ph_tapt;   // [nph·R·S] its index r·S + s
+  // weight gradient: the output pixels that reach the input, their xb and dz offsets
+  int64_t nw;
+  int32_t* w_x;
+  int32_t* w_dy;
+
+  Blocked(const Conv2dParams& p, int64_t lanes, bool grad)
+      : L(lanes), nb((p.C + lanes - 1) / lanes), buf(bytes(p, grad)) {
+    Hp = (p.OH - 1) * p.sh + (p.R - 1) * p.dh + 1;
+    Wp = (p.OW - 1) * p.sw + (p.S - 1) * p.dw + 1;
+    const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+    char* c = static_cast<char*>(buf.p);
+    auto take32 = [&](int64_t n) {
+      int32_t* r = reinterpret_cast<int32_t*>(c);
+      c += ((n * 4 + 63) / 64) * 64;
+      return r;
+    };
+    auto take64 = [&](int64_t n) {
+      int64_t* r = reinterpret_cast<int64_t*>(c);
+      c += ((n * 8 + 63) / 64) * 64;
+      return r;
+    };
+    xin = take32(HW);
+    xpix = take32(OHW);
+    tap = take32(RS);
+    for (int64_t h = 0; h < p.H; ++h)
+      for (int64_t w = 0; w < p.W; ++w) {
+        const int64_t a = h + p.pt, b = w + p.pl;
+        xin[h * p.W + w] = (a >= 0 && b >= 0 && a < Hp && b < Wp) ? static_cast<int32_t>((a * Wp + b) * L) : -1;
+      }
+    for (int64_t oh = 0; oh < p.OH; ++oh)
+      for (int64_t ow = 0; ow < p.OW; ++ow)
+        xpix[oh * p.OW + ow] = static_cast<int32_t>((oh * p.sh * Wp + ow * p.sw) * L);
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s)
+        tap[r * p.S + s] = static_cast<int32_t>((r * p.dh * Wp + s * p.dw) * L);
+    if (!grad) return;
+    // dy rows that reach input row h: oh = (h + pt − r·dh) / sh for h in [0, H), r in [0, R)
+    oh0 = floor_div(p.pt - (p.R - 1) * p.dh, p.sh);
+    ow0 = floor_div(p.pl - (p.S - 1) * p.dw, p.sw);
+    Dh = floor_div(p.H - 1 + p.pt, p.sh) - oh0 + 1;
+    Dw = floor_div(p.W - 1 + p.pl, p.sw) - ow0 + 1;
+    dyin = take32(OHW);
+    w_x = take32(OHW);
+    w_dy = take32(OHW);
+    nw = 0;
+    for (int64_t oh = 0; oh < p.OH; ++oh)
+      for (int64_t ow = 0; ow < p.OW; ++ow) {
+        const int64_t a = oh - oh0, b = ow - ow0, i = oh * p.OW + ow;
+        dyin[i] = (a >= 0 && a < Dh && b >= 0 && b < Dw)
+                      ? static_cast<int32_t>((a * Dw + b) * L) : -1;
+        if (dyin[i] >= 0) {
+          w_x[nw] = xpix[i];
+          w_dy[nw++] = dyin[i];
+        }
+      }
+    nph = p.sh * p.sw;
+    ph_pix0 = take64(nph + 1);
+    ph_pix = take32(HW);
+    ph_off = take32(HW);
+    ph_tap0 = take64(nph + 1);
+    ph_tapo = take32(nph * RS);
+    ph_tapt = take32(nph * RS);
+    int64_t np = 0, nt = 0;
+    for (int64_t pa = 0; pa < p.sh; ++pa)
+      for (int64_t pb = 0; pb < p.sw; ++pb) {
+        const int64_t q = pa * p.sw + pb;
+        ph_pix0[q] = np;
+        ph_tap0[q] = nt;
+        // pixels (h, w) with (h + pt) ≡ pa (mod sh), (w + pl) ≡ pb (mod sw); dz position of
+        // tap (0, 0)'s reference: oh = (h + pt − pa) / sh, ow = (w + pl − pb) / sw
+        for (int64_t h = 0; h < p.H; ++h) {
+          if (((h + p.pt) % p.sh + p.sh) % p.sh != pa) continue;
+          for (int64_t w = 0; w < p.W; ++w) {
+            if (((w + p.pl) % p.sw + p.sw) % p.sw != pb) continue;
+            const int64_t oh = floor_div(h + p.pt - pa, p.sh), ow = floor_div(w + p.pl - pb, p.sw);
+            ph_pix[np] = static_cast<int32_t>(h * p.W + w);
+            ph_off[np++] = static_cast<int32_t>(((oh - oh0) * Dw + (ow - ow0)) * L);
+          }
+        }
+        // taps with r·dh ≡ pa (mod sh): dy row oh − (r·dh − pa) / sh
+        for (int64_t r = 0; r < p.R; ++r) {
+          if ((r * p.dh) % p.sh != pa) continue;
+          for (int64_t s = 0; s < p.S; ++s) {
+            if ((s * p.dw) % p.sw != pb) continue;
+            const int64_t dr = (r * p.dh - pa) / p.sh, ds = (s * p.dw - pb) / p.sw;
+            ph_tapo[nt] = static_cast<int32_t>(-(dr * Dw + ds) * L);
+            ph_tapt[nt++] = static_cast<int32_t>(r * p.S + s);
+          }
+        }
+      }
+    ph_pix0[nph] = np;
+    ph_tap0[nph] = nt;
+  }
+
+  static size_t bytes(const Conv2dParams& p, bool grad) {
+    const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+    const int64_t nph = p.sh * p.sw;
+    int64_t n = (HW + OHW + RS) * 4 + 3 * 64;
+    if (grad) n += 3 * OHW * 4 + (2 * HW + 2 * nph * RS) * 4 + 2 * (nph + 1) * 8 + 9 * 64;
+    return static_cast<size_t>(n);
+  }
+};
+
+// Zero the pixels of a [rows][cols][L] block outside rows [r0, r1) × columns [c0, c1) (the
+// padding the transposes never write).
+template <class T>
+void zero_margins(T* buf, int64_t rows, int64_t cols, int64_t L, int64_t r0, int64_t r1,
+                  int64_t c0, int64_t c1) {
+  r0 = imax(0, imin(r0, rows));
+  r1 = imax(r0, imin(r1, rows));
+  c0 = imax(0, imin(c0, cols));
+  c1 = imax(c0, imin(c1, cols));
+  fill(buf, r0 * cols * L, T(0));
+  for (int64_t r = r0; r < r1; ++r) {
+    fill(buf + r * cols * L, c0 * L, T(0));
+    fill(buf + (r * cols + c1) * L, (cols - c1) * L, T(0));
+  }
+  fill(buf + r1 * cols * L, (rows - r1) * cols * L, T(0));
+}
+
+// Shapes the blocked scheme takes: this ISA has vectors and one block's buffers stay within
+// about 1 MB (float32; an L2), so every map of MobileNetV2 at 224² (112² at most).
+template <class V>
+bool blocked_ok(const Conv2dParams& p) {
+  if (V::N == 1) return false;
+  if (p.N <= 0 || p.K <= 0 || p.C <= 0 || p.H <= 0 || p.W <= 0 || p.OH <= 0 || p.OW <= 0)
+    return false;
+  const int64_t Hp = (p.OH - 1) * p.sh + (p.R - 1) * p.dh + 1;
+  const int64_t Wp = (p.OW - 1) * p.sw + (p.S - 1) * p.dw + 1;
+  const int64_t Dh = (p.H - 1 + p.pt) / p.sh + ((p.R - 1) * p.dh + p.sh - 1) / p.sh + 2;
+  const int64_t Dw = (p.W - 1 + p.pl) / p.sw + ((p.S - 1) * p.dw + p.sw - 1) / p.sw + 2;
+  const int64_t big = int64_t(1) << 18;  // pixels × lanes of one block buffer
+  const int64_t m = p.K / p.C;
+  return Hp * Wp * V::N <= big && p.H * p.W * V::N <= big && p.OH * p.OW * V::N <= big &&
+         m * Dh * Dw * V::N <= 4 * big && m * p.R * p.S <= 4096;
+}
+
+// The forward takes the blocked scheme except where AVX-512's plane kernels
+// (conv_avx512.cpp: float32, stride 1, dilation 1, rows of whole vectors) are faster: rows
+// longer than 32 outputs. bench/bench_depthwise.py, 1 thread, CPU time, ms plane / blocked,
+// batch 16: 32 112² 4.42 / 5.01, 144 56² 5.10 / 5.39, 192 28² 2.60 / 1.80; stride 2 (no
+// plane kernel, the plane loops): 96 112² 13.2 / 8.2, 144 56² 6.9 / 2.6.
+template <class V>
+bool blocked_forward_ok(const Conv2dParams& p) {
+#if FASTDL_SIMD_LEVEL == 2
+  if (sizeof(typename V::T) == 4 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
+      p.OW > 32)
+    return false;
+#endif
+  return blocked_ok<V>(p);
+}
+
+// ---- channel-blocked forward ---------------------------------------------------------------
+template <class V, class T>
+bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+  if (!blocked_forward_ok<V>(p)) return false;
+  constexpr int L = V::N;
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  const Blocked g(p, L, false);
+  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
+  const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
+  const size_t wv_bytes = sizeof(T) * static_cast<size_t>(RS * L + L);
+  parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
+    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
+    T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
+    V* wv = static_cast<V*>(thread_scratch(wv_bytes, kScratchConvCol));
+    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / g.nb, c0 = (i % g.nb) * L, nc = imin(L, p.C - c0);
+      transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+      for (int64_t j = 0; j < m; ++j) {
+        alignas(64) T lane[L];
+        for (int64_t t = 0; t < RS; ++t) {
+          for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
+          wv[t] = V::load(lane);
+        }
+        for (int l = 0; l < L; ++l) lane[l] = (b && l < nc) ? b[(c0 + l) * m + j] : T(0);
+        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, V::load(lane), yb);
+        transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0 * m + j) * OHW, m * OHW);
+      }
+    }
+  });
+  return true;
+}
+
+// ---- channel-blocked gradients -------------------------------------------------------------
+template <class V, class T>
+bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
+                      T* dw) {
+  if (!blocked_ok<V>(p)) return false;
+  constexpr int L = V::N;
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  const Blocked g(p, L, true);
+  const int64_t dz_size = g.Dh * g.Dw * L;
+  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
+  const size_t dz_bytes = sizeof(T) * static_cast<size_t>(m * dz_size);
+  const size_t dxb_bytes = sizeof(T) * static_cast<size_t>(HW * L);
+  // weight vectors [j][t], the phase's tap weights and offsets, dW accumulators [j][t]
+  const size_t wv_bytes = sizeof(T) * static_cast<size_t>((3 * m * RS + 1) * L) +
+                          sizeof(int32_t) * static_cast<size_t>(m * RS) + 64;
+  auto block = [&](int64_t cb, int64_t n0, int64_t n1) {
+    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
+    T* dz = static_cast<T*>(thread_scratch(dz_bytes, kScratchConvDyT));
+    T* dxb = static_cast<T*>(thread_scratch(dxb_bytes, kScratchConvGCol));
+    V* wv = static_cast<V*>(thread_scratch(wv_bytes, kScratchConvCol));
+    V* pw = wv + m * RS;
+    V* acc = pw + m * RS;
+    int32_t* po = reinterpret_cast<int32_t*>(acc + m * RS);
+    if (dw) zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
+    for (int64_t j = 0; j < m; ++j)
+      zero_margins(dz + j * dz_size, g.Dh, g.Dw, L, -g.oh0, p.OH - g.oh0, -g.ow0, p.OW - g.ow0);
+    const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
+    alignas(64) T lane[L];
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t t = 0; t < RS; ++t) {
+        for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
+        wv[j * RS + t] = V::load(lane);
+        acc[j * RS + t] = V(T(0));
+      }
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t j = 0; j < m; ++j)
+        transpose_in<V>(dy + (n * p.K + c0 * m + j) * OHW, m * OHW, nc, OHW, g.dyin,
+                        dz + j * dz_size);
+      if (dw) {
+        transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+        for (int64_t j = 0; j < m; ++j)
+          wgrad(xb, dz + j * dz_size, g.w_x, g.w_dy, g.nw, g.tap, RS, acc + j * RS);
+      }
+      if (dx) {
+        for (int64_t q = 0; q < g.nph; ++q) {
+          // the phase's taps over every j: dz offset and weight vector
+          int64_t nt = 0;
+          for (int64_t j = 0; j < m; ++j)
+            for (int64_t e = g.ph_tap0[q]; e < g.ph_tap0[q + 1]; ++e) {
+              po[nt] = static_cast<int32_t>(g.ph_tapo[e] + j * dz_size);
+              pw[nt++] = wv[j * RS + g.ph_tapt[e]];
+            }
+          const int64_t pix0 = g.ph_pix0[q], np = g.ph_pix0[q + 1] - pix0;
+          if (g.nph == 1) {  // pixels in order: straight into dxb
+            run_taps(dz, g.ph_off, np, po, pw, nt, V(T(0)), dxb);
+          } else {  // through a stack buffer to the phase's pixels
+            for (int64_t i = 0; i < np; i += 64) {
+              alignas(64) T part[64 * L];
+              const int64_t cnt = imin(64, np - i);
+              run_taps(dz, g.ph_off + pix0 + i, cnt, po, pw, nt, V(T(0)), part);
+              for (int64_t u = 0; u < cnt; ++u)
+                V::load(part + u * L).store(dxb + g.ph_pix[pix0 + i + u] * L);
+            }
+          }
+        }
+        transpose_out<V>(dxb, HW, nc, dx + (n * p.C + c0) * HW, HW);
+      }
+    }
+    if (dw)
+      for (int64_t j = 0; j < m; ++j)
+        for (int64_t t = 0; t < RS; ++t) {
+          acc[j * RS + t].store(lane);
+          for (int64_t l = 0; l < nc; ++l) dw[((c0 + l) * m + j) * RS + t] = lane[l];
+        }
+  };
+  if (dw) {
+    parallel_for(g.nb, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t cb = b0; cb < b1; ++cb) block(cb, 0, p.N);
+    });
+  } else {
+    parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) block(i % g.nb, i / g.nb, i / g.nb + 1);
+    });
+  }
+  return true;
+}
+
+// ---- plane loops ---------------------------------------------------------------------------
+template <class T>
+void forward_plane(const Conv2dParams& p, const T* xp, const T* wk, T bias, T* yp) {
+  const int64_t OW = p.OW;
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    T* yr = yp + oh * OW;
+    fill(yr, OW, bias);
+    for (int64_t r = 0; r < p.R; ++r) {
+      const int64_t ih = oh * p.sh - p.pt + r * p.dh;
+      if (ih < 0 || ih >= p.H) continue;
+      const T* xr = xp + ih * p.W;
+      for (int64_t s = 0; s < p.S; ++s) {
+        const int64_t off = s * p.dw - p.pl;
+        int64_t lo, hi;
+        valid_range(off, p.sw, p.W, OW, lo, hi);
+        const T wv = wk[r * p.S + s];
+        if (p.sw == 1) {
+          const T* xs = xr + off;
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xs[ow];
+        } else {
+          const int64_t sw = p.sw;
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * sw + off];
+        }
+      }
+    }
+  }
+}
+
+// dx plane += the transposed convolution of one dy plane.
+template <class T>
+void backward_input_plane(const Conv2dParams& p, const T* dyp, const T* wk, T* dxp) {
+  const int64_t OW = p.OW;
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const T* dyr = dyp + oh * OW;
+    for (int64_t r = 0; r < p.R; ++r) {
+      const int64_t ih = oh * p.sh - p.pt + r * p.dh;
+      if (ih < 0 || ih >= p.H) continue;
+      T* xr = dxp + ih * p.W;
+      for (int64_t s = 0; s < p.S; ++s) {
+        const int64_t off = s * p.dw - p.pl;
+        int64_t lo, hi;
+        valid_range(off, p.sw, p.W, OW, lo, hi);
+        const T wv = wk[r * p.S + s];
+        if (p.sw == 1) {
+          T* xs = xr + off;
+          for (int64_t ow = lo; ow < hi; ++ow) xs[ow] += wv * dyr[ow];
+        } else {
+          const int64_t sw = p.sw;
+          for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw + off] += wv * dyr[ow];
+        }
+      }
+    }
+  }
+}
+
+// Dot product with 8 independent partial sums combined in a fixed order.
+template <class T>
+inline T dot_strided(const T* a, const T* b, int64_t stride_b, int64_t n) {
+  T acc[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
+  int64_t i = 0;
+  if (stride_b == 1) {
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  for (; i < n; ++i) acc[0] += a[i] * b[i * stride_b];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// dw[k, r, s] += sum over one image's plane.
+template <class T>
+void backward_weight_plane(const Conv2dParams& p, const T* xp, const T* dyp, T* dwk) {
+  const int64_t OW = p.OW;
+  for (int64_t r = 0; r < p.R; ++r) {
+    int64_t oh_lo, oh_hi;
+    valid_range(r * p.dh - p.pt, p.sh, p.H, p.OH, oh_lo, oh_hi);
+    for (int64_t s = 0; s < p.S; ++s) {
+      const int64_t off = s * p.dw - p.pl;
+      int64_t lo, hi;
+      valid_range(off, p.sw, p.W, OW, lo, hi);
+      T acc = T(0);
+      for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+        const T* xr = xp + (oh * p.sh - p.pt + r * p.dh) * p.W + off;
+        acc += dot_strided(dyp + oh * OW + lo, xr + lo * p.sw, p.sw, hi - lo);
+      }
+      dwk[r * p.S + s] += acc;
+    }
+  }
+}
+
+template <class T>
+void forward_loops(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  parallel_for(p.N * p.K, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i) {
+      const int64_t n = i / p.K, k = i % p.K, c = k / m;
+      forward_plane(p, x + (n * p.C + c) * HW, w + k * RS, b ? b[k] : T(0), y + i * OHW);
+    }
+  });
+}
+
+template <class T>
+void backward_loops(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
+  if (dx) {
+    parallel_for(p.N * p.C, 4, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) {
+        const int64_t n = i / p.C, c = i % p.C;
+        T* dxp = dx + i * HW;
+        fill(dxp, HW, T(0));
+        for (int64_t j = 0; j < m; ++j) {
+          const int64_t k = c * m + j;
+          backward_input_plane(p, dy + (n * p.K + k) * OHW, w + k * RS, dxp);
+        }
+      }
+    });
+  }
+  if (dw) {
+    parallel_for(p.K, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        T* dwk = dw + k * RS;
+        fill(dwk, RS, T(0));
+        const int64_t c = k / m;
+        for (int64_t n = 0; n < p.N; ++n)
+          backward_weight_plane(p, x + (n * p.C + c) * HW, dy + (n * p.K + k) * OHW, dwk);
+      }
+    });
+  }
+}
+
+}  // namespace depthwise
+}  // namespace
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace conv
+}  // namespace fastdl
