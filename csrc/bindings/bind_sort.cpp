@@ -81,10 +81,11 @@ py::tuple unique_t(const py::array& x, bool return_inverse, bool return_counts) 
                         return_counts ? cbuf.as<int64_t>() : nullptr);
   }
   py::array vals = pool_array({u}, x.dtype());
-  std::memcpy(ptr<T>(vals), vbuf.as<T>(), sizeof(T) * static_cast<size_t>(u));
+  if (u) std::memcpy(ptr<T>(vals), vbuf.as<T>(), sizeof(T) * static_cast<size_t>(u));
   if (return_counts) {
     py::array c = pool_array({u}, py::dtype::of<int64_t>());
-    std::memcpy(ptr<int64_t>(c), cbuf.as<int64_t>(), sizeof(int64_t) * static_cast<size_t>(u));
+    if (u)
+      std::memcpy(ptr<int64_t>(c), cbuf.as<int64_t>(), sizeof(int64_t) * static_cast<size_t>(u));
     cnt = c;
   }
   return py::make_tuple(vals, inv, cnt);

@@ -77,7 +77,8 @@ def _order(a, d, descending, stable):
 def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     """The elements sorted along ``dim`` and where they came from: a named tuple
     ``(values, indices)``. The sort is always stable (equal elements keep their order, also
-    descending); NaN counts as the largest value. Gradient to the sorted elements.
+    descending); NaN counts as the largest value and -0.0 equals 0.0 (torch's order).
+    Gradient to the sorted elements. float32/float64/int32/int64 run on a radix-sort kernel.
 
     Example: ``fastdl.sort(fastdl.tensor([3.0, 1.0, 1.0, 2.0]))`` gives values
     ``[1, 1, 2, 3]``, indices ``[1, 2, 3, 0]``."""
@@ -239,7 +240,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     """For each value of ``input``, the index where it would be inserted into
     ``sorted_sequence`` to keep it sorted (the innermost dimension; leading dimensions must
     match ``input``'s, or the sequence is 1-D). ``right=True`` (or ``side="right"``) puts
-    it after equal elements. int64 (int32 with ``out_int32``).
+    it after equal elements. int64 (int32 with ``out_int32``). As torch, the index is found by
+    bisection stepping right past ``s`` when ``not s >= v`` (``not s > v`` for right): a NaN
+    value lands at the end, and a sequence holding NaN gives torch's answer step for step.
 
     Example: ``fastdl.searchsorted(fastdl.tensor([1, 3, 5]), fastdl.tensor([3, 6]))`` gives
     ``[1, 3]``."""
