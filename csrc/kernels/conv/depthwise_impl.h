@@ -417,25 +417,38 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const Blocked g(p, L, false);
-  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
-  const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
-  const size_t wv_bytes = sizeof(T) * static_cast<size_t>(RS * L + L);
-  parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
-    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
-    T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
-    V* wv = static_cast<V*>(thread_scratch(wv_bytes, kScratchConvCol));
-    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / g.nb, c0 = (i % g.nb) * L, nc = imin(L, p.C - c0);
-      transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+  // per block and j: the RS weight vectors and the bias vector, [cb][j][RS + 1]
+  const int64_t nv = m * (RS + 1);
+  PoolBuf wbuf(sizeof(V) * static_cast<size_t>(g.nb * nv));
+  V* wall = wbuf.as<V>();
+  parallel_for(g.nb, grain_for(nv * L), [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
+      alignas(64) T lane[L];
       for (int64_t j = 0; j < m; ++j) {
-        alignas(64) T lane[L];
+        V* wv = wall + cb * nv + j * (RS + 1);
         for (int64_t t = 0; t < RS; ++t) {
           for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
           wv[t] = V::load(lane);
         }
         for (int l = 0; l < L; ++l) lane[l] = (b && l < nc) ? b[(c0 + l) * m + j] : T(0);
-        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, V::load(lane), yb);
+        wv[RS] = V::load(lane);
+      }
+    }
+  });
+  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
+  const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
+  // items (image, block) per chunk: about 32 chunks (the margins are zeroed once per chunk)
+  parallel_for(p.N * g.nb, imax(1, p.N * g.nb / 32), [&](int64_t i0, int64_t i1) {
+    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
+    T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
+    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / g.nb, cb = i % g.nb, c0 = cb * L, nc = imin(L, p.C - c0);
+      transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+      for (int64_t j = 0; j < m; ++j) {
+        const V* wv = wall + cb * nv + j * (RS + 1);
+        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], yb);
         transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0 * m + j) * OHW, m * OHW);
       }
     }
