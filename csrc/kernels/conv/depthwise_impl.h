@@ -17,8 +17,14 @@
 //    image. Pixel and tap positions are tables of offsets computed once per call, so the
 //    inner loops have no bounds tests.
 //  * plane loops (`forward_loops` / `backward_loops`): threads over (n, k) planes, vectorised
-//    along an output row (the generic build, and large maps where AVX-512's plane kernels in
-//    conv_avx512.cpp do not apply).
+//    along an output row: the generic build, and maps too large for the blocked scheme where
+//    AVX-512's plane kernels (conv_avx512.cpp, stride 1) do not apply.
+// Choice (blocked_ok, blocked_forward_ok): the blocked scheme whenever one block's buffers stay
+// within about 1 MB of float32 (every map of MobileNetV2 at 224²), except the float32 stride-1
+// forward with rows longer than 32 on AVX-512, where the plane kernels measured faster.
+// Measured (bench/bench_depthwise.py, 1 thread, CPU time, batch 16, ms torch / fastdl before
+// / fastdl blocked): 384 14² forward 1.03 / 2.22 / 1.12, forward + backward 5.49 / 12.84 /
+// 4.61; 960 7² 0.77 / 1.79 / 0.65 and 3.68 / 8.70 / 2.56 (details: the module's table).
 // Threads: the forward and a backward without weight gradient over (image, channel block);
 // a backward with weight gradient over channel blocks, each running the images in order, so
 // dW is summed in one fixed order: bitwise the same for any thread count (every partition is
@@ -238,7 +244,7 @@ void wgrad(const T* x, const T* dy, const int32_t* x_off, const int32_t* dy_off,
 }
 
 // ---- channel-blocked scheme: geometry and offset tables -----------------------------------
-// Offsets are element offsets into one block buffer (int32: the buffers are small, see ok()).
+// Offsets are element offsets into one block buffer (int32: blocked_ok bounds the buffers).
 struct Blocked {
   int64_t L, nb;         // lanes, channel blocks
   int64_t Hp, Wp;        // padded input block: rows oh·sh + r·dh, columns ow·sw + s·dw
