@@ -22,13 +22,10 @@
 // Choice (blocked_ok, blocked_forward_ok): the blocked scheme whenever one block's buffers stay
 // within about 1 MB of float32 (every map of MobileNetV2 at 224²), except the float32 stride-1
 // forward with rows longer than 32 on AVX-512, where the plane kernels measured faster.
-// Measured (bench/bench_depthwise.py, 1 thread, CPU time, batch 16, ms torch / fastdl before
-// / fastdl blocked): 384 14² forward 1.03 / 2.22 / 1.12, forward + backward 5.49 / 12.84 /
-// 4.61; 960 7² 0.77 / 1.79 / 0.65 and 3.68 / 8.70 / 2.56 (details: the module's table).
-// Threads: the forward and a backward without weight gradient over (image, channel block);
-// a backward with weight gradient over channel blocks, each running the images in order, so
-// dW is summed in one fixed order: bitwise the same for any thread count (every partition is
-// a function of the shape only).
+// Measured (bench/bench_depthwise.py 1 --cpu-time, batch 16, ms torch / fastdl; the plane
+// scheme alone before: fastdl 2.22 and 12.84 at 384 14², 1.79 and 8.70 at 960 7²):
+//   384 14²: forward 1.86 / 0.91, forward + backward 6.71 / 4.24;
+//   960 7²:  forward 0.67 / 0.44, forward + backward 4.34 / 2.45.
 #pragma once
 #include <cstdint>
 
