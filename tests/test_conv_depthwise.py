@@ -1,7 +1,7 @@
 """Depthwise convolution (groups = in_channels, K = m·C output channels: MobileNet's 3×3 with
-m = 1): the channel-blocked kernels (AVX2/AVX-512: a vector's lanes are channels; maps up to
-64×64, any stride, dilation and multiplier) and the plane loops (the generic build, larger
-maps): forward and gradients against the NumPy reference and torch, float32 and float64, on
+m = 1): the channel-blocked kernels (AVX2/AVX-512: a vector's lanes are channels; block
+buffers up to ~1 MB, any stride, dilation and multiplier) and the plane loops and kernels (the
+generic build, maps over 16384 pixels): forward and gradients against the NumPy reference and torch, float32 and float64, on
 every ISA, channels_last inputs, bitwise 1 = 2 threads, gradcheck."""
 import numpy as np
 import pytest
@@ -26,8 +26,9 @@ SHAPES = [
     (2, 4, 5, 5, 1, 2, 0, 1, 1),      # 1×1 stride 2: input pixels no tap reads
     (2, 40, 4, 4, 3, 1, 3, 1, 1),     # padding wider than the map (border outputs all bias)
     (1, 7, 2, 3, 7, 1, 3, 1, 2),      # kernel larger than the map
-    (2, 3, 70, 66, 3, 1, 1, 1, 1),    # large map: the plane loops / AVX-512 plane kernels
-    (1, 5, 67, 68, 3, 2, 1, 1, 1),    # large map, stride 2
+    (1, 2, 131, 129, 3, 1, 1, 1, 1),  # large map: the plane loops / AVX-512 plane kernels
+    (1, 3, 133, 130, 3, 2, 1, 1, 1),  # large map, stride 2: the plane loops
+    (2, 3, 40, 66, 3, 1, 1, 1, 1),    # rows over 32: AVX-512's plane kernel forward
 ]
 
 

@@ -195,8 +195,9 @@ inline bool is_pointwise(const Conv2dParams& p) {
 
 inline bool is_depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
 
-// ---- depthwise: depthwise_impl.h (the channel-blocked kernels and the plane loops)
+// Depthwise convolutions: depthwise_impl.h (the channel-blocked kernels and the plane loops).
 
+// Sum with 8 independent partial sums combined in a fixed order (the bias gradient).
 template <class T>
 inline T dot_sum(const T* a, int64_t n) {
   T acc[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};

@@ -17,12 +17,15 @@
 //    image. Pixel and tap positions are tables of offsets computed once per call, so the
 //    inner loops have no bounds tests.
 //  * plane loops (`forward_loops` / `backward_loops`): threads over (n, k) planes, vectorised
-//    along an output row (the generic build, and large maps where AVX-512's plane kernels in
-//    conv_avx512.cpp do not apply).
-// Threads: the forward and a backward without weight gradient over (image, channel block);
-// a backward with weight gradient over channel blocks, each running the images in order, so
-// dW is summed in one fixed order: bitwise the same for any thread count (every partition is
-// a function of the shape only).
+//    along an output row: the generic build, and maps too large for the blocked scheme where
+//    AVX-512's plane kernels (conv_avx512.cpp, stride 1) do not apply.
+// Choice (blocked_ok, blocked_forward_ok): the blocked scheme whenever one block's buffers stay
+// within about 1 MB of float32 (every map of MobileNetV2 at 224²), except the float32 stride-1
+// forward with rows longer than 32 on AVX-512, where the plane kernels measured faster.
+// Measured (bench/bench_depthwise.py 1 --cpu-time, batch 16, ms torch / fastdl; the plane
+// scheme alone before: fastdl 2.22 and 12.84 at 384 14², 1.79 and 8.70 at 960 7²):
+//   384 14²: forward 1.86 / 0.91, forward + backward 6.71 / 4.24;
+//   960 7²:  forward 0.67 / 0.44, forward + backward 4.34 / 2.45.
 #pragma once
 #include <cstdint>
 
@@ -238,7 +241,7 @@ void wgrad(const T* x, const T* dy, const int32_t* x_off, const int32_t* dy_off,
 }
 
 // ---- channel-blocked scheme: geometry and offset tables -----------------------------------
-// Offsets are element offsets into one block buffer (int32: the buffers are small, see ok()).
+// Offsets are element offsets into one block buffer (int32: blocked_ok bounds the buffers).
 struct Blocked {
   int64_t L, nb;         // lanes, channel blocks
   int64_t Hp, Wp;        // padded input block: rows oh·sh + r·dh, columns ow·sw + s·dw
@@ -417,25 +420,38 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const Blocked g(p, L, false);
-  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
-  const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
-  const size_t wv_bytes = sizeof(T) * static_cast<size_t>(RS * L + L);
-  parallel_for(p.N * g.nb, 1, [&](int64_t i0, int64_t i1) {
-    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
-    T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
-    V* wv = static_cast<V*>(thread_scratch(wv_bytes, kScratchConvCol));
-    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / g.nb, c0 = (i % g.nb) * L, nc = imin(L, p.C - c0);
-      transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+  // per block and j: the RS weight vectors and the bias vector, [cb][j][RS + 1]
+  const int64_t nv = m * (RS + 1);
+  PoolBuf wbuf(sizeof(V) * static_cast<size_t>(g.nb * nv));
+  V* wall = wbuf.as<V>();
+  parallel_for(g.nb, grain_for(nv * L), [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
+      alignas(64) T lane[L];
       for (int64_t j = 0; j < m; ++j) {
-        alignas(64) T lane[L];
+        V* wv = wall + cb * nv + j * (RS + 1);
         for (int64_t t = 0; t < RS; ++t) {
           for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
           wv[t] = V::load(lane);
         }
         for (int l = 0; l < L; ++l) lane[l] = (b && l < nc) ? b[(c0 + l) * m + j] : T(0);
-        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, V::load(lane), yb);
+        wv[RS] = V::load(lane);
+      }
+    }
+  });
+  const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
+  const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
+  // items (image, block) per chunk: about 32 chunks (the margins are zeroed once per chunk)
+  parallel_for(p.N * g.nb, imax(1, p.N * g.nb / 32), [&](int64_t i0, int64_t i1) {
+    T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
+    T* yb = static_cast<T*>(thread_scratch(yb_bytes, kScratchConvDyT));
+    zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / g.nb, cb = i % g.nb, c0 = cb * L, nc = imin(L, p.C - c0);
+      transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+      for (int64_t j = 0; j < m; ++j) {
+        const V* wv = wall + cb * nv + j * (RS + 1);
+        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], yb);
         transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0 * m + j) * OHW, m * OHW);
       }
     }
