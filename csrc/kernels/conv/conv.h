@@ -17,7 +17,9 @@
 //    (sized to stay in L2) and one GEMM W_g · col per tile; threads over the batch (the GEMM
 //    then runs on the calling thread); with a single image the GEMM itself is threaded.
 //  * 1×1, stride 1, no padding: the input plane is already the col matrix: GEMM only.
-//  * depthwise (groups = C > 1): a direct kernel, threads over (n, k) planes.
+//  * depthwise (groups = C > 1): depthwise_impl.h: channel-blocked kernels (a vector's lanes
+//    are channels of one image, taps as whole-vector FMAs) where the block fits ~1 MB, else
+//    plane kernels (AVX-512 stride 1, conv_avx512.cpp) or plain loops over (n, k) planes.
 //  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
 //  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
 //    summed in chunk order: bitwise identical for any thread count.
