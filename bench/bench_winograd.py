@@ -128,7 +128,8 @@ def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
             ms = {k: v * 1e3 for k, v in best.items()}
             ratio = ms["torch"] / ms["fastdl"]
             wt = [t for a, t in zip(chosen[:2], tiles) if a == "winograd"]
-            print(f"{name:<16} {pname:<7}" + "".join(f"{ms[c]:8.2f}" for c in cols) +
+            print(f"{name:<16} {pname:<7}" +
+                  "".join(f"{ms[c]:8.2f}" if ms[c] < float("inf") else f"{'':8}" for c in cols) +
                   f"  {ratio:12.2f}  {','.join(chosen)} {'F' + '/F'.join(wt) if wt else ''}",
                   flush=True)
 

@@ -223,3 +223,38 @@ def test_tile_setting_error(monkeypatch):
                 F.conv2d(x, w, padding=1)
         monkeypatch.setenv("FASTDL_WINOGRAD_TILE", "auto")
         assert F.conv2d(x, w, padding=1).shape == (1, 2, 5, 5)
+
+
+def test_inference_caches_the_transformed_filter(monkeypatch):
+    """A graph-free forward that runs Winograd uses the transformed filter packed once per
+    weight version (the packed path, every ISA): bitwise the graph forward's result, re-packed
+    after an in-place weight update, and a plan gone stale (another tile) still gives the
+    right result."""
+    rng = np.random.default_rng(7)
+    x = fastdl.tensor(rng.standard_normal((4, 40, 8, 7)).astype(np.float32))
+    b = fastdl.tensor(rng.standard_normal(36).astype(np.float32))
+    geo = (1, 1, 1, 1, 1, 1, 1, 1, 1)
+    for isa in isa_paths():
+        fconv.clear_weight_cache()
+        w = fastdl.tensor(rng.standard_normal((36, 40, 3, 3)).astype(np.float32),
+                          requires_grad=True)
+        with use_isa(isa), fconv.conv_algorithm("auto"):
+            assert fconv.conv2d_algorithm((4, 40, 8, 7), (36, 40, 3, 3), padding=1)[0] == \
+                "winograd"
+            packed = _C.conv2d_pack_weight(x.numpy(), w.detach().numpy(), *geo)
+            assert packed is not None and packed[0] == 3.0  # the Winograd plan's tag
+            for step in range(2):
+                ref = F.conv2d(x, w, b, padding=1).detach().numpy()  # records a graph
+                with fastdl.no_grad():
+                    y1 = F.conv2d(x, w, b, padding=1).numpy()  # packs (or re-packs)
+                    y2 = F.conv2d(x, w, b, padding=1).numpy()  # the cached pack
+                    assert np.array_equal(y1, ref) and np.array_equal(y2, ref), (isa, step)
+                    w.mul_(1.5)  # a new weight version
+            monkeypatch.setenv("FASTDL_WINOGRAD_TILE", "4")  # the cached F(2×2) plan is stale
+            with fastdl.no_grad():
+                y4 = F.conv2d(x, w, b, padding=1).numpy()
+            assert np.array_equal(y4, F.conv2d(x, w, b, padding=1).detach().numpy())
+            stale = _C.conv2d_forward_packed(x.numpy(), w.detach().numpy(), packed, b.numpy(),
+                                             *geo)
+            assert np.array_equal(stale, y4), isa
+            monkeypatch.delenv("FASTDL_WINOGRAD_TILE")

@@ -99,7 +99,8 @@ py::object conv2d_forward(const py::array& x, const py::array& w, const py::obje
 
 // The weight transform of the forward pass for this geometry (input x: its shape only), done
 // once so an inference loop can cache it per weight version; None where there is no packed
-// path (float64, no AVX-512, depthwise, a forced algorithm or shape without one).
+// path (float64, depthwise, a forced algorithm or shape without one; without AVX-512 only
+// the layers that run Winograd have one).
 py::object conv2d_pack_weight(const py::array& x, const py::array& w, int64_t sh, int64_t sw,
                               int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
                               int64_t dw, int64_t groups) {

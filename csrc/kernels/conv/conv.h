@@ -73,9 +73,13 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 // version): the forward pass's weight transform done once instead of on every call.
 //  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
 //  * plan "col" (automatic choice only, N·OH·OW <= 512 columns and at most 4 segments of
-//    16·NV columns, each of which reads all the weights: batch-1 inference): im2col of the batch, then the direct kernel's micro-kernel run over the im2col
+//    16·NV columns, each of which reads all the weights: batch-1 inference): im2col of the
+//    batch, then the direct kernel's micro-kernel run over the im2col
 //    columns as a 1×1 convolution against the packed panels — no GEMM packing of the weights
 //    on every call (a 512×4608 weight is 9.4 MB: packing it cost more than the product).
+//  * plan "winograd" (every ISA; wherever the forward runs Winograd, conv_impl.h): the
+//    transformed filters of winograd_impl.h's wino_filters, so an inference loop skips the
+//    filter transform (E·C·K values, 16 MB at 512→512 for F(2×2)) on every call.
 // conv2d_packed_size: float elements of the packed array for p (a 16-float header holding
 // the plan, then the panels), 0 when this ISA/shape has no packed path (then call
 // conv2d_forward). conv2d_forward_packed falls back to conv2d_forward(p, x, w, b, y) when wp

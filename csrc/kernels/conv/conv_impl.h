@@ -747,9 +747,61 @@ void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const f
 }
 #endif
 
+// ---- prepacked weights: the Winograd plan (every ISA) in front of the ISA's own plans ------
+// When the forward of p runs Winograd, the inference path's packed weight (conv.h:
+// conv2d_packed_size) is the transformed filter U of wino_filters (forward layout), after a
+// header of kWinoPackHeader floats: [kWinoPackTag, tile, NR]. The kernels check the header
+// against the plan p needs now (the forced algorithm or FASTDL_WINOGRAD_TILE may have changed)
+// and otherwise run the plain forward.
+constexpr int64_t kWinoPackHeader = 16;
+constexpr float kWinoPackTag = 3.0f;  // the AVX-512 plans are 1 (direct) and 2 (col)
+
+int wino_pack_tile(const Conv2dParams& p) {
+  if (!wino_ok(p) || p.OH <= 0 || p.OW <= 0 ||
+      algorithm_for(p, sizeof(float), Pass::forward) != Algo::winograd)
+    return 0;
+  return winograd_tile_for(p, false);
+}
+
+int64_t packed_size_any(const Conv2dParams& p) {
+  const int64_t tm = wino_pack_tile(p);
+  if (!tm) return packed_size(p);
+  return kWinoPackHeader + (tm + 2) * (tm + 2) * p.C * wino_padded<float>(p.K);
+}
+
+void pack_any(const Conv2dParams& p, const float* w, float* wp) {
+  const int tm = wino_pack_tile(p);
+  if (!tm) return pack_f(p, w, wp);
+  fill(wp, kWinoPackHeader, 0.0f);
+  wp[0] = kWinoPackTag;
+  wp[1] = static_cast<float>(tm);
+  wp[2] = static_cast<float>(wino_nr<float>());
+  if (tm == 4)
+    wino_filters<4>(w, p.K, p.C, false, wp + kWinoPackHeader);
+  else
+    wino_filters<2>(w, p.K, p.C, false, wp + kWinoPackHeader);
+}
+
+void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                    const float* b, float* y) {
+  const int tm = wino_pack_tile(p);
+  const bool wino_pack = wp[0] == kWinoPackTag;
+  if (tm && wino_pack && wp[1] == static_cast<float>(tm) &&
+      wp[2] == static_cast<float>(wino_nr<float>())) {
+    const float* U = wp + kWinoPackHeader;
+    if (tm == 4)
+      wino_run<4>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
+    else
+      wino_run<2>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
+    return;
+  }
+  if (tm || wino_pack) return forward(p, x, w, b, y);  // a stale plan
+  fwd_packed_f(p, x, w, wp, b, y);
+}
+
 }  // namespace
 
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size, pack_f, fwd_packed_f};
+const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size_any, pack_any, fwd_packed_any};
 
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace conv

@@ -97,7 +97,14 @@ inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
 // asks only for float32); never for the weight gradient. At least kWinoMinChannels channels
 // each way (an RGB stem loses: the transforms cost more than the product) and enough output
 // pixels in the batch (N·OH·OW for the forward, N·H·W for the input gradient) that the filter
-// transform (rewritten on every call) is amortised. Measured with bench/bench_winograd.py.
+// transform (rewritten on every call) is amortised. Measured with bench/bench_winograd.py and
+// the same forced algorithms on smaller batches (one thread, CPU time, minimum of 5 rounds,
+// AMD Zen 4 shared with other jobs; ms F(2×2) / batched GEMM, forward | input gradient):
+//   512→512 2² ×32 (128 px)   6.1 / 6.8 | 5.5 / 8.0     512→512 4² ×4 (64 px)  5.0 / 3.5 | 5.2 / 5.0
+//   512→512 7² ×2 (98 px)     6.3 / 6.0 | 5.9 / 7.2     256→256 8² ×2 (128 px) 1.6 / 1.8 | 1.6 / 2.3
+//   128→128 10² ×1 (100 px)   0.30 / 0.41 | 0.30 / 0.47  64→64 8² ×2 (128 px) 0.12 / 0.17 | 0.11 / 0.19
+// i.e. the transform is amortised from about 100 output pixels whatever the channel count
+// (the product and the filter transform both scale with C·K).
 constexpr int64_t kWinoMinChannels = 32;
 constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
