@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'avg_pool3d', 'avg_pool3d_backward', 'batch_norm_backward', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'supported_isas', 'tensorops_cumext', 'tensorops_cumop', 'tensorops_erfinv', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_index_add', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'avg_pool3d', 'avg_pool3d_backward', 'batch_norm_backward', 'batch_norm_backward_act', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'sort_rows', 'sort_searchsorted', 'sort_unique', 'supported_isas', 'tensorops_cumext', 'tensorops_cumop', 'tensorops_diag_embed', 'tensorops_erfinv', 'tensorops_flip', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_index_add', 'tensorops_lerp', 'tensorops_logaddexp', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_nansum', 'tensorops_outer', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk', 'tensorops_tri', 'tensorops_unary']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -75,13 +75,17 @@ def batch_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, mean: 
     """
     Fused batch-norm backward: (grad_input, grad_weight, grad_bias).
     """
-def batch_norm_eval(input: numpy.ndarray, running_mean: numpy.ndarray, running_var: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+def batch_norm_backward_act(grad_output: numpy.ndarray, input: numpy.ndarray, mean: numpy.ndarray, invstd: numpy.ndarray, weight: typing.Any, output: numpy.ndarray, activation: str, min_val: typing.SupportsFloat | typing.SupportsIndex, max_val: typing.SupportsFloat | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     """
-    Batch norm with given statistics: returns (y, invstd).
+    Training backward of act(batch_norm(x)) from the gradient of the activation's output and that output ('relu' or 'clamp' to [min_val, max_val]): (grad_input, grad_weight, grad_bias), bitwise the activation's backward followed by batch_norm_backward.
     """
-def batch_norm_train(input: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex) -> tuple:
+def batch_norm_eval(input: numpy.ndarray, running_mean: numpy.ndarray, running_var: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple:
     """
-    Batch norm with batch statistics: returns (y, mean, biased var, invstd).
+    Batch norm with given statistics: returns (y, invstd); activation as batch_norm_train.
+    """
+def batch_norm_train(input: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple:
+    """
+    Batch norm with batch statistics: returns (y, mean, biased var, invstd); y is act(batch_norm(x)) with activation 'relu' or 'clamp' (to [min_val, max_val]).
     """
 def clip_grad_norm_(grads: typing.Any, max_norm: typing.SupportsFloat | typing.SupportsIndex, norm_type: typing.SupportsFloat | typing.SupportsIndex = 2.0, error_if_nonfinite: bool = False) -> float:
     """
@@ -273,6 +277,18 @@ def softmax_backward(y: numpy.ndarray, grad: numpy.ndarray, dim: typing.Supports
     ...
 def softmax_forward(x: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, log: bool, out: numpy.ndarray | None = None) -> numpy.ndarray:
     ...
+def sort_rows(input: numpy.ndarray, descending: bool = False, values: bool = True, indices: bool = True) -> tuple:
+    """
+    (values, indices) of input sorted along its last dimension, stably (equal elements keep their order, also descending); NaN the largest, -0.0 equal to 0.0. values / indices: None when not asked for. float32, float64, int32, int64.
+    """
+def sort_searchsorted(sorted_sequence: numpy.ndarray, input: numpy.ndarray, right: bool = False, out_int32: bool = False) -> numpy.ndarray:
+    """
+    int64 (int32 with out_int32), input's shape: each value's insertion point into the ascending sorted_sequence (1-D, or matching input in all but the last dimension), as torch.searchsorted (left: after the elements s with !(s >= v); right: !(s > v)).
+    """
+def sort_unique(input: numpy.ndarray, return_inverse: bool = False, return_counts: bool = False) -> tuple:
+    """
+    (values, inverse, counts): the distinct elements of the flattened input in ascending order (each NaN distinct, last, in input order; -0.0 and 0.0 one element, the first occurrence), each element's place in values (input's shape) and each value's count; inverse / counts None when not asked for.
+    """
 def supported_isas() -> list:
     ...
 def tensorops_cumext(input: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex, is_max: bool) -> tuple:
@@ -283,9 +299,17 @@ def tensorops_cumop(input: numpy.ndarray, dim: typing.SupportsInt | typing.Suppo
     """
     The running sum (prod: product) along dim, accumulated in double as torch's CPU scan.
     """
+def tensorops_diag_embed(input: numpy.ndarray, offset: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    input.shape[:-1] + (n, n), n = input.shape[-1] + |offset|: the last dimension of input (any numeric dtype) on the offset diagonal of each matrix, zeros elsewhere.
+    """
 def tensorops_erfinv(input: numpy.ndarray) -> numpy.ndarray:
     """
     The inverse error function of float32 input (within 2.7e-7 relative; ±inf at ±1, NaN outside [-1, 1]).
+    """
+def tensorops_flip(input: numpy.ndarray, dims: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> numpy.ndarray:
+    """
+    A C-contiguous copy of input (any numeric dtype) reversed along dims (each in [0, ndim)).
     """
 def tensorops_fmod(input: numpy.ndarray, other: numpy.ndarray, python_mod: bool) -> numpy.ndarray:
     """
@@ -303,6 +327,14 @@ def tensorops_index_add(input: numpy.ndarray, index: numpy.ndarray, source: nump
     """
     A copy of input with source's slice j added to input's slice index[j] along dim (negative indices count from the end). IndexError for an index out of range.
     """
+def tensorops_lerp(input: numpy.ndarray, end: numpy.ndarray, weight: typing.SupportsFloat | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    input + weight·(end - input) for |weight| < 0.5, else end - (end - input)·(1 - weight) (torch's formula), elementwise, with multiply-adds.
+    """
+def tensorops_logaddexp(input: numpy.ndarray, other: numpy.ndarray) -> numpy.ndarray:
+    """
+    log(exp(input) + exp(other)) elementwise, as max + log1p(exp(-|input - other|)).
+    """
 def tensorops_mode(input: numpy.ndarray) -> tuple:
     """
     (values, indices) per row: the most frequent value (the smallest of equally frequent ones, NaN the largest) and the index of its last occurrence. float32/float64/int64.
@@ -319,6 +351,14 @@ def tensorops_nan_to_num(input: numpy.ndarray, nan: typing.SupportsFloat | typin
     """
     input with NaN, +inf and -inf replaced by nan, posinf and neginf (cast to its dtype).
     """
+def tensorops_nansum(input: numpy.ndarray) -> float:
+    """
+    The sum of the non-NaN elements of input (0 when there are none), accumulated per vector lane in the input's dtype for at most 32 terms, then in double.
+    """
+def tensorops_outer(input: numpy.ndarray, vec2: numpy.ndarray) -> numpy.ndarray:
+    """
+    (m, n) with out[i, j] = input[i]·vec2[j].
+    """
 def tensorops_scatter_add(input: numpy.ndarray, index: numpy.ndarray, src: numpy.ndarray, dim: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
     """
     A copy of input with out[..., index[..., j, ...], ...] += src[..., j, ...] along dim (index and src one shape, matching input outside dim; negative indices count from the end). IndexError for an index out of range.
@@ -330,6 +370,14 @@ def tensorops_spmm(rows: numpy.ndarray, cols: numpy.ndarray, values: numpy.ndarr
 def tensorops_topk(input: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex, largest: bool) -> numpy.ndarray:
     """
     int64, input's shape with k along dim: the indices of the k largest (smallest) values along dim in order, NaN the largest, ties by lower index.
+    """
+def tensorops_tri(input: numpy.ndarray, diagonal: typing.SupportsInt | typing.SupportsIndex, upper: bool) -> numpy.ndarray:
+    """
+    The lower (upper=False: j - i <= diagonal) or upper (j - i >= diagonal) triangle of the last two dimensions of input (any numeric dtype), zeros elsewhere.
+    """
+def tensorops_unary(input: numpy.ndarray, code: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
+    """
+    f(input) elementwise in one pass, for code 0: sign (+0 for ±0 and NaN), 1: rsqrt (1/sqrt, exact division), 2: reciprocal, 3: frac (x - trunc(x)).
     """
 build_version: str
 compiler: str
