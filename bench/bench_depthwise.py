@@ -19,13 +19,11 @@ cores); under ``FASTDL_BENCH_SMOKE=1`` at toy sizes (batch 2 / 1, 12×12 input) 
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import fastdl
-import fastdl.nn.functional as F
 
-from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, record, rounds, settle
+from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, conv_runner, record, rounds, settle
 
 # MobileNetV2 at 224²: (channels, input size, stride) of its depthwise 3×3 layers
 LAYERS = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
@@ -56,48 +54,8 @@ def runner(side, layer, case, seed=0):
     """A no-argument callable running `case` of depthwise layer `layer` on `side`."""
     C, H, s = layer
     n, mode, cl = CASES[case]
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, C, H, H)).astype(np.float32)
-    w = (rng.standard_normal((C, 1, 3, 3)) * 0.2).astype(np.float32)
-    b = rng.standard_normal(C).astype(np.float32)
-    kw = dict(stride=s, padding=1, groups=C)
-    if side == "fastdl":
-        if mode == "fwd":
-            xt, wt, bt = (fastdl.from_numpy(a) for a in (x, w, b))
-            if cl:
-                xt = xt.contiguous(memory_format=fastdl.channels_last)
-
-            def run():
-                with fastdl.no_grad():
-                    return F.conv2d(xt, wt, bt, **kw)
-            return run
-        xt, wt, bt = (fastdl.tensor(a, requires_grad=True) for a in (x, w, b))
-        gt = fastdl.ones(F.conv2d(xt.detach(), wt.detach(), None, **kw).shape)
-
-        def run():
-            xt.grad = wt.grad = bt.grad = None
-            F.conv2d(xt, wt, bt, **kw).backward(gt)
-        return run
-    import torch
-    tF = torch.nn.functional
-    xt, wt, bt = (torch.from_numpy(a) for a in (x, w, b))
-    if mode == "fwd":
-        if cl:
-            xt = xt.contiguous(memory_format=torch.channels_last)
-            wt = wt.contiguous(memory_format=torch.channels_last)
-
-        def run():
-            with torch.no_grad():
-                return tF.conv2d(xt, wt, bt, **kw)
-        return run
-    for t in (xt, wt, bt):
-        t.requires_grad_(True)
-    gt = torch.ones_like(tF.conv2d(xt.detach(), wt.detach(), None, **kw))
-
-    def run():
-        xt.grad = wt.grad = bt.grad = None
-        tF.conv2d(xt, wt, bt, **kw).backward(gt)
-    return run
+    spec = dict(N=n, C=C, H=H, W=H, K=C, R=3, stride=s, padding=1, groups=C)
+    return conv_runner(side, spec, mode, channels_last=cl, seed=seed)
 
 
 # ---- pytest-benchmark ----------------------------------------------------------------------

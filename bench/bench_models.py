@@ -41,6 +41,7 @@ import pytest
 
 import fastdl
 from fastdl import _C
+from fastdl.bench import conv_runner
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from conftest import FULL, HAVE_TORCH, SMOKE, blas_threads, settle  # noqa: E402
@@ -352,42 +353,8 @@ def layer_flops(s):
 
 def layer_fn(side, s, mode, seed=0):
     """A no-argument callable: the conv layer `s` forward ('fwd') or forward + backward of
-    input, weight and bias ('fwdbwd') on `side`."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"])).astype(np.float32)
-    w = (rng.standard_normal((s["K"], s["C"] // s["groups"], s["R"], s["R"])) * 0.05
-         ).astype(np.float32)
-    b = rng.standard_normal(s["K"]).astype(np.float32)
-    kw = dict(stride=s["stride"], padding=s["padding"], groups=s["groups"])
-    if side == "fastdl":
-        F = fastdl.nn.functional
-        if mode == "fwd":
-            xt, wt, bt = (fastdl.from_numpy(a) for a in (x, w, b))
-            return lambda: F.conv2d(xt, wt, bt, **kw)
-        xt, wt, bt = (fastdl.tensor(a, requires_grad=True) for a in (x, w, b))
-        gy = np.ones(F.conv2d(xt.detach(), wt.detach(), None, **kw).shape, np.float32)
-        gt = fastdl.from_numpy(gy)
-
-        def run():
-            xt.grad = wt.grad = bt.grad = None
-            F.conv2d(xt, wt, bt, **kw).backward(gt)
-        return run
-    import torch
-    tF = torch.nn.functional
-    xt, wt, bt = (torch.from_numpy(a) for a in (x, w, b))
-    if mode == "fwd":
-        def run():
-            with torch.no_grad():
-                return tF.conv2d(xt, wt, bt, **kw)
-        return run
-    for t in (xt, wt, bt):
-        t.requires_grad_(True)
-    gt = torch.ones_like(tF.conv2d(xt.detach(), wt.detach(), None, **kw))
-
-    def run():
-        xt.grad = wt.grad = bt.grad = None
-        tF.conv2d(xt, wt, bt, **kw).backward(gt)
-    return run
+    input, weight and bias ('fwdbwd') on `side` (``fastdl.bench.conv_runner``)."""
+    return conv_runner(side, s, mode, seed=seed)
 
 
 def algorithm_of(s):

@@ -19,6 +19,18 @@ namespace {
 
 std::string P(const char* fn) { return std::string(fn) + ": "; }
 
+// Two float arrays of one dtype for an elementwise pass of `fn` (the second named `bn`): the
+// same shape, or, with `scalar_ok`, a single element.
+void require_float_pair(const py::array& a, const py::array& b, const char* fn, const char* bn,
+                        bool scalar_ok = false) {
+  require_float(a, fn, "input");
+  require_float(b, fn, bn);
+  require_same_dtype(a, b, fn, "input", bn);
+  if (shape_of(a) != shape_of(b) && !(scalar_ok && b.size() == 1))
+    throw py::value_error(P(fn) + bn + " " + shape_str(b) + " must have input's shape " +
+                          shape_str(a) + (scalar_ok ? " or one element" : ""));
+}
+
 // (outer, n, inner) of `a` around dimension `dim` (already in [0, ndim))
 void split(const py::array& a, int64_t dim, int64_t& outer, int64_t& n, int64_t& inner) {
   outer = 1;
@@ -317,12 +329,7 @@ void bind_tensorops(py::module_& m) {
       "tensorops_lerp",
       [](const py::array& a, const py::array& b, double w) {
         const char* fn = "lerp";
-        require_float(a, fn, "input");
-        require_float(b, fn, "end");
-        require_same_dtype(a, b, fn, "input", "end");
-        if (shape_of(a) != shape_of(b))
-          throw py::value_error(P(fn) + "end " + shape_str(b) + " must have input's shape " +
-                                shape_str(a));
+        require_float_pair(a, b, fn, "end");
         return is_f32(a) ? lerp_t<float>(a, b, w) : lerp_t<double>(a, b, w);
       },
       py::arg("input"), py::arg("end"), py::arg("weight"),
@@ -332,12 +339,7 @@ void bind_tensorops(py::module_& m) {
       "tensorops_logaddexp",
       [](const py::array& a, const py::array& b) {
         const char* fn = "logaddexp";
-        require_float(a, fn, "input");
-        require_float(b, fn, "other");
-        require_same_dtype(a, b, fn, "input", "other");
-        if (shape_of(a) != shape_of(b))
-          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
-                                shape_str(a));
+        require_float_pair(a, b, fn, "other");
         return is_f32(a) ? logaddexp_t<float>(a, b) : logaddexp_t<double>(a, b);
       },
       py::arg("input"), py::arg("other"),
@@ -525,12 +527,7 @@ void bind_tensorops(py::module_& m) {
       "tensorops_fmod",
       [](const py::array& a, const py::array& b, bool python_mod) {
         const char* fn = python_mod ? "remainder" : "fmod";
-        require_float(a, fn, "input");
-        require_float(b, fn, "other");
-        require_same_dtype(a, b, fn, "input", "other");
-        if (b.size() != 1 && shape_of(a) != shape_of(b))
-          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
-                                shape_str(a) + " or one element");
+        require_float_pair(a, b, fn, "other", /*scalar_ok=*/true);
         return is_f32(a) ? fmod_t<float>(a, b, python_mod) : fmod_t<double>(a, b, python_mod);
       },
       py::arg("input"), py::arg("other"), py::arg("python_mod"),
@@ -575,12 +572,7 @@ void bind_tensorops(py::module_& m) {
       "tensorops_hypot",
       [](const py::array& a, const py::array& b) {
         const char* fn = "hypot";
-        require_float(a, fn, "input");
-        require_float(b, fn, "other");
-        require_same_dtype(a, b, fn, "input", "other");
-        if (shape_of(a) != shape_of(b))
-          throw py::value_error(P(fn) + "other " + shape_str(b) + " must have input's shape " +
-                                shape_str(a));
+        require_float_pair(a, b, fn, "other");
         return is_f32(a) ? hypot_t<float>(a, b) : hypot_t<double>(a, b);
       },
       py::arg("input"), py::arg("other"), "sqrt(input² + other²) elementwise, no overflow.");

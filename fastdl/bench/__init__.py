@@ -118,3 +118,51 @@ def record(benchmark, *, flops=None, nbytes=None, side=None, op=None, shape=None
     if shape is not None:
         info["shape"] = shape if isinstance(shape, str) else "x".join(str(s) for s in shape)
     info.update(extra)
+
+
+def conv_runner(side, spec, mode, channels_last=False, seed=0):
+    """A no-argument callable running one float32 conv2d layer on ``side`` (``"fastdl"`` or
+    ``"torch"``): ``mode="fwd"`` is the forward without grad, ``"fwdbwd"`` the forward and the
+    gradients of input, weight and bias (output gradient of ones). ``spec`` holds ``N, C, H,
+    W, K, R`` (square R×R kernel), ``stride``, ``padding`` and ``groups``; both sides get the
+    same seeded data. ``channels_last``: the input (and torch's weight) in that memory format,
+    forward only.
+
+    >>> run = conv_runner("fastdl", dict(N=8, C=64, H=56, W=56, K=64, R=3, stride=1,
+    ...                                  padding=1, groups=1), "fwd")
+    >>> y = run()
+    """
+    import numpy as np
+    s = spec
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"])).astype(np.float32)
+    w = (rng.standard_normal((s["K"], s["C"] // s["groups"], s["R"], s["R"])) * 0.05
+         ).astype(np.float32)
+    b = rng.standard_normal(s["K"]).astype(np.float32)
+    kw = dict(stride=s["stride"], padding=s["padding"], groups=s["groups"])
+    if side == "fastdl":
+        import fastdl as lib
+        cl_format = lib.channels_last
+    else:
+        import torch as lib
+        cl_format = lib.channels_last
+    F = lib.nn.functional
+    xt, wt, bt = (lib.from_numpy(a) for a in (x, w, b))
+    if mode == "fwd":
+        if channels_last:
+            xt = xt.contiguous(memory_format=cl_format)
+            if side != "fastdl":
+                wt = wt.contiguous(memory_format=cl_format)
+
+        def run():
+            with lib.no_grad():
+                return F.conv2d(xt, wt, bt, **kw)
+        return run
+    for t in (xt, wt, bt):
+        t.requires_grad_(True)
+    gt = lib.ones_like(F.conv2d(xt.detach(), wt.detach(), None, **kw))
+
+    def run():
+        xt.grad = wt.grad = bt.grad = None
+        F.conv2d(xt, wt, bt, **kw).backward(gt)
+    return run

@@ -22,6 +22,7 @@
 #include "common/parallel.h"
 #include "common/simd.h"
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_util.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/conv/winograd_impl.h"
 #include "kernels/conv/depthwise_impl.h"
@@ -80,9 +81,6 @@ bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T
 }
 #endif
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
 inline void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                    float* C, int64_t ldc) {
@@ -92,20 +90,6 @@ inline void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alp
                    const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
                    double* C, int64_t ldc) {
   ::fastdl::gemm::dgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-// Outputs o in [lo, hi) (clipped to [0, out)) for which i = o·stride + off lies in [0, size).
-inline void valid_range(int64_t off, int64_t stride, int64_t size, int64_t out, int64_t& lo,
-                        int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = (size - 1 - off) < 0 ? 0 : (size - 1 - off) / stride + 1;
-  lo = imin(lo, out);
-  hi = imax(lo, imin(hi, out));
-}
-
-template <class T>
-inline void fill(T* p, int64_t n, T v) {
-  for (int64_t i = 0; i < n; ++i) p[i] = v;
 }
 
 // col[(c·R + r)·S + s][(oh − oh0)·OW + ow] = x[c, oh·sh − pt + r·dh, ow·sw − pl + s·dw]

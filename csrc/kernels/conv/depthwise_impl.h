@@ -33,6 +33,7 @@
 #include "common/parallel.h"
 #include "common/simd.h"
 #include "kernels/conv/conv.h"
+#include "kernels/conv/conv_util.h"
 
 namespace fastdl {
 namespace conv {
@@ -40,22 +41,7 @@ namespace FASTDL_SIMD_ISA {
 namespace {
 namespace depthwise {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
-template <class T>
-inline void fill(T* p, int64_t n, T v) {
-  for (int64_t i = 0; i < n; ++i) p[i] = v;
-}
-
-// Outputs o in [lo, hi) (clipped to [0, out)) for which i = o·stride + off lies in [0, size).
-inline void valid_range(int64_t off, int64_t stride, int64_t size, int64_t out, int64_t& lo,
-                        int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = (size - 1 - off) < 0 ? 0 : (size - 1 - off) / stride + 1;
-  lo = imin(lo, out);
-  hi = imax(lo, imin(hi, out));
-}
+// (imin, imax, valid_range, fill: conv_util.h)
 
 // floor(a / b) for b > 0
 inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
