@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 import fastdl
+from fastdl.bench import min_time
 
 try:
     import torch
@@ -152,16 +153,6 @@ def _runner(side, model, x, g, kind):
 _CLOCK = [time.perf_counter]
 
 
-def _time(fn, reps):
-    clock = _CLOCK[0]
-    best = float("inf")
-    for _ in range(reps):
-        t0 = clock()
-        fn()
-        best = min(best, clock() - t0)
-    return best
-
-
 def run_case(name, threads, rounds):
     kind, shape, build = CASES[name]
     rng = np.random.default_rng(0)
@@ -183,7 +174,7 @@ def run_case(name, threads, rounds):
     reps = 3 if np.prod(shape) > 4_000_000 else 5
     for _ in range(rounds):
         for s, fn in sides.items():
-            best[s] = min(best[s], _time(fn, reps))
+            best[s] = min(best[s], min_time(fn, reps, _CLOCK[0]))
     return best
 
 

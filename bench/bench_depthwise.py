@@ -23,7 +23,8 @@ import pytest
 
 import fastdl
 
-from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, conv_runner, record, rounds, settle
+from fastdl.bench import (HAVE_TORCH, SMOKE, blas_threads, conv_runner, min_time, record, rounds,
+                          settle)
 
 # MobileNetV2 at 224²: (channels, input size, stride) of its depthwise 3×3 layers
 LAYERS = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
@@ -81,15 +82,6 @@ def test_depthwise(benchmark, nthreads, layer, case, side):
 CLOCK = time.perf_counter
 
 
-def _min_time(fn, reps):
-    best = float("inf")
-    for _ in range(reps):
-        t = CLOCK()
-        fn()
-        best = min(best, CLOCK() - t)
-    return best
-
-
 def table(threads=(1, 2), nrounds=7, pattern=""):
     for t in threads:
         fastdl.set_num_threads(t)
@@ -113,7 +105,7 @@ def table(threads=(1, 2), nrounds=7, pattern=""):
                     best = {s: float("inf") for s in fns}
                     for _ in range(nrounds):
                         for s, f in fns.items():
-                            best[s] = min(best[s], _min_time(f, reps))
+                            best[s] = min(best[s], min_time(f, reps, CLOCK))
                             settle(0.01)
                     tt, ft = best.get("torch"), best["fastdl"]
                     ratio = f"{tt / ft:5.2f}" if tt else "  -  "
@@ -132,8 +124,8 @@ if __name__ == "__main__":
     if "--cpu-time" in args:
         args.remove("--cpu-time")
         CLOCK = time.process_time
-    threads = tuple(int(a) for a in args if a.isdigit()) or (1, 2)
+    threads = tuple(int(a) for a in args if a.isascii() and a.isdigit()) or (1, 2)
     if CLOCK is time.process_time and threads != (1,):
         sys.exit("--cpu-time measures one thread only: pass 1 as the thread count")
-    pattern = next((a for a in args if not a.isdigit()), "")
+    pattern = next((a for a in args if not (a.isascii() and a.isdigit())), "")
     table(threads, nrounds, pattern)

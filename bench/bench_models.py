@@ -41,7 +41,7 @@ import pytest
 
 import fastdl
 from fastdl import _C
-from fastdl.bench import conv_runner
+from fastdl.bench import conv_runner, min_time
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from conftest import FULL, HAVE_TORCH, SMOKE, blas_threads, settle  # noqa: E402
@@ -464,15 +464,6 @@ def test_same_loss(name):
 CLOCK = time.perf_counter
 
 
-def _min_time(fn, reps):
-    best = float("inf")
-    for _ in range(reps):
-        t = CLOCK()
-        fn()
-        best = min(best, CLOCK() - t)
-    return best
-
-
 def interleaved(fns, rounds, reps):
     """{side: minimum seconds} over `rounds` rounds alternating the sides (each round the
     minimum of `reps` calls, after one warm-up call per side)."""
@@ -481,7 +472,7 @@ def interleaved(fns, rounds, reps):
     best = {s: float("inf") for s in fns}
     for _ in range(rounds):
         for s, f in fns.items():
-            best[s] = min(best[s], _min_time(f, reps))
+            best[s] = min(best[s], min_time(f, reps, CLOCK))
             settle(0.02)
     return best
 
