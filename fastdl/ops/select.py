@@ -70,14 +70,11 @@ def scatter_add_array(shape, idx, src, d, dtype):
     return out.reshape(shape).astype(dtype, copy=False)
 
 
-_KERNEL_MIN = 1  # gather runs on the C++ kernel for every non-empty index of its layout
-
-
 def _gather_kernel_ok(a, idx, d):
     """Whether ``_C.tensorops_gather`` takes (a, idx) as they are: float32/float64 and int64,
     C-contiguous, same rank, index shaped as ``a`` outside ``d``, not empty (its per-call
     cost is below NumPy's flat-index path at every size)."""
-    return a.ndim and idx.size >= _KERNEL_MIN and (a.dtype is _F32 or a.dtype is _F64) and \
+    return a.ndim and idx.size and (a.dtype is _F32 or a.dtype is _F64) and \
         idx.dtype is _I64 and idx.ndim == a.ndim and idx.shape[:d] == a.shape[:d] and \
         idx.shape[d + 1:] == a.shape[d + 1:] and a.flags.c_contiguous and \
         idx.flags.c_contiguous

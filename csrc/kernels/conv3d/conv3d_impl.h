@@ -25,6 +25,7 @@
 
 #include "common/allocator.h"
 #include "common/parallel.h"
+#include "common/ranges.h"
 #include "common/simd.h"
 #include "kernels/conv3d/conv3d.h"
 #include "kernels/gemm/gemm.h"
@@ -36,9 +37,7 @@ namespace {
 
 using simd::Vec;
 
-// (no std:: algorithms or containers here: see CONTRIBUTING.md)
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+// (no std:: algorithms or containers here: see CONTRIBUTING.md; imin/imax: common/ranges.h)
 
 // The taps t of a kernel axis (k taps, dilation d) that output o (stride s, padding p) reads
 // inside an input of n: o·s − p + t·d ∈ [0, n) for t in [tap_lo, tap_hi) (clamped to [0, k];

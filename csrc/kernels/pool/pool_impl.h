@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "common/parallel.h"
+#include "common/ranges.h"  // imin, imax
 #include "common/simd.h"
 #include "kernels/pool/pool.h"
 
@@ -16,9 +17,6 @@ namespace fastdl {
 namespace pool {
 namespace FASTDL_SIMD_ISA {
 namespace {
-
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
 template <class T>
 inline T neg_inf() { return -__builtin_huge_val(); }
