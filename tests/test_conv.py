@@ -288,6 +288,43 @@ def test_bad_arguments(call, match):
         call(x, w)
 
 
+@pytest.mark.parametrize("call,err", [
+    (lambda x, w, b: F.conv2d(x, w, b, stride=True), ValueError),      # True == 1 as a key
+    (lambda x, w, b: F.conv2d(x, w, b, padding=(True, 1)), ValueError),
+    (lambda x, w, b: F.conv2d(x, w, b[:3]), ValueError),               # bias shape
+    (lambda x, w, b: F.conv2d(x, w.to(fastdl.int64), b), TypeError),  # weight dtype
+    (lambda x, w, b: F.conv2d(x[:, :2], w, b), ValueError),            # input channels
+])
+def test_cached_geometry_still_checks(call, err):
+    # a geometry seen once is remembered; calls that differ only in what the cache key
+    # must tell apart are still checked
+    x = fastdl.zeros(2, 3, 5, 5)
+    w = fastdl.zeros(4, 3, 3, 3)
+    b = fastdl.zeros(4)
+    for _ in range(2):
+        assert F.conv2d(x, w, b, stride=1, padding=(1, 1)).shape == (2, 4, 5, 5)
+    with pytest.raises(err):
+        call(x, w, b)
+
+
+def test_cached_geometry_same_result(rng):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    ref = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), stride=2, padding=1)
+    _, gw_ref = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                      np.ones(ref.shape), stride=2, padding=1)[:2]
+    xt, wt = fastdl.from_numpy(x), fastdl.from_numpy(w).requires_grad_()
+    for _ in range(3):  # first call: checked path; later calls: remembered geometry
+        y = F.conv2d(xt, wt, stride=(2, 2), padding=1)
+        assert_close(y.detach(), ref, rtol=1e-4, atol=1e-4)
+        with fastdl.no_grad():  # the packed inference path
+            assert_close(F.conv2d(xt, wt, stride=(2, 2), padding=1), ref, rtol=1e-4,
+                         atol=1e-4)
+        wt.grad = None
+        y.sum().backward()
+        assert_close(wt.grad, gw_ref, rtol=1e-4, atol=1e-4)
+
+
 def test_binding_rejects_what_would_be_unsafe():
     x = np.zeros((2, 3, 5, 5), np.float32)
     w = np.zeros((4, 3, 3, 3), np.float32)

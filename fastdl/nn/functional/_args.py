@@ -60,6 +60,8 @@ def _contig(a, dtype=None):
 
 
 def _is_int(e):
+    if e.__class__ is int:  # the common case, without the abstract-class checks
+        return True
     return isinstance(e, (numbers.Integral, np.integer)) and not isinstance(e, (bool, np.bool_))
 
 
@@ -71,6 +73,8 @@ def _tuple(v, n, fn, name):
     """
     if _is_int(v):
         return (int(v),) * n
+    if v.__class__ is tuple and len(v) == n and all(e.__class__ is int for e in v):
+        return v
     try:
         t = tuple(v)
     except TypeError:

@@ -279,7 +279,57 @@ def _operands(fn, nd, input, weight, bias, groups, weight_layout):
     return x, w, b, int(groups)
 
 
+# The checked geometry of a convolution call, keyed by everything it is a function of:
+# (fn, input, weight and bias shapes and dtypes, stride, padding, dilation, groups) → cfg.
+# A call whose arguments are plain (Tensors; ints, tuples of ints or a padding string) and
+# seen before skips the argument checks; any other call takes the checking path.
+_GEOMETRY = {}
+_MAX_GEOMETRY = 4096
+
+
+def _plain(v):
+    c = v.__class__
+    return c is int or c is str or (c is tuple and all(e.__class__ is int for e in v))
+
+
 def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+    key = None
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and groups.__class__ is int \
+            and _plain(stride) and _plain(padding) and _plain(dilation):
+        xa, wa = input._array, weight._array
+        if bias is None:
+            key = (fn, xa.shape, xa.dtype, wa.shape, wa.dtype, None, stride, padding,
+                   dilation, groups)
+        elif isinstance(bias, Tensor):
+            ba = bias._array
+            key = (fn, xa.shape, xa.dtype, wa.shape, wa.dtype, ba.shape, ba.dtype, stride,
+                   padding, dilation, groups)
+        cfg = _GEOMETRY.get(key) if key is not None else None
+        if cfg is not None:
+            if not (_state.grad and (input.requires_grad or weight.requires_grad or
+                                     (bias is not None and bias.requires_grad))):
+                y = _forward_packed(input, weight, bias, cfg)
+                if y is not None:
+                    return y
+            return _ConvOp.apply(input, weight, bias, cfg)
+    cfg = _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups)
+    x, w, b = cfg[-1]
+    cfg = cfg[:-1]
+    if key is not None:
+        if len(_GEOMETRY) >= _MAX_GEOMETRY:
+            _GEOMETRY.clear()
+        _GEOMETRY[key] = cfg
+    if not (_state.grad and (x.requires_grad or w.requires_grad or
+                             (b is not None and b.requires_grad))):
+        y = _forward_packed(x, w, b, cfg)
+        if y is not None:
+            return y
+    return _ConvOp.apply(x, w, b, cfg)
+
+
+def _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+    """The checked call (ValueError/TypeError naming ``fn`` on a bad argument) as the cfg
+    tuple of ``_ConvOp`` followed by the (x, w, b) tensors."""
     x, w, b, groups = _operands(fn, nd, input, weight, bias, groups, "")
     stride = _tuple(stride, nd, fn, "stride")
     dilation = _tuple(dilation, nd, fn, "dilation")
@@ -337,13 +387,7 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
         geo = (stride[0], stride[1], before[0], after[0], before[1], after[1],
                dilation[0], dilation[1])
     yshape = ((w.shape[0],) if unbatched else (N, w.shape[0])) + out
-    cfg = (x4s, w4s, yshape) + geo + (groups,)
-    if not (_state.grad and (x.requires_grad or w.requires_grad or
-                             (b is not None and b.requires_grad))):
-        y = _forward_packed(x, w, b, cfg)
-        if y is not None:
-            return y
-    return _ConvOp.apply(x, w, b, cfg)
+    return (x4s, w4s, yshape) + geo + (groups, (x, w, b))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
