@@ -6,21 +6,33 @@ import copy
 import numpy as np
 
 from . import nn
+from .nn.modules.normalization import _hooked
 from .nn.utils.fusion import fuse_conv_bn_eval
 
 __all__ = ["optimize_for_inference"]
 
 
-class _ConvReLU(nn.Module):
-    """A convolution followed by ReLU applied in place on the convolution's fresh output
-    (no second activation buffer)."""
+class _ConvAct(nn.Module):
+    """A convolution followed by its activation (ReLU, ReLU6 or Hardtanh: a clamp to
+    [lo, hi]) applied in place on the convolution's fresh output: one module call and no
+    second activation buffer."""
 
-    def __init__(self, conv):
+    def __init__(self, conv, act):
         super().__init__()
         self.conv = conv
+        self.act = act
+        if type(act) is nn.ReLU:
+            self._bounds = None
+        elif type(act) is nn.ReLU6:
+            self._bounds = (0.0, 6.0)
+        else:
+            self._bounds = (float(act.min_val), float(act.max_val))
 
     def forward(self, x):
-        return nn.functional.relu(self.conv(x), inplace=True)
+        y = self.conv(x)
+        if self._bounds is None:
+            return nn.functional.relu(y, inplace=True)
+        return nn.functional.hardtanh(y, self._bounds[0], self._bounds[1], inplace=True)
 
 
 def _fuse_sequential(seq):
@@ -37,8 +49,9 @@ def _fuse_sequential(seq):
             fused = fuse_conv_bn_eval(m, nxt)
             seq._modules[mods[i + 1][0]] = nn.Identity()
             n += 1
-            if i + 2 < len(mods) and type(mods[i + 2][1]) is nn.ReLU:
-                fused = _ConvReLU(fused)
+            if i + 2 < len(mods) and type(mods[i + 2][1]) in (nn.ReLU, nn.ReLU6, nn.Hardtanh) \
+                    and not (mods[i + 2][1]._has_hooks and _hooked(mods[i + 2][1])):
+                fused = _ConvAct(fused, mods[i + 2][1])
                 seq._modules[mods[i + 2][0]] = nn.Identity()
                 i += 1
             seq._modules[name] = fused
@@ -53,9 +66,9 @@ def optimize_for_inference(model, example_inputs=None):
     and affine parameters go into the conv's weight and bias and the BatchNorm becomes an
     ``Identity``. What it fuses:
 
-    * inside an ``nn.Sequential``: a Conv2d directly followed by a BatchNorm2d, and a ReLU
-      right after that pair is applied in place on the convolution's output (no extra
-      buffer);
+    * inside an ``nn.Sequential``: a Conv2d directly followed by a BatchNorm2d, and a ReLU,
+      ReLU6 or Hardtanh right after that pair is applied in place on the convolution's
+      output (one module call, no extra buffer);
     * anywhere else (e.g. a ResNet block calling ``self.bn1(self.conv1(x))`` in its
       ``forward``) only when ``example_inputs`` (a tuple of inputs) is given: the model runs
       once on them, each BatchNorm2d whose input is exactly a Conv2d's output is folded,

@@ -102,6 +102,41 @@ def test_optimize_for_inference_sequential(rng):
         assert_close(fast(x).numpy(), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("act", [lambda: nn.ReLU6(), lambda: nn.Hardtanh(-0.5, 0.7),
+                                 lambda: nn.ReLU(inplace=True)])
+def test_optimize_for_inference_folds_clamp_activations(act, rng):
+    fastdl.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), act(),
+                      nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), act())
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.data[...] = rng.standard_normal(8)
+            mod.running_var.data[...] = rng.uniform(0.5, 2.0, 8)
+    x = fastdl.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
+    m.eval()
+    with fastdl.no_grad():
+        want = m(x).numpy()
+    fast = fastdl.optimize_for_inference(m)
+    kinds = [type(c).__name__ for c in fast.children()]
+    assert kinds.count("Identity") == 4 and kinds.count(type(m[2]).__name__) == 0
+    with fastdl.no_grad():
+        got = fast(x).numpy()
+    assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert got.min() >= float(want.min()) - 1e-6 and got.max() <= float(want.max()) + 1e-6
+
+
+def test_optimize_for_inference_leaves_hooked_activation(rng):
+    m = _seq_model(rng)
+    seen = []
+    m[2].register_forward_hook(lambda mod, a, out: seen.append(out.shape))
+    fast = fastdl.optimize_for_inference(m)
+    kinds = [type(c).__name__ for c in fast.children()]
+    assert kinds.count("ReLU") == 1 and kinds.count("BatchNorm2d") == 0
+    with fastdl.no_grad():
+        fast(fastdl.zeros(1, 3, 8, 8))
+    assert seen == [(1, 8, 8, 8)]
+
+
 class _Block(nn.Module):
     """conv → bn → relu, plus a shortcut conv → bn, called from forward (not a Sequential);
     `leak` also adds the raw conv1 output, so folding bn1 would change the result."""
