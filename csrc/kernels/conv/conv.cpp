@@ -81,7 +81,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
   if (f == Algo::direct || f == Algo::gemm) return f;
-  if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
+  if (f == Algo::winograd && winograd_ok(p)) return Algo::winograd;
   if (f == Algo::automatic && elem == 4 && winograd_preferred(p, pass)) return Algo::winograd;
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
   const bool strided = p.sh > 1 || p.sw > 1;
