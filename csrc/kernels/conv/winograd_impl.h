@@ -94,25 +94,34 @@ inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
 }
 
 // Whether the automatic choice runs Winograd for this float32 pass (conv.cpp's algorithm_for
-// asks only for float32); never for the weight gradient. At least kWinoMinChannels channels
-// each way (an RGB stem loses: the transforms cost more than the product) and enough output
-// pixels in the batch (N·OH·OW for the forward, N·H·W for the input gradient) that the filter
-// transform (rewritten on every call) is amortised. Measured with bench/bench_winograd.py and
-// the same forced algorithms on smaller batches (one thread, CPU time, minimum of 5 rounds,
-// AMD Zen 4 shared with other jobs; ms F(2×2) / batched GEMM, forward | input gradient):
+// asks only for float32). At least kWinoMinChannels channels each way (an RGB stem loses: the
+// transforms cost more than the product) and enough output pixels in the batch (N·OH·OW for
+// the forward and the weight gradient, N·H·W for the input gradient) that the per-call
+// filter-sized work (the filter transform; the weight gradient's dU store and Gᵀ dU G, E·C·K
+// values) is amortised. Measured with bench/bench_winograd.py and the same forced algorithms
+// on smaller batches (one thread, CPU time, minimum of 5 rounds, AMD Zen 4 shared with other
+// jobs; ms F(2×2) / batched GEMM, forward | input gradient):
 //   512→512 2² ×32 (128 px)   6.1 / 6.8 | 5.5 / 8.0     512→512 4² ×4 (64 px)  5.0 / 3.5 | 5.2 / 5.0
 //   512→512 7² ×2 (98 px)     6.3 / 6.0 | 5.9 / 7.2     256→256 8² ×2 (128 px) 1.6 / 1.8 | 1.6 / 2.3
 //   128→128 10² ×1 (100 px)   0.30 / 0.41 | 0.30 / 0.47  64→64 8² ×2 (128 px) 0.12 / 0.17 | 0.11 / 0.19
 // i.e. the transform is amortised from about 100 output pixels whatever the channel count
-// (the product and the filter transform both scale with C·K).
+// (the product and the filter transform both scale with C·K). Weight gradient, ms F(2×2) /
+// the best of batched GEMM and direct kernel (the same run conditions):
+//   512→512 2² ×32 (128 px)   5.6 / 6.5                 512→512 4² ×4 (64 px)  4.1 / 3.4
+//   512→512 7² ×2 (98 px)     5.3 / 4.8                 256→256 8² ×2 (128 px) 1.60 / 1.70
+//   128→128 10² ×1 (100 px)   0.21 / 0.35               64→64 8² ×1 (64 px)    0.05 / 0.07
+//   32→32 32² ×8              1.48 / 1.65               24→24 32² ×8           0.87 / 1.29
+//   32→16 32² ×8              1.42 / 0.94               3→64 32² ×32           5.65 / 2.90
+// (the dU round trip, 16·C·K floats, costs about 3.5 ms at 512→512), and at batch 32 / 8 on
+// every ResNet-18/50 and VGG-11 3×3 stride-1 layer with 64 or more channels 1.4–2.4× faster
+// than the better of the two (bench/bench_winograd.py --algos --passes dw): from 128 output
+// pixels, as the forward.
 constexpr int64_t kWinoMinChannels = 32;
-constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96;
+constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96, kWinoMinPixelsDw = 128;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
-  if (!winograd_applies(p) || pass == Pass::weight_grad || p.C < kWinoMinChannels ||
-      p.K < kWinoMinChannels)
-    return false;
-  return pass == Pass::forward ? p.N * p.OH * p.OW >= kWinoMinPixelsFwd
-                               : p.N * p.H * p.W >= kWinoMinPixelsDx;
+  if (!winograd_applies(p) || p.C < kWinoMinChannels || p.K < kWinoMinChannels) return false;
+  if (pass == Pass::input_grad) return p.N * p.H * p.W >= kWinoMinPixelsDx;
+  return p.N * p.OH * p.OW >= (pass == Pass::forward ? kWinoMinPixelsFwd : kWinoMinPixelsDw);
 }
 
 }  // namespace
@@ -304,9 +313,9 @@ void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   });
 }
 
-// M (MR × NR, row stride ldm) = A (MR × I) · B (I × NR, packed rows of NR), plus M itself
-// when `acc` (else M is overwritten), the I products of each element summed in order after
-// it. A's element (r, i) at A[r·lda + i], or at A[i·lda + r] with kTransA (the weight
+// M (MR × NR, row stride ldm) = A (MR × I) · B (I × NR, packed rows of NR), the I products
+// of each element summed in order from zero; with acc_in that sum is then added to M (a
+// two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at A[r·lda + i], or at A[i·lda + r] with kTransA (the weight
 // gradient: A = the transformed input tiles V[e] (tiles × channels), read as Vᵀ).
 template <class T, bool kTransA = false>
 FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, T* M,
@@ -317,8 +326,7 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
 #pragma GCC unroll 16
   for (int r = 0; r < kWinoMR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kWinoNV; ++v)
-      acc[r][v] = acc_in ? V::load(M + r * ldm + v * L) : V(T(0));
+    for (int v = 0; v < kWinoNV; ++v) acc[r][v] = V(T(0));
   for (int64_t i = 0; i < I; ++i) {
     V b[kWinoNV];
 #pragma GCC unroll 4
@@ -333,7 +341,10 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
 #pragma GCC unroll 16
   for (int r = 0; r < kWinoMR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kWinoNV; ++v) acc[r][v].store(M + r * ldm + v * L);
+    for (int v = 0; v < kWinoNV; ++v) {
+      T* m = M + r * ldm + v * L;
+      (acc_in ? V::load(m) + acc[r][v] : acc[r][v]).store(m);
+    }
 }
 
 // The input transform of tiles [p0, p1) (tile p: image p / (th·tw), tile row p / tw % th,
@@ -545,7 +556,9 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 //        [k % NR] (the micro-kernel's B panels, K padded to NR with zeros), vectorised over
 //        output channels like the forward's output transform;
 //      - dU[e] (CP × KP) += Vᵀ dM (threads over (e, NR output channels, MR input channels)):
-//        wino_mk<T, true> sums the block's tiles in order onto the previous blocks' sum;
+//        wino_mk<T, true> sums the block's tiles in order from zero in registers, then adds
+//        that sum to the previous blocks' (two levels: the float32 error grows with the block
+//        length plus the block count, not with the N·th·tw tiles of a one-level sum);
 //  * dW = Gᵀ dU G (threads over input channels), vectorised over output channels.
 // Every dU element is one fixed sequence of FMAs (tile after tile, block after block), so the
 // result is bitwise identical for any thread count; the threads meet at a barrier after each
@@ -671,7 +684,9 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   });
 }
 
-// The tile of the weight gradient: FASTDL_WINOGRAD_TILE when set, else F(2×2).
+// The tile of the weight gradient: FASTDL_WINOGRAD_TILE when set, else F(2×2). F(4×4) is
+// 1.1–1.5× faster on maps of 8² and more but its float32 error is 2.5–3× F(2×2)'s (1.2e-6 to
+// 1.5e-6 of max |dW|, conv.py's conv_algorithm docstring), so the automatic tile keeps F(2×2).
 inline int winograd_tile_for_weight(const Conv2dParams&) {
   const int t = winograd_tile_setting();
   return t ? t : 2;
