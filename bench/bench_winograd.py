@@ -7,14 +7,16 @@ rounds (wall time; at one thread also the CPU time of the calling thread, ``--cp
 
     python bench/bench_winograd.py [--threads T] [--rounds R] [--algos] [name-filter]
 
-Default table: per layer and pass -- forward (``fwd``), input gradient (``dx``), forward +
-backward (``fwdbwd``: forward, then input and weight gradients) -- ms of fastdl's automatic
+Default table: per layer and pass -- forward (``fwd``), input gradient (``dx``), weight
+gradient (``dw``), forward + backward (``fwdbwd``: forward, then input and weight gradients)
+-- ms of fastdl's automatic
 choice, ms of torch and torch ÷ fastdl (> 1: fastdl is faster), and the algorithms the
 automatic rule picks (forward, input gradient, weight gradient) with the Winograd tile
-(``FASTDL_WINOGRAD_TILE`` unset: the automatic tile). ``--algos`` adds, for ``fwd`` and
-``dx``, the forced Winograd F(2×2, 3×3) and F(4×4, 3×3) (``FASTDL_WINOGRAD_TILE`` 2 and 4),
-the batched GEMM and the direct kernel: the table the automatic rule (``winograd_preferred``
-in csrc/kernels/conv/winograd_impl.h) is read off.
+(``FASTDL_WINOGRAD_TILE`` unset: the automatic tile). ``--algos`` adds, for ``fwd``, ``dx``
+and ``dw``, the forced Winograd F(2×2, 3×3) and F(4×4, 3×3) (``FASTDL_WINOGRAD_TILE`` 2 and
+4), the batched GEMM and the direct kernel: the table the automatic rule
+(``winograd_preferred`` in csrc/kernels/conv/winograd_impl.h) is read off. ``--passes``
+restricts the passes (e.g. ``--passes dw,fwdbwd``).
 """
 import argparse
 import os
@@ -64,12 +66,13 @@ def _timed(fn, clock):
 def _tile_label(N, C, K):
     env = os.environ.get("FASTDL_WINOGRAD_TILE", "auto")
     if env in ("2", "4"):
-        return env, env
-    # the automatic tile (winograd_tile_for): F(4×4) when the pass sums over <= 32 channels
-    return ("4" if C <= 32 else "2"), ("4" if K <= 32 else "2")
+        return env, env, env
+    # the automatic tile (winograd_tile_for): F(4×4) when the pass sums over <= 32 channels;
+    # the weight gradient (winograd_tile_for_weight): F(2×2)
+    return ("4" if C <= 32 else "2"), ("4" if K <= 32 else "2"), "2"
 
 
-def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
+def run(threads=1, rounds=5, pattern="", algos=False, cpu=False, passes=None):
     fastdl.set_num_threads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
@@ -88,6 +91,7 @@ def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
         gy = rng.standard_normal((N, K, H, W)).astype(np.float32)
         fns = {"fwd": lambda: _C.conv2d_forward(x, w, None, *ARGS),
                "dx": lambda: _C.conv2d_backward(x, w, gy, *ARGS, True, False, False),
+               "dw": lambda: _C.conv2d_backward(x, w, gy, *ARGS, False, True, False),
                "fwdbwd": lambda: (_C.conv2d_forward(x, w, None, *ARGS),
                                   _C.conv2d_backward(x, w, gy, *ARGS, True, True, False))}
         tfns = {}
@@ -99,11 +103,14 @@ def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
                     tg, tx, tw, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
             tfns = {"fwd": lambda: torch.nn.functional.conv2d(tx, tw, None, 1, 1),
                     "dx": lambda: tbwd([True, False, False]),
+                    "dw": lambda: tbwd([False, True, False]),
                     "fwdbwd": lambda: (torch.nn.functional.conv2d(tx, tw, None, 1, 1),
                                        tbwd([True, True, False]))}
         chosen = _C.conv2d_algorithm(N, C, H, W, K, 3, 3, *ARGS, 4)
         tiles = _tile_label(N, C, K)
         for pname, fn in fns.items():
+            if passes and pname not in passes:
+                continue
             sides = {"fastdl": ("auto", None)}
             if algos and pname != "fwdbwd":
                 sides = {"F2": ("winograd", "2"), "F4": ("winograd", "4"),
@@ -127,7 +134,7 @@ def run(threads=1, rounds=5, pattern="", algos=False, cpu=False):
                         best["torch"] = min(best["torch"], _timed(tfns[pname], clock))
             ms = {k: v * 1e3 for k, v in best.items()}
             ratio = ms["torch"] / ms["fastdl"]
-            wt = [t for a, t in zip(chosen[:2], tiles) if a == "winograd"]
+            wt = [t for a, t in zip(chosen, tiles) if a == "winograd"]
             print(f"{name:<16} {pname:<7}" +
                   "".join(f"{ms[c]:8.2f}" if ms[c] < float("inf") else f"{'':8}" for c in cols) +
                   f"  {ratio:12.2f}  {','.join(chosen)} {'F' + '/F'.join(wt) if wt else ''}",
@@ -149,5 +156,7 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--algos", action="store_true", help="add the forced algorithms' columns")
     ap.add_argument("--cpu", action="store_true", help="CPU time of the calling thread")
+    ap.add_argument("--passes", default="", help="comma-separated: fwd,dx,dw,fwdbwd (all)")
     a = ap.parse_args()
-    run(a.threads, a.rounds, a.pattern, a.algos, a.cpu)
+    run(a.threads, a.rounds, a.pattern, a.algos, a.cpu,
+        [q for q in a.passes.split(",") if q] or None)

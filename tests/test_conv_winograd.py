@@ -1,9 +1,10 @@
 """Winograd convolution, F(2×2, 3×3) and F(4×4, 3×3) (``FASTDL_WINOGRAD_TILE`` 2 / 4 / auto),
-forced through ``fastdl.nn.functional.conv``: forward and input gradient against the NumPy
-reference (float32 and float64, every ISA) and torch, odd map sizes, padding 0–3 (the input
-gradient's crop), batch 1, channel counts that are not a multiple of the vector width, several
-blocks of tiles and transform segments, gradcheck, bitwise 1 = 2 threads, channels_last, the
-stated float32 accuracy, the automatic rule and tile, and the tile setting's error."""
+forced through ``fastdl.nn.functional.conv``: forward, input gradient and weight gradient
+against the NumPy reference (float32 and float64, every ISA) and torch, odd map sizes, padding
+0–3 (the input gradient's crop), batch 1, 1×1 maps, channel counts that are not a multiple of
+the vector width or of the micro-kernel's rows, several blocks of tiles and transform segments,
+gradcheck, bitwise 1 = 2 threads, channels_last, the stated float32 accuracy, the automatic
+rule and tile, and the tile setting's error."""
 import functools
 
 import numpy as np
@@ -26,6 +27,7 @@ SHAPES = [
     (1, 4, 5, 6, 3, 3),      # padding 3: the input gradient's convolution crops
     (3, 17, 4, 4, 33, 1),    # deep-layer form: one 4×4 output tile per image
     (1, 6, 1, 1, 2, 1),      # a 1×1 map
+    (2, 40, 33, 30, 36, 1),  # the weight gradient's blocks of tiles, with channel tails
 ]
 # several blocks of tiles (a block ending inside a tile row) and several 16-tile transform
 # segments per tile row
@@ -54,16 +56,17 @@ def _operands(s, dt, seed=0):
     y = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
                      padding=p)
     gy = rng.standard_normal(y.shape).astype(dt)
-    gx = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
-                               gy.astype(np.float64), padding=p)[0]
-    return x, w, b, gy, y, gx
+    gx, gw, _ = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                      gy.astype(np.float64), padding=p)
+    return x, w, b, gy, y, gx, gw
 
 
 def _run(x, w, b, gy, p):
-    xt = fastdl.tensor(x, requires_grad=True)
-    y = F.conv2d(xt, fastdl.tensor(w), fastdl.tensor(b), padding=p)
+    """(y, grad_input, grad_weight) of conv2d with grad_output gy."""
+    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, fastdl.tensor(b), padding=p)
     y.backward(fastdl.tensor(gy))
-    return y.detach().numpy(), xt.grad.numpy()
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
 
 
 def _check(y, yref, dt, tile, msg):
@@ -76,37 +79,48 @@ def _check(y, yref, dt, tile, msg):
         assert err < 1e-5, f"{msg}max |error| / max |y| = {err:.3g}"
 
 
+def _check_dw(gw, gwref, dt, msg):
+    """The weight gradient sums N·OH·OW products: float32 relative to max |dW| (the docstring's
+    figures are 2.6e-7 to 1.7e-6), float64 to rounding."""
+    err = np.max(np.abs(gw - gwref)) / np.max(np.abs(gwref))
+    assert err < (1e-12 if dt == np.float64 else 5e-6), f"{msg}max |error| / max |dW| = {err:.3g}"
+
+
 @pytest.mark.parametrize("tile", TILES, indirect=True)
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", SHAPES + [BIG], ids=_ids)
-def test_forward_and_input_grad_match_reference_every_isa(tile, dt, shape):
-    x, w, b, gy, yref, gxref = _operands(shape, dt)
+def test_forward_and_gradients_match_reference_every_isa(tile, dt, shape):
+    x, w, b, gy, yref, gxref, gwref = _operands(shape, dt)
     for isa in isa_paths():
         with use_isa(isa), fconv.conv_algorithm("winograd"):
-            y, gx = _run(x, w, b, gy, shape[-1])
-        assert y.dtype == dt and gx.dtype == dt
+            assert fconv.conv2d_algorithm(x.shape, w.shape, padding=shape[-1],
+                                          dtype=dt) == ("winograd",) * 3
+            y, gx, gw = _run(x, w, b, gy, shape[-1])
+        assert y.dtype == dt and gx.dtype == dt and gw.dtype == dt
         _check(y, yref, dt, tile, f"F({tile}) {isa} forward: ")
         _check(gx, gxref, dt, tile, f"F({tile}) {isa} grad_input: ")
+        _check_dw(gw, gwref, dt, f"F({tile}) {isa} grad_weight: ")
 
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", SHAPES[:4], ids=_ids)
+@pytest.mark.parametrize("shape", SHAPES, ids=_ids)
 def test_matches_torch(tile, dt, shape):
     torch = pytest.importorskip("torch")
-    x, w, b, gy, _, _ = _operands(shape, dt, seed=1)
+    x, w, b, gy = _operands(shape, dt, seed=1)[:4]
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ty = torch.nn.functional.conv2d(tx, tw, tb, padding=shape[-1])
     ty.backward(torch.tensor(gy))
     with fconv.conv_algorithm("winograd"):
-        y, gx = _run(x, w, b, gy, shape[-1])
+        y, gx, gw = _run(x, w, b, gy, shape[-1])
     _check(y, ty.detach().numpy().astype(np.float64), dt, tile, "forward: ")
     _check(gx, tx.grad.numpy().astype(np.float64), dt, tile, "grad_input: ")
+    _check_dw(gw, tw.grad.numpy().astype(np.float64), dt, "grad_weight: ")
 
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
 def test_bitwise_one_vs_two_threads(tile):
-    x, w, b, gy, _, _ = _operands(BIG, np.float32, seed=2)
+    x, w, b, gy = _operands(BIG, np.float32, seed=2)[:4]
     for isa in isa_paths():
         with use_isa(isa), fconv.conv_algorithm("winograd"):
             with use_threads(1):
@@ -156,6 +170,29 @@ def test_stated_accuracy(monkeypatch, tile, C, bound):
     assert np.max(np.abs(g - gref)) / np.max(np.abs(gref)) < bound
 
 
+# conv_algorithm's docstring, weight gradient (16 → 16 channels, padding 1): measured
+# 2.6e-7 / 1.0e-6 (2×8²), 5.2e-7 / 1.3e-6 (8×32²), 8.7e-7 / 1.7e-6 (32×32²)
+@pytest.mark.parametrize("tile,N,H,bound", [("2", 2, 8, 5e-7), ("4", 2, 8, 2e-6),
+                                            ("2", 8, 32, 1e-6), ("4", 8, 32, 2.5e-6),
+                                            ("2", 32, 32, 1.5e-6), ("4", 32, 32, 3e-6)])
+def test_stated_weight_grad_accuracy(monkeypatch, tile, N, H, bound):
+    """float32 against float64, unit-normal x and grad_output, max |error| / max |dW|: the
+    weight gradient of a (N, 16, H, H) input with 16 filters, padding 1 (a sum over the
+    N·H·H output pixels, in blocks of tiles)."""
+    monkeypatch.setenv("FASTDL_WINOGRAD_TILE", tile)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, 16, H, H)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((N, 16, H, H)).astype(np.float32)
+    ref = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                gy.astype(np.float64), padding=1)[1]
+    for isa in isa_paths():
+        with use_isa(isa), fconv.conv_algorithm("winograd"):
+            gw = _C.conv2d_backward(x, w, gy, 1, 1, 1, 1, 1, 1, 1, 1, 1, False, True, False)[1]
+        err = np.max(np.abs(gw - ref)) / np.max(np.abs(ref))
+        assert err < bound, (isa, err)
+
+
 @pytest.mark.parametrize("summed", [AUTO_F4_MAX, AUTO_F4_MAX + 1])
 def test_auto_tile_is_f4_up_to_32_summed_channels(monkeypatch, summed):
     """The automatic tile gives bitwise the forced tile's result: F(4×4) when the pass sums
@@ -178,11 +215,29 @@ def test_auto_tile_is_f4_up_to_32_summed_channels(monkeypatch, summed):
         assert not np.array_equal(got["auto"], got["2" if want == "4" else "4"]), (C, K, grad)
 
 
+def test_auto_tile_of_weight_grad_is_f2(monkeypatch):
+    """The weight gradient's automatic tile is F(2×2) (F(4×4)'s error is 2.5–3× larger),
+    whatever the channel counts: bitwise the forced F(2×2) result."""
+    rng = np.random.default_rng(8)
+    for C, K in ((8, 24), (40, 36)):
+        x = rng.standard_normal((2, C, 10, 9)).astype(np.float32)
+        w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
+        gy = rng.standard_normal((2, K, 10, 9)).astype(np.float32)
+        got = {}
+        for tile in ("auto", "2", "4"):
+            monkeypatch.setenv("FASTDL_WINOGRAD_TILE", tile)
+            with fconv.conv_algorithm("winograd"):
+                got[tile] = _C.conv2d_backward(x, w, gy, 1, 1, 1, 1, 1, 1, 1, 1, 1, False, True,
+                                               False)[1]
+        assert np.array_equal(got["auto"], got["2"]), (C, K)
+        assert not np.array_equal(got["auto"], got["4"]), (C, K)
+
+
 @pytest.mark.parametrize("tile", TILES, indirect=True)
 def test_channels_last_matches_nchw(tile):
-    x, w, b, gy, _, _ = _operands(SHAPES[0], np.float32, seed=6)
+    x, w, b, gy = _operands(SHAPES[0], np.float32, seed=6)[:4]
     with fconv.conv_algorithm("winograd"):
-        y, gx = _run(x, w, b, gy, 1)
+        y, gx, _ = _run(x, w, b, gy, 1)
         xt = fastdl.tensor(x).contiguous(memory_format=fastdl.channels_last).requires_grad_()
         yc = F.conv2d(xt, fastdl.tensor(w), fastdl.tensor(b), padding=1)
         yc.backward(fastdl.tensor(gy))
@@ -194,12 +249,12 @@ def test_automatic_choice_is_a_measured_rule(monkeypatch):
     with fconv.conv_algorithm("auto"):
         for tile in TILES:
             monkeypatch.setenv("FASTDL_WINOGRAD_TILE", tile)
-            # the ResNet/VGG layers of batch 32 take Winograd for the forward and the input
-            # gradient, never for the weight gradient, never in float64, never strided
+            # the ResNet/VGG layers of batch 32 (and ResNet-50's of batch 8) take Winograd for
+            # all three passes, never in float64, never strided
             for shape in [(32, 64, 32, 32), (32, 128, 16, 16), (32, 512, 4, 4),
-                          (32, 512, 2, 2)]:
+                          (32, 512, 2, 2), (8, 512, 7, 7), (8, 64, 56, 56)]:
                 a = fconv.conv2d_algorithm(shape, (shape[1], shape[1], 3, 3), padding=1)
-                assert a == ("winograd", "winograd", a[2]) and a[2] != "winograd", (shape, a)
+                assert a == ("winograd",) * 3, (shape, a)
                 d = fconv.conv2d_algorithm(shape, (shape[1], shape[1], 3, 3), padding=1,
                                            dtype=np.float64)
                 assert "winograd" not in d
@@ -210,6 +265,14 @@ def test_automatic_choice_is_a_measured_rule(monkeypatch):
                                                             padding=1)
             assert "winograd" not in fconv.conv2d_algorithm((32, 3, 32, 32), (64, 3, 3, 3),
                                                             padding=1)
+            assert "winograd" not in fconv.conv2d_algorithm((8, 32, 32, 32), (16, 32, 3, 3),
+                                                            padding=1)
+            # the thresholds: 128 output pixels for the forward and the weight gradient, 96
+            # input pixels for the input gradient
+            assert fconv.conv2d_algorithm((2, 256, 8, 8), (256, 256, 3, 3), padding=1) == \
+                ("winograd",) * 3
+            a = fconv.conv2d_algorithm((2, 256, 8, 8), (256, 256, 3, 3), padding=0)  # 72 px
+            assert a[0] != "winograd" and a[1] == "winograd" and a[2] != "winograd", a
 
 
 def test_tile_setting_error(monkeypatch):

@@ -75,13 +75,29 @@ const char* algorithm_name(Algo a) {
 // reduction of 2304 (or 512 for strided layers), 256 on small maps, and for a tiny reduction
 // with many outputs (C·R·S <= 32, K >= 32: an RGB stem: 2.4 vs 4.3 ms). Before all of these,
 // float32 3×3 stride-1 layers with at least 32 channels each way and enough output pixels in
-// the batch take Winograd for the forward and the input gradient (winograd_preferred in
-// winograd_impl.h, measured with bench/bench_winograd.py); never for the weight gradient.
+// the batch take Winograd for all three passes (winograd_preferred in winograd_impl.h, which
+// holds the small-batch thresholds). The weight gradient, measured with
+// bench/bench_winograd.py --cpu --algos --passes dw (one thread, CPU time, minimum of 3 rounds,
+// AMD Zen 4 shared with other jobs, 2026-12-04), ms F(2×2) / F(4×4) / gemm / direct → choice:
+//   ResNet-18 CIFAR, batch 32   64 32²    18.5 / 12.5 / 36.6 /  25.4   → winograd F(2×2)
+//                               128 16²   15.2 / 10.8 / 30.5 /  26.5   → winograd F(2×2)
+//                               256 8²    14.2 / 10.0 / 26.1 /  37.7   → winograd F(2×2)
+//                               512 4²    13.8 / 13.6 / 24.2 / 167.1   → winograd F(2×2)
+//   VGG-11, batch 32            64→128 16²  9.4 / 6.7 / 15.6 / 13.7   → winograd F(2×2)
+//                               128→256 8²  6.9 / 5.7 / 13.3 / 18.2   → winograd F(2×2)
+//                               256→512 4²  7.5 / 7.2 / 12.1 / 40.9   → winograd F(2×2)
+//                               512 2²      5.3 / 12.3 / 6.2 / 148.2  → winograd F(2×2)
+//                               3→64 32²    5.7 / 4.6 / 2.9 / 4.0     → gemm (3 channels)
+//   ResNet-50, batch 8          64 56²    14.7 /  8.8 / 29.0 / 19.3   → winograd F(2×2)
+//                               128 28²   10.9 /  8.2 / 22.6 / 19.0   → winograd F(2×2)
+//                               256 14²   12.2 /  9.9 / 21.3 / 23.9   → winograd F(2×2)
+//                               512 7²    13.9 / 13.3 / 18.7 / 61.5   → winograd F(2×2)
+// (F(4×4) only when forced by FASTDL_WINOGRAD_TILE=4: its float32 error, winograd_impl.h.)
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
   if (f == Algo::direct || f == Algo::gemm) return f;
-  if (f == Algo::winograd && winograd_ok(p) && pass != Pass::weight_grad) return Algo::winograd;
+  if (f == Algo::winograd && winograd_ok(p)) return Algo::winograd;
   if (f == Algo::automatic && elem == 4 && winograd_preferred(p, pass)) return Algo::winograd;
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
   const bool strided = p.sh > 1 || p.sw > 1;

@@ -537,7 +537,7 @@ void gemm_backward_input_as_forward(const Conv2dParams& p, const T* w, const T* 
 }
 
 // ---- Winograd F(2×2, 3×3) / F(4×4, 3×3): winograd_impl.h (winograd_forward,
-// winograd_backward_input)
+// winograd_backward_input, winograd_backward_weight)
 
 // ---- generic: im2col + GEMM -------------------------------------------------------------
 constexpr ScratchSlot kColSlot = kScratchConvCol;    // (common/allocator.h's slot list)
@@ -636,6 +636,7 @@ void backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
       if (gdw) dw = nullptr;
     }
     if (dx && ax == Algo::winograd && winograd_backward_input(p, w, dy, dx)) dx = nullptr;
+    if (dw && aw == Algo::winograd && winograd_backward_weight(p, x, dy, dw)) dw = nullptr;
     if (!dx && !dw) return;
   }
   const bool pw = is_pointwise(p);

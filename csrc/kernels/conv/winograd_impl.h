@@ -94,25 +94,34 @@ inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
 }
 
 // Whether the automatic choice runs Winograd for this float32 pass (conv.cpp's algorithm_for
-// asks only for float32); never for the weight gradient. At least kWinoMinChannels channels
-// each way (an RGB stem loses: the transforms cost more than the product) and enough output
-// pixels in the batch (N·OH·OW for the forward, N·H·W for the input gradient) that the filter
-// transform (rewritten on every call) is amortised. Measured with bench/bench_winograd.py and
-// the same forced algorithms on smaller batches (one thread, CPU time, minimum of 5 rounds,
-// AMD Zen 4 shared with other jobs; ms F(2×2) / batched GEMM, forward | input gradient):
+// asks only for float32). At least kWinoMinChannels channels each way (an RGB stem loses: the
+// transforms cost more than the product) and enough output pixels in the batch (N·OH·OW for
+// the forward and the weight gradient, N·H·W for the input gradient) that the per-call
+// filter-sized work (the filter transform; the weight gradient's dU store and Gᵀ dU G, E·C·K
+// values) is amortised. Measured with bench/bench_winograd.py and the same forced algorithms
+// on smaller batches (one thread, CPU time, minimum of 5 rounds, AMD Zen 4 shared with other
+// jobs; ms F(2×2) / batched GEMM, forward | input gradient):
 //   512→512 2² ×32 (128 px)   6.1 / 6.8 | 5.5 / 8.0     512→512 4² ×4 (64 px)  5.0 / 3.5 | 5.2 / 5.0
 //   512→512 7² ×2 (98 px)     6.3 / 6.0 | 5.9 / 7.2     256→256 8² ×2 (128 px) 1.6 / 1.8 | 1.6 / 2.3
 //   128→128 10² ×1 (100 px)   0.30 / 0.41 | 0.30 / 0.47  64→64 8² ×2 (128 px) 0.12 / 0.17 | 0.11 / 0.19
 // i.e. the transform is amortised from about 100 output pixels whatever the channel count
-// (the product and the filter transform both scale with C·K).
+// (the product and the filter transform both scale with C·K). Weight gradient, ms F(2×2) /
+// the best of batched GEMM and direct kernel (the same run conditions):
+//   512→512 2² ×32 (128 px)   5.6 / 6.5                 512→512 4² ×4 (64 px)  4.1 / 3.4
+//   512→512 7² ×2 (98 px)     5.3 / 4.8                 256→256 8² ×2 (128 px) 1.60 / 1.70
+//   128→128 10² ×1 (100 px)   0.21 / 0.35               64→64 8² ×1 (64 px)    0.05 / 0.07
+//   32→32 32² ×8              1.48 / 1.65               24→24 32² ×8           0.87 / 1.29
+//   32→16 32² ×8              1.42 / 0.94               3→64 32² ×32           5.65 / 2.90
+// (the dU round trip, 16·C·K floats, costs about 3.5 ms at 512→512), and at batch 32 / 8 on
+// every ResNet-18/50 and VGG-11 3×3 stride-1 layer with 64 or more channels 1.4–2.4× faster
+// than the better of the two (bench/bench_winograd.py --algos --passes dw): from 128 output
+// pixels, as the forward.
 constexpr int64_t kWinoMinChannels = 32;
-constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96;
+constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96, kWinoMinPixelsDw = 128;
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
-  if (!winograd_applies(p) || pass == Pass::weight_grad || p.C < kWinoMinChannels ||
-      p.K < kWinoMinChannels)
-    return false;
-  return pass == Pass::forward ? p.N * p.OH * p.OW >= kWinoMinPixelsFwd
-                               : p.N * p.H * p.W >= kWinoMinPixelsDx;
+  if (!winograd_applies(p) || p.C < kWinoMinChannels || p.K < kWinoMinChannels) return false;
+  if (pass == Pass::input_grad) return p.N * p.H * p.W >= kWinoMinPixelsDx;
+  return p.N * p.OH * p.OW >= (pass == Pass::forward ? kWinoMinPixelsFwd : kWinoMinPixelsDw);
 }
 
 }  // namespace
@@ -201,6 +210,47 @@ FASTDL_SIMD_INLINE void wino_flt(const V* g, V* u) {
   }
 }
 
+// The weight gradient's transforms, the transposes of wino_out and wino_flt.
+// m = A y (TM values of an output-gradient row or column to TM + 2)
+template <int TM, class V>
+FASTDL_SIMD_INLINE void wino_out_t(const V* y, V* m) {
+  using T = typename V::T;
+  if constexpr (TM == 2) {
+    m[0] = y[0];
+    m[1] = y[0] + y[1];
+    m[2] = y[0] - y[1];
+    m[3] = -y[1];
+  } else {
+    const V e1 = mul_add(V(T(4.0 / 9.0)), y[2], y[0]);
+    const V o1 = mul_add(V(T(2.0 / 3.0)), y[1], V(T(8.0 / 27.0)) * y[3]);
+    const V e3 = mul_add(V(T(9.0 / 4.0)), y[2], y[0]);
+    const V o3 = mul_add(V(T(1.5)), y[1], V(T(27.0 / 8.0)) * y[3]);
+    m[0] = y[0];
+    m[1] = e1 + o1;
+    m[2] = e1 - o1;
+    m[3] = e3 + o3;
+    m[4] = e3 - o3;
+    m[5] = y[3];
+  }
+}
+
+// g = Gᵀ u (TM + 2 values to 3)
+template <int TM, class V>
+FASTDL_SIMD_INLINE void wino_flt_t(const V* u, V* g) {
+  using T = typename V::T;
+  if constexpr (TM == 2) {
+    const V h = V(T(0.5)) * (u[1] + u[2]);
+    g[0] = u[0] + h;
+    g[1] = V(T(0.5)) * (u[1] - u[2]);
+    g[2] = h + u[3];
+  } else {
+    const V s12 = u[1] + u[2], d12 = u[1] - u[2], s34 = u[3] + u[4], d34 = u[3] - u[4];
+    g[0] = mul_add(V(T(-81.0 / 130.0)), s12, mul_add(V(T(8.0 / 65.0)), s34, u[0]));
+    g[1] = mul_add(V(T(-27.0 / 65.0)), d12, V(T(12.0 / 65.0)) * d34);
+    g[2] = mul_add(V(T(18.0 / 65.0)), s34 - s12, u[5]);
+  }
+}
+
 // The product's layout: NR produced channels per panel, J produced channels padded to JP.
 template <class T>
 constexpr int64_t wino_nr() {
@@ -263,11 +313,13 @@ void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   });
 }
 
-// M (MR × NR, row stride ldm) = A (MR × I, row stride lda) · B (I × NR, packed rows of NR),
-// the I products of each element summed in order.
-template <class T>
+// M (MR × NR, row stride ldm) = A (MR × I) · B (I × NR, packed rows of NR), the I products
+// of each element summed in order from zero; with acc_in that sum is then added to M (a
+// two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at A[r·lda + i], or at A[i·lda + r] with kTransA (the weight
+// gradient: A = the transformed input tiles V[e] (tiles × channels), read as Vᵀ).
+template <class T, bool kTransA = false>
 FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, T* M,
-                                int64_t ldm) {
+                                int64_t ldm, bool acc_in = false) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>();
   V acc[kWinoMR][kWinoNV];
@@ -281,7 +333,7 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
     for (int v = 0; v < kWinoNV; ++v) b[v] = V::load(B + i * NR + v * L);
 #pragma GCC unroll 16
     for (int r = 0; r < kWinoMR; ++r) {
-      const V a(A[r * lda + i]);
+      const V a(kTransA ? A[i * lda + r] : A[r * lda + i]);
 #pragma GCC unroll 4
       for (int v = 0; v < kWinoNV; ++v) acc[r][v] = mul_add(a, b[v], acc[r][v]);
     }
@@ -289,7 +341,75 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
 #pragma GCC unroll 16
   for (int r = 0; r < kWinoMR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kWinoNV; ++v) acc[r][v].store(M + r * ldm + v * L);
+    for (int v = 0; v < kWinoNV; ++v) {
+      T* m = M + r * ldm + v * L;
+      (acc_in ? V::load(m) + acc[r][v] : acc[r][v]).store(m);
+    }
+}
+
+// The input transform of tiles [p0, p1) (tile p: image p / (th·tw), tile row p / tw % th,
+// tile column p % tw; its (TM+2)² window starts at (TM·row − pt, TM·column − pl) of x
+// (N, C, H, W), zero outside): V[e][p − p0][c] = (Bᵀ d B)[e] at Vt[(e·ldp + p − p0)·ldv + c],
+// vectorised over channels (a segment of at most kWinoSeg tiles of one tile row gathered
+// channel-interleaved into a stack buffer). Row stride ldv >= C: the channels C..ldv−1 are
+// written as zeros.
+template <int TM, class T>
+void wino_input_tiles(const T* x, int64_t C, int64_t H, int64_t W, int64_t th, int64_t tw,
+                      int64_t pt, int64_t pl, int64_t p0, int64_t p1, T* Vt, int64_t ldp,
+                      int64_t ldv) {
+  using V = simd::Vec<T>;
+  constexpr int64_t L = V::N;
+  constexpr int N6 = TM + 2;
+  const int64_t ncb = (ldv + L - 1) / L;
+  for (int64_t p = p0; p < p1;) {
+    const int64_t row = p / tw;  // image · th + tile row
+    const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
+    const int64_t n = row / th, h0 = TM * (row % th) - pt;
+    const int64_t ncol = TM * (t1 - t0) + 2, wb = TM * t0 - pl;  // wb: column of q = 0
+    int64_t lo = wmax(0, -wb), hi = wmin(ncol, W - wb);
+    if (hi < lo) hi = lo = 0;
+    alignas(64) T buf[N6][TM * kWinoSeg + 2][L];
+    for (int64_t cb = 0; cb < ncb; ++cb) {
+      const int64_t c0 = cb * L, nl = wmax(0, wmin(L, C - c0)), ns = wmin(L, ldv - c0);
+      if (nl < L) std::memset(buf, 0, sizeof(buf));
+      for (int a = 0; a < N6; ++a) {
+        const int64_t hh = h0 + a;
+        const bool in = hh >= 0 && hh < H;
+        for (int64_t l = 0; l < nl; ++l) {
+          if (!in) {
+            for (int64_t q = 0; q < ncol; ++q) buf[a][q][l] = T(0);
+            continue;
+          }
+          const T* xr = x + ((n * C + c0 + l) * H + hh) * W + wb;
+          for (int64_t q = 0; q < lo; ++q) buf[a][q][l] = T(0);
+          for (int64_t q = lo; q < hi; ++q) buf[a][q][l] = xr[q];
+          for (int64_t q = hi; q < ncol; ++q) buf[a][q][l] = T(0);
+        }
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t q0 = TM * (t - t0), pr = p - p0 + (t - t0);
+        V r6[N6][N6];
+        for (int q = 0; q < N6; ++q) {  // columns: Bᵀ d
+          V d[N6], v[N6];
+          for (int a = 0; a < N6; ++a) d[a] = V::load(buf[a][q0 + q]);
+          wino_in<TM>(d, v);
+          for (int a = 0; a < N6; ++a) r6[a][q] = v[a];
+        }
+        for (int a = 0; a < N6; ++a) {  // rows: (Bᵀ d) B
+          V v[N6];
+          wino_in<TM>(r6[a], v);
+          for (int q = 0; q < N6; ++q) {
+            T* dst = Vt + ((a * N6 + q) * ldp + pr) * ldv + c0;
+            if (ns == L)
+              v[q].store(dst);
+            else
+              v[q].store(dst, ns);
+          }
+        }
+      }
+    }
+    p += t1 - t0;
+  }
 }
 
 // Tiles per block: V and M of a block about kWinoBlockBytes, a multiple of MR, at least MR,
@@ -314,7 +434,7 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   constexpr int N6 = TM + 2, E = N6 * N6;
   const int64_t th = (OH + TM - 1) / TM, tw = (OW + TM - 1) / TM, tiles = N * th * tw;
   const int64_t OHW = OH * OW, KP = wino_padded<T>(K), njp = KP / NR;
-  const int64_t ncb = (C + L - 1) / L, nkb = (K + L - 1) / L;
+  const int64_t nkb = (K + L - 1) / L;
   const int64_t PB = wino_block(tiles, E, C, KP, sizeof(T));
   const int64_t nblocks = (tiles + PB - 1) / PB;
   // One block, all three phases, on the calling thread. No result depends on which thread
@@ -328,55 +448,7 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
       const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
       const int64_t npr = (np + MR - 1) / MR * MR;  // rows the micro-kernel computes
       // ---- input transform: V[e][p - p0][c]
-      for (int64_t p = p0; p < p1;) {
-        const int64_t row = p / tw;  // image · th + tile row
-        const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
-        const int64_t n = row / th, h0 = TM * (row % th) - pt;
-        const int64_t ncol = TM * (t1 - t0) + 2, wb = TM * t0 - pl;  // wb: column of q = 0
-        int64_t lo = wmax(0, -wb), hi = wmin(ncol, W - wb);
-        if (hi < lo) hi = lo = 0;
-        alignas(64) T buf[N6][TM * kWinoSeg + 2][L];
-        for (int64_t cb = 0; cb < ncb; ++cb) {
-          const int64_t c0 = cb * L, nl = wmin(L, C - c0);
-          if (nl < L) std::memset(buf, 0, sizeof(buf));
-          for (int a = 0; a < N6; ++a) {
-            const int64_t hh = h0 + a;
-            const bool in = hh >= 0 && hh < H;
-            for (int64_t l = 0; l < nl; ++l) {
-              if (!in) {
-                for (int64_t q = 0; q < ncol; ++q) buf[a][q][l] = T(0);
-                continue;
-              }
-              const T* xr = x + ((n * C + c0 + l) * H + hh) * W + wb;
-              for (int64_t q = 0; q < lo; ++q) buf[a][q][l] = T(0);
-              for (int64_t q = lo; q < hi; ++q) buf[a][q][l] = xr[q];
-              for (int64_t q = hi; q < ncol; ++q) buf[a][q][l] = T(0);
-            }
-          }
-          for (int64_t t = t0; t < t1; ++t) {
-            const int64_t q0 = TM * (t - t0), pr = p - p0 + (t - t0);
-            V r6[N6][N6];
-            for (int q = 0; q < N6; ++q) {  // columns: Bᵀ d
-              V d[N6], v[N6];
-              for (int a = 0; a < N6; ++a) d[a] = V::load(buf[a][q0 + q]);
-              wino_in<TM>(d, v);
-              for (int a = 0; a < N6; ++a) r6[a][q] = v[a];
-            }
-            for (int a = 0; a < N6; ++a) {  // rows: (Bᵀ d) B
-              V v[N6];
-              wino_in<TM>(r6[a], v);
-              for (int q = 0; q < N6; ++q) {
-                T* dst = Vt + ((a * N6 + q) * PB + pr) * C + c0;
-                if (nl == L)
-                  v[q].store(dst);
-                else
-                  v[q].store(dst, nl);
-              }
-            }
-          }
-        }
-        p += t1 - t0;
-      }
+      wino_input_tiles<TM>(x, C, H, W, th, tw, pt, pl, p0, p1, Vt, PB, C);
       if (npr > np)  // the last micro-kernel rows: zero tiles
         for (int64_t e = 0; e < E; ++e)
           std::memset(Vt + (e * PB + np) * C, 0, sizeof(T) * (npr - np) * C);
@@ -468,6 +540,165 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
     wino_conv<4>(p, w, true, dy, none, dx);
   else
     wino_conv<2>(p, w, true, dy, none, dx);
+  return true;
+}
+
+// ---- weight gradient ----------------------------------------------------------------------
+// The forward is linear in the transformed filters U, so with dM = A dY Aᵀ per output tile
+// (the adjoint of the output transform; the tile's rows and columns beyond OH, OW are zero)
+//   dU[e] (C × K) = Σ_tiles V[e]ᵀ · dM[e],   dW[k][c] = Gᵀ dU[·][c][k] G  (6×6 / 4×4 → 3×3),
+// the exact adjoint of F(TM×TM, 3×3)'s forward, summed over the N·th·tw tiles of the batch.
+// Scheme, per call:
+//  * the tiles in blocks of PB (a function of the shape only: about kWgBlockBytes of V and
+//    dM, at least kWgMinTiles tiles: the micro-kernel's reduction length), block after block:
+//      - transforms (threads over runs of kWinoSeg tiles): V[e][p][c] by wino_input_tiles (the
+//        forward's), channel stride CP = C rounded up to MR (zeros beyond C); dM[e][k / NR][p]
+//        [k % NR] (the micro-kernel's B panels, K padded to NR with zeros), vectorised over
+//        output channels like the forward's output transform;
+//      - dU[e] (CP × KP) += Vᵀ dM (threads over (e, NR output channels, MR input channels)):
+//        wino_mk<T, true> sums the block's tiles in order from zero in registers, then adds
+//        that sum to the previous blocks' (two levels: the float32 error grows with the block
+//        length plus the block count, not with the N·th·tw tiles of a one-level sum);
+//  * dW = Gᵀ dU G (threads over input channels), vectorised over output channels.
+// Every dU element is one fixed sequence of FMAs (tile after tile, block after block), so the
+// result is bitwise identical for any thread count; the threads meet at a barrier after each
+// phase of each block.
+constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
+constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
+
+// A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
+// when nt <= 1.
+template <class F>
+void wg_tasks(int nt, int64_t n, F&& fn) {
+  if (nt <= 1 || n <= 1) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int64_t t = 0; t < n; ++t) fn(t);
+}
+
+// dM of tiles [p0, p1) of dy (N, K, OH, OW) into Mt[e][k / NR][p − p0][k % NR] (panels of ldp
+// tiles), vectorised over output channels: a segment of at most kWinoSeg tiles of one tile
+// row gathered channel-interleaved (zeros beyond OH, OW and K), then per tile dM = A dY Aᵀ.
+template <int TM, class T>
+void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th, int64_t tw,
+                     int64_t p0, int64_t p1, T* Mt, int64_t ldp) {
+  using V = simd::Vec<T>;
+  constexpr int64_t L = V::N, NR = wino_nr<T>();
+  constexpr int N6 = TM + 2;
+  const int64_t KP = wino_padded<T>(K), njp = KP / NR, nkb = KP / L, OHW = OH * OW;
+  for (int64_t p = p0; p < p1;) {
+    const int64_t row = p / tw;
+    const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
+    const int64_t n = row / th, oh0 = TM * (row % th), ow0 = TM * t0;
+    const int64_t nrow = wmin(TM, OH - oh0), ncol = wmin(TM * (t1 - t0), OW - ow0);
+    alignas(64) T buf[TM][TM * kWinoSeg][L];
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      const int64_t k0 = kb * L, nl = wmax(0, wmin(L, K - k0));
+      if (nl < L || nrow < TM || ncol < TM * (t1 - t0)) std::memset(buf, 0, sizeof(buf));
+      for (int64_t l = 0; l < nl; ++l) {
+        const T* yk = dy + (n * K + k0 + l) * OHW + oh0 * OW + ow0;
+        for (int64_t a = 0; a < nrow; ++a)
+          for (int64_t q = 0; q < ncol; ++q) buf[a][q][l] = yk[a * OW + q];
+      }
+      const int64_t jp = k0 / NR, jo = k0 % NR;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t q0 = TM * (t - t0), pr = p - p0 + (t - t0);
+        V c6[N6][TM];
+        for (int q = 0; q < TM; ++q) {  // columns: A dY
+          V yv[TM], m[N6];
+          for (int a = 0; a < TM; ++a) yv[a] = V::load(buf[a][q0 + q]);
+          wino_out_t<TM>(yv, m);
+          for (int a = 0; a < N6; ++a) c6[a][q] = m[a];
+        }
+        for (int a = 0; a < N6; ++a) {  // rows: (A dY) Aᵀ
+          V m[N6];
+          wino_out_t<TM>(c6[a], m);
+          for (int q = 0; q < N6; ++q)
+            m[q].store(Mt + (((a * N6 + q) * njp + jp) * ldp + pr) * NR + jo);
+        }
+      }
+    }
+    p += t1 - t0;
+  }
+}
+
+template <int TM, class T>
+void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
+  using V = simd::Vec<T>;
+  constexpr int64_t L = V::N, NR = wino_nr<T>(), MR = kWinoMR;
+  constexpr int N6 = TM + 2, E = N6 * N6;
+  const int64_t C = p.C, K = p.K;
+  const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
+  const int64_t CP = (C + MR - 1) / MR * MR, KP = wino_padded<T>(K), njp = KP / NR;
+  const int64_t ncbm = CP / MR;
+  // tiles per block: a function of the shape only; blocks of (nearly) equal size
+  const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
+  const int64_t want = wmax(kWgMinTiles, kWgBlockBytes / per_tile);
+  const int64_t nblocks = wmax(1, tiles / want), PB = (tiles + nblocks - 1) / nblocks;
+  PoolBuf vb(sizeof(T) * E * PB * CP + 64), mb(sizeof(T) * E * PB * KP + 64);
+  PoolBuf ub(sizeof(T) * E * CP * KP + 64);
+  T *Vt = vb.as<T>(), *Mt = mb.as<T>(), *dU = ub.as<T>();
+  const int nt = static_cast<int>(wmax(1, num_threads()));
+  for (int64_t blk = 0; blk < nblocks; ++blk) {
+    const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
+    const int64_t nseg = (np + kWinoSeg - 1) / kWinoSeg;
+    wg_tasks(nt, nseg, [&](int64_t sg) {
+      const int64_t s0 = p0 + sg * kWinoSeg, s1 = wmin(p1, s0 + kWinoSeg);
+      wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, s0, s1, Vt + (s0 - p0) * CP,
+                           PB, CP);
+      wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, s0, s1, Mt + (s0 - p0) * NR, PB);
+    });
+    const bool acc = blk > 0;
+    wg_tasks(nt, E * njp * ncbm, [&](int64_t task) {
+      const int64_t cb = task % ncbm, jp = (task / ncbm) % njp, e = task / (ncbm * njp);
+      wino_mk<T, true>(np, Vt + e * PB * CP + cb * MR, CP, Mt + (e * njp + jp) * PB * NR,
+                       dU + (e * CP + cb * MR) * KP + jp * NR, KP, acc);
+    });
+  }
+  // dW[k][c] = Gᵀ dU[·][c][k] G, lanes = output channels
+  const int64_t nkb = (K + L - 1) / L;
+  wg_tasks(nt, (C + 15) / 16, [&](int64_t task) {
+    alignas(64) T out[9][L];
+    for (int64_t c = task * 16; c < wmin(C, task * 16 + 16); ++c)
+      for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * L, nl = wmin(L, K - k0);
+        V t3[3][N6];
+        for (int q = 0; q < N6; ++q) {  // columns: Gᵀ dU
+          V u[N6], g[3];
+          for (int a = 0; a < N6; ++a) u[a] = V::load(dU + ((a * N6 + q) * CP + c) * KP + k0);
+          wino_flt_t<TM>(u, g);
+          for (int r = 0; r < 3; ++r) t3[r][q] = g[r];
+        }
+        for (int r = 0; r < 3; ++r) {  // rows: (Gᵀ dU) G
+          V g[3];
+          wino_flt_t<TM>(t3[r], g);
+          for (int s = 0; s < 3; ++s) g[s].store(out[r * 3 + s]);
+        }
+        for (int64_t l = 0; l < nl; ++l) {
+          T* d = dw + ((k0 + l) * C + c) * 9;
+          for (int t = 0; t < 9; ++t) d[t] = out[t][l];
+        }
+      }
+  });
+}
+
+// The tile of the weight gradient: FASTDL_WINOGRAD_TILE when set, else F(2×2). F(4×4) is
+// 1.1–1.5× faster on maps of 8² and more but its float32 error is 2.5–3× F(2×2)'s (1.2e-6 to
+// 1.5e-6 of max |dW|, conv.py's conv_algorithm docstring), so the automatic tile keeps F(2×2).
+inline int winograd_tile_for_weight(const Conv2dParams&) {
+  const int t = winograd_tile_setting();
+  return t ? t : 2;
+}
+
+template <class T>
+bool winograd_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
+  if (!wino_ok(p)) return false;
+  if (winograd_tile_for_weight(p) == 4)
+    wino_weight_grad<4>(p, x, dy, dw);
+  else
+    wino_weight_grad<2>(p, x, dy, dw);
   return true;
 }
 

@@ -32,12 +32,11 @@ def set_conv_algorithm(name):
     * ``"gemm"``: batched im2col + GEMM — the im2col matrices of a chunk of images side by
       side, one GEMM per chunk (any stride, dilation, groups);
     * ``"winograd"``: Winograd F(2×2, 3×3) or F(4×4, 3×3) (the tile: ``FASTDL_WINOGRAD_TILE``,
-      see ``conv_algorithm``) for 3×3, stride 1, dilation 1, groups 1 (forward and input
-      gradient; other shapes and the weight gradient take the automatic choice);
+      see ``conv_algorithm``) for 3×3, stride 1, dilation 1, groups 1 (forward, input
+      gradient and weight gradient; other shapes take the automatic choice);
     * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it):
       Winograd for float32 3×3 stride-1 layers with at least 32 input and output channels
-      and enough output pixels in the batch (forward and input gradient), else direct or
-      batched GEMM.
+      and enough output pixels in the batch (all three passes), else direct or batched GEMM.
 
     Depthwise convolutions always run their own kernels. Results of different algorithms
     agree to rounding (float32 within 1e-4 of the float64 reference on unit-scale data).
@@ -67,16 +66,23 @@ def conv_algorithm(name):
 
     The automatic rule (``"auto"``), per float32 pass: Winograd for a 3×3, stride-1,
     dilation-1, ungrouped layer with at least 32 input and output channels and at least 128
-    output pixels in the batch (N·OH·OW) for the forward, 96 (N·H·W) for the input gradient;
-    never for the weight gradient or float64. Otherwise the direct kernel or the batched GEMM.
+    output pixels in the batch (N·OH·OW) for the forward and the weight gradient, 96 (N·H·W)
+    for the input gradient; never for float64. Otherwise the direct kernel or the batched
+    GEMM.
+
+    The weight gradient by Winograd is the adjoint of the forward's algorithm: per tile of
+    the batch, the transformed input V = Bᵀ d B and the transformed output gradient
+    dM = A dY Aᵀ; dU = Σ over the batch's tiles of V ⊙ dM (as 16 or 36 GEMMs, channels ×
+    tiles × channels, summed in blocks of tiles in a fixed order: bitwise the same for any
+    thread count); dW = Gᵀ dU G.
 
     Winograd's tile, ``FASTDL_WINOGRAD_TILE`` (read on every call): ``2`` (F(2×2, 3×3)),
     ``4`` (F(4×4, 3×3), interpolation points 0, ±2/3, ±3/2, ∞), or ``auto`` (the default):
     F(4×4) when the pass sums over at most 32 channels (the forward over the input channels,
-    the input gradient over the output channels), else F(2×2); any other value is a
-    ValueError naming the variable. F(4×4) does 4× fewer multiplications than the direct
-    sum, F(2×2) 2.25×, but F(4×4)'s float32 error grows faster with the number of summed
-    channels.
+    the input gradient over the output channels), else F(2×2); F(2×2) for the weight
+    gradient. Any other value is a ValueError naming the variable. F(4×4) does 4× fewer
+    multiplications than the direct sum, F(2×2) 2.25×, but F(4×4)'s float32 error grows
+    faster with the number of summed channels, and is 2–4× F(2×2)'s in the weight gradient.
 
     Measured float32 accuracy against the float64 reference, max |error| / max |y|, on
     unit-normal x and w: forward of a (2, C, 8, 8) input with 16 filters, padding 1; input
@@ -92,6 +98,18 @@ def conv_algorithm(name):
     512   forward  7.4e-7   2.9e-6   2.7e-7   1.6e-6
     512   input    7.9e-7   3.0e-6   2.5e-7   2.1e-6
     ====  =======  =======  =======  =======  =============
+
+    Weight gradient, max |error| / max |dW|, of a (N, 16, H, H) input with 16 filters,
+    padding 1, unit-normal x and grad_output (a sum over the N·H·H output pixels; the
+    channel counts do not enter):
+
+    ========  =======  =======  =======  =============
+    N × H²    F(2×2)   F(4×4)   gemm     direct kernel
+    ========  =======  =======  =======  =============
+    2 × 8²    2.6e-7   1.0e-6   4.0e-7   2.3e-7
+    8 × 32²   5.2e-7   1.3e-6   2.7e-7   5.9e-7
+    32 × 32²  8.7e-7   1.7e-6   4.8e-7   7.0e-7
+    ========  =======  =======  =======  =============
 
     (the direct kernel: AVX-512 float32; ``tests/test_conv_winograd.py`` holds the
     Winograd rows to these figures.)
@@ -116,8 +134,13 @@ def conv2d_algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1,
     ``"winograd"``). ``input_shape`` (N, C, H, W), ``weight_shape`` (K, C/groups, kH, kW);
     ``padding`` an int or pair (symmetric).
 
-    Example: ``conv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), padding=1)`` →
-    ``('winograd', 'winograd', 'gemm')`` with the automatic choice.
+    Examples with the automatic choice (float32, one thread or more):
+    ``conv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), padding=1)`` →
+    ``('winograd', 'winograd', 'winograd')``;
+    ``conv.conv2d_algorithm((4, 512, 4, 4), (512, 512, 3, 3), padding=1)`` (64 output
+    pixels: the transforms are not amortised) → ``('gemm', 'gemm', 'gemm')``;
+    ``conv.conv2d_algorithm((32, 3, 32, 32), (64, 3, 3, 3), padding=1)`` →
+    ``('direct', 'gemm', 'gemm')``.
     """
     fn = "conv2d_algorithm"
     N, C, H, W = (int(v) for v in input_shape)
