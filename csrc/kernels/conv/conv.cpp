@@ -27,6 +27,13 @@ std::atomic<int>& forced() {
 
 bool depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
 
+// A 1×1 convolution without padding, every output inside the input: the batched GEMM of
+// pointwise_impl.h (see the rule's comment).
+bool pointwise_gemm(const Conv2dParams& p) {
+  return p.R == 1 && p.S == 1 && p.pt == 0 && p.pl == 0 && p.OH > 0 && p.OW > 0 &&
+         (p.OH - 1) * p.sh < p.H && (p.OW - 1) * p.sw < p.W;
+}
+
 bool winograd_ok(const Conv2dParams& p) {
   return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
          p.groups == 1;
@@ -99,6 +106,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (f == Algo::direct || f == Algo::gemm) return f;
   if (f == Algo::winograd && winograd_ok(p)) return Algo::winograd;
   if (f == Algo::automatic && elem == 4 && winograd_preferred(p, pass)) return Algo::winograd;
+  if (pointwise_gemm(p)) return Algo::gemm;
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
   const bool strided = p.sh > 1 || p.sw > 1;
   const bool pointwise = p.R * p.S == 1 && !strided;

@@ -26,6 +26,7 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/conv/winograd_impl.h"
 #include "kernels/conv/depthwise_impl.h"
+#include "kernels/conv/pointwise_impl.h"
 
 namespace fastdl {
 namespace conv {
@@ -553,6 +554,7 @@ void forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
     return;
   }
   const Algo algo = algorithm_for(p, sizeof(T), Pass::forward);
+  if (algo == Algo::gemm && pointwise::forward(p, x, w, b, y)) return;  // 1×1: pointwise_impl.h
   if (algo == Algo::gemm) return gemm_forward(p, x, w, b, y);
   if (algo == Algo::winograd && winograd_forward(p, x, w, b, y)) return;
   if (!is_pointwise(p) && direct_forward(p, x, w, b, y)) return;
@@ -624,6 +626,9 @@ void backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
   {
     const Algo ax = algorithm_for(p, sizeof(T), Pass::input_grad);
     const Algo aw = algorithm_for(p, sizeof(T), Pass::weight_grad);
+    // 1×1: the whole batch as one GEMM (pointwise_impl.h)
+    if (dx && ax == Algo::gemm && pointwise::backward_input(p, w, dy, dx)) dx = nullptr;
+    if (dw && aw == Algo::gemm && pointwise::backward_weight(p, x, dy, dw)) dw = nullptr;
     if (dx && ax == Algo::gemm && gemm_dx_as_forward(p)) {
       gemm_backward_input_as_forward(p, w, dy, dx);
       dx = nullptr;

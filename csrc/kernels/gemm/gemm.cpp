@@ -79,18 +79,44 @@ struct CallbackB {
   }
 };
 
-// Where column j of the thread's block of C sits in a row of C: PlainC at C + j (C offset to
-// the block's first column); SegC (gemm.h, c_seg) in segments of `seg` columns `stride`
-// elements apart, counted from the product's column 0 (C not offset by the block's j0). A
-// micro-tile never straddles a segment: seg, j0, NC and every tile start are multiples of NR.
+// Where column j of the thread's block of C sits in a row of C, and the micro-kernel call that
+// writes a tile there (tile(K, kc, a, b, c, ldc, j, mr, nr, alpha, beta), c = C's row of the
+// tile): PlainC at c + j (C offset to the block's first column); SegC (gemm.h, c_seg) in
+// segments of `seg` columns `stride` elements apart, counted from the product's column 0 (C
+// not offset by the block's j0). A tile that straddles segments (seg not a multiple of NR) is
+// computed into a local MR×NR buffer (C's values gathered first when beta != 0) and scattered:
+// the micro-kernel's per-element arithmetic does not depend on ldc, so every element is the
+// same as in place.
 struct PlainC {
-  int64_t operator()(int64_t j) const { return j; }
+  template <class T>
+  void tile(const Kernel<T>& K, int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
+            int64_t j, int64_t mr, int64_t nr, T alpha, T beta) const {
+    K.packed(kc, a, 1, K.mr, b, K.nr, c + j, ldc, mr, nr, alpha, beta);
+  }
 };
 struct SegC {
   int64_t j0, seg, stride;
-  int64_t operator()(int64_t j) const {
-    const int64_t g = j0 + j;
-    return g / seg * stride + g % seg;
+  static constexpr int64_t kMaxTile = 16 * 64;  // >= MR·NR of every kernel
+  template <class T>
+  void tile(const Kernel<T>& K, int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
+            int64_t j, int64_t mr, int64_t nr, T alpha, T beta) const {
+    const int64_t g = j0 + j, off = g % seg;
+    if (off + nr <= seg) {
+      K.packed(kc, a, 1, K.mr, b, K.nr, c + g / seg * stride + off, ldc, mr, nr, alpha, beta);
+      return;
+    }
+    alignas(64) T tmp[kMaxTile];
+    const int64_t NR = K.nr;
+    auto at = [&](int64_t i, int64_t jj) -> T& {
+      const int64_t q = g + jj;
+      return c[i * ldc + q / seg * stride + q % seg];
+    };
+    if (beta != T(0))
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t jj = 0; jj < nr; ++jj) tmp[i * NR + jj] = at(i, jj);
+    K.packed(kc, a, 1, K.mr, b, NR, tmp, NR, mr, nr, alpha, beta);
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t jj = 0; jj < nr; ++jj) at(i, jj) = tmp[i * NR + jj];
   }
 };
 
@@ -123,8 +149,7 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
           T* c = C + (ic + ir) * ldc;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t nr = nc - jr < NR ? nc - jr : NR;
-            K.packed(kc, a, 1, MR, bp + jr * kc, NR, c + cm(jc + jr), ldc, mr, nr, alpha,
-                     beta_k);
+            cm.tile(K, kc, a, bp + jr * kc, c, ldc, jc + jr, mr, nr, alpha, beta_k);
           }
         }
       }
@@ -157,8 +182,8 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
       for (int64_t ir = 0; ir < m; ir += MR) {
         const int64_t mr = m - ir < MR ? m - ir : MR;
         // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
-        K.packed(kc, ap + ir * k + pc * MR, 1, MR, bp + pc * NR, NR, C + ir * ldc + cm(jr),
-                 ldc, mr, nr, alpha, beta_k);
+        cm.tile(K, kc, ap + ir * k + pc * MR, bp + pc * NR, C + ir * ldc, ldc, jr, mr, nr,
+                alpha, beta_k);
       }
     }
   }
@@ -414,14 +439,13 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 // Implicit GEMM (gemm.h): B only through its packing callback, so the stream or packed
 // loop nest (the same choice as a dense B's, without the in-place direct path).
 template <class T>
-void gemm_implicit_impl(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
+void gemm_implicit_impl(bool ta, int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
                         PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc,
                         int64_t c_seg, int64_t c_seg_stride) {
   if (m <= 0 || n <= 0) return;
   const Kernel<T>& K = *active_kernel<T>();
-  if (c_seg > 0 && (c_seg % K.nr || c_seg_stride < c_seg))
-    throw std::invalid_argument("gemm_implicit: c_seg must be a multiple of NR, c_seg_stride "
-                                ">= c_seg");
+  if (c_seg > 0 && c_seg_stride < c_seg)
+    throw std::invalid_argument("gemm_implicit: c_seg_stride must be >= c_seg");
   if (k <= 0) {
     if (c_seg <= 0) {
       scale_c(m, n, beta, C, ldc);
@@ -436,22 +460,19 @@ void gemm_implicit_impl(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda
   run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
     const CallbackB<T> pb{pack, ctx, j0, K.nr};
+    const T* a = ta ? A + i0 : A + i0 * lda;
     if (c_seg > 0) {
       const SegC cm{j0, c_seg, c_seg_stride};
       if (stream)
-        run_stream(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
-                   C + i0 * ldc, ldc, cm);
+        run_stream(K, ta, i1 - i0, j1 - j0, k, T(1), a, lda, pb, beta, C + i0 * ldc, ldc, cm);
       else
-        run_packed(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
-                   C + i0 * ldc, ldc, cm);
+        run_packed(K, ta, i1 - i0, j1 - j0, k, T(1), a, lda, pb, beta, C + i0 * ldc, ldc, cm);
       return;
     }
     if (stream)
-      run_stream(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
-                 C + i0 * ldc + j0, ldc);
+      run_stream(K, ta, i1 - i0, j1 - j0, k, T(1), a, lda, pb, beta, C + i0 * ldc + j0, ldc);
     else
-      run_packed(K, false, i1 - i0, j1 - j0, k, T(1), A + i0 * lda, lda, pb, beta,
-                 C + i0 * ldc + j0, ldc);
+      run_packed(K, ta, i1 - i0, j1 - j0, k, T(1), a, lda, pb, beta, C + i0 * ldc + j0, ldc);
   });
 }
 }  // namespace
@@ -477,13 +498,20 @@ void dgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
 
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                     PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc,
-                    int64_t c_seg, int64_t c_seg_stride) {
-  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
+                    int64_t c_seg, int64_t c_seg_stride, bool trans_a) {
+  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
 }
 void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
-                    int64_t ldc, int64_t c_seg, int64_t c_seg_stride) {
-  gemm_implicit_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
+                    int64_t ldc, int64_t c_seg, int64_t c_seg_stride, bool trans_a) {
+  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
+}
+
+void spack_b(bool trans, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* bp) {
+  active_kernel<float>()->pack_b(trans, kc, nc, B, ldb, bp);
+}
+void dpack_b(bool trans, int64_t kc, int64_t nc, const double* B, int64_t ldb, double* bp) {
+  active_kernel<double>()->pack_b(trans, kc, nc, B, ldb, bp);
 }
 
 Blocking blocking(int dtype_size) {

@@ -44,19 +44,30 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 // the stream or packed loop nest (as sgemm would for a dense B; never in place), threaded
 // over 2-D blocks of C like sgemm (pack may be called concurrently, for disjoint blocks of
 // C), bitwise identical for any thread count. Safe inside an OpenMP region (runs serially).
-// c_seg > 0 (a multiple of blocking(sizeof(T)).nr, else std::invalid_argument): C's columns
-// lie in segments of c_seg, segment s at C + s·c_seg_stride, i.e. C(i, j) at
+// c_seg > 0 (c_seg_stride >= c_seg, else std::invalid_argument): C's columns lie in segments
+// of c_seg, segment s at C + s·c_seg_stride, i.e. C(i, j) at
 // C[i·ldc + (j / c_seg)·c_seg_stride + j % c_seg] -- a batch of images' output planes written
-// in place in NCHW (rows: channels, ldc = OH·OW; segments: images, stride K·OH·OW).
+// in place in NCHW (rows: channels, ldc = OH·OW; segments: images, stride K·OH·OW). Any
+// c_seg: micro-tiles that straddle two segments go through a local tile (same arithmetic).
+// trans_a: A is stored transposed (k×m, A(i, p) at A[p·lda + i]).
 template <class T>
 using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          int64_t nr, T* bp);
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                     PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc,
-                    int64_t c_seg = 0, int64_t c_seg_stride = 0);
+                    int64_t c_seg = 0, int64_t c_seg_stride = 0, bool trans_a = false);
 void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
-                    int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0);
+                    int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0,
+                    bool trans_a = false);
+
+// The active path's B packing, for implicit-GEMM pack callbacks that assemble their panels
+// from dense pieces: rows [0, kc) × columns [0, nc) of op(B) (B(p, j) = trans ? B[j·ldb + p]
+// : B[p·ldb + j]) into NR-column panels at bp (panel q at bp + q·NR·kc, element (p, j) at
+// p·NR + j), the last one zero-padded to NR columns. With nc <= NR it writes one panel, so a
+// callback may pack a panel's rows piece by piece (rows [p0, p1) at bp + p0·NR).
+void spack_b(bool trans, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* bp);
+void dpack_b(bool trans, int64_t kc, int64_t nc, const double* B, int64_t ldb, double* bp);
 
 // The active path's register blocking {MR, NR} and cache blocking {KC, MC, NC} (elements),
 // for tests that probe tile and block boundaries. dtype_size: 4 (float) or 8 (double).
