@@ -108,6 +108,38 @@ def _is_channels_last(a, mf=channels_last):
     return True
 
 
+def _cl_only(a):
+    """True when the array ``a`` is a 4-D channels-last array that is not C-contiguous: the
+    layout test the layer ops run at their entry (an NCHW-contiguous array costs one flag
+    read). An array that is both (C = 1, or H = W = 1) counts as NCHW, as torch's suggested
+    memory format does."""
+    return not a.flags.c_contiguous and a.ndim == 4 and _is_channels_last(a)
+
+
+def _nhwc(a):
+    """The NHWC view (C-contiguous, no copy) of a channels-last array ``a`` (``_cl_only``)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def _rows(a):
+    """``a`` (N, C, H, W) as the (N·H·W, C) matrix of its NHWC storage: a view of a
+    channels-last array, a transposed copy of any other."""
+    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+
+def _from_rows(m, shape):
+    """Inverse of ``_rows``: the (N·H·W, C) matrix ``m`` as the channels-last (N, C, H, W)
+    array of logical ``shape`` (a view)."""
+    n, c, h, w = shape
+    return m.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _to_cl(a):
+    """The 4-D array ``a`` laid out channels-last (``a`` itself when it is; else a transposed
+    copy into NHWC storage, viewed with the NCHW shape)."""
+    return _in_format(a, channels_last)
+
+
 def _in_format(a, mf, copy=False):
     """The array ``a``'s values laid out in memory format ``mf`` (``a`` itself when it already
     is, unless ``copy``). channels_last of a tensor that is not 4-D (5-D for
