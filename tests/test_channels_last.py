@@ -69,6 +69,8 @@ CASES = {
     "mul_scalar": lambda L, F_, x, p: x * 2,
     "mul": lambda L, F_, x, p: x * x,
     "add_channel_bias": lambda L, F_, x, p: x + p["chan"],
+    "add_nchw": lambda L, F_, x, p: x + p["other"],         # the first operand's layout
+    "nchw_add": lambda L, F_, x, p: p["other"] + x,
     "residual": lambda L, F_, x, p: F_.relu(x) + x,
     "dropout_eval": lambda L, F_, x, p: F_.dropout(x, 0.5, training=False),
     "cat_dim1": lambda L, F_, x, p: L.cat([x, x * 2], 1),
@@ -85,10 +87,11 @@ EXPECT = {
                         "bn_eval", "relu", "leaky_relu", "max_pool", "max_pool_2",
                         "avg_pool", "avg_pool_2", "adaptive_avg_3", "adaptive_max_3")},
     **{k: _ELT for k in ("relu6", "silu", "gelu", "hardswish", "sigmoid", "add",
-                         "mul_scalar", "mul", "add_channel_bias", "dropout_eval",
+                         "mul_scalar", "mul", "add_channel_bias", "add_nchw", "dropout_eval",
                          "cat_dim1")},
     "adaptive_avg_1": ("both", "c", "c"),
     "residual": ("cl", "c", "cl"),
+    "nchw_add": ("c", "c", "cl"),
     "flatten": ("c", "c", "c"),
 }
 
