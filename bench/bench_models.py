@@ -9,7 +9,9 @@ layer shape of those models on its own.
   batch 16, inference batch 1; 3×3 depthwise convolutions at stride 1 and 2), VGG-11 with
   batch norm at 32² (train step batch 32);
 * torch runs each model twice: NCHW, and with model and input in channels_last (its faster
-  format on CPU for many shapes); the ratio is against torch's better of the two.
+  format on CPU for many shapes); the ratio is against torch's better of the two. fastdl
+  runs both too (column ``fastdl CL``: model and input in channels_last; the ratio stays
+  against fastdl NCHW); a side that cannot run an item is skipped with a note.
 * Per conv layer (each distinct shape of the model at its batch): forward, and forward +
   backward (gradients of input, weight and bias), fastdl vs torch, with the algorithm fastdl
   chose for the shape (``fastdl.nn.functional.conv.conv2d_algorithm``).

@@ -40,8 +40,14 @@ class memory_format:
     ``channels_last`` (a 4-D tensor keeps its logical NCHW shape over storage in NHWC order:
     ``stride() == (H·W·C, 1, W·C, C)``), ``channels_last_3d`` (5-D, NDHWC storage) and
     ``preserve_format`` (keep the input's layout). Taken by ``Tensor.contiguous``,
-    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``; elementwise
-    ops keep a channels-last input's layout. Kernels that need NCHW copy at their entry.
+    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``. A
+    channels-last input keeps its layout through the layer ops as in torch on the CPU:
+    conv2d (channels last when its input or its weight is), batch norm, the activations,
+    max/avg/adaptive pooling and elementwise ops (the first full-size operand's layout wins)
+    return channels-last results, and their input gradients are channels last too
+    (``tests/test_channels_last.py`` holds the table). Activations and batch norm run on the
+    NHWC storage as it is; convolution and pooling kernels are NCHW, so they compute on an
+    NCHW copy and transpose the result back.
 
     Example: ``fastdl.randn(2, 3, 4, 5).contiguous(memory_format=fastdl.channels_last)``
     """

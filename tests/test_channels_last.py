@@ -396,3 +396,17 @@ def test_block_inference_threads(kind):
                 outs.append(m(x.to(memory_format=CL)).numpy())
     assert_close(outs[0], ref, rtol=1e-4, atol=1e-4)
     assert (outs[0] == outs[1]).all()
+
+
+def test_view_reshape_permute_as_torch():
+    """A channels-last tensor cannot be viewed flat (torch's RuntimeError); reshape copies to
+    NCHW order; permute(0, 2, 3, 1) is its C-contiguous NHWC storage."""
+    x0 = fastdl.randn(*SHAPE)
+    x = x0.to(memory_format=CL)
+    with pytest.raises(RuntimeError):
+        x.view(SHAPE[0], -1)
+    r = x.reshape(SHAPE[0], -1)
+    assert r.is_contiguous()
+    assert_close(r.numpy(), x0.numpy().reshape(SHAPE[0], -1), rtol=0, atol=0)
+    p = x.permute(0, 2, 3, 1)
+    assert p.is_contiguous() and p.data_ptr() == x.data_ptr()
