@@ -9,7 +9,9 @@ layer shape of those models on its own.
   batch 16, inference batch 1; 3×3 depthwise convolutions at stride 1 and 2), VGG-11 with
   batch norm at 32² (train step batch 32);
 * torch runs each model twice: NCHW, and with model and input in channels_last (its faster
-  format on CPU for many shapes); the ratio is against torch's better of the two.
+  format on CPU for many shapes); the ratio is against torch's better of the two. fastdl
+  runs both too (column ``fastdl CL``: model and input in channels_last; the ratio stays
+  against fastdl NCHW); a side that cannot run an item is skipped with a note.
 * Per conv layer (each distinct shape of the model at its batch): forward, and forward +
   backward (gradients of input, weight and bias), fastdl vs torch, with the algorithm fastdl
   chose for the shape (``fastdl.nn.functional.conv.conv2d_algorithm``).
@@ -261,6 +263,17 @@ def to_channels_last(tm):
     return copy.deepcopy(tm).to(memory_format=torch.channels_last)
 
 
+def fastdl_channels_last(fm):
+    """A copy of fastdl model `fm` with its 4-D weights in channels_last (NHWC) storage."""
+    import copy
+    return copy.deepcopy(fm).to(memory_format=fastdl.channels_last)
+
+
+def _fastdl_input(x, side):
+    xt = fastdl.from_numpy(x)
+    return xt.contiguous(memory_format=fastdl.channels_last) if side == "fastdl_cl" else xt
+
+
 def _torch_input(x, side):
     import torch
     xt = torch.from_numpy(x)
@@ -269,9 +282,9 @@ def _torch_input(x, side):
 
 def train_step_fn(side, model, x, y, lr=0.01):
     """A no-argument callable doing one SGD-momentum train step on `side` ("fastdl", "torch",
-    or "torch_cl": torch with the model and input in channels_last); returns the loss."""
-    if side == "fastdl":
-        xt, yt = fastdl.from_numpy(x), fastdl.from_numpy(y)
+    or "fastdl_cl" / "torch_cl": the model and input in channels_last); returns the loss."""
+    if side.startswith("fastdl"):
+        xt, yt = _fastdl_input(x, side), fastdl.from_numpy(y)
         crit = fastdl.nn.CrossEntropyLoss()
         opt = fastdl.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     else:
@@ -292,8 +305,8 @@ def train_step_fn(side, model, x, y, lr=0.01):
 
 def infer_fn(side, model, x):
     model.eval()
-    if side == "fastdl":
-        xt = fastdl.from_numpy(x)
+    if side.startswith("fastdl"):
+        xt = _fastdl_input(x, side)
 
         def run():
             with fastdl.no_grad():
@@ -467,8 +480,14 @@ CLOCK = time.perf_counter
 def interleaved(fns, rounds, reps):
     """{side: minimum seconds} over `rounds` rounds alternating the sides (each round the
     minimum of `reps` calls, after one warm-up call per side)."""
-    for f in fns.values():
-        f()
+    for s, f in list(fns.items()):
+        try:
+            f()
+        except (ValueError, RuntimeError) as e:  # a side that cannot run this item
+            if s != "fastdl_cl":
+                raise
+            print(f"  (fastdl CL skipped: {str(e)[:100]})")
+            del fns[s]
     best = {s: float("inf") for s in fns}
     for _ in range(rounds):
         for s, f in fns.items():
@@ -478,8 +497,8 @@ def interleaved(fns, rounds, reps):
 
 
 def _fmt_row(label, res, extra=""):
-    """A table row: torch NCHW, torch channels_last, fastdl (ms) and the ratio of torch's best
-    format to fastdl."""
+    """A table row: torch NCHW, torch channels_last, fastdl, fastdl channels_last (ms) and the
+    ratio of torch's best format to fastdl (NCHW)."""
     f = res.get("fastdl")
     tb = [res[s] for s in ("torch", "torch_cl") if res.get(s)]
     t = min(tb) if tb else None
@@ -488,11 +507,12 @@ def _fmt_row(label, res, extra=""):
     def ms(v):
         return f"{v * 1e3:9.2f}" if v else "        -"
     return (f"| {label:32s} | {ms(res.get('torch'))} | {ms(res.get('torch_cl'))} | {ms(f)} | "
-            f"{ratio} | {extra}")
+            f"{ms(res.get('fastdl_cl'))} | {ratio} | {extra}")
 
 
 def _model_fns(make, fm, tm, tcl, *args):
-    fns = {"fastdl": make("fastdl", fm, *args)}
+    fns = {"fastdl": make("fastdl", fm, *args),
+           "fastdl_cl": make("fastdl_cl", fastdl_channels_last(fm), *args)}
     if tm is not None:
         fns["torch"] = make("torch", tm, *args)
         fns["torch_cl"] = make("torch_cl", tcl, *args)
@@ -501,8 +521,8 @@ def _model_fns(make, fm, tm, tcl, *args):
 
 def table(threads=(2,), rounds=5, models=True, layers=True, names=None):
     names = names or list(MODELS)
-    head = (f"| {{:32s}} | {'torch':>9s} | {'torch CL':>9s} | {'fastdl':>9s} | ratio   |"
-            f"{{}}\n|---|---|---|---|---|{{}}")
+    head = (f"| {{:32s}} | {'torch':>9s} | {'torch CL':>9s} | {'fastdl':>9s} | "
+            f"{'fastdl CL':>9s} | ratio   |{{}}\n|---|---|---|---|---|---|{{}}")
     for t in threads:
         fastdl.set_num_threads(t)
         if HAVE_TORCH:
@@ -510,7 +530,7 @@ def table(threads=(2,), rounds=5, models=True, layers=True, names=None):
             torch.set_num_threads(t)
         clock = "CPU time" if CLOCK is time.process_time else "wall clock"
         print(f"\n{t} thread(s), ISA {_C.get_isa()}, {clock}, minimum of {rounds} interleaved "
-              f"rounds (ms; torch CL = torch with model and input in channels_last; ratio = "
+              f"rounds (ms; torch CL / fastdl CL = model and input in channels_last; ratio = "
               f"torch's better format ÷ fastdl, > 1 means fastdl is faster)")
         with blas_threads(t):
             for name in names:

@@ -40,8 +40,14 @@ class memory_format:
     ``channels_last`` (a 4-D tensor keeps its logical NCHW shape over storage in NHWC order:
     ``stride() == (H·W·C, 1, W·C, C)``), ``channels_last_3d`` (5-D, NDHWC storage) and
     ``preserve_format`` (keep the input's layout). Taken by ``Tensor.contiguous``,
-    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``; elementwise
-    ops keep a channels-last input's layout. Kernels that need NCHW copy at their entry.
+    ``Tensor.to``, ``Tensor.clone``, ``Tensor.is_contiguous`` and ``Module.to``. A
+    channels-last input keeps its layout through the layer ops as in torch on the CPU:
+    conv2d (channels last when its input or its weight is), batch norm, the activations,
+    max/avg/adaptive pooling and elementwise ops (the first full-size operand's layout wins)
+    return channels-last results, and their input gradients are channels last too
+    (``tests/test_channels_last.py`` holds the table). Activations and batch norm run on the
+    NHWC storage as it is; convolution and pooling kernels are NCHW, so they compute on an
+    NCHW copy and transpose the result back.
 
     Example: ``fastdl.randn(2, 3, 4, 5).contiguous(memory_format=fastdl.channels_last)``
     """
@@ -106,6 +112,38 @@ def _is_channels_last(a, mf=channels_last):
                 return False
             expected *= s
     return True
+
+
+def _cl_only(a):
+    """True when the array ``a`` is a 4-D channels-last array that is not C-contiguous: the
+    layout test the layer ops run at their entry (an NCHW-contiguous array costs one flag
+    read). An array that is both (C = 1, or H = W = 1) counts as NCHW, as torch's suggested
+    memory format does."""
+    return not a.flags.c_contiguous and a.ndim == 4 and _is_channels_last(a)
+
+
+def _nhwc(a):
+    """The NHWC view (C-contiguous, no copy) of a channels-last array ``a`` (``_cl_only``)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def _rows(a):
+    """``a`` (N, C, H, W) as the (N·H·W, C) matrix of its NHWC storage: a view of a
+    channels-last array, a transposed copy of any other."""
+    return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+
+
+def _from_rows(m, shape):
+    """Inverse of ``_rows``: the (N·H·W, C) matrix ``m`` as the channels-last (N, C, H, W)
+    array of logical ``shape`` (a view)."""
+    n, c, h, w = shape
+    return m.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _to_cl(a):
+    """The 4-D array ``a`` laid out channels-last (``a`` itself when it is; else a transposed
+    copy into NHWC storage, viewed with the NCHW shape)."""
+    return _in_format(a, channels_last)
 
 
 def _in_format(a, mf, copy=False):

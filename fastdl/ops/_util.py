@@ -141,7 +141,10 @@ def _binary(uf, a, b, dt=None):
                 tb = b.__class__
                 if (tb is np.ndarray and b.dtype is da) or tb is builtins.float or \
                         tb is builtins.int:
-                    if a.size < _POOL_MIN and (tb is not np.ndarray or b.size < _POOL_MIN) \
+                    # (a non-C-contiguous first operand takes _pool_out: its layout wins,
+                    # as torch's, where NumPy's order='K' may pick the second's)
+                    if a.size < _POOL_MIN and a.flags.c_contiguous and \
+                            (tb is not np.ndarray or b.size < _POOL_MIN) \
                             and (tb is not np.ndarray or a.size * b.size < _POOL_MIN or
                                  a.shape == b.shape):
                         return _array_of(uf(a, b))

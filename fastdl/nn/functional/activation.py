@@ -17,7 +17,7 @@ import numpy as np
 from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
-from ...tensor import Tensor, _inplace, as_tensor, where
+from ...tensor import Tensor, _cl_only, _inplace, _nhwc, _to_cl, as_tensor, where
 from ._args import _contig as _c, _float
 
 # the ACT_TABLE rows' functions are added to __all__ where they are generated
@@ -25,6 +25,7 @@ __all__ = ["prelu", "softmax", "log_softmax", "softmin", "hardshrink", "softshri
            "tanhshrink", "threshold"]
 
 _CODES = dict(_C.eltwise_acts)
+_INPUT_LAYOUT_GRAD = frozenset((_CODES["relu"], _CODES["leaky_relu"]))
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -37,8 +38,13 @@ class _Act(_Op):
 
     @staticmethod
     def forward(ctx, x, code, params, from_output):
-        x = _c(x)
-        y = _C.eltwise_forward(code, x, params)
+        if x.flags.c_contiguous:
+            y = _C.eltwise_forward(code, x, params)
+        elif _cl_only(x):  # channels last: the kernel runs on the NHWC storage as it is
+            y = _C.eltwise_forward(code, _nhwc(x), params).transpose(0, 3, 1, 2)
+        else:
+            x = _c(x)
+            y = _C.eltwise_forward(code, x, params)
         ctx.code = code
         ctx.params = params
         ctx.from_output = from_output
@@ -51,6 +57,14 @@ class _Act(_Op):
         if isinstance(g, Tensor):  # create_graph: g · act'(s) from recorded ops
             return g * _act_grad_graph(ctx.code, ctx.params, ctx.from_output, s), None, None, \
                 None
+        if not s.flags.c_contiguous:  # channels last (the only other layout saved)
+            # torch's layout of the input gradient: ReLU's and LeakyReLU's follow the input,
+            # the others' follow the output gradient (NCHW g: an NCHW gradient)
+            if ctx.code in _INPUT_LAYOUT_GRAD or not g.flags.c_contiguous:
+                g = _nhwc(_to_cl(g.astype(s.dtype, copy=False)))
+                return _C.eltwise_backward(ctx.code, ctx.from_output, _nhwc(s), g,
+                                           ctx.params).transpose(0, 3, 1, 2), None, None, None
+            s = np.ascontiguousarray(s)
         g = _c(g, dtype=s.dtype)
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
@@ -63,7 +77,8 @@ class _ActInplace(_Act):
 
     @staticmethod
     def forward(ctx, x, code, params, from_output):
-        _C.eltwise_forward(code, x, params, out=x)
+        v = x if x.flags.c_contiguous else _nhwc(x)  # channels last: its NHWC storage
+        _C.eltwise_forward(code, v, params, out=v)
         ctx.code = code
         ctx.params = params
         ctx.from_output = True
@@ -97,8 +112,8 @@ def _act(t, code, params, from_output, inplace=False):
         return _Act.apply(t, code, params, from_output)
     if _fn._state.grad and t.requires_grad:
         d = t._array
-        if from_output and t._node is not None and d.flags.c_contiguous and \
-                d.flags.writeable and d.dtype.kind == "f" and d.dtype.itemsize >= 4 and \
+        if from_output and t._node is not None and \
+                (d.flags.c_contiguous or _cl_only(d)) and d.flags.writeable and d.dtype.kind == "f" and d.dtype.itemsize >= 4 and \
                 not _fn._slow_link:
             return _act_inplace(t, code, params)
         # recorded in-place op: computed from a snapshot and written back (history rebase)
@@ -106,6 +121,9 @@ def _act(t, code, params, from_output, inplace=False):
     d = t._array
     if d.flags.c_contiguous and d.flags.writeable:
         _C.eltwise_forward(code, d, params, out=d)
+    elif d.flags.writeable and _cl_only(d):
+        v = _nhwc(d)
+        _C.eltwise_forward(code, v, params, out=v)
     else:
         d[...] = _C.eltwise_forward(code, _c(d), params)
     t._vc[0] += 1

@@ -11,7 +11,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
-from ...tensor import Tensor
+from ...tensor import Tensor, _cl_only, _to_cl
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -207,6 +207,11 @@ class _ConvOp(_Op):
     def forward(ctx, x, w, b, cfg):
         # cfg: (x_view_shape, w_view_shape, out_squeeze, stride_h, stride_w, pt, pb, pl, pr,
         #       dil_h, dil_w, groups)
+        # channels last (torch's rule: a 4-D input or weight in channels-last layout): the
+        # kernel runs on NCHW copies and the output (and input gradient) come back
+        # channels-last. The test is at run time, outside the cached geometry cfg.
+        wcl = not w.flags.c_contiguous and x.ndim == 4 and _cl_only(w)
+        cl = wcl or (not x.flags.c_contiguous and _cl_only(x))
         x4 = np.ascontiguousarray(x).reshape(cfg[0])
         w4 = np.ascontiguousarray(w).reshape(cfg[1])
         if b is not None:
@@ -217,7 +222,8 @@ class _ConvOp(_Op):
         ctx.shapes = (x.shape, w.shape)
         ctx.has_bias = b is not None
         ctx.y4 = y.shape
-        return y.reshape(cfg[2])
+        ctx.cl, ctx.wcl = cl, wcl
+        return _to_cl(y) if cl else y.reshape(cfg[2])
 
     @staticmethod
     def backward(ctx, g):
@@ -230,9 +236,9 @@ class _ConvOp(_Op):
         gx, gw, gb = _C.conv2d_backward(x4, w4, g4, *cfg[3:], bool(n[0]), bool(n[1]),
                                         bool(n[2]) and ctx.has_bias)
         if gx is not None:
-            gx = gx.reshape(ctx.shapes[0])
+            gx = _to_cl(gx) if ctx.cl else gx.reshape(ctx.shapes[0])
         if gw is not None:
-            gw = gw.reshape(ctx.shapes[1])
+            gw = _to_cl(gw) if ctx.wcl else gw.reshape(ctx.shapes[1])
         return gx, gw, gb, None
 
 
@@ -282,6 +288,10 @@ def _forward_packed(x, w, b, cfg):
     ba = None if b is None else np.ascontiguousarray(b._array)
     y = _C.conv2d_forward_packed(x4, np.ascontiguousarray(wa).reshape(cfg[1]), hit[2], ba,
                                  *cfg[3:])
+    xa = x._array
+    if (not xa.flags.c_contiguous and _cl_only(xa)) or \
+            (not wa.flags.c_contiguous and xa.ndim == 4 and _cl_only(wa)):
+        return Tensor._make(_to_cl(y))  # channels last in, channels last out (as _ConvOp)
     return Tensor._make(y.reshape(cfg[2]))
 
 

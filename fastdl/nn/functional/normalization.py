@@ -13,7 +13,7 @@ import numpy as np
 from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
-from ...tensor import Tensor
+from ...tensor import Tensor, _cl_only, _from_rows, _rows
 from ._args import _contig as _c, _float, _tensor as _t
 from .activation import _Act
 
@@ -109,7 +109,12 @@ class _BatchNorm(_Op):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats,
                 act=None):
-        x = np.ascontiguousarray(x)
+        # channels last: the kernels run on the NHWC storage as the (N·H·W, C) matrix (a
+        # batch norm of an (N, C) input: the same per-channel statistics), no copy; the
+        # output and the input gradient come back channels last
+        shape = x.shape
+        cl = not x.flags.c_contiguous and _cl_only(x)
+        x = _rows(x) if cl else np.ascontiguousarray(x)
         weight, bias = _c(weight), _c(bias)
         kind = ("none", 0.0, 0.0) if act is None else act[0]
         if training:
@@ -125,10 +130,29 @@ class _BatchNorm(_Op):
             ctx.save_for_backward(x, weight, mean, invstd)
         else:  # the activation's backward needs its output
             ctx.save_for_backward(x, weight, mean, invstd, y)
+        if cl:
+            ctx.cl = shape
+            return _from_rows(y, shape)
+        ctx.cl = None
         return y
 
     @staticmethod
     def backward(ctx, g):
+        shape = ctx.cl
+        if shape is None or isinstance(g, Tensor):
+            return _BatchNorm._backward(ctx, g)
+        # channels last: the gradients as (N·H·W, C) matrices like the saved x
+        if g.__class__ is _ActGrad:
+            g = _ActGrad(_rows(g.g), _rows(g.out), g.kind, g.code, g.params)
+        else:
+            g = _rows(g)
+        res = _BatchNorm._backward(ctx, g)
+        if res[0] is None:
+            return res
+        return (_from_rows(res[0], shape),) + res[1:]
+
+    @staticmethod
+    def _backward(ctx, g):
         saved = ctx.saved_tensors
         x, weight, mean, invstd = saved[:4]
         n = ctx.needs_input_grad
@@ -136,7 +160,8 @@ class _BatchNorm(_Op):
         if isinstance(g, Tensor):  # create_graph: the formula from recorded ops
             if act is not None:
                 from .activation import _act_grad_graph
-                g = g * _act_grad_graph(act[1], act[2], True, saved[4])
+                out = saved[4] if ctx.cl is None else _from_rows(_arr(saved[4]), ctx.cl)
+                g = g * _act_grad_graph(act[1], act[2], True, out)
             return _batch_norm_backward_graph(ctx, g, mean, invstd, n) + (None,) * 7
         if g.__class__ is _ActGrad:  # an activation's gradient, handed over by the engine
             if not ctx.training:
@@ -419,7 +444,8 @@ def _layer_norm_backward_graph(ctx, g, rstd, n):
 
 
 def _batch_norm_backward_graph(ctx, g, mean, invstd, n):
-    x = _input_t(ctx, 0, ctx.saved_tensors[0])
+    xs = ctx.saved_tensors[0]
+    x = _input_t(ctx, 0, xs if ctx.cl is None else _from_rows(_arr(xs), ctx.cl))
     xa = x._array
     c = xa.shape[1]
     bshape = (1, c) + (1,) * (xa.ndim - 2)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor
+from ...tensor import Tensor, _cl_only, _to_cl
 from .conv import _check_tensor, _tuple
 
 __all__ = ["pool_output_size", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
@@ -126,6 +126,12 @@ class _PlaneMaxOp(_Op):
         ctx.in_shape = x.shape
         ctx.idx = idx
         ctx.n_params = len(args)
+        # channels last in, channels last out (the kernel runs on an NCHW copy)
+        ctx.cl = cl = not x.flags.c_contiguous and _cl_only(x)
+        if cl:
+            y = _to_cl(y)
+            if return_indices:
+                idx = _to_cl(idx)
         if x.ndim == 3:
             y = y[0]
             idx = None if idx is None else idx[0]
@@ -138,7 +144,7 @@ class _PlaneMaxOp(_Op):
         if isinstance(g, Tensor):  # create_graph
             return (_PlaneScatter.apply(g, ctx.idx, sh),) + none
         dx = _C.max_pool2d_backward(_to4(g), ctx.idx, sh[-2], sh[-1])
-        return (dx.reshape(sh),) + none
+        return (_to_cl(dx) if ctx.cl else dx.reshape(sh),) + none
 
 
 class _MaxPool2dOp(_PlaneMaxOp):
@@ -182,6 +188,9 @@ class _AvgPool2dOp(_Op):
         y = _C.avg_pool2d(x4, *geo, ceil_mode, cip, dov)
         ctx.args = (geo, ceil_mode, cip, dov)
         ctx.in_shape = x.shape
+        ctx.cl = not x.flags.c_contiguous and _cl_only(x)  # channels last in and out
+        if ctx.cl:
+            return _to_cl(y)
         return y[0] if x.ndim == 3 else y
 
     @staticmethod
@@ -191,7 +200,7 @@ class _AvgPool2dOp(_Op):
         if isinstance(g, Tensor):  # create_graph: the adjoint as a recorded op
             return _AvgPoolBackward.apply(g, sh, ctx.args), None, None, None, None
         dx = _C.avg_pool2d_backward(_to4(g), sh[-2], sh[-1], *geo, ceil_mode, cip, dov)
-        return dx.reshape(sh), None, None, None, None
+        return (_to_cl(dx) if ctx.cl else dx.reshape(sh)), None, None, None, None
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -251,6 +260,10 @@ class _AdaptiveAvgOp(_Op):
     def forward(ctx, x, o):
         y = _C.adaptive_avg_pool2d(_to4(x), o[0], o[1])
         ctx.in_shape = x.shape
+        # channels last in and out; to 1×1 (torch's mean) the input gradient is NCHW
+        ctx.cl = o != (1, 1) and not x.flags.c_contiguous and _cl_only(x)
+        if ctx.cl:
+            return _to_cl(y)
         return y[0] if x.ndim == 3 else y
 
     @staticmethod
@@ -259,7 +272,7 @@ class _AdaptiveAvgOp(_Op):
         if isinstance(g, Tensor):  # create_graph: the adjoint as a recorded op
             return _AdaptiveAvgBackward.apply(g, sh), None
         dx = _C.adaptive_avg_pool2d_backward(_to4(g), sh[-2], sh[-1])
-        return dx.reshape(sh), None
+        return (_to_cl(dx) if ctx.cl else dx.reshape(sh)), None
 
 
 def adaptive_avg_pool2d(input, output_size):
