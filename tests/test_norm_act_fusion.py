@@ -13,7 +13,7 @@ import fastdl.nn as nn
 import fastdl.nn.functional as F
 from fastdl.nn.functional import normalization as NM
 from fastdl.nn.functional.normalization import set_norm_act_fusion
-from fastdl.testing import assert_thread_invariant, gradcheck
+from fastdl.testing import assert_close, assert_thread_invariant, gradcheck
 from fastdl.testing.reference.norm import batch_norm_backward_ref, batch_norm_ref
 
 ACTS = {
@@ -288,8 +288,10 @@ def test_channels_last(rng):
             y = nn.Sequential(bn, nn.ReLU())(x)
             y.backward(fastdl.from_numpy(g0))
             res.append([y.detach().numpy(), x.grad.numpy(), bn.weight.grad.numpy()])
+    # channels_last runs batch norm on the NHWC rows: the same values up to the order of the
+    # per-channel sums
     for u, v in zip(*res):
-        assert np.array_equal(u, v)
+        assert_close(u, v, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("act", list(ACTS))
