@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl import nn
 import fastdl.nn.functional as F
+from fastdl import nn
 from fastdl.testing import assert_close, use_threads
 
 CL = fastdl.channels_last
