@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import fastdl
-import fastdl.nn as nn
 import fastdl.nn.functional as F
+from fastdl import nn
 from fastdl.testing import assert_close, use_threads
 
 CL = fastdl.channels_last
@@ -139,8 +139,8 @@ def test_forward_layout_and_values(case, isa):
 def test_backward_layout_and_values(case, g_cl, isa):
     rng = np.random.default_rng(1)
     x_np, p_np = rng.standard_normal(SHAPE), _params(rng)
-    y0, gx0, gp0 = _grads(case, x_np, p_np, False, g_cl)
-    y, gx, gp = _grads(case, x_np, p_np, True, g_cl)
+    _, gx0, gp0 = _grads(case, x_np, p_np, False, g_cl)
+    _, gx, gp = _grads(case, x_np, p_np, True, g_cl)
     assert _layout(gx) == EXPECT[case][2 if g_cl else 1], (case, gx.stride())
     assert_close(gx.numpy(), gx0.numpy(), rtol=1e-5, atol=1e-5)
     assert gp.keys() == gp0.keys()

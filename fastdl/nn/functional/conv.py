@@ -244,7 +244,8 @@ class _ConvOp(_Op):
 
 # ---- inference: the weight transform cached per weight version ---------------------------
 # id(weight Tensor) -> (weak reference to it, {geometry: (weight array, weight version,
-# packed array or None)}); the entry goes when the weight is collected. A
+# packed array or None, the weight as a C-contiguous 4-D array: a view, or the NCHW copy of
+# a channels-last weight)}); the entry goes when the weight is collected. A
 # forward that records no graph (grad mode off, or nothing requiring grad) runs on the weight
 # packed once by ``_C.conv2d_pack_weight`` for its geometry, re-packed when the weight's
 # version changes (optimizer steps, in-place ops, ``load_state_dict``) or its array is
@@ -281,13 +282,12 @@ def _forward_packed(x, w, b, cfg):
     if hit is None or hit[0] is not wa or hit[1] != w._vc[0]:
         if len(ent) >= _MAX_GEOMETRIES:
             ent.clear()
-        w4 = np.ascontiguousarray(wa).reshape(cfg[1])
-        hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]))
+        w4 = np.ascontiguousarray(wa).reshape(cfg[1])  # (a channels-last weight: a copy)
+        hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]), w4)
     if hit[2] is None:
         return None
     ba = None if b is None else np.ascontiguousarray(b._array)
-    y = _C.conv2d_forward_packed(x4, np.ascontiguousarray(wa).reshape(cfg[1]), hit[2], ba,
-                                 *cfg[3:])
+    y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:])
     xa = x._array
     if (not xa.flags.c_contiguous and _cl_only(xa)) or \
             (not wa.flags.c_contiguous and xa.ndim == 4 and _cl_only(wa)):
