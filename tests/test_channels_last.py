@@ -410,3 +410,64 @@ def test_view_reshape_permute_as_torch():
     assert_close(r.numpy(), x0.numpy().reshape(SHAPE[0], -1), rtol=0, atol=0)
     p = x.permute(0, 2, 3, 1)
     assert p.is_contiguous() and p.data_ptr() == x.data_ptr()
+
+
+def test_leaf_gradient_takes_the_leaf_layout():
+    # torch's layout contract: .grad of a channels-last leaf (a parameter after
+    # module.to(memory_format=channels_last), or an input) is channels-last
+    m = nn.Conv2d(3, 4, 3, padding=1).to(memory_format=CL)
+    x = fastdl.randn(2, 3, 5, 5).to(memory_format=CL).requires_grad_()
+    m(x).sum().backward()
+    assert _layout(m.weight.grad) and _layout(x.grad)
+    assert m.bias.grad.is_contiguous()
+    m(x).sum().backward()  # accumulation keeps the layout
+    assert _layout(m.weight.grad) and _layout(x.grad)
+
+
+def _train(opt_name, cl, switch_at=None, steps=4):
+    fastdl.manual_seed(0)
+    m = _net("resnet")
+    if cl and switch_at is None:
+        m.to(memory_format=CL)
+    kw = dict(lr=0.05, momentum=0.9) if opt_name == "SGD" else dict(lr=0.01)
+    opt = getattr(fastdl.optim, opt_name)(m.parameters(), **kw)
+    rng = np.random.default_rng(3)
+    for i in range(steps):
+        if switch_at is not None and i == switch_at:  # the optimizer's state exists already
+            m.to(memory_format=CL)
+        x = fastdl.tensor(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
+        if cl:
+            x = x.to(memory_format=CL)
+        opt.zero_grad()
+        m(x).sum().backward()
+        opt.step()
+    return {n: p.detach().numpy() for n, p in m.named_parameters()}, m
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam", "AdamW", "RMSprop"])
+@pytest.mark.parametrize("switch_at", [None, 2])
+def test_optimizers_train_channels_last_as_nchw(opt_name, switch_at):
+    want, _ = _train(opt_name, False)
+    got, m = _train(opt_name, True, switch_at)
+    assert any(_layout(p) for p in m.parameters())
+    for k in want:
+        assert_close(got[k], want[k], rtol=1e-3, atol=1e-5, msg=k)
+
+
+def test_dropout_training_keeps_channels_last_and_its_mask():
+    x0 = fastdl.randn(2, 4, 3, 5)
+    x = x0.to(memory_format=CL).requires_grad_()
+    fastdl.manual_seed(7)
+    y = F.dropout(x, 0.5, training=True)
+    assert _layout(y)
+    (g,) = fastdl.autograd.grad(y.sum(), x)
+    keep = y.detach().numpy() != 0
+    # the gradient is the same mask, scaled
+    assert_close(g.numpy(), keep * 2.0, rtol=0, atol=0)
+    assert_close(y.detach().numpy(), np.where(keep, x0.numpy() * 2.0, 0.0), rtol=1e-6,
+                 atol=1e-6)
+    # double backward (create_graph) uses the forward's mask
+    fastdl.manual_seed(7)
+    y = F.dropout(x, 0.5, training=True)
+    (g2,) = fastdl.autograd.grad(y.sum(), x, create_graph=True)
+    assert_close(g2.detach().numpy(), g.numpy(), rtol=0, atol=0)

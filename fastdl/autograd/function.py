@@ -967,6 +967,11 @@ def _reduce_to(g, shape, name):
     return g
 
 
+def _channels_last(a):
+    from ..tensor import _cl_only  # (fastdl.tensor imports this module)
+    return _cl_only(a)
+
+
 def _accumulate(leaf, g):
     """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
     to several inputs) into a buffer from the caching allocator when large; later ones are
@@ -974,10 +979,16 @@ def _accumulate(leaf, g):
     if g.__class__ is not np.ndarray and isinstance(g, _Tensor):  # create_graph: with graph
         _accumulate_graph(leaf, g)
         return
-    dt = leaf._array.dtype
+    la = leaf._array
+    dt = la.dtype
     old = leaf.grad
     if old is None:
-        if g.size >= (1 << 15):
+        if not la.flags.c_contiguous and la.ndim == 4 and _channels_last(la):
+            # torch's layout contract: the gradient of a channels-last leaf is channels-last
+            n, c, h, w = la.shape
+            buf = _C.empty((n, h, w, c), dt).transpose(0, 3, 1, 2)
+            np.copyto(buf, g, casting="unsafe")
+        elif g.size >= (1 << 15):
             buf = _C.empty(g.shape, dt)
             np.copyto(buf, g, casting="unsafe")
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ..tensor import Tensor
+from ..tensor import Tensor, _cl_only, _nhwc, _to_cl
 
 __all__ = ["Optimizer"]
 
@@ -25,6 +25,23 @@ class _Required:
 
 
 required = _Required()
+
+
+def _layout(a):
+    """The memory layout the fused step reads ``a`` in: "C" (C-contiguous), "CL" (a 4-D
+    channels-last array, read as its NHWC view) or None (neither: the checked slow path)."""
+    if a.flags.c_contiguous:
+        return "C"
+    return "CL" if _cl_only(a) else None
+
+
+def _in_layout(a, layout):
+    """The C-contiguous array of ``a``'s values in memory order ``layout`` (a view when ``a``
+    is laid out so, else a copy): parameter, gradient and state buffers of one parameter
+    must pair element by element in memory."""
+    if layout == "CL":
+        return _nhwc(_to_cl(a))
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _zeros(shape, dtype, value=0.0):
@@ -191,10 +208,15 @@ class Optimizer:
                 st["step"] = _scalar(0.0)
             self._init_extra(group, st)
         created = False
+        cl = _layout(p._array) == "CL"
         for name in slots:
-            if name is not None and name not in st:
+            if name is None:
+                continue
+            if name not in st:
                 st[name] = _zeros(p._array.shape, p._array.dtype, self._init_value(group, name))
                 created = True
+            if cl != (_layout(st[name]) == "CL"):  # state follows its parameter's layout
+                st[name] = _to_cl(st[name]) if cl else np.ascontiguousarray(st[name])
         return st, created
 
     def _build(self, group, act, slots):
@@ -205,9 +227,10 @@ class Optimizer:
         first = []
         for p in act:
             st, created = self._state_of(p, group, slots)
+            lay = _layout(p._array)
             for k, name in enumerate(slots):
                 if name is not None:
-                    states[k].append(st[name])
+                    states[k].append(_in_layout(st[name], lay))
             if steps is not None:
                 steps.append(st["step"])
             if mus is not None:
@@ -224,7 +247,8 @@ class Optimizer:
             act = params
         grads = [p.grad for p in act]
         slots = self._slots(group)
-        key = (id(group), slots, tuple(map(id, act)))
+        lays = tuple(_layout(p._array) for p in act)
+        key = (id(group), slots, tuple(map(id, act)), lays)
         entry = self._cache.get(key)
         first = None
         if entry is None:
@@ -232,8 +256,14 @@ class Optimizer:
             entry = self._cache[key] = (states, steps, mus)
         states, steps, mus = entry
         kw = self._kernel_args(group)
-        pdata = [p._array for p in act]
-        gdata = [g._array for g in grads]
+        if "CL" in lays:  # the kernel reads every buffer of a channels-last one as NHWC
+            pdata = [_in_layout(p._array, la) if la == "CL" else p._array
+                     for p, la in zip(act, lays)]
+            gdata = [_in_layout(g._array, la) if la == "CL" else g._array
+                     for g, la in zip(grads, lays)]
+        else:
+            pdata = [p._array for p in act]
+            gdata = [g._array for g in grads]
         try:
             try:
                 _C.optim_step(self._algo, pdata, gdata, states, steps, mus, first, **kw)

@@ -14,7 +14,7 @@ from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...random import next_kernel_seed
-from ...tensor import Tensor, _inplace, as_tensor
+from ...tensor import Tensor, _cl_only, _inplace, _nhwc, _to_cl, as_tensor
 from ._args import _contig as _c, _float
 
 __all__ = ["dropout", "dropout1d", "dropout2d"]
@@ -25,12 +25,21 @@ class _Dropout(_Op):
     @staticmethod
     def forward(ctx, x, p, seed, group):
         ctx.p, ctx.seed, ctx.group = p, seed, group
+        ctx.cl = group == 1 and not x.flags.c_contiguous and _cl_only(x)
+        if ctx.cl:  # channels last: the mask over the NHWC storage, as torch draws it
+            return _C.dropout(_nhwc(x), p, seed, group).transpose(0, 3, 1, 2)
         return _C.dropout(_c(x), p, seed, group)
 
     @staticmethod
     def backward(ctx, g):
         if isinstance(g, Tensor):  # create_graph: the same mask (same seed), recorded
+            if ctx.cl:  # in the forward's memory order, where the mask was drawn
+                from ...tensor import channels_last
+                g = g.contiguous(memory_format=channels_last)
             return _Dropout.apply(g, ctx.p, ctx.seed, ctx.group), None, None, None
+        if ctx.cl:
+            return _C.dropout(_nhwc(_to_cl(g)), ctx.p, ctx.seed, ctx.group).transpose(
+                0, 3, 1, 2), None, None, None
         g = _c(g)
         return _C.dropout(g, ctx.p, ctx.seed, ctx.group), None, None, None
 
