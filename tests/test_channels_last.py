@@ -471,3 +471,33 @@ def test_dropout_training_keeps_channels_last_and_its_mask():
     y = F.dropout(x, 0.5, training=True)
     (g2,) = fastdl.autograd.grad(y.sum(), x, create_graph=True)
     assert_close(g2.detach().numpy(), g.numpy(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2, mode="nearest"),
+                                dict(scale_factor=2, mode="bilinear"),
+                                dict(size=(3, 5), mode="bicubic", align_corners=True),
+                                dict(size=(2, 2), mode="area")])
+def test_interpolate_keeps_channels_last(kw):
+    x0 = fastdl.randn(2, 3, 4, 4)
+    x = x0.to(memory_format=CL).requires_grad_()
+    y = F.interpolate(x, **kw)
+    assert _layout(y)
+    assert_close(y.detach().numpy(), F.interpolate(x0, **kw).numpy(), rtol=1e-6, atol=1e-6)
+    (g,) = fastdl.autograd.grad(y.sum(), x)
+    (g0,) = fastdl.autograd.grad(F.interpolate(x0.requires_grad_(), **kw).sum(), x0)
+    assert_close(g.numpy(), g0.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 7), (3,)), ((2, 3, 7, 5), (3, 2)),
+                                        ((1, 2, 4, 6, 5), (2, 3, 2))])
+def test_interpolate_area_is_adaptive_average_pooling_as_torch(shape, size):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    want = torch.nn.functional.interpolate(xt, size=size, mode="area")
+    want.sum().backward()
+    xf = fastdl.tensor(x, requires_grad=True)
+    got = F.interpolate(xf, size=size, mode="area")
+    got.sum().backward()
+    assert_close(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ...autograd.function import _Op
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor, _cl_only, as_tensor, channels_last
 from ._args import _float, _tuple
 
 __all__ = ["pad", "one_hot", "normalize", "cosine_similarity", "interpolate", "unfold",
@@ -270,7 +270,7 @@ class _Interp(_Op):
 
 
 _INTERP_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "linear": (1,),
-                 "bilinear": (2,), "trilinear": (3,), "bicubic": (2,)}
+                 "bilinear": (2,), "trilinear": (3,), "bicubic": (2,), "area": (1, 2, 3)}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -281,8 +281,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     / ``'bilinear'`` / ``'trilinear'`` interpolate separably along each axis from
     ``(j + 0.5)·scale − 0.5`` (clamped at 0), or ``j·(in − 1)/(out − 1)`` with
     ``align_corners=True``. ``scale`` is ``1/scale_factor`` when a factor is given (unless
-    ``recompute_scale_factor``), else ``in/out``. Differentiable (the backward scatters each
-    output gradient onto the inputs it was weighted from).
+    ``recompute_scale_factor``), else ``in/out``; ``'area'`` is adaptive average pooling to
+    the output size (as torch). Differentiable (the backward scatters each output gradient
+    onto the inputs it was weighted from).
 
     Example: ``F.interpolate(x, scale_factor=2, mode='bilinear')`` doubles H and W of x.
     """
@@ -296,7 +297,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"{' or '.join(str(d + 2) for d in _INTERP_MODES[mode])}-D input, got "
                          f"shape {tuple(t.shape)}")
     t = _float(t, "interpolate")
-    if mode.startswith("nearest") and align_corners is not None:
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("interpolate: align_corners option can only be set with the "
                          "interpolating modes: linear | bilinear | bicubic | trilinear")
     if antialias:
@@ -339,12 +340,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"interpolate: output size {tuple(t.shape[:2]) + sizes} (from "
                          f"{'size' if size is not None else 'scale_factor'}) overflows the "
                          f"addressable bytes")
-    if mode == "bicubic":  # Keys' cubic convolution, in sample.py
+    if mode == "area":  # torch's definition: adaptive average pooling to the output size
+        from . import pooling, pooling_ext
+        pool = {1: pooling_ext.adaptive_avg_pool1d, 2: pooling.adaptive_avg_pool2d,
+                3: pooling_ext.adaptive_avg_pool3d}[nsp]
+        y = pool(t, sizes)
+    elif mode == "bicubic":  # Keys' cubic convolution, in sample.py
         from .sample import _bicubic
-        return _bicubic(t, sizes, scales, bool(align_corners))
-    maps = tuple(_axis_map(i, o, mode, bool(align_corners), s)
-                 for i, o, s in zip(spatial, sizes, scales))
-    return _Interp.apply(t, maps)
+        y = _bicubic(t, sizes, scales, bool(align_corners))
+    else:
+        maps = tuple(_axis_map(i, o, mode, bool(align_corners), s)
+                     for i, o, s in zip(spatial, sizes, scales))
+        y = _Interp.apply(t, maps)
+    if _cl_only(t._array):  # torch: a channels-last input gives a channels-last output
+        y = y.contiguous(memory_format=channels_last)
+    return y
 
 
 # ---- unfold / fold (im2col and its adjoint) ---------------------------------------------------
