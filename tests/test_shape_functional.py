@@ -178,7 +178,9 @@ def test_upsample_layers_and_errors():
     with pytest.raises(ValueError, match="align_corners"):
         F.interpolate(x, scale_factor=2, mode="nearest", align_corners=True)
     with pytest.raises(ValueError, match="mode"):
-        F.interpolate(x, scale_factor=2, mode="area")  # (bicubic is supported)
+        F.interpolate(x, scale_factor=2, mode="lanczos")
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, mode="area", align_corners=False)
 
 
 UF = [((2, 3, 6, 7), 3, 1, 0, 1), ((2, 3, 6, 7), (2, 3), (2, 1), (1, 2), (2, 1)),
