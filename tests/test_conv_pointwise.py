@@ -136,14 +136,16 @@ def test_pointwise_matches_torch(shape):
     ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
     ty.backward(torch.tensor(gy))
     y, gx, gw, gb, _ = _run(x, w, b, gy, **kw)
-    for u, v in ((y, ty), (gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
-        assert_close(u, v.detach().numpy(), rtol=1e-4, atol=1e-4)
+    # dW and db sum up to 16·28² float32 products on either side (each rounded its own way)
+    for u, v, atol in ((y, ty, 1e-4), (gx, tx.grad, 1e-4), (gw, tw.grad, 5e-4),
+                       (gb, tb.grad, 5e-4)):
+        assert_close(u, v.detach().numpy(), rtol=1e-4, atol=atol)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", SHAPES[:6] + SHAPES[8:9] + SHAPES[13:], ids=_ids)
 def test_pointwise_bitwise_one_vs_two_threads(shape, dt):
-    x, w, b, gy, kw, _ = _operands(shape, dt, True, )
+    x, w, b, gy, kw, _ = _operands(shape, dt, True)
     for isa in isa_paths():
         with use_isa(isa):
             with use_threads(1):
