@@ -93,15 +93,18 @@ def _check(got, ref, tol, msg):
 
 
 def test_pointwise_shapes_take_the_batched_gemm():
-    """The automatic choice runs the whole-batch GEMM for every pass of these 1×1 shapes
-    (so the reference tests below exercise pointwise_impl.h), and keeps other paths for a
-    padded 1×1."""
+    """The automatic choice runs the whole-batch GEMM for every pass of these 1×1 shapes (so
+    the reference tests below exercise pointwise_impl.h), but the batch-1 forward of a thin
+    product."""
     for s in SHAPES:
         N, C, H, W, K, st, g = s
         for dt in (np.float32, np.float64):
             a = fconv.conv2d_algorithm((N, C, H, W), (K, C // g, 1, 1), stride=st, groups=g,
                                        dtype=dt)
-            assert a == ("gemm", "gemm", "gemm"), (s, a)
+            # one image of a thin product: the forward keeps the plain GEMM, which reads the
+            # image in place
+            thin = N == 1 and st == 1 and K // g <= 128 and C // g <= 800 and (H * W) % 1024
+            assert a == ("direct" if thin else "gemm", "gemm", "gemm"), (s, a)
 
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
@@ -136,14 +139,16 @@ def test_pointwise_matches_torch(shape):
     ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
     ty.backward(torch.tensor(gy))
     y, gx, gw, gb, _ = _run(x, w, b, gy, **kw)
-    for u, v in ((y, ty), (gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
-        assert_close(u, v.detach().numpy(), rtol=1e-4, atol=1e-4)
+    # dW and db sum up to 16·28² float32 products on either side (each rounded its own way)
+    for u, v, atol in ((y, ty, 1e-4), (gx, tx.grad, 1e-4), (gw, tw.grad, 5e-4),
+                       (gb, tb.grad, 5e-4)):
+        assert_close(u, v.detach().numpy(), rtol=1e-4, atol=atol)
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", SHAPES[:6] + SHAPES[8:9] + SHAPES[13:], ids=_ids)
 def test_pointwise_bitwise_one_vs_two_threads(shape, dt):
-    x, w, b, gy, kw, _ = _operands(shape, dt, True, )
+    x, w, b, gy, kw, _ = _operands(shape, dt, True)
     for isa in isa_paths():
         with use_isa(isa):
             with use_threads(1):

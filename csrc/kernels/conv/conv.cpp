@@ -72,11 +72,37 @@ const char* algorithm_name(Algo a) {
 //   128→256 16² s2                   14.8 / 12.8    14.8 / 10.5   → gemm
 //   256→256 8² (winograd 31.0 fwd)   52.0 / 20.6    41.9 / 22.5   → gemm
 //   512→512 4² (winograd 59.6 fwd)   91.4 / 21.5   157.3 / 20.7   → gemm
-//   64→128 32² 1×1 s2                 3.4 / 5.3      3.8 / 3.3    → direct
-//   256→512 8² 1×1 s2                 2.9 / 2.2      3.8 / 2.0    → gemm
+//   64→128 32² 1×1 s2                 3.4 / 5.3      3.8 / 3.3    (1×1: see below)
+//   256→512 8² 1×1 s2                 2.9 / 2.2      3.8 / 2.0    (1×1: see below)
 //   ResNet-50 3×3 at batch 8: 64 56² 23.3 / 24.3, 18.8 / 29.0 → direct; 128 28² 20.8 /
 //   18.6, 24.0 / 27.6 → gemm, direct dW; 256 14² 23.9 / 20.4, 31.1 / 22.0 → gemm.
-// i.e. the batched GEMM for the forward and input gradient once the reduction C/g·R·S is
+// 1×1 without padding (any stride; pointwise_gemm): always "gemm", which for these shapes is
+// pointwise_impl.h's one GEMM over the batch (B packed from the NCHW planes, C written in
+// place). Measured against the per-image GEMMs ("direct"), ms, one thread, CPU time, the
+// minimum of 5 interleaved rounds, forward / input gradient / weight gradient (each alone,
+// no bias), AMD EPYC (Zen 4) 2-core VM shared with other jobs, 2026-12-04:
+//   MobileNetV2 batch 16        gemm               direct
+//   32→16 112²                  6.23  6.31  5.54   6.79  7.25  5.61
+//   96→24 56²                   4.37  3.37  4.19   6.96  4.21  4.27
+//   24→144 56²                  4.79  6.09  7.14   4.61 10.65  7.03
+//   144→24 56²                  6.25  4.42  6.15  10.59  4.19  6.26
+//   144→32 28²                  1.59  1.32  1.76   2.13  1.27  1.61
+//   192→32 28²                  2.28  1.78  2.71   3.04  1.71  2.51
+//   192→64 14²                  0.82  0.84  0.80   0.80  0.82  0.85
+//   576→96 14²                  4.32  4.09  4.17   4.91  3.78  4.40
+//   576→160 7²                  1.47  1.42  1.49   2.00  1.93  2.04
+//   960→160 7²                  2.59  2.64  2.45   3.35  3.27  3.43
+//   320→1280 7²                 6.98  6.86  6.70   8.95  9.00  8.86
+//   ResNet-50 batch 8 / ResNet-18 CIFAR batch 32
+//   64→256 56²                  9.29  9.90 10.02   8.98 11.41 10.02
+//   512→128 28²                 8.87  8.30  8.90  10.33  8.10  9.14
+//   512→1024 28² s2            18.16 17.60 16.98  20.12 21.18 21.32
+//   2048→512 7²                 8.28  8.73  8.18  11.49 13.69 13.13
+//   64→128 32² s2        1.71  1.93  1.77   1.71  1.89  1.92
+//   256→512 8² s2        1.42  1.43  1.43   1.86  2.10  2.41
+// (the rest of these models' 1×1 layers alike: gemm up to 1.7× faster, at most ~5 % slower,
+// within this machine's round-to-round spread).
+// Otherwise the batched GEMM for the forward and input gradient once the reduction C/g·R·S is
 // 1024 or more (not for a stride-1 1×1, which is already a GEMM per image), or 256 or more
 // on maps of at most 64 outputs (strided layers up to 7×7); for the weight gradient from a
 // reduction of 2304 (or 512 for strided layers), 256 on small maps, and for a tiny reduction
@@ -106,7 +132,14 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (f == Algo::direct || f == Algo::gemm) return f;
   if (f == Algo::winograd && winograd_ok(p)) return Algo::winograd;
   if (f == Algo::automatic && elem == 4 && winograd_preferred(p, pass)) return Algo::winograd;
-  if (pointwise_gemm(p)) return Algo::gemm;
+  if (pointwise_gemm(p)) {
+    // one image, stride 1, a thin product: the plain GEMM reads the image in place (gemm.cpp's
+    // "direct" path for m <= 128, k <= 800), which packing B cannot beat (batch 1, forward:
+    // 32→16 112² 0.160 vs 0.188 ms, 144→24 56² 0.213 vs 0.249, 192→32 28² 0.093 vs 0.104)
+    const bool thin = p.K / p.groups <= 128 && p.C / p.groups <= 800 && (p.H * p.W) % 1024;
+    if (pass == Pass::forward && p.N == 1 && p.sh == 1 && p.sw == 1 && thin) return Algo::direct;
+    return Algo::gemm;
+  }
   const int64_t ohw = p.OH * p.OW, red = p.C / p.groups * p.R * p.S;
   const bool strided = p.sh > 1 || p.sw > 1;
   const bool pointwise = p.R * p.S == 1 && !strided;

@@ -80,43 +80,61 @@ struct CallbackB {
 };
 
 // Where column j of the thread's block of C sits in a row of C, and the micro-kernel call that
-// writes a tile there (tile(K, kc, a, b, c, ldc, j, mr, nr, alpha, beta), c = C's row of the
-// tile): PlainC at c + j (C offset to the block's first column); SegC (gemm.h, c_seg) in
-// segments of `seg` columns `stride` elements apart, counted from the product's column 0 (C
-// not offset by the block's j0). A tile that straddles segments (seg not a multiple of NR) is
-// computed into a local MR×NR buffer (C's values gathered first when beta != 0) and scattered:
-// the micro-kernel's per-element arithmetic does not depend on ldc, so every element is the
-// same as in place.
+// writes a tile there: tile(K, kc, a, b, c, ldc, j, mr, nr, alpha, beta, slot, first, last),
+// c = C's row of the tile, `first` / `last` whether this is the first / last k block of the
+// tile's sum, `slot` an MR×NR buffer of the caller's reserved for this tile across its k
+// blocks (kSide). PlainC writes at c + j (C offset to the block's first column). SegC (gemm.h,
+// c_seg): in segments of `seg` columns `stride` elements apart, counted from the product's
+// column 0 (C not offset by the block's j0); a tile that straddles segments (seg not a
+// multiple of NR: 7×7 maps, 49 columns) accumulates its k blocks in its slot (C gathered into
+// it first when beta != 0) and is scattered to its segments after the last one. The
+// micro-kernel's per-element arithmetic does not depend on ldc, so every element is the same
+// as in place. (Gathering and scattering the tile around every k block instead cost 15 % of
+// a 960→160 7×7 forward.)
 struct PlainC {
+  static constexpr bool kSide = false;
   template <class T>
   void tile(const Kernel<T>& K, int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
-            int64_t j, int64_t mr, int64_t nr, T alpha, T beta) const {
+            int64_t j, int64_t mr, int64_t nr, T alpha, T beta, T*, bool, bool) const {
     K.packed(kc, a, 1, K.mr, b, K.nr, c + j, ldc, mr, nr, alpha, beta);
   }
 };
 struct SegC {
+  static constexpr bool kSide = true;
   int64_t j0, seg, stride;
-  static constexpr int64_t kMaxTile = 16 * 64;  // >= MR·NR of every kernel
   template <class T>
   void tile(const Kernel<T>& K, int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
-            int64_t j, int64_t mr, int64_t nr, T alpha, T beta) const {
-    const int64_t g = j0 + j, off = g % seg;
-    if (off + nr <= seg) {
-      K.packed(kc, a, 1, K.mr, b, K.nr, c + g / seg * stride + off, ldc, mr, nr, alpha, beta);
+            int64_t j, int64_t mr, int64_t nr, T alpha, T beta, T* slot, bool first,
+            bool last) const {
+    const int64_t g = j0 + j, q0 = g % seg, NR = K.nr;
+    if (q0 + nr <= seg) {
+      K.packed(kc, a, 1, K.mr, b, NR, c + g / seg * stride + q0, ldc, mr, nr, alpha, beta);
       return;
     }
-    alignas(64) T tmp[kMaxTile];
-    const int64_t NR = K.nr;
-    auto at = [&](int64_t i, int64_t jj) -> T& {
-      const int64_t q = g + jj;
-      return c[i * ldc + q / seg * stride + q % seg];
-    };
-    if (beta != T(0))
-      for (int64_t i = 0; i < mr; ++i)
-        for (int64_t jj = 0; jj < nr; ++jj) tmp[i * NR + jj] = at(i, jj);
-    K.packed(kc, a, 1, K.mr, b, NR, tmp, NR, mr, nr, alpha, beta);
-    for (int64_t i = 0; i < mr; ++i)
-      for (int64_t jj = 0; jj < nr; ++jj) at(i, jj) = tmp[i * NR + jj];
+    const bool gather = first && beta != T(0);
+    if (gather || last) {
+      // the tile's columns as pieces within one segment: (column in the tile, offset in C,
+      // length)
+      int64_t at[64], off[64], len[64], np = 0;
+      for (int64_t jj = 0, q = q0; jj < nr; ++np) {
+        at[np] = jj;
+        off[np] = (g + jj) / seg * stride + q;
+        len[np] = nr - jj < seg - q ? nr - jj : seg - q;
+        jj += len[np];
+        q = 0;
+      }
+      if (gather)
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t e = 0; e < np; ++e)
+            std::memcpy(slot + i * NR + at[e], c + i * ldc + off[e], sizeof(T) * len[e]);
+      K.packed(kc, a, 1, K.mr, b, NR, slot, NR, mr, nr, alpha, beta);
+      if (last)
+        for (int64_t i = 0; i < mr; ++i)
+          for (int64_t e = 0; e < np; ++e)
+            std::memcpy(c + i * ldc + off[e], slot + i * NR + at[e], sizeof(T) * len[e]);
+      return;
+    }
+    K.packed(kc, a, 1, K.mr, b, NR, slot, NR, mr, nr, alpha, beta);
   }
 };
 
@@ -134,6 +152,9 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
   const int64_t kcmax = k < KC ? k : KC;
   T* ap = scratch<T>(round_up(m < MC ? m : MC, MR) * kcmax, kScratchGemmA);
   T* bp = scratch<T>(round_up(n < NC ? n : NC, NR) * kcmax, kScratchGemmB);
+  // CMap's per-tile slots (SegC): [row tile][panel of the NC block][MR×NR]
+  const int64_t spr = round_up(n < NC ? n : NC, NR) / NR;
+  T* side = CMap::kSide ? scratch<T>(round_up(m, MR) * spr * NR, kScratchGemmX) : nullptr;
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = n - jc < NC ? n - jc : NC;
     for (int64_t pc = 0; pc < k; pc += KC) {
@@ -149,7 +170,9 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
           T* c = C + (ic + ir) * ldc;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t nr = nc - jr < NR ? nc - jr : NR;
-            cm.tile(K, kc, a, bp + jr * kc, c, ldc, jc + jr, mr, nr, alpha, beta_k);
+            T* slot = CMap::kSide ? side + ((ic + ir) / MR * spr + jr / NR) * MR * NR : nullptr;
+            cm.tile(K, kc, a, bp + jr * kc, c, ldc, jc + jr, mr, nr, alpha, beta_k, slot,
+                    pc == 0, pc + kc >= k);
           }
         }
       }
@@ -172,6 +195,7 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
   const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
   T* ap = scratch<T>(round_up(m, MR) * k, kScratchGemmA);
   T* bp = scratch<T>(NR * k, kScratchGemmB);
+  T* side = CMap::kSide ? scratch<T>(round_up(m, MR) * NR, kScratchGemmX) : nullptr;  // slots
   K.pack_a(ta, m, k, A, lda, ap);
   for (int64_t jr = 0; jr < n; jr += NR) {
     const int64_t nr = n - jr < NR ? n - jr : NR;
@@ -183,7 +207,7 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
         const int64_t mr = m - ir < MR ? m - ir : MR;
         // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
         cm.tile(K, kc, ap + ir * k + pc * MR, bp + pc * NR, C + ir * ldc, ldc, jr, mr, nr,
-                alpha, beta_k);
+                alpha, beta_k, CMap::kSide ? side + ir * NR : nullptr, pc == 0, pc + kc >= k);
       }
     }
   }
