@@ -60,7 +60,8 @@ struct PoolBuf {
 enum ScratchSlot : int {
   kScratchGemmA = 0,     // gemm: packed A panels / the direct path's edge panel
   kScratchGemmB = 1,     // gemm: packed B block / the direct path's B panels
-  kScratchGemmX = 2,     // gemm: gathered vector of the matrix-vector path
+  kScratchGemmX = 2,     // gemm: gathered vector of the matrix-vector path; the running
+                         // sums of micro-tiles straddling two output segments (c_seg)
   kScratchSampleTaps = 3,  // grid_sample: a block's tap offsets and weights
   kScratchConvDyT = 4,   // conv (AVX-512): transposed output gradient
   kScratchConvPad = 5,   // conv (AVX-512): padded input

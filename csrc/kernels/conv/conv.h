@@ -16,7 +16,10 @@
 //  * otherwise: per image, per group, im2col into a per-thread scratch tile of output rows
 //    (sized to stay in L2) and one GEMM W_g · col per tile; threads over the batch (the GEMM
 //    then runs on the calling thread); with a single image the GEMM itself is threaded.
-//  * 1×1, stride 1, no padding: the input plane is already the col matrix: GEMM only.
+//  * 1×1 without padding, any stride (pointwise_impl.h): one GEMM over the whole batch's
+//    N·OH·OW columns, B packed straight from the NCHW planes (a strided layer: from a
+//    subsampled copy), the output written in place per image segment; dx = Wᵀ·dY likewise,
+//    dW summed over fixed chunks of columns.
 //  * depthwise (groups = C > 1): depthwise_impl.h: channel-blocked kernels (a vector's lanes
 //    are channels of one image, taps as whole-vector FMAs) where the block fits ~1 MB, else
 //    plane kernels (AVX-512 stride 1, conv_avx512.cpp) or plain loops over (n, k) planes.
