@@ -313,18 +313,19 @@ void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   });
 }
 
-// M (MR × NR, row stride ldm) = A (MR × I) · B (I × NR, packed rows of NR), the I products
-// of each element summed in order from zero; with acc_in that sum is then added to M (a
-// two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at A[r·lda + i], or at A[i·lda + r] with kTransA (the weight
-// gradient: A = the transformed input tiles V[e] (tiles × channels), read as Vᵀ).
-template <class T, bool kTransA = false>
+// M (kMR × NR, row stride ldm) = A (kMR × I) · B (I × NR, packed rows of NR), the I
+// products of each element summed in order from zero; with acc_in that sum is then added to
+// M (a two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at
+// A[r·lda + i], or at A[i·lda + r] with kTransA (the weight gradient: A = the transformed
+// input tiles V[e] (tiles × channels), read as Vᵀ).
+template <class T, bool kTransA = false, int kMR = kWinoMR>
 FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, T* M,
                                 int64_t ldm, bool acc_in = false) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>();
-  V acc[kWinoMR][kWinoNV];
+  V acc[kMR][kWinoNV];
 #pragma GCC unroll 16
-  for (int r = 0; r < kWinoMR; ++r)
+  for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) acc[r][v] = V(T(0));
   for (int64_t i = 0; i < I; ++i) {
@@ -332,14 +333,14 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) b[v] = V::load(B + i * NR + v * L);
 #pragma GCC unroll 16
-    for (int r = 0; r < kWinoMR; ++r) {
+    for (int r = 0; r < kMR; ++r) {
       const V a(kTransA ? A[i * lda + r] : A[r * lda + i]);
 #pragma GCC unroll 4
       for (int v = 0; v < kWinoNV; ++v) acc[r][v] = mul_add(a, b[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < kWinoMR; ++r)
+  for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) {
       T* m = M + r * ldm + v * L;
@@ -552,7 +553,7 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 //  * the tiles in blocks of PB (a function of the shape only: about kWgBlockBytes of V and
 //    dM, at least kWgMinTiles tiles: the micro-kernel's reduction length), block after block:
 //      - transforms (threads over runs of kWinoSeg tiles): V[e][p][c] by wino_input_tiles (the
-//        forward's), channel stride CP = C rounded up to MR (zeros beyond C); dM[e][k / NR][p]
+//        forward's), channel stride CP (wg_mk: zeros beyond C); dM[e][k / NR][p]
 //        [k % NR] (the micro-kernel's B panels, K padded to NR with zeros), vectorised over
 //        output channels like the forward's output transform;
 //      - dU[e] (CP × KP) += Vᵀ dM (threads over (e, NR output channels, MR input channels)):
@@ -565,6 +566,21 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 // phase of each block.
 constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
 constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
+
+// Rows of the weight gradient's product: the input channels, padded to a multiple of
+// kWgRowStep (CP); the last block of rows has CP mod MR rows (a multiple of kWgRowStep) when
+// that is not zero, so a layer of 64 channels computes 64 rows, not 72.
+constexpr int64_t kWgRowStep = kWinoMR % 4 == 0 ? 4 : 2;
+template <class T>
+void wg_mk(int64_t rows, int64_t I, const T* A, int64_t lda, const T* B, T* M, int64_t ldm,
+           bool acc) {
+  switch (rows) {
+    case 2: return wino_mk<T, true, 2>(I, A, lda, B, M, ldm, acc);
+    case 4: return wino_mk<T, true, 4>(I, A, lda, B, M, ldm, acc);
+    case 8: return wino_mk<T, true, 8>(I, A, lda, B, M, ldm, acc);
+    default: return wino_mk<T, true>(I, A, lda, B, M, ldm, acc);
+  }
+}
 
 // A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
 // when nt <= 1.
@@ -631,8 +647,8 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   constexpr int N6 = TM + 2, E = N6 * N6;
   const int64_t C = p.C, K = p.K;
   const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
-  const int64_t CP = (C + MR - 1) / MR * MR, KP = wino_padded<T>(K), njp = KP / NR;
-  const int64_t ncbm = CP / MR;
+  const int64_t CP = (C + kWgRowStep - 1) / kWgRowStep * kWgRowStep, KP = wino_padded<T>(K);
+  const int64_t njp = KP / NR, ncbm = (CP + MR - 1) / MR;
   // tiles per block: a function of the shape only; blocks of (nearly) equal size
   const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
   const int64_t want = wmax(kWgMinTiles, kWgBlockBytes / per_tile);
@@ -653,8 +669,8 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
     const bool acc = blk > 0;
     wg_tasks(nt, E * njp * ncbm, [&](int64_t task) {
       const int64_t cb = task % ncbm, jp = (task / ncbm) % njp, e = task / (ncbm * njp);
-      wino_mk<T, true>(np, Vt + e * PB * CP + cb * MR, CP, Mt + (e * njp + jp) * PB * NR,
-                       dU + (e * CP + cb * MR) * KP + jp * NR, KP, acc);
+      wg_mk<T>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
+               Mt + (e * njp + jp) * PB * NR, dU + (e * CP + cb * MR) * KP + jp * NR, KP, acc);
     });
   }
   // dW[k][c] = Gᵀ dU[·][c][k] G, lanes = output channels
