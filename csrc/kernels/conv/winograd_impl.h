@@ -2,8 +2,9 @@
 // dilation 1, groups 1, any padding (also negative: the input gradient's crop), float32 and
 // float64.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
-// and input-gradient drivers there call winograd_forward / winograd_backward_input, and
-// conv.cpp's algorithm_for calls winograd_preferred.
+// and backward drivers there call winograd_forward / winograd_backward_input /
+// winograd_backward_weight (the weight gradient: "weight gradient" below), and conv.cpp's
+// algorithm_for calls winograd_preferred.
 //
 // F(TM×TM, 3×3), TM = 2 or 4: per (TM+2)² input tile d (tiles TM apart) and 3×3 filter g, the
 // TM×TM output tile is
