@@ -2,8 +2,9 @@
 // dilation 1, groups 1, any padding (also negative: the input gradient's crop), float32 and
 // float64.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
-// and input-gradient drivers there call winograd_forward / winograd_backward_input, and
-// conv.cpp's algorithm_for calls winograd_preferred.
+// and backward drivers there call winograd_forward / winograd_backward_input /
+// winograd_backward_weight (the weight gradient: "weight gradient" below), and conv.cpp's
+// algorithm_for calls winograd_preferred.
 //
 // F(TM×TM, 3×3), TM = 2 or 4: per (TM+2)² input tile d (tiles TM apart) and 3×3 filter g, the
 // TM×TM output tile is
@@ -313,18 +314,19 @@ void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   });
 }
 
-// M (MR × NR, row stride ldm) = A (MR × I) · B (I × NR, packed rows of NR), the I products
-// of each element summed in order from zero; with acc_in that sum is then added to M (a
-// two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at A[r·lda + i], or at A[i·lda + r] with kTransA (the weight
-// gradient: A = the transformed input tiles V[e] (tiles × channels), read as Vᵀ).
-template <class T, bool kTransA = false>
+// M (kMR × NR, row stride ldm) = A (kMR × I) · B (I × NR, packed rows of NR), the I
+// products of each element summed in order from zero; with acc_in that sum is then added to
+// M (a two-level sum: the weight gradient's blocks of tiles). A's element (r, i) at
+// A[r·lda + i], or at A[i·lda + r] with kTransA (the weight gradient: A = the transformed
+// input tiles V[e] (tiles × channels), read as Vᵀ).
+template <class T, bool kTransA = false, int kMR = kWinoMR>
 FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, T* M,
                                 int64_t ldm, bool acc_in = false) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>();
-  V acc[kWinoMR][kWinoNV];
+  V acc[kMR][kWinoNV];
 #pragma GCC unroll 16
-  for (int r = 0; r < kWinoMR; ++r)
+  for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) acc[r][v] = V(T(0));
   for (int64_t i = 0; i < I; ++i) {
@@ -332,14 +334,14 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) b[v] = V::load(B + i * NR + v * L);
 #pragma GCC unroll 16
-    for (int r = 0; r < kWinoMR; ++r) {
+    for (int r = 0; r < kMR; ++r) {
       const V a(kTransA ? A[i * lda + r] : A[r * lda + i]);
 #pragma GCC unroll 4
       for (int v = 0; v < kWinoNV; ++v) acc[r][v] = mul_add(a, b[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < kWinoMR; ++r)
+  for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kWinoNV; ++v) {
       T* m = M + r * ldm + v * L;
@@ -550,21 +552,41 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 // the exact adjoint of F(TM×TM, 3×3)'s forward, summed over the N·th·tw tiles of the batch.
 // Scheme, per call:
 //  * the tiles in blocks of PB (a function of the shape only: about kWgBlockBytes of V and
-//    dM, at least kWgMinTiles tiles: the micro-kernel's reduction length), block after block:
-//      - transforms (threads over runs of kWinoSeg tiles): V[e][p][c] by wino_input_tiles (the
-//        forward's), channel stride CP = C rounded up to MR (zeros beyond C); dM[e][k / NR][p]
+//    dM, at least kWgMinTiles tiles: the micro-kernel's reduction length), block after block
+//    (threads: below):
+//      - transforms (runs of kWinoSeg tiles): V[e][p][c] by wino_input_tiles (the
+//        forward's), channel stride CP (wg_mk: zeros beyond C); dM[e][k / NR][p]
 //        [k % NR] (the micro-kernel's B panels, K padded to NR with zeros), vectorised over
 //        output channels like the forward's output transform;
-//      - dU[e] (CP × KP) += Vᵀ dM (threads over (e, NR output channels, MR input channels)):
+//      - dU[e] (CP × KP) += Vᵀ dM (tasks of (e, NR output channels, MR input channels)):
 //        wino_mk<T, true> sums the block's tiles in order from zero in registers, then adds
 //        that sum to the previous blocks' (two levels: the float32 error grows with the block
 //        length plus the block count, not with the N·th·tw tiles of a one-level sum);
 //  * dW = Gᵀ dU G (threads over input channels), vectorised over output channels.
-// Every dU element is one fixed sequence of FMAs (tile after tile, block after block), so the
-// result is bitwise identical for any thread count; the threads meet at a barrier after each
-// phase of each block.
+// With several blocks, the blocks form min(blocks, kWgChunks) chunks of consecutive blocks,
+// each run by one thread alone (transforms and products) into its own partial dU, and
+// Gᵀ dU G reads the partials summed in chunk order; one block runs its phases threaded.
+// Every dU element is one fixed sequence of operations (tile after tile, block after block,
+// chunk after chunk, all fixed by the shape), so the result is bitwise identical for any
+// thread count.
 constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
 constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
+constexpr int64_t kWgChunks = 8;                // chunks of blocks (each its partial dU)
+
+// Rows of the weight gradient's product: the input channels, padded to a multiple of
+// kWgRowStep (CP); the last block of rows has CP mod MR rows (a multiple of kWgRowStep) when
+// that is not zero, so a layer of 64 channels computes 64 rows, not 72.
+constexpr int64_t kWgRowStep = kWinoMR % 4 == 0 ? 4 : 2;
+template <class T>
+void wg_mk(int64_t rows, int64_t I, const T* A, int64_t lda, const T* B, T* M, int64_t ldm,
+           bool acc) {
+  switch (rows) {
+    case 2: return wino_mk<T, true, 2>(I, A, lda, B, M, ldm, acc);
+    case 4: return wino_mk<T, true, 4>(I, A, lda, B, M, ldm, acc);
+    case 8: return wino_mk<T, true, 8>(I, A, lda, B, M, ldm, acc);
+    default: return wino_mk<T, true>(I, A, lda, B, M, ldm, acc);
+  }
+}
 
 // A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
 // when nt <= 1.
@@ -631,30 +653,54 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   constexpr int N6 = TM + 2, E = N6 * N6;
   const int64_t C = p.C, K = p.K;
   const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
-  const int64_t CP = (C + MR - 1) / MR * MR, KP = wino_padded<T>(K), njp = KP / NR;
-  const int64_t ncbm = CP / MR;
+  const int64_t CP = (C + kWgRowStep - 1) / kWgRowStep * kWgRowStep, KP = wino_padded<T>(K);
+  const int64_t njp = KP / NR, ncbm = (CP + MR - 1) / MR;
   // tiles per block: a function of the shape only; blocks of (nearly) equal size
   const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
   const int64_t want = wmax(kWgMinTiles, kWgBlockBytes / per_tile);
   const int64_t nblocks = wmax(1, tiles / want), PB = (tiles + nblocks - 1) / nblocks;
-  PoolBuf vb(sizeof(T) * E * PB * CP + 64), mb(sizeof(T) * E * PB * KP + 64);
-  PoolBuf ub(sizeof(T) * E * CP * KP + 64);
-  T *Vt = vb.as<T>(), *Mt = mb.as<T>(), *dU = ub.as<T>();
   const int nt = static_cast<int>(wmax(1, num_threads()));
-  for (int64_t blk = 0; blk < nblocks; ++blk) {
-    const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
-    const int64_t nseg = (np + kWinoSeg - 1) / kWinoSeg;
+  const int64_t usize = E * CP * KP;
+  // One block: its phases threaded (three barriers in all). Several blocks: nch chunks of
+  // consecutive blocks (a function of the shape only), each run by one thread from start to
+  // end into its own partial dU (no barrier per block: a thread that the shared machine
+  // preempts does not stall the others), the partials summed in chunk order below.
+  const int64_t nch = nblocks == 1 ? 1 : wmin(nblocks, kWgChunks);
+  PoolBuf ub(sizeof(T) * nch * usize + 64);
+  T* dU = ub.as<T>();
+  if (nblocks == 1) {
+    PoolBuf vb(sizeof(T) * E * PB * CP + 64), mb(sizeof(T) * E * PB * KP + 64);
+    T *Vt = vb.as<T>(), *Mt = mb.as<T>();
+    const int64_t np = tiles, nseg = (np + kWinoSeg - 1) / kWinoSeg;
     wg_tasks(nt, nseg, [&](int64_t sg) {
-      const int64_t s0 = p0 + sg * kWinoSeg, s1 = wmin(p1, s0 + kWinoSeg);
-      wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, s0, s1, Vt + (s0 - p0) * CP,
-                           PB, CP);
-      wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, s0, s1, Mt + (s0 - p0) * NR, PB);
+      const int64_t s0 = sg * kWinoSeg, s1 = wmin(np, s0 + kWinoSeg);
+      wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, s0, s1, Vt + s0 * CP, PB, CP);
+      wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, s0, s1, Mt + s0 * NR, PB);
     });
-    const bool acc = blk > 0;
     wg_tasks(nt, E * njp * ncbm, [&](int64_t task) {
       const int64_t cb = task % ncbm, jp = (task / ncbm) % njp, e = task / (ncbm * njp);
-      wino_mk<T, true>(np, Vt + e * PB * CP + cb * MR, CP, Mt + (e * njp + jp) * PB * NR,
-                       dU + (e * CP + cb * MR) * KP + jp * NR, KP, acc);
+      wg_mk<T>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
+               Mt + (e * njp + jp) * PB * NR, dU + (e * CP + cb * MR) * KP + jp * NR, KP,
+               false);
+    });
+  } else {
+    wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t ch) {
+      // this thread's V and dM of one block (conv's column slots: this path runs no im2col)
+      T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * CP, kScratchConvCol));
+      T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * KP, kScratchConvGCol));
+      T* dUc = dU + ch * usize;
+      const int64_t b0 = ch * nblocks / nch, b1 = (ch + 1) * nblocks / nch;
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
+        wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, p0, p1, Vt, PB, CP);
+        wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, p0, p1, Mt, PB);
+        for (int64_t e = 0; e < E; ++e)
+          for (int64_t jp = 0; jp < njp; ++jp)
+            for (int64_t cb = 0; cb < ncbm; ++cb)
+              wg_mk<T>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
+                       Mt + (e * njp + jp) * PB * NR, dUc + (e * CP + cb * MR) * KP + jp * NR,
+                       KP, blk > b0);
+      }
     });
   }
   // dW[k][c] = Gᵀ dU[·][c][k] G, lanes = output channels
@@ -667,7 +713,11 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
         V t3[3][N6];
         for (int q = 0; q < N6; ++q) {  // columns: Gᵀ dU
           V u[N6], g[3];
-          for (int a = 0; a < N6; ++a) u[a] = V::load(dU + ((a * N6 + q) * CP + c) * KP + k0);
+          for (int a = 0; a < N6; ++a) {
+            const T* src = dU + ((a * N6 + q) * CP + c) * KP + k0;
+            u[a] = V::load(src);
+            for (int64_t ch = 1; ch < nch; ++ch) u[a] = u[a] + V::load(src + ch * usize);
+          }
           wino_flt_t<TM>(u, g);
           for (int r = 0; r < 3; ++r) t3[r][q] = g[r];
         }
