@@ -27,6 +27,13 @@ std::atomic<int>& forced() {
 
 bool depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
 
+// The float32 shapes of the strided direct kernel (AVX-512, strided_impl.h: strided_ok);
+// 1×1 layers excluded (measured on their own above).
+bool strided_direct(const Conv2dParams& p, int elem) {
+  return elem == 4 && (p.sh > 1 || p.sw > 1) && p.sh <= 4 && p.dh == 1 && p.dw == 1 &&
+         p.R * p.S > 1;
+}
+
 bool winograd_ok(const Conv2dParams& p) {
   return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
          p.groups == 1;
@@ -77,6 +84,19 @@ const char* algorithm_name(Algo a) {
 // float32 3×3 stride-1 layers with at least 32 channels each way and enough output pixels in
 // the batch take Winograd for the forward and the input gradient (winograd_preferred in
 // winograd_impl.h, measured with bench/bench_winograd.py); never for the weight gradient.
+// Strided float32 layers (stride 2..4 rows, dilation 1, not 1×1) have their own direct kernel
+// (strided_impl.h: shifted planes of the input, flattened pixels); its forward, one thread,
+// CPU time, interleaved rounds, min of 8, ms torch / direct / gemm, on a 2-core AMD EPYC
+// (Zen 4) VM shared with other jobs, 2026-12-04:
+//   ResNet-50 batch 8:  128 56² s2  19.3–20.6 / 19.7–23.8 / 32.3–34.6
+//                       256 28² s2  18.5–22.8 / 23.4–27.4 / 25.9–37.3
+//                       512 14² s2  17.5–20.3 / 23.3–32.0 / 29.3
+//   ResNet-18 CIFAR b32: 64→128 32² s2  12.9–14.7 / 11.6–15.2 / 19.8–31.7
+//                       128→256 16² s2  11.1–13.1 / 11.8–15.1 / 16.0–16.8
+//                       256→512 8² s2   10.6–12.7 / 13.4–16.0 / 10.9
+//   MobileNetV2 stem 3→32 224² s2 b16   29.2–35.7 / 4.1–7.5 / 83.6
+// i.e. the direct kernel for the forward except on small maps (the small_map rule below:
+// 256→512 8² s2 and 512 14² s2 stay on gemm).
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
@@ -90,6 +110,8 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (pass == Pass::weight_grad) {
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
+  } else if (pass == Pass::forward && strided_direct(p, elem)) {
+    if (small_map && red >= 256) return Algo::gemm;
   } else {
     if ((red >= 1024 && !pointwise) || (small_map && red >= 256)) return Algo::gemm;
   }

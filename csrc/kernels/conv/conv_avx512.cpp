@@ -209,9 +209,22 @@ void pack_weights(const float* w, int64_t K, int64_t Cg, int64_t R, int64_t S, i
     }
 }
 
+}  // namespace
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace conv
+}  // namespace fastdl
+
+// strides > 1: the phase-split direct kernels (uses choose, pad_copy and pack_weights above)
+#include "kernels/conv/strided_impl.h"
+
+namespace fastdl {
+namespace conv {
+namespace FASTDL_SIMD_ISA {  // avx512
+namespace {
+
 bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
-  if (!direct_ok(p)) return false;
+  if (!direct_ok(p)) return strided_forward(p, x, w, b, y);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
   const Choice ch = choose(Kg, p.OW);
   if (!ch.fn) return false;
