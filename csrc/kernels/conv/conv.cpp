@@ -96,7 +96,15 @@ const char* algorithm_name(Algo a) {
 //                       256→512 8² s2   10.6–12.7 / 13.4–16.0 / 10.9
 //   MobileNetV2 stem 3→32 224² s2 b16   29.2–35.7 / 4.1–7.5 / 83.6
 // i.e. the direct kernel for the forward except on small maps (the small_map rule below:
-// 256→512 8² s2 and 512 14² s2 stay on gemm).
+// 256→512 8² s2 and 512 14² s2 stay on gemm). Its weight gradient (the stride-1 dW tiles on
+// the same planes), same conditions, ms torch / direct / gemm (gemm's spread was wide):
+//   ResNet-50 b8 128 56² s2 21.0–21.2 / 26.1–32.0 / 44.2–65.2; 256 28² s2 26.3–26.5 /
+//   36.4–37.5 / 32.2–34.8; 512 14² s2 31.6–32.9 / 59.0–63.0 / 23.8–29.5;
+//   ResNet-18 b32 64→128 32² s2 14.0 / 23.9 / 36.2; 128→256 16² s2 14.6 / 22.1 / 21.7;
+//   256→512 8² s2 18.6 / 57.0 / 19.5; MobileNetV2 stem 7.3–8.7 / 11.4–13.4 / 28.9–67.8
+// → direct for the weight gradient on output maps of 256 pixels or more, else the rules
+// below. The input gradient keeps the rules below (no strided direct kernel for it).
+
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
@@ -108,6 +116,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   const bool pointwise = p.R * p.S == 1 && !strided;
   const bool small_map = ohw <= 64 && (!strided || ohw <= 49);
   if (pass == Pass::weight_grad) {
+    if (strided_direct(p, elem) && ohw >= 256) return Algo::direct;
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
   } else if (pass == Pass::forward && strided_direct(p, elem)) {

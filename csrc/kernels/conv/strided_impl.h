@@ -249,6 +249,26 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
   return true;
 }
 
+// Weight gradient: wgrad_run (conv_avx512.cpp) on each image's shifted planes, the pixels as
+// one row of OH·OW (the planes' pitch is OW).
+bool strided_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
+                             float* dw) {
+  if (!strided_ok(p)) return false;
+  const int64_t Cg = p.C / p.groups, T = p.R * p.S, HW = p.H * p.W;
+  const Planes q = planes_of(p);
+  const int64_t cplane = q.cplane();
+  PoolBuf offb(sizeof(int64_t) * (Cg * T + T));
+  int64_t* off = static_cast<int64_t*>(offb.p);
+  int64_t* tap = off + Cg * T;
+  tap_offsets(p, q, tap);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t t = 0; t < T; ++t) off[c * T + t] = c * cplane + tap[t];
+  wgrad_run(p, dy, dw, p.C * cplane, off, 1, p.OH * p.OW, 0, [&](int64_t n, float* xp) {
+    plane_copy(x + n * p.C * HW, p.C, p.H, p.W, p.sh, p.sw, p.pt, p.pl, q, xp);
+  });
+  return true;
+}
+
 }  // namespace
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace conv
