@@ -34,6 +34,13 @@ bool pointwise_gemm(const Conv2dParams& p) {
          (p.OH - 1) * p.sh < p.H && (p.OW - 1) * p.sw < p.W;
 }
 
+// The float32 shapes of the strided direct kernel (AVX-512, strided_impl.h: strided_ok);
+// 1×1 layers excluded (measured on their own above).
+bool strided_direct(const Conv2dParams& p, int elem) {
+  return elem == 4 && (p.sh > 1 || p.sw > 1) && p.sh <= 4 && p.dh == 1 && p.dw == 1 &&
+         p.R * p.S > 1;
+}
+
 bool winograd_ok(const Conv2dParams& p) {
   return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
          p.groups == 1;
@@ -126,6 +133,27 @@ const char* algorithm_name(Algo a) {
 //                               256 14²   12.2 /  9.9 / 21.3 / 23.9   → winograd F(2×2)
 //                               512 7²    13.9 / 13.3 / 18.7 / 61.5   → winograd F(2×2)
 // (F(4×4) only when forced by FASTDL_WINOGRAD_TILE=4: its float32 error, winograd_impl.h.)
+// Strided float32 layers (stride 2..4 rows, dilation 1, not 1×1) have their own direct kernel
+// (strided_impl.h: shifted planes of the input, flattened pixels); its forward, one thread,
+// CPU time, interleaved rounds, min of 8, ms torch / direct / gemm, on a 2-core AMD EPYC
+// (Zen 4) VM shared with other jobs, 2026-12-04:
+//   ResNet-50 batch 8:  128 56² s2  19.3–20.6 / 19.7–23.8 / 32.3–34.6
+//                       256 28² s2  18.5–22.8 / 23.4–27.4 / 25.9–37.3
+//                       512 14² s2  17.5–20.3 / 23.3–32.0 / 29.3
+//   ResNet-18 CIFAR b32: 64→128 32² s2  12.9–14.7 / 11.6–15.2 / 19.8–31.7
+//                       128→256 16² s2  11.1–13.1 / 11.8–15.1 / 16.0–16.8
+//                       256→512 8² s2   10.6–12.7 / 13.4–16.0 / 10.9
+//   MobileNetV2 stem 3→32 224² s2 b16   29.2–35.7 / 4.1–7.5 / 83.6
+// i.e. the direct kernel for the forward except on small maps (the small_map rule below:
+// 256→512 8² s2 and 512 14² s2 stay on gemm). Its weight gradient (the stride-1 dW tiles on
+// the same planes), same conditions, ms torch / direct / gemm (gemm's spread was wide):
+//   ResNet-50 b8 128 56² s2 21.0–21.2 / 26.1–32.0 / 44.2–65.2; 256 28² s2 26.3–26.5 /
+//   36.4–37.5 / 32.2–34.8; 512 14² s2 31.6–32.9 / 59.0–63.0 / 23.8–29.5;
+//   ResNet-18 b32 64→128 32² s2 14.0 / 23.9 / 36.2; 128→256 16² s2 14.6 / 22.1 / 21.7;
+//   256→512 8² s2 18.6 / 57.0 / 19.5; MobileNetV2 stem 7.3–8.7 / 11.4–13.4 / 28.9–67.8
+// → direct for the weight gradient on output maps of 256 pixels or more, else the rules
+// below. The input gradient keeps the rules below (no strided direct kernel for it).
+
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
@@ -145,8 +173,11 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   const bool pointwise = p.R * p.S == 1 && !strided;
   const bool small_map = ohw <= 64 && (!strided || ohw <= 49);
   if (pass == Pass::weight_grad) {
+    if (strided_direct(p, elem) && ohw >= 256) return Algo::direct;
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
+  } else if (pass == Pass::forward && strided_direct(p, elem)) {
+    if (small_map && red >= 256) return Algo::gemm;
   } else {
     if ((red >= 1024 && !pointwise) || (small_map && red >= 256)) return Algo::gemm;
   }

@@ -209,9 +209,15 @@ void pack_weights(const float* w, int64_t K, int64_t Cg, int64_t R, int64_t S, i
     }
 }
 
+// strides > 1: strided_impl.h (included below, after the weight-gradient tiles it reuses)
+bool strided_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
+                     float* y);
+bool strided_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
+                             float* dw);
+
 bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
-  if (!direct_ok(p)) return false;
+  if (!direct_ok(p)) return strided_forward(p, x, w, b, y);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
   const Choice ch = choose(Kg, p.OW);
   if (!ch.fn) return false;
@@ -310,25 +316,23 @@ void wgrad_block(const float* dyT, int64_t ldk, int64_t OH, int64_t OW, const fl
 
 constexpr ScratchSlot kDyTSlot = kScratchConvDyT;  // the transposed output gradient
 
-// Weight gradient, stride 1: per fixed chunk of images (a function of N only) a partial dW
-// accumulated image by image, then the partials summed in chunk order (bitwise identical for
-// any thread count).
-bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw) {
-  if (!direct_ok(p)) return false;
+// Weight gradient: per fixed chunk of images (a function of N only) a partial dW accumulated
+// image by image, then the partials summed in chunk order (bitwise identical for any thread
+// count). prep(n, xp) writes image n's prepared input (xp_floats floats: the zero-padded copy,
+// or strided_impl.h's shifted planes); tap t = (c, r, s) of output pixel (oh, ow) reads
+// xp[off[t] + oh·Wq + ow] over an OHt × OWt pixel loop (the pixels in dy's order).
+template <class Prep>
+void wgrad_run(const Conv2dParams& p, const float* dy, float* dw, int64_t xp_floats,
+               const int64_t* off, int64_t OHt, int64_t OWt, int64_t Wq, Prep prep) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, RS = p.R * p.S, KK = Cg * RS;
-  const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1, plane = Hp * Wp;
-  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, wsize = p.K * KK;
+  const int64_t OHW = p.OH * p.OW, wsize = p.K * KK;
+  const int64_t gstride = xp_floats / p.groups;  // a group's channels in xp
   const int64_t ldk = (Kg + 15) / 16 * 16;  // dyT row: one group's channels, padded
   const int64_t chunk = (p.N + kMaxWeightChunks - 1) / kMaxWeightChunks;
   const int64_t nchunks = (p.N + chunk - 1) / chunk;
   PoolBuf part(nchunks > 1 ? sizeof(float) * nchunks * wsize : 0);
-  PoolBuf offs(sizeof(int64_t) * KK);
-  int64_t* off = static_cast<int64_t*>(offs.p);
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t r = 0; r < p.R; ++r)
-      for (int64_t s = 0; s < p.S; ++s) off[(c * p.R + r) * p.S + s] = c * plane + r * Wp + s;
   float* parts = nchunks > 1 ? static_cast<float*>(part.p) : dw;
-  const size_t pad_bytes = sizeof(float) * static_cast<size_t>(p.C * plane) + 64;
+  const size_t pad_bytes = sizeof(float) * static_cast<size_t>(xp_floats + 64);
   const size_t dyt_bytes = sizeof(float) * static_cast<size_t>(OHW * ldk) + 64;
   parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
     float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
@@ -341,7 +345,7 @@ bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* 
       fill(dwc, wsize, 0.0f);
       const int64_t n_end = imin(p.N, (ck + 1) * chunk);
       for (int64_t n = ck * chunk; n < n_end; ++n) {
-        pad_copy(x + n * p.C * HW, p.C, p.H, p.W, p.pt, p.pl, Hp, Wp, xp);
+        prep(n, xp);
         for (int64_t g = 0; g < p.groups; ++g) {
           const float* dyg = dy + (n * p.K + g * Kg) * OHW;
           // transpose the group's dy (Kg × OHW) to dyT (OHW × ldk)
@@ -352,19 +356,19 @@ bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* 
               for (int64_t i = i0; i < i1; ++i) dyT[i * ldk + k] = src[i];
             }
           }
-          const float* xg = xp + g * Cg * plane;
+          const float* xg = xp + g * gstride;
           for (int64_t k0 = 0; k0 < Kg; k0 += 64) {
             const int64_t nkv = imin(4, (Kg - k0 + 15) / 16), mr = imin(64, Kg - k0);
             float* dwk = dwc + (g * Kg + k0) * KK;
             const float* d0 = dyT + k0;
             if (nkv == 4)
-              wgrad_block<4>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+              wgrad_block<4>(d0, ldk, OHt, OWt, xg, Wq, off, KK, dwk, KK, mr);
             else if (nkv == 3)
-              wgrad_block<3>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+              wgrad_block<3>(d0, ldk, OHt, OWt, xg, Wq, off, KK, dwk, KK, mr);
             else if (nkv == 2)
-              wgrad_block<2>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+              wgrad_block<2>(d0, ldk, OHt, OWt, xg, Wq, off, KK, dwk, KK, mr);
             else
-              wgrad_block<1>(d0, ldk, p.OH, p.OW, xg, Wp, off, KK, dwk, KK, mr);
+              wgrad_block<1>(d0, ldk, OHt, OWt, xg, Wq, off, KK, dwk, KK, mr);
           }
         }
       }
@@ -379,8 +383,35 @@ bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* 
       }
     });
   }
+}
+
+// Weight gradient, stride 1: the zero-padded copy of each image.
+bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw) {
+  if (!direct_ok(p)) return strided_backward_weight(p, x, dy, dw);
+  const int64_t Cg = p.C / p.groups, KK = Cg * p.R * p.S;
+  const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1, plane = Hp * Wp, HW = p.H * p.W;
+  PoolBuf offs(sizeof(int64_t) * KK);
+  int64_t* off = static_cast<int64_t*>(offs.p);
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s) off[(c * p.R + r) * p.S + s] = c * plane + r * Wp + s;
+  wgrad_run(p, dy, dw, p.C * plane, off, p.OH, p.OW, Wp, [&](int64_t n, float* xp) {
+    pad_copy(x + n * p.C * HW, p.C, p.H, p.W, p.pt, p.pl, Hp, Wp, xp);
+  });
   return true;
 }
+
+}  // namespace
+}  // namespace FASTDL_SIMD_ISA
+}  // namespace conv
+}  // namespace fastdl
+
+#include "kernels/conv/strided_impl.h"  // strides > 1 (uses choose, pack_weights, wgrad_run)
+
+namespace fastdl {
+namespace conv {
+namespace FASTDL_SIMD_ISA {  // avx512
+namespace {
 
 // ---- depthwise, stride 1: direct vector kernels on zero-padded planes ----------------------
 // y[oh][ow] = bias + Σ_{j<J, r, s} wt[(j·R + r)·S + s] · xp[j·plane + (oh + r)·Wp + ow + s]:
