@@ -32,8 +32,8 @@ SHAPES = [
 # several blocks of tiles (a block ending inside a tile row) and several 16-tile transform
 # segments per tile row
 BIG = (3, 64, 9, 200, 64, 1)
-# the automatic tile: F(4×4) when the pass sums over <= 32 channels
-AUTO_F4_MAX = 32
+# the automatic tile: F(4×4) when the pass sums over <= 256 channels
+AUTO_F4_MAX = 256
 
 
 @pytest.fixture
@@ -142,10 +142,13 @@ def test_gradcheck(tile, padding):
         assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=padding), [x, w, b])
 
 
-# conv_algorithm's docstring: measured 2.5e-7 / 7.6e-7 (C = 32), 3.2e-7 / 1.4e-6 (64),
-# 7.4e-7 / 2.9e-6 (512) forward; 1.9e-7 / 8.5e-7, 4.3e-7 / 1.6e-6, 7.9e-7 / 3.0e-6 input gradient
+# conv_algorithm's docstring: measured F(2×2) / F(4×4) 2.5e-7 / 7.6e-7 (C = 32), 3.2e-7 /
+# 1.4e-6 (64), 4.7e-7 / 1.7e-6 (128), 4.9e-7 / 1.7e-6 (256), 7.4e-7 / 2.9e-6 (512) forward;
+# 2.3e-7 / 7.7e-7, 3.3e-7 / 1.2e-6, 3.4e-7 / 1.4e-6, 5.3e-7 / 2.3e-6, 6.6e-7 / 2.7e-6 input
 @pytest.mark.parametrize("tile,C,bound", [("2", 32, 5e-7), ("4", 32, 1.5e-6),
                                           ("2", 64, 8e-7), ("4", 64, 3e-6),
+                                          ("2", 128, 1e-6), ("4", 128, 3.5e-6),
+                                          ("2", 256, 1e-6), ("4", 256, 4.5e-6),
                                           ("2", 512, 1.5e-6), ("4", 512, 6e-6)])
 def test_stated_accuracy(monkeypatch, tile, C, bound):
     """float32 against float64, unit-normal data, max |error| / max |y|: the forward of a
@@ -194,9 +197,9 @@ def test_stated_weight_grad_accuracy(monkeypatch, tile, N, H, bound):
 
 
 @pytest.mark.parametrize("summed", [AUTO_F4_MAX, AUTO_F4_MAX + 1])
-def test_auto_tile_is_f4_up_to_32_summed_channels(monkeypatch, summed):
+def test_auto_tile_is_f4_up_to_256_summed_channels(monkeypatch, summed):
     """The automatic tile gives bitwise the forced tile's result: F(4×4) when the pass sums
-    over <= 32 channels (forward: input channels; input gradient: output channels)."""
+    over <= 256 channels (forward: input channels; input gradient: output channels)."""
     want = "4" if summed <= AUTO_F4_MAX else "2"
     other = 24  # the channels the pass does not sum over
     rng = np.random.default_rng(5)
@@ -215,11 +218,12 @@ def test_auto_tile_is_f4_up_to_32_summed_channels(monkeypatch, summed):
         assert not np.array_equal(got["auto"], got["2" if want == "4" else "4"]), (C, K, grad)
 
 
-def test_auto_tile_of_weight_grad_is_f2(monkeypatch):
-    """The weight gradient's automatic tile is F(2×2) (F(4×4)'s error is 2.5–3× larger),
-    whatever the channel counts: bitwise the forced F(2×2) result."""
+def test_auto_tile_of_weight_grad(monkeypatch):
+    """The weight gradient's automatic tile is F(4×4) when both channel counts are <= 256,
+    else F(2×2): bitwise the forced tile's result."""
     rng = np.random.default_rng(8)
-    for C, K in ((8, 24), (40, 36)):
+    for C, K in ((8, 24), (40, 36), (AUTO_F4_MAX + 1, 8), (8, AUTO_F4_MAX + 1)):
+        want = "4" if max(C, K) <= AUTO_F4_MAX else "2"
         x = rng.standard_normal((2, C, 10, 9)).astype(np.float32)
         w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
         gy = rng.standard_normal((2, K, 10, 9)).astype(np.float32)
@@ -229,8 +233,8 @@ def test_auto_tile_of_weight_grad_is_f2(monkeypatch):
             with fconv.conv_algorithm("winograd"):
                 got[tile] = _C.conv2d_backward(x, w, gy, 1, 1, 1, 1, 1, 1, 1, 1, 1, False, True,
                                                False)[1]
-        assert np.array_equal(got["auto"], got["2"]), (C, K)
-        assert not np.array_equal(got["auto"], got["4"]), (C, K)
+        assert np.array_equal(got["auto"], got[want]), (C, K)
+        assert not np.array_equal(got["auto"], got["2" if want == "4" else "4"]), (C, K)
 
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
@@ -313,11 +317,13 @@ def test_inference_caches_the_transformed_filter(monkeypatch):
                     y2 = F.conv2d(x, w, b, padding=1).numpy()  # the cached pack
                     assert np.array_equal(y1, ref) and np.array_equal(y2, ref), (isa, step)
                     w.mul_(1.5)  # a new weight version
-            monkeypatch.setenv("FASTDL_WINOGRAD_TILE", "4")  # the cached F(2×2) plan is stale
+            # 40 summed channels: the automatic tile is F(4×4); forced F(2×2) makes the cached
+            # plan stale
+            monkeypatch.setenv("FASTDL_WINOGRAD_TILE", "2")
             with fastdl.no_grad():
-                y4 = F.conv2d(x, w, b, padding=1).numpy()
-            assert np.array_equal(y4, F.conv2d(x, w, b, padding=1).detach().numpy())
+                y2 = F.conv2d(x, w, b, padding=1).numpy()
+            assert np.array_equal(y2, F.conv2d(x, w, b, padding=1).detach().numpy())
             stale = _C.conv2d_forward_packed(x.numpy(), w.detach().numpy(), packed, b.numpy(),
                                              *geo)
-            assert np.array_equal(stale, y4), isa
+            assert np.array_equal(stale, y2), isa
             monkeypatch.delenv("FASTDL_WINOGRAD_TILE")

@@ -119,20 +119,21 @@ const char* algorithm_name(Algo a) {
 // holds the small-batch thresholds). The weight gradient, measured with
 // bench/bench_winograd.py --cpu --algos --passes dw (one thread, CPU time, minimum of 3 rounds,
 // AMD Zen 4 shared with other jobs, 2026-12-04), ms F(2×2) / F(4×4) / gemm / direct → choice:
-//   ResNet-18 CIFAR, batch 32   64 32²    18.5 / 12.5 / 36.6 /  25.4   → winograd F(2×2)
-//                               128 16²   15.2 / 10.8 / 30.5 /  26.5   → winograd F(2×2)
-//                               256 8²    14.2 / 10.0 / 26.1 /  37.7   → winograd F(2×2)
-//                               512 4²    13.8 / 13.6 / 24.2 / 167.1   → winograd F(2×2)
-//   VGG-11, batch 32            64→128 16²  9.4 / 6.7 / 15.6 / 13.7   → winograd F(2×2)
-//                               128→256 8²  6.9 / 5.7 / 13.3 / 18.2   → winograd F(2×2)
-//                               256→512 4²  7.5 / 7.2 / 12.1 / 40.9   → winograd F(2×2)
-//                               512 2²      5.3 / 12.3 / 6.2 / 148.2  → winograd F(2×2)
+//   ResNet-18 CIFAR, batch 32   64 32²    18.5 / 12.5 / 36.6 /  25.4   → winograd
+//                               128 16²   15.2 / 10.8 / 30.5 /  26.5   → winograd
+//                               256 8²    14.2 / 10.0 / 26.1 /  37.7   → winograd
+//                               512 4²    13.8 / 13.6 / 24.2 / 167.1   → winograd
+//   VGG-11, batch 32            64→128 16²  9.4 / 6.7 / 15.6 / 13.7   → winograd
+//                               128→256 8²  6.9 / 5.7 / 13.3 / 18.2   → winograd
+//                               256→512 4²  7.5 / 7.2 / 12.1 / 40.9   → winograd
+//                               512 2²      5.3 / 12.3 / 6.2 / 148.2  → winograd
 //                               3→64 32²    5.7 / 4.6 / 2.9 / 4.0     → gemm (3 channels)
-//   ResNet-50, batch 8          64 56²    14.7 /  8.8 / 29.0 / 19.3   → winograd F(2×2)
-//                               128 28²   10.9 /  8.2 / 22.6 / 19.0   → winograd F(2×2)
-//                               256 14²   12.2 /  9.9 / 21.3 / 23.9   → winograd F(2×2)
-//                               512 7²    13.9 / 13.3 / 18.7 / 61.5   → winograd F(2×2)
-// (F(4×4) only when forced by FASTDL_WINOGRAD_TILE=4: its float32 error, winograd_impl.h.)
+//   ResNet-50, batch 8          64 56²    14.7 /  8.8 / 29.0 / 19.3   → winograd
+//                               128 28²   10.9 /  8.2 / 22.6 / 19.0   → winograd
+//                               256 14²   12.2 /  9.9 / 21.3 / 23.9   → winograd
+//                               512 7²    13.9 / 13.3 / 18.7 / 61.5   → winograd
+// (the tiles compared; the automatic tile is winograd_tile_for_weight's: F(4×4) up to 256
+// channels each way, F(2×2) above.)
 // Strided float32 layers (stride 2..4 rows, dilation 1, not 1×1) have their own direct kernel
 // (strided_impl.h: shifted planes of the input, flattened pixels); its forward, one thread,
 // CPU time, interleaved rounds, min of 8, ms torch / direct / gemm, on a 2-core AMD EPYC

@@ -95,11 +95,11 @@ void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w
 // Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
 // stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
 // `winograd`: Winograd F(2×2, 3×3) or F(4×4, 3×3) (FASTDL_WINOGRAD_TILE=2|4|auto, auto: F(4×4)
-// when the pass sums over at most 32 channels) for 3×3, stride 1, dilation 1, groups 1,
+// when the pass sums over at most 256 channels) for 3×3, stride 1, dilation 1, groups 1,
 // every pass: forward, input gradient and weight gradient (the automatic choice elsewhere;
 // the automatic rule itself picks it for float32 layers where it measured faster,
-// winograd_impl.h; the weight gradient's automatic tile is F(2×2)). Depthwise convolutions
-// always take their own kernels.
+// winograd_impl.h; the weight gradient takes F(4×4) when both channel counts are at most
+// 256). Depthwise convolutions always take their own kernels.
 enum class Algo : int { automatic = 0, direct = 1, gemm = 2, winograd = 3 };
 enum class Pass : int { forward = 0, input_grad = 1, weight_grad = 2 };
 

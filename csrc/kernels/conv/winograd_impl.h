@@ -85,9 +85,13 @@ inline int winograd_tile_setting() {
 
 // The automatic tile: F(4×4) when the pass sums over at most kWinoF4MaxSum channels (the
 // forward over the input channels C, the input gradient over the output channels K), else
-// F(2×2): F(4×4)'s float32 error grows with the number of summed products faster than
-// F(2×2)'s (the figures in conv.py's conv_algorithm docstring).
-constexpr int64_t kWinoF4MaxSum = 32;
+// F(2×2). F(4×4)'s float32 error grows with the number of summed products faster than
+// F(2×2)'s; up to 256 summed channels it stays within 2.3e-6 of max |y| (the direct
+// kernel's own is 1.6e-6 at 512 channels; the figures in conv.py's conv_algorithm
+// docstring) and it runs the ResNet layers of 64–256 channels 1.3–1.6× faster than F(2×2)
+// (one thread, forward: 64 ch 32² ×32 15.7 → 10.2 ms, 128 ch 28² ×8 9.7 → 6.4, 256 ch 8²
+// ×32 11.6 → 7.5).
+constexpr int64_t kWinoF4MaxSum = 256;
 inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
   const int t = winograd_tile_setting();
   if (t) return t;
@@ -734,12 +738,16 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   });
 }
 
-// The tile of the weight gradient: FASTDL_WINOGRAD_TILE when set, else F(2×2). F(4×4) is
-// 1.1–1.5× faster on maps of 8² and more but its float32 error is 2.5–3× F(2×2)'s (1.2e-6 to
-// 1.5e-6 of max |dW|, conv.py's conv_algorithm docstring), so the automatic tile keeps F(2×2).
-inline int winograd_tile_for_weight(const Conv2dParams&) {
+// The tile of the weight gradient: FASTDL_WINOGRAD_TILE when set, else F(4×4) when both
+// channel counts are at most kWinoF4MaxSum (the layers whose forward takes F(4×4) too), else
+// F(2×2). F(4×4) is 1.1–1.5× faster on maps of 8² and more; its float32 error, 1.0e-6 to
+// 1.7e-6 of max |dW| (2.5–3× F(2×2)'s; conv.py's conv_algorithm docstring), is that of the
+// forward's F(4×4). At 512 channels the maps are small and F(4×4) gains nothing (4²: 13.6 vs
+// 13.8 ms) or loses (2²: 12.3 vs 5.3).
+inline int winograd_tile_for_weight(const Conv2dParams& p) {
   const int t = winograd_tile_setting();
-  return t ? t : 2;
+  if (t) return t;
+  return p.C <= kWinoF4MaxSum && p.K <= kWinoF4MaxSum ? 4 : 2;
 }
 
 template <class T>

@@ -78,11 +78,13 @@ def conv_algorithm(name):
 
     Winograd's tile, ``FASTDL_WINOGRAD_TILE`` (read on every call): ``2`` (F(2×2, 3×3)),
     ``4`` (F(4×4, 3×3), interpolation points 0, ±2/3, ±3/2, ∞), or ``auto`` (the default):
-    F(4×4) when the pass sums over at most 32 channels (the forward over the input channels,
-    the input gradient over the output channels), else F(2×2); F(2×2) for the weight
-    gradient. Any other value is a ValueError naming the variable. F(4×4) does 4× fewer
-    multiplications than the direct sum, F(2×2) 2.25×, but F(4×4)'s float32 error grows
-    faster with the number of summed channels, and is 2–4× F(2×2)'s in the weight gradient.
+    F(4×4) when the pass sums over at most 256 channels (the forward over the input channels,
+    the input gradient over the output channels; the weight gradient when both counts are at
+    most 256), else F(2×2). Any other value is a ValueError naming the variable. F(4×4) does
+    4× fewer multiplications than the direct sum, F(2×2) 2.25×, but F(4×4)'s float32 error
+    grows faster with the number of summed channels, and is 2–4× F(2×2)'s in the weight
+    gradient; up to 256 channels it stays within 2.3e-6 of the largest output, about the
+    direct kernel's error at 512 channels.
 
     Measured float32 accuracy against the float64 reference, max |error| / max |y|, on
     unit-normal x and w: forward of a (2, C, 8, 8) input with 16 filters, padding 1; input
@@ -92,11 +94,15 @@ def conv_algorithm(name):
     C     pass     F(2×2)   F(4×4)   gemm     direct kernel
     ====  =======  =======  =======  =======  =============
     32    forward  2.5e-7   7.6e-7   2.8e-7   4.7e-7
-    32    input    1.9e-7   8.5e-7   1.3e-7   4.2e-7
+    32    input    2.3e-7   7.7e-7   1.6e-7   7.5e-7
     64    forward  3.2e-7   1.4e-6   3.7e-7   6.4e-7
-    64    input    4.3e-7   1.6e-6   3.0e-7   6.2e-7
+    64    input    3.3e-7   1.2e-6   2.2e-7   6.9e-7
+    128   forward  4.7e-7   1.7e-6   3.3e-7   1.2e-6
+    128   input    3.4e-7   1.4e-6   2.5e-7   8.2e-7
+    256   forward  4.9e-7   1.7e-6   2.8e-7   1.4e-6
+    256   input    5.3e-7   2.3e-6   3.4e-7   1.1e-6
     512   forward  7.4e-7   2.9e-6   2.7e-7   1.6e-6
-    512   input    7.9e-7   3.0e-6   2.5e-7   2.1e-6
+    512   input    6.6e-7   2.7e-6   2.8e-7   1.6e-6
     ====  =======  =======  =======  =======  =============
 
     Weight gradient, max |error| / max |dW|, of a (N, 16, H, H) input with 16 filters,
