@@ -443,10 +443,19 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   const int64_t nkb = (K + L - 1) / L;
   const int64_t PB = wino_block(tiles, E, C, KP, sizeof(T));
   const int64_t nblocks = (tiles + PB - 1) / PB;
-  // One block, all three phases, on the calling thread. No result depends on which thread
-  // runs a block or on the blocking (see the header), so the blocks are handed out
+  // Too few blocks to share out (small maps at batch 1): each block's produced channels are
+  // also split into nks slices of whole NR panels, one task each; a task repeats its block's
+  // input transform (cheap next to the products) and computes only its slice's products and
+  // outputs, so every output element is still one fixed sequence of operations.
+  const int64_t nks = nblocks >= kWinoMinBlocks ? 1
+                      : wmin(njp, (kWinoMinBlocks + nblocks - 1) / nblocks);
+  // One task, all three phases, on the calling thread. No result depends on which thread
+  // runs a task or on the blocking (see the header), so the tasks are handed out
   // dynamically: a thread that the shared machine preempts does not hold up the others.
-  auto block = [&](int64_t blk) {
+  auto block = [&](int64_t task) {
+    const int64_t blk = task / nks, ks = task % nks;
+    const int64_t jp0 = ks * njp / nks, jp1 = (ks + 1) * njp / nks;
+    const int64_t kb0 = jp0 * NR / L, kb1 = wmin(nkb, jp1 * NR / L);
     // the block's V[e][p][c] and M[e][p][k] (conv's column slots: this path runs no im2col)
     T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * C, kScratchConvCol));
     T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * KP, kScratchConvGCol));
@@ -460,7 +469,7 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
           std::memset(Vt + (e * PB + np) * C, 0, sizeof(T) * (npr - np) * C);
       // ---- the E products M[e] (npr × KP) = V[e] (npr × C) · U[e] (C × KP)
       for (int64_t e = 0; e < E; ++e)
-        for (int64_t jp = 0; jp < njp; ++jp) {
+        for (int64_t jp = jp0; jp < jp1; ++jp) {
           const T* Ue = U + (e * njp + jp) * C * NR;
           for (int64_t r = 0; r < npr; r += MR)
             wino_mk<T>(C, Vt + (e * PB + r) * C, C, Ue, Mt + (e * PB + r) * KP + jp * NR, KP);
@@ -472,7 +481,7 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
         const int64_t n = row / th, oh0 = TM * (row % th), ow0 = TM * t0;
         const int64_t nrow = wmin(TM, OH - oh0), ncol = wmin(TM * (t1 - t0), OW - ow0);
         alignas(64) T obuf[TM][TM * kWinoSeg][L];
-        for (int64_t kb = 0; kb < nkb; ++kb) {
+        for (int64_t kb = kb0; kb < kb1; ++kb) {
           const int64_t k0 = kb * L, nl = wmin(L, K - k0);
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t pr = p - p0 + (t - t0);
@@ -501,13 +510,14 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
       }
     }
   };
-  const int nt = static_cast<int>(wmin(num_threads(), nblocks));
+  const int64_t ntasks = nblocks * nks;
+  const int nt = static_cast<int>(wmin(num_threads(), ntasks));
   if (nt <= 1) {
-    for (int64_t blk = 0; blk < nblocks; ++blk) block(blk);
+    for (int64_t t = 0; t < ntasks; ++t) block(t);
     return;
   }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int64_t blk = 0; blk < nblocks; ++blk) block(blk);
+  for (int64_t t = 0; t < ntasks; ++t) block(t);
 }
 
 inline bool wino_ok(const Conv2dParams& p) {
