@@ -13,6 +13,13 @@
 //    the same kernel on the padded output gradient with flipped, transposed weights; the
 //    weight gradient is a direct kernel vectorised over output channels (dy transposed to
 //    [pixel][channel] per image, broadcast input values).
+//  * AVX-512, float32, stride 2–4 (strided_impl.h, forward and weight gradient): per input
+//    channel, one plane per (row phase, column tap) of the padded image with the output width
+//    as its row pitch, so every tap reads a contiguous run of flattened output pixels; the
+//    stride-1 micro-kernel and dW tiles run on those planes. The input gradient of a strided
+//    layer takes the GEMM paths below.
+//  * Winograd F(2×2, 3×3) / F(4×4, 3×3) for 3×3 stride-1 layers, all three passes
+//    (winograd_impl.h; the rule and accuracy in conv.cpp and conv.py's conv_algorithm).
 //  * otherwise: per image, per group, im2col into a per-thread scratch tile of output rows
 //    (sized to stay in L2) and one GEMM W_g · col per tile; threads over the batch (the GEMM
 //    then runs on the calling thread); with a single image the GEMM itself is threaded.
