@@ -6,7 +6,7 @@
 // The caller fixes OH and OW (so asymmetric 'same' padding is just pad_t/pad_l plus the
 // output size); every access is bounds-checked against H and W, so any OH, OW is safe.
 //
-// Scheme (measurements in notes/issue4.md):
+// Scheme (each rule's measurements are in the comment above it):
 //  * AVX-512, float32, stride 1, dilation 1 (the ResNet/LeNet shapes): a direct kernel on a
 //    zero-padded copy of each image (conv_avx512.cpp): MR output channels × up to 64 pixels of
 //    one output row in zmm accumulators, broadcast weights; no im2col. The input gradient is
