@@ -446,8 +446,9 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   // Too few blocks to share out (small maps at batch 1): each block's produced channels are
   // also split into nks slices of whole NR panels, one task each; a task repeats its block's
   // input transform (cheap next to the products) and computes only its slice's products and
-  // outputs, so every output element is still one fixed sequence of operations.
-  const int64_t nks = nblocks >= kWinoMinBlocks ? 1
+  // outputs, so every output element is still one fixed sequence of operations (and nks may
+  // depend on the thread count: one thread takes whole blocks).
+  const int64_t nks = nblocks >= kWinoMinBlocks || num_threads() == 1 ? 1
                       : wmin(njp, (kWinoMinBlocks + nblocks - 1) / nblocks);
   // One task, all three phases, on the calling thread. No result depends on which thread
   // runs a task or on the blocking (see the header), so the tasks are handed out
