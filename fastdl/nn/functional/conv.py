@@ -345,12 +345,7 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
                    padding, dilation, groups)
         cfg = _GEOMETRY.get(key) if key is not None else None
         if cfg is not None:
-            if not (_state.grad and (input.requires_grad or weight.requires_grad or
-                                     (bias is not None and bias.requires_grad))):
-                y = _forward_packed(input, weight, bias, cfg)
-                if y is not None:
-                    return y
-            return _ConvOp.apply(input, weight, bias, cfg)
+            return _run_conv(input, weight, bias, cfg)
     cfg = _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups)
     x, w, b = cfg[-1]
     cfg = cfg[:-1]
@@ -358,6 +353,12 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
         if len(_GEOMETRY) >= _MAX_GEOMETRY:
             _GEOMETRY.clear()
         _GEOMETRY[key] = cfg
+    return _run_conv(x, w, b, cfg)
+
+
+def _run_conv(x, w, b, cfg):
+    """The checked convolution: graph-free on the packed weight where nothing needs a
+    gradient and the packed path exists, else the recorded op."""
     if not (_state.grad and (x.requires_grad or w.requires_grad or
                              (b is not None and b.requires_grad))):
         y = _forward_packed(x, w, b, cfg)
