@@ -3,7 +3,6 @@
 weight and bias gradients at stride 1 and 2, grouped, maps 1² .. 28², batch 1 and 16, channel
 counts off the micro-kernel's multiples, against the NumPy float64 reference and torch, on every
 ISA, next to the per-image path (forced "direct"), bitwise 1 = 2 threads, gradcheck."""
-import contextlib
 import functools
 
 import numpy as np
@@ -68,16 +67,6 @@ def _run(x, w, b, gy, **kw):
             None if bt is None else bt.grad.numpy(), yi)
 
 
-@contextlib.contextmanager
-def _algo(name):
-    prev = fconv.get_conv_algorithm()
-    fconv.set_conv_algorithm(name)
-    try:
-        yield
-    finally:
-        fconv.set_conv_algorithm(prev)
-
-
 def _tol(dt):
     return dict(rtol=1e-4, atol=1e-4) if dt == np.float32 else dict(rtol=1e-10, atol=1e-10)
 
@@ -126,7 +115,7 @@ def test_pointwise_forced_algorithms_agree(shape, algo):
     reference, on every ISA."""
     x, w, b, gy, kw, ref = _operands(shape, np.float32, True)
     for isa in isa_paths():
-        with use_isa(isa), _algo(algo):
+        with use_isa(isa), fconv.conv_algorithm(algo):
             _check(_run(x, w, b, gy, **kw), ref, _tol(np.float32), f"{isa} {algo}")
 
 
