@@ -13,13 +13,14 @@ from fastdl.nn.functional import conv as fconv
 from fastdl.testing import assert_close, isa_paths, use_isa, use_threads
 from fastdl.testing import reference as R
 
-# (N, C, H, W, K, kernel, stride, padding, groups): plan "col" (batch 1, small maps: 3×3,
-# stride 2, 1×1, grouped, more channels than one micro-kernel block) and plan "direct".
+# (N, C, H, W, K, kernel, stride, padding, groups): plan "col" (batch 1, maps of at most 64
+# output pixels: 3×3, stride 2, grouped, more channels than one micro-kernel block), plan
+# "direct", and shapes without a plan (the plain forward, still graph-free).
 SHAPES = [
     (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (col, several MR blocks)
     (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 columns, 4 vectors
     (1, 12, 9, 9, 20, 3, 2, 1, 1),     # stride 2, odd map (25 columns: a masked tail)
-    (2, 8, 7, 7, 12, 1, 1, 0, 1),      # 1×1 at batch 2 (98 columns)
+    (2, 8, 7, 7, 12, 1, 1, 0, 1),      # 1×1 at batch 2 (98 columns: no plan)
     (1, 8, 6, 6, 10, 3, 1, 1, 2),      # grouped
     (3, 5, 20, 20, 7, 3, 1, 1, 1),     # wide map: the direct kernel's packed panels
     (2, 3, 12, 33, 9, 5, 1, 2, 1),     # 5×5, a row longer than two vectors
@@ -73,6 +74,12 @@ def test_packing_happens_where_documented():
         with fconv.conv_algorithm("auto"):
             pk = _C.conv2d_pack_weight(x, w, *geo)
         assert pk is not None and pk.dtype == np.float32 and pk[0] == 2.0  # plan col
+        # no plan: a stride-1 1×1 (the plain GEMM reads the image in place) and more than
+        # 64 columns (the strided direct kernel or the GEMM)
+        w1 = np.ones((40, 64, 1, 1), np.float32)
+        assert _C.conv2d_pack_weight(x, w1, 1, 1, 0, 0, 0, 0, 1, 1, 1) is None
+        x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2: 100 columns
+        assert _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1) is None
     assert _C.conv2d_pack_weight(x.astype(np.float64), w.astype(np.float64), *geo) is None
     xd, wd = np.ones((1, 4, 6, 6), np.float32), np.ones((4, 1, 3, 3), np.float32)
     assert _C.conv2d_pack_weight(xd, wd, 1, 1, 1, 1, 1, 1, 1, 1, 4) is None

@@ -1,5 +1,6 @@
 """1×1 ("pointwise") convolutions without padding, the whole batch as one GEMM
-(csrc/kernels/conv/pointwise_impl.h; the "gemm" algorithm of these shapes): forward, input,
+(csrc/kernels/conv/pointwise_impl.h; the "gemm" algorithm of these shapes; one image of at
+most 64 output pixels as the transposed product): forward, input,
 weight and bias gradients at stride 1 and 2, grouped, maps 1² .. 28², batch 1 and 16, channel
 counts off the micro-kernel's multiples, against the NumPy float64 reference and torch, on every
 ISA, next to the per-image path (forced "direct"), bitwise 1 = 2 threads, gradcheck."""
@@ -31,6 +32,8 @@ SHAPES = [
     (2, 10, 7, 9, 12, 3, 1),      # stride 3, non-square
     (4, 12, 7, 7, 18, 1, 3),      # grouped
     (2, 16, 9, 9, 8, 2, 4),       # grouped, stride 2
+    (1, 12, 8, 8, 70, 1, 2),      # batch 1 of 64 pixels (the transposed product), grouped
+    (1, 300, 5, 5, 33, 1, 1),     # batch 1, transposed product deeper than a k block
 ]
 
 
@@ -90,9 +93,10 @@ def test_pointwise_shapes_take_the_batched_gemm():
         for dt in (np.float32, np.float64):
             a = fconv.conv2d_algorithm((N, C, H, W), (K, C // g, 1, 1), stride=st, groups=g,
                                        dtype=dt)
-            # one image of a thin product: the forward keeps the plain GEMM, which reads the
-            # image in place
-            thin = N == 1 and st == 1 and K // g <= 128 and C // g <= 800 and (H * W) % 1024
+            # one image of a thin product over more than 64 pixels: the forward keeps the
+            # plain GEMM, which reads the image in place
+            thin = N == 1 and st == 1 and K // g <= 128 and C // g <= 800 and \
+                (H * W) % 1024 and H * W > 64
             assert a == ("direct" if thin else "gemm", "gemm", "gemm"), (s, a)
 
 

@@ -165,7 +165,9 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
     // one image, stride 1, a thin product: the plain GEMM reads the image in place (gemm.cpp's
     // "direct" path for m <= 128, k <= 800), which packing B cannot beat (batch 1, forward:
     // 32→16 112² 0.160 vs 0.188 ms, 144→24 56² 0.213 vs 0.249, 192→32 28² 0.093 vs 0.104)
-    const bool thin = p.K / p.groups <= 128 && p.C / p.groups <= 800 && (p.H * p.W) % 1024;
+    // (at most 64 output pixels: pointwise_impl.h's transposed product, a gemm)
+    const bool thin = p.K / p.groups <= 128 && p.C / p.groups <= 800 && (p.H * p.W) % 1024 &&
+                      p.OH * p.OW > 64;
     if (pass == Pass::forward && p.N == 1 && p.sh == 1 && p.sw == 1 && thin) return Algo::direct;
     return Algo::gemm;
   }

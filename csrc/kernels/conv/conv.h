@@ -26,7 +26,8 @@
 //  * 1×1 without padding, any stride (pointwise_impl.h): one GEMM over the whole batch's
 //    N·OH·OW columns, B packed straight from the NCHW planes (a strided layer: from a
 //    subsampled copy), the output written in place per image segment; dx = Wᵀ·dY likewise,
-//    dW summed over fixed chunks of columns.
+//    dW summed over fixed chunks of columns. One image of at most 64 output pixels: the
+//    transposed product Yᵀ = Xᵀ·Wᵀ (pixels in the micro-kernel's rows), transposed out.
 //  * depthwise (groups = C > 1): depthwise_impl.h: channel-blocked kernels (a vector's lanes
 //    are channels of one image, taps as whole-vector FMAs) where the block fits ~1 MB, else
 //    plane kernels (AVX-512 stride 1, conv_avx512.cpp) or plain loops over (n, k) planes.
@@ -82,8 +83,9 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 // Prepacked weights (float32; the inference path, Python caches the packed array per weight
 // version): the forward pass's weight transform done once instead of on every call.
 //  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
-//  * plan "col" (automatic choice only, N·OH·OW <= 512 columns and at most 4 segments of
-//    16·NV columns, each of which reads all the weights: batch-1 inference): im2col of the
+//  * plan "col" (automatic choice only, N·OH·OW <= 64 columns, not a stride-1 1×1, and at
+//    most 4 segments of 16·NV columns, each of which reads all the weights: batch-1
+//    inference of the deep layers; conv_avx512.cpp has the measurements): im2col of the
 //    batch, then the direct kernel's micro-kernel run over the im2col
 //    columns as a 1×1 convolution against the packed panels — no GEMM packing of the weights
 //    on every call (a 512×4608 weight is 9.4 MB: packing it cost more than the product).

@@ -272,8 +272,8 @@ def clear_weight_cache():
 
 
 def _forward_packed(x, w, b, cfg):
-    """The graph-free float32 forward on the cached packed weight, or None (no packed path
-    for this ISA/shape/dtype: the caller runs the plain forward)."""
+    """The graph-free float32 forward on the cached packed weight (the plain forward where
+    the shape has no packed plan), or None for other dtypes (the caller runs the op)."""
     wa = w._array
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
@@ -290,10 +290,11 @@ def _forward_packed(x, w, b, cfg):
             ent.clear()
         w4 = np.ascontiguousarray(wa).reshape(cfg[1])  # (a channels-last weight: a copy)
         hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]), w4)
-    if hit[2] is None:
-        return None
     ba = None if b is None else np.ascontiguousarray(b._array)
-    y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:])
+    if hit[2] is None:  # no packed plan for this shape: the plain forward, still graph-free
+        y = _C.conv2d_forward(x4, hit[3], ba, *cfg[3:])
+    else:
+        y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:])
     xa = x._array
     if (not xa.flags.c_contiguous and _cl_only(xa)) or \
             (not wa.flags.c_contiguous and xa.ndim == 4 and _cl_only(wa)):
