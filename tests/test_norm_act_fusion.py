@@ -113,6 +113,38 @@ def test_fused_equals_unfused_bitwise(isa, rng, act, shape, train):
     assert calls["bwd"] == (4 if train else 0)
 
 
+@pytest.mark.parametrize("shape", [(6, 4, 3, 5), (90, 7)], ids=str)
+def test_outputs_exactly_on_the_kinks(isa, rng, shape):
+    """Batch-norm outputs exactly on the activations' kinks: each channel holds 0, 1, 2 in
+    equal counts (mean 1, so x = 1 gives y = 1·scale − scale = 0 exactly: ReLU's kink), and
+    with eps = 0 a channel of 0 and 1 gives y = ±1 exactly (Hardtanh(−1, 1)'s bounds). The
+    fused backward recomputes the activation's input from x: the same masks, bitwise."""
+    n = int(np.prod(shape)) // shape[1]
+    x3 = np.stack([rng.permutation(np.arange(n) % 3) for _ in range(shape[1])], 1)
+    x2 = np.stack([rng.permutation(np.arange(n) % 2) for _ in range(shape[1])], 1)
+    if len(shape) == 4:
+        x3, x2 = (a.reshape(shape[0], shape[2], shape[3], shape[1]).transpose(0, 3, 1, 2)
+                  for a in (x3, x2))
+    g0 = rng.standard_normal(shape).astype(np.float32)
+    for x0, act, eps in ((x3, lambda: nn.ReLU(), 1e-5), (x3, lambda: nn.ReLU6(), 1e-5),
+                         (x2, lambda: nn.Hardtanh(), 0.0)):
+        x0 = np.ascontiguousarray(x0, dtype=np.float32)
+        got = []
+        for fwd, bwd in ((False, False), (True, True), (False, True)):
+            with fusion(fwd, bwd):
+                bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(shape[1], eps=eps)
+                x = fastdl.from_numpy(x0.copy()).requires_grad_()
+                y = nn.Sequential(bn, act())(x)
+                y.backward(fastdl.from_numpy(g0))
+                got.append((x.grad.numpy(), bn.weight.grad.numpy(), y.detach().numpy()))
+        bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(shape[1], eps=eps)
+        yb = bn(fastdl.from_numpy(x0)).detach().numpy()  # the activation's input
+        assert np.all(yb[x0 == 1.0] == 0.0) if eps else np.all(np.abs(yb) == 1.0)
+        for other in got[1:]:
+            for u, v in zip(got[0], other):
+                assert np.array_equal(u, v)
+
+
 @pytest.mark.parametrize("act", list(ACTS))
 def test_against_reference_and_torch(rng, act):
     shape = (6, 5, 4, 3)
@@ -308,17 +340,18 @@ def test_backward_act_binding_errors(rng):
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     m = np.zeros(3, np.float32)
     s = np.ones(3, np.float32)
+    ss = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="activation"):
-        fastdl._C.batch_norm_backward_act(x, x, m, s, None, x, "gelu", 0.0, 0.0, True, False,
+        fastdl._C.batch_norm_backward_act(x, x, m, s, None, ss, "gelu", 0.0, 0.0, True, False,
                                           False)
     with pytest.raises(ValueError, match="min_val"):
-        fastdl._C.batch_norm_backward_act(x, x, m, s, None, x, "clamp", 1.0, 0.0, True, False,
+        fastdl._C.batch_norm_backward_act(x, x, m, s, None, ss, "clamp", 1.0, 0.0, True, False,
                                           False)
-    with pytest.raises(ValueError, match="output"):
-        fastdl._C.batch_norm_backward_act(x, x, m, s, None, x[:1].copy(), "relu", 0.0, 0.0,
+    with pytest.raises(ValueError, match=r"scale_shift must .*\(2, 3\)"):
+        fastdl._C.batch_norm_backward_act(x, x, m, s, None, x, "relu", 0.0, 0.0,
                                           True, False, False)
-    with pytest.raises(TypeError, match="output"):
-        fastdl._C.batch_norm_backward_act(x, x, m, s, None, x.astype(np.float64), "relu", 0.0,
+    with pytest.raises(TypeError, match="scale_shift"):
+        fastdl._C.batch_norm_backward_act(x, x, m, s, None, ss.astype(np.float64), "relu", 0.0,
                                           0.0, True, False, False)
     with pytest.raises(ValueError, match="activation"):
         fastdl._C.batch_norm_train(x, None, None, 1e-5, "tanh")

@@ -116,15 +116,15 @@ py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& 
   ncs(x, "batch_norm", N, C, Sp);
   py::array y = pool_array(shape_of(x), x.dtype());
   py::array mean = pool_array({C}, x.dtype()), var = pool_array({C}, x.dtype());
-  py::array invstd = pool_array({C}, x.dtype());
+  py::array invstd = pool_array({C}, x.dtype()), ss = pool_array({2, C}, x.dtype());
   std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
   {
     py::gil_scoped_release nogil;
     norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, ptr<T>(y),
-                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd), act,
+                              ptr<T>(mean), ptr<T>(var), ptr<T>(invstd), ptr<T>(ss), act,
                               static_cast<T>(lo), static_cast<T>(hi));
   }
-  return py::make_tuple(y, mean, var, invstd);
+  return py::make_tuple(y, mean, var, invstd, ss);
 }
 
 py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b, double eps,
@@ -236,12 +236,13 @@ py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& m
                    : bn_backward_t<double>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb);
 }
 
-// The training backward of act(batch_norm(x)): g is the gradient of the activation's output
-// `out`, masked inside the batch-norm kernel (one pass fewer than the two backwards in turn,
-// bitwise the same result).
+// The training backward of act(batch_norm(x)): g is the gradient of the activation's output,
+// masked inside the batch-norm kernel where the activation's input x·scale + shift (ss, the
+// forward's (2, C) scale_shift) is recomputed (bitwise the two backwards in turn, without
+// their extra sweep or the activation's output).
 template <class T>
 py::tuple bn_backward_act_t(const py::array& g, const py::array& x, const py::array& mean,
-                            const py::array& invstd, const py::object& w, const py::array& out,
+                            const py::array& invstd, const py::object& w, const py::array& ss,
                             int act, double lo, double hi, bool need_gx, bool need_gw,
                             bool need_gb) {
   int64_t N, C, Sp;
@@ -254,7 +255,7 @@ py::tuple bn_backward_act_t(const py::array& g, const py::array& x, const py::ar
     std::vector<double> sg(C, 0.0), sgx(C, 0.0);
     if (need_gx || need_gw || need_gb)
       norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, cptr<T>(mean), is, wv.data(),
-                                 res.x_ptr<T>(), sg.data(), sgx.data(), act, cptr<T>(out),
+                                 res.x_ptr<T>(), sg.data(), sgx.data(), act, cptr<T>(ss),
                                  static_cast<T>(lo), static_cast<T>(hi));
     T* gw = res.w_ptr<T>();
     T* gb = res.b_ptr<T>();
@@ -265,23 +266,25 @@ py::tuple bn_backward_act_t(const py::array& g, const py::array& x, const py::ar
 }
 
 py::tuple bn_backward_act(const py::array& g, const py::array& x, const py::array& mean,
-                          const py::array& invstd, const py::object& w, const py::array& out,
+                          const py::array& invstd, const py::object& w, const py::array& ss,
                           const std::string& activation, double lo, double hi, bool need_gx,
                           bool need_gw, bool need_gb) {
   const char* fn = "batch_norm_backward_act";
   const int act = act_code(activation, lo, hi, fn);
   check_grad_output(g, x, fn);
-  require_float(out, fn, "output");
-  require_same_dtype(x, out, fn, "input", "output");
-  require_same_shape(out, x, fn, "output", "input");
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
+  require_float(ss, fn, "scale_shift");
+  require_same_dtype(x, ss, fn, "input", "scale_shift");
+  if (ss.ndim() != 2 || ss.shape(0) != 2 || ss.shape(1) != C || !(ss.flags() & py::array::c_style))
+    throw py::value_error(S(fn) + "scale_shift must be a C-contiguous array of shape (2, " +
+                          std::to_string(C) + "), got " + shape_str(ss));
   require_vec(mean, x, C, fn, "mean");
   require_vec(invstd, x, C, fn, "invstd");
   check_opt_vec(w, x, C, fn, "weight");
-  return is_f32(x) ? bn_backward_act_t<float>(g, x, mean, invstd, w, out, act, lo, hi, need_gx,
+  return is_f32(x) ? bn_backward_act_t<float>(g, x, mean, invstd, w, ss, act, lo, hi, need_gx,
                                               need_gw, need_gb)
-                   : bn_backward_act_t<double>(g, x, mean, invstd, w, out, act, lo, hi, need_gx,
+                   : bn_backward_act_t<double>(g, x, mean, invstd, w, ss, act, lo, hi, need_gx,
                                                need_gw, need_gb);
 }
 
@@ -428,8 +431,10 @@ void bind_norm(py::module_& m) {
   using py::arg;
   m.def("batch_norm_train", &bn_train, arg("input"), arg("weight"), arg("bias"), arg("eps"),
         arg("activation") = "none", arg("min_val") = 0.0, arg("max_val") = 0.0,
-        "Batch norm with batch statistics: returns (y, mean, biased var, invstd); y is "
-        "act(batch_norm(x)) with activation 'relu' or 'clamp' (to [min_val, max_val]).");
+        "Batch norm with batch statistics: returns (y, mean, biased var, invstd, scale_shift); "
+        "y is act(x·scale + shift) per channel, scale = weight·invstd, shift = bias − "
+        "mean·scale (scale_shift: (2, C)), activation 'relu' or 'clamp' (to [min_val, "
+        "max_val]).");
   m.def("batch_norm_eval", &bn_eval, arg("input"), arg("running_mean"), arg("running_var"),
         arg("weight"), arg("bias"), arg("eps"), arg("activation") = "none",
         arg("min_val") = 0.0, arg("max_val") = 0.0,
@@ -438,11 +443,12 @@ void bind_norm(py::module_& m) {
         arg("invstd"), arg("weight"), arg("training"), arg("need_input"), arg("need_weight"),
         arg("need_bias"), "Fused batch-norm backward: (grad_input, grad_weight, grad_bias).");
   m.def("batch_norm_backward_act", &bn_backward_act, arg("grad_output"), arg("input"),
-        arg("mean"), arg("invstd"), arg("weight"), arg("output"), arg("activation"),
+        arg("mean"), arg("invstd"), arg("weight"), arg("scale_shift"), arg("activation"),
         arg("min_val"), arg("max_val"), arg("need_input"), arg("need_weight"), arg("need_bias"),
         "Training backward of act(batch_norm(x)) from the gradient of the activation's output "
-        "and that output ('relu' or 'clamp' to [min_val, max_val]): (grad_input, grad_weight, "
-        "grad_bias), bitwise the activation's backward followed by batch_norm_backward.");
+        "('relu' or 'clamp' to [min_val, max_val]), the activation's input recomputed from x "
+        "and batch_norm_train's scale_shift: (grad_input, grad_weight, grad_bias), bitwise the "
+        "activation's backward followed by batch_norm_backward.");
   m.def("layer_norm_forward", &ln_fwd, arg("input"), arg("weight"), arg("bias"), arg("eps"),
         "Layer norm of a 2-D (rows, K) input: (y, mean, rstd).");
   m.def("layer_norm_backward", &ln_bwd, arg("grad_output"), arg("input"), arg("weight"),

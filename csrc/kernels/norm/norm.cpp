@@ -58,8 +58,9 @@ void gn_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int64_
 
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
-                      double eps, T* y, T* mean, T* var, T* invstd, int act, T lo, T hi) {
-  table<T>()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd, act, lo, hi);
+                      double eps, T* y, T* mean, T* var, T* invstd, T* ss, int act, T lo,
+                      T hi) {
+  table<T>()->bn_train_forward(x, N, C, S, w, b, eps, y, mean, var, invstd, ss, act, lo, hi);
 }
 template <class T>
 void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
@@ -85,7 +86,7 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
   template void gn_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t,         \
                                const T*, const T*, const T*, T*, T*, T*);                     \
   template void bn_train_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,   \
-                                    double, T*, T*, T*, T*, int, T, T);                        \
+                                    double, T*, T*, T*, T*, T*, int, T, T);                    \
   template void bn_train_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \
                                      const T*, const T*, T*, double*, double*, int, const T*,  \
                                      T, T);

@@ -40,20 +40,21 @@ void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                        const T* k2, const T* k3, T* gx);
 
 // Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
-// y = act((x − mean)·invstd·w + b).
+// y = act(x·scale + shift), scale = w·invstd, shift = b − mean·w·invstd (per channel; written
+// to ss[0..C) and ss[C..2C) when ss != nullptr, for bn_train_backward's activation mask).
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
-                      double eps, T* y, T* mean, T* var, T* invstd, int act = kActNone,
-                      T lo = T(0), T hi = T(0));
+                      double eps, T* y, T* mean, T* var, T* invstd, T* ss = nullptr,
+                      int act = kActNone, T lo = T(0), T hi = T(0));
 
 // Training backward in one call: sum_g, sum_gxc as bn_backward_reduce and, when gx != nullptr,
 // gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M), M = N·S. With act != kActNone,
-// g is first masked by the backward of the activation that followed the batch norm, from that
-// activation's output s (x's shape) and bounds lo/hi.
+// g is first masked by the backward of the activation (bounds lo/hi) that followed the batch
+// norm, its input x·scale + shift recomputed from the forward's ss (bn_train_forward).
 template <class T>
 void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
                        const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc,
-                       int act = kActNone, const T* s = nullptr, T lo = T(0), T hi = T(0));
+                       int act = kActNone, const T* ss = nullptr, T lo = T(0), T hi = T(0));
 
 // Layer norm over rows of x (M, K): y = (x − mean)·rstd·w + b; mean, rstd (M) saved.
 template <class T>
@@ -92,7 +93,7 @@ struct NormOpsT {
   void (*gn_backward)(const T*, const T*, int64_t, int64_t, int64_t, int64_t, const T*,
                       const T*, const T*, T*, T*, T*);
   void (*bn_train_forward)(const T*, int64_t, int64_t, int64_t, const T*, const T*, double, T*,
-                           T*, T*, T*, int, T, T);
+                           T*, T*, T*, T*, int, T, T);
   void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
                             const T*, T*, double*, double*, int, const T*, T, T);
 };

@@ -185,33 +185,74 @@ struct OutAct {
 };
 
 // The gradient a fused batch-norm backward reads: g itself (A = kActNone), or g masked by the
-// activation that followed the batch norm, from that activation's saved output s: ReLU passes
-// g unless s <= 0 (a NaN passes, as torch's threshold_backward), a clamp passes g where
-// lo < s < hi. The same selects as the eltwise backward functors: fused equals unfused bitwise.
+// activation that followed the batch norm. The activation's input y = x·scale[c] + shift[c] is
+// recomputed from the batch norm's input x (xs) with the forward's own per-channel scale and
+// shift (ss: scale[0..C), shift[C..2C)) and the forward's mul_add, so it is bitwise the value
+// the activation saw, and the activation's output is never read (one array fewer in both
+// sweeps). ReLU passes g unless y <= 0 (a NaN passes, as torch's threshold_backward), a clamp
+// passes g where lo < y < hi: the same as the eltwise backward functors' selects on the
+// activation's output (relu(y) <= 0 iff y <= 0; lo < clamp(y) < hi iff lo < y < hi), so fused
+// equals unfused bitwise. The channel of a view comes from its offset: S == 1 (rows of C
+// values) per column, else per plane of S values.
 template <class T, int A>
 struct GradIn {
   using V = Vec<T>;
   const T* g;
-  const T* s;
-  T lo, hi;
-  GradIn at(int64_t off) const { return {g + off, A == kActNone ? s : s + off, lo, hi}; }
-  V mask(V sv, V gv) const {
-    if constexpr (A == kActRelu) return simd::select(sv <= V(0), V(0), gv);
-    else if constexpr (A == kActClamp) return simd::select((sv > V(lo)) & (sv < V(hi)), gv, V(0));
+  const T* xs = nullptr;
+  T lo = T(0), hi = T(0);
+  const T* ss = nullptr;
+  int64_t S = 0, C = 0;
+  const T* cs = nullptr;  // S == 1: the view's per-column scale and shift
+  const T* cf = nullptr;
+  T a = T(0), b = T(0);   // S > 1: the view's plane scale and shift
+  GradIn at(int64_t off) const {
+    GradIn r = *this;
+    r.g = g + off;
+    if constexpr (A != kActNone) {
+      r.xs = xs + off;
+      if (S == 1) {
+        r.cs = ss + off % C;
+        r.cf = ss + C + off % C;
+      } else {
+        const int64_t c = (off / S) % C;
+        r.a = ss[c];
+        r.b = ss[C + c];
+      }
+    }
+    return r;
+  }
+  V pre(int64_t i) const {  // the activation's input at i..i+W
+    if (S == 1) return simd::mul_add(V::load(xs + i), V::load(cs + i), V::load(cf + i));
+    return simd::mul_add(V::load(xs + i), V(a), V(b));
+  }
+  V pre(int64_t i, int64_t n) const {
+    if (S == 1)
+      return simd::mul_add(V::load(xs + i, n, T(0)), V::load(cs + i, n, T(0)),
+                           V::load(cf + i, n, T(0)));
+    return simd::mul_add(V::load(xs + i, n, T(0)), V(a), V(b));
+  }
+  V mask(V yv, V gv) const {
+    if constexpr (A == kActRelu) return simd::select(yv <= V(0), V(0), gv);
+    else if constexpr (A == kActClamp) return simd::select((yv > V(lo)) & (yv < V(hi)), gv, V(0));
     else return gv;
   }
   V load(int64_t i) const {
     if constexpr (A == kActNone) return V::load(g + i);
-    else return mask(V::load(s + i), V::load(g + i));
+    else return mask(pre(i), V::load(g + i));
   }
   V load(int64_t i, int64_t n) const {  // the first n values, the rest 0
     if constexpr (A == kActNone) return V::load(g + i, n, T(0));
-    else return mask(V::load(s + i, n, T(0)), V::load(g + i, n, T(0)));
+    else return mask(pre(i, n), V::load(g + i, n, T(0)));
   }
-  T operator[](int64_t i) const {
-    if constexpr (A == kActRelu) return s[i] <= T(0) ? T(0) : g[i];
-    else if constexpr (A == kActClamp) return (s[i] > lo && s[i] < hi) ? g[i] : T(0);
-    else return g[i];
+  T operator[](int64_t i) const {  // (the S == 1 reduction's scalar loop)
+    if constexpr (A == kActNone) {
+      return g[i];
+    } else {
+      T y[V::N];
+      pre(i, 1).store(y, 1);  // the vector mul_add: the forward's rounding
+      if constexpr (A == kActRelu) return y[0] <= T(0) ? T(0) : g[i];
+      else return (y[0] > lo && y[0] < hi) ? g[i] : T(0);
+    }
   }
 };
 
@@ -454,7 +495,7 @@ void bn_backward_reduce_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t 
 template <class T>
 void bn_backward_reduce_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
                           double* sum_g, double* sum_gxc) {
-  bn_backward_reduce_a(GradIn<T, kActNone>{g, nullptr, T(0), T(0)}, x, N, C, S, mean, sum_g,
+  bn_backward_reduce_a(GradIn<T, kActNone>{g}, x, N, C, S, mean, sum_g,
                        sum_gxc);
 }
 
@@ -478,7 +519,7 @@ void bn_backward_apply_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C
 template <class T>
 void bn_backward_apply_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* k1,
                          const T* k2, const T* k3, T* gx) {
-  bn_backward_apply_a(GradIn<T, kActNone>{g, nullptr, T(0), T(0)}, x, N, C, S, k1, k2, k3, gx);
+  bn_backward_apply_a(GradIn<T, kActNone>{g}, x, N, C, S, k1, k2, k3, gx);
 }
 
 // Training forward and backward in one call each: a statistics sweep over the planes, then
@@ -499,10 +540,11 @@ inline void bn_coef_fwd(T mean, T var, T w, T b, double eps, T& invstd, T& scale
 
 template <class T>
 void bn_train_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
-                        double eps, T* y, T* mean, T* var, T* invstd, int act, T lo, T hi) {
+                        double eps, T* y, T* mean, T* var, T* invstd, T* ss, int act, T lo,
+                        T hi) {
   bn_stats_k(x, N, C, S, mean, var);
-  PoolBuf buf(sizeof(T) * 2 * static_cast<size_t>(C));
-  T* scale = buf.as<T>();
+  PoolBuf buf(ss ? 0 : sizeof(T) * 2 * static_cast<size_t>(C));
+  T* scale = ss ? ss : buf.as<T>();
   T* shift = scale + C;
   for (int64_t c = 0; c < C; ++c) bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], scale[c], shift[c]);
   bn_affine_k(x, N, C, S, scale, shift, y, act, lo, hi);
@@ -534,19 +576,20 @@ void bn_train_backward_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C
   bn_backward_apply_a(g, x, N, C, S, k1, k2, k3, gx);
 }
 
-// The training backward with g masked by the activation (act, its bounds lo/hi and its saved
-// output s) that followed the batch norm: one pass fewer than the activation's backward and
-// then this one, with bitwise the same result.
+// The training backward with g masked by the activation (act, its bounds lo/hi) that followed
+// the batch norm, its input recomputed from x with the forward's scale and shift ss (GradIn):
+// the activation's backward pass and its output array are never needed, with bitwise the
+// same result as running the two backwards in turn.
 template <class T>
 void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
                          const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc,
-                         int act, const T* s, T lo, T hi) {
+                         int act, const T* ss, T lo, T hi) {
   if (act == kActRelu)
-    bn_train_backward_a(GradIn<T, kActRelu>{g, s, lo, hi}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+    bn_train_backward_a(GradIn<T, kActRelu>{g, x, lo, hi, ss, S, C}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
   else if (act == kActClamp)
-    bn_train_backward_a(GradIn<T, kActClamp>{g, s, lo, hi}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+    bn_train_backward_a(GradIn<T, kActClamp>{g, x, lo, hi, ss, S, C}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
   else
-    bn_train_backward_a(GradIn<T, kActNone>{g, nullptr, lo, hi}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+    bn_train_backward_a(GradIn<T, kActNone>{g}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -737,7 +780,7 @@ void gn_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int6
       double sg = 0, sgx = 0;
       for (int64_t d = 0; d < D; ++d) {
         const int64_t c = grp * D + d, p = n * C + c;
-        plane_sums(GradIn<T, kActNone>{g + p * S, nullptr, T(0), T(0)}, x + p * S, S, mu,
+        plane_sums(GradIn<T, kActNone>{g + p * S}, x + p * S, S, mu,
                    pdb[p], pds[p]);
         sg += static_cast<double>(w[c]) * pdb[p];
         sgx += static_cast<double>(w[c]) * pds[p];
@@ -749,7 +792,7 @@ void gn_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S, int6
         const double Cc = -rs * sg / K - B * static_cast<double>(mu);
         for (int64_t d = 0; d < D; ++d) {
           const int64_t c = grp * D + d, off = (n * C + c) * S;
-          vaffine2(GradIn<T, kActNone>{g + off, nullptr, T(0), T(0)}, x + off, S, static_cast<T>(rs * static_cast<double>(w[c])),
+          vaffine2(GradIn<T, kActNone>{g + off}, x + off, S, static_cast<T>(rs * static_cast<double>(w[c])),
                    static_cast<T>(B), static_cast<T>(Cc), gx + off);
         }
       }

@@ -118,7 +118,7 @@ class _BatchNorm(_Op):
         weight, bias = _c(weight), _c(bias)
         kind = ("none", 0.0, 0.0) if act is None else act[0]
         if training:
-            y, mean, var, invstd = _C.batch_norm_train(x, weight, bias, eps, *kind)
+            y, mean, var, invstd, ctx.ss = _C.batch_norm_train(x, weight, bias, eps, *kind)
             stats["mean"], stats["var"] = mean, var
         else:
             mean = np.array(running_mean, dtype=x.dtype, copy=True)
@@ -168,13 +168,13 @@ class _BatchNorm(_Op):
                 g = g.unfused()
             else:
                 gx, gw, gb = _C.batch_norm_backward_act(
-                    np.ascontiguousarray(g.g, x.dtype), x, mean, invstd, weight, g.out, *g.kind,
+                    np.ascontiguousarray(g.g, x.dtype), x, mean, invstd, weight, ctx.ss, *g.kind,
                     n[0], n[1] and weight is not None, n[2])
                 return gx, gw, gb, None, None, None, None, None, None, None
         if act is not None:
             if ctx.training:
                 gx, gw, gb = _C.batch_norm_backward_act(
-                    np.ascontiguousarray(g, x.dtype), x, mean, invstd, weight, saved[4], *act[0],
+                    np.ascontiguousarray(g, x.dtype), x, mean, invstd, weight, ctx.ss, *act[0],
                     n[0], n[1] and weight is not None, n[2])
                 return gx, gw, gb, None, None, None, None, None, None, None
             g = _ActGrad(g, saved[4], act[0], act[1], act[2]).unfused()
