@@ -16,7 +16,8 @@ TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol
 
 # the last two: channels of more than 256 KB
 SHAPES = [(8, 3), (5, 4, 7), (3, 5, 6, 4), (2, 3, 33, 17), (1, 2, 4097), (2, 2, 40000),
-          (3, 2, 100, 250)]
+          (3, 2, 100, 250),
+          (1100, 270)]  # rows: three row chunks and two column blocks of the backward sums
 
 
 def _tensor(a, grad=False):

@@ -25,7 +25,7 @@ ACTS = {
 # small planes (the sweeps), planes of >= 256 values in a channel that fits L2 (the per-channel
 # path of the kernels), a channel too large for it (the sweeps again)
 SHAPES = [(4, 6, 5, 7), (64, 33), (3, 20, 1, 1), (2, 5, 3, 4, 3), (5, 17, 9), (4, 5, 16, 20),
-          (3, 4, 300), (2, 2, 300, 121)]
+          (3, 4, 300), (2, 2, 300, 121), (1100, 270)]
 
 
 @contextlib.contextmanager
@@ -334,6 +334,8 @@ def test_thread_invariant(isa, rng, act):
     assert_thread_invariant(lambda: _run(shape, act, x0, g0, True, True))
     x1, g1 = (a.reshape(-1)[:300 * 70].reshape(300, 70).copy() for a in (x0, g0))
     assert_thread_invariant(lambda: _run((300, 70), act, x1, g1, True, True))
+    x2, g2 = (rng.standard_normal((1100, 270)).astype(np.float32) for _ in range(2))
+    assert_thread_invariant(lambda: _run((1100, 270), act, x2, g2, True, True))
 
 
 def test_backward_act_binding_errors(rng):

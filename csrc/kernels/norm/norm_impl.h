@@ -244,16 +244,6 @@ struct GradIn {
     if constexpr (A == kActNone) return V::load(g + i, n, T(0));
     else return mask(pre(i, n), V::load(g + i, n, T(0)));
   }
-  T operator[](int64_t i) const {  // (the S == 1 reduction's scalar loop)
-    if constexpr (A == kActNone) {
-      return g[i];
-    } else {
-      T y[V::N];
-      pre(i, 1).store(y, 1);  // the vector mul_add: the forward's rounding
-      if constexpr (A == kActRelu) return y[0] <= T(0) ? T(0) : g[i];
-      else return (y[0] > lo && y[0] < hi) ? g[i] : T(0);
-    }
-  }
 };
 
 // y = act(x·s + t) over n values
@@ -445,33 +435,75 @@ void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
   else bn_affine_a<kActNone>(x, N, C, S, scale, shift, y, lo, hi);
 }
 
+// S == 1 (rows of C values: BatchNorm1d, and channels-last activations as (N·H·W, C)): tasks
+// of (kBnRowChunk rows × kBnColBlock columns), each summing kLaneTerms rows at a time in T
+// vectors into double partials; the chunks' partials are then added in chunk order per
+// column. Chunks and blocks are functions of the shape only: bitwise thread-independent.
+constexpr int64_t kBnRowChunk = 512, kBnColBlock = 256;
+
+template <class T, int A>
+void bn_rows_reduce(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, const T* mean,
+                    double* sum_g, double* sum_gxc) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  const int64_t nch = (N + kBnRowChunk - 1) / kBnRowChunk, ncb = (C + kBnColBlock - 1) / kBnColBlock;
+  PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(nch * C));
+  double* pg = buf.as<double>();
+  double* pgx = pg + nch * C;
+  fastdl::parallel_for(nch * ncb, 1, [&](int64_t t0, int64_t t1) {
+    constexpr int64_t NV = kBnColBlock / W;
+    V ag[NV], agx[NV];
+    alignas(64) T tg[kBnColBlock], tgx[kBnColBlock];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t ch = t / ncb, c0 = (t % ncb) * kBnColBlock;
+      const int64_t cn = C - c0 < kBnColBlock ? C - c0 : kBnColBlock, nv = (cn + W - 1) / W;
+      const int64_t r0 = ch * kBnRowChunk, r1 = N - r0 < kBnRowChunk ? N : r0 + kBnRowChunk;
+      double* dg = pg + ch * C + c0;
+      double* dgx = pgx + ch * C + c0;
+      for (int64_t j = 0; j < cn; ++j) dg[j] = dgx[j] = 0;
+      for (int64_t rb = r0; rb < r1; rb += kLaneTerms) {
+        const int64_t re = r1 - rb < kLaneTerms ? r1 : rb + kLaneTerms;
+        for (int64_t v = 0; v < nv; ++v) ag[v] = agx[v] = V(0);
+        for (int64_t r = rb; r < re; ++r) {
+          const GradIn<T, A> gr = g.at(r * C + c0);
+          const T* xr = x + r * C + c0;
+          for (int64_t v = 0; v < nv; ++v) {
+            const int64_t j = v * W, m = cn - j < W ? cn - j : W;
+            const V gv = m == W ? gr.load(j) : gr.load(j, m);
+            const V xc = (m == W ? V::load(xr + j) : V::load(xr + j, m, T(0))) -
+                         (m == W ? V::load(mean + c0 + j) : V::load(mean + c0 + j, m, T(0)));
+            ag[v] = ag[v] + gv;
+            agx[v] = simd::mul_add(gv, xc, agx[v]);
+          }
+        }
+        for (int64_t v = 0; v < nv; ++v) {
+          ag[v].store(tg + v * W);
+          agx[v].store(tgx + v * W);
+        }
+        for (int64_t j = 0; j < cn; ++j) {
+          dg[j] += static_cast<double>(tg[j]);
+          dgx[j] += static_cast<double>(tgx[j]);
+        }
+      }
+    }
+  });
+  fastdl::parallel_for(C, grain_for(nch), [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      double a = 0, q = 0;
+      for (int64_t k = 0; k < nch; ++k) {
+        a += pg[k * C + c];
+        q += pgx[k * C + c];
+      }
+      sum_g[c] = a;
+      sum_gxc[c] = q;
+    }
+  });
+}
+
 template <class T, int A>
 void bn_backward_reduce_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, int64_t S,
                           const T* mean, double* sum_g, double* sum_gxc) {
-  if (S == 1) {
-    constexpr int64_t CB = 64;
-    const int64_t nb = (C + CB - 1) / CB;
-    fastdl::parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t blk = b0; blk < b1; ++blk) {
-        const int64_t c0 = blk * CB, cn = C - c0 < CB ? C - c0 : CB;
-        double ag[CB], agx[CB];
-        for (int64_t j = 0; j < cn; ++j) ag[j] = agx[j] = 0;
-        for (int64_t r = 0; r < N; ++r) {
-          const GradIn<T, A> gr = g.at(r * C + c0);
-          const T* xr = x + r * C + c0;
-          for (int64_t j = 0; j < cn; ++j) {
-            ag[j] += static_cast<double>(gr[j]);
-            agx[j] += static_cast<double>(gr[j]) * static_cast<double>(xr[j] - mean[c0 + j]);
-          }
-        }
-        for (int64_t j = 0; j < cn; ++j) {
-          sum_g[c0 + j] = ag[j];
-          sum_gxc[c0 + j] = agx[j];
-        }
-      }
-    });
-    return;
-  }
+  if (S == 1) return bn_rows_reduce(g, x, N, C, mean, sum_g, sum_gxc);
   const int64_t P = N * C;
   PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(P));
   double* pg = buf.as<double>();
