@@ -409,6 +409,29 @@ void bind_tensorops(py::module_& m) {
       "A C-contiguous copy of input (any numeric dtype) reversed along dims (each in "
       "[0, ndim)).");
   m.def(
+      "tensorops_transpose",
+      [](const py::array& x, py::array out) {
+        const char* fn = "transpose_copy";
+        require_plain(x, fn, "input");
+        require_plain(out, fn, "out");
+        if (x.ndim() != 3 || out.ndim() != 3 || out.shape(0) != x.shape(0) ||
+            out.shape(1) != x.shape(2) || out.shape(2) != x.shape(1))
+          throw py::value_error(P(fn) + "input " + shape_str(x) + " (batch, r, c) needs out "
+                                "(batch, c, r), got " + shape_str(out));
+        if (!x.dtype().is(out.dtype()))
+          throw py::type_error(P(fn) + "out has dtype " + std::string(py::str(out.dtype())) +
+                               ", input " + std::string(py::str(x.dtype())));
+        if (!out.writeable()) throw py::value_error(P(fn) + "out is read-only");
+        {
+          py::gil_scoped_release nogil;
+          tensorops::transpose_bytes(x.data(), x.shape(0), x.shape(1), x.shape(2),
+                                     x.itemsize(), out.mutable_data());
+        }
+      },
+      py::arg("input"), py::arg("out"),
+      "out[b, j, i] = input[b, i, j] for C-contiguous (batch, r, c) input and (batch, c, r) "
+      "out of one dtype: the layout copy between NCHW and NHWC (r = C, c = H·W).");
+  m.def(
       "tensorops_tri",
       [](const py::array& x, int64_t k, bool upper) {
         const char* fn = upper ? "triu" : "tril";

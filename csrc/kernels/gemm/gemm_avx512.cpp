@@ -120,38 +120,6 @@ void ukr12x2(int64_t k, const typename V::T* a, int64_t rsa, int64_t csa, const 
 // ---- float32 packing with in-register 16×16 transposes (the two "transposing" packs: op(A)
 // from row-major A, op(B) from a transposed B) and masked copies for the others.
 
-// r[0..15] rows -> r[c] = column c (16×16 transpose).
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  __m512 u[16];
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a0 = _mm512_castps_pd(t[4 * i]), a1 = _mm512_castps_pd(t[4 * i + 1]);
-    const __m512d a2 = _mm512_castps_pd(t[4 * i + 2]), a3 = _mm512_castps_pd(t[4 * i + 3]);
-    u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
-    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
-    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
-    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
-  }
-  // u[4i+q], 128-bit lane L = column 4L+q of rows 4i..4i+3
-#pragma GCC unroll 4
-  for (int q = 0; q < 4; ++q) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44);
-    const __m512 v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
-    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
-    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
-    r[0 + q] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-    r[4 + q] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
-    r[8 + q] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-    r[12 + q] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
-  }
-}
-
 // dst[c*ld_dst + 0..w) = column c of the (rows × pw) block src (row stride lds), for c < pw,
 // rows >= `rows` read as zero; w <= 16 lanes written per output row.
 inline void transpose_block(const float* src, int64_t lds, int rows, int pw, float* dst,
@@ -161,7 +129,7 @@ inline void transpose_block(const float* src, int64_t lds, int rows, int pw, flo
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i)
     r[i] = i < rows ? _mm512_maskz_loadu_ps(pm, src + i * lds) : _mm512_setzero_ps();
-  transpose16(r);
+  simd::transpose16(r);
   for (int c = 0; c < pw; ++c) _mm512_mask_storeu_ps(dst + c * ld_dst, wmask, r[c]);
 }
 

@@ -146,6 +146,10 @@ void flip_bytes(const void* x, int ndim, const int64_t* shape, const unsigned ch
                 int64_t size, void* out) {
   ops().flip_bytes(x, ndim, shape, flipped, size, out);
 }
+void transpose_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t size,
+                     void* out) {
+  ops().transpose_bytes(x, batch, r, c, size, out);
+}
 void tri_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t k, bool upper,
                int64_t size, void* out) {
   ops().tri_bytes(x, batch, r, c, k, upper, size, out);

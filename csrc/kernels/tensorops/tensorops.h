@@ -2,7 +2,7 @@
 // max/min with indices, C's fmod and Python's remainder, top-k selection, the mode of a row,
 // multinomial sampling with and without replacement, sparse (COO) × dense products, fused
 // elementwise passes (sign, rsqrt, reciprocal, frac, lerp, logaddexp, outer, nansum) and
-// byte-copying layout kernels of any dtype (flip, tril/triu, diag_embed).
+// byte-copying layout kernels of any dtype (flip, tril/triu, diag_embed, batched transpose).
 // Raw pointers; the binding validates shapes and dtypes.
 //
 // Layout: an array reduced or indexed along one dimension is viewed as (outer, n, inner),
@@ -158,6 +158,9 @@ void tri_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t k, bo
 // for offset > 0), zero bytes elsewhere.
 void diag_embed_bytes(const void* x, int64_t batch, int64_t m, int64_t offset, int64_t size,
                       void* out);
+// out (batch, c, r) = x (batch, r, c) with each matrix transposed (both C-contiguous): the
+// NCHW <-> NHWC layout copies (r = C, c = H·W and back).
+void transpose_bytes(const void* x, int64_t batch, int64_t r, int64_t c, int64_t size, void* out);
 
 // Baseline helpers the per-ISA kernels call for sorting and selection (std algorithms are
 // kept out of tensorops_impl.h, see there), defined in tensorops.cpp:
@@ -200,6 +203,7 @@ struct TensorOps {
   void (*flip_bytes)(const void*, int, const int64_t*, const unsigned char*, int64_t, void*);
   void (*tri_bytes)(const void*, int64_t, int64_t, int64_t, int64_t, bool, int64_t, void*);
   void (*diag_embed_bytes)(const void*, int64_t, int64_t, int64_t, int64_t, void*);
+  void (*transpose_bytes)(const void*, int64_t, int64_t, int64_t, int64_t, void*);
 };
 FASTDL_DECLARE_OPS(TensorOps)
 

@@ -1091,6 +1091,85 @@ void diag_embed_bytes_k(const void* x, int64_t batch, int64_t m, int64_t offset,
   });
 }
 
+// out (batch, c, r) = x (batch, r, c) transposed, elements of `size` bytes. Square tiles of
+// kTransposeTile (a tile's source rows stay in L1 while its output rows are written in
+// order); one task per (matrix, band of tile rows), a function of the shape only.
+constexpr int64_t kTransposeTile = 32;
+
+template <class E>
+void transpose_tiles(const E* x, int64_t r, int64_t c, int64_t i0, int64_t i1, E* out) {
+#if FASTDL_SIMD_LEVEL == 2
+  if constexpr (sizeof(E) == 4) {  // 16×16 blocks in registers, masked at the edges
+    const float* xf = reinterpret_cast<const float*>(x);
+    float* of = reinterpret_cast<float*>(out);
+    for (int64_t ib = i0; ib < i1; ib += 16) {
+      const int rows = static_cast<int>(i1 - ib < 16 ? i1 - ib : 16);
+      const __mmask16 rm = static_cast<__mmask16>((1u << rows) - 1u);
+      for (int64_t j0 = 0; j0 < c; j0 += 16) {
+        const int cols = static_cast<int>(c - j0 < 16 ? c - j0 : 16);
+        const __mmask16 cm = static_cast<__mmask16>((1u << cols) - 1u);
+        __m512 v[16];
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; ++k)
+          v[k] = k < rows ? _mm512_maskz_loadu_ps(cm, xf + (ib + k) * c + j0)
+                          : _mm512_setzero_ps();
+        simd::transpose16(v);
+        for (int k = 0; k < cols; ++k) _mm512_mask_storeu_ps(of + (j0 + k) * r + ib, rm, v[k]);
+      }
+    }
+    return;
+  }
+#endif
+  for (int64_t j0 = 0; j0 < c; j0 += kTransposeTile) {
+    const int64_t j1 = c - j0 < kTransposeTile ? c : j0 + kTransposeTile;
+    for (int64_t j = j0; j < j1; ++j) {
+      E* o = out + j * r;
+      const E* s = x + j;
+      for (int64_t i = i0; i < i1; ++i) o[i] = s[i * c];
+    }
+  }
+}
+
+void transpose_bytes_k(const void* x, int64_t batch, int64_t r, int64_t c, int64_t size,
+                       void* out) {
+  if (batch == 0 || r == 0 || c == 0) return;
+  const int64_t bands = (r + kTransposeTile - 1) / kTransposeTile;
+  parallel_for(batch * bands, grain_rows(kTransposeTile * c * size / 4 + 1),
+               [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t m = t / bands, i0 = (t % bands) * kTransposeTile;
+      const int64_t i1 = r - i0 < kTransposeTile ? r : i0 + kTransposeTile;
+      const int64_t off = m * r * c;
+      switch (size) {
+        case 4:
+          transpose_tiles(static_cast<const uint32_t*>(x) + off, r, c, i0, i1,
+                          static_cast<uint32_t*>(out) + off);
+          break;
+        case 8:
+          transpose_tiles(static_cast<const uint64_t*>(x) + off, r, c, i0, i1,
+                          static_cast<uint64_t*>(out) + off);
+          break;
+        case 2:
+          transpose_tiles(static_cast<const uint16_t*>(x) + off, r, c, i0, i1,
+                          static_cast<uint16_t*>(out) + off);
+          break;
+        case 1:
+          transpose_tiles(static_cast<const uint8_t*>(x) + off, r, c, i0, i1,
+                          static_cast<uint8_t*>(out) + off);
+          break;
+        default: {  // other element sizes (complex128): byte copies per element
+          const unsigned char* src = static_cast<const unsigned char*>(x) + off * size;
+          unsigned char* dst = static_cast<unsigned char*>(out) + off * size;
+          for (int64_t j = 0; j < c; ++j)
+            for (int64_t i = i0; i < i1; ++i)
+              std::memcpy(dst + (j * r + i) * size, src + (i * c + j) * size,
+                          static_cast<size_t>(size));
+        }
+      }
+    }
+  });
+}
+
 template <class T>
 constexpr TensorOpsT<T> ops_t() {
   return {&gather_k<T>, &cumext_k<T>, &fmod_k<T>, &multinomial_replacement_k<T>,
@@ -1104,7 +1183,7 @@ constexpr TensorOpsT<T> ops_t() {
 
 // This ISA's table (declared in tensorops.h).
 const TensorOps ops = {ops_t<float>(), ops_t<double>(), &mode_k<int64_t>, &erfinv_f32_k,
-                       &flip_bytes_k, &tri_bytes_k, &diag_embed_bytes_k};
+                       &flip_bytes_k, &tri_bytes_k, &diag_embed_bytes_k, &transpose_bytes_k};
 
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace tensorops

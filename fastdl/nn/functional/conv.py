@@ -11,7 +11,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
-from ...tensor import Tensor, _cl_only, _to_cl
+from ...tensor import Tensor, _cl_only, _nchw, _to_cl
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -218,8 +218,8 @@ class _ConvOp(_Op):
         # channels-last. The test is at run time, outside the cached geometry cfg.
         wcl = not w.flags.c_contiguous and x.ndim == 4 and _cl_only(w)
         cl = wcl or (not x.flags.c_contiguous and _cl_only(x))
-        x4 = np.ascontiguousarray(x).reshape(cfg[0])
-        w4 = np.ascontiguousarray(w).reshape(cfg[1])
+        x4 = _nchw(x).reshape(cfg[0])
+        w4 = _nchw(w).reshape(cfg[1])
         if b is not None:
             b = np.ascontiguousarray(b)
         y = _C.conv2d_forward(x4, w4, b, *cfg[3:])
@@ -238,7 +238,7 @@ class _ConvOp(_Op):
         n = ctx.needs_input_grad
         if isinstance(g, Tensor):  # create_graph: the backward as a differentiable op
             return _conv_backward_graph(ctx, x4, w4, g, n)
-        g4 = np.ascontiguousarray(g).reshape(ctx.y4)
+        g4 = _nchw(g).reshape(ctx.y4)
         gx, gw, gb = _C.conv2d_backward(x4, w4, g4, *cfg[3:], bool(n[0]), bool(n[1]),
                                         bool(n[2]) and ctx.has_bias)
         if gx is not None:
@@ -284,11 +284,11 @@ def _forward_packed(x, w, b, cfg):
         slot = _PACKS[i] = (weakref.ref(w, lambda _, i=i: _PACKS.pop(i, None)), {})
     ent = slot[1]
     hit = ent.get(key)
-    x4 = np.ascontiguousarray(x._array).reshape(cfg[0])
+    x4 = _nchw(x._array).reshape(cfg[0])
     if hit is None or hit[0] is not wa or hit[1] != w._vc[0]:
         if len(ent) >= _MAX_GEOMETRIES:
             ent.clear()
-        w4 = np.ascontiguousarray(wa).reshape(cfg[1])  # (a channels-last weight: a copy)
+        w4 = _nchw(wa).reshape(cfg[1])  # (a channels-last weight: a copy)
         hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]), w4)
     ba = None if b is None else np.ascontiguousarray(b._array)
     if hit[2] is None:  # no packed plan for this shape: the plain forward, still graph-free
