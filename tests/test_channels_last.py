@@ -501,3 +501,23 @@ def test_interpolate_area_is_adaptive_average_pooling_as_torch(shape, size):
     got.sum().backward()
     assert_close(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
     assert_close(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_residual_junction_gradient_sum_keeps_layout():
+    """Two gradients of one channels-last activation (a residual junction, large enough for
+    the engine's pooled sum) add up in channels-last storage, with the NCHW values."""
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((2, 16, 32, 32)).astype(np.float32)
+    w = fastdl.from_numpy((rng.standard_normal((16, 16, 3, 3)) * 0.1).astype(np.float32))
+    got = []
+    for cl in (True, False):
+        x = fastdl.from_numpy(x0.copy())
+        x = (x.to(memory_format=CL) if cl else x).requires_grad_()
+        t = F.relu(x * 1.5)
+        t.retain_grad()
+        y = F.conv2d(t, w, padding=1) + t
+        y.backward(fastdl.ones_like(y))
+        got.append((t.grad, x.grad))
+    assert _layout(got[0][0]) == "cl" and _layout(got[0][1]) == "cl"
+    assert_close(got[0][0].numpy(), got[1][0].numpy())
+    assert_close(got[0][1].numpy(), got[1][1].numpy())

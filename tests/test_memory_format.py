@@ -164,3 +164,28 @@ def test_layout_copy_binding_errors():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         _C.tensorops_transpose(x, ro)
+
+
+@pytest.mark.parametrize("fn", ["zeros_like", "ones_like", "empty_like", "full_like",
+                                "rand_like", "randn_like"])
+def test_like_factories_preserve_memory_format(fn):
+    """torch's ``memory_format=preserve_format`` default of the ``*_like`` factories: a
+    channels-last input gives a channels-last result; an explicit format wins; a format of
+    the wrong rank is torch's RuntimeError."""
+    f = getattr(fastdl, fn)
+    args = (2.5,) if fn == "full_like" else ()
+    x = fastdl.tensor(_x(2, 3, 4, 5)).contiguous(memory_format=CL)
+    x3 = fastdl.tensor(_x(2, 3, 2, 4, 5)).contiguous(memory_format=CL3)
+    y = f(x, *args)
+    assert y.shape == x.shape and y.is_contiguous(memory_format=CL) and not y.is_contiguous()
+    assert f(x3, *args).is_contiguous(memory_format=CL3)
+    assert f(x, *args, memory_format=CF).is_contiguous()
+    assert f(fastdl.tensor(_x(2, 3, 4, 5)), *args, memory_format=CL).is_contiguous(
+        memory_format=CL)
+    if fn in ("zeros_like", "ones_like", "full_like"):
+        assert np.all(y.numpy() == {"zeros_like": 0, "ones_like": 1, "full_like": 2.5}[fn])
+    with pytest.raises(RuntimeError, match="rank 4"):
+        f(fastdl.tensor(_x(2, 3, 4)), *args, memory_format=CL)
+    torch = pytest.importorskip("torch")
+    tx = torch.from_numpy(_x(2, 3, 4, 5)).contiguous(memory_format=torch.channels_last)
+    assert getattr(torch, fn)(tx, *args).stride() == y.stride()

@@ -870,6 +870,9 @@ def _sum_grad(a, b):
     allocation of a fresh output costs its page faults, as much as the sum itself)."""
     if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.size >= (1 << 15) and \
             a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
+        if not a.flags.c_contiguous and _channels_last(a):  # the sum keeps a's layout
+            n, c, h, w = a.shape
+            return np.add(a, b, out=_C.empty((n, h, w, c), a.dtype).transpose(0, 3, 1, 2))
         return np.add(a, b, out=_C.empty(a.shape, a.dtype))
     return a + b
 

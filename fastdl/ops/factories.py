@@ -22,7 +22,8 @@ import numpy as np
 from .. import _device as _devmod
 from .. import _dtype as _dt
 from ..random import default_generator
-from ..tensor import Tensor, _as_array
+from ..tensor import Tensor, _as_array, _in_format, _is_channels_last
+from ..tensor import channels_last, channels_last_3d, contiguous_format, preserve_format
 from ._util import _SUPPORTED, _canon_dtype, _default_float, _empty
 
 _I64 = np.dtype(np.int64)
@@ -173,42 +174,66 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
     return _finish(a, "full", device, requires_grad, out)
 
 
-def _like(input, dtype, who):
+def _like(input, dtype, who, memory_format=None):
+    """(shape, dtype, memory format) of a ``*_like`` result: torch's ``preserve_format``
+    default keeps a channels-last input's layout (else C-contiguous)."""
     if not isinstance(input, Tensor):
         input = as_tensor(input)
-    return input._array.shape, (_canon_dtype(dtype, who) or input._array.dtype)
+    a = input._array
+    mf = memory_format
+    if mf is None or mf is preserve_format:
+        mf = contiguous_format
+        if not a.flags.c_contiguous:
+            for f in (channels_last, channels_last_3d):
+                if _is_channels_last(a, f):
+                    mf = f
+    return a.shape, (_canon_dtype(dtype, who) or a.dtype), mf
+
+
+def _empty_layout(shape, dt, mf):
+    nd = len(shape)
+    if mf not in (channels_last, channels_last_3d) or nd != (4 if mf is channels_last else 5):
+        return _in_format(_empty(shape, dt), mf)  # torch's error for a wrong rank
+    to = (0,) + tuple(range(2, nd)) + (1,)
+    back = (0, nd - 1) + tuple(range(1, nd - 1))
+    return _empty(tuple(shape[i] for i in to), dt).transpose(back)
 
 
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
-    """Zeros of ``input``'s shape (and dtype unless given). ``fastdl.zeros_like(x)``"""
-    shape, dt = _like(input, dtype, "zeros_like")
-    a = _empty(shape, dt)
+    """Zeros of ``input``'s shape (and dtype unless given); ``memory_format``
+    (``preserve_format`` by default: a channels-last input gives a channels-last result).
+    ``fastdl.zeros_like(x)``"""
+    shape, dt, mf = _like(input, dtype, "zeros_like", memory_format)
+    a = _empty_layout(shape, dt, mf)
     a.fill(0)
     return _finish(a, "zeros_like", device, requires_grad)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    """Ones of ``input``'s shape (and dtype unless given). ``fastdl.ones_like(x)``"""
-    shape, dt = _like(input, dtype, "ones_like")
-    a = _empty(shape, dt)
+    """Ones of ``input``'s shape (and dtype unless given); ``memory_format`` as
+    ``zeros_like``. ``fastdl.ones_like(x)``"""
+    shape, dt, mf = _like(input, dtype, "ones_like", memory_format)
+    a = _empty_layout(shape, dt, mf)
     a.fill(1)
     return _finish(a, "ones_like", device, requires_grad)
 
 
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
-    """Uninitialised, of ``input``'s shape (and dtype). ``fastdl.empty_like(x)``"""
-    shape, dt = _like(input, dtype, "empty_like")
-    return _finish(_empty(shape, dt), "empty_like", device, requires_grad)
+    """Uninitialised, of ``input``'s shape (and dtype); ``memory_format`` as ``zeros_like``.
+    ``fastdl.empty_like(x)``"""
+    shape, dt, mf = _like(input, dtype, "empty_like", memory_format)
+    return _finish(_empty_layout(shape, dt, mf), "empty_like", device, requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad=False, memory_format=None):
-    """``fill_value`` in ``input``'s shape (and dtype). ``fastdl.full_like(x, 2.0)``"""
-    shape, dt = _like(input, dtype, "full_like")
-    a = _empty(shape, dt)
+    """``fill_value`` in ``input``'s shape (and dtype); ``memory_format`` as ``zeros_like``.
+    ``fastdl.full_like(x, 2.0)``"""
+    shape, dt, mf = _like(input, dtype, "full_like", memory_format)
+    a = _empty_layout(shape, dt, mf)
     a.fill(fill_value)
     return _finish(a, "full_like", device, requires_grad)
 
@@ -318,17 +343,17 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
 def randn_like(input, *, generator=None, dtype=None, layout=None, device=None,
                requires_grad=False, memory_format=None):
     """Standard normal samples of ``input``'s shape (and dtype). ``fastdl.randn_like(x)``"""
-    shape, dt = _like(input, dtype, "randn_like")
-    return randn(shape, generator=generator, dtype=dt, device=device,
-                 requires_grad=requires_grad)
+    shape, dt, mf = _like(input, dtype, "randn_like", memory_format)
+    t = randn(shape, generator=generator, dtype=dt, device=device)
+    return _finish(_in_format(t._array, mf), "randn_like", device, requires_grad)
 
 
 def rand_like(input, *, generator=None, dtype=None, layout=None, device=None,
               requires_grad=False, memory_format=None):
     """Uniform [0, 1) samples of ``input``'s shape (and dtype). ``fastdl.rand_like(x)``"""
-    shape, dt = _like(input, dtype, "rand_like")
-    return rand(shape, generator=generator, dtype=dt, device=device,
-                requires_grad=requires_grad)
+    shape, dt, mf = _like(input, dtype, "rand_like", memory_format)
+    t = rand(shape, generator=generator, dtype=dt, device=device)
+    return _finish(_in_format(t._array, mf), "rand_like", device, requires_grad)
 
 
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
