@@ -13,7 +13,7 @@ import pytest
 import fastdl
 import fastdl.nn.functional as F
 from fastdl import nn
-from fastdl.testing import assert_close, use_threads
+from fastdl.testing import assert_close, gradcheck, gradgradcheck, use_threads
 
 CL = fastdl.channels_last
 SHAPE = (2, 8, 6, 6)
@@ -521,3 +521,47 @@ def test_residual_junction_gradient_sum_keeps_layout():
     assert _layout(got[0][0]) == "cl" and _layout(got[0][1]) == "cl"
     assert_close(got[0][0].numpy(), got[1][0].numpy())
     assert_close(got[0][1].numpy(), got[1][1].numpy())
+
+
+def test_pointwise_conv_channels_last_runs_on_the_rows(monkeypatch):
+    """A 1×1 stride-1 convolution of a channels-last input is a GEMM on the NHWC rows (no
+    conv kernel, no layout copy): values and gradients against the NCHW kernel, gradcheck in
+    float64 (also a second-order one through create_graph), the graph-free inference path,
+    and the layout of every result."""
+    from fastdl import _C
+    from fastdl.nn.functional import conv as fconv
+    rng = np.random.default_rng(7)
+    x0 = rng.standard_normal((2, 12, 5, 7))
+    w0 = rng.standard_normal((9, 12, 1, 1))
+    b0 = rng.standard_normal(9)
+    calls = []
+    real = fconv._C
+    monkeypatch.setattr(fconv, "_C", type("Spy", (), {
+        "__getattr__": lambda self, k: (calls.append(k), getattr(real, k))[1]})())
+    res = {}
+    for cl in (True, False):
+        x = fastdl.from_numpy(x0.astype(np.float32))
+        x = (x.to(memory_format=CL) if cl else x).requires_grad_()
+        w = fastdl.from_numpy(w0.astype(np.float32)).requires_grad_()
+        b = fastdl.from_numpy(b0.astype(np.float32)).requires_grad_()
+        calls.clear()
+        y = F.conv2d(x, w, b)
+        y.backward(fastdl.from_numpy(np.cos(np.arange(y.numel())).reshape(y.shape)
+                                     .astype(np.float32)))
+        with fastdl.no_grad():
+            yi = F.conv2d(x.detach(), w.detach(), b.detach())
+        res[cl] = (y, x.grad, w.grad, b.grad, yi, list(calls))
+    y, gx, gw, gb, yi, used = res[True]
+    assert not any(k.startswith("conv2d") for k in used), used
+    assert _layout(y) == "cl" and _layout(gx) == "cl" and _layout(yi) == "cl"
+    for a, r in zip((y, gx, gw, gb, yi), res[False][:5]):
+        assert_close(a.detach().numpy(), r.detach().numpy(), rtol=1e-5, atol=1e-5)
+    monkeypatch.undo()
+    xd = fastdl.from_numpy(x0).to(memory_format=CL).requires_grad_()
+    wd, bd = (fastdl.from_numpy(a).requires_grad_() for a in (w0, b0))
+    assert gradcheck(lambda a, c, d: F.conv2d(a, c, d), [xd, wd, bd])
+    xc = fastdl.from_numpy(x0).requires_grad_()
+    def cl_conv(a, c, d):  # a channels-last view of a contiguous input, twice differentiable
+        return F.conv2d(a.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), c, d)
+
+    assert gradgradcheck(cl_conv, [xc, wd, bd])

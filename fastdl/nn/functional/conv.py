@@ -11,7 +11,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
-from ...tensor import Tensor, _cl_only, _nchw, _to_cl
+from ...tensor import Tensor, _cl_only, _from_rows, _nchw, _rows, _to_cl
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -204,6 +204,28 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     return tuple(_conv_out_1(*(c[i] for c in cols)) for i in range(n))
 
 
+_PW_GEOMETRY = (1, 1, 0, 0, 0, 0, 1, 1, 1)  # stride 1, no padding, dilation 1, one group
+
+
+def _nhwc_pointwise(x, w, cfg):
+    """A 1×1 convolution (stride 1, no padding, one group) of a channels-last float input:
+    on the NHWC storage it is the plain product Y (N·H·W × K) = X (N·H·W × C) · Wᵀ, so it runs
+    as fastdl's GEMM on the rows, with no layout copy (the backward likewise: dX = dY·W,
+    dW = dYᵀ·X)."""
+    return cfg[3:] == _PW_GEOMETRY and cfg[1][2:] == (1, 1) and x.ndim == 4 and \
+        not x.flags.c_contiguous and x.dtype == w.dtype and x.dtype.kind == "f" and \
+        x.dtype.itemsize >= 4 and _cl_only(x)
+
+
+def _nhwc_pointwise_forward(x, w, b):
+    """(output in channels-last layout, the input rows, the (K, C) weight): ``_nhwc_pointwise``."""
+    n, _, h, wd = x.shape
+    xr = _rows(x)
+    w2 = np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1]))
+    yr = _C.linear(xr, w2, None if b is None else np.ascontiguousarray(b, x.dtype))
+    return _from_rows(yr, (n, w.shape[0], h, wd)), xr, w2
+
+
 class _ConvOp(_Op):
     """Conv on 4-D arrays; 3-D (1-D conv / unbatched) inputs are viewed as 4-D in place."""
 
@@ -211,6 +233,13 @@ class _ConvOp(_Op):
 
     @staticmethod
     def forward(ctx, x, w, b, cfg):
+        if _nhwc_pointwise(x, w, cfg):
+            y, xr, w2 = _nhwc_pointwise_forward(x, w, b)
+            ctx.save_for_backward(xr, w2)
+            ctx.nhwc, ctx.cfg, ctx.y4 = True, cfg, y.shape
+            ctx.shapes, ctx.has_bias = (x.shape, w.shape), b is not None
+            return y
+        ctx.nhwc = False
         # cfg: (x_view_shape, w_view_shape, out_squeeze, stride_h, stride_w, pt, pb, pl, pr,
         #       dil_h, dil_w, groups)
         # channels last (torch's rule: a 4-D input or weight in channels-last layout): the
@@ -236,6 +265,16 @@ class _ConvOp(_Op):
         x4, w4 = ctx.saved_tensors
         cfg = ctx.cfg
         n = ctx.needs_input_grad
+        if ctx.nhwc:  # x4, w4: the input rows (N·H·W, C) and the (K, C) weight
+            xs, ws = ctx.shapes
+            if isinstance(g, Tensor):  # (x4/w4 are read only when x/w are not recorded)
+                xa, wa = (a._array if isinstance(a, Tensor) else a for a in (x4, w4))
+                return _conv_backward_graph(ctx, _from_rows(xa, xs), wa.reshape(ws), g, n)
+            gr = _rows(_to_cl(g))
+            gx = _from_rows(_C.matmul(gr, w4), xs) if n[0] else None
+            gw = _C.matmul(gr, x4, trans_a=True).reshape(ws) if n[1] else None
+            gb = gr.sum(axis=0) if n[2] and ctx.has_bias else None
+            return gx, gw, gb, None
         if isinstance(g, Tensor):  # create_graph: the backward as a differentiable op
             return _conv_backward_graph(ctx, x4, w4, g, n)
         g4 = _nchw(g).reshape(ctx.y4)
@@ -277,6 +316,9 @@ def _forward_packed(x, w, b, cfg):
     wa = w._array
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
+    if _nhwc_pointwise(x._array, wa, cfg):
+        return Tensor._make(_nhwc_pointwise_forward(x._array, wa, None if b is None else
+                                                    b._array)[0])
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
