@@ -503,3 +503,64 @@ def test_threshold_inplace_and_softshrink_error():
         F.threshold(fastdl.tensor(np.ones(2), requires_grad=True), 0.0, 0.0, inplace=True)
     with pytest.raises(ValueError, match="lambda"):
         F.softshrink(x, -1.0)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 17, 70001, (16 << 20) // 4 + 5], ids=str)
+def test_threaded_add_is_numpys_add_bitwise(isa, dt, n):
+    """``_C.eltwise_add`` (the residual sums and gradient accumulations of large arrays, all
+    threads, streaming stores past 16 MB): NumPy's add bit for bit, with infinities, NaN,
+    signed zeros and subnormals, in place too; 1 = 2 threads."""
+    from fastdl import _C
+    from fastdl.testing import use_threads
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n).astype(dt)
+    b = rng.standard_normal(n).astype(dt)
+    tiny = np.finfo(dt).tiny
+    specials = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, tiny / 4, -tiny / 8], dt)
+    a[: min(n, 7)] = specials[: min(n, 7)]
+    b[: min(n, 7)] = specials[::-1][: min(n, 7)]
+    want = a + b
+    for t in (1, 2):
+        with use_threads(t):
+            out = np.empty_like(a)
+            _C.eltwise_add(a, b, out)
+            assert np.array_equal(out.view(np.uint8), want.view(np.uint8)) or \
+                np.array_equal(out, want, equal_nan=True) and \
+                np.array_equal(np.signbit(out), np.signbit(want))
+            c = a.copy()
+            _C.eltwise_add(c, b, c)
+            assert np.array_equal(c, want, equal_nan=True)
+
+
+def test_threaded_add_binding_errors():
+    from fastdl import _C
+    a = np.zeros(5, np.float32)
+    with pytest.raises(TypeError, match="b"):
+        _C.eltwise_add(a, np.zeros(5, np.float64), a)
+    with pytest.raises(ValueError, match="1-D and contiguous"):
+        _C.eltwise_add(a.reshape(5, 1), a.reshape(5, 1), a.reshape(5, 1))
+    with pytest.raises(ValueError, match="shape"):
+        _C.eltwise_add(a, np.zeros(4, np.float32), a)
+    ro = np.zeros(5, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        _C.eltwise_add(a, a, ro)
+
+
+def test_large_adds_keep_values_and_layout():
+    """The Python layer's large same-layout adds (Tensor +, the engine's gradient sums and
+    .grad accumulation) give NumPy's values and keep a channels-last layout."""
+    rng = np.random.default_rng(3)
+    x0, y0 = (rng.standard_normal((4, 32, 24, 24)).astype(np.float32) for _ in range(2))
+    for cl in (False, True):
+        x, y = fastdl.from_numpy(x0.copy()), fastdl.from_numpy(y0.copy())
+        if cl:
+            x, y = (t.to(memory_format=fastdl.channels_last) for t in (x, y))
+        x.requires_grad_()
+        z = x + y
+        assert np.array_equal(z.detach().numpy(), x0 + y0)
+        assert z.is_contiguous(memory_format=fastdl.channels_last) == cl
+        (z * 2 + z).sum().backward()
+        (x * 1.0).sum().backward()  # accumulated into x.grad in place
+        assert np.array_equal(x.grad.numpy(), np.full(x0.shape, 4.0, np.float32))

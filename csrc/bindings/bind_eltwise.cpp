@@ -263,6 +263,25 @@ void bind_eltwise(py::module_& m) {
   }, py::arg("fn"), py::arg("x"), "common/simd.h function fn (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh, "
      "5 erf, 6 erfc, 7 sigmoid, 8 softplus, 9 log_sigmoid, 10 normcdf) on an array (tests).");
 
+  m.def("eltwise_add", [](const py::array& a, const py::array& b, py::array out) {
+    const char* fn = "eltwise_add";
+    require_float(a, fn, "a");
+    require_same_dtype(a, b, fn, "a", "b");
+    require_same_dtype(a, out, fn, "a", "out");
+    require_writeable(out, fn, "out");
+    for (const py::array* p : {&a, &b, &static_cast<const py::array&>(out)})
+      if (p->ndim() != 1 || !(p->flags() & py::array::c_style))
+        throw py::value_error(S(fn) + ": a, b and out must be 1-D and contiguous, got " +
+                              shape_str(*p));
+    require_same_shape(a, b, fn, "a", "b");
+    require_same_shape(a, out, fn, "a", "out");
+    py::gil_scoped_release nogil;
+    if (is_f32(a)) el::add(cptr<float>(a), cptr<float>(b), ptr<float>(out), a.size());
+    else el::add(cptr<double>(a), cptr<double>(b), ptr<double>(out), a.size());
+  }, py::arg("a"), py::arg("b"), py::arg("out"),
+     "out = a + b on all threads (1-D contiguous float32/float64 of one length; out may be a "
+     "or b): bitwise NumPy's add.");
+
   auto f32 = [](const py::array& a, const char* fn, const char* name) {
     require_float(a, fn, name);
     if (!is_f32(a)) throw py::type_error(S(fn) + ": " + name + " must be float32");

@@ -872,8 +872,13 @@ def _sum_grad(a, b):
             a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f":
         if not a.flags.c_contiguous and _channels_last(a):  # the sum keeps a's layout
             n, c, h, w = a.shape
-            return np.add(a, b, out=_C.empty((n, h, w, c), a.dtype).transpose(0, 3, 1, 2))
-        return np.add(a, b, out=_C.empty(a.shape, a.dtype))
+            out = _C.empty((n, h, w, c), a.dtype).transpose(0, 3, 1, 2)
+        else:
+            out = _C.empty(a.shape, a.dtype)
+        from ..ops._util import _add_into  # (ops._util imports this module)
+        if _add_into(a, b, out) is None:  # (all threads when the layouts agree)
+            np.add(a, b, out=out)
+        return out
     return a + b
 
 
@@ -998,7 +1003,10 @@ def _accumulate(leaf, g):
             buf = np.array(g, dtype=dt, copy=True, order="C")
         leaf.grad = _Tensor._make(buf)
     elif old._array.shape == g.shape and old._array.flags.writeable and old._array.dtype == dt:
-        np.add(old._array, g, out=old._array, casting="unsafe")
+        from ..ops._util import _ADD_MIN, _add_into
+        oa = old._array
+        if g.__class__ is not np.ndarray or g.size < _ADD_MIN or _add_into(oa, g, oa) is None:
+            np.add(oa, g, out=oa, casting="unsafe")
     else:
         leaf.grad = _Tensor._make((old._array + g).astype(dt, copy=False))
 

@@ -48,6 +48,38 @@ def _pool_out(shape, dtype, like):
     return _C.empty(tuple(shape), np.dtype(dtype))
 
 
+_ADD_MIN = 1 << 16  # sums of at least this many elements run on all threads (_add_into)
+
+
+def _dense_flat(a):
+    """The 1-D view of ``a``'s storage when it is dense in C order or channels-last (NHWC)
+    order, else None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.ndim == 4:
+        v = a.transpose(0, 2, 3, 1)
+        if v.flags.c_contiguous:
+            return v.reshape(-1)
+    return None
+
+
+def _add_into(a, b, out):
+    """``out = a + b`` through ``_C.eltwise_add`` (all threads; bitwise NumPy's add) when the
+    three are float32/float64 arrays of one shape, dtype and dense layout; returns ``out``,
+    or None (nothing done) otherwise."""
+    dt = a.dtype
+    if (dt is not _F32 and dt is not _F64) or b.dtype is not dt or out.dtype is not dt or \
+            a.shape != b.shape or a.shape != out.shape or a.strides != b.strides or \
+            a.strides != out.strides:
+        return None
+    fa = _dense_flat(a)
+    if fa is None:
+        return None
+    _C.eltwise_add(fa, b.reshape(-1) if b.flags.c_contiguous else _dense_flat(b),
+                   out.reshape(-1) if out.flags.c_contiguous else _dense_flat(out))
+    return out
+
+
 def _canon_dtype(dtype, what="dtype"):
     """The NumPy storage dtype for a dtype argument (None stays None)."""
     if dtype is None:
@@ -148,6 +180,11 @@ def _binary(uf, a, b, dt=None):
                             and (tb is not np.ndarray or a.size * b.size < _POOL_MIN or
                                  a.shape == b.shape):
                         return _array_of(uf(a, b))
+                    if uf is np.add and tb is np.ndarray and a.size >= _ADD_MIN and \
+                            a.shape == b.shape and a.strides == b.strides:
+                        out = _pool_out(a.shape, da, a)
+                        if _add_into(a, b, out) is not None:
+                            return out
                     return uf(a, b, out=_pool_out(np.broadcast_shapes(a.shape, np.shape(b)),
                                                   da, a))
         if _fn._Tensor in (a.__class__, b.__class__):

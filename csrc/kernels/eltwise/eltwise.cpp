@@ -37,7 +37,8 @@ inline const auto& ops_t() { return by_dtype<T>(ops()); }
   void dropout(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, double p) {        \
     ops_t<T>().dropout(x, y, n, group, seed, p);                                             \
   }                                                                                          \
-  void vm_eval(int fn, const T* x, T* y, int64_t n) { ops_t<T>().vm_eval(fn, x, y, n); }
+  void vm_eval(int fn, const T* x, T* y, int64_t n) { ops_t<T>().vm_eval(fn, x, y, n); }  \
+  void add(const T* a, const T* b, T* y, int64_t n) { ops_t<T>().add(a, b, y, n); }
 FASTDL_ELTWISE_API(float)
 FASTDL_ELTWISE_API(double)
 #undef FASTDL_ELTWISE_API

@@ -116,6 +116,11 @@ void dropout_words(uint32_t* out, int64_t n, uint64_t seed);
 void vm_eval(int fn, const float* x, float* y, int64_t n);
 void vm_eval(int fn, const double* x, double* y, int64_t n);
 
+// y = a + b elementwise over n values (y may be a or b), on all threads: the residual sums
+// and gradient accumulations of the Python layer (NumPy's add runs on one thread).
+void add(const float* a, const float* b, float* y, int64_t n);
+void add(const double* a, const double* b, double* y, int64_t n);
+
 // Bandwidth probes on all threads: dst = src; a = b + s c.
 void bw_copy(const float* src, float* dst, int64_t n);
 void bw_triad(float* a, const float* b, const float* c, float s, int64_t n);
@@ -134,6 +139,7 @@ struct EltwiseOpsT {
                     int64_t outer, int64_t C, int64_t inner);
   void (*dropout)(const T* x, T* y, int64_t n, int64_t group, uint64_t seed, double p);
   void (*vm_eval)(int fn, const T* x, T* y, int64_t n);
+  void (*add)(const T* a, const T* b, T* y, int64_t n);
 };
 struct EltwiseOps {
   EltwiseOpsT<float> f;

@@ -872,9 +872,15 @@ void bw_triad(float* a, const float* b, const float* c, float s, int64_t n) {
 }
 
 template <class V>
+void add_impl(const Elem<V>* a, const Elem<V>* b, Elem<V>* y, int64_t n) {
+  par_map2<V>(a, b, y, n, [](V u, V v) { return u + v; });
+}
+
+template <class V>
 constexpr EltwiseOpsT<Elem<V>> ops_t() {
   return {&act_fwd<V>,   &act_bwd<V>,   &smax_fwd<V>,           &smax_bwd<V>,
-          &prelu_fwd<V>, &prelu_bwd<V>, &dropout_impl<Elem<V>>, &vm_eval_impl<V>};
+          &prelu_fwd<V>, &prelu_bwd<V>, &dropout_impl<Elem<V>>, &vm_eval_impl<V>,
+          &add_impl<V>};
 }
 
 }  // namespace
