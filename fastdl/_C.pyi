@@ -6,7 +6,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'avg_pool3d', 'avg_pool3d_backward', 'batch_norm_backward', 'batch_norm_backward_act', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'sort_rows', 'sort_searchsorted', 'sort_unique', 'supported_isas', 'tensorops_cumext', 'tensorops_cumop', 'tensorops_diag_embed', 'tensorops_erfinv', 'tensorops_flip', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_index_add', 'tensorops_lerp', 'tensorops_logaddexp', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_nansum', 'tensorops_outer', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk', 'tensorops_tri', 'tensorops_unary']
+__all__: list[str] = ['SizeOverflowError', 'adaptive_avg_pool2d', 'adaptive_avg_pool2d_backward', 'adaptive_avg_pool3d', 'adaptive_avg_pool3d_backward', 'adaptive_max_pool2d', 'avg_pool2d', 'avg_pool2d_backward', 'avg_pool3d', 'avg_pool3d_backward', 'batch_norm_backward', 'batch_norm_backward_act', 'batch_norm_eval', 'batch_norm_train', 'build_version', 'clip_grad_norm_', 'compiler', 'conv2d_algorithm', 'conv2d_backward', 'conv2d_forward', 'conv2d_forward_packed', 'conv2d_get_algorithm', 'conv2d_pack_weight', 'conv2d_set_algorithm', 'conv3d', 'conv3d_backward', 'cross_entropy_backward', 'cross_entropy_forward', 'cross_entropy_prob_backward', 'cross_entropy_prob_forward', 'ctc_backward', 'ctc_forward', 'detect_isa', 'dropout', 'dropout_words', 'eltwise_acts', 'eltwise_add', 'eltwise_backward', 'eltwise_forward', 'embedding_bag', 'embedding_bag_backward', 'empty', 'empty_cache', 'gemm', 'get_isa', 'get_num_threads', 'grid_sample', 'grid_sample_backward', 'group_norm_backward', 'group_norm_forward', 'layer_norm_backward', 'layer_norm_forward', 'linear', 'matmul', 'max_pool2d', 'max_pool2d_backward', 'memory_stats', 'multi_tensor_clamp_', 'multi_tensor_norm', 'multi_tensor_scale_', 'nll_loss_backward', 'nll_loss_forward', 'optim_algos', 'optim_step', 'philox_word', 'pointwise_loss_backward', 'pointwise_loss_forward', 'pool_output_size', 'prelu_backward', 'prelu_forward', 'reset_peak_memory_stats', 'rnn_backward', 'rnn_forward', 'set_cache_limit', 'set_isa', 'set_num_threads', 'size_class', 'softmax_backward', 'softmax_forward', 'sort_rows', 'sort_searchsorted', 'sort_unique', 'supported_isas', 'tensorops_cumext', 'tensorops_cumop', 'tensorops_diag_embed', 'tensorops_erfinv', 'tensorops_flip', 'tensorops_fmod', 'tensorops_gather', 'tensorops_hypot', 'tensorops_index_add', 'tensorops_lerp', 'tensorops_logaddexp', 'tensorops_mode', 'tensorops_multinomial', 'tensorops_multinomial_noreplace', 'tensorops_nan_to_num', 'tensorops_nansum', 'tensorops_outer', 'tensorops_scatter_add', 'tensorops_spmm', 'tensorops_topk', 'tensorops_transpose', 'tensorops_tri', 'tensorops_unary']
 class SizeOverflowError(ValueError):
     pass
 def _bw_copy(src: numpy.ndarray, dst: numpy.ndarray) -> None:
@@ -75,9 +75,9 @@ def batch_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, mean: 
     """
     Fused batch-norm backward: (grad_input, grad_weight, grad_bias).
     """
-def batch_norm_backward_act(grad_output: numpy.ndarray, input: numpy.ndarray, mean: numpy.ndarray, invstd: numpy.ndarray, weight: typing.Any, output: numpy.ndarray, activation: str, min_val: typing.SupportsFloat | typing.SupportsIndex, max_val: typing.SupportsFloat | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
+def batch_norm_backward_act(grad_output: numpy.ndarray, input: numpy.ndarray, mean: numpy.ndarray, invstd: numpy.ndarray, weight: typing.Any, scale_shift: numpy.ndarray, activation: str, min_val: typing.SupportsFloat | typing.SupportsIndex, max_val: typing.SupportsFloat | typing.SupportsIndex, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     """
-    Training backward of act(batch_norm(x)) from the gradient of the activation's output and that output ('relu' or 'clamp' to [min_val, max_val]): (grad_input, grad_weight, grad_bias), bitwise the activation's backward followed by batch_norm_backward.
+    Training backward of act(batch_norm(x)) from the gradient of the activation's output ('relu' or 'clamp' to [min_val, max_val]), the activation's input recomputed from x and batch_norm_train's scale_shift: (grad_input, grad_weight, grad_bias), bitwise the activation's backward followed by batch_norm_backward.
     """
 def batch_norm_eval(input: numpy.ndarray, running_mean: numpy.ndarray, running_var: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple:
     """
@@ -85,7 +85,7 @@ def batch_norm_eval(input: numpy.ndarray, running_mean: numpy.ndarray, running_v
     """
 def batch_norm_train(input: numpy.ndarray, weight: typing.Any, bias: typing.Any, eps: typing.SupportsFloat | typing.SupportsIndex, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple:
     """
-    Batch norm with batch statistics: returns (y, mean, biased var, invstd); y is act(batch_norm(x)) with activation 'relu' or 'clamp' (to [min_val, max_val]).
+    Batch norm with batch statistics: returns (y, mean, biased var, invstd, scale_shift); y is act(x·scale + shift) per channel, scale = weight·invstd, shift = bias − mean·scale (scale_shift: (2, C)), activation 'relu' or 'clamp' (to [min_val, max_val]).
     """
 def clip_grad_norm_(grads: typing.Any, max_norm: typing.SupportsFloat | typing.SupportsIndex, norm_type: typing.SupportsFloat | typing.SupportsIndex = 2.0, error_if_nonfinite: bool = False) -> float:
     """
@@ -155,6 +155,10 @@ def dropout(x: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsIndex, se
     """
 def dropout_words(n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint32]:
     ...
+def eltwise_add(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray) -> None:
+    """
+    out = a + b on all threads (1-D contiguous float32/float64 of one length; out may be a or b): bitwise NumPy's add.
+    """
 def eltwise_backward(act: typing.SupportsInt | typing.SupportsIndex, from_output: bool, saved: numpy.ndarray, grad: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
     ...
 def eltwise_forward(act: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
@@ -370,6 +374,10 @@ def tensorops_spmm(rows: numpy.ndarray, cols: numpy.ndarray, values: numpy.ndarr
 def tensorops_topk(input: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex, dim: typing.SupportsInt | typing.SupportsIndex, largest: bool) -> numpy.ndarray:
     """
     int64, input's shape with k along dim: the indices of the k largest (smallest) values along dim in order, NaN the largest, ties by lower index.
+    """
+def tensorops_transpose(input: numpy.ndarray, out: numpy.ndarray) -> None:
+    """
+    out[b, j, i] = input[b, i, j] for C-contiguous (batch, r, c) input and (batch, c, r) out of one dtype: the layout copy between NCHW and NHWC (r = C, c = H·W).
     """
 def tensorops_tri(input: numpy.ndarray, diagonal: typing.SupportsInt | typing.SupportsIndex, upper: bool) -> numpy.ndarray:
     """

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from ...tensor import Tensor, as_tensor
+from ...tensor import Tensor, _nchw, as_tensor
 
 __all__ = []  # private: imported by name from the sibling modules
 
@@ -56,7 +56,7 @@ def _contig(a, dtype=None):
         a = np.asarray(a)
     if dtype is not None and a.dtype != dtype:
         a = a.astype(dtype)
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous else _nchw(a)  # (channels-last: the C++ layout copy)
 
 
 def _is_int(e):

@@ -514,7 +514,7 @@ class _ConvTransposeOp(_Op):
     @staticmethod
     def forward(ctx, x, w, b, cfg):
         # cfg: (x4 shape, w4 shape, y4 shape, y shape, geometry..., groups)
-        x4 = np.ascontiguousarray(x).reshape(cfg[0])
+        x4 = _nchw(x).reshape(cfg[0])
         w4 = np.ascontiguousarray(w).reshape(cfg[1])
         shell = _C.empty(cfg[2], x4.dtype)  # only its shape is read (no weight gradient)
         y, _, _ = _C.conv2d_backward(shell, w4, x4, *cfg[4:], True, False, False)
@@ -529,7 +529,7 @@ class _ConvTransposeOp(_Op):
         x4, w4 = ctx.saved_tensors
         cfg = ctx.cfg
         n = ctx.needs_input_grad
-        g4 = np.ascontiguousarray(g).reshape(cfg[2])
+        g4 = _nchw(g).reshape(cfg[2])
         gx = gw = gb = None
         if n[0]:
             gx = _C.conv2d_forward(g4, w4, None, *cfg[4:]).reshape(ctx.shapes[0])

@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import _C
 from ...autograd.function import _Op
-from ...tensor import Tensor, _cl_only, _to_cl
+from ...tensor import Tensor, _cl_only, _nchw, _to_cl
 from .conv import _check_tensor, _tuple
 
 __all__ = ["pool_output_size", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
@@ -82,7 +82,7 @@ def _as4d(x, fn):
 
 
 def _to4(a):
-    a = np.ascontiguousarray(a)
+    a = _nchw(a) if a.__class__ is np.ndarray else np.ascontiguousarray(a)
     return a.reshape((1,) + a.shape) if a.ndim == 3 else a
 
 
