@@ -435,6 +435,22 @@ void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
   else bn_affine_a<kActNone>(x, N, C, S, scale, shift, y, lo, hi);
 }
 
+// sum_g[c] = Σ_k pg[k·C + c], sum_gxc[c] = Σ_k pgx[k·C + c] over nparts parts, in part order.
+inline void sum_parts(const double* pg, const double* pgx, int64_t nparts, int64_t C,
+                      double* sum_g, double* sum_gxc) {
+  fastdl::parallel_for(C, grain_for(nparts), [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      double a = 0, q = 0;
+      for (int64_t k = 0; k < nparts; ++k) {
+        a += pg[k * C + c];
+        q += pgx[k * C + c];
+      }
+      sum_g[c] = a;
+      sum_gxc[c] = q;
+    }
+  });
+}
+
 // S == 1 (rows of C values: BatchNorm1d, and channels-last activations as (N·H·W, C)): tasks
 // of (kBnRowChunk rows × kBnColBlock columns), each summing kLaneTerms rows at a time in T
 // vectors into double partials; the chunks' partials are then added in chunk order per
@@ -487,17 +503,7 @@ void bn_rows_reduce(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, con
       }
     }
   });
-  fastdl::parallel_for(C, grain_for(nch), [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      double a = 0, q = 0;
-      for (int64_t k = 0; k < nch; ++k) {
-        a += pg[k * C + c];
-        q += pgx[k * C + c];
-      }
-      sum_g[c] = a;
-      sum_gxc[c] = q;
-    }
-  });
+  sum_parts(pg, pgx, nch, C, sum_g, sum_gxc);
 }
 
 template <class T, int A>
@@ -511,17 +517,7 @@ void bn_backward_reduce_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t 
   fastdl::parallel_for(P, grain_for(2 * S), [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) plane_sums(g.at(p * S), x + p * S, S, mean[p % C], pg[p], pgx[p]);
   });
-  fastdl::parallel_for(C, grain_for(N), [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      double a = 0, q = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        a += pg[n * C + c];
-        q += pgx[n * C + c];
-      }
-      sum_g[c] = a;
-      sum_gxc[c] = q;
-    }
-  });
+  sum_parts(pg, pgx, N, C, sum_g, sum_gxc);
 }
 
 template <class T>

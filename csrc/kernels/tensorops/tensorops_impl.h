@@ -1140,23 +1140,15 @@ void transpose_bytes_k(const void* x, int64_t batch, int64_t r, int64_t c, int64
       const int64_t m = t / bands, i0 = (t % bands) * kTransposeTile;
       const int64_t i1 = r - i0 < kTransposeTile ? r : i0 + kTransposeTile;
       const int64_t off = m * r * c;
+      auto tiles = [&](auto elem) {  // elements as unsigned integers of their size
+        using E = decltype(elem);
+        transpose_tiles(static_cast<const E*>(x) + off, r, c, i0, i1, static_cast<E*>(out) + off);
+      };
       switch (size) {
-        case 4:
-          transpose_tiles(static_cast<const uint32_t*>(x) + off, r, c, i0, i1,
-                          static_cast<uint32_t*>(out) + off);
-          break;
-        case 8:
-          transpose_tiles(static_cast<const uint64_t*>(x) + off, r, c, i0, i1,
-                          static_cast<uint64_t*>(out) + off);
-          break;
-        case 2:
-          transpose_tiles(static_cast<const uint16_t*>(x) + off, r, c, i0, i1,
-                          static_cast<uint16_t*>(out) + off);
-          break;
-        case 1:
-          transpose_tiles(static_cast<const uint8_t*>(x) + off, r, c, i0, i1,
-                          static_cast<uint8_t*>(out) + off);
-          break;
+        case 4: tiles(uint32_t{}); break;
+        case 8: tiles(uint64_t{}); break;
+        case 2: tiles(uint16_t{}); break;
+        case 1: tiles(uint8_t{}); break;
         default: {  // other element sizes (complex128): byte copies per element
           const unsigned char* src = static_cast<const unsigned char*>(x) + off * size;
           unsigned char* dst = static_cast<unsigned char*>(out) + off * size;
