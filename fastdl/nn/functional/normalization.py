@@ -25,10 +25,11 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 #
 # * backward: when the autograd engine meets a ReLU / ReLU6 / Hardtanh node whose input is the
 #   output of a training batch norm and nothing else consumes that output (no other node, no
-#   hook, not asked for by ``autograd.grad``), it hands the activation's gradient and saved
-#   output to the batch norm (an ``_ActGrad``) instead of running the activation's backward;
-#   the batch-norm kernel then masks the gradient as it reads it
-#   (``_C.batch_norm_backward_act``): one pass over the activation fewer.
+#   hook, not asked for by ``autograd.grad``), it hands the activation's gradient to the
+#   batch norm (an ``_ActGrad``) instead of running the activation's backward; the batch-norm
+#   kernel then masks the gradient as it reads it, the activation's input recomputed from x
+#   with the forward's scale and shift (``_C.batch_norm_backward_act``): neither the
+#   activation's backward pass nor its output is read.
 # * forward: ``nn.Sequential`` runs BatchNorm followed by ReLU / ReLU6 / Hardtanh as one
 #   kernel pass (``_C.batch_norm_train(..., activation=...)``) when the batch norm's own output
 #   cannot be observed: no forward hooks on either module, neither subclassed.
