@@ -565,3 +565,17 @@ def test_pointwise_conv_channels_last_runs_on_the_rows(monkeypatch):
         return F.conv2d(a.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), c, d)
 
     assert gradgradcheck(cl_conv, [xc, wd, bd])
+
+
+def test_pointwise_conv_channels_last_operand_errors():
+    """The rows path refuses what the kernel path refuses, with its errors."""
+    x = fastdl.randn(2, 3, 4, 4).to(memory_format=CL)
+    w = fastdl.randn(5, 3, 1, 1)
+    for grad in (False, True):
+        xx = x.detach().requires_grad_(grad)
+        with pytest.raises(TypeError, match="bias is float64"):
+            F.conv2d(xx, w, fastdl.randn(5, dtype=fastdl.float64))
+        with pytest.raises(ValueError, match="bias"):
+            F.conv2d(xx, w, fastdl.randn(4))
+        with pytest.raises((TypeError, ValueError), match="float64"):
+            F.conv2d(xx, w.double())

@@ -191,6 +191,7 @@ def _like(input, dtype, who, memory_format=None):
 
 
 def _empty_layout(shape, dt, mf):
+    """Uninitialised storage of ``shape`` laid out in memory format ``mf`` (no copy)."""
     nd = len(shape)
     if mf not in (channels_last, channels_last_3d) or nd != (4 if mf is channels_last else 5):
         return _in_format(_empty(shape, dt), mf)  # torch's error for a wrong rank

@@ -207,14 +207,16 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
 _PW_GEOMETRY = (1, 1, 0, 0, 0, 0, 1, 1, 1)  # stride 1, no padding, dilation 1, one group
 
 
-def _nhwc_pointwise(x, w, cfg):
+def _nhwc_pointwise(x, w, b, cfg):
     """A 1×1 convolution (stride 1, no padding, one group) of a channels-last float input:
     on the NHWC storage it is the plain product Y (N·H·W × K) = X (N·H·W × C) · Wᵀ, so it runs
     as fastdl's GEMM on the rows, with no layout copy (the backward likewise: dX = dY·W,
-    dW = dYᵀ·X)."""
+    dW = dYᵀ·X). Operands the kernel path would refuse (dtypes, bias shape) take that path
+    and its errors."""
     return cfg[3:] == _PW_GEOMETRY and cfg[1][2:] == (1, 1) and x.ndim == 4 and \
         not x.flags.c_contiguous and x.dtype == w.dtype and x.dtype.kind == "f" and \
-        x.dtype.itemsize >= 4 and _cl_only(x)
+        x.dtype.itemsize >= 4 and \
+        (b is None or (b.dtype == x.dtype and b.shape == (w.shape[0],))) and _cl_only(x)
 
 
 def _nhwc_pointwise_forward(x, w, b):
@@ -222,7 +224,7 @@ def _nhwc_pointwise_forward(x, w, b):
     n, _, h, wd = x.shape
     xr = _rows(x)
     w2 = np.ascontiguousarray(w.reshape(w.shape[0], w.shape[1]))
-    yr = _C.linear(xr, w2, None if b is None else np.ascontiguousarray(b, x.dtype))
+    yr = _C.linear(xr, w2, None if b is None else np.ascontiguousarray(b))
     return _from_rows(yr, (n, w.shape[0], h, wd)), xr, w2
 
 
@@ -233,7 +235,7 @@ class _ConvOp(_Op):
 
     @staticmethod
     def forward(ctx, x, w, b, cfg):
-        if _nhwc_pointwise(x, w, cfg):
+        if _nhwc_pointwise(x, w, b, cfg):
             y, xr, w2 = _nhwc_pointwise_forward(x, w, b)
             ctx.save_for_backward(xr, w2)
             ctx.nhwc, ctx.cfg, ctx.y4 = True, cfg, y.shape
@@ -316,9 +318,9 @@ def _forward_packed(x, w, b, cfg):
     wa = w._array
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
-    if _nhwc_pointwise(x._array, wa, cfg):
-        return Tensor._make(_nhwc_pointwise_forward(x._array, wa, None if b is None else
-                                                    b._array)[0])
+    ba = None if b is None else b._array
+    if _nhwc_pointwise(x._array, wa, ba, cfg):
+        return Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0])
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
