@@ -410,3 +410,36 @@ def test_residual_gradient_sum(rng):
     fastdl.autograd.backward([a, b], [fastdl.from_numpy(ga), fastdl.from_numpy(gb)])
     assert np.array_equal(x.grad.numpy(), ga * 2.0 + gb * 3.0)
     assert np.array_equal(g1[0], ga) and np.array_equal(g2[0], gb)
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5, 7), (64, 33)], ids=str)
+@pytest.mark.parametrize("cl", [False, True], ids=["nchw", "cl"])
+def test_eval_without_grad_runs_graph_free_bitwise(rng, shape, cl):
+    """An eval-mode batch norm (alone and fused with the ReLU6 after it) under no_grad runs
+    the kernel without recording a graph, with bitwise the recorded op's output and layout."""
+    if cl and len(shape) != 4:
+        pytest.skip("channels_last is 4-D")
+    x0 = rng.standard_normal(shape).astype(np.float32)
+    out = {}
+    for grad in (True, False):
+        bn = _bn_for(shape)
+        with fastdl.no_grad():
+            bn.running_mean.copy_(fastdl.linspace(-0.2, 0.3, shape[1]))
+            bn.running_var.copy_(fastdl.linspace(0.5, 2.0, shape[1]))
+        bn.eval()
+        x = fastdl.from_numpy(x0.copy())
+        if cl:
+            x = x.to(memory_format=fastdl.channels_last)
+        for name, model in (("bn", bn), ("bn+relu6", nn.Sequential(bn, nn.ReLU6()))):
+            if grad:
+                y = model(x.detach().requires_grad_())
+                assert y.grad_fn is not None
+            else:
+                with fastdl.no_grad():
+                    y = model(x)
+                assert y.grad_fn is None
+            out[grad, name] = (y.detach().numpy(), y.is_contiguous(
+                memory_format=fastdl.channels_last) and not y.is_contiguous())
+    for name in ("bn", "bn+relu6"):
+        a, b = out[True, name], out[False, name]
+        assert np.array_equal(a[0], b[0]) and a[1] == b[1] == (cl and len(shape) == 4)

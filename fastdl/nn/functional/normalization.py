@@ -13,6 +13,7 @@ import numpy as np
 from ... import _C
 from ...autograd import function as _fn
 from ...autograd.function import _Op
+from ...autograd.grad_mode import _state
 from ...tensor import Tensor, _cl_only, _from_rows, _rows
 from ._args import _contig as _c, _float, _tensor as _t
 from .activation import _Act
@@ -102,6 +103,20 @@ def _fuse_act_backward(node, g):
     return _ActGrad(g, out, kind, node.code, node.params)
 
 
+def _bn_eval(x, running_mean, running_var, weight, bias, eps, kind, copy_mean):
+    """Batch norm with given statistics on the array x (channels-last: on its NHWC rows, the
+    result channels-last): (y, the mean as a ``x.dtype`` array, invstd). ``copy_mean``: the
+    mean is a copy (the op saves it; the running buffer may change in place later)."""
+    shape = x.shape
+    cl = not x.flags.c_contiguous and _cl_only(x)
+    xk = _rows(x) if cl else np.ascontiguousarray(x)
+    mean = np.array(running_mean, dtype=xk.dtype, copy=True) if copy_mean else \
+        np.ascontiguousarray(running_mean, xk.dtype)
+    y, invstd = _C.batch_norm_eval(xk, mean, np.ascontiguousarray(running_var, xk.dtype),
+                                   weight, bias, eps, *kind)
+    return (_from_rows(y, shape) if cl else y), mean, invstd
+
+
 class _BatchNorm(_Op):
     _double = True
     # create_graph: with a fused activation the saved output (index 4) is the op's output
@@ -122,9 +137,8 @@ class _BatchNorm(_Op):
             y, mean, var, invstd, ctx.ss = _C.batch_norm_train(x, weight, bias, eps, *kind)
             stats["mean"], stats["var"] = mean, var
         else:
-            mean = np.array(running_mean, dtype=x.dtype, copy=True)
-            y, invstd = _C.batch_norm_eval(x, mean, np.ascontiguousarray(running_var, x.dtype),
-                                           weight, bias, eps, *kind)
+            y, mean, invstd = _bn_eval(x, running_mean, running_var, weight, bias, eps, kind,
+                                       True)
         ctx.training = training
         ctx.act = act
         if act is None:
@@ -238,6 +252,16 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     _check_running(fn, x, rm, rv)
     if training and momentum is not None and not isinstance(momentum, numbers.Real):
         raise TypeError(f"{fn}: momentum must be a number, got {type(momentum).__name__}")
+    w, b = _t(weight), _t(bias)
+    if not training and not (_state.grad and (x.requires_grad or (w is not None and
+                                                                 w.requires_grad) or
+                                               (b is not None and b.requires_grad))):
+        # inference: nothing to record, the kernel straight away
+        kind = ("none", 0.0, 0.0) if act is None else act[0]
+        return Tensor._make(_bn_eval(x._array, rm._array, rv._array,
+                                     None if w is None else _c(w._array),
+                                     None if b is None else _c(b._array), float(eps), kind,
+                                     False)[0])
     stats = {}
     y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm._array,
                          None if rv is None else rv._array, bool(training), momentum, float(eps),
