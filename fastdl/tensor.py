@@ -157,6 +157,25 @@ def _nchw(a):
     return a if a.flags.c_contiguous else _in_format(a, contiguous_format)
 
 
+def _to_last(nd):
+    """The axis order of an nd-D array's channels-last storage: (0, 2, ..., nd − 1, 1)."""
+    return (0,) + tuple(range(2, nd)) + (1,)
+
+
+def _empty_in_format(shape, dtype, mf):
+    """Uninitialised storage of ``shape`` laid out in memory format ``mf`` (contiguous, or
+    channels-last storage viewed with the NCHW shape; no copy). A channels-last format of the
+    wrong rank is torch's RuntimeError."""
+    if mf is None or mf is contiguous_format:
+        return _empty(shape, dtype)
+    nd = _format_rank(mf)
+    if len(shape) != nd:
+        raise RuntimeError(f"required rank {nd} tensor to use {mf._name} format")
+    to = _to_last(nd)
+    back = (0, nd - 1) + tuple(range(1, nd - 1))    # NHWC -> NCHW
+    return _empty(tuple(shape[i] for i in to), dtype).transpose(back)
+
+
 def _in_format(a, mf, copy=False):
     """The array ``a``'s values laid out in memory format ``mf`` (``a`` itself when it already
     is, unless ``copy``). channels_last of a tensor that is not 4-D (5-D for
@@ -166,7 +185,7 @@ def _in_format(a, mf, copy=False):
             return a
         out = _empty(a.shape, a.dtype)
         if a.ndim in _CL_ORDER and a.size and a.dtype.kind in _LAYOUT_KINDS:
-            v = a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))  # its NHWC storage
+            v = a.transpose(_to_last(a.ndim))  # its NHWC storage
             if v.flags.c_contiguous and v.flags.aligned:
                 n, c = a.shape[0], a.shape[1]
                 _C.tensorops_transpose(v.reshape(n, -1, c), out.reshape(n, c, -1))
@@ -181,20 +200,16 @@ def _in_format(a, mf, copy=False):
                 if _is_channels_last(a, f):
                     return _in_format(a, f, True)
         return _in_format(a, contiguous_format, True)
-    nd = _format_rank(mf)
-    if a.ndim != nd:
-        raise RuntimeError(f"required rank {nd} tensor to use {mf._name} format")
-    if _is_channels_last(a, mf) and not copy:
+    if _is_channels_last(a, mf) and not copy:  # (False for a wrong rank)
         return a
-    to = (0,) + tuple(range(2, nd)) + (1,)          # NCHW -> NHWC
-    back = (0, nd - 1) + tuple(range(1, nd - 1))    # NHWC -> NCHW
-    out = _empty(tuple(a.shape[i] for i in to), a.dtype)
+    out = _empty_in_format(a.shape, a.dtype, mf)  # torch's RuntimeError for a wrong rank
+    store = out.transpose(_to_last(a.ndim))  # C-contiguous NHWC storage
     if a.flags.c_contiguous and a.flags.aligned and a.size and a.dtype.kind in _LAYOUT_KINDS:
         n, c = a.shape[0], a.shape[1]
-        _C.tensorops_transpose(a.reshape(n, c, -1), out.reshape(n, -1, c))
+        _C.tensorops_transpose(a.reshape(n, c, -1), store.reshape(n, -1, c))
     else:
-        np.copyto(out, a.transpose(to))
-    return out.transpose(back)
+        np.copyto(out, a)
+    return out
 
 
 # legacy tensor-type names (torch.FloatTensor ...) and their dtypes

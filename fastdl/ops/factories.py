@@ -22,7 +22,7 @@ import numpy as np
 from .. import _device as _devmod
 from .. import _dtype as _dt
 from ..random import default_generator
-from ..tensor import Tensor, _as_array, _in_format, _is_channels_last
+from ..tensor import Tensor, _as_array, _empty_in_format, _in_format, _is_channels_last
 from ..tensor import channels_last, channels_last_3d, contiguous_format, preserve_format
 from ._util import _SUPPORTED, _canon_dtype, _default_float, _empty
 
@@ -190,23 +190,13 @@ def _like(input, dtype, who, memory_format=None):
     return a.shape, (_canon_dtype(dtype, who) or a.dtype), mf
 
 
-def _empty_layout(shape, dt, mf):
-    """Uninitialised storage of ``shape`` laid out in memory format ``mf`` (no copy)."""
-    nd = len(shape)
-    if mf not in (channels_last, channels_last_3d) or nd != (4 if mf is channels_last else 5):
-        return _in_format(_empty(shape, dt), mf)  # torch's error for a wrong rank
-    to = (0,) + tuple(range(2, nd)) + (1,)
-    back = (0, nd - 1) + tuple(range(1, nd - 1))
-    return _empty(tuple(shape[i] for i in to), dt).transpose(back)
-
-
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
     """Zeros of ``input``'s shape (and dtype unless given); ``memory_format``
     (``preserve_format`` by default: a channels-last input gives a channels-last result).
     ``fastdl.zeros_like(x)``"""
     shape, dt, mf = _like(input, dtype, "zeros_like", memory_format)
-    a = _empty_layout(shape, dt, mf)
+    a = _empty_in_format(shape, dt, mf)
     a.fill(0)
     return _finish(a, "zeros_like", device, requires_grad)
 
@@ -216,7 +206,7 @@ def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=Fals
     """Ones of ``input``'s shape (and dtype unless given); ``memory_format`` as
     ``zeros_like``. ``fastdl.ones_like(x)``"""
     shape, dt, mf = _like(input, dtype, "ones_like", memory_format)
-    a = _empty_layout(shape, dt, mf)
+    a = _empty_in_format(shape, dt, mf)
     a.fill(1)
     return _finish(a, "ones_like", device, requires_grad)
 
@@ -226,7 +216,7 @@ def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=Fal
     """Uninitialised, of ``input``'s shape (and dtype); ``memory_format`` as ``zeros_like``.
     ``fastdl.empty_like(x)``"""
     shape, dt, mf = _like(input, dtype, "empty_like", memory_format)
-    return _finish(_empty_layout(shape, dt, mf), "empty_like", device, requires_grad)
+    return _finish(_empty_in_format(shape, dt, mf), "empty_like", device, requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
@@ -234,7 +224,7 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None,
     """``fill_value`` in ``input``'s shape (and dtype); ``memory_format`` as ``zeros_like``.
     ``fastdl.full_like(x, 2.0)``"""
     shape, dt, mf = _like(input, dtype, "full_like", memory_format)
-    a = _empty_layout(shape, dt, mf)
+    a = _empty_in_format(shape, dt, mf)
     a.fill(fill_value)
     return _finish(a, "full_like", device, requires_grad)
 
