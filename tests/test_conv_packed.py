@@ -14,16 +14,18 @@ from fastdl.testing import assert_close, isa_paths, use_isa, use_threads
 from fastdl.testing import reference as R
 
 # (N, C, H, W, K, kernel, stride, padding, groups): plan "col" (batch 1, maps of at most 64
-# output pixels: 3×3, stride 2, grouped, more channels than one micro-kernel block), plan
-# "direct", and shapes without a plan (the plain forward, still graph-free).
+# output pixels: 3×3 stride 1, grouped, more channels than one micro-kernel block), plan
+# "direct", plan "strided" (stride 2: the strided kernel's panels), and shapes without a plan
+# (the plain forward, still graph-free).
 SHAPES = [
     (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (col, several MR blocks)
     (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 columns, 4 vectors
-    (1, 12, 9, 9, 20, 3, 2, 1, 1),     # stride 2, odd map (25 columns: a masked tail)
+    (1, 12, 9, 9, 20, 3, 2, 1, 1),     # stride 2, odd map (5-pixel rows: a masked tail)
     (2, 8, 7, 7, 12, 1, 1, 0, 1),      # 1×1 at batch 2 (98 columns: no plan)
     (1, 8, 6, 6, 10, 3, 1, 1, 2),      # grouped
     (3, 5, 20, 20, 7, 3, 1, 1, 1),     # wide map: the direct kernel's packed panels
     (2, 3, 12, 33, 9, 5, 1, 2, 1),     # 5×5, a row longer than two vectors
+    (2, 20, 30, 29, 70, 3, 2, 1, 1),   # stride 2: 15-pixel rows, 70 channels (a tail block)
 ]
 
 
@@ -66,20 +68,24 @@ def test_packed_forward_matches_reference_every_isa(shape):
 
 
 def test_packing_happens_where_documented():
-    """Plan "col" at batch 1 / small maps and "direct" on wide stride-1 maps (AVX-512 float32
-    only); None for float64 and depthwise convolutions."""
+    """Plan "col" at batch 1 / small stride-1 maps, "direct" on wide stride-1 maps and
+    "strided" for strided layers (AVX-512 float32 only); None for float64 and depthwise
+    convolutions."""
     x, w, _, _ = _operands(SHAPES[0])
     geo = (1, 1, 1, 1, 1, 1, 1, 1, 1)
     if _C.get_isa() == "avx512":
         with fconv.conv_algorithm("auto"):
             pk = _C.conv2d_pack_weight(x, w, *geo)
         assert pk is not None and pk.dtype == np.float32 and pk[0] == 2.0  # plan col
-        # no plan: a stride-1 1×1 (the plain GEMM reads the image in place) and more than
-        # 64 columns (the strided direct kernel or the GEMM)
+        # no plan: a stride-1 1×1 (the plain GEMM reads the image in place)
         w1 = np.ones((40, 64, 1, 1), np.float32)
         assert _C.conv2d_pack_weight(x, w1, 1, 1, 0, 0, 0, 0, 1, 1, 1) is None
-        x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2: 100 columns
-        assert _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1) is None
+        x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2, 10-pixel rows
+        pk = _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1)
+        assert pk is not None and pk[0] == 3.0  # plan strided
+        # 2-pixel rows in a batch: the batched GEMM, no plan (over 64 columns)
+        assert _C.conv2d_pack_weight(np.ones((20, 64, 4, 4), np.float32), w,
+                                     2, 2, 1, 1, 1, 1, 1, 1, 1) is None
     assert _C.conv2d_pack_weight(x.astype(np.float64), w.astype(np.float64), *geo) is None
     xd, wd = np.ones((1, 4, 6, 6), np.float32), np.ones((4, 1, 3, 3), np.float32)
     assert _C.conv2d_pack_weight(xd, wd, 1, 1, 1, 1, 1, 1, 1, 1, 4) is None

@@ -33,6 +33,11 @@ SHAPES = [
     (2, 9, 8, 7, 10, (1, 1), 2, 0, 1, True),       # 1×1 s2
     (1, 16, 1, 1, 3, (3, 3), 2, 1, 1, True),       # a 1×1 map
     (2, 3, 30, 30, 32, (3, 3), 2, 1, 1, False),    # an RGB stem: 3 channels
+    (2, 7, 30, 27, 70, (3, 3), 2, 1, 1, True),     # 70 channels: blocks of 64 and a tail
+    (2, 8, 12, 12, 40, (3, 3), 2, 1, 2, True),     # groups of 20 output channels
+    (2, 3, 31, 29, 5, (11, 11), 4, 2, 1, True),    # 11×11 stride 4 (an AlexNet stem)
+    (2, 4, 10, 10, 6, (3, 3), 3, 0, 1, True),      # 3-pixel rows, input columns unused
+    (1, 5, 64, 61, 9, (3, 3), 2, 1, 1, True),      # 31-pixel rows (blocks of one row)
 ]
 
 
@@ -113,12 +118,16 @@ def test_strided_bitwise_one_vs_two_threads(shape, dt, algo):
 
 
 def test_strided_direct_matches_unforced_rule_choice():
-    # the automatic rule picks the direct kernel for a mid-size strided float32 forward
+    # the automatic rule picks the direct kernel for a strided float32 forward
     a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1)
     assert a[0] == "direct"
-    # and the batched GEMM on small maps
     a = fconv.conv2d_algorithm((32, 256, 8, 8), (512, 256, 3, 3), stride=2, padding=1)
+    assert a[0] == "direct"
+    # but the batched GEMM for output rows of at most 3 pixels in a batch, not at batch 1
+    a = fconv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
     assert a[0] == "gemm"
+    a = fconv.conv2d_algorithm((1, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
+    assert a[0] == "direct"
 
 
 @pytest.mark.parametrize("stride,kernel,padding", [(2, 3, 1), (2, 5, 2), (3, 3, 0),

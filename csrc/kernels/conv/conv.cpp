@@ -135,19 +135,24 @@ const char* algorithm_name(Algo a) {
 // (the tiles compared; the automatic tile is winograd_tile_for_weight's: F(4×4) up to 256
 // channels each way, F(2×2) above.)
 // Strided float32 layers (stride 2..4 rows, dilation 1, not 1×1) have their own direct kernel
-// (strided_impl.h: shifted planes of the input, flattened pixels); its forward, one thread,
-// CPU time, interleaved rounds, min of 8, ms torch / direct / gemm, on a 2-core AMD EPYC
-// (Zen 4) VM shared with other jobs, 2026-12-04:
-//   ResNet-50 batch 8:  128 56² s2  19.3–20.6 / 19.7–23.8 / 32.3–34.6
-//                       256 28² s2  18.5–22.8 / 23.4–27.4 / 25.9–37.3
-//                       512 14² s2  17.5–20.3 / 23.3–32.0 / 29.3
-//   ResNet-18 CIFAR b32: 64→128 32² s2  12.9–14.7 / 11.6–15.2 / 19.8–31.7
-//                       128→256 16² s2  11.1–13.1 / 11.8–15.1 / 16.0–16.8
-//                       256→512 8² s2   10.6–12.7 / 13.4–16.0 / 10.9
-//   MobileNetV2 stem 3→32 224² s2 b16   29.2–35.7 / 4.1–7.5 / 83.6
-// i.e. the direct kernel for the forward except on small maps (the small_map rule below:
-// 256→512 8² s2 and 512 14² s2 stay on gemm). Its weight gradient (the stride-1 dW tiles on
-// the same planes), same conditions, ms torch / direct / gemm (gemm's spread was wide):
+// (strided_impl.h: pixels of one output row × output-channel vectors, broadcast inputs from
+// column-phase planes); its forward, one thread, CPU time, the minimum of 3 interleaved
+// rounds of 5, ms torch / direct / gemm, AMD EPYC (Zen 4) 2-core VM, 2026-12-05:
+//   ResNet-50 batch 8:  128 56² s2  17.55 / 17.74 / 24.62
+//                       256 28² s2  16.32 / 17.01 / 21.87
+//                       512 14² s2  16.51 / 17.50 / 19.39
+//   ResNet-18 CIFAR b32: 64→128 32² s2  11.15 / 11.92 / 15.38
+//                       128→256 16² s2  10.42 / 11.50 / 13.09
+//                       256→512 8² s2    9.79 / 11.57 / 11.98
+//   MobileNetV2 stem 3→32 224² s2 b16     5.73 /  6.68 / 12.02
+//   ResNet-50 stem 3→64 224² 7×7 s2 b8   19.07 / 20.16 / 29.52
+// and on output rows of at most 3 pixels (its blocks of one row fill 8–12 accumulators):
+//   b32 512→512 4² s2 (2² out)  direct 8.44 / gemm 6.28; 512 2² (1²) 4.22 / 1.92;
+//   128 6² (3²) 1.21 / 1.02; b8 1024 6² 22.9 / 16.7; but batch 1: 512 4² 0.67 / 1.09,
+//   256 6² 0.19 / 0.29
+// → direct for the forward, except rows of at most 3 pixels in a batch of more than one.
+// The weight gradient (the stride-1 dW tiles on shifted planes, strided_impl.h), ms torch /
+// direct / gemm (gemm's spread was wide), same VM, 2026-12-04:
 //   ResNet-50 b8 128 56² s2 21.0–21.2 / 26.1–32.0 / 44.2–65.2; 256 28² s2 26.3–26.5 /
 //   36.4–37.5 / 32.2–34.8; 512 14² s2 31.6–32.9 / 59.0–63.0 / 23.8–29.5;
 //   ResNet-18 b32 64→128 32² s2 14.0 / 23.9 / 36.2; 128→256 16² s2 14.6 / 22.1 / 21.7;
@@ -180,7 +185,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
   } else if (pass == Pass::forward && strided_direct(p, elem)) {
-    if (small_map && red >= 256) return Algo::gemm;
+    if (p.OW <= 3 && p.N > 1) return Algo::gemm;
   } else {
     if ((red >= 1024 && !pointwise) || (small_map && red >= 256)) return Algo::gemm;
   }

@@ -13,11 +13,13 @@
 //    the same kernel on the padded output gradient with flipped, transposed weights; the
 //    weight gradient is a direct kernel vectorised over output channels (dy transposed to
 //    [pixel][channel] per image, broadcast input values).
-//  * AVX-512, float32, stride 2–4 (strided_impl.h, forward and weight gradient): per input
-//    channel, one plane per (row phase, column tap) of the padded image with the output width
-//    as its row pitch, so every tap reads a contiguous run of flattened output pixels; the
-//    stride-1 micro-kernel and dW tiles run on those planes. The input gradient of a strided
-//    layer takes the GEMM paths below.
+//  * AVX-512, float32, stride 2–4 (strided_impl.h): the forward holds P pixels of one output
+//    row × 16·KV output channels in zmm accumulators (packed weight vectors, broadcast
+//    inputs) on the image's column-phase planes (the padded image deinterleaved by columns,
+//    so a row's pixels read consecutive floats at any stride), the tile transposed out to
+//    NCHW; the weight gradient runs the stride-1 dW tiles on per-(row phase, column tap)
+//    planes whose row pitch is the output width. The input gradient of a strided layer takes
+//    the GEMM paths below.
 //  * Winograd F(2×2, 3×3) / F(4×4, 3×3) for 3×3 stride-1 layers, all three passes
 //    (winograd_impl.h; the rule and accuracy in conv.cpp and conv.py's conv_algorithm).
 //  * otherwise: per image, per group, im2col into a per-thread scratch tile of output rows
@@ -83,6 +85,8 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 // Prepacked weights (float32; the inference path, Python caches the packed array per weight
 // version): the forward pass's weight transform done once instead of on every call.
 //  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
+//  * plan "strided": the layers the strided forward kernel runs: its panels (16·KV output
+//    channels per panel), taken before "col";
 //  * plan "col" (automatic choice only, N·OH·OW <= 64 columns, not a stride-1 1×1, and at
 //    most 4 segments of 16·NV columns, each of which reads all the weights: batch-1
 //    inference of the deep layers; conv_avx512.cpp has the measurements): im2col of the

@@ -1,23 +1,33 @@
-// Direct float32 convolution for strides > 1 (AVX-512), after the stride-1 direct kernel of
-// conv_avx512.cpp. Included by conv_avx512.cpp (at file scope, after its stride-1 kernels: it
-// uses choose's cost model idea, pack_weights and the weight-gradient tiles from there), in the
-// ISA's namespace.
+// Direct float32 convolution for strides > 1 (AVX-512). Included by conv_avx512.cpp (at file
+// scope, after its stride-1 kernels: it uses pack_weights and the weight-gradient tiles from
+// there), in the ISA's namespace.
 //
-// Shifted planes. Per input channel and per row phase a < min(sh, R) and column tap s < S,
+// Forward ("bx", broadcast input): the micro-kernel holds P output pixels of one row × 16·KV
+// output channels in zmm accumulators; per (channel, tap) it loads KV vectors of packed
+// weights and broadcasts P input values. The input is the image's column-phase planes (the
+// zero-padded image deinterleaved by columns, one plane per column phase s % sw), so the P
+// pixels of a tap are P consecutive floats whatever the stride: no shuffles in the loop, no
+// im2col copies, and no padded pixels beyond the end of each row. The tile is transposed out
+// to NCHW in 16×16 register blocks. Measured, one thread, GFLOP/s (torch 2.13 in brackets):
+// R50 256→256 28² s2 b8 110 (98), R18 128→256 16² s2 b32 107 (111), R50 128→128 56² s2 107
+// (91); the previous kernel (pixels in lanes, weights broadcast, flattened shifted planes)
+// ran these at 86, 96 and 98: its pixel vectors were padded (196 pixels in 7 × 32) and its
+// planes, built 1.5× the input, took 5–8 % of the time.
+//
+// Weight gradient: shifted planes. Per input channel and per row phase a < min(sh, R) and
+// column tap s < S,
 //   X_as[i][ow] = x[sh·i + a − pt][sw·ow + s − pl]   (0 outside x),  i < OH + (R−1)/sh,
-// a plane whose row pitch is the output width. Tap (r, s) of output pixel P = oh·OW + ow then
+// a plane whose row pitch is the output width; tap (r, s) of output pixel P = oh·OW + ow then
 // reads X_{r % sh, s}[P + (r / sh)·OW]: every tap is a contiguous run of flattened output
-// pixels, so the micro-kernel (ukr_flat: MR output channels × 16·NV flattened pixels in zmm
-// accumulators, broadcast weights) loads full vectors whatever OW is (an 8×8 output map fills
-// its lanes; row-wise it would use half of each vector). For a 3×3 kernel at stride 2 the
-// planes hold 6 of the 9 im2col copies' worth ≈ 1.5× the input (im2col: 2.25×), built by one
-// pass of permuting loads (even lanes of two vectors); no tap is computed twice.
-// The weight gradient runs the stride-1 weight-gradient tiles (conv_avx512.cpp) on the same
-// planes as one row of OH·OW pixels.
+// pixels, and the stride-1 weight-gradient tiles (conv_avx512.cpp) run on the planes as one
+// row of OH·OW pixels.
 //
 // Summation order per output element: channels, then taps in (r, s) order — fixed by the
-// shape, never by the thread count (threads split images, or segments of one image).
+// shape, never by the thread count (threads split images, or rows of one image).
 #pragma once
+
+#include <cstring>  // std::memcpy
+#include <utility>  // std::integer_sequence
 
 namespace fastdl {
 namespace conv {
@@ -29,86 +39,6 @@ namespace {
 bool strided_ok(const Conv2dParams& p) {
   return (p.sh > 1 || p.sw > 1) && p.sh <= 4 && p.dh == 1 && p.dw == 1 && p.N > 0 &&
          p.K > 0 && p.C > 0 && p.OH > 0 && p.OW > 0 && p.H > 0 && p.W > 0;
-}
-
-// y[m][0 .. 16·NV) (m < mr; lanes by mask) = bias[m] + Σ_{c<C, t<T}
-//   wp[(c·T + t)·MR + m] · xp[c·cplane + off[t] + lane]
-// over a segment of flattened pixels (the planes' pitch is the output width).
-// load: the accumulators start from y (a later block of channels continues the same sum, so
-// the result is bitwise that of one pass over all channels); add_bias: the last block.
-template <int MR, int NV>
-void ukr_flat(int64_t C, int64_t T, const int64_t* off, const float* xp, int64_t cplane,
-              const float* wp, float* y, int64_t ystride, int64_t mr, const __mmask16* mask,
-              const float* bias, bool load) {
-  __m512 acc[MR][NV];
-#pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      acc[m][v] = load && m < mr ? _mm512_maskz_loadu_ps(mask[v], y + m * ystride + 16 * v)
-                                 : _mm512_setzero_ps();
-  for (int64_t c = 0; c < C; ++c) {
-    const float* xc = xp + c * cplane;
-    for (int64_t t = 0; t < T; ++t) {
-      const float* row = xc + off[t];
-      __m512 xv[NV];
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[v], row + 16 * v);
-#pragma GCC unroll 32
-      for (int m = 0; m < MR; ++m) {
-        const __m512 wv = _mm512_set1_ps(wp[m]);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
-      }
-      wp += MR;
-    }
-  }
-#pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m) {
-    if (m >= mr) break;
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(y + m * ystride + 16 * v, mask[v],
-                            bias ? _mm512_add_ps(acc[m][v], _mm512_set1_ps(bias[m]))
-                                 : acc[m][v]);
-  }
-}
-
-using FlatUkr = void (*)(int64_t, int64_t, const int64_t*, const float*, int64_t, const float*,
-                         float*, int64_t, int64_t, const __mmask16*, const float*, bool);
-
-struct FlatChoice {
-  int mr, nv;
-  FlatUkr fn;
-};
-
-// Register blocking for Kg output channels over npix flattened pixels: MR·NV <= 24
-// accumulators; the cost counts the padded channels and pixels and the loads per FMA
-// (1/MR + 1/NV). A function of the shape only.
-FlatChoice choose_flat(int64_t Kg, int64_t npix) {
-  static const int combos[][2] = {{24, 1}, {16, 1}, {12, 2}, {8, 2}, {8, 3}, {6, 3},
-                                  {6, 4},  {4, 4},  {4, 2},  {6, 2}, {4, 3}, {12, 1}, {8, 1}};
-  FlatChoice best{0, 0, nullptr};
-  double best_cost = 1e300;
-  for (const auto& mv : combos) {
-    const int mr = mv[0], nv = mv[1];
-    const double pk = static_cast<double>((Kg + mr - 1) / mr * mr);
-    const double pp = static_cast<double>((npix + 16 * nv - 1) / (16 * nv) * 16 * nv);
-    const double cost = pk * pp * (1.0 + 1.0 / mr + 1.0 / nv);
-    if (cost < best_cost * (1 - 1e-9)) {
-      best_cost = cost;
-      best.mr = mr;
-      best.nv = nv;
-    }
-  }
-#define FASTDL_FLAT_CASE(M, V) \
-  if (best.mr == M && best.nv == V) best.fn = ukr_flat<M, V>;
-  FASTDL_FLAT_CASE(24, 1) FASTDL_FLAT_CASE(16, 1) FASTDL_FLAT_CASE(12, 1) FASTDL_FLAT_CASE(8, 1)
-  FASTDL_FLAT_CASE(12, 2) FASTDL_FLAT_CASE(8, 2) FASTDL_FLAT_CASE(6, 2) FASTDL_FLAT_CASE(4, 2)
-  FASTDL_FLAT_CASE(8, 3) FASTDL_FLAT_CASE(6, 3) FASTDL_FLAT_CASE(4, 3)
-  FASTDL_FLAT_CASE(6, 4) FASTDL_FLAT_CASE(4, 4)
-#undef FASTDL_FLAT_CASE
-  return best;
 }
 
 // The input as shifted planes: per channel, for each row phase a < A = min(sh, R) and column
@@ -176,76 +106,229 @@ void tap_offsets(const Conv2dParams& p, const Planes& q, int64_t* off) {
       off[r * p.S + s] = ((r % p.sh) * q.S + s) * q.plane() + (r / p.sh) * q.OW;
 }
 
-// Channels per block of flat_segments. Blocking the channels so that a segment's input rows
-// stay in L1 across the output-channel blocks (24 KB) measured no faster (one thread, the
-// ResNet strided layers, within the noise), so one block of all channels.
-inline int64_t channel_block(int64_t Cg) { return Cg; }
+// ---- forward: broadcast-input micro-kernel on column-phase planes --------------------------
+// Column-phase planes of the zero-padded image: per channel c and column phase b < sw,
+//   Z_cb[i][j] = x[c][i − pt][sw·j + b − pl]   (0 outside x),  i < Hp, j < Wq,
+// so tap (r, s) of output pixel (oh, ow) reads Z_{c, s % sw}[sh·oh + r][ow + s / sw]: the
+// pixels of one output row read consecutive floats of a plane row, whatever the stride. The
+// planes hold the padded image once (deinterleaved by columns), not the taps' copies.
+struct Phases {
+  int64_t sw, Hp, Wq;
+  int64_t plane() const { return Hp * Wq; }
+  int64_t cplane() const { return sw * Hp * Wq; }
+};
 
-// Segments [sg0, sg1) (of 16·NV flattened pixels) of one image's npix outputs per channel,
-// all groups: yn[k][P] from the planes xq (Cg channels of cplane per group); weights packed
-// [g][kb][c][t][MR]. Channels in blocks of CB (cb outermost), each block continuing the
-// accumulators of the previous one through y.
-void flat_segments(const FlatChoice& ch, int64_t groups, int64_t Cg, int64_t Kg, int64_t T,
-                   const int64_t* off, const float* xq, int64_t cplane, int64_t CB,
-                   const float* wpk, const float* b, float* yn, int64_t npix, int64_t sg0,
-                   int64_t sg1) {
-  const int64_t MR = ch.mr, SEG = 16 * ch.nv;
-  const int64_t nkb = (Kg + MR - 1) / MR, panel = Cg * T * MR;
-  __mmask16 mask[4];
-  for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t c0 = 0; c0 < Cg; c0 += CB) {
-      const int64_t cb = imin(CB, Cg - c0);
-      const bool first = c0 == 0, last = c0 + cb == Cg;
-      const float* xg = xq + (g * Cg + c0) * cplane;
-      for (int64_t sg = sg0; sg < sg1; ++sg) {
-        const int64_t p0 = sg * SEG;
-        for (int v = 0; v < 4; ++v) mask[v] = lane_mask(npix - p0 - 16 * v);
-        for (int64_t kb = 0; kb < nkb; ++kb) {
-          const int64_t k0 = g * Kg + kb * MR;
-          ch.fn(cb, T, off, xg + p0, cplane, wpk + (g * nkb + kb) * panel + c0 * T * MR,
-                yn + k0 * npix + p0, npix, imin(MR, Kg - kb * MR), mask,
-                b && last ? b + k0 : nullptr, !first);
+// The phase planes of one image x (C × H × W) into dst (C × cplane); row: a scratch of at
+// least sw·Wq + 32 floats (the padded row before deinterleaving).
+void phase_copy(const float* x, int64_t C, int64_t H, int64_t W, int64_t pt, int64_t pl,
+                const Phases& q, float* row, float* dst) {
+  const int64_t sw = q.sw, Wr = sw * q.Wq;
+  const int64_t u0 = imin(Wr, imax(0, pl)), u1 = imax(u0, imin(Wr, pl + W));  // from x
+  fill(row, Wr + 32, 0.0f);
+  const __m512i even =
+      _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < q.Hp; ++i) {
+      float* d = dst + c * q.cplane() + i * q.Wq;
+      const int64_t h = i - pt;
+      if (h < 0 || h >= H) {
+        for (int64_t b = 0; b < sw; ++b) fill(d + b * q.plane(), q.Wq, 0.0f);
+        continue;
+      }
+      const float* src = x + (c * H + h) * W - pl;
+      if (sw == 1) {  // the padded row straight into the plane
+        fill(d, u0, 0.0f);
+        std::memcpy(d + u0, src + u0, sizeof(float) * (u1 - u0));
+        fill(d + u1, Wr - u1, 0.0f);
+        continue;
+      }
+      std::memcpy(row + u0, src + u0, sizeof(float) * (u1 - u0));
+      if (sw == 2) {  // even and odd lanes of pairs of vectors (row has 32 floats of slack)
+        for (int64_t j = 0; j < q.Wq; j += 16) {
+          const __m512 v0 = _mm512_loadu_ps(row + 2 * j), v1 = _mm512_loadu_ps(row + 2 * j + 16);
+          const __mmask16 m = lane_mask(q.Wq - j);
+          _mm512_mask_storeu_ps(d + j, m, _mm512_permutex2var_ps(v0, even, v1));
+          _mm512_mask_storeu_ps(d + q.plane() + j, m, _mm512_permutex2var_ps(v0, odd, v1));
         }
+      } else {
+        for (int64_t b = 0; b < sw; ++b)
+          for (int64_t j = 0; j < q.Wq; ++j) d[b * q.plane() + j] = row[sw * j + b];
+      }
+    }
+}
+
+// y[k][p] (k < mr, p < pe) = tile[p][k] + bias[k]: the tile (P pixels × 16·KV channels) 16×16
+// register transposes at a time, stored as runs of pixels per channel (ystride apart).
+template <int KV>
+void store_tile(const float* tile, int64_t pe, int64_t mr, const float* bias, float* y,
+                int64_t ystride) {
+  constexpr int KB = 16 * KV;
+  for (int v = 0; v < KV && 16 * v < mr; ++v)
+    for (int64_t p0 = 0; p0 < pe; p0 += 16) {
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int l = 0; l < 16; ++l)
+        r[l] = p0 + l < pe ? _mm512_loadu_ps(tile + (p0 + l) * KB + 16 * v) : _mm512_setzero_ps();
+      simd::transpose16(r);
+      const __mmask16 m = lane_mask(pe - p0);
+      for (int l = 0; l < 16 && 16 * v + l < mr; ++l) {
+        const float bk = bias ? bias[16 * v + l] : 0.0f;
+        _mm512_mask_storeu_ps(y + (16 * v + l) * ystride + p0, m,
+                              _mm512_add_ps(r[l], _mm512_set1_ps(bk)));
+      }
+    }
+}
+
+// One block of P pixels of an output row × 16·KV output channels, all C channels:
+//   y[k][p] = bias[k] + Σ_{c<C, t<T} wp[(c·T + t)·16·KV + k] · x0[c·cplane + off[t] + p]
+// for p < pe, k < mr: P·KV zmm accumulators (pixels × channel vectors), per (c, t) KV weight
+// vectors and P broadcast input values. GCC's predictive commoning is off: across the taps of
+// a row it carried the broadcast values through the stack (76 against 110 GFLOP/s).
+template <int P, int KV>
+__attribute__((optimize("no-predictive-commoning"))) void ukr_bx(
+    int64_t C, int64_t T, const int64_t* off, const float* x0, int64_t cplane,
+    const float* wp, int64_t pe, int64_t mr, const float* bias, float* y, int64_t ystride) {
+  __m512 acc[P][KV];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) acc[p][v] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; ++c) {
+    const float* xc = x0 + c * cplane;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = xc + off[t];
+      __m512 wv[KV];
+#pragma GCC unroll 4
+      for (int v = 0; v < KV; ++v) wv[v] = _mm512_loadu_ps(wp + 16 * v);
+#pragma GCC unroll 32
+      for (int p = 0; p < P; ++p) {
+        const __m512 xb = _mm512_set1_ps(row[p]);
+#pragma GCC unroll 4
+        for (int v = 0; v < KV; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], xb, acc[p][v]);
+      }
+      wp += 16 * KV;
+    }
+  }
+  alignas(64) float tile[P * 16 * KV];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) _mm512_store_ps(tile + (p * KV + v) * 16, acc[p][v]);
+  store_tile<KV>(tile, pe, mr, bias, y, ystride);
+}
+
+using BxUkr = void (*)(int64_t, int64_t, const int64_t*, const float*, int64_t, const float*,
+                       int64_t, int64_t, const float*, float*, int64_t);
+
+struct BxChoice {
+  int pw, kv;  // pixels per block (of one output row), channel vectors
+  BxUkr fn;
+};
+
+template <int KV, int... Ps>
+BxUkr bx_fn(int pw, std::integer_sequence<int, Ps...>) {
+  BxUkr fn = nullptr;
+  ((fn = pw == Ps + 1 ? ukr_bx<Ps + 1, KV> : fn), ...);
+  return fn;
+}
+
+// Register blocking for Kg output channels over output rows of OW pixels: P·KV <= 28
+// accumulators, P <= 14 (KV 2), <= 7 (KV 4), <= 28 (KV 1). The cost counts the padded
+// channels and pixels (a row's last block may run past OW; its extra pixels are not stored)
+// and the loads per FMA (1/P + 1/KV), weighted 1/4: one thread, ms, R50 256→256 28² s2 b8
+// P 14 KV 2 (0.57 loads per FMA) 17.0, P 7 KV 4 (0.39) 16.8, P 8 KV 2 (2 of 16 padded) 19.3;
+// R18 64→128 32² s2 b32 P 8 KV 2 12.0, P 4 KV 4 12.2, P 16 KV 1 (1.06) 13.8. A function of
+// the shape only.
+BxChoice choose_bx(int64_t Kg, int64_t OW) {
+  BxChoice best{0, 0, nullptr};
+  double best_cost = 1e300;
+  for (int kv : {4, 2, 1}) {
+    const int pmax = kv == 4 ? 7 : kv == 2 ? 14 : 28;
+    const double pk = static_cast<double>((Kg + 16 * kv - 1) / (16 * kv) * 16 * kv);
+    for (int pw = 1; pw <= pmax; ++pw) {
+      const double pp = static_cast<double>((OW + pw - 1) / pw * pw);
+      const double cost = pk * pp * (1.0 + 0.25 * (1.0 / pw + 1.0 / kv));
+      if (cost < best_cost * (1 - 1e-9)) {
+        best_cost = cost;
+        best = {pw, kv, nullptr};
       }
     }
   }
+  if (best.kv == 4) best.fn = bx_fn<4>(best.pw, std::make_integer_sequence<int, 7>{});
+  if (best.kv == 2) best.fn = bx_fn<2>(best.pw, std::make_integer_sequence<int, 14>{});
+  if (best.kv == 1) best.fn = bx_fn<1>(best.pw, std::make_integer_sequence<int, 28>{});
+  return best;
+}
+
+inline Phases phases_of(const Conv2dParams& p, const BxChoice& ch) {
+  const int64_t nbw = (p.OW + ch.pw - 1) / ch.pw;
+  return {p.sw, (p.OH - 1) * p.sh + p.R, nbw * ch.pw + (p.S - 1) / p.sw};
+}
+
+// The forward on packed weights wpk ([g][kb][c][r][s][16·KV], pack_weights with MR = 16·KV):
+// per image its phase planes, then per (group, channel block, output row) the row's pixel
+// blocks. Each output is computed by one micro-kernel call: bitwise identical for any thread
+// count (threads split images, or the (group, block, row) items of one image).
+void bx_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b, float* y,
+            const BxChoice& ch) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, T = p.R * p.S;
+  const int64_t KB = 16 * ch.kv, nkb = (Kg + KB - 1) / KB, panel = Cg * T * KB;
+  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, nbw = (p.OW + ch.pw - 1) / ch.pw;
+  const Phases q = phases_of(p, ch);
+  const int64_t cplane = q.cplane();
+  PoolBuf offb(sizeof(int64_t) * T);
+  int64_t* offp = static_cast<int64_t*>(offb.p);
+  for (int64_t r = 0; r < p.R; ++r)
+    for (int64_t s = 0; s < p.S; ++s)
+      offp[r * p.S + s] = ((s % p.sw) * q.Hp + r) * q.Wq + s / p.sw;
+  // items [i0, i1) of (g, kb, oh) of one image, its planes at zq
+  auto items = [&](const float* zq, float* yn, int64_t i0, int64_t i1) {
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t oh = it % p.OH, gk = it / p.OH, kb = gk % nkb, g = gk / nkb;
+      const int64_t k0 = g * Kg + kb * KB, mr = imin(KB, Kg - kb * KB);
+      const float* xr = zq + g * Cg * cplane + oh * p.sh * q.Wq;
+      for (int64_t bw = 0; bw < nbw; ++bw) {
+        const int64_t ow0 = bw * ch.pw;
+        ch.fn(Cg, T, offp, xr + ow0, cplane, wpk + (g * nkb + kb) * panel,
+              imin(ch.pw, p.OW - ow0), mr, b ? b + k0 : nullptr, yn + k0 * OHW + oh * p.OW + ow0,
+              OHW);
+      }
+    }
+  };
+  // + 64 floats: a block's broadcasts may read past the last plane's end (unstored pixels)
+  const size_t z_bytes = sizeof(float) * static_cast<size_t>(p.C * cplane + 64);
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(p.sw * q.Wq + 32);
+  const int64_t nitems = p.groups * nkb * p.OH;
+  if (p.N == 1) {
+    float* zq = static_cast<float*>(thread_scratch(z_bytes, kPadSlot));
+    PoolBuf row(row_bytes);
+    phase_copy(x, p.C, p.H, p.W, p.pt, p.pl, q, static_cast<float*>(row.p), zq);
+    parallel_for(nitems, 1, [&](int64_t i0, int64_t i1) { items(zq, y, i0, i1); });
+    return;
+  }
+  parallel_for(p.N, 1, [&](int64_t n0, int64_t n1) {
+    float* zq = static_cast<float*>(thread_scratch(z_bytes, kPadSlot));
+    PoolBuf row(row_bytes);
+    for (int64_t n = n0; n < n1; ++n) {
+      phase_copy(x + n * p.C * HW, p.C, p.H, p.W, p.pt, p.pl, q, static_cast<float*>(row.p),
+                 zq);
+      items(zq, y + n * p.K * OHW, 0, nitems);
+    }
+  });
 }
 
 bool strided_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                      float* y) {
   if (!strided_ok(p)) return false;
-  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, T = p.R * p.S;
-  const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  const FlatChoice ch = choose_flat(Kg, OHW);
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
+  const BxChoice ch = choose_bx(Kg, p.OW);
   if (!ch.fn) return false;
-  const Planes q = planes_of(p);
-  const int64_t nkb = (Kg + ch.mr - 1) / ch.mr, cplane = q.cplane();
-  const int64_t nseg = (OHW + 16 * ch.nv - 1) / (16 * ch.nv);
-  const int64_t CB = channel_block(Cg);
-  PoolBuf wbuf(sizeof(float) * p.groups * nkb * Cg * T * ch.mr);
+  const int64_t KB = 16 * ch.kv, nkb = (Kg + KB - 1) / KB;
+  PoolBuf wbuf(sizeof(float) * p.groups * nkb * Cg * p.R * p.S * KB);
   float* wpk = static_cast<float*>(wbuf.p);
-  pack_weights(w, p.K, Cg, p.R, p.S, p.groups, ch.mr, false, wpk);
-  PoolBuf offb(sizeof(int64_t) * T);
-  int64_t* off = static_cast<int64_t*>(offb.p);
-  tap_offsets(p, q, off);
-  // + 64 floats: a masked tail load may start past the last plane (lanes off)
-  const size_t pad_bytes = sizeof(float) * static_cast<size_t>(p.C * cplane + 64);
-  if (p.N == 1) {
-    float* xq = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
-    plane_copy(x, p.C, p.H, p.W, p.sh, p.sw, p.pt, p.pl, q, xq);
-    parallel_for(nseg, 1, [&](int64_t s0, int64_t s1) {
-      flat_segments(ch, p.groups, Cg, Kg, T, off, xq, cplane, CB, wpk, b, y, OHW, s0, s1);
-    });
-    return true;
-  }
-  parallel_for(p.N, 1, [&](int64_t n0, int64_t n1) {
-    float* xq = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
-    for (int64_t n = n0; n < n1; ++n) {
-      plane_copy(x + n * p.C * HW, p.C, p.H, p.W, p.sh, p.sw, p.pt, p.pl, q, xq);
-      flat_segments(ch, p.groups, Cg, Kg, T, off, xq, cplane, CB, wpk, b, y + n * p.K * OHW, OHW,
-                    0, nseg);
-    }
-  });
+  pack_weights(w, p.K, Cg, p.R, p.S, p.groups, KB, false, wpk);
+  bx_run(p, x, wpk, b, y, ch);
   return true;
 }
 
