@@ -1,4 +1,5 @@
-"""Strided convolutions (stride 2 and 3, the direct kernel of strided_impl.h on AVX-512 float32,
+"""Strided convolutions (stride 2 to 4, the direct kernels of strided_impl.h on AVX-512 float32:
+forward and input gradient on one micro-kernel, the weight gradient on shifted planes;
 im2col + GEMM or the batched GEMM elsewhere), forced through ``fastdl.nn.functional.conv``
 and with the automatic rule: forward, input and weight gradients against the NumPy float64
 reference (float32 and float64, every ISA) and torch, kernels 3×3, 2×2, 5×5, 7×7 and 1×1,
@@ -38,6 +39,9 @@ SHAPES = [
     (2, 3, 31, 29, 5, (11, 11), 4, 2, 1, True),    # 11×11 stride 4 (an AlexNet stem)
     (2, 4, 10, 10, 6, (3, 3), 3, 0, 1, True),      # 3-pixel rows, input columns unused
     (1, 5, 64, 61, 9, (3, 3), 2, 1, 1, True),      # 31-pixel rows (blocks of one row)
+    (2, 4, 11, 13, 6, (2, 2), 3, 0, 1, True),      # stride above the kernel: dx phases
+                                                   # without taps (zero rows and columns)
+    (2, 40, 20, 18, 36, (3, 3), 2, 1, 1, False),   # dx: 40 channels (blocks and a tail)
 ]
 
 
@@ -127,7 +131,10 @@ def test_strided_direct_matches_unforced_rule_choice():
     a = fconv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
     assert a[0] == "gemm"
     a = fconv.conv2d_algorithm((1, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
-    assert a[0] == "direct"
+    assert a[0] == "direct" and a[1] == "gemm"
+    # the input gradient on the phases of dx
+    a = fconv.conv2d_algorithm((8, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
+    assert a[:2] == ("direct", "direct")
 
 
 @pytest.mark.parametrize("stride,kernel,padding", [(2, 3, 1), (2, 5, 2), (3, 3, 0),

@@ -151,6 +151,12 @@ const char* algorithm_name(Algo a) {
 //   128 6² (3²) 1.21 / 1.02; b8 1024 6² 22.9 / 16.7; but batch 1: 512 4² 0.67 / 1.09,
 //   256 6² 0.19 / 0.29
 // → direct for the forward, except rows of at most 3 pixels in a batch of more than one.
+// The input gradient runs the same micro-kernel on the phases of dx (strided_impl.h); ms
+// torch / direct / gemm, same conditions (minimum of 4): R18 b32 64→128 32² s2 11.71 / 12.73
+// / 14.60, 128→256 16² s2 10.88 / 12.03 / 13.16, 256→512 8² s2 11.33 / 12.66 / 12.62; R50 b8
+// 128 56² s2 17.41 / 18.50 / 22.34, 256 28² s2 17.93 / 18.00 / 20.82, 512 14² s2 18.18 /
+// 19.01 / 19.65 → direct likewise, except rows of at most 3 output pixels at any batch (dx
+// of 512 4² s2 b32 10.2 / 7.8 ms, b1 1.84 / 1.30).
 // The weight gradient (the stride-1 dW tiles on shifted planes, strided_impl.h), ms torch /
 // direct / gemm (gemm's spread was wide), same VM, 2026-12-04:
 //   ResNet-50 b8 128 56² s2 21.0–21.2 / 26.1–32.0 / 44.2–65.2; 256 28² s2 26.3–26.5 /
@@ -158,7 +164,7 @@ const char* algorithm_name(Algo a) {
 //   ResNet-18 b32 64→128 32² s2 14.0 / 23.9 / 36.2; 128→256 16² s2 14.6 / 22.1 / 21.7;
 //   256→512 8² s2 18.6 / 57.0 / 19.5; MobileNetV2 stem 7.3–8.7 / 11.4–13.4 / 28.9–67.8
 // → direct for the weight gradient on output maps of 256 pixels or more, else the rules
-// below. The input gradient keeps the rules below (no strided direct kernel for it).
+// below.
 
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
@@ -184,8 +190,8 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
     if (strided_direct(p, elem) && ohw >= 256) return Algo::direct;
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
-  } else if (pass == Pass::forward && strided_direct(p, elem)) {
-    if (p.OW <= 3 && p.N > 1) return Algo::gemm;
+  } else if (strided_direct(p, elem)) {  // forward and input gradient
+    if (p.OW <= 3 && (p.N > 1 || pass == Pass::input_grad)) return Algo::gemm;
   } else {
     if ((red >= 1024 && !pointwise) || (small_map && red >= 256)) return Algo::gemm;
   }

@@ -17,9 +17,10 @@
 //    row × 16·KV output channels in zmm accumulators (packed weight vectors, broadcast
 //    inputs) on the image's column-phase planes (the padded image deinterleaved by columns,
 //    so a row's pixels read consecutive floats at any stride), the tile transposed out to
-//    NCHW; the weight gradient runs the stride-1 dW tiles on per-(row phase, column tap)
-//    planes whose row pitch is the output width. The input gradient of a strided layer takes
-//    the GEMM paths below.
+//    NCHW; the input gradient runs the same micro-kernel per phase of dx (pixels (sh·i + a,
+//    sw·j + b): a stride-1 correlation of the padded dy with the taps of that phase), the
+//    phases interleaved into dx row by row; the weight gradient runs the stride-1 dW tiles on
+//    per-(row phase, column tap) planes whose row pitch is the output width.
 //  * Winograd F(2×2, 3×3) / F(4×4, 3×3) for 3×3 stride-1 layers, all three passes
 //    (winograd_impl.h; the rule and accuracy in conv.cpp and conv.py's conv_algorithm).
 //  * otherwise: per image, per group, im2col into a per-thread scratch tile of output rows

@@ -240,6 +240,7 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
                      float* y);
 bool strided_backward_weight(const Conv2dParams& p, const float* x, const float* dy,
                              float* dw);
+bool strided_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx);
 
 bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
                     float* y) {
@@ -258,7 +259,8 @@ bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const
 // dx = the stride-1 convolution of dy, zero-padded by (R−1−pt, S−1−pl), with the flipped,
 // transposed weights; output H × W.
 bool direct_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx) {
-  if (!direct_ok(p) || p.H <= 0 || p.W <= 0) return false;
+  if (!direct_ok(p)) return strided_backward_input(p, w, dy, dx);
+  if (p.H <= 0 || p.W <= 0) return false;
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
   Conv2dParams q = p;
   q.C = p.K; q.H = p.OH; q.W = p.OW;

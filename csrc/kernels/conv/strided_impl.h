@@ -14,6 +14,9 @@
 // ran these at 86, 96 and 98: its pixel vectors were padded (196 pixels in 7 × 32) and its
 // planes, built 1.5× the input, took 5–8 % of the time.
 //
+// Input gradient: the same micro-kernel per phase (a, b) of dx, dx's channels as its output
+// channels and dy's as its input channels (below, at strided_backward_input).
+//
 // Weight gradient: shifted planes. Per input channel and per row phase a < min(sh, R) and
 // column tap s < S,
 //   X_as[i][ow] = x[sh·i + a − pt][sw·ow + s − pl]   (0 outside x),  i < OH + (R−1)/sh,
@@ -329,6 +332,172 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
   float* wpk = static_cast<float*>(wbuf.p);
   pack_weights(w, p.K, Cg, p.R, p.S, p.groups, KB, false, wpk);
   bx_run(p, x, wpk, b, y, ch);
+  return true;
+}
+
+// ---- input gradient: the forward's micro-kernel on the phases of dx ------------------------
+// dx pixel (h, w) = (sh·i + a, sw·j + b) for row phase a < sh and column phase b < sw:
+//   dx[c][h][w] = Σ_k Σ_{(r, s) of phase (a, b)} w[k][c][r][s] · dy[k][i + m_r][j + n_s],
+// the taps of the phase being r ≡ a + pt (mod sh) and s ≡ b + pl (mod sw), with
+// m_r = (a + pt − r)/sh and n_s = (b + pl − s)/sw: per phase, a stride-1 correlation of the
+// zero-padded dy with a subset of the taps, which ukr_bx runs with dy's channels as its input
+// channels and dx's as its output channels. Each row of phase outputs (all column phases, one
+// block of channels) is written to a small buffer and interleaved into the dx row.
+struct DxTaps {
+  int64_t sh, sw, PT, PL;           // dy's padding in the padded copy
+  int64_t Hd, Wd;                   // the padded copy's rows and columns
+  int64_t T[16];                    // taps per phase a·sw + b
+  int64_t off[16][64];              // tap offsets into the padded copy
+  int64_t rs[16][64];               // tap (r·S + s) of each
+};
+
+inline int64_t mod_pos(int64_t v, int64_t m) { return ((v % m) + m) % m; }
+
+// The taps of every phase (at most 4 × 4 phases, 64 taps per phase: strided_dx_ok).
+void dx_taps(const Conv2dParams& p, int64_t Hph, int64_t Wcols, DxTaps& d) {
+  d.sh = p.sh;
+  d.sw = p.sw;
+  int64_t mlo = 0, mhi = 0, nlo = 0, nhi = 0;
+  for (int64_t a = 0; a < p.sh; ++a)
+    for (int64_t r = 0; r < p.R; ++r)
+      if (mod_pos(a + p.pt - r, p.sh) == 0) {
+        mlo = imin(mlo, (a + p.pt - r) / p.sh);
+        mhi = imax(mhi, (a + p.pt - r) / p.sh);
+      }
+  for (int64_t b = 0; b < p.sw; ++b)
+    for (int64_t s = 0; s < p.S; ++s)
+      if (mod_pos(b + p.pl - s, p.sw) == 0) {
+        nlo = imin(nlo, (b + p.pl - s) / p.sw);
+        nhi = imax(nhi, (b + p.pl - s) / p.sw);
+      }
+  d.PT = -mlo;
+  d.PL = -nlo;
+  d.Hd = d.PT + Hph + mhi;
+  d.Wd = d.PL + Wcols + nhi;
+  for (int64_t a = 0; a < p.sh; ++a)
+    for (int64_t b = 0; b < p.sw; ++b) {
+      const int64_t ph = a * p.sw + b;
+      int64_t t = 0;
+      for (int64_t r = 0; r < p.R; ++r) {
+        if (mod_pos(a + p.pt - r, p.sh)) continue;
+        for (int64_t s = 0; s < p.S; ++s) {
+          if (mod_pos(b + p.pl - s, p.sw)) continue;
+          d.off[ph][t] = (d.PT + (a + p.pt - r) / p.sh) * d.Wd + d.PL + (b + p.pl - s) / p.sw;
+          d.rs[ph][t] = r * p.S + s;
+          ++t;
+        }
+      }
+      d.T[ph] = t;
+    }
+}
+
+// The strided input gradients this path runs: strides up to 4 each way (at most 16 phases),
+// at most 64 taps per phase.
+bool strided_dx_ok(const Conv2dParams& p) {
+  return strided_ok(p) && p.sw <= 4 && p.H > 0 && p.W > 0 &&
+         ((p.R + p.sh - 1) / p.sh) * ((p.S + p.sw - 1) / p.sw) <= 64;
+}
+
+bool strided_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx) {
+  if (!strided_dx_ok(p)) return false;
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, RS = p.R * p.S;
+  const int64_t sh = p.sh, sw = p.sw, HW = p.H * p.W, OHW = p.OH * p.OW;
+  const int64_t Hph = (p.H + sh - 1) / sh, Wph = (p.W + sw - 1) / sw;
+  const BxChoice ch = choose_bx(Cg, Wph);
+  if (!ch.fn) return false;
+  const int64_t KB = 16 * ch.kv, ncb = (Cg + KB - 1) / KB, nbw = (Wph + ch.pw - 1) / ch.pw;
+  const int64_t Wcols = nbw * ch.pw;  // phase columns computed per row (the last block's
+                                      // extra ones are dropped by the interleave)
+  DxTaps d;
+  dx_taps(p, Hph, Wcols, d);
+  const int64_t nph = sh * sw, dplane = d.Hd * d.Wd;
+  // packed weights, per phase [g][cb][k][t][KB]: w[g·Kg + k][cb·KB + cc][r_t][s_t]
+  int64_t wofs[17];
+  wofs[0] = 0;
+  for (int64_t ph = 0; ph < nph; ++ph)
+    wofs[ph + 1] = wofs[ph] + p.groups * ncb * Kg * d.T[ph] * KB;
+  PoolBuf wbuf(sizeof(float) * (wofs[nph] + 16));
+  float* wpk = static_cast<float*>(wbuf.p);
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t cb = 0; cb < ncb; ++cb)
+      for (int64_t k = 0; k < Kg; ++k) {
+        const float* wk = w + (g * Kg + k) * Cg * RS;
+        for (int64_t ph = 0; ph < nph; ++ph) {
+          const int64_t T = d.T[ph];
+          float* o = wpk + wofs[ph] + ((g * ncb + cb) * Kg + k) * T * KB;
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t cc = 0; cc < KB; ++cc) {
+              const int64_t c = cb * KB + cc;
+              o[t * KB + cc] = c < Cg ? wk[c * RS + d.rs[ph][t]] : 0.0f;
+            }
+        }
+      }
+  // row-phase row i of one image, channel block (g, cb): every column phase into rb
+  // (sw × KB × Wcols), then interleaved into dx's row sh·i + a
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
+                                      8);
+  auto item = [&](const float* dyp, float* dxn, float* rb, int64_t g, int64_t cb, int64_t a,
+                  int64_t i) {
+    const int64_t h = sh * i + a;
+    if (h >= p.H) return;
+    const int64_t mr = imin(KB, Cg - cb * KB);
+    for (int64_t b = 0; b < sw; ++b) {
+      const int64_t ph = a * sw + b, T = d.T[ph];
+      float* rbb = rb + b * KB * Wcols;
+      if (T == 0) {
+        fill(rbb, KB * Wcols, 0.0f);
+        continue;
+      }
+      const float* wp = wpk + wofs[ph] + (g * ncb + cb) * Kg * T * KB;
+      const float* x0 = dyp + g * Kg * dplane + i * d.Wd;
+      for (int64_t bw = 0; bw < nbw; ++bw) {
+        const int64_t j0 = bw * ch.pw;
+        ch.fn(Kg, T, d.off[ph], x0 + j0, dplane, wp, ch.pw, mr, nullptr, rbb + j0, Wcols);
+      }
+    }
+    for (int64_t cc = 0; cc < mr; ++cc) {
+      float* dst = dxn + ((g * Cg + cb * KB + cc) * p.H + h) * p.W;
+      const float* r0 = rb + cc * Wcols;
+      if (sw == 1) {
+        std::memcpy(dst, r0, sizeof(float) * p.W);
+      } else if (sw == 2) {
+        const float* r1 = r0 + KB * Wcols;
+        for (int64_t j = 0; j < Wph; j += 16) {
+          const __m512 v0 = _mm512_loadu_ps(r0 + j), v1 = _mm512_loadu_ps(r1 + j);
+          _mm512_mask_storeu_ps(dst + 2 * j, lane_mask(p.W - 2 * j),
+                                _mm512_permutex2var_ps(v0, lo, v1));
+          _mm512_mask_storeu_ps(dst + 2 * j + 16, lane_mask(p.W - 2 * j - 16),
+                                _mm512_permutex2var_ps(v0, hi, v1));
+        }
+      } else {
+        for (int64_t x = 0; x < p.W; ++x) dst[x] = r0[(x % sw) * KB * Wcols + x / sw];
+      }
+    }
+  };
+  const int64_t nitems = p.groups * ncb * sh * Hph;
+  const size_t d_bytes = sizeof(float) * static_cast<size_t>(p.K * dplane + 64);
+  const size_t rb_bytes = sizeof(float) * static_cast<size_t>(sw * KB * Wcols + 32);
+  auto items = [&](const float* dyp, float* dxn, int64_t i0, int64_t i1) {
+    PoolBuf rb(rb_bytes);
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t i = it % Hph, r1 = it / Hph, a = r1 % sh, gc = r1 / sh;
+      item(dyp, dxn, static_cast<float*>(rb.p), gc / ncb, gc % ncb, a, i);
+    }
+  };
+  if (p.N == 1) {
+    float* dyp = static_cast<float*>(thread_scratch(d_bytes, kPadSlot));
+    pad_copy(dy, p.K, p.OH, p.OW, d.PT, d.PL, d.Hd, d.Wd, dyp);
+    parallel_for(nitems, 1, [&](int64_t i0, int64_t i1) { items(dyp, dx, i0, i1); });
+    return true;
+  }
+  parallel_for(p.N, 1, [&](int64_t n0, int64_t n1) {
+    float* dyp = static_cast<float*>(thread_scratch(d_bytes, kPadSlot));
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_copy(dy + n * p.K * OHW, p.K, p.OH, p.OW, d.PT, d.PL, d.Hd, d.Wd, dyp);
+      items(dyp, dx + n * p.C * HW, 0, nitems);
+    }
+  });
   return true;
 }
 
