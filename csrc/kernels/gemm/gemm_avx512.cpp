@@ -82,8 +82,18 @@ __attribute__((noinline)) void ukr_tile(int64_t k, const typename V::T* a, int64
     a += csa;
     b += rsb;
   }
-  // The tile leaves registers here; the epilogue is a separate function so the register
-  // allocation of the loop above is not disturbed by it.
+  // The tile leaves registers here. C = acc on a full tile (alpha 1, beta 0: the common
+  // case) is stored straight from the registers, bitwise what finish() writes (1·acc);
+  // otherwise the epilogue is a separate function so the register allocation of the loop
+  // above is not disturbed by it. A 16-deep product (MobileNetV2's 16→96 expansion at 112²,
+  // batch 1) spent a quarter of its time in the buffered epilogue.
+  if (mr == MR && nr == NR && alpha == T(1) && beta == T(0)) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v].store(c + i * ldc + v * W);
+    return;
+  }
   alignas(64) T buf[MR * NR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
