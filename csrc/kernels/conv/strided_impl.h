@@ -8,11 +8,15 @@
 // zero-padded image deinterleaved by columns, one plane per column phase s % sw), so the P
 // pixels of a tap are P consecutive floats whatever the stride: no shuffles in the loop, no
 // im2col copies, and no padded pixels beyond the end of each row. The tile is transposed out
-// to NCHW in 16×16 register blocks. Measured, one thread, GFLOP/s (torch 2.13 in brackets):
-// R50 256→256 28² s2 b8 110 (98), R18 128→256 16² s2 b32 107 (111), R50 128→128 56² s2 107
-// (91); the previous kernel (pixels in lanes, weights broadcast, flattened shifted planes)
-// ran these at 86, 96 and 98: its pixel vectors were padded (196 pixels in 7 × 32) and its
-// planes, built 1.5× the input, took 5–8 % of the time.
+// to NCHW in 16×16 register blocks. Measured, one thread, CPU time, GFLOP/s of the _C call
+// (torch 2.13 in the same run in brackets), 2026-12-05: R50 256→256 28² s2 b8 108.7 (113.3),
+// R18 128→256 16² s2 b32 105.0 (115.9), R50 128→128 56² s2 b8 104.3 (105.4); the previous
+// kernel (pixels in lanes, weights broadcast, flattened shifted planes) ran them at 86.1,
+// 95.6 and 97.8 earlier that day (torch 97.7, 111.1, 91.0): its pixel vectors were padded
+// (196 pixels in 7 × 32) and its planes, 1.5× the input, were built by scalar copies for
+// rows under 16 pixels (7–8 % of the time). The micro-kernel alone, on data in cache, runs
+// at ~113 of the 117 GFLOP/s FMA peak; the rest is the copy, the packing and the tile
+// transposes.
 //
 // Input gradient: the same micro-kernel per phase (a, b) of dx, dx's channels as its output
 // channels and dy's as its input channels (below, at strided_backward_input).
@@ -186,8 +190,9 @@ void store_tile(const float* tile, int64_t pe, int64_t mr, const float* bias, fl
 // One block of P pixels of an output row × 16·KV output channels, all C channels:
 //   y[k][p] = bias[k] + Σ_{c<C, t<T} wp[(c·T + t)·16·KV + k] · x0[c·cplane + off[t] + p]
 // for p < pe, k < mr: P·KV zmm accumulators (pixels × channel vectors), per (c, t) KV weight
-// vectors and P broadcast input values. GCC's predictive commoning is off: across the taps of
-// a row it carried the broadcast values through the stack (76 against 110 GFLOP/s).
+// vectors and P broadcast input values. GCC's predictive commoning is off: on a version that
+// addressed the taps as row[2·p + s] it carried one tap's broadcast values into the next
+// through the stack (76 against 109 GFLOP/s).
 template <int P, int KV>
 __attribute__((optimize("no-predictive-commoning"))) void ukr_bx(
     int64_t C, int64_t T, const int64_t* off, const float* x0, int64_t cplane,
@@ -239,10 +244,11 @@ BxUkr bx_fn(int pw, std::integer_sequence<int, Ps...>) {
 // Register blocking for Kg output channels over output rows of OW pixels: P·KV <= 28
 // accumulators, P <= 14 (KV 2), <= 7 (KV 4), <= 28 (KV 1). The cost counts the padded
 // channels and pixels (a row's last block may run past OW; its extra pixels are not stored)
-// and the loads per FMA (1/P + 1/KV), weighted 1/4: one thread, ms, R50 256→256 28² s2 b8
-// P 14 KV 2 (0.57 loads per FMA) 17.0, P 7 KV 4 (0.39) 16.8, P 8 KV 2 (2 of 16 padded) 19.3;
-// R18 64→128 32² s2 b32 P 8 KV 2 12.0, P 4 KV 4 12.2, P 16 KV 1 (1.06) 13.8. A function of
-// the shape only.
+// and the loads per FMA (1/P + 1/KV), weighted 1/4: a standalone copy of the kernel, one
+// thread, ms, R50 256→256 28² s2 b8 P 14 KV 2 (0.57 loads per FMA) 17.0, P 7 KV 4 (0.39)
+// 16.8, P 8 KV 2 (2 of 16 pixels padded) 19.3; R18 64→128 32² s2 b32 P 8 KV 2 12.0, P 4 KV 4
+// 12.2; R18 128→256 16² s2 P 8 KV 2 11.4, P 4 KV 4 11.3, P 14 KV 2 (6 of 14 padded) 19.2.
+// A function of the shape only.
 BxChoice choose_bx(int64_t Kg, int64_t OW) {
   BxChoice best{0, 0, nullptr};
   double best_cost = 1e300;
