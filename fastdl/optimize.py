@@ -5,8 +5,7 @@ import copy
 
 import numpy as np
 
-from . import _C, nn
-from .nn.functional.conv import _conv2d_act
+from . import nn
 from .nn.modules.normalization import _hooked
 from .nn.utils.fusion import fuse_conv_bn_eval
 
@@ -28,21 +27,9 @@ class _ConvAct(nn.Module):
             self._bounds = (0.0, 6.0)
         else:
             self._bounds = (float(act.min_val), float(act.max_val))
-        codes = _C.eltwise_acts
-        self._act = (codes["relu"], []) if self._bounds is None else \
-            (codes["hardtanh"], list(self._bounds))
 
     def forward(self, x):
-        c = self.conv
-        if type(c) is nn.Conv2d and not c._has_hooks and c.padding_mode == "zeros":
-            # the activation inside the convolution's kernel call where the graph-free path
-            # runs (no second pass from Python over the output)
-            y, done = _conv2d_act(x, c.weight, c.bias, c.stride, c.padding, c.dilation,
-                                  c.groups, self._act)
-            if done:
-                return y
-        else:
-            y = c(x)
+        y = self.conv(x)
         if self._bounds is None:
             return nn.functional.relu(y, inplace=True)
         return nn.functional.hardtanh(y, self._bounds[0], self._bounds[1], inplace=True)

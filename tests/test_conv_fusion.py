@@ -125,66 +125,6 @@ def test_optimize_for_inference_folds_clamp_activations(act, rng):
     assert got.min() >= float(want.min()) - 1e-6 and got.max() <= float(want.max()) + 1e-6
 
 
-@pytest.mark.parametrize("act", [lambda: nn.ReLU6(), lambda: nn.Hardtanh(-0.5, 0.7),
-                                 lambda: nn.ReLU()])
-@pytest.mark.parametrize("shape", [(1, 8, 9, 9, 3, 1, 1), (2, 16, 12, 12, 3, 2, 1),
-                                   (1, 16, 7, 7, 1, 1, 1), (1, 16, 8, 8, 3, 1, 16)],
-                         ids=["3x3", "3x3s2", "1x1", "depthwise"])
-def test_fused_activation_runs_in_the_conv_call(act, shape, rng, monkeypatch):
-    """The fused conv + ReLU/Hardtanh module applies the activation inside the convolution's
-    _C call in the graph-free float32 path (no eltwise call): bitwise the convolution followed
-    by F.relu/F.hardtanh, NaN and the clamp bounds included; float64 and a graph (input that
-    requires grad) take the separate activation and agree too."""
-    N, C, H, W, k, st, g = shape
-    conv = nn.Conv2d(C, 16, k, stride=st, padding=k // 2, groups=g).eval()
-    m = nn.Sequential(conv, nn.BatchNorm2d(16), act()).eval()
-    fast = fastdl.optimize_for_inference(m)
-    fused = fast[0]
-    assert type(fused).__name__ == "_ConvAct"
-    xa = (rng.standard_normal((N, C, H, W)) * 4).astype(np.float32)
-    xa[0, 0, 1, 2] = np.nan
-    x = fastdl.tensor(xa)
-    a = fused.act
-    bounds = {nn.ReLU6: (0.0, 6.0), nn.Hardtanh: (-0.5, 0.7)}.get(type(a))
-    ref_act = (lambda y: nn.functional.relu(y)) if bounds is None else \
-        (lambda y: nn.functional.hardtanh(y, *bounds))
-    with fastdl.no_grad():
-        want = ref_act(fused.conv(x)).numpy()
-    from fastdl import _C
-    calls = []
-    real = _C.eltwise_forward
-    monkeypatch.setattr(_C, "eltwise_forward", lambda *a_, **k_: calls.append(1) or real(*a_, **k_))
-    with fastdl.no_grad():
-        got = fast(x).numpy()
-    assert calls == []
-    assert np.array_equal(got, want, equal_nan=True) and np.isnan(got).any()
-    lo, hi = (0.0, np.inf) if bounds is None else bounds
-    assert np.nanmin(got) >= lo and np.nanmax(got) <= hi
-    monkeypatch.setattr(_C, "eltwise_forward", real)
-    xg = fastdl.tensor(xa, requires_grad=True)  # the recorded path: a separate activation
-    assert np.array_equal(fast(xg).detach().numpy(), want, equal_nan=True)
-    fast64 = fastdl.optimize_for_inference(m.double())
-    with fastdl.no_grad():
-        y64 = fast64(fastdl.tensor(xa.astype(np.float64))).numpy()
-    assert_close(np.nan_to_num(y64), np.nan_to_num(want), rtol=1e-4, atol=1e-4)
-
-
-def test_conv_act_argument_errors():
-    from fastdl import _C
-    x = np.ones((1, 2, 4, 4), np.float32)
-    w = np.ones((3, 2, 3, 3), np.float32)
-    geo = (1, 1, 1, 1, 1, 1, 1, 1, 1)
-    codes = _C.eltwise_acts
-    with pytest.raises(ValueError, match="act must be"):
-        _C.conv2d_forward(x, w, None, *geo, codes["sigmoid"], [])
-    with pytest.raises(ValueError, match="hardtanh act_params"):
-        _C.conv2d_forward(x, w, None, *geo, codes["hardtanh"], [1.0, 0.0])
-    with pytest.raises(ValueError, match="hardtanh act_params"):
-        _C.conv2d_forward(x, w, None, *geo, codes["hardtanh"], [1.0])
-    y = _C.conv2d_forward(x, w, None, *geo, codes["hardtanh"], [-1.0, 5.0])
-    assert y.max() == 5.0 and y.min() >= -1.0
-
-
 def test_optimize_for_inference_leaves_hooked_activation(rng):
     m = _seq_model(rng)
     seen = []

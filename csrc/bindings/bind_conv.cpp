@@ -8,7 +8,6 @@
 #include "bindings/util.h"
 #include "common/checks.h"
 #include "kernels/conv/conv.h"
-#include "kernels/eltwise/eltwise.h"
 
 namespace fastdl {
 namespace {
@@ -58,35 +57,9 @@ Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int
   return p;
 }
 
-// The activation a forward may apply in place on its output (act = -1: none): ReLU or
-// Hardtanh (params: min, max), the eltwise kernels of F.relu / F.hardtanh, so the result is
-// bitwise the convolution followed by that call. Checked here; returns the kernel's params.
-struct OutAct {
-  int act = -1;
-  double prm[3] = {0.0, 0.0, 0.0};
-};
-
-OutAct out_act(int act, const std::vector<double>& prm) {
-  OutAct a;
-  if (act < 0) return a;
-  if (act != eltwise::kRelu && act != eltwise::kHardtanh)
-    bad("act must be -1 (none), relu (" + S(eltwise::kRelu) + ") or hardtanh (" +
-        S(eltwise::kHardtanh) + "), got " + S(act));
-  if (act == eltwise::kHardtanh && (prm.size() != 2 || !(prm[0] <= prm[1])))
-    bad("hardtanh act_params must be (min_val, max_val) with min_val <= max_val");
-  a.act = act;
-  for (size_t i = 0; i < prm.size() && i < 3; ++i) a.prm[i] = prm[i];
-  return a;
-}
-
-template <class T>
-void apply_act(const OutAct& a, T* y, int64_t n) {
-  if (a.act >= 0) eltwise::act_forward(a.act, y, y, n, a.prm);
-}
-
 template <class T>
 py::object forward_t(const py::array& x, const py::array& w, const py::object& b,
-                     const Conv2dParams& p, const OutAct& act = OutAct()) {
+                     const Conv2dParams& p) {
   const T* bp = nullptr;
   py::array ba;
   if (!b.is_none()) {
@@ -100,7 +73,6 @@ py::object forward_t(const py::array& x, const py::array& w, const py::object& b
   {
     py::gil_scoped_release nogil;
     conv::conv2d_forward(p, xp, wp, bp, yp);
-    apply_act(act, yp, p.N * p.K * p.OH * p.OW);
   }
   return std::move(y);
 }
@@ -118,13 +90,11 @@ void check_bias(const py::array& x, const py::object& b, const Conv2dParams& p) 
 
 py::object conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
                           int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
-                          int64_t pr, int64_t dh, int64_t dw, int64_t groups, int act,
-                          const std::vector<double>& act_params) {
+                          int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
   Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
   check_bias(x, b, p);
-  const OutAct a = out_act(act, act_params);
-  if (is_f32(x)) return forward_t<float>(x, w, b, p, a);
-  return forward_t<double>(x, w, b, p, a);
+  if (is_f32(x)) return forward_t<float>(x, w, b, p);
+  return forward_t<double>(x, w, b, p);
 }
 
 // The weight transform of the forward pass for this geometry (input x: its shape only), done
@@ -153,15 +123,14 @@ py::object conv2d_pack_weight(const py::array& x, const py::array& w, int64_t sh
 py::object conv2d_forward_packed(const py::array& x, const py::array& w, const py::array& wpk,
                                  const py::object& b, int64_t sh, int64_t sw, int64_t pt,
                                  int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
-                                 int64_t groups, int act, const std::vector<double>& act_params) {
+                                 int64_t groups) {
   Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
   check_bias(x, b, p);
-  const OutAct a = out_act(act, act_params);
-  if (!is_f32(x)) return forward_t<double>(x, w, b, p, a);
+  if (!is_f32(x)) return forward_t<double>(x, w, b, p);
   const int64_t n = conv::conv2d_packed_size(p);
   if (n <= 0 || !is_f32(wpk) || wpk.ndim() != 1 || wpk.shape(0) != n ||
       !(wpk.flags() & py::array::c_style))
-    return forward_t<float>(x, w, b, p, a);
+    return forward_t<float>(x, w, b, p);
   const float* bp = b.is_none() ? nullptr : cptr<float>(py::reinterpret_borrow<py::array>(b));
   py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
   const float* xp = cptr<float>(x);
@@ -171,7 +140,6 @@ py::object conv2d_forward_packed(const py::array& x, const py::array& w, const p
   {
     py::gil_scoped_release nogil;
     conv::conv2d_forward_packed(p, xp, wp, kp, bp, yp);
-    apply_act(a, yp, p.N * p.K * p.OH * p.OW);
   }
   return std::move(y);
 }
@@ -269,11 +237,8 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_forward", &conv2d_forward, py::arg("input"), py::arg("weight"),
         py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),
-        py::arg("dil_w"), py::arg("groups"), py::arg("act") = -1,
-        py::arg("act_params") = std::vector<double>(),
-        "y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays; act (an "
-        "eltwise_acts code: relu, or hardtanh with act_params (min, max)) applied to y in "
-        "place, bitwise as eltwise_forward.");
+        py::arg("dil_w"), py::arg("groups"),
+        "y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.");
   m.def("conv2d_pack_weight", &conv2d_pack_weight, py::arg("input"), py::arg("weight"),
         py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"),
         py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"),
@@ -282,8 +247,7 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_forward_packed", &conv2d_forward_packed, py::arg("input"), py::arg("weight"),
         py::arg("packed"), py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"),
         py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
-        py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"), py::arg("act") = -1,
-        py::arg("act_params") = std::vector<double>(),
+        py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"),
         "conv2d_forward with a weight packed by conv2d_pack_weight for the same geometry.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
         py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),

@@ -299,7 +299,6 @@ class _ConvOp(_Op):
 # replaced. Writes that bypass the version counter (into the array of ``w.numpy()``) are not
 # seen: call ``clear_weight_cache()`` after them.
 _PACKS = {}
-_NO_ACT = (-1, ())  # no activation in the kernel call (conv2d_forward's defaults)
 _MAX_GEOMETRIES = 4  # per weight; more distinct input shapes reset that weight's entries
 
 
@@ -313,18 +312,15 @@ def clear_weight_cache():
     _PACKS.clear()
 
 
-def _forward_packed(x, w, b, cfg, act=_NO_ACT):
+def _forward_packed(x, w, b, cfg):
     """The graph-free float32 forward on the cached packed weight (the plain forward where
-    the shape has no packed plan), or None for other dtypes (the caller runs the op).
-    ``act``: (eltwise code, params) of a ReLU/Hardtanh the kernel call applies to its output
-    in place (``_conv2d_act``), or ``_NO_ACT``; the result is then (y, applied)."""
+    the shape has no packed plan), or None for other dtypes (the caller runs the op)."""
     wa = w._array
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
     ba = None if b is None else b._array
     if _nhwc_pointwise(x._array, wa, ba, cfg):
-        y = Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0])
-        return y if act is _NO_ACT else (y, False)
+        return Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0])
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
@@ -340,16 +336,14 @@ def _forward_packed(x, w, b, cfg, act=_NO_ACT):
         hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]), w4)
     ba = None if b is None else np.ascontiguousarray(b._array)
     if hit[2] is None:  # no packed plan for this shape: the plain forward, still graph-free
-        y = _C.conv2d_forward(x4, hit[3], ba, *cfg[3:], *act)
+        y = _C.conv2d_forward(x4, hit[3], ba, *cfg[3:])
     else:
-        y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:], *act)
+        y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:])
     xa = x._array
     if (not xa.flags.c_contiguous and _cl_only(xa)) or \
             (not wa.flags.c_contiguous and xa.ndim == 4 and _cl_only(wa)):
-        y = Tensor._make(_to_cl(y))  # channels last in, channels last out (as _ConvOp)
-    else:
-        y = Tensor._make(y.reshape(cfg[2]))
-    return y if act is _NO_ACT else (y, True)
+        return Tensor._make(_to_cl(y))  # channels last in, channels last out (as _ConvOp)
+    return Tensor._make(y.reshape(cfg[2]))
 
 
 def _operands(fn, nd, input, weight, bias, groups, weight_layout):
@@ -382,7 +376,7 @@ def _plain(v):
     return c is int or c is str or (c is tuple and all(e.__class__ is int for e in v))
 
 
-def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups, act=_NO_ACT):
+def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
     key = None
     if isinstance(input, Tensor) and isinstance(weight, Tensor) and groups.__class__ is int \
             and _plain(stride) and _plain(padding) and _plain(dilation):
@@ -396,7 +390,7 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups, act=_N
                    padding, dilation, groups)
         cfg = _GEOMETRY.get(key) if key is not None else None
         if cfg is not None:
-            return _run_conv(input, weight, bias, cfg, act)
+            return _run_conv(input, weight, bias, cfg)
     cfg = _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups)
     x, w, b = cfg[-1]
     cfg = cfg[:-1]
@@ -404,32 +398,18 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups, act=_N
         if len(_GEOMETRY) >= _MAX_GEOMETRY:
             _GEOMETRY.clear()
         _GEOMETRY[key] = cfg
-    return _run_conv(x, w, b, cfg, act)
+    return _run_conv(x, w, b, cfg)
 
 
-def _run_conv(x, w, b, cfg, act=_NO_ACT):
+def _run_conv(x, w, b, cfg):
     """The checked convolution: graph-free on the packed weight where nothing needs a
-    gradient and the packed path exists, else the recorded op. With ``act`` (see
-    ``_conv2d_act``) the result is (y, whether the activation was applied)."""
+    gradient and the packed path exists, else the recorded op."""
     if not (_state.grad and (x.requires_grad or w.requires_grad or
                              (b is not None and b.requires_grad))):
-        y = _forward_packed(x, w, b, cfg, act)
+        y = _forward_packed(x, w, b, cfg)
         if y is not None:
             return y
-    y = _ConvOp.apply(x, w, b, cfg)
-    return y if act is _NO_ACT else (y, False)
-
-
-def _conv2d_act(input, weight, bias, stride, padding, dilation, groups, act):
-    """``F.conv2d`` for a convolution whose output a ReLU or Hardtanh overwrites in place
-    (``fastdl.optimize_for_inference``'s fused modules): ``act`` = (eltwise code, params).
-    Returns (y, applied): in the graph-free float32 path the activation runs inside the
-    convolution's own kernel call (bitwise ``F.relu``/``F.hardtanh`` on its output) and
-    applied is True; otherwise the caller applies it.
-
-    Example: ``y, done = _conv2d_act(x, w, b, 1, 1, 1, 1, (_C.eltwise_acts["relu"], []))``
-    """
-    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, act)
+    return _ConvOp.apply(x, w, b, cfg)
 
 
 def _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups):
