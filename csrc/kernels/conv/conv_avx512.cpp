@@ -194,9 +194,11 @@ void pack_weights(const float* w, int64_t K, int64_t Cg, int64_t R, int64_t S, i
   if (!flip) {
     // each output channel's weights are one contiguous run of KK = Cg·R·S: 16 channels ×
     // 16 positions at a time through a register transpose when MR is a multiple of 16 (a
-    // 512→512 3×3 weight, 9.4 MB: the scalar loop took ~2 ms of a 19 ms batch-8 forward)
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t kb = 0; kb < nkb; ++kb) {
+    // 512→512 3×3 weight, 9.4 MB: the scalar loop took ~2 ms of a 19 ms batch-8 forward),
+    // panels split between the threads
+    parallel_for(groups * nkb, grain_for(KK * MR), [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t g = q / nkb, kb = q % nkb;
         float* o = out + (g * nkb + kb) * KK * MR;
         const int64_t m16 = MR % 16 == 0 ? MR : 0;  // channels through the transposes
         for (int64_t m0 = 0; m0 < m16; m0 += 16) {
@@ -219,6 +221,7 @@ void pack_weights(const float* w, int64_t K, int64_t Cg, int64_t R, int64_t S, i
           for (int64_t i = 0; i < KK; ++i) o[i * MR + m] = k < Kg ? src[i] : 0.0f;
         }
       }
+    });
     return;
   }
   for (int64_t g = 0; g < groups; ++g)
