@@ -149,3 +149,37 @@ def test_strided_gradcheck(stride, kernel, padding):
             with use_isa(isa), fconv.conv_algorithm(algo):
                 assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride,
                                                           padding=padding), [x, w, b]), isa
+
+
+def _random_strided_shapes(count, seed):
+    """Random small strided geometries: strides 2–4 each way, kernels 1–6, padding up to
+    beyond the kernel, groups, channel counts around the 16-lane blocks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        g = int(rng.choice([1, 1, 2, 3]))
+        C, K = g * int(rng.integers(1, 20)), g * int(rng.integers(1, 40))
+        kh, kw = (int(v) for v in rng.integers(1, 7, 2))
+        sh, sw = (int(v) for v in rng.integers(2, 5, 2))
+        ph, pw = (int(v) for v in rng.integers(0, 6, 2))
+        H, W = (int(v) for v in rng.integers(1, 24, 2))
+        if H + 2 * ph < kh or W + 2 * pw < kw:
+            continue
+        out.append((int(rng.integers(1, 4)), C, H, W, K, (kh, kw), (sh, sw), (ph, pw), g,
+                    bool(rng.integers(0, 2))))
+    return out
+
+
+@pytest.mark.parametrize("shape", _random_strided_shapes(24, 7), ids=_ids)
+def test_strided_random_geometries_direct(shape):
+    """The direct kernels (forward and input gradient on the phases of dx, forced) on random
+    geometries — padding larger than the kernel, strides above it, empty phases — against
+    the float64 reference, and 1 = 2 threads bitwise."""
+    x, w, b, gy, kw, ref = _operands(shape, np.float32, seed=4)
+    with fconv.conv_algorithm("direct"):
+        got = _run(x, w, b, gy, **kw)
+    for name, u, v in zip(("y", "dx", "dw", "db"), got, ref):
+        assert_close(u, v, **_tol(np.float32), msg=f"{name}: ")
+    with fconv.conv_algorithm("direct"):
+        assert_thread_invariant(lambda: list(_run(x, w, b, gy, **kw)), "avx512"
+                                if "avx512" in isa_paths() else isa_paths()[-1])
