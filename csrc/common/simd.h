@@ -263,6 +263,18 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
+// The 16×16 block of rows src[i·ld + 0..16) (lanes outside `mask` and rows from `rows` on
+// read as zero), transposed: r[c] = column c of the block (masked loads: no access past a
+// row's last wanted lane). The transposing copies of gemm's packs, tensorops' layout copies
+// and conv's weight packing.
+inline void load_transpose16(const float* src, int64_t ld, int rows, __mmask16 mask,
+                             __m512 r[16]) {
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(mask, src + i * ld) : _mm512_setzero_ps();
+  transpose16(r);
+}
+
 #elif FASTDL_SIMD_LEVEL == 1
 
 struct Mf {

@@ -205,12 +205,8 @@ void pack_weights(const float* w, int64_t K, int64_t Cg, int64_t R, int64_t S, i
           const int64_t kn = imax(0, imin(16, Kg - kb * MR - m0));  // real channels here
           const float* src = w + (g * Kg + kb * MR + m0) * KK;
           for (int64_t i0 = 0; i0 < KK; i0 += 16) {
-            const __mmask16 mk = lane_mask(KK - i0);
             __m512 r[16];
-#pragma GCC unroll 16
-            for (int l = 0; l < 16; ++l)
-              r[l] = l < kn ? _mm512_maskz_loadu_ps(mk, src + l * KK + i0) : _mm512_setzero_ps();
-            simd::transpose16(r);
+            simd::load_transpose16(src + i0, KK, static_cast<int>(kn), lane_mask(KK - i0), r);
             for (int64_t j = 0; j < imin(16, KK - i0); ++j)
               _mm512_storeu_ps(o + (i0 + j) * MR + m0, r[j]);
           }

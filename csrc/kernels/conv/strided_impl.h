@@ -449,13 +449,9 @@ bool strided_backward_input(const Conv2dParams& p, const float* w, const float* 
       for (int64_t cc0 = 0; cc0 < KB; cc0 += 16) {
         const int64_t c0 = cb * KB + cc0, kn = imax(0, imin(16, Cg - c0));
         for (int64_t rs0 = 0; rs0 < RS; rs0 += 16) {
-          const __mmask16 mk = lane_mask(RS - rs0);
           __m512 r[16];
-#pragma GCC unroll 16
-          for (int l = 0; l < 16; ++l)
-            r[l] = l < kn ? _mm512_maskz_loadu_ps(mk, wk + (c0 + l) * RS + rs0)
-                          : _mm512_setzero_ps();
-          simd::transpose16(r);
+          simd::load_transpose16(wk + c0 * RS + rs0, RS, static_cast<int>(kn),
+                                 lane_mask(RS - rs0), r);
           for (int64_t j = 0; j < imin(16, RS - rs0); ++j) {
             const int64_t ph = ph_of[rs0 + j];
             _mm512_storeu_ps(wpk + wofs[ph] + (((g * ncb + cb) * Kg + k) * d.T[ph] +

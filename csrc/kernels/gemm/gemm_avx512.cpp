@@ -135,11 +135,7 @@ void ukr12x2(int64_t k, const typename V::T* a, int64_t rsa, int64_t csa, const 
 inline void transpose_block(const float* src, int64_t lds, int rows, int pw, float* dst,
                             int64_t ld_dst, __mmask16 wmask) {
   __m512 r[16];
-  const __mmask16 pm = static_cast<__mmask16>((1u << pw) - 1u);
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i)
-    r[i] = i < rows ? _mm512_maskz_loadu_ps(pm, src + i * lds) : _mm512_setzero_ps();
-  simd::transpose16(r);
+  simd::load_transpose16(src, lds, rows, static_cast<__mmask16>((1u << pw) - 1u), r);
   for (int c = 0; c < pw; ++c) _mm512_mask_storeu_ps(dst + c * ld_dst, wmask, r[c]);
 }
 

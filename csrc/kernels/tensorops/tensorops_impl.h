@@ -1109,11 +1109,7 @@ void transpose_tiles(const E* x, int64_t r, int64_t c, int64_t i0, int64_t i1, E
         const int cols = static_cast<int>(c - j0 < 16 ? c - j0 : 16);
         const __mmask16 cm = static_cast<__mmask16>((1u << cols) - 1u);
         __m512 v[16];
-#pragma GCC unroll 16
-        for (int k = 0; k < 16; ++k)
-          v[k] = k < rows ? _mm512_maskz_loadu_ps(cm, xf + (ib + k) * c + j0)
-                          : _mm512_setzero_ps();
-        simd::transpose16(v);
+        simd::load_transpose16(xf + ib * c + j0, c, rows, cm, v);
         for (int k = 0; k < cols; ++k) _mm512_mask_storeu_ps(of + (j0 + k) * r + ib, rm, v[k]);
       }
     }
