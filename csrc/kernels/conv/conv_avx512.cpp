@@ -568,7 +568,9 @@ constexpr int64_t kPackHeader = 16;  // floats before the panels: plan, MR, NV (
 // GEMM reads the image in place). Measured, batch 1, 1 thread, ms plain / col: 576→96 14²
 // 1×1 0.211 / 0.338, 256→256 28² 3×3 s2 2.81 / 3.66 and 64→128 32² 3×3 s2 0.41 / 0.45 (196
 // and 256 columns: the strided direct kernel wins), 128→256 16² 3×3 s2 0.49 / 0.43, 512→512
-// 4² 3×3 1.06 / 0.88, 512→512 7² 3×3 3.38 / 3.19 (64 columns or fewer: col wins).
+// 4² 3×3 1.06 / 0.88, 512→512 7² 3×3 3.38 / 3.19 (64 columns or fewer: col wins). Strided
+// layers take plan "strided" before it (the strided kernel's panels; batch 1, 1 thread, ms
+// strided / col: 512→512 14² 3×3 s2 2.53 / 3.14, 256→512 8² 3×3 s2 0.48 / 0.44).
 constexpr int64_t kColUkrMax = 64;
 constexpr int64_t kColPasses = 4;    // and up to this many passes over the weights
 enum : int { kPlanNone = 0, kPlanDirect = 1, kPlanCol = 2, kPlanStrided = 3 };
