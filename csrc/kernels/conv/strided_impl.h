@@ -10,13 +10,13 @@
 // im2col copies, and no padded pixels beyond the end of each row. The tile is transposed out
 // to NCHW in 16×16 register blocks. Measured, one thread, CPU time, GFLOP/s of the _C call
 // (torch 2.13 in the same run in brackets), 2026-12-05: R50 256→256 28² s2 b8 108.7 (113.3),
-// R18 128→256 16² s2 b32 105.0 (115.9), R50 128→128 56² s2 b8 104.3 (105.4); the previous
-// kernel (pixels in lanes, weights broadcast, flattened shifted planes) ran them at 86.1,
-// 95.6 and 97.8 earlier that day (torch 97.7, 111.1, 91.0): its pixel vectors were padded
-// (196 pixels in 7 × 32) and its planes, 1.5× the input, were built by scalar copies for
-// rows under 16 pixels (7–8 % of the time). The micro-kernel alone, on data in cache, runs
-// at ~113 of the 117 GFLOP/s FMA peak; the rest is the copy, the packing and the tile
-// transposes.
+// R18 128→256 16² s2 b32 105.0 (115.9), R50 128→128 56² s2 b8 104.3 (105.4). The other
+// blocking (pixels in lanes, weights broadcast, on flattened per-tap planes) measured 86.1,
+// 95.6 and 97.8 on the same layers, same VM and date (torch 97.7, 111.1, 91.0): its pixel
+// vectors are padded (196 pixels in 7 × 32) and its planes are 1.5× the input, built by
+// scalar copies for rows under 16 pixels (7–8 % of the time). The micro-kernel alone, on
+// data in cache, runs at ~113 of the 117 GFLOP/s FMA peak; the rest is the copy, the packing
+// and the tile transposes.
 //
 // Input gradient: the same micro-kernel per phase (a, b) of dx, dx's channels as its output
 // channels and dy's as its input channels (below, at strided_backward_input).
@@ -174,10 +174,8 @@ void store_tile(const float* tile, int64_t pe, int64_t mr, const float* bias, fl
   for (int v = 0; v < KV && 16 * v < mr; ++v)
     for (int64_t p0 = 0; p0 < pe; p0 += 16) {
       __m512 r[16];
-#pragma GCC unroll 16
-      for (int l = 0; l < 16; ++l)
-        r[l] = p0 + l < pe ? _mm512_loadu_ps(tile + (p0 + l) * KB + 16 * v) : _mm512_setzero_ps();
-      simd::transpose16(r);
+      simd::load_transpose16(tile + p0 * KB + 16 * v, KB, static_cast<int>(imin(16, pe - p0)),
+                             0xFFFF, r);
       const __mmask16 m = lane_mask(pe - p0);
       for (int l = 0; l < 16 && 16 * v + l < mr; ++l) {
         const float bk = bias ? bias[16 * v + l] : 0.0f;
@@ -350,7 +348,7 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
 // channels and dx's as its output channels. Each row of phase outputs (all column phases, one
 // block of channels) is written to a small buffer and interleaved into the dx row.
 struct DxTaps {
-  int64_t sh, sw, PT, PL;           // dy's padding in the padded copy
+  int64_t PT, PL;                   // dy's padding in the padded copy
   int64_t Hd, Wd;                   // the padded copy's rows and columns
   int64_t T[16];                    // taps per phase a·sw + b
   int64_t off[16][64];              // tap offsets into the padded copy
@@ -361,8 +359,6 @@ inline int64_t mod_pos(int64_t v, int64_t m) { return ((v % m) + m) % m; }
 
 // The taps of every phase (at most 4 × 4 phases, 64 taps per phase: strided_dx_ok).
 void dx_taps(const Conv2dParams& p, int64_t Hph, int64_t Wcols, DxTaps& d) {
-  d.sh = p.sh;
-  d.sw = p.sw;
   int64_t mlo = 0, mhi = 0, nlo = 0, nhi = 0;
   for (int64_t a = 0; a < p.sh; ++a)
     for (int64_t r = 0; r < p.R; ++r)
