@@ -94,6 +94,15 @@ void pack_planes(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc
   const Planes<T>& P = *static_cast<const Planes<T>*>(ctx);
   const int64_t L = P.L;
   constexpr int64_t kMaxNR = 64;
+  if (!bp) {  // the prefetch hint (gemm.h: PackBFn): each image's piece of the kc rows
+    for (int64_t j = jc; j < jc + nc;) {
+      const int64_t img = j / L, q = j % L, len = imin(jc + nc - j, L - q);
+      const T* s = P.base + img * P.img_stride + pc * L + q;
+      for (int64_t r = 0; r < kc; ++r) ::fastdl::gemm::prefetch_l2(s + r * L, sizeof(T) * len);
+      j += len;
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += nr, bp += nr * kc) {
     const int64_t w = imin(nr, nc - j0), j = jc + j0, img = j / L, q = j % L;
     if (q + w <= L) {  // one image: the GEMM's own (vectorised, zero-padding) packing
@@ -127,6 +136,15 @@ void pack_planes_t(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t 
                    T* bp) {
   const Planes<T>& P = *static_cast<const Planes<T>*>(ctx);
   const int64_t L = P.L;
+  if (!bp) {  // the prefetch hint (gemm.h: PackBFn): per channel, each image's run of pixels
+    for (int64_t r = 0; r < kc;) {
+      const int64_t i = pc + r, img = i / L, q = i % L, len = imin(kc - r, L - q);
+      for (int64_t c = jc; c < jc + nc; ++c)
+        ::fastdl::gemm::prefetch_l2(P.base + img * P.img_stride + c * L + q, sizeof(T) * len);
+      r += len;
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += nr, bp += nr * kc) {
     const int64_t w = imin(nr, nc - j0), c = jc + j0;
     for (int64_t r = 0; r < kc;) {

@@ -50,6 +50,10 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 // in place in NCHW (rows: channels, ldc = OH·OW; segments: images, stride K·OH·OW). Any
 // c_seg: micro-tiles that straddle two segments go through a local tile (same arithmetic).
 // trans_a: A is stored transposed (k×m, A(i, p) at A[p·lda + i]).
+// pack(ctx, pc, kc, jc, nc, nr, nullptr) is a hint, nothing written: bring the memory the
+// block's elements come from toward L2 (prefetch_l2), for a block packed soon after; the
+// stream loop nest gives it the next panel while the current one's tiles run. A callback
+// may ignore it.
 template <class T>
 using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          int64_t nr, T* bp);
@@ -60,6 +64,14 @@ void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t ld
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
                     int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0,
                     bool trans_a = false);
+
+// Asks for the cache lines of [p, p + bytes) in L2 (software prefetch; a hint, nothing
+// waits for it).
+inline void prefetch_l2(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+  if (bytes > 0) __builtin_prefetch(c + bytes - 1, 0, 2);
+}
 
 // The active path's B packing, for implicit-GEMM pack callbacks that assemble their panels
 // from dense pieces: rows [0, kc) × columns [0, nc) of op(B) (B(p, j) = trans ? B[j·ldb + p]
