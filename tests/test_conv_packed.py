@@ -1,6 +1,6 @@
 """The inference path of conv2d: a forward that records no graph runs on the weight packed
-once per weight version and input geometry (``_C.conv2d_pack_weight``; plans "direct" and
-"col", see csrc/kernels/conv/conv.h). Checked against the NumPy reference and torch on every
+once per weight version and input geometry (``_C.conv2d_pack_weight``; plans "rows",
+"direct", "strided" and "col", see csrc/kernels/conv/conv_avx512.cpp). Checked against the NumPy reference and torch on every
 ISA, bitwise 1 = 2 threads, re-packed after every kind of weight update, and equal to the
 recording (training) path within rounding."""
 import numpy as np
@@ -13,19 +13,24 @@ from fastdl.nn.functional import conv as fconv
 from fastdl.testing import assert_close, isa_paths, use_isa, use_threads
 from fastdl.testing import reference as R
 
-# (N, C, H, W, K, kernel, stride, padding, groups): plan "col" (batch 1, maps of at most 64
-# output pixels: 3×3 stride 1, grouped, more channels than one micro-kernel block), plan
-# "direct", plan "strided" (stride 2: the strided kernel's panels), and shapes without a plan
-# (the plain forward, still graph-free).
+# (N, C, H, W, K, kernel, stride, padding, groups): plan "rows" (batch 1: stride-1 maps of
+# at most 64 output pixels, 1×1 layers of at most 256; the weight as GEMM panels), plan "col"
+# (a batch of small maps), plan "direct", plan "strided" (stride 2: the strided kernel's
+# panels), and shapes without a plan (the plain forward, still graph-free).
 SHAPES = [
-    (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (col, several MR blocks)
-    (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 columns, 4 vectors
+    (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (rows: 16 pixel rows)
+    (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 pixel rows
     (1, 12, 9, 9, 20, 3, 2, 1, 1),     # stride 2, odd map (5-pixel rows: a masked tail)
     (2, 8, 7, 7, 12, 1, 1, 0, 1),      # 1×1 at batch 2 (98 columns: no plan)
-    (1, 8, 6, 6, 10, 3, 1, 1, 2),      # grouped
+    (1, 8, 6, 6, 10, 3, 1, 1, 2),      # grouped (rows, per group)
     (3, 5, 20, 20, 7, 3, 1, 1, 1),     # wide map: the direct kernel's packed panels
     (2, 3, 12, 33, 9, 5, 1, 2, 1),     # 5×5, a row longer than two vectors
     (2, 20, 30, 29, 70, 3, 2, 1, 1),   # stride 2: 15-pixel rows, 70 channels (a tail block)
+    (1, 40, 7, 7, 70, 1, 1, 0, 1),     # 1×1 7² (rows: 49 pixels, 70 channels: a tail panel)
+    (1, 24, 14, 13, 36, 1, 2, 0, 1),   # 1×1 stride 2 (rows on the subsampled image)
+    (1, 20, 16, 16, 33, 1, 1, 0, 1),   # 1×1, 256 pixels (rows, read in place)
+    (1, 9, 5, 9, 18, 3, 1, 1, 3),      # 5×9 map, 3 groups of 3 channels (rows)
+    (2, 32, 4, 4, 20, 3, 1, 1, 1),     # batch 2 of 4×4 maps (col)
 ]
 
 
@@ -68,21 +73,31 @@ def test_packed_forward_matches_reference_every_isa(shape):
 
 
 def test_packing_happens_where_documented():
-    """Plan "col" at batch 1 / small stride-1 maps, "direct" on wide stride-1 maps and
-    "strided" for strided layers (AVX-512 float32 only); None for float64 and depthwise
-    convolutions."""
+    """Plan "rows" at batch 1 on small maps and 1×1 layers, "col" for a batch of small maps,
+    "direct" on wide stride-1 maps and "strided" for strided layers (AVX-512 float32 only);
+    None for float64 and depthwise convolutions."""
     x, w, _, _ = _operands(SHAPES[0])
     geo = (1, 1, 1, 1, 1, 1, 1, 1, 1)
     if _C.get_isa() == "avx512":
         with fconv.conv_algorithm("auto"):
             pk = _C.conv2d_pack_weight(x, w, *geo)
-        assert pk is not None and pk.dtype == np.float32 and pk[0] == 2.0  # plan col
-        # no plan: a stride-1 1×1 (the plain GEMM reads the image in place)
-        w1 = np.ones((40, 64, 1, 1), np.float32)
-        assert _C.conv2d_pack_weight(x, w1, 1, 1, 0, 0, 0, 0, 1, 1, 1) is None
-        x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2, 10-pixel rows
-        pk = _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1)
-        assert pk is not None and pk[0] == 3.0  # plan strided
+            assert pk is not None and pk.dtype == np.float32 and pk[0] == 4.0  # plan rows
+            # rows: a batch-1 1×1 of up to 256 pixels, any stride; none at 1024 pixels or in
+            # a batch (the plain GEMM reads the image in place)
+            w1 = np.ones((40, 64, 1, 1), np.float32)
+            assert _C.conv2d_pack_weight(np.ones((1, 64, 16, 16), np.float32), w1,
+                                         1, 1, 0, 0, 0, 0, 1, 1, 1)[0] == 4.0
+            assert _C.conv2d_pack_weight(np.ones((1, 64, 32, 32), np.float32), w1,
+                                         2, 2, 0, 0, 0, 0, 1, 1, 1)[0] == 4.0
+            assert _C.conv2d_pack_weight(np.ones((1, 64, 32, 32), np.float32), w1,
+                                         1, 1, 0, 0, 0, 0, 1, 1, 1) is None
+            assert _C.conv2d_pack_weight(np.ones((2, 64, 4, 4), np.float32), w1,
+                                         1, 1, 0, 0, 0, 0, 1, 1, 1) is None
+            pk = _C.conv2d_pack_weight(np.ones((2, 64, 4, 4), np.float32), w, *geo)
+            assert pk is not None and pk[0] == 2.0  # plan col
+            x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2, 10-pixel rows
+            pk = _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1)
+            assert pk is not None and pk[0] == 3.0  # plan strided
         # 2-pixel rows in a batch: the batched GEMM, no plan (over 64 columns)
         assert _C.conv2d_pack_weight(np.ones((20, 64, 4, 4), np.float32), w,
                                      2, 2, 1, 1, 1, 1, 1, 1, 1) is None
@@ -91,7 +106,7 @@ def test_packing_happens_where_documented():
     assert _C.conv2d_pack_weight(xd, wd, 1, 1, 1, 1, 1, 1, 1, 1, 4) is None
 
 
-@pytest.mark.parametrize("shape", SHAPES[:3] + SHAPES[5:6], ids=_ids)
+@pytest.mark.parametrize("shape", SHAPES[:3] + SHAPES[5:6] + SHAPES[8:], ids=_ids)
 def test_packed_forward_matches_torch(shape):
     torch = pytest.importorskip("torch")
     x, w, b, kw = _operands(shape, seed=1)
@@ -103,7 +118,8 @@ def test_packed_forward_matches_torch(shape):
     assert_close(y, ty, **TOL)
 
 
-@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[5]], ids=_ids)
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[5], SHAPES[8], SHAPES[10],
+                                   SHAPES[11]], ids=_ids)
 def test_packed_bitwise_one_vs_two_threads(shape):
     x, w, b, kw = _operands(shape, seed=2)
     wt, bt = fastdl.tensor(w), fastdl.tensor(b)

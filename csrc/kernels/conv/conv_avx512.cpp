@@ -570,18 +570,40 @@ constexpr int64_t kPackHeader = 16;  // floats before the panels: plan, MR, NV (
 // and 256 columns: the strided direct kernel wins), 128→256 16² 3×3 s2 0.49 / 0.43, 512→512
 // 4² 3×3 1.06 / 0.88, 512→512 7² 3×3 3.38 / 3.19 (64 columns or fewer: col wins). Strided
 // layers take plan "strided" before it (the strided kernel's panels; batch 1, 1 thread, ms
-// strided / col: 512→512 14² 3×3 s2 2.53 / 3.14, 256→512 8² 3×3 s2 0.48 / 0.44).
+// strided / col: 512→512 14² 3×3 s2 2.12 / 3.14, 256→512 8² 3×3 s2 0.43 / 0.44), and at
+// batch 1 plan "rows" comes first (rows_plan).
 constexpr int64_t kColUkrMax = 64;
 constexpr int64_t kColPasses = 4;    // and up to this many passes over the weights
-enum : int { kPlanNone = 0, kPlanDirect = 1, kPlanCol = 2, kPlanStrided = 3 };
+enum : int { kPlanNone = 0, kPlanDirect = 1, kPlanCol = 2, kPlanStrided = 3, kPlanRows = 4 };
+
+// The GEMM's panel width (plan "rows" stores its weights as the GEMM's B panels).
+inline int rows_nr() { return static_cast<int>(::fastdl::gemm::blocking(4).nr); }
 
 struct Plan {
   int kind;
   Choice ch;     // direct, col
   BxChoice bx;   // strided: its panels are pack_weights' with MR = 16·KV
-  int mr() const { return kind == kPlanStrided ? 16 * bx.kv : ch.mr; }
-  int nv() const { return kind == kPlanStrided ? bx.pw : ch.nv; }
+  int mr() const {
+    return kind == kPlanStrided ? 16 * bx.kv : kind == kPlanRows ? rows_nr() : ch.mr;
+  }
+  int nv() const { return kind == kPlanStrided ? bx.pw : kind == kPlanRows ? 0 : ch.nv; }
 };
+
+// Plan "rows" (rows_run) at batch 1: stride-1 layers of at most kRowsPlanPixels output
+// pixels, and 1×1 layers (any stride) of at most kRowsPlan1x1Pixels. Winograd's plan comes
+// first (conv_impl.h: fwd_packed_any). Measured, batch 1, 1 thread, weights not in cache, ms
+// plan rows / the plan or path before: ResNet-50 512→2048 7² 1×1 1.08 / 1.52, 512→512 7² 3×3
+// 2.57 / 3.24, 1024→512 14² 1×1 1.94 / 2.18, 1024→2048 14² 1×1 s2 2.19 / 2.74; ResNet-18
+// (CIFAR) 512→512 4² 3×3 0.92 / 1.23. Strided 3×3 layers keep plan "strided" (512→512 14² s2
+// 2.12 against rows 2.58, 128→256 16² s2 0.38 / 0.44), as do 1×1 layers of more pixels
+// (128→512 28²: 1.11 against 1.03).
+constexpr int64_t kRowsPlanPixels = 64, kRowsPlan1x1Pixels = 256;
+inline bool rows_plan(const Conv2dParams& p) {
+  const int64_t L = p.OH * p.OW;
+  if (p.N != 1) return false;
+  if (p.sh == 1 && p.sw == 1 && L <= kRowsPlanPixels) return true;
+  return p.R == 1 && p.S == 1 && L <= kRowsPlan1x1Pixels;
+}
 
 // A function of p and the forced algorithm only (never of the thread count or the data).
 Plan packed_plan(const Conv2dParams& p) {
@@ -589,6 +611,8 @@ Plan packed_plan(const Conv2dParams& p) {
   if (p.N <= 0 || p.K <= 0 || p.C <= 0 || p.OH <= 0 || p.OW <= 0 || is_depthwise(p))
     return none;
   const int64_t Kg = p.K / p.groups;
+  if (forced_algorithm() == Algo::automatic && rows_plan(p))
+    return {kPlanRows, none.ch, none.bx};
   if (algorithm_for(p, sizeof(float), Pass::forward) == Algo::direct && direct_ok(p) &&
       !is_pointwise(p)) {
     const Choice ch = choose(Kg, p.OW);
@@ -628,7 +652,57 @@ void pack_f(const Conv2dParams& p, const float* w, float* wp) {
   wp[0] = static_cast<float>(pl.kind);
   wp[1] = static_cast<float>(pl.mr());
   wp[2] = static_cast<float>(pl.nv());
+  if (pl.kind == kPlanRows) {  // per group W_gᵀ (KK × Kg) as the GEMM's B panels
+    const int64_t Kg = p.K / p.groups, KK = p.C / p.groups * p.R * p.S;
+    for (int64_t g = 0; g < p.groups; ++g)
+      ::fastdl::gemm::spack_b(true, KK, Kg, w + g * Kg * KK, KK,
+                              wp + kPackHeader + g * panels_size(p, pl.mr()) / p.groups);
+    return;
+  }
   pack_weights(w, p.K, p.C / p.groups, p.R, p.S, p.groups, pl.mr(), false, wp + kPackHeader);
+}
+
+// Plan "rows" (batch 1, at most pointwise::kRowsMaxPixels output pixels): per group the forward as
+//   Yᵀ (L × Kg) = colᵀ (L × KK) · W_gᵀ (KK × Kg),
+// the pixels in the GEMM micro-kernel's rows (49 of a 7×7 map fill 49 of 52 rows of 12; as
+// columns they fill 49 of 64) and the weights, prepacked as the GEMM's B panels, streamed once
+// per call in the order the GEMM reads them (no transposing pack per call); colᵀ is the
+// im2col matrix read transposed (the image itself for a stride-1 1×1). The tile is
+// transposed into NCHW with the bias in 16×16 register blocks.
+void rows_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b,
+              float* y) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
+  const int64_t L = p.OH * p.OW, NR = rows_nr(), gpanels = (Kg + NR - 1) / NR * NR * KK;
+  const bool in_place = is_pointwise(p);
+  PoolBuf colb(in_place ? 0 : sizeof(float) * KK * L + 64);
+  PoolBuf outb(sizeof(float) * L * Kg + 64);
+  float* col = static_cast<float*>(colb.p);
+  float* out = static_cast<float*>(outb.p);
+  for (int64_t g = 0; g < p.groups; ++g) {
+    const float* a = x + g * Cg * L;
+    if (!in_place) {
+      im2col_images(p, x, g, int64_t(0), int64_t(1), col);
+      a = col;
+    }
+    ::fastdl::gemm::sgemm_prepacked(L, Kg, KK, a, L, /*trans_a=*/true, wpk + g * gpanels, 0.0f,
+                                    out, Kg);
+    float* yg = y + g * Kg * L;
+    const float* bg = b ? b + g * Kg : nullptr;
+    parallel_for((Kg + 15) / 16, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t k0 = 16 * t, kn = imin(16, Kg - k0);
+        for (int64_t q0 = 0; q0 < L; q0 += 16) {
+          __m512 r[16];
+          simd::load_transpose16(out + q0 * Kg + k0, Kg, static_cast<int>(imin(16, L - q0)),
+                                 lane_mask(kn), r);
+          const __mmask16 m = lane_mask(L - q0);
+          for (int64_t c = 0; c < kn; ++c)
+            _mm512_mask_storeu_ps(yg + (k0 + c) * L + q0, m,
+                                  _mm512_add_ps(r[c], _mm512_set1_ps(bg ? bg[k0 + c] : 0.0f)));
+        }
+      }
+    });
+  }
 }
 
 // Plan "col": per group, the im2col matrix of the whole batch (KK × N·OHW, images side by
@@ -669,6 +743,8 @@ void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const f
     direct_run(p, p.pt, p.pl, x, wp + kPackHeader, b, y, pl.ch);
   else if (pl.kind == kPlanStrided)
     bx_run(p, x, wp + kPackHeader, b, y, pl.bx);
+  else if (pl.kind == kPlanRows)
+    rows_run(p, x, wp + kPackHeader, b, y);
   else
     col_run(p, x, wp + kPackHeader, b, y, pl.ch);
 }

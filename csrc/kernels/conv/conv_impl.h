@@ -745,7 +745,8 @@ void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const f
 // against the plan p needs now (the forced algorithm or FASTDL_WINOGRAD_TILE may have changed)
 // and otherwise run the plain forward.
 constexpr int64_t kWinoPackHeader = 16;
-constexpr float kWinoPackTag = 3.0f;  // the AVX-512 plans are 1 (direct) and 2 (col)
+// distinct from the AVX-512 plans' tags (conv_avx512.cpp: 1 direct, 2 col, 3 strided, 4 rows)
+constexpr float kWinoPackTag = 100.0f;
 
 int wino_pack_tile(const Conv2dParams& p) {
   if (!wino_ok(p) || p.OH <= 0 || p.OW <= 0 ||

@@ -74,6 +74,7 @@ struct DenseB {
     }
     K.pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, bp);
   }
+  const T* view(int64_t) const { return nullptr; }  // panels are packed, never read in place
 };
 template <class T>
 struct CallbackB {
@@ -83,6 +84,19 @@ struct CallbackB {
   void operator()(int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* bp) const {
     fn(ctx, pc, kc, j0 + jc, nc, nr, bp);
   }
+  const T* view(int64_t) const { return nullptr; }
+};
+// PanelB: B already in the micro-kernel's panel layout (gemm.h: sgemm_prepacked), full-k
+// panels read in place by run_stream (view); called only for the prefetch hint.
+template <class T>
+struct PanelB {
+  const T* panels;  // the thread block's first panel
+  int64_t k, nr;
+  void operator()(int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* bp) const {
+    if (!bp)
+      for (int64_t j = 0; j < nc; j += nr) prefetch_l2(view(jc + j) + pc * nr, sizeof(T) * nr * kc);
+  }
+  const T* view(int64_t jr) const { return panels + jr / nr * nr * k; }
 };
 
 // Where column j of the thread's block of C sits in a row of C, and the micro-kernel call that
@@ -237,7 +251,11 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
   for (int64_t jr = 0; jr < n; jr += NR) {
     const int64_t nr = n - jr < NR ? n - jr : NR;
     const int64_t jn = jr + NR, nn = n - jn < NR ? n - jn : NR;  // the next panel
-    packb(0, k, jr, nr, bp);
+    const T* bpan = packb.view(jr);  // in place (PanelB), else packed here
+    if (!bpan) {
+      packb(0, k, jr, nr, bp);
+      bpan = bp;
+    }
     int64_t u = 0;
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = k - pc < KC ? k - pc : KC;
@@ -249,7 +267,7 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
           if (p1 > p0) packb(p0, p1 - p0, jn, nn, nullptr);
         }
         // panel ir of the whole-k packing: element (i, p) at ir*k + p*MR + i
-        cm.tile(K, kc, ap + ir * k + pc * MR, bp + pc * NR, C + ir * ldc, ldc, jr, mr, nr,
+        cm.tile(K, kc, ap + ir * k + pc * MR, bpan + pc * NR, C + ir * ldc, ldc, jr, mr, nr,
                 alpha, beta_k, CMap::kSide ? side + ir * NR : nullptr, pc == 0, pc + kc >= k);
       }
     }
@@ -565,6 +583,19 @@ void dgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
                   const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
                   double* C, int64_t ldc) {
   gemm_impl(false, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                     bool trans_a, const float* panels, float beta, float* C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scale_c(m, n, beta, C, ldc);
+  const Kernel<float>& K = *active_kernel<float>();
+  run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (i0 >= i1 || j0 >= j1) return;
+    const PanelB<float> pb{panels + j0 / K.nr * K.nr * k, k, K.nr};
+    run_stream(K, trans_a, i1 - i0, j1 - j0, k, 1.0f, trans_a ? A + i0 : A + i0 * lda, lda, pb,
+               beta, C + i0 * ldc + j0, ldc);
+  });
 }
 
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,

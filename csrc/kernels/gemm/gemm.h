@@ -65,6 +65,15 @@ void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t ld
                     int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0,
                     bool trans_a = false);
 
+// C (m×n) := A·B + beta·C (beta == 0: C only written) with B given as the micro-kernel's
+// panels, made by spack_b(trans, k, n, B, ldb, panels) (k rows, all n columns): each panel is
+// read in place, no packing per call (a weight packed once, multiplied many times). The
+// stream loop nest (A packed whole, every panel against all of A's row tiles), threaded and
+// bitwise thread-independent like sgemm; for few rows (m up to ~128: A is read once per
+// panel). The panels are the active path's: pack them and multiply on the same path.
+void sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                     bool trans_a, const float* panels, float beta, float* C, int64_t ldc);
+
 // Asks for the cache lines of [p, p + bytes) in L2 (software prefetch; a hint, nothing
 // waits for it).
 inline void prefetch_l2(const void* p, int64_t bytes) {
