@@ -85,6 +85,10 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 
 // Prepacked weights (float32; the inference path, Python caches the packed array per weight
 // version): the forward pass's weight transform done once instead of on every call.
+//  * plan "rows" (automatic choice only, batch 1: stride-1 maps of at most 64 output pixels
+//    and 1×1 layers of at most 256, conv_avx512.cpp: rows_plan): per group Yᵀ = colᵀ·W_gᵀ
+//    with the pixels in the GEMM micro-kernel's rows, the weight stored as the GEMM's B
+//    panels and read in place (gemm::sgemm_prepacked); taken first (after Winograd's);
 //  * plan "direct": the shapes the direct kernel runs (see algorithm_for): its packed panels;
 //  * plan "strided": the layers the strided forward kernel runs: its panels (16·KV output
 //    channels per panel), taken before "col";
