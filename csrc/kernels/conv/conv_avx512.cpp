@@ -662,13 +662,13 @@ void pack_f(const Conv2dParams& p, const float* w, float* wp) {
   pack_weights(w, p.K, p.C / p.groups, p.R, p.S, p.groups, pl.mr(), false, wp + kPackHeader);
 }
 
-// Plan "rows" (batch 1, at most pointwise::kRowsMaxPixels output pixels): per group the forward as
+// Plan "rows" (rows_plan: batch 1, small maps): per group the forward as
 //   Yᵀ (L × Kg) = colᵀ (L × KK) · W_gᵀ (KK × Kg),
-// the pixels in the GEMM micro-kernel's rows (49 of a 7×7 map fill 49 of 52 rows of 12; as
-// columns they fill 49 of 64) and the weights, prepacked as the GEMM's B panels, streamed once
-// per call in the order the GEMM reads them (no transposing pack per call); colᵀ is the
-// im2col matrix read transposed (the image itself for a stride-1 1×1). The tile is
-// transposed into NCHW with the bias in 16×16 register blocks.
+// the pixels in the GEMM micro-kernel's rows (a 7×7 map's 49 fill 49 of 52 rows of 12; as
+// columns they would fill 49 of 64) and the weights, prepacked as the GEMM's B panels, read
+// in place once per call (no transposing pack per call); colᵀ is the im2col matrix read
+// transposed (the image itself for a stride-1 1×1). The result is transposed into NCHW with
+// the bias in 16×16 register blocks.
 void rows_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b,
               float* y) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;

@@ -271,7 +271,7 @@ inline void implicit_row(const T* x0, const int32_t* ca, const int32_t* ch, cons
 template <class T>
 void implicit_pack(const void* vctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                    int64_t nr, T* bp) {
-  if (!bp) return;  // the prefetch hint (gemm.h): a gathered panel has no few source rows
+  if (!bp) return;  // the prefetch hint (gemm.h): a gathered panel has no contiguous source
   const ImplicitB<T>& cx = *static_cast<const ImplicitB<T>*>(vctx);
   const Conv2dParams& p = *cx.p;
   auto col_desc = cx.pixel_rows ? kk_desc : pixel_desc;

@@ -93,8 +93,9 @@ struct PanelB {
   const T* panels;  // the thread block's first panel
   int64_t k, nr;
   void operator()(int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* bp) const {
-    if (!bp)
-      for (int64_t j = 0; j < nc; j += nr) prefetch_l2(view(jc + j) + pc * nr, sizeof(T) * nr * kc);
+    if (bp) return;
+    for (int64_t j = 0; j < nc; j += nr)
+      prefetch_l2(view(jc + j) + pc * nr, sizeof(T) * nr * kc);
   }
   const T* view(int64_t jr) const { return panels + jr / nr * nr * k; }
 };
