@@ -52,8 +52,8 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 // trans_a: A is stored transposed (k×m, A(i, p) at A[p·lda + i]).
 // pack(ctx, pc, kc, jc, nc, nr, nullptr) is a hint, nothing written: bring the memory the
 // block's elements come from toward L2 (prefetch_l2), for a block packed soon after; the
-// stream loop nest gives it the next panel while the current one's tiles run. A callback
-// may ignore it.
+// stream loop nest gives it the next panel, the packed one the next KC×NC block, a slice of
+// rows per micro-tile while the current one's tiles run. A callback may ignore it.
 template <class T>
 using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          int64_t nr, T* bp);
