@@ -6,7 +6,9 @@ import copy
 import numpy as np
 
 from . import nn
+from .nn.functional.conv import _act_, _conv
 from .nn.modules.normalization import _hooked
+from .utils import hooks as _hooks
 from .nn.utils.fusion import fuse_conv_bn_eval
 
 __all__ = ["optimize_for_inference"]
@@ -14,25 +16,28 @@ __all__ = ["optimize_for_inference"]
 
 class _ConvAct(nn.Module):
     """A convolution followed by its activation (ReLU, ReLU6 or Hardtanh: a clamp to
-    [lo, hi]) applied in place on the convolution's fresh output: one module call and no
-    second activation buffer."""
+    [lo, hi]): one module call, the clamp fused into the convolution kernel's output where
+    nothing records a graph (``F.conv2d``'s inference path), else applied in place on the
+    convolution's fresh output."""
 
     def __init__(self, conv, act):
         super().__init__()
         self.conv = conv
         self.act = act
         if type(act) is nn.ReLU:
-            self._bounds = None
+            self._bounds = (0.0, float("inf"))
         elif type(act) is nn.ReLU6:
             self._bounds = (0.0, 6.0)
         else:
             self._bounds = (float(act.min_val), float(act.max_val))
 
     def forward(self, x):
-        y = self.conv(x)
-        if self._bounds is None:
-            return nn.functional.relu(y, inplace=True)
-        return nn.functional.hardtanh(y, self._bounds[0], self._bounds[1], inplace=True)
+        c = self.conv
+        if type(c) is nn.Conv2d and c.padding_mode == "zeros" and \
+                not (c._has_hooks or _hooks._any_global[0]):  # (hooks: the module call)
+            return _conv("conv2d", 2, x, c.weight, c.bias, c.stride, c.padding, c.dilation,
+                         c.groups, self._bounds)
+        return _act_(c(x), self._bounds)
 
 
 def _fuse_sequential(seq):

@@ -2,8 +2,11 @@
 // arrays, GIL release. The Python layer (fastdl/nn/functional/conv.py) normalises arguments
 // and computes output sizes with conv_output_size; this layer re-checks everything a kernel
 // relies on, so no call can read or write out of bounds.
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "bindings/util.h"
 #include "common/checks.h"
@@ -15,6 +18,8 @@ namespace {
 using conv::Conv2dParams;
 
 std::string S(int64_t v) { return std::to_string(v); }
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
 [[noreturn]] void bad(const std::string& msg) { throw py::value_error("conv2d: " + msg); }
 
@@ -57,9 +62,28 @@ Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int
   return p;
 }
 
+// The fused activation's bounds (in the dtype's precision: conv.h Act holds float32's),
+// checked: act_lo <= act_hi, neither NaN.
+struct ActBounds {
+  double lo, hi;
+  bool on() const { return lo > -kInf || hi < kInf; }
+  conv::Act f32() const {
+    conv::Act a;
+    a.lo = static_cast<float>(lo);
+    a.hi = static_cast<float>(hi);
+    return a;
+  }
+};
+ActBounds make_act(double lo, double hi) {
+  if (std::isnan(lo) || std::isnan(hi) || lo > hi)
+    bad("act_lo must be <= act_hi (neither NaN), got act_lo=" + std::to_string(lo) +
+        ", act_hi=" + std::to_string(hi));
+  return {lo, hi};
+}
+
 template <class T>
 py::object forward_t(const py::array& x, const py::array& w, const py::object& b,
-                     const Conv2dParams& p) {
+                     const Conv2dParams& p, ActBounds act) {
   const T* bp = nullptr;
   py::array ba;
   if (!b.is_none()) {
@@ -72,7 +96,16 @@ py::object forward_t(const py::array& x, const py::array& w, const py::object& b
   T* yp = ptr<T>(y);
   {
     py::gil_scoped_release nogil;
-    conv::conv2d_forward(p, xp, wp, bp, yp);
+    if constexpr (std::is_same_v<T, float>) {
+      conv::conv2d_forward(p, xp, wp, bp, yp, act.f32());
+    } else {  // float64: the activation as a plain pass (the kernels fuse float32 only)
+      conv::conv2d_forward(p, xp, wp, bp, yp);
+      if (act.on()) {
+        const double lo = act.lo, hi = act.hi;
+        for (int64_t i = 0, n = p.N * p.K * p.OH * p.OW; i < n; ++i)
+          yp[i] = yp[i] < lo ? lo : yp[i] > hi ? hi : yp[i];
+      }
+    }
   }
   return std::move(y);
 }
@@ -90,11 +123,13 @@ void check_bias(const py::array& x, const py::object& b, const Conv2dParams& p) 
 
 py::object conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
                           int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl,
-                          int64_t pr, int64_t dh, int64_t dw, int64_t groups) {
+                          int64_t pr, int64_t dh, int64_t dw, int64_t groups, double act_lo,
+                          double act_hi) {
   Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
   check_bias(x, b, p);
-  if (is_f32(x)) return forward_t<float>(x, w, b, p);
-  return forward_t<double>(x, w, b, p);
+  const ActBounds act = make_act(act_lo, act_hi);
+  if (is_f32(x)) return forward_t<float>(x, w, b, p, act);
+  return forward_t<double>(x, w, b, p, act);
 }
 
 // The weight transform of the forward pass for this geometry (input x: its shape only), done
@@ -123,14 +158,15 @@ py::object conv2d_pack_weight(const py::array& x, const py::array& w, int64_t sh
 py::object conv2d_forward_packed(const py::array& x, const py::array& w, const py::array& wpk,
                                  const py::object& b, int64_t sh, int64_t sw, int64_t pt,
                                  int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
-                                 int64_t groups) {
+                                 int64_t groups, double act_lo, double act_hi) {
   Conv2dParams p = make_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw, groups);
   check_bias(x, b, p);
-  if (!is_f32(x)) return forward_t<double>(x, w, b, p);
+  const ActBounds act = make_act(act_lo, act_hi);
+  if (!is_f32(x)) return forward_t<double>(x, w, b, p, act);
   const int64_t n = conv::conv2d_packed_size(p);
   if (n <= 0 || !is_f32(wpk) || wpk.ndim() != 1 || wpk.shape(0) != n ||
       !(wpk.flags() & py::array::c_style))
-    return forward_t<float>(x, w, b, p);
+    return forward_t<float>(x, w, b, p, act);
   const float* bp = b.is_none() ? nullptr : cptr<float>(py::reinterpret_borrow<py::array>(b));
   py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
   const float* xp = cptr<float>(x);
@@ -139,7 +175,7 @@ py::object conv2d_forward_packed(const py::array& x, const py::array& w, const p
   float* yp = ptr<float>(y);
   {
     py::gil_scoped_release nogil;
-    conv::conv2d_forward_packed(p, xp, wp, kp, bp, yp);
+    conv::conv2d_forward_packed(p, xp, wp, kp, bp, yp, act.f32());
   }
   return std::move(y);
 }
@@ -237,8 +273,10 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_forward", &conv2d_forward, py::arg("input"), py::arg("weight"),
         py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),
-        py::arg("dil_w"), py::arg("groups"),
-        "y = conv2d(x, w) + b on NCHW float32/float64, C-contiguous arrays.");
+        py::arg("dil_w"), py::arg("groups"), py::arg("act_lo") = -kInf,
+        py::arg("act_hi") = kInf,
+        "y = min(max(conv2d(x, w) + b, act_lo), act_hi) on NCHW float32/float64, C-contiguous "
+        "arrays (the default bounds: no activation; ReLU is act_lo=0).");
   m.def("conv2d_pack_weight", &conv2d_pack_weight, py::arg("input"), py::arg("weight"),
         py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"),
         py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"),
@@ -247,7 +285,8 @@ void bind_conv(py::module_& m) {
   m.def("conv2d_forward_packed", &conv2d_forward_packed, py::arg("input"), py::arg("weight"),
         py::arg("packed"), py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"),
         py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
-        py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"),
+        py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"), py::arg("act_lo") = -kInf,
+        py::arg("act_hi") = kInf,
         "conv2d_forward with a weight packed by conv2d_pack_weight for the same geometry.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
         py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),

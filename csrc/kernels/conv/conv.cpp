@@ -200,8 +200,8 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
 }
 
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                    float* y) {
-  ops().fwd_f(p, x, w, b, y);
+                    float* y, Act act) {
+  ops().fwd_f(p, x, w, b, y, act);
 }
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
                     double* y) {
@@ -212,8 +212,8 @@ void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp) {
   ops().pack_f(p, w, wp);
 }
 void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
-                           const float* wp, const float* b, float* y) {
-  ops().fwd_packed_f(p, x, w, wp, b, y);
+                           const float* wp, const float* b, float* y, Act act) {
+  ops().fwd_packed_f(p, x, w, wp, b, y, act);
 }
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {

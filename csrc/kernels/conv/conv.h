@@ -55,6 +55,7 @@
 // AVX-512 direct kernels; conv.cpp adds the algorithm rule, the dispatch and the API.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 #include "common/dispatch.h"
 
@@ -71,9 +72,23 @@ struct Conv2dParams {
   int64_t groups;
 };
 
-// y = conv(x, w) + b (b may be nullptr).
+// An activation fused into a float32 forward (inference: optimize_for_inference's
+// conv + ReLU / ReLU6 / Hardtanh): y = min(max(conv(x, w) + b, lo), hi), NaN kept (as the
+// separate activation gives), applied where the output is written (in registers or on the
+// output tile just stored) where a path can, else in one pass over y before the call
+// returns. The default {-inf, +inf} is none.
+struct Act {
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  bool on() const {
+    return lo > -std::numeric_limits<float>::infinity() ||
+           hi < std::numeric_limits<float>::infinity();
+  }
+};
+
+// y = conv(x, w) + b (b may be nullptr), then the activation (float32 only).
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                    float* y);
+                    float* y, Act act = Act());
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* b,
                     double* y);
 
@@ -108,7 +123,7 @@ void conv2d_backward(const Conv2dParams& p, const double* x, const double* w, co
 int64_t conv2d_packed_size(const Conv2dParams& p);
 void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp);
 void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
-                           const float* wp, const float* b, float* y);
+                           const float* wp, const float* b, float* y, Act act = Act());
 
 // Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
 // stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
@@ -134,7 +149,7 @@ const char* algorithm_name(Algo a);
 
 // The per-ISA implementation table (filled at the end of conv_impl.h, once per ISA).
 struct ConvOps {
-  void (*fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*);
+  void (*fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*, Act);
   void (*fwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*);
   void (*bwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*, float*,
                 float*);
@@ -143,7 +158,7 @@ struct ConvOps {
   int64_t (*packed_size)(const Conv2dParams&);
   void (*pack_f)(const Conv2dParams&, const float*, float*);
   void (*fwd_packed_f)(const Conv2dParams&, const float*, const float*, const float*,
-                       const float*, float*);
+                       const float*, float*, Act);
 };
 
 FASTDL_DECLARE_OPS(ConvOps)

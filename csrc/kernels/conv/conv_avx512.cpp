@@ -443,8 +443,11 @@ namespace {
 // ---- depthwise, stride 1: direct vector kernels on zero-padded planes ----------------------
 // y[oh][ow] = bias + Σ_{j<J, r, s} wt[(j·R + r)·S + s] · xp[j·plane + (oh + r)·Wp + ow + s]:
 // up to 64 pixels of a row in 4 accumulators, every tap a masked load and an FMA.
+// With `act`, the fused activation (conv.h: Act) is applied to the accumulators.
 void dw_plane_fwd(const float* xp, int64_t plane, int64_t J, int64_t Wp, int64_t R, int64_t S,
-                  const float* wt, float bias, float* y, int64_t OH, int64_t OW) {
+                  const float* wt, float bias, float* y, int64_t OH, int64_t OW,
+                  const Act* act = nullptr) {
+  const simd::Vf lo(act ? act->lo : 0.0f), hi(act ? act->hi : 0.0f);
   for (int64_t oh = 0; oh < OH; ++oh) {
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 64) {
       __mmask16 mk[4];
@@ -463,6 +466,8 @@ void dw_plane_fwd(const float* xp, int64_t plane, int64_t J, int64_t Wp, int64_t
                                        acc[v]);
           }
         }
+      if (act)
+        for (int v = 0; v < 4; ++v) acc[v] = act_vec(acc[v], lo, hi).v;
       for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(y + oh * OW + ow0 + 16 * v, mk[v], acc[v]);
     }
   }
@@ -473,7 +478,7 @@ bool dw_direct_ok(const Conv2dParams& p) {
 }
 
 bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                       float* y) {
+                       float* y, Act act) {
   if (!dw_direct_ok(p)) return false;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const int64_t Hp = p.OH + p.R - 1, Wp = p.OW + p.S - 1;
@@ -486,7 +491,7 @@ bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, co
       for (int64_t j = 0; j < m; ++j) {
         const int64_t k = c * m + j;
         dw_plane_fwd(xp, Hp * Wp, 1, Wp, p.R, p.S, w + k * RS, b ? b[k] : 0.0f,
-                     y + (n * p.K + k) * OHW, p.OH, p.OW);
+                     y + (n * p.K + k) * OHW, p.OH, p.OW, act.on() ? &act : nullptr);
       }
     }
   });
@@ -670,7 +675,7 @@ void pack_f(const Conv2dParams& p, const float* w, float* wp) {
 // transposed (the image itself for a stride-1 1×1). The result is transposed into NCHW with
 // the bias in 16×16 register blocks.
 void rows_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b,
-              float* y) {
+              float* y, Act act) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
   const int64_t L = p.OH * p.OW, NR = rows_nr(), gpanels = (Kg + NR - 1) / NR * NR * KK;
   const bool in_place = is_pointwise(p);
@@ -688,6 +693,7 @@ void rows_run(const Conv2dParams& p, const float* x, const float* wpk, const flo
                                     out, Kg);
     float* yg = y + g * Kg * L;
     const float* bg = b ? b + g * Kg : nullptr;
+    const simd::Vf lo(act.lo), hi(act.hi);
     parallel_for((Kg + 15) / 16, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t k0 = 16 * t, kn = imin(16, Kg - k0);
@@ -696,9 +702,11 @@ void rows_run(const Conv2dParams& p, const float* x, const float* wpk, const flo
           simd::load_transpose16(out + q0 * Kg + k0, Kg, static_cast<int>(imin(16, L - q0)),
                                  lane_mask(kn), r);
           const __mmask16 m = lane_mask(L - q0);
-          for (int64_t c = 0; c < kn; ++c)
-            _mm512_mask_storeu_ps(yg + (k0 + c) * L + q0, m,
-                                  _mm512_add_ps(r[c], _mm512_set1_ps(bg ? bg[k0 + c] : 0.0f)));
+          for (int64_t c = 0; c < kn; ++c) {
+            __m512 v = _mm512_add_ps(r[c], _mm512_set1_ps(bg ? bg[k0 + c] : 0.0f));
+            if (act.on()) v = act_vec(v, lo, hi).v;
+            _mm512_mask_storeu_ps(yg + (k0 + c) * L + q0, m, v);
+          }
         }
       }
     });
@@ -733,20 +741,24 @@ void col_run(const Conv2dParams& p, const float* x, const float* wpk, const floa
   }
 }
 
-void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
-                  const float* b, float* y) {
+// Returns whether `act` was applied (plan "rows" fuses it; the caller makes a pass otherwise).
+bool fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                  const float* b, float* y, Act act) {
   const Plan pl = packed_plan(p);
   if (pl.kind == kPlanNone || wp[0] != static_cast<float>(pl.kind) ||
       wp[1] != static_cast<float>(pl.mr()) || wp[2] != static_cast<float>(pl.nv()))
-    return forward(p, x, w, b, y);
+    return forward(p, x, w, b, y, act);
+  if (pl.kind == kPlanRows) {
+    rows_run(p, x, wp + kPackHeader, b, y, act);
+    return true;
+  }
   if (pl.kind == kPlanDirect)
     direct_run(p, p.pt, p.pl, x, wp + kPackHeader, b, y, pl.ch);
   else if (pl.kind == kPlanStrided)
     bx_run(p, x, wp + kPackHeader, b, y, pl.bx);
-  else if (pl.kind == kPlanRows)
-    rows_run(p, x, wp + kPackHeader, b, y);
   else
     col_run(p, x, wp + kPackHeader, b, y, pl.ch);
+  return false;
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ bool direct_forward(const Conv2dParams& p, const float* x, const float* w, const
 bool direct_backward_input(const Conv2dParams& p, const float* w, const float* dy, float* dx);
 bool direct_backward_weight(const Conv2dParams& p, const float* x, const float* dy, float* dw);
 bool direct_dw_forward(const Conv2dParams& p, const float* x, const float* w, const float* b,
-                       float* y);
+                       float* y, Act act);
 bool direct_dw_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                         float* dx, float* dw);
 inline bool direct_forward(const Conv2dParams&, const double*, const double*, const double*,
@@ -55,7 +55,7 @@ inline bool direct_backward_weight(const Conv2dParams&, const double*, const dou
   return false;
 }
 inline bool direct_dw_forward(const Conv2dParams&, const double*, const double*,
-                              const double*, double*) {
+                              const double*, double*, Act) {
   return false;
 }
 inline bool direct_dw_backward(const Conv2dParams&, const double*, const double*,
@@ -64,8 +64,8 @@ inline bool direct_dw_backward(const Conv2dParams&, const double*, const double*
 }
 int64_t packed_size(const Conv2dParams& p);
 void pack_f(const Conv2dParams& p, const float* w, float* wp);
-void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
-                  const float* b, float* y);
+bool fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float* wp,
+                  const float* b, float* y, Act act);
 #else
 // This ISA has no direct convolution: everything runs on im2col + GEMM (or Winograd).
 template <class T>
@@ -75,7 +75,9 @@ bool direct_backward_input(const Conv2dParams&, const T*, const T*, T*) { return
 template <class T>
 bool direct_backward_weight(const Conv2dParams&, const T*, const T*, T*) { return false; }
 template <class T>
-bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*) { return false; }
+bool direct_dw_forward(const Conv2dParams&, const T*, const T*, const T*, T*, Act) {
+  return false;
+}
 template <class T>
 bool direct_dw_backward(const Conv2dParams&, const T*, const T*, const T*, T*, T*) {
   return false;
@@ -545,20 +547,27 @@ void gemm_backward_input_as_forward(const Conv2dParams& p, const T* w, const T* 
 constexpr ScratchSlot kColSlot = kScratchConvCol;    // (common/allocator.h's slot list)
 constexpr ScratchSlot kGColSlot = kScratchConvGCol;
 
+// The forward; returns whether `act` (float32 only; none for float64) was applied on the way
+// (else the caller applies it: fwd_f).
 template <class T>
-void forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
-  if (p.N == 0 || p.K == 0) return;
+bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
+             Act act = Act()) {
+  if (p.N == 0 || p.K == 0) return true;
   if (is_depthwise(p)) {
-    if (!depthwise::blocked_forward<simd::Vec<T>>(p, x, w, b, y) &&
-        !direct_dw_forward(p, x, w, b, y))
-      depthwise::forward_loops(p, x, w, b, y);
-    return;
+    if (depthwise::blocked_forward<simd::Vec<T>>(p, x, w, b, y, act) ||
+        direct_dw_forward(p, x, w, b, y, act))
+      return true;
+    depthwise::forward_loops(p, x, w, b, y);
+    return false;
   }
   const Algo algo = algorithm_for(p, sizeof(T), Pass::forward);
-  if (algo == Algo::gemm && pointwise::forward(p, x, w, b, y)) return;  // 1×1: pointwise_impl.h
-  if (algo == Algo::gemm) return gemm_forward(p, x, w, b, y);
-  if (algo == Algo::winograd && winograd_forward(p, x, w, b, y)) return;
-  if (!is_pointwise(p) && direct_forward(p, x, w, b, y)) return;
+  if (algo == Algo::gemm && pointwise::forward(p, x, w, b, y, act)) return true;  // 1×1
+  if (algo == Algo::gemm) {
+    gemm_forward(p, x, w, b, y);
+    return false;
+  }
+  if (algo == Algo::winograd && winograd_forward(p, x, w, b, y)) return false;
+  if (!is_pointwise(p) && direct_forward(p, x, w, b, y)) return false;
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
   const bool pw = is_pointwise(p);
@@ -595,6 +604,16 @@ void forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
       for (int64_t n = n0; n < n1; ++n) image(n);
     });
   }
+  return false;
+}
+
+// The activation as a pass over the whole output (paths that do not fuse it).
+void act_output(const Conv2dParams& p, float* y, Act act) {
+  if (!act.on()) return;
+  const int64_t n = p.N * p.K * p.OH * p.OW;
+  parallel_for((n + 4095) / 4096, 16, [&](int64_t i0, int64_t i1) {
+    act_span(y + i0 * 4096, imin(n, i1 * 4096) - i0 * 4096, act);
+  });
 }
 
 
@@ -712,8 +731,9 @@ void backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
   }
 }
 
-void fwd_f(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
-  forward(p, x, w, b, y);
+void fwd_f(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y,
+           Act act) {
+  if (!forward(p, x, w, b, y, act)) act_output(p, y, act);
 }
 void fwd_d(const Conv2dParams& p, const double* x, const double* w, const double* b,
            double* y) {
@@ -732,9 +752,9 @@ void bwd_d(const Conv2dParams& p, const double* x, const double* w, const double
 // No packed path on this ISA: conv2d_forward_packed runs the plain forward.
 int64_t packed_size(const Conv2dParams&) { return 0; }
 void pack_f(const Conv2dParams&, const float*, float*) {}
-void fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
-                  const float* b, float* y) {
-  forward(p, x, w, b, y);
+bool fwd_packed_f(const Conv2dParams& p, const float* x, const float* w, const float*,
+                  const float* b, float* y, Act act) {
+  return forward(p, x, w, b, y, act);
 }
 #endif
 
@@ -775,7 +795,7 @@ void pack_any(const Conv2dParams& p, const float* w, float* wp) {
 }
 
 void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const float* wp,
-                    const float* b, float* y) {
+                    const float* b, float* y, Act act) {
   const int tm = wino_pack_tile(p);
   const bool wino_pack = wp[0] == kWinoPackTag;
   if (tm && wino_pack && wp[1] == static_cast<float>(tm) &&
@@ -785,10 +805,10 @@ void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const
       wino_run<4>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
     else
       wino_run<2>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
-    return;
+    return act_output(p, y, act);
   }
-  if (tm || wino_pack) return forward(p, x, w, b, y);  // a stale plan
-  fwd_packed_f(p, x, w, wp, b, y);
+  if (tm || wino_pack) return fwd_f(p, x, w, b, y, act);  // a stale plan
+  if (!fwd_packed_f(p, x, w, wp, b, y, act)) act_output(p, y, act);
 }
 
 }  // namespace

@@ -158,10 +158,11 @@ void transpose_out(const T* src, int64_t npix, int64_t nc, T* dst, int64_t plane
 }
 
 // out[i·L] = bias + Σ_t wv[t] · in[in_off[i] + tap[t]] for i < npix (vectors of L lanes),
-// 8 pixels at a time in independent accumulators.
+// 8 pixels at a time in independent accumulators; with `act` (lo, hi vectors), clamped:
+// min(max(out, lo), hi) (the fused activation, conv.h: Act).
 template <class V, class T>
 void run_taps(const T* in, const int32_t* in_off, int64_t npix, const int32_t* tap,
-              const V* wv, int64_t ntap, V bias, T* out) {
+              const V* wv, int64_t ntap, V bias, T* out, const V* act = nullptr) {
   constexpr int L = V::N, U = 8;
   int64_t i = 0;
   for (; i + U <= npix; i += U) {
@@ -176,12 +177,15 @@ void run_taps(const T* in, const int32_t* in_off, int64_t npix, const int32_t* t
       const int64_t o = tap[t];
       for (int u = 0; u < U; ++u) a[u] = simd::fma(w, V::load(q[u] + o), a[u]);
     }
+    if (act)
+      for (int u = 0; u < U; ++u) a[u] = simd::min(act[1], simd::max(act[0], a[u]));
     for (int u = 0; u < U; ++u) a[u].store(out + (i + u) * L);
   }
   for (; i < npix; ++i) {
     const T* q = in + in_off[i];
     V a = bias;
     for (int64_t t = 0; t < ntap; ++t) a = simd::fma(wv[t], V::load(q + tap[t]), a);
+    if (act) a = simd::min(act[1], simd::max(act[0], a));
     a.store(out + i * L);
   }
 }
@@ -400,8 +404,10 @@ bool blocked_forward_ok(const Conv2dParams& p) {
 }
 
 // ---- channel-blocked forward ---------------------------------------------------------------
+// y = the convolution, then the activation `act` (in the accumulators, before the store).
 template <class V, class T>
-bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
+                     Act act = Act()) {
   if (!blocked_forward_ok<V>(p)) return false;
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
@@ -427,6 +433,7 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
   });
   const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
   const size_t yb_bytes = sizeof(T) * static_cast<size_t>(OHW * L);
+  const V lohi[2] = {V(static_cast<T>(act.lo)), V(static_cast<T>(act.hi))};
   // items (image, block) per chunk: about 32 chunks (the margins are zeroed once per chunk)
   parallel_for(p.N * g.nb, imax(1, p.N * g.nb / 32), [&](int64_t i0, int64_t i1) {
     T* xb = static_cast<T*>(thread_scratch(xb_bytes, kScratchConvPad));
@@ -437,7 +444,7 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
       transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
       for (int64_t j = 0; j < m; ++j) {
         const V* wv = wall + cb * nv + j * (RS + 1);
-        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], yb);
+        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], yb, act.on() ? lohi : nullptr);
         transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0 * m + j) * OHW, m * OHW);
       }
     }

@@ -209,7 +209,7 @@ inline bool rows_form(const Conv2dParams& p) {
 }
 
 template <class T>
-void forward_rows(const Conv2dParams& p, const T* xs, const T* w, const T* b, T* y) {
+void forward_rows(const Conv2dParams& p, const T* xs, const T* w, const T* b, T* y, Act act) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, L = p.OH * p.OW;
   PoolBuf outb(sizeof(T) * L * Kg + 64);
   T* out = static_cast<T*>(outb.p);
@@ -221,19 +221,22 @@ void forward_rows(const Conv2dParams& p, const T* xs, const T* w, const T* b, T*
         const T bk = b ? b[g * Kg + k] : T(0);
         T* yk = yg + k * L;
         for (int64_t q = 0; q < L; ++q) yk[q] = out[q * Kg + k] + bk;
+        if (act.on()) act_span(yk, L, act);
       }
     });
   }
 }
 
+// y = the convolution, then the activation `act` (in the bias pass, or on each plane as it is
+// transposed out); false when the shape is not this file's.
 template <class T>
-bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Act act) {
   if (!applies(p)) return false;
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, L = p.OH * p.OW;
   PoolBuf sub(strided(p) ? sizeof(T) * p.N * p.C * L + 64 : 0);
   const T* xs = planes_input(p, x, sub);
   if (rows_form(p)) {
-    forward_rows(p, xs, w, b, y);
+    forward_rows(p, xs, w, b, y, act);
     return true;
   }
   const int64_t NB = forward_images(p, sizeof(T), b != nullptr);
@@ -244,13 +247,19 @@ bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
       gemm_pw(false, Kg, nb * L, Cg, w + g * Kg * Cg, Cg, pack_planes<T>, &P, T(0),
               y + (n0 * p.K + g * Kg) * L, L, L, p.K * L);
     }
-    if (b) {  // y[n][k] += b[k] over the chunk's planes
+    if (b || act.on()) {  // y[n][k] = act(y[n][k] + b[k]) over the chunk's planes
       T* yc = y + n0 * p.K * L;
       parallel_for(nb * p.K, grain_for(L), [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
-          const T bk = b[i % p.K];
           T* yk = yc + i * L;
-          for (int64_t q = 0; q < L; ++q) yk[q] += bk;
+          if (!act.on()) {
+            const T bk = b[i % p.K];
+            for (int64_t q = 0; q < L; ++q) yk[q] += bk;
+          } else if (b) {
+            bias_act_span(yk, L, b[i % p.K], act);
+          } else {
+            act_span(yk, L, act);
+          }
         }
       });
     }

@@ -312,15 +312,16 @@ def clear_weight_cache():
     _PACKS.clear()
 
 
-def _forward_packed(x, w, b, cfg):
+def _forward_packed(x, w, b, cfg, act=None):
     """The graph-free float32 forward on the cached packed weight (the plain forward where
-    the shape has no packed plan), or None for other dtypes (the caller runs the op)."""
+    the shape has no packed plan), or None for other dtypes (the caller runs the op).
+    ``act``: None, or the (lo, hi) clamp of a fused activation, applied by the kernel."""
     wa = w._array
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
     ba = None if b is None else b._array
     if _nhwc_pointwise(x._array, wa, ba, cfg):
-        return Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0])
+        return _act_(Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0]), act)
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
@@ -335,10 +336,11 @@ def _forward_packed(x, w, b, cfg):
         w4 = _nchw(wa).reshape(cfg[1])  # (a channels-last weight: a copy)
         hit = ent[key] = (wa, w._vc[0], _C.conv2d_pack_weight(x4, w4, *cfg[3:]), w4)
     ba = None if b is None else np.ascontiguousarray(b._array)
+    lo, hi = (-np.inf, np.inf) if act is None else act
     if hit[2] is None:  # no packed plan for this shape: the plain forward, still graph-free
-        y = _C.conv2d_forward(x4, hit[3], ba, *cfg[3:])
+        y = _C.conv2d_forward(x4, hit[3], ba, *cfg[3:], lo, hi)
     else:
-        y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:])
+        y = _C.conv2d_forward_packed(x4, hit[3], hit[2], ba, *cfg[3:], lo, hi)
     xa = x._array
     if (not xa.flags.c_contiguous and _cl_only(xa)) or \
             (not wa.flags.c_contiguous and xa.ndim == 4 and _cl_only(wa)):
@@ -376,7 +378,7 @@ def _plain(v):
     return c is int or c is str or (c is tuple and all(e.__class__ is int for e in v))
 
 
-def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
+def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups, act=None):
     key = None
     if isinstance(input, Tensor) and isinstance(weight, Tensor) and groups.__class__ is int \
             and _plain(stride) and _plain(padding) and _plain(dilation):
@@ -390,7 +392,7 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
                    padding, dilation, groups)
         cfg = _GEOMETRY.get(key) if key is not None else None
         if cfg is not None:
-            return _run_conv(input, weight, bias, cfg)
+            return _run_conv(input, weight, bias, cfg, act)
     cfg = _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups)
     x, w, b = cfg[-1]
     cfg = cfg[:-1]
@@ -398,18 +400,30 @@ def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups):
         if len(_GEOMETRY) >= _MAX_GEOMETRY:
             _GEOMETRY.clear()
         _GEOMETRY[key] = cfg
-    return _run_conv(x, w, b, cfg)
+    return _run_conv(x, w, b, cfg, act)
 
 
-def _run_conv(x, w, b, cfg):
+def _act_(y, act):
+    """The activation clamp ``act`` = (lo, hi) applied in place on a fresh conv output y
+    (ReLU when (0, inf), else Hardtanh(lo, hi)); y itself when act is None."""
+    if act is None:
+        return y
+    from .activation import hardtanh, relu
+    if act[0] == 0.0 and act[1] == np.inf:
+        return relu(y, inplace=True)
+    return hardtanh(y, act[0], act[1], inplace=True)
+
+
+def _run_conv(x, w, b, cfg, act=None):
     """The checked convolution: graph-free on the packed weight where nothing needs a
-    gradient and the packed path exists, else the recorded op."""
+    gradient and the packed path exists, else the recorded op; then the activation clamp
+    ``act`` (None or (lo, hi)), fused into the kernel on the graph-free path."""
     if not (_state.grad and (x.requires_grad or w.requires_grad or
                              (b is not None and b.requires_grad))):
-        y = _forward_packed(x, w, b, cfg)
+        y = _forward_packed(x, w, b, cfg, act)
         if y is not None:
             return y
-    return _ConvOp.apply(x, w, b, cfg)
+    return _act_(_ConvOp.apply(x, w, b, cfg), act)
 
 
 def _conv_geometry(fn, nd, input, weight, bias, stride, padding, dilation, groups):
