@@ -5,11 +5,13 @@ import copy
 
 import numpy as np
 
-from . import nn
+from . import _C, nn
+from .autograd.grad_mode import _state as _grad_state
 from .nn.functional.conv import _act_, _conv
 from .nn.modules.normalization import _hooked
-from .utils import hooks as _hooks
 from .nn.utils.fusion import fuse_conv_bn_eval
+from .tensor import Tensor
+from .utils import hooks as _hooks
 
 __all__ = ["optimize_for_inference"]
 
@@ -38,6 +40,88 @@ class _ConvAct(nn.Module):
             return _conv("conv2d", 2, x, c.weight, c.bias, c.stride, c.padding, c.dilation,
                          c.groups, self._bounds)
         return _act_(c(x), self._bounds)
+
+
+_NO_ACT = (-float("inf"), float("inf"))
+
+
+def _conv_and_bounds(m):
+    """(Conv2d, (lo, hi)) of a module that is a plain Conv2d, a _ConvAct, or a Sequential
+    holding exactly one of those among Identity modules; else None."""
+    if isinstance(m, nn.Sequential) and not m._has_hooks:
+        rest = [c for c in m._modules.values() if type(c) is not nn.Identity]
+        if len(rest) != 1:
+            return None
+        m = rest[0]
+    if m._has_hooks:
+        return None
+    if type(m) is _ConvAct and type(m.conv) is nn.Conv2d and not m.conv._has_hooks:
+        return m.conv, m._bounds
+    if type(m) is nn.Conv2d:
+        return m, _NO_ACT
+    return None
+
+
+class _PwDw(nn.Module):
+    """A 1×1 expansion (Conv2d, then its activation clamp) followed by a depthwise Conv2d
+    (then its clamp), as in MobileNet's inverted residual block, run by one kernel where
+    nothing records a graph (``_C.conv2d_pw_dw_forward``: the expanded tensor is never
+    written to memory), else as the two modules."""
+
+    def __init__(self, first, second):
+        super().__init__()
+        self.first = first
+        self.second = second
+        (pw, self._b1), (dw, self._b2) = _conv_and_bounds(first), _conv_and_bounds(second)
+        self._geo = (dw.stride[0], dw.stride[1], dw.padding[0], dw.padding[0], dw.padding[1],
+                     dw.padding[1], dw.dilation[0], dw.dilation[1])
+        self._pw, self._dw = pw, dw
+
+    def forward(self, x):
+        pw, dw = self._pw, self._dw
+        if isinstance(x, Tensor) and x.ndim == 4 and not _hooks._any_global[0]:
+            xa = x._array
+            w1, w2 = pw.weight, dw.weight
+            b1, b2 = pw.bias, dw.bias
+            if xa.dtype == np.float32 and xa.flags.c_contiguous and \
+                    w1._array.flags.c_contiguous and w2._array.flags.c_contiguous and \
+                    not (_grad_state.grad and (x.requires_grad or w1.requires_grad or
+                                               w2.requires_grad or
+                                               (b1 is not None and b1.requires_grad) or
+                                               (b2 is not None and b2.requires_grad))):
+                y = _C.conv2d_pw_dw_forward(
+                    xa, w1._array, None if b1 is None else b1._array, w2._array,
+                    None if b2 is None else b2._array, *self._geo, *self._b1, *self._b2)
+                if y is not None:
+                    return Tensor._make(y)
+        return self.second(self.first(x))
+
+
+def _pw_dw_pair(a, b):
+    """Whether modules a, b are a 1×1 expansion and the depthwise convolution of its output
+    that _PwDw runs (zero padding given as ints, float32 or not: checked per call)."""
+    pa, pb = _conv_and_bounds(a), _conv_and_bounds(b)
+    if pa is None or pb is None:
+        return False
+    pw, dw = pa[0], pb[0]
+    return (pw.kernel_size == (1, 1) and pw.stride == (1, 1) and pw.padding == (0, 0) and
+            pw.dilation == (1, 1) and pw.groups == 1 and pw.padding_mode == "zeros" and
+            dw.groups == dw.in_channels == dw.out_channels == pw.out_channels and
+            dw.padding_mode == "zeros" and not isinstance(dw.padding, str))
+
+
+def _fuse_pw_dw(seq):
+    """Replace each 1×1-then-depthwise pair among a Sequential's direct children (Identity
+    children between them skipped) by one _PwDw."""
+    mods = [(n, m) for n, m in seq._modules.items() if type(m) is not nn.Identity]
+    i = 0
+    while i < len(mods) - 1:
+        (na, a), (nb, b) = mods[i], mods[i + 1]
+        if _pw_dw_pair(a, b):
+            seq._modules[na] = _PwDw(a, b)
+            seq._modules[nb] = nn.Identity()
+            i += 1
+        i += 1
 
 
 def _fuse_sequential(seq):
@@ -72,8 +156,12 @@ def optimize_for_inference(model, example_inputs=None):
     ``Identity``. What it fuses:
 
     * inside an ``nn.Sequential``: a Conv2d directly followed by a BatchNorm2d, and a ReLU,
-      ReLU6 or Hardtanh right after that pair is applied in place on the convolution's
-      output (one module call, no extra buffer);
+      ReLU6 or Hardtanh right after that pair is clamped by the convolution kernel itself
+      (one module call, no activation pass);
+    * then, inside an ``nn.Sequential``, a 1×1 convolution (with its folded activation)
+      followed by a depthwise convolution of its output (MobileNet's inverted residual
+      block) runs as one kernel in float32 inference, the expanded tensor never written to
+      memory (``_C.conv2d_pw_dw_forward``; two modules where it does not apply);
     * anywhere else (e.g. a ResNet block calling ``self.bn1(self.conv1(x))`` in its
       ``forward``) only when ``example_inputs`` (a tuple of inputs) is given: the model runs
       once on them, each BatchNorm2d whose input is exactly a Conv2d's output is folded,
@@ -95,6 +183,9 @@ def optimize_for_inference(model, example_inputs=None):
     for mod in list(m.modules()):
         if isinstance(mod, nn.Sequential):
             _fuse_sequential(mod)
+    for mod in list(m.modules()):
+        if isinstance(mod, nn.Sequential):
+            _fuse_pw_dw(mod)
     if example_inputs is not None:
         if not isinstance(example_inputs, (tuple, list)):
             example_inputs = (example_inputs,)

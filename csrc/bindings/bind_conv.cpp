@@ -23,6 +23,11 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 [[noreturn]] void bad(const std::string& msg) { throw py::value_error("conv2d: " + msg); }
 
+Conv2dParams make_params_dims(int64_t N, int64_t C, int64_t H, int64_t W,
+                              const std::string& xs, const py::array& w, int64_t sh,
+                              int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                              int64_t dh, int64_t dw, int64_t groups);
+
 // Validates x (N,C,H,W), w (K,C/g,R,S) and the geometry; fills p (output size included).
 Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int64_t sw,
                          int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
@@ -31,6 +36,15 @@ Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int
   require_float(w, "conv2d", "weight");
   require_same_dtype(x, w, "conv2d", "input", "weight");
   if (x.ndim() != 4) bad("input must be 4-D (N, C, H, W), got shape " + shape_str(x));
+  return make_params_dims(x.shape(0), x.shape(1), x.shape(2), x.shape(3), shape_str(x), w, sh,
+                          sw, pt, pb, pl, pr, dh, dw, groups);
+}
+
+// The same for an input of shape (N, C, H, W) (xs: that shape, for messages).
+Conv2dParams make_params_dims(int64_t N, int64_t C, int64_t H, int64_t W,
+                              const std::string& xs, const py::array& w, int64_t sh,
+                              int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                              int64_t dh, int64_t dw, int64_t groups) {
   if (w.ndim() != 4) bad("weight must be 4-D (out, in/groups, kh, kw), got shape " + shape_str(w));
   if (sh < 1 || sw < 1) bad("stride must be >= 1, got (" + S(sh) + ", " + S(sw) + ")");
   if (dh < 1 || dw < 1) bad("dilation must be >= 1, got (" + S(dh) + ", " + S(dw) + ")");
@@ -38,13 +52,13 @@ Conv2dParams make_params(const py::array& x, const py::array& w, int64_t sh, int
     bad("padding must be >= 0, got (" + S(pt) + ", " + S(pb) + ", " + S(pl) + ", " + S(pr) + ")");
   if (groups < 1) bad("groups must be >= 1, got " + S(groups));
   Conv2dParams p{};
-  p.N = x.shape(0); p.C = x.shape(1); p.H = x.shape(2); p.W = x.shape(3);
+  p.N = N; p.C = C; p.H = H; p.W = W;
   p.K = w.shape(0); p.R = w.shape(2); p.S = w.shape(3);
   if (p.C % groups) bad("input channels " + S(p.C) + " not divisible by groups " + S(groups));
   if (p.K % groups) bad("weight out channels " + S(p.K) + " not divisible by groups " + S(groups));
   if (w.shape(1) * groups != p.C)
     bad("weight " + shape_str(w) + " has " + S(w.shape(1)) + " input channels per group (x " +
-        S(groups) + " groups), input " + shape_str(x) + " has " + S(p.C));
+        S(groups) + " groups), input " + xs + " has " + S(p.C));
   if (p.R < 1 || p.S < 1) bad("weight kernel size must be >= 1, got weight " + shape_str(w));
   const int64_t eh = dh * (p.R - 1) + 1, ew = dw * (p.S - 1) + 1;
   if (p.H + pt + pb < eh || p.W + pl + pr < ew)
@@ -180,6 +194,55 @@ py::object conv2d_forward_packed(const py::array& x, const py::array& w, const p
   return std::move(y);
 }
 
+// A 1×1 expansion fused into a depthwise convolution (conv.h: conv2d_pw_dw_forward), float32:
+// y = act2(dwconv(act1(conv1x1(x, w1) + b1), w2) + b2); None where this ISA or shape has no
+// fused kernel (nothing computed: the caller runs the two convolutions).
+py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const py::object& b1,
+                                const py::array& w2, const py::object& b2, int64_t sh,
+                                int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                                int64_t dh, int64_t dw, double lo1, double hi1, double lo2,
+                                double hi2) {
+  require_float(x, "conv2d", "input");
+  require_float(w1, "conv2d", "weight");
+  require_same_dtype(x, w1, "conv2d", "input", "weight");
+  if (x.ndim() != 4) bad("input must be 4-D (N, C, H, W), got shape " + shape_str(x));
+  if (w1.ndim() != 4 || w1.shape(1) != x.shape(1) || w1.shape(2) != 1 || w1.shape(3) != 1)
+    bad("the 1x1 weight must be (C, " + S(x.shape(1)) + ", 1, 1) for input " + shape_str(x) +
+        ", got " + shape_str(w1));
+  const int64_t C = w1.shape(0);
+  require_float(w2, "conv2d", "depthwise weight");
+  if (w2.ndim() != 4 || w2.shape(0) != C || w2.shape(1) != 1)
+    bad("the depthwise weight must be (" + S(C) + ", 1, kh, kw) for the 1x1 weight " +
+        shape_str(w1) + ", got " + shape_str(w2));
+  require_same_dtype(x, w2, "conv2d", "input", "depthwise weight");
+  Conv2dParams p = make_params_dims(x.shape(0), C, x.shape(2), x.shape(3),
+                                    "(" + S(x.shape(0)) + ", " + S(C) + ", " + S(x.shape(2)) +
+                                        ", " + S(x.shape(3)) + ")",
+                                    w2, sh, sw, pt, pb, pl, pr, dh, dw, C);
+  Conv2dParams p1 = make_params(x, w1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+  check_bias(x, b1, p1);
+  check_bias(x, b2, p);
+  const ActBounds a1 = make_act(lo1, hi1), a2 = make_act(lo2, hi2);
+  if (!is_f32(x)) return py::none();
+  auto bias = [](const py::object& b) {
+    return b.is_none() ? nullptr : cptr<float>(py::reinterpret_borrow<py::array>(b));
+  };
+  const float *b1p = bias(b1), *b2p = bias(b2);
+  py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
+  const float* xp = cptr<float>(x);
+  const float* w1p = cptr<float>(w1);
+  const float* w2p = cptr<float>(w2);
+  float* yp = ptr<float>(y);
+  bool done;
+  {
+    py::gil_scoped_release nogil;
+    done = conv::conv2d_pw_dw_forward(p, x.shape(1), xp, w1p, b1p, a1.f32(), w2p, b2p,
+                                      a2.f32(), yp);
+  }
+  if (!done) return py::none();
+  return std::move(y);
+}
+
 template <class T>
 py::tuple backward_t(const py::array& x, const py::array& w, const py::array& dy,
                      const Conv2dParams& p, bool need_dx, bool need_dw, bool need_db) {
@@ -288,6 +351,14 @@ void bind_conv(py::module_& m) {
         py::arg("dil_h"), py::arg("dil_w"), py::arg("groups"), py::arg("act_lo") = -kInf,
         py::arg("act_hi") = kInf,
         "conv2d_forward with a weight packed by conv2d_pack_weight for the same geometry.");
+  m.def("conv2d_pw_dw_forward", &conv2d_pw_dw_forward, py::arg("input"), py::arg("weight1"),
+        py::arg("bias1"), py::arg("weight2"), py::arg("bias2"), py::arg("stride_h"),
+        py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"),
+        py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"), py::arg("act1_lo") = -kInf,
+        py::arg("act1_hi") = kInf, py::arg("act2_lo") = -kInf, py::arg("act2_hi") = kInf,
+        "A 1x1 expansion (weight1 (C, Ci, 1, 1)) fused into a depthwise convolution (weight2 "
+        "(C, 1, kh, kw)), float32 inference: y = clamp2(dwconv(clamp1(conv1x1(x) + b1)) + b2), "
+        "the expanded tensor never stored; None where there is no fused kernel.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
         py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),

@@ -215,6 +215,11 @@ void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w
                            const float* wp, const float* b, float* y, Act act) {
   ops().fwd_packed_f(p, x, w, wp, b, y, act);
 }
+bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1,
+                          const float* b1, Act a1, const float* w2, const float* b2, Act a2,
+                          float* y) {
+  return ops().pwdw_f(p, Ci, x, w1, b1, a1, w2, b2, a2, y);
+}
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {
   ops().bwd_f(p, x, w, dy, dx, dw, db);

@@ -125,6 +125,16 @@ void conv2d_pack_weight(const Conv2dParams& p, const float* w, float* wp);
 void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w,
                            const float* wp, const float* b, float* y, Act act = Act());
 
+// A 1×1 expansion fused into a depthwise convolution, float32 (inference of MobileNet's
+// inverted residual block): e = a1(conv1×1(x, w1) + b1) with w1 (p.C × Ci), then
+// y = a2(depthwise p of e with w2 (p.C × 1 × R × S), b2), p.K == p.C; x is (p.N, Ci, p.H,
+// p.W). The expanded tensor e is never stored (depthwise_impl.h: blocked_pwdw_forward).
+// Returns false, with nothing written, where this ISA or shape has no fused kernel (the
+// caller runs the two convolutions).
+bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1,
+                          const float* b1, Act a1, const float* w2, const float* b2, Act a2,
+                          float* y);
+
 // Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
 // stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
 // `winograd`: Winograd F(2×2, 3×3) or F(4×4, 3×3) (FASTDL_WINOGRAD_TILE=2|4|auto, auto: F(4×4)
@@ -159,6 +169,8 @@ struct ConvOps {
   void (*pack_f)(const Conv2dParams&, const float*, float*);
   void (*fwd_packed_f)(const Conv2dParams&, const float*, const float*, const float*,
                        const float*, float*, Act);
+  bool (*pwdw_f)(const Conv2dParams&, int64_t, const float*, const float*, const float*, Act,
+                 const float*, const float*, Act, float*);
 };
 
 FASTDL_DECLARE_OPS(ConvOps)

@@ -811,9 +811,16 @@ void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const
   if (!fwd_packed_f(p, x, w, wp, b, y, act)) act_output(p, y, act);
 }
 
+
+bool pwdw_f(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1, const float* b1,
+            Act a1, const float* w2, const float* b2, Act a2, float* y) {
+  return depthwise::blocked_pwdw_forward<simd::Vf>(p, Ci, x, w1, b1, a1, w2, b2, a2, y);
+}
+
 }  // namespace
 
-const ConvOps ops = {fwd_f, fwd_d, bwd_f, bwd_d, packed_size_any, pack_any, fwd_packed_any};
+const ConvOps ops = {fwd_f,    fwd_d,          bwd_f, bwd_d, packed_size_any,
+                     pack_any, fwd_packed_any, pwdw_f};
 
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace conv
