@@ -28,6 +28,7 @@ SHAPES = [
     (2, 24, 40, 40, 24, 3, 1, 1, 24),   # depthwise, rows of 40: plane kernels (AVX-512)
     (2, 20, 9, 9, 20, 3, 2, 1, 20),     # depthwise stride 2: channel-blocked
     (1, 3, 33, 33, 8, 3, 2, 1, 1),      # a stem: 3 channels, stride 2
+    (1, 3, 20, 64, 24, 3, 2, 1, 1),     # a stem on 32-pixel rows (the short-sum tile)
 ]
 BOUNDS = [(0.0, np.inf), (0.0, 6.0), (-0.5, 0.7)]
 

@@ -31,6 +31,7 @@ SHAPES = [
     (1, 20, 16, 16, 33, 1, 1, 0, 1),   # 1×1, 256 pixels (rows, read in place)
     (1, 9, 5, 9, 18, 3, 1, 1, 3),      # 5×9 map, 3 groups of 3 channels (rows)
     (2, 32, 4, 4, 20, 3, 1, 1, 1),     # batch 2 of 4×4 maps (col)
+    (1, 3, 33, 64, 24, 3, 2, 1, 1),    # an RGB stem (strided, the short-sum tile)
 ]
 
 

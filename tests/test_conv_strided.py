@@ -5,7 +5,8 @@ and with the automatic rule: forward, input and weight gradients against the Num
 reference (float32 and float64, every ISA) and torch, kernels 3×3, 2×2, 5×5, 7×7 and 1×1,
 odd and even map sizes, padding 0–3, batch 1, channel counts that are not a multiple of the
 vector width, groups, bias and no bias, asymmetric strides, output maps wider than one
-64-pixel segment, bitwise 1 = 2 threads, float64 gradcheck."""
+64-pixel segment, short sums (an RGB stem's forward tile), bitwise 1 = 2 threads, float64
+gradcheck."""
 import functools
 
 import numpy as np
@@ -42,6 +43,10 @@ SHAPES = [
     (2, 4, 11, 13, 6, (2, 2), 3, 0, 1, True),      # stride above the kernel: dx phases
                                                    # without taps (zero rows and columns)
     (2, 40, 20, 18, 36, (3, 3), 2, 1, 1, False),   # dx: 40 channels (blocks and a tail)
+    # short sums (C·R·S <= 160) on rows of whole vectors: the forward's transposed tile
+    # (ukr_bxt, 16 channels × 16 pixels)
+    (1, 3, 26, 96, 24, (3, 3), 2, 1, 1, True),     # a MobileNet stem: 48-pixel rows
+    (2, 3, 40, 64, 20, (7, 7), 2, 3, 1, True),     # a ResNet stem (a sum of 147), 32 pixels
 ]
 
 

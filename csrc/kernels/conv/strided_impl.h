@@ -228,6 +228,48 @@ __attribute__((optimize("no-predictive-commoning"))) void ukr_bx(
   store_tile<KV>(tile, pe, mr, bias, y, ystride);
 }
 
+// The same product with the tile the other way round, for short sums (an RGB stem: C·T = 27):
+// 16 output channels × 16·NV pixels of the row in zmm accumulators (broadcast weights, the
+// pixels one vector load per tap from the phase plane, contiguous at any stride), stored
+// straight into the NCHW rows (pe <= 16·NV pixels, mr <= 16 channels). ukr_bx's epilogue
+// transposes its P × 16·KV tile out through memory, which a sum of 27 terms does not
+// amortise.
+template <int NV>
+void ukr_bxt(int64_t C, int64_t T, int64_t wstride, const int64_t* off, const float* x0,
+             int64_t cplane, const float* wp, int64_t pe, int64_t mr, const float* bias,
+             float* y, int64_t ystride) {
+  constexpr int MR = 16;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int k = 0; k < MR; ++k)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[k][v] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; ++c) {
+    const float* xc = x0 + c * cplane;
+    const float* wc = wp + c * wstride;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = xc + off[t];
+      __m512 xv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) xv[v] = _mm512_loadu_ps(row + 16 * v);
+#pragma GCC unroll 16
+      for (int k = 0; k < MR; ++k) {
+        const __m512 wb = _mm512_set1_ps(wc[k]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
+      }
+      wc += MR;
+    }
+  }
+  __mmask16 mk[NV];
+  for (int v = 0; v < NV; ++v) mk[v] = lane_mask(pe - 16 * v);
+  for (int64_t k = 0; k < mr; ++k) {
+    const __m512 bk = _mm512_set1_ps(bias ? bias[k] : 0.0f);
+    for (int v = 0; v < NV && 16 * v < pe; ++v)
+      _mm512_mask_storeu_ps(y + k * ystride + 16 * v, mk[v], _mm512_add_ps(acc[k][v], bk));
+  }
+}
+
 using BxUkr = void (*)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t,
                        const float*, int64_t, int64_t, const float*, float*, int64_t);
 
@@ -243,6 +285,14 @@ BxUkr bx_fn(int pw, std::integer_sequence<int, Ps...>) {
   return fn;
 }
 
+// Sums of at most kBxtMaxSum terms (C·R·S per group) over rows of whole vectors (at most a
+// quarter of the pixels padding) take ukr_bxt, 16 channels × 16 pixels (two pixel vectors:
+// 32 accumulators, spilled). One thread, ms ukr_bx / ukr_bxt: MobileNetV2's stem 3→32 224²
+// 3×3 s2 batch 16 7.05 / 4.7, batch 1 0.305 / 0.265; ResNet-50's 3→64 224² 7×7 s2 (a sum
+// of 147) batch 8 20.3 / 17.4. Longer sums keep ukr_bx: R18 64→128 32² s2 (576) 11.9 /
+// 11.7, 128→256 16² s2 (8-pixel rows) 11.2 / 21.3, R50 128→128 56² s2 17.4 / 19.8.
+constexpr int64_t kBxtMaxSum = 160;
+
 // Register blocking for Kg output channels over output rows of OW pixels: P·KV <= 28
 // accumulators, P <= 14 (KV 2), <= 7 (KV 4), <= 28 (KV 1). The cost counts the padded
 // channels and pixels (a row's last block may run past OW; its extra pixels are not stored)
@@ -251,8 +301,10 @@ BxUkr bx_fn(int pw, std::integer_sequence<int, Ps...>) {
 // 16.8, P 8 KV 2 (2 of 16 pixels padded) 19.3; R18 64→128 32² s2 b32 P 8 KV 2 12.0, P 4 KV 4
 // 12.2; R18 128→256 16² s2 P 8 KV 2 11.4, P 4 KV 4 11.3, P 14 KV 2 (6 of 14 padded) 19.2.
 // A function of the shape only.
-BxChoice choose_bx(int64_t Kg, int64_t OW) {
+BxChoice choose_bx(int64_t Kg, int64_t OW, int64_t red = INT64_MAX) {
   BxChoice best{0, 0, nullptr};
+  if (red <= kBxtMaxSum && (OW + 15) / 16 * 16 * 4 <= 5 * OW)  // <= 25 % padded pixels
+    return {16, 1, ukr_bxt<1>};
   double best_cost = 1e300;
   for (int kv : {4, 2, 1}) {
     const int pmax = kv == 4 ? 7 : kv == 2 ? 14 : 28;
@@ -344,7 +396,7 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
                      float* y) {
   if (!strided_ok(p)) return false;
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
-  const BxChoice ch = choose_bx(Kg, p.OW);
+  const BxChoice ch = choose_bx(Kg, p.OW, Cg * p.R * p.S);
   if (!ch.fn) return false;
   const int64_t KB = 16 * ch.kv, nkb = (Kg + KB - 1) / KB;
   PoolBuf wbuf(sizeof(float) * p.groups * nkb * Cg * p.R * p.S * KB);
