@@ -1,7 +1,7 @@
 """1×1 ("pointwise") convolutions without padding, the whole batch as one GEMM
 (csrc/kernels/conv/pointwise_impl.h; the "gemm" algorithm of these shapes; one image of at
 most 64 output pixels as the transposed product): forward, input,
-weight and bias gradients at stride 1 and 2, grouped, maps 1² .. 28², batch 1 and 16, channel
+weight and bias gradients at stride 1 and 2, grouped, maps 1² .. 50², batch 1 and 16, channel
 counts off the micro-kernel's multiples, against the NumPy float64 reference and torch, on every
 ISA, next to the per-image path (forced "direct"), bitwise 1 = 2 threads, gradcheck."""
 import functools
@@ -34,6 +34,11 @@ SHAPES = [
     (2, 16, 9, 9, 8, 2, 4),       # grouped, stride 2
     (1, 12, 8, 8, 70, 1, 2),      # batch 1 of 64 pixels (the transposed product), grouped
     (1, 300, 5, 5, 33, 1, 1),     # batch 1, transposed product deeper than a k block
+    # maps of 512 pixels or more: the weight gradient per image with the larger operand read
+    # in place (dY when K >= C, else the input, the product then dWᵀ)
+    (2, 10, 28, 28, 40, 1, 1),    # dY in place: 40 rows (3 row tiles and a packed edge)
+    (2, 12, 24, 24, 30, 1, 3),    # grouped, 576 pixels
+    (2, 14, 50, 50, 26, 2, 1),    # stride 2: 625 output pixels from the subsampled input
 ]
 
 
@@ -123,8 +128,8 @@ def test_pointwise_forced_algorithms_agree(shape, algo):
             _check(_run(x, w, b, gy, **kw), ref, _tol(np.float32), f"{isa} {algo}")
 
 
-@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[5], SHAPES[8], SHAPES[11],
-                                   SHAPES[14]], ids=_ids)
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[4], SHAPES[5], SHAPES[8],
+                                   SHAPES[11], SHAPES[14], SHAPES[17]], ids=_ids)
 def test_pointwise_matches_torch(shape):
     torch = pytest.importorskip("torch")
     x, w, b, gy, kw, _ = _operands(shape, np.float32, True)

@@ -16,7 +16,8 @@
 // go through a local tile), so no output copy either. The weight gradient's reduction runs
 // over fixed chunks of images (a function of the shape only), each one GEMM accumulated into
 // dW in chunk order; the GEMM splits C, never k, among threads: bitwise identical for any
-// thread count.
+// thread count. Maps of kOwnChunk pixels or more take one image per chunk, the larger of the
+// two operands read in place by the micro-kernel (backward_weight).
 //
 // Why not the per-image GEMMs (the "direct" algorithm for a stride-1 1×1): a 7×7 map is a
 // product with 49 columns, i.e. one full 32-column panel and one of 17 (35 % of the
@@ -68,6 +69,16 @@ inline void gemm_pw(bool ta, int64_t m, int64_t n, int64_t k, const double* A, i
                     ::fastdl::gemm::PackBFn<double> pack, const void* ctx, double beta,
                     double* C, int64_t ldc, int64_t seg, int64_t seg_stride) {
   ::fastdl::gemm::dgemm_implicit(m, n, k, A, lda, pack, ctx, beta, C, ldc, seg, seg_stride, ta);
+}
+inline void gemm_pw_ain(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                        ::fastdl::gemm::PackBFn<float> pack, const void* ctx, float beta,
+                        float* C, int64_t ldc) {
+  ::fastdl::gemm::sgemm_implicit_a_inplace(m, n, k, A, lda, pack, ctx, beta, C, ldc);
+}
+inline void gemm_pw_ain(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
+                        ::fastdl::gemm::PackBFn<double> pack, const void* ctx, double beta,
+                        double* C, int64_t ldc) {
+  ::fastdl::gemm::dgemm_implicit_a_inplace(m, n, k, A, lda, pack, ctx, beta, C, ldc);
 }
 // C (m × n) = Aᵀ · Bᵀ, A (k × m) and B (n × k) row-major.
 inline void gemm_tt(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
@@ -310,6 +321,15 @@ inline int64_t chunk_images(const Conv2dParams& p, int64_t elem) {
   return imax(1, imin(p.N, cols / L));
 }
 
+// One image per chunk (maps of at least kOwnChunk pixels): per image one product with the
+// larger of dY_g (Kg × L) and Xs_g (Cg × L) as A, read in place (gemm.h:
+// sgemm_implicit_a_inplace), and the other packed pixel-major as B (pack_planes_t): the
+// packed loop nest copied A too, a pass over the big operand as long as the product's own
+// (ResNet-50 64→256 56² at batch 8: A 25.7 MB, B 6.4 MB). With Xs as A the product is
+// dW_gᵀ, transposed into dW at the end. kAinMaxCols: B's k block (all its columns) stays in
+// L2.
+constexpr int64_t kAinMaxCols = 512;
+
 template <class T>
 bool backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   if (!applies(p)) return false;
@@ -317,6 +337,33 @@ bool backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   PoolBuf sub(strided(p) ? sizeof(T) * p.N * p.C * L + 64 : 0);
   const T* xs = planes_input(p, x, sub);
   const int64_t NB = chunk_images(p, sizeof(T));
+  if (NB == 1 && imin(Kg, Cg) <= kAinMaxCols) {
+    const bool dy_a = Kg >= Cg;  // dY as A: dW_g directly; else Xs as A: dW_gᵀ
+    PoolBuf tb(dy_a ? 0 : sizeof(T) * Cg * Kg + 64);
+    T* wt = static_cast<T*>(tb.p);
+    for (int64_t g = 0; g < p.groups; ++g) {
+      for (int64_t n = 0; n < p.N; ++n) {
+        const T* dyg = dy + (n * p.K + g * Kg) * L;
+        const T* xg = xs + (n * p.C + g * Cg) * L;
+        const T beta = n == 0 ? T(0) : T(1);
+        if (dy_a) {
+          const Planes<T> P{xg, L, p.C * L};
+          gemm_pw_ain(Kg, Cg, L, dyg, L, pack_planes_t<T>, &P, beta, dw + g * Kg * Cg, Cg);
+        } else {
+          const Planes<T> P{dyg, L, p.K * L};
+          gemm_pw_ain(Cg, Kg, L, xg, L, pack_planes_t<T>, &P, beta, wt, Kg);
+        }
+      }
+      if (!dy_a) {  // dW_g[k][c] = wt[c][k]
+        T* dwg = dw + g * Kg * Cg;
+        parallel_for(Kg, grain_for(Cg), [&](int64_t k0, int64_t k1) {
+          for (int64_t k = k0; k < k1; ++k)
+            for (int64_t c = 0; c < Cg; ++c) dwg[k * Cg + c] = wt[c * Kg + k];
+        });
+      }
+    }
+    return true;
+  }
   PoolBuf ab(NB > 1 ? sizeof(T) * Kg * NB * L + 64 : 0);
   T* a = static_cast<T*>(ab.p);
   for (int64_t n0 = 0; n0 < p.N; n0 += NB) {

@@ -275,6 +275,43 @@ void run_stream(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
   }
 }
 
+// One thread's share with A read in place (gemm.h: sgemm_implicit_a_inplace): per k block
+// (run_packed's balanced KC blocking), B's whole block (kc × n, its NR-column panels) packed
+// once, then each MR-row tile of A against every panel, A's rows broadcast straight from
+// memory by the strided micro-kernel (the tile's kc-slice of A stays in L1 across the
+// panels). A partial last row tile goes through a packed copy (the strided kernel's edge
+// instantiations read whole groups of 4 rows). Every element gets the FMA sequence run_packed
+// gives it.
+template <class T, class PackB>
+void run_a_inplace(const Kernel<T>& K, int64_t m, int64_t n, int64_t k, const T* A,
+                   int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc) {
+  const int64_t MR = K.mr, NR = K.nr;
+  const int64_t nkb = (k + K.kc - 1) / K.kc;
+  const int64_t KC = nkb == 1 ? k : round_up((k + nkb - 1) / nkb, 8);
+  const int64_t kcmax = k < KC ? k : KC;
+  T* bp = scratch<T>(round_up(n, NR) * kcmax, kScratchGemmB);
+  T* ap = scratch<T>(MR * kcmax, kScratchGemmA);
+  const int64_t mfull = m / MR * MR;
+  for (int64_t pc = 0; pc < k; pc += KC) {
+    const int64_t kc = k - pc < KC ? k - pc : KC;
+    const T beta_k = pc == 0 ? beta : T(1);
+    packb(pc, kc, 0, n, bp);
+    for (int64_t ir = 0; ir < m; ir += MR) {
+      const int64_t mr = m - ir < MR ? m - ir : MR;
+      const T* a = A + ir * lda + pc;
+      if (ir >= mfull) K.pack_a(false, mr, kc, a, lda, ap);
+      for (int64_t jr = 0; jr < n; jr += NR) {
+        const int64_t nr = n - jr < NR ? n - jr : NR;
+        T* c = C + ir * ldc + jr;
+        if (ir >= mfull)
+          K.packed(kc, ap, 1, MR, bp + jr * kc, NR, c, ldc, mr, nr, T(1), beta_k);
+        else
+          K.strided(kc, a, lda, 1, bp + jr * kc, NR, c, ldc, mr, nr, T(1), beta_k);
+      }
+    }
+  }
+}
+
 // One thread's share of a small product: no packing except zero-padded copies of the edge
 // panels (and of B when it is transposed, which the micro-kernel cannot read in place).
 template <class T>
@@ -597,6 +634,30 @@ void sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float* A, int64_t ld
     run_stream(K, trans_a, i1 - i0, j1 - j0, k, 1.0f, trans_a ? A + i0 : A + i0 * lda, lda, pb,
                beta, C + i0 * ldc + j0, ldc);
   });
+}
+
+template <class T>
+void gemm_a_inplace_impl(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
+                         PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return scale_c(m, n, beta, C, ldc);
+  const Kernel<T>& K = *active_kernel<T>();
+  run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if (i0 >= i1 || j0 >= j1) return;
+    const CallbackB<T> pb{pack, ctx, j0, K.nr};
+    run_a_inplace(K, i1 - i0, j1 - j0, k, A + i0 * lda, lda, pb, beta, C + i0 * ldc + j0, ldc);
+  });
+}
+
+void sgemm_implicit_a_inplace(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                              PackBFn<float> pack, const void* ctx, float beta, float* C,
+                              int64_t ldc) {
+  gemm_a_inplace_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
+}
+void dgemm_implicit_a_inplace(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
+                              PackBFn<double> pack, const void* ctx, double beta, double* C,
+                              int64_t ldc) {
+  gemm_a_inplace_impl(m, n, k, A, lda, pack, ctx, beta, C, ldc);
 }
 
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,

@@ -65,6 +65,20 @@ void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t ld
                     int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0,
                     bool trans_a = false);
 
+// The implicit GEMM with A (m×k, row-major, row stride lda) read in place: the micro-kernel
+// broadcasts A's elements straight from its rows instead of a packed copy (only a partial last
+// row tile is packed); B through pack as above (all n columns of a k block at once: n of a
+// few hundred at most). For a large A against a narrow B -- a 1×1 convolution's weight
+// gradient, dY (K × pixels) against the input's C channels -- where packing A would copy the
+// operand once more than the product reads it. Threaded and bitwise thread-independent like
+// sgemm_implicit, and every element the same sum as sgemm_implicit's packed loop nest.
+void sgemm_implicit_a_inplace(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+                              PackBFn<float> pack, const void* ctx, float beta, float* C,
+                              int64_t ldc);
+void dgemm_implicit_a_inplace(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
+                              PackBFn<double> pack, const void* ctx, double beta, double* C,
+                              int64_t ldc);
+
 // C (m×n) := A·B + beta·C (beta == 0: C only written) with B given as the micro-kernel's
 // panels, made by spack_b(trans, k, n, B, ldb, panels) (k rows, all n columns): each panel is
 // read in place, no packing per call (a weight packed once, multiplied many times). The
