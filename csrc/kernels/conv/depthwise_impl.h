@@ -404,6 +404,15 @@ bool blocked_forward_ok(const Conv2dParams& p) {
 }
 
 // ---- channel-blocked forward ---------------------------------------------------------------
+// The vector of lanes l < nc: src[l·stride] (a block's per-channel weight or bias), the other
+// lanes 0; all 0 when src is null (no bias).
+template <class V, class T>
+V lanes(const T* src, int64_t stride, int64_t nc) {
+  alignas(64) T lane[V::N];
+  for (int l = 0; l < V::N; ++l) lane[l] = (src && l < nc) ? src[l * stride] : T(0);
+  return V::load(lane);
+}
+
 // y = the convolution, then the activation `act` (in the accumulators, before the store).
 template <class V, class T>
 bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
@@ -419,15 +428,10 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
   parallel_for(g.nb, grain_for(nv * L), [&](int64_t b0, int64_t b1) {
     for (int64_t cb = b0; cb < b1; ++cb) {
       const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
-      alignas(64) T lane[L];
       for (int64_t j = 0; j < m; ++j) {
         V* wv = wall + cb * nv + j * (RS + 1);
-        for (int64_t t = 0; t < RS; ++t) {
-          for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
-          wv[t] = V::load(lane);
-        }
-        for (int l = 0; l < L; ++l) lane[l] = (b && l < nc) ? b[(c0 + l) * m + j] : T(0);
-        wv[RS] = V::load(lane);
+        for (int64_t t = 0; t < RS; ++t) wv[t] = lanes<V>(w + (c0 * m + j) * RS + t, m * RS, nc);
+        wv[RS] = lanes<V>(b ? b + c0 * m + j : nullptr, m, nc);
       }
     }
   });
@@ -514,20 +518,11 @@ bool blocked_pwdw_forward(const Conv2dParams& p, int64_t Ci, const T* x, const T
   parallel_for(g.nb, grain_for(nv * L), [&](int64_t b0, int64_t bn) {
     for (int64_t cb = b0; cb < bn; ++cb) {
       const int64_t c0 = cb * L, nc = imin(L, p.C - c0);
-      alignas(64) T lane[L];
       V* wv = wall + cb * nv;
-      for (int64_t c = 0; c < Ci; ++c) {
-        for (int l = 0; l < L; ++l) lane[l] = l < nc ? w1[(c0 + l) * Ci + c] : T(0);
-        wv[c] = V::load(lane);
-      }
-      for (int l = 0; l < L; ++l) lane[l] = (b1 && l < nc) ? b1[c0 + l] : T(0);
-      wv[Ci] = V::load(lane);
-      for (int64_t t = 0; t < RS; ++t) {
-        for (int l = 0; l < L; ++l) lane[l] = l < nc ? w2[(c0 + l) * RS + t] : T(0);
-        wv[Ci + 1 + t] = V::load(lane);
-      }
-      for (int l = 0; l < L; ++l) lane[l] = (b2 && l < nc) ? b2[c0 + l] : T(0);
-      wv[Ci + 1 + RS] = V::load(lane);
+      for (int64_t c = 0; c < Ci; ++c) wv[c] = lanes<V>(w1 + c0 * Ci + c, Ci, nc);
+      wv[Ci] = lanes<V>(b1 ? b1 + c0 : nullptr, 1, nc);
+      for (int64_t t = 0; t < RS; ++t) wv[Ci + 1 + t] = lanes<V>(w2 + c0 * RS + t, RS, nc);
+      wv[Ci + 1 + RS] = lanes<V>(b2 ? b2 + c0 : nullptr, 1, nc);
     }
   });
   const size_t xb_bytes = sizeof(T) * static_cast<size_t>(g.Hp * g.Wp * L);
