@@ -31,6 +31,22 @@ def test_pickled_tensors_and_modules_feed_the_kernels():
     assert F.relu(f).dtype == fastdl.float64
 
 
+def test_copied_zero_dim_tensors_keep_their_shape():
+    """A 0-d tensor (batch norm's num_batches_tracked) pickles and deep-copies as 0-d, so a
+    state dict copied before training loads back after it, as in PyTorch."""
+    t = fastdl.tensor(np.int64(7))
+    for c in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        assert c.shape == () and c.item() == 7 and c.dtype == t.dtype
+    m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3))
+    best = copy.deepcopy(m.state_dict())
+    assert best["1.num_batches_tracked"].shape == ()
+    m(fastdl.randn(4, 2, 5, 5)).sum().backward()  # a train-mode forward: the buffers move
+    assert int(m[1].num_batches_tracked.item()) == 1
+    m.load_state_dict(best)
+    assert int(m[1].num_batches_tracked.item()) == 0
+    np.testing.assert_array_equal(m[1].running_mean.numpy(), best["1.running_mean"].numpy())
+
+
 def test_share_memory_in_place():
     t = fastdl.randn(3, 4)
     ref = t.numpy().copy()

@@ -124,7 +124,7 @@ def _make(cls, arr, requires_grad):
 def _reduce_ex(self, protocol=2):
     """Pickle support (any Tensor subclass): the array's bytes, dtype string, shape and
     requires_grad; rebuilt with NumPy's canonical dtype objects."""
-    a = np.ascontiguousarray(self._array)
+    a = np.asarray(self._array, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
     return _rebuild_tensor, (type(self), a.tobytes(), a.dtype.str, a.shape,
                              bool(self.requires_grad))
 
