@@ -6,10 +6,10 @@ import copy
 import numpy as np
 
 from . import _C, nn
-from .autograd.grad_mode import _state as _grad_state
 from .nn.functional.conv import _act_, _conv
 from .nn.modules.normalization import _hooked
 from .nn.utils.fusion import fuse_conv_bn_eval
+from .ops._support import recording
 from .tensor import Tensor
 from .utils import hooks as _hooks
 
@@ -85,10 +85,7 @@ class _PwDw(nn.Module):
             b1, b2 = pw.bias, dw.bias
             if xa.dtype == np.float32 and xa.flags.c_contiguous and \
                     w1._array.flags.c_contiguous and w2._array.flags.c_contiguous and \
-                    not (_grad_state.grad and (x.requires_grad or w1.requires_grad or
-                                               w2.requires_grad or
-                                               (b1 is not None and b1.requires_grad) or
-                                               (b2 is not None and b2.requires_grad))):
+                    not recording(x, w1, w2, b1, b2):
                 y = _C.conv2d_pw_dw_forward(
                     xa, w1._array, None if b1 is None else b1._array, w2._array,
                     None if b2 is None else b2._array, *self._geo, *self._b1, *self._b2)
