@@ -163,8 +163,16 @@ const char* algorithm_name(Algo a) {
 //   36.4–37.5 / 32.2–34.8; 512 14² s2 31.6–32.9 / 59.0–63.0 / 23.8–29.5;
 //   ResNet-18 b32 64→128 32² s2 14.0 / 23.9 / 36.2; 128→256 16² s2 14.6 / 22.1 / 21.7;
 //   256→512 8² s2 18.6 / 57.0 / 19.5; MobileNetV2 stem 7.3–8.7 / 11.4–13.4 / 28.9–67.8
-// → direct for the weight gradient on output maps of 256 pixels or more, else the rules
-// below.
+// With the tiles' sums added tap-major (whole vectors, conv_avx512.cpp: wgrad_run), one
+// thread, CPU time, minimum of 3, ms torch / direct / gemm, same VM, 2026-12-05 (torch from
+// a separate run of the same hour): R18 b32 64→128 32² s2 13.5 / 13.3 / 15.0; 128→256 16² s2
+// 13.2 / 13.5 / 14.6; 256→512 8² s2 14.5 / 18.2 / 12.2; R50 b8 128 56² s2 19.2 / 18.7 /
+// 23.4; 256 28² s2 19.8 / 20.1 / 20.6; 512 14² s2 28.0 / 30.2 / 19.6. Each image adds its
+// sums into the chunk's whole partial dW, so the direct kernel needs enough pixels per image
+// for the size of the weight: 256→256 (2.4 MB) at 196 pixels is even, 512→512 (9.4 MB) at 49
+// loses.
+// → direct for the weight gradient on output maps of 256 pixels or more, or of 64 or more
+// with a weight of at most kWgDirectMaxW floats per group; else the rules below.
 
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
@@ -187,7 +195,10 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   const bool pointwise = p.R * p.S == 1 && !strided;
   const bool small_map = ohw <= 64 && (!strided || ohw <= 49);
   if (pass == Pass::weight_grad) {
-    if (strided_direct(p, elem) && ohw >= 256) return Algo::direct;
+    constexpr int64_t kWgDirectMaxW = int64_t(1) << 19;
+    if (strided_direct(p, elem) &&
+        (ohw >= 256 || (ohw >= 64 && p.K / p.groups * red <= kWgDirectMaxW)))
+      return Algo::direct;
     if ((red >= 2304 && !pointwise) || (strided && red >= 512) || (small_map && red >= 256))
       return Algo::gemm;
   } else if (strided_direct(p, elem)) {  // forward and input gradient
