@@ -353,6 +353,21 @@ FASTDL_SIMD_INLINE void wino_mk(int64_t I, const T* A, int64_t lda, const T* B, 
     }
 }
 
+// wino_mk on `rows` rows (a multiple of kWinoRowStep up to kWinoMR): the last row block of
+// a product takes the smallest instantiation that covers it. Each element's sum is the same
+// whichever instantiation computes it.
+constexpr int64_t kWinoRowStep = kWinoMR % 4 == 0 ? 4 : 2;
+template <class T, bool kTransA>
+FASTDL_SIMD_INLINE void wino_mk_rows(int64_t rows, int64_t I, const T* A, int64_t lda,
+                                     const T* B, T* M, int64_t ldm, bool acc = false) {
+  switch (rows) {
+    case 2: return wino_mk<T, kTransA, 2>(I, A, lda, B, M, ldm, acc);
+    case 4: return wino_mk<T, kTransA, 4>(I, A, lda, B, M, ldm, acc);
+    case 8: return wino_mk<T, kTransA, 8>(I, A, lda, B, M, ldm, acc);
+    default: return wino_mk<T, kTransA>(I, A, lda, B, M, ldm, acc);
+  }
+}
+
 // The input transform of tiles [p0, p1) (tile p: image p / (th·tw), tile row p / tw % th,
 // tile column p % tw; its (TM+2)² window starts at (TM·row − pt, TM·column − pl) of x
 // (N, C, H, W), zero outside): V[e][p − p0][c] = (Bᵀ d B)[e] at Vt[(e·ldp + p − p0)·ldv + c],
@@ -468,12 +483,18 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
       if (npr > np)  // the last micro-kernel rows: zero tiles
         for (int64_t e = 0; e < E; ++e)
           std::memset(Vt + (e * PB + np) * C, 0, sizeof(T) * (npr - np) * C);
-      // ---- the E products M[e] (npr × KP) = V[e] (npr × C) · U[e] (C × KP)
+      // ---- the E products M[e] (npr × KP) = V[e] (npr × C) · U[e] (C × KP); the last row
+      // block only as many rows (a multiple of kWinoRowStep) as it has tiles (batch 1: a
+      // 14×14 map is 16 tiles of F(4×4), 12 + 4 rows rather than 12 + 12)
       for (int64_t e = 0; e < E; ++e)
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const T* Ue = U + (e * njp + jp) * C * NR;
-          for (int64_t r = 0; r < npr; r += MR)
-            wino_mk<T>(C, Vt + (e * PB + r) * C, C, Ue, Mt + (e * PB + r) * KP + jp * NR, KP);
+          for (int64_t r = 0; r < np; r += MR) {
+            const int64_t rows = wmin(MR, (np - r + kWinoRowStep - 1) / kWinoRowStep *
+                                              kWinoRowStep);
+            wino_mk_rows<T, false>(rows, C, Vt + (e * PB + r) * C, C, Ue,
+                                   Mt + (e * PB + r) * KP + jp * NR, KP);
+          }
         }
       // ---- output transform: y = Aᵀ M A + b
       for (int64_t p = p0; p < p1;) {
@@ -589,18 +610,12 @@ constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (whe
 constexpr int64_t kWgChunks = 8;                // chunks of blocks (each its partial dU)
 
 // Rows of the weight gradient's product: the input channels, padded to a multiple of
-// kWgRowStep (CP); the last block of rows has CP mod MR rows (a multiple of kWgRowStep) when
-// that is not zero, so a layer of 64 channels computes 64 rows, not 72.
-constexpr int64_t kWgRowStep = kWinoMR % 4 == 0 ? 4 : 2;
+// kWinoRowStep (CP); the last block of rows has CP mod MR rows (a multiple of kWinoRowStep)
+// when that is not zero, so a layer of 64 channels computes 64 rows, not 72.
 template <class T>
 void wg_mk(int64_t rows, int64_t I, const T* A, int64_t lda, const T* B, T* M, int64_t ldm,
            bool acc) {
-  switch (rows) {
-    case 2: return wino_mk<T, true, 2>(I, A, lda, B, M, ldm, acc);
-    case 4: return wino_mk<T, true, 4>(I, A, lda, B, M, ldm, acc);
-    case 8: return wino_mk<T, true, 8>(I, A, lda, B, M, ldm, acc);
-    default: return wino_mk<T, true>(I, A, lda, B, M, ldm, acc);
-  }
+  wino_mk_rows<T, true>(rows, I, A, lda, B, M, ldm, acc);
 }
 
 // A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
@@ -668,7 +683,7 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   constexpr int N6 = TM + 2, E = N6 * N6;
   const int64_t C = p.C, K = p.K;
   const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
-  const int64_t CP = (C + kWgRowStep - 1) / kWgRowStep * kWgRowStep, KP = wino_padded<T>(K);
+  const int64_t CP = (C + kWinoRowStep - 1) / kWinoRowStep * kWinoRowStep, KP = wino_padded<T>(K);
   const int64_t njp = KP / NR, ncbm = (CP + MR - 1) / MR;
   // tiles per block: a function of the shape only; blocks of (nearly) equal size
   const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
