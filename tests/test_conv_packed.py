@@ -18,7 +18,7 @@ from fastdl.testing import reference as R
 # (a batch of small maps), plan "direct", plan "strided" (stride 2: the strided kernel's
 # panels), and shapes without a plan (the plain forward, still graph-free).
 SHAPES = [
-    (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (rows: 16 pixel rows)
+    (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (Winograd's plan: 16 pixels)
     (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 pixel rows
     (1, 12, 9, 9, 20, 3, 2, 1, 1),     # stride 2, odd map (5-pixel rows: a masked tail)
     (2, 8, 7, 7, 12, 1, 1, 0, 1),      # 1×1 at batch 2 (98 columns: no plan)
@@ -74,14 +74,28 @@ def test_packed_forward_matches_reference_every_isa(shape):
 
 
 def test_packing_happens_where_documented():
-    """Plan "rows" at batch 1 on small maps and 1×1 layers, "col" for a batch of small maps,
-    "direct" on wide stride-1 maps and "strided" for strided layers (AVX-512 float32 only);
-    None for float64 and depthwise convolutions."""
+    """Winograd's transformed filters for a 3×3 stride-1 layer of at least 32 channels each
+    way and 16 output pixels (any ISA); plan "rows" at batch 1 on small maps and 1×1 layers,
+    "col" for a batch of small maps, "direct" on wide stride-1 maps and "strided" for strided
+    layers (AVX-512 float32 only); None for float64 and depthwise convolutions."""
     x, w, _, _ = _operands(SHAPES[0])
     geo = (1, 1, 1, 1, 1, 1, 1, 1, 1)
+    with fconv.conv_algorithm("auto"):
+        pk = _C.conv2d_pack_weight(x, w, *geo)  # 64→40 4² at batch 1
+        assert pk is not None and pk[0] == 100.0 and pk[1] == 4.0  # Winograd F(4×4)
+        # fewer than 16 pixels, or fewer than 32 channels: not Winograd
+        pk = _C.conv2d_pack_weight(np.ones((1, 64, 3, 3), np.float32), w, *geo)
+        assert pk is None or pk[0] != 100.0
+        pk = _C.conv2d_pack_weight(np.ones((1, 16, 8, 8), np.float32),
+                                    np.ascontiguousarray(w[:, :16]), *geo)
+        assert pk is None or pk[0] != 100.0
+    with fconv.conv_algorithm("direct"):  # a forced algorithm: its own plan
+        pk = _C.conv2d_pack_weight(x, w, *geo)
+        assert pk is None or pk[0] != 100.0
     if _C.get_isa() == "avx512":
         with fconv.conv_algorithm("auto"):
-            pk = _C.conv2d_pack_weight(x, w, *geo)
+            x16, w16 = _operands(SHAPES[1])[:2]  # 16→24 8²
+            pk = _C.conv2d_pack_weight(x16, w16, *geo)
             assert pk is not None and pk.dtype == np.float32 and pk[0] == 4.0  # plan rows
             # rows: a batch-1 1×1 of up to 256 pixels, any stride; none at 1024 pixels or in
             # a batch (the plain GEMM reads the image in place)
@@ -94,7 +108,8 @@ def test_packing_happens_where_documented():
                                          1, 1, 0, 0, 0, 0, 1, 1, 1) is None
             assert _C.conv2d_pack_weight(np.ones((2, 64, 4, 4), np.float32), w1,
                                          1, 1, 0, 0, 0, 0, 1, 1, 1) is None
-            pk = _C.conv2d_pack_weight(np.ones((2, 64, 4, 4), np.float32), w, *geo)
+            x32, w32 = _operands(SHAPES[12])[:2]  # 32→20 4² at batch 2
+            pk = _C.conv2d_pack_weight(x32, w32, *geo)
             assert pk is not None and pk[0] == 2.0  # plan col
             x20 = np.ones((1, 64, 20, 20), np.float32)  # stride 2, 10-pixel rows
             pk = _C.conv2d_pack_weight(x20, w, 2, 2, 1, 1, 1, 1, 1, 1, 1)
