@@ -32,6 +32,7 @@ SHAPES = [
     (1, 9, 5, 9, 18, 3, 1, 1, 3),      # 5×9 map, 3 groups of 3 channels (rows)
     (2, 32, 4, 4, 20, 3, 1, 1, 1),     # batch 2 of 4×4 maps (col)
     (1, 3, 33, 64, 24, 3, 2, 1, 1),    # an RGB stem (strided, the short-sum tile)
+    (1, 260, 4, 5, 36, 3, 1, 1, 1),    # Winograd's plan at F(2×2) (over 256 summed channels)
 ]
 
 
@@ -135,7 +136,7 @@ def test_packed_forward_matches_torch(shape):
 
 
 @pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[5], SHAPES[8], SHAPES[10],
-                                   SHAPES[11]], ids=_ids)
+                                   SHAPES[11], SHAPES[14]], ids=_ids)
 def test_packed_bitwise_one_vs_two_threads(shape):
     x, w, b, kw = _operands(shape, seed=2)
     wt, bt = fastdl.tensor(w), fastdl.tensor(b)

@@ -423,13 +423,15 @@ void wgrad_run(const Conv2dParams& p, const float* dy, float* dw, int64_t xp_flo
         for (int i = 0; i < tn; ++i) {
           const float* q = parts + g * gsize + (t0 + i) * ldk + k0;
           __m512 acc = _mm512_loadu_ps(q);
-          for (int64_t c = 1; c < nchunks; ++c) acc = _mm512_add_ps(acc, _mm512_loadu_ps(q + c * wsize));
+          for (int64_t c = 1; c < nchunks; ++c)
+            acc = _mm512_add_ps(acc, _mm512_loadu_ps(q + c * wsize));
           _mm512_store_ps(blk + i * 16, acc);
         }
         __m512 r[16];
         simd::load_transpose16(blk, 16, tn, 0xFFFF, r);  // r[j]: channel k0 + j over the taps
         const int kn = static_cast<int>(imin(16, Kg - k0));
-        for (int j = 0; j < kn; ++j) _mm512_mask_storeu_ps(dw + (g * Kg + k0 + j) * KK + t0, tm, r[j]);
+        for (int j = 0; j < kn; ++j)
+          _mm512_mask_storeu_ps(dw + (g * Kg + k0 + j) * KK + t0, tm, r[j]);
       }
     }
   });
