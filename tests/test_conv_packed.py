@@ -13,10 +13,11 @@ from fastdl.nn.functional import conv as fconv
 from fastdl.testing import assert_close, isa_paths, use_isa, use_threads
 from fastdl.testing import reference as R
 
-# (N, C, H, W, K, kernel, stride, padding, groups): plan "rows" (batch 1: stride-1 maps of
-# at most 64 output pixels, 1×1 layers of at most 256; the weight as GEMM panels), plan "col"
-# (a batch of small maps), plan "direct", plan "strided" (stride 2: the strided kernel's
-# panels), and shapes without a plan (the plain forward, still graph-free).
+# (N, C, H, W, K, kernel, stride, padding, groups): Winograd's plan (3×3 stride 1, 32 or more
+# channels each way, 16 or more output pixels: the transformed filters), plan "rows" (batch 1:
+# stride-1 maps of at most 64 output pixels, 1×1 layers of at most 256; the weight as GEMM
+# panels), plan "col" (a batch of small maps), plan "direct", plan "strided" (stride 2: the
+# strided kernel's panels), and shapes without a plan (the plain forward, still graph-free).
 SHAPES = [
     (1, 64, 4, 4, 40, 3, 1, 1, 1),     # deep-layer form at batch 1 (Winograd's plan: 16 pixels)
     (1, 16, 8, 8, 24, 3, 1, 1, 1),     # 8×8: 64 pixel rows
