@@ -349,11 +349,11 @@ constexpr ScratchSlot kDyTSlot = kScratchConvDyT;  // the transposed output grad
 // identical for any thread count). prep(n, xp) writes image n's prepared input (xp_floats
 // floats: the zero-padded copy, or strided_impl.h's shifted planes); tap t = (c, r, s) of
 // output pixel (oh, ow) reads xp[off[t] + oh·Wq + ow] over an OHt × OWt pixel loop (the pixels
-// in dy's order). Kept channel-major, each tile's 16·24 sums went into dw one scalar at a
-// time, and dy was transposed by scalar copies; measured against that, bitwise equal, one
-// thread, CPU time, ms: ResNet-18 b32 64→128 32² s2 15.5 → 13.3, 128→256 16² s2 19.5 → 13.5;
-// ResNet-50 b8 256 28² s2 25.0 → 20.7, stem 7×7 s2 27.2 → 21.6; MobileNetV2 stem b16 13.3
-// → 8.0; 64→64 32² s1 b32 23.9 → 22.6.
+// in dy's order). Why not a channel-major partial: each tile's 16·24 sums would go into it one
+// scalar at a time, each on another cache line; that variant (with dy transposed by scalar
+// copies), against this one, bitwise equal, one thread, CPU time, ms: ResNet-18 b32 64→128
+// 32² s2 15.5 / 13.3, 128→256 16² s2 19.5 / 13.5; ResNet-50 b8 256 28² s2 25.0 / 20.7, stem
+// 7×7 s2 27.2 / 21.6; MobileNetV2 stem b16 13.3 / 8.0; 64→64 32² s1 b32 23.9 / 22.6.
 template <class Prep>
 void wgrad_run(const Conv2dParams& p, const float* dy, float* dw, int64_t xp_floats,
                const int64_t* off, int64_t OHt, int64_t OWt, int64_t Wq, Prep prep) {
