@@ -778,9 +778,8 @@ constexpr float kWinoPackTag = 100.0f;
 // pixels) 0.27 / 0.33 | 0.52 / 0.50.
 constexpr int64_t kWinoPackMinPixels = 16;
 inline bool wino_pack_preferred(const Conv2dParams& p) {
-  return forced_algorithm() == Algo::automatic && winograd_applies(p) &&
-         p.C >= kWinoMinChannels && p.K >= kWinoMinChannels &&
-         p.N * p.OH * p.OW >= kWinoPackMinPixels;
+  return forced_algorithm() == Algo::automatic &&
+         winograd_worth(p, p.N * p.OH * p.OW, kWinoPackMinPixels);
 }
 
 int wino_pack_tile(const Conv2dParams& p) {

@@ -575,8 +575,7 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
     alignas(64) T lane[L];
     for (int64_t j = 0; j < m; ++j)
       for (int64_t t = 0; t < RS; ++t) {
-        for (int l = 0; l < L; ++l) lane[l] = l < nc ? w[((c0 + l) * m + j) * RS + t] : T(0);
-        wv[j * RS + t] = V::load(lane);
+        wv[j * RS + t] = lanes<V>(w + (c0 * m + j) * RS + t, m * RS, nc);
         acc[j * RS + t] = V(T(0));
       }
     for (int64_t n = n0; n < n1; ++n) {

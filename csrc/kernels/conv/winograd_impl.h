@@ -123,10 +123,16 @@ inline int winograd_tile_for(const Conv2dParams& p, bool input_grad) {
 // pixels, as the forward.
 constexpr int64_t kWinoMinChannels = 32;
 constexpr int64_t kWinoMinPixelsFwd = 128, kWinoMinPixelsDx = 96, kWinoMinPixelsDw = 128;
+// A Winograd shape with kWinoMinChannels channels each way and at least min_pixels pixels
+// (the rule's one form, also for the prepacked plan: conv_impl.h, wino_pack_preferred).
+inline bool winograd_worth(const Conv2dParams& p, int64_t pixels, int64_t min_pixels) {
+  return winograd_applies(p) && p.C >= kWinoMinChannels && p.K >= kWinoMinChannels &&
+         pixels >= min_pixels;
+}
 inline bool winograd_preferred(const Conv2dParams& p, Pass pass) {
-  if (!winograd_applies(p) || p.C < kWinoMinChannels || p.K < kWinoMinChannels) return false;
-  if (pass == Pass::input_grad) return p.N * p.H * p.W >= kWinoMinPixelsDx;
-  return p.N * p.OH * p.OW >= (pass == Pass::forward ? kWinoMinPixelsFwd : kWinoMinPixelsDw);
+  if (pass == Pass::input_grad) return winograd_worth(p, p.N * p.H * p.W, kWinoMinPixelsDx);
+  return winograd_worth(p, p.N * p.OH * p.OW,
+                        pass == Pass::forward ? kWinoMinPixelsFwd : kWinoMinPixelsDw);
 }
 
 }  // namespace
@@ -609,15 +615,6 @@ constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles 
 constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
 constexpr int64_t kWgChunks = 8;                // chunks of blocks (each its partial dU)
 
-// Rows of the weight gradient's product: the input channels, padded to a multiple of
-// kWinoRowStep (CP); the last block of rows has CP mod MR rows (a multiple of kWinoRowStep)
-// when that is not zero, so a layer of 64 channels computes 64 rows, not 72.
-template <class T>
-void wg_mk(int64_t rows, int64_t I, const T* A, int64_t lda, const T* B, T* M, int64_t ldm,
-           bool acc) {
-  wino_mk_rows<T, true>(rows, I, A, lda, B, M, ldm, acc);
-}
-
 // A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
 // when nt <= 1.
 template <class F>
@@ -683,7 +680,11 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   constexpr int N6 = TM + 2, E = N6 * N6;
   const int64_t C = p.C, K = p.K;
   const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
-  const int64_t CP = (C + kWinoRowStep - 1) / kWinoRowStep * kWinoRowStep, KP = wino_padded<T>(K);
+  // Rows of the product: the input channels, padded to a multiple of kWinoRowStep (CP); the
+  // last block of rows has CP mod MR rows (a multiple of kWinoRowStep) when that is not zero
+  // (wino_mk_rows), so a layer of 64 channels computes 64 rows, not 72.
+  const int64_t CP = (C + kWinoRowStep - 1) / kWinoRowStep * kWinoRowStep;
+  const int64_t KP = wino_padded<T>(K);
   const int64_t njp = KP / NR, ncbm = (CP + MR - 1) / MR;
   // tiles per block: a function of the shape only; blocks of (nearly) equal size
   const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
@@ -709,9 +710,9 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
     });
     wg_tasks(nt, E * njp * ncbm, [&](int64_t task) {
       const int64_t cb = task % ncbm, jp = (task / ncbm) % njp, e = task / (ncbm * njp);
-      wg_mk<T>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
-               Mt + (e * njp + jp) * PB * NR, dU + (e * CP + cb * MR) * KP + jp * NR, KP,
-               false);
+      wino_mk_rows<T, true>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
+                            Mt + (e * njp + jp) * PB * NR,
+                            dU + (e * CP + cb * MR) * KP + jp * NR, KP, false);
     });
   } else {
     wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t ch) {
@@ -727,9 +728,10 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
         for (int64_t e = 0; e < E; ++e)
           for (int64_t jp = 0; jp < njp; ++jp)
             for (int64_t cb = 0; cb < ncbm; ++cb)
-              wg_mk<T>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
-                       Mt + (e * njp + jp) * PB * NR, dUc + (e * CP + cb * MR) * KP + jp * NR,
-                       KP, blk > b0);
+              wino_mk_rows<T, true>(wmin(MR, CP - cb * MR), np,
+                                    Vt + e * PB * CP + cb * MR, CP,
+                                    Mt + (e * njp + jp) * PB * NR,
+                                    dUc + (e * CP + cb * MR) * KP + jp * NR, KP, blk > b0);
       }
     });
   }
