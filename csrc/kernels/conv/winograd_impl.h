@@ -30,9 +30,10 @@
 //  * filter transform U, laid out as the product's B panels: U[e][j / NR][i][j % NR], i the
 //    summed channel (forward: input channel c; input gradient: output channel k of the
 //    180°-rotated filters), j the produced channel, padded with zeros to a multiple of NR.
-//    Tasks of (16 summed channels × one vector of produced channels): each reads 16·9
-//    consecutive weights per produced channel (forward) or 9·L per summed channel (input
-//    gradient), so w streams through the cache line by line;
+//    tasks of (16 summed channels × one NR panel of produced channels): each reads 16·9
+//    consecutive weights per produced channel (forward) or 9·NR per summed channel (input
+//    gradient), so w streams through the cache line by line, gathered to channel vectors by
+//    16×16 transposes (AVX-512), and writes whole NR rows of U;
 //  * the tiles (image, tile row, tile column, in that order) in blocks of PB tiles, PB a
 //    function of the shape only (kWinoBlockBytes: the block's V and M), handed out to the
 //    threads dynamically; one thread runs a block through all three phases, with no barrier
@@ -272,54 +273,95 @@ inline int64_t wino_padded(int64_t J) {
   return (J + wino_nr<T>() - 1) / wino_nr<T>() * wino_nr<T>();
 }
 
+// The 3×3 filters of summed channels [i0, i0 + ni) and produced channels [j0, j0 + nj) (nj
+// <= NR), gathered produced-channel-interleaved: g[ii][t][l] = tap t of the filter from
+// summed channel i0 + ii to produced channel j0 + l (flip: the filter rotated by 180°), zero
+// for l >= nj. Forward (flip = false): lane l reads the 9·ni consecutive weights of output
+// channel j0 + l, a (lanes × 9·ni) block transposed 16×16 at a time on AVX-512; input
+// gradient: summed channel i0 + ii's 9·nj consecutive weights, a (lanes × 9) block
+// transposed.
+template <class T>
+void wino_gather(const T* w, int64_t C, bool flip, int64_t i0, int64_t ni, int64_t j0,
+                 int64_t nj, T (*g)[9][wino_nr<T>()]) {
+  constexpr int64_t NR = wino_nr<T>(), IB = kWinoFltBlock;
+  if (nj < NR) std::memset(g, 0, sizeof(T) * IB * 9 * NR);
+#if FASTDL_SIMD_LEVEL == 2
+  if constexpr (sizeof(T) == 4) {
+    T* gf = &g[0][0][0];  // g as [ii·9 + t][NR]
+    if (!flip) {
+      for (int64_t l0 = 0; l0 < nj; l0 += 16) {
+        const int rows = static_cast<int>(wmin(16, nj - l0));
+        const float* src = w + ((j0 + l0) * C + i0) * 9;
+        for (int64_t f0 = 0; f0 < 9 * ni; f0 += 16) {
+          const int64_t nf = wmin(16, 9 * ni - f0);
+          __m512 r[16];
+          simd::load_transpose16(src + f0, C * 9, rows, simd::lane_mask(nf), r);
+          for (int64_t c = 0; c < nf; ++c) _mm512_store_ps(gf + (f0 + c) * NR + l0, r[c]);
+        }
+      }
+    } else {
+      for (int64_t ii = 0; ii < ni; ++ii)
+        for (int64_t l0 = 0; l0 < nj; l0 += 16) {
+          __m512 r[16];  // lane l's 9 taps are row l of a (lanes × 9) block
+          simd::load_transpose16(w + ((i0 + ii) * C + j0 + l0) * 9, 9,
+                                 static_cast<int>(wmin(16, nj - l0)), 0x1FF, r);
+          for (int t = 0; t < 9; ++t) _mm512_store_ps(&g[ii][8 - t][l0], r[t]);
+        }
+    }
+    return;
+  }
+#endif
+  if (!flip) {
+    for (int64_t l = 0; l < nj; ++l) {
+      const T* src = w + ((j0 + l) * C + i0) * 9;
+      for (int64_t ii = 0; ii < ni; ++ii)
+        for (int t = 0; t < 9; ++t) g[ii][t][l] = src[ii * 9 + t];
+    }
+  } else {
+    for (int64_t ii = 0; ii < ni; ++ii) {
+      const T* src = w + ((i0 + ii) * C + j0) * 9;
+      for (int64_t l = 0; l < nj; ++l)
+        for (int t = 0; t < 9; ++t) g[ii][8 - t][l] = src[l * 9 + t];
+    }
+  }
+}
+
 // Transformed filters of F(TM, 3) into U[e][j / NR][i][j % NR] (E·I·JP elements, JP = J
 // padded to NR, the padding zero). flip = false (forward): i = input channel c (I = C), j =
 // output channel k (J = K), the filter w[k][c]; flip = true (input gradient): i = k (I = K),
-// j = c (J = C), the filter w[k][c] rotated by 180°.
+// j = c (J = C), the filter w[k][c] rotated by 180°. Tasks of (kWinoFltBlock summed channels
+// × one panel of NR produced channels), so that each task writes whole rows of U's panels.
 template <int TM, class T>
 void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>(), IB = kWinoFltBlock;
   constexpr int N6 = TM + 2;
   const int64_t I = flip ? K : C, J = flip ? C : K, JP = wino_padded<T>(J);
-  const int64_t njv = JP / L, nib = (I + IB - 1) / IB, njp = JP / NR;
-  parallel_for(njv * nib, 4, [&](int64_t t0, int64_t t1) {
-    alignas(64) T gbuf[IB][9][L];
+  const int64_t nib = (I + IB - 1) / IB, njp = JP / NR;
+  parallel_for(njp * nib, 2, [&](int64_t t0, int64_t t1) {
+    alignas(64) T gbuf[IB][9][NR];
     for (int64_t task = t0; task < t1; ++task) {
-      const int64_t j0 = (task / nib) * L, i0 = (task % nib) * IB;
-      const int64_t nj = wmin(L, wmax(0, J - j0)), ni = wmin(IB, I - i0);
-      if (nj < L) std::memset(gbuf, 0, sizeof(gbuf));
-      if (!flip) {  // lane l: output channel j0 + l, 9·ni consecutive weights
-        for (int64_t l = 0; l < nj; ++l) {
-          const T* src = w + ((j0 + l) * C + i0) * 9;
-          for (int64_t ii = 0; ii < ni; ++ii)
-            for (int t = 0; t < 9; ++t) gbuf[ii][t][l] = src[ii * 9 + t];
+      const int64_t jp = task / nib, i0 = (task % nib) * IB;
+      const int64_t ni = wmin(IB, I - i0);
+      wino_gather<T>(w, C, flip, i0, ni, jp * NR, wmin(NR, J - jp * NR), gbuf);
+      for (int64_t ii = 0; ii < ni; ++ii)
+        for (int64_t v = 0; v < kWinoNV; ++v) {
+          V g[3][3], t6[N6][3];
+          for (int r = 0; r < 3; ++r)
+            for (int q = 0; q < 3; ++q) g[r][q] = V::load(gbuf[ii][r * 3 + q] + v * L);
+          for (int q = 0; q < 3; ++q) {  // columns: G g
+            const V col[3] = {g[0][q], g[1][q], g[2][q]};
+            V u[N6];
+            wino_flt<TM>(col, u);
+            for (int r = 0; r < N6; ++r) t6[r][q] = u[r];
+          }
+          for (int r = 0; r < N6; ++r) {  // rows: (G g) Gᵀ
+            V u[N6];
+            wino_flt<TM>(t6[r], u);
+            for (int q = 0; q < N6; ++q)
+              u[q].store(U + (((r * N6 + q) * njp + jp) * I + i0 + ii) * NR + v * L);
+          }
         }
-      } else {  // summed channel k = i0 + ii: 9·nj consecutive weights
-        for (int64_t ii = 0; ii < ni; ++ii) {
-          const T* src = w + ((i0 + ii) * C + j0) * 9;
-          for (int64_t l = 0; l < nj; ++l)
-            for (int t = 0; t < 9; ++t) gbuf[ii][8 - t][l] = src[l * 9 + t];
-        }
-      }
-      const int64_t jp = j0 / NR, jo = j0 % NR;
-      for (int64_t ii = 0; ii < ni; ++ii) {
-        V g[3][3], t6[N6][3];
-        for (int r = 0; r < 3; ++r)
-          for (int q = 0; q < 3; ++q) g[r][q] = V::load(gbuf[ii][r * 3 + q]);
-        for (int q = 0; q < 3; ++q) {  // columns: G g
-          const V col[3] = {g[0][q], g[1][q], g[2][q]};
-          V u[N6];
-          wino_flt<TM>(col, u);
-          for (int r = 0; r < N6; ++r) t6[r][q] = u[r];
-        }
-        for (int r = 0; r < N6; ++r) {  // rows: (G g) Gᵀ
-          V u[N6];
-          wino_flt<TM>(t6[r], u);
-          for (int q = 0; q < N6; ++q)
-            u[q].store(U + (((r * N6 + q) * njp + jp) * I + i0 + ii) * NR + jo);
-        }
-      }
     }
   });
 }
