@@ -30,6 +30,66 @@ def test_same_gradient_array_is_not_aliased():
     assert b.grad.numpy()[0] == 1
 
 
+def _conv_ref(x, w):
+    """NumPy reference of a stride-1, unpadded conv2d (N, C, H, W) * (K, C, R, S)."""
+    n, c, h, wd = x.shape
+    k, _, r, s = w.shape
+    y = np.zeros((n, k, h - r + 1, wd - s + 1))
+    for i in range(r):
+        for j in range(s):
+            y += np.einsum("nchw,kc->nkhw", x[:, :, i:i + h - r + 1, j:j + wd - s + 1],
+                           w[:, :, i, j])
+    return y
+
+
+def test_adopted_first_gradients_of_conv_linear_batchnorm():
+    # the weights' first gradients become .grad without a copy (_Op._fresh_grads): a weight
+    # used twice gets the sum, a second backward adds into it, and no two leaves share memory
+    rng = np.random.default_rng(0)
+    xa, xb = rng.standard_normal((2, 2, 3, 6, 6)), rng.standard_normal((2, 3, 6, 6))
+    wa = rng.standard_normal((4, 3, 3, 3))
+    x1, x2 = fastdl.tensor(xa[0]), fastdl.tensor(xa[1])
+    w = fastdl.tensor(wa, requires_grad=True)
+    lin = fastdl.nn.Linear(16, 5).double()
+    bn = fastdl.nn.BatchNorm2d(4).double()
+    F = fastdl.nn.functional
+
+    def loss(x):
+        y = bn(F.conv2d(x, w))  # (2, 4, 4, 4)
+        return lin(y.reshape(2, 4, 16)).sum()
+
+    (loss(x1) + loss(x2)).backward()
+    # dL/dw through the batch norm and the linear layer, against finite differences
+    def num_loss(wv):
+        tot = 0.0
+        for xv in xa:
+            y = _conv_ref(xv, wv)
+            m, v = y.mean(axis=(0, 2, 3), keepdims=True), y.var(axis=(0, 2, 3), keepdims=True)
+            yn = (y - m) / np.sqrt(v + bn.eps) * bn.weight.detach().numpy()[None, :, None, None] + \
+                bn.bias.detach().numpy()[None, :, None, None]
+            tot += (yn.reshape(2, 4, 16) @ lin.weight.detach().numpy().T + lin.bias.detach().numpy()).sum()
+        return tot
+    num = np.zeros_like(wa)
+    eps = 1e-6
+    for idx in np.ndindex(wa.shape):
+        d = np.zeros_like(wa)
+        d[idx] = eps
+        num[idx] = (num_loss(wa + d) - num_loss(wa - d)) / (2 * eps)
+    assert_close(w.grad, num, rtol=1e-5, atol=1e-6)
+    g1 = w.grad.numpy().copy()
+    lb = lin.bias.grad.numpy().copy()
+    assert_close(lb, np.full(5, 2 * 2 * 4.0))  # Σ over 2 losses × 2 × 4 rows
+    leaves = [w, lin.weight, lin.bias, bn.weight, bn.bias]
+    ptrs = {p.grad._array.__array_interface__["data"][0] for p in leaves}
+    assert len(ptrs) == len(leaves)
+    loss(x1).backward()  # added in place into the adopted buffers
+    w1 = fastdl.tensor(wa, requires_grad=True)
+    w, keep = w1, w
+    loss(x1).backward()
+    assert_close(keep.grad, g1 + w1.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(lin.bias.grad, lb + 2 * 2 * 4.0)
+
+
 def test_backward_twice_needs_retain_graph():
     x = fastdl.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()

@@ -87,6 +87,11 @@ class _Op:
     # observed: the producer's output feeds nothing else, has no hook and is not an input of
     # ``autograd.grad``, and no graph is being created. None: never.
     _fuse_up = None
+    # True when backward returns a new array, shared with nothing (no view of g or of a saved
+    # tensor, no array returned twice), for every input: a leaf's first gradient is then
+    # adopted as its ``.grad`` rather than copied (PyTorch's AccumulateGrad steals such a
+    # buffer too).
+    _fresh_grads = False
 
     def save_for_backward(self, *items):
         self._saved = items
@@ -847,7 +852,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                                 pending[id(p)] = g if id(p) not in pending \
                                     else pending[id(p)] + g
                             else:
-                                _accumulate(p, g)
+                                _accumulate(p, g, node._fresh_grads and not create)
                     if not retain_graph:
                         _free(node)
             if fire_at:
@@ -980,10 +985,11 @@ def _channels_last(a):
     return _cl_only(a)
 
 
-def _accumulate(leaf, g):
-    """Add `g` into ``leaf.grad``: the first gradient is copied (the engine may hand one array
-    to several inputs) into a buffer from the caching allocator when large; later ones are
-    added in place, as PyTorch does."""
+def _accumulate(leaf, g, fresh=False):
+    """Add `g` into ``leaf.grad``: the first gradient becomes ``.grad`` itself when `fresh`
+    (a new array no one else holds: ``_Op._fresh_grads``) and laid out like the leaf, else it
+    is copied (the engine may hand one array to several inputs) into a buffer from the caching
+    allocator when large; later ones are added in place, as PyTorch does."""
     if g.__class__ is not np.ndarray and isinstance(g, _Tensor):  # create_graph: with graph
         _accumulate_graph(leaf, g)
         return
@@ -991,6 +997,10 @@ def _accumulate(leaf, g):
     dt = la.dtype
     old = leaf.grad
     if old is None:
+        if fresh and g.__class__ is np.ndarray and g.dtype == dt and g.shape == la.shape and \
+                g.strides == la.strides and g.flags.writeable:
+            leaf.grad = _Tensor._make(g)
+            return
         if not la.flags.c_contiguous and la.ndim == 4 and _channels_last(la):
             # torch's layout contract: the gradient of a channels-last leaf is channels-last
             n, c, h, w = la.shape

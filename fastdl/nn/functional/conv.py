@@ -235,6 +235,7 @@ class _ConvOp(_Op):
     """Conv on 4-D arrays; 3-D (1-D conv / unbatched) inputs are viewed as 4-D in place."""
 
     _double = True
+    _fresh_grads = True  # each gradient a new array of _C
 
     @staticmethod
     def forward(ctx, x, w, b, cfg):

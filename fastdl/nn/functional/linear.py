@@ -45,6 +45,7 @@ class _Linear(_Op):
         return y.reshape(lead + (w.shape[0],))
 
     _double = True
+    _fresh_grads = True  # each gradient a new array (products and a sum)
 
     @staticmethod
     def backward(ctx, g):

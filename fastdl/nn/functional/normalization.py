@@ -119,6 +119,7 @@ def _bn_eval(x, running_mean, running_var, weight, bias, eps, kind, copy_mean):
 
 class _BatchNorm(_Op):
     _double = True
+    _fresh_grads = True  # each gradient a new array of _C
     # create_graph: with a fused activation the saved output (index 4) is the op's output
     _saved_out = staticmethod(lambda ctx: {4: 0} if ctx.act else None)
 
