@@ -32,6 +32,9 @@ SHAPES = [
 # several blocks of tiles (a block ending inside a tile row) and several 16-tile transform
 # segments per tile row
 BIG = (3, 64, 9, 200, 64, 1)
+# few blocks of tiles and 128 or more channels each way: at 2 threads each block's produced
+# channels are split into slices that share one input transform (forward and input gradient)
+WIDE = (1, 130, 10, 11, 136, 1)
 # the automatic tile: F(4×4) when the pass sums over <= 256 channels
 AUTO_F4_MAX = 256
 
@@ -119,8 +122,9 @@ def test_matches_torch(tile, dt, shape):
 
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
-def test_bitwise_one_vs_two_threads(tile):
-    x, w, b, gy = _operands(BIG, np.float32, seed=2)[:4]
+@pytest.mark.parametrize("shape", [BIG, WIDE], ids=_ids)
+def test_bitwise_one_vs_two_threads(tile, shape):
+    x, w, b, gy = _operands(shape, np.float32, seed=2)[:4]
     for isa in isa_paths():
         with use_isa(isa), fconv.conv_algorithm("winograd"):
             with use_threads(1):
