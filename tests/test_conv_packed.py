@@ -36,6 +36,8 @@ SHAPES = [
     (1, 260, 4, 5, 36, 3, 1, 1, 1),    # Winograd's plan at F(2×2) (over 256 summed channels)
     (1, 48, 6, 7, 136, 3, 1, 1, 1),    # Winograd, one block of tiles, 136 produced channels:
                                        # slices sharing one input transform at 2 threads
+    (1, 24, 13, 11, 144, 3, 2, 1, 1),  # stride 2, 7×6 outputs, 144 channels: the strided
+                                       # plan's blocks of two rows, a last row alone
 ]
 
 
@@ -139,7 +141,7 @@ def test_packed_forward_matches_torch(shape):
 
 
 @pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[5], SHAPES[8], SHAPES[10],
-                                   SHAPES[11], SHAPES[14], SHAPES[15]], ids=_ids)
+                                   SHAPES[11], SHAPES[14], SHAPES[15], SHAPES[16]], ids=_ids)
 def test_packed_bitwise_one_vs_two_threads(shape):
     x, w, b, kw = _operands(shape, seed=2)
     wt, bt = fastdl.tensor(w), fastdl.tensor(b)

@@ -5,8 +5,8 @@ and with the automatic rule: forward, input and weight gradients against the Num
 reference (float32 and float64, every ISA) and torch, kernels 3×3, 2×2, 5×5, 7×7 and 1×1,
 odd and even map sizes, padding 0–3, batch 1, channel counts that are not a multiple of the
 vector width, groups, bias and no bias, asymmetric strides, output maps wider than one
-64-pixel segment, short sums (an RGB stem's forward tile), bitwise 1 = 2 threads, float64
-gradcheck."""
+64-pixel segment, short sums (an RGB stem's forward tile), output rows of 4–7 pixels (the
+forward's two-row blocks), bitwise 1 = 2 threads, float64 gradcheck."""
 import functools
 
 import numpy as np
@@ -47,6 +47,14 @@ SHAPES = [
     # (ukr_bxt, 16 channels × 16 pixels)
     (1, 3, 26, 96, 24, (3, 3), 2, 1, 1, True),     # a MobileNet stem: 48-pixel rows
     (2, 3, 40, 64, 20, (7, 7), 2, 3, 1, True),     # a ResNet stem (a sum of 147), 32 pixels
+    # output rows of 4–7 pixels and 128 or more output channels per group: the forward's
+    # blocks of two whole rows (ukr_bxr), the padding rows' taps in a block's union
+    (2, 20, 13, 11, 130, (3, 3), 2, 1, 1, True),   # 7×6 outputs: a last row alone, a tail of 2
+    (2, 24, 8, 8, 128, (3, 3), 2, 1, 1, True),     # 4×4 outputs (R18's 256→512 8² s2, small)
+    (1, 24, 14, 14, 144, (3, 3), 2, 1, 1, False),  # 7×7 outputs at batch 1, 16-channel tail
+    (1, 16, 9, 9, 256, (3, 3), 2, 1, 2, False),    # groups of 128 output channels
+    (2, 20, 15, 14, 128, (3, 3), 3, 1, 1, True),   # stride 3: rows three plane rows apart
+    (1, 8, 12, 12, 128, (5, 5), 2, 2, 1, True),    # 5×5: two padding rows at the top
 ]
 
 
@@ -118,7 +126,8 @@ def test_strided_against_torch(shape):
 @pytest.mark.parametrize("algo", ["direct", "auto"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[1], SHAPES[3], SHAPES[6], SHAPES[9],
-                                   (5, 24, 18, 18, 20, (3, 3), 2, 1, 1, True)], ids=_ids)
+                                   (5, 24, 18, 18, 20, (3, 3), 2, 1, 1, True),
+                                   (3, 20, 13, 11, 130, (3, 3), 2, 1, 1, True)], ids=_ids)
 def test_strided_bitwise_one_vs_two_threads(shape, dt, algo):
     x, w, b, gy, kw, _ = _operands(shape, dt, seed=2)
     for isa in isa_paths():

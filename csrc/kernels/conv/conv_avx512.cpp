@@ -649,7 +649,7 @@ Plan packed_plan(const Conv2dParams& p) {
     if (ch.fn) return {kPlanDirect, ch, none.bx};
   }
   if (algorithm_for(p, sizeof(float), Pass::forward) == Algo::direct && strided_ok(p)) {
-    const BxChoice bx = choose_bx(Kg, p.OW, p.C / p.groups * p.R * p.S);
+    const BxChoice bx = choose_bx_fwd(Kg, p.OW, p.OH, p.C / p.groups * p.R * p.S);
     if (bx.fn) return {kPlanStrided, none.ch, bx};
   }
   if (forced_algorithm() != Algo::automatic) return none;

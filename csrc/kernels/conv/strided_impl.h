@@ -8,7 +8,8 @@
 // zero-padded image deinterleaved by columns, one plane per column phase s % sw), so the P
 // pixels of a tap are P consecutive floats whatever the stride: no shuffles in the loop, no
 // im2col copies, and no padded pixels beyond the end of each row. The tile is transposed out
-// to NCHW in 16×16 register blocks. Measured, one thread, CPU time, GFLOP/s of the _C call
+// to NCHW in 16×16 register blocks. Rows of 4–7 pixels go two whole rows per block (ukr_bxr,
+// choose_bx_fwd). Measured, one thread, CPU time, GFLOP/s of the _C call
 // (torch 2.13 in the same run in brackets), 2026-12-05: R50 256→256 28² s2 b8 108.7 (113.3),
 // R18 128→256 16² s2 b32 105.0 (115.9), R50 128→128 56² s2 b8 104.3 (105.4). The other
 // blocking (pixels in lanes, weights broadcast, on flattened per-tap planes) measured 86.1,
@@ -135,6 +136,9 @@ void phase_copy(const float* x, int64_t C, int64_t H, int64_t W, int64_t pt, int
   const __m512i even =
       _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  // lanes [u0, u1) of a padded row of at most 32 (the short-row path: no copy through row,
+  // whose per-row memcpy call was 7 % of R18's 256→512 8² s2 forward)
+  const uint64_t lanes = Wr <= 32 ? ((uint64_t(1) << u1) - 1) & ~((uint64_t(1) << u0) - 1) : 0;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t i = 0; i < q.Hp; ++i) {
       float* d = dst + c * q.cplane() + i * q.Wq;
@@ -148,6 +152,14 @@ void phase_copy(const float* x, int64_t C, int64_t H, int64_t W, int64_t pt, int
         fill(d, u0, 0.0f);
         std::memcpy(d + u0, src + u0, sizeof(float) * (u1 - u0));
         fill(d + u1, Wr - u1, 0.0f);
+        continue;
+      }
+      if (sw == 2 && Wr <= 32) {  // a short row: its 32 lanes straight from x, masked
+        const __m512 v0 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(lanes), src);
+        const __m512 v1 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(lanes >> 16), src + 16);
+        const __mmask16 m = lane_mask(q.Wq);
+        _mm512_mask_storeu_ps(d, m, _mm512_permutex2var_ps(v0, even, v1));
+        _mm512_mask_storeu_ps(d + q.plane(), m, _mm512_permutex2var_ps(v0, odd, v1));
         continue;
       }
       std::memcpy(row + u0, src + u0, sizeof(float) * (u1 - u0));
@@ -272,10 +284,66 @@ void ukr_bxt(int64_t C, int64_t T, int64_t wstride, const int64_t* off, const fl
 
 using BxUkr = void (*)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t,
                        const float*, int64_t, int64_t, const float*, float*, int64_t);
+using BxRowsUkr = void (*)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t,
+                           int64_t, const float*, int64_t, const float*, float*, int64_t);
+
+// ukr_bx on ROWS whole output rows of PR pixels at once (P = ROWS·PR pixels; the rows
+// consecutive, so the block's outputs are P consecutive floats of each channel's plane):
+// pixel p reads x0 + (p / PR)·rstride + p % PR of each tap. The weights loaded per (channel,
+// tap) serve ROWS times as many pixels as one row of PR would.
+template <int PR, int ROWS, int KV>
+__attribute__((optimize("no-predictive-commoning"))) void ukr_bxr(
+    int64_t C, int64_t T, int64_t wstride, const int64_t* off, const float* x0, int64_t rstride,
+    int64_t cplane, const float* wp, int64_t mr, const float* bias, float* y, int64_t ystride) {
+  constexpr int P = PR * ROWS;
+  __m512 acc[P][KV];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) acc[p][v] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; ++c) {
+    const float* xc = x0 + c * cplane;
+    const float* wc = wp + c * wstride;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = xc + off[t];
+      __m512 wv[KV];
+#pragma GCC unroll 4
+      for (int v = 0; v < KV; ++v) wv[v] = _mm512_loadu_ps(wc + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < ROWS; ++r) {
+        const float* rp = row + r * rstride;
+#pragma GCC unroll 32
+        for (int q = 0; q < PR; ++q) {
+          const __m512 xb = _mm512_set1_ps(rp[q]);
+#pragma GCC unroll 4
+          for (int v = 0; v < KV; ++v)
+            acc[r * PR + q][v] = _mm512_fmadd_ps(wv[v], xb, acc[r * PR + q][v]);
+        }
+      }
+      wc += 16 * KV;
+    }
+  }
+  alignas(64) float tile[P * 16 * KV];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) _mm512_store_ps(tile + (p * KV + v) * 16, acc[p][v]);
+  store_tile<KV>(tile, P, mr, bias, y, ystride);
+}
+
+// ukr_bxr<OW, 2, 2> for rows of OW pixels, 4 <= OW <= 7 (28 accumulators at most)
+template <int... Ps>
+BxRowsUkr bxr_fn(int ow, std::integer_sequence<int, Ps...>) {
+  BxRowsUkr fn = nullptr;
+  ((fn = ow == Ps + 4 ? ukr_bxr<Ps + 4, 2, 2> : fn), ...);
+  return fn;
+}
 
 struct BxChoice {
   int pw, kv;  // pixels per block (of one output row), channel vectors
   BxUkr fn;
+  int rows = 1;             // > 1: blocks of `rows` whole output rows (pw == OW) by fn2
+  BxRowsUkr fn2 = nullptr;  // fn then serves the last rows when OH is not a multiple
 };
 
 template <int KV, int... Ps>
@@ -324,6 +392,26 @@ BxChoice choose_bx(int64_t Kg, int64_t OW, int64_t red = INT64_MAX) {
   return best;
 }
 
+// The forward's blocking: choose_bx's, or for rows of 4 to 7 pixels (kBxRowsMinOW..
+// kBxRowsMaxOW) with kBxRowsMinK output channels or more, blocks of two whole output rows ×
+// two channel vectors (ukr_bxr: 8–14 pixels, 16–28 accumulators): each weight vector loaded
+// serves twice the pixels. The taps of a block are the union of its rows' (a padding row's
+// products are zeros). Measured, one thread, minimum of 9 interleaved rounds, ms one row /
+// two rows: R50 512→512 14² s2 batch 8 9.01 / 8.29, batch 1 1.46 / 1.39; R18 (CIFAR)
+// 256→512 8² s2 batch 32 5.59 / 5.35; below 128 channels no gain (128→256 8² s2 batch 8
+// 0.37 / 0.38, 64→64 8² s2 batch 32 0.27 / 0.27). Three rows of 4 pixels (24 accumulators)
+// 5.58, two rows × three vectors 5.53 on the R18 layer. A function of the shape only.
+constexpr int64_t kBxRowsMinOW = 4, kBxRowsMaxOW = 7, kBxRowsMinK = 128;
+BxChoice choose_bx_fwd(int64_t Kg, int64_t OW, int64_t OH, int64_t red) {
+  const BxChoice ch = choose_bx(Kg, OW, red);
+  if (ch.fn == ukr_bxt<1> || OW < kBxRowsMinOW || OW > kBxRowsMaxOW || OH < 2 ||
+      Kg < kBxRowsMinK)
+    return ch;
+  const int ow = static_cast<int>(OW);
+  return {ow, 2, bx_fn<2>(ow, std::make_integer_sequence<int, 14>{}), 2,
+          bxr_fn(ow, std::make_integer_sequence<int, kBxRowsMaxOW - kBxRowsMinOW + 1>{})};
+}
+
 inline Phases phases_of(const Conv2dParams& p, const BxChoice& ch) {
   const int64_t nbw = (p.OW + ch.pw - 1) / ch.pw;
   return {p.sw, (p.OH - 1) * p.sh + p.R, nbw * ch.pw + (p.S - 1) / p.sw};
@@ -331,8 +419,9 @@ inline Phases phases_of(const Conv2dParams& p, const BxChoice& ch) {
 
 // The forward on packed weights wpk ([g][kb][c][r][s][16·KV], pack_weights with MR = 16·KV):
 // per image its phase planes, then per (group, channel block, output row) the row's pixel
-// blocks. Each output is computed by one micro-kernel call: bitwise identical for any thread
-// count (threads split images, or the (group, block, row) items of one image).
+// blocks (or per pair of output rows one block: choose_bx_fwd). Each output is computed by
+// one micro-kernel call: bitwise identical for any thread count (threads split images, or
+// the (group, block, rows) items of one image).
 void bx_run(const Conv2dParams& p, const float* x, const float* wpk, const float* b, float* y,
             const BxChoice& ch) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, T = p.R * p.S;
@@ -351,29 +440,42 @@ void bx_run(const Conv2dParams& p, const float* x, const float* wpk, const float
   for (int64_t r = 0; r < p.R; ++r)
     for (int64_t s = 0; s < p.S; ++s)
       offp[r * p.S + s] = ((s % p.sw) * q.Hp + r) * q.Wq + s / p.sw;
-  // items [i0, i1) of (g, kb, oh) of one image, its planes at zq
+  // kernel rows r whose input row oh·sh + r − pt lies in the image (the others read only
+  // padding: skipped, their products are zeros), where a panel fits L2: taps [t0, t1)
+  auto tap0 = [&](int64_t oh) { return skip ? imax(0, p.pt - oh * p.sh) * p.S : 0; };
+  auto tap1 = [&](int64_t oh) {
+    return skip ? imax(tap0(oh), imin(p.R, p.H + p.pt - oh * p.sh) * p.S) : T;
+  };
+  const int64_t rows = ch.rows, nrg = (p.OH + rows - 1) / rows;
+  // items [i0, i1) of (g, kb, group of `rows` output rows) of one image, its planes at zq
   auto items = [&](const float* zq, float* yn, int64_t i0, int64_t i1) {
     for (int64_t it = i0; it < i1; ++it) {
-      const int64_t oh = it % p.OH, gk = it / p.OH, kb = gk % nkb, g = gk / nkb;
+      const int64_t rg = it % nrg, gk = it / nrg, kb = gk % nkb, g = gk / nkb;
       const int64_t k0 = g * Kg + kb * KB, mr = imin(KB, Kg - kb * KB);
-      const float* xr = zq + g * Cg * cplane + oh * p.sh * q.Wq;
-      // kernel rows r whose input row oh·sh + r − pt lies in the image (the others read
-      // only padding: skipped, their products are zeros), where a panel fits L2
-      const int64_t t0 = skip ? imax(0, p.pt - oh * p.sh) * p.S : 0;
-      const int64_t t1 = skip ? imax(t0, imin(p.R, p.H + p.pt - oh * p.sh) * p.S) : T;
-      for (int64_t bw = 0; bw < nbw; ++bw) {
-        const int64_t ow0 = bw * ch.pw;
-        ch.fn(Cg, t1 - t0, T * KB, offp + t0, xr + ow0, cplane,
-              wpk + (g * nkb + kb) * panel + t0 * KB,
-              imin(ch.pw, p.OW - ow0), mr, b ? b + k0 : nullptr, yn + k0 * OHW + oh * p.OW + ow0,
-              OHW);
+      const float* wkb = wpk + (g * nkb + kb) * panel;
+      const float* bk = b ? b + k0 : nullptr;
+      const int64_t oh0 = rg * rows, oh1 = imin(p.OH, oh0 + rows);
+      if (oh1 - oh0 == rows && rows > 1) {  // whole rows: one block, the union of their taps
+        const int64_t t0 = tap0(oh1 - 1), t1 = tap1(oh0);
+        ch.fn2(Cg, t1 - t0, T * KB, offp + t0, zq + g * Cg * cplane + oh0 * p.sh * q.Wq,
+               p.sh * q.Wq, cplane, wkb + t0 * KB, mr, bk, yn + k0 * OHW + oh0 * p.OW, OHW);
+        continue;
+      }
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const float* xr = zq + g * Cg * cplane + oh * p.sh * q.Wq;
+        const int64_t t0 = tap0(oh), t1 = tap1(oh);
+        for (int64_t bw = 0; bw < nbw; ++bw) {
+          const int64_t ow0 = bw * ch.pw;
+          ch.fn(Cg, t1 - t0, T * KB, offp + t0, xr + ow0, cplane, wkb + t0 * KB,
+                imin(ch.pw, p.OW - ow0), mr, bk, yn + k0 * OHW + oh * p.OW + ow0, OHW);
+        }
       }
     }
   };
   // + 64 floats: a block's broadcasts may read past the last plane's end (unstored pixels)
   const size_t z_bytes = sizeof(float) * static_cast<size_t>(p.C * cplane + 64);
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(p.sw * q.Wq + 32);
-  const int64_t nitems = p.groups * nkb * p.OH;
+  const int64_t nitems = p.groups * nkb * nrg;
   if (p.N == 1) {
     float* zq = static_cast<float*>(thread_scratch(z_bytes, kPadSlot));
     PoolBuf row(row_bytes);
@@ -396,7 +498,7 @@ bool strided_forward(const Conv2dParams& p, const float* x, const float* w, cons
                      float* y) {
   if (!strided_ok(p)) return false;
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups;
-  const BxChoice ch = choose_bx(Kg, p.OW, Cg * p.R * p.S);
+  const BxChoice ch = choose_bx_fwd(Kg, p.OW, p.OH, Cg * p.R * p.S);
   if (!ch.fn) return false;
   const int64_t KB = 16 * ch.kv, nkb = (Kg + KB - 1) / KB;
   PoolBuf wbuf(sizeof(float) * p.groups * nkb * Cg * p.R * p.S * KB);
