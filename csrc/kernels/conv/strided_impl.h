@@ -8,7 +8,7 @@
 // zero-padded image deinterleaved by columns, one plane per column phase s % sw), so the P
 // pixels of a tap are P consecutive floats whatever the stride: no shuffles in the loop, no
 // im2col copies, and no padded pixels beyond the end of each row. The tile is transposed out
-// to NCHW in 16×16 register blocks. Rows of 4–7 pixels go two whole rows per block (ukr_bxr,
+// to NCHW in 16×16 register blocks. Rows of 4–7 pixels go two whole rows per block (ukr_bx2,
 // choose_bx_fwd). Measured, one thread, CPU time, GFLOP/s of the _C call
 // (torch 2.13 in the same run in brackets), 2026-12-05: R50 256→256 28² s2 b8 108.7 (113.3),
 // R18 128→256 16² s2 b32 105.0 (115.9), R50 128→128 56² s2 b8 104.3 (105.4). The other
@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstring>  // std::memcpy
+#include <type_traits>  // std::integral_constant
 #include <utility>  // std::integer_sequence
 
 namespace fastdl {
@@ -284,66 +285,80 @@ void ukr_bxt(int64_t C, int64_t T, int64_t wstride, const int64_t* off, const fl
 
 using BxUkr = void (*)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t,
                        const float*, int64_t, int64_t, const float*, float*, int64_t);
-using BxRowsUkr = void (*)(int64_t, int64_t, int64_t, const int64_t*, const float*, int64_t,
-                           int64_t, const float*, int64_t, const float*, float*, int64_t);
+using BxRowsUkr = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, const int64_t*,
+                           const float*, int64_t, int64_t, const float*, int64_t, const float*,
+                           float*, int64_t);
 
-// ukr_bx on ROWS whole output rows of PR pixels at once (P = ROWS·PR pixels; the rows
-// consecutive, so the block's outputs are P consecutive floats of each channel's plane):
-// pixel p reads x0 + (p / PR)·rstride + p % PR of each tap. The weights loaded per (channel,
-// tap) serve ROWS times as many pixels as one row of PR would.
-template <int PR, int ROWS, int KV>
-__attribute__((optimize("no-predictive-commoning"))) void ukr_bxr(
-    int64_t C, int64_t T, int64_t wstride, const int64_t* off, const float* x0, int64_t rstride,
-    int64_t cplane, const float* wp, int64_t mr, const float* bias, float* y, int64_t ystride) {
-  constexpr int P = PR * ROWS;
-  __m512 acc[P][KV];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
+// ukr_bx on two whole output rows of PR pixels at once (2·PR pixels; the rows consecutive,
+// so the block's outputs are 2·PR consecutive floats of each channel's plane): pixel q of
+// row r reads x0 + r·rstride + q of each tap, and the weights loaded per (channel, tap) serve
+// both rows. Taps [0, T) are the union of the rows' own: the first `lead` taps are the
+// second row's alone, the last `tail` the first row's alone (the other row's input there is
+// padding), so each output gets the same products, in the same order, as from ukr_bx on its
+// own row.
+template <int PR, int KV>
+__attribute__((optimize("no-predictive-commoning"))) void ukr_bx2(
+    int64_t C, int64_t T, int64_t lead, int64_t tail, int64_t wstride, const int64_t* off,
+    const float* x0, int64_t rstride, int64_t cplane, const float* wp, int64_t mr,
+    const float* bias, float* y, int64_t ystride) {
+  __m512 acc[2][PR][KV];
+#pragma GCC unroll 2
+  for (int r = 0; r < 2; ++r)
+#pragma GCC unroll 8
+    for (int q = 0; q < PR; ++q)
 #pragma GCC unroll 4
-    for (int v = 0; v < KV; ++v) acc[p][v] = _mm512_setzero_ps();
+      for (int v = 0; v < KV; ++v) acc[r][q][v] = _mm512_setzero_ps();
+  // one tap on rows [R0, R1)
+  auto tap = [&](auto r0, auto r1, const float* row, const float* wc) {
+    __m512 wv[KV];
+#pragma GCC unroll 4
+    for (int v = 0; v < KV; ++v) wv[v] = _mm512_loadu_ps(wc + 16 * v);
+#pragma GCC unroll 2
+    for (int r = decltype(r0)::value; r < decltype(r1)::value; ++r) {
+      const float* rp = row + r * rstride;
+#pragma GCC unroll 8
+      for (int q = 0; q < PR; ++q) {
+        const __m512 xb = _mm512_set1_ps(rp[q]);
+#pragma GCC unroll 4
+        for (int v = 0; v < KV; ++v) acc[r][q][v] = _mm512_fmadd_ps(wv[v], xb, acc[r][q][v]);
+      }
+    }
+  };
+  using I0 = std::integral_constant<int, 0>;
+  using I1 = std::integral_constant<int, 1>;
+  using I2 = std::integral_constant<int, 2>;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x0 + c * cplane;
     const float* wc = wp + c * wstride;
-    for (int64_t t = 0; t < T; ++t) {
-      const float* row = xc + off[t];
-      __m512 wv[KV];
-#pragma GCC unroll 4
-      for (int v = 0; v < KV; ++v) wv[v] = _mm512_loadu_ps(wc + 16 * v);
-#pragma GCC unroll 8
-      for (int r = 0; r < ROWS; ++r) {
-        const float* rp = row + r * rstride;
-#pragma GCC unroll 32
-        for (int q = 0; q < PR; ++q) {
-          const __m512 xb = _mm512_set1_ps(rp[q]);
-#pragma GCC unroll 4
-          for (int v = 0; v < KV; ++v)
-            acc[r * PR + q][v] = _mm512_fmadd_ps(wv[v], xb, acc[r * PR + q][v]);
-        }
-      }
-      wc += 16 * KV;
-    }
+    int64_t t = 0;
+    for (; t < lead; ++t, wc += 16 * KV) tap(I1{}, I2{}, xc + off[t], wc);
+    for (; t < T - tail; ++t, wc += 16 * KV) tap(I0{}, I2{}, xc + off[t], wc);
+    for (; t < T; ++t, wc += 16 * KV) tap(I0{}, I1{}, xc + off[t], wc);
   }
-  alignas(64) float tile[P * 16 * KV];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
+  alignas(64) float tile[2 * PR * 16 * KV];
+#pragma GCC unroll 2
+  for (int r = 0; r < 2; ++r)
+#pragma GCC unroll 8
+    for (int q = 0; q < PR; ++q)
 #pragma GCC unroll 4
-    for (int v = 0; v < KV; ++v) _mm512_store_ps(tile + (p * KV + v) * 16, acc[p][v]);
-  store_tile<KV>(tile, P, mr, bias, y, ystride);
+      for (int v = 0; v < KV; ++v)
+        _mm512_store_ps(tile + ((r * PR + q) * KV + v) * 16, acc[r][q][v]);
+  store_tile<KV>(tile, 2 * PR, mr, bias, y, ystride);
 }
 
-// ukr_bxr<OW, 2, 2> for rows of OW pixels, 4 <= OW <= 7 (28 accumulators at most)
+// ukr_bx2<OW, 2> for rows of OW pixels, 4 <= OW <= 7 (28 accumulators at most)
 template <int... Ps>
-BxRowsUkr bxr_fn(int ow, std::integer_sequence<int, Ps...>) {
+BxRowsUkr bx2_fn(int ow, std::integer_sequence<int, Ps...>) {
   BxRowsUkr fn = nullptr;
-  ((fn = ow == Ps + 4 ? ukr_bxr<Ps + 4, 2, 2> : fn), ...);
+  ((fn = ow == Ps + 4 ? ukr_bx2<Ps + 4, 2> : fn), ...);
   return fn;
 }
 
 struct BxChoice {
   int pw, kv;  // pixels per block (of one output row), channel vectors
   BxUkr fn;
-  int rows = 1;             // > 1: blocks of `rows` whole output rows (pw == OW) by fn2
-  BxRowsUkr fn2 = nullptr;  // fn then serves the last rows when OH is not a multiple
+  int rows = 1;             // 2: blocks of two whole output rows (pw == OW) by fn2; fn
+  BxRowsUkr fn2 = nullptr;  // then serves a last row alone
 };
 
 template <int KV, int... Ps>
@@ -394,9 +409,8 @@ BxChoice choose_bx(int64_t Kg, int64_t OW, int64_t red = INT64_MAX) {
 
 // The forward's blocking: choose_bx's, or for rows of 4 to 7 pixels (kBxRowsMinOW..
 // kBxRowsMaxOW) with kBxRowsMinK output channels or more, blocks of two whole output rows ×
-// two channel vectors (ukr_bxr: 8–14 pixels, 16–28 accumulators): each weight vector loaded
-// serves twice the pixels. The taps of a block are the union of its rows' (a padding row's
-// products are zeros). Measured, one thread, minimum of 9 interleaved rounds, ms one row /
+// two channel vectors (ukr_bx2: 8–14 pixels, 16–28 accumulators): each weight vector loaded
+// serves twice the pixels. Measured, one thread, minimum of 9 interleaved rounds, ms one row /
 // two rows: R50 512→512 14² s2 batch 8 9.01 / 8.29, batch 1 1.46 / 1.39; R18 (CIFAR)
 // 256→512 8² s2 batch 32 5.59 / 5.35; below 128 channels no gain (128→256 8² s2 batch 8
 // 0.37 / 0.38, 64→64 8² s2 batch 32 0.27 / 0.27). Three rows of 4 pixels (24 accumulators)
@@ -409,7 +423,7 @@ BxChoice choose_bx_fwd(int64_t Kg, int64_t OW, int64_t OH, int64_t red) {
     return ch;
   const int ow = static_cast<int>(OW);
   return {ow, 2, bx_fn<2>(ow, std::make_integer_sequence<int, 14>{}), 2,
-          bxr_fn(ow, std::make_integer_sequence<int, kBxRowsMaxOW - kBxRowsMinOW + 1>{})};
+          bx2_fn(ow, std::make_integer_sequence<int, kBxRowsMaxOW - kBxRowsMinOW + 1>{})};
 }
 
 inline Phases phases_of(const Conv2dParams& p, const BxChoice& ch) {
@@ -455,10 +469,12 @@ void bx_run(const Conv2dParams& p, const float* x, const float* wpk, const float
       const float* wkb = wpk + (g * nkb + kb) * panel;
       const float* bk = b ? b + k0 : nullptr;
       const int64_t oh0 = rg * rows, oh1 = imin(p.OH, oh0 + rows);
-      if (oh1 - oh0 == rows && rows > 1) {  // whole rows: one block, the union of their taps
-        const int64_t t0 = tap0(oh1 - 1), t1 = tap1(oh0);
-        ch.fn2(Cg, t1 - t0, T * KB, offp + t0, zq + g * Cg * cplane + oh0 * p.sh * q.Wq,
-               p.sh * q.Wq, cplane, wkb + t0 * KB, mr, bk, yn + k0 * OHW + oh0 * p.OW, OHW);
+      // two rows whose taps overlap: one block over the union of their taps
+      if (rows == 2 && oh1 - oh0 == 2 && tap0(oh0) <= tap1(oh0 + 1)) {
+        const int64_t t0 = tap0(oh0 + 1), t1 = tap1(oh0);
+        ch.fn2(Cg, t1 - t0, tap0(oh0) - t0, t1 - tap1(oh0 + 1), T * KB, offp + t0,
+               zq + g * Cg * cplane + oh0 * p.sh * q.Wq, p.sh * q.Wq, cplane, wkb + t0 * KB, mr,
+               bk, yn + k0 * OHW + oh0 * p.OW, OHW);
         continue;
       }
       for (int64_t oh = oh0; oh < oh1; ++oh) {
