@@ -149,6 +149,11 @@ def test_strided_direct_matches_unforced_rule_choice():
     # the input gradient on the phases of dx
     a = fconv.conv2d_algorithm((8, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
     assert a[:2] == ("direct", "direct")
+    # the weight gradient: direct on 196 output pixels with a weight of 2²⁰ floats or fewer,
+    # the batched GEMM for a larger one
+    assert a[2] == "direct"
+    a = fconv.conv2d_algorithm((8, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1)
+    assert a[2] == "gemm"
 
 
 @pytest.mark.parametrize("stride,kernel,padding", [(2, 3, 1), (2, 5, 2), (3, 3, 0),

@@ -172,7 +172,10 @@ const char* algorithm_name(Algo a) {
 // for the size of the weight: 256→256 (2.4 MB) at 196 pixels is even, 512→512 (9.4 MB) at 49
 // loses.
 // → direct for the weight gradient on output maps of 256 pixels or more, or of 64 or more
-// with a weight of at most kWgDirectMaxW floats per group; else the rules below.
+// with a weight of at most kWgDirectMaxW floats per group; else the rules below. On AMD Zen 5
+// (2026-12-05, minimum of 7 interleaved rounds, ms direct / gemm, 1 | 2 threads): R50 b8 256
+// 28² s2 (196 pixels, 0.59 M floats) 8.59 / 9.70 | 4.37 / 4.74, 512 14² s2 (2.4 M floats)
+// 15.22 / 8.27 | 9.29 / 4.25: the bound is 2²⁰ floats (2¹⁹ left the former to gemm).
 
 Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
@@ -195,7 +198,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   const bool pointwise = p.R * p.S == 1 && !strided;
   const bool small_map = ohw <= 64 && (!strided || ohw <= 49);
   if (pass == Pass::weight_grad) {
-    constexpr int64_t kWgDirectMaxW = int64_t(1) << 19;
+    constexpr int64_t kWgDirectMaxW = int64_t(1) << 20;
     if (strided_direct(p, elem) &&
         (ohw >= 256 || (ohw >= 64 && p.K / p.groups * red <= kWgDirectMaxW)))
       return Algo::direct;
