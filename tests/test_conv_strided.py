@@ -48,7 +48,7 @@ SHAPES = [
     (1, 3, 26, 96, 24, (3, 3), 2, 1, 1, True),     # a MobileNet stem: 48-pixel rows
     (2, 3, 40, 64, 20, (7, 7), 2, 3, 1, True),     # a ResNet stem (a sum of 147), 32 pixels
     # output rows of 4–7 pixels and 128 or more output channels per group: the forward's
-    # blocks of two whole rows (ukr_bxr), the padding rows' taps in a block's union
+    # blocks of two whole rows (ukr_bx2), with taps only one row of a pair reads
     (2, 20, 13, 11, 130, (3, 3), 2, 1, 1, True),   # 7×6 outputs: a last row alone, a tail of 2
     (2, 24, 8, 8, 128, (3, 3), 2, 1, 1, True),     # 4×4 outputs (R18's 256→512 8² s2, small)
     (1, 24, 14, 14, 144, (3, 3), 2, 1, 1, False),  # 7×7 outputs at batch 1, 16-channel tail
