@@ -318,3 +318,25 @@ def test_wide_rows_vector_paths(isa, k, s, p, d, cm, rng):
         for cip in (True, False):
             assert_close(F.avg_pool2d(x2, k, s, p, cm, cip),
                          R.avg_pool2d_ref(x2, k, s, p, cm, cip), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,s,p,hw", [(2, 2, 0, (9, 75)), (3, 2, 0, (10, 72)),
+                                      (3, 2, 0, (11, 112)), (2, 3, 0, (5, 67))])
+def test_max_pool_values_outside_windows_never_leak(isa, k, s, p, hw, rng):
+    # the vector path reads whole vectors past a row's last window column (into the next
+    # row, unmasked, when the plane holds them): NaN and +inf in the columns and rows no
+    # window covers must not reach any output or index
+    h, w = hw
+    x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
+    yr0, _ = R.max_pool2d_ref(x, k, s, p, 1, False)
+    oh, ow = yr0.shape[2:]
+    last_c = (ow - 1) * s - p + k - 1    # last column / row any window reads
+    last_r = (oh - 1) * s - p + k - 1
+    x[:, :, :, last_c + 1:] = np.nan
+    x[:, :, last_r + 1:, :] = np.inf
+    assert last_c + 1 < w or last_r + 1 < h
+    yr, ir = R.max_pool2d_ref(x, k, s, p, 1, False)
+    assert np.array_equal(yr, yr0)
+    y, i = F.max_pool2d(x, k, s, p, 1, False, True)
+    assert_close(y, yr, rtol=0, atol=0)
+    assert np.array_equal(i.numpy(), ir)
