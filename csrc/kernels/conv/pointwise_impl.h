@@ -97,6 +97,17 @@ inline void pack_b(bool trans, int64_t kc, int64_t nc, const double* B, int64_t 
   ::fastdl::gemm::dpack_b(trans, kc, nc, B, ldb, bp);
 }
 
+// d[0 .. n) = s[0 .. n), whole vectors and a masked tail (a panel's piece of one image: an
+// element loop here cost 8 % of a 960→160 7² forward).
+template <class T>
+inline void copy_span(const T* s, T* d, int64_t n) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::N;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) V::load(s + i).store(d + i);
+  if (i < n) V::load(s + i, n - i, T(0)).store(d + i, n - i);
+}
+
 // B = the Planes matrix (rows: channels, columns: the batch's pixels), rows [pc, pc + kc) ×
 // columns [jc, jc + nc) into panels of nr columns (gemm.h: PackBFn).
 template <class T>
@@ -130,11 +141,7 @@ void pack_planes(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc
     }
     for (int64_t r = 0; r < kc; ++r) {
       T* d = bp + r * nr;
-      for (int64_t e = 0; e < np; ++e) {
-        const T* s = P.base + off[e] + r * L;
-        T* de = d + at[e];
-        for (int64_t i = 0; i < len[e]; ++i) de[i] = s[i];
-      }
+      for (int64_t e = 0; e < np; ++e) copy_span(P.base + off[e] + r * L, d + at[e], len[e]);
       for (int64_t i = w; i < nr; ++i) d[i] = T(0);
     }
   }
