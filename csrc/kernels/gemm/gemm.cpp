@@ -461,12 +461,26 @@ void gemv_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 //    kStreamBytes: 64×576×2048 at 110-118 GFLOP/s, 128×576×2048 at 118-138 (packed: ~same as
 //    in place before); with more rows the column of C tiles one B panel writes is too tall
 //    (576×64×2048: stream 125, packed 148).
+//    Not for k <= kStreamMaxThinK: a tile then does so few multiply-adds per output that the
+//    writes of C decide, and the stream loop writes the m rows' next NR columns for every B
+//    panel (m interleaved write streams of NR values each) where the packed loop writes an
+//    NC-long run of each row tile's MR rows. Measured on the Zen 5 VM, 1 thread, caches
+//    flushed, 1×1 convolutions of MobileNetV2 at batch 16 (implicit GEMM), ms stream /
+//    packed: 16→96 112² forward (m 96, k 16) 6.27 / 3.98, 32→16 112² forward 2.36 / 1.61 and
+//    input gradient (m 32, k 16) 2.82 / 1.64, 96→24 56² input gradient (m 96, k 24) 1.84 /
+//    1.22; 64→64 56² (k 64) 1.03 / 0.99; k of 96 to 384 0.8-0.9× packed (kept on stream).
 //  * packed: the BLIS loops (run_packed).
 // (Figures: one thread, CPU time, 2-core Xeon (Emerald Rapids) VM shared with other jobs,
 // 2026-12-03; the FMA probe gives 169 GFLOP/s there. bench/bench_gemm.py has the shapes.)
 enum class Path { gemv, direct, stream, packed };
 constexpr int64_t kStreamM = 128;
 constexpr int64_t kStreamBytes = 512 * 1024;
+constexpr int64_t kStreamMaxThinK = 32;
+template <class T>
+bool stream_fits(const Kernel<T>& K, int64_t m, int64_t k) {
+  return m <= kStreamM && k > kStreamMaxThinK &&
+         round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes;
+}
 template <class T>
 Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t n, int64_t k,
                  int64_t ldb) {
@@ -476,8 +490,7 @@ Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t 
   if (parallel && m <= kThinM && k <= kThinK && !tb &&
       (ldb * static_cast<int64_t>(sizeof(T))) % 4096 != 0)
     return Path::direct;
-  if (m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes)
-    return Path::stream;
+  if (stream_fits(K, m, k)) return Path::stream;
   return Path::packed;
 }
 
@@ -579,8 +592,7 @@ void gemm_implicit_impl(bool ta, int64_t m, int64_t n, int64_t k, const T* A, in
     }
     return;
   }
-  const bool stream =
-      m <= kStreamM && round_up(m, K.mr) * k * static_cast<int64_t>(sizeof(T)) <= kStreamBytes;
+  const bool stream = stream_fits(K, m, k);
   const bool pf = prefetch_blocks<T>(n, k);
   run_grid(true, K, m, n, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if (i0 >= i1 || j0 >= j1) return;
