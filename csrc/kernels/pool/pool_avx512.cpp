@@ -10,8 +10,7 @@
 // window lies inside the input ("interior"), summing the taps in the scalar order and dividing
 // by the row's divisor, its border columns on the scalar code of pool_impl.h. Every output is
 // computed exactly as on the generic path.
-#include <vector>
-
+#include "common/allocator.h"  // PoolBuf
 #include "kernels/pool/pool_impl.h"  // the shared loops and the table; declares the kernels below
 
 namespace fastdl {
@@ -68,20 +67,22 @@ struct MaxTap {
   __mmask16 valid, lo, hi;
 };
 
-// Per call: the column taps of every chunk (chunk-major), the same for every row and plane.
+// Per call: the column taps of every chunk (chunk-major), the same for every row and plane,
+// in `buf` (pool memory, not a std:: container: this file is compiled for AVX-512 only).
 struct MaxCols {
-  std::vector<MaxTap> tap;
+  const MaxTap* tap;
   int64_t nch;
 };
 
-inline MaxCols max_cols(const Pool2dParams& p) {
+inline MaxCols max_cols(const Pool2dParams& p, const PoolBuf& buf) {
   MaxCols t;
   t.nch = (p.OW + 15) / 16;
-  t.tap.resize(static_cast<size_t>(t.nch * p.kw));
+  MaxTap* tap = buf.as<MaxTap>();
+  t.tap = tap;
   for (int64_t q = 0; q < t.nch; ++q) {
     const int64_t ow0 = 16 * q, n = imin(16, p.OW - ow0);
     for (int64_t b = 0; b < p.kw; ++b) {
-      MaxTap& e = t.tap[static_cast<size_t>(q * p.kw + b)];
+      MaxTap& e = tap[q * p.kw + b];
       const int64_t off = ow0 * p.sw + b * p.dw - p.pw;
       e.off = static_cast<int32_t>(off);
       uint32_t valid = 0, wide = 0;
@@ -146,7 +147,7 @@ inline void max_chunks(const Pool2dParams& p, const MaxCols& cols, int64_t oh, i
     m[u] = ninf;
     mi[u] = _mm512_setzero_si512();
     seen[u] = 0;
-    tq[u] = cols.tap.data() + (q0 + u) * kw;
+    tq[u] = cols.tap + (q0 + u) * kw;
   }
   for (int64_t a = a0; a < a1; ++a) {
     const int64_t h = hs + a * p.dh;
@@ -230,18 +231,19 @@ void max_fwd_fast(const Pool2dParams& p, const float* x, float* y, int64_t* idx)
   // int32 lanes: every index and column offset below 2^31
   if (HW >= (int64_t(1) << 31) - 64 || p.OW * p.sw + p.kw * p.dw >= (int64_t(1) << 31) - 64)
     return max_fwd<float>(p, x, y, idx);
-  const MaxCols cols = max_cols(p);
-  std::vector<int32_t> rows(static_cast<size_t>(2 * p.OH));  // [a0, a1) per output row
+  const PoolBuf tapb(sizeof(MaxTap) * static_cast<size_t>((p.OW + 15) / 16 * p.kw));
+  const MaxCols cols = max_cols(p, tapb);
+  const PoolBuf rowb(sizeof(int32_t) * static_cast<size_t>(2 * p.OH));
+  int32_t* rows = rowb.as<int32_t>();  // [a0, a1) per output row
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     int64_t a0, a1;
     tap_range(oh * p.sh - p.ph, p.dh, p.kh, p.H, a0, a1);
-    rows[static_cast<size_t>(2 * oh)] = static_cast<int32_t>(a0);
-    rows[static_cast<size_t>(2 * oh + 1)] = static_cast<int32_t>(a1);
+    rows[2 * oh] = static_cast<int32_t>(a0);
+    rows[2 * oh + 1] = static_cast<int32_t>(a1);
   }
   parallel_for(p.NC, kPlaneGrain, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
-      max_plane_fast(p, cols, rows.data(), x + c * HW, y + c * OHW,
-                     idx ? idx + c * OHW : nullptr);
+      max_plane_fast(p, cols, rows, x + c * HW, y + c * OHW, idx ? idx + c * OHW : nullptr);
   });
 }
 
