@@ -55,10 +55,10 @@
 // winograd_preferred / winograd_tile_for below (measured with bench/bench_winograd.py).
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-#include <string>
 
 #include "common/allocator.h"
 #include "common/parallel.h"
@@ -82,8 +82,11 @@ inline int winograd_tile_setting() {
   if (!env || !*env || !std::strcmp(env, "auto")) return 0;
   if (!std::strcmp(env, "2")) return 2;
   if (!std::strcmp(env, "4")) return 4;
-  throw std::invalid_argument(std::string("FASTDL_WINOGRAD_TILE must be 2, 4 or auto, got '") +
-                              env + "'");
+  // (the message in a char buffer: a std::string built here would instantiate its inline
+  // members in every ISA's object, and the linker may keep the AVX-512 copy for all callers)
+  char msg[128];
+  std::snprintf(msg, sizeof msg, "FASTDL_WINOGRAD_TILE must be 2, 4 or auto, got '%.64s'", env);
+  throw std::invalid_argument(msg);
 }
 
 // The automatic tile: F(4×4) when the pass sums over at most kWinoF4MaxSum channels (the
