@@ -127,8 +127,8 @@ inline __m512 max_load(const float* row, const MaxTap& e, __mmask16 mk, int64_t 
 // chains: one chain alone waits on each compare's latency). Per lane the taps run in the
 // scalar order (rows, then columns) with PyTorch's rule: a lane takes a tap's value when it is
 // its first valid tap, the value is greater, or it is NaN (so the first maximum and the last
-// NaN win), the index (int32, widened on store) with it. Returns, per chunk, the lanes that
-// had no valid tap (left to the caller's scalar path).
+// NaN win), the index (int32, widened on store) with it. rest[u]: chunk u's lanes that had no
+// valid tap (left to the caller's scalar path).
 template <int U>
 inline void max_chunks(const Pool2dParams& p, const MaxCols& cols, int64_t oh, int64_t a0,
                        int64_t a1, int64_t q0, const float* x, float* y, int64_t* idx,
