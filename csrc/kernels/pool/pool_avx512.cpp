@@ -20,16 +20,21 @@ namespace {
 
 using simd::lane_mask;  // common/simd.h
 
+// The even lanes of the 32 values lo:hi (a stride-2 row's 16 taps from two loads).
+inline __m512 even_lanes(__m512 lo, __m512 hi) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+  return _mm512_permutex2var_ps(lo, even, hi);
+}
+
 // 16 values row[(ow0 + l)·sw + off], l < 16: lanes outside `mk` are 0 and not read, or,
 // when `whole` (the plane holds every value the plain loads touch), whatever lies there.
 inline __m512 load_strided(const float* row, int64_t ow0, int64_t sw, int64_t off,
                            __mmask16 mk, __m512i lane_sw, bool whole) {
   if (whole && sw <= 2) {  // the plane holds all 16 or 32 values: plain loads (max_load)
     if (sw == 1) return _mm512_loadu_ps(row + ow0 + off);
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
-                                          4, 2, 0);
     const float* q = row + 2 * ow0 + off;
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
+    return even_lanes(_mm512_loadu_ps(q), _mm512_loadu_ps(q + 16));
   }
   if (sw == 1) return _mm512_maskz_loadu_ps(mk, row + ow0 + off);
   if (sw == 2) {
@@ -41,9 +46,7 @@ inline __m512 load_strided(const float* row, int64_t ow0, int64_t sw, int64_t of
     const int64_t need = 2 * static_cast<int64_t>(__builtin_popcount(mk)) - 1;
     const __m512 lo = _mm512_maskz_loadu_ps(lane_mask(need), q);
     const __m512 hi = _mm512_maskz_loadu_ps(lane_mask(need - 16), q + 16);
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
-                                          4, 2, 0);
-    return _mm512_permutex2var_ps(lo, even, hi);
+    return even_lanes(lo, hi);
   }
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, lane_sw, row + ow0 * sw + off, 4);
 }
@@ -112,13 +115,11 @@ inline __m512 max_load(const float* row, const MaxTap& e, __mmask16 mk, int64_t 
   if (sw == 1)
     return whole ? _mm512_loadu_ps(row + e.off) : _mm512_mask_loadu_ps(ninf, mk, row + e.off);
   if (sw == 2) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6,
-                                          4, 2, 0);
     const __m512 lo = whole ? _mm512_loadu_ps(row + e.off)
                             : _mm512_mask_loadu_ps(ninf, e.lo, row + e.off);
     const __m512 hi = whole ? _mm512_loadu_ps(row + e.off + 16)
                             : _mm512_mask_loadu_ps(ninf, e.hi, row + e.off + 16);
-    return _mm512_permutex2var_ps(lo, even, hi);
+    return even_lanes(lo, hi);
   }
   return _mm512_mask_i32gather_ps(ninf, mk, lane_sw, row + e.off, 4);
 }
