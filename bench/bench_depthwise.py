@@ -1,7 +1,7 @@
 """Depthwise convolution float32: fastdl vs PyTorch (CPU) on every depthwise layer of
 MobileNetV2 at 224² (3×3, padding 1, groups = channels): training batch 16 forward and
 forward + backward (input, weight and bias gradients), inference batch 1 forward, and the
-forward on a channels_last input at both batches.
+forward (and the training forward + backward) on a channels_last input.
 
 Run:
 
@@ -34,7 +34,8 @@ if SMOKE:
 TRAIN_BATCH, INFER_BATCH = (2, 1) if SMOKE else (16, 1)
 # case: (batch, mode, channels_last input)
 CASES = {"train fwd": (TRAIN_BATCH, "fwd", False), "train fwdbwd": (TRAIN_BATCH, "fwdbwd", False),
-         "train fwd CL": (TRAIN_BATCH, "fwd", True), "infer fwd": (INFER_BATCH, "fwd", False),
+         "train fwd CL": (TRAIN_BATCH, "fwd", True),
+         "train fwdbwd CL": (TRAIN_BATCH, "fwdbwd", True), "infer fwd": (INFER_BATCH, "fwd", False),
          "infer fwd CL": (INFER_BATCH, "fwd", True)}
 
 

@@ -153,3 +153,129 @@ def test_depthwise_gradcheck(stride, dilation, mult):
             assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=1,
                                                       dilation=dilation, groups=3),
                              [x, w, b]), isa
+
+
+# ---- channels-last operands: the NHWC kernels (_C.conv2d_depthwise_nhwc_*) -----------------
+# rows of at least 48 outputs take the in-place forward (depthwise_impl.h: nhwc_forward), the
+# shorter ones the blocked scheme on NHWC; a multiplier or a vector-less ISA: the NCHW path
+CL_SHAPES = SHAPES + [
+    (2, 21, 12, 50, 3, 1, 1, 1, 1),   # in-place forward, a 5-channel tail block
+    (1, 32, 9, 100, 3, 2, 1, 1, 1),   # in-place forward, stride 2
+    (2, 9, 7, 52, 5, 1, 2, 2, 1),     # in-place forward, 5×5 dilation 2 (48 outputs a row)
+    (1, 48, 4, 61, 3, 2, 0, 1, 1),    # in-place forward, stride 2, no padding, odd width
+]
+
+
+def _nhwc(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", CL_SHAPES, ids=_ids)
+def test_depthwise_channels_last_every_isa(shape, dt):
+    """channels_last input: forward, inference forward and the three gradients against the
+    reference, the output and input gradient channels-last, on every ISA."""
+    x, w, b, gy, kw, yref = _operands(shape, dt, seed=5)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                             gy.astype(np.float64), **kw)
+    tol = _tol(dt)
+    for isa in isa_paths():
+        with use_isa(isa):
+            xt, wt, bt = (fastdl.tensor(a, requires_grad=True) for a in (x, w, b))
+            xin = xt.contiguous(memory_format=fastdl.channels_last)
+            y = F.conv2d(xin, wt, bt, **kw)
+            assert y.is_contiguous(memory_format=fastdl.channels_last), isa
+            y.backward(fastdl.tensor(gy).contiguous(memory_format=fastdl.channels_last))
+            with fastdl.no_grad():
+                yi = F.conv2d(fastdl.tensor(x).contiguous(memory_format=fastdl.channels_last),
+                              fastdl.tensor(w), fastdl.tensor(b), **kw)
+        for got, ref, what in ((y.detach().numpy(), yref, "y"), (yi.numpy(), yref, "inference y"),
+                               (xt.grad.numpy(), gx_r, "grad_input"),
+                               (wt.grad.numpy(), gw_r, "grad_weight"),
+                               (bt.grad.numpy(), gb_r, "grad_bias")):
+            assert_close(got, ref, msg=f"{isa} {what}: ", **tol)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [s for s in CL_SHAPES if s[-1] == 1], ids=_ids)
+def test_depthwise_nhwc_kernels_match_nchw(shape, dt):
+    """The NHWC kernels themselves (vector ISAs): forward with and without a fused clamp,
+    and each gradient alone, against the NCHW kernels on the transposed operands."""
+    x, w, b, gy, kw, _ = _operands(shape, dt, seed=6)
+    s, p, d = kw["stride"], kw["padding"], kw["dilation"]
+    geo = (s, s, p, p, p, p, d, d)
+    C = fastdl._C
+    tol = _tol(dt)
+    for isa in isa_paths():
+        with use_isa(isa):
+            y0 = C.conv2d_forward(x, w, b, *geo, kw["groups"])
+            g0 = C.conv2d_backward(x, w, gy, *geo, kw["groups"], True, True, True)
+            y1 = C.conv2d_depthwise_nhwc_forward(_nhwc(x), w, b, *geo)
+            if isa == "generic":  # no vectors: the caller's NCHW path
+                assert y1 is None
+                continue
+            assert y1 is not None and y1.shape == _nhwc(y0).shape, isa
+            assert_close(y1, _nhwc(y0), msg=f"{isa} forward: ", **tol)
+            y2 = C.conv2d_depthwise_nhwc_forward(_nhwc(x), w, None, *geo, act_lo=-0.5, act_hi=1.0)
+            ref = np.clip(_nhwc(C.conv2d_forward(x, w, None, *geo, kw["groups"])), -0.5, 1.0)
+            assert_close(y2, ref, msg=f"{isa} clamped forward: ", **tol)
+            for i, name in enumerate(("grad_input", "grad_weight", "grad_bias")):
+                need = [j == i for j in range(3)]
+                r = C.conv2d_depthwise_nhwc_backward(_nhwc(x), w, _nhwc(gy), *geo, *need)
+                if r is None:  # maps beyond the blocked scheme's buffers: the NCHW path
+                    assert x.shape[2] * x.shape[3] > 16384, (isa, name)
+                    continue
+                assert all((r[j] is None) == (j != i) for j in range(3)), (isa, name)
+                got = r[i].transpose(0, 3, 1, 2) if i == 0 else r[i]
+                assert_close(got, g0[i], msg=f"{isa} {name}: ", **tol)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [CL_SHAPES[1], CL_SHAPES[16], CL_SHAPES[17],
+                                   (5, 40, 7, 7, 3, 1, 1, 1, 1)], ids=_ids)
+def test_depthwise_channels_last_bitwise_one_vs_two_threads(shape, dt):
+    x, w, b, gy, kw, _ = _operands(shape, dt, seed=7)
+    for isa in isa_paths():
+        with use_isa(isa):
+            with use_threads(1):
+                a = _run(x, w, b, gy, channels_last=True, **kw)
+            with use_threads(2):
+                c = _run(x, w, b, gy, channels_last=True, **kw)
+        for u, v in zip(a, c):
+            assert np.array_equal(u, v), isa
+
+
+@pytest.mark.parametrize("stride,width", [(1, 6), (2, 6), (1, 50), (2, 99)])
+def test_depthwise_channels_last_gradcheck(stride, width):
+    rng = np.random.default_rng(8)
+    x = fastdl.tensor(rng.standard_normal((2, 3, 3, width))).contiguous(
+        memory_format=fastdl.channels_last).requires_grad_()
+    assert x.is_contiguous(memory_format=fastdl.channels_last)
+    w = fastdl.tensor(rng.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    b = fastdl.tensor(rng.standard_normal(3), requires_grad=True)
+    for isa in isa_paths():
+        with use_isa(isa):
+            assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=1,
+                                                      groups=3), [x, w, b]), isa
+
+
+def test_depthwise_nhwc_binding_errors():
+    C = fastdl._C
+    x = np.zeros((2, 5, 6, 4), np.float32)  # (N, H, W, C)
+    geo = (1, 1, 1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"depthwise weight must be \(4, 1, kh, kw\)"):
+        C.conv2d_depthwise_nhwc_forward(x, np.zeros((8, 1, 3, 3), np.float32), None, *geo)
+    with pytest.raises(ValueError, match="input channels per group"):
+        C.conv2d_depthwise_nhwc_forward(x, np.zeros((4, 2, 3, 3), np.float32), None, *geo)
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        C.conv2d_depthwise_nhwc_forward(x, np.zeros((4, 1, 3, 3), np.float32),
+                                        np.zeros(3, np.float32), *geo)
+    with pytest.raises(ValueError, match=r"grad_output \(N, OH, OW, C\) has shape"):
+        C.conv2d_depthwise_nhwc_backward(x, np.zeros((4, 1, 3, 3), np.float32),
+                                         np.zeros((2, 5, 6, 3), np.float32), *geo,
+                                         True, True, True)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        C.conv2d_depthwise_nhwc_forward(x.transpose(0, 3, 1, 2), np.zeros((6, 1, 3, 3),
+                                                                           np.float32), None, *geo)
+    with pytest.raises(TypeError):
+        C.conv2d_depthwise_nhwc_forward(x, np.zeros((4, 1, 3, 3), np.float64), None, *geo)

@@ -107,6 +107,29 @@ def test_batch_norm_large_offset_is_accurate(isa, rng):
     assert_close(y.numpy(), ye.astype(np.float32), rtol=1e-3, atol=2e-3)
 
 
+@pytest.mark.parametrize("layout", ["rows", "channels_last"])
+def test_batch_norm_rows_statistics_accurate(isa, rng, layout):
+    """The per-column statistics of (N, C) rows (BatchNorm1d, and channels-last maps as their
+    NHWC rows): data far from zero, an outlier in the rows a block's shift is taken from,
+    several row chunks and column blocks with tails; mean and variance (the running stats)
+    against float64."""
+    n, c = 1100, 300
+    x = (1e4 + rng.standard_normal((n, c))).astype(np.float32)
+    x[0, :7] += 50.0  # the first row block's shift far from its mean in a few columns
+    x[3, 7:9] = -1e3
+    if layout == "rows":
+        xt = _tensor(x)
+    else:  # (N·H·W, C) = (1100, 300) as a (4, 300, 25, 11) channels-last map
+        xt = _tensor(np.ascontiguousarray(x.reshape(4, 25, 11, c).transpose(0, 3, 1, 2))).contiguous(
+            memory_format=fastdl.channels_last)
+        assert xt.is_contiguous(memory_format=fastdl.channels_last)
+    rm, rv = _tensor(np.zeros(c, np.float32)), _tensor(np.ones(c, np.float32))
+    F.batch_norm(xt, rm, rv, training=True, momentum=1.0)
+    xd = x.astype(np.float64)
+    assert_close(rm.numpy(), xd.mean(0).astype(np.float32), rtol=1e-6, atol=0)
+    assert_close(rv.numpy(), xd.var(0, ddof=1).astype(np.float32), rtol=1e-4, atol=0)
+
+
 def test_batch_norm_gradcheck(rng):
     for shape in [(4, 3), (3, 2, 5)]:
         x = _tensor(rng.standard_normal(shape), True)

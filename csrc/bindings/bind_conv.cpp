@@ -243,6 +243,99 @@ py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const p
   return std::move(y);
 }
 
+// Depthwise convolution on channels-last operands (conv.h: conv2d_depthwise_nhwc_forward):
+// x (N, H, W, C), the C-contiguous NHWC storage of a channels-last tensor, w (C, 1, kh, kw);
+// y (N, OH, OW, C), or None where this ISA or shape has no such kernel (nothing computed:
+// the caller runs the NCHW kernels on converted operands).
+Conv2dParams nhwc_params(const py::array& x, const py::array& w, int64_t sh, int64_t sw,
+                         int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
+                         int64_t dw) {
+  require_float(x, "conv2d", "input");
+  require_float(w, "conv2d", "weight");
+  require_same_dtype(x, w, "conv2d", "input", "weight");
+  if (x.ndim() != 4) bad("channels-last input must be 4-D (N, H, W, C), got shape " + shape_str(x));
+  const int64_t C = x.shape(3);
+  Conv2dParams p = make_params_dims(x.shape(0), C, x.shape(1), x.shape(2),
+                                    "(N, H, W, C) " + shape_str(x), w, sh, sw, pt, pb, pl, pr,
+                                    dh, dw, C < 1 ? 1 : C);
+  if (p.K != p.C)
+    bad("the depthwise weight must be (" + S(p.C) + ", 1, kh, kw) for input (N, H, W, C) " +
+        shape_str(x) + ", got " + shape_str(w));
+  return p;
+}
+
+py::object conv2d_depthwise_nhwc_forward(const py::array& x, const py::array& w,
+                                         const py::object& b, int64_t sh, int64_t sw,
+                                         int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                                         int64_t dh, int64_t dw, double act_lo, double act_hi) {
+  const Conv2dParams p = nhwc_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw);
+  check_bias(x, b, p);
+  const ActBounds act = make_act(act_lo, act_hi);
+  py::array y = pool_array({p.N, p.OH, p.OW, p.K}, x.dtype());
+  const py::array ba = b.is_none() ? py::array() : py::reinterpret_borrow<py::array>(b);
+  bool done;
+  if (is_f32(x)) {
+    const float *xp = cptr<float>(x), *wp = cptr<float>(w);
+    const float* bp = b.is_none() ? nullptr : cptr<float>(ba);
+    float* yp = ptr<float>(y);
+    py::gil_scoped_release nogil;
+    done = conv::conv2d_depthwise_nhwc_forward(p, xp, wp, bp, yp, act.f32());
+  } else {  // float64: the activation as a plain pass (the kernels fuse float32 only)
+    const double *xp = cptr<double>(x), *wp = cptr<double>(w);
+    const double* bp = b.is_none() ? nullptr : cptr<double>(ba);
+    double* yp = ptr<double>(y);
+    py::gil_scoped_release nogil;
+    done = conv::conv2d_depthwise_nhwc_forward(p, xp, wp, bp, yp);
+    if (done && act.on())
+      for (int64_t i = 0, n = p.N * p.OH * p.OW * p.K; i < n; ++i)
+        yp[i] = yp[i] < act.lo ? act.lo : yp[i] > act.hi ? act.hi : yp[i];
+  }
+  if (!done) return py::none();
+  return std::move(y);
+}
+
+// Its gradients: dy (N, OH, OW, C); (dx (N, H, W, C) | None, dw | None, db | None), or None
+// where there is no such kernel.
+template <class T>
+py::object dw_nhwc_backward_t(const py::array& x, const py::array& w, const py::array& dy,
+                              const Conv2dParams& p, bool need_dx, bool need_dw, bool need_db) {
+  py::object out[3] = {py::none(), py::none(), py::none()};
+  T* ptrs[3] = {nullptr, nullptr, nullptr};
+  const Shape shapes[3] = {shape_of(x), shape_of(w), Shape{p.K}};
+  const bool need[3] = {need_dx, need_dw, need_db};
+  for (int i = 0; i < 3; ++i)
+    if (need[i]) {
+      py::array a = pool_array(shapes[i], x.dtype());
+      ptrs[i] = ptr<T>(a);
+      out[i] = a;
+    }
+  const T *xp = cptr<T>(x), *wp = cptr<T>(w), *gp = cptr<T>(dy);
+  bool done;
+  {
+    py::gil_scoped_release nogil;
+    done = conv::conv2d_depthwise_nhwc_backward(p, xp, wp, gp, ptrs[0], ptrs[1], ptrs[2]);
+  }
+  if (!done) return py::none();
+  return py::make_tuple(out[0], out[1], out[2]);
+}
+
+py::object conv2d_depthwise_nhwc_backward(const py::array& x, const py::array& w,
+                                          const py::array& dy, int64_t sh, int64_t sw,
+                                          int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                                          int64_t dh, int64_t dw, bool need_dx, bool need_dw,
+                                          bool need_db) {
+  const Conv2dParams p = nhwc_params(x, w, sh, sw, pt, pb, pl, pr, dh, dw);
+  require_float(dy, "conv2d_backward", "grad_output");
+  require_same_dtype(x, dy, "conv2d_backward", "input", "grad_output");
+  if (dy.ndim() != 4 || dy.shape(0) != p.N || dy.shape(1) != p.OH || dy.shape(2) != p.OW ||
+      dy.shape(3) != p.K)
+    throw py::value_error("conv2d_backward: channels-last grad_output (N, OH, OW, C) has shape " +
+                          shape_str(dy) + ", expected " +
+                          shape_str(Shape{p.N, p.OH, p.OW, p.K}));
+  if (is_f32(x)) return dw_nhwc_backward_t<float>(x, w, dy, p, need_dx, need_dw, need_db);
+  return dw_nhwc_backward_t<double>(x, w, dy, p, need_dx, need_dw, need_db);
+}
+
 template <class T>
 py::tuple backward_t(const py::array& x, const py::array& w, const py::array& dy,
                      const Conv2dParams& p, bool need_dx, bool need_dw, bool need_db) {
@@ -359,6 +452,20 @@ void bind_conv(py::module_& m) {
         "A 1x1 expansion (weight1 (C, Ci, 1, 1)) fused into a depthwise convolution (weight2 "
         "(C, 1, kh, kw)), float32 inference: y = clamp2(dwconv(clamp1(conv1x1(x) + b1)) + b2), "
         "the expanded tensor never stored; None where there is no fused kernel.");
+  m.def("conv2d_depthwise_nhwc_forward", &conv2d_depthwise_nhwc_forward, py::arg("input"),
+        py::arg("weight"), py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"),
+        py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
+        py::arg("dil_h"), py::arg("dil_w"), py::arg("act_lo") = -kInf, py::arg("act_hi") = kInf,
+        "Depthwise conv2d (groups = C, weight (C, 1, kh, kw)) on the NHWC storage of a "
+        "channels-last input, (N, H, W, C) C-contiguous: y (N, OH, OW, C) = clamp(conv + b), "
+        "or None where this ISA or shape has no channels-last kernel.");
+  m.def("conv2d_depthwise_nhwc_backward", &conv2d_depthwise_nhwc_backward, py::arg("input"),
+        py::arg("weight"), py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"),
+        py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),
+        py::arg("dil_h"), py::arg("dil_w"), py::arg("need_input"), py::arg("need_weight"),
+        py::arg("need_bias"),
+        "(grad_input (N, H, W, C) | None, grad_weight | None, grad_bias | None) of "
+        "conv2d_depthwise_nhwc_forward, or None where it has no kernel.");
   m.def("conv2d_backward", &conv2d_backward, py::arg("input"), py::arg("weight"),
         py::arg("grad_output"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"), py::arg("dil_h"),

@@ -234,6 +234,22 @@ bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, con
                           float* y) {
   return ops().pwdw_f(p, Ci, x, w1, b1, a1, w2, b2, a2, y);
 }
+bool conv2d_depthwise_nhwc_forward(const Conv2dParams& p, const float* x, const float* w,
+                                   const float* b, float* y, Act act) {
+  return ops().dwn_fwd_f(p, x, w, b, y, act);
+}
+bool conv2d_depthwise_nhwc_forward(const Conv2dParams& p, const double* x, const double* w,
+                                   const double* b, double* y) {
+  return ops().dwn_fwd_d(p, x, w, b, y);
+}
+bool conv2d_depthwise_nhwc_backward(const Conv2dParams& p, const float* x, const float* w,
+                                    const float* dy, float* dx, float* dw, float* db) {
+  return ops().dwn_bwd_f(p, x, w, dy, dx, dw, db);
+}
+bool conv2d_depthwise_nhwc_backward(const Conv2dParams& p, const double* x, const double* w,
+                                    const double* dy, double* dx, double* dw, double* db) {
+  return ops().dwn_bwd_d(p, x, w, dy, dx, dw, db);
+}
 void conv2d_backward(const Conv2dParams& p, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db) {
   ops().bwd_f(p, x, w, dy, dx, dw, db);

@@ -135,6 +135,23 @@ bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, con
                           const float* b1, Act a1, const float* w2, const float* b2, Act a2,
                           float* y);
 
+// Depthwise convolution (groups = C = K: one output channel per channel) on channels-last
+// operands: x and dx (p.N, p.H, p.W, p.C), y and dy (p.N, p.OH, p.OW, p.K) in NHWC storage,
+// w (p.K, 1, p.R, p.S), b and db (p.K), dw like w; the same arithmetic as the NCHW kernels'
+// channel-blocked scheme (depthwise_impl.h), which here moves each pixel's channels as
+// vectors instead of transposing planes. Forward: y = act(conv + b) (float32; float64 without
+// activation). Backward: any of dx, dw, db may be null (not computed). Return false, with
+// nothing written, where this ISA or shape has no such kernel (no vector ISA, maps beyond the
+// blocked scheme's buffers, an empty batch): the caller converts to NCHW.
+bool conv2d_depthwise_nhwc_forward(const Conv2dParams& p, const float* x, const float* w,
+                                   const float* b, float* y, Act act = Act());
+bool conv2d_depthwise_nhwc_forward(const Conv2dParams& p, const double* x, const double* w,
+                                   const double* b, double* y);
+bool conv2d_depthwise_nhwc_backward(const Conv2dParams& p, const float* x, const float* w,
+                                    const float* dy, float* dx, float* dw, float* db);
+bool conv2d_depthwise_nhwc_backward(const Conv2dParams& p, const double* x, const double* w,
+                                    const double* dy, double* dx, double* dw, double* db);
+
 // Algorithms. `direct`: the per-ISA direct kernels where the ISA has them (AVX-512 float32,
 // stride 1, dilation 1), else im2col + GEMM per image; `gemm`: batched im2col + GEMM;
 // `winograd`: Winograd F(2×2, 3×3) or F(4×4, 3×3) (FASTDL_WINOGRAD_TILE=2|4|auto, auto: F(4×4)
@@ -171,6 +188,12 @@ struct ConvOps {
                        const float*, float*, Act);
   bool (*pwdw_f)(const Conv2dParams&, int64_t, const float*, const float*, const float*, Act,
                  const float*, const float*, Act, float*);
+  bool (*dwn_fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*, Act);
+  bool (*dwn_fwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*);
+  bool (*dwn_bwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*,
+                    float*, float*);
+  bool (*dwn_bwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*,
+                    double*, double*);
 };
 
 FASTDL_DECLARE_OPS(ConvOps)

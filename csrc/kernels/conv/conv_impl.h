@@ -748,6 +748,70 @@ void bwd_d(const Conv2dParams& p, const double* x, const double* w, const double
   backward(p, x, w, dy, dx, dw, db);
 }
 
+// ---- depthwise on channels-last operands (conv.h: conv2d_depthwise_nhwc_*) ----------------
+// The channel-blocked kernels read and write NHWC directly (depthwise_impl.h, nhwc); false
+// where they do not take the shape (no vectors on this ISA, maps too large, a channel
+// multiplier, an empty batch).
+template <class T>
+bool dw_nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
+                     Act act) {
+  using V = simd::Vec<T>;
+  if (!is_depthwise(p)) return false;
+  if (!depthwise::nhwc_direct_preferred(p) &&
+      depthwise::blocked_forward<V>(p, x, w, b, y, act, true))
+    return true;
+  return depthwise::nhwc_forward<V>(p, x, w, b, y, act);
+}
+
+// db[k] = Σ over the rows of dy (rows × K, a channels-last gradient's pixels): per block of L
+// channels four vector sums over rows i ≡ u (mod 4), combined in a fixed order (bitwise the
+// same for any thread count: threads split the blocks).
+template <class T>
+void nhwc_channel_sums(const T* dy, int64_t rows, int64_t K, T* db) {
+  using V = simd::Vec<T>;
+  constexpr int L = V::N;
+  parallel_for((K + L - 1) / L, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      const int64_t c0 = cb * L, nc = imin(L, K - c0);
+      V a[4] = {V(T(0)), V(T(0)), V(T(0)), V(T(0))};
+      const T* q = dy + c0;
+      int64_t i = 0;
+      for (; i + 4 <= rows; i += 4)
+        for (int u = 0; u < 4; ++u) a[u] = a[u] + V::load(q + (i + u) * K, nc);
+      for (; i < rows; ++i) a[0] = a[0] + V::load(q + i * K, nc);
+      alignas(64) T lane[L];
+      ((a[0] + a[1]) + (a[2] + a[3])).store(lane);
+      for (int64_t l = 0; l < nc; ++l) db[c0 + l] = lane[l];
+    }
+  });
+}
+
+template <class T>
+bool dw_nhwc_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
+                      T* dw, T* db) {
+  if (!is_depthwise(p) || p.K != p.C || !depthwise::blocked_ok<simd::Vec<T>>(p)) return false;
+  if (db) nhwc_channel_sums(dy, p.N * p.OH * p.OW, p.K, db);
+  if (dx || dw) depthwise::blocked_backward<simd::Vec<T>>(p, x, w, dy, dx, dw, true);
+  return true;
+}
+
+bool dwn_fwd_f(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y,
+               Act act) {
+  return dw_nhwc_forward(p, x, w, b, y, act);
+}
+bool dwn_fwd_d(const Conv2dParams& p, const double* x, const double* w, const double* b,
+               double* y) {
+  return dw_nhwc_forward(p, x, w, b, y, Act());
+}
+bool dwn_bwd_f(const Conv2dParams& p, const float* x, const float* w, const float* dy,
+               float* dx, float* dw, float* db) {
+  return dw_nhwc_backward(p, x, w, dy, dx, dw, db);
+}
+bool dwn_bwd_d(const Conv2dParams& p, const double* x, const double* w, const double* dy,
+               double* dx, double* dw, double* db) {
+  return dw_nhwc_backward(p, x, w, dy, dx, dw, db);
+}
+
 #if FASTDL_SIMD_LEVEL < 2
 // No packed path on this ISA: conv2d_forward_packed runs the plain forward.
 int64_t packed_size(const Conv2dParams&) { return 0; }
@@ -833,8 +897,9 @@ bool pwdw_f(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1, 
 
 }  // namespace
 
-const ConvOps ops = {fwd_f,    fwd_d,          bwd_f, bwd_d, packed_size_any,
-                     pack_any, fwd_packed_any, pwdw_f};
+const ConvOps ops = {fwd_f,     fwd_d,     bwd_f,     bwd_d,    packed_size_any,
+                     pack_any,  fwd_packed_any, pwdw_f, dwn_fwd_f, dwn_fwd_d,
+                     dwn_bwd_f, dwn_bwd_d};
 
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace conv

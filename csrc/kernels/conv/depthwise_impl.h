@@ -28,6 +28,7 @@
 //   960 7²:  forward 0.67 / 0.44, forward + backward 4.34 / 2.45.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "common/allocator.h"
 #include "common/parallel.h"
@@ -157,13 +158,43 @@ void transpose_out(const T* src, int64_t npix, int64_t nc, T* dst, int64_t plane
   }
 }
 
-// out[i·L] = bias + Σ_t wv[t] · in[in_off[i] + tap[t]] for i < npix (vectors of L lanes),
-// 8 pixels at a time in independent accumulators; with `act` (lo, hi vectors), clamped:
+// The channels-last forms of transpose_in / transpose_out: in NHWC storage a block's L
+// channels of pixel i are contiguous at src + i·stride (stride: the tensor's channel count),
+// so each pixel moves as one vector (masked to the nc lanes of a last, partial block; lanes
+// nc .. L−1 read as 0).
+// dst[off[i] + l] = src[i·stride + l] for the npix pixels i with off[i] >= 0, lanes l < nc.
+template <class V, class T>
+void rows_in(const T* src, int64_t stride, int64_t nc, int64_t npix, const int32_t* off,
+             T* dst) {
+  if (nc == V::N) {
+    for (int64_t i = 0; i < npix; ++i)
+      if (off[i] >= 0) V::load(src + i * stride).store(dst + off[i]);
+  } else {
+    for (int64_t i = 0; i < npix; ++i)
+      if (off[i] >= 0) V::load(src + i * stride, nc).store(dst + off[i]);
+  }
+}
+
+// dst[i·stride + l] = src[i·L + l] for pixels i < npix and lanes l < nc.
+template <class V, class T>
+void rows_out(const T* src, int64_t npix, int64_t nc, T* dst, int64_t stride) {
+  constexpr int L = V::N;
+  if (nc == L) {
+    for (int64_t i = 0; i < npix; ++i) V::load(src + i * L).store(dst + i * stride);
+  } else {
+    for (int64_t i = 0; i < npix; ++i) V::load(src + i * L).store(dst + i * stride, nc);
+  }
+}
+
+// out[i·ostride] = bias + Σ_t wv[t] · in[in_off[i] + tap[t]] for i < npix (vectors of L
+// lanes; ostride L: a lane-layout buffer, or a channels-last tensor's channel count), 8
+// pixels at a time in independent accumulators; with `act` (lo, hi vectors), clamped:
 // min(max(out, lo), hi) (the fused activation, conv.h: Act).
 template <class V, class T>
 void run_taps(const T* in, const int32_t* in_off, int64_t npix, const int32_t* tap,
-              const V* wv, int64_t ntap, V bias, T* out, const V* act = nullptr) {
-  constexpr int L = V::N, U = 8;
+              const V* wv, int64_t ntap, V bias, T* out, const V* act = nullptr,
+              int64_t ostride = V::N) {
+  constexpr int U = 8;
   int64_t i = 0;
   for (; i + U <= npix; i += U) {
     const T* q[U];
@@ -179,14 +210,14 @@ void run_taps(const T* in, const int32_t* in_off, int64_t npix, const int32_t* t
     }
     if (act)
       for (int u = 0; u < U; ++u) a[u] = simd::min(act[1], simd::max(act[0], a[u]));
-    for (int u = 0; u < U; ++u) a[u].store(out + (i + u) * L);
+    for (int u = 0; u < U; ++u) a[u].store(out + (i + u) * ostride);
   }
   for (; i < npix; ++i) {
     const T* q = in + in_off[i];
     V a = bias;
     for (int64_t t = 0; t < ntap; ++t) a = simd::fma(wv[t], V::load(q + tap[t]), a);
     if (act) a = simd::min(act[1], simd::max(act[0], a));
-    a.store(out + i * L);
+    a.store(out + i * ostride);
   }
 }
 
@@ -414,10 +445,14 @@ V lanes(const T* src, int64_t stride, int64_t nc) {
 }
 
 // y = the convolution, then the activation `act` (in the accumulators, before the store).
+// nhwc: x (N, H, W, C) and y (N, OH, OW, K) channels-last (one output channel per channel,
+// K = C): the blocks are read and written as vectors of the pixels' channels, with no
+// transposes, and full blocks are stored straight into y; then every shape blocked_ok takes
+// runs this scheme (AVX-512's plane kernels read NCHW planes).
 template <class V, class T>
 bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y,
-                     Act act = Act()) {
-  if (!blocked_forward_ok<V>(p)) return false;
+                     Act act = Act(), bool nhwc = false) {
+  if (nhwc ? !(p.K == p.C && blocked_ok<V>(p)) : !blocked_forward_ok<V>(p)) return false;
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const Blocked g(p, L, false);
@@ -445,12 +480,207 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
     zero_margins(xb, g.Hp, g.Wp, L, p.pt, p.pt + p.H, p.pl, p.pl + p.W);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / g.nb, cb = i % g.nb, c0 = cb * L, nc = imin(L, p.C - c0);
+      if (nhwc) {  // m = 1
+        const V* wv = wall + cb * nv;
+        rows_in<V>(x + n * HW * p.C + c0, p.C, nc, HW, g.xin, xb);
+        T* yn = y + n * OHW * p.K + c0;
+        const bool full = nc == L;
+        run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], full ? yn : yb,
+                 act.on() ? lohi : nullptr, full ? p.K : L);
+        if (!full) rows_out<V>(yb, OHW, nc, yn, p.K);
+        continue;
+      }
       transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
       for (int64_t j = 0; j < m; ++j) {
         const V* wv = wall + cb * nv + j * (RS + 1);
         run_taps(xb, g.xpix, OHW, g.tap, wv, RS, wv[RS], yb, act.on() ? lohi : nullptr);
         transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0 * m + j) * OHW, m * OHW);
       }
+    }
+  });
+  return true;
+}
+
+// ---- channels-last forward: taps read straight from the NHWC input -------------------------
+// y[n, oh, ow, c] = act(b[c] + Σ_{r,s} w[c, r, s] · x[n, ih, iw, c]), ih = oh·sh − pt + r·dh,
+// iw = ow·sw − pl + s·dw, taps outside x skipped (they would add w·0), one output channel per
+// channel (K = C). NHWC stores a pixel's channels contiguously, so the lanes of a vector are
+// L channels of one pixel and every tap is one vector load of the input in place: no scratch
+// and no transposes (the blocked scheme's copies cost more than the taps on large maps). Per
+// output row (threads over rows) and block of L channels, the block's RS weight vectors are
+// reused along the row; the columns whose taps all lie inside the input run kU pixels at a
+// time in independent accumulators, the border columns test each tap. Each output is the sum
+// bias, then the valid taps in (r, s) order: bitwise the blocked scheme's result wherever the
+// skipped taps' w·0 adds nothing (finite weights).
+// yo[u·C] = act(a[u]) for the U pixels (lanes l < nc; all L when Full).
+template <class V, class T, bool Full, int U>
+inline void store_pixels(V* a, const V* act, int64_t nc, int64_t C, T* yo) {
+  for (int u = 0; u < U; ++u) {
+    V v = a[u];
+    if (act) v = simd::min(act[1], simd::max(act[0], v));
+    if (Full)
+      v.store(yo + u * C);
+    else
+      v.store(yo + u * C, nc);
+  }
+}
+
+// a[u] += Σ over the valid kernel rows k and s < 3 of w[rr[k], s] · x[row k, iw0 + u·SW + s]
+// (the interior, dilation 1): the row's (U − 1)·SW + 3 input columns loaded once each, the
+// sums in the (row, s) order of nhwc_pixels' general loop.
+template <class V, class T, bool Full, int U, int SW>
+inline void taps3(const T* const* rowp, const int64_t* rr, int64_t nr, int64_t iw0, int64_t C,
+                  const V* wv, int64_t nc, V* a) {
+  constexpr int NCOL = (U - 1) * SW + 3;
+  for (int64_t k = 0; k < nr; ++k) {
+    const T* q = rowp[k] + iw0 * C;
+    V c[NCOL];
+    for (int j = 0; j < NCOL; ++j) c[j] = Full ? V::load(q + j * C) : V::load(q + j * C, nc);
+    const V* wr = wv + rr[k] * 3;
+    const V w0 = wr[0], w1 = wr[1], w2 = wr[2];
+    for (int u = 0; u < U; ++u) {
+      a[u] = simd::fma(w0, c[u * SW], a[u]);
+      a[u] = simd::fma(w1, c[u * SW + 1], a[u]);
+      a[u] = simd::fma(w2, c[u * SW + 2], a[u]);
+    }
+  }
+}
+
+// One channel block (lanes l < nc; all L when Full) of U consecutive output pixels from
+// column ow: every tap inside the input when Interior, else each tap tested. rowp: the valid
+// kernel rows' input rows (at the block's first channel), rr their kernel row indices; yo:
+// the first pixel's output.
+template <class V, class T, bool Full, bool Interior, int U>
+inline void nhwc_pixels(const Conv2dParams& p, const T* const* rowp, const int64_t* rr,
+                        int64_t nr, int64_t ow, const V* wv, int64_t nc, const V* act, T* yo) {
+  const int64_t C = p.C, S = p.S, RS = p.R * S;
+  auto ld = [&](const T* q) { return Full ? V::load(q) : V::load(q, nc); };
+  V a[U];
+  for (int u = 0; u < U; ++u) a[u] = wv[RS];
+  const int64_t iw0 = ow * p.sw - p.pl;
+  if constexpr (Interior && U > 1) {
+    // 3 taps per row, dilation 1, stride 1 or 2: each input column loaded once for the U
+    // pixels that read it (U + 2 or 2U + 1 loads per kernel row instead of 3U)
+    if (S == 3 && p.dw == 1 && (p.sw == 1 || p.sw == 2)) {
+      if (p.sw == 1)
+        taps3<V, T, Full, U, 1>(rowp, rr, nr, iw0, C, wv, nc, a);
+      else
+        taps3<V, T, Full, U, 2>(rowp, rr, nr, iw0, C, wv, nc, a);
+      return store_pixels<V, T, Full, U>(a, act, nc, C, yo);
+    }
+  }
+  for (int64_t k = 0; k < nr; ++k) {
+    const V* wr = wv + rr[k] * S;
+    for (int64_t s = 0; s < S; ++s) {
+      const V ws = wr[s];
+      for (int u = 0; u < U; ++u) {
+        const int64_t iw = iw0 + u * p.sw + s * p.dw;
+        if (Interior || (iw >= 0 && iw < p.W)) a[u] = simd::fma(ws, ld(rowp[k] + iw * C), a[u]);
+      }
+    }
+  }
+  store_pixels<V, T, Full, U>(a, act, nc, C, yo);
+}
+
+// One output row: pixel after pixel (kU at a time in the interior columns [olo, ohi)), each
+// pixel's channel blocks in order, so the row's input and output are walked sequentially.
+template <class V, class T>
+void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, int64_t nr,
+              const V* wall, int64_t olo, int64_t ohi, const V* act, T* yr,
+              const T* const* pf, int64_t npf) {
+  constexpr int L = V::N, kU = 4;
+  const int64_t C = p.C, RS = p.R * p.S, nfull = C / L, nc = C - nfull * L;
+  const T* rp[64];
+  auto blocks = [&](auto interior, auto u, int64_t ow) {
+    constexpr bool I = decltype(interior)::value;
+    constexpr int UU = decltype(u)::value;
+    for (int64_t cb = 0; cb <= nfull; ++cb) {
+      if (cb == nfull && nc == 0) break;
+      for (int64_t k = 0; k < nr; ++k) rp[k] = rowp[k] + cb * L;
+      if (cb < nfull)
+        nhwc_pixels<V, T, true, I, UU>(p, rp, rr, nr, ow, wall + cb * (RS + 1), L, act,
+                                       yr + ow * C + cb * L);
+      else
+        nhwc_pixels<V, T, false, I, UU>(p, rp, rr, nr, ow, wall + cb * (RS + 1), nc, act,
+                                        yr + ow * C + cb * L);
+    }
+  };
+  using F = std::false_type;
+  using Tr = std::true_type;
+  using One = std::integral_constant<int, 1>;
+  using Four = std::integral_constant<int, kU>;
+  int64_t ow = 0;
+  for (; ow < olo; ++ow) blocks(F(), One(), ow);
+  const int64_t gbytes = kU * p.sw * C * static_cast<int64_t>(sizeof(T));
+  for (; ow + kU <= ohi; ow += kU) {
+    // the next output row's new input rows, as far along as this group reads
+    for (int64_t j = 0; j < npf; ++j) {
+      const char* q = reinterpret_cast<const char*>(pf[j] + (ow * p.sw - p.pl) * C);
+      for (int64_t o = 0; o < gbytes; o += 64) __builtin_prefetch(q + o);
+    }
+    blocks(Tr(), Four(), ow);
+  }
+  for (; ow < ohi; ++ow) blocks(Tr(), One(), ow);
+  for (; ow < p.OW; ++ow) blocks(F(), One(), ow);
+}
+
+// The channels-last forward reads the input in place (nhwc_forward) for rows of at least
+// kNhwcDirectMinOW outputs, else (and where blocked_ok allows) through the blocked scheme's
+// padded scratch, whose uniform taps win when most columns are borders or the row is short.
+// bench/bench_depthwise.py 1 --cpu-time, batch 16, ms blocked / in place: 32 112² 2.69 /
+// 2.32, 96 112² s2 5.5 / 4.1–4.7, 144 56² 3.23 / 2.5–2.9; but 192 28² 0.85 / 0.87–1.0,
+// 384 14² 0.26 / 0.44, 960 7² 0.15 / 0.30; 28-wide outputs of stride 2 about equal.
+constexpr int64_t kNhwcDirectMinOW = 48;
+inline bool nhwc_direct_preferred(const Conv2dParams& p) { return p.OW >= kNhwcDirectMinOW; }
+
+template <class V, class T>
+bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Act act) {
+  constexpr int L = V::N;
+  if (L == 1 || p.K != p.C || p.N <= 0 || p.C <= 0 || p.OH <= 0 || p.OW <= 0 || p.R > 64)
+    return false;
+  const int64_t C = p.C, RS = p.R * p.S, nb = (C + L - 1) / L;
+  // per block: the RS weight vectors and the bias vector
+  PoolBuf wbuf(sizeof(V) * static_cast<size_t>(nb * (RS + 1)));
+  V* wall = wbuf.as<V>();
+  for (int64_t cb = 0; cb < nb; ++cb) {
+    const int64_t c0 = cb * L, nc = imin(L, C - c0);
+    for (int64_t t = 0; t < RS; ++t) wall[cb * (RS + 1) + t] = lanes<V>(w + c0 * RS + t, RS, nc);
+    wall[cb * (RS + 1) + RS] = lanes<V>(b ? b + c0 : nullptr, 1, nc);
+  }
+  // the columns where every tap s lies inside the input row: [olo, ohi)
+  int64_t olo = 0, ohi = p.OW;
+  for (int64_t s = 0; s < p.S; ++s) {
+    int64_t lo, hi;
+    valid_range(s * p.dw - p.pl, p.sw, p.W, p.OW, lo, hi);
+    olo = imax(olo, lo);
+    ohi = imin(ohi, hi);
+  }
+  if (ohi < olo) ohi = olo;
+  const V lohi[2] = {V(static_cast<T>(act.lo)), V(static_cast<T>(act.hi))};
+  const V* actp = act.on() ? lohi : nullptr;
+  parallel_for(p.N * p.OH, grain_for(p.OW * C * RS), [&](int64_t i0, int64_t i1) {
+    constexpr int64_t kMaxR = 64;  // p.R at most
+    const T* rowp[kMaxR];
+    int64_t rr[kMaxR];
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / p.OH, oh = i % p.OH;
+      T* yr = y + i * p.OW * C;
+      int64_t nr = 0;  // the kernel rows inside the input: their index and input row
+      for (int64_t r = 0; r < p.R; ++r) {
+        const int64_t ih = oh * p.sh - p.pt + r * p.dh;
+        if (ih < 0 || ih >= p.H) continue;
+        rowp[nr] = x + (n * p.H + ih) * p.W * C;
+        rr[nr++] = r;
+      }
+      // the input rows the next output row of this image reads and this one does not
+      const T* pf[2];
+      int64_t npf = 0;
+      if (oh + 1 < p.OH)
+        for (int64_t j = 0; j < imin(2, imin(p.sh, p.R)); ++j) {
+          const int64_t ih = (oh + 1) * p.sh - p.pt + (p.R - 1) * p.dh - j;
+          if (ih >= 0 && ih < p.H) pf[npf++] = x + (n * p.H + ih) * p.W * C;
+        }
+      nhwc_row(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf);
     }
   });
   return true;
@@ -546,10 +776,11 @@ bool blocked_pwdw_forward(const Conv2dParams& p, int64_t Ci, const T* x, const T
 }
 
 // ---- channel-blocked gradients -------------------------------------------------------------
+// nhwc: x, dx (N, H, W, C) and dy (N, OH, OW, K) channels-last, K = C (as blocked_forward).
 template <class V, class T>
 bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
-                      T* dw) {
-  if (!blocked_ok<V>(p)) return false;
+                      T* dw, bool nhwc = false) {
+  if (!blocked_ok<V>(p) || (nhwc && p.K != p.C)) return false;
   constexpr int L = V::N;
   const int64_t m = p.K / p.C, HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
   const Blocked g(p, L, true);
@@ -579,15 +810,26 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
         acc[j * RS + t] = V(T(0));
       }
     for (int64_t n = n0; n < n1; ++n) {
-      for (int64_t j = 0; j < m; ++j)
-        transpose_in<V>(dy + (n * p.K + c0 * m + j) * OHW, m * OHW, nc, OHW, g.dyin,
-                        dz + j * dz_size);
+      if (nhwc)  // m = 1
+        rows_in<V>(dy + n * OHW * p.K + c0, p.K, nc, OHW, g.dyin, dz);
+      else
+        for (int64_t j = 0; j < m; ++j)
+          transpose_in<V>(dy + (n * p.K + c0 * m + j) * OHW, m * OHW, nc, OHW, g.dyin,
+                          dz + j * dz_size);
       if (dw) {
-        transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
+        if (nhwc)
+          rows_in<V>(x + n * HW * p.C + c0, p.C, nc, HW, g.xin, xb);
+        else
+          transpose_in<V>(x + (n * p.C + c0) * HW, HW, nc, HW, g.xin, xb);
         for (int64_t j = 0; j < m; ++j)
           wgrad(xb, dz + j * dz_size, g.w_x, g.w_dy, g.nw, g.tap, RS, acc + j * RS);
       }
       if (dx) {
+        // the gradient's pixels go to dxb in the lane layout, or (channels last, a full
+        // block) straight into dx: pixel i at dst + i·ds
+        const bool direct = nhwc && nc == L;
+        T* dst = direct ? dx + n * HW * p.C + c0 : dxb;
+        const int64_t ds = direct ? p.C : L;
         for (int64_t q = 0; q < g.nph; ++q) {
           // the phase's taps over every j: dz offset and weight vector
           int64_t nt = 0;
@@ -597,19 +839,23 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
               pw[nt++] = wv[j * RS + g.ph_tapt[e]];
             }
           const int64_t pix0 = g.ph_pix0[q], np = g.ph_pix0[q + 1] - pix0;
-          if (g.nph == 1) {  // pixels in order: straight into dxb
-            run_taps(dz, g.ph_off, np, po, pw, nt, V(T(0)), dxb);
+          if (g.nph == 1) {  // pixels in order: straight into dst
+            run_taps(dz, g.ph_off, np, po, pw, nt, V(T(0)), dst, static_cast<const V*>(nullptr), ds);
           } else {  // through a stack buffer to the phase's pixels
             for (int64_t i = 0; i < np; i += 64) {
               alignas(64) T part[64 * L];
               const int64_t cnt = imin(64, np - i);
               run_taps(dz, g.ph_off + pix0 + i, cnt, po, pw, nt, V(T(0)), part);
               for (int64_t u = 0; u < cnt; ++u)
-                V::load(part + u * L).store(dxb + g.ph_pix[pix0 + i + u] * L);
+                V::load(part + u * L).store(dst + g.ph_pix[pix0 + i + u] * ds);
             }
           }
         }
-        transpose_out<V>(dxb, HW, nc, dx + (n * p.C + c0) * HW, HW);
+        if (nhwc) {
+          if (!direct) rows_out<V>(dxb, HW, nc, dx + n * HW * p.C + c0, p.C);
+        } else {
+          transpose_out<V>(dxb, HW, nc, dx + (n * p.C + c0) * HW, HW);
+        }
       }
     }
     if (dw)

@@ -344,48 +344,91 @@ inline void vaffine2_rows(const GradIn<T, A>& g, const T* x, int64_t n, const T*
 // ---------------------------------------------------------------------------------------
 // Batch norm
 
+// S == 1 (rows of C values: BatchNorm1d, and channels-last activations as (N·H·W, C)):
+// tasks of (kBnRowChunk rows × kBnColBlock columns), vectorised over columns. Per block of
+// kBnStatRows rows one pass in T vectors with the mean mt of its first rows as the shift (as
+// span_moments shifts a plane's block): s1 = Σ (x − mt), s2 = Σ (x − mt)² (and Σ x for a
+// block holding inf/NaN); the block's (mean, M2) = (mt + s1/n, s2 − s1²/n) are merged in
+// double per column, block after block, then the chunks' moments in chunk order (values
+// near the shift, like the integers of a test, give exact moments). Tasks are functions of the shape only: bitwise
+// thread-independent.
+constexpr int64_t kBnRowChunk = 512, kBnColBlock = 256, kBnStatRows = 64;
+
 template <class T>
-void bn_stats_k(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
-  if (S == 1) {
-    // (N, C): columns in blocks of CB, rows in blocks of RB (two-pass each, merged in order).
-    constexpr int64_t CB = 64, RB = 32;  // RB rows summed in T per column (32·eps at most)
-    const int64_t nb = (C + CB - 1) / CB;
-    fastdl::parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t blk = b0; blk < b1; ++blk) {
-        const int64_t c0 = blk * CB, cn = C - c0 < CB ? C - c0 : CB;
-        Moments mo[CB];
-        T sm[CB], mt[CB];
-        double q[CB];
-        for (int64_t j = 0; j < cn; ++j) mo[j] = Moments{0, 0, 0};
-        for (int64_t r0 = 0; r0 < N; r0 += RB) {
-          const int64_t rn = N - r0 < RB ? N - r0 : RB;
-          for (int64_t j = 0; j < cn; ++j) sm[j] = 0;
-          for (int64_t r = r0; r < r0 + rn; ++r) {
-            const T* row = x + r * C + c0;
-            for (int64_t j = 0; j < cn; ++j) sm[j] += row[j];
-          }
-          for (int64_t j = 0; j < cn; ++j) {
-            mt[j] = static_cast<T>(static_cast<double>(sm[j]) / static_cast<double>(rn));
-            q[j] = 0;
-          }
-          for (int64_t r = r0; r < r0 + rn; ++r) {
-            const T* row = x + r * C + c0;
-            for (int64_t j = 0; j < cn; ++j) {
-              const double d = static_cast<double>(row[j] - mt[j]);
-              q[j] += d * d;
-            }
-          }
-          for (int64_t j = 0; j < cn; ++j)
-            moments_merge(mo[j], static_cast<double>(rn), static_cast<double>(mt[j]), q[j]);
+void bn_rows_stats(const T* x, int64_t N, int64_t C, T* mean, T* var) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  constexpr int64_t NV = kBnColBlock / W;
+  const int64_t nch = (N + kBnRowChunk - 1) / kBnRowChunk, ncb = (C + kBnColBlock - 1) / kBnColBlock;
+  PoolBuf buf(sizeof(Moments) * static_cast<size_t>(nch * C));
+  Moments* part = buf.as<Moments>();
+  fastdl::parallel_for(nch * ncb, 1, [&](int64_t t0, int64_t t1) {
+    V a[NV], b[NV], sum[NV];
+    alignas(64) T mt[kBnColBlock], s1[kBnColBlock], s2[kBnColBlock], sm[kBnColBlock];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t ch = t / ncb, c0 = (t % ncb) * kBnColBlock;
+      const int64_t cn = C - c0 < kBnColBlock ? C - c0 : kBnColBlock, nv = (cn + W - 1) / W;
+      const int64_t r0 = ch * kBnRowChunk, r1 = N - r0 < kBnRowChunk ? N : r0 + kBnRowChunk;
+      Moments* mo = part + ch * C + c0;
+      for (int64_t j = 0; j < cn; ++j) mo[j] = Moments{0, 0, 0};
+      for (int64_t rb = r0; rb < r1; rb += kBnStatRows) {
+        const int64_t re = r1 - rb < kBnStatRows ? r1 : rb + kBnStatRows;
+        auto ld = [&](const T* row, int64_t v) {
+          const int64_t j = v * W, m = cn - j < W ? cn - j : W;
+          return m == W ? V::load(row + c0 + j) : V::load(row + c0 + j, m, T(0));
+        };
+        V c[NV];
+        for (int64_t v = 0; v < nv; ++v) {
+          // the shift: the mean of the block's first 4 rows (exact for small integers), or
+          // its first row
+          c[v] = re - rb >= 4 ? (ld(x + rb * C, v) + ld(x + (rb + 1) * C, v) +
+                                 (ld(x + (rb + 2) * C, v) + ld(x + (rb + 3) * C, v))) *
+                                    V(T(0.25))
+                              : ld(x + rb * C, v);
+          c[v].store(mt + v * W);
+          a[v] = b[v] = sum[v] = V(T(0));
         }
+        for (int64_t r = rb; r < re; ++r)
+          for (int64_t v = 0; v < nv; ++v) {
+            const V xv = ld(x + r * C, v), d = xv - c[v];
+            sum[v] = sum[v] + xv;
+            a[v] = a[v] + d;
+            b[v] = simd::mul_add(d, d, b[v]);
+          }
+        for (int64_t v = 0; v < nv; ++v) {
+          sum[v].store(sm + v * W);
+          a[v].store(s1 + v * W);
+          b[v].store(s2 + v * W);
+        }
+        const double nbd = static_cast<double>(re - rb);
         for (int64_t j = 0; j < cn; ++j) {
-          mean[c0 + j] = static_cast<T>(mo[j].mean);
-          var[c0 + j] = static_cast<T>(mo[j].m2 / mo[j].count);
+          const double d1 = static_cast<double>(s1[j]);
+          double mb = static_cast<double>(mt[j]) + d1 / nbd;
+          // an inf/NaN in the block: the plain mean (as span_moments)
+          if (!(mb - mb == 0)) mb = static_cast<double>(sm[j]) / nbd;
+          double q = static_cast<double>(s2[j]) - d1 * (d1 / nbd);
+          if (q < 0) q = 0;
+          moments_merge(mo[j], nbd, mb, q);
         }
       }
-    });
-    return;
-  }
+    }
+  });
+  fastdl::parallel_for(C, grain_for(nch), [&](int64_t b0, int64_t b1) {
+    for (int64_t c = b0; c < b1; ++c) {
+      Moments r{0, 0, 0};
+      for (int64_t ch = 0; ch < nch; ++ch) {
+        const Moments& m = part[ch * C + c];
+        moments_merge(r, m.count, m.mean, m.m2);
+      }
+      mean[c] = static_cast<T>(r.mean);
+      var[c] = static_cast<T>(r.m2 / r.count);
+    }
+  });
+}
+
+template <class T>
+void bn_stats_k(const T* x, int64_t N, int64_t C, int64_t S, T* mean, T* var) {
+  if (S == 1) return bn_rows_stats(x, N, C, mean, var);
   const int64_t P = N * C;
   PoolBuf buf(sizeof(double) * 2 * static_cast<size_t>(P));
   double* pm = buf.as<double>();
@@ -455,7 +498,6 @@ inline void sum_parts(const double* pg, const double* pgx, int64_t nparts, int64
 // of (kBnRowChunk rows × kBnColBlock columns), each summing kLaneTerms rows at a time in T
 // vectors into double partials; the chunks' partials are then added in chunk order per
 // column. Chunks and blocks are functions of the shape only: bitwise thread-independent.
-constexpr int64_t kBnRowChunk = 512, kBnColBlock = 256;
 
 template <class T, int A>
 void bn_rows_reduce(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, const T* mean,

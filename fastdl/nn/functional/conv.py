@@ -11,7 +11,7 @@ import numpy as np
 from ... import _C
 from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
-from ...tensor import Tensor, _cl_only, _from_rows, _nchw, _rows, _to_cl
+from ...tensor import Tensor, _cl_only, _from_rows, _nchw, _nhwc, _rows, _to_cl
 from ._args import _tuple, _float as _check_tensor
 
 __all__ = ["conv_output_size", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d"]
@@ -231,6 +231,27 @@ def _nhwc_pointwise_forward(x, w, b):
     return _from_rows(yr, (n, w.shape[0], h, wd)), xr, w2
 
 
+def _nhwc_depthwise(x, w, b, cfg):
+    """A depthwise convolution (groups = C = K, weight (C, 1, kh, kw)) of a channels-last
+    float input: the channel-blocked kernels run on its NHWC storage with no layout copy
+    (``_C.conv2d_depthwise_nhwc_forward``, which returns None where the ISA or shape has no
+    such kernel: then the NCHW path). Operands the kernel path would refuse take that path
+    and its errors."""
+    g = cfg[-1]
+    return g > 1 and x.ndim == 4 and x.shape[1] == g and w.shape[0] == g and \
+        w.shape[1] == 1 and not x.flags.c_contiguous and x.dtype == w.dtype and \
+        x.dtype.kind == "f" and x.dtype.itemsize >= 4 and w.flags.c_contiguous and \
+        (b is None or (b.dtype == x.dtype and b.shape == (g,))) and _cl_only(x)
+
+
+def _nhwc_depthwise_forward(x, w, b, cfg, act=None):
+    """(``_nhwc_depthwise``) the channels-last output (N, K, OH, OW), or None."""
+    lo, hi = (-np.inf, np.inf) if act is None else act
+    y = _C.conv2d_depthwise_nhwc_forward(_nhwc(x), w, None if b is None else
+                                         np.ascontiguousarray(b), *cfg[3:11], lo, hi)
+    return None if y is None else y.transpose(0, 3, 1, 2)
+
+
 class _ConvOp(_Op):
     """Conv on 4-D arrays; 3-D (1-D conv / unbatched) inputs are viewed as 4-D in place."""
 
@@ -246,6 +267,15 @@ class _ConvOp(_Op):
             ctx.shapes, ctx.has_bias = (x.shape, w.shape), b is not None
             return y
         ctx.nhwc = False
+        if _nhwc_depthwise(x, w, b, cfg):
+            y = _nhwc_depthwise_forward(x, w, b, cfg)
+            if y is not None:
+                ctx.save_for_backward(x, w)
+                ctx.cfg, ctx.shapes, ctx.has_bias, ctx.y4 = cfg, (x.shape, w.shape), \
+                    b is not None, y.shape
+                ctx.dwcl = True
+                return y
+        ctx.dwcl = False
         # cfg: (x_view_shape, w_view_shape, out_squeeze, stride_h, stride_w, pt, pb, pl, pr,
         #       dil_h, dil_w, groups)
         # channels last (torch's rule: a 4-D input or weight in channels-last layout): the
@@ -283,6 +313,13 @@ class _ConvOp(_Op):
             return gx, gw, gb, None
         if isinstance(g, Tensor):  # create_graph: the backward as a differentiable op
             return _conv_backward_graph(ctx, x4, w4, g, n)
+        if ctx.dwcl:  # x4: the channels-last input; the gradients channels-last too
+            r = _C.conv2d_depthwise_nhwc_backward(_nhwc(x4), w4, _nhwc(_to_cl(g)), *cfg[3:11],
+                                                  bool(n[0]), bool(n[1]),
+                                                  bool(n[2]) and ctx.has_bias)
+            if r is not None:
+                return (None if r[0] is None else r[0].transpose(0, 3, 1, 2)), r[1], r[2], None
+            x4, ctx.cl, ctx.wcl = _nchw(x4), True, False
         g4 = _nchw(g).reshape(ctx.y4)
         gx, gw, gb = _C.conv2d_backward(x4, w4, g4, *cfg[3:], bool(n[0]), bool(n[1]),
                                         bool(n[2]) and ctx.has_bias)
@@ -326,6 +363,10 @@ def _forward_packed(x, w, b, cfg, act=None):
     ba = None if b is None else b._array
     if _nhwc_pointwise(x._array, wa, ba, cfg):
         return _act_(Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0]), act)
+    if _nhwc_depthwise(x._array, wa, ba, cfg):
+        y = _nhwc_depthwise_forward(x._array, wa, ba, cfg, act)
+        if y is not None:
+            return Tensor._make(y)
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
