@@ -325,6 +325,34 @@ inline void vaffine_rows(const T* x, int64_t n, const T* s, const T* t, T* y,
     act(simd::mul_add(V::load(x + i, n - i, T(0)), V::load(s + i, n - i, T(0)), V::load(t + i, n - i, T(0)))).store(y + i, n - i);
 }
 
+// vaffine_rows over nr consecutive rows of C values, four rows at a time: each column
+// vector's s and t are loaded once per four rows and the loop runs once per four rows (rows
+// of few channels, such as channels-last activations' NHWC rows, spend little time per row).
+template <int A, class T>
+inline void vaffine_rowblock(const T* x, int64_t nr, int64_t C, const T* s, const T* t, T* y,
+                             const OutAct<T, A>& act) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  int64_t r = 0;
+  for (; r + 4 <= nr; r += 4) {
+    const T* xr = x + r * C;
+    T* yr = y + r * C;
+    int64_t i = 0;
+    for (; i + W <= C; i += W) {
+      const V sv = V::load(s + i), tv = V::load(t + i);
+      for (int q = 0; q < 4; ++q)
+        act(simd::mul_add(V::load(xr + q * C + i), sv, tv)).store(yr + q * C + i);
+    }
+    if (i < C) {
+      const int64_t m = C - i;
+      const V sv = V::load(s + i, m, T(0)), tv = V::load(t + i, m, T(0));
+      for (int q = 0; q < 4; ++q)
+        act(simd::mul_add(V::load(xr + q * C + i, m, T(0)), sv, tv)).store(yr + q * C + i, m);
+    }
+  }
+  for (; r < nr; ++r) vaffine_rows(x + r * C, C, s, t, y + r * C, act);
+}
+
 // y[j] = a[j]·g[j] + b[j]·x[j] + c[j]
 template <class T, int A>
 inline void vaffine2_rows(const GradIn<T, A>& g, const T* x, int64_t n, const T* a, const T* b,
@@ -354,16 +382,49 @@ inline void vaffine2_rows(const GradIn<T, A>& g, const T* x, int64_t n, const T*
 // thread-independent.
 constexpr int64_t kBnRowChunk = 512, kBnColBlock = 256, kBnStatRows = 64;
 
+// bn_rows_stats' sums over rows [rb, re) of the KG column vectors from v0 (columns j < cn;
+// x at the block's first column): the shift mt (the mean of the first 4 rows, exact for small
+// integers, or the first row), sm = Σ x, s1 = Σ (x − mt), s2 = Σ (x − mt)², in T.
+template <int KG, class T>
+inline void bn_stats_group(const T* x, int64_t C, int64_t rb, int64_t re, int64_t v0,
+                           int64_t cn, T* mt, T* sm, T* s1, T* s2) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  auto ld = [&](const T* row, int q) {
+    const int64_t j = (v0 + q) * W, m = cn - j < W ? cn - j : W;
+    return m == W ? V::load(row + j) : V::load(row + j, m, T(0));
+  };
+  V c[KG], a[KG], b[KG], sum[KG];
+  for (int q = 0; q < KG; ++q) {
+    c[q] = re - rb >= 4 ? (ld(x + rb * C, q) + ld(x + (rb + 1) * C, q) +
+                           (ld(x + (rb + 2) * C, q) + ld(x + (rb + 3) * C, q))) * V(T(0.25))
+                        : ld(x + rb * C, q);
+    a[q] = b[q] = sum[q] = V(T(0));
+  }
+  for (int64_t r = rb; r < re; ++r)
+    for (int q = 0; q < KG; ++q) {
+      const V xv = ld(x + r * C, q), d = xv - c[q];
+      sum[q] = sum[q] + xv;
+      a[q] = a[q] + d;
+      b[q] = simd::mul_add(d, d, b[q]);
+    }
+  for (int q = 0; q < KG; ++q) {
+    const int64_t j = (v0 + q) * W;
+    c[q].store(mt + j);
+    sum[q].store(sm + j);
+    a[q].store(s1 + j);
+    b[q].store(s2 + j);
+  }
+}
+
 template <class T>
 void bn_rows_stats(const T* x, int64_t N, int64_t C, T* mean, T* var) {
   using V = Vec<T>;
   constexpr int W = V::N;
-  constexpr int64_t NV = kBnColBlock / W;
   const int64_t nch = (N + kBnRowChunk - 1) / kBnRowChunk, ncb = (C + kBnColBlock - 1) / kBnColBlock;
   PoolBuf buf(sizeof(Moments) * static_cast<size_t>(nch * C));
   Moments* part = buf.as<Moments>();
   fastdl::parallel_for(nch * ncb, 1, [&](int64_t t0, int64_t t1) {
-    V a[NV], b[NV], sum[NV];
     alignas(64) T mt[kBnColBlock], s1[kBnColBlock], s2[kBnColBlock], sm[kBnColBlock];
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t ch = t / ncb, c0 = (t % ncb) * kBnColBlock;
@@ -373,32 +434,15 @@ void bn_rows_stats(const T* x, int64_t N, int64_t C, T* mean, T* var) {
       for (int64_t j = 0; j < cn; ++j) mo[j] = Moments{0, 0, 0};
       for (int64_t rb = r0; rb < r1; rb += kBnStatRows) {
         const int64_t re = r1 - rb < kBnStatRows ? r1 : rb + kBnStatRows;
-        auto ld = [&](const T* row, int64_t v) {
-          const int64_t j = v * W, m = cn - j < W ? cn - j : W;
-          return m == W ? V::load(row + c0 + j) : V::load(row + c0 + j, m, T(0));
-        };
-        V c[NV];
-        for (int64_t v = 0; v < nv; ++v) {
-          // the shift: the mean of the block's first 4 rows (exact for small integers), or
-          // its first row
-          c[v] = re - rb >= 4 ? (ld(x + rb * C, v) + ld(x + (rb + 1) * C, v) +
-                                 (ld(x + (rb + 2) * C, v) + ld(x + (rb + 3) * C, v))) *
-                                    V(T(0.25))
-                              : ld(x + rb * C, v);
-          c[v].store(mt + v * W);
-          a[v] = b[v] = sum[v] = V(T(0));
-        }
-        for (int64_t r = rb; r < re; ++r)
-          for (int64_t v = 0; v < nv; ++v) {
-            const V xv = ld(x + r * C, v), d = xv - c[v];
-            sum[v] = sum[v] + xv;
-            a[v] = a[v] + d;
-            b[v] = simd::mul_add(d, d, b[v]);
-          }
-        for (int64_t v = 0; v < nv; ++v) {
-          sum[v].store(sm + v * W);
-          a[v].store(s1 + v * W);
-          b[v].store(s2 + v * W);
+        // four column vectors at a time over the block's rows (the accumulators and shifts in
+        // registers; the block, kBnStatRows × C values, stays in L1/L2)
+        int64_t v0 = 0;
+        for (; v0 + 4 <= nv; v0 += 4) bn_stats_group<4>(x + c0, C, rb, re, v0, cn, mt, sm, s1, s2);
+        switch (nv - v0) {
+          case 3: bn_stats_group<3>(x + c0, C, rb, re, v0, cn, mt, sm, s1, s2); break;
+          case 2: bn_stats_group<2>(x + c0, C, rb, re, v0, cn, mt, sm, s1, s2); break;
+          case 1: bn_stats_group<1>(x + c0, C, rb, re, v0, cn, mt, sm, s1, s2); break;
+          default: break;
         }
         const double nbd = static_cast<double>(re - rb);
         for (int64_t j = 0; j < cn; ++j) {
@@ -457,7 +501,7 @@ void bn_affine_a(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
   const OutAct<T, A> act(lo, hi);
   if (S == 1) {
     fastdl::parallel_for(N, grain_for(C), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) vaffine_rows(x + r * C, C, scale, shift, y + r * C, act);
+      vaffine_rowblock(x + b * C, e - b, C, scale, shift, y + b * C, act);
     });
     return;
   }
