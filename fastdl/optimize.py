@@ -10,7 +10,7 @@ from .nn.functional.conv import _act_, _conv
 from .nn.modules.normalization import _hooked
 from .nn.utils.fusion import fuse_conv_bn_eval
 from .ops._support import recording
-from .tensor import Tensor
+from .tensor import Tensor, _cl_only, _nhwc
 from .utils import hooks as _hooks
 
 __all__ = ["optimize_for_inference"]
@@ -66,7 +66,8 @@ class _PwDw(nn.Module):
     """A 1×1 expansion (Conv2d, then its activation clamp) followed by a depthwise Conv2d
     (then its clamp), as in MobileNet's inverted residual block, run by one kernel where
     nothing records a graph (``_C.conv2d_pw_dw_forward``: the expanded tensor is never
-    written to memory), else as the two modules."""
+    written to memory; NCHW or channels-last input, the output in the same layout), else as
+    the two modules."""
 
     def __init__(self, first, second):
         super().__init__()
@@ -83,14 +84,16 @@ class _PwDw(nn.Module):
             xa = x._array
             w1, w2 = pw.weight, dw.weight
             b1, b2 = pw.bias, dw.bias
-            if xa.dtype == np.float32 and xa.flags.c_contiguous and \
+            cl = _cl_only(xa)  # channels last: on the NHWC storage, the output likewise
+            if xa.dtype == np.float32 and (xa.flags.c_contiguous or cl) and \
                     w1._array.flags.c_contiguous and w2._array.flags.c_contiguous and \
                     not recording(x, w1, w2, b1, b2):
                 y = _C.conv2d_pw_dw_forward(
-                    xa, w1._array, None if b1 is None else b1._array, w2._array,
-                    None if b2 is None else b2._array, *self._geo, *self._b1, *self._b2)
+                    _nhwc(xa) if cl else xa, w1._array, None if b1 is None else b1._array,
+                    w2._array, None if b2 is None else b2._array, *self._geo, *self._b1,
+                    *self._b2, cl)
                 if y is not None:
-                    return Tensor._make(y)
+                    return Tensor._make(y.transpose(0, 3, 1, 2) if cl else y)
         return self.second(self.first(x))
 
 

@@ -1,8 +1,8 @@
 """A 1×1 expansion fused into a depthwise convolution (``_C.conv2d_pw_dw_forward``;
 ``fastdl.optimize_for_inference`` on MobileNet's inverted residual block): against the
 float64 reference of the two convolutions with their clamps on every ISA that has the fused
-kernel, bitwise 1 = 2 threads, NaN kept, argument errors, and the module's fallbacks (grad
-mode, float64, channels_last, too many input channels)."""
+kernel, on NCHW and channels-last (NHWC) storage, bitwise 1 = 2 threads, NaN kept, argument
+errors, and the module's fallbacks (grad mode, float64, too many input channels)."""
 import numpy as np
 import pytest
 
@@ -72,6 +72,28 @@ def test_fused_matches_reference_every_isa(shape):
                     assert y.shape == want.shape and y.dtype == np.float32
                     assert_close(y, want, rtol=1e-4, atol=1e-4, msg=f"{isa} {a1} {a2}: ")
     assert ran or isa_paths() == ["generic"]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=_ids)
+def test_fused_channels_last_matches_nchw_every_isa(shape):
+    """channels_last=True: the NHWC storage in, the NHWC output out, bitwise the NCHW kernel's
+    values (the same sums in the same order)."""
+    x, w1, b1, w2, b2, geo = _operands(shape, seed=3)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    for isa in isa_paths():
+        with use_isa(isa):
+            for a1, a2 in BOUNDS:
+                y = _fused(x, w1, b1, w2, b2, geo, a1, a2)
+                yc = _C.conv2d_pw_dw_forward(xn, w1, b1, w2, b2, *geo, *a1, *a2,
+                                             channels_last=True)
+                if y is None:
+                    assert yc is None and isa == "generic"
+                    continue
+                assert yc.shape == (y.shape[0], y.shape[2], y.shape[3], y.shape[1])
+                assert np.array_equal(yc.transpose(0, 3, 1, 2), y), (isa, a1, a2)
+    with pytest.raises(ValueError, match=r"the 1x1 weight must be \(C, 3, 1, 1\)"):
+        _C.conv2d_pw_dw_forward(np.zeros((1, 6, 6, 3), np.float32), w1, b1, w2, b2, *geo,
+                                channels_last=True)
 
 
 @pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2]], ids=_ids)
@@ -155,7 +177,8 @@ def test_optimize_for_inference_fuses_expansion_and_depthwise(rng):
             one = pwdw(x).numpy()
         assert_close(got, want, rtol=1e-4, atol=1e-4)
         assert_close(one, two, rtol=1e-5, atol=1e-5)
-    # fallbacks: grad recorded, float64, channels_last input, unbatched input
+    # fallbacks: grad recorded, float64, unbatched input; a channels_last input runs the
+    # fused kernel on its NHWC storage and gives a channels_last output
     xg = fastdl.tensor(rng.standard_normal((2, 8, 15, 15)).astype(np.float32),
                        requires_grad=True)
     y = fast(xg)
@@ -166,6 +189,9 @@ def test_optimize_for_inference_fuses_expansion_and_depthwise(rng):
         x = fastdl.tensor(rng.standard_normal((2, 8, 15, 15)).astype(np.float32))
         ref = fast(x).numpy()
         xcl = x.contiguous(memory_format=fastdl.channels_last)
+        ycl = pwdw(xcl)
+        assert ycl.is_contiguous(memory_format=fastdl.channels_last)
+        assert_close(ycl.numpy(), pwdw(x).numpy(), rtol=1e-6, atol=1e-6)
         assert_close(fast(xcl).numpy(), ref, rtol=1e-5, atol=1e-5)
         assert_close(fast(x[0]).numpy(), ref[0], rtol=1e-5, atol=1e-5)
     m64 = _block(rng).double()

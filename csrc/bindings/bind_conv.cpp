@@ -196,18 +196,24 @@ py::object conv2d_forward_packed(const py::array& x, const py::array& w, const p
 
 // A 1×1 expansion fused into a depthwise convolution (conv.h: conv2d_pw_dw_forward), float32:
 // y = act2(dwconv(act1(conv1x1(x, w1) + b1), w2) + b2); None where this ISA or shape has no
-// fused kernel (nothing computed: the caller runs the two convolutions).
+// fused kernel (nothing computed: the caller runs the two convolutions). channels_last: x is
+// the NHWC storage (N, H, W, Ci) and y comes back as (N, OH, OW, C).
 py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const py::object& b1,
                                 const py::array& w2, const py::object& b2, int64_t sh,
                                 int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
                                 int64_t dh, int64_t dw, double lo1, double hi1, double lo2,
-                                double hi2) {
+                                double hi2, bool channels_last) {
   require_float(x, "conv2d", "input");
   require_float(w1, "conv2d", "weight");
   require_same_dtype(x, w1, "conv2d", "input", "weight");
-  if (x.ndim() != 4) bad("input must be 4-D (N, C, H, W), got shape " + shape_str(x));
-  if (w1.ndim() != 4 || w1.shape(1) != x.shape(1) || w1.shape(2) != 1 || w1.shape(3) != 1)
-    bad("the 1x1 weight must be (C, " + S(x.shape(1)) + ", 1, 1) for input " + shape_str(x) +
+  if (x.ndim() != 4)
+    bad(std::string("input must be 4-D ") + (channels_last ? "(N, H, W, C)" : "(N, C, H, W)") +
+        ", got shape " + shape_str(x));
+  // the input as (N, Ci, H, W) whatever its storage
+  const int64_t Ci = x.shape(channels_last ? 3 : 1), H = x.shape(channels_last ? 1 : 2),
+                Wd = x.shape(channels_last ? 2 : 3);
+  if (w1.ndim() != 4 || w1.shape(1) != Ci || w1.shape(2) != 1 || w1.shape(3) != 1)
+    bad("the 1x1 weight must be (C, " + S(Ci) + ", 1, 1) for input " + shape_str(x) +
         ", got " + shape_str(w1));
   const int64_t C = w1.shape(0);
   require_float(w2, "conv2d", "depthwise weight");
@@ -215,11 +221,12 @@ py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const p
     bad("the depthwise weight must be (" + S(C) + ", 1, kh, kw) for the 1x1 weight " +
         shape_str(w1) + ", got " + shape_str(w2));
   require_same_dtype(x, w2, "conv2d", "input", "depthwise weight");
-  Conv2dParams p = make_params_dims(x.shape(0), C, x.shape(2), x.shape(3),
-                                    "(" + S(x.shape(0)) + ", " + S(C) + ", " + S(x.shape(2)) +
-                                        ", " + S(x.shape(3)) + ")",
+  Conv2dParams p = make_params_dims(x.shape(0), C, H, Wd,
+                                    "(" + S(x.shape(0)) + ", " + S(C) + ", " + S(H) + ", " +
+                                        S(Wd) + ")",
                                     w2, sh, sw, pt, pb, pl, pr, dh, dw, C);
-  Conv2dParams p1 = make_params(x, w1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+  Conv2dParams p1 = make_params_dims(x.shape(0), Ci, H, Wd, shape_str(x), w1, 1, 1, 0, 0, 0, 0,
+                                     1, 1, 1);
   check_bias(x, b1, p1);
   check_bias(x, b2, p);
   const ActBounds a1 = make_act(lo1, hi1), a2 = make_act(lo2, hi2);
@@ -228,7 +235,8 @@ py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const p
     return b.is_none() ? nullptr : cptr<float>(py::reinterpret_borrow<py::array>(b));
   };
   const float *b1p = bias(b1), *b2p = bias(b2);
-  py::array y = pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
+  py::array y = channels_last ? pool_array({p.N, p.OH, p.OW, p.K}, x.dtype())
+                              : pool_array({p.N, p.K, p.OH, p.OW}, x.dtype());
   const float* xp = cptr<float>(x);
   const float* w1p = cptr<float>(w1);
   const float* w2p = cptr<float>(w2);
@@ -236,8 +244,8 @@ py::object conv2d_pw_dw_forward(const py::array& x, const py::array& w1, const p
   bool done;
   {
     py::gil_scoped_release nogil;
-    done = conv::conv2d_pw_dw_forward(p, x.shape(1), xp, w1p, b1p, a1.f32(), w2p, b2p,
-                                      a2.f32(), yp);
+    done = conv::conv2d_pw_dw_forward(p, Ci, xp, w1p, b1p, a1.f32(), w2p, b2p, a2.f32(), yp,
+                                      channels_last);
   }
   if (!done) return py::none();
   return std::move(y);
@@ -449,9 +457,11 @@ void bind_conv(py::module_& m) {
         py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"),
         py::arg("pad_right"), py::arg("dil_h"), py::arg("dil_w"), py::arg("act1_lo") = -kInf,
         py::arg("act1_hi") = kInf, py::arg("act2_lo") = -kInf, py::arg("act2_hi") = kInf,
+        py::arg("channels_last") = false,
         "A 1x1 expansion (weight1 (C, Ci, 1, 1)) fused into a depthwise convolution (weight2 "
         "(C, 1, kh, kw)), float32 inference: y = clamp2(dwconv(clamp1(conv1x1(x) + b1)) + b2), "
-        "the expanded tensor never stored; None where there is no fused kernel.");
+        "the expanded tensor never stored; None where there is no fused kernel. channels_last: "
+        "x is (N, H, W, Ci) NHWC storage and y (N, OH, OW, C).");
   m.def("conv2d_depthwise_nhwc_forward", &conv2d_depthwise_nhwc_forward, py::arg("input"),
         py::arg("weight"), py::arg("bias"), py::arg("stride_h"), py::arg("stride_w"),
         py::arg("pad_top"), py::arg("pad_bottom"), py::arg("pad_left"), py::arg("pad_right"),

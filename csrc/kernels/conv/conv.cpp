@@ -231,8 +231,8 @@ void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w
 }
 bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1,
                           const float* b1, Act a1, const float* w2, const float* b2, Act a2,
-                          float* y) {
-  return ops().pwdw_f(p, Ci, x, w1, b1, a1, w2, b2, a2, y);
+                          float* y, bool nhwc) {
+  return ops().pwdw_f(p, Ci, x, w1, b1, a1, w2, b2, a2, y, nhwc);
 }
 bool conv2d_depthwise_nhwc_forward(const Conv2dParams& p, const float* x, const float* w,
                                    const float* b, float* y, Act act) {

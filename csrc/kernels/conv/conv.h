@@ -128,12 +128,13 @@ void conv2d_forward_packed(const Conv2dParams& p, const float* x, const float* w
 // A 1×1 expansion fused into a depthwise convolution, float32 (inference of MobileNet's
 // inverted residual block): e = a1(conv1×1(x, w1) + b1) with w1 (p.C × Ci), then
 // y = a2(depthwise p of e with w2 (p.C × 1 × R × S), b2), p.K == p.C; x is (p.N, Ci, p.H,
-// p.W). The expanded tensor e is never stored (depthwise_impl.h: blocked_pwdw_forward).
-// Returns false, with nothing written, where this ISA or shape has no fused kernel (the
-// caller runs the two convolutions).
+// p.W) and y (p.N, p.K, p.OH, p.OW), or with nhwc their channels-last storage (p.N, p.H, p.W,
+// Ci) and (p.N, p.OH, p.OW, p.K). The expanded tensor e is never stored (depthwise_impl.h:
+// blocked_pwdw_forward). Returns false, with nothing written, where this ISA or shape has no
+// fused kernel (the caller runs the two convolutions).
 bool conv2d_pw_dw_forward(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1,
                           const float* b1, Act a1, const float* w2, const float* b2, Act a2,
-                          float* y);
+                          float* y, bool nhwc = false);
 
 // Depthwise convolution (groups = C = K: one output channel per channel) on channels-last
 // operands: x and dx (p.N, p.H, p.W, p.C), y and dy (p.N, p.OH, p.OW, p.K) in NHWC storage,
@@ -187,7 +188,7 @@ struct ConvOps {
   void (*fwd_packed_f)(const Conv2dParams&, const float*, const float*, const float*,
                        const float*, float*, Act);
   bool (*pwdw_f)(const Conv2dParams&, int64_t, const float*, const float*, const float*, Act,
-                 const float*, const float*, Act, float*);
+                 const float*, const float*, Act, float*, bool);
   bool (*dwn_fwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*, Act);
   bool (*dwn_fwd_d)(const Conv2dParams&, const double*, const double*, const double*, double*);
   bool (*dwn_bwd_f)(const Conv2dParams&, const float*, const float*, const float*, float*,

@@ -891,8 +891,8 @@ void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const
 
 
 bool pwdw_f(const Conv2dParams& p, int64_t Ci, const float* x, const float* w1, const float* b1,
-            Act a1, const float* w2, const float* b2, Act a2, float* y) {
-  return depthwise::blocked_pwdw_forward<simd::Vf>(p, Ci, x, w1, b1, a1, w2, b2, a2, y);
+            Act a1, const float* w2, const float* b2, Act a2, float* y, bool nhwc) {
+  return depthwise::blocked_pwdw_forward<simd::Vf>(p, Ci, x, w1, b1, a1, w2, b2, a2, y, nhwc);
 }
 
 }  // namespace

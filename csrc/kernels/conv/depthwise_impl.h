@@ -695,25 +695,26 @@ bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
 // blocked_forward), so e (4.8 MB for MobileNetV2's 16→96 at 112²) is never written to memory
 // and read back; only the input pixels some output reads are computed (xin >= 0).
 // expand: 8 pixels × L channels per step, per input channel one weight vector and 8
-// broadcast inputs; out[off[i]] = act(bias + Σ_c wv[c] · x[c·HW + i]).
+// broadcast inputs; out[off[i]] = act(bias + Σ_c wv[c] · x[c·cs + i·ps]) for the HW pixels
+// (NCHW: cs = HW, ps = 1; channels last: cs = 1, ps = Ci).
 template <class V, class T>
-void expand_pixels(const T* x, int64_t HW, int64_t Ci, const V* wv, V bias, const V* act,
-                   const int32_t* off, T* out) {
+void expand_pixels(const T* x, int64_t HW, int64_t Ci, int64_t cs, int64_t ps, const V* wv,
+                   V bias, const V* act, const int32_t* off, T* out) {
   constexpr int U = 8;
   int64_t i = 0;
   for (; i < HW; i += U) {
     const int64_t cnt = imin(U, HW - i);
     V a[U];
     for (int u = 0; u < U; ++u) a[u] = bias;
-    const T* xc = x + i;
+    const T* xc = x + i * ps;
     if (cnt == U) {
-      for (int64_t c = 0; c < Ci; ++c, xc += HW) {
+      for (int64_t c = 0; c < Ci; ++c, xc += cs) {
         const V w = wv[c];
-        for (int u = 0; u < U; ++u) a[u] = simd::fma(w, V(xc[u]), a[u]);
+        for (int u = 0; u < U; ++u) a[u] = simd::fma(w, V(xc[u * ps]), a[u]);
       }
     } else {
-      for (int64_t c = 0; c < Ci; ++c, xc += HW)
-        for (int u = 0; u < cnt; ++u) a[u] = simd::fma(wv[c], V(xc[u]), a[u]);
+      for (int64_t c = 0; c < Ci; ++c, xc += cs)
+        for (int u = 0; u < cnt; ++u) a[u] = simd::fma(wv[c], V(xc[u * ps]), a[u]);
     }
     if (act)
       for (int u = 0; u < U; ++u) a[u] = simd::min(act[1], simd::max(act[0], a[u]));
@@ -734,9 +735,12 @@ bool blocked_pwdw_ok(const Conv2dParams& p, int64_t Ci) {
   return blocked_ok<V>(p) && p.K == p.C && Ci > 0 && Ci <= kPwdwMaxCi;
 }
 
+// nhwc: x (N, H, W, Ci) and y (N, OH, OW, C) channels-last (the expansion reads each pixel's
+// Ci inputs contiguously; full blocks are stored straight into y).
 template <class V, class T>
 bool blocked_pwdw_forward(const Conv2dParams& p, int64_t Ci, const T* x, const T* w1,
-                          const T* b1, Act a1, const T* w2, const T* b2, Act a2, T* y) {
+                          const T* b1, Act a1, const T* w2, const T* b2, Act a2, T* y,
+                          bool nhwc = false) {
   if (!blocked_pwdw_ok<V>(p, Ci)) return false;
   constexpr int L = V::N;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, RS = p.R * p.S;
@@ -766,7 +770,16 @@ bool blocked_pwdw_forward(const Conv2dParams& p, int64_t Ci, const T* x, const T
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / g.nb, cb = i % g.nb, c0 = cb * L, nc = imin(L, p.C - c0);
       const V* wv = wall + cb * nv;
-      expand_pixels(x + n * Ci * HW, HW, Ci, wv, wv[Ci], a1.on() ? act1 : nullptr, g.xin, xb);
+      expand_pixels(x + n * Ci * HW, HW, Ci, nhwc ? 1 : HW, nhwc ? Ci : 1, wv, wv[Ci],
+                    a1.on() ? act1 : nullptr, g.xin, xb);
+      if (nhwc) {
+        T* yn = y + n * OHW * p.K + c0;
+        const bool full = nc == L;
+        run_taps(xb, g.xpix, OHW, g.tap, wv + Ci + 1, RS, wv[Ci + 1 + RS], full ? yn : yb,
+                 a2.on() ? act2 : nullptr, full ? p.K : L);
+        if (!full) rows_out<V>(yb, OHW, nc, yn, p.K);
+        continue;
+      }
       run_taps(xb, g.xpix, OHW, g.tap, wv + Ci + 1, RS, wv[Ci + 1 + RS], yb,
                a2.on() ? act2 : nullptr);
       transpose_out<V>(yb, OHW, nc, y + (n * p.K + c0) * OHW, OHW);
