@@ -118,7 +118,8 @@ struct Relu {
   explicit Relu(const double*) {}
   V fwd(V x) const { return simd::max(V(0), x); }
   // torch's threshold_backward: 0 where s <= 0, else g -- so a NaN input passes g through
-  V bwd(V s, V g) const { return simd::select(s <= V(0), V(0), g); }
+  // (g kept a plain load: simd::plain)
+  V bwd(V s, V g) const { return simd::select(s <= V(0), V(0), simd::plain(g)); }
 };
 template <class V>
 struct LeakyRelu {
@@ -132,7 +133,7 @@ struct Hardtanh {
   V lo, hi;
   explicit Hardtanh(const double* p) : lo(Elem<V>(p[0])), hi(Elem<V>(p[1])) {}
   V fwd(V x) const { return simd::min(hi, simd::max(lo, x)); }
-  V bwd(V s, V g) const { return simd::select((s > lo) & (s < hi), g, V(0)); }
+  V bwd(V s, V g) const { return simd::select((s > lo) & (s < hi), simd::plain(g), V(0)); }
 };
 template <class V, bool kFromOutput>
 struct EluImpl {

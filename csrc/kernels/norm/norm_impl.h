@@ -238,7 +238,7 @@ struct GradIn {
   }
   V load(int64_t i) const {
     if constexpr (A == kActNone) return V::load(g + i);
-    else return mask(pre(i), V::load(g + i));
+    else return mask(pre(i), simd::plain(V::load(g + i)));
   }
   V load(int64_t i, int64_t n) const {  // the first n values, the rest 0
     if constexpr (A == kActNone) return V::load(g + i, n, T(0));
