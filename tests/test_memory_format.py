@@ -142,6 +142,18 @@ def test_layout_copies_both_ways_any_dtype(dtype, shape):
     assert back.is_contiguous() and np.array_equal(back.numpy(), a)
 
 
+@pytest.mark.parametrize("shape", [(2, 1100, 37), (3, 49, 20), (1, 17, 16), (2, 513, 512),
+                                   (1, 512, 511), (2, 37, 1100), (4, 3136, 64)], ids=str)
+def test_layout_copy_kernel_tall_and_wide_every_isa(isa, shape):
+    """The float32 kernel in both loop orders (more rows than columns: bands of 512 rows by
+    column blocks; else rows first): several bands with tails, edges of every size."""
+    from fastdl import _C
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    out = np.full((shape[0], shape[2], shape[1]), np.nan, np.float32)
+    _C.tensorops_transpose(x, out)
+    assert np.array_equal(out, x.transpose(0, 2, 1))
+
+
 def test_layout_copy_kernel_other_element_sizes():
     """Element sizes without a typed tile (16-byte complex) copy byte by byte."""
     from fastdl import _C
