@@ -33,7 +33,9 @@
 //    transposed product Yᵀ = Xᵀ·Wᵀ (pixels in the micro-kernel's rows), transposed out.
 //  * depthwise (groups = C > 1): depthwise_impl.h: channel-blocked kernels (a vector's lanes
 //    are channels of one image, taps as whole-vector FMAs) where the block fits ~1 MB, else
-//    plane kernels (AVX-512 stride 1, conv_avx512.cpp) or plain loops over (n, k) planes.
+//    plane kernels (AVX-512 stride 1, conv_avx512.cpp) or plain loops over (n, k) planes; on
+//    channels-last operands the same kernels read and write NHWC directly
+//    (conv2d_depthwise_nhwc_forward / _backward below).
 //  * backward input (GEMM path): colᵀ = W_gᵀ · dY_g per tile, then col2im adds it into dx.
 //  * weight gradients: a partial dW per fixed chunk of images (chunk size from N only),
 //    summed in chunk order: bitwise identical for any thread count.

@@ -19,6 +19,11 @@
 //  * plane loops (`forward_loops` / `backward_loops`): threads over (n, k) planes, vectorised
 //    along an output row: the generic build, and maps too large for the blocked scheme where
 //    AVX-512's plane kernels (conv_avx512.cpp, stride 1) do not apply.
+//  * channels-last operands (conv.h: conv2d_depthwise_nhwc_*, one output channel per channel):
+//    NHWC already holds a block's lanes contiguously per pixel, so the blocked scheme moves
+//    pixels as vectors (rows_in / rows_out) instead of transposing planes, and the forward on
+//    rows of at least kNhwcDirectMinOW outputs reads its taps straight from the input
+//    (`nhwc_forward`, no scratch).
 // Choice (blocked_ok, blocked_forward_ok): the blocked scheme whenever one block's buffers stay
 // within about 1 MB of float32 (every map of MobileNetV2 at 224²), except the float32 stride-1
 // forward with rows longer than 32 on AVX-512, where the plane kernels measured faster.
