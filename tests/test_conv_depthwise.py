@@ -156,14 +156,16 @@ def test_depthwise_gradcheck(stride, dilation, mult):
 
 
 # ---- channels-last operands: the NHWC kernels (_C.conv2d_depthwise_nhwc_*) -----------------
-# rows of at least 48 outputs take the in-place forward (depthwise_impl.h: nhwc_forward), the
-# shorter ones the blocked scheme on NHWC; a multiplier or a vector-less ISA: the NCHW path
+# rows of at least 48 outputs (14 when strided) take the in-place forward (depthwise_impl.h:
+# nhwc_forward), the shorter ones the blocked scheme on NHWC; a multiplier or a vector-less
+# ISA: the NCHW path
 CL_SHAPES = SHAPES + [
     (2, 21, 12, 50, 3, 1, 1, 1, 1),   # in-place forward, a 5-channel tail block
     (1, 32, 9, 100, 3, 2, 1, 1, 1),   # in-place forward, stride 2
     (2, 9, 7, 52, 5, 1, 2, 2, 1),     # in-place forward, 5×5 dilation 2 (48 outputs a row)
     (1, 48, 4, 61, 3, 2, 0, 1, 1),    # in-place forward, stride 2, no padding, odd width
-]
+    (2, 19, 8, 29, 3, 2, 1, 1, 1),    # in-place forward, stride 2, 15 outputs a row: border
+]                                     # columns inside the 4-pixel groups, a 3-channel tail
 
 
 def _nhwc(a):

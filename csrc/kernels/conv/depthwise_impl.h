@@ -22,8 +22,8 @@
 //  * channels-last operands (conv.h: conv2d_depthwise_nhwc_*, one output channel per channel):
 //    NHWC already holds a block's lanes contiguously per pixel, so the blocked scheme moves
 //    pixels as vectors (rows_in / rows_out) instead of transposing planes, and the forward on
-//    rows of at least kNhwcDirectMinOW outputs reads its taps straight from the input
-//    (`nhwc_forward`, no scratch).
+//    rows of at least kNhwcDirectMinOW outputs (fewer when strided) reads its taps straight
+//    from the input (`nhwc_forward`, no scratch).
 // Choice (blocked_ok, blocked_forward_ok): the blocked scheme whenever one block's buffers stay
 // within about 1 MB of float32 (every map of MobileNetV2 at 224²), except the float32 stride-1
 // forward with rows longer than 32 on AVX-512, where the plane kernels measured faster.
@@ -614,29 +614,34 @@ void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, in
   using Tr = std::true_type;
   using One = std::integral_constant<int, 1>;
   using Four = std::integral_constant<int, kU>;
-  int64_t ow = 0;
-  for (; ow < olo; ++ow) blocks(F(), One(), ow);
   const int64_t gbytes = kU * p.sw * C * static_cast<int64_t>(sizeof(T));
-  for (; ow + kU <= ohi; ow += kU) {
+  int64_t ow = 0;
+  for (; ow + kU <= p.OW; ow += kU) {
     // the next output row's new input rows, as far along as this group reads
     for (int64_t j = 0; j < npf; ++j) {
-      const char* q = reinterpret_cast<const char*>(pf[j] + (ow * p.sw - p.pl) * C);
+      const char* q = reinterpret_cast<const char*>(pf[j] + imax(0, ow * p.sw - p.pl) * C);
       for (int64_t o = 0; o < gbytes; o += 64) __builtin_prefetch(q + o);
     }
-    blocks(Tr(), Four(), ow);
+    if (ow >= olo && ow + kU <= ohi)
+      blocks(Tr(), Four(), ow);
+    else  // a group with border columns: each tap tested, still kU independent sums
+      blocks(F(), Four(), ow);
   }
-  for (; ow < ohi; ++ow) blocks(Tr(), One(), ow);
   for (; ow < p.OW; ++ow) blocks(F(), One(), ow);
 }
 
 // The channels-last forward reads the input in place (nhwc_forward) for rows of at least
-// kNhwcDirectMinOW outputs, else (and where blocked_ok allows) through the blocked scheme's
-// padded scratch, whose uniform taps win when most columns are borders or the row is short.
-// bench/bench_depthwise.py 1 --cpu-time, batch 16, ms blocked / in place: 32 112² 2.69 /
-// 2.32, 96 112² s2 5.5 / 4.1–4.7, 144 56² 3.23 / 2.5–2.9; but 192 28² 0.85 / 0.87–1.0,
-// 384 14² 0.26 / 0.44, 960 7² 0.15 / 0.30; 28-wide outputs of stride 2 about equal.
-constexpr int64_t kNhwcDirectMinOW = 48;
-inline bool nhwc_direct_preferred(const Conv2dParams& p) { return p.OW >= kNhwcDirectMinOW; }
+// kNhwcDirectMinOW outputs (kNhwcDirectMinOWStrided for a strided layer, whose scratch copy
+// would hold sw·sh input pixels per output), else (and where blocked_ok allows) through the
+// blocked scheme's padded scratch, whose uniform taps win when the rows are short.
+// bench/bench_depthwise.py's layers, batch 16, 1 thread, ms blocked / in place: 32 112²
+// 2.69 / 2.32, 96 112² s2 5.5 / 3.6–4.7, 144 56² 3.23 / 2.5–2.9, 144 56² s2 1.92 / 1.20,
+// 192 28² s2 0.37 / 0.30; but 192 28² 0.67 / 0.83, 384 14² 0.28 / 0.47, 960 7² 0.21 / 0.36,
+// 576 14² s2 (7 outputs a row) 0.18 / 0.23.
+constexpr int64_t kNhwcDirectMinOW = 48, kNhwcDirectMinOWStrided = 14;
+inline bool nhwc_direct_preferred(const Conv2dParams& p) {
+  return p.OW >= (p.sw > 1 ? kNhwcDirectMinOWStrided : kNhwcDirectMinOW);
+}
 
 template <class V, class T>
 bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Act act) {
