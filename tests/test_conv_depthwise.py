@@ -126,17 +126,22 @@ def test_depthwise_matches_torch(shape):
         assert_close(u, v.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
+# (the channels-last cases: the NHWC kernels' two forward schemes, see CL_SHAPES below)
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[3], SHAPES[8], SHAPES[9], SHAPES[13],
-                                   (5, 40, 7, 7, 3, 1, 1, 1, 1)], ids=_ids)
-def test_depthwise_bitwise_one_vs_two_threads(shape, dt):
+@pytest.mark.parametrize("shape,cl", [(s, False) for s in (SHAPES[1], SHAPES[3], SHAPES[8],
+                                                           SHAPES[9], SHAPES[13])] +
+                         [(SHAPES[1], True), ((2, 21, 12, 50, 3, 1, 1, 1, 1), True),
+                          ((1, 32, 9, 100, 3, 2, 1, 1, 1), True)] +
+                         [((5, 40, 7, 7, 3, 1, 1, 1, 1), c) for c in (False, True)],
+                         ids=lambda v: _ids(v) if isinstance(v, tuple) else ("CL" if v else "NCHW"))
+def test_depthwise_bitwise_one_vs_two_threads(shape, cl, dt):
     x, w, b, gy, kw, _ = _operands(shape, dt, seed=2)
     for isa in isa_paths():
         with use_isa(isa):
             with use_threads(1):
-                a = _run(x, w, b, gy, **kw)
+                a = _run(x, w, b, gy, channels_last=cl, **kw)
             with use_threads(2):
-                c = _run(x, w, b, gy, **kw)
+                c = _run(x, w, b, gy, channels_last=cl, **kw)
         for u, v in zip(a, c):
             assert np.array_equal(u, v), isa
 
@@ -230,21 +235,6 @@ def test_depthwise_nhwc_kernels_match_nchw(shape, dt):
                 assert all((r[j] is None) == (j != i) for j in range(3)), (isa, name)
                 got = r[i].transpose(0, 3, 1, 2) if i == 0 else r[i]
                 assert_close(got, g0[i], msg=f"{isa} {name}: ", **tol)
-
-
-@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", [CL_SHAPES[1], CL_SHAPES[16], CL_SHAPES[17],
-                                   (5, 40, 7, 7, 3, 1, 1, 1, 1)], ids=_ids)
-def test_depthwise_channels_last_bitwise_one_vs_two_threads(shape, dt):
-    x, w, b, gy, kw, _ = _operands(shape, dt, seed=7)
-    for isa in isa_paths():
-        with use_isa(isa):
-            with use_threads(1):
-                a = _run(x, w, b, gy, channels_last=True, **kw)
-            with use_threads(2):
-                c = _run(x, w, b, gy, channels_last=True, **kw)
-        for u, v in zip(a, c):
-            assert np.array_equal(u, v), isa
 
 
 @pytest.mark.parametrize("stride,width", [(1, 6), (2, 6), (1, 50), (2, 99)])

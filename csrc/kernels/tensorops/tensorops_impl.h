@@ -1109,30 +1109,21 @@ void transpose_tiles(const E* x, int64_t r, int64_t c, int64_t i0, int64_t i1, E
   if constexpr (sizeof(E) == 4) {  // 16×16 blocks in registers, masked at the edges
     const float* xf = reinterpret_cast<const float*>(x);
     float* of = reinterpret_cast<float*>(out);
-    if (r > c) {  // column blocks outer (kTransposeTallBand)
-      for (int64_t j0 = 0; j0 < c; j0 += 16) {
-        const int cols = static_cast<int>(c - j0 < 16 ? c - j0 : 16);
-        const __mmask16 cm = static_cast<__mmask16>((1u << cols) - 1u);
-        for (int64_t ib = i0; ib < i1; ib += 16) {
-          const int rows = static_cast<int>(i1 - ib < 16 ? i1 - ib : 16);
-          const __mmask16 rm = static_cast<__mmask16>((1u << rows) - 1u);
-          __m512 v[16];
-          simd::load_transpose16(xf + ib * c + j0, c, rows, cm, v);
-          for (int k = 0; k < cols; ++k) _mm512_mask_storeu_ps(of + (j0 + k) * r + ib, rm, v[k]);
-        }
-      }
-      return;
-    }
-    for (int64_t ib = i0; ib < i1; ib += 16) {
+    auto tile = [&](int64_t ib, int64_t j0) {  // rows ib.., columns j0.. (16 each at most)
       const int rows = static_cast<int>(i1 - ib < 16 ? i1 - ib : 16);
+      const int cols = static_cast<int>(c - j0 < 16 ? c - j0 : 16);
       const __mmask16 rm = static_cast<__mmask16>((1u << rows) - 1u);
-      for (int64_t j0 = 0; j0 < c; j0 += 16) {
-        const int cols = static_cast<int>(c - j0 < 16 ? c - j0 : 16);
-        const __mmask16 cm = static_cast<__mmask16>((1u << cols) - 1u);
-        __m512 v[16];
-        simd::load_transpose16(xf + ib * c + j0, c, rows, cm, v);
-        for (int k = 0; k < cols; ++k) _mm512_mask_storeu_ps(of + (j0 + k) * r + ib, rm, v[k]);
-      }
+      __m512 v[16];
+      simd::load_transpose16(xf + ib * c + j0, c, rows, static_cast<__mmask16>((1u << cols) - 1u),
+                             v);
+      for (int k = 0; k < cols; ++k) _mm512_mask_storeu_ps(of + (j0 + k) * r + ib, rm, v[k]);
+    };
+    if (r > c) {  // column blocks outer (kTransposeTallBand)
+      for (int64_t j0 = 0; j0 < c; j0 += 16)
+        for (int64_t ib = i0; ib < i1; ib += 16) tile(ib, j0);
+    } else {
+      for (int64_t ib = i0; ib < i1; ib += 16)
+        for (int64_t j0 = 0; j0 < c; j0 += 16) tile(ib, j0);
     }
     return;
   }
