@@ -512,9 +512,9 @@ bool blocked_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, 
 // channel (K = C). NHWC stores a pixel's channels contiguously, so the lanes of a vector are
 // L channels of one pixel and every tap is one vector load of the input in place: no scratch
 // and no transposes (the blocked scheme's copies cost more than the taps on large maps). Per
-// output row (threads over rows) and block of L channels, the block's RS weight vectors are
-// reused along the row; the columns whose taps all lie inside the input run kU pixels at a
-// time in independent accumulators, the border columns test each tap. Each output is the sum
+// output row (threads over rows), groups of kU pixels in independent accumulators, each
+// group's channel blocks in order; a group whose taps all lie inside the input loads each
+// input column once (3×3), a group reaching a border tests each tap. Each output is the sum
 // bias, then the valid taps in (r, s) order: bitwise the blocked scheme's result wherever the
 // skipped taps' w·0 adds nothing (finite weights).
 // yo[u·C] = act(a[u]) for the U pixels (lanes l < nc; all L when Full).
@@ -587,8 +587,9 @@ inline void nhwc_pixels(const Conv2dParams& p, const T* const* rowp, const int64
   store_pixels<V, T, Full, U>(a, act, nc, C, yo);
 }
 
-// One output row: pixel after pixel (kU at a time in the interior columns [olo, ohi)), each
-// pixel's channel blocks in order, so the row's input and output are walked sequentially.
+// One output row: kU pixels at a time (interior groups: every tap inside [olo, ohi)'s
+// columns), each group's channel blocks in order, so the row's input and output are walked
+// sequentially; the last OW mod kU pixels one at a time.
 template <class V, class T>
 void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, int64_t nr,
               const V* wall, int64_t olo, int64_t ohi, const V* act, T* yr,
@@ -863,7 +864,8 @@ bool blocked_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy
             }
           const int64_t pix0 = g.ph_pix0[q], np = g.ph_pix0[q + 1] - pix0;
           if (g.nph == 1) {  // pixels in order: straight into dst
-            run_taps(dz, g.ph_off, np, po, pw, nt, V(T(0)), dst, static_cast<const V*>(nullptr), ds);
+            run_taps(dz, g.ph_off, np, po, pw, nt, V(T(0)), dst, static_cast<const V*>(nullptr),
+                     ds);
           } else {  // through a stack buffer to the phase's pixels
             for (int64_t i = 0; i < np; i += 64) {
               alignas(64) T part[64 * L];

@@ -378,8 +378,8 @@ inline void vaffine2_rows(const GradIn<T, A>& g, const T* x, int64_t n, const T*
 // span_moments shifts a plane's block): s1 = Σ (x − mt), s2 = Σ (x − mt)² (and Σ x for a
 // block holding inf/NaN); the block's (mean, M2) = (mt + s1/n, s2 − s1²/n) are merged in
 // double per column, block after block, then the chunks' moments in chunk order (values
-// near the shift, like the integers of a test, give exact moments). Tasks are functions of the shape only: bitwise
-// thread-independent.
+// near the shift, like the integers of a test, give exact moments). Tasks are functions of
+// the shape only: bitwise thread-independent.
 constexpr int64_t kBnRowChunk = 512, kBnColBlock = 256, kBnStatRows = 64;
 
 // bn_rows_stats' sums over rows [rb, re) of the KG column vectors from v0 (columns j < cn;
@@ -421,7 +421,8 @@ template <class T>
 void bn_rows_stats(const T* x, int64_t N, int64_t C, T* mean, T* var) {
   using V = Vec<T>;
   constexpr int W = V::N;
-  const int64_t nch = (N + kBnRowChunk - 1) / kBnRowChunk, ncb = (C + kBnColBlock - 1) / kBnColBlock;
+  const int64_t nch = (N + kBnRowChunk - 1) / kBnRowChunk;
+  const int64_t ncb = (C + kBnColBlock - 1) / kBnColBlock;
   PoolBuf buf(sizeof(Moments) * static_cast<size_t>(nch * C));
   Moments* part = buf.as<Moments>();
   fastdl::parallel_for(nch * ncb, 1, [&](int64_t t0, int64_t t1) {
