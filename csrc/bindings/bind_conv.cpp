@@ -88,6 +88,13 @@ struct ActBounds {
     return a;
   }
 };
+// y[i] = min(max(y[i], lo), hi) over n float64 outputs: the activation as a plain pass (the
+// kernels fuse it for float32 only).
+void clamp_f64(double* y, int64_t n, ActBounds act) {
+  if (!act.on()) return;
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] < act.lo ? act.lo : y[i] > act.hi ? act.hi : y[i];
+}
+
 ActBounds make_act(double lo, double hi) {
   if (std::isnan(lo) || std::isnan(hi) || lo > hi)
     bad("act_lo must be <= act_hi (neither NaN), got act_lo=" + std::to_string(lo) +
@@ -112,13 +119,9 @@ py::object forward_t(const py::array& x, const py::array& w, const py::object& b
     py::gil_scoped_release nogil;
     if constexpr (std::is_same_v<T, float>) {
       conv::conv2d_forward(p, xp, wp, bp, yp, act.f32());
-    } else {  // float64: the activation as a plain pass (the kernels fuse float32 only)
+    } else {
       conv::conv2d_forward(p, xp, wp, bp, yp);
-      if (act.on()) {
-        const double lo = act.lo, hi = act.hi;
-        for (int64_t i = 0, n = p.N * p.K * p.OH * p.OW; i < n; ++i)
-          yp[i] = yp[i] < lo ? lo : yp[i] > hi ? hi : yp[i];
-      }
+      clamp_f64(yp, p.N * p.K * p.OH * p.OW, act);
     }
   }
   return std::move(y);
@@ -288,15 +291,13 @@ py::object conv2d_depthwise_nhwc_forward(const py::array& x, const py::array& w,
     float* yp = ptr<float>(y);
     py::gil_scoped_release nogil;
     done = conv::conv2d_depthwise_nhwc_forward(p, xp, wp, bp, yp, act.f32());
-  } else {  // float64: the activation as a plain pass (the kernels fuse float32 only)
+  } else {
     const double *xp = cptr<double>(x), *wp = cptr<double>(w);
     const double* bp = b.is_none() ? nullptr : cptr<double>(ba);
     double* yp = ptr<double>(y);
     py::gil_scoped_release nogil;
     done = conv::conv2d_depthwise_nhwc_forward(p, xp, wp, bp, yp);
-    if (done && act.on())
-      for (int64_t i = 0, n = p.N * p.OH * p.OW * p.K; i < n; ++i)
-        yp[i] = yp[i] < act.lo ? act.lo : yp[i] > act.hi ? act.hi : yp[i];
+    if (done) clamp_f64(yp, p.N * p.OH * p.OW * p.K, act);
   }
   if (!done) return py::none();
   return std::move(y);

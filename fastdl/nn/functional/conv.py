@@ -210,16 +210,22 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
 _PW_GEOMETRY = (1, 1, 0, 0, 0, 0, 1, 1, 1)  # stride 1, no padding, dilation 1, one group
 
 
+def _cl_kernel_operands(x, w, b):
+    """x a channels-last (not C-contiguous) 4-D float32/float64 array, w of its dtype, b None
+    or its dtype of shape (K,): the operands the channels-last kernels take (others take the
+    NCHW path and its errors)."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.dtype == w.dtype and \
+        x.dtype.kind == "f" and x.dtype.itemsize >= 4 and \
+        (b is None or (b.dtype == x.dtype and b.shape == (w.shape[0],))) and _cl_only(x)
+
+
 def _nhwc_pointwise(x, w, b, cfg):
     """A 1×1 convolution (stride 1, no padding, one group) of a channels-last float input:
     on the NHWC storage it is the plain product Y (N·H·W × K) = X (N·H·W × C) · Wᵀ, so it runs
     as fastdl's GEMM on the rows, with no layout copy (the backward likewise: dX = dY·W,
     dW = dYᵀ·X). Operands the kernel path would refuse (dtypes, bias shape) take that path
     and its errors."""
-    return cfg[3:] == _PW_GEOMETRY and cfg[1][2:] == (1, 1) and x.ndim == 4 and \
-        not x.flags.c_contiguous and x.dtype == w.dtype and x.dtype.kind == "f" and \
-        x.dtype.itemsize >= 4 and \
-        (b is None or (b.dtype == x.dtype and b.shape == (w.shape[0],))) and _cl_only(x)
+    return cfg[3:] == _PW_GEOMETRY and cfg[1][2:] == (1, 1) and _cl_kernel_operands(x, w, b)
 
 
 def _nhwc_pointwise_forward(x, w, b):
@@ -239,9 +245,7 @@ def _nhwc_depthwise(x, w, b, cfg):
     and its errors."""
     g = cfg[-1]
     return g > 1 and x.ndim == 4 and x.shape[1] == g and w.shape[0] == g and \
-        w.shape[1] == 1 and not x.flags.c_contiguous and x.dtype == w.dtype and \
-        x.dtype.kind == "f" and x.dtype.itemsize >= 4 and w.flags.c_contiguous and \
-        (b is None or (b.dtype == x.dtype and b.shape == (g,))) and _cl_only(x)
+        w.shape[1] == 1 and w.flags.c_contiguous and _cl_kernel_operands(x, w, b)
 
 
 def _nhwc_depthwise_forward(x, w, b, cfg, act=None):
