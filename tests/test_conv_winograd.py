@@ -35,6 +35,9 @@ BIG = (3, 64, 9, 200, 64, 1)
 # few blocks of tiles and 128 or more channels each way: at 2 threads each block's produced
 # channels are split into slices that share one input transform (forward and input gradient)
 WIDE = (1, 130, 10, 11, 136, 1)
+# batch 1, a 14×13 map (16 tiles of F(4×4)) and over 256 produced channels: one block of
+# tiles, its produced channels split into one slice per panel (the filters read once)
+FEW = (1, 136, 14, 13, 264, 1)
 # the automatic tile: F(4×4) when the pass sums over <= 256 channels
 AUTO_F4_MAX = 256
 
@@ -91,7 +94,7 @@ def _check_dw(gw, gwref, dt, msg):
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", SHAPES + [BIG], ids=_ids)
+@pytest.mark.parametrize("shape", SHAPES + [BIG, WIDE, FEW], ids=_ids)
 def test_forward_and_gradients_match_reference_every_isa(tile, dt, shape):
     x, w, b, gy, yref, gxref, gwref = _operands(shape, dt)
     for isa in isa_paths():
@@ -122,7 +125,7 @@ def test_matches_torch(tile, dt, shape):
 
 
 @pytest.mark.parametrize("tile", TILES, indirect=True)
-@pytest.mark.parametrize("shape", [BIG, WIDE], ids=_ids)
+@pytest.mark.parametrize("shape", [BIG, WIDE, FEW], ids=_ids)
 def test_bitwise_one_vs_two_threads(tile, shape):
     x, w, b, gy = _operands(shape, np.float32, seed=2)[:4]
     for isa in isa_paths():
