@@ -502,7 +502,9 @@ void wino_input_tiles(const T* x, int64_t C, int64_t H, int64_t W, int64_t th, i
 // different L1 sets. The output transform reads one tile's E rows of M together, and the
 // input transform writes one tile's E rows of V; with a plane of a multiple of 4 KB (12
 // tiles × 256 channels, 24 × 128) all of them map to one set and miss the 12-way L1 one
-// after another. (A/B, forward, 1 thread: ResNet-50 128→128 28² at batch 8 3.2 → 2.9 ms.)
+// after another; the same for the weight gradient's transforms. (A/B, 1 thread: ResNet-50
+// 128→128 28² at batch 8, forward 3.2 → 2.7 ms; ResNet-18 64→64 32² at batch 32, weight
+// gradient 7.4 → 5.1 ms.)
 template <class T>
 inline int64_t wino_plane(int64_t rows, int64_t ld) {
   constexpr int64_t q = 128 / static_cast<int64_t>(sizeof(T));
@@ -747,12 +749,12 @@ void wg_tasks(int nt, int64_t n, F&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// dM of tiles [p0, p1) of dy (N, K, OH, OW) into Mt[e][k / NR][p − p0][k % NR] (panels of ldp
-// tiles), vectorised over output channels: a segment of at most kWinoSeg tiles of one tile
+// dM of tiles [p0, p1) of dy (N, K, OH, OW) into Mt[e][k / NR][p − p0][k % NR] (panel
+// (e, k / NR) at Mt + (e·njp + k / NR)·lds), vectorised over output channels: a segment of at most kWinoSeg tiles of one tile
 // row gathered channel-interleaved (zeros beyond OH, OW and K), then per tile dM = A dY Aᵀ.
 template <int TM, class T>
 void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th, int64_t tw,
-                     int64_t p0, int64_t p1, T* Mt, int64_t ldp) {
+                     int64_t p0, int64_t p1, T* Mt, int64_t lds) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>();
   constexpr int N6 = TM + 2;
@@ -785,7 +787,7 @@ void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th,
           V m[N6];
           wino_out_t<TM>(c6[a], m);
           for (int q = 0; q < N6; ++q)
-            m[q].store(Mt + (((a * N6 + q) * njp + jp) * ldp + pr) * NR + jo);
+            m[q].store(Mt + ((a * N6 + q) * njp + jp) * lds + pr * NR + jo);
         }
       }
     }
@@ -812,6 +814,8 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   const int64_t nblocks = wmax(1, tiles / want), PB = (tiles + nblocks - 1) / nblocks;
   const int nt = static_cast<int>(wmax(1, num_threads()));
   const int64_t usize = E * CP * KP;
+  // strides of V's planes and of dM's panels (wino_plane: distinct L1 sets)
+  const int64_t VS = wino_plane<T>(PB, CP), PS = wino_plane<T>(PB, NR);
   // Several blocks: nch chunks of consecutive blocks (a function of the shape only), each
   // run by one thread from start to end into its own partial dU (no barrier per block: a
   // thread that the shared machine preempts does not stall the others), the partials summed
@@ -826,7 +830,7 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   PoolBuf ub(sizeof(T) * (in_turn ? 1 : nch) * usize + 64);
   T* dU = ub.as<T>();
   if (in_turn) {
-    PoolBuf vb(sizeof(T) * E * PB * CP + 64), mb(sizeof(T) * E * PB * KP + 64);
+    PoolBuf vb(sizeof(T) * E * VS + 64), mb(sizeof(T) * E * njp * PS + 64);
     T *Vt = vb.as<T>(), *Mt = mb.as<T>();
     for (int64_t blk = 0; blk < nblocks; ++blk) {
       const int64_t p0 = blk * PB, np = wmin(tiles, p0 + PB) - p0;
@@ -834,8 +838,8 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
       wg_tasks(nt, nseg, [&](int64_t sg) {
         const int64_t s0 = p0 + sg * kWinoSeg, s1 = wmin(p0 + np, s0 + kWinoSeg);
         wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, s0, s1,
-                             Vt + (s0 - p0) * CP, PB * CP, CP);
-        wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, s0, s1, Mt + (s0 - p0) * NR, PB);
+                             Vt + (s0 - p0) * CP, VS, CP);
+        wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, s0, s1, Mt + (s0 - p0) * NR, PS);
       });
       // tasks of (e, NR output channels), all the input channels' row blocks in each: with
       // one row block per task (0.3 µs of work) two threads ran 256→256 14² at batch 8 in
@@ -843,28 +847,28 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
       wg_tasks(nt, E * njp, [&](int64_t task) {
         const int64_t jp = task % njp, e = task / njp;
         for (int64_t cb = 0; cb < ncbm; ++cb)
-          wino_mk_rows<T, true>(wmin(MR, CP - cb * MR), np, Vt + e * PB * CP + cb * MR, CP,
-                                Mt + (e * njp + jp) * PB * NR,
+          wino_mk_rows<T, true>(wmin(MR, CP - cb * MR), np, Vt + e * VS + cb * MR, CP,
+                                Mt + (e * njp + jp) * PS,
                                 dU + (e * CP + cb * MR) * KP + jp * NR, KP, blk > 0);
       });
     }
   } else {
     wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t ch) {
       // this thread's V and dM of one block (conv's column slots: this path runs no im2col)
-      T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * CP, kScratchConvCol));
-      T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * PB * KP, kScratchConvGCol));
+      T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * VS, kScratchConvCol));
+      T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * njp * PS, kScratchConvGCol));
       T* dUc = dU + ch * usize;
       const int64_t b0 = ch * nblocks / nch, b1 = (ch + 1) * nblocks / nch;
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t p0 = blk * PB, p1 = wmin(tiles, p0 + PB), np = p1 - p0;
-        wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, p0, p1, Vt, PB * CP, CP);
-        wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, p0, p1, Mt, PB);
+        wino_input_tiles<TM>(x, C, p.H, p.W, th, tw, p.pt, p.pl, p0, p1, Vt, VS, CP);
+        wino_grad_tiles<TM>(dy, K, p.OH, p.OW, th, tw, p0, p1, Mt, PS);
         for (int64_t e = 0; e < E; ++e)
           for (int64_t jp = 0; jp < njp; ++jp)
             for (int64_t cb = 0; cb < ncbm; ++cb)
               wino_mk_rows<T, true>(wmin(MR, CP - cb * MR), np,
-                                    Vt + e * PB * CP + cb * MR, CP,
-                                    Mt + (e * njp + jp) * PB * NR,
+                                    Vt + e * VS + cb * MR, CP,
+                                    Mt + (e * njp + jp) * PS,
                                     dUc + (e * CP + cb * MR) * KP + jp * NR, KP, blk > b0);
       }
     });
