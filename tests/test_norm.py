@@ -185,8 +185,12 @@ def test_batchnorm_no_running_stats_and_no_affine(rng):
 # ---- layer norm ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# (100, 300): one block of rows summed kLaneTerms rows at a time, columns in runs of four
+# vectors, then single vectors and a tail, the parameter partials over two column runs;
+# (1200, 70): three blocks of rows
 @pytest.mark.parametrize("shape,ns", [((6, 10), (10,)), ((3, 4, 33), (33,)), ((2, 3, 4, 5), (4, 5)),
-                                      ((3, 5000), (5000,))])
+                                      ((3, 5000), (5000,)), ((100, 300), (300,)),
+                                      ((1200, 70), (70,))])
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 def test_layer_norm_matches_reference(isa, rng, dtype, shape, ns, affine):
     x = (rng.standard_normal(shape) * 3 - 1).astype(dtype)
