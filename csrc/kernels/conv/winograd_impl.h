@@ -722,15 +722,15 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 //        forward's), channel stride CP (wg_mk: zeros beyond C); dM[e][k / NR][p]
 //        [k % NR] (the micro-kernel's B panels, K padded to NR with zeros), vectorised over
 //        output channels like the forward's output transform;
-//      - dU[e] (CP × KP) += Vᵀ dM (tasks of (e, NR output channels, MR input channels)):
+//      - dU[e] (CP × KP) += Vᵀ dM (threaded: tasks of (e, NR output channels)):
 //        wino_mk<T, true> sums the block's tiles in order from zero in registers, then adds
 //        that sum to the previous blocks' (two levels: the float32 error grows with the block
 //        length plus the block count, not with the N·th·tw tiles of a one-level sum);
 //  * dW = Gᵀ dU G (threads over input channels), vectorised over output channels.
 // With several blocks, the blocks form min(blocks, kWgChunks) chunks of consecutive blocks,
 // each run by one thread alone (transforms and products) into its own partial dU, and
-// Gᵀ dU G reads the partials summed in chunk order; one block runs its phases threaded.
-// Every dU element is one fixed sequence of operations (tile after tile, block after block,
+// Gᵀ dU G reads the partials summed in chunk order; one block, or a few that the threads
+// cannot share evenly, run in turn with their phases threaded. Every dU element is one fixed sequence of operations (tile after tile, block after block,
 // chunk after chunk, all fixed by the shape), so the result is bitwise identical for any
 // thread count.
 constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
