@@ -730,9 +730,9 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 // With several blocks, the blocks form min(blocks, kWgChunks) chunks of consecutive blocks,
 // each run by one thread alone (transforms and products) into its own partial dU, and
 // Gᵀ dU G reads the partials summed in chunk order; one block, or a few that the threads
-// cannot share evenly, run in turn with their phases threaded. Every dU element is one fixed sequence of operations (tile after tile, block after block,
-// chunk after chunk, all fixed by the shape), so the result is bitwise identical for any
-// thread count.
+// cannot share evenly, run in turn with their phases threaded. Every dU element is one
+// fixed sequence of operations (tile after tile, block after block, chunk after chunk, all
+// fixed by the shape), so the result is bitwise identical for any thread count.
 constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
 constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
 constexpr int64_t kWgChunks = 8;                // chunks of blocks (each its partial dU)
@@ -750,8 +750,9 @@ void wg_tasks(int nt, int64_t n, F&& fn) {
 }
 
 // dM of tiles [p0, p1) of dy (N, K, OH, OW) into Mt[e][k / NR][p − p0][k % NR] (panel
-// (e, k / NR) at Mt + (e·njp + k / NR)·lds), vectorised over output channels: a segment of at most kWinoSeg tiles of one tile
-// row gathered channel-interleaved (zeros beyond OH, OW and K), then per tile dM = A dY Aᵀ.
+// (e, k / NR) at Mt + (e·njp + k / NR)·lds), vectorised over output channels: a segment of
+// at most kWinoSeg tiles of one tile row gathered channel-interleaved (zeros beyond OH, OW
+// and K), then per tile dM = A dY Aᵀ.
 template <int TM, class T>
 void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th, int64_t tw,
                      int64_t p0, int64_t p1, T* Mt, int64_t lds) {
