@@ -526,9 +526,10 @@ inline int64_t wino_plane(int64_t rows, int64_t ld) {
 // 128→128 16² 0.27 → 0.22 / 0.28 → 0.16, 256→256 8² 0.34 → 0.33 / 0.37 → 0.27;
 // 512→512 4² F(2×2) 0.51 / 0.44 → 0.42 (ResNet-50 inference batch 1, 2 threads, whole
 // model: 1.04–1.06×).
-inline int64_t wino_block(int64_t tiles, int64_t E, int64_t C, int64_t KP, int64_t njp,
-                          int64_t elem) {
-  const int64_t per_tile = E * (C + KP) * elem;
+template <class T>
+inline int64_t wino_block(int64_t tiles, int64_t E, int64_t C, int64_t KP) {
+  const int64_t per_tile = E * (C + KP) * static_cast<int64_t>(sizeof(T));
+  const int64_t njp = KP / wino_nr<T>();  // NR panels of produced channels
   int64_t pb = wmax(1, kWinoBlockBytes / wmax(1, per_tile));
   int64_t parts = kWinoMinBlocks;
   if (tiles < kWinoMinBlocks * kWinoMR && KP >= kWinoShareMinK)
@@ -550,7 +551,7 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   const int64_t th = (OH + TM - 1) / TM, tw = (OW + TM - 1) / TM, tiles = N * th * tw;
   const int64_t OHW = OH * OW, KP = wino_padded<T>(K), njp = KP / NR;
   const int64_t nkb = (K + L - 1) / L;
-  const int64_t PB = wino_block(tiles, E, C, KP, njp, sizeof(T));
+  const int64_t PB = wino_block<T>(tiles, E, C, KP);
   const int64_t nblocks = (tiles + PB - 1) / PB;
   // Too few blocks to share out (small maps at batch 1): each block's produced channels are
   // also split into nks slices of whole NR panels, one task each, computing only its slice's
