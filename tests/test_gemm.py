@@ -218,13 +218,16 @@ def _path_cases(isa, itemsize):
     """(m, k, n) products meant to reach each of GEMM's loop nests on `isa`: the matrix-vector
     path, the unpacked small-product path, the panel-streaming path of products with few rows
     (the deep convolution layers' shapes: a weight of 64-128 rows times a wide im2col matrix,
-    cut down in n) and the packed BLIS path, each around its tile and k-block edges."""
+    cut down in n) and the packed BLIS path, each around its tile, k-block and column-block
+    edges."""
     with use_isa(isa):
         b = _C._gemm_blocking(itemsize)
     mr, nr, kc = b["mr"], b["nr"], b["kc"]
     return [(1, 50, 70), (70, 50, 1), (20, 30, 40), (mr + 1, 64, nr - 1),
             (64, 576, 3 * nr + 5), (2 * mr + 5, 3 * kc + 1, 3 * nr + 2), (128, 1152, nr + 3),
-            (mr - 1, 2 * kc - 5, 4 * nr), (300, 1500, 2 * nr + 1), (2 * b["mc"] + 7, 2 * kc + 3, 70)]
+            (mr - 1, 2 * kc - 5, 4 * nr), (300, 1500, 2 * nr + 1), (2 * b["mc"] + 7, 2 * kc + 3, 70),
+            # n just over three column blocks: four blocks of equal width, not three and a sliver
+            (b["mc"] + 5, kc + 9, 3 * b["nc"] + nr + 3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

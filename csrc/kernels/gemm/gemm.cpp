@@ -178,7 +178,11 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
                 const T* A, int64_t lda, const PackB& packb, T beta, T* C, int64_t ldc,
                 bool prefetch, CMap cm = CMap()) {
   const int64_t MR = K.mr, NR = K.nr;
-  const int64_t MC = K.mc, NC = K.nc;
+  const int64_t MC = K.mc;
+  // column blocks of (nearly) equal width, at most K.nc (a 1568-column product is 3 blocks of
+  // 544 + 480, not 512, 512, 512 and 32, where the last block repacks A for one panel)
+  const int64_t njb = (n + K.nc - 1) / K.nc;
+  const int64_t NC = njb == 1 ? n : round_up((n + njb - 1) / njb, NR);
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
   // so every element sees the same blocking of its sum.
   const int64_t nkb = (k + K.kc - 1) / K.kc;
