@@ -209,6 +209,21 @@ def test_layer_norm_matches_reference(isa, rng, dtype, shape, ns, affine):
         assert_close(pg[1], gbe.astype(dtype), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
 
 
+def test_layer_norm_large_backward_matches_reference(isa, rng):
+    """An input gradient of 16 MB (4096 rows of 1024) goes out with non-temporal stores."""
+    shape, ns = (4096, 1024), (1024,)
+    x = (rng.standard_normal(shape) * 3 - 1).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal(ns).astype(np.float32)
+    b = rng.standard_normal(ns).astype(np.float32)
+    _, gx, gw, gb = _fwd_bwd(lambda a, c, d: F.layer_norm(a, ns, c, d), x, [w, b], g)
+    gxe, gwe, gbe = RN.layer_norm_backward_ref(g, x, ns, w)
+    tol = TOL[np.float32]
+    assert_close(gx, gxe.astype(np.float32), rtol=tol["rtol"] * 5, atol=tol["atol"] * 5)
+    assert_close(gw, gwe.astype(np.float32), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+    assert_close(gb, gbe.astype(np.float32), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+
+
 def test_layer_norm_gradcheck(rng):
     x = _tensor(rng.standard_normal((3, 2, 5)), True)
     w = _tensor(rng.standard_normal((2, 5)), True)
