@@ -253,9 +253,9 @@ def test_inplace(name):
 
 @pytest.mark.parametrize("name", ["relu", "hardtanh", "gelu", "softplus"])
 def test_large_outputs_stream(isa, name):
-    """Outputs of 16 MB or more take the non-temporal-store loops, including in place (y is
-    x) and a backward written over its grad_output; the results are those of the small-array
-    loops, bitwise, up to the last (masked) element."""
+    """Fresh outputs of 16 MB or more take the non-temporal-store loops (in place, y is x, and
+    a backward written over its grad_output take the plain ones); the results are those of
+    the small-array loops, bitwise, up to the last (masked) element."""
     code = _C.eltwise_acts[name]
     prm = {"hardtanh": [-1.0, 1.0], "softplus": [1.0, 20.0]}.get(name, [])
     n = (4 << 20) + 13  # 16 MB + a tail
