@@ -63,6 +63,56 @@ void ukr(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_
   }
 }
 
+// Rows of at most 8 pixels, two to a vector: lanes 0..7 hold row 2v, lanes 8..15 row 2v + 1
+// (masks m[2v] and m[2v + 1]: the row's pixels, or none past the last row), NP vectors =
+// 2·NP output rows per call; otherwise as ukr, whose vectors an 8-pixel row fills only half.
+// Each output gets the same sum in the same order as in ukr (bitwise equal). Measured, LeNet's
+// 6→16 5×5 on 12² at batch 64, forward, µs 1 thread / 2 threads: 169 / 89 -> 104 / 58
+// (torch 2.13: 132 / 100).
+template <int MR, int NP>
+void ukr_pair(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_t Wp,
+              const float* wp, float* y, int64_t ystride, int64_t mr, const __mmask16* mask,
+              const float* bias, int64_t yrow) {
+  __m512 acc[MR][NP];
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int v = 0; v < NP; ++v) acc[m][v] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t r = 0; r < R; ++r) {
+      const float* row = xp + c * plane + r * Wp;
+      for (int64_t s = 0; s < S; ++s) {
+        __m512 xv[NP];
+#pragma GCC unroll 4
+        for (int v = 0; v < NP; ++v) {
+          const float* q = row + 2 * v * Wp + s;
+          xv[v] = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(mask[2 * v], q), mask[2 * v + 1],
+                                       q + Wp - 8);
+        }
+#pragma GCC unroll 32
+        for (int m = 0; m < MR; ++m) {
+          const __m512 wv = _mm512_set1_ps(wp[m]);
+#pragma GCC unroll 4
+          for (int v = 0; v < NP; ++v) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+        }
+        wp += MR;
+      }
+    }
+  }
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) {
+    if (m >= mr) break;
+    const __m512 bv = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NP; ++v) {
+      const __m512 o = _mm512_add_ps(acc[m][v], bv);
+      float* yo = y + m * ystride + 2 * v * yrow;
+      _mm512_mask_storeu_ps(yo, mask[2 * v], o);
+      _mm512_mask_storeu_ps(yo + yrow - 8, mask[2 * v + 1], o);
+    }
+  }
+}
+
 using Ukr = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*,
                      float*, int64_t, int64_t, const __mmask16*, const float*, int64_t);
 
@@ -70,7 +120,9 @@ struct Choice {
   int mr, nv;
   Ukr fn;
   Ukr fn2;  // two rows at once (nullptr: none)
+  Ukr pair = nullptr;  // rows of <= 8 pixels, four rows per call as two vectors (ukr_pair)
 };
+constexpr int64_t kPairRows = 4;
 
 // Register blocking: MR·NV·rows <= 24 accumulators. NV covers the output row (up to 4
 // vectors); rows of up to 32 pixels (NV <= 2) go two at a time, so each broadcast weight
@@ -104,7 +156,14 @@ Choice choose(int64_t Kg, int64_t OW) {
   FASTDL_UKR_CASE2(4, 2) FASTDL_UKR_CASE2(6, 2)
 #undef FASTDL_UKR_CASE
 #undef FASTDL_UKR_CASE2
-  return {best, nv, fn, fn2};
+  Ukr pair = nullptr;
+  if (OW <= 8) {
+    if (best == 4) pair = ukr_pair<4, 2>;
+    if (best == 6) pair = ukr_pair<6, 2>;
+    if (best == 8) pair = ukr_pair<8, 2>;
+    if (best == 12) pair = ukr_pair<12, 2>;
+  }
+  return {best, nv, fn, fn2, pair};
 }
 
 // dst[c][a][b] (Hp × Wp) = src[c][a − offh][b − offw] inside src (H × W), else 0. Offsets may
@@ -144,6 +203,21 @@ void direct_run(const Conv2dParams& p, int64_t offh, int64_t offw, const float* 
     __mmask16 mask[4];
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* xg = xp + g * Cg * plane;
+      if (ch.pair) {  // one segment; rows kPairRows at a time, two to a vector
+        const __mmask16 lo = lane_mask(p.OW), hi = static_cast<__mmask16>(lo << 8);
+        for (int64_t oh = oh0; oh < oh1; oh += kPairRows) {
+          const int64_t nr = imin(kPairRows, oh1 - oh);
+          for (int64_t j = 0; j < kPairRows; ++j)
+            mask[j] = j < nr ? (j % 2 ? hi : lo) : static_cast<__mmask16>(0);
+          for (int64_t kb = 0; kb < nkb; ++kb) {
+            const int64_t k0 = g * Kg + kb * MR;
+            ch.pair(Cg, p.R, p.S, xg + oh * Wp, plane, Wp, wpk + (g * nkb + kb) * panel,
+                    yn + k0 * OHW + oh * p.OW, OHW, imin(MR, Kg - kb * MR), mask,
+                    b ? b + k0 : nullptr, p.OW);
+          }
+        }
+        continue;
+      }
       for (int64_t oh = oh0; oh < oh1;) {
         const bool two = ch.fn2 && oh + 1 < oh1;
         const Ukr fn = two ? ch.fn2 : ch.fn;
