@@ -225,7 +225,8 @@ def _path_cases(isa, itemsize):
     mr, nr, kc = b["mr"], b["nr"], b["kc"]
     return [(1, 50, 70), (70, 50, 1), (20, 30, 40), (mr + 1, 64, nr - 1),
             (64, 576, 3 * nr + 5), (2 * mr + 5, 3 * kc + 1, 3 * nr + 2), (128, 1152, nr + 3),
-            (mr - 1, 2 * kc - 5, 4 * nr), (300, 1500, 2 * nr + 1), (2 * b["mc"] + 7, 2 * kc + 3, 70),
+            (mr - 1, 2 * kc - 5, 4 * nr), (300, 1500, 2 * nr + 1),
+            (2 * b["mc"] + 7, 2 * kc + 3, 70),
             # n just over three column blocks: four blocks of equal width, not three and a sliver
             (b["mc"] + 5, kc + 9, 3 * b["nc"] + nr + 3)]
 

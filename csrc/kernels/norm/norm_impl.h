@@ -724,8 +724,8 @@ void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S
 template <class T>
 inline bool ln_stream(const T* y, int64_t M, int64_t K) {
   constexpr int64_t kLnStreamBytes = int64_t(16) << 20;
-  return M * K * static_cast<int64_t>(sizeof(T)) >= kLnStreamBytes &&
-         reinterpret_cast<uintptr_t>(y) % 64 == 0 && (K * static_cast<int64_t>(sizeof(T))) % 64 == 0;
+  const int64_t row = K * static_cast<int64_t>(sizeof(T));
+  return M * row >= kLnStreamBytes && reinterpret_cast<uintptr_t>(y) % 64 == 0 && row % 64 == 0;
 }
 
 // How many rows ahead the layer-norm sweeps prefetch their inputs (0: not at all). A row is
