@@ -24,6 +24,19 @@ using simd::lane_mask;  // common/simd.h
 //   wp[((c·R + r)·S + s)·MR + m] · xp[c·plane + r·Wp + s + lane]
 // NR2 = 2: two consecutive output rows (the second at +Wp in the input, +OW in y), so every
 // broadcast weight feeds 2·NV FMAs.
+// acc[m][v] += w[m] · xv[v] for the MR broadcast weights and NQ input vectors of one tap: the
+// step of the direct micro-kernels here (ukr, ukr_pair, strided_impl.h's ukr_bxt).
+template <int MR, int NQ>
+__attribute__((always_inline)) inline void bcast_fma(const float* w, const __m512 (&xv)[NQ],
+                                                     __m512 (&acc)[MR][NQ]) {
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m) {
+    const __m512 wv = _mm512_set1_ps(w[m]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NQ; ++v) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
+  }
+}
+
 template <int MR, int NV, int NR2 = 1>
 void ukr(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_t Wp,
          const float* wp, float* y, int64_t ystride, int64_t mr, const __mmask16* mask,
@@ -42,12 +55,7 @@ void ukr(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_
 #pragma GCC unroll 8
         for (int v = 0; v < NQ; ++v)
           xv[v] = _mm512_maskz_loadu_ps(mask[v % NV], row + (v / NV) * Wp + s + 16 * (v % NV));
-#pragma GCC unroll 32
-        for (int m = 0; m < MR; ++m) {
-          const __m512 wv = _mm512_set1_ps(wp[m]);
-#pragma GCC unroll 8
-          for (int v = 0; v < NQ; ++v) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
-        }
+        bcast_fma<MR, NQ>(wp, xv, acc);
         wp += MR;
       }
     }
@@ -89,12 +97,7 @@ void ukr_pair(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, i
           xv[v] = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(mask[2 * v], q), mask[2 * v + 1],
                                        q + Wp - 8);
         }
-#pragma GCC unroll 32
-        for (int m = 0; m < MR; ++m) {
-          const __m512 wv = _mm512_set1_ps(wp[m]);
-#pragma GCC unroll 4
-          for (int v = 0; v < NP; ++v) acc[m][v] = _mm512_fmadd_ps(wv, xv[v], acc[m][v]);
-        }
+        bcast_fma<MR, NP>(wp, xv, acc);
         wp += MR;
       }
     }

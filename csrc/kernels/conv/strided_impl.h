@@ -265,12 +265,7 @@ void ukr_bxt(int64_t C, int64_t T, int64_t wstride, const int64_t* off, const fl
       __m512 xv[NV];
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) xv[v] = _mm512_loadu_ps(row + 16 * v);
-#pragma GCC unroll 16
-      for (int k = 0; k < MR; ++k) {
-        const __m512 wb = _mm512_set1_ps(wc[k]);
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
-      }
+      bcast_fma<MR, NV>(wc, xv, acc);
       wc += MR;
     }
   }
