@@ -24,6 +24,14 @@ using simd::lane_mask;  // common/simd.h
 //   wp[((c·R + r)·S + s)·MR + m] · xp[c·plane + r·Wp + s + lane]
 // NR2 = 2: two consecutive output rows (the second at +Wp in the input, +OW in y), so every
 // broadcast weight feeds 2·NV FMAs.
+template <int MR, int NQ>
+__attribute__((always_inline)) inline void zero_acc(__m512 (&acc)[MR][NQ]) {
+#pragma GCC unroll 32
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 8
+    for (int v = 0; v < NQ; ++v) acc[m][v] = _mm512_setzero_ps();
+}
+
 // acc[m][v] += w[m] · xv[v] for the MR broadcast weights and NQ input vectors of one tap: the
 // step of the direct micro-kernels here (ukr, ukr_pair, strided_impl.h's ukr_bxt).
 template <int MR, int NQ>
@@ -43,10 +51,7 @@ void ukr(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_
          const float* bias, int64_t yrow) {
   constexpr int NQ = NV * NR2;
   __m512 acc[MR][NQ];
-#pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 8
-    for (int v = 0; v < NQ; ++v) acc[m][v] = _mm512_setzero_ps();
+  zero_acc(acc);
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t r = 0; r < R; ++r) {
       const float* row = xp + c * plane + r * Wp;
@@ -82,10 +87,7 @@ void ukr_pair(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, i
               const float* wp, float* y, int64_t ystride, int64_t mr, const __mmask16* mask,
               const float* bias, int64_t yrow) {
   __m512 acc[MR][NP];
-#pragma GCC unroll 32
-  for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 4
-    for (int v = 0; v < NP; ++v) acc[m][v] = _mm512_setzero_ps();
+  zero_acc(acc);
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t r = 0; r < R; ++r) {
       const float* row = xp + c * plane + r * Wp;

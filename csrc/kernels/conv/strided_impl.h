@@ -212,10 +212,7 @@ __attribute__((optimize("no-predictive-commoning"))) void ukr_bx(
     int64_t cplane, const float* wp, int64_t pe, int64_t mr, const float* bias, float* y,
     int64_t ystride) {
   __m512 acc[P][KV];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int v = 0; v < KV; ++v) acc[p][v] = _mm512_setzero_ps();
+  zero_acc(acc);
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x0 + c * cplane;
     const float* wc = wp + c * wstride;
@@ -253,10 +250,7 @@ void ukr_bxt(int64_t C, int64_t T, int64_t wstride, const int64_t* off, const fl
              float* y, int64_t ystride) {
   constexpr int MR = 16;
   __m512 acc[MR][NV];
-#pragma GCC unroll 16
-  for (int k = 0; k < MR; ++k)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[k][v] = _mm512_setzero_ps();
+  zero_acc(acc);
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x0 + c * cplane;
     const float* wc = wp + c * wstride;
