@@ -180,8 +180,9 @@ void run_packed(const Kernel<T>& K, bool ta, int64_t m, int64_t n, int64_t k, T 
                 bool prefetch, CMap cm = CMap()) {
   const int64_t MR = K.mr, NR = K.nr;
   const int64_t MC = K.mc;
-  // column blocks of (nearly) equal width, at most K.nc (a 1568-column product is 3 blocks of
-  // 544 + 480, not 512, 512, 512 and 32, where the last block repacks A for one panel)
+  // column blocks of (nearly) equal width, at most K.nc (a 1568-column product is blocks of
+  // 416, 416, 416 and 320, not 512, 512, 512 and 32, where the last block repacks A for one
+  // panel)
   const int64_t njb = (n + K.nc - 1) / K.nc;
   const int64_t NC = njb == 1 ? n : round_up((n + njb - 1) / njb, NR);
   // k blocks of (nearly) equal depth, at most K.kc: a function of k only (never of threads),
