@@ -924,14 +924,27 @@ void ln_backward_k(const T* g, const T* x, int64_t M, int64_t K, const T* w, con
 // ---------------------------------------------------------------------------------------
 // Group norm
 
+// Requests the lines of [p, p + bytes) toward L2 (the next group's data while this group's
+// second sweep runs from L1).
+inline void prefetch_span_l2(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+}
+
 template <class T>
 void gn_forward_k(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const T* w, const T* b,
                   double eps, T* y, T* mean, T* rstd) {
   const int64_t D = C / G, span = D * S;
+  // inputs far larger than the caches: while a group's second sweep runs (from L1), the next
+  // group's planes are requested toward L2, so its first sweep does not wait on DRAM. Measured,
+  // 64×256×28² (G = 32, 51 MB), ms 1 thread / 2 threads: 3.72 -> 2.98 / 2.23 -> 1.97. (The
+  // backward, two streams, measured 0.98-1.06× with the same prefetch: not done there.)
+  const bool pf = N * C * S * static_cast<int64_t>(sizeof(T)) >= (int64_t(16) << 20);
   fastdl::parallel_for(N * G, grain_for(span), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / G, grp = q % G;
       const T* xs = x + q * span;
+      const bool pfq = pf && q + 1 < N * G;
       const Moments m = span_moments(xs, span);
       const double rs = 1.0 / ssqrt(m.m2 / static_cast<double>(span) + eps);
       mean[q] = static_cast<T>(m.mean);
@@ -941,6 +954,7 @@ void gn_forward_k(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const 
         const int64_t c = grp * D + d;
         const double s = rs * static_cast<double>(w[c]);
         const int64_t off = (n * C + c) * S;
+        if (pfq) prefetch_span_l2(x + off + span, S * static_cast<int64_t>(sizeof(T)));
         vaffine_centered(x + off, S, mean[q], static_cast<T>(s), b[c], y + off);
       }
     }
