@@ -20,10 +20,7 @@ constexpr ScratchSlot kPadSlot = kScratchConvPad;  // the padded input
 
 using simd::lane_mask;  // common/simd.h
 
-// y[m][0 .. 16·NV) (m < mr; lanes by mask) = bias[m] + Σ_{c<C, r<R, s<S}
-//   wp[((c·R + r)·S + s)·MR + m] · xp[c·plane + r·Wp + s + lane]
-// NR2 = 2: two consecutive output rows (the second at +Wp in the input, +OW in y), so every
-// broadcast weight feeds 2·NV FMAs.
+// acc := 0 for the direct micro-kernels below.
 template <int MR, int NQ>
 __attribute__((always_inline)) inline void zero_acc(__m512 (&acc)[MR][NQ]) {
 #pragma GCC unroll 32
@@ -45,6 +42,10 @@ __attribute__((always_inline)) inline void bcast_fma(const float* w, const __m51
   }
 }
 
+// y[m][0 .. 16·NV) (m < mr; lanes by mask) = bias[m] + Σ_{c<C, r<R, s<S}
+//   wp[((c·R + r)·S + s)·MR + m] · xp[c·plane + r·Wp + s + lane]
+// NR2 = 2: two consecutive output rows (the second at +Wp in the input, +OW in y), so every
+// broadcast weight feeds 2·NV FMAs.
 template <int MR, int NV, int NR2 = 1>
 void ukr(int64_t C, int64_t R, int64_t S, const float* xp, int64_t plane, int64_t Wp,
          const float* wp, float* y, int64_t ystride, int64_t mr, const __mmask16* mask,

@@ -715,6 +715,10 @@ void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S
 // ---------------------------------------------------------------------------------------
 // Layer norm
 
+// Inputs or outputs of this many bytes or more are far larger than the caches: the layer- and
+// group-norm sweeps below then prefetch ahead or stream their output (each place says why).
+constexpr int64_t kNormLargeBytes = int64_t(16) << 20;
+
 // Whether the layer-norm input gradient (M rows of K) goes out with non-temporal stores: when
 // it is far larger than the caches (a fresh output then skips the read-for-ownership of its
 // lines, a quarter of the backward's traffic) and every row starts on a cache line. Measured,
@@ -723,9 +727,8 @@ void bn_train_backward_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S
 // the next layer's input, read back soon).
 template <class T>
 inline bool ln_stream(const T* y, int64_t M, int64_t K) {
-  constexpr int64_t kLnStreamBytes = int64_t(16) << 20;
   const int64_t row = K * static_cast<int64_t>(sizeof(T));
-  return M * row >= kLnStreamBytes && reinterpret_cast<uintptr_t>(y) % 64 == 0 && row % 64 == 0;
+  return M * row >= kNormLargeBytes && reinterpret_cast<uintptr_t>(y) % 64 == 0 && row % 64 == 0;
 }
 
 // How many rows ahead the layer-norm sweeps prefetch their inputs (0: not at all). A row is
@@ -739,9 +742,9 @@ inline bool ln_stream(const T* y, int64_t M, int64_t K) {
 // 1.31 -> 0.97, 8192×1024 1.05-1.12×.
 template <class T>
 inline int64_t ln_prefetch_rows(int64_t M, int64_t K) {
-  constexpr int64_t kLnPrefetchFrom = int64_t(16) << 20, kLnPrefetchBytes = 8 << 10;
+  constexpr int64_t kLnPrefetchBytes = 8 << 10;
   const int64_t row = K * static_cast<int64_t>(sizeof(T));
-  if (M * row < kLnPrefetchFrom) return 0;
+  if (M * row < kNormLargeBytes) return 0;
   return (kLnPrefetchBytes + row - 1) / row;
 }
 
@@ -939,7 +942,7 @@ void gn_forward_k(const T* x, int64_t N, int64_t C, int64_t S, int64_t G, const 
   // group's planes are requested toward L2, so its first sweep does not wait on DRAM. Measured,
   // 64×256×28² (G = 32, 51 MB), ms 1 thread / 2 threads: 3.72 -> 2.98 / 2.23 -> 1.97. (The
   // backward, two streams, measured 0.98-1.06× with the same prefetch: not done there.)
-  const bool pf = N * C * S * static_cast<int64_t>(sizeof(T)) >= (int64_t(16) << 20);
+  const bool pf = N * C * S * static_cast<int64_t>(sizeof(T)) >= kNormLargeBytes;
   fastdl::parallel_for(N * G, grain_for(span), [&](int64_t q0, int64_t q1) {
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n = q / G, grp = q % G;
