@@ -237,6 +237,33 @@ def test_depthwise_nhwc_kernels_match_nchw(shape, dt):
                 assert_close(got, g0[i], msg=f"{isa} {name}: ", **tol)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_nhwc_forward_streamed_output(stride, dt):
+    """An NHWC output of 16 MB or more (written with non-temporal stores) against the NCHW
+    kernel, with and without a fused clamp, on every vector ISA."""
+    N, Ch, H = (2, 32, 260) if stride == 1 else (2, 32, 520)
+    if dt == np.float64:
+        N = 1
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((N, Ch, H, H)).astype(dt)
+    w = rng.standard_normal((Ch, 1, 3, 3)).astype(dt)
+    b = rng.standard_normal(Ch).astype(dt)
+    geo = (stride, stride, 1, 1, 1, 1, 1, 1)
+    C = fastdl._C
+    xl = _nhwc(x)
+    for isa in isa_paths():
+        if isa == "generic":
+            continue
+        with use_isa(isa):
+            y0 = _nhwc(C.conv2d_forward(x, w, b, *geo, Ch))
+            assert y0.nbytes >= 16 << 20
+            y1 = C.conv2d_depthwise_nhwc_forward(xl, w, b, *geo)
+            assert_close(y1, y0, msg=f"{isa} forward: ", **_tol(dt))
+            y2 = C.conv2d_depthwise_nhwc_forward(xl, w, b, *geo, act_lo=0.0, act_hi=6.0)
+            assert_close(y2, np.clip(y0, 0.0, 6.0), msg=f"{isa} clamped forward: ", **_tol(dt))
+
+
 @pytest.mark.parametrize("stride,width", [(1, 6), (2, 6), (1, 50), (2, 99)])
 def test_depthwise_channels_last_gradcheck(stride, width):
     rng = np.random.default_rng(8)
