@@ -170,7 +170,12 @@ CL_SHAPES = SHAPES + [
     (2, 9, 7, 52, 5, 1, 2, 2, 1),     # in-place forward, 5×5 dilation 2 (48 outputs a row)
     (1, 48, 4, 61, 3, 2, 0, 1, 1),    # in-place forward, stride 2, no padding, odd width
     (2, 19, 8, 29, 3, 2, 1, 1, 1),    # in-place forward, stride 2, 15 outputs a row: border
-]                                     # columns inside the 4-pixel groups, a 3-channel tail
+                                      # columns inside the 4-pixel groups, a 3-channel tail
+    (1, 24, 5, 59, 3, 1, 1, 1, 1),    # in-place forward, stride 1 (8-pixel groups): the row's
+                                      # last 3 outputs an interior pair and a border single
+    (2, 20, 6, 53, 3, 1, 1, 1, 1),    # ... last 5: two interior pairs, a border single
+    (1, 16, 4, 51, 3, 1, 0, 1, 1),    # ... no padding: every output interior, a single last
+]
 
 
 def _nhwc(a):

@@ -544,7 +544,14 @@ inline void taps3(const T* const* rowp, const int64_t* rr, int64_t nr, int64_t i
   for (int64_t k = 0; k < nr; ++k) {
     const T* q = rowp[k] + iw0 * C;
     V c[NCOL];
-    for (int j = 0; j < NCOL; ++j) c[j] = Full ? V::load(q + j * C) : V::load(q + j * C, nc);
+    // one pointer stepped by C: the empty asm keeps the compiler from hoisting the NCOL
+    // offsets j·C out of the caller's loops into registers of their own, which it then spills
+    // (8-pixel groups at stride 1 with them: 32 112² at batch 16 1.10× the 4-pixel groups;
+    // with the stepped pointer 1.41×)
+    for (int j = 0; j < NCOL; ++j, q += C) {
+      c[j] = Full ? V::load(q) : V::load(q, nc);
+      asm("" : "+r"(q));
+    }
     const V* wr = wv + rr[k] * 3;
     const V w0 = wr[0], w1 = wr[1], w2 = wr[2];
     for (int u = 0; u < U; ++u) {
@@ -568,7 +575,7 @@ inline void nhwc_pixels(const Conv2dParams& p, const T* const* rowp, const int64
   V a[U];
   for (int u = 0; u < U; ++u) a[u] = wv[RS];
   const int64_t iw0 = ow * p.sw - p.pl;
-  if constexpr (Interior && U > 1) {
+  if constexpr (Interior) {
     // 3 taps per row, dilation 1, stride 1 or 2: each input column loaded once for the U
     // pixels that read it (U + 2 or 2U + 1 loads per kernel row instead of 3U)
     if (S == 3 && p.dw == 1 && (p.sw == 1 || p.sw == 2)) {
@@ -592,34 +599,58 @@ inline void nhwc_pixels(const Conv2dParams& p, const T* const* rowp, const int64
   store_pixels<V, T, Full, U>(a, act, nc, C, yo, nt);
 }
 
+// U output pixels from column ow, every channel block in order (lanes: nhwc_pixels; the
+// last, partial block never streamed). rowp: the valid kernel rows' input rows, rr their
+// kernel row indices; wall: per block the RS weight vectors and the bias vector.
+template <class V, class T, bool Interior, int U>
+inline void nhwc_blocks(const Conv2dParams& p, const T* const* rowp, const int64_t* rr,
+                        int64_t nr, const V* wall, const V* act, T* yr, int64_t ow, bool nt) {
+  constexpr int L = V::N;
+  const int64_t C = p.C, RS = p.R * p.S, nfull = C / L, nc = C - nfull * L;
+  const T* rp[64];
+  for (int64_t cb = 0; cb <= nfull; ++cb) {
+    if (cb == nfull && nc == 0) break;
+    for (int64_t k = 0; k < nr; ++k) rp[k] = rowp[k] + cb * L;
+    if (cb < nfull)
+      nhwc_pixels<V, T, true, Interior, U>(p, rp, rr, nr, ow, wall + cb * (RS + 1), L, act,
+                                           yr + ow * C + cb * L, nt);
+    else
+      nhwc_pixels<V, T, false, Interior, U>(p, rp, rr, nr, ow, wall + cb * (RS + 1), nc, act,
+                                            yr + ow * C + cb * L, false);
+  }
+}
+
+// The last pixels [ow, OW) of an output row of 8-pixel groups (nhwc_row): interior pairs and
+// singles (each tap unconditional, each input column loaded once), border pixels one at a time
+// with each tap tested. Not inlined into nhwc_row: with these cases compiled into it, its
+// group loop ran up to 1.7× slower on the large maps at batch 16 (register allocation).
+template <class V, class T>
+__attribute__((noinline)) void nhwc_tail(const Conv2dParams& p, const T* const* rowp,
+                                         const int64_t* rr, int64_t nr, const V* wall,
+                                         int64_t olo, int64_t ohi, const V* act, T* yr,
+                                         int64_t ow, bool nt) {
+  while (ow < p.OW) {
+    if (ow >= olo && ow + 2 <= ohi) {
+      nhwc_blocks<V, T, true, 2>(p, rowp, rr, nr, wall, act, yr, ow, nt);
+      ow += 2;
+    } else {
+      if (ow >= olo && ow < ohi)
+        nhwc_blocks<V, T, true, 1>(p, rowp, rr, nr, wall, act, yr, ow, nt);
+      else
+        nhwc_blocks<V, T, false, 1>(p, rowp, rr, nr, wall, act, yr, ow, nt);
+      ++ow;
+    }
+  }
+}
+
 // One output row: kU pixels at a time (interior groups: every tap inside [olo, ohi)'s
 // columns), each group's channel blocks in order, so the row's input and output are walked
-// sequentially; the last OW mod kU pixels one at a time.
-template <class V, class T>
+// sequentially; the last OW mod kU pixels through nhwc_tail (kU = 8) or one at a time.
+template <class V, class T, int kU>
 void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, int64_t nr,
               const V* wall, int64_t olo, int64_t ohi, const V* act, T* yr,
               const T* const* pf, int64_t npf, bool nt) {
-  constexpr int L = V::N, kU = 4;
-  const int64_t C = p.C, RS = p.R * p.S, nfull = C / L, nc = C - nfull * L;
-  const T* rp[64];
-  auto blocks = [&](auto interior, auto u, int64_t ow) {
-    constexpr bool I = decltype(interior)::value;
-    constexpr int UU = decltype(u)::value;
-    for (int64_t cb = 0; cb <= nfull; ++cb) {
-      if (cb == nfull && nc == 0) break;
-      for (int64_t k = 0; k < nr; ++k) rp[k] = rowp[k] + cb * L;
-      if (cb < nfull)
-        nhwc_pixels<V, T, true, I, UU>(p, rp, rr, nr, ow, wall + cb * (RS + 1), L, act,
-                                       yr + ow * C + cb * L, nt);
-      else
-        nhwc_pixels<V, T, false, I, UU>(p, rp, rr, nr, ow, wall + cb * (RS + 1), nc, act,
-                                        yr + ow * C + cb * L, false);
-    }
-  };
-  using F = std::false_type;
-  using Tr = std::true_type;
-  using One = std::integral_constant<int, 1>;
-  using Four = std::integral_constant<int, kU>;
+  const int64_t C = p.C;
   const int64_t gbytes = kU * p.sw * C * static_cast<int64_t>(sizeof(T));
   int64_t ow = 0;
   for (; ow + kU <= p.OW; ow += kU) {
@@ -629,11 +660,15 @@ void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, in
       for (int64_t o = 0; o < gbytes; o += 64) __builtin_prefetch(q + o);
     }
     if (ow >= olo && ow + kU <= ohi)
-      blocks(Tr(), Four(), ow);
+      nhwc_blocks<V, T, true, kU>(p, rowp, rr, nr, wall, act, yr, ow, nt);
     else  // a group with border columns: each tap tested, still kU independent sums
-      blocks(F(), Four(), ow);
+      nhwc_blocks<V, T, false, kU>(p, rowp, rr, nr, wall, act, yr, ow, nt);
   }
-  for (; ow < p.OW; ++ow) blocks(F(), One(), ow);
+  if constexpr (kU == 8) {
+    if (ow < p.OW) nhwc_tail(p, rowp, rr, nr, wall, olo, ohi, act, yr, ow, nt);
+  } else {
+    for (; ow < p.OW; ++ow) nhwc_blocks<V, T, false, 1>(p, rowp, rr, nr, wall, act, yr, ow, nt);
+  }
 }
 
 // The channels-last forward reads the input in place (nhwc_forward) for rows of at least
@@ -683,32 +718,43 @@ bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
   // channels-last train step and batch-1 inference: unchanged (1.00).
   const bool nt = C % L == 0 && (reinterpret_cast<uintptr_t>(y) & 63) == 0 &&
                   p.N * p.OH * p.OW * C * static_cast<int64_t>(sizeof(T)) >= kNhwcStreamBytes;
-  parallel_for(p.N * p.OH, grain_for(p.OW * C * RS), [&](int64_t i0, int64_t i1) {
-    constexpr int64_t kMaxR = 64;  // p.R at most
-    const T* rowp[kMaxR];
-    int64_t rr[kMaxR];
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / p.OH, oh = i % p.OH;
-      T* yr = y + i * p.OW * C;
-      int64_t nr = 0;  // the kernel rows inside the input: their index and input row
-      for (int64_t r = 0; r < p.R; ++r) {
-        const int64_t ih = oh * p.sh - p.pt + r * p.dh;
-        if (ih < 0 || ih >= p.H) continue;
-        rowp[nr] = x + (n * p.H + ih) * p.W * C;
-        rr[nr++] = r;
-      }
-      // the input rows the next output row of this image reads and this one does not
-      const T* pf[2];
-      int64_t npf = 0;
-      if (oh + 1 < p.OH)
-        for (int64_t j = 0; j < imin(2, imin(p.sh, p.R)); ++j) {
-          const int64_t ih = (oh + 1) * p.sh - p.pt + (p.R - 1) * p.dh - j;
-          if (ih >= 0 && ih < p.H) pf[npf++] = x + (n * p.H + ih) * p.W * C;
+  // Groups of 8 pixels at stride 1, of 4 when strided (a stride-2 group of 8 reads 17 input
+  // columns per kernel row: 0.74-0.77× on the large maps at batch 16); one instantiation of
+  // nhwc_row per parallel loop. Batch 16, 1 thread, ms groups of 4 / 8: 32 112² 2.06 / 1.46,
+  // 144 56² 2.55 / 1.98; batch 1, µs: 129 / 91, 153 / 123.
+  auto rows = [&](auto group) {
+    constexpr int kU = decltype(group)::value;
+    parallel_for(p.N * p.OH, grain_for(p.OW * C * RS), [&](int64_t i0, int64_t i1) {
+      constexpr int64_t kMaxR = 64;  // p.R at most
+      const T* rowp[kMaxR];
+      int64_t rr[kMaxR];
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t n = i / p.OH, oh = i % p.OH;
+        T* yr = y + i * p.OW * C;
+        int64_t nr = 0;  // the kernel rows inside the input: their index and input row
+        for (int64_t r = 0; r < p.R; ++r) {
+          const int64_t ih = oh * p.sh - p.pt + r * p.dh;
+          if (ih < 0 || ih >= p.H) continue;
+          rowp[nr] = x + (n * p.H + ih) * p.W * C;
+          rr[nr++] = r;
         }
-      nhwc_row(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf, nt);
-    }
-    if (nt) simd::stream_fence();
-  });
+        // the input rows the next output row of this image reads and this one does not
+        const T* pf[2];
+        int64_t npf = 0;
+        if (oh + 1 < p.OH)
+          for (int64_t j = 0; j < imin(2, imin(p.sh, p.R)); ++j) {
+            const int64_t ih = (oh + 1) * p.sh - p.pt + (p.R - 1) * p.dh - j;
+            if (ih >= 0 && ih < p.H) pf[npf++] = x + (n * p.H + ih) * p.W * C;
+          }
+        nhwc_row<V, T, kU>(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf, nt);
+      }
+      if (nt) simd::stream_fence();
+    });
+  };
+  if (p.sw == 1)
+    rows(std::integral_constant<int, 8>());
+  else
+    rows(std::integral_constant<int, 4>());
   return true;
 }
 
