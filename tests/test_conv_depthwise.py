@@ -175,6 +175,7 @@ CL_SHAPES = SHAPES + [
                                       # last 3 outputs an interior pair and a border single
     (2, 20, 6, 53, 3, 1, 1, 1, 1),    # ... last 5: two interior pairs, a border single
     (1, 16, 4, 51, 3, 1, 0, 1, 1),    # ... no padding: every output interior, a single last
+    (2, 17, 4, 62, 3, 1, 1, 1, 1),    # ... last 5: an interior group of 4, a border single
 ]
 
 

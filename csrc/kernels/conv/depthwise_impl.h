@@ -620,8 +620,8 @@ inline void nhwc_blocks(const Conv2dParams& p, const T* const* rowp, const int64
   }
 }
 
-// The last pixels [ow, OW) of an output row of 8-pixel groups (nhwc_row): interior pairs and
-// singles (each tap unconditional, each input column loaded once), border pixels one at a time
+// The last pixels [ow, OW) of an output row of 8-pixel groups (nhwc_row): an interior group
+// of 4, interior pairs and singles (each tap unconditional, each input column loaded once), border pixels one at a time
 // with each tap tested. Not inlined into nhwc_row: with these cases compiled into it, its
 // group loop ran up to 1.7× slower on the large maps at batch 16 (register allocation).
 template <class V, class T>
@@ -629,6 +629,10 @@ __attribute__((noinline)) void nhwc_tail(const Conv2dParams& p, const T* const* 
                                          const int64_t* rr, int64_t nr, const V* wall,
                                          int64_t olo, int64_t ohi, const V* act, T* yr,
                                          int64_t ow, bool nt) {
+  if (ow >= olo && ow + 4 <= ohi) {
+    nhwc_blocks<V, T, true, 4>(p, rowp, rr, nr, wall, act, yr, ow, nt);
+    ow += 4;
+  }
   while (ow < p.OW) {
     if (ow >= olo && ow + 2 <= ohi) {
       nhwc_blocks<V, T, true, 2>(p, rowp, rr, nr, wall, act, yr, ow, nt);
