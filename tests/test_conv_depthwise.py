@@ -176,7 +176,8 @@ CL_SHAPES = SHAPES + [
     (2, 20, 6, 53, 3, 1, 1, 1, 1),    # ... last 5: two interior pairs, a border single
     (1, 16, 4, 51, 3, 1, 0, 1, 1),    # ... no padding: every output interior, a single last
     (2, 17, 4, 62, 3, 1, 1, 1, 1),    # ... last 5: an interior group of 4, a border single
-]
+    (1, 32, 6, 28, 3, 2, 1, 1, 1),    # in-place forward, stride 2, 14 outputs a row: a border
+]                                     # single, 4-pixel groups from column 1, an interior single
 
 
 def _nhwc(a):

@@ -653,14 +653,14 @@ __attribute__((noinline)) void nhwc_tail(const Conv2dParams& p, const T* const* 
 // border pixels go first, one at a time, so the groups start at olo and all but the last are
 // interior, and the last pixels go through nhwc_tail (batch 16, 1 thread, against groups
 // from column 0: 32 112² 1.10×, 144 56² 1.09×).
-template <class V, class T, int kU>
+template <class V, class T, int kU, bool kSplit = kU == 8>
 void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, int64_t nr,
               const V* wall, int64_t olo, int64_t ohi, const V* act, T* yr,
               const T* const* pf, int64_t npf, bool nt) {
   const int64_t C = p.C;
   const int64_t gbytes = kU * p.sw * C * static_cast<int64_t>(sizeof(T));
   int64_t ow = 0;
-  if constexpr (kU == 8) {  // the left border pixels one at a time, the groups from olo on
+  if constexpr (kSplit) {  // the left border pixels one at a time, the groups from olo on
     for (; ow < imin(olo, p.OW); ++ow)
       nhwc_blocks<V, T, false, 1>(p, rowp, rr, nr, wall, act, yr, ow, nt);
   }
@@ -675,11 +675,25 @@ void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, in
     else  // a group with border columns: each tap tested, still kU independent sums
       nhwc_blocks<V, T, false, kU>(p, rowp, rr, nr, wall, act, yr, ow, nt);
   }
-  if constexpr (kU == 8) {
+  if constexpr (kSplit) {
     if (ow < p.OW) nhwc_tail(p, rowp, rr, nr, wall, olo, ohi, act, yr, ow, nt);
   } else {
     for (; ow < p.OW; ++ow) nhwc_blocks<V, T, false, 1>(p, rowp, rr, nr, wall, act, yr, ow, nt);
   }
+}
+
+// Strided rows of fewer than kNhwcSplitMaxOW outputs (MobileNetV2's 192 28² s2: 14): 4-pixel
+// groups from the first interior column, the borders one at a time, the rest through
+// nhwc_tail: 192 28² s2 1.13-1.16× the groups from column 0 (whose last group and two
+// singles test every tap). Its own function, not inlined: compiled into the same parallel
+// loop as the other rows, it slowed the large strided maps by 4-7 % (register allocation).
+constexpr int64_t kNhwcSplitMaxOW = 16;
+template <class V, class T>
+__attribute__((noinline)) void nhwc_row_split4(const Conv2dParams& p, const T* const* rowp,
+                                               const int64_t* rr, int64_t nr, const V* wall,
+                                               int64_t olo, int64_t ohi, const V* act, T* yr,
+                                               const T* const* pf, int64_t npf, bool nt) {
+  nhwc_row<V, T, 4, true>(p, rowp, rr, nr, wall, olo, ohi, act, yr, pf, npf, nt);
 }
 
 // The channels-last forward reads the input in place (nhwc_forward) for rows of at least
@@ -757,7 +771,10 @@ bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
             const int64_t ih = (oh + 1) * p.sh - p.pt + (p.R - 1) * p.dh - j;
             if (ih >= 0 && ih < p.H) pf[npf++] = x + (n * p.H + ih) * p.W * C;
           }
-        nhwc_row<V, T, kU>(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf, nt);
+        if (kU == 4 && p.OW < kNhwcSplitMaxOW)
+          nhwc_row_split4(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf, nt);
+        else
+          nhwc_row<V, T, kU>(p, rowp, rr, nr, wall, olo, ohi, actp, yr, pf, npf, nt);
       }
       if (nt) simd::stream_fence();
     });
