@@ -620,10 +620,11 @@ inline void nhwc_blocks(const Conv2dParams& p, const T* const* rowp, const int64
   }
 }
 
-// The last pixels [ow, OW) of an output row of 8-pixel groups (nhwc_row): an interior group
-// of 4, interior pairs and singles (each tap unconditional, each input column loaded once), border pixels one at a time
-// with each tap tested. Not inlined into nhwc_row: with these cases compiled into it, its
-// group loop ran up to 1.7× slower on the large maps at batch 16 (register allocation).
+// The last pixels [ow, OW) of an output row of nhwc_row's groups from olo on: an interior
+// group of 4, interior pairs and singles (each tap unconditional, each input column loaded
+// once), border pixels one at a time with each tap tested. Not inlined into nhwc_row: with
+// these cases compiled into it, its group loop ran up to 1.7× slower on the large maps at
+// batch 16 (register allocation).
 template <class V, class T>
 __attribute__((noinline)) void nhwc_tail(const Conv2dParams& p, const T* const* rowp,
                                          const int64_t* rr, int64_t nr, const V* wall,
