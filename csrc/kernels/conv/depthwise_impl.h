@@ -683,11 +683,12 @@ void nhwc_row(const Conv2dParams& p, const T* const* rowp, const int64_t* rr, in
   }
 }
 
-// Strided rows of fewer than kNhwcSplitMaxOW outputs (MobileNetV2's 192 28² s2: 14): 4-pixel
-// groups from the first interior column, the borders one at a time, the rest through
-// nhwc_tail: 192 28² s2 1.13-1.16× the groups from column 0 (whose last group and two
-// singles test every tap). Its own function, not inlined: compiled into the same parallel
-// loop as the other rows, it slowed the large strided maps by 4-7 % (register allocation).
+// Strided rows of fewer than kNhwcSplitMaxOW outputs (MobileNetV2's 192 28² s2: 14 outputs,
+// 576 14² s2: 7): 4-pixel groups from the first interior column, the borders one at a time,
+// the rest through nhwc_tail: 192 28² s2 1.13-1.16× the groups from column 0 (whose last
+// group and two singles test every tap). Its own function, not inlined: compiled into the
+// same parallel loop as the other rows, it slowed the large strided maps by 4-7 % (register
+// allocation).
 constexpr int64_t kNhwcSplitMaxOW = 16;
 template <class V, class T>
 __attribute__((noinline)) void nhwc_row_split4(const Conv2dParams& p, const T* const* rowp,
@@ -703,9 +704,13 @@ __attribute__((noinline)) void nhwc_row_split4(const Conv2dParams& p, const T* c
 // blocked scheme's padded scratch, whose uniform taps win when the rows are short.
 // bench/bench_depthwise.py's layers, batch 16, 1 thread, ms blocked / in place: 32 112²
 // 2.69 / 2.32, 96 112² s2 5.5 / 3.6–4.7, 144 56² 3.23 / 2.5–2.9, 144 56² s2 1.92 / 1.20,
-// 192 28² s2 0.37 / 0.30; but 192 28² 0.67 / 0.83, 384 14² 0.28 / 0.47, 960 7² 0.21 / 0.36,
-// 576 14² s2 (7 outputs a row) 0.18 / 0.23.
-constexpr int64_t kNhwcDirectMinOW = 48, kNhwcDirectMinOWStrided = 14;
+// 192 28² s2 0.37 / 0.30; but 192 28² 0.67 / 0.83, 384 14² 0.28 / 0.47, 960 7² 0.21 / 0.36.
+// Re-measured with the 8-pixel groups (stride 1) and the split rows (strided, under
+// kNhwcSplitMaxOW outputs), A/B in one process, µs blocked / in place: 576 14² s2 (7
+// outputs a row) 256–292 / 206–209 at batch 16, 17–19 / 14–15 at batch 1; the stride-1
+// rows of 7–28 outputs still favour the blocked scheme (in place: 192 28² 1.00×, 384 14²
+// 0.78–0.91×, 960 7² 0.59–0.79×).
+constexpr int64_t kNhwcDirectMinOW = 48, kNhwcDirectMinOWStrided = 7;
 constexpr int64_t kNhwcStreamBytes = int64_t(16) << 20;
 inline bool nhwc_direct_preferred(const Conv2dParams& p) {
   return p.OW >= (p.sw > 1 ? kNhwcDirectMinOWStrided : kNhwcDirectMinOW);
