@@ -521,9 +521,9 @@ void run_grid(bool parallel, const Kernel<T>& K, int64_t m, int64_t n, int64_t k
   // multiples. Packing an element (a load from wherever the operand is, a store to the
   // thread's buffer) costs about as much as 16 multiply-adds of the micro-kernel: with it
   // counted at 1, a ResNet-50 1×1 weight gradient at batch 8 (dW 2048×512 += dY·Xᵀ, 392
-  // pixels deep) split dW's columns and had both threads pack all of dY, the larger operand
-  // (now its rows, both packing X; the grid now duplicates the smaller operand's packing).
-  // Measured, 2 threads, the weight 1 -> 5: 512→2048 7² weight gradient 384 -> 472 GFLOP/s,
+  // pixels deep) split dW's columns and had both threads pack all of dY, the larger operand;
+  // at 16 it splits dW's rows and both pack X (the grid duplicates the smaller operand's
+  // packing). Measured, 2 threads, the weight 1 -> 5: 512→2048 7² weight gradient 384 -> 472 GFLOP/s,
   // 128→512 28² 441 -> 500, the 1024→256 14² forward 471 -> 492; 20, 50 and 200 alike. (The
   // grid of weight 1 ran these shapes at either rate from run to run; this one at the higher
   // every time.)
