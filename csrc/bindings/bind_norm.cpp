@@ -111,16 +111,18 @@ int act_code(const std::string& a, double lo, double hi, const char* fn) {
 
 template <class T>
 py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& b, double eps,
-                     int act, double lo, double hi) {
+                     int act, double lo, double hi, bool output) {
   int64_t N, C, Sp;
   ncs(x, "batch_norm", N, C, Sp);
-  py::array y = pool_array(shape_of(x), x.dtype());
+  py::array ya = output ? pool_array(shape_of(x), x.dtype()) : py::array();
+  T* yp = output ? ptr<T>(ya) : nullptr;
+  py::object y = output ? py::object(ya) : py::none();
   py::array mean = pool_array({C}, x.dtype()), var = pool_array({C}, x.dtype());
   py::array invstd = pool_array({C}, x.dtype()), ss = pool_array({2, C}, x.dtype());
   std::vector<T> wv = vec_or<T>(w, C, T(1)), bv = vec_or<T>(b, C, T(0));
   {
     py::gil_scoped_release nogil;
-    norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, ptr<T>(y),
+    norm::bn_train_forward<T>(cptr<T>(x), N, C, Sp, wv.data(), bv.data(), eps, yp,
                               ptr<T>(mean), ptr<T>(var), ptr<T>(invstd), ptr<T>(ss), act,
                               static_cast<T>(lo), static_cast<T>(hi));
   }
@@ -128,7 +130,7 @@ py::tuple bn_train_t(const py::array& x, const py::object& w, const py::object& 
 }
 
 py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b, double eps,
-                   const std::string& activation, double lo, double hi) {
+                   const std::string& activation, double lo, double hi, bool output) {
   const char* fn = "batch_norm";
   const int act = act_code(activation, lo, hi, fn);
   require_float(x, fn, "input");
@@ -138,8 +140,58 @@ py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b,
     throw py::value_error(S(fn) + "expected more than 1 value per channel when training, got "
                           "input of shape " + shape_str(x));
   check_affine_eps(w, b, x, C, eps, fn);
-  return is_f32(x) ? bn_train_t<float>(x, w, b, eps, act, lo, hi)
-                   : bn_train_t<double>(x, w, b, eps, act, lo, hi);
+  return is_f32(x) ? bn_train_t<float>(x, w, b, eps, act, lo, hi, output)
+                   : bn_train_t<double>(x, w, b, eps, act, lo, hi, output);
+}
+
+template <class T>
+py::array bn_apply_t(const py::array& x, const py::array& ss, const py::object& r, int act,
+                     double lo, double hi) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm_apply", N, C, Sp);
+  py::array y = pool_array(shape_of(x), x.dtype());
+  const T* rp = r.is_none() ? nullptr : cptr<T>(r.cast<py::array>());
+  {
+    py::gil_scoped_release nogil;
+    const T* sc = cptr<T>(ss);
+    if (rp)
+      norm::bn_affine_res<T>(cptr<T>(x), N, C, Sp, sc, sc + C, rp, ptr<T>(y), act,
+                             static_cast<T>(lo), static_cast<T>(hi));
+    else
+      norm::bn_affine<T>(cptr<T>(x), N, C, Sp, sc, sc + C, ptr<T>(y), act, static_cast<T>(lo),
+                         static_cast<T>(hi));
+  }
+  return y;
+}
+
+// y = act(x·scale + shift [+ residual]) with batch_norm_train's scale_shift: the output of a
+// training batch norm computed after its statistics (fastdl/_deferred.py).
+py::array bn_apply(const py::array& x, const py::array& ss, const py::object& residual,
+                   const std::string& activation, double lo, double hi) {
+  const char* fn = "batch_norm_apply";
+  const int act = act_code(activation, lo, hi, fn);
+  require_float(x, fn, "input");
+  if (!(x.flags() & py::array::c_style))
+    throw py::value_error(S(fn) + "input must be C-contiguous, got shape " + shape_str(x));
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  require_float(ss, fn, "scale_shift");
+  require_same_dtype(x, ss, fn, "input", "scale_shift");
+  if (ss.ndim() != 2 || ss.shape(0) != 2 || ss.shape(1) != C || !(ss.flags() & py::array::c_style))
+    throw py::value_error(S(fn) + "scale_shift must be a C-contiguous array of shape (2, " +
+                          std::to_string(C) + "), got " + shape_str(ss));
+  if (!residual.is_none()) {
+    if (!py::isinstance<py::array>(residual))
+      throw py::type_error(S(fn) + "residual must be an array or None");
+    py::array r = residual.cast<py::array>();
+    require_float(r, fn, "residual");
+    require_same_dtype(x, r, fn, "input", "residual");
+    require_same_shape(x, r, fn, "input", "residual");
+    if (!(r.flags() & py::array::c_style))
+      throw py::value_error(S(fn) + "residual must be C-contiguous, got shape " + shape_str(r));
+  }
+  return is_f32(x) ? bn_apply_t<float>(x, ss, residual, act, lo, hi)
+                   : bn_apply_t<double>(x, ss, residual, act, lo, hi);
 }
 
 template <class T>
@@ -431,10 +483,17 @@ void bind_norm(py::module_& m) {
   using py::arg;
   m.def("batch_norm_train", &bn_train, arg("input"), arg("weight"), arg("bias"), arg("eps"),
         arg("activation") = "none", arg("min_val") = 0.0, arg("max_val") = 0.0,
+        arg("output") = true,
         "Batch norm with batch statistics: returns (y, mean, biased var, invstd, scale_shift); "
         "y is act(x·scale + shift) per channel, scale = weight·invstd, shift = bias − "
         "mean·scale (scale_shift: (2, C)), activation 'relu' or 'clamp' (to [min_val, "
-        "max_val]).");
+        "max_val]); output=False: y is None (the statistics alone, one pass over x).");
+  m.def("batch_norm_apply", &bn_apply, arg("input"), arg("scale_shift"),
+        arg("residual") = py::none(), arg("activation") = "none", arg("min_val") = 0.0,
+        arg("max_val") = 0.0,
+        "y = act(x·scale + shift + residual) per channel (residual optional, of x's shape), "
+        "scale_shift as batch_norm_train returns it: bitwise batch_norm_train's y, the eltwise "
+        "add of the residual and the eltwise activation run in turn.");
   m.def("batch_norm_eval", &bn_eval, arg("input"), arg("running_mean"), arg("running_var"),
         arg("weight"), arg("bias"), arg("eps"), arg("activation") = "none",
         arg("min_val") = 0.0, arg("max_val") = 0.0,

@@ -42,6 +42,7 @@ _anomaly = [False, True]   # [enabled, check_nan]
 _frames_open = [0]
 _hooks_used = False  # a tensor hook / retain_grad was registered at some point
 _inf_seen = False    # an inference tensor was made at some point (set by grad_mode)
+_Deferred = None     # fastdl._deferred.DeferredTensor, set by fastdl._deferred at import
 _leaf_hooks = {}     # id(leaf) -> _LeafHooks
 # Backward fusion of a node into its input's producer (``_Op._fuse_up``); the switch is
 # ``fastdl.nn.functional.normalization.set_norm_act_fusion``.
@@ -202,7 +203,7 @@ class _Op:
             t = _new_tensor(T, out) if out.__class__ is np.ndarray and not _inf_seen else \
                 out if isinstance(out, T) else T._make(out)
             if out.dtype in _FLOATS if out.__class__ is np.ndarray else \
-                    t._array.dtype in _FLOATS:
+                    _meta(t).dtype in _FLOATS:
                 t.requires_grad = True
                 t._node = ctx
                 t._out_idx = 0
@@ -217,6 +218,12 @@ class _Op:
         wrapped = tuple(o if isinstance(o, T) else T._make(o) for o in out)
         _link(ctx, wrapped, args, True)
         return wrapped
+
+
+def _meta(t):
+    """``t._array``, or for a deferred tensor (``fastdl._deferred``) its recipe, which answers
+    ``shape`` and ``dtype`` without computing the values."""
+    return t._array if t.__class__ is not _Deferred else t._recipe
 
 
 def _new_tensor(T, arr, requires_grad=False):
@@ -281,12 +288,12 @@ def _record_versions(ctx, saved, args, outs, raw):
         if s is None:
             continue
         for t in args:
-            if isinstance(t, T) and (s is t or (raw and s is t._array)):
+            if isinstance(t, T) and (s is t or (raw and s is _meta(t))):
                 vers.append((t._vc, t._vc[0], i))
                 break
         else:
             for t in outs:
-                if s is t or (raw and s is t._array):
+                if s is t or (raw and s is _meta(t)):
                     vers.append((t._vc, t._vc[0], i))
                     break
     ctx._versions = vers
@@ -827,10 +834,12 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                             continue
                         if create:
                             g = _fit_grad_t(g, p, node)
-                        elif g.shape != p._array.shape:
-                            g = _reduce_to(g, p._array.shape, type(node).__name__)
-                        if not create and g.dtype != p._array.dtype:  # a promoted op
-                            g = g.astype(p._array.dtype)
+                        else:
+                            pa = p._array if p.__class__ is not _Deferred else p._recipe
+                            if g.shape != pa.shape:
+                                g = _reduce_to(g, pa.shape, type(node).__name__)
+                            if g.dtype != pa.dtype:  # a promoted op
+                                g = g.astype(pa.dtype)
                         pn = p._node
                         if want is not None:
                             k = want.get(id(p))

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import _C
-from ..autograd.function import _Op
+from ..autograd.function import _Op, _meta
 from ._support import (Tensor, arr, as_tensor, float_dtype, inplace, operand, out_,
                        recording, result_type, wrap)
 from ..autograd import function as _fn
@@ -504,7 +504,7 @@ def relu(input):
     Example: ``fastdl.relu(fastdl.tensor([-1.0, 2.0]))`` gives ``[0., 2.]``."""
     from ..nn import functional as F
     x = as_tensor(input)
-    if arr(x).dtype.kind in "iu":
+    if _meta(x).dtype.kind in "iu":  # (_meta: a deferred tensor is not computed for this)
         return wrap(np.maximum(arr(x), 0))
     return F.relu(x)
 

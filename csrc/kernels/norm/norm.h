@@ -29,6 +29,12 @@ template <class T>
 void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
                T* y, int act = kActNone, T lo = T(0), T hi = T(0));
 
+// y[n, c, s] = act(x[n, c, s]·scale[c] + shift[c] + r[n, c, s]): a batch norm's output with a
+// residual added and an activation after the sum, bitwise the three passes it replaces.
+template <class T>
+void bn_affine_res(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
+                   const T* r, T* y, int act = kActNone, T lo = T(0), T hi = T(0));
+
 // Per-channel sums for the backward: sum_g[c] = Σ g, sum_gxc[c] = Σ g·(x − mean[c]).
 template <class T>
 void bn_backward_reduce(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
@@ -40,7 +46,7 @@ void bn_backward_apply(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                        const T* k2, const T* k3, T* gx);
 
 // Training forward in one call: batch statistics (mean, biased var), invstd = 1/√(var + eps),
-// y = act(x·scale + shift), scale = w·invstd, shift = b − mean·w·invstd (per channel; written
+// y = act(x·scale + shift) (not computed when y is nullptr: the statistics alone), scale = w·invstd, shift = b − mean·w·invstd (per channel; written
 // to ss[0..C) and ss[C..2C) when ss != nullptr, for bn_train_backward's activation mask).
 template <class T>
 void bn_train_forward(const T* x, int64_t N, int64_t C, int64_t S, const T* w, const T* b,
@@ -96,6 +102,8 @@ struct NormOpsT {
                            T*, T*, T*, T*, int, T, T);
   void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
                             const T*, T*, double*, double*, int, const T*, T, T);
+  void (*bn_affine_res)(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*, T*,
+                        int, T, T);
 };
 
 struct NormOps {

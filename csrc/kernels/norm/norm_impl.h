@@ -523,6 +523,73 @@ void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
   else bn_affine_a<kActNone>(x, N, C, S, scale, shift, y, lo, hi);
 }
 
+// y = act(x·scale[c] + shift[c] + r): a batch norm's output, a residual added to it and the
+// activation after the sum, in one pass. Each step is the unfused one's (bn_affine's mul_add,
+// then the eltwise add, then OutAct), so the result is bitwise that of the three passes.
+template <int A, class T>
+inline void vaffine_res(const T* x, int64_t n, T s, T t, const T* r, T* y,
+                        const OutAct<T, A>& act) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  const V vs = V(s), vt = V(t);
+  int64_t i = 0;
+  for (; i + W <= n; i += W)
+    act(simd::mul_add(V::load(x + i), vs, vt) + V::load(r + i)).store(y + i);
+  if (i < n)
+    act(simd::mul_add(V::load(x + i, n - i, T(0)), vs, vt) + V::load(r + i, n - i, T(0)))
+        .store(y + i, n - i);
+}
+
+// The same on rows of C values (S == 1: channels-last NHWC rows, BatchNorm1d), per column.
+template <int A, class T>
+inline void vaffine_res_rows(const T* x, int64_t nr, int64_t C, const T* s, const T* t,
+                             const T* r, T* y, const OutAct<T, A>& act) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  for (int64_t row = 0; row < nr; ++row) {
+    const T* xr = x + row * C;
+    const T* rr = r + row * C;
+    T* yr = y + row * C;
+    int64_t i = 0;
+    for (; i + W <= C; i += W)
+      act(simd::mul_add(V::load(xr + i), V::load(s + i), V::load(t + i)) + V::load(rr + i))
+          .store(yr + i);
+    if (i < C) {
+      const int64_t m = C - i;
+      act(simd::mul_add(V::load(xr + i, m, T(0)), V::load(s + i, m, T(0)),
+                        V::load(t + i, m, T(0))) + V::load(rr + i, m, T(0)))
+          .store(yr + i, m);
+    }
+  }
+}
+
+template <int A, class T>
+void bn_affine_res_a(const T* x, int64_t N, int64_t C, int64_t S, const T* scale,
+                     const T* shift, const T* r, T* y, T lo, T hi) {
+  const OutAct<T, A> act(lo, hi);
+  if (S == 1) {
+    fastdl::parallel_for(N, grain_for(C), [&](int64_t b, int64_t e) {
+      vaffine_res_rows(x + b * C, e - b, C, scale, shift, r + b * C, y + b * C, act);
+    });
+    return;
+  }
+  fastdl::parallel_for(N * C, grain_for(S), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int64_t c = p % C;
+      vaffine_res(x + p * S, S, scale[c], shift[c], r + p * S, y + p * S, act);
+    }
+  });
+}
+
+// y = act(x·scale[c] + shift[c] + r[...]), r of x's shape
+template <class T>
+void bn_affine_res_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale,
+                     const T* shift, const T* r, T* y, int act, T lo, T hi) {
+  if (act == kActRelu) bn_affine_res_a<kActRelu>(x, N, C, S, scale, shift, r, y, lo, hi);
+  else if (act == kActClamp) bn_affine_res_a<kActClamp>(x, N, C, S, scale, shift, r, y, lo, hi);
+  else bn_affine_res_a<kActNone>(x, N, C, S, scale, shift, r, y, lo, hi);
+}
+
 // sum_g[c] = Σ_k pg[k·C + c], sum_gxc[c] = Σ_k pgx[k·C + c] over nparts parts, in part order.
 inline void sum_parts(const double* pg, const double* pgx, int64_t nparts, int64_t C,
                       double* sum_g, double* sum_gxc) {
@@ -667,7 +734,7 @@ void bn_train_forward_k(const T* x, int64_t N, int64_t C, int64_t S, const T* w,
   T* scale = ss ? ss : buf.as<T>();
   T* shift = scale + C;
   for (int64_t c = 0; c < C; ++c) bn_coef_fwd(mean[c], var[c], w[c], b[c], eps, invstd[c], scale[c], shift[c]);
-  bn_affine_k(x, N, C, S, scale, shift, y, act, lo, hi);
+  if (y) bn_affine_k(x, N, C, S, scale, shift, y, act, lo, hi);
 }
 
 // gx = k1·g + k2·x + k3 with the batch-statistics coefficients of channel c
@@ -1015,7 +1082,7 @@ template <class T>
 constexpr NormOpsT<T> ops_t() {
   return {&bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
       &ln_forward_k<T>,  &ln_backward_k<T>,  &gn_forward_k<T>,         &gn_backward_k<T>,
-      &bn_train_forward_k<T>, &bn_train_backward_k<T>};
+      &bn_train_forward_k<T>, &bn_train_backward_k<T>, &bn_affine_res_k<T>};
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from ...autograd.function import _meta
 from ...tensor import Tensor, _nchw, as_tensor
 
 __all__ = []  # private: imported by name from the sibling modules
@@ -36,7 +37,7 @@ def _float(x, fn, name="input"):
     Example: ``_float(fastdl.ones(2), "relu")`` returns the tensor itself.
     """
     t = x if isinstance(x, Tensor) else as_tensor(x)
-    a = t._array
+    a = _meta(t)  # (shape and dtype: a deferred tensor is not computed for them)
     if a.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be float32 or float64, got {a.dtype} "
                         f"(shape {tuple(a.shape)})")

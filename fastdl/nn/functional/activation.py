@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ... import _C
+from ... import _C, _deferred
 from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...tensor import Tensor, _cl_only, _inplace, _nhwc, _to_cl, as_tensor, where
@@ -109,6 +109,14 @@ def _act(t, code, params, from_output, inplace=False):
     """Kernel ``code`` with ``params`` (floats) on the float Tensor ``t``; backward from the
     saved output when ``from_output``. The ``ACT_TABLE`` functions below call this."""
     if not inplace:
+        if t.__class__ is _deferred.DeferredTensor and from_output:
+            # a batch norm's deferred output (and residual): one pass computes this result
+            from .normalization import _act_kind
+            kind = _act_kind(code, params)
+            if kind is not None:
+                out = _deferred.fold_act(t, code, params, kind)
+                if out is not None:
+                    return out
         return _Act.apply(t, code, params, from_output)
     if _fn._state.grad and t.requires_grad:
         d = t._array

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ... import _C
+from ... import _C, _deferred
 from ...autograd import function as _fn
 from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
@@ -98,7 +98,8 @@ def _fuse_act_backward(node, g):
     if kind is None or g.__class__ is not np.ndarray:
         return None
     (out,) = node.saved_tensors
-    if out.shape != p._array.shape or out.dtype != p._array.dtype:
+    pa = _fn._meta(p)  # (a deferred batch-norm output stays uncomputed)
+    if out.shape != pa.shape or out.dtype != pa.dtype:
         return None
     return _ActGrad(g, out, kind, node.code, node.params)
 
@@ -125,7 +126,7 @@ class _BatchNorm(_Op):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, stats,
-                act=None):
+                act=None, defer=None):
         # channels last: the kernels run on the NHWC storage as the (N·H·W, C) matrix (a
         # batch norm of an (N, C) input: the same per-channel statistics), no copy; the
         # output and the input gradient come back channels last
@@ -134,6 +135,15 @@ class _BatchNorm(_Op):
         x = _rows(x) if cl else np.ascontiguousarray(x)
         weight, bias = _c(weight), _c(bias)
         kind = ("none", 0.0, 0.0) if act is None else act[0]
+        if defer is not None:  # training, no activation: the statistics now, y when read
+            _, mean, var, invstd, ctx.ss = _C.batch_norm_train(x, weight, bias, eps, "none",
+                                                               0.0, 0.0, False)
+            stats["mean"], stats["var"] = mean, var
+            ctx.training = True
+            ctx.act = None
+            ctx.cl = shape if cl else None
+            ctx.save_for_backward(x, weight, mean, invstd)
+            return _deferred.defer_batch_norm(x, ctx.ss, ctx.cl, shape, defer)
         if training:
             y, mean, var, invstd, ctx.ss = _C.batch_norm_train(x, weight, bias, eps, *kind)
             stats["mean"], stats["var"] = mean, var
@@ -156,13 +166,13 @@ class _BatchNorm(_Op):
     def backward(ctx, g):
         shape = ctx.cl
         if shape is None or isinstance(g, Tensor):
-            return _BatchNorm._backward(ctx, g)
+            return _BatchNorm._backward(ctx, g) + (None,)
         # channels last: the gradients as (N·H·W, C) matrices like the saved x
         if g.__class__ is _ActGrad:
             g = _ActGrad(_rows(g.g), _rows(g.out), g.kind, g.code, g.params)
         else:
             g = _rows(g)
-        res = _BatchNorm._backward(ctx, g)
+        res = _BatchNorm._backward(ctx, g) + (None,)  # (none for `defer`)
         if res[0] is None:
             return res
         return (_from_rows(res[0], shape),) + res[1:]
@@ -264,9 +274,10 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
                                      None if b is None else _c(b._array), float(eps), kind,
                                      False)[0])
     stats = {}
+    defer = (x._vc, x._vc[0]) if training and act is None and _deferred.can_defer(x) else None
     y = _BatchNorm.apply(x, _t(weight), _t(bias), None if rm is None else rm._array,
                          None if rv is None else rv._array, bool(training), momentum, float(eps),
-                         stats, act)
+                         stats, act, defer)
     if training and (rm is not None or rv is not None):
         m = 0.0 if momentum is None else float(momentum)
         count = x._array.size // C if C else 0

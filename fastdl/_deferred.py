@@ -1,0 +1,239 @@
+"""Deferred batch-norm outputs: the output of a training batch norm is written by the first
+op that reads it, so that a residual add and a ReLU right after it run in the same pass.
+
+In a ResNet block, ``relu(bn(conv(x)) + identity)`` run eagerly streams the activation
+through memory three times after the batch norm's statistics: the normalisation writes y,
+the add reads y and writes the sum, the ReLU reads the sum and writes its output. Autograd
+needs none of these intermediates (batch norm's backward reads x and its statistics, the
+add's backward nothing, the ReLU's backward its output), so a training batch norm whose
+input requires grad returns a ``DeferredTensor``: a Tensor holding the recipe
+``act(x·scale + shift [+ residual])`` instead of an array. ``deferred + tensor`` folds the
+residual into the recipe, and ReLU / ReLU6 / Hardtanh on it run the whole recipe as one
+kernel pass (``_C.batch_norm_apply``) into their output; the graph recorded is the eager
+one (``BatchNormBackward``, ``AddBackward``, ``ReluBackward``), and every value is bitwise
+the eager one, because the kernel performs the eager ops' arithmetic in the same order.
+
+Anything else that reads the tensor's data (any other op, printing, ``.numpy()``, a hook)
+computes the recipe once, at that moment, into an array of the caching allocator; the
+tensor then is an ordinary ``Tensor``. Shape and dtype are answered without computing.
+The recipe reads its sources (the batch norm's input, the residual) when it runs: if
+either has been modified in place since (its version moved on), it raises RuntimeError
+rather than return values of the modified data, as autograd does for saved tensors.
+
+``fastdl.nn.functional.set_norm_act_fusion(forward=False)`` turns deferral off (with the
+``nn.Sequential`` fusion of batch norm and activation); results are the same either way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+from .autograd import function as _fn
+from .autograd.grad_mode import _state
+from ._dtype import FROM_NP as _FROM_NP
+from ._size import Size
+from .tensor import Tensor, _cl_only, _from_rows, _rows
+
+_SLOT = Tensor.__dict__["_array"]  # the storage slot itself (member descriptor)
+_get_slot = _SLOT.__get__
+_set_slot = _SLOT.__set__
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+class _Recipe:
+    """What a ``DeferredTensor`` will hold: ``act(x·ss[0] + ss[1] [+ r])`` per channel.
+
+    ``x`` and ``r`` are in the kernel's form (C-contiguous NCHW, or the (N·H·W, C) rows of a
+    channels-last tensor, ``cl`` then its logical shape); ``srcs`` lists (version counter,
+    version, name) of the tensors it reads."""
+
+    __slots__ = ("x", "ss", "r", "act", "cl", "shape", "dtype", "srcs")
+
+    def __init__(self, x, ss, r, act, cl, shape, srcs):
+        self.x, self.ss, self.r, self.act, self.cl = x, ss, r, act, cl
+        self.shape, self.dtype, self.srcs = shape, x.dtype, srcs
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def compute(self, act=None):
+        """The values as an array of the tensor's layout (``act`` overrides the recipe's)."""
+        for vc, v, name in self.srcs:
+            if vc[0] != v:
+                raise RuntimeError(
+                    f"the {name} of a batch norm's deferred output (shape {self.shape}) was "
+                    f"modified in place (version {v} -> {vc[0]}) before the output was read; "
+                    f"read the output first, or clone the {name} before modifying it")
+        kind, lo, hi = self.act if act is None else act
+        y = _C.batch_norm_apply(self.x, self.ss, self.r, kind, lo, hi)
+        return y if self.cl is None else _from_rows(y, self.cl)
+
+
+def _materialize(t):
+    rec = _get_slot(t)
+    arr = rec.compute()
+    _set_slot(t, arr)
+    t.__class__ = Tensor
+    return arr
+
+
+def _store(t, value):
+    _set_slot(t, value)
+    if value.__class__ is not _Recipe:
+        t.__class__ = Tensor
+
+
+class DeferredTensor(Tensor):
+    """A Tensor whose values are computed on first read (see the module docstring). It is a
+    Tensor in every respect; reading its data turns it into a plain one.
+
+    Example::
+
+        bn = fastdl.nn.BatchNorm2d(4)
+        x = fastdl.randn(2, 4, 3, 3, requires_grad=True)
+        y = fastdl.relu(bn(x) + x)     # one pass writes y
+    """
+
+    __slots__ = ()
+    _array = property(_materialize, _store)
+
+    @property
+    def _recipe(self):
+        return _get_slot(self)
+
+    # shape and dtype from the recipe, without computing
+    @property
+    def shape(self):
+        """The sizes of the dimensions, a ``fastdl.Size``."""
+        return Size(_get_slot(self).shape)
+
+    @property
+    def ndim(self):
+        return len(_get_slot(self).shape)
+
+    @property
+    def dtype(self):
+        """The element type, a ``fastdl.dtype``."""
+        return _FROM_NP[_get_slot(self).dtype]
+
+    def dim(self):
+        """The number of dimensions. Example: ``x.dim()``"""
+        return len(_get_slot(self).shape)
+
+    def size(self, dim=None):
+        """The shape (a ``fastdl.Size``), or the size of dimension ``dim``.
+        Example: ``x.size(-1)``"""
+        shape = _get_slot(self).shape
+        if dim is None:
+            return Size(shape)
+        from .ops._util import _norm_dim
+        return shape[_norm_dim(dim, len(shape), "size")]
+
+    def __add__(self, o):
+        r = _fold_add(self, o, False)
+        return r if r is not None else Tensor.__add__(self, o)
+
+    def __radd__(self, o):
+        r = _fold_add(self, o, True)
+        return r if r is not None else Tensor.__radd__(self, o)
+
+
+_fn._Deferred = DeferredTensor
+
+
+def _new(rec):
+    t = object.__new__(DeferredTensor)
+    _set_slot(t, rec)
+    t.requires_grad = False
+    t.grad = None
+    t._node = None
+    t._out_idx = 0
+    t._vc = [0]
+    return t
+
+
+def defer_batch_norm(x, ss, cl, shape, src):
+    """The deferred output ``x·ss[0] + ss[1]`` of a training batch norm (called from its
+    forward, which has computed the statistics alone): ``x`` the kernel's input array,
+    ``cl`` the logical shape when channels last, ``src`` (version counter, version) of the
+    input tensor."""
+    return _new(_Recipe(x, ss, None, ("none", 0.0, 0.0), cl, tuple(shape),
+                        ((src[0], src[1], "input"),)))
+
+
+def can_defer(x):
+    """True when a training batch norm of the Tensor ``x`` may defer its output: grad mode
+    on, x requires grad, float32/float64, no anomaly mode, checkpoint frame or inference
+    tensor in play, and the fusion switch on."""
+    from .nn.functional import normalization as _norm
+    return _norm._FUSE_FORWARD[0] and _state.grad and x.requires_grad and \
+        not _fn._slow_link and not _fn._inf_seen and x._array.dtype in (_F32, _F64)
+
+
+def _fold_add(d, o, reflected):
+    """``d + o`` (``o + d`` when reflected) as a deferred tensor with ``o`` as the recipe's
+    residual, recorded as the eager add; None when it cannot be folded (the caller then
+    computes d and adds as usual)."""
+    rec = _get_slot(d)
+    if rec.r is not None or rec.act[0] != "none" or not _state.grad or _fn._slow_link or \
+            _fn._inf_seen or not isinstance(o, Tensor):
+        return None
+    a = o._array  # (a deferred o is computed here)
+    if a.__class__ is not np.ndarray or a.dtype != rec.dtype or a.shape != rec.shape:
+        return None
+    if rec.cl is None:
+        if not a.flags.c_contiguous:
+            return None
+        rk = a
+    else:
+        if a.flags.c_contiguous or not _cl_only(a):
+            return None
+        rk = _rows(a)
+    from .ops.arith import _Add
+    ctx = _Add.__new__(_Add)
+    ctx._saved = ()
+    ctx._versions = None
+    go = o.requires_grad
+    if reflected:
+        ctx.needs_input_grad = (go, True)
+        ctx.parents = (o if go else None, d)
+    else:
+        ctx.needs_input_grad = (True, go)
+        ctx.parents = (d, o if go else None)
+    t = _new(_Recipe(rec.x, rec.ss, rk, rec.act, rec.cl, rec.shape,
+                     rec.srcs + ((o._vc, o._vc[0], "residual"),)))
+    t.requires_grad = True
+    t._node = ctx
+    t._out_idx = 0
+    ctx._nout = 1
+    return t
+
+
+def fold_act(t, code, params, kind):
+    """``act(t)`` of a deferred ``t`` (ReLU / ReLU6 / Hardtanh, ``kind`` the batch-norm
+    kernel's form of it) computed in one pass and recorded as the eager activation (its
+    backward from the saved output); None when it cannot be (the caller runs the plain
+    activation on the computed t)."""
+    rec = _get_slot(t)
+    if rec.act[0] != "none" or not _state.grad or _fn._slow_link or _fn._inf_seen:
+        return None
+    from .nn.functional.activation import _Act
+    y = rec.compute(kind)
+    ctx = _Act.__new__(_Act)
+    ctx._saved = ()
+    ctx._versions = None
+    ctx.code = code
+    ctx.params = params
+    ctx.from_output = True
+    ctx.needs_input_grad = (True, False, False, False)
+    ctx.parents = (t, None, None, None)
+    ctx.save_for_backward(y)
+    out = _fn._new_tensor(Tensor, y)
+    out.requires_grad = True
+    out._node = ctx
+    out._out_idx = 0
+    ctx._nout = 1
+    ctx._versions = [(out._vc, 0, 0)]
+    return out
+
