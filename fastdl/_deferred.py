@@ -171,11 +171,9 @@ def can_defer(x):
         not _fn._slow_link and not _fn._inf_seen and x._array.dtype in (_F32, _F64)
 
 
-def _fold_add(d, o, reflected):
-    """``d + o`` (``o + d`` when reflected) as a deferred tensor with ``o`` as the recipe's
-    residual, recorded as the eager add; None when it cannot be folded (the caller then
-    computes d and adds as usual)."""
-    rec = _get_slot(d)
+def _with_residual(rec, o):
+    """``rec`` with the Tensor ``o`` as its residual, or None when the recipe cannot take it
+    (a residual or activation already, grad mode off, another shape, dtype or layout)."""
     if rec.r is not None or rec.act[0] != "none" or not _state.grad or _fn._slow_link or \
             _fn._inf_seen or not isinstance(o, Tensor):
         return None
@@ -190,24 +188,60 @@ def _fold_add(d, o, reflected):
         if a.flags.c_contiguous or not _cl_only(a):
             return None
         rk = _rows(a)
-    from .ops.arith import _Add
-    ctx = _Add.__new__(_Add)
+    return _Recipe(rec.x, rec.ss, rk, rec.act, rec.cl, rec.shape,
+                   rec.srcs + ((o._vc, o._vc[0], "residual"),))
+
+
+def _node(cls, parents, **attrs):
+    """A recorded node of the raw op ``cls`` for the Tensors (or None) ``parents``, made as
+    ``_Op.apply`` makes it, without running the op's forward."""
+    ctx = cls.__new__(cls)
     ctx._saved = ()
     ctx._versions = None
-    go = o.requires_grad
-    if reflected:
-        ctx.needs_input_grad = (go, True)
-        ctx.parents = (o if go else None, d)
-    else:
-        ctx.needs_input_grad = (True, go)
-        ctx.parents = (d, o if go else None)
-    t = _new(_Recipe(rec.x, rec.ss, rk, rec.act, rec.cl, rec.shape,
-                     rec.srcs + ((o._vc, o._vc[0], "residual"),)))
-    t.requires_grad = True
-    t._node = ctx
-    t._out_idx = 0
+    ctx.needs_input_grad = tuple(p is not None and p.requires_grad for p in parents)
+    ctx.parents = tuple(p if p is not None and p.requires_grad else None for p in parents)
     ctx._nout = 1
+    for k, v in attrs.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def _old_self(t):
+    """A deferred stand-in for ``t``'s value before an in-place op (PyTorch's history
+    rebase): the parent of the op's node, with t's recipe and node."""
+    old = _new(_get_slot(t))
+    old.requires_grad = True
+    old._node, old._out_idx = t._node, t._out_idx
+    return old
+
+
+def _fold_add(d, o, reflected):
+    """``d + o`` (``o + d`` when reflected) as a deferred tensor with ``o`` as the recipe's
+    residual, recorded as the eager add; None when it cannot be folded (the caller then
+    computes d and adds as usual)."""
+    rec = _with_residual(_get_slot(d), o)
+    if rec is None:
+        return None
+    from .ops.arith import _Add
+    t = _new(rec)
+    t.requires_grad = True
+    t._node = _node(_Add, (o, d) if reflected else (d, o))
     return t
+
+
+def fold_add_(d, o):
+    """In place ``d += o`` on a deferred ``d`` (torchvision's ``out += identity``): ``o``
+    becomes the recipe's residual and ``d`` takes over the add's node, as the eager in-place
+    add records it; False when it cannot be folded."""
+    rec = _with_residual(_get_slot(d), o)
+    if rec is None:
+        return False
+    from .ops.arith import _Add
+    ctx = _node(_Add, (_old_self(d), o))
+    _set_slot(d, rec)
+    d._vc[0] += 1
+    d._node, d._out_idx = ctx, 0
+    return True
 
 
 def fold_act(t, code, params, kind):
@@ -220,20 +254,30 @@ def fold_act(t, code, params, kind):
         return None
     from .nn.functional.activation import _Act
     y = rec.compute(kind)
-    ctx = _Act.__new__(_Act)
-    ctx._saved = ()
-    ctx._versions = None
-    ctx.code = code
-    ctx.params = params
-    ctx.from_output = True
-    ctx.needs_input_grad = (True, False, False, False)
-    ctx.parents = (t, None, None, None)
+    ctx = _node(_Act, (t, None, None, None), code=code, params=params, from_output=True)
     ctx.save_for_backward(y)
     out = _fn._new_tensor(Tensor, y)
     out.requires_grad = True
     out._node = ctx
-    out._out_idx = 0
-    ctx._nout = 1
     ctx._versions = [(out._vc, 0, 0)]
     return out
+
+
+def fold_act_(t, code, params, kind):
+    """In place ``act(t)`` on a deferred ``t`` (``ReLU(inplace=True)``): the recipe with the
+    activation computed into t's new storage, t taking over the activation's node as the
+    eager in-place activation records it (its saved output is t); False when it cannot be."""
+    rec = _get_slot(t)
+    if rec.act[0] != "none" or not _state.grad or _fn._slow_link or _fn._inf_seen:
+        return False
+    from .nn.functional.activation import _ActInplace
+    y = rec.compute(kind)
+    ctx = _node(_ActInplace, (_old_self(t), None, None, None), code=code, params=params,
+                from_output=True)
+    ctx.save_for_backward(y)
+    _store(t, y)
+    t._vc[0] += 1
+    t._node, t._out_idx = ctx, 0
+    ctx._versions = [(t._vc, t._vc[0], 0)]
+    return True
 

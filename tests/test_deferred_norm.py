@@ -140,11 +140,20 @@ def test_in_place_on_deferred_output(rng):
             bn = _bn(3, np.float32)
             y = bn(x * 1.0)
             y += r          # torchvision's `out += identity`
-            y.relu_()       # and its ReLU(inplace=True)
-            y.sum().backward()
-            out[defer] = (y.detach().numpy(), x.grad.numpy(), bn.weight.grad.numpy())
+            assert (type(y) is DeferredTensor) == defer and y._version == 1
+            names = [y.grad_fn.name()]
+            nn.ReLU(inplace=True)(y)
+            assert type(y) is fastdl.Tensor and y._version == 2
+            names.append(y.grad_fn.name())
+            y2 = bn(x * 1.0)
+            y2.relu_()      # and in place on the batch norm's output itself
+            names.append(y2.grad_fn.name())
+            (y.sum() + (y2 * y2).sum()).backward()
+            out[defer] = (y.detach().numpy(), y2.detach().numpy(), x.grad.numpy(),
+                          bn.weight.grad.numpy(), names)
     for u, v in zip(out[True], out[False]):
         np.testing.assert_array_equal(u, v)
+    assert out[True][-1] == ["AddBackward", "ActInplaceBackward", "ActInplaceBackward"]
 
 
 def test_modified_source_raises(rng):

@@ -118,6 +118,11 @@ def _act(t, code, params, from_output, inplace=False):
                 if out is not None:
                     return out
         return _Act.apply(t, code, params, from_output)
+    if t.__class__ is _deferred.DeferredTensor and from_output:
+        from .normalization import _act_kind
+        kind = _act_kind(code, params)
+        if kind is not None and _deferred.fold_act_(t, code, params, kind):
+            return t
     if _fn._state.grad and t.requires_grad:
         d = t._array
         if from_output and t._node is not None and \
