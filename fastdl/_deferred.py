@@ -164,18 +164,18 @@ def defer_batch_norm(x, ss, cl, shape, src):
 
 def can_defer(x):
     """True when a training batch norm of the Tensor ``x`` may defer its output: grad mode
-    on, x requires grad, float32/float64, no anomaly mode, checkpoint frame or inference
-    tensor in play, and the fusion switch on."""
+    on (so not in inference mode), x requires grad, float32/float64, no anomaly mode or
+    checkpoint frame in play, and the fusion switch on."""
     from .nn.functional import normalization as _norm
     return _norm._FUSE_FORWARD[0] and _state.grad and x.requires_grad and \
-        not _fn._slow_link and not _fn._inf_seen and x._array.dtype in (_F32, _F64)
+        not _fn._slow_link and x._array.dtype in (_F32, _F64)
 
 
 def _with_residual(rec, o):
     """``rec`` with the Tensor ``o`` as its residual, or None when the recipe cannot take it
     (a residual or activation already, grad mode off, another shape, dtype or layout)."""
     if rec.r is not None or rec.act[0] != "none" or not _state.grad or _fn._slow_link or \
-            _fn._inf_seen or not isinstance(o, Tensor):
+            not isinstance(o, Tensor):
         return None
     a = o._array  # (a deferred o is computed here)
     if a.__class__ is not np.ndarray or a.dtype != rec.dtype or a.shape != rec.shape:
@@ -250,7 +250,7 @@ def fold_act(t, code, params, kind):
     backward from the saved output); None when it cannot be (the caller runs the plain
     activation on the computed t)."""
     rec = _get_slot(t)
-    if rec.act[0] != "none" or not _state.grad or _fn._slow_link or _fn._inf_seen:
+    if rec.act[0] != "none" or not _state.grad or _fn._slow_link:
         return None
     from .nn.functional.activation import _Act
     y = rec.compute(kind)
@@ -268,7 +268,7 @@ def fold_act_(t, code, params, kind):
     activation computed into t's new storage, t taking over the activation's node as the
     eager in-place activation records it (its saved output is t); False when it cannot be."""
     rec = _get_slot(t)
-    if rec.act[0] != "none" or not _state.grad or _fn._slow_link or _fn._inf_seen:
+    if rec.act[0] != "none" or not _state.grad or _fn._slow_link:
         return False
     from .nn.functional.activation import _ActInplace
     y = rec.compute(kind)

@@ -192,6 +192,9 @@ def test_no_deferral_where_it_cannot_apply(rng):
     bn.eval()
     assert type(bn(x * 1.0)) is fastdl.Tensor
     bn.train()
+    with fastdl.inference_mode():
+        assert type(bn(x.detach())) is fastdl.Tensor
+    assert type(bn(x * 1.0)) is DeferredTensor  # and again after an inference-mode region
     with fastdl.autograd.set_detect_anomaly(True):
         assert type(bn(x * 1.0)) is fastdl.Tensor
     # a residual the recipe cannot take: broadcast, other dtype, other layout, a number
