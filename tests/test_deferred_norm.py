@@ -17,7 +17,7 @@ from fastdl import _C
 from fastdl._deferred import DeferredTensor
 from fastdl.nn.functional.normalization import set_norm_act_fusion
 from fastdl.testing import assert_close, gradcheck
-from fastdl.testing.reference.norm import batch_norm_ref
+from fastdl.testing.reference.norm import batch_norm_backward_ref, batch_norm_ref
 
 ACTS = {
     "relu": (lambda t: F.relu(t), lambda y: np.maximum(y, 0)),
@@ -280,3 +280,31 @@ def test_apply_kernel_and_errors(isa, rng):
         _C.batch_norm_apply(x, ss, None, "gelu")
     with pytest.raises(TypeError, match="residual must be an array"):
         _C.batch_norm_apply(x, ss, [1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_streamed_outputs_of_16mb(isa, rng, dtype):
+    """Outputs of 16 MB and more with planes on 64-byte boundaries are written with
+    non-temporal stores (the residual form of batch_norm_apply, the backward's gx): against
+    NumPy, and the activation-masked backward against the plain one of the masked gradient."""
+    C = 16 if dtype == np.float64 else 32
+    shape = (2, C, 256, 256)  # 16.8 MB, S·itemsize a multiple of 64
+    x = rng.standard_normal(shape).astype(dtype)
+    r = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = np.linspace(0.5, 1.5, C).astype(dtype)
+    b = np.linspace(-0.3, 0.4, C).astype(dtype)
+    y, mean, var, invstd, ss = _C.batch_norm_train(x, w, b, 1e-5)
+    z = _C.batch_norm_apply(x, ss, r, "relu")
+    np.testing.assert_array_equal(z, np.maximum(y + r, 0))
+    gx, gw, gb = _C.batch_norm_backward(g, x, mean, invstd, w, True, True, True, True)
+    ref = batch_norm_backward_ref(g, x, w)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for u, v in zip((gx, gw, gb), ref):
+        assert_close(u, v, atol=tol * 10, rtol=tol)
+    gxa, *_ = _C.batch_norm_backward_act(g, x, mean, invstd, w, ss, "relu", 0.0, 0.0, True,
+                                         True, True)
+    mask = (y > 0)
+    gm = np.where(mask, g, 0).astype(dtype)
+    gxm, *_ = _C.batch_norm_backward(gm, x, mean, invstd, w, True, True, True, True)
+    np.testing.assert_array_equal(gxa, gxm)

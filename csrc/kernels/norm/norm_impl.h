@@ -246,7 +246,30 @@ struct GradIn {
   }
 };
 
-// y = act(x·s + t) over n values
+// One full vector to p: a non-temporal store when St (p aligned to the vector size).
+template <bool St, class V>
+inline void put(const V& v, typename V::T* p) {
+  if constexpr (St)
+    v.stream(p);
+  else
+    v.store(p);
+}
+
+// Non-temporal stores for the planes of a fresh output of at least kStreamBytes (far past the
+// caches, as eltwise's policy): they skip the read-for-ownership of its lines. Each plane of
+// S values must start on a 64-byte boundary (S·sizeof(T) a multiple of 64, y aligned); the
+// masked tail of a plane is a plain store.
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
+template <class T>
+inline bool stream_planes(const T* y, int64_t n, int64_t S) {
+  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
+         (S * static_cast<int64_t>(sizeof(T))) % 64 == 0 &&
+         (reinterpret_cast<uintptr_t>(y) % 64) == 0;
+}
+
+// y = act(x·s + t) over n values (plain stores only: streaming its output measured 0.90-0.92x
+// at 2 threads on 8x256x56x56, 8x64x112x112 and 16x144x56x56, against 1.09-1.12x for the
+// same planes with a residual read, and for the backward's gx)
 template <int A, class T>
 inline void vaffine(const T* x, int64_t n, T s, T t, T* y, const OutAct<T, A>& act) {
   using V = simd::Vec<T>;
@@ -301,14 +324,14 @@ inline void plane_sums(const GradIn<T, A>& g, const T* x, int64_t n, T m, double
 }
 
 // y = a·g + b·x + c over n values
-template <class T, int A = kActNone>
+template <class T, int A = kActNone, bool St = false>
 inline void vaffine2(const GradIn<T, A>& g, const T* x, int64_t n, T a, T b, T c, T* y) {
   using V = Vec<T>;
   constexpr int W = V::N;
   const V va = V(a), vb = V(b), vc = V(c);
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    simd::mul_add(va, g.load(i), simd::mul_add(vb, V::load(x + i), vc)).store(y + i);
+    put<St>(simd::mul_add(va, g.load(i), simd::mul_add(vb, V::load(x + i), vc)), y + i);
   if (i < n)
     simd::mul_add(va, g.load(i, n - i), simd::mul_add(vb, V::load(x + i, n - i, T(0)), vc)).store(y + i, n - i);
 }
@@ -526,7 +549,7 @@ void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
 // y = act(x·scale[c] + shift[c] + r): a batch norm's output, a residual added to it and the
 // activation after the sum, in one pass. Each step is the unfused one's (bn_affine's mul_add,
 // then the eltwise add, then OutAct), so the result is bitwise that of the three passes.
-template <int A, class T>
+template <int A, class T, bool St = false>
 inline void vaffine_res(const T* x, int64_t n, T s, T t, const T* r, T* y,
                         const OutAct<T, A>& act) {
   using V = Vec<T>;
@@ -534,7 +557,7 @@ inline void vaffine_res(const T* x, int64_t n, T s, T t, const T* r, T* y,
   const V vs = V(s), vt = V(t);
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    act(simd::mul_add(V::load(x + i), vs, vt) + V::load(r + i)).store(y + i);
+    put<St>(act(simd::mul_add(V::load(x + i), vs, vt) + V::load(r + i)), y + i);
   if (i < n)
     act(simd::mul_add(V::load(x + i, n - i, T(0)), vs, vt) + V::load(r + i, n - i, T(0)))
         .store(y + i, n - i);
@@ -570,6 +593,16 @@ void bn_affine_res_a(const T* x, int64_t N, int64_t C, int64_t S, const T* scale
   if (S == 1) {
     fastdl::parallel_for(N, grain_for(C), [&](int64_t b, int64_t e) {
       vaffine_res_rows(x + b * C, e - b, C, scale, shift, r + b * C, y + b * C, act);
+    });
+    return;
+  }
+  if (stream_planes(y, N * C * S, S)) {
+    fastdl::parallel_for(N * C, grain_for(S), [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const int64_t c = p % C;
+        vaffine_res<A, T, true>(x + p * S, S, scale[c], shift[c], r + p * S, y + p * S, act);
+      }
+      simd::stream_fence();
     });
     return;
   }
@@ -687,6 +720,16 @@ void bn_backward_apply_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C
   if (S == 1) {
     fastdl::parallel_for(N, grain_for(2 * C), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) vaffine2_rows(g.at(r * C), x + r * C, C, k1, k2, k3, gx + r * C);
+    });
+    return;
+  }
+  if (stream_planes(gx, N * C * S, S)) {
+    fastdl::parallel_for(N * C, grain_for(2 * S), [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const int64_t c = p % C;
+        vaffine2<T, A, true>(g.at(p * S), x + p * S, S, k1[c], k2[c], k3[c], gx + p * S);
+      }
+      simd::stream_fence();
     });
     return;
   }
