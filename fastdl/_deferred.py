@@ -171,13 +171,15 @@ def can_defer(x):
         not _fn._slow_link and x._array.dtype in (_F32, _F64)
 
 
-def _with_residual(rec, o):
-    """``rec`` with the Tensor ``o`` as its residual, or None when the recipe cannot take it
-    (a residual or activation already, grad mode off, another shape, dtype or layout)."""
+def _with_residual(d, o):
+    """The recipe of the deferred ``d`` with the Tensor ``o`` as its residual, or None when it
+    cannot take it (a residual or activation already, ``o`` is ``d``, grad mode off, another
+    shape, dtype or layout)."""
+    rec = _get_slot(d)
     if rec.r is not None or rec.act[0] != "none" or not _state.grad or _fn._slow_link or \
-            not isinstance(o, Tensor):
+            o is d or not isinstance(o, Tensor):
         return None
-    a = o._array  # (a deferred o is computed here)
+    a = o._array  # (another deferred o is computed here; d stays deferred)
     if a.__class__ is not np.ndarray or a.dtype != rec.dtype or a.shape != rec.shape:
         return None
     if rec.cl is None:
@@ -219,7 +221,7 @@ def _fold_add(d, o, reflected):
     """``d + o`` (``o + d`` when reflected) as a deferred tensor with ``o`` as the recipe's
     residual, recorded as the eager add; None when it cannot be folded (the caller then
     computes d and adds as usual)."""
-    rec = _with_residual(_get_slot(d), o)
+    rec = _with_residual(d, o)
     if rec is None:
         return None
     from .ops.arith import _Add
@@ -233,7 +235,7 @@ def fold_add_(d, o):
     """In place ``d += o`` on a deferred ``d`` (torchvision's ``out += identity``): ``o``
     becomes the recipe's residual and ``d`` takes over the add's node, as the eager in-place
     add records it; False when it cannot be folded."""
-    rec = _with_residual(_get_slot(d), o)
+    rec = _with_residual(d, o)
     if rec is None:
         return False
     from .ops.arith import _Add

@@ -208,7 +208,20 @@ def test_no_deferral_where_it_cannot_apply(rng):
         with deferral(False):
             ref = bn(x * 1.0) + other
         np.testing.assert_array_equal(s.detach().numpy(), ref.detach().numpy())
-    assert type(y + y) is fastdl.Tensor or type(y) is fastdl.Tensor
+    # the deferred tensor itself as the residual, out of place and in place
+    with deferral(False):
+        ref = bn(x * 1.0)
+        ref = (ref + ref).detach().numpy()
+    yy = bn(x * 1.0)
+    np.testing.assert_array_equal((yy + yy).detach().numpy(), ref)
+    yy = bn(x * 1.0)
+    yy += yy
+    np.testing.assert_array_equal(yy.detach().numpy(), ref)
+    # two deferred outputs (a ResNet's downsample branch): the second is computed
+    with deferral(False):
+        ref = (bn(x * 1.0) + bn(x * 2.0)).detach().numpy()
+    s = bn(x * 1.0) + bn(x * 2.0)
+    np.testing.assert_array_equal(s.detach().numpy(), ref)
 
 
 def test_autograd_grad_and_hooks_on_deferred(rng):
