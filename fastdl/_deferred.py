@@ -20,8 +20,9 @@ The recipe reads its sources (the batch norm's input, the residual) when it runs
 either has been modified in place since (its version moved on), it raises RuntimeError
 rather than return values of the modified data, as autograd does for saved tensors.
 
-``fastdl.nn.functional.set_norm_act_fusion(forward=False)`` turns deferral off (with the
-``nn.Sequential`` fusion of batch norm and activation); results are the same either way.
+``fastdl.nn.functional.normalization.set_norm_act_fusion(forward=False)`` turns deferral off
+(with the ``nn.Sequential`` fusion of batch norm and activation); results are the same either
+way. docs/autograd.md has the design.
 """
 from __future__ import annotations
 

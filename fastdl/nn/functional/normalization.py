@@ -22,7 +22,7 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 # ---- batch norm fused with the activation after it ------------------------------------------
-# Two fusions, each bitwise the same as running batch norm and the activation apart:
+# Three fusions, each bitwise the same as running batch norm and the activation apart:
 #
 # * backward: when the autograd engine meets a ReLU / ReLU6 / Hardtanh node whose input is the
 #   output of a training batch norm and nothing else consumes that output (no other node, no
@@ -34,6 +34,9 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 # * forward: ``nn.Sequential`` runs BatchNorm followed by ReLU / ReLU6 / Hardtanh as one
 #   kernel pass (``_C.batch_norm_train(..., activation=...)``) when the batch norm's own output
 #   cannot be observed: no forward hooks on either module, neither subclassed.
+# * deferral: elsewhere, a training batch norm whose input requires grad returns its output
+#   uncomputed (``fastdl/_deferred.py``); a residual added to it and a ReLU / ReLU6 / Hardtanh
+#   after it join it, and the first op that reads it computes all of them in one pass.
 #
 # ``set_norm_act_fusion`` turns either off (for tests and comparisons).
 _FUSE_FORWARD = [True]
@@ -43,7 +46,8 @@ _RELU, _HARDTANH = _ACT_CODES["relu"], _ACT_CODES["hardtanh"]
 
 def set_norm_act_fusion(forward=None, backward=None):
     """Turn the fusion of batch norm with a following ReLU / ReLU6 / Hardtanh on or off:
-    ``forward`` (one kernel pass in ``nn.Sequential``), ``backward`` (the activation's
+    ``forward`` (one kernel pass in ``nn.Sequential``, and the deferred outputs of training
+    batch norms, ``fastdl/_deferred.py``), ``backward`` (the activation's
     gradient mask applied inside the batch-norm backward by the autograd engine). None leaves
     a switch as it is; returns the previous ``(forward, backward)``. Both are on by default,
     and results are bitwise the same either way.
