@@ -71,9 +71,9 @@ def avg_pool3d_backward(grad_output: numpy.ndarray, input_shape: collections.abc
     """
     Gradient of avg_pool3d: (N, C, D, H, W) from grad_output (N, C, OD, OH, OW).
     """
-def batch_norm_apply(input: numpy.ndarray, scale_shift: numpy.ndarray, residual: typing.Any = None, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> numpy.ndarray:
+def batch_norm_apply(input: numpy.ndarray, scale_shift: numpy.ndarray, residual: typing.Any = None, activation: str = 'none', min_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_val: typing.SupportsFloat | typing.SupportsIndex = 0.0, residual_scale_shift: typing.Any = None) -> numpy.ndarray:
     """
-    y = act(x·scale + shift + residual) per channel (residual optional, of x's shape), scale_shift as batch_norm_train returns it: bitwise batch_norm_train's y, the eltwise add of the residual and the eltwise activation run in turn.
+    y = act(x·scale + shift + residual) per channel (residual optional, of x's shape), scale_shift as batch_norm_train returns it: bitwise batch_norm_train's y, the eltwise add of the residual and the eltwise activation run in turn; with residual_scale_shift the residual is another batch norm's output, residual·scale' + shift'.
     """
 def batch_norm_backward(grad_output: numpy.ndarray, input: numpy.ndarray, mean: numpy.ndarray, invstd: numpy.ndarray, weight: typing.Any, training: bool, need_input: bool, need_weight: bool, need_bias: bool) -> tuple:
     """

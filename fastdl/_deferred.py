@@ -42,16 +42,17 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 class _Recipe:
-    """What a ``DeferredTensor`` will hold: ``act(x·ss[0] + ss[1] [+ r])`` per channel.
+    """What a ``DeferredTensor`` will hold: ``act(x·ss[0] + ss[1] [+ r])`` per channel, the
+    residual itself ``r·rss[0] + rss[1]`` when it is another batch norm's deferred output.
 
     ``x`` and ``r`` are in the kernel's form (C-contiguous NCHW, or the (N·H·W, C) rows of a
     channels-last tensor, ``cl`` then its logical shape); ``srcs`` lists (version counter,
     version, name) of the tensors it reads."""
 
-    __slots__ = ("x", "ss", "r", "act", "cl", "shape", "dtype", "srcs")
+    __slots__ = ("x", "ss", "r", "rss", "act", "cl", "shape", "dtype", "srcs")
 
-    def __init__(self, x, ss, r, act, cl, shape, srcs):
-        self.x, self.ss, self.r, self.act, self.cl = x, ss, r, act, cl
+    def __init__(self, x, ss, r, act, cl, shape, srcs, rss=None):
+        self.x, self.ss, self.r, self.rss, self.act, self.cl = x, ss, r, rss, act, cl
         self.shape, self.dtype, self.srcs = shape, x.dtype, srcs
 
     @property
@@ -67,7 +68,7 @@ class _Recipe:
                     f"modified in place (version {v} -> {vc[0]}) before the output was read; "
                     f"read the output first, or clone the {name} before modifying it")
         kind, lo, hi = self.act if act is None else act
-        y = _C.batch_norm_apply(self.x, self.ss, self.r, kind, lo, hi)
+        y = _C.batch_norm_apply(self.x, self.ss, self.r, kind, lo, hi, self.rss)
         return y if self.cl is None else _from_rows(y, self.cl)
 
 
@@ -180,6 +181,12 @@ def _with_residual(d, o):
     if rec.r is not None or rec.act[0] != "none" or not _state.grad or _fn._slow_link or \
             o is d or not isinstance(o, Tensor):
         return None
+    if o.__class__ is DeferredTensor:  # two batch norms' outputs (a downsample branch)
+        orec = _get_slot(o)
+        if orec.r is None and orec.act[0] == "none" and orec.cl == rec.cl and \
+                orec.shape == rec.shape and orec.dtype == rec.dtype:
+            return _Recipe(rec.x, rec.ss, orec.x, rec.act, rec.cl, rec.shape,
+                           rec.srcs + orec.srcs, orec.ss)
     a = o._array  # (another deferred o is computed here; d stays deferred)
     if a.__class__ is not np.ndarray or a.dtype != rec.dtype or a.shape != rec.shape:
         return None

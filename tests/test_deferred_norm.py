@@ -217,11 +217,21 @@ def test_no_deferral_where_it_cannot_apply(rng):
     yy = bn(x * 1.0)
     yy += yy
     np.testing.assert_array_equal(yy.detach().numpy(), ref)
-    # two deferred outputs (a ResNet's downsample branch): the second is computed
-    with deferral(False):
-        ref = (bn(x * 1.0) + bn(x * 2.0)).detach().numpy()
-    s = bn(x * 1.0) + bn(x * 2.0)
-    np.testing.assert_array_equal(s.detach().numpy(), ref)
+    # two deferred outputs (a ResNet's downsample branch): one recipe of both, either layout
+    for cl in (False, True):
+        g0 = fastdl.randn(2, 3, 4, 4)
+        grads = []
+        for defer in (False, True):
+            with deferral(defer):
+                xi = x.contiguous(memory_format=fastdl.channels_last) if cl else x
+                x.grad = None
+                a, b2 = bn(xi * 1.0), bn(xi * 2.0)
+                s = F.relu(a + b2)
+                assert (type(a + b2) is DeferredTensor) == defer
+                s.backward(g0)
+                grads.append((s.detach().numpy(), x.grad.numpy().copy()))
+        for u, v in zip(*grads):
+            np.testing.assert_array_equal(u, v)
 
 
 def test_autograd_grad_and_hooks_on_deferred(rng):
@@ -293,6 +303,16 @@ def test_apply_kernel_and_errors(isa, rng):
         _C.batch_norm_apply(x, ss, None, "gelu")
     with pytest.raises(TypeError, match="residual must be an array"):
         _C.batch_norm_apply(x, ss, [1.0])
+    # the residual another batch norm's output: r·ss2[0] + ss2[1]
+    y2, *_, ss2 = _C.batch_norm_train(r, b, w, 1e-5)
+    np.testing.assert_array_equal(_C.batch_norm_apply(x, ss, r, "relu", 0.0, 0.0, ss2),
+                                  np.maximum(y + y2, 0))
+    ry = _C.batch_norm_apply(rows, ss, rows * 0.5, "none", 0.0, 0.0, ss2)
+    assert_close(ry, rows * ss[0] + ss[1] + (rows * 0.5 * ss2[0] + ss2[1]), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="residual_scale_shift needs a residual"):
+        _C.batch_norm_apply(x, ss, None, "none", 0.0, 0.0, ss2)
+    with pytest.raises(ValueError, match="residual_scale_shift must be a C-contiguous array"):
+        _C.batch_norm_apply(x, ss, r, "none", 0.0, 0.0, ss2[:, :2].copy())
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])

@@ -146,16 +146,17 @@ py::tuple bn_train(const py::array& x, const py::object& w, const py::object& b,
 
 template <class T>
 py::array bn_apply_t(const py::array& x, const py::array& ss, const py::object& r, int act,
-                     double lo, double hi) {
+                     double lo, double hi, const py::object& rss) {
   int64_t N, C, Sp;
   ncs(x, "batch_norm_apply", N, C, Sp);
   py::array y = pool_array(shape_of(x), x.dtype());
   const T* rp = r.is_none() ? nullptr : cptr<T>(r.cast<py::array>());
+  const T* rsp = rss.is_none() ? nullptr : cptr<T>(rss.cast<py::array>());
   {
     py::gil_scoped_release nogil;
     const T* sc = cptr<T>(ss);
     if (rp)
-      norm::bn_affine_res<T>(cptr<T>(x), N, C, Sp, sc, sc + C, rp, ptr<T>(y), act,
+      norm::bn_affine_res<T>(cptr<T>(x), N, C, Sp, sc, sc + C, rp, rsp, ptr<T>(y), act,
                              static_cast<T>(lo), static_cast<T>(hi));
     else
       norm::bn_affine<T>(cptr<T>(x), N, C, Sp, sc, sc + C, ptr<T>(y), act, static_cast<T>(lo),
@@ -167,7 +168,8 @@ py::array bn_apply_t(const py::array& x, const py::array& ss, const py::object& 
 // y = act(x·scale + shift [+ residual]) with batch_norm_train's scale_shift: the output of a
 // training batch norm computed after its statistics (fastdl/_deferred.py).
 py::array bn_apply(const py::array& x, const py::array& ss, const py::object& residual,
-                   const std::string& activation, double lo, double hi) {
+                   const std::string& activation, double lo, double hi,
+                   const py::object& residual_ss) {
   const char* fn = "batch_norm_apply";
   const int act = act_code(activation, lo, hi, fn);
   require_float(x, fn, "input");
@@ -190,8 +192,20 @@ py::array bn_apply(const py::array& x, const py::array& ss, const py::object& re
     if (!(r.flags() & py::array::c_style))
       throw py::value_error(S(fn) + "residual must be C-contiguous, got shape " + shape_str(r));
   }
-  return is_f32(x) ? bn_apply_t<float>(x, ss, residual, act, lo, hi)
-                   : bn_apply_t<double>(x, ss, residual, act, lo, hi);
+  if (!residual_ss.is_none()) {
+    if (residual.is_none())
+      throw py::value_error(S(fn) + "residual_scale_shift needs a residual");
+    if (!py::isinstance<py::array>(residual_ss))
+      throw py::type_error(S(fn) + "residual_scale_shift must be an array or None");
+    py::array q = residual_ss.cast<py::array>();
+    require_float(q, fn, "residual_scale_shift");
+    require_same_dtype(x, q, fn, "input", "residual_scale_shift");
+    if (q.ndim() != 2 || q.shape(0) != 2 || q.shape(1) != C || !(q.flags() & py::array::c_style))
+      throw py::value_error(S(fn) + "residual_scale_shift must be a C-contiguous array of "
+                            "shape (2, " + std::to_string(C) + "), got " + shape_str(q));
+  }
+  return is_f32(x) ? bn_apply_t<float>(x, ss, residual, act, lo, hi, residual_ss)
+                   : bn_apply_t<double>(x, ss, residual, act, lo, hi, residual_ss);
 }
 
 template <class T>
@@ -490,10 +504,12 @@ void bind_norm(py::module_& m) {
         "max_val]); output=False: y is None (the statistics alone, one pass over x).");
   m.def("batch_norm_apply", &bn_apply, arg("input"), arg("scale_shift"),
         arg("residual") = py::none(), arg("activation") = "none", arg("min_val") = 0.0,
-        arg("max_val") = 0.0,
+        arg("max_val") = 0.0, arg("residual_scale_shift") = py::none(),
         "y = act(x·scale + shift + residual) per channel (residual optional, of x's shape), "
         "scale_shift as batch_norm_train returns it: bitwise batch_norm_train's y, the eltwise "
-        "add of the residual and the eltwise activation run in turn.");
+        "add of the residual and the eltwise activation run in turn; with "
+        "residual_scale_shift the residual is another batch norm's output, "
+        "residual·scale' + shift'.");
   m.def("batch_norm_eval", &bn_eval, arg("input"), arg("running_mean"), arg("running_var"),
         arg("weight"), arg("bias"), arg("eps"), arg("activation") = "none",
         arg("min_val") = 0.0, arg("max_val") = 0.0,

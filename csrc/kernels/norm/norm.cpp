@@ -27,8 +27,8 @@ void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, cons
 }
 template <class T>
 void bn_affine_res(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
-                   const T* r, T* y, int act, T lo, T hi) {
-  table<T>()->bn_affine_res(x, N, C, S, scale, shift, r, y, act, lo, hi);
+                   const T* r, const T* rss, T* y, int act, T lo, T hi) {
+  table<T>()->bn_affine_res(x, N, C, S, scale, shift, r, rss, y, act, lo, hi);
 }
 template <class T>
 void bn_backward_reduce(const T* g, const T* x, int64_t N, int64_t C, int64_t S, const T* mean,
@@ -79,7 +79,7 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
   template void bn_affine<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*, int, \
                              T, T);                                                            \
   template void bn_affine_res<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,     \
-                                 const T*, T*, int, T, T);                                     \
+                                 const T*, const T*, T*, int, T, T);                           \
   template void bn_backward_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, \
                                       double*, double*);                                       \
   template void bn_backward_apply<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \

@@ -29,11 +29,13 @@ template <class T>
 void bn_affine(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
                T* y, int act = kActNone, T lo = T(0), T hi = T(0));
 
-// y[n, c, s] = act(x[n, c, s]·scale[c] + shift[c] + r[n, c, s]): a batch norm's output with a
-// residual added and an activation after the sum, bitwise the three passes it replaces.
+// y[n, c, s] = act(x[n, c, s]·scale[c] + shift[c] + r'[n, c, s]): a batch norm's output with a
+// residual added and an activation after the sum, bitwise the passes it replaces; r' = r, or
+// with rss != nullptr another batch norm's output r·rss[c] + rss[C + c].
 template <class T>
 void bn_affine_res(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, const T* shift,
-                   const T* r, T* y, int act = kActNone, T lo = T(0), T hi = T(0));
+                   const T* r, const T* rss, T* y, int act = kActNone, T lo = T(0),
+                   T hi = T(0));
 
 // Per-channel sums for the backward: sum_g[c] = Σ g, sum_gxc[c] = Σ g·(x − mean[c]).
 template <class T>
@@ -102,8 +104,8 @@ struct NormOpsT {
                            T*, T*, T*, T*, int, T, T);
   void (*bn_train_backward)(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
                             const T*, T*, double*, double*, int, const T*, T, T);
-  void (*bn_affine_res)(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*, T*,
-                        int, T, T);
+  void (*bn_affine_res)(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*,
+                        const T*, T*, int, T, T);
 };
 
 struct NormOps {

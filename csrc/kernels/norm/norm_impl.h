@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/allocator.h"
 #include "common/parallel.h"
@@ -547,26 +548,30 @@ void bn_affine_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale, co
 }
 
 // y = act(x·scale[c] + shift[c] + r): a batch norm's output, a residual added to it and the
-// activation after the sum, in one pass. Each step is the unfused one's (bn_affine's mul_add,
-// then the eltwise add, then OutAct), so the result is bitwise that of the three passes.
-template <int A, class T, bool St = false>
-inline void vaffine_res(const T* x, int64_t n, T s, T t, const T* r, T* y,
+// activation after the sum, in one pass; with RA the residual is itself a batch norm's output,
+// r·rscale[c] + rshift[c] (a ResNet's downsample branch). Each step is the unfused one's
+// (bn_affine's mul_add for each side, then the eltwise add, then OutAct), so the result is
+// bitwise that of the separate passes.
+template <int A, class T, bool RA, bool St = false>
+inline void vaffine_res(const T* x, int64_t n, T s, T t, const T* r, T rs, T rt, T* y,
                         const OutAct<T, A>& act) {
   using V = Vec<T>;
   constexpr int W = V::N;
-  const V vs = V(s), vt = V(t);
+  const V vs = V(s), vt = V(t), vrs = V(rs), vrt = V(rt);
+  auto res = [&](V v) { return RA ? simd::mul_add(v, vrs, vrt) : v; };
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    put<St>(act(simd::mul_add(V::load(x + i), vs, vt) + V::load(r + i)), y + i);
+    put<St>(act(simd::mul_add(V::load(x + i), vs, vt) + res(V::load(r + i))), y + i);
   if (i < n)
-    act(simd::mul_add(V::load(x + i, n - i, T(0)), vs, vt) + V::load(r + i, n - i, T(0)))
+    act(simd::mul_add(V::load(x + i, n - i, T(0)), vs, vt) + res(V::load(r + i, n - i, T(0))))
         .store(y + i, n - i);
 }
 
 // The same on rows of C values (S == 1: channels-last NHWC rows, BatchNorm1d), per column.
-template <int A, class T>
+template <int A, class T, bool RA>
 inline void vaffine_res_rows(const T* x, int64_t nr, int64_t C, const T* s, const T* t,
-                             const T* r, T* y, const OutAct<T, A>& act) {
+                             const T* r, const T* rs, const T* rt, T* y,
+                             const OutAct<T, A>& act) {
   using V = Vec<T>;
   constexpr int W = V::N;
   for (int64_t row = 0; row < nr; ++row) {
@@ -574,53 +579,67 @@ inline void vaffine_res_rows(const T* x, int64_t nr, int64_t C, const T* s, cons
     const T* rr = r + row * C;
     T* yr = y + row * C;
     int64_t i = 0;
-    for (; i + W <= C; i += W)
-      act(simd::mul_add(V::load(xr + i), V::load(s + i), V::load(t + i)) + V::load(rr + i))
-          .store(yr + i);
+    for (; i + W <= C; i += W) {
+      V rv = V::load(rr + i);
+      if constexpr (RA) rv = simd::mul_add(rv, V::load(rs + i), V::load(rt + i));
+      act(simd::mul_add(V::load(xr + i), V::load(s + i), V::load(t + i)) + rv).store(yr + i);
+    }
     if (i < C) {
       const int64_t m = C - i;
+      V rv = V::load(rr + i, m, T(0));
+      if constexpr (RA)
+        rv = simd::mul_add(rv, V::load(rs + i, m, T(0)), V::load(rt + i, m, T(0)));
       act(simd::mul_add(V::load(xr + i, m, T(0)), V::load(s + i, m, T(0)),
-                        V::load(t + i, m, T(0))) + V::load(rr + i, m, T(0)))
+                        V::load(t + i, m, T(0))) + rv)
           .store(yr + i, m);
     }
   }
 }
 
-template <int A, class T>
+template <int A, bool RA, class T>
 void bn_affine_res_a(const T* x, int64_t N, int64_t C, int64_t S, const T* scale,
-                     const T* shift, const T* r, T* y, T lo, T hi) {
+                     const T* shift, const T* r, const T* rss, T* y, T lo, T hi) {
   const OutAct<T, A> act(lo, hi);
+  const T* rsc = RA ? rss : nullptr;
+  const T* rsh = RA ? rss + C : nullptr;
   if (S == 1) {
     fastdl::parallel_for(N, grain_for(C), [&](int64_t b, int64_t e) {
-      vaffine_res_rows(x + b * C, e - b, C, scale, shift, r + b * C, y + b * C, act);
+      vaffine_res_rows<A, T, RA>(x + b * C, e - b, C, scale, shift, r + b * C, rsc, rsh,
+                                 y + b * C, act);
     });
     return;
   }
+  auto plane = [&](auto stream, int64_t p) {
+    const int64_t c = p % C;
+    vaffine_res<A, T, RA, decltype(stream)::value>(x + p * S, S, scale[c], shift[c], r + p * S,
+                                                   RA ? rsc[c] : T(0), RA ? rsh[c] : T(0),
+                                                   y + p * S, act);
+  };
   if (stream_planes(y, N * C * S, S)) {
     fastdl::parallel_for(N * C, grain_for(S), [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
-        const int64_t c = p % C;
-        vaffine_res<A, T, true>(x + p * S, S, scale[c], shift[c], r + p * S, y + p * S, act);
-      }
+      for (int64_t p = b; p < e; ++p) plane(std::true_type{}, p);
       simd::stream_fence();
     });
     return;
   }
   fastdl::parallel_for(N * C, grain_for(S), [&](int64_t b, int64_t e) {
-    for (int64_t p = b; p < e; ++p) {
-      const int64_t c = p % C;
-      vaffine_res(x + p * S, S, scale[c], shift[c], r + p * S, y + p * S, act);
-    }
+    for (int64_t p = b; p < e; ++p) plane(std::false_type{}, p);
   });
 }
 
-// y = act(x·scale[c] + shift[c] + r[...]), r of x's shape
+// y = act(x·scale[c] + shift[c] + r'), r' = r, or r·rss[0][c] + rss[1][c] when rss is given
 template <class T>
 void bn_affine_res_k(const T* x, int64_t N, int64_t C, int64_t S, const T* scale,
-                     const T* shift, const T* r, T* y, int act, T lo, T hi) {
-  if (act == kActRelu) bn_affine_res_a<kActRelu>(x, N, C, S, scale, shift, r, y, lo, hi);
-  else if (act == kActClamp) bn_affine_res_a<kActClamp>(x, N, C, S, scale, shift, r, y, lo, hi);
-  else bn_affine_res_a<kActNone>(x, N, C, S, scale, shift, r, y, lo, hi);
+                     const T* shift, const T* r, const T* rss, T* y, int act, T lo, T hi) {
+  if (rss) {
+    if (act == kActRelu) bn_affine_res_a<kActRelu, true>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
+    else if (act == kActClamp) bn_affine_res_a<kActClamp, true>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
+    else bn_affine_res_a<kActNone, true>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
+    return;
+  }
+  if (act == kActRelu) bn_affine_res_a<kActRelu, false>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
+  else if (act == kActClamp) bn_affine_res_a<kActClamp, false>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
+  else bn_affine_res_a<kActNone, false>(x, N, C, S, scale, shift, r, rss, y, lo, hi);
 }
 
 // sum_g[c] = Σ_k pg[k·C + c], sum_gxc[c] = Σ_k pgx[k·C + c] over nparts parts, in part order.
