@@ -145,14 +145,7 @@ _fn._Deferred = DeferredTensor
 
 
 def _new(rec):
-    t = object.__new__(DeferredTensor)
-    _set_slot(t, rec)
-    t.requires_grad = False
-    t.grad = None
-    t._node = None
-    t._out_idx = 0
-    t._vc = [0]
-    return t
+    return _fn._new_tensor(DeferredTensor, rec)  # (its `_array =` stores the recipe)
 
 
 def defer_batch_norm(x, ss, cl, shape, src):

@@ -24,6 +24,17 @@ void require_vec(const py::array& a, const py::array& like, int64_t n, const cha
                           shape_str(a));
 }
 
+// A per-channel (scale, shift) pair as batch_norm_train returns it: (2, C), C-contiguous, of
+// x's dtype.
+void require_scale_shift(const py::array& a, const py::array& x, int64_t C, const char* fn,
+                         const char* name) {
+  require_float(a, fn, name);
+  require_same_dtype(x, a, fn, "input", name);
+  if (a.ndim() != 2 || a.shape(0) != 2 || a.shape(1) != C || !(a.flags() & py::array::c_style))
+    throw py::value_error(S(fn) + name + " must be a C-contiguous array of shape (2, " +
+                          std::to_string(C) + "), got " + shape_str(a));
+}
+
 void require_same_shape(const py::array& a, const py::array& b, const char* fn, const char* na,
                         const char* nb) {
   if (shape_of(a) != shape_of(b))
@@ -177,11 +188,7 @@ py::array bn_apply(const py::array& x, const py::array& ss, const py::object& re
     throw py::value_error(S(fn) + "input must be C-contiguous, got shape " + shape_str(x));
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
-  require_float(ss, fn, "scale_shift");
-  require_same_dtype(x, ss, fn, "input", "scale_shift");
-  if (ss.ndim() != 2 || ss.shape(0) != 2 || ss.shape(1) != C || !(ss.flags() & py::array::c_style))
-    throw py::value_error(S(fn) + "scale_shift must be a C-contiguous array of shape (2, " +
-                          std::to_string(C) + "), got " + shape_str(ss));
+  require_scale_shift(ss, x, C, fn, "scale_shift");
   if (!residual.is_none()) {
     if (!py::isinstance<py::array>(residual))
       throw py::type_error(S(fn) + "residual must be an array or None");
@@ -197,12 +204,7 @@ py::array bn_apply(const py::array& x, const py::array& ss, const py::object& re
       throw py::value_error(S(fn) + "residual_scale_shift needs a residual");
     if (!py::isinstance<py::array>(residual_ss))
       throw py::type_error(S(fn) + "residual_scale_shift must be an array or None");
-    py::array q = residual_ss.cast<py::array>();
-    require_float(q, fn, "residual_scale_shift");
-    require_same_dtype(x, q, fn, "input", "residual_scale_shift");
-    if (q.ndim() != 2 || q.shape(0) != 2 || q.shape(1) != C || !(q.flags() & py::array::c_style))
-      throw py::value_error(S(fn) + "residual_scale_shift must be a C-contiguous array of "
-                            "shape (2, " + std::to_string(C) + "), got " + shape_str(q));
+    require_scale_shift(residual_ss.cast<py::array>(), x, C, fn, "residual_scale_shift");
   }
   return is_f32(x) ? bn_apply_t<float>(x, ss, residual, act, lo, hi, residual_ss)
                    : bn_apply_t<double>(x, ss, residual, act, lo, hi, residual_ss);
@@ -340,11 +342,7 @@ py::tuple bn_backward_act(const py::array& g, const py::array& x, const py::arra
   check_grad_output(g, x, fn);
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
-  require_float(ss, fn, "scale_shift");
-  require_same_dtype(x, ss, fn, "input", "scale_shift");
-  if (ss.ndim() != 2 || ss.shape(0) != 2 || ss.shape(1) != C || !(ss.flags() & py::array::c_style))
-    throw py::value_error(S(fn) + "scale_shift must be a C-contiguous array of shape (2, " +
-                          std::to_string(C) + "), got " + shape_str(ss));
+  require_scale_shift(ss, x, C, fn, "scale_shift");
   require_vec(mean, x, C, fn, "mean");
   require_vec(invstd, x, C, fn, "invstd");
   check_opt_vec(w, x, C, fn, "weight");
