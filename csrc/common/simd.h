@@ -587,6 +587,20 @@ inline void stream_fence() {
 #endif
 }
 
+// One full vector to p: a non-temporal store when St (p aligned to the vector size).
+template <bool St, class V>
+inline void put(const V& v, typename V::T* p) {
+  if constexpr (St)
+    v.stream(p);
+  else
+    v.store(p);
+}
+
+// The output size from which the kernels that measured a gain (eltwise, batch norm, the
+// channels-last depthwise forward) write a fresh output with non-temporal stores: far past
+// the caches, where they skip the read-for-ownership of the output's lines.
+constexpr int64_t kStreamBytes = int64_t(16) << 20;
+
 // ======================================================================================
 // float: exp / expm1 / log / log1p / tanh / erf / erfc / sigmoid / softplus / log_sigmoid
 // ======================================================================================

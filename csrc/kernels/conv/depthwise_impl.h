@@ -711,7 +711,6 @@ __attribute__((noinline)) void nhwc_row_split4(const Conv2dParams& p, const T* c
 // rows of 7–28 outputs still favour the blocked scheme (in place: 192 28² 1.00×, 384 14²
 // 0.78–0.91×, 960 7² 0.59–0.79×).
 constexpr int64_t kNhwcDirectMinOW = 48, kNhwcDirectMinOWStrided = 7;
-constexpr int64_t kNhwcStreamBytes = int64_t(16) << 20;
 inline bool nhwc_direct_preferred(const Conv2dParams& p) {
   return p.OW >= (p.sw > 1 ? kNhwcDirectMinOWStrided : kNhwcDirectMinOW);
 }
@@ -741,14 +740,14 @@ bool nhwc_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
   if (ohi < olo) ohi = olo;
   const V lohi[2] = {V(static_cast<T>(act.lo)), V(static_cast<T>(act.hi))};
   const V* actp = act.on() ? lohi : nullptr;
-  // An output of kNhwcStreamBytes or more goes out with non-temporal stores (no read for
+  // An output of simd::kStreamBytes or more goes out with non-temporal stores (no read for
   // ownership of its lines; it does not fit in L2 anyway) when every channel block is whole
   // and 64-byte aligned. bench/bench_depthwise.py's layers, batch 16, the same process, ms
   // plain / non-temporal, 1 thread: 32 112² 2.50 / 2.15, 96 112² s2 3.52 / 3.50, 144 56²
   // 2.70 / 2.58; 2 threads: 1.29 / 1.09, 2.31 / 2.13, 1.39 / 1.32. MobileNetV2's
   // channels-last train step and batch-1 inference: unchanged (1.00).
   const bool nt = C % L == 0 && (reinterpret_cast<uintptr_t>(y) & 63) == 0 &&
-                  p.N * p.OH * p.OW * C * static_cast<int64_t>(sizeof(T)) >= kNhwcStreamBytes;
+                  p.N * p.OH * p.OW * C * static_cast<int64_t>(sizeof(T)) >= simd::kStreamBytes;
   // Groups of 8 pixels at stride 1, of 4 when strided (a stride-2 group of 8 reads 17 input
   // columns per kernel row: 0.74-0.77× on the large maps at batch 16); one instantiation of
   // nhwc_row per parallel loop. Batch 16, 1 thread, ms groups of 4 / 8: 32 112² 2.06 / 1.46,

@@ -37,14 +37,7 @@ constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk (a multiple 
 template <class V>
 using Elem = typename V::T;
 
-// One full vector to p: a non-temporal store when Stream (p aligned to the vector size).
-template <bool Stream, class V>
-inline void put(const V& v, Elem<V>* p) {
-  if constexpr (Stream)
-    v.stream(p);
-  else
-    v.store(p);
-}
+using simd::put;  // a non-temporal store when its template argument is true
 
 // y[i] = f(x[i]) over [b, e), four vectors per step, masked tail. Stream: non-temporal
 // stores ([b, e) starts 64-byte aligned in y), then a fence.
@@ -66,18 +59,17 @@ FASTDL_FLATTEN inline void map1(const Elem<V>* x, Elem<V>* y, int64_t b, int64_t
   if constexpr (Stream) simd::stream_fence();
 }
 
-// Non-temporal output stores pay off for fresh outputs far larger than the caches: they skip
-// the read-for-ownership of the output's lines. Not in place (the output one of the inputs):
-// there each line was just loaded into L1, and a non-temporal store to a cached line costs
-// more than writing it back later -- measured on Zen 5, ms 1 thread / 2 threads, streaming
+// Non-temporal output stores (from simd::kStreamBytes) pay off for fresh outputs far larger
+// than the caches: they skip the read-for-ownership of the output's lines. Not in place (the
+// output one of the inputs): there each line was just loaded into L1, and a non-temporal
+// store to a cached line costs more than writing it back later -- measured on Zen 5, ms 1 thread / 2 threads, streaming
 // vs plain stores: relu_ on 16M floats 2.93 / 1.77 vs 1.76 / 1.50, on 6.4M floats (a
 // ResNet-50 activation at batch 8) 1.01 / 0.52 vs 0.34 / 0.18, the in-place add of two 6.4M
 // float tensors 0.98 / 0.66 vs 0.80 / 0.55. (Zen 4 measured relu_ 2.14 -> 1.97 ms the other
 // way, 16M floats on 2 threads.)
-constexpr int64_t kStreamBytes = int64_t(16) << 20;
 template <class T>
 inline bool use_stream(const T* y, int64_t n) {
-  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
+  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= simd::kStreamBytes &&
          (reinterpret_cast<uintptr_t>(y) % 64) == 0;
 }
 

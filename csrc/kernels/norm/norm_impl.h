@@ -247,23 +247,15 @@ struct GradIn {
   }
 };
 
-// One full vector to p: a non-temporal store when St (p aligned to the vector size).
-template <bool St, class V>
-inline void put(const V& v, typename V::T* p) {
-  if constexpr (St)
-    v.stream(p);
-  else
-    v.store(p);
-}
+using simd::put;  // a non-temporal store when its template argument is true
 
-// Non-temporal stores for the planes of a fresh output of at least kStreamBytes (far past the
-// caches, as eltwise's policy): they skip the read-for-ownership of its lines. Each plane of
-// S values must start on a 64-byte boundary (S·sizeof(T) a multiple of 64, y aligned); the
-// masked tail of a plane is a plain store.
-constexpr int64_t kStreamBytes = int64_t(16) << 20;
+// Non-temporal stores for the planes of a fresh output of at least simd::kStreamBytes: they
+// skip the read-for-ownership of its lines. Each plane of S values must start on a 64-byte
+// boundary (S·sizeof(T) a multiple of 64, y aligned); the masked tail of a plane is a plain
+// store.
 template <class T>
 inline bool stream_planes(const T* y, int64_t n, int64_t S) {
-  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= kStreamBytes &&
+  return FASTDL_SIMD_LEVEL > 0 && n * static_cast<int64_t>(sizeof(T)) >= simd::kStreamBytes &&
          (S * static_cast<int64_t>(sizeof(T))) % 64 == 0 &&
          (reinterpret_cast<uintptr_t>(y) % 64) == 0;
 }
