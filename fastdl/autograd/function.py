@@ -835,7 +835,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                         if create:
                             g = _fit_grad_t(g, p, node)
                         else:
-                            pa = p._array if p.__class__ is not _Deferred else p._recipe
+                            pa = _meta(p)
                             if g.shape != pa.shape:
                                 g = _reduce_to(g, pa.shape, type(node).__name__)
                             if g.dtype != pa.dtype:  # a promoted op

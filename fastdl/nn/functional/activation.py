@@ -108,21 +108,19 @@ def _act_inplace(t, code, params):
 def _act(t, code, params, from_output, inplace=False):
     """Kernel ``code`` with ``params`` (floats) on the float Tensor ``t``; backward from the
     saved output when ``from_output``. The ``ACT_TABLE`` functions below call this."""
-    if not inplace:
-        if t.__class__ is _deferred.DeferredTensor and from_output:
-            # a batch norm's deferred output (and residual): one pass computes this result
-            from .normalization import _act_kind
-            kind = _act_kind(code, params)
-            if kind is not None:
+    if t.__class__ is _deferred.DeferredTensor and from_output:
+        # a batch norm's deferred output (and residual): one pass computes this result
+        from .normalization import _act_kind
+        kind = _act_kind(code, params)
+        if kind is not None:
+            if not inplace:
                 out = _deferred.fold_act(t, code, params, kind)
                 if out is not None:
                     return out
+            elif _deferred.fold_act_(t, code, params, kind):
+                return t
+    if not inplace:
         return _Act.apply(t, code, params, from_output)
-    if t.__class__ is _deferred.DeferredTensor and from_output:
-        from .normalization import _act_kind
-        kind = _act_kind(code, params)
-        if kind is not None and _deferred.fold_act_(t, code, params, kind):
-            return t
     if _fn._state.grad and t.requires_grad:
         d = t._array
         if from_output and t._node is not None and \
