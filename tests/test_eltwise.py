@@ -564,3 +564,69 @@ def test_large_adds_keep_values_and_layout():
         (z * 2 + z).sum().backward()
         (x * 1.0).sum().backward()  # accumulated into x.grad in place
         assert np.array_equal(x.grad.numpy(), np.full(x0.shape, 4.0, np.float32))
+
+
+# ---- two gradients summed inside an activation's backward (grad2) ----------------------------
+_SUM_PARAMS = {"leaky_relu": [0.2], "hardtanh": [-1.0, 0.5], "elu": [1.3, 1.0, 1.0],
+               "softplus": [2.0, 15.0]}
+
+
+def _sum_cases():
+    for name, code in sorted(dict(_C.eltwise_acts).items()):
+        prm = _SUM_PARAMS.get(name, [])
+        for fo in (False, True):
+            if fo and name not in ("relu", "leaky_relu", "hardtanh", "elu", "sigmoid", "tanh"):
+                continue
+            if not fo and name in ("sigmoid", "tanh"):  # from the output only
+                continue
+            yield pytest.param(code, fo, prm, id=f"{name}-{'out' if fo else 'in'}")
+    yield pytest.param(_C.eltwise_acts["softplus"], False, [1.0, 20.0], id="softplus_beta1-in")
+
+
+@pytest.mark.parametrize("code,from_output,prm", list(_sum_cases()))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_of_two_gradients_is_the_sum_then_the_backward(isa, code, from_output, prm,
+                                                                 dtype):
+    """act'(s)·(g1 + g2) in one pass: bitwise the add followed by the backward, on every ISA,
+    whole vectors and a masked tail, special values in both gradients, and in place over g1."""
+    rng = np.random.default_rng(code)
+    n = 3 * 4096 + 37
+    s = (rng.standard_normal(n) * 4).astype(dtype)
+    s[:len(SPECIAL)] = SPECIAL
+    g1 = rng.standard_normal(n).astype(dtype)
+    g2 = rng.standard_normal(n).astype(dtype)
+    g1[-6:] = [np.inf, -np.inf, np.nan, 1e30, -0.0, 0.0]
+    g2[-6:] = [1.0, np.inf, 0.0, 1e30, -0.0, -0.0]
+    with np.errstate(invalid="ignore"):
+        want = _C.eltwise_backward(code, from_output, s, g1 + g2, prm)
+    got = _C.eltwise_backward(code, from_output, s, g1, prm, grad2=g2)
+    assert got.dtype == dtype and got.shape == s.shape
+    assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    g = g1.copy()
+    assert _C.eltwise_backward(code, from_output, s, g, prm, g, grad2=g2) is not None
+    assert np.array_equal(g.view(np.uint8), want.view(np.uint8)), "in place over grad"
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu"])
+def test_backward_of_two_gradients_streams_large_outputs(isa, name):
+    """16 MB and more: the non-temporal-store loop gives the plain loop's values bitwise."""
+    code = _C.eltwise_acts[name]
+    n = (4 << 20) + 13
+    rng = np.random.default_rng(9)
+    s, g1, g2 = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    want = _C.eltwise_backward(code, False, s, g1 + g2, [])
+    got = _C.eltwise_backward(code, False, s, g1, [], grad2=g2)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_backward_of_two_gradients_bad_arguments():
+    s = np.ones((4, 5), np.float32)
+    g = np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"grad2.*\(4, 6\)|\(4, 6\).*grad2"):
+        _C.eltwise_backward(0, True, s, g, [], grad2=np.ones((4, 6), np.float32))
+    with pytest.raises(TypeError, match="grad2"):
+        _C.eltwise_backward(0, True, s, g, [], grad2=np.ones((4, 5), np.float64))
+    with pytest.raises(TypeError, match="grad2"):
+        _C.eltwise_backward(0, True, s, g, [], grad2=np.ones((4, 5), np.int32))
+    with pytest.raises(ValueError, match="grad2.*C-contiguous"):
+        _C.eltwise_backward(0, True, s, g, [], grad2=np.ones((5, 4), np.float32).T)

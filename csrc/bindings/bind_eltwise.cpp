@@ -99,12 +99,18 @@ void bind_eltwise(py::module_& m) {
      "y = act(x) (codes in eltwise_acts); out may be x for in place.");
 
   m.def("eltwise_backward", [](int act, bool from_output, const py::array& s, const py::array& g,
-                               const std::vector<double>& prm, std::optional<py::array> out) {
+                               const std::vector<double>& prm, std::optional<py::array> out,
+                               std::optional<py::array> g2) {
     const char* fn = act >= 0 && act < el::kNumAct ? kActNames[act] : "eltwise_backward";
     require_float(s, fn, "saved");
     require_float(g, fn, "grad_output");
     require_same_dtype(s, g, fn, "saved", "grad_output");
     require_same_shape(s, g, fn, "saved", "grad_output");
+    if (g2) {
+      require_float(*g2, fn, "grad2");
+      require_same_dtype(s, *g2, fn, "saved", "grad2");
+      require_same_shape(s, *g2, fn, "saved", "grad2");
+    }
     auto p = act_params(act, prm, fn);
     if (!el::act_backward_supported(act, from_output, p.data()))
       throw py::value_error(S(fn) + ": backward from the " + (from_output ? "output" : "input") +
@@ -113,14 +119,23 @@ void bind_eltwise(py::module_& m) {
     const int64_t n = g.size();
     {
       py::gil_scoped_release nogil;
-      if (is_f32(g))
+      if (g2 && is_f32(g))
+        el::act_backward_sum(act, from_output, cptr<float>(s), cptr<float>(g), cptr<float>(*g2),
+                             ptr<float>(gx), n, p.data());
+      else if (g2)
+        el::act_backward_sum(act, from_output, cptr<double>(s), cptr<double>(g),
+                             cptr<double>(*g2), ptr<double>(gx), n, p.data());
+      else if (is_f32(g))
         el::act_backward(act, from_output, cptr<float>(s), cptr<float>(g), ptr<float>(gx), n, p.data());
       else
         el::act_backward(act, from_output, cptr<double>(s), cptr<double>(g), ptr<double>(gx), n, p.data());
     }
     return gx;
   }, py::arg("act"), py::arg("from_output"), py::arg("saved"), py::arg("grad"), py::arg("params"),
-     py::arg("out") = py::none());
+     py::arg("out") = py::none(), py::arg("grad2") = py::none(),
+     "gx = act'(saved)·grad, or act'(saved)·(grad + grad2) with grad2 (the two gradients summed "
+     "in the same pass, bitwise the separate add); saved is the input, or the output when "
+     "from_output.");
 
   m.def("softmax_forward", [](const py::array& x, int64_t dim, bool log, std::optional<py::array> out) {
     const char* fn = log ? "log_softmax" : "softmax";

@@ -88,6 +88,13 @@ class _Op:
     # observed: the producer's output feeds nothing else, has no hook and is not an input of
     # ``autograd.grad``, and no graph is being created. None: never.
     _fuse_up = None
+    # ``_sum_up(node, a, b) -> tuple or None``: this node's backward result for the output
+    # gradient a + b, asked when the second of exactly two gradients reaching its (single)
+    # output arrives (a residual junction feeding an activation): the node may compute the
+    # sum inside its own backward pass instead of the engine writing it first. None: the
+    # engine sums. Asked under the same conditions as ``_fuse_up`` and with no hook, no
+    # retain_grad and no anomaly mode on the node; the result is used at the node's turn.
+    _sum_up = None
     # True when backward returns a new array, shared with nothing (no view of g or of a saved
     # tensor, no array returned twice), for every input: a leaf's first gradient is then
     # adopted as its ``.grad`` rather than copied (PyTorch's AccumulateGrad steals such a
@@ -753,6 +760,7 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
         slot = grads.setdefault(id(node), [None] * node._nout)
         i = t._out_idx
         slot[i] = g if slot[i] is None else _sum_grad(slot[i], g)
+    seeded = {id(t._node) for t in roots}  # nodes given a gradient before any node runs
     order = _toposort([t._node for t in roots], want if terminal else None)
     run_set = None
     if want is not None:
@@ -799,7 +807,10 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                     _fire_leaf(t, pending.pop(id(t)), want, captured)
         hooks_on = _hooks_used
         fuse = _fuse_backward[0] and not create and not _anomaly[0]
-        uses = None  # id(node) -> how many edges of the graph leave from its outputs
+        # id(node) -> how many edges of the graph leave from its outputs (counted before any
+        # node runs: a node that has run is freed and its edges are gone)
+        uses = _use_counts(order) if fuse else None
+        done = {}    # id(node) -> its backward's result, computed early by _sum_into
         for i, node in enumerate(order):
             gs = grads.pop(id(node), None)
             if gs is not None:
@@ -813,15 +824,17 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                 if run_set is None or id(node) in run_set:
                     if node._saved is None:
                         raise RuntimeError(_SECOND_TIME)
-                    if fuse and node._fuse_up is not None:
-                        if uses is None:
-                            uses = _use_counts(order)
+                    if done and id(node) in done:  # computed by _sum_into
+                        res = done.pop(id(node))
+                    elif fuse and node._fuse_up is not None:
                         if _fuse_into_parent(node, gs, grads, uses, want, want_nodes, run_set):
                             if not retain_graph:
                                 _free(node)
                             continue
-                    res = _call_backward_graph(node, gs) if create else \
-                        _call_backward(node, gs)
+                        res = _call_backward(node, gs)
+                    else:
+                        res = _call_backward_graph(node, gs) if create else \
+                            _call_backward(node, gs)
                     if anomaly:
                         _nan_check(node, res)
                     parents = node.parents
@@ -855,7 +868,16 @@ def _run(roots, root_grads, retain_graph, inputs=None, terminal=False, create=Fa
                             if slot is None:
                                 slot = grads[id(pn)] = [None] * pn._nout
                             j = p._out_idx
-                            slot[j] = g if slot[j] is None else _sum_grad(slot[j], g)
+                            if slot[j] is None:
+                                slot[j] = g
+                            elif fuse and pn._sum_up is not None and not create:
+                                r = _sum_into(pn, slot[j], g, uses, seeded, want_nodes, run_set)
+                                if r is None:
+                                    slot[j] = _sum_grad(slot[j], g)
+                                else:
+                                    done[id(pn)] = r
+                            else:
+                                slot[j] = _sum_grad(slot[j], g)
                         elif want is None:
                             if hooked is not None and id(p) in hooked:
                                 pending[id(p)] = g if id(p) not in pending \
@@ -894,6 +916,26 @@ def _sum_grad(a, b):
             np.add(a, b, out=out)
         return out
     return a + b
+
+
+def _sum_into(node, a, b, uses, seeded, want_nodes, run_set):
+    """`node`'s backward result for the output gradient a + b (``_Op._sum_up``) when b is the
+    last of exactly two gradients reaching its single output (two edges of the graph leave it
+    and it is not a root of the backward, whose gradient would be a third) and nothing can
+    observe the sum (no hook, no retain_grad, not an ``autograd.grad`` input, on the path
+    being run); else None."""
+    if node._nout != 1 or uses.get(id(node), 0) != 2 or node._saved is None:
+        return None
+    if id(node) in seeded:
+        return None
+    if want_nodes and id(node) in want_nodes:
+        return None
+    if run_set is not None and id(node) not in run_set:
+        return None
+    d = node.__dict__
+    if d.get("_tensor_hooks") or d.get("_retain"):
+        return None
+    return type(node)._sum_up(node, a, b)
 
 
 def _use_counts(order):

@@ -67,6 +67,13 @@ void act_backward(int act, bool from_output, const float* s, const float* g, flo
                   int64_t n, const double* p);
 void act_backward(int act, bool from_output, const double* s, const double* g, double* gx,
                   int64_t n, const double* p);
+// gx = (g1 + g2) * act'(.): the backward of an activation whose output reached two consumers,
+// their gradients summed in the same pass (each g1[i] + g2[i] rounded once, as the separate
+// add gives it: bitwise the add followed by act_backward).
+void act_backward_sum(int act, bool from_output, const float* s, const float* g1,
+                      const float* g2, float* gx, int64_t n, const double* p);
+void act_backward_sum(int act, bool from_output, const double* s, const double* g1,
+                      const double* g2, double* gx, int64_t n, const double* p);
 // True when act_backward(act, from_output, ...) is defined.
 bool act_backward_supported(int act, bool from_output, const double* p);
 
@@ -129,8 +136,8 @@ void bw_triad(float* a, const float* b, const float* c, float s, int64_t n);
 template <class T>
 struct EltwiseOpsT {
   void (*act_fwd)(int act, const T* x, T* y, int64_t n, const double* p);
-  void (*act_bwd)(int act, bool from_output, const T* s, const T* g, T* gx, int64_t n,
-                  const double* p);
+  void (*act_bwd)(int act, bool from_output, const T* s, const T* g, const T* g2, T* gx,
+                  int64_t n, const double* p);  // g2: nullptr, or a second gradient (g + g2)
   void (*softmax_fwd)(bool log, const T* x, T* y, int64_t outer, int64_t dim, int64_t inner);
   void (*softmax_bwd)(bool log, const T* y, const T* g, T* gx, int64_t outer, int64_t dim,
                       int64_t inner);

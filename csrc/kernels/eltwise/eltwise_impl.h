@@ -90,6 +90,27 @@ FASTDL_FLATTEN inline void map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, 
   if constexpr (Stream) simd::stream_fence();
 }
 
+// z[i] = f(x[i], y[i] + w[i]) over [b, e): map2 whose second operand is the sum of two arrays
+// (an activation's backward on two gradients reaching its output, summed as the separate add
+// would: y[i] + w[i] rounded once, then f). Stream as map1.
+template <class V, bool Stream = false, class F>
+FASTDL_FLATTEN inline void map2_sum(const Elem<V>* x, const Elem<V>* y, const Elem<V>* w,
+                                    Elem<V>* z, int64_t b, int64_t e, const F& f) {
+  constexpr int N = V::N;
+  int64_t i = b;
+  for (; i + 2 * N <= e; i += 2 * N) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + N);
+    V b0 = V::load(y + i) + V::load(w + i), b1 = V::load(y + i + N) + V::load(w + i + N);
+    put<Stream>(f(a0, b0), z + i);
+    put<Stream>(f(a1, b1), z + i + N);
+  }
+  for (; i + N <= e; i += N)
+    put<Stream>(f(V::load(x + i), V::load(y + i) + V::load(w + i)), z + i);
+  if (i < e)
+    f(V::load(x + i, e - i), V::load(y + i, e - i) + V::load(w + i, e - i)).store(z + i, e - i);
+  if constexpr (Stream) simd::stream_fence();
+}
+
 // map1 / map2 over [0, n) in parallel chunks of kGrain, streaming when use_stream(output, n)
 // and the output is not one of the inputs.
 template <class V, class F>
@@ -105,6 +126,17 @@ void par_map2(const Elem<V>* x, const Elem<V>* y, Elem<V>* z, int64_t n, const F
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V, true>(x, y, z, b, e, f); });
   else
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2<V>(x, y, z, b, e, f); });
+}
+// map2 over [0, n), its second operand y + w when w is given (map2_sum); as par_map2.
+template <class V, class F>
+void par_map2_sum(const Elem<V>* x, const Elem<V>* y, const Elem<V>* w, Elem<V>* z, int64_t n,
+                  const F& f) {
+  if (!w) return par_map2<V>(x, y, z, n, f);
+  if (use_stream(z, n) && z != x && z != y && z != w)
+    parallel_for(n, kGrain,
+                 [&](int64_t b, int64_t e) { map2_sum<V, true>(x, y, w, z, b, e, f); });
+  else
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { map2_sum<V>(x, y, w, z, b, e, f); });
 }
 
 // --------------------------------------------------------------------------------------
@@ -270,10 +302,12 @@ void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   const Op op(p);
   par_map1<V>(x, y, n, [&](V v) { return op.fwd(v); });
 }
+// gx = act'(s)·g, with g = g + g2 when g2 is given (act_backward_sum)
 template <class V, class Op>
-void run_bwd(const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n, const double* p) {
+void run_bwd(const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2, Elem<V>* gx, int64_t n,
+             const double* p) {
   const Op op(p);
-  par_map2<V>(s, g, gx, n, [&](V a, V c) { return op.bwd(a, c); });
+  par_map2_sum<V>(s, g, g2, gx, n, [&](V a, V c) { return op.bwd(a, c); });
 }
 
 // How one table row runs: Op<V> forward and backward; a row whose kernel has variants
@@ -283,9 +317,9 @@ struct ActRun {
   static void fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
     run_fwd<V, Op<V>>(x, y, n, p);
   }
-  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
-                  const double* p) {
-    run_bwd<V, Op<V>>(s, g, gx, n, p);
+  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2, Elem<V>* gx,
+                  int64_t n, const double* p) {
+    run_bwd<V, Op<V>>(s, g, g2, gx, n, p);
   }
 };
 template <class V>
@@ -293,10 +327,10 @@ struct ActRun<V, Elu> {
   static void fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
     run_fwd<V, EluImpl<V, false>>(x, y, n, p);
   }
-  static void bwd(bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
-                  const double* p) {
-    if (out) run_bwd<V, EluImpl<V, true>>(s, g, gx, n, p);
-    else run_bwd<V, EluImpl<V, false>>(s, g, gx, n, p);
+  static void bwd(bool out, const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2,
+                  Elem<V>* gx, int64_t n, const double* p) {
+    if (out) run_bwd<V, EluImpl<V, true>>(s, g, g2, gx, n, p);
+    else run_bwd<V, EluImpl<V, false>>(s, g, g2, gx, n, p);
   }
 };
 template <class V>
@@ -305,10 +339,10 @@ struct ActRun<V, Softplus> {
     if (p[0] == 1.0) run_fwd<V, SoftplusImpl<V, true>>(x, y, n, p);
     else run_fwd<V, SoftplusImpl<V, false>>(x, y, n, p);
   }
-  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
-                  const double* p) {
-    if (p[0] == 1.0) run_bwd<V, SoftplusImpl<V, true>>(s, g, gx, n, p);
-    else run_bwd<V, SoftplusImpl<V, false>>(s, g, gx, n, p);
+  static void bwd(bool, const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2, Elem<V>* gx,
+                  int64_t n, const double* p) {
+    if (p[0] == 1.0) run_bwd<V, SoftplusImpl<V, true>>(s, g, g2, gx, n, p);
+    else run_bwd<V, SoftplusImpl<V, false>>(s, g, g2, gx, n, p);
   }
 };
 
@@ -325,11 +359,11 @@ void act_fwd(int act, const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) 
 }
 
 template <class V>
-void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, Elem<V>* gx, int64_t n,
-             const double* p) {
+void act_bwd(int act, bool out, const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2,
+             Elem<V>* gx, int64_t n, const double* p) {
   switch (act) {
 #define FASTDL_ACT_CASE(Name, name, saved) \
-  case k##Name: return ActRun<V, Name>::bwd(out, s, g, gx, n, p);
+  case k##Name: return ActRun<V, Name>::bwd(out, s, g, g2, gx, n, p);
     FASTDL_ACTIVATIONS(FASTDL_ACT_CASE)
 #undef FASTDL_ACT_CASE
     default: return;

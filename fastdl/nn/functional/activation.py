@@ -69,6 +69,35 @@ class _Act(_Op):
         return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
 
 
+def _act_backward_sum(node, a, b):
+    """``_Op._sum_up`` of an activation: act'(s)·(a + b) in one kernel pass for an output
+    that reached two consumers (the block output of a residual network, read by the next
+    block's convolution and by its identity branch), bitwise the engine's sum followed by the
+    backward, which wrote and read the sum once more. None (the engine sums) unless a, b and
+    the saved array are plain arrays of one shape and dtype, all C-contiguous or all
+    channels-last (the layout the eager backward would give), or when a batch norm before the
+    activation is to finish its backward (``_fuse_up``)."""
+    if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray:
+        return None
+    if node._fuse_up is not None and node._fuse_up(node, a) is not None:
+        return None
+    (s,) = node.saved_tensors
+    if s.__class__ is not np.ndarray or a.shape != s.shape or b.shape != s.shape or \
+            a.dtype != s.dtype or b.dtype != s.dtype:
+        return None
+    if s.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
+        gx = _C.eltwise_backward(node.code, node.from_output, s, a, node.params, grad2=b)
+    elif _cl_only(s) and _cl_only(a) and _cl_only(b):
+        gx = _C.eltwise_backward(node.code, node.from_output, _nhwc(s), _nhwc(a), node.params,
+                                 grad2=_nhwc(b)).transpose(0, 3, 1, 2)
+    else:
+        return None
+    return gx, None, None, None
+
+
+_Act._sum_up = staticmethod(_act_backward_sum)
+
+
 class _ActInplace(_Act):
     """A recorded in-place activation whose backward needs only its output: the kernel
     writes into the input's storage (no snapshot) and saves it as the output."""

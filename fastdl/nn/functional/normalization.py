@@ -48,7 +48,8 @@ def set_norm_act_fusion(forward=None, backward=None):
     """Turn the fusion of batch norm with a following ReLU / ReLU6 / Hardtanh on or off:
     ``forward`` (one kernel pass in ``nn.Sequential``, and the deferred outputs of training
     batch norms, ``fastdl/_deferred.py``), ``backward`` (the activation's
-    gradient mask applied inside the batch-norm backward by the autograd engine). None leaves
+    gradient mask applied inside the batch-norm backward by the autograd engine, and the two
+    gradients of a residual junction summed inside the activation's backward). None leaves
     a switch as it is; returns the previous ``(forward, backward)``. Both are on by default,
     and results are bitwise the same either way.
 
