@@ -175,8 +175,10 @@ def eltwise_add(a: numpy.ndarray, b: numpy.ndarray, out: numpy.ndarray) -> None:
     """
     out = a + b on all threads (1-D contiguous float32/float64 of one length; out may be a or b): bitwise NumPy's add.
     """
-def eltwise_backward(act: typing.SupportsInt | typing.SupportsIndex, from_output: bool, saved: numpy.ndarray, grad: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
-    ...
+def eltwise_backward(act: typing.SupportsInt | typing.SupportsIndex, from_output: bool, saved: numpy.ndarray, grad: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None, grad2: numpy.ndarray | None = None) -> numpy.ndarray:
+    """
+    gx = act'(saved)·grad, or act'(saved)·(grad + grad2) with grad2 (the two gradients summed in the same pass, bitwise the separate add); saved is the input, or the output when from_output.
+    """
 def eltwise_forward(act: typing.SupportsInt | typing.SupportsIndex, x: numpy.ndarray, params: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], out: numpy.ndarray | None = None) -> numpy.ndarray:
     """
     y = act(x) (codes in eltwise_acts); out may be x for in place.
