@@ -92,8 +92,9 @@ class _Op:
     # gradient a + b, asked when the second of exactly two gradients reaching its (single)
     # output arrives (a residual junction feeding an activation): the node may compute the
     # sum inside its own backward pass instead of the engine writing it first. None: the
-    # engine sums. Asked under the same conditions as ``_fuse_up`` and with no hook, no
-    # retain_grad and no anomaly mode on the node; the result is used at the node's turn.
+    # engine sums. Asked under the same conditions as ``_fuse_up`` (no hook or retain_grad
+    # on the node's output, not an input of ``autograd.grad``, no graph being created, not
+    # in anomaly mode); the result is used at the node's turn in the order.
     _sum_up = None
     # True when backward returns a new array, shared with nothing (no view of g or of a saved
     # tensor, no array returned twice), for every input: a leaf's first gradient is then
