@@ -199,3 +199,36 @@ def test_override_errors():
                         "print(conv.get_conv_algorithm())"], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "gemm", r.stderr
+
+
+# A thin weight gradient (C/groups·k·k <= 32: an RGB stem) over several GEMM chunks: its
+# chunks' products run in fixed groups, one group per thread, the groups' sums added in order.
+THIN_DW = [
+    (20, 3, 32, 32, 8, 3, 1, 1, 1, 1),     # 1024 pixels an image: 10 chunks in 8 groups
+    (40, 3, 12, 12, 16, 3, 1, 1, 1, 1),    # 3 chunks (the last one short)
+    (9, 4, 16, 16, 8, 3, 1, 1, 1, 2),      # grouped: 2 channels a group, 2 chunks
+    (12, 3, 31, 31, 8, 3, 2, 1, 1, 1),     # stride 2
+    (10, 1, 40, 40, 5, 5, 1, 2, 1, 1),     # 5×5, one channel
+]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", THIN_DW, ids=_ids)
+def test_thin_weight_gradient_in_groups(dt, shape):
+    """Against the float64 reference on every ISA (the input gradient, computed chunk by chunk
+    beside it, too), and bitwise the same on 1 and 2 threads."""
+    x, w, b, gy, kw, yref = _operands(shape, dt, seed=3)
+    gx_r, gw_r, gb_r = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                             gy.astype(np.float64), **kw)
+    tol = _tol(dt)
+    for isa in isa_paths():
+        with use_isa(isa), fconv.conv_algorithm("gemm"):
+            with use_threads(1):
+                a = _run(x, w, b, gy, **kw)
+            with use_threads(2):
+                c = _run(x, w, b, gy, **kw)
+        for u, v in zip(a, c):
+            assert np.array_equal(u, v), isa
+        assert_close(a[1], gx_r, msg=f"{isa} grad_input: ", **tol)
+        assert_close(a[2], gw_r, msg=f"{isa} grad_weight: ", **tol)
+        assert_close(a[3], gb_r, msg=f"{isa} grad_bias: ", **tol)

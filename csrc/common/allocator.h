@@ -63,11 +63,12 @@ enum ScratchSlot : int {
   kScratchGemmX = 2,     // gemm: gathered vector of the matrix-vector path; the running
                          // sums of micro-tiles straddling two output segments (c_seg)
   kScratchSampleTaps = 3,  // grid_sample: a block's tap offsets and weights
-  kScratchConvDyT = 4,   // conv (AVX-512): transposed output gradient
+  kScratchConvDyT = 4,   // conv (AVX-512): transposed output gradient; conv_impl.h's
+                         // gemm_backward_grouped: a chunk's regrouped output gradient
   kScratchConvPad = 5,   // conv (AVX-512): padded input
   kScratchConvCol = 6,   // conv: im2col columns
   kScratchSamplePartial = 6,  // grid_sample: partial grid gradients (never runs inside conv)
-  kScratchConvGCol = 7,  // conv: column gradient
+  kScratchConvGCol = 7,  // conv: column gradient (also gemm_backward_grouped's)
   kScratchCtc = 8,       // ctc: the β rows and per-class sums of the backward
   kScratchSlots = 9
 };
