@@ -333,29 +333,34 @@ void im2col_images(const Conv2dParams& p, const T* x, int64_t g, int64_t n0, int
   });
 }
 
-// dx[n0 + j, g·Cg + c] = col2im of col's block (j, c) (the planes overwritten).
+// dx[n0 + j, g·Cg + c] = col2im of col's block (j, c) (the planes overwritten); threads over
+// (image, c), or none (`threads` false: inside another parallel loop).
 template <class T>
 void col2im_images(const Conv2dParams& p, const T* col, int64_t g, int64_t n0, int64_t nb,
-                   T* dx) {
+                   T* dx, bool threads = true) {
   const int64_t Cg = p.C / p.groups, HW = p.H * p.W, OHW = p.OH * p.OW, ld = nb * OHW;
   const int64_t RS = p.R * p.S;
-  parallel_for(nb * Cg, 1, [&](int64_t i0, int64_t i1) {
+  auto body = [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t j = i / Cg, c = i % Cg;
       T* d = dx + ((n0 + j) * p.C + g * Cg + c) * HW;
       fill(d, HW, T(0));
       col2im(p, col + c * RS * ld + j * OHW, int64_t(1), int64_t(0), p.OH, d, ld);
     }
-  });
+  };
+  if (threads)
+    parallel_for(nb * Cg, 1, body);
+  else
+    body(0, nb * Cg);
 }
 
 // Rows [k0, k0 + Kg) of images n0 .. n0+nb: dst[k][j·OHW + i] = src[n0 + j][k0 + k][i]
 // (to_nchw false), or the reverse copy plus bias (to_nchw true).
 template <class T>
 void regroup(const Conv2dParams& p, int64_t k0, int64_t Kg, int64_t n0, int64_t nb, T* nchw,
-             T* rows, bool to_nchw, const T* bias) {
+             T* rows, bool to_nchw, const T* bias, bool threads = true) {
   const int64_t OHW = p.OH * p.OW, ld = nb * OHW;
-  parallel_for(nb * Kg, 16, [&](int64_t i0, int64_t i1) {
+  auto body = [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t j = i / Kg, k = i % Kg;
       T* a = nchw + ((n0 + j) * p.K + k0 + k) * OHW;
@@ -367,7 +372,11 @@ void regroup(const Conv2dParams& p, int64_t k0, int64_t Kg, int64_t n0, int64_t 
         for (int64_t q = 0; q < OHW; ++q) r[q] = a[q];
       }
     }
-  });
+  };
+  if (threads)
+    parallel_for(nb * Kg, 16, body);
+  else
+    body(0, nb * Kg);
 }
 
 // GEMM's in-place ("thin") path for m <= 128, k <= 800, B not transposed (gemm.cpp) reads
@@ -486,7 +495,7 @@ inline bool gemm_dw_grouped(const Conv2dParams& p, int64_t nchunks) {
 template <class T>
 void gemm_backward_grouped(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx,
                            T* dw) {
-  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S, RS = p.R * p.S;
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW, NB = gemm_images(p);
   const int64_t nchunks = (p.N + NB - 1) / NB, G = imin(kWgGroups, nchunks), wsize = p.K * KK;
   PoolBuf partb(sizeof(T) * (G - 1) * wsize + 64);
@@ -505,28 +514,18 @@ void gemm_backward_grouped(const Conv2dParams& p, const T* x, const T* w, const 
         const int64_t n0 = c * NB, nb = imin(NB, p.N - n0), cols = nb * OHW;
         for (int64_t g = 0; g < p.groups; ++g) {
           const T* dyg = dy + (n0 * p.K + g * Kg) * OHW;
-          if (nb > 1) {  // the chunk's dY_g as a (Kg × cols) matrix (regroup's copy, serial)
-            for (int64_t j = 0; j < nb; ++j)
-              for (int64_t k = 0; k < Kg; ++k) {
-                const T* a = dy + ((n0 + j) * p.K + g * Kg + k) * OHW;
-                T* r = t + k * cols + j * OHW;
-                for (int64_t q = 0; q < OHW; ++q) r[q] = a[q];
-              }
+          if (nb > 1) {  // the chunk's dY_g as a (Kg × cols) matrix
+            regroup(p, g * Kg, Kg, n0, nb, const_cast<T*>(dy), t, false,
+                    static_cast<const T*>(nullptr), false);
             dyg = t;
           }
           const ImplicitB<T> ib{&p, x + (n0 * p.C + g * Cg) * HW, true};
           gemm_implicit_t(Kg, KK, cols, dyg, cols, ib, c == c0 ? T(0) : T(1),
                           out + g * Kg * KK, KK);
-          if (dx) {  // as gemm_backward's: the column gradient, then col2im (serial)
+          if (dx) {  // as gemm_backward's: the column gradient, then col2im
             gemm_t(true, false, KK, cols, Kg, T(1), w + g * Kg * KK, KK, dyg, cols, T(0), col,
                    cols);
-            for (int64_t j = 0; j < nb; ++j)
-              for (int64_t ci = 0; ci < Cg; ++ci) {
-                T* d = dx + ((n0 + j) * p.C + g * Cg + ci) * HW;
-                fill(d, HW, T(0));
-                col2im(p, col + ci * RS * cols + j * OHW, int64_t(1), int64_t(0), p.OH, d,
-                       cols);
-              }
+            col2im_images(p, col, g, n0, nb, dx, false);
           }
         }
       }
