@@ -927,16 +927,21 @@ def _sum_into(node, a, b, uses, seeded, want_nodes, run_set):
     being run); else None."""
     if node._nout != 1 or uses.get(id(node), 0) != 2 or node._saved is None:
         return None
-    if id(node) in seeded:
-        return None
-    if want_nodes and id(node) in want_nodes:
-        return None
-    if run_set is not None and id(node) not in run_set:
-        return None
-    d = node.__dict__
-    if d.get("_tensor_hooks") or d.get("_retain"):
+    if id(node) in seeded or not _unobserved(node, want_nodes, run_set):
         return None
     return type(node)._sum_up(node, a, b)
+
+
+def _unobserved(node, want_nodes, run_set):
+    """Whether nothing reads `node`'s output gradients but its own backward: no tensor hook
+    or retain_grad on them, not an ``autograd.grad`` input, and the node on the path being
+    run (a backward fusion may then skip or merge them)."""
+    if want_nodes and id(node) in want_nodes:
+        return False
+    if run_set is not None and id(node) not in run_set:
+        return False
+    d = node.__dict__
+    return not (d.get("_tensor_hooks") or d.get("_retain"))
 
 
 def _use_counts(order):
@@ -963,12 +968,7 @@ def _fuse_into_parent(node, gs, grads, uses, want, want_nodes, run_set):
     pn = p._node
     if pn is None or pn._nout != 1 or uses.get(id(pn), 0) != 1 or id(pn) in grads:
         return False
-    if want is not None and (id(p) in want or (want_nodes and id(pn) in want_nodes)):
-        return False
-    if run_set is not None and id(pn) not in run_set:
-        return False
-    d = pn.__dict__
-    if d.get("_tensor_hooks") or d.get("_retain"):
+    if (want is not None and id(p) in want) or not _unobserved(pn, want_nodes, run_set):
         return False
     h = type(node)._fuse_up(node, gs[0])
     if h is None:
