@@ -475,8 +475,6 @@ void gemm_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* 
   }
 }
 
-// dx and/or dw (either may be nullptr; dw overwritten). dW_g += dY_g · colᵀ per chunk (colᵀ
-// packed implicitly), dcol = W_gᵀ · dY_g then col2im.
 // The weight gradient of a product with at most one float32 NR-column panel (KK <= 32: an RGB
 // stem's 3·3·3 = 27) over fixed groups of the batch's chunks (kWgGroups, a function of the
 // shape only), one group's GEMMs on one thread, the groups' partial sums added in group order:
@@ -537,6 +535,8 @@ void gemm_backward_grouped(const Conv2dParams& p, const T* x, const T* w, const 
   }
 }
 
+// dx and/or dw (either may be nullptr; dw overwritten). dW_g += dY_g · colᵀ per chunk (colᵀ
+// packed implicitly), dcol = W_gᵀ · dY_g then col2im.
 template <class T>
 void gemm_backward(const Conv2dParams& p, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, KK = Cg * p.R * p.S;
