@@ -47,7 +47,6 @@ def test_residual_junctions_match_torch(dtype, channels_last):
         np.testing.assert_allclose(fg.numpy(), tg.numpy(), rtol=tol, atol=tol, err_msg=n)
 
 
-
 # ---- a junction feeding an activation: the sum computed inside the activation's backward ----
 from fastdl import _C  # noqa: E402
 from fastdl.nn.functional import activation as _act  # noqa: E402
