@@ -48,8 +48,30 @@ def test_residual_junctions_match_torch(dtype, channels_last):
 
 
 # ---- a junction feeding an activation: the sum computed inside the activation's backward ----
+import contextlib  # noqa: E402
+
 from fastdl import _C  # noqa: E402
 from fastdl.nn.functional import activation as _act  # noqa: E402
+
+
+@contextlib.contextmanager
+def _folding(on):
+    """The junction fold on or off (``_Act._sum_up``); yields a list that gets one entry per
+    call of the two-gradient kernel (``_C.eltwise_backward`` with ``grad2``)."""
+    saved, orig, calls = _act._Act._sum_up, _C.eltwise_backward, []
+
+    def spy(*a, **k):
+        if k.get("grad2") is not None:
+            calls.append(1)
+        return orig(*a, **k)
+
+    _act._Act._sum_up = saved if on else None
+    _C.eltwise_backward = spy
+    try:
+        yield calls
+    finally:
+        _act._Act._sum_up = saved
+        _C.eltwise_backward = orig
 
 
 class _Block(fastdl.nn.Module):
@@ -89,19 +111,8 @@ def _junction_net(style, cl, dtype):
     return net
 
 
-def _grads(net, x, c, fused, seen=None):
-    saved = _act._Act._sum_up
-    calls = []
-    orig = _C.eltwise_backward
-
-    def spy(*a, **k):
-        if k.get("grad2") is not None:
-            calls.append(1)
-        return orig(*a, **k)
-
-    _act._Act._sum_up = saved if fused else None
-    _C.eltwise_backward = spy
-    try:
+def _grads(net, x, c, fused):
+    with _folding(fused) as calls:
         for p in net.parameters():
             p.grad = None
         xt = fastdl.tensor(x, requires_grad=True)
@@ -109,9 +120,6 @@ def _grads(net, x, c, fused, seen=None):
             xt = fastdl.tensor(np.ascontiguousarray(x)).to(
                 memory_format=fastdl.channels_last).requires_grad_()
         (net(xt) * fastdl.tensor(c)).sum().backward()
-    finally:
-        _act._Act._sum_up = saved
-        _C.eltwise_backward = orig
     return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()], len(calls)
 
 
@@ -171,13 +179,7 @@ def _observed(kind):
     ws = rng.standard_normal((600, 600)) * 0.05
     res = {}
     for fused in (False, True):
-        saved = _act._Act._sum_up
-        _act._Act._sum_up = saved if fused else None
-        calls = []
-        orig = _C.eltwise_backward
-        _C.eltwise_backward = lambda *a, **k: (calls.append(k.get("grad2") is not None),
-                                               orig(*a, **k))[1]
-        try:
+        with _folding(fused) as calls:
             x = fastdl.tensor(xs, requires_grad=True)
             w = fastdl.tensor(ws, requires_grad=True)
             y = F.relu(x @ w)
@@ -203,10 +205,7 @@ def _observed(kind):
                 out.append(seen[0])
             if kind == "retain":
                 out.append(y.grad.numpy())
-        finally:
-            _act._Act._sum_up = saved
-            _C.eltwise_backward = orig
-        res[fused] = (out, sum(calls))
+        res[fused] = (out, len(calls))
     return res
 
 
