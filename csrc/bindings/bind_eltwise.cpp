@@ -119,16 +119,12 @@ void bind_eltwise(py::module_& m) {
     const int64_t n = g.size();
     {
       py::gil_scoped_release nogil;
-      if (g2 && is_f32(g))
-        el::act_backward_sum(act, from_output, cptr<float>(s), cptr<float>(g), cptr<float>(*g2),
-                             ptr<float>(gx), n, p.data());
-      else if (g2)
-        el::act_backward_sum(act, from_output, cptr<double>(s), cptr<double>(g),
-                             cptr<double>(*g2), ptr<double>(gx), n, p.data());
-      else if (is_f32(g))
-        el::act_backward(act, from_output, cptr<float>(s), cptr<float>(g), ptr<float>(gx), n, p.data());
+      if (is_f32(g))
+        el::act_backward(act, from_output, cptr<float>(s), cptr<float>(g), ptr<float>(gx), n,
+                         p.data(), g2 ? cptr<float>(*g2) : nullptr);
       else
-        el::act_backward(act, from_output, cptr<double>(s), cptr<double>(g), ptr<double>(gx), n, p.data());
+        el::act_backward(act, from_output, cptr<double>(s), cptr<double>(g), ptr<double>(gx), n,
+                         p.data(), g2 ? cptr<double>(*g2) : nullptr);
     }
     return gx;
   }, py::arg("act"), py::arg("from_output"), py::arg("saved"), py::arg("grad"), py::arg("params"),

@@ -17,12 +17,8 @@ inline const auto& ops_t() { return by_dtype<T>(ops()); }
     ops_t<T>().act_fwd(act, x, y, n, p);                                                     \
   }                                                                                          \
   void act_backward(int act, bool out, const T* s, const T* g, T* gx, int64_t n,            \
-                    const double* p) {                                                       \
-    ops_t<T>().act_bwd(act, out, s, g, nullptr, gx, n, p);                                   \
-  }                                                                                          \
-  void act_backward_sum(int act, bool out, const T* s, const T* g1, const T* g2, T* gx,      \
-                        int64_t n, const double* p) {                                        \
-    ops_t<T>().act_bwd(act, out, s, g1, g2, gx, n, p);                                       \
+                    const double* p, const T* g2) {                                          \
+    ops_t<T>().act_bwd(act, out, s, g, g2, gx, n, p);                                        \
   }                                                                                          \
   void softmax_forward(bool lg, const T* x, T* y, int64_t o, int64_t d, int64_t i) {         \
     ops_t<T>().softmax_fwd(lg, x, y, o, d, i);                                               \

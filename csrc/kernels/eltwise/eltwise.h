@@ -63,17 +63,13 @@ void act_forward(int act, const double* x, double* y, int64_t n, const double* p
 // gx = g * act'(.) from the saved `s`: the input x, or the output y when `from_output`.
 // from_output is supported by relu, leaky_relu (p0 > 0), hardtanh, elu (p0 > 0), sigmoid and
 // tanh (sigmoid and tanh always take the output); every other activation takes the input.
+// With g2 (not nullptr), gx = (g + g2) * act'(.): the backward of an activation whose output
+// reached two consumers, their gradients summed in the same pass (each g[i] + g2[i] rounded
+// once, as the separate add gives it: bitwise the add followed by the backward).
 void act_backward(int act, bool from_output, const float* s, const float* g, float* gx,
-                  int64_t n, const double* p);
+                  int64_t n, const double* p, const float* g2 = nullptr);
 void act_backward(int act, bool from_output, const double* s, const double* g, double* gx,
-                  int64_t n, const double* p);
-// gx = (g1 + g2) * act'(.): the backward of an activation whose output reached two consumers,
-// their gradients summed in the same pass (each g1[i] + g2[i] rounded once, as the separate
-// add gives it: bitwise the add followed by act_backward).
-void act_backward_sum(int act, bool from_output, const float* s, const float* g1,
-                      const float* g2, float* gx, int64_t n, const double* p);
-void act_backward_sum(int act, bool from_output, const double* s, const double* g1,
-                      const double* g2, double* gx, int64_t n, const double* p);
+                  int64_t n, const double* p, const double* g2 = nullptr);
 // True when act_backward(act, from_output, ...) is defined.
 bool act_backward_supported(int act, bool from_output, const double* p);
 

@@ -302,7 +302,7 @@ void run_fwd(const Elem<V>* x, Elem<V>* y, int64_t n, const double* p) {
   const Op op(p);
   par_map1<V>(x, y, n, [&](V v) { return op.fwd(v); });
 }
-// gx = act'(s)·g, with g = g + g2 when g2 is given (act_backward_sum)
+// gx = act'(s)·g, with g = g + g2 when g2 is given (eltwise.h: act_backward)
 template <class V, class Op>
 void run_bwd(const Elem<V>* s, const Elem<V>* g, const Elem<V>* g2, Elem<V>* gx, int64_t n,
              const double* p) {
