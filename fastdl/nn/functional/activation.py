@@ -57,16 +57,23 @@ class _Act(_Op):
         if isinstance(g, Tensor):  # create_graph: g · act'(s) from recorded ops
             return g * _act_grad_graph(ctx.code, ctx.params, ctx.from_output, s), None, None, \
                 None
-        if not s.flags.c_contiguous:  # channels last (the only other layout saved)
-            # torch's layout of the input gradient: ReLU's and LeakyReLU's follow the input,
-            # the others' follow the output gradient (NCHW g: an NCHW gradient)
-            if ctx.code in _INPUT_LAYOUT_GRAD or not g.flags.c_contiguous:
-                g = _nhwc(_to_cl(g.astype(s.dtype, copy=False)))
-                return _C.eltwise_backward(ctx.code, ctx.from_output, _nhwc(s), g,
-                                           ctx.params).transpose(0, 3, 1, 2), None, None, None
-            s = np.ascontiguousarray(s)
-        g = _c(g, dtype=s.dtype)
-        return _C.eltwise_backward(ctx.code, ctx.from_output, s, g, ctx.params), None, None, None
+        return _act_grad(ctx, s, g), None, None, None
+
+
+def _act_grad(ctx, s, g, g2=None):
+    """act'(s)·g on arrays, or act'(s)·(g + g2) in the same pass when g2 (an array of g's
+    layout, shape and dtype) is given, laid out as torch lays out the input gradient."""
+    if not s.flags.c_contiguous:  # channels last (the only other layout saved)
+        # torch's layout of the input gradient: ReLU's and LeakyReLU's follow the input,
+        # the others' follow the output gradient (NCHW g: an NCHW gradient)
+        if ctx.code in _INPUT_LAYOUT_GRAD or not g.flags.c_contiguous:
+            g = _nhwc(_to_cl(g.astype(s.dtype, copy=False)))
+            return _C.eltwise_backward(ctx.code, ctx.from_output, _nhwc(s), g, ctx.params,
+                                       grad2=None if g2 is None else _nhwc(g2)
+                                       ).transpose(0, 3, 1, 2)
+        s = np.ascontiguousarray(s)
+    return _C.eltwise_backward(ctx.code, ctx.from_output, s, _c(g, dtype=s.dtype), ctx.params,
+                               grad2=g2)
 
 
 def _act_backward_sum(node, a, b):
@@ -85,14 +92,10 @@ def _act_backward_sum(node, a, b):
     if s.__class__ is not np.ndarray or a.shape != s.shape or b.shape != s.shape or \
             a.dtype != s.dtype or b.dtype != s.dtype:
         return None
-    if s.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
-        gx = _C.eltwise_backward(node.code, node.from_output, s, a, node.params, grad2=b)
-    elif _cl_only(s) and _cl_only(a) and _cl_only(b):
-        gx = _C.eltwise_backward(node.code, node.from_output, _nhwc(s), _nhwc(a), node.params,
-                                 grad2=_nhwc(b)).transpose(0, 3, 1, 2)
-    else:
+    if not ((s.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous) or
+            (_cl_only(s) and _cl_only(a) and _cl_only(b))):
         return None
-    return gx, None, None, None
+    return _act_grad(node, s, a, b), None, None, None
 
 
 _Act._sum_up = staticmethod(_act_backward_sum)
