@@ -172,3 +172,41 @@ def test_pointwise_gradcheck(stride, groups):
         with use_isa(isa):
             assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, groups=groups),
                              [x, w, b]), isa
+
+
+# (N, C, H, W, K, stride, groups): one image's output larger than the forward's epilogue chunk,
+# so the GEMM runs on runs of columns of one image and the bias / activation pass follows each
+EPILOGUE_CHUNKS = [
+    (1, 24, 50, 50, 300, 1, 1),   # 2,500 columns in runs of 1,024
+    (2, 10, 60, 60, 40, 1, 1),    # batch 2, each image in runs of 3,264 (float32) / 1,600
+    (1, 16, 99, 99, 64, 2, 1),    # stride 2: 2,500 columns of the subsampled input
+    (1, 12, 48, 48, 256, 1, 2),   # grouped: each group's 128 channels
+]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", EPILOGUE_CHUNKS, ids=_ids)
+def test_pointwise_forward_epilogue_in_column_runs(shape, dt):
+    """The forward with a bias and/or an activation, computed in runs of columns of one image:
+    bitwise the plain product followed by the bias and the clamp in NumPy (the GEMM computes
+    every output the same way whatever the run), the product against the float64 reference,
+    on every ISA, bitwise 1 = 2 threads."""
+    N, C, H, W, K, st, g = shape
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((K, C // g, 1, 1)).astype(dt)
+    b = rng.standard_normal(K).astype(dt)
+    geo = (st, st, 0, 0, 0, 0, 1, 1, g)
+    ref = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                       stride=st, groups=g)
+    for isa in isa_paths():
+        with use_isa(isa), fconv.conv_algorithm("gemm"):
+            plain = fastdl._C.conv2d_forward(x, w, None, *geo)
+            with_b = fastdl._C.conv2d_forward(x, w, b, *geo)
+            relu = fastdl._C.conv2d_forward(x, w, b, *geo, 0.0)
+            assert np.array_equal(with_b, plain + b[:, None, None]), isa
+            assert np.array_equal(relu, np.maximum(plain + b[:, None, None], 0)), isa
+            clamp = fastdl._C.conv2d_forward(x, w, None, *geo, -0.5, 0.7)
+            assert np.array_equal(clamp, np.clip(plain, dt(-0.5), dt(0.7))), isa
+            assert_close(with_b, ref, msg=f"{isa}: ", **_tol(dt))
+        assert_thread_invariant(lambda: [fastdl._C.conv2d_forward(x, w, b, *geo, 0.0)], isa)
