@@ -182,6 +182,60 @@ def test_batchnorm_no_running_stats_and_no_affine(rng):
     assert_close(bn(_tensor(x)).detach().numpy(), ye.astype(np.float32), rtol=1e-5, atol=1e-5)
 
 
+def test_batchnorm_eval_module_same_as_functional(rng):
+    """A BatchNorm2d module in eval mode: bitwise F.batch_norm's result (the module's direct
+    kernel call on plain float32 operands), with the fused activation of nn.Sequential too;
+    operands outside that case (channels-last input, an input requiring grad with grad on,
+    float64 input or parameters, a wrong channel count) take the checking path with its
+    results and errors."""
+    from fastdl.nn.functional.normalization import _eval_plain as plain
+    x32 = rng.standard_normal((2, 6, 5, 7)).astype(np.float32) * 3 + 1
+    for affine in (True, False):
+        bn = nn.BatchNorm2d(6, affine=affine)
+        bn.running_mean._array[...] = rng.standard_normal(6)
+        bn.running_var._array[...] = rng.random(6) + 0.5
+        if affine:
+            bn.weight._array[...] = rng.standard_normal(6)
+            bn.bias._array[...] = rng.standard_normal(6)
+        bn.eval()
+        for cl, grad, fast in ((False, False, True), (True, False, False), (False, True, False)):
+            xt = fastdl.tensor(x32, requires_grad=grad)
+            if cl:
+                xt = xt.to(memory_format=fastdl.channels_last)
+                assert not xt.is_contiguous()
+            want = F.batch_norm(xt, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                False, 0.1, bn.eps)
+            with fastdl.no_grad() if not grad else fastdl.enable_grad():
+                got = bn(xt)
+            assert np.array_equal(got.detach().numpy(), want.detach().numpy())
+            assert got.detach().numpy().strides == want.detach().numpy().strides
+            assert got.requires_grad == grad
+            with fastdl.no_grad() if not grad else fastdl.enable_grad():
+                y = plain(xt, 6, bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.eps)
+            assert (y is not None) == fast, (affine, cl, grad)
+        seq = nn.Sequential(bn, nn.ReLU6()).eval()
+        with fastdl.no_grad():
+            got = seq(fastdl.tensor(x32)).numpy()
+            want = F.batch_norm(fastdl.tensor(x32), bn.running_mean, bn.running_var, bn.weight,
+                                bn.bias, False, 0.1, bn.eps).numpy()
+        assert np.array_equal(got, np.minimum(np.maximum(want, 0), 6))
+    bn64 = nn.BatchNorm2d(6).double().eval()
+    x64 = fastdl.tensor(x32.astype(np.float64))
+    with fastdl.no_grad():
+        assert plain(x64, 6, bn64.running_mean, bn64.running_var, bn64.weight, bn64.bias,
+                     bn64.eps) is None
+        assert plain(fastdl.tensor(x32), 6, bn64.running_mean, bn64.running_var, bn64.weight,
+                     bn64.bias, bn64.eps) is None
+        assert np.array_equal(bn64(x64).numpy(), F.batch_norm(
+            x64, bn64.running_mean, bn64.running_var, bn64.weight, bn64.bias, False, 0.1,
+            bn64.eps).numpy())
+        with pytest.raises(TypeError, match="float32"):
+            bn64(fastdl.tensor(x32))
+    with pytest.raises(ValueError, match="channels"):
+        with fastdl.no_grad():
+            nn.BatchNorm2d(5).eval()(fastdl.tensor(x32))
+
+
 # ---- layer norm ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

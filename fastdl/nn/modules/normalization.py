@@ -118,6 +118,11 @@ class _BatchNorm(Module):
         return self._forward(x, (_FN._act_kind(code, params), code, params))
 
     def _forward(self, input, act=None):  # noqa: A002
+        if not self.training and 4 in self._expected_dims:
+            y = _FN._eval_plain(input, self.num_features, self.running_mean, self.running_var,
+                                self.weight, self.bias, self.eps, act)
+            if y is not None:
+                return y
         x = input if isinstance(input, Tensor) else Tensor._make(np.asarray(input))
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
