@@ -365,12 +365,13 @@ def _forward_packed(x, w, b, cfg, act=None):
     if wa.dtype != np.float32 or x._array.dtype != np.float32:
         return None
     ba = None if b is None else b._array
-    if _nhwc_pointwise(x._array, wa, ba, cfg):
-        return _act_(Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0]), act)
-    if _nhwc_depthwise(x._array, wa, ba, cfg):
-        y = _nhwc_depthwise_forward(x._array, wa, ba, cfg, act)
-        if y is not None:
-            return Tensor._make(y)
+    if not x._array.flags.c_contiguous:  # (the channels-last kernels' operands)
+        if _nhwc_pointwise(x._array, wa, ba, cfg):
+            return _act_(Tensor._make(_nhwc_pointwise_forward(x._array, wa, ba)[0]), act)
+        if _nhwc_depthwise(x._array, wa, ba, cfg):
+            y = _nhwc_depthwise_forward(x._array, wa, ba, cfg, act)
+            if y is not None:
+                return Tensor._make(y)
     key = cfg[:2] + cfg[3:]
     slot = _PACKS.get(id(w))
     if slot is None or slot[0]() is not w:
@@ -424,7 +425,14 @@ _MAX_GEOMETRY = 4096
 
 def _plain(v):
     c = v.__class__
-    return c is int or c is str or (c is tuple and all(e.__class__ is int for e in v))
+    if c is int or c is str:
+        return True
+    if c is not tuple:
+        return False
+    for e in v:  # (a loop: all() over a generator costs more than the rest of the check)
+        if e.__class__ is not int:
+            return False
+    return True
 
 
 def _conv(fn, nd, input, weight, bias, stride, padding, dilation, groups, act=None):
