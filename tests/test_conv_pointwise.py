@@ -174,23 +174,22 @@ def test_pointwise_gradcheck(stride, groups):
                              [x, w, b]), isa
 
 
-# (N, C, H, W, K, stride, groups): one image's output larger than the forward's epilogue chunk,
-# so the GEMM runs on runs of columns of one image and the bias / activation pass follows each
-EPILOGUE_CHUNKS = [
-    (1, 24, 50, 50, 300, 1, 1),   # 2,500 columns in runs of 1,024
-    (2, 10, 60, 60, 40, 1, 1),    # batch 2, each image in runs of 3,264 (float32) / 1,600
+# (N, C, H, W, K, stride, groups): maps of 2,500 to 3,600 output pixels, one image's output
+# larger than the forward's chunk for its bias pass (pointwise_impl.h: forward_images)
+EPILOGUE_SHAPES = [
+    (1, 24, 50, 50, 300, 1, 1),
+    (2, 10, 60, 60, 40, 1, 1),    # batch 2
     (1, 16, 99, 99, 64, 2, 1),    # stride 2: 2,500 columns of the subsampled input
     (1, 12, 48, 48, 256, 1, 2),   # grouped: each group's 128 channels
 ]
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", EPILOGUE_CHUNKS, ids=_ids)
-def test_pointwise_forward_epilogue_in_column_runs(shape, dt):
-    """The forward with a bias and/or an activation, computed in runs of columns of one image:
-    bitwise the plain product followed by the bias and the clamp in NumPy (the GEMM computes
-    every output the same way whatever the run), the product against the float64 reference,
-    on every ISA, bitwise 1 = 2 threads."""
+@pytest.mark.parametrize("shape", EPILOGUE_SHAPES, ids=_ids)
+def test_pointwise_forward_bias_and_activation_passes(shape, dt):
+    """The forward with a bias and/or an activation (the pass after the GEMM): bitwise the
+    plain product followed by the bias and the clamp in NumPy, the product against the
+    float64 reference, on every ISA, bitwise 1 = 2 threads."""
     N, C, H, W, K, st, g = shape
     rng = np.random.default_rng(11)
     x = rng.standard_normal((N, C, H, W)).astype(dt)

@@ -203,21 +203,16 @@ const T* planes_input(const Conv2dParams& p, const T* x, const PoolBuf& sub) {
   return static_cast<const T*>(sub.p);
 }
 
-// Columns per forward GEMM when there is a bias or an activation: the chunk's output (K ×
-// cols) about kOutBytes, so the epilogue pass reads it while it is still in cache (a
-// separate pass over a whole batch's output measured 0.9 ms of 5.4 at 24→144 56² batch 16);
-// at least kMinCols columns. A chunk is nb whole images (forward_images), or, when one image
-// has more columns than that, a run of forward_cols columns of one image (batch 1 of
-// 64→256 56² with a bias, 2 threads: 0.280 ms as one GEMM then the bias pass over 3.2 MB,
-// 0.204 without the bias). Without either, the whole batch. Functions of the shape only; the
-// GEMM computes each output the same way whatever the chunk (the k blocking is the same).
+// Images per forward GEMM when there is a bias: the chunk's output (K × nb·L) about
+// kOutBytes, so the bias is added while it is still in cache (a separate pass over a whole
+// batch's output measured 0.9 ms of 5.4 at 24→144 56² batch 16); at least kMinCols columns.
+// Without a bias, the whole batch. A function of the shape only.
 constexpr int64_t kOutBytes = 512 * 1024, kMinCols = 1024;
-inline int64_t forward_cols(const Conv2dParams& p, int64_t elem) {
-  return imax(kMinCols, kOutBytes / (elem * p.K)) / 64 * 64;
-}
-inline int64_t forward_images(const Conv2dParams& p, int64_t elem, bool epilogue) {
-  if (!epilogue) return p.N;
-  return imax(1, imin(p.N, forward_cols(p, elem) / (p.OH * p.OW)));
+inline int64_t forward_images(const Conv2dParams& p, int64_t elem, bool bias) {
+  if (!bias) return p.N;
+  const int64_t L = p.OH * p.OW;
+  const int64_t cols = imax(kMinCols, kOutBytes / (elem * p.K));
+  return imax(1, imin(p.N, cols / L));
 }
 
 // One image of at most kRowsMaxPixels output pixels: the forward as Yᵀ (L × Kg) = Xsᵀ · W_gᵀ,
@@ -262,36 +257,29 @@ bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Ac
     forward_rows(p, xs, w, b, y, act);
     return true;
   }
-  const bool epilogue = b || act.on();
-  const int64_t NB = forward_images(p, sizeof(T), epilogue);
-  // columns of one image per chunk (L: whole images)
-  const int64_t QC = epilogue && NB == 1 ? imin(L, forward_cols(p, sizeof(T))) : L;
+  const int64_t NB = forward_images(p, sizeof(T), b != nullptr);
   for (int64_t n0 = 0; n0 < p.N; n0 += NB) {
     const int64_t nb = imin(NB, p.N - n0);
-    for (int64_t q0 = 0; q0 < L; q0 += QC) {
-      // the chunk: images [n0, n0 + nb), columns [q0, q0 + qn) of each (qn < L: nb == 1)
-      const int64_t qn = imin(QC, L - q0);
-      for (int64_t g = 0; g < p.groups; ++g) {
-        const Planes<T> P{xs + (n0 * p.C + g * Cg) * L + q0, L, p.C * L};
-        gemm_pw(false, Kg, nb * qn, Cg, w + g * Kg * Cg, Cg, pack_planes<T>, &P, T(0),
-                y + (n0 * p.K + g * Kg) * L + q0, L, L, p.K * L);
-      }
-      if (epilogue) {  // y[n][k] = act(y[n][k] + b[k]) over the chunk's pieces of its planes
-        T* yc = y + n0 * p.K * L + q0;
-        parallel_for(nb * p.K, grain_for(qn), [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) {
-            T* yk = yc + i * L;
-            if (!act.on()) {
-              const T bk = b[i % p.K];
-              for (int64_t q = 0; q < qn; ++q) yk[q] += bk;
-            } else if (b) {
-              bias_act_span(yk, qn, b[i % p.K], act);
-            } else {
-              act_span(yk, qn, act);
-            }
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const Planes<T> P{xs + (n0 * p.C + g * Cg) * L, L, p.C * L};
+      gemm_pw(false, Kg, nb * L, Cg, w + g * Kg * Cg, Cg, pack_planes<T>, &P, T(0),
+              y + (n0 * p.K + g * Kg) * L, L, L, p.K * L);
+    }
+    if (b || act.on()) {  // y[n][k] = act(y[n][k] + b[k]) over the chunk's planes
+      T* yc = y + n0 * p.K * L;
+      parallel_for(nb * p.K, grain_for(L), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          T* yk = yc + i * L;
+          if (!act.on()) {
+            const T bk = b[i % p.K];
+            for (int64_t q = 0; q < L; ++q) yk[q] += bk;
+          } else if (b) {
+            bias_act_span(yk, L, b[i % p.K], act);
+          } else {
+            act_span(yk, L, act);
           }
-        });
-      }
+        }
+      });
     }
   }
   return true;
