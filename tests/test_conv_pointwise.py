@@ -174,8 +174,8 @@ def test_pointwise_gradcheck(stride, groups):
                              [x, w, b]), isa
 
 
-# (N, C, H, W, K, stride, groups): maps of 2,500 to 3,600 output pixels, one image's output
-# larger than the forward's chunk for its bias pass (pointwise_impl.h: forward_images)
+# (N, C, H, W, K, stride, groups): maps of 2,500 to 3,600 output pixels (micro-tiles straddle
+# two images), the bias and activation applied by the GEMM's epilogue (gemm.h: RowEpilogue)
 EPILOGUE_SHAPES = [
     (1, 24, 50, 50, 300, 1, 1),
     (2, 10, 60, 60, 40, 1, 1),    # batch 2
@@ -187,9 +187,9 @@ EPILOGUE_SHAPES = [
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", EPILOGUE_SHAPES, ids=_ids)
 def test_pointwise_forward_bias_and_activation_passes(shape, dt):
-    """The forward with a bias and/or an activation (the pass after the GEMM): bitwise the
-    plain product followed by the bias and the clamp in NumPy, the product against the
-    float64 reference, on every ISA, bitwise 1 = 2 threads."""
+    """The forward with a bias and/or an activation (the GEMM's epilogue on each finished
+    micro-tile): bitwise the plain product followed by the bias and the clamp in NumPy, the
+    product against the float64 reference, on every ISA, bitwise 1 = 2 threads."""
     N, C, H, W, K, st, g = shape
     rng = np.random.default_rng(11)
     x = rng.standard_normal((N, C, H, W)).astype(dt)

@@ -34,18 +34,6 @@ inline void act_span(float* y, int64_t n, const Act& a) {
 // float64 forwards take no activation (Act is float32's): nothing to do.
 inline void act_span(double*, int64_t, const Act&) {}
 
-// y[i] = min(max(y[i] + b, lo), hi) for i < n: a bias pass with the activation fused.
-inline void bias_act_span(float* y, int64_t n, float b, const Act& a) {
-  using V = simd::Vf;
-  const V lo(a.lo), hi(a.hi), bv(b);
-  int64_t i = 0;
-  for (; i + V::N <= n; i += V::N) act_vec(V::load(y + i) + bv, lo, hi).store(y + i);
-  if (i < n) act_vec(V::load(y + i, n - i) + bv, lo, hi).store(y + i, n - i);
-}
-inline void bias_act_span(double* y, int64_t n, double b, const Act&) {
-  for (int64_t i = 0; i < n; ++i) y[i] += b;
-}
-
 }  // namespace
 }  // namespace FASTDL_SIMD_ISA
 }  // namespace conv

@@ -28,6 +28,7 @@
 // scratch matrix and a copy.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 #include "common/allocator.h"
 #include "common/parallel.h"
@@ -62,13 +63,17 @@ struct Planes {
 
 inline void gemm_pw(bool ta, int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                     ::fastdl::gemm::PackBFn<float> pack, const void* ctx, float beta, float* C,
-                    int64_t ldc, int64_t seg, int64_t seg_stride) {
-  ::fastdl::gemm::sgemm_implicit(m, n, k, A, lda, pack, ctx, beta, C, ldc, seg, seg_stride, ta);
+                    int64_t ldc, int64_t seg, int64_t seg_stride,
+                    const ::fastdl::gemm::RowEpilogue<float>* epi = nullptr) {
+  ::fastdl::gemm::sgemm_implicit(m, n, k, A, lda, pack, ctx, beta, C, ldc, seg, seg_stride, ta,
+                                 epi);
 }
 inline void gemm_pw(bool ta, int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     ::fastdl::gemm::PackBFn<double> pack, const void* ctx, double beta,
-                    double* C, int64_t ldc, int64_t seg, int64_t seg_stride) {
-  ::fastdl::gemm::dgemm_implicit(m, n, k, A, lda, pack, ctx, beta, C, ldc, seg, seg_stride, ta);
+                    double* C, int64_t ldc, int64_t seg, int64_t seg_stride,
+                    const ::fastdl::gemm::RowEpilogue<double>* epi = nullptr) {
+  ::fastdl::gemm::dgemm_implicit(m, n, k, A, lda, pack, ctx, beta, C, ldc, seg, seg_stride, ta,
+                                 epi);
 }
 inline void gemm_pw_ain(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                         ::fastdl::gemm::PackBFn<float> pack, const void* ctx, float beta,
@@ -203,16 +208,17 @@ const T* planes_input(const Conv2dParams& p, const T* x, const PoolBuf& sub) {
   return static_cast<const T*>(sub.p);
 }
 
-// Images per forward GEMM when there is a bias: the chunk's output (K × nb·L) about
-// kOutBytes, so the bias is added while it is still in cache (a separate pass over a whole
-// batch's output measured 0.9 ms of 5.4 at 24→144 56² batch 16); at least kMinCols columns.
-// Without a bias, the whole batch. A function of the shape only.
-constexpr int64_t kOutBytes = 512 * 1024, kMinCols = 1024;
-inline int64_t forward_images(const Conv2dParams& p, int64_t elem, bool bias) {
-  if (!bias) return p.N;
-  const int64_t L = p.OH * p.OW;
-  const int64_t cols = imax(kMinCols, kOutBytes / (elem * p.K));
-  return imax(1, imin(p.N, cols / L));
+// The bias and the activation: the GEMM's epilogue (gemm.h: RowEpilogue), applied to each
+// micro-tile by the thread that computed it once its sum is complete, so the whole batch is
+// one GEMM and no pass reads the output again; bitwise the separate bias-and-clamp pass it
+// replaces (which followed GEMMs over chunks of about 512 KB of output, half of each
+// chunk's output then read by the other thread). float64 forwards take the bias only (Act
+// is float32's, conv.h).
+template <class T>
+::fastdl::gemm::RowEpilogue<T> forward_epilogue(const T* b, Act act) {
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  if (sizeof(T) == 4 && act.on()) return {b, static_cast<T>(act.lo), static_cast<T>(act.hi)};
+  return {b, -inf, inf};
 }
 
 // One image of at most kRowsMaxPixels output pixels: the forward as Yᵀ (L × Kg) = Xsᵀ · W_gᵀ,
@@ -257,30 +263,12 @@ bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Ac
     forward_rows(p, xs, w, b, y, act);
     return true;
   }
-  const int64_t NB = forward_images(p, sizeof(T), b != nullptr);
-  for (int64_t n0 = 0; n0 < p.N; n0 += NB) {
-    const int64_t nb = imin(NB, p.N - n0);
-    for (int64_t g = 0; g < p.groups; ++g) {
-      const Planes<T> P{xs + (n0 * p.C + g * Cg) * L, L, p.C * L};
-      gemm_pw(false, Kg, nb * L, Cg, w + g * Kg * Cg, Cg, pack_planes<T>, &P, T(0),
-              y + (n0 * p.K + g * Kg) * L, L, L, p.K * L);
-    }
-    if (b || act.on()) {  // y[n][k] = act(y[n][k] + b[k]) over the chunk's planes
-      T* yc = y + n0 * p.K * L;
-      parallel_for(nb * p.K, grain_for(L), [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          T* yk = yc + i * L;
-          if (!act.on()) {
-            const T bk = b[i % p.K];
-            for (int64_t q = 0; q < L; ++q) yk[q] += bk;
-          } else if (b) {
-            bias_act_span(yk, L, b[i % p.K], act);
-          } else {
-            act_span(yk, L, act);
-          }
-        }
-      });
-    }
+  const bool epilogue = b || (sizeof(T) == 4 && act.on());
+  for (int64_t g = 0; g < p.groups; ++g) {
+    const Planes<T> P{xs + g * Cg * L, L, p.C * L};
+    const ::fastdl::gemm::RowEpilogue<T> epi = forward_epilogue(b ? b + g * Kg : nullptr, act);
+    gemm_pw(false, Kg, p.N * L, Cg, w + g * Kg * Cg, Cg, pack_planes<T>, &P, T(0),
+            y + g * Kg * L, L, L, p.K * L, epilogue ? &epi : nullptr);
   }
   return true;
 }

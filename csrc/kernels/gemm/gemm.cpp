@@ -121,16 +121,30 @@ struct PlainC {
     K.packed(kc, a, 1, K.mr, b, K.nr, c + j, ldc, mr, nr, alpha, beta);
   }
 };
+// With `epi` (a `const RowEpilogue<T>*`, gemm.h), each tile after its last k block goes
+// through the kernel's row_epi with the bias of its rows (`c0`: the product's C, to count
+// rows from).
 struct SegC {
   static constexpr bool kSide = true;
   int64_t j0, seg, stride;
+  const void* epi = nullptr;
+  const void* c0 = nullptr;
+  template <class T>
+  void finish(const Kernel<T>& K, T* c, int64_t ldc, int64_t mr, int64_t nr,
+              int64_t row) const {
+    const RowEpilogue<T>& e = *static_cast<const RowEpilogue<T>*>(epi);
+    K.row_epi(c, ldc, mr, nr, e.bias ? e.bias + row : nullptr, e.lo, e.hi);
+  }
   template <class T>
   void tile(const Kernel<T>& K, int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
             int64_t j, int64_t mr, int64_t nr, T alpha, T beta, T* slot, bool first,
             bool last) const {
     const int64_t g = j0 + j, q0 = g % seg, NR = K.nr;
+    const int64_t row = epi ? (c - static_cast<const T*>(c0)) / ldc : 0;
     if (q0 + nr <= seg) {
-      K.packed(kc, a, 1, K.mr, b, NR, c + g / seg * stride + q0, ldc, mr, nr, alpha, beta);
+      T* cc = c + g / seg * stride + q0;
+      K.packed(kc, a, 1, K.mr, b, NR, cc, ldc, mr, nr, alpha, beta);
+      if (last && epi) finish(K, cc, ldc, mr, nr, row);
       return;
     }
     const bool gather = first && beta != T(0);
@@ -150,6 +164,7 @@ struct SegC {
           for (int64_t e = 0; e < np; ++e)
             std::memcpy(slot + i * NR + at[e], c + i * ldc + off[e], sizeof(T) * len[e]);
       K.packed(kc, a, 1, K.mr, b, NR, slot, NR, mr, nr, alpha, beta);
+      if (last && epi) finish(K, slot, NR, mr, nr, row);
       if (last)
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t e = 0; e < np; ++e)
@@ -595,7 +610,7 @@ void gemm_impl(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 template <class T>
 void gemm_implicit_impl(bool ta, int64_t m, int64_t n, int64_t k, const T* A, int64_t lda,
                         PackBFn<T> pack, const void* ctx, T beta, T* C, int64_t ldc,
-                        int64_t c_seg, int64_t c_seg_stride) {
+                        int64_t c_seg, int64_t c_seg_stride, const RowEpilogue<T>* epi) {
   if (m <= 0 || n <= 0) return;
   const Kernel<T>& K = *active_kernel<T>();
   if (c_seg > 0 && c_seg_stride < c_seg)
@@ -616,7 +631,7 @@ void gemm_implicit_impl(bool ta, int64_t m, int64_t n, int64_t k, const T* A, in
     const CallbackB<T> pb{pack, ctx, j0, K.nr};
     const T* a = ta ? A + i0 : A + i0 * lda;
     if (c_seg > 0) {
-      const SegC cm{j0, c_seg, c_seg_stride};
+      const SegC cm{j0, c_seg, c_seg_stride, epi, C};
       if (stream)
         run_stream(K, ta, i1 - i0, j1 - j0, k, T(1), a, lda, pb, beta, C + i0 * ldc, ldc, cm);
       else
@@ -691,13 +706,17 @@ void dgemm_implicit_a_inplace(int64_t m, int64_t n, int64_t k, const double* A, 
 
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                     PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc,
-                    int64_t c_seg, int64_t c_seg_stride, bool trans_a) {
-  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
+                    int64_t c_seg, int64_t c_seg_stride, bool trans_a,
+                    const RowEpilogue<float>* epi) {
+  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride,
+                     epi);
 }
 void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
-                    int64_t ldc, int64_t c_seg, int64_t c_seg_stride, bool trans_a) {
-  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride);
+                    int64_t ldc, int64_t c_seg, int64_t c_seg_stride, bool trans_a,
+                    const RowEpilogue<double>* epi) {
+  gemm_implicit_impl(trans_a, m, n, k, A, lda, pack, ctx, beta, C, ldc, c_seg, c_seg_stride,
+                     epi);
 }
 
 void spack_b(bool trans, int64_t kc, int64_t nc, const float* B, int64_t ldb, float* bp) {

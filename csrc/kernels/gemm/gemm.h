@@ -57,13 +57,24 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 template <class T>
 using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          int64_t nr, T* bp);
+// epi (with c_seg > 0 only): applied to each element of C once its sum is complete, by the
+// thread that computed it, on the micro-tile while it is in L1 (gemm.cpp: SegC):
+//   c = min(max(c + bias[row], lo), hi)
+// (bias may be null; lo = -inf, hi = +inf for no clamp; a NaN is kept) -- the arithmetic of
+// a separate bias-and-clamp pass over C, so the result is bitwise the same.
+template <class T>
+struct RowEpilogue {
+  const T* bias;
+  T lo, hi;
+};
 void sgemm_implicit(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
                     PackBFn<float> pack, const void* ctx, float beta, float* C, int64_t ldc,
-                    int64_t c_seg = 0, int64_t c_seg_stride = 0, bool trans_a = false);
+                    int64_t c_seg = 0, int64_t c_seg_stride = 0, bool trans_a = false,
+                    const RowEpilogue<float>* epi = nullptr);
 void dgemm_implicit(int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
                     PackBFn<double> pack, const void* ctx, double beta, double* C,
                     int64_t ldc, int64_t c_seg = 0, int64_t c_seg_stride = 0,
-                    bool trans_a = false);
+                    bool trans_a = false, const RowEpilogue<double>* epi = nullptr);
 
 // The implicit GEMM with A (m×k, row-major, row stride lda) read in place: the micro-kernel
 // broadcasts A's elements straight from its rows instead of a packed copy (only a partial last

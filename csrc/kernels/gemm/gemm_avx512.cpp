@@ -222,9 +222,9 @@ static_assert(kBlocksAvx512.f.mr == kSMR && kBlocksAvx512.f.nr == kSNV * 16 &&
 
 const GemmOps ops = {
     {kBlocksAvx512.f, ukr12x2<simd::Vf, kSMR, kSNV, true>, ukr12x2<simd::Vf, kSMR, kSNV, false>, pack_a_s,
-     pack_b_s},
+     pack_b_s, row_epilogue<simd::Vf>},
     {kBlocksAvx512.d, ukr12x2<simd::Vd, kDMR, kDNV, true>, ukr12x2<simd::Vd, kDMR, kDNV, false>,
-     pack_a_t<double, kDMR>, pack_b_t<double, kDNV * 8>},
+     pack_a_t<double, kDMR>, pack_b_t<double, kDNV * 8>, row_epilogue<simd::Vd>},
     &fma_probe};
 
 }  // namespace avx512

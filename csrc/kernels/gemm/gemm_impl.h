@@ -74,6 +74,31 @@ void ukr(int64_t k, const typename V::T* a, int64_t rsa, int64_t csa, const type
   });
 }
 
+// gemm_internal.h: RowEpi. Per row one vector of the bias; whole vectors and a masked tail;
+// max(lo, v) then min(hi, ·) as conv_util.h's act_vec (a NaN is kept).
+template <class V>
+void row_epilogue(typename V::T* c, int64_t ldc, int64_t mr, int64_t nr,
+                  const typename V::T* bias, typename V::T lo, typename V::T hi) {
+  using T = typename V::T;
+  constexpr int64_t W = V::N;
+  const V vlo(lo), vhi(hi);
+  for (int64_t i = 0; i < mr; ++i) {
+    T* ci = c + i * ldc;
+    const V bv(bias ? bias[i] : T(0));
+    int64_t j = 0;
+    for (; j + W <= nr; j += W) {
+      V v = V::load(ci + j);
+      if (bias) v = v + bv;
+      simd::min(vhi, simd::max(vlo, v)).store(ci + j);
+    }
+    if (j < nr) {
+      V v = V::load(ci + j, nr - j);
+      if (bias) v = v + bv;
+      simd::min(vhi, simd::max(vlo, v)).store(ci + j, nr - j);
+    }
+  }
+}
+
 // The Kernel of the generic/AVX2 micro-kernel for element type V::T and an architecture's
 // block table.
 template <class V, const ArchBlocks& A>
@@ -83,7 +108,7 @@ constexpr Kernel<typename V::T> make_kernel() {
   static_assert(B.nr % V::N == 0, "NR must be a whole number of vectors");
   constexpr int MR = static_cast<int>(B.mr), NV = static_cast<int>(B.nr / V::N);
   return {B, ukr<V, MR, NV, true>, ukr<V, MR, NV, false>, pack_a_t<T, MR>,
-          pack_b_t<T, NV * V::N>};
+          pack_b_t<T, NV * V::N>, row_epilogue<V>};
 }
 
 // 12 independent float FMA chains (latency 4 × 2 per cycle needs >= 8); FLOPs done.

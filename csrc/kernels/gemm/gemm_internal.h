@@ -44,6 +44,12 @@ using PackA = void (*)(bool trans, int64_t mc, int64_t kc, const T* A, int64_t l
 template <class T>
 using PackB = void (*)(bool trans, int64_t kc, int64_t nc, const T* B, int64_t ldb, T* bp);
 
+// c[i*ldc + j] = min(max(c[i*ldc + j] (+ bias[i] when bias), lo), hi) for i < mr, j < nr
+// (nr <= NR): the implicit GEMM's epilogue on a finished micro-tile (gemm.h: RowEpilogue), in
+// the vectors and with the NaN rule of the convolutions' separate bias and activation passes.
+template <class T>
+using RowEpi = void (*)(T* c, int64_t ldc, int64_t mr, int64_t nr, const T* bias, T lo, T hi);
+
 // One dtype's kernel: its block sizes (gemm_blocks.h) and routines.
 template <class T>
 struct Kernel : Blocks {
@@ -51,6 +57,7 @@ struct Kernel : Blocks {
   MicroKernel<T> strided;  // any strides
   PackA<T> pack_a;
   PackB<T> pack_b;
+  RowEpi<T> row_epi;
 };
 
 // ---- dispatch (common/dispatch.h): one table per ISA ----------------------------------------
