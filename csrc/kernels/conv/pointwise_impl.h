@@ -251,8 +251,8 @@ void forward_rows(const Conv2dParams& p, const T* xs, const T* w, const T* b, T*
   }
 }
 
-// y = the convolution, then the activation `act` (in the bias pass, or on each plane as it is
-// transposed out); false when the shape is not this file's.
+// y = the convolution, then the activation `act` (in the GEMM's epilogue, or on each plane as
+// it is transposed out); false when the shape is not this file's.
 template <class T>
 bool forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y, Act act) {
   if (!applies(p)) return false;

@@ -615,6 +615,8 @@ void gemm_implicit_impl(bool ta, int64_t m, int64_t n, int64_t k, const T* A, in
   const Kernel<T>& K = *active_kernel<T>();
   if (c_seg > 0 && c_seg_stride < c_seg)
     throw std::invalid_argument("gemm_implicit: c_seg_stride must be >= c_seg");
+  if (epi && (c_seg <= 0 || k <= 0))  // (only SegC's tiles apply it: gemm.h)
+    throw std::invalid_argument("gemm_implicit: an epilogue needs c_seg > 0 and k > 0");
   if (k <= 0) {
     if (c_seg <= 0) {
       scale_c(m, n, beta, C, ldc);
