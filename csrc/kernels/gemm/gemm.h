@@ -57,8 +57,9 @@ void dgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 template <class T>
 using PackBFn = void (*)(const void* ctx, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                          int64_t nr, T* bp);
-// epi (with c_seg > 0 and k > 0 only, else std::invalid_argument): applied to each element of C once its sum is complete, by the
-// thread that computed it, on the micro-tile while it is in L1 (gemm.cpp: SegC):
+// epi (with c_seg > 0 and k > 0 only, else std::invalid_argument): applied to each element
+// of C once its sum is complete, by the thread that computed it, on the micro-tile while it
+// is in L1 (gemm.cpp: SegC):
 //   c = min(max(c + bias[row], lo), hi)
 // (bias may be null; lo = -inf, hi = +inf for no clamp; a NaN is kept) -- the arithmetic of
 // a separate bias-and-clamp pass over C, so the result is bitwise the same.
