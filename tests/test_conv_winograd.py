@@ -30,7 +30,9 @@ SHAPES = [
     (2, 40, 33, 30, 36, 1),  # the weight gradient's blocks of tiles, with channel tails
 ]
 # several blocks of tiles (a block ending inside a tile row) and several 16-tile transform
-# segments per tile row
+# segments per tile row; an odd number of blocks in the forward and input gradient (at 2
+# threads the last is split into slices of produced channels), and with F(2×2) a weight
+# gradient of 11 blocks in 8 chunks of 1 or 2 blocks (the longer chunks handed out first)
 BIG = (3, 64, 9, 200, 64, 1)
 # few blocks of tiles and 128 or more channels each way: at 2 threads each block's produced
 # channels are split into slices that share one input transform (forward and input gradient)

@@ -595,9 +595,20 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
   // depends on which thread runs a task or on the blocking (see the header), so the tasks
   // are handed out dynamically: a thread that the shared machine preempts does not hold up
   // the others.
+  // With whole blocks (nks 1) that the threads cannot share evenly (11 blocks on 2
+  // threads: ResNet-50's 256→256 14² and 512→512 7² at batch 8), the last nblocks mod nt
+  // blocks are split into slices of produced channels too, one task each, so that every
+  // thread ends with the same work (the blocks' own split: one thread took 6 of 11).
+  const int nthr = num_threads();
+  const int64_t rem = nks == 1 && nthr > 1 && nblocks > nthr ? nblocks % nthr : 0;
+  const int64_t nls = rem ? wmin(nthr, njp) : 1;  // slices of each of the last rem blocks
+  const int64_t nwhole = nblocks - rem;
   auto block = [&](int64_t task) {
-    const int64_t blk = task / nks, ks = task % nks;
-    const int64_t jp0 = ks * njp / nks, jp1 = (ks + 1) * njp / nks;
+    const bool whole = task < nwhole * nks;
+    const int64_t j = task - nwhole * nks, ns = whole ? nks : nls;
+    const int64_t blk = whole ? task / nks : nwhole + j / nls;
+    const int64_t ks = whole ? task % nks : j % nls;
+    const int64_t jp0 = ks * njp / ns, jp1 = (ks + 1) * njp / ns;
     const int64_t kb0 = jp0 * NR / L, kb1 = wmin(nkb, jp1 * NR / L);
     // the block's V[e][p][c] and M[e][p][k] (conv's column slots: this path runs no im2col)
     T* Vt = shared ? vshared.as<T>() + blk * E * VS
@@ -661,8 +672,8 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
       }
     }
   };
-  const int64_t ntasks = nblocks * nks;
-  const int nt = static_cast<int>(wmin(num_threads(), ntasks));
+  const int64_t ntasks = nwhole * nks + rem * nls;
+  const int nt = static_cast<int>(wmin(nthr, ntasks));
   if (nt <= 1) {
     for (int64_t t = 0; t < ntasks; ++t) block(t);
     return;
@@ -855,7 +866,18 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
       });
     }
   } else {
-    wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t ch) {
+    // The chunks hold nblocks / nch blocks rounded down or up; the longer ones are handed
+    // out first, so that the dynamic schedule ends balanced (12 blocks in 8 chunks, 2
+    // threads: 6 blocks each, where chunk order gave one thread 7; ResNet-50's 64→64 56² at
+    // batch 8). Which thread runs a chunk changes no result.
+    const int64_t lo = nblocks / nch;
+    int64_t order[kWgChunks], no = 0;
+    for (int64_t ch = 0; ch < nch; ++ch)
+      if ((ch + 1) * nblocks / nch - ch * nblocks / nch > lo) order[no++] = ch;
+    for (int64_t ch = 0; ch < nch; ++ch)
+      if ((ch + 1) * nblocks / nch - ch * nblocks / nch == lo) order[no++] = ch;
+    wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t task) {
+      const int64_t ch = order[task];
       // this thread's V and dM of one block (conv's column slots: this path runs no im2col)
       T* Vt = static_cast<T*>(thread_scratch(sizeof(T) * E * VS, kScratchConvCol));
       T* Mt = static_cast<T*>(thread_scratch(sizeof(T) * E * njp * PS, kScratchConvGCol));
