@@ -517,37 +517,43 @@ Path choose_path(const Kernel<T>& K, bool parallel, bool tb, int64_t m, int64_t 
 
 // Runs run(i0, i1, j0, j1) over a 2-D grid of blocks of C (one per thread; one block when
 // single-threaded). The grid depends on the thread count, but each element of C is computed
-// by the same loop nest with the same k blocking in any block: bitwise thread-independent.
+// by the same loop nest with the same k blocking in any block, and an edge tile gives its
+// elements the same FMAs as a full one: bitwise thread-independent.
 template <class T, class Run>
 void run_grid(bool parallel, const Kernel<T>& K, int64_t m, int64_t n, int64_t k,
-              const Run& run) {
+              const Run& run, bool whole_panels = false) {
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   int nt = 1;
   if (parallel && macs >= kParallelMacs && omp_get_level() == 0) nt = num_threads();
-  const int64_t pm = (m + K.mr - 1) / K.mr, pn = (n + K.nr - 1) / K.nr;  // panels
-  if (nt > pm * pn) nt = static_cast<int>(pm * pn);
+  // the grid's units: K.er rows, K.en columns (edge tiles of those sizes waste nothing);
+  // whole NR-column panels when B is given as panels (sgemm_prepacked)
+  const int64_t en = whole_panels ? K.nr : K.en;
+  const int64_t um = (m + K.er - 1) / K.er, un = (n + en - 1) / en;
+  if (nt > um * un) nt = static_cast<int>(um * un);
   if (nt <= 1) {
     run(0, m, 0, n);
     return;
   }
-  // 2-D grid tm × tn = nt minimising the largest block: its multiply-adds (in whole tiles of
-  // MR×NR) plus kPackMacs per element of A and B the grid makes threads pack (each row block
-  // of A is packed by every column block, and B the other way round); boundaries on panel
-  // multiples. Packing an element (a load from wherever the operand is, a store to the
-  // thread's buffer) costs about as much as 16 multiply-adds of the micro-kernel: with it
-  // counted at 1, a ResNet-50 1×1 weight gradient at batch 8 (dW 2048×512 += dY·Xᵀ, 392
-  // pixels deep) split dW's columns and had both threads pack all of dY, the larger operand;
-  // at 16 it splits dW's rows and both pack X (the grid duplicates the smaller operand's
-  // packing). Measured, 2 threads, the weight 1 -> 5: 512→2048 7² weight gradient 384 -> 472 GFLOP/s,
-  // 128→512 28² 441 -> 500, the 1024→256 14² forward 471 -> 492; 20, 50 and 200 alike. (The
-  // grid of weight 1 ran these shapes at either rate from run to run; this one at the higher
-  // every time.)
+  // 2-D grid tm × tn = nt minimising the largest block: its multiply-adds plus kPackMacs per
+  // element of A and B the grid makes threads pack (each row block of A is packed by every
+  // column block, and B the other way round). Packing an element (a load from wherever the
+  // operand is, a store to the thread's buffer) costs about as much as 16 multiply-adds of
+  // the micro-kernel: with it counted at 1, a ResNet-50 1×1 weight gradient at batch 8 (dW
+  // 2048×512 += dY·Xᵀ, 392 pixels deep) split dW's columns and had both threads pack all of
+  // dY, the larger operand; at 16 it splits dW's rows and both pack X (the grid duplicates
+  // the smaller operand's packing). Measured, 2 threads, the weight 1 -> 5: 512→2048 7²
+  // weight gradient 384 -> 472 GFLOP/s, 128→512 28² 441 -> 500, the 1024→256 14² forward
+  // 471 -> 492; 20, 50 and 200 alike. (The grid of weight 1 ran these shapes at either rate
+  // from run to run; this one at the higher every time.)
+  // The blocks split the units as evenly as whole units allow: on whole MR×NR panels, 2
+  // threads had 132 and 124 of 256 rows, 72 and 56 of 128, 224 and 168 of a 7²×8 map's 392
+  // columns; in units of 4 rows / 16 columns (AVX-512) 128 and 128, 64 and 64, 192 and 200.
   int tm = 1, tn = nt;
   double best = 1e300;
   for (int d = 1; d <= nt; ++d) {
     if (nt % d) continue;
-    const int64_t bm = (pm + d - 1) / d, bn = (pn + nt / d - 1) / (nt / d);
-    const double cost = static_cast<double>(bm * K.mr) * static_cast<double>(bn * K.nr) *
+    const int64_t bm = (um + d - 1) / d, bn = (un + nt / d - 1) / (nt / d);
+    const double cost = static_cast<double>(bm * K.er) * static_cast<double>(bn * en) *
                             static_cast<double>(k) +
                         kPackMacs * (static_cast<double>(m) * k * (nt / d) +
                                      static_cast<double>(n) * k * d);
@@ -563,14 +569,13 @@ void run_grid(bool parallel, const Kernel<T>& K, int64_t m, int64_t n, int64_t k
 #pragma omp parallel num_threads(nt)
   {
     const int granted = omp_get_num_threads();
-    const int64_t bm = (pm + tm - 1) / tm, bn = (pn + tn - 1) / tn;
     for (int t = omp_get_thread_num(); t < nt; t += granted) {
-      const int tr = t / tn, tc = t % tn;
-      int64_t i0 = tr * bm * K.mr, i1 = (tr + 1) * bm * K.mr;
-      int64_t j0 = tc * bn * K.nr, j1 = (tc + 1) * bn * K.nr;
+      const int64_t tr = t / tn, tc = t % tn;
+      const int64_t i0 = tr * um / tm * K.er, j0 = tc * un / tn * en;
+      int64_t i1 = (tr + 1) * um / tm * K.er, j1 = (tc + 1) * un / tn * en;
       if (i1 > m) i1 = m;
       if (j1 > n) j1 = n;
-      if (i0 < m && j0 < n) run(i0, i1, j0, j1);
+      if (i0 < i1 && j0 < j1) run(i0, i1, j0, j1);
     }
   }
 }
@@ -679,7 +684,7 @@ void sgemm_prepacked(int64_t m, int64_t n, int64_t k, const float* A, int64_t ld
     const PanelB<float> pb{panels + j0 / K.nr * K.nr * k, k, K.nr};
     run_stream(K, trans_a, i1 - i0, j1 - j0, k, 1.0f, trans_a ? A + i0 : A + i0 * lda, lda, pb,
                beta, C + i0 * ldc + j0, ldc);
-  });
+  }, true);
 }
 
 template <class T>

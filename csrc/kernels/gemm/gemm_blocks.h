@@ -35,6 +35,10 @@ namespace gemm {
 
 struct Blocks {
   int64_t mr, nr, kc, mc, nc;
+  // The steps of the threads' grid of C (gemm.cpp, run_grid): rows and columns at which an
+  // edge tile computes no padding (the AVX-512 micro-kernel has 4- and 8-row and one-vector
+  // instantiations; the others compute the whole MR×NR tile for any edge).
+  int64_t er, en;
 };
 struct ArchBlocks {
   Blocks f;  // float32
@@ -42,12 +46,12 @@ struct ArchBlocks {
 };
 
 //                                     MR  NR   KC   MC   NC
-constexpr ArchBlocks kBlocksAvx512 = {{12, 32, 256, 144, 512},
-                                      {12, 16, 192, 96, 256}};
-constexpr ArchBlocks kBlocksAvx2 = {{6, 16, 256, 144, 512},
-                                    {6, 8, 256, 96, 256}};
-constexpr ArchBlocks kBlocksGeneric = {{6, 8, 256, 120, 512},
-                                       {6, 4, 256, 96, 256}};
+constexpr ArchBlocks kBlocksAvx512 = {{12, 32, 256, 144, 512, 4, 16},
+                                      {12, 16, 192, 96, 256, 4, 8}};
+constexpr ArchBlocks kBlocksAvx2 = {{6, 16, 256, 144, 512, 6, 16},
+                                    {6, 8, 256, 96, 256, 6, 8}};
+constexpr ArchBlocks kBlocksGeneric = {{6, 8, 256, 120, 512, 6, 8},
+                                       {6, 4, 256, 96, 256, 6, 4}};
 
 }  // namespace gemm
 }  // namespace fastdl
