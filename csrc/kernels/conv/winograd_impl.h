@@ -58,6 +58,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
 
 #include "common/allocator.h"
@@ -871,11 +872,11 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
     // threads: 6 blocks each, where chunk order gave one thread 7; ResNet-50's 64→64 56² at
     // batch 8). Which thread runs a chunk changes no result.
     const int64_t lo = nblocks / nch;
+    auto blocks_of = [&](int64_t ch) { return (ch + 1) * nblocks / nch - ch * nblocks / nch; };
     int64_t order[kWgChunks], no = 0;
-    for (int64_t ch = 0; ch < nch; ++ch)
-      if ((ch + 1) * nblocks / nch - ch * nblocks / nch > lo) order[no++] = ch;
-    for (int64_t ch = 0; ch < nch; ++ch)
-      if ((ch + 1) * nblocks / nch - ch * nblocks / nch == lo) order[no++] = ch;
+    for (const int64_t len : {lo + 1, lo})
+      for (int64_t ch = 0; ch < nch; ++ch)
+        if (blocks_of(ch) == len) order[no++] = ch;
     wg_tasks(static_cast<int>(wmin(nt, nch)), nch, [&](int64_t task) {
       const int64_t ch = order[task];
       // this thread's V and dM of one block (conv's column slots: this path runs no im2col)

@@ -45,7 +45,7 @@ struct ArchBlocks {
   Blocks d;  // float64
 };
 
-//                                     MR  NR   KC   MC   NC
+//                                     MR  NR   KC   MC   NC  ER  EN
 constexpr ArchBlocks kBlocksAvx512 = {{12, 32, 256, 144, 512, 4, 16},
                                       {12, 16, 192, 96, 256, 4, 8}};
 constexpr ArchBlocks kBlocksAvx2 = {{6, 16, 256, 144, 512, 6, 16},
