@@ -52,26 +52,39 @@ import contextlib  # noqa: E402
 
 from fastdl import _C  # noqa: E402
 from fastdl.nn.functional import activation as _act  # noqa: E402
+from fastdl.nn.functional import normalization as _norm  # noqa: E402
 
 
 @contextlib.contextmanager
-def _folding(on):
-    """The junction fold on or off (``_Act._sum_up``); yields a list that gets one entry per
-    call of the two-gradient kernel (``_C.eltwise_backward`` with ``grad2``)."""
-    saved, orig, calls = _act._Act._sum_up, _C.eltwise_backward, []
+def _folding(on, bn_sums=True):
+    """The junction fold on or off (``_Act._sum_up``), and with it the batch norms' sums taken
+    in the same sweep (``bn_sums``: normalization's ``_RES_SUMS``); yields a list that gets
+    one entry per call of a two-gradient kernel: "sum" (``_C.eltwise_backward`` with
+    ``grad2``) or "bn" (``_C.activation_backward_bn_sums``)."""
+    saved, orig, orig_bn, calls = _act._Act._sum_up, _C.eltwise_backward, \
+        _C.activation_backward_bn_sums, []
+    prev = _norm._RES_SUMS[0]
 
     def spy(*a, **k):
         if k.get("grad2") is not None:
-            calls.append(1)
+            calls.append("sum")
         return orig(*a, **k)
 
+    def spy_bn(*a, **k):
+        calls.append("bn")
+        return orig_bn(*a, **k)
+
     _act._Act._sum_up = saved if on else None
+    _norm._RES_SUMS[0] = bn_sums
     _C.eltwise_backward = spy
+    _C.activation_backward_bn_sums = spy_bn
     try:
         yield calls
     finally:
         _act._Act._sum_up = saved
+        _norm._RES_SUMS[0] = prev
         _C.eltwise_backward = orig
+        _C.activation_backward_bn_sums = orig_bn
 
 
 class _Block(fastdl.nn.Module):
@@ -111,8 +124,8 @@ def _junction_net(style, cl, dtype):
     return net
 
 
-def _grads(net, x, c, fused):
-    with _folding(fused) as calls:
+def _grads(net, x, c, fused, bn_sums=True):
+    with _folding(fused, bn_sums) as calls:
         for p in net.parameters():
             p.grad = None
         xt = fastdl.tensor(x, requires_grad=True)
@@ -120,27 +133,34 @@ def _grads(net, x, c, fused):
             xt = fastdl.tensor(np.ascontiguousarray(x)).to(
                 memory_format=fastdl.channels_last).requires_grad_()
         (net(xt) * fastdl.tensor(c)).sum().backward()
-    return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()], len(calls)
+    return [xt.grad.numpy()] + [p.grad.numpy() for p in net.parameters()], calls
 
 
 @pytest.mark.parametrize("style", ["relu", "inplace", "silu"])
 @pytest.mark.parametrize("cl", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_junction_into_activation_is_bitwise_the_separate_sum(isa, style, cl, dtype):
+@pytest.mark.parametrize("bn_sums", [True, False])
+def test_junction_into_activation_is_bitwise_the_separate_sum(isa, style, cl, dtype, bn_sums):
     """Each block output's two gradients are summed inside the activation's backward (one
     kernel call per junction: two of the three block outputs here, the last one feeds only
-    the loss) and every gradient is bitwise the one of the separate sum."""
+    the loss) and every gradient is bitwise the one of the separate sum. A ReLU after
+    ``bn2(...) + x`` on C-contiguous arrays also takes bn2's backward sums in that call
+    (``bn_sums``; channels last and SiLU sum alone)."""
     rng = np.random.default_rng(1)
     net = _junction_net(style, cl, dtype)
     x = rng.standard_normal((4, 8, 12, 12)).astype(dtype)
     if cl:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     c = rng.standard_normal((4, 16, 12, 12)).astype(dtype)
-    want, n_sep = _grads(net, x, c, fused=False)
-    got, n_fused = _grads(net, x, c, fused=True)
+    want, sep = _grads(net, x, c, fused=False)
+    got, fused = _grads(net, x, c, fused=True, bn_sums=bn_sums)
     # (channels-last silu: its backward gives an NCHW gradient -- torch's layout rule -- so
     # the junction's two gradients differ in layout and are summed separately)
-    assert n_sep == 0 and n_fused == (0 if cl and style == "silu" else 2)
+    assert sep == []
+    if cl and style == "silu":
+        assert fused == []
+    else:
+        assert fused == ["bn" if bn_sums and not cl and style != "silu" else "sum"] * 2
     for w, g in zip(want, got):
         assert g.dtype == w.dtype and g.shape == w.shape and g.strides == w.strides
         assert np.array_equal(np.ascontiguousarray(g).view(np.uint8),
@@ -242,3 +262,103 @@ def test_junction_sum_with_create_graph_is_recorded():
         d[i] = eps
         num[i] = (first(xt + d) - first(xt - d)) / (2 * eps)
     np.testing.assert_allclose(ggx.numpy(), num, rtol=1e-5, atol=1e-6)
+
+
+class _DownBlock(fastdl.nn.Module):
+    """``act(bn1(conv1(x)) + bn2(conv2(x)))``: a block end with a batch norm on both sides of
+    the add (ResNet's downsampling shortcut), its output read twice by the caller."""
+
+    def __init__(self, c, act):
+        super().__init__()
+        nn = fastdl.nn
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.act = nn.ReLU() if act == "relu" else nn.ReLU6()
+
+    def forward(self, x):
+        y = self.act(self.bn1(self.conv1(x)) + self.bn2(self.conv2(x)))
+        return y * 2.0 + y.sin()
+
+
+def _down_grads(act, dtype, fused, bn_sums, hook=None):
+    fastdl.manual_seed(3)
+    blk = _DownBlock(6, act).to(dtype=fastdl.float64 if dtype == np.float64 else fastdl.float32)
+    rng = np.random.default_rng(4)
+    x = fastdl.tensor(rng.standard_normal((3, 6, 7, 5)).astype(dtype) * 3, requires_grad=True)
+    with _folding(fused, bn_sums) as calls:
+        if hook == "bn":  # a hook reads (and replaces) bn1's output gradient
+            def on_output(m, i, o):
+                o.register_hook(lambda g: g * 0.5)
+
+            blk.bn1.register_forward_hook(on_output)
+        out = blk(x)
+        out.sum().backward()
+    return [x.grad.numpy()] + [p.grad.numpy() for p in blk.parameters()], calls
+
+
+@pytest.mark.parametrize("act", ["relu", "relu6"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_end_takes_both_batch_norms_sums_bitwise(isa, act, dtype):
+    """A ReLU / ReLU6 after the sum of two training batch norms' outputs takes both batch
+    norms' backward sums in its own backward's sweep (one call) and every gradient is bitwise
+    the one of the separate activation backward, sum and batch-norm reductions."""
+    want, sep = _down_grads(act, dtype, fused=False, bn_sums=False)
+    plain, summed = _down_grads(act, dtype, fused=True, bn_sums=False)
+    got, fused = _down_grads(act, dtype, fused=True, bn_sums=True)
+    assert sep == [] and summed == ["sum"] and fused == ["bn"]
+    for w, p, g in zip(want, plain, got):
+        assert np.array_equal(w.view(np.uint8), g.view(np.uint8))
+        assert np.array_equal(p.view(np.uint8), g.view(np.uint8))
+
+
+def test_block_end_sums_match_torch():
+    torch = pytest.importorskip("torch")
+    got, calls = _down_grads("relu", np.float64, fused=True, bn_sums=True)
+    assert calls == ["bn"]
+    fastdl.manual_seed(3)
+    blk = _DownBlock(6, "relu").to(dtype=fastdl.float64)
+    tn = torch.nn
+    tb = tn.ModuleDict({"conv1": tn.Conv2d(6, 6, 3, padding=1, bias=False),
+                        "bn1": tn.BatchNorm2d(6), "conv2": tn.Conv2d(6, 6, 1, bias=False),
+                        "bn2": tn.BatchNorm2d(6)}).double()
+    tb.load_state_dict({k: torch.tensor(v.numpy()) for k, v in blk.state_dict().items()
+                        if not k.startswith("act")})
+    rng = np.random.default_rng(4)
+    x = torch.tensor(rng.standard_normal((3, 6, 7, 5)) * 3, requires_grad=True)
+    y = torch.relu(tb["bn1"](tb["conv1"](x)) + tb["bn2"](tb["conv2"](x)))
+    (y * 2.0 + y.sin()).sum().backward()
+    want = [x.grad] + [p.grad for p in (tb["conv1"].weight, tb["bn1"].weight, tb["bn1"].bias,
+                                        tb["conv2"].weight, tb["bn2"].weight, tb["bn2"].bias)]
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-10, atol=1e-11)
+
+
+def test_block_end_sums_skip_an_observed_batch_norm_gradient():
+    """A hook on one batch norm's output gradient: that batch norm sums its (hooked) gradient
+    itself; the other still takes its sums from the activation's sweep; gradients are those
+    of the unfused backward."""
+    want, sep = _down_grads("relu", np.float64, fused=False, bn_sums=False, hook="bn")
+    got, fused = _down_grads("relu", np.float64, fused=True, bn_sums=True, hook="bn")
+    assert sep == [] and fused == ["bn"]
+    for w, g in zip(want, got):
+        assert np.array_equal(w, g)
+
+
+def test_activation_backward_bn_sums_errors():
+    y = np.zeros((2, 3, 4), np.float32)
+    m = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="grad_output has shape"):
+        _C.activation_backward_bn_sums(y, y[:1], y, "relu", 0.0, 0.0, y, m)
+    with pytest.raises(TypeError, match="float32"):
+        _C.activation_backward_bn_sums(y, y.astype(np.float64), y, "relu", 0.0, 0.0, y, m)
+    with pytest.raises(ValueError, match="mean1 must have shape \\(3,\\)"):
+        _C.activation_backward_bn_sums(y, y, y, "relu", 0.0, 0.0, y, m[:2])
+    with pytest.raises(ValueError, match="'relu' or 'clamp'"):
+        _C.activation_backward_bn_sums(y, y, y, "none", 0.0, 0.0, y, m)
+    with pytest.raises(ValueError, match="both be given"):
+        _C.activation_backward_bn_sums(y, y, y, "relu", 0.0, 0.0, y, m, y, None)
+    with pytest.raises(ValueError, match="sum_gxc must be a C-contiguous float64"):
+        _C.batch_norm_backward_sums(y, y, m, m, None, np.zeros(3), np.zeros(3, np.float32),
+                                    True, True, True)

@@ -352,6 +352,106 @@ py::tuple bn_backward_act(const py::array& g, const py::array& x, const py::arra
                                                need_gw, need_gb);
 }
 
+// The training backward from the channels' sums act_grad_bn_sums took (sum_g, sum_gxc:
+// float64 (C,)): (grad_input, grad_weight, grad_bias), bitwise batch_norm_backward's.
+template <class T>
+py::tuple bn_backward_sums_t(const py::array& g, const py::array& x, const py::array& mean,
+                             const py::array& invstd, const py::object& w, const py::array& sg,
+                             const py::array& sgx, bool need_gx, bool need_gw, bool need_gb) {
+  int64_t N, C, Sp;
+  ncs(x, "batch_norm_backward_sums", N, C, Sp);
+  std::vector<T> wv = vec_or<T>(w, C, T(1));
+  NormGrads out(x, C, need_gx, need_gw, need_gb);
+  const T* is = cptr<T>(invstd);
+  const double* sgp = cptr<double>(sg);
+  const double* sgxp = cptr<double>(sgx);
+  {
+    py::gil_scoped_release nogil;
+    if (need_gx)
+      norm::bn_train_backward_sums<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, cptr<T>(mean), is,
+                                      wv.data(), out.x_ptr<T>(), sgp, sgxp);
+    T* gw = out.w_ptr<T>();
+    T* gb = out.b_ptr<T>();
+    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgxp[c] * static_cast<double>(is[c]));
+    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sgp[c]);
+  }
+  return out.result();
+}
+
+// A float64 (C,) vector of channel sums.
+void require_sums(const py::array& a, int64_t C, const char* fn, const char* name) {
+  if (!is_f64(a) || a.ndim() != 1 || a.shape(0) != C || !(a.flags() & py::array::c_style))
+    throw py::value_error(S(fn) + name + " must be a C-contiguous float64 array of shape (" +
+                          std::to_string(C) + ",), got " + std::string(py::str(a.dtype())) +
+                          " " + shape_str(a));
+}
+
+py::tuple bn_backward_sums(const py::array& g, const py::array& x, const py::array& mean,
+                           const py::array& invstd, const py::object& w, const py::array& sg,
+                           const py::array& sgx, bool need_gx, bool need_gw, bool need_gb) {
+  const char* fn = "batch_norm_backward_sums";
+  check_grad_output(g, x, fn);
+  int64_t N, C, Sp;
+  ncs(x, fn, N, C, Sp);
+  require_vec(mean, x, C, fn, "mean");
+  require_vec(invstd, x, C, fn, "invstd");
+  check_opt_vec(w, x, C, fn, "weight");
+  require_sums(sg, C, fn, "sum_g");
+  require_sums(sgx, C, fn, "sum_gxc");
+  return is_f32(x) ? bn_backward_sums_t<float>(g, x, mean, invstd, w, sg, sgx, need_gx, need_gw,
+                                               need_gb)
+                   : bn_backward_sums_t<double>(g, x, mean, invstd, w, sg, sgx, need_gx,
+                                                need_gw, need_gb);
+}
+
+template <class T>
+py::tuple act_grad_bn_sums_t(const py::array& y, const py::array& a, const py::array& b, int act,
+                             double lo, double hi, const py::array& x1, const py::array& m1,
+                             const py::object& x2, const py::object& m2) {
+  int64_t N, C, Sp;
+  ncs(y, "activation_backward_bn_sums", N, C, Sp);
+  py::array g = pool_array(shape_of(y), y.dtype());
+  py::array sg = pool_array({C}, py::dtype::of<double>());
+  py::array s1 = pool_array({C}, py::dtype::of<double>());
+  py::array s2v;
+  if (!x2.is_none()) s2v = pool_array({C}, py::dtype::of<double>());
+  const T* x2p = x2.is_none() ? nullptr : cptr<T>(x2.cast<py::array>());
+  const T* m2p = x2.is_none() ? nullptr : cptr<T>(m2.cast<py::array>());
+  double* s2p = x2.is_none() ? nullptr : ptr<double>(s2v);
+  py::object s2 = x2.is_none() ? none() : py::object(s2v);
+  {
+    py::gil_scoped_release nogil;
+    norm::act_grad_bn_sums<T>(cptr<T>(y), cptr<T>(a), cptr<T>(b), N, C, Sp, act,
+                              static_cast<T>(lo), static_cast<T>(hi), cptr<T>(x1), cptr<T>(m1),
+                              x2p, m2p, ptr<T>(g), ptr<double>(sg), ptr<double>(s1), s2p);
+  }
+  return py::make_tuple(g, sg, s1, s2);
+}
+
+py::tuple act_grad_bn_sums(const py::array& y, const py::array& a, const py::array& b,
+                           const std::string& activation, double lo, double hi,
+                           const py::array& x1, const py::array& m1, const py::object& x2,
+                           const py::object& m2) {
+  const char* fn = "activation_backward_bn_sums";
+  const int act = act_code(activation, lo, hi, fn);
+  if (act == norm::kActNone)
+    throw py::value_error(S(fn) + "activation must be 'relu' or 'clamp', got 'none'");
+  check_grad_output(a, y, fn);
+  check_grad_output(b, y, fn);
+  check_grad_output(x1, y, fn);
+  int64_t N, C, Sp;
+  ncs(y, fn, N, C, Sp);
+  require_vec(m1, y, C, fn, "mean1");
+  if (x2.is_none() != m2.is_none())
+    throw py::value_error(S(fn) + "input2 and mean2 must both be given or both be None");
+  if (!x2.is_none()) {
+    check_grad_output(x2.cast<py::array>(), y, fn);
+    require_vec(m2.cast<py::array>(), y, C, fn, "mean2");
+  }
+  return is_f32(y) ? act_grad_bn_sums_t<float>(y, a, b, act, lo, hi, x1, m1, x2, m2)
+                   : act_grad_bn_sums_t<double>(y, a, b, act, lo, hi, x1, m1, x2, m2);
+}
+
 // ---------------------------------------------------------------------------------------
 // layer norm: x is (M, K) (the caller flattens)
 
@@ -522,6 +622,20 @@ void bind_norm(py::module_& m) {
         "('relu' or 'clamp' to [min_val, max_val]), the activation's input recomputed from x "
         "and batch_norm_train's scale_shift: (grad_input, grad_weight, grad_bias), bitwise the "
         "activation's backward followed by batch_norm_backward.");
+  m.def("batch_norm_backward_sums", &bn_backward_sums, arg("grad_output"), arg("input"),
+        arg("mean"), arg("invstd"), arg("weight"), arg("sum_g"), arg("sum_gxc"),
+        arg("need_input"), arg("need_weight"), arg("need_bias"),
+        "Training batch-norm backward from the channel sums Σg and Σg·(x − mean) (float64, as "
+        "activation_backward_bn_sums returns them): (grad_input, grad_weight, grad_bias), "
+        "bitwise batch_norm_backward(training=True).");
+  m.def("activation_backward_bn_sums", &act_grad_bn_sums, arg("output"), arg("grad_a"),
+        arg("grad_b"), arg("activation"), arg("min_val"), arg("max_val"), arg("input1"),
+        arg("mean1"), arg("input2") = py::none(), arg("mean2") = py::none(),
+        "Backward of y = act(bn1(input1) + r) ('relu' or 'clamp') for the gradient grad_a + "
+        "grad_b of y (read twice): (g, sum_g, sum_gxc1, sum_gxc2), g = act'(y)·(grad_a + "
+        "grad_b) bitwise eltwise_backward's, with the batch-norm backward's channel sums of g "
+        "against input1 (and input2, another batch norm's input added into r) from the same "
+        "sweep.");
   m.def("layer_norm_forward", &ln_fwd, arg("input"), arg("weight"), arg("bias"), arg("eps"),
         "Layer norm of a 2-D (rows, K) input: (y, mean, rstd).");
   m.def("layer_norm_backward", &ln_bwd, arg("grad_output"), arg("input"), arg("weight"),

@@ -74,6 +74,20 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
   table<T>()->bn_train_backward(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc, act, s, lo, hi);
 }
 
+template <class T>
+void bn_train_backward_sums(const T* g, const T* x, int64_t N, int64_t C, int64_t S,
+                            const T* mean, const T* invstd, const T* w, T* gx,
+                            const double* sum_g, const double* sum_gxc) {
+  table<T>()->bn_train_backward_sums(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+}
+template <class T>
+void act_grad_bn_sums(const T* y, const T* a, const T* b, int64_t N, int64_t C, int64_t S,
+                      int act, T lo, T hi, const T* x1, const T* m1, const T* x2, const T* m2,
+                      T* g, double* sum_g, double* sum_gxc1, double* sum_gxc2) {
+  table<T>()->act_grad_bn_sums(y, a, b, N, C, S, act, lo, hi, x1, m1, x2, m2, g, sum_g,
+                               sum_gxc1, sum_gxc2);
+}
+
 #define FASTDL_NORM_INST(T)                                                                   \
   template void bn_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);                      \
   template void bn_affine<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, T*, int, \
@@ -96,7 +110,13 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                                     double, T*, T*, T*, T*, T*, int, T, T);                    \
   template void bn_train_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*,  \
                                      const T*, const T*, T*, double*, double*, int, const T*,  \
-                                     T, T);
+                                     T, T);                                                    \
+  template void bn_train_backward_sums<T>(const T*, const T*, int64_t, int64_t, int64_t,       \
+                                          const T*, const T*, const T*, T*, const double*,     \
+                                          const double*);                                      \
+  template void act_grad_bn_sums<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t,   \
+                                    int, T, T, const T*, const T*, const T*, const T*, T*,     \
+                                    double*, double*, double*);
 FASTDL_NORM_INST(float)
 FASTDL_NORM_INST(double)
 #undef FASTDL_NORM_INST

@@ -64,6 +64,23 @@ void bn_train_backward(const T* g, const T* x, int64_t N, int64_t C, int64_t S, 
                        const T* invstd, const T* w, T* gx, double* sum_g, double* sum_gxc,
                        int act = kActNone, const T* ss = nullptr, T lo = T(0), T hi = T(0));
 
+// The training backward's elementwise sweep alone, from the channels' sums of
+// bn_backward_reduce (computed elsewhere, e.g. by act_grad_bn_sums): gx as bn_train_backward.
+template <class T>
+void bn_train_backward_sums(const T* g, const T* x, int64_t N, int64_t C, int64_t S,
+                            const T* mean, const T* invstd, const T* w, T* gx,
+                            const double* sum_g, const double* sum_gxc);
+
+// A residual block's end y = act(bn1(x1) + r), r = bn2(x2) or any tensor, act ReLU (kActRelu)
+// or a clamp to [lo, hi] (kActClamp): the activation's backward for the gradient a + b of y
+// read twice, g = act'(y)·(a + b) (bitwise eltwise's backward of the sum), and in the same
+// sweep the sums bn_backward_reduce would take of g against x1 (means m1) and, when x2 is not
+// nullptr, x2 (m2): sum_g (the same for both), sum_gxc1, sum_gxc2. All (N, C, S).
+template <class T>
+void act_grad_bn_sums(const T* y, const T* a, const T* b, int64_t N, int64_t C, int64_t S,
+                      int act, T lo, T hi, const T* x1, const T* m1, const T* x2, const T* m2,
+                      T* g, double* sum_g, double* sum_gxc1, double* sum_gxc2);
+
 // Layer norm over rows of x (M, K): y = (x − mean)·rstd·w + b; mean, rstd (M) saved.
 template <class T>
 void ln_forward(const T* x, int64_t M, int64_t K, const T* w, const T* b, double eps, T* y,
@@ -106,6 +123,11 @@ struct NormOpsT {
                             const T*, T*, double*, double*, int, const T*, T, T);
   void (*bn_affine_res)(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*,
                         const T*, T*, int, T, T);
+  void (*bn_train_backward_sums)(const T*, const T*, int64_t, int64_t, int64_t, const T*,
+                                 const T*, const T*, T*, const double*, const double*);
+  void (*act_grad_bn_sums)(const T*, const T*, const T*, int64_t, int64_t, int64_t, int, T, T,
+                           const T*, const T*, const T*, const T*, T*, double*, double*,
+                           double*);
 };
 
 struct NormOps {

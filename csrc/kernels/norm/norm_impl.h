@@ -802,19 +802,138 @@ inline void bn_coef_bwd(double sg, double sgx, T mean, T invstd, T w, double M, 
   k3 = static_cast<T>(-a * sg / M - b2 * static_cast<double>(mean));
 }
 
+// gx = w·invstd·(g − sum_g/M − (x − mean)·invstd²·sum_gxc/M) from the channels' sums
 template <class T, int A>
-void bn_train_backward_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, int64_t S,
-                         const T* mean, const T* invstd, const T* w, T* gx, double* sum_g,
-                         double* sum_gxc) {
+void bn_train_apply_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, int64_t S,
+                      const T* mean, const T* invstd, const T* w, T* gx, const double* sum_g,
+                      const double* sum_gxc) {
   const double M = static_cast<double>(N) * static_cast<double>(S);
-  bn_backward_reduce_a(g, x, N, C, S, mean, sum_g, sum_gxc);
-  if (!gx) return;
   PoolBuf buf(sizeof(T) * 3 * static_cast<size_t>(C));
   T* k1 = buf.as<T>();
   T* k2 = k1 + C;
   T* k3 = k2 + C;
   for (int64_t c = 0; c < C; ++c) bn_coef_bwd(sum_g[c], sum_gxc[c], mean[c], invstd[c], w[c], M, k1[c], k2[c], k3[c]);
   bn_backward_apply_a(g, x, N, C, S, k1, k2, k3, gx);
+}
+
+template <class T, int A>
+void bn_train_backward_a(const GradIn<T, A>& g, const T* x, int64_t N, int64_t C, int64_t S,
+                         const T* mean, const T* invstd, const T* w, T* gx, double* sum_g,
+                         double* sum_gxc) {
+  bn_backward_reduce_a(g, x, N, C, S, mean, sum_g, sum_gxc);
+  if (gx) bn_train_apply_a(g, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+}
+
+template <class T>
+void bn_train_backward_sums_k(const T* g, const T* x, int64_t N, int64_t C, int64_t S,
+                              const T* mean, const T* invstd, const T* w, T* gx,
+                              const double* sum_g, const double* sum_gxc) {
+  bn_train_apply_a(GradIn<T, kActNone>{g}, x, N, C, S, mean, invstd, w, gx, sum_g, sum_gxc);
+}
+
+// The backward of an activation (A: ReLU or clamp, bounds lo/hi) for the gradient a + b of
+// its output y read twice, at a residual block's end y = act(bn(x1) + r) (r = bn(x2) or
+// another tensor): g = act'(y)·(a + b), a + b rounded once and masked as eltwise's map2_sum
+// and the ReLU / Hardtanh functors do, written plane by plane; while a plane of g is in
+// registers, the sums of the batch norms that formed the block's output are taken from it:
+// Σ g and Σ g·(x − mean) per plane, over the blocks, accumulators and order of plane_sums
+// (so each plane's sums are bitwise the ones bn_backward_reduce would read back from g),
+// then summed over the planes in order (sum_parts). Bitwise the activation's backward followed
+// by each batch norm's reduce, without reading g back; x2 may be nullptr (sum_gxc2 unused).
+// Sum of g per channel: sum_g (the same for both batch norms).
+template <class T, int A, bool St, bool Two>
+inline void act_grad_plane_sums(const T* y, const T* a, const T* b, T* g, int64_t n, T lo, T hi,
+                                const T* x1, T m1, const T* x2, T m2, double& sg,
+                                double& sgx1, double& sgx2) {
+  using V = Vec<T>;
+  constexpr int W = V::N;
+  const GradIn<T, A> mask{nullptr, nullptr, lo, hi};
+  auto grad = [&](V yv, V av, V bv) { return mask.mask(yv, simd::plain(av + bv)); };
+  const V v1 = V(m1), v2 = V(m2);
+  double tg = 0, t1 = 0, t2 = 0;
+  for (int64_t b0 = 0; b0 < n; b0 += (2 * W * kLaneTerms)) {
+    const int64_t e = n - b0 < (2 * W * kLaneTerms) ? n : b0 + (2 * W * kLaneTerms);
+    V a0 = V(0), a1 = V(0), c0 = V(0), c1 = V(0), d0 = V(0), d1 = V(0);
+    int64_t i = b0;
+    for (; i + 2 * W <= e; i += 2 * W) {
+      const V g0 = grad(V::load(y + i), V::load(a + i), V::load(b + i));
+      const V g1 = grad(V::load(y + i + W), V::load(a + i + W), V::load(b + i + W));
+      put<St>(g0, g + i);
+      put<St>(g1, g + i + W);
+      a0 = a0 + g0;
+      a1 = a1 + g1;
+      c0 = simd::mul_add(g0, (V::load(x1 + i) - v1), c0);
+      c1 = simd::mul_add(g1, (V::load(x1 + i + W) - v1), c1);
+      if constexpr (Two) {
+        d0 = simd::mul_add(g0, (V::load(x2 + i) - v2), d0);
+        d1 = simd::mul_add(g1, (V::load(x2 + i + W) - v2), d1);
+      }
+    }
+    for (; i + W <= e; i += W) {
+      const V g0 = grad(V::load(y + i), V::load(a + i), V::load(b + i));
+      put<St>(g0, g + i);
+      a0 = a0 + g0;
+      c0 = simd::mul_add(g0, (V::load(x1 + i) - v1), c0);
+      if constexpr (Two) d0 = simd::mul_add(g0, (V::load(x2 + i) - v2), d0);
+    }
+    if (i < e) {  // (the lanes past the plane: y = 0 masks them to 0, as plane_sums' zero fill)
+      const V g0 = grad(V::load(y + i, e - i, T(0)), V::load(a + i, e - i, T(0)),
+                        V::load(b + i, e - i, T(0)));
+      g0.store(g + i, e - i);
+      a1 = a1 + g0;
+      c1 = simd::mul_add(g0, (V::load(x1 + i, e - i, m1) - v1), c1);
+      if constexpr (Two) d1 = simd::mul_add(g0, (V::load(x2 + i, e - i, m2) - v2), d1);
+    }
+    tg += static_cast<double>(simd::hsum(a0 + a1));
+    t1 += static_cast<double>(simd::hsum(c0 + c1));
+    if constexpr (Two) t2 += static_cast<double>(simd::hsum(d0 + d1));
+  }
+  sg = tg;
+  sgx1 = t1;
+  sgx2 = t2;
+}
+
+template <class T, int A, bool Two>
+void act_grad_bn_sums_a(const T* y, const T* a, const T* b, int64_t N, int64_t C, int64_t S,
+                        T lo, T hi, const T* x1, const T* m1, const T* x2, const T* m2, T* g,
+                        double* sum_g, double* sum_gxc1, double* sum_gxc2) {
+  const int64_t P = N * C;
+  PoolBuf buf(sizeof(double) * 3 * static_cast<size_t>(P));
+  double* pg = buf.as<double>();
+  double* p1 = pg + P;
+  double* p2 = p1 + P;
+  auto run = [&](auto st, int64_t b0, int64_t e0) {
+    for (int64_t p = b0; p < e0; ++p) {
+      const int64_t c = p % C, o = p * S;
+      act_grad_plane_sums<T, A, decltype(st)::value, Two>(
+          y + o, a + o, b + o, g + o, S, lo, hi, x1 + o, m1[c], Two ? x2 + o : nullptr,
+          Two ? m2[c] : T(0), pg[p], p1[p], p2[p]);
+    }
+  };
+  if (stream_planes(g, P * S, S)) {
+    fastdl::parallel_for(P, grain_for(4 * S), [&](int64_t b0, int64_t e0) {
+      run(std::true_type{}, b0, e0);
+      simd::stream_fence();
+    });
+  } else {
+    fastdl::parallel_for(P, grain_for(4 * S),
+                         [&](int64_t b0, int64_t e0) { run(std::false_type{}, b0, e0); });
+  }
+  sum_parts(pg, p1, N, C, sum_g, sum_gxc1);
+  if (Two) sum_parts(pg, p2, N, C, sum_g, sum_gxc2);
+}
+
+template <class T>
+void act_grad_bn_sums_k(const T* y, const T* a, const T* b, int64_t N, int64_t C, int64_t S,
+                        int act, T lo, T hi, const T* x1, const T* m1, const T* x2, const T* m2,
+                        T* g, double* sum_g, double* sum_gxc1, double* sum_gxc2) {
+  if (act == kActRelu) {
+    if (x2) act_grad_bn_sums_a<T, kActRelu, true>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);
+    else act_grad_bn_sums_a<T, kActRelu, false>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);
+  } else {
+    if (x2) act_grad_bn_sums_a<T, kActClamp, true>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);
+    else act_grad_bn_sums_a<T, kActClamp, false>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);
+  }
 }
 
 // The training backward with g masked by the activation (act, its bounds lo/hi) that followed
@@ -1136,7 +1255,8 @@ template <class T>
 constexpr NormOpsT<T> ops_t() {
   return {&bn_stats_k<T>,    &bn_affine_k<T>,    &bn_backward_reduce_k<T>, &bn_backward_apply_k<T>,
       &ln_forward_k<T>,  &ln_backward_k<T>,  &gn_forward_k<T>,         &gn_backward_k<T>,
-      &bn_train_forward_k<T>, &bn_train_backward_k<T>, &bn_affine_res_k<T>};
+      &bn_train_forward_k<T>, &bn_train_backward_k<T>, &bn_affine_res_k<T>,
+      &bn_train_backward_sums_k<T>, &act_grad_bn_sums_k<T>};
 }
 
 }  // namespace

@@ -95,10 +95,14 @@ def _act_backward_sum(node, a, b):
     if not ((s.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous) or
             (_cl_only(s) and _cl_only(a) and _cl_only(b))):
         return None
-    return _act_grad(node, s, a, b), None, None, None
+    g = _Act._sum_bn(node, s, a, b) if _Act._sum_bn is not None else None
+    return (_act_grad(node, s, a, b) if g is None else g), None, None, None
 
 
 _Act._sum_up = staticmethod(_act_backward_sum)
+# (node, s, a, b) -> the gradient array with the sums of the batch norms before the activation
+# taken in the same sweep, or None (normalization.py: _act_sum_bn)
+_Act._sum_bn = None
 
 
 class _ActInplace(_Act):

@@ -16,6 +16,7 @@ from ...autograd.function import _Op
 from ...autograd.grad_mode import _state
 from ...tensor import Tensor, _cl_only, _from_rows, _rows
 from ._args import _contig as _c, _float, _tensor as _t
+from ...ops.arith import _Add
 from .activation import _Act
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -109,6 +110,62 @@ def _fuse_act_backward(node, g):
     return _ActGrad(g, out, kind, node.code, node.params)
 
 
+# The sums of a residual block's batch norms taken in its end activation's backward
+# (_act_sum_bn); a switch for tests and A/B runs, results are bitwise the same either way.
+_RES_SUMS = [True]
+
+
+def _observed(node):
+    """Whether a tensor hook or retain_grad reads `node`'s output gradient (which a backward
+    fusion must then leave as the plain path computes it)."""
+    d = node.__dict__
+    return bool(d.get("_tensor_hooks") or d.get("_retain"))
+
+
+def _act_sum_bn(node, s, a, b):
+    """``_Act._sum_bn``: at a residual block's end ``act(bn(x1) + r)`` (ReLU, ReLU6 or
+    Hardtanh; r another training batch norm's output or any tensor), the activation's backward
+    for the gradient ``a + b`` of its output read twice, with the sums each batch norm's
+    backward would take of that gradient (Σg, Σg·(x − mean) per channel) from the same sweep
+    (``_C.activation_backward_bn_sums``): the batch norm's backward then only applies them,
+    and g and x are not read a second time. Each batch norm node keeps its sums with the
+    gradient array they were taken from and uses them only when its backward is handed that
+    very array (the add passes it on unchanged); anything else (a hook, another consumer
+    of the sum) gives the batch norm another array and it sums as usual. The gradient array,
+    or None when the graph or the arrays are not of that shape (C-contiguous, one dtype)."""
+    if not _RES_SUMS[0] or s.ndim < 2 or not s.flags.c_contiguous:
+        return None
+    kind = _act_kind(node.code, node.params)
+    p = node.parents[0]
+    if kind is None or p is None or p._out_idx != 0:
+        return None
+    add = p._node
+    if type(add) is not _Add or add._saved is None or _observed(add):
+        return None
+    bns = []
+    for q in add.parents:
+        bn = None if q is None or q._out_idx != 0 else q._node
+        if type(bn) is not _BatchNorm or bn._saved is None or not bn.__dict__.get("training") \
+                or bn.act is not None or bn.cl is not None or _observed(bn):
+            continue
+        x = bn.saved_tensors[0]
+        if x.__class__ is np.ndarray and x.shape == s.shape and x.dtype == s.dtype and \
+                x.flags.c_contiguous:
+            bns.append(bn)
+    if not bns:
+        return None
+    x1, m1 = bns[0]._saved[0], bns[0]._saved[2]
+    x2, m2 = (bns[1]._saved[0], bns[1]._saved[2]) if len(bns) > 1 else (None, None)
+    g, sg, s1, s2 = _C.activation_backward_bn_sums(s, a, b, *kind, x1, m1, x2, m2)
+    bns[0]._pre_sums = (g, sg, s1)
+    if x2 is not None:
+        bns[1]._pre_sums = (g, sg, s2)
+    return g
+
+
+_Act._sum_bn = staticmethod(_act_sum_bn)
+
+
 def _bn_eval(x, running_mean, running_var, weight, bias, eps, kind, copy_mean):
     """Batch norm with given statistics on the array x (channels-last: on its NHWC rows, the
     result channels-last): (y, the mean as a ``x.dtype`` array, invstd). ``copy_mean``: the
@@ -194,6 +251,12 @@ class _BatchNorm(_Op):
                 out = saved[4] if ctx.cl is None else _from_rows(_arr(saved[4]), ctx.cl)
                 g = g * _act_grad_graph(act[1], act[2], True, out)
             return _batch_norm_backward_graph(ctx, g, mean, invstd, n) + (None,) * 7
+        pre = ctx.__dict__.pop("_pre_sums", None)
+        if pre is not None and pre[0] is g and act is None and ctx.training:
+            # the sums taken in the block's end activation's backward (_act_sum_bn)
+            gx, gw, gb = _C.batch_norm_backward_sums(g, x, mean, invstd, weight, pre[1], pre[2],
+                                                     n[0], n[1] and weight is not None, n[2])
+            return gx, gw, gb, None, None, None, None, None, None, None
         if g.__class__ is _ActGrad:  # an activation's gradient, handed over by the engine
             if not ctx.training:
                 g = g.unfused()
