@@ -97,6 +97,15 @@ struct NormGrads {
   template <class T> T* x_ptr() { return need_gx ? ptr<T>(gx) : nullptr; }
   template <class T> T* w_ptr() { return need_gw ? ptr<T>(gw) : nullptr; }
   template <class T> T* b_ptr() { return need_gb ? ptr<T>(gb) : nullptr; }
+  // a batch norm's gw = Σg·(x − mean)·invstd, gb = Σg from the channel sums (when wanted)
+  template <class T>
+  void param_grads(int64_t n, const double* sum_g, const double* sum_gxc, const T* invstd) {
+    T* w = w_ptr<T>();
+    T* b = b_ptr<T>();
+    for (int64_t c = 0; w && c < n; ++c)
+      w[c] = static_cast<T>(sum_gxc[c] * static_cast<double>(invstd[c]));
+    for (int64_t c = 0; b && c < n; ++c) b[c] = static_cast<T>(sum_g[c]);
+  }
   py::tuple result() const {
     return py::make_tuple(need_gx ? py::object(gx) : none(), need_gw ? py::object(gw) : none(),
                           need_gb ? py::object(gb) : none());
@@ -282,24 +291,28 @@ py::tuple bn_backward_t(const py::array& g, const py::array& x, const py::array&
         norm::bn_affine<T>(cptr<T>(g), N, C, Sp, k1.data(), zero.data(), out.x_ptr<T>());
       }
     }
-    T* gw = out.w_ptr<T>();
-    T* gb = out.b_ptr<T>();
-    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
-    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sg[c]);
+    out.param_grads<T>(C, sg.data(), sgx.data(), is);
   }
   return out.result();
 }
 
-py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& mean,
-                      const py::array& invstd, const py::object& w, bool training, bool need_gx,
-                      bool need_gw, bool need_gb) {
-  const char* fn = "batch_norm_backward";
+// A batch-norm backward's operands (grad_output and input of one shape and float dtype; mean,
+// invstd and the optional weight (C,) vectors of that dtype): C.
+int64_t check_bn_backward(const py::array& g, const py::array& x, const py::array& mean,
+                          const py::array& invstd, const py::object& w, const char* fn) {
   check_grad_output(g, x, fn);
   int64_t N, C, Sp;
   ncs(x, fn, N, C, Sp);
   require_vec(mean, x, C, fn, "mean");
   require_vec(invstd, x, C, fn, "invstd");
   check_opt_vec(w, x, C, fn, "weight");
+  return C;
+}
+
+py::tuple bn_backward(const py::array& g, const py::array& x, const py::array& mean,
+                      const py::array& invstd, const py::object& w, bool training, bool need_gx,
+                      bool need_gw, bool need_gb) {
+  check_bn_backward(g, x, mean, invstd, w, "batch_norm_backward");
   return is_f32(x) ? bn_backward_t<float>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb)
                    : bn_backward_t<double>(g, x, mean, invstd, w, training, need_gx, need_gw, need_gb);
 }
@@ -325,10 +338,7 @@ py::tuple bn_backward_act_t(const py::array& g, const py::array& x, const py::ar
       norm::bn_train_backward<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, cptr<T>(mean), is, wv.data(),
                                  res.x_ptr<T>(), sg.data(), sgx.data(), act, cptr<T>(ss),
                                  static_cast<T>(lo), static_cast<T>(hi));
-    T* gw = res.w_ptr<T>();
-    T* gb = res.b_ptr<T>();
-    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgx[c] * static_cast<double>(is[c]));
-    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sg[c]);
+    res.param_grads<T>(C, sg.data(), sgx.data(), is);
   }
   return res.result();
 }
@@ -339,13 +349,8 @@ py::tuple bn_backward_act(const py::array& g, const py::array& x, const py::arra
                           bool need_gw, bool need_gb) {
   const char* fn = "batch_norm_backward_act";
   const int act = act_code(activation, lo, hi, fn);
-  check_grad_output(g, x, fn);
-  int64_t N, C, Sp;
-  ncs(x, fn, N, C, Sp);
+  const int64_t C = check_bn_backward(g, x, mean, invstd, w, fn);
   require_scale_shift(ss, x, C, fn, "scale_shift");
-  require_vec(mean, x, C, fn, "mean");
-  require_vec(invstd, x, C, fn, "invstd");
-  check_opt_vec(w, x, C, fn, "weight");
   return is_f32(x) ? bn_backward_act_t<float>(g, x, mean, invstd, w, ss, act, lo, hi, need_gx,
                                               need_gw, need_gb)
                    : bn_backward_act_t<double>(g, x, mean, invstd, w, ss, act, lo, hi, need_gx,
@@ -370,10 +375,7 @@ py::tuple bn_backward_sums_t(const py::array& g, const py::array& x, const py::a
     if (need_gx)
       norm::bn_train_backward_sums<T>(cptr<T>(g), cptr<T>(x), N, C, Sp, cptr<T>(mean), is,
                                       wv.data(), out.x_ptr<T>(), sgp, sgxp);
-    T* gw = out.w_ptr<T>();
-    T* gb = out.b_ptr<T>();
-    for (int64_t c = 0; gw && c < C; ++c) gw[c] = static_cast<T>(sgxp[c] * static_cast<double>(is[c]));
-    for (int64_t c = 0; gb && c < C; ++c) gb[c] = static_cast<T>(sgp[c]);
+    out.param_grads<T>(C, sgp, sgxp, is);
   }
   return out.result();
 }
@@ -390,12 +392,7 @@ py::tuple bn_backward_sums(const py::array& g, const py::array& x, const py::arr
                            const py::array& invstd, const py::object& w, const py::array& sg,
                            const py::array& sgx, bool need_gx, bool need_gw, bool need_gb) {
   const char* fn = "batch_norm_backward_sums";
-  check_grad_output(g, x, fn);
-  int64_t N, C, Sp;
-  ncs(x, fn, N, C, Sp);
-  require_vec(mean, x, C, fn, "mean");
-  require_vec(invstd, x, C, fn, "invstd");
-  check_opt_vec(w, x, C, fn, "weight");
+  const int64_t C = check_bn_backward(g, x, mean, invstd, w, fn);
   require_sums(sg, C, fn, "sum_g");
   require_sums(sgx, C, fn, "sum_gxc");
   return is_f32(x) ? bn_backward_sums_t<float>(g, x, mean, invstd, w, sg, sgx, need_gx, need_gw,
