@@ -362,3 +362,50 @@ def test_activation_backward_bn_sums_errors():
     with pytest.raises(ValueError, match="sum_gxc must be a C-contiguous float64"):
         _C.batch_norm_backward_sums(y, y, m, m, None, np.zeros(3), np.zeros(3, np.float32),
                                     True, True, True)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (3, 4, 1), (2, 3, 5, 4), (2, 18, 7, 7)])
+@pytest.mark.parametrize("act", ["relu", "clamp"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_backward_bn_sums_is_bitwise_the_separate_kernels(isa, shape, act, dtype):
+    """The kernel against the calls it replaces, on planes of one value (rows: the batch
+    norm's own row sweep) and of several (its plane sweep, 7² with a vector tail): g bitwise
+    eltwise_backward's of the sum, the sums bitwise what batch_norm_backward's gradients of
+    weight and bias are made of, the input gradient then bitwise batch_norm_backward's."""
+    from fastdl.nn.functional.normalization import _HARDTANH, _RELU
+    rng = np.random.default_rng(5)
+    y, a, b, x1, x2 = (rng.standard_normal(shape).astype(dtype) for _ in range(5))
+    y[..., ::3] = 0.0  # outputs exactly at the ReLU's threshold
+    C = shape[1]
+    m1, m2 = (x.mean(axis=tuple(i for i in range(x.ndim) if i != 1)).astype(dtype)
+              for x in (x1, x2))
+    inv = np.full(C, 1.3, dtype)
+    w = rng.standard_normal(C).astype(dtype)
+    lo, hi = (0.0, 0.0) if act == "relu" else (-0.5, 0.7)
+    code, params = (_RELU, []) if act == "relu" else (_HARDTANH, [lo, hi])
+    g_want = _C.eltwise_backward(code, True, y, a, params, grad2=b)
+    g, sg, s1, s2 = _C.activation_backward_bn_sums(y, a, b, act, lo, hi, x1, m1, x2, m2)
+    assert np.array_equal(g.view(np.uint8), g_want.view(np.uint8))
+    for x, m, sx in ((x1, m1, s1), (x2, m2, s2)):
+        want = _C.batch_norm_backward(g_want, x, m, inv, w, True, True, True, True)
+        got = _C.batch_norm_backward_sums(g, x, m, inv, w, sg, sx, True, True, True)
+        for u, v in zip(want, got):
+            assert np.array_equal(u.view(np.uint8), v.view(np.uint8))
+
+
+def test_batch_norm_1d_block_end_sums_alone():
+    """An (N, C) batch norm before the residual add: its reduction runs over rows, so the
+    activation's backward only sums (no batch-norm sums), every gradient as the unfused one."""
+    nn = fastdl.nn
+    res = {}
+    for fused, bn_sums in ((False, False), (True, True)):
+        fastdl.manual_seed(6)
+        lin, bn = nn.Linear(8, 8).double(), nn.BatchNorm1d(8).double()
+        x = fastdl.tensor(np.random.default_rng(7).standard_normal((6, 8)), requires_grad=True)
+        with _folding(fused, bn_sums) as calls:
+            y = F.relu(bn(lin(x)) + x)
+            (y * 3.0 + y.tanh()).sum().backward()
+        res[fused] = ([x.grad.numpy(), lin.weight.grad.numpy(), bn.weight.grad.numpy()], calls)
+    assert res[False][1] == [] and res[True][1] == ["sum"]
+    for w, g in zip(res[False][0], res[True][0]):
+        assert np.array_equal(w, g)

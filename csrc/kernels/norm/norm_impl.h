@@ -927,6 +927,24 @@ template <class T>
 void act_grad_bn_sums_k(const T* y, const T* a, const T* b, int64_t N, int64_t C, int64_t S,
                         int act, T lo, T hi, const T* x1, const T* m1, const T* x2, const T* m2,
                         T* g, double* sum_g, double* sum_gxc1, double* sum_gxc2) {
+  if (S == 1) {  // rows of C values: g first, then bn_backward_reduce's own row sweep on it
+    const GradIn<T, kActRelu> relu{nullptr, nullptr, lo, hi};
+    const GradIn<T, kActClamp> clamp{nullptr, nullptr, lo, hi};
+    using V = Vec<T>;
+    constexpr int W = V::N;
+    const int64_t n = N * C;
+    auto one = [&](int64_t i, int64_t m) {
+      const V s = simd::plain(V::load(a + i, m, T(0)) + V::load(b + i, m, T(0)));
+      const V yv = V::load(y + i, m, T(0));
+      (act == kActRelu ? relu.mask(yv, s) : clamp.mask(yv, s)).store(g + i, m);
+    };
+    fastdl::parallel_for((n + W - 1) / W, grain_for(4 * W), [&](int64_t v0, int64_t v1) {
+      for (int64_t v = v0; v < v1; ++v) one(v * W, n - v * W < W ? n - v * W : W);
+    });
+    bn_backward_reduce_a(GradIn<T, kActNone>{g}, x1, N, C, S, m1, sum_g, sum_gxc1);
+    if (x2) bn_backward_reduce_a(GradIn<T, kActNone>{g}, x2, N, C, S, m2, sum_g, sum_gxc2);
+    return;
+  }
   if (act == kActRelu) {
     if (x2) act_grad_bn_sums_a<T, kActRelu, true>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);
     else act_grad_bn_sums_a<T, kActRelu, false>(y, a, b, N, C, S, lo, hi, x1, m1, x2, m2, g, sum_g, sum_gxc1, sum_gxc2);

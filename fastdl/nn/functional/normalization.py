@@ -132,8 +132,10 @@ def _act_sum_bn(node, s, a, b):
     gradient array they were taken from and uses them only when its backward is handed that
     very array (the add passes it on unchanged); anything else (a hook, another consumer
     of the sum) gives the batch norm another array and it sums as usual. The gradient array,
-    or None when the graph or the arrays are not of that shape (C-contiguous, one dtype)."""
-    if not _RES_SUMS[0] or s.ndim < 2 or not s.flags.c_contiguous:
+    or None when the graph or the arrays are not of that shape (C-contiguous (N, C, ...)
+    with more than one value per plane, one dtype)."""
+    if not _RES_SUMS[0] or s.ndim < 3 or s.size <= s.shape[0] * s.shape[1] or \
+            not s.flags.c_contiguous:  # (an (N, C) batch norm sums rows: no sweep to share)
         return None
     kind = _act_kind(node.code, node.params)
     p = node.parents[0]
