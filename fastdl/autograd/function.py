@@ -940,8 +940,14 @@ def _unobserved(node, want_nodes, run_set):
         return False
     if run_set is not None and id(node) not in run_set:
         return False
+    return not _grad_observed(node)
+
+
+def _grad_observed(node):
+    """Whether a tensor hook or retain_grad reads `node`'s output gradients (which a backward
+    fusion must then leave as the plain path computes them)."""
     d = node.__dict__
-    return not (d.get("_tensor_hooks") or d.get("_retain"))
+    return bool(d.get("_tensor_hooks") or d.get("_retain"))
 
 
 def _use_counts(order):

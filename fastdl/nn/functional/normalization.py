@@ -115,13 +115,6 @@ def _fuse_act_backward(node, g):
 _RES_SUMS = [True]
 
 
-def _observed(node):
-    """Whether a tensor hook or retain_grad reads `node`'s output gradient (which a backward
-    fusion must then leave as the plain path computes it)."""
-    d = node.__dict__
-    return bool(d.get("_tensor_hooks") or d.get("_retain"))
-
-
 def _act_sum_bn(node, s, a, b):
     """``_Act._sum_bn``: at a residual block's end ``act(bn(x1) + r)`` (ReLU, ReLU6 or
     Hardtanh; r another training batch norm's output or any tensor), the activation's backward
@@ -142,13 +135,13 @@ def _act_sum_bn(node, s, a, b):
     if kind is None or p is None or p._out_idx != 0:
         return None
     add = p._node
-    if type(add) is not _Add or add._saved is None or _observed(add):
+    if type(add) is not _Add or add._saved is None or _fn._grad_observed(add):
         return None
     bns = []
     for q in add.parents:
         bn = None if q is None or q._out_idx != 0 else q._node
         if type(bn) is not _BatchNorm or bn._saved is None or not bn.__dict__.get("training") \
-                or bn.act is not None or bn.cl is not None or _observed(bn):
+                or bn.act is not None or bn.cl is not None or _fn._grad_observed(bn):
             continue
         x = bn.saved_tensors[0]
         if x.__class__ is np.ndarray and x.shape == s.shape and x.dtype == s.dtype and \
