@@ -4,7 +4,8 @@ against the NumPy reference (float32 and float64, every ISA) and torch, odd map 
 0–3 (the input gradient's crop), batch 1, 1×1 maps, channel counts that are not a multiple of
 the vector width or of the micro-kernel's rows, several blocks of tiles and transform segments,
 gradcheck, bitwise 1 = 2 threads, channels_last, the stated float32 accuracy, the automatic
-rule and tile, and the tile setting's error."""
+rule and tile, the tile setting's error, and grouped layers (group by group, in turn or
+shared out among the threads)."""
 import functools
 
 import numpy as np
@@ -336,3 +337,131 @@ def test_inference_caches_the_transformed_filter(monkeypatch):
                                              *geo)
             assert np.array_equal(stale, y2), isa
             monkeypatch.delenv("FASTDL_WINOGRAD_TILE")
+
+
+# Grouped layers (N, C, H, W, K, padding, groups): Winograd runs each group on its channels'
+# planes inside the whole images. 2 groups of 32 channels (in turn at 2 threads), 3 groups of
+# 4 → 6 (channel tails), 8 groups of 12 → 8 (shared out among the threads), 16 groups of 2 →
+# 2 on a map of several blocks of tiles.
+GROUPED = [
+    (2, 64, 9, 8, 64, 1, 2),
+    (1, 12, 7, 6, 18, 0, 3),
+    (3, 96, 6, 7, 64, 1, 8),
+    (2, 32, 13, 40, 32, 2, 16),
+]
+
+
+def _gids(s):
+    return "N{}C{}H{}W{}K{}p{}g{}".format(*s)
+
+
+@functools.lru_cache(maxsize=None)
+def _grouped_operands(s, dt, seed=5):
+    N, C, H, W, K, p, g = s
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((K, C // g, 3, 3)).astype(dt)
+    b = rng.standard_normal(K).astype(dt)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    y = R.conv2d_ref(x64, w64, b.astype(np.float64), padding=p, groups=g)
+    gy = rng.standard_normal(y.shape).astype(dt)
+    gx, gw, _ = R.conv2d_backward_ref(x64, w64, gy.astype(np.float64), padding=p, groups=g)
+    return x, w, b, gy, y, gx, gw
+
+
+def _run_grouped(x, w, b, gy, p, g):
+    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
+    bt = fastdl.tensor(b, requires_grad=True)
+    y = F.conv2d(xt, wt, bt, padding=p, groups=g)
+    y.backward(fastdl.tensor(gy))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("tile", TILES, indirect=True)
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", GROUPED, ids=_gids)
+def test_grouped_matches_reference_every_isa(tile, dt, shape):
+    x, w, b, gy, yref, gxref, gwref = _grouped_operands(shape, dt)
+    p, g = shape[-2:]
+    for isa in isa_paths():
+        for threads in (1, 2):
+            with use_isa(isa), use_threads(threads), fconv.conv_algorithm("winograd"):
+                y, gx, gw, gb = _run_grouped(x, w, b, gy, p, g)
+            msg = f"{isa}, {threads} thread(s): "
+            _check(y, yref, dt, tile, msg + "forward: ")
+            _check(gx, gxref, dt, tile, msg + "grad_input: ")
+            _check_dw(gw, gwref, dt, msg + "grad_weight: ")
+            assert_close(gb, gy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("tile", TILES, indirect=True)
+@pytest.mark.parametrize("shape", GROUPED, ids=_gids)
+def test_grouped_bitwise_one_vs_two_threads_and_per_group(tile, shape):
+    """1 and 2 threads give the same bits (the groups in turn or shared out), and each group's
+    outputs are bitwise the same layer run on that group's channels alone (groups=1)."""
+    x, w, b, gy = _grouped_operands(shape, np.float32)[:4]
+    p, g = shape[-2:]
+    Cg, Kg = x.shape[1] // g, w.shape[0] // g
+    with fconv.conv_algorithm("winograd"):
+        with use_threads(1):
+            a = _run_grouped(x, w, b, gy, p, g)
+        with use_threads(2):
+            c = _run_grouped(x, w, b, gy, p, g)
+        for u, v in zip(a, c):
+            assert np.array_equal(u, v)
+        for i in (0, g - 1):
+            cs, ks = slice(i * Cg, (i + 1) * Cg), slice(i * Kg, (i + 1) * Kg)
+            y, gx, gw, _ = _run_grouped(np.ascontiguousarray(x[:, cs]), w[ks], b[ks],
+                                        np.ascontiguousarray(gy[:, ks]), p, 1)
+            assert np.array_equal(a[0][:, ks], y), i
+            assert np.array_equal(a[1][:, cs], gx), i
+            assert np.array_equal(a[2][ks], gw), i
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", GROUPED[:3], ids=_gids)
+def test_grouped_matches_torch(dt, shape):
+    torch = pytest.importorskip("torch")
+    x, w, b, gy = _grouped_operands(shape, dt)[:4]
+    p, g = shape[-2:]
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=p, groups=g)
+    ty.backward(torch.tensor(gy))
+    with fconv.conv_algorithm("winograd"):
+        y, gx, gw, gb = _run_grouped(x, w, b, gy, p, g)
+    _check(y, ty.detach().numpy().astype(np.float64), dt, "auto", "forward: ")
+    _check(gx, tx.grad.numpy().astype(np.float64), dt, "auto", "grad_input: ")
+    _check_dw(gw, tw.grad.numpy().astype(np.float64), dt, "grad_weight: ")
+
+
+@pytest.mark.parametrize("tile", TILES, indirect=True)
+def test_grouped_gradcheck(tile):
+    rng = np.random.default_rng(6)
+    x = fastdl.tensor(rng.standard_normal((2, 6, 6, 7)), requires_grad=True)
+    w = fastdl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    b = fastdl.tensor(rng.standard_normal(4), requires_grad=True)
+    with fconv.conv_algorithm("winograd"):
+        assert fconv.conv2d_algorithm((2, 6, 6, 7), (4, 3, 3, 3), padding=1, groups=2,
+                                      dtype=np.float64) == ("winograd",) * 3
+        assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2), [x, w, b])
+
+
+def test_grouped_automatic_choice():
+    """A grouped layer is judged by its groups' channels: Winograd from 32 each way (the
+    same rule as an ungrouped layer of that size), the direct kernel below; depthwise layers
+    keep their own kernels even when Winograd is forced."""
+    with fconv.conv_algorithm("auto"):
+        for shape, groups in [((8, 128, 28, 28), 2), ((8, 256, 28, 28), 8),
+                              ((8, 1024, 7, 7), 32), ((32, 64, 16, 16), 2)]:
+            C = shape[1]
+            a = fconv.conv2d_algorithm(shape, (C, C // groups, 3, 3), padding=1, groups=groups)
+            assert a == ("winograd",) * 3, (shape, groups, a)
+            assert "winograd" not in fconv.conv2d_algorithm(
+                shape, (C, C // groups, 3, 3), padding=1, groups=groups, dtype=np.float64)
+        for shape, groups in [((8, 512, 14, 14), 32), ((8, 256, 28, 28), 32)]:  # 16, 8 each
+            C = shape[1]
+            a = fconv.conv2d_algorithm(shape, (C, C // groups, 3, 3), padding=1, groups=groups)
+            assert "winograd" not in a, (shape, groups, a)
+    with fconv.conv_algorithm("winograd"):
+        assert fconv.conv2d_algorithm((2, 16, 8, 8), (16, 1, 3, 3), padding=1,
+                                      groups=16) == ("direct",) * 3

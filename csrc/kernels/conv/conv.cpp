@@ -41,9 +41,9 @@ bool strided_direct(const Conv2dParams& p, int elem) {
          p.R * p.S > 1;
 }
 
+// (a grouped layer runs group by group; depthwise layers never get here: algorithm_for)
 bool winograd_ok(const Conv2dParams& p) {
-  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 &&
-         p.groups == 1;
+  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1;
 }
 }  // namespace
 

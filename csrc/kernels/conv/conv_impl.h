@@ -918,7 +918,7 @@ inline bool wino_pack_preferred(const Conv2dParams& p) {
 }
 
 int wino_pack_tile(const Conv2dParams& p) {
-  if (!wino_ok(p) || p.OH <= 0 || p.OW <= 0) return 0;
+  if (!wino_ok(p) || p.OH <= 0 || p.OW <= 0) return 0;  // (a grouped layer: no plan)
   if (!wino_pack_preferred(p) && algorithm_for(p, sizeof(float), Pass::forward) != Algo::winograd)
     return 0;
   return winograd_tile_for(p, false);
@@ -951,9 +951,11 @@ void fwd_packed_any(const Conv2dParams& p, const float* x, const float* w, const
       wp[2] == static_cast<float>(wino_nr<float>())) {
     const float* U = wp + kWinoPackHeader;
     if (tm == 4)
-      wino_run<4>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
+      wino_run<4>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y, p.C * p.H * p.W,
+                  p.K * p.OH * p.OW);
     else
-      wino_run<2>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y);
+      wino_run<2>(p.N, p.C, p.H, p.W, p.K, p.OH, p.OW, p.pt, p.pl, x, U, b, y, p.C * p.H * p.W,
+                  p.K * p.OH * p.OW);
     return act_output(p, y, act);
   }
   if (tm || wino_pack) return fwd_f(p, x, w, b, y, act);  // a stale plan
