@@ -17,14 +17,13 @@ layers whose label contains it (e.g. ``14²``).
 cores); under ``FASTDL_BENCH_SMOKE=1`` at toy sizes (batch 2 / 1, 12×12 input) for one round.
 """
 import sys
-import time
 
 import pytest
 
 import fastdl
 
-from fastdl.bench import (HAVE_TORCH, SMOKE, blas_threads, conv_runner, min_time, record, rounds,
-                          settle)
+from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, record, rounds,
+                          settle, table_args)
 
 # MobileNetV2 at 224²: (channels, input size, stride) of its depthwise 3×3 layers
 LAYERS = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
@@ -80,53 +79,6 @@ def test_depthwise(benchmark, nthreads, layer, case, side):
 
 
 # ---- interleaved table ---------------------------------------------------------------------
-CLOCK = time.perf_counter
-
-
-def table(threads=(1, 2), nrounds=7, pattern=""):
-    for t in threads:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
-        clock = "CPU time" if CLOCK is time.process_time else "wall clock"
-        print(f"\n{t} thread(s), {clock}, min of {nrounds} interleaved rounds, ms; "
-              f"ratio = torch / fastdl (> 1: fastdl faster)")
-        print(f"| {'layer':12s} | {'case':13s} | {'torch':>8s} | {'fastdl':>8s} | ratio |")
-        print("|---|---|---|---|---|")
-        with blas_threads(t):
-            for layer in LAYERS:
-                if pattern not in label(layer):
-                    continue
-                for case in CASES:
-                    fns = {s: runner(s, layer, case) for s in SIDES}
-                    reps = 20 if CASES[case][0] == 1 else 3
-                    for f in fns.values():
-                        f()
-                    best = {s: float("inf") for s in fns}
-                    for _ in range(nrounds):
-                        for s, f in fns.items():
-                            best[s] = min(best[s], min_time(f, reps, CLOCK))
-                            settle(0.01)
-                    tt, ft = best.get("torch"), best["fastdl"]
-                    ratio = f"{tt / ft:5.2f}" if tt else "  -  "
-                    tms = f"{tt * 1e3:8.3f}" if tt else "       -"
-                    print(f"| {label(layer):12s} | {case:13s} | {tms} | {ft * 1e3:8.3f} | "
-                          f"{ratio} |", flush=True)
-
-
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    nrounds = 7
-    if "--rounds" in args:
-        i = args.index("--rounds")
-        nrounds = int(args[i + 1])
-        del args[i:i + 2]
-    if "--cpu-time" in args:
-        args.remove("--cpu-time")
-        CLOCK = time.process_time
-    threads = tuple(int(a) for a in args if a.isascii() and a.isdigit()) or (1, 2)
-    if CLOCK is time.process_time and threads != (1,):
-        sys.exit("--cpu-time measures one thread only: pass 1 as the thread count")
-    pattern = next((a for a in args if not (a.isascii() and a.isdigit())), "")
-    table(threads, nrounds, pattern)
+    threads, nrounds, pattern, clock = table_args(sys.argv[1:])
+    conv_layer_table(threads, LAYERS, CASES, label, runner, nrounds, pattern, clock)

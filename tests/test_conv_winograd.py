@@ -458,6 +458,15 @@ def test_grouped_automatic_choice():
             assert a == ("winograd",) * 3, (shape, groups, a)
             assert "winograd" not in fconv.conv2d_algorithm(
                 shape, (C, C // groups, 3, 3), padding=1, groups=groups, dtype=np.float64)
+        # from 32 pixels (the weight gradient so from 8 groups on; with fewer, from 128)
+        for shape, groups in [((1, 1024, 7, 7), 32), ((2, 512, 4, 4), 16)]:
+            C = shape[1]
+            a = fconv.conv2d_algorithm(shape, (C, C // groups, 3, 3), padding=1, groups=groups)
+            assert a == ("winograd",) * 3, (shape, groups, a)
+        a = fconv.conv2d_algorithm((1, 128, 8, 8), (128, 64, 3, 3), padding=1, groups=2)
+        assert a[:2] == ("winograd",) * 2 and a[2] != "winograd", a
+        a = fconv.conv2d_algorithm((1, 256, 5, 5), (256, 64, 3, 3), padding=1, groups=4)
+        assert "winograd" not in a, a  # 25 pixels
         for shape, groups in [((8, 512, 14, 14), 32), ((8, 256, 28, 28), 32)]:  # 16, 8 each
             C = shape[1]
             a = fconv.conv2d_algorithm(shape, (C, C // groups, 3, 3), padding=1, groups=groups)

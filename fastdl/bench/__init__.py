@@ -180,3 +180,74 @@ def min_time(fn, reps, clock=time.perf_counter):
         fn()
         best = min(best, clock() - t)
     return best
+
+
+def conv_layer_table(threads, layers, cases, label, runner, nrounds=7, pattern="",
+                     clock=time.perf_counter):
+    """Prints, per thread count, a markdown table of conv layers against torch: one row per
+    layer and case, the minimum over ``nrounds`` interleaved rounds of each side's fastest of a
+    few calls (20 at batch 1, else 3), in ms, and the ratio torch ÷ fastdl (> 1: fastdl is
+    faster). ``cases`` maps a case name to a tuple whose first item is the batch size;
+    ``runner(side, layer, case)`` returns the no-argument callable to time; ``pattern``
+    keeps the layers whose label contains it.
+
+    >>> conv_layer_table((1,), [(8, 12)], {"fwd": (1,)}, lambda l: f"{l[0]} {l[1]}²",
+    ...                  lambda side, l, c: conv_runner(side, dict(N=1, C=l[0], H=l[1],
+    ...                      W=l[1], K=l[0], R=3, stride=1, padding=1, groups=1), "fwd"))
+    """
+    import fastdl
+    sides = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
+    for t in threads:
+        fastdl.set_num_threads(t)
+        if HAVE_TORCH:
+            import torch
+            torch.set_num_threads(t)
+        kind = "CPU time" if clock is time.process_time else "wall clock"
+        print(f"\n{t} thread(s), {kind}, min of {nrounds} interleaved rounds, ms; "
+              f"ratio = torch / fastdl (> 1: fastdl faster)")
+        print(f"| {'layer':16s} | {'case':15s} | {'torch':>8s} | {'fastdl':>8s} | ratio |")
+        print("|---|---|---|---|---|")
+        with blas_threads(t):
+            for layer in layers:
+                if pattern not in label(layer):
+                    continue
+                for case in cases:
+                    fns = {s: runner(s, layer, case) for s in sides}
+                    reps = 20 if cases[case][0] == 1 else 3
+                    for f in fns.values():
+                        f()
+                    best = {s: float("inf") for s in fns}
+                    for _ in range(nrounds):
+                        for s, f in fns.items():
+                            best[s] = min(best[s], min_time(f, reps, clock))
+                            settle(0.01)
+                    tt, ft = best.get("torch"), best["fastdl"]
+                    ratio = f"{tt / ft:5.2f}" if tt else "  -  "
+                    tms = f"{tt * 1e3:8.3f}" if tt else "       -"
+                    print(f"| {label(layer):16s} | {case:15s} | {tms} | {ft * 1e3:8.3f} | "
+                          f"{ratio} |", flush=True)
+
+
+def table_args(argv):
+    """(threads, rounds, pattern, clock) from a layer benchmark's command line ``[threads...]
+    [--rounds R] [--cpu-time] [filter]``; exits on ``--cpu-time`` with more than one thread.
+
+    >>> table_args(["2", "--rounds", "3"])[:3]
+    ((2,), 3, '')
+    """
+    import sys
+    args = list(argv)
+    nrounds = 7
+    if "--rounds" in args:
+        i = args.index("--rounds")
+        nrounds = int(args[i + 1])
+        del args[i:i + 2]
+    clock = time.perf_counter
+    if "--cpu-time" in args:
+        args.remove("--cpu-time")
+        clock = time.process_time
+    threads = tuple(int(a) for a in args if a.isascii() and a.isdigit()) or (1, 2)
+    if clock is time.process_time and threads != (1,):
+        sys.exit("--cpu-time measures one thread only: pass 1 as the thread count")
+    pattern = next((a for a in args if not (a.isascii() and a.isdigit())), "")
+    return threads, nrounds, pattern, clock

@@ -721,6 +721,9 @@ Plan packed_plan(const Conv2dParams& p) {
   if (p.N <= 0 || p.K <= 0 || p.C <= 0 || p.OH <= 0 || p.OW <= 0 || is_depthwise(p))
     return none;
   const int64_t Kg = p.K / p.groups;
+  // a grouped layer that runs Winograd: its groups' filter transforms on every call (no plan)
+  if (p.groups > 1 && algorithm_for(p, sizeof(float), Pass::forward) == Algo::winograd)
+    return none;
   if (forced_algorithm() == Algo::automatic && rows_plan(p))
     return {kPlanRows, none.ch, none.bx};
   if (algorithm_for(p, sizeof(float), Pass::forward) == Algo::direct && direct_ok(p) &&

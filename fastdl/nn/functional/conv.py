@@ -65,13 +65,18 @@ def conv_algorithm(name):
     ``set_conv_algorithm``), restoring the previous setting after.
 
     The automatic rule (``"auto"``), per float32 pass: Winograd for a 3×3, stride-1,
-    dilation-1, ungrouped layer with at least 32 input and output channels and at least 128
-    output pixels in the batch (N·OH·OW) for the forward and the weight gradient, 96 (N·H·W)
-    for the input gradient; never for float64. Otherwise the direct kernel or the batched
-    GEMM. The inference path's prepacked weights (graph-free float32 forwards, and
-    ``fastdl.optimize_for_inference``) hold Winograd's transformed filters from 16 output
-    pixels on, since the filter transform is then done once, at packing (batch 1: 512→512
-    on 7×7 maps 2.6 → 1.6 ms on one thread).
+    dilation-1 layer with at least 32 input and output channels (per group, in a grouped
+    layer; depthwise layers keep their own kernels) and at least 128 output pixels in the
+    batch (N·OH·OW) for the forward and the weight gradient, 96 (N·H·W) for the input
+    gradient; a grouped layer from 32 pixels in the forward and the input gradient, and in
+    the weight gradient too when it has 8 or more groups; never for float64. Otherwise the
+    direct kernel or the batched GEMM. A grouped layer runs group by group, each group on
+    its own channels' planes (with two or more groups per thread, the groups shared out
+    among the threads), bitwise the same layer run on that group's channels alone. The
+    inference path's prepacked weights (graph-free
+    float32 forwards of ungrouped layers, and ``fastdl.optimize_for_inference``) hold
+    Winograd's transformed filters from 16 output pixels on, since the filter transform is
+    then done once, at packing (batch 1: 512→512 on 7×7 maps 2.6 → 1.6 ms on one thread).
 
     The weight gradient by Winograd is the adjoint of the forward's algorithm: per tile of
     the batch, the transformed input V = Bᵀ d B and the transformed output gradient
