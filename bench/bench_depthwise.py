@@ -20,10 +20,8 @@ import sys
 
 import pytest
 
-import fastdl
-
-from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, record, rounds,
-                          settle, table_args)
+from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, table_args,
+                          time_case)
 
 # MobileNetV2 at 224²: (channels, input size, stride) of its depthwise 3×3 layers
 LAYERS = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
@@ -68,14 +66,9 @@ SIDES = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
 @pytest.mark.parametrize("layer", LAYERS, ids=label)
 def test_depthwise(benchmark, nthreads, layer, case, side):
     benchmark.group = f"depthwise {label(layer)} {case} t{nthreads}"
-    fn = runner(side, layer, case)
-    fn()
-    settle()
-    benchmark.pedantic(fn, rounds=rounds(10), warmup_rounds=1)
     C, H, s = layer
-    record(benchmark, flops=flops(layer, case), side=side, op=f"depthwise {case}",
-           shape=(CASES[case][0], C, H, H, s))
-    settle(0.05)
+    time_case(benchmark, runner(side, layer, case), flops=flops(layer, case), side=side,
+              op=f"depthwise {case}", shape=(CASES[case][0], C, H, H, s))
 
 
 # ---- interleaved table ---------------------------------------------------------------------

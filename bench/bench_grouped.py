@@ -20,8 +20,8 @@ import sys
 
 import pytest
 
-from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, record, rounds,
-                          settle, table_args)
+from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, table_args,
+                          time_case)
 
 # (channels, input size, stride, groups): ResNeXt-50 32×4d's grouped 3×3 layers (each
 # stage's first block strided), then layers of 32 or more channels per group
@@ -67,14 +67,9 @@ SIDES = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
 @pytest.mark.parametrize("layer", LAYERS, ids=label)
 def test_grouped(benchmark, nthreads, layer, case, side):
     benchmark.group = f"grouped {label(layer)} {case} t{nthreads}"
-    fn = runner(side, layer, case)
-    fn()
-    settle()
-    benchmark.pedantic(fn, rounds=rounds(10), warmup_rounds=1)
     C, H, s, g = layer
-    record(benchmark, flops=flops(layer, case), side=side, op=f"grouped {case}",
-           shape=(CASES[case][0], C, H, H, s, g))
-    settle(0.05)
+    time_case(benchmark, runner(side, layer, case), flops=flops(layer, case), side=side,
+              op=f"grouped {case}", shape=(CASES[case][0], C, H, H, s, g))
 
 
 # ---- interleaved table ---------------------------------------------------------------------

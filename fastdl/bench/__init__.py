@@ -182,6 +182,22 @@ def min_time(fn, reps, clock=time.perf_counter):
     return best
 
 
+def time_case(benchmark, fn, nrounds=10, **info):
+    """Times ``fn`` with pytest-benchmark's ``benchmark`` fixture after one warm call and a
+    pause (``rounds(nrounds)`` rounds, one warm-up round), then ``record``s ``info`` (flops,
+    side, op, shape, ...) on it and pauses again, so that the next case starts with the other
+    sides' threads asleep.
+
+    >>> def test_relu(benchmark):                          # doctest: +SKIP
+    ...     time_case(benchmark, lambda: fastdl.relu(x), flops=x.numel(), side="fastdl")
+    """
+    fn()
+    settle()
+    benchmark.pedantic(fn, rounds=rounds(nrounds), warmup_rounds=1)
+    record(benchmark, **info)
+    settle(0.05)
+
+
 def conv_layer_table(threads, layers, cases, label, runner, nrounds=7, pattern="",
                      clock=time.perf_counter):
     """Prints, per thread count, a markdown table of conv layers against torch: one row per
