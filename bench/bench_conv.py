@@ -22,7 +22,7 @@ import fastdl.nn.functional as F
 from fastdl import _C
 from fastdl.testing import reference as R
 
-from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, record, rounds, settle
+from fastdl.bench import HAVE_TORCH, SMOKE, blas_threads, record, rounds, set_threads, settle
 from fastdl.bench.machine import peak_for
 
 # name: (N, C, H, W, K, R, stride, padding, groups)
@@ -145,10 +145,7 @@ def table(threads_list=(2,), rounds=3, sides=None, names=None, modes=MODES):
     names = names or list(SHAPES)
     rows = []
     for t in threads_list:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
+        set_threads(t)
         peak = fma_peak(t)
         print(f"\n{t} thread(s): FMA peak {peak:.1f} GFLOP/s ({_C.get_isa()})")
         print(f"{'shape':22s}" + "".join(f"{s:>9s}" for s in sides) + f"{'%peak':>7s}"

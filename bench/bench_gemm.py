@@ -18,7 +18,8 @@ import pytest
 
 import fastdl
 from fastdl import _C
-from fastdl.bench import HAVE_TORCH, blas_threads, record, rounds, settle, smoke
+from fastdl.bench import (HAVE_TORCH, blas_threads, record, rounds, set_threads, settle,
+                          smoke)
 from fastdl.bench.machine import peak_for as cached_peak
 
 SQUARE = smoke([32, 64, 128, 256, 512, 1024, 2048], [32, 64])
@@ -111,10 +112,7 @@ def table(threads_list=(1, 2), rounds=5, sides=None, only=None):
     for t in threads_list:  # peaks first, before any BLAS/torch thread pool has spun up
         cached_peak(t)
     for t in threads_list:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
+        set_threads(t)
         peak = cached_peak(t)
         print(f"\n{t} thread(s): FMA peak {peak:.1f} GFLOP/s ({_C.get_isa()})")
         print(f"{'shape':22s}" + "".join(f"{s:>10s}" for s in sides) + f"{'%peak':>8s}"

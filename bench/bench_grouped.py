@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from fastdl.bench import (HAVE_TORCH, SMOKE, conv_layer_table, conv_runner, table_args,
+from fastdl.bench import (SIDES_TORCH, SMOKE, conv_layer_table, conv_runner, table_args,
                           time_case)
 
 # (channels, input size, stride, groups): ResNeXt-50 32×4d's grouped 3×3 layers (each
@@ -59,7 +59,7 @@ def runner(side, layer, case, seed=0):
 
 
 # ---- pytest-benchmark ----------------------------------------------------------------------
-SIDES = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
+SIDES = SIDES_TORCH
 
 
 @pytest.mark.parametrize("side", SIDES)

@@ -43,7 +43,7 @@ import pytest
 
 import fastdl
 from fastdl import _C
-from fastdl.bench import conv_runner, min_time
+from fastdl.bench import conv_runner, min_time, set_threads
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from conftest import FULL, HAVE_TORCH, SMOKE, blas_threads, settle  # noqa: E402
@@ -524,10 +524,7 @@ def table(threads=(2,), rounds=5, models=True, layers=True, names=None):
     head = (f"| {{:32s}} | {'torch':>9s} | {'torch CL':>9s} | {'fastdl':>9s} | "
             f"{'fastdl CL':>9s} | ratio   |{{}}\n|---|---|---|---|---|---|{{}}")
     for t in threads:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
+        set_threads(t)
         clock = "CPU time" if CLOCK is time.process_time else "wall clock"
         print(f"\n{t} thread(s), ISA {_C.get_isa()}, {clock}, minimum of {rounds} interleaved "
               f"rounds (ms; torch CL / fastdl CL = model and input in channels_last; ratio = "

@@ -21,7 +21,8 @@ import fastdl
 import fastdl.nn.functional as F
 from fastdl.testing import reference as R
 
-from fastdl.bench import HAVE_TORCH, blas_threads, record, rounds, settle, smoke
+from fastdl.bench import (HAVE_TORCH, blas_threads, record, rounds, set_threads, settle,
+                          smoke)
 
 SHAPE = smoke((16, 64, 112, 112), (2, 3, 12, 12))
 # name: (kind, kwargs)
@@ -119,10 +120,7 @@ def table(threads_list=(2,), rounds=3, sides=None):
     sides = sides or SIDES
     rows = []
     for t in threads_list:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
+        set_threads(t)
         print(f"\n{t} thread(s), GB/s")
         print(f"{'case':28s}" + "".join(f"{s:>9s}" for s in sides) + f"{'vs torch':>9s}")
         for name in CASES:

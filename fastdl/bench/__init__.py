@@ -182,6 +182,22 @@ def min_time(fn, reps, clock=time.perf_counter):
     return best
 
 
+# The sides of a suite that times fastdl against torch (torch when installed).
+SIDES_TORCH = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
+
+
+def set_threads(n):
+    """fastdl and torch (when installed) both run on ``n`` threads from here on.
+
+    >>> set_threads(1)
+    """
+    import fastdl
+    fastdl.set_num_threads(n)
+    if HAVE_TORCH:
+        import torch
+        torch.set_num_threads(n)
+
+
 def time_case(benchmark, fn, nrounds=10, **info):
     """Times ``fn`` with pytest-benchmark's ``benchmark`` fixture after one warm call and a
     pause (``rounds(nrounds)`` rounds, one warm-up round), then ``record``s ``info`` (flops,
@@ -210,14 +226,10 @@ def conv_layer_table(threads, layers, cases, label, runner, nrounds=7, pattern="
     >>> conv_layer_table((1,), [(8, 12)], {"fwd": (1,)}, lambda l: f"{l[0]} {l[1]}²",
     ...                  lambda side, l, c: conv_runner(side, dict(N=1, C=l[0], H=l[1],
     ...                      W=l[1], K=l[0], R=3, stride=1, padding=1, groups=1), "fwd"))
+    ... # doctest: +SKIP
     """
-    import fastdl
-    sides = ["fastdl"] + (["torch"] if HAVE_TORCH else [])
     for t in threads:
-        fastdl.set_num_threads(t)
-        if HAVE_TORCH:
-            import torch
-            torch.set_num_threads(t)
+        set_threads(t)
         kind = "CPU time" if clock is time.process_time else "wall clock"
         print(f"\n{t} thread(s), {kind}, min of {nrounds} interleaved rounds, ms; "
               f"ratio = torch / fastdl (> 1: fastdl faster)")
@@ -228,7 +240,7 @@ def conv_layer_table(threads, layers, cases, label, runner, nrounds=7, pattern="
                 if pattern not in label(layer):
                     continue
                 for case in cases:
-                    fns = {s: runner(s, layer, case) for s in sides}
+                    fns = {s: runner(s, layer, case) for s in SIDES_TORCH}
                     reps = 20 if cases[case][0] == 1 else 3
                     for f in fns.values():
                         f()
