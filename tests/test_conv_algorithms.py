@@ -39,6 +39,10 @@ SHAPES = [
     (2, 8, 8, 4, 6, 3, 1, 1, 1, 2),      # grouped: segments K·OH·OW apart, group offset
     (2, 4, 16, 15, 5, 3, 2, 1, 1, 1),    # stride 2: 8×8 output
     (2, 128, 8, 4, 4, 3, 1, 1, 1, 1),    # the input gradient as a forward, 8×4 output
+    # one image of a grouped layer: whole groups per thread, each padding (stride 1) or
+    # phase-copying (stride 2) its own channels
+    (1, 12, 10, 11, 8, 3, 1, 1, 1, 4),
+    (1, 12, 11, 13, 8, 3, 2, 1, 1, 4),
 ]
 
 
@@ -120,6 +124,8 @@ def test_every_algorithm_matches_torch(algo, dt, shape):
     (45, 2, 9, 10, 3, 3, 1, 1, 1, 1),    # 1125 Winograd tiles: two chunks
     (7, 4, 19, 17, 6, 3, 2, 1, 1, 2),    # strided, grouped, odd sizes
     (35, 4, 8, 8, 6, 3, 1, 1, 1, 1),     # in-place output planes: chunks of 32 and 3 images
+    (1, 15, 12, 11, 10, 3, 1, 1, 1, 5),  # one image, 5 groups: whole groups per thread
+    (1, 15, 13, 12, 10, 3, 2, 1, 1, 5),  # the same, strided
 ], ids=_ids)
 def test_bitwise_one_vs_two_threads(algo, shape):
     x, w, b, gy, kw, _ = _operands(shape, np.float32, seed=2)

@@ -38,6 +38,9 @@ SHAPES = [
                                        # slices sharing one input transform at 2 threads
     (1, 24, 13, 11, 144, 3, 2, 1, 1),  # stride 2, 7×6 outputs, 144 channels: the strided
                                        # plan's blocks of two rows, a last row alone
+    (1, 16, 12, 12, 20, 3, 1, 1, 4),   # plan direct at batch 1, 4 groups: whole groups per
+                                       # thread
+    (1, 15, 13, 13, 30, 3, 2, 1, 5),   # plan strided at batch 1, 5 groups, likewise
 ]
 
 

@@ -205,10 +205,13 @@ void direct_run(const Conv2dParams& p, int64_t offh, int64_t offw, const float* 
   const int64_t nkb = (Kg + MR - 1) / MR, panel = Cg * p.R * p.S * MR;
   const int64_t nseg = (p.OW + SEG - 1) / SEG;
   // rows [oh0, oh1) of one image, its padded input at xp
-  auto rows = [&](const float* xp, float* yn, int64_t oh0, int64_t oh1) {
+  // rows [oh0, oh1) of groups [g0, g1) of one image, its padded input at xp (group g0's
+  // first plane)
+  auto rows = [&](const float* xp, float* yn, int64_t oh0, int64_t oh1, int64_t g0,
+                  int64_t g1) {
     __mmask16 mask[4];
-    for (int64_t g = 0; g < p.groups; ++g) {
-      const float* xg = xp + g * Cg * plane;
+    for (int64_t g = g0; g < g1; ++g) {
+      const float* xg = xp + (g - g0) * Cg * plane;
       if (ch.pair) {  // one segment; rows kPairRows at a time, two to a vector
         const __mmask16 lo = lane_mask(p.OW), hi = static_cast<__mmask16>(lo << 8);
         for (int64_t oh = oh0; oh < oh1; oh += kPairRows) {
@@ -242,17 +245,31 @@ void direct_run(const Conv2dParams& p, int64_t offh, int64_t offw, const float* 
     }
   };
   const size_t pad_bytes = sizeof(float) * static_cast<size_t>(p.C * plane) + 64;
+  if (p.N == 1 && grouped_by_group(p)) {
+    // one image of a grouped layer: whole groups per task, each padding its own channels, so
+    // that no input or output cache line is shared between the threads (rows split among
+    // them ran ResNeXt's 512 14² 32-group layer at 0.36 ms on 2 threads against 0.40 on one,
+    // and at 1.3 ms in this VM's spells of slow cross-core traffic; by groups 0.23 ms)
+    parallel_for(p.groups, 1, [&](int64_t g0, int64_t g1) {
+      float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
+      for (int64_t g = g0; g < g1; ++g) {
+        pad_copy(x + g * Cg * HW, Cg, p.H, p.W, offh, offw, Hp, Wp, xp);
+        rows(xp, y, 0, p.OH, g, g + 1);
+      }
+    });
+    return;
+  }
   if (p.N == 1) {
     float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
     pad_copy(x, p.C, p.H, p.W, offh, offw, Hp, Wp, xp);
-    parallel_for(p.OH, 4, [&](int64_t o0, int64_t o1) { rows(xp, y, o0, o1); });
+    parallel_for(p.OH, 4, [&](int64_t o0, int64_t o1) { rows(xp, y, o0, o1, 0, p.groups); });
     return;
   }
   parallel_for(p.N, 1, [&](int64_t n0, int64_t n1) {
     float* xp = static_cast<float*>(thread_scratch(pad_bytes, kPadSlot));
     for (int64_t n = n0; n < n1; ++n) {
       pad_copy(x + n * p.C * HW, p.C, p.H, p.W, offh, offw, Hp, Wp, xp);
-      rows(xp, y + n * p.K * OHW, 0, p.OH);
+      rows(xp, y + n * p.K * OHW, 0, p.OH, 0, p.groups);
     }
   });
 }

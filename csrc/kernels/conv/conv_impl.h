@@ -181,6 +181,12 @@ inline bool is_pointwise(const Conv2dParams& p) {
 }
 
 inline bool is_depthwise(const Conv2dParams& p) { return p.groups > 1 && p.C == p.groups; }
+// One image of a grouped layer split among the threads by whole groups (each thread pads or
+// phase-copies its own groups' channels) rather than by output rows of every group: at least
+// as many groups as threads. Each output is computed the same way either way.
+inline bool grouped_by_group(const Conv2dParams& p) {
+  return p.groups > 1 && p.groups >= num_threads();
+}
 
 // Depthwise convolutions: depthwise_impl.h (the channel-blocked kernels and the plane loops).
 

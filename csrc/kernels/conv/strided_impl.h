@@ -481,6 +481,19 @@ void bx_run(const Conv2dParams& p, const float* x, const float* wpk, const float
   const size_t z_bytes = sizeof(float) * static_cast<size_t>(p.C * cplane + 64);
   const size_t row_bytes = sizeof(float) * static_cast<size_t>(p.sw * q.Wq + 32);
   const int64_t nitems = p.groups * nkb * nrg;
+  if (p.N == 1 && grouped_by_group(p)) {  // whole groups per task (direct_run's reason)
+    parallel_for(p.groups, 1, [&](int64_t g0, int64_t g1) {
+      float* zq = static_cast<float*>(thread_scratch(z_bytes, kPadSlot));
+      PoolBuf row(row_bytes);
+      for (int64_t g = g0; g < g1; ++g) {
+        // group g's planes where items() looks for them: zq + g·Cg·cplane
+        phase_copy(x + g * Cg * HW, Cg, p.H, p.W, p.pt, p.pl, q, static_cast<float*>(row.p),
+                   zq + g * Cg * cplane);
+        items(zq, y, g * nkb * nrg, (g + 1) * nkb * nrg);
+      }
+    });
+    return;
+  }
   if (p.N == 1) {
     float* zq = static_cast<float*>(thread_scratch(z_bytes, kPadSlot));
     PoolBuf row(row_bytes);
