@@ -136,11 +136,25 @@ def test_strided_bitwise_one_vs_two_threads(shape, dt, algo):
 
 
 def test_strided_direct_matches_unforced_rule_choice():
-    # the automatic rule picks the direct kernel for a strided float32 forward
+    # the automatic rule picks the stride-2 Winograd tile for the forward of a 3×3 stride-2
+    # layer of 32 to 256 channels each way and 256 or more output pixels
     a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1)
-    assert a[0] == "direct"
+    assert a == ("winograd", "direct", "direct")
+    a = fconv.conv2d_algorithm((1, 64, 32, 32), (128, 64, 3, 3), stride=2, padding=1)
+    assert a[0] == "winograd"
+    # and the direct kernel for a strided float32 forward otherwise: 512 channels, fewer
+    # pixels, fewer channels, stride 3 (float64: never Winograd)
     a = fconv.conv2d_algorithm((32, 256, 8, 8), (512, 256, 3, 3), stride=2, padding=1)
     assert a[0] == "direct"
+    a = fconv.conv2d_algorithm((1, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
+    assert a[0] == "direct"
+    a = fconv.conv2d_algorithm((8, 16, 56, 56), (128, 16, 3, 3), stride=2, padding=1)
+    assert a[0] == "direct"
+    a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=3, padding=1)
+    assert a[0] == "direct"
+    a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1,
+                               dtype=np.float64)
+    assert a[0] != "winograd"
     # but the batched GEMM for output rows of at most 3 pixels in a batch, not at batch 1
     a = fconv.conv2d_algorithm((32, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
     assert a[0] == "gemm"
@@ -148,7 +162,7 @@ def test_strided_direct_matches_unforced_rule_choice():
     assert a[0] == "direct" and a[1] == "gemm"
     # the input gradient on the phases of dx
     a = fconv.conv2d_algorithm((8, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
-    assert a[:2] == ("direct", "direct")
+    assert a[1] == "direct"
     # the weight gradient: direct on 196 output pixels with a weight of 2²⁰ floats or fewer,
     # the batched GEMM for a larger one
     assert a[2] == "direct"
@@ -164,7 +178,7 @@ def test_strided_gradcheck(stride, kernel, padding):
     w = fastdl.tensor(rng.standard_normal((4, 3, kernel, kernel)), requires_grad=True)
     b = fastdl.tensor(rng.standard_normal(4), requires_grad=True)
     for isa in isa_paths():
-        for algo in ("direct", "gemm"):
+        for algo in ("direct", "gemm", "winograd"):  # winograd: 3×3 stride 2's forward
             with use_isa(isa), fconv.conv_algorithm(algo):
                 assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride,
                                                           padding=padding), [x, w, b]), isa

@@ -264,7 +264,8 @@ def test_automatic_choice_is_a_measured_rule(monkeypatch):
         for tile in TILES:
             monkeypatch.setenv("FASTDL_WINOGRAD_TILE", tile)
             # the ResNet/VGG layers of batch 32 (and ResNet-50's of batch 8) take Winograd for
-            # all three passes, never in float64, never strided
+            # all three passes, never in float64; strided layers only the forward, by the
+            # stride-2 tile (tests/test_conv_strided.py holds its rule)
             for shape in [(32, 64, 32, 32), (32, 128, 16, 16), (32, 512, 4, 4),
                           (32, 512, 2, 2), (8, 512, 7, 7), (8, 64, 56, 56)]:
                 a = fconv.conv2d_algorithm(shape, (shape[1], shape[1], 3, 3), padding=1)
@@ -273,7 +274,7 @@ def test_automatic_choice_is_a_measured_rule(monkeypatch):
                                            dtype=np.float64)
                 assert "winograd" not in d
             s = fconv.conv2d_algorithm((32, 128, 16, 16), (128, 128, 3, 3), stride=2, padding=1)
-            assert "winograd" not in s
+            assert s[0] == "winograd" and "winograd" not in s[1:]
             # too few output pixels (the filter transform is not amortised), too few channels
             assert "winograd" not in fconv.conv2d_algorithm((1, 512, 4, 4), (512, 512, 3, 3),
                                                             padding=1)
@@ -474,3 +475,106 @@ def test_grouped_automatic_choice():
     with fconv.conv_algorithm("winograd"):
         assert fconv.conv2d_algorithm((2, 16, 8, 8), (16, 1, 3, 3), padding=1,
                                       groups=16) == ("direct",) * 3
+
+
+# ---- the stride-2 tile (forward of 3×3 stride-2 layers) -------------------------------------
+# (N, C, H, W, K, padding, groups): odd and even maps (the last tile row / column cut), padding
+# 0–2, channel tails, batch 1, several blocks of tiles and transform segments, groups
+S2_SHAPES = [
+    (2, 5, 9, 8, 7, 1, 1),
+    (1, 19, 7, 11, 21, 0, 1),
+    (2, 3, 6, 5, 4, 2, 1),
+    (3, 17, 4, 4, 33, 1, 1),
+    (1, 6, 3, 3, 2, 1, 1),        # a 2×2 output: one tile
+    (2, 40, 66, 61, 36, 1, 1),    # 33×31 outputs: several blocks, segments of 16 tiles
+    (1, 130, 20, 21, 136, 1, 1),  # few blocks, 128+ produced channels (slices at 2 threads)
+    (2, 12, 13, 12, 10, 1, 2),    # grouped: each group's channels by the tile
+]
+
+
+def _s2_ids(s):
+    return "N{}C{}H{}W{}K{}p{}g{}".format(*s)
+
+
+def _s2_operands(s, dt, seed=0):
+    N, C, H, W, K, p, g = s
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dt)
+    w = rng.standard_normal((K, C // g, 3, 3)).astype(dt)
+    b = rng.standard_normal(K).astype(dt)
+    y = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                     stride=2, padding=p, groups=g)
+    return x, w, b, y
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", S2_SHAPES, ids=_s2_ids)
+def test_stride2_forward_matches_reference_every_isa(dt, shape):
+    """The forward of a 3×3 stride-2 layer by the stride-2 tile (forced), against the float64
+    reference on every ISA, and bitwise the same on 1 and 2 threads."""
+    x, w, b, yref = _s2_operands(shape, dt)
+    p, g = shape[-2:]
+    N, C, H, W = x.shape
+    with fconv.conv_algorithm("winograd"):
+        assert fconv.conv2d_algorithm(x.shape, w.shape, stride=2, padding=p, groups=g,
+                                      dtype=dt)[0] == "winograd"
+    for isa in isa_paths():
+        outs = []
+        for threads in (1, 2):
+            with use_isa(isa), use_threads(threads), fconv.conv_algorithm("winograd"):
+                outs.append(F.conv2d(x, w, b, stride=2, padding=p, groups=g).numpy())
+            _check(outs[-1], yref, dt, "2", f"{isa}, {threads} thread(s): ")
+        assert np.array_equal(outs[0], outs[1]), isa
+
+
+@pytest.mark.parametrize("shape", S2_SHAPES[:4], ids=_s2_ids)
+def test_stride2_forward_matches_torch(shape):
+    torch = pytest.importorskip("torch")
+    x, w, b, _ = _s2_operands(shape, np.float32, seed=1)
+    p, g = shape[-2:]
+    ty = torch.nn.functional.conv2d(*(torch.tensor(a) for a in (x, w, b)), stride=2,
+                                    padding=p, groups=g)
+    with fconv.conv_algorithm("winograd"):
+        y = F.conv2d(x, w, b, stride=2, padding=p, groups=g).numpy()
+    assert_close(y, ty.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_stride2_channels_last_and_gradients():
+    """channels_last gives the NCHW result, and the gradients (the other algorithms, as
+    conv2d_algorithm says) match the reference when the forward runs the stride-2 tile."""
+    x, w, b, yref = _s2_operands((2, 40, 15, 14, 36, 1, 1), np.float32, seed=3)
+    rng = np.random.default_rng(5)
+    gy = rng.standard_normal(yref.shape).astype(np.float32)
+    gxref, gwref, _ = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                            gy.astype(np.float64), stride=2, padding=1)
+    with fconv.conv_algorithm("winograd"):
+        y, gx, gw = _run_s2(x, w, b, gy)
+        xcl = fastdl.tensor(x).to(memory_format=fastdl.channels_last)
+        ycl = F.conv2d(xcl, fastdl.tensor(w), fastdl.tensor(b), stride=2, padding=1)
+    _check(y, yref, np.float32, "2", "forward: ")
+    assert_close(ycl.numpy(), y, rtol=1e-5, atol=1e-5)
+    _check(gx, gxref, np.float32, "2", "grad_input: ")
+    _check_dw(gw, gwref, np.float32, "grad_weight: ")
+
+
+def _run_s2(x, w, b, gy):
+    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, fastdl.tensor(b), stride=2, padding=1)
+    y.backward(fastdl.tensor(gy))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+
+# conv_algorithm's docstring: measured 2.8e-7 (C = 32), 3.4e-7 (64), 5.1e-7 (128), 7.0e-7
+# (256), 9.8e-7 (512); the direct kernel 5.7e-7, 8.0e-7, 1.3e-6, 1.4e-6, 2.0e-6
+@pytest.mark.parametrize("C,bound", [(32, 5e-7), (64, 6e-7), (128, 8e-7), (256, 1e-6),
+                                     (512, 1.5e-6)])
+def test_stride2_stated_accuracy(C, bound):
+    """float32 against float64, unit-normal data, max |error| / max |y|: the forward of a
+    (2, C, 16, 16) input with 16 filters, stride 2, padding 1."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, C, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((16, C, 3, 3)).astype(np.float32)
+    ref = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), None, stride=2, padding=1)
+    with fconv.conv_algorithm("winograd"):
+        y = F.conv2d(x, w, stride=2, padding=1).numpy()
+    assert np.max(np.abs(y - ref)) / np.max(np.abs(ref)) < bound

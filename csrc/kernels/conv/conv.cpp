@@ -42,8 +42,12 @@ bool strided_direct(const Conv2dParams& p, int elem) {
 }
 
 // (a grouped layer runs group by group; depthwise layers never get here: algorithm_for)
-bool winograd_ok(const Conv2dParams& p) {
-  return p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1;
+// The forward also for 3×3 stride 2 (winograd_impl.h's stride-2 tile; as the weight
+// gradient's tile it measured no faster than the strided direct kernel).
+bool winograd_ok(const Conv2dParams& p, Pass pass) {
+  const bool s1 = p.sh == 1 && p.sw == 1;
+  const bool s2 = p.sh == 2 && p.sw == 2 && pass == Pass::forward;
+  return p.R == 3 && p.S == 3 && (s1 || s2) && p.dh == 1 && p.dw == 1;
 }
 }  // namespace
 
@@ -150,7 +154,10 @@ const char* algorithm_name(Algo a) {
 //   b32 512→512 4² s2 (2² out)  direct 8.44 / gemm 6.28; 512 2² (1²) 4.22 / 1.92;
 //   128 6² (3²) 1.21 / 1.02; b8 1024 6² 22.9 / 16.7; but batch 1: 512 4² 0.67 / 1.09,
 //   256 6² 0.19 / 0.29
-// → direct for the forward, except rows of at most 3 pixels in a batch of more than one.
+// → direct for the forward, except rows of at most 3 pixels in a batch of more than one, and
+// 3×3 stride-2 layers of 32–256 channels each way with 256+ output pixels, whose forward
+// takes Winograd's stride-2 tile before all of these (winograd_impl.h:
+// winograd_s2_preferred, with its measurements).
 // The input gradient runs the same micro-kernel on the phases of dx (strided_impl.h); ms
 // torch / direct / gemm, same conditions (minimum of 4): R18 b32 64→128 32² s2 11.71 / 12.73
 // / 14.60, 128→256 16² s2 10.88 / 12.03 / 13.16, 256→512 8² s2 11.33 / 12.66 / 12.62; R50 b8
@@ -181,7 +188,7 @@ Algo algorithm_for(const Conv2dParams& p, int elem, Pass pass) {
   if (depthwise(p)) return Algo::direct;
   const Algo f = forced_algorithm();
   if (f == Algo::direct || f == Algo::gemm) return f;
-  if (f == Algo::winograd && winograd_ok(p)) return Algo::winograd;
+  if (f == Algo::winograd && winograd_ok(p, pass)) return Algo::winograd;
   if (f == Algo::automatic && elem == 4 && winograd_preferred(p, pass)) return Algo::winograd;
   if (pointwise_gemm(p)) {
     // one image, stride 1, a thin product: the plain GEMM reads the image in place (gemm.cpp's

@@ -1,6 +1,7 @@
 // Winograd convolution F(2×2, 3×3) and F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1,
 // dilation 1, any padding (also negative: the input gradient's crop), float32 and float64;
-// a grouped layer group by group.
+// a grouped layer group by group. The forward of 3×3 stride-2 layers by the stride-2 tile
+// (kWinoS2, below): the same scheme with 5-point transforms, windows 4 apart, 2×2 outputs.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
 // and backward drivers there call winograd_forward / winograd_backward_input /
 // winograd_backward_weight (the weight gradient: "weight gradient" below), and conv.cpp's
@@ -79,6 +80,12 @@ inline bool winograd_applies(const Conv2dParams& p) {
 
 // The per-group shape of a grouped layer (groups 1: p itself), the convolution the kernels
 // run once per group (winograd_forward and the backwards below).
+// 3×3, stride 2, dilation 1, groups 1: the stride-2 tile's forward (kWinoS2).
+inline bool winograd_s2_applies(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.sh == 2 && p.sw == 2 && p.dh == 1 && p.dw == 1 &&
+         p.groups == 1;
+}
+
 inline Conv2dParams winograd_group(const Conv2dParams& p) {
   Conv2dParams g = p;
   if (p.groups > 1) {
@@ -160,7 +167,24 @@ inline bool winograd_worth(const Conv2dParams& p, int64_t pixels, int64_t min_pi
 // 128 8² batch 1 0.105 / 0.085 | 0.111 / 0.087 | 0.108 / 0.141, 64 6² batch 2 weight
 // gradient 0.051 / 0.059; and 25 pixels (256 5², 4 groups) 0.157 / 0.150 | 0.132 / 0.161.
 constexpr int64_t kWinoGroupedMinPixels = 32, kWinoManyGroups = 8;
+// The stride-2 tile (forward only): kWinoMinChannels to kWinoS2MaxChannels channels each way
+// (its transformed filters, 25·C·K values, are written on every call and read by every block
+// of tiles: at 512 channels, 26 MB, the strided direct kernel wins) and at least
+// kWinoS2MinPixels output pixels. Measured, ms strided direct / stride-2 Winograd, forward,
+// 1 | 2 threads, AMD Zen 4 VM, 2026-12-07: ResNet-18 (CIFAR) batch 32 64→128 32² 11.90 / 11.31
+// | 5.95 / 5.51, 128→256 16² 10.92 / 9.56 | 5.74 / 5.04; ResNet-50 batch 8 128→128 56² 17.43
+// / 15.08 | 9.16 / 7.79, 256→256 28² 16.74 / 14.53 | 8.39 / 7.40; batch 1 64→128 32² (256
+// pixels) 0.27 / 0.22 (2 threads); but 256→512 8² batch 32 10.38 / 9.82 | 5.35 / 5.76 and
+// 512→512 14² batch 8 16.70 / 20.01 | 10.02 / 14.95.
+constexpr int64_t kWinoS2MaxChannels = 256, kWinoS2MinPixels = 256;
+inline bool winograd_s2_preferred(const Conv2dParams& p, Pass pass) {
+  return pass == Pass::forward && winograd_s2_applies(p) && p.C >= kWinoMinChannels &&
+         p.K >= kWinoMinChannels && p.C <= kWinoS2MaxChannels && p.K <= kWinoS2MaxChannels &&
+         p.N * p.OH * p.OW >= kWinoS2MinPixels;
+}
+
 inline bool winograd_preferred(const Conv2dParams& q, Pass pass) {
+  if (q.sh > 1 || q.sw > 1) return winograd_s2_preferred(q, pass);
   const Conv2dParams p = winograd_group(q);  // a grouped layer: by its groups' channels
   if (q.groups > 1 && (pass != Pass::weight_grad || q.groups >= kWinoManyGroups))
     return winograd_worth(p, pass == Pass::input_grad ? p.N * p.H * p.W : p.N * p.OH * p.OW,
@@ -193,12 +217,36 @@ constexpr int kWinoMR = 4, kWinoNV = 4;
 inline int64_t wmin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t wmax(int64_t a, int64_t b) { return a > b ? a : b; }
 
-// The one-dimensional transforms of F(TM, 3), TM = 2 or 4 (N6 = TM + 2 points).
+// Tile codes TM: 2 = F(2×2, 3×3) and 4 = F(4×4, 3×3) (stride 1), kWinoS2 = the stride-2
+// tile (2×2 outputs of a stride-2 3×3 correlation from a 5×5 window, below). Per code: the
+// transforms' points (the window's and the transformed tile's side), the outputs per side
+// and the window's step from one tile to the next.
+constexpr int kWinoS2 = -2;
+template <int TM>
+constexpr int wino_pts() { return TM == kWinoS2 ? 5 : TM + 2; }
+template <int TM>
+constexpr int wino_outs() { return TM == kWinoS2 ? 2 : TM; }
+template <int TM>
+constexpr int wino_step() { return TM == kWinoS2 ? 4 : TM; }
+
+// The one-dimensional transforms of F(TM, 3), TM = 2 or 4 (N6 = TM + 2 points), and of the
+// stride-2 tile kWinoS2: outputs y0 = w0·d0 + w1·d1 + w2·d2 and y1 = w0·d2 + w1·d3 + w2·d4
+// of a 5-value window d. Its even taps (w0, w2) on the even values (d0, d2, d4) are F(2, 2)
+// (3 products for 4), its odd tap w1 on d1 and d3 two products: 5 for 6, and 25 for 36 in
+// two dimensions (1.44× fewer), with transforms of additions only:
+//   Bᵀ d = (d0 − d2, d2, d4 − d2, d1, d3),  G g = (g0, g0 + g2, g2, g1, g1),
+//   Aᵀ m = (m0 + m1 + m3, m1 + m2 + m4).
 // v = Bᵀ d
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_in(const V* d, V* v) {
   using T = typename V::T;
-  if constexpr (TM == 2) {
+  if constexpr (TM == kWinoS2) {
+    v[0] = d[0] - d[2];
+    v[1] = d[2];
+    v[2] = d[4] - d[2];
+    v[3] = d[1];
+    v[4] = d[3];
+  } else if constexpr (TM == 2) {
     v[0] = d[0] - d[2];
     v[1] = d[1] + d[2];
     v[2] = d[2] - d[1];
@@ -222,7 +270,10 @@ FASTDL_SIMD_INLINE void wino_in(const V* d, V* v) {
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_out(const V* m, V* y) {
   using T = typename V::T;
-  if constexpr (TM == 2) {
+  if constexpr (TM == kWinoS2) {
+    y[0] = m[0] + m[1] + m[3];
+    y[1] = m[1] + m[2] + m[4];
+  } else if constexpr (TM == 2) {
     y[0] = m[0] + m[1] + m[2];
     y[1] = m[1] - m[2] - m[3];
   } else {
@@ -238,7 +289,13 @@ FASTDL_SIMD_INLINE void wino_out(const V* m, V* y) {
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_flt(const V* g, V* u) {
   using T = typename V::T;
-  if constexpr (TM == 2) {
+  if constexpr (TM == kWinoS2) {
+    u[0] = g[0];
+    u[1] = g[0] + g[2];
+    u[2] = g[2];
+    u[3] = g[1];
+    u[4] = g[1];
+  } else if constexpr (TM == 2) {
     const V s02 = g[0] + g[2];
     u[0] = g[0];
     u[1] = V(T(0.5)) * (s02 + g[1]);
@@ -371,7 +428,7 @@ template <int TM, class T>
 void wino_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>(), IB = kWinoFltBlock;
-  constexpr int N6 = TM + 2;
+  constexpr int N6 = wino_pts<TM>();
   const int64_t I = flip ? K : C, J = flip ? C : K, JP = wino_padded<T>(J);
   const int64_t nib = (I + IB - 1) / IB, njp = JP / NR;
   parallel_for(njp * nib, 2, [&](int64_t t0, int64_t t1) {
@@ -473,16 +530,16 @@ void wino_input_tiles(const T* x, int64_t C, int64_t H, int64_t W, int64_t th, i
                       int64_t ldv, int64_t xn) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N;
-  constexpr int N6 = TM + 2;
+  constexpr int N6 = wino_pts<TM>(), ST = wino_step<TM>();
   const int64_t ncb = (ldv + L - 1) / L;
   for (int64_t p = p0; p < p1;) {
     const int64_t row = p / tw;  // image · th + tile row
     const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
-    const int64_t n = row / th, h0 = TM * (row % th) - pt;
-    const int64_t ncol = TM * (t1 - t0) + 2, wb = TM * t0 - pl;  // wb: column of q = 0
+    const int64_t n = row / th, h0 = ST * (row % th) - pt;
+    const int64_t ncol = ST * (t1 - t0) + N6 - ST, wb = ST * t0 - pl;  // wb: column of q = 0
     int64_t lo = wmax(0, -wb), hi = wmin(ncol, W - wb);
     if (hi < lo) hi = lo = 0;
-    alignas(64) T buf[N6][TM * kWinoSeg + 2][L];
+    alignas(64) T buf[N6][ST * kWinoSeg + N6 - ST][L];
     for (int64_t cb = 0; cb < ncb; ++cb) {
       const int64_t c0 = cb * L, nl = wmax(0, wmin(L, C - c0)), ns = wmin(L, ldv - c0);
       if (nl < L) std::memset(buf, 0, sizeof(buf));
@@ -501,7 +558,7 @@ void wino_input_tiles(const T* x, int64_t C, int64_t H, int64_t W, int64_t th, i
         }
       }
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t q0 = TM * (t - t0), pr = p - p0 + (t - t0);
+        const int64_t q0 = ST * (t - t0), pr = p - p0 + (t - t0);
         V r6[N6][N6];
         for (int q = 0; q < N6; ++q) {  // columns: Bᵀ d
           V d[N6], v[N6];
@@ -577,8 +634,8 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
               int64_t yn) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>(), MR = kWinoMR;
-  constexpr int N6 = TM + 2, E = N6 * N6;
-  const int64_t th = (OH + TM - 1) / TM, tw = (OW + TM - 1) / TM, tiles = N * th * tw;
+  constexpr int N6 = wino_pts<TM>(), E = N6 * N6, TO = wino_outs<TM>();
+  const int64_t th = (OH + TO - 1) / TO, tw = (OW + TO - 1) / TO, tiles = N * th * tw;
   const int64_t OHW = OH * OW, KP = wino_padded<T>(K), njp = KP / NR;
   const int64_t nkb = (K + L - 1) / L;
   const int64_t PB = wino_block<T>(tiles, E, C, KP);
@@ -670,25 +727,25 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
       for (int64_t p = p0; p < p1;) {
         const int64_t row = p / tw;
         const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
-        const int64_t n = row / th, oh0 = TM * (row % th), ow0 = TM * t0;
-        const int64_t nrow = wmin(TM, OH - oh0), ncol = wmin(TM * (t1 - t0), OW - ow0);
-        alignas(64) T obuf[TM][TM * kWinoSeg][L];
+        const int64_t n = row / th, oh0 = TO * (row % th), ow0 = TO * t0;
+        const int64_t nrow = wmin(TO, OH - oh0), ncol = wmin(TO * (t1 - t0), OW - ow0);
+        alignas(64) T obuf[TO][TO * kWinoSeg][L];
         for (int64_t kb = kb0; kb < kb1; ++kb) {
           const int64_t k0 = kb * L, nl = wmin(L, K - k0);
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t pr = p - p0 + (t - t0);
-            V s6[TM][N6];
+            V s6[TO][N6];
             for (int q = 0; q < N6; ++q) {  // columns: Aᵀ m
-              V m[N6], o[TM];
+              V m[N6], o[TO];
               for (int a = 0; a < N6; ++a)
                 m[a] = V::load(Mt + (a * N6 + q) * MS + pr * KP + k0);
               wino_out<TM>(m, o);
-              for (int a = 0; a < TM; ++a) s6[a][q] = o[a];
+              for (int a = 0; a < TO; ++a) s6[a][q] = o[a];
             }
-            for (int a = 0; a < TM; ++a) {  // rows: (Aᵀ m) A
-              V o[TM];
+            for (int a = 0; a < TO; ++a) {  // rows: (Aᵀ m) A
+              V o[TO];
               wino_out<TM>(s6[a], o);
-              for (int q = 0; q < TM; ++q) o[q].store(obuf[a][TM * (t - t0) + q]);
+              for (int q = 0; q < TO; ++q) o[q].store(obuf[a][TO * (t - t0) + q]);
             }
           }
           for (int64_t l = 0; l < nl; ++l) {
@@ -721,7 +778,7 @@ inline bool wino_ok(const Conv2dParams& p) {
 template <int TM, class T>
 void wino_conv(const Conv2dParams& p, const T* w, bool flip, const T* in, const T* b, T* out,
                int64_t in_n, int64_t out_n) {
-  constexpr int64_t E = (TM + 2) * (TM + 2);
+  constexpr int64_t E = wino_pts<TM>() * wino_pts<TM>();
   const int64_t I = flip ? p.K : p.C, J = flip ? p.C : p.K;
   PoolBuf ub(sizeof(T) * E * I * wino_padded<T>(J) + 64);
   T* U = ub.as<T>();
@@ -760,15 +817,18 @@ void wino_groups(const Conv2dParams& p, F&& fn) {
 template <class T>
 bool winograd_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
   const Conv2dParams g = winograd_group(p);
-  if (!wino_ok(g)) return false;
+  const bool s2 = winograd_s2_applies(g) && g.N > 0 && g.K > 0 && g.C > 0;
+  if (!s2 && !wino_ok(g)) return false;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  const bool f4 = winograd_tile_for(g, false) == 4;
+  const bool f4 = !s2 && winograd_tile_for(g, false) == 4;
   wino_groups(p, [&](int64_t i) {
     const T* xi = x + i * g.C * HW;
     const T* wi = w + i * g.K * g.C * 9;
     const T* bi = b ? b + i * g.K : nullptr;
     T* yi = y + i * g.K * OHW;
-    if (f4)
+    if (s2)
+      wino_conv<kWinoS2>(g, wi, false, xi, bi, yi, p.C * HW, p.K * OHW);
+    else if (f4)
       wino_conv<4>(g, wi, false, xi, bi, yi, p.C * HW, p.K * OHW);
     else
       wino_conv<2>(g, wi, false, xi, bi, yi, p.C * HW, p.K * OHW);
@@ -846,17 +906,17 @@ void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th,
                      int64_t p0, int64_t p1, T* Mt, int64_t lds, int64_t dyn) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>();
-  constexpr int N6 = TM + 2;
+  constexpr int N6 = wino_pts<TM>(), TO = wino_outs<TM>();
   const int64_t KP = wino_padded<T>(K), njp = KP / NR, nkb = KP / L, OHW = OH * OW;
   for (int64_t p = p0; p < p1;) {
     const int64_t row = p / tw;
     const int64_t t0 = p % tw, t1 = wmin(tw, wmin(t0 + kWinoSeg, t0 + (p1 - p)));
-    const int64_t n = row / th, oh0 = TM * (row % th), ow0 = TM * t0;
-    const int64_t nrow = wmin(TM, OH - oh0), ncol = wmin(TM * (t1 - t0), OW - ow0);
-    alignas(64) T buf[TM][TM * kWinoSeg][L];
+    const int64_t n = row / th, oh0 = TO * (row % th), ow0 = TO * t0;
+    const int64_t nrow = wmin(TO, OH - oh0), ncol = wmin(TO * (t1 - t0), OW - ow0);
+    alignas(64) T buf[TO][TO * kWinoSeg][L];
     for (int64_t kb = 0; kb < nkb; ++kb) {
       const int64_t k0 = kb * L, nl = wmax(0, wmin(L, K - k0));
-      if (nl < L || nrow < TM || ncol < TM * (t1 - t0)) std::memset(buf, 0, sizeof(buf));
+      if (nl < L || nrow < TO || ncol < TO * (t1 - t0)) std::memset(buf, 0, sizeof(buf));
       for (int64_t l = 0; l < nl; ++l) {
         const T* yk = dy + n * dyn + (k0 + l) * OHW + oh0 * OW + ow0;
         for (int64_t a = 0; a < nrow; ++a)
@@ -864,11 +924,11 @@ void wino_grad_tiles(const T* dy, int64_t K, int64_t OH, int64_t OW, int64_t th,
       }
       const int64_t jp = k0 / NR, jo = k0 % NR;
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t q0 = TM * (t - t0), pr = p - p0 + (t - t0);
-        V c6[N6][TM];
-        for (int q = 0; q < TM; ++q) {  // columns: A dY
-          V yv[TM], m[N6];
-          for (int a = 0; a < TM; ++a) yv[a] = V::load(buf[a][q0 + q]);
+        const int64_t q0 = TO * (t - t0), pr = p - p0 + (t - t0);
+        V c6[N6][TO];
+        for (int q = 0; q < TO; ++q) {  // columns: A dY
+          V yv[TO], m[N6];
+          for (int a = 0; a < TO; ++a) yv[a] = V::load(buf[a][q0 + q]);
           wino_out_t<TM>(yv, m);
           for (int a = 0; a < N6; ++a) c6[a][q] = m[a];
         }
@@ -889,9 +949,9 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw, int
                       int64_t dyn) {
   using V = simd::Vec<T>;
   constexpr int64_t L = V::N, NR = wino_nr<T>(), MR = kWinoMR;
-  constexpr int N6 = TM + 2, E = N6 * N6;
+  constexpr int N6 = wino_pts<TM>(), E = N6 * N6, TO = wino_outs<TM>();
   const int64_t C = p.C, K = p.K;
-  const int64_t th = (p.OH + TM - 1) / TM, tw = (p.OW + TM - 1) / TM, tiles = p.N * th * tw;
+  const int64_t th = (p.OH + TO - 1) / TO, tw = (p.OW + TO - 1) / TO, tiles = p.N * th * tw;
   // Rows of the product: the input channels, padded to a multiple of kWinoRowStep (CP); the
   // last block of rows has CP mod MR rows (a multiple of kWinoRowStep) when that is not zero
   // (wino_mk_rows), so a layer of 64 channels computes 64 rows, not 72.
