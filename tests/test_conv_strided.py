@@ -160,12 +160,20 @@ def test_strided_direct_matches_unforced_rule_choice():
     assert a[0] == "gemm"
     a = fconv.conv2d_algorithm((1, 512, 4, 4), (512, 512, 3, 3), stride=2, padding=1)
     assert a[0] == "direct" and a[1] == "gemm"
-    # the input gradient on the phases of dx
+    # the input gradient on the phases of dx; the weight gradient by the stride-2 tile from
+    # C·K = 128·256 (to 256 channels each way)
     a = fconv.conv2d_algorithm((8, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
-    assert a[1] == "direct"
-    # the weight gradient: direct on 196 output pixels with a weight of 2²⁰ floats or fewer,
-    # the batched GEMM for a larger one
+    assert a[1:] == ("direct", "winograd")
+    a = fconv.conv2d_algorithm((32, 128, 16, 16), (256, 128, 3, 3), stride=2, padding=1)
+    assert a == ("winograd", "direct", "winograd")
+    # else the weight gradient direct from 256 output pixels per image, or from 64 with a
+    # weight of 2²⁰ floats or fewer, the batched GEMM for a larger one
+    a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1)
     assert a[2] == "direct"
+    a = fconv.conv2d_algorithm((8, 64, 56, 56), (128, 64, 3, 3), stride=2, padding=1)
+    assert a[2] == "direct"
+    a = fconv.conv2d_algorithm((8, 512, 28, 28), (256, 512, 3, 3), stride=2, padding=1)
+    assert a[2] == "gemm"
     a = fconv.conv2d_algorithm((8, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1)
     assert a[2] == "gemm"
 

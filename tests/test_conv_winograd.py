@@ -264,8 +264,9 @@ def test_automatic_choice_is_a_measured_rule(monkeypatch):
         for tile in TILES:
             monkeypatch.setenv("FASTDL_WINOGRAD_TILE", tile)
             # the ResNet/VGG layers of batch 32 (and ResNet-50's of batch 8) take Winograd for
-            # all three passes, never in float64; strided layers only the forward, by the
-            # stride-2 tile (tests/test_conv_strided.py holds its rule)
+            # all three passes, never in float64; strided layers the forward (and from
+            # 128·256 channel pairs the weight gradient) by the stride-2 tile
+            # (tests/test_conv_strided.py holds its rule)
             for shape in [(32, 64, 32, 32), (32, 128, 16, 16), (32, 512, 4, 4),
                           (32, 512, 2, 2), (8, 512, 7, 7), (8, 64, 56, 56)]:
                 a = fconv.conv2d_algorithm(shape, (shape[1], shape[1], 3, 3), padding=1)
@@ -477,7 +478,7 @@ def test_grouped_automatic_choice():
                                       groups=16) == ("direct",) * 3
 
 
-# ---- the stride-2 tile (forward of 3×3 stride-2 layers) -------------------------------------
+# ---- the stride-2 tile (forward and weight gradient of 3×3 stride-2 layers) ----------------
 # (N, C, H, W, K, padding, groups): odd and even maps (the last tile row / column cut), padding
 # 0–2, channel tails, batch 1, several blocks of tiles and transform segments, groups
 S2_SHAPES = [
@@ -507,24 +508,45 @@ def _s2_operands(s, dt, seed=0):
     return x, w, b, y
 
 
+def _s2_weight_grad_ref(x, w, gy, p, g):
+    """The float64 weight gradient of a grouped stride-2 layer, group by group."""
+    Cg, Kg = x.shape[1] // g, w.shape[0] // g
+    return np.concatenate([R.conv2d_backward_ref(
+        x[:, i * Cg:(i + 1) * Cg].astype(np.float64), w[i * Kg:(i + 1) * Kg].astype(np.float64),
+        gy[:, i * Kg:(i + 1) * Kg].astype(np.float64), stride=2, padding=p)[1]
+        for i in range(g)])
+
+
+def _run_s2(x, w, b, gy, p=1, g=1):
+    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, fastdl.tensor(b), stride=2, padding=p, groups=g)
+    y.backward(fastdl.tensor(gy))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", S2_SHAPES, ids=_s2_ids)
-def test_stride2_forward_matches_reference_every_isa(dt, shape):
-    """The forward of a 3×3 stride-2 layer by the stride-2 tile (forced), against the float64
-    reference on every ISA, and bitwise the same on 1 and 2 threads."""
+def test_stride2_matches_reference_every_isa(dt, shape):
+    """The forward and the weight gradient of a 3×3 stride-2 layer by the stride-2 tile
+    (forced; the input gradient by the automatic choice), against the float64 reference on
+    every ISA, and bitwise the same on 1 and 2 threads."""
     x, w, b, yref = _s2_operands(shape, dt)
     p, g = shape[-2:]
-    N, C, H, W = x.shape
+    gy = np.random.default_rng(9).standard_normal(yref.shape).astype(dt)
+    gwref = _s2_weight_grad_ref(x, w, gy, p, g)
     with fconv.conv_algorithm("winograd"):
-        assert fconv.conv2d_algorithm(x.shape, w.shape, stride=2, padding=p, groups=g,
-                                      dtype=dt)[0] == "winograd"
+        a = fconv.conv2d_algorithm(x.shape, w.shape, stride=2, padding=p, groups=g, dtype=dt)
+    assert a[0] == a[2] == "winograd"
     for isa in isa_paths():
         outs = []
         for threads in (1, 2):
             with use_isa(isa), use_threads(threads), fconv.conv_algorithm("winograd"):
-                outs.append(F.conv2d(x, w, b, stride=2, padding=p, groups=g).numpy())
-            _check(outs[-1], yref, dt, "2", f"{isa}, {threads} thread(s): ")
-        assert np.array_equal(outs[0], outs[1]), isa
+                outs.append(_run_s2(x, w, b, gy, p, g))
+            msg = f"{isa}, {threads} thread(s): "
+            _check(outs[-1][0], yref, dt, "2", msg + "forward: ")
+            _check_dw(outs[-1][2], gwref, dt, msg + "grad_weight: ")
+        for u, v in zip(*outs):
+            assert np.array_equal(u, v), isa
 
 
 @pytest.mark.parametrize("shape", S2_SHAPES[:4], ids=_s2_ids)
@@ -540,8 +562,8 @@ def test_stride2_forward_matches_torch(shape):
 
 
 def test_stride2_channels_last_and_gradients():
-    """channels_last gives the NCHW result, and the gradients (the other algorithms, as
-    conv2d_algorithm says) match the reference when the forward runs the stride-2 tile."""
+    """channels_last gives the NCHW result, and the gradients (the input gradient by another
+    algorithm, as conv2d_algorithm says) match the reference."""
     x, w, b, yref = _s2_operands((2, 40, 15, 14, 36, 1, 1), np.float32, seed=3)
     rng = np.random.default_rng(5)
     gy = rng.standard_normal(yref.shape).astype(np.float32)
@@ -555,13 +577,6 @@ def test_stride2_channels_last_and_gradients():
     assert_close(ycl.numpy(), y, rtol=1e-5, atol=1e-5)
     _check(gx, gxref, np.float32, "2", "grad_input: ")
     _check_dw(gw, gwref, np.float32, "grad_weight: ")
-
-
-def _run_s2(x, w, b, gy):
-    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
-    y = F.conv2d(xt, wt, fastdl.tensor(b), stride=2, padding=1)
-    y.backward(fastdl.tensor(gy))
-    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
 
 
 # conv_algorithm's docstring: measured 2.8e-7 (C = 32), 3.4e-7 (64), 5.1e-7 (128), 7.0e-7
@@ -578,3 +593,31 @@ def test_stride2_stated_accuracy(C, bound):
     with fconv.conv_algorithm("winograd"):
         y = F.conv2d(x, w, stride=2, padding=1).numpy()
     assert np.max(np.abs(y - ref)) / np.max(np.abs(ref)) < bound
+
+
+# conv_algorithm's docstring: measured 2.9e-7 (2 × 16²), 7.8e-7 (8 × 64²), 8.4e-7 (32 × 64²);
+# the direct kernel 2.1e-7, 7.7e-7, 6.4e-7
+@pytest.mark.parametrize("N,H,bound", [(2, 16, 5e-7), (8, 64, 1.2e-6), (32, 64, 1.5e-6)])
+def test_stride2_stated_weight_grad_accuracy(N, H, bound):
+    """float32 against float64, unit-normal x and grad_output, max |error| / max |dW|: the
+    weight gradient of a (N, 16, H, H) input with 16 filters, stride 2, padding 1."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, 16, H, H)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((N, 16, H // 2, H // 2)).astype(np.float32)
+    ref = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
+                                gy.astype(np.float64), stride=2, padding=1)[1]
+    with fconv.conv_algorithm("winograd"):
+        gw = _run_s2(x, w, np.zeros(16, np.float32), gy)[2]
+    assert np.max(np.abs(gw - ref)) / np.max(np.abs(ref)) < bound
+
+
+def test_stride2_gradcheck():
+    rng = np.random.default_rng(8)
+    x = fastdl.tensor(rng.standard_normal((2, 3, 9, 8)), requires_grad=True)
+    w = fastdl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    b = fastdl.tensor(rng.standard_normal(4), requires_grad=True)
+    for padding in (0, 1, 2):
+        with fconv.conv_algorithm("winograd"):
+            assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=padding),
+                             [x, w, b])

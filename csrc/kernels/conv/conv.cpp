@@ -42,11 +42,11 @@ bool strided_direct(const Conv2dParams& p, int elem) {
 }
 
 // (a grouped layer runs group by group; depthwise layers never get here: algorithm_for)
-// The forward also for 3×3 stride 2 (winograd_impl.h's stride-2 tile; as the weight
-// gradient's tile it measured no faster than the strided direct kernel).
+// The forward and the weight gradient also for 3×3 stride 2 (winograd_impl.h's stride-2
+// tile).
 bool winograd_ok(const Conv2dParams& p, Pass pass) {
   const bool s1 = p.sh == 1 && p.sw == 1;
-  const bool s2 = p.sh == 2 && p.sw == 2 && pass == Pass::forward;
+  const bool s2 = p.sh == 2 && p.sw == 2 && pass != Pass::input_grad;
   return p.R == 3 && p.S == 3 && (s1 || s2) && p.dh == 1 && p.dw == 1;
 }
 }  // namespace

@@ -1,7 +1,8 @@
 // Winograd convolution F(2×2, 3×3) and F(4×4, 3×3) ("winograd"), for 3×3 filters, stride 1,
 // dilation 1, any padding (also negative: the input gradient's crop), float32 and float64;
-// a grouped layer group by group. The forward of 3×3 stride-2 layers by the stride-2 tile
-// (kWinoS2, below): the same scheme with 5-point transforms, windows 4 apart, 2×2 outputs.
+// a grouped layer group by group. The forward and the weight gradient of 3×3 stride-2 layers
+// by the stride-2 tile (kWinoS2, below): the same scheme with 5-point transforms, windows 4
+// apart, 2×2 outputs.
 // Included by conv_impl.h (so compiled once per ISA: generic, AVX2, AVX-512); the forward
 // and backward drivers there call winograd_forward / winograd_backward_input /
 // winograd_backward_weight (the weight gradient: "weight gradient" below), and conv.cpp's
@@ -167,7 +168,8 @@ inline bool winograd_worth(const Conv2dParams& p, int64_t pixels, int64_t min_pi
 // 128 8² batch 1 0.105 / 0.085 | 0.111 / 0.087 | 0.108 / 0.141, 64 6² batch 2 weight
 // gradient 0.051 / 0.059; and 25 pixels (256 5², 4 groups) 0.157 / 0.150 | 0.132 / 0.161.
 constexpr int64_t kWinoGroupedMinPixels = 32, kWinoManyGroups = 8;
-// The stride-2 tile (forward only): kWinoMinChannels to kWinoS2MaxChannels channels each way
+// The stride-2 tile (forward and weight gradient; the input gradient keeps the strided
+// direct kernel, 1.1–1.4× torch's): kWinoMinChannels to kWinoS2MaxChannels channels each way
 // (its transformed filters, 25·C·K values, are written on every call and read by every block
 // of tiles: at 512 channels, 26 MB, the strided direct kernel wins) and at least
 // kWinoS2MinPixels output pixels. Measured, ms strided direct / stride-2 Winograd, forward,
@@ -175,12 +177,20 @@ constexpr int64_t kWinoGroupedMinPixels = 32, kWinoManyGroups = 8;
 // | 5.95 / 5.51, 128→256 16² 10.92 / 9.56 | 5.74 / 5.04; ResNet-50 batch 8 128→128 56² 17.43
 // / 15.08 | 9.16 / 7.79, 256→256 28² 16.74 / 14.53 | 8.39 / 7.40; batch 1 64→128 32² (256
 // pixels) 0.27 / 0.22 (2 threads); but 256→512 8² batch 32 10.38 / 9.82 | 5.35 / 5.76 and
-// 512→512 14² batch 8 16.70 / 20.01 | 10.02 / 14.95.
+// 512→512 14² batch 8 16.70 / 20.01 | 10.02 / 14.95. The weight gradient only from
+// kWinoS2WgMinProduct = C·K: its transforms (25·(C + K) values per tile) weigh on the
+// products (25·C·K) of fewer channels. Same conditions, ms direct / Winograd, 1 | 2
+// threads: 128→256 16² batch 32 13.54 / 11.54 | 8.20 / 6.07, 256→256 28² batch 8 20.31 /
+// 16.95 | 10.18 / 8.97; but 64→128 32² batch 32 13.00 / 13.57 | 7.18 / 8.59, 128→128 56²
+// batch 8 18.86 / 19.30 | 9.43 / 9.63.
 constexpr int64_t kWinoS2MaxChannels = 256, kWinoS2MinPixels = 256;
+constexpr int64_t kWinoS2WgMinProduct = 128 * 256;
 inline bool winograd_s2_preferred(const Conv2dParams& p, Pass pass) {
-  return pass == Pass::forward && winograd_s2_applies(p) && p.C >= kWinoMinChannels &&
-         p.K >= kWinoMinChannels && p.C <= kWinoS2MaxChannels && p.K <= kWinoS2MaxChannels &&
-         p.N * p.OH * p.OW >= kWinoS2MinPixels;
+  const bool ok = winograd_s2_applies(p) && p.C >= kWinoMinChannels &&
+                  p.K >= kWinoMinChannels && p.C <= kWinoS2MaxChannels &&
+                  p.K <= kWinoS2MaxChannels && p.N * p.OH * p.OW >= kWinoS2MinPixels;
+  if (pass == Pass::forward) return ok;
+  return pass == Pass::weight_grad && ok && p.C * p.K >= kWinoS2WgMinProduct;
 }
 
 inline bool winograd_preferred(const Conv2dParams& q, Pass pass) {
@@ -320,7 +330,13 @@ FASTDL_SIMD_INLINE void wino_flt(const V* g, V* u) {
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_out_t(const V* y, V* m) {
   using T = typename V::T;
-  if constexpr (TM == 2) {
+  if constexpr (TM == kWinoS2) {
+    m[0] = y[0];
+    m[1] = y[0] + y[1];
+    m[2] = y[1];
+    m[3] = y[0];
+    m[4] = y[1];
+  } else if constexpr (TM == 2) {
     m[0] = y[0];
     m[1] = y[0] + y[1];
     m[2] = y[0] - y[1];
@@ -343,7 +359,11 @@ FASTDL_SIMD_INLINE void wino_out_t(const V* y, V* m) {
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_flt_t(const V* u, V* g) {
   using T = typename V::T;
-  if constexpr (TM == 2) {
+  if constexpr (TM == kWinoS2) {
+    g[0] = u[0] + u[1];
+    g[1] = u[3] + u[4];
+    g[2] = u[1] + u[2];
+  } else if constexpr (TM == 2) {
     const V h = V(T(0.5)) * (u[1] + u[2]);
     g[0] = u[0] + h;
     g[1] = V(T(0.5)) * (u[1] - u[2]);
@@ -883,6 +903,10 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 // fixed by the shape), so the result is bitwise identical for any thread count.
 constexpr int64_t kWgBlockBytes = 1024 * 1024;  // V + dM of one block of tiles (about)
 constexpr int64_t kWgMinTiles = 128;            // tiles per block at least (when there are)
+// The stride-2 tile's blocks: at least 512 tiles (fewer, larger partial dU; ResNet-50's
+// 256→256 28² s2 at batch 8, 392 tiles, one block instead of three: 1 thread 22.5 → 17.0
+// ms, where the strided direct kernel takes 20.3).
+constexpr int64_t kWgMinTilesS2 = 512;
 constexpr int64_t kWgChunks = 8;                // chunks of blocks (each its partial dU)
 
 // A parallel loop over tasks [0, n), handed out dynamically; on the calling thread alone
@@ -960,7 +984,8 @@ void wino_weight_grad(const Conv2dParams& p, const T* x, const T* dy, T* dw, int
   const int64_t njp = KP / NR, ncbm = (CP + MR - 1) / MR;
   // tiles per block: a function of the shape only; blocks of (nearly) equal size
   const int64_t per_tile = E * (CP + KP) * static_cast<int64_t>(sizeof(T));
-  const int64_t want = wmax(kWgMinTiles, kWgBlockBytes / per_tile);
+  const int64_t min_tiles = TM == kWinoS2 ? kWgMinTilesS2 : kWgMinTiles;
+  const int64_t want = wmax(min_tiles, kWgBlockBytes / per_tile);
   const int64_t nblocks = wmax(1, tiles / want), PB = (tiles + nblocks - 1) / nblocks;
   const int nt = static_cast<int>(wmax(1, num_threads()));
   const int64_t usize = E * CP * KP;
@@ -1081,14 +1106,17 @@ inline int winograd_tile_for_weight(const Conv2dParams& p) {
 template <class T>
 bool winograd_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   const Conv2dParams g = winograd_group(p);
-  if (!wino_ok(g)) return false;
+  const bool s2 = winograd_s2_applies(g) && g.N > 0 && g.K > 0 && g.C > 0;
+  if (!s2 && !wino_ok(g)) return false;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
-  const bool f4 = winograd_tile_for_weight(g) == 4;
+  const bool f4 = !s2 && winograd_tile_for_weight(g) == 4;
   wino_groups(p, [&](int64_t i) {
     const T* xi = x + i * g.C * HW;
     const T* dyi = dy + i * g.K * OHW;
     T* dwi = dw + i * g.K * g.C * 9;
-    if (f4)
+    if (s2)
+      wino_weight_grad<kWinoS2>(g, xi, dyi, dwi, p.C * HW, p.K * OHW);
+    else if (f4)
       wino_weight_grad<4>(g, xi, dyi, dwi, p.C * HW, p.K * OHW);
     else
       wino_weight_grad<2>(g, xi, dyi, dwi, p.C * HW, p.K * OHW);

@@ -33,12 +33,13 @@ def set_conv_algorithm(name):
       side, one GEMM per chunk (any stride, dilation, groups);
     * ``"winograd"``: Winograd F(2×2, 3×3) or F(4×4, 3×3) (the tile: ``FASTDL_WINOGRAD_TILE``,
       see ``conv_algorithm``) for 3×3, stride 1, dilation 1 (forward, input gradient and
-      weight gradient), and the stride-2 tile for the forward of 3×3, stride 2, dilation 1
-      (other shapes and passes take the automatic choice);
+      weight gradient), and the stride-2 tile for the forward and the weight gradient of
+      3×3, stride 2, dilation 1 (other shapes and passes take the automatic choice);
     * ``"auto"``: a per-shape rule measured on this machine (``conv2d_algorithm`` shows it):
       Winograd for float32 3×3 stride-1 layers with at least 32 input and output channels
       and enough output pixels in the batch (all three passes), the stride-2 tile for the
-      forward of 3×3 stride-2 layers of 32 to 256 channels, else direct or batched GEMM.
+      forward of 3×3 stride-2 layers of 32 to 256 channels (and their weight gradient from
+      C·K = 128·256), else direct or batched GEMM.
 
     Depthwise convolutions always run their own kernels. Results of different algorithms
     agree to rounding (float32 within 1e-4 of the float64 reference on unit-scale data).
@@ -88,10 +89,16 @@ def conv_algorithm(name):
     additions only (Bᵀ d = (d0 − d2, d2, d4 − d2, d1, d3), G g = (g0, g0 + g2, g2, g1, g1),
     Aᵀ m = (m0 + m1 + m3, m1 + m2 + m4)); its float32 error is below the direct kernel's
     (forward of a (2, C, 16, 16) input with 16 filters: 2.8e-7, 3.4e-7, 5.1e-7, 7.0e-7,
-    9.8e-7 of max |y| at C = 32, 64, 128, 256, 512, against 5.7e-7 to 2.0e-6). Its input and
-    weight gradients keep the strided direct kernel or the GEMM (the weight gradient by the
-    same tile measured no faster). On ResNet-18's and ResNet-50's stride-2 layers of up to
-    256 channels it runs the forward 1.05–1.16× faster than the strided direct kernel.
+    9.8e-7 of max |y| at C = 32, 64, 128, 256, 512, against 5.7e-7 to 2.0e-6). On
+    ResNet-18's and ResNet-50's stride-2 layers of up to 256 channels it runs the forward
+    1.05–1.16× faster than the strided direct kernel. The weight gradient takes the same
+    tile's adjoint (dM = A dY Aᵀ with A dY = (y0, y0 + y1, y1, y0, y1); dW = Gᵀ dU G with
+    Gᵀ u = (u0 + u1, u3 + u4, u1 + u2)) when C·K is at least 128·256 (fewer channels: its
+    transforms outweigh the saving): 1.15–1.35× the direct kernel on ResNet-18's 128→256
+    16² and ResNet-50's 256→256 28² layers; its float32 error is the direct kernel's
+    (weight gradient of a (N, 16, H, H) input with 16 filters: 2.9e-7, 7.8e-7, 8.4e-7 of
+    max |dW| at N × H² = 2 × 16², 8 × 64², 32 × 64², against 2.1e-7, 7.7e-7, 6.4e-7). The
+    input gradient keeps the strided direct kernel (1.1–1.4× torch's on these layers).
 
     The weight gradient by Winograd is the adjoint of the forward's algorithm: per tile of
     the batch, the transformed input V = Bᵀ d B and the transformed output gradient
