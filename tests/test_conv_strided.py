@@ -144,14 +144,12 @@ def test_strided_direct_matches_unforced_rule_choice():
     assert a[0] == "winograd"
     # and the direct kernel for a strided float32 forward otherwise: 512 channels, fewer
     # pixels, fewer channels, stride 3 (float64: never Winograd)
-    a = fconv.conv2d_algorithm((32, 256, 8, 8), (512, 256, 3, 3), stride=2, padding=1)
-    assert a[0] == "direct"
-    a = fconv.conv2d_algorithm((1, 256, 28, 28), (256, 256, 3, 3), stride=2, padding=1)
-    assert a[0] == "direct"
-    a = fconv.conv2d_algorithm((8, 16, 56, 56), (128, 16, 3, 3), stride=2, padding=1)
-    assert a[0] == "direct"
-    a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=3, padding=1)
-    assert a[0] == "direct"
+    for shape, wshape, stride in [((32, 256, 8, 8), (512, 256, 3, 3), 2),
+                                  ((1, 256, 28, 28), (256, 256, 3, 3), 2),
+                                  ((8, 16, 56, 56), (128, 16, 3, 3), 2),
+                                  ((8, 128, 56, 56), (128, 128, 3, 3), 3)]:
+        a = fconv.conv2d_algorithm(shape, wshape, stride=stride, padding=1)
+        assert a[0] == "direct", (shape, wshape, stride, a)
     a = fconv.conv2d_algorithm((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1,
                                dtype=np.float64)
     assert a[0] != "winograd"

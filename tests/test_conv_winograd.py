@@ -4,8 +4,9 @@ against the NumPy reference (float32 and float64, every ISA) and torch, odd map 
 0–3 (the input gradient's crop), batch 1, 1×1 maps, channel counts that are not a multiple of
 the vector width or of the micro-kernel's rows, several blocks of tiles and transform segments,
 gradcheck, bitwise 1 = 2 threads, channels_last, the stated float32 accuracy, the automatic
-rule and tile, the tile setting's error, and grouped layers (group by group, in turn or
-shared out among the threads)."""
+rule and tile, the tile setting's error, grouped layers (group by group, in turn or shared
+out among the threads), and the stride-2 tile (the forward and the weight gradient of 3×3
+stride-2 layers)."""
 import functools
 
 import numpy as np
@@ -358,23 +359,24 @@ def _gids(s):
 
 
 @functools.lru_cache(maxsize=None)
-def _grouped_operands(s, dt, seed=5):
+def _grouped_operands(s, dt, seed=5, stride=1):
     N, C, H, W, K, p, g = s
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W)).astype(dt)
     w = rng.standard_normal((K, C // g, 3, 3)).astype(dt)
     b = rng.standard_normal(K).astype(dt)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    y = R.conv2d_ref(x64, w64, b.astype(np.float64), padding=p, groups=g)
+    kw = dict(stride=stride, padding=p, groups=g)
+    y = R.conv2d_ref(x64, w64, b.astype(np.float64), **kw)
     gy = rng.standard_normal(y.shape).astype(dt)
-    gx, gw, _ = R.conv2d_backward_ref(x64, w64, gy.astype(np.float64), padding=p, groups=g)
+    gx, gw, _ = R.conv2d_backward_ref(x64, w64, gy.astype(np.float64), **kw)
     return x, w, b, gy, y, gx, gw
 
 
-def _run_grouped(x, w, b, gy, p, g):
+def _run_grouped(x, w, b, gy, p, g, stride=1):
     xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
     bt = fastdl.tensor(b, requires_grad=True)
-    y = F.conv2d(xt, wt, bt, padding=p, groups=g)
+    y = F.conv2d(xt, wt, bt, stride=stride, padding=p, groups=g)
     y.backward(fastdl.tensor(gy))
     return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
@@ -493,47 +495,14 @@ S2_SHAPES = [
 ]
 
 
-def _s2_ids(s):
-    return "N{}C{}H{}W{}K{}p{}g{}".format(*s)
-
-
-def _s2_operands(s, dt, seed=0):
-    N, C, H, W, K, p, g = s
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((N, C, H, W)).astype(dt)
-    w = rng.standard_normal((K, C // g, 3, 3)).astype(dt)
-    b = rng.standard_normal(K).astype(dt)
-    y = R.conv2d_ref(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
-                     stride=2, padding=p, groups=g)
-    return x, w, b, y
-
-
-def _s2_weight_grad_ref(x, w, gy, p, g):
-    """The float64 weight gradient of a grouped stride-2 layer, group by group."""
-    Cg, Kg = x.shape[1] // g, w.shape[0] // g
-    return np.concatenate([R.conv2d_backward_ref(
-        x[:, i * Cg:(i + 1) * Cg].astype(np.float64), w[i * Kg:(i + 1) * Kg].astype(np.float64),
-        gy[:, i * Kg:(i + 1) * Kg].astype(np.float64), stride=2, padding=p)[1]
-        for i in range(g)])
-
-
-def _run_s2(x, w, b, gy, p=1, g=1):
-    xt, wt = fastdl.tensor(x, requires_grad=True), fastdl.tensor(w, requires_grad=True)
-    y = F.conv2d(xt, wt, fastdl.tensor(b), stride=2, padding=p, groups=g)
-    y.backward(fastdl.tensor(gy))
-    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
-
-
 @pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", S2_SHAPES, ids=_s2_ids)
+@pytest.mark.parametrize("shape", S2_SHAPES, ids=_gids)
 def test_stride2_matches_reference_every_isa(dt, shape):
     """The forward and the weight gradient of a 3×3 stride-2 layer by the stride-2 tile
     (forced; the input gradient by the automatic choice), against the float64 reference on
     every ISA, and bitwise the same on 1 and 2 threads."""
-    x, w, b, yref = _s2_operands(shape, dt)
+    x, w, b, gy, yref, gxref, gwref = _grouped_operands(shape, dt, stride=2)
     p, g = shape[-2:]
-    gy = np.random.default_rng(9).standard_normal(yref.shape).astype(dt)
-    gwref = _s2_weight_grad_ref(x, w, gy, p, g)
     with fconv.conv_algorithm("winograd"):
         a = fconv.conv2d_algorithm(x.shape, w.shape, stride=2, padding=p, groups=g, dtype=dt)
     assert a[0] == a[2] == "winograd"
@@ -541,18 +510,19 @@ def test_stride2_matches_reference_every_isa(dt, shape):
         outs = []
         for threads in (1, 2):
             with use_isa(isa), use_threads(threads), fconv.conv_algorithm("winograd"):
-                outs.append(_run_s2(x, w, b, gy, p, g))
+                outs.append(_run_grouped(x, w, b, gy, p, g, stride=2))
             msg = f"{isa}, {threads} thread(s): "
             _check(outs[-1][0], yref, dt, "2", msg + "forward: ")
+            _check(outs[-1][1], gxref, dt, "2", msg + "grad_input: ")
             _check_dw(outs[-1][2], gwref, dt, msg + "grad_weight: ")
         for u, v in zip(*outs):
             assert np.array_equal(u, v), isa
 
 
-@pytest.mark.parametrize("shape", S2_SHAPES[:4], ids=_s2_ids)
+@pytest.mark.parametrize("shape", S2_SHAPES[:4], ids=_gids)
 def test_stride2_forward_matches_torch(shape):
     torch = pytest.importorskip("torch")
-    x, w, b, _ = _s2_operands(shape, np.float32, seed=1)
+    x, w, b = _grouped_operands(shape, np.float32, seed=1, stride=2)[:3]
     p, g = shape[-2:]
     ty = torch.nn.functional.conv2d(*(torch.tensor(a) for a in (x, w, b)), stride=2,
                                     padding=p, groups=g)
@@ -564,13 +534,10 @@ def test_stride2_forward_matches_torch(shape):
 def test_stride2_channels_last_and_gradients():
     """channels_last gives the NCHW result, and the gradients (the input gradient by another
     algorithm, as conv2d_algorithm says) match the reference."""
-    x, w, b, yref = _s2_operands((2, 40, 15, 14, 36, 1, 1), np.float32, seed=3)
-    rng = np.random.default_rng(5)
-    gy = rng.standard_normal(yref.shape).astype(np.float32)
-    gxref, gwref, _ = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
-                                            gy.astype(np.float64), stride=2, padding=1)
+    x, w, b, gy, yref, gxref, gwref = _grouped_operands((2, 40, 15, 14, 36, 1, 1),
+                                                         np.float32, seed=3, stride=2)
     with fconv.conv_algorithm("winograd"):
-        y, gx, gw = _run_s2(x, w, b, gy)
+        y, gx, gw, _ = _run_grouped(x, w, b, gy, 1, 1, stride=2)
         xcl = fastdl.tensor(x).to(memory_format=fastdl.channels_last)
         ycl = F.conv2d(xcl, fastdl.tensor(w), fastdl.tensor(b), stride=2, padding=1)
     _check(y, yref, np.float32, "2", "forward: ")
@@ -608,7 +575,7 @@ def test_stride2_stated_weight_grad_accuracy(N, H, bound):
     ref = R.conv2d_backward_ref(x.astype(np.float64), w.astype(np.float64),
                                 gy.astype(np.float64), stride=2, padding=1)[1]
     with fconv.conv_algorithm("winograd"):
-        gw = _run_s2(x, w, np.zeros(16, np.float32), gy)[2]
+        gw = _run_grouped(x, w, np.zeros(16, np.float32), gy, 1, 1, stride=2)[2]
     assert np.max(np.abs(gw - ref)) / np.max(np.abs(ref)) < bound
 
 

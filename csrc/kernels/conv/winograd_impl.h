@@ -326,7 +326,7 @@ FASTDL_SIMD_INLINE void wino_flt(const V* g, V* u) {
 }
 
 // The weight gradient's transforms, the transposes of wino_out and wino_flt.
-// m = A y (TM values of an output-gradient row or column to TM + 2)
+// m = A y (wino_outs values of an output-gradient row or column to wino_pts)
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_out_t(const V* y, V* m) {
   using T = typename V::T;
@@ -355,7 +355,7 @@ FASTDL_SIMD_INLINE void wino_out_t(const V* y, V* m) {
   }
 }
 
-// g = Gᵀ u (TM + 2 values to 3)
+// g = Gᵀ u (wino_pts values to 3)
 template <int TM, class V>
 FASTDL_SIMD_INLINE void wino_flt_t(const V* u, V* g) {
   using T = typename V::T;
