@@ -204,7 +204,6 @@ void direct_run(const Conv2dParams& p, int64_t offh, int64_t offw, const float* 
   const int64_t MR = ch.mr, SEG = 16 * ch.nv;
   const int64_t nkb = (Kg + MR - 1) / MR, panel = Cg * p.R * p.S * MR;
   const int64_t nseg = (p.OW + SEG - 1) / SEG;
-  // rows [oh0, oh1) of one image, its padded input at xp
   // rows [oh0, oh1) of groups [g0, g1) of one image, its padded input at xp (group g0's
   // first plane)
   auto rows = [&](const float* xp, float* yn, int64_t oh0, int64_t oh1, int64_t g0,

@@ -79,14 +79,15 @@ inline bool winograd_applies(const Conv2dParams& p) {
          p.groups == 1;
 }
 
-// The per-group shape of a grouped layer (groups 1: p itself), the convolution the kernels
-// run once per group (winograd_forward and the backwards below).
-// 3×3, stride 2, dilation 1, groups 1: the stride-2 tile's forward (kWinoS2).
+// 3×3, stride 2, dilation 1, groups 1: the shapes of the stride-2 tile (kWinoS2; its forward
+// and weight gradient).
 inline bool winograd_s2_applies(const Conv2dParams& p) {
   return p.R == 3 && p.S == 3 && p.sh == 2 && p.sw == 2 && p.dh == 1 && p.dw == 1 &&
          p.groups == 1;
 }
 
+// The per-group shape of a grouped layer (groups 1: p itself), the convolution the kernels
+// run once per group (winograd_forward and the backwards below).
 inline Conv2dParams winograd_group(const Conv2dParams& p) {
   Conv2dParams g = p;
   if (p.groups > 1) {
@@ -539,8 +540,9 @@ FASTDL_SIMD_INLINE void wino_mk_rows(int64_t rows, int64_t I, const T* A, int64_
 }
 
 // The input transform of tiles [p0, p1) (tile p: image p / (th·tw), tile row p / tw % th,
-// tile column p % tw; its (TM+2)² window starts at (TM·row − pt, TM·column − pl) of x
-// (N, C, H, W), zero outside): V[e][p − p0][c] = (Bᵀ d B)[e] at Vt[e·lde + (p − p0)·ldv + c],
+// tile column p % tw; its P² window, P = wino_pts, starts at (S·row − pt, S·column − pl) of
+// x (N, C, H, W), S = wino_step, zero outside): V[e][p − p0][c] = (Bᵀ d B)[e] at
+// Vt[e·lde + (p − p0)·ldv + c],
 // vectorised over channels (a segment of at most kWinoSeg tiles of one tile row gathered
 // channel-interleaved into a stack buffer). Row stride ldv >= C: the channels C..ldv−1 are
 // written as zeros.
@@ -880,7 +882,8 @@ bool winograd_backward_input(const Conv2dParams& p, const T* w, const T* dy, T* 
 // ---- weight gradient ----------------------------------------------------------------------
 // The forward is linear in the transformed filters U, so with dM = A dY Aᵀ per output tile
 // (the adjoint of the output transform; the tile's rows and columns beyond OH, OW are zero)
-//   dU[e] (C × K) = Σ_tiles V[e]ᵀ · dM[e],   dW[k][c] = Gᵀ dU[·][c][k] G  (6×6 / 4×4 → 3×3),
+//   dU[e] (C × K) = Σ_tiles V[e]ᵀ · dM[e],   dW[k][c] = Gᵀ dU[·][c][k] G  (6×6 / 4×4 / the
+//   stride-2 tile's 5×5 → 3×3),
 // the exact adjoint of F(TM×TM, 3×3)'s forward, summed over the N·th·tw tiles of the batch.
 // Scheme, per call:
 //  * the tiles in blocks of PB (a function of the shape only: about kWgBlockBytes of V and
