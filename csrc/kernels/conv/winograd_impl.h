@@ -794,6 +794,9 @@ void wino_run(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
 inline bool wino_ok(const Conv2dParams& p) {
   return winograd_applies(p) && p.N > 0 && p.K > 0 && p.C > 0;
 }
+inline bool wino_s2_ok(const Conv2dParams& p) {
+  return winograd_s2_applies(p) && p.N > 0 && p.K > 0 && p.C > 0;
+}
 
 // in_n, out_n: the input's and the output's elements per image (a group's planes sit in
 // images of all the layer's channels).
@@ -839,7 +842,7 @@ void wino_groups(const Conv2dParams& p, F&& fn) {
 template <class T>
 bool winograd_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
   const Conv2dParams g = winograd_group(p);
-  const bool s2 = winograd_s2_applies(g) && g.N > 0 && g.K > 0 && g.C > 0;
+  const bool s2 = wino_s2_ok(g);
   if (!s2 && !wino_ok(g)) return false;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
   const bool f4 = !s2 && winograd_tile_for(g, false) == 4;
@@ -1109,7 +1112,7 @@ inline int winograd_tile_for_weight(const Conv2dParams& p) {
 template <class T>
 bool winograd_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw) {
   const Conv2dParams g = winograd_group(p);
-  const bool s2 = winograd_s2_applies(g) && g.N > 0 && g.K > 0 && g.C > 0;
+  const bool s2 = wino_s2_ok(g);
   if (!s2 && !wino_ok(g)) return false;
   const int64_t HW = p.H * p.W, OHW = p.OH * p.OW;
   const bool f4 = !s2 && winograd_tile_for_weight(g) == 4;
